@@ -1,0 +1,80 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Hutong.Connectors.WeChatPay.Models;
+
+// Wire records of API v3. Field names are the wallet's (snake_case); nulls are omitted on the wire.
+
+public sealed record WxAmount(
+    [property: JsonPropertyName("total")] long Total,
+    [property: JsonPropertyName("currency")] string Currency = "CNY",
+    [property: JsonPropertyName("payer_total")] long? PayerTotal = null,
+    [property: JsonPropertyName("payer_currency")] string? PayerCurrency = null);
+
+public sealed record WxNativeOrderRequest(
+    [property: JsonPropertyName("appid")] string AppId,
+    [property: JsonPropertyName("mchid")] string MchId,
+    [property: JsonPropertyName("description")] string Description,
+    [property: JsonPropertyName("out_trade_no")] string OutTradeNo,
+    [property: JsonPropertyName("time_expire")] string? TimeExpire,
+    [property: JsonPropertyName("attach")] string? Attach,
+    [property: JsonPropertyName("notify_url")] string NotifyUrl,
+    [property: JsonPropertyName("amount")] WxAmount Amount);
+
+public sealed record WxNativeOrderResponse([property: JsonPropertyName("code_url")] string? CodeUrl);
+
+public sealed record WxCloseRequest([property: JsonPropertyName("mchid")] string MchId);
+
+public sealed record WxPayer([property: JsonPropertyName("openid")] string? OpenId);
+
+public sealed record WxTransaction(
+    [property: JsonPropertyName("appid")] string? AppId,
+    [property: JsonPropertyName("mchid")] string? MchId,
+    [property: JsonPropertyName("out_trade_no")] string? OutTradeNo,
+    [property: JsonPropertyName("transaction_id")] string? TransactionId,
+    [property: JsonPropertyName("trade_type")] string? TradeType,
+    [property: JsonPropertyName("trade_state")] string? TradeState,
+    [property: JsonPropertyName("trade_state_desc")] string? TradeStateDesc,
+    [property: JsonPropertyName("bank_type")] string? BankType,
+    [property: JsonPropertyName("attach")] string? Attach,
+    [property: JsonPropertyName("success_time")] string? SuccessTime,
+    [property: JsonPropertyName("payer")] WxPayer? Payer,
+    [property: JsonPropertyName("amount")] WxAmount? Amount);
+
+public sealed record WxError(
+    [property: JsonPropertyName("code")] string? Code,
+    [property: JsonPropertyName("message")] string? Message,
+    [property: JsonPropertyName("detail")] JsonElement? Detail = null);
+
+public sealed record WxEncryptedResource(
+    [property: JsonPropertyName("algorithm")] string? Algorithm,
+    [property: JsonPropertyName("ciphertext")] string? Ciphertext,
+    [property: JsonPropertyName("associated_data")] string? AssociatedData,
+    [property: JsonPropertyName("original_type")] string? OriginalType,
+    [property: JsonPropertyName("nonce")] string? Nonce);
+
+public sealed record WxNotification(
+    [property: JsonPropertyName("id")] string? Id,
+    [property: JsonPropertyName("create_time")] string? CreateTime,
+    [property: JsonPropertyName("event_type")] string? EventType,
+    [property: JsonPropertyName("resource_type")] string? ResourceType,
+    [property: JsonPropertyName("summary")] string? Summary,
+    [property: JsonPropertyName("resource")] WxEncryptedResource? Resource);
+
+public sealed record WxCertificateList([property: JsonPropertyName("data")] IReadOnlyList<WxCertificateItem>? Data);
+
+public sealed record WxCertificateItem(
+    [property: JsonPropertyName("serial_no")] string? SerialNo,
+    [property: JsonPropertyName("effective_time")] string? EffectiveTime,
+    [property: JsonPropertyName("expire_time")] string? ExpireTime,
+    [property: JsonPropertyName("encrypt_certificate")] WxEncryptedResource? EncryptCertificate);
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(WxNativeOrderRequest))]
+[JsonSerializable(typeof(WxNativeOrderResponse))]
+[JsonSerializable(typeof(WxCloseRequest))]
+[JsonSerializable(typeof(WxTransaction))]
+[JsonSerializable(typeof(WxError))]
+[JsonSerializable(typeof(WxNotification))]
+[JsonSerializable(typeof(WxCertificateList))]
+public sealed partial class WxJson : JsonSerializerContext;

@@ -1,0 +1,314 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using Hutong.Connectors.Abstractions;
+using Hutong.Connectors.WeChatPay.Models;
+using Microsoft.Extensions.Logging;
+using Polly.Timeout;
+
+namespace Hutong.Connectors.WeChatPay;
+
+/// <summary>
+/// WeChat Pay API v3, direct-merchant mode: Native (QR) order, query by out_trade_no, close.
+/// Every request is signed; every 2xx response is verified before it is believed.
+/// </summary>
+public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
+{
+    public const string Name = "wechatpay";
+    private static readonly TimeSpan ChinaOffset = TimeSpan.FromHours(8);
+
+    private readonly HttpClient _http;
+    private readonly WeChatPayOptions _options;
+    private readonly WeChatPayPlatformKeys _keys;
+    private readonly TimeProvider _time;
+    private readonly ILogger<WeChatPayConnector> _log;
+    private readonly RSA _merchantKey;
+    private readonly byte[] _apiV3Key;
+    private readonly SemaphoreSlim _certificateRefresh = new(1, 1);
+
+    public WeChatPayConnector(HttpClient http, WeChatPayOptions options, TimeProvider time, ILogger<WeChatPayConnector> log)
+    {
+        _http = http;
+        _options = options;
+        _time = time;
+        _log = log;
+        _merchantKey = RSA.Create();
+        _merchantKey.ImportFromPem(options.MerchantPrivateKeyPem);
+        _apiV3Key = Encoding.UTF8.GetBytes(options.ApiV3Key);
+        _keys = new WeChatPayPlatformKeys();
+        if (!string.IsNullOrEmpty(options.PlatformPublicKeyId) && !string.IsNullOrEmpty(options.PlatformPublicKeyPem))
+        {
+            _keys.AddPublicKey(options.PlatformPublicKeyId, options.PlatformPublicKeyPem);
+        }
+
+        Notifications = new WeChatPayNotificationVerifier(_keys, _apiV3Key, time);
+    }
+
+    public string Wallet => Name;
+
+    public WalletCapabilities Capabilities { get; } = new(
+        QrCode: true, Query: true, Close: true, Refund: false, PartialRefund: false,
+        Notifications: true, ServiceProviderMode: false, Currencies: ["CNY"]);
+
+    public WeChatPayNotificationVerifier Notifications { get; }
+
+    public string MchId => _options.MchId;
+
+    public async Task<CreateOrderResult> CreateQrOrderAsync(CreateOrderRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Amount.Currency.Code != "CNY")
+        {
+            return CreateOrderResult.Rejected(new WalletError("PARAM_ERROR", "WeChat Pay Native orders are CNY only."));
+        }
+
+        var body = JsonSerializer.Serialize(new WxNativeOrderRequest(
+            _options.AppId,
+            _options.MchId,
+            Truncate(request.Description, 127),
+            request.OutTradeNo,
+            request.ExpiresAt.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture),
+            request.Attach,
+            request.NotifyUrl,
+            new WxAmount(request.Amount.Minor)), WxJson.Default.WxNativeOrderRequest);
+
+        var reply = await SendAsync(HttpMethod.Post, "/v3/pay/transactions/native", body, cancellationToken);
+        return reply switch
+        {
+            { Outcome: WalletCallOutcome.Ok } r when Parse(r.Body, WxJson.Default.WxNativeOrderResponse)?.CodeUrl is { } url => CreateOrderResult.Ok(url),
+            { Outcome: WalletCallOutcome.Ok } => CreateOrderResult.Unknown("verified response without code_url"),
+            { Outcome: WalletCallOutcome.Rejected } r => CreateOrderResult.Rejected(r.Error!),
+            var r => CreateOrderResult.Unknown(r.Error?.Message ?? "no answer"),
+        };
+    }
+
+    public async Task<QueryResult> QueryAsync(string outTradeNo, CancellationToken cancellationToken)
+    {
+        var path = $"/v3/pay/transactions/out-trade-no/{Uri.EscapeDataString(outTradeNo)}?mchid={Uri.EscapeDataString(_options.MchId)}";
+        var reply = await SendAsync(HttpMethod.Get, path, null, cancellationToken);
+        if (reply.Outcome == WalletCallOutcome.Ok && Parse(reply.Body, WxJson.Default.WxTransaction) is { OutTradeNo: not null } tx)
+        {
+            var mapped = WeChatPayNotificationVerifier.ToWalletTransaction(tx);
+            if (mapped.Status == WalletStatus.Unrecognised)
+            {
+                LogUnrecognisedStatus(_log, tx.TradeState ?? "(null)", outTradeNo);
+            }
+
+            return QueryResult.Ok(mapped);
+        }
+
+        if (reply.Outcome == WalletCallOutcome.Rejected && reply.Status == HttpStatusCode.NotFound)
+        {
+            return QueryResult.NotFound(outTradeNo);
+        }
+
+        return QueryResult.Unknown(reply.Error?.Message ?? "no answer");
+    }
+
+    public async Task<CloseResult> CloseAsync(string outTradeNo, CancellationToken cancellationToken)
+    {
+        var body = JsonSerializer.Serialize(new WxCloseRequest(_options.MchId), WxJson.Default.WxCloseRequest);
+        var reply = await SendAsync(HttpMethod.Post, $"/v3/pay/transactions/out-trade-no/{Uri.EscapeDataString(outTradeNo)}/close", body, cancellationToken);
+        return reply.Outcome switch
+        {
+            WalletCallOutcome.Ok => CloseResult.Ok,
+            WalletCallOutcome.Rejected => CloseResult.Rejected(reply.Error!),
+            _ => CloseResult.Unknown(reply.Error?.Message ?? "no answer"),
+        };
+    }
+
+    public NotificationResult VerifyNotification(IReadOnlyDictionary<string, string> headers, string rawBody)
+    {
+        var headerMap = new Dictionary<string, string>(headers, StringComparer.OrdinalIgnoreCase);
+        var result = Notifications.Verify(headerMap, rawBody);
+        if (!result.Verified && _options.UsePlatformCertificates && headerMap.TryGetValue("Wechatpay-Serial", out var serial) && !_keys.TryGet(serial, out _))
+        {
+            // A new platform certificate may have been issued; fetch once and retry.
+            RefreshCertificatesAsync(CancellationToken.None).GetAwaiter().GetResult();
+            result = Notifications.Verify(headerMap, rawBody);
+        }
+
+        return result;
+    }
+
+    /// <summary>Downloads and decrypts platform certificates from /v3/certificates (certificate mode).</summary>
+    public async Task RefreshCertificatesAsync(CancellationToken cancellationToken)
+    {
+        await _certificateRefresh.WaitAsync(cancellationToken);
+        try
+        {
+            var reply = await SendAsync(HttpMethod.Get, "/v3/certificates", null, cancellationToken, verify: false);
+            if (reply.Outcome != WalletCallOutcome.Ok || Parse(reply.Body, WxJson.Default.WxCertificateList)?.Data is not { } items)
+            {
+                return;
+            }
+
+            var downloaded = new WeChatPayPlatformKeys();
+            foreach (var item in items)
+            {
+                var enc = item.EncryptCertificate;
+                if (enc?.Ciphertext is null || enc.Nonce is null)
+                {
+                    continue;
+                }
+
+                var pem = WeChatPaySignature.DecryptResource(_apiV3Key, enc.Nonce, enc.AssociatedData ?? "certificate", enc.Ciphertext);
+                downloaded.AddCertificate(X509Certificate2.CreateFromPem(pem));
+            }
+
+            // The list is verified with the certificates it carries, as wechatpay-go's downloader does.
+            if (!VerifyResponse(reply, downloaded))
+            {
+                LogUnverifiedResponse(_log, "/v3/certificates");
+                return;
+            }
+
+            foreach (var item in items)
+            {
+                var enc = item.EncryptCertificate!;
+                var pem = WeChatPaySignature.DecryptResource(_apiV3Key, enc.Nonce!, enc.AssociatedData ?? "certificate", enc.Ciphertext!);
+                _keys.AddCertificate(X509Certificate2.CreateFromPem(pem));
+            }
+        }
+        finally
+        {
+            _certificateRefresh.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        _merchantKey.Dispose();
+        _keys.Dispose();
+        _certificateRefresh.Dispose();
+    }
+
+    private sealed record Reply(WalletCallOutcome Outcome, HttpStatusCode Status, string Body, WalletError? Error, IReadOnlyDictionary<string, string> Headers);
+
+    private async Task<Reply> SendAsync(HttpMethod method, string pathAndQuery, string? body, CancellationToken cancellationToken, bool verify = true)
+    {
+        var uri = new Uri(new Uri(_options.BaseUrl.TrimEnd('/') + "/"), pathAndQuery.TrimStart('/'));
+        using var request = new HttpRequestMessage(method, uri);
+        request.Headers.Accept.ParseAdd("application/json");
+        request.Headers.UserAgent.ParseAdd("Hutong/1.0");
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+
+        request.Options.Set(WeChatPaySigningHandler.SignerKey, Sign);
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or TimeoutRejectedException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException)
+        {
+            LogNoAnswer(_log, method.Method, uri.AbsolutePath, e.GetType().Name);
+            return new Reply(WalletCallOutcome.Unknown, 0, string.Empty, new WalletError("UNKNOWN", $"no answer: {e.GetType().Name}"), new Dictionary<string, string>());
+        }
+
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            var headers = response.Headers.ToDictionary(h => h.Key, h => string.Join(",", h.Value), StringComparer.OrdinalIgnoreCase);
+            var status = response.StatusCode;
+            if ((int)status is >= 200 and < 300)
+            {
+                var reply = new Reply(WalletCallOutcome.Ok, status, text, null, headers);
+                if (verify && !await VerifyWithRefreshAsync(reply, cancellationToken))
+                {
+                    LogUnverifiedResponse(_log, uri.AbsolutePath);
+                    return reply with { Outcome = WalletCallOutcome.Unknown, Error = new WalletError("UNVERIFIED", "response signature did not verify") };
+                }
+
+                return reply;
+            }
+
+            var error = Parse(text, WxJson.Default.WxError);
+            var walletError = new WalletError(error?.Code ?? ((int)status).ToString(CultureInfo.InvariantCulture), error?.Message ?? status.ToString());
+            // 4xx other than 429 is a definite business answer; 429 and 5xx leave the outcome open.
+            var outcome = (int)status is >= 400 and < 500 && status != HttpStatusCode.TooManyRequests
+                ? WalletCallOutcome.Rejected
+                : WalletCallOutcome.Unknown;
+            LogWalletError(_log, method.Method, uri.AbsolutePath, (int)status, walletError.Code);
+            return new Reply(outcome, status, text, walletError, headers);
+        }
+    }
+
+    private async Task<bool> VerifyWithRefreshAsync(Reply reply, CancellationToken cancellationToken)
+    {
+        if (VerifyResponse(reply, _keys))
+        {
+            return true;
+        }
+
+        if (_options.UsePlatformCertificates && reply.Headers.TryGetValue("Wechatpay-Serial", out var serial) && !_keys.TryGet(serial, out _))
+        {
+            await RefreshCertificatesAsync(cancellationToken);
+            return VerifyResponse(reply, _keys);
+        }
+
+        return false;
+    }
+
+    private bool VerifyResponse(Reply reply, WeChatPayPlatformKeys keys)
+    {
+        string H(string name) => reply.Headers.TryGetValue(name, out var v) ? v : string.Empty;
+        var ts = H("Wechatpay-Timestamp");
+        var nonce = H("Wechatpay-Nonce");
+        var signature = H("Wechatpay-Signature");
+        var serial = H("Wechatpay-Serial");
+        return ts.Length > 0 && nonce.Length > 0 && signature.Length > 0
+            && WeChatPaySignature.IsWithinTolerance(ts, _time.GetUtcNow())
+            && keys.TryGet(serial, out var key)
+            && WeChatPaySignature.Verify(key, WeChatPaySignature.ResponseMessage(ts, nonce, reply.Body), signature);
+    }
+
+    /// <summary>Builds the Authorization value for one HTTP attempt (retries get a fresh nonce and timestamp).</summary>
+    private string Sign(string method, string canonicalUrl, string body)
+    {
+        var ts = _time.GetUtcNow().ToUnixTimeSeconds();
+        var nonce = WeChatPaySignature.NewNonce();
+        var signature = WeChatPaySignature.Sign(_merchantKey, WeChatPaySignature.RequestMessage(method, canonicalUrl, ts, nonce, body));
+        return WeChatPaySignature.Authorization(_options.MchId, nonce, ts, _options.MerchantSerialNo, signature);
+    }
+
+    private static T? Parse<T>(string text, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return default;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(text, type);
+        }
+        catch (JsonException)
+        {
+            return default;
+        }
+    }
+
+    private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max];
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "WeChat Pay {Method} {Path} got no answer ({Failure}); outcome unknown")]
+    private static partial void LogNoAnswer(ILogger logger, string method, string path, string failure);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "WeChat Pay response from {Path} failed signature verification; treated as no answer")]
+    private static partial void LogUnverifiedResponse(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "WeChat Pay {Method} {Path} answered {Status} {Code}")]
+    private static partial void LogWalletError(ILogger logger, string method, string path, int status, string code);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "WeChat Pay returned unrecognised trade_state {TradeState} for {OutTradeNo}")]
+    private static partial void LogUnrecognisedStatus(ILogger logger, string tradeState, string outTradeNo);
+}

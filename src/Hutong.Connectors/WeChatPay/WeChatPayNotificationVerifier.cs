@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Hutong.Connectors.Abstractions;
+using Hutong.Connectors.WeChatPay.Models;
+
+namespace Hutong.Connectors.WeChatPay;
+
+/// <summary>A notification whose signature, timestamp and AES-GCM envelope all checked out.</summary>
+public sealed record WeChatPayVerifiedNotification(WxNotification Envelope, string Plaintext);
+
+/// <summary>
+/// Verifies the raw body of a WeChat Pay v3 notification before it is parsed for meaning:
+/// signature over TIMESTAMP\nNONCE\nBODY\n with the platform key named by Wechatpay-Serial,
+/// timestamp within ±5 minutes, then AES-GCM decryption of the resource with the APIv3 key.
+/// </summary>
+public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, byte[] apiV3Key, TimeProvider time)
+{
+    public bool TryVerify(IReadOnlyDictionary<string, string> headers, string body, out WeChatPayVerifiedNotification? verified, out string? reason)
+    {
+        verified = null;
+        string Header(string name) => headers.TryGetValue(name, out var v) ? v : string.Empty;
+
+        var timestamp = Header("Wechatpay-Timestamp");
+        var nonce = Header("Wechatpay-Nonce");
+        var signature = Header("Wechatpay-Signature");
+        var serial = Header("Wechatpay-Serial");
+        if (timestamp.Length == 0 || nonce.Length == 0 || signature.Length == 0 || serial.Length == 0)
+        {
+            reason = "missing Wechatpay-* signature headers";
+            return false;
+        }
+
+        if (signature.StartsWith(WeChatPaySignature.SignTestPrefix, StringComparison.Ordinal))
+        {
+            reason = "WeChat Pay signature probe (WECHATPAY/SIGNTEST/) rejected as required";
+            return false;
+        }
+
+        var signatureType = Header("Wechatpay-Signature-Type");
+        if (signatureType.Length > 0 && signatureType != WeChatPaySignature.Schema)
+        {
+            reason = $"unsupported signature type {signatureType}";
+            return false;
+        }
+
+        if (!WeChatPaySignature.IsWithinTolerance(timestamp, time.GetUtcNow()))
+        {
+            reason = "timestamp outside the 5-minute window (stale or replayed)";
+            return false;
+        }
+
+        if (!keys.TryGet(serial, out var key))
+        {
+            reason = $"unknown platform key serial {serial}";
+            return false;
+        }
+
+        if (!WeChatPaySignature.Verify(key, WeChatPaySignature.ResponseMessage(timestamp, nonce, body), signature))
+        {
+            reason = "signature does not verify";
+            return false;
+        }
+
+        WxNotification? envelope;
+        try
+        {
+            envelope = JsonSerializer.Deserialize(body, WxJson.Default.WxNotification);
+        }
+        catch (JsonException)
+        {
+            reason = "body is not JSON";
+            return false;
+        }
+
+        var r = envelope?.Resource;
+        if (envelope?.Id is null || r?.Ciphertext is null || r.Nonce is null || r.Algorithm != "AEAD_AES_256_GCM")
+        {
+            reason = "notification envelope incomplete";
+            return false;
+        }
+
+        try
+        {
+            var plain = WeChatPaySignature.DecryptResource(apiV3Key, r.Nonce, r.AssociatedData ?? string.Empty, r.Ciphertext);
+            verified = new WeChatPayVerifiedNotification(envelope, plain);
+            reason = null;
+            return true;
+        }
+        catch (Exception e) when (e is CryptographicException or FormatException or ArgumentException)
+        {
+            reason = "resource does not decrypt with the APIv3 key";
+            return false;
+        }
+    }
+
+    /// <summary>Verifies and maps a TRANSACTION.* notification to a wallet transaction.</summary>
+    public NotificationResult Verify(IReadOnlyDictionary<string, string> headers, string body)
+    {
+        if (!TryVerify(headers, body, out var verified, out var reason))
+        {
+            return NotificationResult.Reject(reason!);
+        }
+
+        if (verified!.Envelope.EventType is null || !verified.Envelope.EventType.StartsWith("TRANSACTION.", StringComparison.Ordinal))
+        {
+            return new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, null);
+        }
+
+        WxTransaction? tx;
+        try
+        {
+            tx = JsonSerializer.Deserialize(verified.Plaintext, WxJson.Default.WxTransaction);
+        }
+        catch (JsonException)
+        {
+            return NotificationResult.Reject("decrypted resource is not a transaction");
+        }
+
+        if (tx?.OutTradeNo is null)
+        {
+            return NotificationResult.Reject("transaction without out_trade_no");
+        }
+
+        return new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, ToWalletTransaction(tx));
+    }
+
+    internal static WalletTransaction ToWalletTransaction(WxTransaction tx) => new(
+        tx.OutTradeNo!,
+        WeChatPayStatusMap.Map(tx.TradeState),
+        tx.TradeState ?? string.Empty,
+        tx.TransactionId,
+        tx.Amount?.Total,
+        tx.Amount?.Currency,
+        tx.Payer?.OpenId,
+        DateTimeOffset.TryParse(tx.SuccessTime, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at) ? at : null,
+        tx.MchId);
+}

@@ -1,0 +1,44 @@
+namespace Hutong.Connectors.WeChatPay;
+
+/// <summary>
+/// One WeChat Pay merchant account (direct mode). Pointing <see cref="BaseUrl"/> at the real
+/// gateway (https://api.mch.weixin.qq.com) or at the sandbox is the only difference between the two.
+/// </summary>
+public sealed class WeChatPayOptions
+{
+    public const string Section = "Connectors:WeChatPay";
+
+    public bool Enabled { get; set; } = true;
+
+    public string BaseUrl { get; set; } = "https://api.mch.weixin.qq.com";
+
+    public string MchId { get; set; } = string.Empty;
+
+    public string AppId { get; set; } = string.Empty;
+
+    /// <summary>Serial number of the merchant's API certificate (apiclient_cert.pem).</summary>
+    public string MerchantSerialNo { get; set; } = string.Empty;
+
+    /// <summary>apiclient_key.pem contents. Secret: never logged.</summary>
+    public string MerchantPrivateKeyPem { get; set; } = string.Empty;
+
+    /// <summary>The APIv3 key used to decrypt notifications and certificates. Secret: never logged.</summary>
+    public string ApiV3Key { get; set; } = string.Empty;
+
+    /// <summary>Platform public key id (PUB_KEY_ID_…) for merchants in public-key mode.</summary>
+    public string? PlatformPublicKeyId { get; set; }
+
+    public string? PlatformPublicKeyPem { get; set; }
+
+    /// <summary>Also download platform certificates from /v3/certificates (certificate mode or migration).</summary>
+    public bool UsePlatformCertificates { get; set; }
+
+    /// <summary>Per-attempt timeout; a timed-out call leaves the payment UNKNOWN.</summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(12);
+
+    public int MaxRetries { get; set; } = 1;
+
+    public override string ToString() => $"WeChatPay(mchid={MchId}, base={BaseUrl})";
+}

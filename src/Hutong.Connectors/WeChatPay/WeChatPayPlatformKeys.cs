@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Hutong.Connectors.WeChatPay;
+
+/// <summary>
+/// The platform's verification keys by <c>Wechatpay-Serial</c>. Holds a <c>PUB_KEY_ID_…</c> public key,
+/// platform certificates by serial, or both during a migration (wechatpay-go's combined verifier).
+/// </summary>
+public sealed class WeChatPayPlatformKeys : IDisposable
+{
+    public const string PublicKeyIdPrefix = "PUB_KEY_ID_";
+
+    private readonly ConcurrentDictionary<string, RSA> _keys = new(StringComparer.Ordinal);
+
+    public static bool IsPublicKeyId(string serial) => serial.StartsWith(PublicKeyIdPrefix, StringComparison.Ordinal);
+
+    public void AddPublicKey(string publicKeyId, string pem)
+    {
+        if (!IsPublicKeyId(publicKeyId))
+        {
+            throw new ArgumentException($"A platform public key id starts with {PublicKeyIdPrefix}.", nameof(publicKeyId));
+        }
+
+        var rsa = RSA.Create();
+        rsa.ImportFromPem(pem);
+        Replace(publicKeyId, rsa);
+    }
+
+    public void AddCertificate(X509Certificate2 certificate)
+    {
+        var rsa = certificate.GetRSAPublicKey() ?? throw new CryptographicException("Platform certificate has no RSA key.");
+        Replace(certificate.SerialNumber.ToUpperInvariant(), rsa);
+    }
+
+    public bool TryGet(string serial, out RSA key)
+    {
+        var found = _keys.TryGetValue(IsPublicKeyId(serial) ? serial : serial.ToUpperInvariant(), out var k);
+        key = k!;
+        return found;
+    }
+
+    public bool HasCertificates => _keys.Keys.Any(k => !IsPublicKeyId(k));
+
+    public void Dispose()
+    {
+        foreach (var k in _keys.Values)
+        {
+            k.Dispose();
+        }
+
+        _keys.Clear();
+    }
+
+    private void Replace(string serial, RSA rsa)
+    {
+        _keys.AddOrUpdate(serial, rsa, (_, old) => rsa);
+    }
+}

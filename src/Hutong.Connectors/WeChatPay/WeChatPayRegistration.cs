@@ -1,0 +1,38 @@
+using Hutong.Connectors.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+
+namespace Hutong.Connectors.WeChatPay;
+
+public static class WeChatPayRegistration
+{
+    public const string HttpClientName = "wechatpay";
+
+    /// <summary>Registers the WeChat Pay connector as a keyed <see cref="IWalletConnector"/> "wechatpay".</summary>
+    public static IServiceCollection AddWeChatPayConnector(this IServiceCollection services, WeChatPayOptions options)
+    {
+        services.AddTransient<WeChatPaySigningHandler>();
+        services.AddHttpClient(HttpClientName)
+            .AddStandardResilienceHandler(o =>
+            {
+                o.AttemptTimeout.Timeout = options.AttemptTimeout;
+                o.TotalRequestTimeout.Timeout = options.TotalTimeout;
+                o.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(Math.Max(30, options.AttemptTimeout.TotalSeconds * 2));
+                o.Retry.MaxRetryAttempts = Math.Max(1, options.MaxRetries);
+                o.Retry.Delay = TimeSpan.FromMilliseconds(100);
+                o.Retry.ShouldRetryAfterHeader = true;
+            })
+            .Services.AddHttpClient(HttpClientName)
+            .AddHttpMessageHandler<WeChatPaySigningHandler>();
+
+        services.AddSingleton(sp => new WeChatPayConnector(
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
+            options,
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetRequiredService<ILogger<WeChatPayConnector>>()));
+        services.AddKeyedSingleton<IWalletConnector>(WeChatPayConnector.Name, (sp, _) => sp.GetRequiredService<WeChatPayConnector>());
+        services.AddSingleton<IWalletConnector>(sp => sp.GetRequiredService<WeChatPayConnector>());
+        return services;
+    }
+}

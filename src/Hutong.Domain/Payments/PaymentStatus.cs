@@ -1,0 +1,81 @@
+namespace Hutong.Domain.Payments;
+
+/// <summary>Where a payment is in its life. Stored and shown as snake_case strings.</summary>
+public enum PaymentStatus
+{
+    /// <summary>Created by the merchant; no wallet has been asked yet.</summary>
+    Created,
+
+    /// <summary>An attempt exists at a wallet (QR shown, buyer may pay).</summary>
+    Pending,
+
+    /// <summary>The wallet did not answer (timeout, connection loss). Resolved only by re-query.</summary>
+    Unknown,
+
+    /// <summary>The wallet confirmed the money was taken. Terminal.</summary>
+    Succeeded,
+
+    /// <summary>The last attempt failed at the wallet; the buyer may try again until expiry.</summary>
+    Failed,
+
+    /// <summary>Canceled by the merchant; any wallet order was closed first. Terminal.</summary>
+    Canceled,
+
+    /// <summary>Expired unpaid; any wallet order was closed first. Terminal.</summary>
+    Expired,
+}
+
+/// <summary>Everything that can happen to a payment.</summary>
+public enum PaymentEvent
+{
+    /// <summary>An attempt is started at a wallet.</summary>
+    AttemptStarted,
+
+    /// <summary>The wallet confirmed payment (notification or query).</summary>
+    WalletSucceeded,
+
+    /// <summary>The wallet reported a definite failure (PAYERROR, order rejected).</summary>
+    WalletFailed,
+
+    /// <summary>The wallet did not answer in time.</summary>
+    WalletTimedOut,
+
+    /// <summary>A re-query proved the wallet order exists and is still unpaid.</summary>
+    WalletStillUnpaid,
+
+    /// <summary>The merchant cancels.</summary>
+    Cancel,
+
+    /// <summary>The expiry time passed.</summary>
+    Expire,
+}
+
+public static class PaymentStatusNames
+{
+    public static string ToWire(this PaymentStatus s) => s switch
+    {
+        PaymentStatus.Created => "created",
+        PaymentStatus.Pending => "pending",
+        PaymentStatus.Unknown => "unknown",
+        PaymentStatus.Succeeded => "succeeded",
+        PaymentStatus.Failed => "failed",
+        PaymentStatus.Canceled => "canceled",
+        PaymentStatus.Expired => "expired",
+        _ => throw new ArgumentOutOfRangeException(nameof(s), s, null),
+    };
+
+    public static PaymentStatus FromWire(string s) => s switch
+    {
+        "created" => PaymentStatus.Created,
+        "pending" => PaymentStatus.Pending,
+        "unknown" => PaymentStatus.Unknown,
+        "succeeded" => PaymentStatus.Succeeded,
+        "failed" => PaymentStatus.Failed,
+        "canceled" => PaymentStatus.Canceled,
+        "expired" => PaymentStatus.Expired,
+        _ => throw new ArgumentOutOfRangeException(nameof(s), s, "Unknown payment status."),
+    };
+
+    public static bool IsTerminal(this PaymentStatus s) =>
+        s is PaymentStatus.Succeeded or PaymentStatus.Canceled or PaymentStatus.Expired;
+}

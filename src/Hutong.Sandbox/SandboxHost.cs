@@ -1,0 +1,70 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Hutong.Sandbox.WeChatPay;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Hutong.Sandbox;
+
+/// <summary>A running set of sandbox wallets on their own Kestrel port (real HTTP, like the real wallets).</summary>
+public sealed class SandboxHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly HttpClient _notifyHttp;
+
+    private SandboxHost(WebApplication app, WeChatSandboxState weChat, WeChatSandboxNotifier notifier, HttpClient notifyHttp)
+    {
+        _app = app;
+        WeChat = weChat;
+        WeChatNotifier = notifier;
+        _notifyHttp = notifyHttp;
+    }
+
+    public WeChatSandboxState WeChat { get; }
+
+    public WeChatSandboxNotifier WeChatNotifier { get; }
+
+    public string BaseUrl => _app.Urls.First();
+
+    /// <summary>Starts the sandbox on <paramref name="url"/> (use port 0 for any free port).</summary>
+    public static async Task<SandboxHost> StartAsync(string url = "http://127.0.0.1:0", LogLevel logLevel = LogLevel.Warning)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(url);
+        builder.Logging.SetMinimumLevel(logLevel);
+        builder.Services.AddRoutingCore();
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = SandboxJson.Options.PropertyNamingPolicy;
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        });
+        var app = builder.Build();
+        var weChat = new WeChatSandboxState();
+        var notifyHttp = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var notifier = new WeChatSandboxNotifier(weChat, notifyHttp);
+        app.MapWeChatPaySandbox(weChat, notifier);
+        await app.StartAsync();
+        return new SandboxHost(app, weChat, notifier, notifyHttp);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        WeChatNotifier.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _notifyHttp.Dispose();
+        WeChat.Dispose();
+    }
+}
+
+/// <summary>JSON of the sandbox's own control API (not the wallets' wire formats): snake_case.</summary>
+public static class SandboxJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+}

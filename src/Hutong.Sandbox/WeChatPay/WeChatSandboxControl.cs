@@ -1,0 +1,145 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Hutong.Sandbox.WeChatPay;
+
+public sealed record RegisterMerchantRequest(string MchId, string AppId, string SerialNo, string PublicKeyPem, string ApiV3Key, string? Mode);
+
+public sealed record RegisterMerchantResponse(string PlatformPublicKeyId, string PlatformPublicKeyPem, string PlatformCertificateSerial);
+
+public sealed record FaultRequest(string Operation, SandboxFault Fault, int Count = 1);
+
+public sealed record BuyerPayRequest(string CodeUrl, string? OpenId, string? Result);
+
+public sealed record BuyerPayResponse(string OutTradeNo, string TradeState, string? TransactionId);
+
+/// <summary>
+/// What is not WeChat's: registering merchants, injecting faults, scaling time, and the "buyer app"
+/// that scans a code_url and pays. Lives under /sandbox/wechatpay.
+/// </summary>
+public static class WeChatSandboxControl
+{
+    public static void Map(IEndpointRouteBuilder app, WeChatSandboxState state, WeChatSandboxNotifier notifier)
+    {
+        var g = app.MapGroup("/sandbox/wechatpay");
+
+        g.MapPost("/merchants", (RegisterMerchantRequest r) =>
+        {
+            var key = RSA.Create();
+            key.ImportFromPem(r.PublicKeyPem);
+            var apiV3 = Encoding.UTF8.GetBytes(r.ApiV3Key);
+            if (apiV3.Length != 32)
+            {
+                return Results.BadRequest(new { code = "PARAM_ERROR", message = "APIv3 key must be 32 bytes" });
+            }
+
+            state.Merchants[r.MchId] = new SandboxMerchant
+            {
+                MchId = r.MchId,
+                AppId = r.AppId,
+                SerialNo = r.SerialNo,
+                PublicKey = key,
+                ApiV3Key = apiV3,
+                Mode = string.Equals(r.Mode, "certificate", StringComparison.OrdinalIgnoreCase) ? PlatformKeyMode.Certificate : PlatformKeyMode.PublicKey,
+            };
+            return Results.Ok(new RegisterMerchantResponse(state.PublicKeyId, state.PlatformPublicKeyPem, state.CertificateSerial));
+        });
+
+        g.MapPost("/faults", (FaultRequest f) =>
+        {
+            state.Faults.Inject(f.Operation, f.Fault, f.Count);
+            return Results.NoContent();
+        });
+        g.MapDelete("/faults", () =>
+        {
+            state.Faults.Clear();
+            return Results.NoContent();
+        });
+        g.MapPost("/time-scale", (double scale) =>
+        {
+            state.TimeScale = scale;
+            return Results.NoContent();
+        });
+        g.MapGet("/notifications", () => Results.Ok(state.NotificationLog.ToArray()));
+
+        g.MapPost("/buyer/pay", (BuyerPayRequest r) => Pay(state, notifier, r) switch
+        {
+            { Error: null } ok => Results.Ok(ok.Response),
+            var bad => Results.BadRequest(new { code = bad.Error, message = bad.Message }),
+        });
+
+        // A stand-in for the WeChat app: a page that "scans" a code_url and pays with one button.
+        g.MapGet("/buyer", (string? code_url) => Results.Content(BuyerPage(state, code_url, null), "text/html; charset=utf-8"));
+        g.MapPost("/buyer", async (HttpRequest request) =>
+        {
+            var form = await request.ReadFormAsync();
+            var result = Pay(state, notifier, new BuyerPayRequest(form["code_url"].ToString(), form["openid"].ToString(), form["result"].ToString()));
+            var message = result.Error is null ? "支付成功 Payment succeeded" : $"支付失败 {result.Message}";
+            return Results.Content(BuyerPage(state, form["code_url"], message), "text/html; charset=utf-8");
+        }).DisableAntiforgery();
+    }
+
+    public static (BuyerPayResponse? Response, string? Error, string? Message) Pay(WeChatSandboxState state, WeChatSandboxNotifier notifier, BuyerPayRequest r)
+    {
+        var token = r.CodeUrl?.StartsWith("weixin://wxpay/bizpayurl?pr=", StringComparison.Ordinal) == true ? r.CodeUrl["weixin://wxpay/bizpayurl?pr=".Length..] : null;
+        if (token is null || !state.OrdersByCode.TryGetValue(token, out var order))
+        {
+            return (null, "INVALID_CODE", "二维码无效 (not a WeChat Pay code of this sandbox)");
+        }
+
+        lock (order)
+        {
+            if (order.TradeState != "NOTPAY" && order.TradeState != "PAYERROR")
+            {
+                return (null, "ORDER_NOT_PAYABLE", $"订单状态为 {order.TradeState}");
+            }
+
+            if (order.TimeExpire is { } exp && exp <= DateTimeOffset.UtcNow)
+            {
+                return (null, "ORDER_EXPIRED", "二维码已过期");
+            }
+
+            if (string.Equals(r.Result, "PAYERROR", StringComparison.Ordinal))
+            {
+                order.TradeState = "PAYERROR";
+                order.TradeStateDesc = "支付失败，请重新下单支付";
+                return (new BuyerPayResponse(order.OutTradeNo, order.TradeState, null), null, null);
+            }
+
+            order.TradeState = "SUCCESS";
+            order.TradeStateDesc = "支付成功";
+            order.TransactionId = "4200" + RandomNumberGenerator.GetString("0123456789", 24);
+            order.PayerOpenId = string.IsNullOrEmpty(r.OpenId) ? "oSandbox" + WeChatSandboxEndpoints.RandomString(20) : r.OpenId;
+            order.SuccessTime = DateTimeOffset.UtcNow;
+        }
+
+        notifier.NotifySuccess(order);
+        return (new BuyerPayResponse(order.OutTradeNo, order.TradeState, order.TransactionId), null, null);
+    }
+
+    private static string BuyerPage(WeChatSandboxState state, string? codeUrl, string? message)
+    {
+        var order = codeUrl is not null && codeUrl.Contains("pr=", StringComparison.Ordinal)
+            ? state.OrdersByCode.GetValueOrDefault(codeUrl[(codeUrl.IndexOf("pr=", StringComparison.Ordinal) + 3)..])
+            : null;
+        var e = (string? s) => WebUtility.HtmlEncode(s ?? string.Empty);
+        var amount = order is null ? string.Empty : $"¥{order.Total / 100}.{order.Total % 100:00}";
+        return $"""
+            <!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+            <title>WeChat Pay sandbox buyer</title>
+            <style>body{"{"}font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem{"}"}button{"{"}background:#07c160;color:#fff;border:0;padding:.8rem 2rem;border-radius:.4rem;font-size:1rem{"}"}</style></head>
+            <body><h1>微信支付 · Sandbox buyer</h1>
+            <p role="status" id="result">{e(message)}</p>
+            <form method="post" action="/sandbox/wechatpay/buyer">
+              <label>code_url <input name="code_url" value="{e(codeUrl)}" size="40"></label>
+              <p id="order">{(order is null ? "" : $"{e(order.Description)} — <strong>{amount}</strong> ({e(order.TradeState)})")}</p>
+              <input type="hidden" name="openid" value="">
+              <button type="submit" name="result" value="SUCCESS">确认支付 Pay</button>
+            </form></body></html>
+            """;
+    }
+}

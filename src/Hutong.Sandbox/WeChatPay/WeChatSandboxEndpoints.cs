@@ -1,0 +1,489 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Hutong.Connectors.WeChatPay;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Hutong.Sandbox.WeChatPay;
+
+/// <summary>
+/// The wallet side of WeChat Pay API v3 (direct merchant): it checks the merchant's request signature
+/// (fields in any order), validates parameters, signs every response with the platform key and answers
+/// with WeChat's error body shape.
+/// </summary>
+public static partial class WeChatSandboxEndpoints
+{
+    internal static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly TimeSpan ChinaOffset = TimeSpan.FromHours(8);
+
+    public static IEndpointRouteBuilder MapWeChatPaySandbox(this IEndpointRouteBuilder app, WeChatSandboxState state, WeChatSandboxNotifier notifier)
+    {
+        app.MapPost("/v3/pay/transactions/native", (HttpContext ctx) => NativeAsync(ctx, state));
+        app.MapGet("/v3/pay/transactions/out-trade-no/{outTradeNo}", (HttpContext ctx, string outTradeNo) => QueryAsync(ctx, state, outTradeNo, byTransactionId: false));
+        app.MapGet("/v3/pay/transactions/id/{transactionId}", (HttpContext ctx, string transactionId) => QueryAsync(ctx, state, transactionId, byTransactionId: true));
+        app.MapPost("/v3/pay/transactions/out-trade-no/{outTradeNo}/close", (HttpContext ctx, string outTradeNo) => CloseAsync(ctx, state, outTradeNo));
+        app.MapGet("/v3/certificates", (HttpContext ctx) => CertificatesAsync(ctx, state));
+        WeChatSandboxControl.Map(app, state, notifier);
+        return app;
+    }
+
+    private static async Task NativeAsync(HttpContext ctx, WeChatSandboxState state)
+    {
+        var (merchant, body) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        var fault = state.Faults.Next("native");
+        if (await BeforeAsync(ctx, state, merchant, fault))
+        {
+            return;
+        }
+
+        JsonObject? req;
+        try
+        {
+            req = JsonNode.Parse(body) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            req = null;
+        }
+
+        if (req is null)
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "请求体不是合法的JSON");
+            return;
+        }
+
+        var appId = Str(req, "appid");
+        var mchId = Str(req, "mchid");
+        var description = Str(req, "description");
+        var outTradeNo = Str(req, "out_trade_no");
+        var notifyUrl = Str(req, "notify_url");
+        var total = req["amount"]?["total"] is JsonValue t && t.TryGetValue<long>(out var tv) ? tv : (long?)null;
+        var currency = req["amount"]?["currency"]?.GetValue<string>() ?? "CNY";
+        var problem =
+            appId is null ? "缺少参数 appid" :
+            mchId is null ? "缺少参数 mchid" :
+            description is null || description.Length is 0 or > 127 ? "description 长度须为 1-127" :
+            outTradeNo is null || !OutTradeNoPattern().IsMatch(outTradeNo) ? "out_trade_no 须为 6-32 位字母、数字、_-|*" :
+            notifyUrl is null || !Uri.TryCreate(notifyUrl, UriKind.Absolute, out var nu) || (nu.Scheme != "https" && nu.Scheme != "http") ? "notify_url 格式错误" :
+            total is null or < 1 or > int.MaxValue ? "amount.total 须为正整数（分）" :
+            currency != "CNY" ? "amount.currency 仅支持 CNY" : null;
+        if (problem is not null)
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", problem);
+            return;
+        }
+
+        if (mchId != merchant.MchId || appId != merchant.AppId)
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配");
+            return;
+        }
+
+        DateTimeOffset? expire = null;
+        if (Str(req, "time_expire") is { } te)
+        {
+            if (!DateTimeOffset.TryParseExact(te, "yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed))
+            {
+                await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "time_expire 格式须为 RFC3339");
+                return;
+            }
+
+            if (parsed <= DateTimeOffset.UtcNow)
+            {
+                await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "time_expire 已过期");
+                return;
+            }
+
+            expire = parsed;
+        }
+
+        var fingerprint = $"{appId}|{description}|{total}|{currency}|{notifyUrl}|{Str(req, "attach")}";
+        var order = state.Orders.GetOrAdd((merchant.MchId, outTradeNo!), _ => new SandboxOrder
+        {
+            MchId = merchant.MchId,
+            AppId = appId!,
+            OutTradeNo = outTradeNo!,
+            Description = description!,
+            Total = total!.Value,
+            Currency = currency,
+            NotifyUrl = notifyUrl!,
+            Attach = Str(req, "attach"),
+            TimeExpire = expire,
+            CodeToken = Convert.ToBase64String(RandomNumberGenerator.GetBytes(12)).Replace('+', 'x').Replace('/', 'y'),
+            Fingerprint = fingerprint,
+        });
+        state.OrdersByCode.TryAdd(order.CodeToken, order);
+
+        // Re-submitting the same order returns the same code_url; a different order under the same number is refused.
+        if (order.Fingerprint != fingerprint)
+        {
+            await ErrorAsync(ctx, state, merchant, 403, "OUT_TRADE_NO_USED", "商户订单号重复");
+            return;
+        }
+
+        if (order.TradeState is "CLOSED")
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "ORDER_CLOSED", "订单已关闭");
+            return;
+        }
+
+        if (order.TradeState is "SUCCESS" or "REFUND")
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "ORDERPAID", "该订单已支付");
+            return;
+        }
+
+        if (await AfterAsync(ctx, state, fault))
+        {
+            return;
+        }
+
+        await SignedAsync(ctx, state, merchant, 200, JsonSerializer.Serialize(new { code_url = order.CodeUrl }, Json), fault);
+    }
+
+    private static async Task QueryAsync(HttpContext ctx, WeChatSandboxState state, string id, bool byTransactionId)
+    {
+        var (merchant, _) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        var fault = state.Faults.Next("query");
+        if (await BeforeAsync(ctx, state, merchant, fault))
+        {
+            return;
+        }
+
+        if (ctx.Request.Query["mchid"] != merchant.MchId)
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "mchid 与签名商户号不一致");
+            return;
+        }
+
+        var order = byTransactionId
+            ? state.Orders.Values.FirstOrDefault(o => o.MchId == merchant.MchId && o.TransactionId == id)
+            : state.Orders.GetValueOrDefault((merchant.MchId, id));
+        if (order is null)
+        {
+            await ErrorAsync(ctx, state, merchant, 404, "ORDER_NOT_EXIST", "订单不存在");
+            return;
+        }
+
+        if (await AfterAsync(ctx, state, fault))
+        {
+            return;
+        }
+
+        string json;
+        lock (order)
+        {
+            json = TransactionJson(order);
+        }
+
+        await SignedAsync(ctx, state, merchant, 200, json, fault);
+    }
+
+    private static async Task CloseAsync(HttpContext ctx, WeChatSandboxState state, string outTradeNo)
+    {
+        var (merchant, body) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        var fault = state.Faults.Next("close");
+        if (await BeforeAsync(ctx, state, merchant, fault))
+        {
+            return;
+        }
+
+        string? mchId = null;
+        try
+        {
+            mchId = (JsonNode.Parse(body) as JsonObject)?["mchid"]?.GetValue<string>();
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+        }
+
+        if (mchId != merchant.MchId)
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "mchid 缺失或与签名商户号不一致");
+            return;
+        }
+
+        if (!state.Orders.TryGetValue((merchant.MchId, outTradeNo), out var order))
+        {
+            await ErrorAsync(ctx, state, merchant, 404, "ORDER_NOT_EXIST", "订单不存在");
+            return;
+        }
+
+        lock (order)
+        {
+            if (order.TradeState is "NOTPAY" or "USERPAYING" or "PAYERROR")
+            {
+                order.TradeState = "CLOSED";
+                order.TradeStateDesc = "订单已关闭";
+            }
+        }
+
+        if (order.TradeState is "SUCCESS" or "REFUND")
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "ORDERPAID", "该订单已支付，不能关闭");
+            return;
+        }
+
+        if (await AfterAsync(ctx, state, fault))
+        {
+            return;
+        }
+
+        await SignedAsync(ctx, state, merchant, 204, string.Empty, fault);
+    }
+
+    private static async Task CertificatesAsync(HttpContext ctx, WeChatSandboxState state)
+    {
+        var (merchant, _) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        if (merchant.Mode == PlatformKeyMode.PublicKey)
+        {
+            // Merchants in public-key mode get no certificates (feng19/wechat#10).
+            await ErrorAsync(ctx, state, merchant, 403, "NO_AUTH", "当前商户号已切换为微信支付公钥模式，无法下载平台证书");
+            return;
+        }
+
+        var nonce = RandomString(12);
+        var cipher = WeChatPaySignature.EncryptResource(merchant.ApiV3Key, nonce, "certificate", state.PlatformCertificate.ExportCertificatePem());
+        var json = JsonSerializer.Serialize(new
+        {
+            data = new[]
+            {
+                new
+                {
+                    serial_no = state.CertificateSerial,
+                    effective_time = state.PlatformCertificate.NotBefore.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'+00:00'", CultureInfo.InvariantCulture),
+                    expire_time = state.PlatformCertificate.NotAfter.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'+00:00'", CultureInfo.InvariantCulture),
+                    encrypt_certificate = new { algorithm = "AEAD_AES_256_GCM", nonce, associated_data = "certificate", ciphertext = cipher },
+                },
+            },
+        }, Json);
+        await SignedAsync(ctx, state, merchant, 200, json, null);
+    }
+
+    internal static string TransactionJson(SandboxOrder o)
+    {
+        var tx = new JsonObject
+        {
+            ["appid"] = o.AppId,
+            ["mchid"] = o.MchId,
+            ["out_trade_no"] = o.OutTradeNo,
+            ["trade_type"] = "NATIVE",
+            ["trade_state"] = o.TradeState,
+            ["trade_state_desc"] = o.TradeStateDesc,
+            ["attach"] = o.Attach ?? string.Empty,
+            ["amount"] = new JsonObject { ["total"] = o.Total, ["currency"] = o.Currency },
+        };
+        if (o.TransactionId is not null)
+        {
+            tx["transaction_id"] = o.TransactionId;
+            tx["bank_type"] = "OTHERS";
+            tx["success_time"] = o.SuccessTime?.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
+            tx["payer"] = new JsonObject { ["openid"] = o.PayerOpenId };
+            tx["amount"]!["payer_total"] = o.Total;
+            tx["amount"]!["payer_currency"] = o.Currency;
+        }
+
+        return tx.ToJsonString(Json);
+    }
+
+    /// <summary>Checks the WECHATPAY2-SHA256-RSA2048 Authorization; answers 401 SIGN_ERROR itself on failure.</summary>
+    private static async Task<(SandboxMerchant? Merchant, string Body)> AuthenticateAsync(HttpContext ctx, WeChatSandboxState state)
+    {
+        ctx.Request.EnableBuffering();
+        using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8, leaveOpen: true);
+        var body = await reader.ReadToEndAsync(ctx.RequestAborted);
+        var header = ctx.Request.Headers.Authorization.ToString();
+        var fields = ParseAuthorization(header);
+        var canonicalUrl = ctx.Request.PathBase + ctx.Request.Path + ctx.Request.QueryString;
+        var message = $"{ctx.Request.Method}\n{canonicalUrl}\n{fields.GetValueOrDefault("timestamp")}\n{fields.GetValueOrDefault("nonce_str")}\n{body}\n";
+
+        string? issue = null;
+        SandboxMerchant? merchant = null;
+        if (fields.Count == 0)
+        {
+            issue = "authorization header missing or not WECHATPAY2-SHA256-RSA2048";
+        }
+        else if (!fields.TryGetValue("mchid", out var mchId) || !state.Merchants.TryGetValue(mchId, out merchant))
+        {
+            issue = "mchid not registered";
+        }
+        else if (fields.GetValueOrDefault("serial_no") != merchant.SerialNo)
+        {
+            issue = "serial_no does not match the merchant certificate";
+        }
+        else if (!long.TryParse(fields.GetValueOrDefault("timestamp"), NumberStyles.None, CultureInfo.InvariantCulture, out var ts)
+                 || Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - ts) > 300)
+        {
+            issue = "timestamp expired";
+        }
+        else if (!VerifyRsa(merchant.PublicKey, message, fields.GetValueOrDefault("signature") ?? string.Empty))
+        {
+            issue = "sign not match";
+        }
+
+        if (issue is null)
+        {
+            return (merchant, body);
+        }
+
+        var detail = new
+        {
+            code = "SIGN_ERROR",
+            message = "签名错误，请检查后再试",
+            detail = new
+            {
+                detail = new { issue },
+                field = "signature",
+                location = "authorization",
+                sign_information = new
+                {
+                    method = ctx.Request.Method,
+                    sign_message_length = Encoding.UTF8.GetByteCount(message),
+                    truncated_sign_message = message.Length > 64 ? message[..64] : message,
+                    url = canonicalUrl,
+                },
+            },
+        };
+        await WriteAsync(ctx, state, merchant, 401, JsonSerializer.Serialize(detail, Json), badSignature: false);
+        return (null, body);
+    }
+
+    /// <summary>The sandbox's own reading of the header: key="value" pairs in any order, each exactly once.</summary>
+    private static Dictionary<string, string> ParseAuthorization(string header)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        const string prefix = "WECHATPAY2-SHA256-RSA2048 ";
+        if (!header.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            return result;
+        }
+
+        foreach (Match m in AuthFieldPattern().Matches(header[prefix.Length..]))
+        {
+            if (!result.TryAdd(m.Groups[1].Value, m.Groups[2].Value))
+            {
+                return new Dictionary<string, string>();
+            }
+        }
+
+        return result;
+    }
+
+    private static bool VerifyRsa(RSA key, string message, string signature)
+    {
+        try
+        {
+            return key.VerifyData(Encoding.UTF8.GetBytes(message), Convert.FromBase64String(signature), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<bool> BeforeAsync(HttpContext ctx, WeChatSandboxState state, SandboxMerchant merchant, SandboxFault? fault)
+    {
+        switch (fault)
+        {
+            case SandboxFault.TimeoutBefore:
+                await HangAsync(ctx, state);
+                return true;
+            case SandboxFault.ServerError:
+                await ErrorAsync(ctx, state, merchant, 500, "SYSTEM_ERROR", "系统错误");
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private static async Task<bool> AfterAsync(HttpContext ctx, WeChatSandboxState state, SandboxFault? fault)
+    {
+        if (fault == SandboxFault.TimeoutAfter)
+        {
+            await HangAsync(ctx, state);
+            return true;
+        }
+
+        return false;
+    }
+
+    private static async Task HangAsync(HttpContext ctx, WeChatSandboxState state)
+    {
+        try
+        {
+            await Task.Delay(state.Faults.HangFor, ctx.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        ctx.Abort();
+    }
+
+    private static Task ErrorAsync(HttpContext ctx, WeChatSandboxState state, SandboxMerchant merchant, int status, string code, string message) =>
+        WriteAsync(ctx, state, merchant, status, JsonSerializer.Serialize(new { code, message }, Json), badSignature: false);
+
+    private static Task SignedAsync(HttpContext ctx, WeChatSandboxState state, SandboxMerchant merchant, int status, string body, SandboxFault? fault) =>
+        WriteAsync(ctx, state, merchant, status, body, badSignature: fault == SandboxFault.BadResponseSignature);
+
+    private static async Task WriteAsync(HttpContext ctx, WeChatSandboxState state, SandboxMerchant? merchant, int status, string body, bool badSignature)
+    {
+        var ts = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var nonce = RandomString(32);
+        var signed = badSignature ? body + " " : body;
+        var signature = WeChatPaySignature.Sign(state.PlatformKey, WeChatPaySignature.ResponseMessage(ts, nonce, signed));
+        ctx.Response.StatusCode = status;
+        ctx.Response.Headers["Request-ID"] = Guid.NewGuid().ToString("N");
+        ctx.Response.Headers["Wechatpay-Timestamp"] = ts;
+        ctx.Response.Headers["Wechatpay-Nonce"] = nonce;
+        ctx.Response.Headers["Wechatpay-Signature"] = signature;
+        ctx.Response.Headers["Wechatpay-Serial"] = merchant is null ? state.PublicKeyId : state.SerialFor(merchant);
+        if (status != 204)
+        {
+            ctx.Response.ContentType = "application/json; charset=utf-8";
+            await ctx.Response.WriteAsync(body, ctx.RequestAborted);
+        }
+    }
+
+    internal static string RandomString(int length)
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        return RandomNumberGenerator.GetString(alphabet, length);
+    }
+
+    private static string? Str(JsonObject o, string name) =>
+        o[name] is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s : null;
+
+    [GeneratedRegex("^[A-Za-z0-9_\\-|*]{6,32}$")]
+    private static partial Regex OutTradeNoPattern();
+
+    [GeneratedRegex("\\s*([a-z_]+)=\"([^\"]*)\"\\s*,?")]
+    private static partial Regex AuthFieldPattern();
+}

@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Hutong.Connectors.WeChatPay;
+
+namespace Hutong.Sandbox.WeChatPay;
+
+/// <summary>
+/// Sends TRANSACTION.SUCCESS notifications the way WeChat Pay does: JSON envelope, resource encrypted
+/// with the merchant's APIv3 key, signed headers, and the published retry schedule until the merchant
+/// answers 200 or 204.
+/// </summary>
+public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient http) : IDisposable
+{
+    /// <summary>15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h — 24h4m in all.</summary>
+    public static readonly IReadOnlyList<TimeSpan> RetrySchedule =
+    [
+        TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(3),
+        TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(20), TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(30),
+        TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(60), TimeSpan.FromHours(3), TimeSpan.FromHours(3),
+        TimeSpan.FromHours(3), TimeSpan.FromHours(6), TimeSpan.FromHours(6),
+    ];
+
+    private readonly CancellationTokenSource _stop = new();
+
+    public void NotifySuccess(SandboxOrder order)
+    {
+        var fault = state.Faults.Next("notify");
+        if (fault == SandboxFault.DropNotification)
+        {
+            return;
+        }
+
+        var copies = fault == SandboxFault.DuplicateNotification ? 2 : 1;
+        var id = Guid.NewGuid().ToString();
+        for (var i = 0; i < copies; i++)
+        {
+            _ = Task.Run(() => DeliverAsync(order, id, _stop.Token));
+        }
+    }
+
+    /// <summary>Builds one signed, encrypted notification request as WeChat would send it now.</summary>
+    public HttpRequestMessage BuildRequest(SandboxOrder order, string notificationId, string? forgedSignature = null)
+    {
+        var merchant = state.Merchants[order.MchId];
+        string plaintext;
+        lock (order)
+        {
+            plaintext = WeChatSandboxEndpoints.TransactionJson(order);
+        }
+
+        var nonce = WeChatSandboxEndpoints.RandomString(12);
+        var body = JsonSerializer.Serialize(new
+        {
+            id = notificationId,
+            create_time = DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture),
+            resource_type = "encrypt-resource",
+            event_type = "TRANSACTION.SUCCESS",
+            summary = "支付成功",
+            resource = new
+            {
+                original_type = "transaction",
+                algorithm = "AEAD_AES_256_GCM",
+                ciphertext = WeChatPaySignature.EncryptResource(merchant.ApiV3Key, nonce, "transaction", plaintext),
+                associated_data = "transaction",
+                nonce,
+            },
+        }, WeChatSandboxEndpoints.Json);
+
+        var ts = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var headerNonce = WeChatSandboxEndpoints.RandomString(32);
+        var request = new HttpRequestMessage(HttpMethod.Post, order.NotifyUrl)
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Wechatpay-Timestamp", ts);
+        request.Headers.Add("Wechatpay-Nonce", headerNonce);
+        request.Headers.Add("Wechatpay-Serial", state.SerialFor(merchant));
+        request.Headers.Add("Wechatpay-Signature-Type", WeChatPaySignature.Schema);
+        request.Headers.Add("Wechatpay-Signature", forgedSignature
+            ?? WeChatPaySignature.Sign(state.PlatformKey, WeChatPaySignature.ResponseMessage(ts, headerNonce, body)));
+        return request;
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _stop.Dispose();
+    }
+
+    private async Task DeliverAsync(SandboxOrder order, string notificationId, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt <= RetrySchedule.Count && !ct.IsCancellationRequested; attempt++)
+        {
+            if (attempt > 0)
+            {
+                try
+                {
+                    await Task.Delay(RetrySchedule[attempt - 1] * state.TimeScale, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+
+            int? status = null;
+            try
+            {
+                using var request = BuildRequest(order, notificationId);
+                using var response = await http.SendAsync(request, ct);
+                status = (int)response.StatusCode;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // Counted as a failed delivery; the schedule goes on.
+            }
+
+            state.NotificationLog.Enqueue(new NotificationAttempt(order.OutTradeNo, notificationId, attempt + 1, status, DateTimeOffset.UtcNow));
+            if (status is 200 or 204)
+            {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Numerics;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Hutong.Sandbox.WeChatPay;
+
+/// <summary>How the sandbox signs for a merchant: with the platform public key id, or a platform certificate serial.</summary>
+public enum PlatformKeyMode
+{
+    PublicKey,
+    Certificate,
+}
+
+public sealed class SandboxMerchant
+{
+    public required string MchId { get; init; }
+
+    public required string AppId { get; init; }
+
+    public required string SerialNo { get; init; }
+
+    public required RSA PublicKey { get; init; }
+
+    public required byte[] ApiV3Key { get; init; }
+
+    public PlatformKeyMode Mode { get; init; }
+}
+
+public sealed class SandboxOrder
+{
+    public required string MchId { get; init; }
+
+    public required string AppId { get; init; }
+
+    public required string OutTradeNo { get; init; }
+
+    public required string Description { get; init; }
+
+    public required long Total { get; init; }
+
+    public required string Currency { get; init; }
+
+    public required string NotifyUrl { get; init; }
+
+    public string? Attach { get; init; }
+
+    public DateTimeOffset? TimeExpire { get; init; }
+
+    public required string CodeToken { get; init; }
+
+    /// <summary>The request body fields that make a repeated order "the same order".</summary>
+    public required string Fingerprint { get; init; }
+
+    public string TradeState { get; set; } = "NOTPAY";
+
+    public string TradeStateDesc { get; set; } = "订单未支付";
+
+    public string? TransactionId { get; set; }
+
+    public string? PayerOpenId { get; set; }
+
+    public DateTimeOffset? SuccessTime { get; set; }
+
+    public string CodeUrl => $"weixin://wxpay/bizpayurl?pr={CodeToken}";
+}
+
+/// <summary>Everything the WeChat Pay sandbox remembers. Thread-safe; one lock per order for state changes.</summary>
+public sealed class WeChatSandboxState : IDisposable
+{
+    public WeChatSandboxState()
+    {
+        PlatformKey = RSA.Create(2048);
+        var request = new CertificateRequest("CN=Tenpay.com Root CA Sandbox, O=Hutong Sandbox", PlatformKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var serial = RandomNumberGenerator.GetBytes(8);
+        serial[0] &= 0x7F;
+        PlatformCertificate = request.Create(
+            request.SubjectName, X509SignatureGenerator.CreateForRSA(PlatformKey, RSASignaturePadding.Pkcs1),
+            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(5), serial);
+        PublicKeyId = "PUB_KEY_ID_" + new BigInteger(RandomNumberGenerator.GetBytes(10), isUnsigned: true).ToString(CultureInfo.InvariantCulture).PadLeft(24, '0')[..24];
+    }
+
+    public RSA PlatformKey { get; }
+
+    public X509Certificate2 PlatformCertificate { get; }
+
+    public string CertificateSerial => PlatformCertificate.SerialNumber.ToUpperInvariant();
+
+    public string PublicKeyId { get; }
+
+    public string PlatformPublicKeyPem => PlatformKey.ExportSubjectPublicKeyInfoPem();
+
+    public SandboxFaults Faults { get; } = new();
+
+    /// <summary>1.0 = the real retry schedule; 0.001 turns 15 s into 15 ms for tests.</summary>
+    public double TimeScale { get; set; } = 1.0;
+
+    public ConcurrentDictionary<string, SandboxMerchant> Merchants { get; } = new(StringComparer.Ordinal);
+
+    public ConcurrentDictionary<(string MchId, string OutTradeNo), SandboxOrder> Orders { get; } = new();
+
+    public ConcurrentDictionary<string, SandboxOrder> OrdersByCode { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Every notification attempt the sandbox made, for tests and the control API.</summary>
+    public ConcurrentQueue<NotificationAttempt> NotificationLog { get; } = new();
+
+    public string SerialFor(SandboxMerchant m) => m.Mode == PlatformKeyMode.PublicKey ? PublicKeyId : CertificateSerial;
+
+    public void Dispose()
+    {
+        PlatformKey.Dispose();
+        PlatformCertificate.Dispose();
+    }
+}
+
+public sealed record NotificationAttempt(string OutTradeNo, string NotificationId, int Attempt, int? HttpStatus, DateTimeOffset At);

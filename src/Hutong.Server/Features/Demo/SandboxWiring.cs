@@ -1,0 +1,39 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using Hutong.Connectors.WeChatPay;
+using Hutong.Sandbox;
+using Hutong.Sandbox.WeChatPay;
+
+namespace Hutong.Server.Features.Demo;
+
+/// <summary>
+/// Makes a fresh WeChat Pay merchant identity (RSA key, serial, APIv3 key), registers it with a sandbox over
+/// HTTP and returns connector options pointing at that sandbox — the same options shape as production.
+/// </summary>
+public static class SandboxWiring
+{
+    public static async Task<WeChatPayOptions> RegisterWeChatMerchantAsync(string sandboxUrl, string mchId = "1900000109", string mode = "public_key", CancellationToken ct = default)
+    {
+        using var key = RSA.Create(2048);
+        var apiV3Key = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 32);
+        var serial = Convert.ToHexString(RandomNumberGenerator.GetBytes(20));
+        var appId = "wx" + Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
+        using var http = new HttpClient { BaseAddress = new Uri(sandboxUrl) };
+        var response = await http.PostAsJsonAsync("/sandbox/wechatpay/merchants",
+            new RegisterMerchantRequest(mchId, appId, serial, key.ExportSubjectPublicKeyInfoPem(), apiV3Key, mode), SandboxJson.Options, ct);
+        response.EnsureSuccessStatusCode();
+        var platform = (await response.Content.ReadFromJsonAsync<RegisterMerchantResponse>(SandboxJson.Options, ct))!;
+        return new WeChatPayOptions
+        {
+            BaseUrl = sandboxUrl,
+            MchId = mchId,
+            AppId = appId,
+            MerchantSerialNo = serial,
+            MerchantPrivateKeyPem = key.ExportPkcs8PrivateKeyPem(),
+            ApiV3Key = apiV3Key,
+            PlatformPublicKeyId = mode == "public_key" ? platform.PlatformPublicKeyId : null,
+            PlatformPublicKeyPem = mode == "public_key" ? platform.PlatformPublicKeyPem : null,
+            UsePlatformCertificates = mode == "certificate",
+        };
+    }
+}

@@ -1,0 +1,52 @@
+using Hutong.Server.Http;
+
+namespace Hutong.Server.Features.Merchants;
+
+public sealed record CreateMerchantRequest(string? Name);
+
+public sealed record ApiKeyDto(string Id, string Object, string MerchantId, string Prefix, string? Secret);
+
+public sealed record MerchantDto(string Id, string Object, string Name, DateTimeOffset CreatedAt);
+
+public sealed record OnboardedMerchant(MerchantDto Merchant, ApiKeyDto ApiKey);
+
+/// <summary>/admin — operator endpoints to onboard merchants and manage their API keys (admin token).</summary>
+public static class AdminEndpoints
+{
+    public static void Map(RouteGroupBuilder admin)
+    {
+        admin.WithTags("Admin");
+        admin.MapPost("/merchants", CreateMerchantAsync).Accepts<CreateMerchantRequest>("application/json").Produces<OnboardedMerchant>(201);
+        admin.MapPost("/merchants/{id}/api_keys", CreateKeyAsync).Produces<ApiKeyDto>(201).ProducesProblem(404);
+        admin.MapPost("/api_keys/{id}/revoke", RevokeKeyAsync).Produces(200).ProducesProblem(404);
+    }
+
+    private static async Task<ApiResult> CreateMerchantAsync(HttpContext ctx, MerchantStore merchants)
+    {
+        var (body, problem) = await RequestBody.ReadAsync<CreateMerchantRequest>(ctx.Request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (string.IsNullOrWhiteSpace(body!.Name) || body.Name.Length > 100)
+        {
+            return Problems.Invalid("name", "name is required, at most 100 characters.");
+        }
+
+        var (m, key) = await merchants.CreateMerchantAsync(body.Name.Trim(), ctx.RequestAborted);
+        return ApiResult.Created(new OnboardedMerchant(
+            new MerchantDto(m.Id, "merchant", m.Name, DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt)),
+            new ApiKeyDto(key.Id, "api_key", m.Id, key.Prefix, key.Secret)));
+    }
+
+    private static async Task<ApiResult> CreateKeyAsync(HttpContext ctx, string id, MerchantStore merchants) =>
+        await merchants.CreateKeyAsync(id, ctx.RequestAborted) is { } key
+            ? ApiResult.Created(new ApiKeyDto(key.Id, "api_key", key.MerchantId, key.Prefix, key.Secret))
+            : Problems.NotFound("merchant");
+
+    private static async Task<ApiResult> RevokeKeyAsync(HttpContext ctx, string id, MerchantStore merchants) =>
+        await merchants.RevokeKeyAsync(id, ctx.RequestAborted)
+            ? ApiResult.Ok(new { id, @object = "api_key", revoked = true })
+            : Problems.NotFound("api key");
+}

@@ -1,0 +1,57 @@
+using System.Security.Cryptography;
+using System.Text;
+using Hutong.Server.Http;
+using Microsoft.Extensions.Options;
+
+namespace Hutong.Server.Features.Merchants;
+
+/// <summary>The calling merchant, resolved from its API key. Every lookup is scoped by <see cref="MerchantId"/>.</summary>
+public sealed record MerchantContext(string MerchantId)
+{
+    private const string ItemKey = "hutong.merchant";
+
+    public static MerchantContext Of(HttpContext ctx) =>
+        ctx.Items[ItemKey] as MerchantContext ?? throw new InvalidOperationException("Endpoint is missing the merchant API key filter.");
+
+    public static MerchantContext? Find(HttpContext ctx) => ctx.Items[ItemKey] as MerchantContext;
+
+    internal void Attach(HttpContext ctx) => ctx.Items[ItemKey] = this;
+}
+
+/// <summary>Bearer API key → merchant. Missing, malformed, unknown and revoked keys all get the same 401.</summary>
+public sealed class ApiKeyFilter(MerchantStore merchants) : IEndpointFilter
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var header = http.Request.Headers.Authorization.ToString();
+        var key = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : null;
+        var merchantId = key is null ? null : await merchants.AuthenticateAsync(key, http.RequestAborted);
+        if (merchantId is null)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer realm=\"hutong\"";
+            return ApiResult.Problem(401, "unauthorized", "A valid API key is required.", "Send 'Authorization: Bearer sk_…'.");
+        }
+
+        new MerchantContext(merchantId).Attach(http);
+        return await next(context);
+    }
+}
+
+/// <summary>Operator endpoints take the configured admin token; with none configured they are closed.</summary>
+public sealed class AdminTokenFilter(IOptions<HubOptions> options) : IEndpointFilter
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var expected = options.Value.AdminToken;
+        var header = context.HttpContext.Request.Headers.Authorization.ToString();
+        var presented = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : string.Empty;
+        if (string.IsNullOrEmpty(expected)
+            || !CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(expected))))
+        {
+            return ApiResult.Problem(401, "unauthorized", "The admin token is required.");
+        }
+
+        return await next(context);
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text;
+using Dapper;
+using Hutong.Server.Features.Payments;
+using Hutong.Server.Storage;
+
+namespace Hutong.Server.Features.Notifications;
+
+/// <summary>
+/// Inbound wallet notifications: verify the raw body first, store it, process, then acknowledge.
+/// Anything that fails verification is refused and logged and changes nothing.
+/// </summary>
+public static partial class WalletNotificationEndpoints
+{
+    private const int MaxBytes = 64 * 1024;
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapPost("/notify/{wallet}", HandleAsync).ExcludeFromDescription();
+    }
+
+    private static async Task<IResult> HandleAsync(
+        HttpContext ctx, string wallet, WalletRegistry wallets, PaymentService payments, Db db, HubMetrics metrics, TimeProvider time, ILoggerFactory logs)
+    {
+        var log = logs.CreateLogger("Hutong.Notifications");
+        if (!wallets.TryGet(wallet, out var connector))
+        {
+            return Results.NotFound();
+        }
+
+        if (ctx.Request.ContentLength is > MaxBytes)
+        {
+            return Fail(413, "FAIL", "body too large");
+        }
+
+        using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
+        var body = await reader.ReadToEndAsync(ctx.RequestAborted);
+        if (body.Length > MaxBytes)
+        {
+            return Fail(413, "FAIL", "body too large");
+        }
+
+        var headers = ctx.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+        var verified = connector.VerifyNotification(headers, body);
+        if (!verified.Verified)
+        {
+            metrics.NotificationRejected();
+            LogRejected(log, wallet, verified.RejectReason ?? "unknown", ctx.Connection.RemoteIpAddress?.ToString() ?? "-");
+            // 4xx with WeChat's failure body: a genuine wallet would retry, a forger learns nothing.
+            return Fail(401, "FAIL", "签名验证失败");
+        }
+
+        var id = $"{wallet}:{verified.NotificationId}";
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var alreadyProcessed = await db.WriteAsync(async (c, t) =>
+        {
+            await c.ExecuteAsync(
+                "INSERT INTO wallet_notifications (id, wallet, event_type, out_trade_no, body, received_at) VALUES (@id, @wallet, @type, @no, @body, @now) ON CONFLICT DO NOTHING",
+                new { id, wallet, type = verified.EventType, no = verified.Transaction?.OutTradeNo, body, now }, t);
+            return await c.ExecuteScalarAsync<long?>("SELECT processed_at FROM wallet_notifications WHERE id = @id", new { id }, t) is not null;
+        }, ctx.RequestAborted);
+
+        if (!alreadyProcessed)
+        {
+            if (verified.Transaction is { } tx)
+            {
+                await payments.ApplyWalletTransactionAsync(tx, "notification", ctx.RequestAborted);
+            }
+
+            await db.WriteAsync((c, t) => c.ExecuteAsync(
+                "UPDATE wallet_notifications SET processed_at = @now WHERE id = @id", new { id, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t), ctx.RequestAborted);
+        }
+
+        return Results.NoContent(); // WeChat Pay v3: 200/204 without body is success
+    }
+
+    private static IResult Fail(int status, string code, string message) =>
+        Results.Json(new { code, message }, statusCode: status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected {Wallet} notification from {Remote}: {Reason}")]
+    private static partial void LogRejected(ILogger logger, string wallet, string reason, string remote);
+}

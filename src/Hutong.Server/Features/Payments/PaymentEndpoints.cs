@@ -1,0 +1,69 @@
+using Hutong.Domain;
+using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Features.Merchants;
+using Hutong.Server.Http;
+
+namespace Hutong.Server.Features.Payments;
+
+/// <summary>/v1/payments — create, read, list, confirm at a wallet, cancel.</summary>
+public static class PaymentEndpoints
+{
+    public static void Map(RouteGroupBuilder v1)
+    {
+        var g = v1.MapGroup("/payments").WithTags("Payments");
+
+        g.MapPost("/", CreateAsync)
+            .Accepts<CreatePaymentRequest>("application/json")
+            .Produces<PaymentDto>(201).ProducesProblem(400).ProducesProblem(409).ProducesProblem(422)
+            .WithSummary("Create a payment (amount in minor units). Requires Idempotency-Key.");
+        g.MapGet("/", ListAsync)
+            .Produces<PaymentList>()
+            .WithSummary("List payments, newest first, with cursor pagination (starting_after, limit ≤ 100).");
+        g.MapGet("/{id}", GetAsync)
+            .Produces<PaymentDto>().ProducesProblem(404)
+            .WithSummary("Retrieve a payment.");
+        g.MapPost("/{id}/confirm", ConfirmAsync)
+            .Accepts<ConfirmPaymentRequest>("application/json")
+            .Produces<PaymentDto>().ProducesProblem(404).ProducesProblem(409)
+            .WithSummary("Start the attempt at a wallet; the response's next_action carries the QR code_url.");
+        g.MapPost("/{id}/cancel", CancelAsync)
+            .Produces<PaymentDto>().ProducesProblem(404).ProducesProblem(409).ProducesProblem(503)
+            .WithSummary("Cancel an unpaid payment; an open wallet order is closed first.");
+    }
+
+    private static async Task<ApiResult> CreateAsync(HttpContext ctx, PaymentService payments)
+    {
+        var (body, problem) = await RequestBody.ReadAsync<CreatePaymentRequest>(ctx.Request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        return await payments.CreateAsync(MerchantContext.Of(ctx).MerchantId, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted);
+    }
+
+    private static Task<ApiResult> ListAsync(HttpContext ctx, PaymentService payments, int? limit, string? starting_after, string? status) =>
+        payments.ListAsync(MerchantContext.Of(ctx).MerchantId, limit, starting_after, status, ctx.RequestAborted);
+
+    private static async Task<ApiResult> GetAsync(HttpContext ctx, PaymentService payments, string id) =>
+        Ids.HasPrefix(id, Ids.Payment)
+            ? await payments.GetAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted)
+            : Problems.NotFound("payment");
+
+    private static async Task<ApiResult> ConfirmAsync(HttpContext ctx, PaymentService payments, PaymentStore store, string id)
+    {
+        var (body, problem) = await RequestBody.ReadAsync<ConfirmPaymentRequest>(ctx.Request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var payment = Ids.HasPrefix(id, Ids.Payment) ? await store.GetAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : null;
+        return payment is null ? Problems.NotFound("payment") : await payments.ConfirmAsync(payment, body!.Wallet, ctx.RequestAborted);
+    }
+
+    private static async Task<ApiResult> CancelAsync(HttpContext ctx, PaymentService payments, string id) =>
+        Ids.HasPrefix(id, Ids.Payment)
+            ? await payments.CancelAsync(MerchantContext.Of(ctx).MerchantId, id, IdempotencyContext.Of(ctx), ctx.RequestAborted)
+            : Problems.NotFound("payment");
+}

@@ -1,0 +1,125 @@
+using Hutong.Domain;
+using Hutong.Domain.Payments;
+
+namespace Hutong.Server.Features.Payments;
+
+/// <summary>POST /v1/payments. Amount is an integer in minor units (fen for CNY).</summary>
+public sealed record CreatePaymentRequest(
+    long? Amount,
+    string? Currency,
+    string? Description,
+    string? MerchantOrderId,
+    int? ExpiresInSeconds,
+    Dictionary<string, string>? Metadata);
+
+/// <summary>POST /v1/payments/{id}/confirm: start (or return) the attempt at a wallet.</summary>
+public sealed record ConfirmPaymentRequest(string? Wallet);
+
+public sealed record NextAction(string Type, string CodeUrl, string QrPngUrl, string QrSvgUrl);
+
+public sealed record PaymentFailure(string Code, string Message);
+
+public sealed record PaymentPayer(string Wallet, string Id);
+
+public sealed record PaymentDto(
+    string Id,
+    string Object,
+    long Amount,
+    string Currency,
+    string Status,
+    string Description,
+    string MerchantOrderId,
+    IReadOnlyDictionary<string, string>? Metadata,
+    string CheckoutUrl,
+    string? Wallet,
+    NextAction? NextAction,
+    PaymentPayer? Payer,
+    string? WalletTransactionId,
+    PaymentFailure? Failure,
+    DateTimeOffset ExpiresAt,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? SucceededAt);
+
+public sealed record PaymentList(string Object, IReadOnlyList<PaymentDto> Data, bool HasMore, string? NextCursor);
+
+/// <summary>A payments row as stored (joined with the current attempt's code_url).</summary>
+public sealed class PaymentRow
+{
+    public string Id { get; set; } = string.Empty;
+
+    public string MerchantId { get; set; } = string.Empty;
+
+    public long Amount { get; set; }
+
+    public string Currency { get; set; } = string.Empty;
+
+    public string Status { get; set; } = string.Empty;
+
+    public string Description { get; set; } = string.Empty;
+
+    public string MerchantOrderId { get; set; } = string.Empty;
+
+    public string? Metadata { get; set; }
+
+    public string CheckoutToken { get; set; } = string.Empty;
+
+    public string? Wallet { get; set; }
+
+    public string? CurrentAttemptId { get; set; }
+
+    public string? PayerId { get; set; }
+
+    public string? WalletTransactionId { get; set; }
+
+    public string? FailureCode { get; set; }
+
+    public string? FailureMessage { get; set; }
+
+    public long ExpiresAt { get; set; }
+
+    public long CreatedAt { get; set; }
+
+    public long UpdatedAt { get; set; }
+
+    public long? SucceededAt { get; set; }
+
+    public int Version { get; set; }
+
+    /// <summary>Not a payments column: the open attempt's code_url, when joined.</summary>
+    public string? CodeUrl { get; set; }
+
+    public PaymentStatus State => PaymentStatusNames.FromWire(Status);
+
+    public Money Money => new(Amount, Domain.Currency.Parse(Currency));
+
+    public PaymentRow Copy() => (PaymentRow)MemberwiseClone();
+}
+
+public sealed class AttemptRow
+{
+    public string Id { get; set; } = string.Empty;
+
+    public string PaymentId { get; set; } = string.Empty;
+
+    public string Wallet { get; set; } = string.Empty;
+
+    public string OutTradeNo { get; set; } = string.Empty;
+
+    public string Status { get; set; } = string.Empty;
+
+    public string? CodeUrl { get; set; }
+
+    public string? WalletTransactionId { get; set; }
+
+    public string? ErrorCode { get; set; }
+
+    public string? ErrorMessage { get; set; }
+
+    public int Checks { get; set; }
+
+    public long? NextCheckAt { get; set; }
+
+    public long CreatedAt { get; set; }
+
+    public long UpdatedAt { get; set; }
+}

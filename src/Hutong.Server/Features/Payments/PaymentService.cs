@@ -1,0 +1,555 @@
+using System.Data;
+using System.Data.Common;
+using System.Text.Json;
+using Dapper;
+using Hutong.Connectors.Abstractions;
+using Hutong.Domain;
+using Hutong.Domain.Payments;
+using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Http;
+using Hutong.Server.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Hutong.Server.Features.Payments;
+
+/// <summary>
+/// Payment use cases. Each state change goes through <see cref="PaymentStateMachine"/> and commits with
+/// its outbox event; wallet calls happen between transactions, never inside one.
+/// </summary>
+public sealed partial class PaymentService(
+    Db db,
+    PaymentStore store,
+    WalletRegistry wallets,
+    IOptions<HubOptions> options,
+    TimeProvider time,
+    HubMetrics metrics,
+    ILogger<PaymentService> log)
+{
+    private HubOptions Options => options.Value;
+
+    public async Task<ApiResult> CreateAsync(string merchantId, CreatePaymentRequest r, IdempotencyContext? idem, CancellationToken ct)
+    {
+        var errors = PaymentValidation.Validate(r, Options);
+        if (errors.Count > 0)
+        {
+            return Problems.Validation(errors);
+        }
+
+        var now = time.GetUtcNow();
+        var row = new PaymentRow
+        {
+            Id = Ids.New(Ids.Payment, now),
+            MerchantId = merchantId,
+            Amount = r.Amount!.Value,
+            Currency = Currency.Parse(r.Currency!).Code,
+            Status = PaymentStatus.Created.ToWire(),
+            Description = r.Description!,
+            MerchantOrderId = r.MerchantOrderId!,
+            Metadata = r.Metadata is null ? null : JsonSerializer.Serialize(r.Metadata),
+            CheckoutToken = Ids.Token(),
+            ExpiresAt = now.AddSeconds(r.ExpiresInSeconds ?? Options.DefaultExpirySeconds).ToUnixTimeMilliseconds(),
+            CreatedAt = now.ToUnixTimeMilliseconds(),
+            UpdatedAt = now.ToUnixTimeMilliseconds(),
+            Version = 1,
+        };
+
+        try
+        {
+            return await db.WriteAsync(async (c, t) =>
+            {
+                await store.InsertAsync(c, t, row);
+                var dto = ToDto(row);
+                await Outbox.AddAsync(c, t, merchantId, "payment.created", dto, now);
+                var result = ApiResult.Created(dto);
+                if (idem is not null)
+                {
+                    await idem.CompleteAsync(c, t, result);
+                }
+
+                return result;
+            }, ct);
+        }
+        catch (DbException e) when (Db.IsUniqueViolation(e))
+        {
+            return ApiResult.Problem(409, "duplicate_merchant_order_id", "A payment with this merchant_order_id already exists.",
+                "merchant_order_id must be unique per merchant.", param: "merchant_order_id");
+        }
+    }
+
+    public async Task<ApiResult> GetAsync(string merchantId, string id, CancellationToken ct) =>
+        await store.GetAsync(merchantId, id, ct) is { } p ? ApiResult.Ok(ToDto(p)) : Problems.NotFound("payment");
+
+    public async Task<ApiResult> ListAsync(string merchantId, int? limit, string? startingAfter, string? status, CancellationToken ct)
+    {
+        var take = limit ?? 10;
+        if (take is < 1 or > 100)
+        {
+            return Problems.Invalid("limit", "limit must be between 1 and 100.");
+        }
+
+        if (startingAfter is not null && !Ids.HasPrefix(startingAfter, Ids.Payment))
+        {
+            return Problems.Invalid("starting_after", "starting_after must be a payment id.");
+        }
+
+        if (status is not null && !Enum.GetValues<PaymentStatus>().Any(s => s.ToWire() == status))
+        {
+            return Problems.Invalid("status", "Unknown status.");
+        }
+
+        var (rows, hasMore) = await store.ListAsync(merchantId, take, startingAfter, status, ct);
+        var data = rows.Select(ToDto).ToList();
+        return ApiResult.Ok(new PaymentList("list", data, hasMore, hasMore ? data[^1].Id : null));
+    }
+
+    /// <summary>
+    /// Starts an attempt at <paramref name="wallet"/>, or returns the open one. The attempt row (with its own
+    /// out_trade_no) commits before the wallet is called, so a crash mid-call leaves a record to re-query.
+    /// </summary>
+    public async Task<ApiResult> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct)
+    {
+        if (wallet is null || !wallets.TryGet(wallet, out var connector))
+        {
+            return Problems.Invalid("wallet", $"wallet must be one of: {string.Join(", ", wallets.Names)}.");
+        }
+
+        var now = time.GetUtcNow();
+        if (payment.State is PaymentStatus.Pending && payment.CodeUrl is not null && payment.Wallet == wallet)
+        {
+            return ApiResult.Ok(ToDto(payment));
+        }
+
+        if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.AttemptStarted))
+        {
+            return Problems.Conflict("payment_not_confirmable", $"A {payment.Status} payment cannot start a wallet attempt.");
+        }
+
+        if (payment.ExpiresAt <= now.ToUnixTimeMilliseconds())
+        {
+            return Problems.Conflict("payment_expired", "The payment has expired.");
+        }
+
+        if (!connector.Capabilities.Currencies.Contains(payment.Currency))
+        {
+            return Problems.Invalid("wallet", $"{wallet} does not accept {payment.Currency}.");
+        }
+
+        var attemptId = Guid.CreateVersion7(now);
+        var attempt = new AttemptRow
+        {
+            Id = $"{Ids.Attempt}_{attemptId:N}",
+            PaymentId = payment.Id,
+            Wallet = wallet,
+            OutTradeNo = attemptId.ToString("N"), // 32 chars: WeChat's out_trade_no limit
+            Status = "requested",
+            CreatedAt = now.ToUnixTimeMilliseconds(),
+            UpdatedAt = now.ToUnixTimeMilliseconds(),
+        };
+
+        var started = await db.WriteAsync(async (c, t) =>
+        {
+            var current = await store.LockAsync(c, t, payment.Id);
+            if (current is null || !PaymentStateMachine.CanApply(current.State, PaymentEvent.AttemptStarted))
+            {
+                return null;
+            }
+
+            await store.InsertAttemptAsync(c, t, attempt);
+            return await TransitionAsync(c, t, current, PaymentEvent.AttemptStarted, now, p =>
+            {
+                p.Wallet = wallet;
+                p.CurrentAttemptId = attempt.Id;
+                p.FailureCode = null;
+                p.FailureMessage = null;
+            });
+        }, ct);
+        if (started is null)
+        {
+            return await store.GetAsync(payment.MerchantId, payment.Id, ct) is { } latest
+                ? latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? ApiResult.Ok(ToDto(latest)) : Problems.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.")
+                : Problems.NotFound("payment");
+        }
+
+        var result = await connector.CreateQrOrderAsync(
+            new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
+                wallets.NotifyUrl(wallet), payment.Id),
+            CancellationToken.None); // the wallet may act on it: never abandon the answer half way
+
+        var after = await RecordCreateOutcomeAsync(attempt, result, CancellationToken.None);
+        return after is null ? Problems.NotFound("payment") : ApiResult.Ok(ToDto(after));
+    }
+
+    /// <summary>Cancels: an unpaid payment with an open wallet order has that order closed first.</summary>
+    public async Task<ApiResult> CancelAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
+    {
+        var payment = await store.GetAsync(merchantId, id, ct);
+        if (payment is null)
+        {
+            return Problems.NotFound("payment");
+        }
+
+        if (payment.State == PaymentStatus.Unknown)
+        {
+            return Problems.Conflict("payment_outcome_unknown", "The wallet has not yet confirmed whether the buyer paid; try again once it is resolved.");
+        }
+
+        if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.Cancel))
+        {
+            return Problems.Conflict("payment_not_cancelable", $"A {payment.Status} payment cannot be canceled.");
+        }
+
+        var closed = await CloseAtWalletAsync(payment, ct);
+        if (closed is not null)
+        {
+            return closed;
+        }
+
+        var now = time.GetUtcNow();
+        return await db.WriteAsync(async (c, t) =>
+        {
+            var current = await store.LockAsync(c, t, id);
+            if (current is null || !PaymentStateMachine.CanApply(current.State, PaymentEvent.Cancel))
+            {
+                return Problems.Conflict("payment_not_cancelable", $"A {current?.Status} payment cannot be canceled.");
+            }
+
+            var next = await TransitionAsync(c, t, current, PaymentEvent.Cancel, now, _ => { });
+            var result = ApiResult.Ok(ToDto(next));
+            if (idem is not null)
+            {
+                await idem.CompleteAsync(c, t, result);
+            }
+
+            return result;
+        }, ct);
+    }
+
+    /// <summary>Closes every non-final attempt of the payment at its wallet. Returns a problem when that cannot be done now.</summary>
+    private async Task<ApiResult?> CloseAtWalletAsync(PaymentRow payment, CancellationToken ct)
+    {
+        var attempts = await db.ReadAsync(async c => (await c.QueryAsync<AttemptRow>(
+            "SELECT * FROM payment_attempts WHERE payment_id = @Id AND status IN ('requested','open')", new { payment.Id })).ToList(), ct);
+        foreach (var attempt in attempts)
+        {
+            var connector = wallets.Get(attempt.Wallet);
+            var close = await connector.CloseAsync(attempt.OutTradeNo, ct);
+            if (close.Outcome == WalletCallOutcome.Unknown)
+            {
+                return ApiResult.Problem(503, "wallet_unavailable", "The wallet did not answer; nothing was changed.", "Retry the request.");
+            }
+
+            // A refused close usually means the buyer paid a moment ago: ask, and believe the answer.
+            var query = await connector.QueryAsync(attempt.OutTradeNo, ct);
+            if (query.Outcome != WalletCallOutcome.Ok)
+            {
+                return ApiResult.Problem(503, "wallet_unavailable", "The wallet did not answer; nothing was changed.", "Retry the request.");
+            }
+
+            await ApplyWalletTransactionAsync(query.Transaction!, "query", ct);
+            if (query.Transaction!.Status is WalletStatus.Succeeded or WalletStatus.Paying)
+            {
+                return Problems.Conflict("payment_already_paid", "The buyer has already paid this payment at the wallet.");
+            }
+
+            await db.WriteAsync(async (c, t) =>
+            {
+                attempt.Status = "closed";
+                attempt.UpdatedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
+                await store.UpdateAttemptAsync(c, t, attempt);
+            }, ct);
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Applies what a wallet says about one order (verified notification or query). Idempotent:
+    /// a duplicate success changes nothing. Returns false when the order is not ours.
+    /// </summary>
+    public async Task<bool> ApplyWalletTransactionAsync(WalletTransaction tx, string source, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        return await db.WriteAsync(async (c, t) =>
+        {
+            var attempt = await store.GetAttemptByOutTradeNoAsync(c, t, tx.OutTradeNo);
+            if (attempt is null)
+            {
+                LogUnknownOrder(log, tx.OutTradeNo, source);
+                return false;
+            }
+
+            var payment = (await store.LockAsync(c, t, attempt.PaymentId))!;
+            if (tx.Status != WalletStatus.Succeeded)
+            {
+                if (tx.Status == WalletStatus.Failed && attempt.Id == payment.CurrentAttemptId && PaymentStateMachine.CanApply(payment.State, PaymentEvent.WalletFailed))
+                {
+                    attempt.Status = "failed";
+                    attempt.ErrorCode = tx.RawStatus;
+                    attempt.UpdatedAt = now.ToUnixTimeMilliseconds();
+                    await store.UpdateAttemptAsync(c, t, attempt);
+                    await TransitionAsync(c, t, payment, PaymentEvent.WalletFailed, now, p =>
+                    {
+                        p.FailureCode = "wallet_payment_failed";
+                        p.FailureMessage = $"{attempt.Wallet} reported {tx.RawStatus}.";
+                    });
+                }
+
+                return true;
+            }
+
+            if (tx.AmountMinor != payment.Amount || (tx.Currency is not null && tx.Currency != payment.Currency))
+            {
+                // Never mark paid on a mismatched amount; this needs a human (and reconciliation will flag it).
+                LogAmountMismatch(log, payment.Id, tx.OutTradeNo, payment.Amount, tx.AmountMinor ?? -1);
+                metrics.AmountMismatch();
+                return true;
+            }
+
+            attempt.Status = "succeeded";
+            attempt.WalletTransactionId = tx.TransactionId;
+            attempt.NextCheckAt = null;
+            attempt.UpdatedAt = now.ToUnixTimeMilliseconds();
+            await store.UpdateAttemptAsync(c, t, attempt);
+
+            if (payment.State == PaymentStatus.Succeeded)
+            {
+                if (payment.WalletTransactionId != tx.TransactionId)
+                {
+                    // Two attempts of one payment both paid: money taken twice, to be refunded.
+                    LogDoubleCapture(log, payment.Id, tx.OutTradeNo);
+                    metrics.DoubleCapture();
+                }
+
+                return true;
+            }
+
+            if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.WalletSucceeded))
+            {
+                LogLateSuccess(log, payment.Id, payment.Status, tx.OutTradeNo);
+                metrics.LateSuccess();
+                return true;
+            }
+
+            await TransitionAsync(c, t, payment, PaymentEvent.WalletSucceeded, now, p =>
+            {
+                p.CurrentAttemptId = attempt.Id;
+                p.Wallet = attempt.Wallet;
+                p.PayerId = tx.PayerId;
+                p.WalletTransactionId = tx.TransactionId;
+                p.SucceededAt = (tx.SucceededAt ?? now).ToUnixTimeMilliseconds();
+                p.FailureCode = null;
+                p.FailureMessage = null;
+            });
+            metrics.Succeeded();
+            return true;
+        }, ct);
+    }
+
+    /// <summary>One janitor step for an attempt whose create call went unanswered.</summary>
+    public async Task ResolveUnknownAsync(AttemptRow attempt, CancellationToken ct)
+    {
+        var connector = wallets.Get(attempt.Wallet);
+        var query = await connector.QueryAsync(attempt.OutTradeNo, ct);
+        if (query.Outcome == WalletCallOutcome.Ok)
+        {
+            var tx = query.Transaction!;
+            switch (tx.Status)
+            {
+                case WalletStatus.Succeeded:
+                case WalletStatus.Failed:
+                    await ApplyWalletTransactionAsync(tx, "janitor", ct);
+                    return;
+                case WalletStatus.Closed:
+                    await RecordCreateOutcomeAsync(attempt, CreateOrderResult.Rejected(new WalletError(tx.RawStatus, "order closed at the wallet")), ct);
+                    return;
+                case WalletStatus.NotPaid:
+                case WalletStatus.Paying:
+                case WalletStatus.NotFound:
+                    // The order exists unpaid (we need its code_url back) or never arrived: re-send the very same
+                    // order. Wallets treat an identical order under the same out_trade_no as the same order.
+                    var payment = await store.GetByIdAsync(attempt.PaymentId, ct);
+                    if (payment is null)
+                    {
+                        return;
+                    }
+
+                    var again = await connector.CreateQrOrderAsync(
+                        new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description,
+                            DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt), wallets.NotifyUrl(attempt.Wallet), payment.Id), ct);
+                    if (again.Outcome != WalletCallOutcome.Unknown)
+                    {
+                        await RecordCreateOutcomeAsync(attempt, again, ct);
+                        return;
+                    }
+
+                    break;
+            }
+        }
+
+        await ScheduleNextCheckAsync(attempt, ct);
+    }
+
+    private async Task ScheduleNextCheckAsync(AttemptRow attempt, CancellationToken ct)
+    {
+        var schedule = Options.UnknownRecheckSchedule;
+        var now = time.GetUtcNow();
+        attempt.Checks++;
+        attempt.UpdatedAt = now.ToUnixTimeMilliseconds();
+        if (attempt.Checks >= schedule.Count)
+        {
+            attempt.Status = "stuck";
+            attempt.NextCheckAt = null;
+            LogUnresolved(log, attempt.PaymentId, attempt.OutTradeNo, attempt.Checks);
+            metrics.UnknownUnresolved();
+        }
+        else
+        {
+            attempt.NextCheckAt = (now + schedule[attempt.Checks]).ToUnixTimeMilliseconds();
+        }
+
+        await db.WriteAsync((c, t) => store.UpdateAttemptAsync(c, t, attempt), ct);
+    }
+
+    /// <summary>Expires a payment past its time: what the wallet says wins, and an open order is closed first.</summary>
+    public async Task ExpireAsync(PaymentRow payment, CancellationToken ct)
+    {
+        var closed = await CloseAtWalletAsync(payment, ct);
+        if (closed is not null)
+        {
+            return; // wallet unreachable or already paid: retried on the next pass or resolved by the success
+        }
+
+        var now = time.GetUtcNow();
+        await db.WriteAsync(async (c, t) =>
+        {
+            var current = await store.LockAsync(c, t, payment.Id);
+            if (current is not null && PaymentStateMachine.CanApply(current.State, PaymentEvent.Expire) && current.ExpiresAt <= now.ToUnixTimeMilliseconds())
+            {
+                await TransitionAsync(c, t, current, PaymentEvent.Expire, now, _ => { });
+            }
+        }, ct);
+    }
+
+    private async Task<PaymentRow?> RecordCreateOutcomeAsync(AttemptRow attempt, CreateOrderResult result, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        return await db.WriteAsync(async (c, t) =>
+        {
+            var payment = await store.LockAsync(c, t, attempt.PaymentId);
+            if (payment is null)
+            {
+                return null;
+            }
+
+            attempt.UpdatedAt = now.ToUnixTimeMilliseconds();
+            var isCurrent = payment.CurrentAttemptId == attempt.Id;
+            switch (result.Outcome)
+            {
+                case WalletCallOutcome.Ok:
+                    attempt.Status = "open";
+                    attempt.CodeUrl = result.CodeUrl;
+                    attempt.NextCheckAt = null;
+                    await store.UpdateAttemptAsync(c, t, attempt);
+                    if (isCurrent && payment.State == PaymentStatus.Unknown)
+                    {
+                        payment = await TransitionAsync(c, t, payment, PaymentEvent.WalletStillUnpaid, now, _ => { });
+                    }
+
+                    break;
+                case WalletCallOutcome.Rejected:
+                    attempt.Status = "failed";
+                    attempt.ErrorCode = result.Error!.Code;
+                    attempt.ErrorMessage = result.Error.Message;
+                    attempt.NextCheckAt = null;
+                    await store.UpdateAttemptAsync(c, t, attempt);
+                    if (isCurrent && PaymentStateMachine.CanApply(payment.State, PaymentEvent.WalletFailed))
+                    {
+                        payment = await TransitionAsync(c, t, payment, PaymentEvent.WalletFailed, now, p =>
+                        {
+                            p.FailureCode = "wallet_rejected";
+                            p.FailureMessage = $"{attempt.Wallet}: {result.Error.Code} {result.Error.Message}";
+                        });
+                    }
+
+                    break;
+                default:
+                    attempt.Status = "unknown";
+                    attempt.NextCheckAt = (now + Options.UnknownRecheckSchedule[0]).ToUnixTimeMilliseconds();
+                    await store.UpdateAttemptAsync(c, t, attempt);
+                    if (isCurrent && PaymentStateMachine.CanApply(payment.State, PaymentEvent.WalletTimedOut))
+                    {
+                        payment = await TransitionAsync(c, t, payment, PaymentEvent.WalletTimedOut, now, _ => { });
+                        metrics.WentUnknown();
+                    }
+
+                    break;
+            }
+
+            payment.CodeUrl = attempt.Status == "open" && isCurrent ? attempt.CodeUrl : payment.CodeUrl;
+            return payment;
+        }, ct);
+    }
+
+    /// <summary>The single path for a payment state change: legal per the table, guarded by version, with its outbox event.</summary>
+    private async Task<PaymentRow> TransitionAsync(DbConnection c, DbTransaction t, PaymentRow current, PaymentEvent e, DateTimeOffset now, Action<PaymentRow> change)
+    {
+        var to = PaymentStateMachine.Apply(current.State, e).ToOrThrow();
+        var next = current.Copy();
+        change(next);
+        next.Status = to.ToWire();
+        next.UpdatedAt = now.ToUnixTimeMilliseconds();
+        next.Version = current.Version + 1;
+        if (!await store.UpdateAsync(c, t, next, current.Version))
+        {
+            throw new DBConcurrencyException($"Payment {current.Id} changed concurrently.");
+        }
+
+        if (to != PaymentStatus.Pending)
+        {
+            next.CodeUrl = null; // a QR is only offered while the payment is pending
+        }
+
+        await Outbox.AddAsync(c, t, next.MerchantId, "payment." + to.ToWire(), ToDto(next), now);
+        return next;
+    }
+
+    public PaymentDto ToDto(PaymentRow p)
+    {
+        var baseUrl = Options.PublicBaseUrl.TrimEnd('/');
+        var checkoutUrl = $"{baseUrl}/pay/{p.CheckoutToken}";
+        var state = p.State;
+        return new PaymentDto(
+            p.Id,
+            "payment",
+            p.Amount,
+            p.Currency,
+            p.Status,
+            p.Description,
+            p.MerchantOrderId,
+            p.Metadata is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(p.Metadata),
+            checkoutUrl,
+            p.Wallet,
+            state == PaymentStatus.Pending && p.CodeUrl is not null ? new NextAction("scan_qr", p.CodeUrl, checkoutUrl + "/qr.png", checkoutUrl + "/qr.svg") : null,
+            p.PayerId is null || p.Wallet is null ? null : new PaymentPayer(p.Wallet, p.PayerId),
+            p.WalletTransactionId,
+            p.FailureCode is null ? null : new PaymentFailure(p.FailureCode, p.FailureMessage ?? string.Empty),
+            DateTimeOffset.FromUnixTimeMilliseconds(p.ExpiresAt),
+            DateTimeOffset.FromUnixTimeMilliseconds(p.CreatedAt),
+            p.SucceededAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Wallet order {OutTradeNo} from {Source} matches no attempt")]
+    private static partial void LogUnknownOrder(ILogger logger, string outTradeNo, string source);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Amount mismatch on payment {PaymentId} order {OutTradeNo}: expected {Expected}, wallet says {Actual}; not marked paid")]
+    private static partial void LogAmountMismatch(ILogger logger, string paymentId, string outTradeNo, long expected, long actual);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Payment {PaymentId} was already paid and order {OutTradeNo} also succeeded: refund needed")]
+    private static partial void LogDoubleCapture(ILogger logger, string paymentId, string outTradeNo);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Payment {PaymentId} is {Status} but order {OutTradeNo} succeeded at the wallet: refund needed")]
+    private static partial void LogLateSuccess(ILogger logger, string paymentId, string status, string outTradeNo);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "ALERT: payment {PaymentId} order {OutTradeNo} still UNKNOWN after {Checks} re-queries; schedule exhausted")]
+    private static partial void LogUnresolved(ILogger logger, string paymentId, string outTradeNo, int checks);
+}

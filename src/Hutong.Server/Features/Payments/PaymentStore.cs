@@ -1,0 +1,100 @@
+using System.Data.Common;
+using Dapper;
+using Hutong.Server.Storage;
+
+namespace Hutong.Server.Features.Payments;
+
+/// <summary>SQL for payments and attempts. Every merchant-facing read takes the merchant id.</summary>
+public sealed class PaymentStore(Db db)
+{
+    private const string SelectPayment =
+        "SELECT p.*, a.code_url FROM payments p LEFT JOIN payment_attempts a ON a.id = p.current_attempt_id AND a.status = 'open' ";
+
+    /// <summary>Row lock on PostgreSQL; SQLite's single writer already excludes others.</summary>
+    private string ForUpdate => db.IsPostgres ? " FOR UPDATE OF p" : string.Empty;
+
+    public Task InsertAsync(DbConnection c, DbTransaction t, PaymentRow p) => c.ExecuteAsync(
+        """
+        INSERT INTO payments (id, merchant_id, amount, currency, status, description, merchant_order_id, metadata, checkout_token,
+                              expires_at, created_at, updated_at, version)
+        VALUES (@Id, @MerchantId, @Amount, @Currency, @Status, @Description, @MerchantOrderId, @Metadata, @CheckoutToken,
+                @ExpiresAt, @CreatedAt, @UpdatedAt, @Version)
+        """, p, t);
+
+    public Task<PaymentRow?> GetAsync(string merchantId, string id, CancellationToken ct) =>
+        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<PaymentRow?>(SelectPayment + "WHERE p.id = @id AND p.merchant_id = @merchantId", new { id, merchantId }), ct);
+
+    public Task<PaymentRow?> GetByIdAsync(string id, CancellationToken ct) =>
+        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<PaymentRow?>(SelectPayment + "WHERE p.id = @id", new { id }), ct);
+
+    public Task<PaymentRow?> GetByCheckoutTokenAsync(string token, CancellationToken ct) =>
+        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<PaymentRow?>(SelectPayment + "WHERE p.checkout_token = @token", new { token }), ct);
+
+    public Task<PaymentRow?> LockAsync(DbConnection c, DbTransaction t, string id) =>
+        c.QuerySingleOrDefaultAsync<PaymentRow?>(SelectPayment + "WHERE p.id = @id" + ForUpdate, new { id }, t);
+
+    public Task<PaymentRow?> FindByMerchantOrderIdAsync(DbConnection c, DbTransaction t, string merchantId, string merchantOrderId) =>
+        c.QuerySingleOrDefaultAsync<PaymentRow?>(SelectPayment + "WHERE p.merchant_id = @merchantId AND p.merchant_order_id = @merchantOrderId",
+            new { merchantId, merchantOrderId }, t);
+
+    public async Task<(IReadOnlyList<PaymentRow> Rows, bool HasMore)> ListAsync(string merchantId, int limit, string? startingAfter, string? status, CancellationToken ct)
+    {
+        var sql = SelectPayment + "WHERE p.merchant_id = @merchantId"
+            + (startingAfter is null ? string.Empty : " AND p.id < @startingAfter")
+            + (status is null ? string.Empty : " AND p.status = @status")
+            + " ORDER BY p.id DESC LIMIT @take";
+        var rows = (await db.ReadAsync(c => c.QueryAsync<PaymentRow>(sql, new { merchantId, startingAfter, status, take = limit + 1 }), ct)).ToList();
+        var hasMore = rows.Count > limit;
+        return (hasMore ? rows.Take(limit).ToList() : rows, hasMore);
+    }
+
+    /// <summary>Writes the new state if nobody else changed the row since it was read (optimistic guard).</summary>
+    public async Task<bool> UpdateAsync(DbConnection c, DbTransaction t, PaymentRow next, int expectedVersion)
+    {
+        var n = await c.ExecuteAsync(
+            """
+            UPDATE payments SET status = @Status, wallet = @Wallet, current_attempt_id = @CurrentAttemptId, payer_id = @PayerId,
+                   wallet_transaction_id = @WalletTransactionId, failure_code = @FailureCode, failure_message = @FailureMessage,
+                   succeeded_at = @SucceededAt, updated_at = @UpdatedAt, version = @Version
+            WHERE id = @Id AND version = @ExpectedVersion
+            """,
+            new
+            {
+                next.Status, next.Wallet, next.CurrentAttemptId, next.PayerId, next.WalletTransactionId, next.FailureCode,
+                next.FailureMessage, next.SucceededAt, next.UpdatedAt, next.Version, next.Id, ExpectedVersion = expectedVersion,
+            }, t);
+        return n == 1;
+    }
+
+    public Task InsertAttemptAsync(DbConnection c, DbTransaction t, AttemptRow a) => c.ExecuteAsync(
+        """
+        INSERT INTO payment_attempts (id, payment_id, wallet, out_trade_no, status, code_url, checks, next_check_at, created_at, updated_at)
+        VALUES (@Id, @PaymentId, @Wallet, @OutTradeNo, @Status, @CodeUrl, @Checks, @NextCheckAt, @CreatedAt, @UpdatedAt)
+        """, a, t);
+
+    public Task UpdateAttemptAsync(DbConnection c, DbTransaction t, AttemptRow a) => c.ExecuteAsync(
+        """
+        UPDATE payment_attempts SET status = @Status, code_url = @CodeUrl, wallet_transaction_id = @WalletTransactionId,
+               error_code = @ErrorCode, error_message = @ErrorMessage, checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt
+        WHERE id = @Id
+        """, a, t);
+
+    public Task<AttemptRow?> GetAttemptAsync(DbConnection c, DbTransaction? t, string id) =>
+        c.QuerySingleOrDefaultAsync<AttemptRow?>("SELECT * FROM payment_attempts WHERE id = @id", new { id }, t);
+
+    public Task<AttemptRow?> GetAttemptByOutTradeNoAsync(DbConnection c, DbTransaction t, string outTradeNo) =>
+        c.QuerySingleOrDefaultAsync<AttemptRow?>("SELECT * FROM payment_attempts WHERE out_trade_no = @outTradeNo", new { outTradeNo }, t);
+
+    public Task<IEnumerable<AttemptRow>> AttemptsOfAsync(DbConnection c, DbTransaction t, string paymentId) =>
+        c.QueryAsync<AttemptRow>("SELECT * FROM payment_attempts WHERE payment_id = @paymentId ORDER BY id", new { paymentId }, t);
+
+    public async Task<IReadOnlyList<AttemptRow>> DueUnknownAttemptsAsync(long now, int limit, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<AttemptRow>(
+            "SELECT * FROM payment_attempts WHERE status = 'unknown' AND next_check_at <= @now ORDER BY next_check_at LIMIT @limit",
+            new { now, limit }), ct)).ToList();
+
+    public async Task<IReadOnlyList<PaymentRow>> DueExpiriesAsync(long now, int limit, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<PaymentRow>(
+            SelectPayment + "WHERE p.status IN ('created','pending','failed') AND p.expires_at <= @now ORDER BY p.expires_at LIMIT @limit",
+            new { now, limit }), ct)).ToList();
+}

@@ -1,0 +1,128 @@
+using Dapper;
+using Hutong.Domain;
+using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Features.Merchants;
+using Hutong.Server.Http;
+using Hutong.Server.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Hutong.Server.Features.Webhooks;
+
+public sealed record CreateWebhookEndpointRequest(string? Url);
+
+public sealed record WebhookEndpointDto(string Id, string Object, string Url, bool Enabled, string? DisabledReason, DateTimeOffset CreatedAt, string? Secret);
+
+/// <summary>/v1/webhook_endpoints — register, list, rotate the secret, delete. The secret is shown on create and rotate only.</summary>
+public static class WebhookEndpointsApi
+{
+    public static void Map(RouteGroupBuilder v1)
+    {
+        var g = v1.MapGroup("/webhook_endpoints").WithTags("Webhooks");
+        g.MapPost("/", CreateAsync).Accepts<CreateWebhookEndpointRequest>("application/json").Produces<WebhookEndpointDto>(201).ProducesProblem(400);
+        g.MapGet("/", ListAsync).Produces<WebhookEndpointDto[]>();
+        g.MapPost("/{id}/rotate_secret", RotateAsync).Produces<WebhookEndpointDto>().ProducesProblem(404);
+        g.MapDelete("/{id}", DeleteAsync).Produces(204).ProducesProblem(404);
+    }
+
+    private sealed class Row
+    {
+        public string Id { get; set; } = string.Empty;
+
+        public string Url { get; set; } = string.Empty;
+
+        public int Enabled { get; set; }
+
+        public string? DisabledReason { get; set; }
+
+        public long CreatedAt { get; set; }
+    }
+
+    private static WebhookEndpointDto Dto(Row r, string? secret = null) =>
+        new(r.Id, "webhook_endpoint", r.Url, r.Enabled == 1, r.DisabledReason, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt), secret);
+
+    private static async Task<ApiResult> CreateAsync(HttpContext ctx, Db db, IOptions<HubOptions> options, TimeProvider time)
+    {
+        var (body, problem) = await RequestBody.ReadAsync<CreateWebhookEndpointRequest>(ctx.Request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (WebhookUrlGuard.Validate(body!.Url, options.Value.Webhooks.AllowPrivateTargets) is { } error)
+        {
+            return Problems.Invalid("url", error);
+        }
+
+        var merchantId = MerchantContext.Of(ctx).MerchantId;
+        var row = new Row { Id = Ids.New(Ids.WebhookEndpoint), Url = body.Url!, Enabled = 1, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds() };
+        var secret = WebhookSigner.NewSecret();
+        var idem = IdempotencyContext.Of(ctx);
+        return await db.WriteAsync(async (c, t) =>
+        {
+            await c.ExecuteAsync(
+                "INSERT INTO webhook_endpoints (id, merchant_id, url, secret, enabled, created_at) VALUES (@Id, @merchantId, @Url, @secret, 1, @CreatedAt)",
+                new { row.Id, merchantId, row.Url, secret, row.CreatedAt }, t);
+            var result = ApiResult.Created(Dto(row, secret));
+            if (idem is not null)
+            {
+                await idem.CompleteAsync(c, t, result);
+            }
+
+            return result;
+        }, ctx.RequestAborted);
+    }
+
+    private static async Task<ApiResult> ListAsync(HttpContext ctx, Db db)
+    {
+        var merchantId = MerchantContext.Of(ctx).MerchantId;
+        var rows = await db.ReadAsync(c => c.QueryAsync<Row>(
+            "SELECT id, url, enabled, disabled_reason, created_at FROM webhook_endpoints WHERE merchant_id = @merchantId ORDER BY id", new { merchantId }), ctx.RequestAborted);
+        return ApiResult.Ok(new { @object = "list", data = rows.Select(r => Dto(r)).ToList() });
+    }
+
+    /// <summary>New secret now; the old one keeps signing alongside it for the overlap window.</summary>
+    private static async Task<ApiResult> RotateAsync(HttpContext ctx, string id, Db db, IOptions<HubOptions> options, TimeProvider time)
+    {
+        var merchantId = MerchantContext.Of(ctx).MerchantId;
+        var secret = WebhookSigner.NewSecret();
+        var until = (time.GetUtcNow() + options.Value.Webhooks.RotationOverlap).ToUnixTimeMilliseconds();
+        var idem = IdempotencyContext.Of(ctx);
+        return await db.WriteAsync(async (c, t) =>
+        {
+            var n = await c.ExecuteAsync(
+                "UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = @until, secret = @secret WHERE id = @id AND merchant_id = @merchantId",
+                new { id, merchantId, secret, until }, t);
+            if (n == 0)
+            {
+                return Problems.NotFound("webhook endpoint");
+            }
+
+            var row = await c.QuerySingleAsync<Row>("SELECT id, url, enabled, disabled_reason, created_at FROM webhook_endpoints WHERE id = @id", new { id }, t);
+            var result = ApiResult.Ok(Dto(row, secret));
+            if (idem is not null)
+            {
+                await idem.CompleteAsync(c, t, result);
+            }
+
+            return result;
+        }, ctx.RequestAborted);
+    }
+
+    private static async Task<ApiResult> DeleteAsync(HttpContext ctx, string id, Db db)
+    {
+        var merchantId = MerchantContext.Of(ctx).MerchantId;
+        var n = await db.WriteAsync(async (c, t) =>
+        {
+            var changed = await c.ExecuteAsync(
+                "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = 'deleted' WHERE id = @id AND merchant_id = @merchantId AND (disabled_reason IS NULL OR disabled_reason <> 'deleted')",
+                new { id, merchantId }, t);
+            if (changed > 0)
+            {
+                await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'canceled' WHERE endpoint_id = @id AND status = 'pending'", new { id }, t);
+            }
+
+            return changed;
+        }, ctx.RequestAborted);
+        return n == 0 ? Problems.NotFound("webhook endpoint") : ApiResult.NoContent();
+    }
+}

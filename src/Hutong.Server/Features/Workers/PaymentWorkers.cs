@@ -1,0 +1,66 @@
+using Dapper;
+using Hutong.Server.Features.Payments;
+using Hutong.Server.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Hutong.Server.Features.Workers;
+
+/// <summary>
+/// The janitor and the clock: re-queries payments left UNKNOWN on their schedule, expires unpaid
+/// payments (closing the wallet order first), and forgets idempotency keys older than 24 hours.
+/// </summary>
+public sealed partial class PaymentWorkers(
+    PaymentStore store, PaymentService payments, Db db, IOptions<HubOptions> options, TimeProvider time, ILogger<PaymentWorkers> log)
+    : BackgroundService
+{
+    private static readonly TimeSpan IdempotencyRetention = TimeSpan.FromHours(24);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var lastHousekeeping = DateTimeOffset.MinValue;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RunOnceAsync(stoppingToken);
+                if (time.GetUtcNow() - lastHousekeeping > TimeSpan.FromMinutes(10))
+                {
+                    lastHousekeeping = time.GetUtcNow();
+                    var cutoff = (lastHousekeeping - IdempotencyRetention).ToUnixTimeMilliseconds();
+                    await db.WriteAsync((c, t) => c.ExecuteAsync("DELETE FROM idempotency_keys WHERE created_at < @cutoff", new { cutoff }, t), stoppingToken);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogLoopError(log, e);
+            }
+
+            try
+            {
+                await Task.Delay(options.Value.WorkerPollInterval, time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One pass of both jobs; also called directly by tests and the deterministic simulation.</summary>
+    public async Task RunOnceAsync(CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var attempt in await store.DueUnknownAttemptsAsync(now, 100, ct))
+        {
+            await payments.ResolveUnknownAsync(attempt, ct);
+        }
+
+        foreach (var payment in await store.DueExpiriesAsync(now, 100, ct))
+        {
+            await payments.ExpireAsync(payment, ct);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Payment worker pass failed; continuing")]
+    private static partial void LogLoopError(ILogger logger, Exception e);
+}

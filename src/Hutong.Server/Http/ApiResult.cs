@@ -1,0 +1,80 @@
+using System.Text;
+
+namespace Hutong.Server.Http;
+
+/// <summary>
+/// A JSON response whose status and body the idempotency layer can read and store before it is written,
+/// so a replay sends back exactly the same bytes.
+/// </summary>
+public sealed class ApiResult : IResult, IStatusCodeHttpResult
+{
+    private ApiResult(int status, string? body, string contentType)
+    {
+        Status = status;
+        Body = body;
+        ContentType = contentType;
+    }
+
+    public int Status { get; }
+
+    public string? Body { get; }
+
+    public string ContentType { get; }
+
+    public bool Replayed { get; private init; }
+
+    int? IStatusCodeHttpResult.StatusCode => Status;
+
+    public static ApiResult Json<T>(int status, T value) => new(status, ApiJson.Serialize(value), "application/json; charset=utf-8");
+
+    public static ApiResult Ok<T>(T value) => Json(200, value);
+
+    public static ApiResult Created<T>(T value) => Json(201, value);
+
+    public static ApiResult NoContent() => new(204, null, "application/json; charset=utf-8");
+
+    public static ApiResult Replay(int status, string? body) =>
+        new(status, body, status >= 400 ? Problems.ContentType : "application/json; charset=utf-8") { Replayed = true };
+
+    public static ApiResult Problem(int status, string code, string title, string? detail = null, IDictionary<string, string[]>? errors = null, string? param = null) =>
+        new(status, ApiJson.Serialize(new ProblemBody(Problems.Type(code), title, status, detail, code, param, errors)), Problems.ContentType);
+
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        httpContext.Response.StatusCode = Status;
+        if (Replayed)
+        {
+            httpContext.Response.Headers["Idempotent-Replayed"] = "true";
+        }
+
+        if (Body is null)
+        {
+            return;
+        }
+
+        httpContext.Response.ContentType = ContentType;
+        var bytes = Encoding.UTF8.GetBytes(Body);
+        httpContext.Response.ContentLength = bytes.Length;
+        await httpContext.Response.Body.WriteAsync(bytes, httpContext.RequestAborted);
+    }
+}
+
+/// <summary>RFC 9457 problem details with a stable machine-readable <c>code</c> extension.</summary>
+public sealed record ProblemBody(string Type, string Title, int Status, string? Detail, string Code, string? Param, IDictionary<string, string[]>? Errors);
+
+public static class Problems
+{
+    public const string ContentType = "application/problem+json; charset=utf-8";
+
+    public static string Type(string code) => $"urn:hutong:problem:{code}";
+
+    public static ApiResult Validation(IDictionary<string, string[]> errors) =>
+        ApiResult.Problem(400, "validation_error", "The request is not valid.", "See errors for each field.", errors, errors.Keys.FirstOrDefault());
+
+    public static ApiResult Invalid(string param, string message) =>
+        Validation(new Dictionary<string, string[]> { [param] = [message] });
+
+    public static ApiResult NotFound(string what) => ApiResult.Problem(404, "not_found", $"No such {what}.");
+
+    public static ApiResult Conflict(string code, string title, string? detail = null) => ApiResult.Problem(409, code, title, detail);
+}

@@ -1,0 +1,171 @@
+using Hutong.Connectors.Abstractions;
+using Hutong.Connectors.WeChatPay;
+using Hutong.Sandbox;
+using Hutong.Server.Features;
+using Hutong.Server.Features.Checkout;
+using Hutong.Server.Features.Demo;
+using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Features.Merchants;
+using Hutong.Server.Features.Notifications;
+using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Webhooks;
+using Hutong.Server.Features.Workers;
+using Hutong.Server.Http;
+using Hutong.Server.Storage;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
+
+namespace Hutong.Server;
+
+/// <summary>Builds the hub. Program.cs, the tests and the benchmarks all start it through here.</summary>
+public static class HubApp
+{
+    /// <summary>
+    /// Builds the application. With <c>--demo</c> (or Hutong:Sandbox:Enabled) it also starts the sandbox wallets
+    /// and points the connectors at them, seeds a demo merchant, and serves the demo shop.
+    /// </summary>
+    public static async Task<HubHandle> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null, WeChatPayOptions? weChat = null)
+    {
+        var demo = args.Contains("--demo");
+        var builder = WebApplication.CreateBuilder(args.Where(a => a != "--demo").ToArray());
+        if (demo)
+        {
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Hutong:Sandbox:Enabled"] = "true",
+                ["Hutong:Sandbox:Demo"] = "true",
+                ["Hutong:Webhooks:AllowPrivateTargets"] = "true",
+            });
+        }
+
+        configure?.Invoke(builder);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1024 * 1024);
+
+        var hub = builder.Configuration.GetSection(HubOptions.Section).Get<HubOptions>() ?? new HubOptions();
+        var storeOptions = builder.Configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+
+        SandboxHost? sandbox = null;
+        if (hub.Sandbox.Enabled && weChat is null)
+        {
+            sandbox = await SandboxHost.StartAsync(hub.Sandbox.Url);
+            sandbox.WeChat.TimeScale = hub.Sandbox.TimeScale;
+            weChat = await SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl);
+        }
+
+        weChat ??= builder.Configuration.GetSection(WeChatPayOptions.Section).Get<WeChatPayOptions>();
+
+        var s = builder.Services;
+        s.Configure<HubOptions>(builder.Configuration.GetSection(HubOptions.Section));
+        s.AddSingleton(TimeProvider.System);
+        s.AddSingleton(storeOptions);
+        s.AddSingleton<Db>();
+        s.AddSingleton<HubMetrics>();
+        s.AddSingleton<MerchantStore>();
+        s.AddSingleton<PaymentStore>();
+        s.AddSingleton<PaymentService>();
+        s.AddSingleton<WalletRegistry>();
+        s.AddSingleton<ApiKeyFilter>();
+        s.AddSingleton<AdminTokenFilter>();
+        s.AddSingleton<IdempotencyFilter>();
+        s.AddSingleton<PaymentWorkers>();
+        s.AddHostedService(sp => sp.GetRequiredService<PaymentWorkers>());
+        s.AddSingleton<WebhookDispatcher>();
+        s.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
+        if (weChat is { Enabled: true } && !string.IsNullOrEmpty(weChat.MchId))
+        {
+            s.AddWeChatPayConnector(weChat);
+        }
+
+        s.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
+        s.AddProblemDetails();
+        s.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "Hutong merchant API";
+            doc.Info.Description = "One API over WeChat Pay, Alipay and UnionPay. Amounts are integers in minor units. Every POST takes an Idempotency-Key.";
+            return Task.CompletedTask;
+        }));
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+
+        app.MapOpenApi();
+        app.MapScalarApiReference();
+
+        var v1 = app.MapGroup("/v1")
+            .AddEndpointFilter<ApiKeyFilter>()
+            .AddEndpointFilter<IdempotencyFilter>();
+        PaymentEndpoints.Map(v1);
+        WebhookEndpointsApi.Map(v1);
+        v1.MapGet("/capabilities", (WalletRegistry w) => ApiResult.Ok(new
+        {
+            @object = "list",
+            data = w.All.Select(c => new { wallet = c.Wallet, capabilities = c.Capabilities }).ToList(),
+        })).WithTags("Capabilities");
+
+        var admin = app.MapGroup("/admin").AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>();
+        AdminEndpoints.Map(admin);
+
+        CheckoutEndpoints.Map(app);
+        WalletNotificationEndpoints.Map(app);
+        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).ExcludeFromDescription();
+        if (hub.Sandbox.Demo)
+        {
+            DemoShop.Map(app);
+        }
+
+        return new HubHandle(app, sandbox);
+    }
+}
+
+/// <summary>A built hub (and its in-process sandbox, if any). Start runs migrations and fixes up the public URL.</summary>
+public sealed class HubHandle(WebApplication app, SandboxHost? sandbox) : IAsyncDisposable
+{
+    public WebApplication App => app;
+
+    public SandboxHost? Sandbox => sandbox;
+
+    public string BaseUrl => App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+    public async Task StartAsync(CancellationToken ct = default)
+    {
+        var db = app.Services.GetRequiredService<Db>();
+        await Migrator.MigrateAsync(db, ct);
+        await app.StartAsync(ct);
+
+        var options = app.Services.GetRequiredService<IOptions<HubOptions>>().Value;
+        var configured = app.Configuration[$"{HubOptions.Section}:PublicBaseUrl"];
+        if (string.IsNullOrEmpty(configured))
+        {
+            options.PublicBaseUrl = BaseUrl; // wallets and buyers reach us where we actually listen
+        }
+
+        if (options.Sandbox.Demo)
+        {
+            var secret = await DemoShop.SeedAsync(app.Services.GetRequiredService<MerchantStore>(), app.Logger, ct);
+            Console.WriteLine($"""
+
+                  Hutong is running at {options.PublicBaseUrl}
+                  Demo shop:      {options.PublicBaseUrl}/shop
+                  API reference:  {options.PublicBaseUrl}/scalar/v1
+                  Sandbox wallet: {sandbox?.BaseUrl}/sandbox/wechatpay/buyer
+                  Demo merchant API key (shown once): {secret}
+
+                """);
+        }
+
+        _ = app.Services.GetServices<IWalletConnector>();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync();
+        await app.DisposeAsync();
+        if (sandbox is not null)
+        {
+            await sandbox.DisposeAsync();
+        }
+    }
+}

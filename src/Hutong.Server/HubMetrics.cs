@@ -1,0 +1,48 @@
+using System.Diagnostics.Metrics;
+
+namespace Hutong.Server;
+
+/// <summary>Counters an operator alerts on (exported through OpenTelemetry or dotnet-counters, meter "Hutong").</summary>
+public sealed class HubMetrics : IDisposable
+{
+    public const string MeterName = "Hutong";
+    private readonly Meter _meter = new(MeterName);
+    private readonly Counter<long> _succeeded;
+    private readonly Counter<long> _unknown;
+    private readonly Counter<long> _unresolved;
+    private readonly Counter<long> _amountMismatch;
+    private readonly Counter<long> _lateSuccess;
+    private readonly Counter<long> _doubleCapture;
+    private readonly Counter<long> _notificationsRejected;
+    private readonly Counter<long> _webhooksFailed;
+
+    public HubMetrics()
+    {
+        _succeeded = _meter.CreateCounter<long>("hutong.payments.succeeded");
+        _unknown = _meter.CreateCounter<long>("hutong.payments.unknown");
+        _unresolved = _meter.CreateCounter<long>("hutong.payments.unknown_unresolved", description: "UNKNOWN payments whose re-query schedule ended unresolved: page someone.");
+        _amountMismatch = _meter.CreateCounter<long>("hutong.payments.amount_mismatch");
+        _lateSuccess = _meter.CreateCounter<long>("hutong.payments.late_success");
+        _doubleCapture = _meter.CreateCounter<long>("hutong.payments.double_capture");
+        _notificationsRejected = _meter.CreateCounter<long>("hutong.notifications.rejected");
+        _webhooksFailed = _meter.CreateCounter<long>("hutong.webhooks.failed");
+    }
+
+    public void Succeeded() => _succeeded.Add(1);
+
+    public void WentUnknown() => _unknown.Add(1);
+
+    public void UnknownUnresolved() => _unresolved.Add(1);
+
+    public void AmountMismatch() => _amountMismatch.Add(1);
+
+    public void LateSuccess() => _lateSuccess.Add(1);
+
+    public void DoubleCapture() => _doubleCapture.Add(1);
+
+    public void NotificationRejected() => _notificationsRejected.Add(1);
+
+    public void WebhookFailed() => _webhooksFailed.Add(1);
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,63 @@
+namespace Hutong.Server;
+
+/// <summary>Settings under "Hutong". Durations are TimeSpan strings ("00:00:05").</summary>
+public sealed class HubOptions
+{
+    public const string Section = "Hutong";
+
+    /// <summary>Where buyers and wallets reach this hub (checkout links, notify_url).</summary>
+    public string PublicBaseUrl { get; set; } = "http://127.0.0.1:5080";
+
+    /// <summary>Bearer token for /admin. Empty closes the admin API.</summary>
+    public string? AdminToken { get; set; }
+
+    public int DefaultExpirySeconds { get; set; } = 900;
+
+    /// <summary>Re-query schedule for payments whose wallet call went unanswered (Kill Bill's janitor shape).</summary>
+    public List<TimeSpan> UnknownRecheckSchedule { get; set; } =
+    [
+        TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromHours(1),
+        TimeSpan.FromDays(1), TimeSpan.FromDays(1), TimeSpan.FromDays(1), TimeSpan.FromDays(1), TimeSpan.FromDays(1),
+    ];
+
+    public TimeSpan WorkerPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    public WebhookOptions Webhooks { get; set; } = new();
+
+    public SandboxOptions Sandbox { get; set; } = new();
+}
+
+public sealed class WebhookOptions
+{
+    /// <summary>Standard Webhooks retry schedule: immediately, 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h.</summary>
+    public List<TimeSpan> Schedule { get; set; } =
+    [
+        TimeSpan.Zero, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(30), TimeSpan.FromHours(2),
+        TimeSpan.FromHours(5), TimeSpan.FromHours(10), TimeSpan.FromHours(14), TimeSpan.FromHours(20), TimeSpan.FromHours(24),
+    ];
+
+    /// <summary>Multiplies the schedule (tests use 0.001).</summary>
+    public double TimeScale { get; set; } = 1.0;
+
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Lets endpoints point at loopback/private addresses. Local development only.</summary>
+    public bool AllowPrivateTargets { get; set; }
+
+    /// <summary>How long the previous secret keeps signing after a rotation.</summary>
+    public TimeSpan RotationOverlap { get; set; } = TimeSpan.FromHours(24);
+}
+
+public sealed class SandboxOptions
+{
+    /// <summary>Start the sandbox wallets in this process and point the connectors at them.</summary>
+    public bool Enabled { get; set; }
+
+    public string Url { get; set; } = "http://127.0.0.1:5081";
+
+    /// <summary>Sandbox notification retry schedule multiplier.</summary>
+    public double TimeScale { get; set; } = 1.0;
+
+    /// <summary>Seed a demo merchant and the demo shop.</summary>
+    public bool Demo { get; set; }
+}

@@ -1,0 +1,59 @@
+using System.Reflection;
+using Dapper;
+
+namespace Hutong.Server.Storage;
+
+/// <summary>Applies the embedded, numbered SQL migrations once each, in order, in one transaction per file.</summary>
+public static class Migrator
+{
+    public static async Task<IReadOnlyList<string>> MigrateAsync(Db db, CancellationToken ct)
+    {
+        if (db.Provider == StoreProvider.Sqlite)
+        {
+            await using var c = await db.OpenAsync(ct);
+            await c.ExecuteAsync("PRAGMA journal_mode=WAL;"); // persistent in the file
+        }
+
+        await db.WriteAsync((c, t) => c.ExecuteAsync(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)", transaction: t), ct);
+
+        var applied = new List<string>();
+        var assembly = typeof(Migrator).Assembly;
+        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.EndsWith(".sql", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            var version = name.Split('.')[^2];
+            var sql = await ReadAsync(assembly, name);
+            var done = await db.WriteAsync(async (c, t) =>
+            {
+                // Serialise concurrent migrators on PostgreSQL (several hub instances starting at once).
+                if (db.IsPostgres)
+                {
+                    await c.ExecuteAsync("SELECT pg_advisory_xact_lock(727274)", transaction: t);
+                }
+
+                if (await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM schema_migrations WHERE version = @version", new { version }, t) > 0)
+                {
+                    return false;
+                }
+
+                await c.ExecuteAsync(sql.Replace("{{identity}}", db.IdentityColumn, StringComparison.Ordinal), transaction: t);
+                await c.ExecuteAsync("INSERT INTO schema_migrations (version, applied_at) VALUES (@version, @at)",
+                    new { version, at = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, t);
+                return true;
+            }, ct);
+            if (done)
+            {
+                applied.Add(version);
+            }
+        }
+
+        return applied;
+    }
+
+    private static async Task<string> ReadAsync(Assembly assembly, string name)
+    {
+        await using var s = assembly.GetManifestResourceStream(name)!;
+        using var r = new StreamReader(s);
+        return await r.ReadToEndAsync();
+    }
+}
