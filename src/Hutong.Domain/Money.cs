@@ -83,7 +83,7 @@ public readonly record struct Money(long Minor, Currency Currency)
         return string.Create(CultureInfo.InvariantCulture, $"{sign}{whole}.{frac.ToString(new string('0', Currency.Exponent), CultureInfo.InvariantCulture)}");
     }
 
-    public string ToDisplayString() => $"{Currency.Symbol}{ToMajorString()}";
+    public string ToDisplayString() => Minor < 0 ? $"-{Currency.Symbol}{new Money(-Minor, Currency).ToMajorString()}" : $"{Currency.Symbol}{ToMajorString()}";
 
     public override string ToString() => $"{ToMajorString()} {Currency.Code}";
 

@@ -31,12 +31,12 @@ public sealed class WeChatPayPlatformKeys : IDisposable
     public void AddCertificate(X509Certificate2 certificate)
     {
         var rsa = certificate.GetRSAPublicKey() ?? throw new CryptographicException("Platform certificate has no RSA key.");
-        Replace(certificate.SerialNumber.ToUpperInvariant(), rsa);
+        Replace(Normalize(certificate.SerialNumber), rsa);
     }
 
     public bool TryGet(string serial, out RSA key)
     {
-        var found = _keys.TryGetValue(IsPublicKeyId(serial) ? serial : serial.ToUpperInvariant(), out var k);
+        var found = _keys.TryGetValue(IsPublicKeyId(serial) ? serial : Normalize(serial), out var k);
         key = k!;
         return found;
     }
@@ -51,6 +51,13 @@ public sealed class WeChatPayPlatformKeys : IDisposable
         }
 
         _keys.Clear();
+    }
+
+    /// <summary>Hex serials compare as numbers: DER adds a 00 byte before a high bit (X509 "00D7CE…" is WeChat's "D7CE…").</summary>
+    private static string Normalize(string hexSerial)
+    {
+        var trimmed = hexSerial.ToUpperInvariant().TrimStart('0');
+        return trimmed.Length == 0 ? "0" : trimmed;
     }
 
     private void Replace(string serial, RSA rsa)
