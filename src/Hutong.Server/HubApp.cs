@@ -43,7 +43,7 @@ public static class HubApp
         configure?.Invoke(builder);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1024 * 1024);
 
-        var hub = builder.Configuration.GetSection(HubOptions.Section).Get<HubOptions>() ?? new HubOptions();
+        var hub = (builder.Configuration.GetSection(HubOptions.Section).Get<HubOptions>() ?? new HubOptions()).WithDefaults();
         var storeOptions = builder.Configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
 
         SandboxHost? sandbox = null;
@@ -57,7 +57,7 @@ public static class HubApp
         weChat ??= builder.Configuration.GetSection(WeChatPayOptions.Section).Get<WeChatPayOptions>();
 
         var s = builder.Services;
-        s.Configure<HubOptions>(builder.Configuration.GetSection(HubOptions.Section));
+        s.AddOptions<HubOptions>().Bind(builder.Configuration.GetSection(HubOptions.Section)).PostConfigure(o => o.WithDefaults());
         s.AddSingleton(TimeProvider.System);
         s.AddSingleton(storeOptions);
         s.AddSingleton<Db>();
@@ -79,7 +79,7 @@ public static class HubApp
         }
 
         s.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
-        s.AddProblemDetails();
+        s.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.Customize);
         s.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "Hutong merchant API";

@@ -28,6 +28,8 @@ public sealed class HubMetrics : IDisposable
         _webhooksFailed = _meter.CreateCounter<long>("hutong.webhooks.failed");
     }
 
+    public Meter Meter => _meter;
+
     public void Succeeded() => _succeeded.Add(1);
 
     public void WentUnknown() => _unknown.Add(1);

@@ -13,28 +13,47 @@ public sealed class HubOptions
 
     public int DefaultExpirySeconds { get; set; } = 900;
 
-    /// <summary>Re-query schedule for payments whose wallet call went unanswered (Kill Bill's janitor shape).</summary>
-    public List<TimeSpan> UnknownRecheckSchedule { get; set; } =
-    [
-        TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromHours(1),
-        TimeSpan.FromDays(1), TimeSpan.FromDays(1), TimeSpan.FromDays(1), TimeSpan.FromDays(1), TimeSpan.FromDays(1),
-    ];
+    /// <summary>
+    /// Re-query schedule for payments whose wallet call went unanswered (Kill Bill's janitor shape).
+    /// Empty means the default; lists are left empty here because configuration binding appends to a list.
+    /// </summary>
+    public List<TimeSpan> UnknownRecheckSchedule { get; set; } = [];
 
     public TimeSpan WorkerPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     public WebhookOptions Webhooks { get; set; } = new();
 
     public SandboxOptions Sandbox { get; set; } = new();
+
+    /// <summary>Fills the schedules left empty by configuration with the documented defaults.</summary>
+    public HubOptions WithDefaults()
+    {
+        if (UnknownRecheckSchedule.Count == 0)
+        {
+            UnknownRecheckSchedule =
+            [
+                TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromHours(1),
+                TimeSpan.FromDays(1), TimeSpan.FromDays(1), TimeSpan.FromDays(1), TimeSpan.FromDays(1), TimeSpan.FromDays(1),
+            ];
+        }
+
+        if (Webhooks.Schedule.Count == 0)
+        {
+            Webhooks.Schedule =
+            [
+                TimeSpan.Zero, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(30), TimeSpan.FromHours(2),
+                TimeSpan.FromHours(5), TimeSpan.FromHours(10), TimeSpan.FromHours(14), TimeSpan.FromHours(20), TimeSpan.FromHours(24),
+            ];
+        }
+
+        return this;
+    }
 }
 
 public sealed class WebhookOptions
 {
-    /// <summary>Standard Webhooks retry schedule: immediately, 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h.</summary>
-    public List<TimeSpan> Schedule { get; set; } =
-    [
-        TimeSpan.Zero, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(30), TimeSpan.FromHours(2),
-        TimeSpan.FromHours(5), TimeSpan.FromHours(10), TimeSpan.FromHours(14), TimeSpan.FromHours(20), TimeSpan.FromHours(24),
-    ];
+    /// <summary>Standard Webhooks retry schedule (default: immediately, 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h).</summary>
+    public List<TimeSpan> Schedule { get; set; } = [];
 
     /// <summary>Multiplies the schedule (tests use 0.001).</summary>
     public double TimeScale { get; set; } = 1.0;

@@ -11,7 +11,7 @@ public sealed record RegisterMerchantRequest(string MchId, string AppId, string 
 
 public sealed record RegisterMerchantResponse(string PlatformPublicKeyId, string PlatformPublicKeyPem, string PlatformCertificateSerial);
 
-public sealed record FaultRequest(string Operation, SandboxFault Fault, int Count = 1);
+public sealed record FaultRequest(string Operation, SandboxFault Fault, int Count = 1, string? Match = null);
 
 public sealed record BuyerPayRequest(string CodeUrl, string? OpenId, string? Result);
 
@@ -51,7 +51,7 @@ public static class WeChatSandboxControl
 
         g.MapPost("/faults", (FaultRequest f) =>
         {
-            state.Faults.Inject(f.Operation, f.Fault, f.Count);
+            state.Faults.Inject(f.Operation, f.Fault, f.Count, f.Match);
             return Results.NoContent();
         });
         g.MapDelete("/faults", () =>

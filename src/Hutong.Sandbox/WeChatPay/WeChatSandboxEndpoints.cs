@@ -41,12 +41,6 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        var fault = state.Faults.Next("native");
-        if (await BeforeAsync(ctx, state, merchant, fault))
-        {
-            return;
-        }
-
         JsonObject? req;
         try
         {
@@ -55,6 +49,12 @@ public static partial class WeChatSandboxEndpoints
         catch (JsonException)
         {
             req = null;
+        }
+
+        var fault = state.Faults.Next("native", req is null ? null : Str(req, "attach"));
+        if (await BeforeAsync(ctx, state, merchant, fault))
+        {
+            return;
         }
 
         if (req is null)
@@ -160,7 +160,10 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        var fault = state.Faults.Next("query");
+        var order = byTransactionId
+            ? state.Orders.Values.FirstOrDefault(o => o.MchId == merchant.MchId && o.TransactionId == id)
+            : state.Orders.GetValueOrDefault((merchant.MchId, id));
+        var fault = state.Faults.Next("query", order?.Attach);
         if (await BeforeAsync(ctx, state, merchant, fault))
         {
             return;
@@ -172,9 +175,6 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        var order = byTransactionId
-            ? state.Orders.Values.FirstOrDefault(o => o.MchId == merchant.MchId && o.TransactionId == id)
-            : state.Orders.GetValueOrDefault((merchant.MchId, id));
         if (order is null)
         {
             await ErrorAsync(ctx, state, merchant, 404, "ORDER_NOT_EXIST", "订单不存在");
@@ -203,7 +203,7 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        var fault = state.Faults.Next("close");
+        var fault = state.Faults.Next("close", state.Orders.GetValueOrDefault((merchant.MchId, outTradeNo))?.Attach);
         if (await BeforeAsync(ctx, state, merchant, fault))
         {
             return;
@@ -416,6 +416,9 @@ public static partial class WeChatSandboxEndpoints
                 return true;
             case SandboxFault.ServerError:
                 await ErrorAsync(ctx, state, merchant, 500, "SYSTEM_ERROR", "系统错误");
+                return true;
+            case SandboxFault.ParamError:
+                await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "参数错误 (injected)");
                 return true;
             default:
                 return false;

@@ -25,7 +25,7 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
 
     public void NotifySuccess(SandboxOrder order)
     {
-        var fault = state.Faults.Next("notify");
+        var fault = state.Faults.Next("notify", order.Attach);
         if (fault == SandboxFault.DropNotification)
         {
             return;

@@ -42,7 +42,8 @@ public sealed class SandboxOrder
 
     public required string Currency { get; init; }
 
-    public required string NotifyUrl { get; init; }
+    /// <summary>Settable so a test can make the merchant's endpoint unreachable for a while.</summary>
+    public required string NotifyUrl { get; set; }
 
     public string? Attach { get; init; }
 

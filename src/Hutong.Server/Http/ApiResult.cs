@@ -76,5 +76,28 @@ public static class Problems
 
     public static ApiResult NotFound(string what) => ApiResult.Problem(404, "not_found", $"No such {what}.");
 
+    /// <summary>Gives problems the framework writes itself (404 route, 405, 415, 500) our type URI and a code.</summary>
+    public static void Customize(ProblemDetailsContext context)
+    {
+        var status = context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode;
+        var code = status switch
+        {
+            400 => "bad_request",
+            401 => "unauthorized",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            413 => "request_too_large",
+            415 => "unsupported_media_type",
+            _ when status >= 500 => "internal_error",
+            _ => "http_" + status,
+        };
+        context.ProblemDetails.Type = Type(code);
+        context.ProblemDetails.Extensions["code"] = code;
+        if (status >= 500)
+        {
+            context.ProblemDetails.Detail = "An internal error occurred; nothing about it is shown here.";
+        }
+    }
+
     public static ApiResult Conflict(string code, string title, string? detail = null) => ApiResult.Problem(409, code, title, detail);
 }

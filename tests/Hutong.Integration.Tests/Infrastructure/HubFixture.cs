@@ -1,0 +1,237 @@
+using System.Diagnostics.Metrics;
+using System.Net.Http.Json;
+using Dapper;
+using Hutong.Connectors.WeChatPay;
+using Hutong.Sandbox;
+using Hutong.Server;
+using Hutong.Server.Features.Demo;
+using Hutong.Server.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Hutong.Integration.Tests.Infrastructure;
+
+/// <summary>
+/// A real hub on Kestrel (loopback, random port) with a real store, talking real HTTP to a sandbox WeChat Pay,
+/// plus a merchant webhook receiver. Time-scaled schedules keep retries and re-queries fast.
+/// </summary>
+public abstract class HubFixture : IAsyncLifetime
+{
+    public const string AdminToken = "test-admin-token-0123456789";
+
+    public SandboxHost Sandbox { get; private set; } = null!;
+
+    public HubHandle Hub { get; private set; } = null!;
+
+    public WebhookReceiver Receiver { get; private set; } = null!;
+
+    public LogCapture Logs { get; } = new();
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public WeChatPayOptions WeChat { get; private set; } = null!;
+
+    public MeterCapture Metrics { get; private set; } = null!;
+
+    public abstract StoreProvider Provider { get; }
+
+    public Db Db => Hub.App.Services.GetRequiredService<Db>();
+
+    public T Service<T>()
+        where T : notnull => Hub.App.Services.GetRequiredService<T>();
+
+    protected abstract Task<string> CreateDatabaseAsync();
+
+    protected virtual Task DropDatabaseAsync() => Task.CompletedTask;
+
+    public async Task InitializeAsync()
+    {
+        Sandbox = await SandboxHost.StartAsync();
+        Sandbox.WeChat.TimeScale = 0.001;
+        Sandbox.WeChat.Faults.HangFor = TimeSpan.FromSeconds(4);
+        WeChat = await SandboxWiring.RegisterWeChatMerchantAsync(Sandbox.BaseUrl);
+        WeChat.AttemptTimeout = TimeSpan.FromMilliseconds(800);
+        WeChat.TotalTimeout = TimeSpan.FromSeconds(2.5);
+        WeChat.MaxRetries = 1;
+        Receiver = await WebhookReceiver.StartAsync();
+
+        var connectionString = await CreateDatabaseAsync();
+        Hub = await HubApp.BuildAsync([], b =>
+        {
+            b.WebHost.UseUrls("http://127.0.0.1:0");
+            b.Logging.ClearProviders();
+            b.Logging.SetMinimumLevel(LogLevel.Debug);
+            b.Logging.AddProvider(Logs);
+            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Store:Provider"] = Provider.ToString(),
+                ["Store:ConnectionString"] = connectionString,
+                ["Hutong:AdminToken"] = AdminToken,
+                ["Hutong:WorkerPollInterval"] = "00:00:00.100",
+                ["Hutong:UnknownRecheckSchedule:0"] = "00:00:00.300",
+                ["Hutong:UnknownRecheckSchedule:1"] = "00:00:00.300",
+                ["Hutong:UnknownRecheckSchedule:2"] = "00:00:00.300",
+                ["Hutong:UnknownRecheckSchedule:3"] = "00:00:00.300",
+                ["Hutong:Webhooks:AllowPrivateTargets"] = "true",
+                ["Hutong:Webhooks:TimeScale"] = "0.001",
+                ["Hutong:Webhooks:Timeout"] = "00:00:03",
+            });
+        }, WeChat);
+        await Hub.StartAsync();
+        Http = new HttpClient { BaseAddress = new Uri(Hub.BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
+        Metrics = new MeterCapture(Service<HubMetrics>().Meter);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        await Hub.DisposeAsync();
+        await Receiver.DisposeAsync();
+        await Sandbox.DisposeAsync();
+        await DropDatabaseAsync();
+        Metrics.Dispose();
+    }
+
+    /// <summary>The hub's recent warnings and errors, appended to timeout failures so they explain themselves.</summary>
+    public string RecentProblems() =>
+        string.Join('\n', Logs.Lines.Where(l => l.Level >= LogLevel.Warning).TakeLast(15).Select(l => $"{l.Level} {l.Category}: {l.Message}"));
+
+    public ApiClient Admin() => new(Http, AdminToken);
+
+    public ApiClient Anonymous() => new(Http, string.Empty);
+
+    /// <summary>Onboards a fresh merchant through the admin API and returns a client holding its key.</summary>
+    public async Task<(ApiClient Client, string MerchantId, string KeyId)> NewMerchantAsync(string name = "测试商户")
+    {
+        var r = await Admin().PostAsync("/admin/merchants", new { name });
+        Assert.True(r.Status == System.Net.HttpStatusCode.Created, r.ToString());
+        var key = r.Json.GetProperty("api_key");
+        return (new ApiClient(Http, key.GetProperty("secret").GetString()!, RecentProblems), r.Json.GetProperty("merchant").GetProperty("id").GetString()!, key.GetProperty("id").GetString()!);
+    }
+
+    /// <summary>The sandbox buyer scans <paramref name="codeUrl"/> and pays (real HTTP to the sandbox).</summary>
+    public async Task<HttpResponseMessage> BuyerPaysAsync(string codeUrl, string? openId = null, string result = "SUCCESS")
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(Sandbox.BaseUrl) };
+        return await http.PostAsJsonAsync("/sandbox/wechatpay/buyer/pay", new { code_url = codeUrl, open_id = openId, result }, SandboxJson.Options);
+    }
+
+    public Task<long> CountAsync(string sql, object? args = null) =>
+        Db.ReadAsync(c => c.ExecuteScalarAsync<long>(sql, args), CancellationToken.None);
+
+    public Task ExecAsync(string sql, object? args = null) =>
+        Db.WriteAsync((c, t) => c.ExecuteAsync(sql, args, t), CancellationToken.None);
+
+    public async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done, TimeSpan? timeout = null, string? what = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        T last;
+        do
+        {
+            last = await probe();
+            if (done(last))
+            {
+                return last;
+            }
+
+            await Task.Delay(50);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        Assert.Fail($"timed out waiting for {what ?? "condition"}; last value: {last}\n{RecentProblems()}");
+        return last;
+    }
+}
+
+public sealed class SqliteHub : HubFixture
+{
+    private string _dir = string.Empty;
+
+    public override StoreProvider Provider => StoreProvider.Sqlite;
+
+    protected override Task<string> CreateDatabaseAsync()
+    {
+        _dir = Path.Combine(Path.GetTempPath(), "hutong-test-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(_dir);
+        return Task.FromResult($"Data Source={Path.Combine(_dir, "hutong.db")}");
+    }
+
+    protected override Task DropDatabaseAsync()
+    {
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>A fresh database on the PostgreSQL server named by HUTONG_TEST_PG (scripts/test.sh starts one).</summary>
+public sealed class PostgresHub : HubFixture
+{
+    private string _database = string.Empty;
+
+    public override StoreProvider Provider => StoreProvider.Postgres;
+
+    public static string ServerConnectionString =>
+        Environment.GetEnvironmentVariable("HUTONG_TEST_PG")
+        ?? throw new InvalidOperationException("HUTONG_TEST_PG is not set: run the tests through scripts/test.sh, which starts PostgreSQL.");
+
+    protected override async Task<string> CreateDatabaseAsync()
+    {
+        _database = "hutong_test_" + Guid.NewGuid().ToString("N")[..10];
+        await using (var c = new NpgsqlConnection(ServerConnectionString))
+        {
+            await c.OpenAsync();
+            await c.ExecuteAsync($"CREATE DATABASE {_database}");
+        }
+
+        return new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = _database }.ConnectionString;
+    }
+
+    protected override async Task DropDatabaseAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await using var c = new NpgsqlConnection(ServerConnectionString);
+        await c.OpenAsync();
+        await c.ExecuteAsync($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
+    }
+}
+
+/// <summary>Listens to the hub's "Hutong" meter.</summary>
+public sealed class MeterCapture : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _totals = new();
+
+    public MeterCapture(Meter meter)
+    {
+        _listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument.Meter, meter))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => _totals.AddOrUpdate(instrument.Name, value, (_, v) => v + value));
+        _listener.Start();
+    }
+
+    public long Total(string name) => _totals.GetValueOrDefault(name);
+
+    public void Dispose() => _listener.Dispose();
+}
+
+[CollectionDefinition("sqlite")]
+public sealed class SqliteCollection : ICollectionFixture<SqliteHub>;
+
+[CollectionDefinition("postgres")]
+public sealed class PostgresCollection : ICollectionFixture<PostgresHub>;

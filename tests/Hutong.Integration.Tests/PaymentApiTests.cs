@@ -1,0 +1,265 @@
+using System.Net;
+using Hutong.Integration.Tests.Infrastructure;
+
+namespace Hutong.Integration.Tests;
+
+/// <summary>The merchant API contract: creation, reads, pagination, validation, idempotency, scoping, auth.</summary>
+public abstract class PaymentApiTests(HubFixture hub)
+{
+    [Fact]
+    public async Task Create_returns_the_payment_and_get_reads_it_back()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var r = await m.PostAsync("/v1/payments", new
+        {
+            amount = 1999,
+            currency = "CNY",
+            description = "龙井茶 Longjing",
+            merchant_order_id = "A-1001",
+            expires_in_seconds = 600,
+            metadata = new Dictionary<string, string> { ["cart"] = "c-77" },
+        });
+
+        Assert.Equal(HttpStatusCode.Created, r.Status);
+        var id = r.Str("id");
+        Assert.StartsWith("pay_", id, StringComparison.Ordinal);
+        Assert.Equal(1999, r.Json.GetProperty("amount").GetInt64());
+        Assert.Equal("created", r.Str("status"));
+        Assert.Equal("c-77", r.Json.GetProperty("metadata").GetProperty("cart").GetString());
+        Assert.Contains("/pay/", r.Str("checkout_url"), StringComparison.Ordinal);
+        var expires = r.Json.GetProperty("expires_at").GetDateTimeOffset() - r.Json.GetProperty("created_at").GetDateTimeOffset();
+        Assert.Equal(600, expires.TotalSeconds, 1);
+
+        var get = await m.GetAsync($"/v1/payments/{id}");
+        Assert.Equal(HttpStatusCode.OK, get.Status);
+        Assert.Equal(r.Body, get.Body);
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'payment.created' AND payload LIKE @p", new { p = $"%{id}%" }));
+    }
+
+    [Fact]
+    public async Task List_pages_newest_first_with_a_cursor_and_only_the_callers_payments()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var (other, _, _) = await hub.NewMerchantAsync();
+        await other.CreatePaymentAsync();
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add(await m.CreatePaymentAsync(100 + i));
+        }
+
+        ids.Reverse();
+        var page1 = await m.GetAsync("/v1/payments?limit=2");
+        Assert.True(page1.Json.GetProperty("has_more").GetBoolean());
+        var cursor = page1.Str("next_cursor");
+        var page2 = await m.GetAsync($"/v1/payments?limit=2&starting_after={cursor}");
+        var page3 = await m.GetAsync($"/v1/payments?limit=2&starting_after={page2.Str("next_cursor")}");
+        var seen = new[] { page1, page2, page3 }.SelectMany(p => p.Json.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("id").GetString()!)).ToList();
+
+        Assert.Equal(ids, seen);
+        Assert.False(page3.Json.GetProperty("has_more").GetBoolean());
+        Assert.False(page3.Json.TryGetProperty("next_cursor", out _));
+        Assert.Equal(HttpStatusCode.BadRequest, (await m.GetAsync("/v1/payments?limit=101")).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await m.GetAsync("/v1/payments?starting_after=nope")).Status);
+    }
+
+    public static TheoryData<string, string, string> BadBodies() => new()
+    {
+        { "{\"amount\":12.5,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b1\"}", "application/json", "amount" },
+        { "{\"amount\":0,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b2\"}", "application/json", "amount" },
+        { "{\"amount\":-5,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b3\"}", "application/json", "amount" },
+        { "{\"amount\":100,\"currency\":\"XYZ\",\"description\":\"x\",\"merchant_order_id\":\"b4\"}", "application/json", "currency" },
+        { "{\"amount\":100,\"currency\":\"CNY\",\"merchant_order_id\":\"b5\"}", "application/json", "description" },
+        { "{\"amount\":100,\"currency\":\"CNY\",\"description\":\"x\"}", "application/json", "merchant_order_id" },
+        { "{\"amount\":100,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b7\",\"amout\":1}", "application/json", "amout" },
+        { "{\"amount\":100,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b8\",\"expires_in_seconds\":5}", "application/json", "expires_in_seconds" },
+        { "{\"amount\":\"100\",\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b9\"}", "application/json", "amount" },
+        { "not json", "application/json", "body" },
+        { "{\"amount\":100,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"has space\"}", "application/json", "merchant_order_id" },
+        { "amount=100", "application/x-www-form-urlencoded", "unsupported_media_type" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadBodies))]
+    public async Task Bad_input_gets_a_problem_response_and_changes_nothing(string body, string contentType, string expectedField)
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var before = await hub.CountAsync("SELECT COUNT(*) FROM outbox") + await hub.CountAsync("SELECT COUNT(*) FROM payments");
+        const string key = "bad-input-key";
+
+        var r = await m.PostAsync("/v1/payments", rawBody: body, contentType: contentType, idempotencyKey: key);
+
+        Assert.True(r.Status is HttpStatusCode.BadRequest or HttpStatusCode.UnsupportedMediaType, r.ToString());
+        Assert.StartsWith("application/problem+json", r.ContentHeaders!.ContentType!.ToString(), StringComparison.Ordinal);
+        Assert.Equal((int)r.Status, r.Json.GetProperty("status").GetInt32());
+        Assert.StartsWith("urn:hutong:problem:", r.Str("type"), StringComparison.Ordinal);
+        Assert.Contains(expectedField, r.Body, StringComparison.Ordinal);
+        Assert.Equal(before, await hub.CountAsync("SELECT COUNT(*) FROM outbox") + await hub.CountAsync("SELECT COUNT(*) FROM payments"));
+        // Validation failures are not stored: the same key can be used again for the corrected request.
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM idempotency_keys WHERE merchant_id = @merchantId", new { merchantId }));
+        var fixedUp = await m.PostAsync("/v1/payments", new { amount = 100, currency = "CNY", description = "x", merchant_order_id = "fixed-" + Guid.NewGuid().ToString("N")[..6] }, key);
+        Assert.Equal(HttpStatusCode.Created, fixedUp.Status);
+    }
+
+    [Fact]
+    public async Task Same_key_and_body_replays_the_stored_response_without_a_second_payment()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var body = new { amount = 500, currency = "CNY", description = "replay", merchant_order_id = "R-1" };
+
+        var first = await m.PostAsync("/v1/payments", body, "key-1");
+        var second = await m.PostAsync("/v1/payments", body, "key-1");
+
+        Assert.Equal(HttpStatusCode.Created, first.Status);
+        Assert.Equal(HttpStatusCode.Created, second.Status);
+        Assert.Equal(first.Body, second.Body);
+        Assert.True(second.Headers.Contains("Idempotent-Replayed"));
+        Assert.False(first.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId }));
+    }
+
+    [Fact]
+    public async Task Same_key_with_a_different_body_is_422_and_changes_nothing()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        await m.PostAsync("/v1/payments", new { amount = 500, currency = "CNY", description = "a", merchant_order_id = "K-1" }, "key-2");
+
+        var r = await m.PostAsync("/v1/payments", new { amount = 501, currency = "CNY", description = "a", merchant_order_id = "K-1" }, "key-2");
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, r.Status);
+        Assert.Equal("idempotency_key_reused", r.Str("code"));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId }));
+    }
+
+    [Fact]
+    public async Task Keys_are_scoped_per_merchant()
+    {
+        var (a, _, _) = await hub.NewMerchantAsync();
+        var (b, _, _) = await hub.NewMerchantAsync();
+        var body = new { amount = 500, currency = "CNY", description = "a", merchant_order_id = "S-1" };
+        var ra = await a.PostAsync("/v1/payments", body, "shared-key");
+        var rb = await b.PostAsync("/v1/payments", body, "shared-key");
+        Assert.Equal(HttpStatusCode.Created, rb.Status);
+        Assert.NotEqual(ra.Str("id"), rb.Str("id"));
+    }
+
+    [Fact]
+    public async Task Post_without_an_idempotency_key_is_refused()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var r = await m.PostAsync("/v1/payments", new { amount = 500, currency = "CNY", description = "a", merchant_order_id = "N-1" }, idempotencyKey: null);
+        Assert.Equal(HttpStatusCode.BadRequest, r.Status);
+        Assert.Equal("idempotency_key_required", r.Str("code"));
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId }));
+        var tooLong = await m.PostAsync("/v1/payments", new { amount = 500, currency = "CNY", description = "a", merchant_order_id = "N-1" }, new string('k', 256));
+        Assert.Equal("idempotency_key_invalid", tooLong.Str("code"));
+    }
+
+    [Fact]
+    public async Task A_duplicate_arriving_while_the_first_still_runs_is_409_and_only_one_executes()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var id = await m.CreatePaymentAsync();
+        // The wallet answers slowly (hangs, then the hub times out): the first confirm holds its key meanwhile.
+        hub.Sandbox.WeChat.Faults.Inject("native", Sandbox.SandboxFault.TimeoutAfter, 2, match: id);
+
+        var first = m.ConfirmAsync(id, "confirm-key");
+        await Task.Delay(300);
+        var second = await m.ConfirmAsync(id, "confirm-key");
+        var firstDone = await first;
+
+        Assert.Equal(HttpStatusCode.Conflict, second.Status);
+        Assert.Equal("idempotency_request_in_progress", second.Str("code"));
+        Assert.Equal(HttpStatusCode.OK, firstDone.Status);
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id = @id", new { id }));
+        await m.WaitForStatusAsync(id, "pending"); // the janitor resolves the unanswered call
+    }
+
+    [Fact]
+    public async Task Concurrent_creates_with_one_key_execute_exactly_once()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var body = new { amount = 700, currency = "CNY", description = "race", merchant_order_id = "RACE-1" };
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => m.PostAsync("/v1/payments", body, "race-key")));
+
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId }));
+        Assert.Single(results, r => r.Status == HttpStatusCode.Created && !r.Headers.Contains("Idempotent-Replayed"));
+        Assert.All(results, r => Assert.True(r.Status is HttpStatusCode.Created or HttpStatusCode.Conflict, r.ToString()));
+        Assert.Single(results.Where(r => r.Status == HttpStatusCode.Created).Select(r => r.Str("id")).Distinct());
+    }
+
+    [Fact]
+    public async Task Another_merchants_payment_is_404_on_every_endpoint()
+    {
+        var (owner, _, _) = await hub.NewMerchantAsync();
+        var (intruder, _, _) = await hub.NewMerchantAsync();
+        var id = await owner.CreatePaymentAsync();
+
+        Assert.Equal(HttpStatusCode.NotFound, (await intruder.GetAsync($"/v1/payments/{id}")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await intruder.ConfirmAsync(id)).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await intruder.PostAsync($"/v1/payments/{id}/cancel")).Status);
+        Assert.DoesNotContain(id, (await intruder.GetAsync("/v1/payments?limit=100")).Body, StringComparison.Ordinal);
+        Assert.Equal("created", (await owner.GetAsync($"/v1/payments/{id}")).Str("status"));
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id = @id", new { id }));
+    }
+
+    [Fact]
+    public async Task Missing_wrong_and_revoked_keys_are_401()
+    {
+        var (m, _, keyId) = await hub.NewMerchantAsync();
+        Assert.Equal(HttpStatusCode.OK, (await m.GetAsync("/v1/payments")).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await hub.Anonymous().GetAsync("/v1/payments")).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await new ApiClient(hub.Http, m.Key + "x").GetAsync("/v1/payments")).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await new ApiClient(hub.Http, "sk_nope").PostAsync("/v1/payments", new { })).Status);
+
+        var revoke = await hub.Admin().PostAsync($"/admin/api_keys/{keyId}/revoke");
+        Assert.Equal(HttpStatusCode.OK, revoke.Status);
+        var after = await m.GetAsync("/v1/payments");
+        Assert.Equal(HttpStatusCode.Unauthorized, after.Status);
+        Assert.Equal("unauthorized", after.Str("code"));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await hub.Anonymous().PostAsync("/admin/merchants", new { name = "x" })).Status);
+    }
+
+    [Fact]
+    public async Task Api_keys_never_reach_the_logs()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        await m.CreatePaymentAsync();
+        await new ApiClient(hub.Http, m.Key + "wrong").GetAsync("/v1/payments");
+        var logs = hub.Logs.All();
+        Assert.DoesNotContain(m.Key, logs, StringComparison.Ordinal);
+        Assert.DoesNotContain(m.Key[^20..], logs, StringComparison.Ordinal);
+        Assert.DoesNotContain(hub.WeChat.ApiV3Key, logs, StringComparison.Ordinal);
+        Assert.DoesNotContain("PRIVATE KEY", logs, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Duplicate_merchant_order_id_is_409()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        await m.CreatePaymentAsync(orderId: "DUP-1");
+        var r = await m.PostAsync("/v1/payments", new { amount = 1, currency = "CNY", description = "x", merchant_order_id = "DUP-1" });
+        Assert.Equal(HttpStatusCode.Conflict, r.Status);
+        Assert.Equal("duplicate_merchant_order_id", r.Str("code"));
+    }
+
+    [Fact]
+    public async Task OpenApi_document_and_capabilities_are_served()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var doc = await hub.Anonymous().GetAsync("/openapi/v1.json");
+        Assert.Equal(HttpStatusCode.OK, doc.Status);
+        Assert.Contains("/v1/payments/{id}/confirm", doc.Body, StringComparison.Ordinal);
+        var caps = await m.GetAsync("/v1/capabilities");
+        var wechat = caps.Json.GetProperty("data").EnumerateArray().Single();
+        Assert.Equal("wechatpay", wechat.GetProperty("wallet").GetString());
+        Assert.True(wechat.GetProperty("capabilities").GetProperty("qr_code").GetBoolean());
+        Assert.Equal(HttpStatusCode.OK, (await hub.Anonymous().GetAsync("/scalar/v1")).Status);
+    }
+}
+
+[Collection("sqlite")]
+public sealed class PaymentApiTests_Sqlite(SqliteHub hub) : PaymentApiTests(hub);
+
+[Collection("postgres")]
+public sealed class PaymentApiTests_Postgres(PostgresHub hub) : PaymentApiTests(hub);
