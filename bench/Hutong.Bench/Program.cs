@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Dapper;
+using Hutong.Server;
+using Hutong.Server.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+// Load benchmark: create-payment over real HTTP through the hub and its store, N concurrent clients,
+// next to ceilings measured in the same run (raw Kestrel JSON POST, single-row durable commits).
+// Usage: dotnet run -c Release --project bench/Hutong.Bench -- [--smoke] [--seconds 15] [--connections 64] [--store sqlite|postgres|both]
+var smoke = args.Contains("--smoke");
+var seconds = Arg("--seconds", smoke ? 2 : 15);
+var connections = Arg("--connections", 64);
+var storeArg = ArgS("--store", "both");
+var pg = Environment.GetEnvironmentVariable("HUTONG_BENCH_PG") ?? Environment.GetEnvironmentVariable("HUTONG_TEST_PG");
+
+Console.WriteLine($"Hutong load benchmark — {Environment.ProcessorCount} cores, {connections} concurrent clients, {seconds}s per run{(smoke ? " (smoke)" : string.Empty)}");
+Console.WriteLine($"{"scenario",-44} {"req/s",10} {"p50 ms",8} {"p99 ms",8} {"errors",7} {"vs Kestrel",10}");
+
+var kestrel = await RunKestrelBaselineAsync(seconds, connections);
+Print("Kestrel raw JSON POST (ceiling)", kestrel, kestrel.PerSecond);
+var sqliteCommits = await SqliteCommitCeilingAsync(Math.Min(seconds, 5));
+Console.WriteLine($"{"SQLite FULL 1-row commits/s (ceiling)",-44} {sqliteCommits,10:N0}");
+if (pg is not null && storeArg != "sqlite")
+{
+    var pgCommits = await PostgresCommitCeilingAsync(pg, Math.Min(seconds, 5), connections);
+    Console.WriteLine($"{$"PostgreSQL 1-row commits/s, {connections} conns (ceiling)",-44} {pgCommits,10:N0}");
+}
+
+if (storeArg is "sqlite" or "both")
+{
+    var dir = Directory.CreateTempSubdirectory("hutong-bench-");
+    var r = await RunHubAsync(StoreProvider.Sqlite, $"Data Source={Path.Combine(dir.FullName, "bench.db")}", seconds, connections);
+    Print("create payment, SQLite (WAL, synchronous=FULL)", r, kestrel.PerSecond);
+    Console.WriteLine($"{"  ratio to SQLite single-row commit ceiling",-44} {r.PerSecond / sqliteCommits,10:P0}");
+    dir.Delete(recursive: true);
+}
+
+if (storeArg is "postgres" or "both")
+{
+    if (pg is null)
+    {
+        Console.WriteLine("create payment, PostgreSQL: skipped (set HUTONG_BENCH_PG or HUTONG_TEST_PG)");
+    }
+    else
+    {
+        var db = "hutong_bench_" + Guid.NewGuid().ToString("N")[..8];
+        await using (var c = new NpgsqlConnection(pg))
+        {
+            await c.ExecuteAsync($"CREATE DATABASE {db}");
+        }
+
+        var r = await RunHubAsync(StoreProvider.Postgres, new NpgsqlConnectionStringBuilder(pg) { Database = db, MaxPoolSize = connections + 16 }.ConnectionString, seconds, connections);
+        Print("create payment, PostgreSQL", r, kestrel.PerSecond);
+        NpgsqlConnection.ClearAllPools();
+        await using var drop = new NpgsqlConnection(pg);
+        await drop.ExecuteAsync($"DROP DATABASE IF EXISTS {db} WITH (FORCE)");
+    }
+}
+
+return;
+
+static void Print(string name, LoadResult r, double kestrelRate) =>
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{name,-44} {r.PerSecond,10:N0} {r.P50,8:F2} {r.P99,8:F2} {r.Errors,7} {r.PerSecond / kestrelRate,10:P0}"));
+
+async Task<LoadResult> RunKestrelBaselineAsync(int secs, int conns)
+{
+    var builder = WebApplication.CreateSlimBuilder();
+    builder.WebHost.UseUrls("http://127.0.0.1:0");
+    builder.Logging.ClearProviders();
+    var app = builder.Build();
+    app.MapPost("/echo", async (HttpRequest req) =>
+    {
+        var doc = await JsonSerializer.DeserializeAsync<Dictionary<string, JsonElement>>(req.Body);
+        return Results.Json(new { id = Guid.NewGuid().ToString("N"), @object = "payment", received = doc!.Count, status = "created", created_at = DateTimeOffset.UtcNow });
+    });
+    await app.StartAsync();
+    try
+    {
+        return await LoadAsync(app.Urls.First() + "/echo", null, secs, conns);
+    }
+    finally
+    {
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+}
+
+async Task<LoadResult> RunHubAsync(StoreProvider provider, string connectionString, int secs, int conns)
+{
+    await using var hub = await HubApp.BuildAsync([], b =>
+    {
+        b.WebHost.UseUrls("http://127.0.0.1:0");
+        b.Logging.ClearProviders();
+        b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Store:Provider"] = provider.ToString(),
+            ["Store:ConnectionString"] = connectionString,
+            ["Hutong:AdminToken"] = "bench-admin",
+        });
+    });
+    await hub.StartAsync();
+    using var admin = new HttpClient { BaseAddress = new Uri(hub.BaseUrl) };
+    admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "bench-admin");
+    using var create = new StringContent("{\"name\":\"bench\"}", Encoding.UTF8, "application/json");
+    create.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+    var body = await (await admin.PostAsync("/admin/merchants", create)).Content.ReadAsStringAsync();
+    var key = JsonDocument.Parse(body).RootElement.GetProperty("api_key").GetProperty("secret").GetString()!;
+    return await LoadAsync(hub.BaseUrl + "/v1/payments", key, secs, conns);
+}
+
+static async Task<LoadResult> LoadAsync(string url, string? apiKey, int secs, int conns)
+{
+    using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = conns, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+    {
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+    if (apiKey is not null)
+    {
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+    }
+
+    var run = Guid.NewGuid().ToString("N")[..6];
+    long seq = 0;
+    async Task<(long Ticks, bool Ok)> OneAsync()
+    {
+        var n = Interlocked.Increment(ref seq);
+        var json = string.Create(CultureInfo.InvariantCulture,
+            $"{{\"amount\":{1000 + (n % 9000)},\"currency\":\"CNY\",\"description\":\"bench item {n}\",\"merchant_order_id\":\"b{run}-{n}\",\"metadata\":{{\"cart\":\"c{n}\"}}}}");
+        using var content = new StringContent(json, Encoding.UTF8, "application/json");
+        using var req = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+        req.Headers.Add("Idempotency-Key", $"{run}-{n}");
+        var t0 = Stopwatch.GetTimestamp();
+        using var resp = await http.SendAsync(req);
+        await resp.Content.ReadAsByteArrayAsync();
+        return (Stopwatch.GetTimestamp() - t0, (int)resp.StatusCode is 200 or 201);
+    }
+
+    async Task<(List<long> Lat, int Errors)> WorkerAsync(DateTime until)
+    {
+        var lat = new List<long>(4096);
+        var errors = 0;
+        while (DateTime.UtcNow < until)
+        {
+            var (ticks, ok) = await OneAsync();
+            lat.Add(ticks);
+            if (!ok)
+            {
+                errors++;
+            }
+        }
+
+        return (lat, errors);
+    }
+
+    // Warm-up (JIT, pools), then the measured run.
+    await Task.WhenAll(Enumerable.Range(0, conns).Select(_ => WorkerAsync(DateTime.UtcNow.AddSeconds(Math.Min(2, secs)))));
+    var sw = Stopwatch.StartNew();
+    var until = DateTime.UtcNow.AddSeconds(secs);
+    var results = await Task.WhenAll(Enumerable.Range(0, conns).Select(_ => Task.Run(() => WorkerAsync(until))));
+    sw.Stop();
+    var all = results.SelectMany(r => r.Lat).Order().ToArray();
+    double Ms(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))] * 1000.0 / Stopwatch.Frequency;
+    return new LoadResult(all.Length / sw.Elapsed.TotalSeconds, Ms(0.50), Ms(0.99), results.Sum(r => r.Errors));
+}
+
+static async Task<double> SqliteCommitCeilingAsync(int secs)
+{
+    var dir = Directory.CreateTempSubdirectory("hutong-ceiling-");
+    try
+    {
+        await using var c = new SqliteConnection($"Data Source={Path.Combine(dir.FullName, "c.db")};Pooling=False");
+        await c.OpenAsync();
+        await c.ExecuteAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (id TEXT PRIMARY KEY, v BIGINT)");
+        var sw = Stopwatch.StartNew();
+        long n = 0;
+        while (sw.Elapsed.TotalSeconds < secs)
+        {
+            await using var tx = await c.BeginTransactionAsync();
+            await c.ExecuteAsync("INSERT INTO t (id, v) VALUES (@id, @n)", new { id = Guid.CreateVersion7().ToString("N"), n }, tx);
+            await tx.CommitAsync();
+            n++;
+        }
+
+        return n / sw.Elapsed.TotalSeconds;
+    }
+    finally
+    {
+        SqliteConnection.ClearAllPools();
+        dir.Delete(recursive: true);
+    }
+}
+
+static async Task<double> PostgresCommitCeilingAsync(string cs, int secs, int conns)
+{
+    var db = "hutong_ceiling_" + Guid.NewGuid().ToString("N")[..8];
+    await using (var admin = new NpgsqlConnection(cs))
+    {
+        await admin.ExecuteAsync($"CREATE DATABASE {db}");
+    }
+
+    var target = new NpgsqlConnectionStringBuilder(cs) { Database = db, MaxPoolSize = conns + 4 }.ConnectionString;
+    try
+    {
+        await using (var c = new NpgsqlConnection(target))
+        {
+            await c.ExecuteAsync("CREATE TABLE t (id TEXT PRIMARY KEY, v BIGINT)");
+        }
+
+        long total = 0;
+        var sw = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, conns).Select(async _ =>
+        {
+            await using var c = new NpgsqlConnection(target);
+            await c.OpenAsync();
+            while (sw.Elapsed.TotalSeconds < secs)
+            {
+                await c.ExecuteAsync("INSERT INTO t (id, v) VALUES (@id, 1)", new { id = Guid.CreateVersion7().ToString("N") });
+                Interlocked.Increment(ref total);
+            }
+        }));
+        return total / sw.Elapsed.TotalSeconds;
+    }
+    finally
+    {
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(cs);
+        await admin.ExecuteAsync($"DROP DATABASE IF EXISTS {db} WITH (FORCE)");
+    }
+}
+
+int Arg(string name, int fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+string ArgS(string name, string fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
+
+internal sealed record LoadResult(double PerSecond, double P50, double P99, int Errors);

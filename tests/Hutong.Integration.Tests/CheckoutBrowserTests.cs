@@ -1,0 +1,105 @@
+using Hutong.Integration.Tests.Infrastructure;
+using Hutong.Server.Features.Workers;
+using Microsoft.Playwright;
+
+namespace Hutong.Integration.Tests;
+
+/// <summary>The checkout page in real Chromium: the QR is decoded from its pixels and paid in the sandbox wallet.</summary>
+[Collection("sqlite")]
+public sealed class CheckoutBrowserTests(SqliteHub hub, BrowserFixture browser) : IClassFixture<BrowserFixture>
+{
+    private static async Task<string> DecodeQrAsync(IPage page)
+    {
+        await page.AddScriptTagAsync(new PageAddScriptTagOptions { Path = BrowserFixture.JsQrPath });
+        await page.WaitForFunctionAsync("() => { const i = document.getElementById('qr'); return i && i.complete && i.naturalWidth > 0; }");
+        return await page.EvaluateAsync<string>("""
+            () => {
+              const img = document.getElementById('qr');
+              const c = document.createElement('canvas');
+              c.width = img.naturalWidth; c.height = img.naturalHeight;
+              const ctx = c.getContext('2d');
+              ctx.drawImage(img, 0, 0);
+              const data = ctx.getImageData(0, 0, c.width, c.height);
+              const code = jsQR(data.data, c.width, c.height);
+              return code ? code.data : null;
+            }
+            """);
+    }
+
+    [Fact]
+    public async Task Buyer_scans_the_QR_pays_in_the_sandbox_wallet_and_the_checkout_shows_paid()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync("互通茶庄 Tea House");
+        var id = await m.CreatePaymentAsync(1234);
+        var confirm = await m.ConfirmAsync(id);
+        var codeUrl = confirm.Json.GetProperty("next_action").GetProperty("code_url").GetString()!;
+
+        await using var shopper = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "zh-CN" });
+        var page = await shopper.NewPageAsync();
+        await page.GotoAsync(confirm.Str("checkout_url"));
+        Assert.Equal("¥12.34", await page.Locator("#amount").InnerTextAsync());
+        Assert.Contains("互通茶庄 Tea House", await page.Locator(".merchant").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Contains("Scan to pay", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.ArtifactsDir, "checkout-pending.png"), FullPage = true });
+
+        var decoded = await DecodeQrAsync(page);
+        Assert.Equal(codeUrl, decoded);
+
+        // The buyer's phone: a separate browser context opens the sandbox WeChat app with what it scanned.
+        await using var phone = await browser.Browser.NewContextAsync();
+        var wallet = await phone.NewPageAsync();
+        await wallet.GotoAsync($"{hub.Sandbox.BaseUrl}/sandbox/wechatpay/buyer?code_url={Uri.EscapeDataString(decoded)}");
+        Assert.Contains("¥12.34", await wallet.Locator("#order").InnerTextAsync(), StringComparison.Ordinal);
+        await wallet.GetByRole(AriaRole.Button, new() { Name = "确认支付 Pay" }).ClickAsync();
+        Assert.Contains("支付成功", await wallet.Locator("#result").InnerTextAsync(), StringComparison.Ordinal);
+
+        // The checkout page updates by itself (it polls and reloads on change).
+        await page.Locator("#status[data-status='succeeded']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
+        Assert.Contains("Paid", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await page.Locator("#qr").CountAsync());
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.ArtifactsDir, "checkout-paid.png"), FullPage = true });
+        Assert.Equal("succeeded", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
+    }
+
+    [Fact]
+    public async Task Without_javascript_the_buyer_can_still_choose_the_wallet_and_get_a_QR()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var id = await m.CreatePaymentAsync(500);
+        var payment = await m.GetAsync($"/v1/payments/{id}");
+
+        await using var ctx = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { JavaScriptEnabled = false });
+        var page = await ctx.NewPageAsync();
+        await page.GotoAsync(payment.Str("checkout_url"));
+        Assert.Contains("Choose how to pay", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
+        await page.Locator("#pay-wechatpay").ClickAsync();
+        await page.Locator("#qr").WaitForAsync();
+        Assert.Equal("pending", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
+        Assert.Contains("Scan to pay", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_expired_payment_shows_expired_and_no_QR()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var id = await m.CreatePaymentAsync(500);
+        var confirm = await m.ConfirmAsync(id);
+
+        await using var ctx = await browser.Browser.NewContextAsync();
+        var page = await ctx.NewPageAsync();
+        await page.GotoAsync(confirm.Str("checkout_url"));
+        await page.Locator("#qr").WaitForAsync();
+
+        await hub.ExecAsync("UPDATE payments SET expires_at = 0 WHERE id = @id", new { id });
+        await hub.Service<PaymentWorkers>().RunOnceAsync(default);
+
+        await page.Locator("#status[data-status='expired']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
+        Assert.Contains("Expired", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await page.Locator("#qr").CountAsync());
+        Assert.Equal(404, (await page.APIRequest.GetAsync(confirm.Str("checkout_url") + "/qr.png")).Status);
+    }
+
+    [Fact]
+    public async Task An_unknown_checkout_token_is_a_404_page() =>
+        Assert.Equal(404, (await (await browser.Browser.NewPageAsync()).GotoAsync(hub.Hub.BaseUrl + "/pay/not-a-token"))!.Status);
+}

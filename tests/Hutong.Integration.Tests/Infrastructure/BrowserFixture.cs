@@ -1,0 +1,59 @@
+using Microsoft.Playwright;
+
+namespace Hutong.Integration.Tests.Infrastructure;
+
+/// <summary>Debian's Chromium driven by Playwright (no browser download: executablePath).</summary>
+public sealed class BrowserFixture : IAsyncLifetime
+{
+    public IPlaywright Playwright { get; private set; } = null!;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    public static string RepoRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Hutong.slnx")))
+            {
+                dir = dir.Parent;
+            }
+
+            return dir?.FullName ?? throw new InvalidOperationException("Cannot find the repository root (Hutong.slnx).");
+        }
+    }
+
+    /// <summary>jsQR, installed by scripts/test-deps.sh into tests/e2e, decodes the QR inside the page.</summary>
+    public static string JsQrPath => Path.Combine(RepoRoot, "tests", "e2e", "node_modules", "jsqr", "dist", "jsQR.js");
+
+    public static string ArtifactsDir
+    {
+        get
+        {
+            var dir = Path.Combine(RepoRoot, "artifacts", "screenshots");
+            Directory.CreateDirectory(dir);
+            return dir;
+        }
+    }
+
+    public async Task InitializeAsync()
+    {
+        Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+        Browser = await Playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Environment.GetEnvironmentVariable("HUTONG_CHROMIUM") ?? "/usr/bin/chromium",
+            Headless = true,
+            Args =
+            [
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+            ],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Browser.DisposeAsync();
+        Playwright.Dispose();
+    }
+}
