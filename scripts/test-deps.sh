@@ -22,7 +22,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 export HUTONG_CHROMIUM="${HUTONG_CHROMIUM:-$(command -v chromium)}"
 
-if [ ! -d "$here/tests/e2e/node_modules/jsqr" ]; then
+if [ ! -d "$here/tests/e2e/node_modules/jsqr" ] || [ ! -d "$here/tests/e2e/node_modules/wechatpay-axios-plugin" ]; then
   (cd "$here/tests/e2e" && npm ci --no-audit --no-fund --silent)
 fi
 

@@ -22,7 +22,7 @@ public interface IWalletConnector
     Task<CloseResult> CloseAsync(string outTradeNo, CancellationToken cancellationToken);
 
     /// <summary>Verifies a raw notification (signature, timestamp, decryption) before anything trusts it.</summary>
-    NotificationResult VerifyNotification(IReadOnlyDictionary<string, string> headers, string rawBody);
+    Task<NotificationResult> VerifyNotificationAsync(IReadOnlyDictionary<string, string> headers, string rawBody, CancellationToken cancellationToken);
 }
 
 /// <summary>What a connector can do; copied from the capability-flag idea of Smartstore's PaymentMethodBase.</summary>

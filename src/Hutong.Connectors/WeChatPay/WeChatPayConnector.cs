@@ -119,14 +119,14 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
         };
     }
 
-    public NotificationResult VerifyNotification(IReadOnlyDictionary<string, string> headers, string rawBody)
+    public async Task<NotificationResult> VerifyNotificationAsync(IReadOnlyDictionary<string, string> headers, string rawBody, CancellationToken cancellationToken)
     {
         var headerMap = new Dictionary<string, string>(headers, StringComparer.OrdinalIgnoreCase);
         var result = Notifications.Verify(headerMap, rawBody);
         if (!result.Verified && _options.UsePlatformCertificates && headerMap.TryGetValue("Wechatpay-Serial", out var serial) && !_keys.TryGet(serial, out _))
         {
             // A new platform certificate may have been issued; fetch once and retry.
-            RefreshCertificatesAsync(CancellationToken.None).GetAwaiter().GetResult();
+            await RefreshCertificatesAsync(cancellationToken);
             result = Notifications.Verify(headerMap, rawBody);
         }
 
@@ -145,32 +145,22 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
                 return;
             }
 
-            var downloaded = new WeChatPayPlatformKeys();
-            foreach (var item in items)
-            {
-                var enc = item.EncryptCertificate;
-                if (enc?.Ciphertext is null || enc.Nonce is null)
-                {
-                    continue;
-                }
-
-                var pem = WeChatPaySignature.DecryptResource(_apiV3Key, enc.Nonce, enc.AssociatedData ?? "certificate", enc.Ciphertext);
-                downloaded.AddCertificate(X509Certificate2.CreateFromPem(pem));
-            }
+            var certificates = items
+                .Select(i => i.EncryptCertificate)
+                .Where(e => e?.Ciphertext is not null && e.Nonce is not null)
+                .Select(e => X509Certificate2.CreateFromPem(WeChatPaySignature.DecryptResource(_apiV3Key, e!.Nonce!, e.AssociatedData ?? "certificate", e.Ciphertext!)))
+                .ToList();
 
             // The list is verified with the certificates it carries, as wechatpay-go's downloader does.
+            using var downloaded = new WeChatPayPlatformKeys();
+            certificates.ForEach(downloaded.AddCertificate);
             if (!VerifyResponse(reply, downloaded))
             {
                 LogUnverifiedResponse(_log, "/v3/certificates");
                 return;
             }
 
-            foreach (var item in items)
-            {
-                var enc = item.EncryptCertificate!;
-                var pem = WeChatPaySignature.DecryptResource(_apiV3Key, enc.Nonce!, enc.AssociatedData ?? "certificate", enc.Ciphertext!);
-                _keys.AddCertificate(X509Certificate2.CreateFromPem(pem));
-            }
+            certificates.ForEach(_keys.AddCertificate);
         }
         finally
         {

@@ -40,7 +40,7 @@ public static partial class WalletNotificationEndpoints
         }
 
         var headers = ctx.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-        var verified = connector.VerifyNotification(headers, body);
+        var verified = await connector.VerifyNotificationAsync(headers, body, ctx.RequestAborted);
         if (!verified.Verified)
         {
             metrics.NotificationRejected();

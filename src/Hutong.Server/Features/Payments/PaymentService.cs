@@ -29,7 +29,7 @@ public sealed partial class PaymentService(
 
     public async Task<ApiResult> CreateAsync(string merchantId, CreatePaymentRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
-        var errors = PaymentValidation.Validate(r, Options);
+        var errors = PaymentValidation.Validate(r);
         if (errors.Count > 0)
         {
             return Problems.Validation(errors);
@@ -235,20 +235,23 @@ public sealed partial class PaymentService(
             var close = await connector.CloseAsync(attempt.OutTradeNo, ct);
             if (close.Outcome == WalletCallOutcome.Unknown)
             {
-                return ApiResult.Problem(503, "wallet_unavailable", "The wallet did not answer; nothing was changed.", "Retry the request.");
+                return WalletUnavailable();
             }
 
-            // A refused close usually means the buyer paid a moment ago: ask, and believe the answer.
-            var query = await connector.QueryAsync(attempt.OutTradeNo, ct);
-            if (query.Outcome != WalletCallOutcome.Ok)
+            if (close.Outcome == WalletCallOutcome.Rejected)
             {
-                return ApiResult.Problem(503, "wallet_unavailable", "The wallet did not answer; nothing was changed.", "Retry the request.");
-            }
+                // A refused close usually means the buyer paid a moment ago: ask, and believe the answer.
+                var query = await connector.QueryAsync(attempt.OutTradeNo, ct);
+                if (query.Outcome != WalletCallOutcome.Ok)
+                {
+                    return WalletUnavailable();
+                }
 
-            await ApplyWalletTransactionAsync(query.Transaction!, "query", ct);
-            if (query.Transaction!.Status is WalletStatus.Succeeded or WalletStatus.Paying)
-            {
-                return Problems.Conflict("payment_already_paid", "The buyer has already paid this payment at the wallet.");
+                await ApplyWalletTransactionAsync(query.Transaction!, "query", ct);
+                if (query.Transaction!.Status is WalletStatus.Succeeded or WalletStatus.Paying)
+                {
+                    return Problems.Conflict("payment_already_paid", "The buyer has already paid this payment at the wallet.");
+                }
             }
 
             await db.WriteAsync(async (c, t) =>
@@ -261,6 +264,9 @@ public sealed partial class PaymentService(
 
         return null;
     }
+
+    private static ApiResult WalletUnavailable() =>
+        ApiResult.Problem(503, "wallet_unavailable", "The wallet did not answer; nothing was changed.", "Retry the request.");
 
     /// <summary>
     /// Applies what a wallet says about one order (verified notification or query). Idempotent:

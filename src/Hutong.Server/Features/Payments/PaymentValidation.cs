@@ -9,7 +9,7 @@ public static partial class PaymentValidation
     public const int MinExpirySeconds = 60;
     public const int MaxExpirySeconds = 7 * 24 * 3600;
 
-    public static Dictionary<string, string[]> Validate(CreatePaymentRequest r, HubOptions options)
+    public static Dictionary<string, string[]> Validate(CreatePaymentRequest r)
     {
         var errors = new Dictionary<string, string[]>();
         void Add(string field, string message) => errors[field] = [message];
@@ -67,7 +67,6 @@ public static partial class PaymentValidation
             }
         }
 
-        _ = options;
         return errors;
     }
 
