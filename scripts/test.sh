@@ -2,8 +2,11 @@
 # Runs every test: domain, connectors, integration on SQLite and PostgreSQL, and the Chromium browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started_here=""
+[ -n "${HUTONG_TEST_PG:-}" ] || started_here=1
 source scripts/test-deps.sh
-stop_pg() { if [ -n "${HUTONG_PG_STOP:-}" ]; then runuser -u postgres -- $HUTONG_PG_STOP >/dev/null 2>&1 || $HUTONG_PG_STOP >/dev/null 2>&1 || true; fi; }
+# Stop PostgreSQL only if this script started it (the caller may share one, as .ci/run does).
+stop_pg() { if [ -n "$started_here" ] && [ -n "${HUTONG_PG_STOP:-}" ]; then runuser -u postgres -- $HUTONG_PG_STOP >/dev/null 2>&1 || $HUTONG_PG_STOP >/dev/null 2>&1 || true; fi; }
 trap stop_pg EXIT
 
 dotnet build Hutong.slnx -c Release -nologo -clp:ErrorsOnly
