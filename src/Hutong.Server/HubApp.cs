@@ -1,4 +1,3 @@
-using Hutong.Connectors.Abstractions;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Sandbox;
 using Hutong.Server.Features;
@@ -71,6 +70,7 @@ public static class HubApp
         s.AddSingleton<IdempotencyFilter>();
         s.AddSingleton<PaymentWorkers>();
         s.AddHostedService(sp => sp.GetRequiredService<PaymentWorkers>());
+        s.AddSingleton<DemoShop>();
         s.AddSingleton<WebhookDispatcher>();
         s.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
         if (weChat is { Enabled: true } && !string.IsNullOrEmpty(weChat.MchId))
@@ -144,7 +144,7 @@ public sealed class HubHandle(WebApplication app, SandboxHost? sandbox) : IAsync
 
         if (options.Sandbox.Demo)
         {
-            var secret = await DemoShop.SeedAsync(app.Services.GetRequiredService<MerchantStore>(), app.Logger, ct);
+            var secret = await app.Services.GetRequiredService<DemoShop>().SeedAsync(ct);
             Console.WriteLine($"""
 
                   Hutong is running at {options.PublicBaseUrl}
@@ -155,8 +155,6 @@ public sealed class HubHandle(WebApplication app, SandboxHost? sandbox) : IAsync
 
                 """);
         }
-
-        _ = app.Services.GetServices<IWalletConnector>();
     }
 
     public async ValueTask DisposeAsync()

@@ -11,7 +11,7 @@ namespace Hutong.Server.Features.Demo;
 /// A tiny shop that buys through Hutong exactly as a merchant would (create, then confirm at WeChat Pay),
 /// so a newcomer sees the whole journey: product → checkout QR → sandbox buyer pays → paid.
 /// </summary>
-public static partial class DemoShop
+public sealed partial class DemoShop(MerchantStore merchants, ILogger<DemoShop> log)
 {
     private sealed record Product(string Sku, string Name, long PriceFen);
 
@@ -22,7 +22,8 @@ public static partial class DemoShop
         new("fan", "苏州檀香扇 Suzhou sandalwood fan", 4500),
     ];
 
-    public static string? MerchantId { get; set; }
+    /// <summary>The demo merchant seeded at start; the shop buys as this merchant.</summary>
+    public string? MerchantId { get; private set; }
 
     public static void Map(IEndpointRouteBuilder app)
     {
@@ -31,7 +32,7 @@ public static partial class DemoShop
         app.MapPost("/shop/buy/{sku}", BuyAsync).DisableAntiforgery().ExcludeFromDescription();
     }
 
-    public static async Task<string> SeedAsync(MerchantStore merchants, ILogger log, CancellationToken ct)
+    public async Task<string> SeedAsync(CancellationToken ct)
     {
         var (merchant, key) = await merchants.CreateMerchantAsync("互通小铺 Hutong Demo Shop", ct);
         MerchantId = merchant.Id;
@@ -39,15 +40,15 @@ public static partial class DemoShop
         return key.Secret;
     }
 
-    private static async Task<IResult> BuyAsync(string sku, PaymentService payments, PaymentStore store, CancellationToken ct)
+    private static async Task<IResult> BuyAsync(string sku, DemoShop shop, PaymentService payments, PaymentStore store, CancellationToken ct)
     {
         var product = Products.FirstOrDefault(p => p.Sku == sku);
-        if (product is null || MerchantId is null)
+        if (product is null || shop.MerchantId is not { } merchantId)
         {
             return Results.NotFound();
         }
 
-        var created = await payments.CreateAsync(MerchantId, new CreatePaymentRequest(
+        var created = await payments.CreateAsync(merchantId, new CreatePaymentRequest(
             product.PriceFen, "CNY", product.Name, $"demo-{DateTime.UtcNow:yyyyMMddHHmmss}-{Ids.Token(6)}", 600, new() { ["sku"] = sku }), null, ct);
         if (created.Status != 201)
         {
@@ -55,7 +56,7 @@ public static partial class DemoShop
         }
 
         var dto = System.Text.Json.JsonSerializer.Deserialize<PaymentDto>(created.Body!, ApiJson.Options)!;
-        var payment = (await store.GetAsync(MerchantId, dto.Id, ct))!;
+        var payment = (await store.GetAsync(merchantId, dto.Id, ct))!;
         await payments.ConfirmAsync(payment, "wechatpay", ct);
         return Results.Redirect(dto.CheckoutUrl);
     }
