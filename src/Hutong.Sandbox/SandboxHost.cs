@@ -49,8 +49,16 @@ public sealed class SandboxHost : IAsyncDisposable
         return new SandboxHost(app, weChat, notifier, notifyHttp);
     }
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         WeChatNotifier.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();

@@ -157,8 +157,16 @@ public sealed class HubHandle(WebApplication app, SandboxHost? sandbox) : IAsync
         }
     }
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         await app.StopAsync();
         await app.DisposeAsync();
         if (sandbox is not null)

@@ -84,8 +84,10 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
 
     public void Dispose()
     {
-        _stop.Cancel();
-        _stop.Dispose();
+        if (!_stop.IsCancellationRequested)
+        {
+            _stop.Cancel();
+        }
     }
 
     private async Task DeliverAsync(SandboxOrder order, string notificationId, CancellationToken ct)
