@@ -260,6 +260,41 @@ public abstract class PaymentFlowTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task An_attempt_orphaned_by_a_crash_mid_call_is_re_queried_and_recovered()
+    {
+        var (m, id, codeUrl, outTradeNo) = await PendingPaymentAsync();
+        // As if the hub died after the wallet made the order but before the answer was recorded.
+        await hub.ExecAsync("UPDATE payment_attempts SET status = 'requested', code_url = NULL, updated_at = 0 WHERE out_trade_no = @outTradeNo", new { outTradeNo });
+        Assert.False((await m.GetAsync($"/v1/payments/{id}")).Json.TryGetProperty("next_action", out _));
+
+        await hub.Service<PaymentWorkers>().RunOnceAsync(default);
+
+        var recovered = await m.GetAsync($"/v1/payments/{id}");
+        Assert.Equal("pending", recovered.Str("status"));
+        Assert.Equal(codeUrl, recovered.Json.GetProperty("next_action").GetProperty("code_url").GetString());
+    }
+
+    [Fact]
+    public async Task A_stray_wallet_order_is_closed_and_if_already_paid_raises_an_alert()
+    {
+        var (m, closedId, _, closedNo) = await PendingPaymentAsync();
+        var (_, paidId, paidCode, _) = await PendingPaymentAsync();
+        hub.Sandbox.WeChat.Faults.Inject("notify", SandboxFault.DropNotification, 1, match: paidId);
+        await hub.BuyerPaysAsync(paidCode);
+        // Both payments were closed by a path that left their wallet orders open.
+        await hub.ExecAsync("UPDATE payments SET status = 'canceled', current_attempt_id = NULL WHERE id IN (@closedId, @paidId)", new { closedId, paidId });
+        var before = hub.Metrics.Total("hutong.payments.late_success");
+
+        await hub.Service<PaymentWorkers>().RunOnceAsync(default);
+
+        Assert.Equal("CLOSED", hub.Sandbox.WeChat.Orders[(hub.WeChat.MchId, closedNo)].TradeState);
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id IN (@closedId, @paidId) AND status IN ('open', 'requested')", new { closedId, paidId }));
+        Assert.Equal(before + 1, hub.Metrics.Total("hutong.payments.late_success"));
+        Assert.Contains(hub.Logs.Lines, l => l.Level == Microsoft.Extensions.Logging.LogLevel.Critical && l.Message.Contains(paidId, StringComparison.Ordinal));
+        Assert.Equal("canceled", (await m.GetAsync($"/v1/payments/{closedId}")).Str("status"));
+    }
+
+    [Fact]
     public async Task A_wallet_rejection_fails_the_attempt_and_the_buyer_can_retry()
     {
         var (m, _, _) = await hub.NewMerchantAsync();

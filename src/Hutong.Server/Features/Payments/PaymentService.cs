@@ -285,6 +285,12 @@ public sealed partial class PaymentService(
             }
 
             var payment = (await store.LockAsync(c, t, attempt.PaymentId))!;
+            attempt = (await store.GetAttemptAsync(c, t, attempt.Id))!; // re-read under the payment's lock
+            if (attempt.Status == "succeeded" && tx.Status == WalletStatus.Succeeded)
+            {
+                return true; // this success was already applied (duplicate notification, concurrent re-query)
+            }
+
             if (tx.Status != WalletStatus.Succeeded)
             {
                 if (tx.Status == WalletStatus.Failed && attempt.Id == payment.CurrentAttemptId && PaymentStateMachine.CanApply(payment.State, PaymentEvent.WalletFailed))
@@ -393,6 +399,43 @@ public sealed partial class PaymentService(
         }
 
         await ScheduleNextCheckAsync(attempt, ct);
+    }
+
+    /// <summary>
+    /// Closes a wallet order that can no longer be the payment's (another attempt paid, or the payment was closed),
+    /// so the buyer cannot pay twice. If it turns out to be paid, that is recorded (and alerted) as a double capture.
+    /// </summary>
+    public async Task CloseStrayAttemptAsync(AttemptRow attempt, CancellationToken ct)
+    {
+        var connector = wallets.Get(attempt.Wallet);
+        var close = await connector.CloseAsync(attempt.OutTradeNo, ct);
+        if (close.Outcome == WalletCallOutcome.Unknown)
+        {
+            return; // next pass
+        }
+
+        if (close.Outcome == WalletCallOutcome.Rejected)
+        {
+            var query = await connector.QueryAsync(attempt.OutTradeNo, ct);
+            if (query.Outcome != WalletCallOutcome.Ok)
+            {
+                return;
+            }
+
+            if (query.Transaction!.Status == WalletStatus.Succeeded)
+            {
+                await ApplyWalletTransactionAsync(query.Transaction, "stray-close", ct);
+                return;
+            }
+        }
+
+        await db.WriteAsync(async (c, t) =>
+        {
+            attempt.Status = "closed";
+            attempt.NextCheckAt = null;
+            attempt.UpdatedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
+            await store.UpdateAttemptAsync(c, t, attempt);
+        }, ct);
     }
 
     private async Task ScheduleNextCheckAsync(AttemptRow attempt, CancellationToken ct)

@@ -88,10 +88,29 @@ public sealed class PaymentStore(Db db)
     public Task<IEnumerable<AttemptRow>> AttemptsOfAsync(DbConnection c, DbTransaction t, string paymentId) =>
         c.QueryAsync<AttemptRow>("SELECT * FROM payment_attempts WHERE payment_id = @paymentId ORDER BY id", new { paymentId }, t);
 
-    public async Task<IReadOnlyList<AttemptRow>> DueUnknownAttemptsAsync(long now, int limit, CancellationToken ct) =>
+    /// <summary>
+    /// Attempts whose outcome must be re-queried: UNKNOWN ones that are due, and ones still 'requested' long after
+    /// the call must have ended (the hub stopped mid-call, so nobody recorded the wallet's answer).
+    /// </summary>
+    public async Task<IReadOnlyList<AttemptRow>> DueUnknownAttemptsAsync(long now, long orphanedBefore, int limit, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<AttemptRow>(
-            "SELECT * FROM payment_attempts WHERE status = 'unknown' AND next_check_at <= @now ORDER BY next_check_at LIMIT @limit",
-            new { now, limit }), ct)).ToList();
+            """
+            SELECT * FROM payment_attempts
+            WHERE (status = 'unknown' AND next_check_at <= @now) OR (status = 'requested' AND updated_at <= @orphanedBefore)
+            ORDER BY updated_at LIMIT @limit
+            """,
+            new { now, orphanedBefore, limit }), ct)).ToList();
+
+    /// <summary>Wallet orders still open although their payment is settled by another attempt (or closed): close them.</summary>
+    public async Task<IReadOnlyList<AttemptRow>> StrayOpenAttemptsAsync(int limit, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<AttemptRow>(
+            """
+            SELECT a.* FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
+            WHERE a.status IN ('open', 'requested') AND p.status IN ('succeeded', 'canceled', 'expired')
+              AND (p.current_attempt_id IS NULL OR a.id <> p.current_attempt_id)
+            LIMIT @limit
+            """,
+            new { limit }), ct)).ToList();
 
     public async Task<IReadOnlyList<PaymentRow>> DueExpiriesAsync(long now, int limit, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<PaymentRow>(

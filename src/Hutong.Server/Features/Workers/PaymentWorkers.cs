@@ -15,6 +15,9 @@ public sealed partial class PaymentWorkers(
 {
     private static readonly TimeSpan IdempotencyRetention = TimeSpan.FromHours(24);
 
+    /// <summary>A 'requested' attempt older than this outlived any wallet call: the hub died mid-call.</summary>
+    private static readonly TimeSpan OrphanAfter = TimeSpan.FromMinutes(2);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var lastHousekeeping = DateTimeOffset.MinValue;
@@ -50,9 +53,15 @@ public sealed partial class PaymentWorkers(
     public async Task RunOnceAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var attempt in await store.DueUnknownAttemptsAsync(now, 100, ct))
+        var orphanedBefore = now - (long)OrphanAfter.TotalMilliseconds;
+        foreach (var attempt in await store.DueUnknownAttemptsAsync(now, orphanedBefore, 100, ct))
         {
             await payments.ResolveUnknownAsync(attempt, ct);
+        }
+
+        foreach (var attempt in await store.StrayOpenAttemptsAsync(100, ct))
+        {
+            await payments.CloseStrayAttemptAsync(attempt, ct);
         }
 
         foreach (var payment in await store.DueExpiriesAsync(now, 100, ct))
