@@ -67,8 +67,16 @@ public abstract class PaymentFlowTests(HubFixture hub)
     {
         var (m, id, codeUrl, _) = await PendingPaymentAsync();
         var again = await m.ConfirmAsync(id);
-        Assert.Equal(codeUrl, again.Json.GetProperty("next_action").GetProperty("code_url").GetString());
+        var action = again.Json.GetProperty("next_action");
+        Assert.Equal(codeUrl, action.GetProperty("code_url").GetString());
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id = @id", new { id }));
+
+        var png = await hub.Http.GetAsync(action.GetProperty("qr_png_url").GetString());
+        Assert.Equal("image/png", png.Content.Headers.ContentType!.MediaType);
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47 }, (await png.Content.ReadAsByteArrayAsync())[..4]);
+        var svg = await hub.Http.GetAsync(action.GetProperty("qr_svg_url").GetString());
+        Assert.Equal("image/svg+xml", svg.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("<svg", await svg.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
