@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Hutong.Sandbox.Alipay;
 using Hutong.Sandbox.WeChatPay;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -14,17 +15,33 @@ public sealed class SandboxHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly HttpClient _notifyHttp;
 
-    private SandboxHost(WebApplication app, WeChatSandboxState weChat, WeChatSandboxNotifier notifier, HttpClient notifyHttp)
+    private SandboxHost(WebApplication app, WeChatSandboxState weChat, WeChatSandboxNotifier notifier, AlipaySandboxState alipay, AlipaySandboxNotifier alipayNotifier, HttpClient notifyHttp)
     {
         _app = app;
         WeChat = weChat;
         WeChatNotifier = notifier;
+        Alipay = alipay;
+        AlipayNotifier = alipayNotifier;
         _notifyHttp = notifyHttp;
     }
 
     public WeChatSandboxState WeChat { get; }
 
     public WeChatSandboxNotifier WeChatNotifier { get; }
+
+    public AlipaySandboxState Alipay { get; }
+
+    public AlipaySandboxNotifier AlipayNotifier { get; }
+
+    /// <summary>1.0 = the wallets' real retry schedules; tests use 0.001.</summary>
+    public double TimeScale
+    {
+        set
+        {
+            WeChat.TimeScale = value;
+            Alipay.TimeScale = value;
+        }
+    }
 
     public string BaseUrl => _app.Urls.First();
 
@@ -45,8 +62,11 @@ public sealed class SandboxHost : IAsyncDisposable
         var notifyHttp = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var notifier = new WeChatSandboxNotifier(weChat, notifyHttp);
         app.MapWeChatPaySandbox(weChat, notifier);
+        var alipay = new AlipaySandboxState();
+        var alipayNotifier = new AlipaySandboxNotifier(alipay, notifyHttp);
+        app.MapAlipaySandbox(alipay, alipayNotifier);
         await app.StartAsync();
-        return new SandboxHost(app, weChat, notifier, notifyHttp);
+        return new SandboxHost(app, weChat, notifier, alipay, alipayNotifier, notifyHttp);
     }
 
     private bool _disposed;
@@ -60,10 +80,12 @@ public sealed class SandboxHost : IAsyncDisposable
 
         _disposed = true;
         WeChatNotifier.Dispose();
+        AlipayNotifier.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         _notifyHttp.Dispose();
         WeChat.Dispose();
+        Alipay.Dispose();
     }
 }
 

@@ -1,3 +1,4 @@
+using Hutong.Connectors.Alipay;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Sandbox;
 using Hutong.Server.Features;
@@ -25,7 +26,7 @@ public static class HubApp
     /// Builds the application. With <c>--demo</c> (or Hutong:Sandbox:Enabled) it also starts the sandbox wallets
     /// and points the connectors at them, seeds a demo merchant, and serves the demo shop.
     /// </summary>
-    public static async Task<HubHandle> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null, WeChatPayOptions? weChat = null)
+    public static async Task<HubHandle> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null, WalletAccounts? accounts = null)
     {
         var demo = args.Contains("--demo");
         var builder = WebApplication.CreateBuilder(args.Where(a => a != "--demo").ToArray());
@@ -46,14 +47,18 @@ public static class HubApp
         var storeOptions = builder.Configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
 
         SandboxHost? sandbox = null;
-        if (hub.Sandbox.Enabled && weChat is null)
+        if (hub.Sandbox.Enabled && accounts is null)
         {
             sandbox = await SandboxHost.StartAsync(hub.Sandbox.Url);
-            sandbox.WeChat.TimeScale = hub.Sandbox.TimeScale;
-            weChat = await SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl);
+            sandbox.TimeScale = hub.Sandbox.TimeScale;
+            accounts = new WalletAccounts(
+                await SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl),
+                await SandboxWiring.RegisterAlipayAppAsync(sandbox.BaseUrl));
         }
 
-        weChat ??= builder.Configuration.GetSection(WeChatPayOptions.Section).Get<WeChatPayOptions>();
+        accounts ??= new WalletAccounts(
+            builder.Configuration.GetSection(WeChatPayOptions.Section).Get<WeChatPayOptions>(),
+            builder.Configuration.GetSection(AlipayOptions.Section).Get<AlipayOptions>());
 
         var s = builder.Services;
         s.AddOptions<HubOptions>().Bind(builder.Configuration.GetSection(HubOptions.Section)).PostConfigure(o => o.WithDefaults());
@@ -73,9 +78,14 @@ public static class HubApp
         s.AddSingleton<DemoShop>();
         s.AddSingleton<WebhookDispatcher>();
         s.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
-        if (weChat is { Enabled: true } && !string.IsNullOrEmpty(weChat.MchId))
+        if (accounts.WeChat is { Enabled: true } weChat && !string.IsNullOrEmpty(weChat.MchId))
         {
             s.AddWeChatPayConnector(weChat);
+        }
+
+        if (accounts.Alipay is { Enabled: true } alipay && !string.IsNullOrEmpty(alipay.AppId))
+        {
+            s.AddAlipayConnector(alipay);
         }
 
         s.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
@@ -120,6 +130,9 @@ public static class HubApp
     }
 }
 
+/// <summary>The wallet accounts the hub collects with (direct mode); null leaves that wallet disabled.</summary>
+public sealed record WalletAccounts(WeChatPayOptions? WeChat, AlipayOptions? Alipay);
+
 /// <summary>A built hub (and its in-process sandbox, if any). Start runs migrations and fixes up the public URL.</summary>
 public sealed class HubHandle(WebApplication app, SandboxHost? sandbox) : IAsyncDisposable
 {
@@ -150,7 +163,7 @@ public sealed class HubHandle(WebApplication app, SandboxHost? sandbox) : IAsync
                   Hutong is running at {options.PublicBaseUrl}
                   Demo shop:      {options.PublicBaseUrl}/shop
                   API reference:  {options.PublicBaseUrl}/scalar/v1
-                  Sandbox wallet: {sandbox?.BaseUrl}/sandbox/wechatpay/buyer
+                  Sandbox wallets: {sandbox?.BaseUrl}/sandbox/wechatpay/buyer and {sandbox?.BaseUrl}/sandbox/alipay/buyer
                   Demo merchant API key (shown once): {secret}
 
                 """);

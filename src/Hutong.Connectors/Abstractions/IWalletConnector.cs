@@ -23,7 +23,13 @@ public interface IWalletConnector
 
     /// <summary>Verifies a raw notification (signature, timestamp, decryption) before anything trusts it.</summary>
     Task<NotificationResult> VerifyNotificationAsync(IReadOnlyDictionary<string, string> headers, string rawBody, CancellationToken cancellationToken);
+
+    /// <summary>The answer this wallet expects to a notification (WeChat: 204 / 4xx JSON; Alipay: the body "success").</summary>
+    NotificationAck Acknowledge(bool accepted);
 }
+
+/// <summary>An HTTP answer to a wallet notification, in that wallet's own terms.</summary>
+public sealed record NotificationAck(int Status, string? ContentType, string? Body);
 
 /// <summary>What a connector can do; copied from the capability-flag idea of Smartstore's PaymentMethodBase.</summary>
 public sealed record WalletCapabilities(

@@ -133,6 +133,10 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
         return result;
     }
 
+    /// <summary>v3 ack rules: success is 200/204 without a body; failure is 4xx/5xx with {"code":"FAIL","message":…}.</summary>
+    public NotificationAck Acknowledge(bool accepted) =>
+        accepted ? new NotificationAck(204, null, null) : new NotificationAck(401, "application/json", "{\"code\":\"FAIL\",\"message\":\"签名验证失败\"}");
+
     /// <summary>Downloads and decrypts platform certificates from /v3/certificates (certificate mode).</summary>
     public async Task RefreshCertificatesAsync(CancellationToken cancellationToken)
     {

@@ -9,7 +9,7 @@ public static class WeChatPayRegistration
 {
     public const string HttpClientName = "wechatpay";
 
-    /// <summary>Registers the WeChat Pay connector as a keyed <see cref="IWalletConnector"/> "wechatpay".</summary>
+    /// <summary>Registers the WeChat Pay connector as an <see cref="IWalletConnector"/> named "wechatpay".</summary>
     public static IServiceCollection AddWeChatPayConnector(this IServiceCollection services, WeChatPayOptions options)
     {
         services.AddTransient<WeChatPaySigningHandler>();
@@ -31,7 +31,6 @@ public static class WeChatPayRegistration
             options,
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetRequiredService<ILogger<WeChatPayConnector>>()));
-        services.AddKeyedSingleton<IWalletConnector>(WeChatPayConnector.Name, (sp, _) => sp.GetRequiredService<WeChatPayConnector>());
         services.AddSingleton<IWalletConnector>(sp => sp.GetRequiredService<WeChatPayConnector>());
         return services;
     }

@@ -66,8 +66,8 @@ public sealed class ApiClient(HttpClient http, string bearer, Func<string>? diag
         return r.Str("id");
     }
 
-    public async Task<ApiResponse> ConfirmAsync(string id, string? idempotencyKey = "new") =>
-        await PostAsync($"/v1/payments/{id}/confirm", new { wallet = "wechatpay" }, idempotencyKey);
+    public async Task<ApiResponse> ConfirmAsync(string id, string? idempotencyKey = "new", string wallet = "wechatpay") =>
+        await PostAsync($"/v1/payments/{id}/confirm", new { wallet }, idempotencyKey);
 
     public async Task<ApiResponse> WaitForStatusAsync(string id, string status, TimeSpan? timeout = null)
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net.Http.Json;
 using Dapper;
+using Hutong.Connectors.Alipay;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Sandbox;
 using Hutong.Server;
@@ -35,6 +36,8 @@ public abstract class HubFixture : IAsyncLifetime
 
     public WeChatPayOptions WeChat { get; private set; } = null!;
 
+    public AlipayOptions Alipay { get; private set; } = null!;
+
     public MeterCapture Metrics { get; private set; } = null!;
 
     public abstract StoreProvider Provider { get; }
@@ -51,12 +54,16 @@ public abstract class HubFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Sandbox = await SandboxHost.StartAsync();
-        Sandbox.WeChat.TimeScale = 0.001;
+        Sandbox.TimeScale = 0.001;
         Sandbox.WeChat.Faults.HangFor = TimeSpan.FromSeconds(4);
+        Sandbox.Alipay.Faults.HangFor = TimeSpan.FromSeconds(4);
         WeChat = await SandboxWiring.RegisterWeChatMerchantAsync(Sandbox.BaseUrl);
         WeChat.AttemptTimeout = TimeSpan.FromMilliseconds(800);
         WeChat.TotalTimeout = TimeSpan.FromSeconds(2.5);
         WeChat.MaxRetries = 1;
+        Alipay = await SandboxWiring.RegisterAlipayAppAsync(Sandbox.BaseUrl);
+        Alipay.AttemptTimeout = TimeSpan.FromMilliseconds(800);
+        Alipay.TotalTimeout = TimeSpan.FromSeconds(2.5);
         Receiver = await WebhookReceiver.StartAsync();
 
         var connectionString = await CreateDatabaseAsync();
@@ -80,7 +87,7 @@ public abstract class HubFixture : IAsyncLifetime
                 ["Hutong:Webhooks:TimeScale"] = "0.001",
                 ["Hutong:Webhooks:Timeout"] = "00:00:03",
             });
-        }, WeChat);
+        }, new WalletAccounts(WeChat, Alipay));
         await Hub.StartAsync();
         Http = new HttpClient { BaseAddress = new Uri(Hub.BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
         Metrics = new MeterCapture(Service<HubMetrics>().Meter);
@@ -118,6 +125,13 @@ public abstract class HubFixture : IAsyncLifetime
     {
         using var http = new HttpClient { BaseAddress = new Uri(Sandbox.BaseUrl) };
         return await http.PostAsJsonAsync("/sandbox/wechatpay/buyer/pay", new { code_url = codeUrl, open_id = openId, result }, SandboxJson.Options);
+    }
+
+    /// <summary>The sandbox Alipay app scans <paramref name="qrCode"/> and pays.</summary>
+    public async Task<HttpResponseMessage> AlipayBuyerPaysAsync(string qrCode, string? buyerId = null)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(Sandbox.BaseUrl) };
+        return await http.PostAsJsonAsync("/sandbox/alipay/buyer/pay", new { qr_code = qrCode, buyer_id = buyerId }, SandboxJson.Options);
     }
 
     public Task<long> CountAsync(string sql, object? args = null) =>

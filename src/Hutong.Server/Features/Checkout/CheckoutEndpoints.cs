@@ -122,8 +122,9 @@ internal static class CheckoutPage
         if (state == PaymentStatus.Pending && p.CodeUrl is not null)
         {
             var tokenPath = $"/pay/{e(p.CheckoutToken)}";
+            var buyerPage = p.Wallet == "alipay" ? $"alipay/buyer?qr_code={Uri.EscapeDataString(p.CodeUrl)}" : $"wechatpay/buyer?code_url={Uri.EscapeDataString(p.CodeUrl)}";
             var buyer = sandboxUrl is null ? string.Empty
-                : $"<p class=\"hint\"><a id=\"sandbox-buyer\" href=\"{e(sandboxUrl.TrimEnd('/'))}/sandbox/wechatpay/buyer?code_url={Uri.EscapeDataString(p.CodeUrl)}\" target=\"_blank\" rel=\"noopener\">Sandbox: open the scan in the sandbox WeChat app</a></p>";
+                : $"<p class=\"hint\"><a id=\"sandbox-buyer\" href=\"{e(sandboxUrl.TrimEnd('/'))}/sandbox/{buyerPage}\" target=\"_blank\" rel=\"noopener\">Sandbox: open the scan in the sandbox wallet app</a></p>";
             body = $"""
                 <figure class="qr"><img id="qr" src="{tokenPath}/qr.png" width="264" height="264" alt="{e(WalletNames.GetValueOrDefault(p.Wallet ?? string.Empty, p.Wallet ?? string.Empty))} QR code for {e(amount)}">
                 <figcaption>{e(WalletNames.GetValueOrDefault(p.Wallet ?? string.Empty, p.Wallet ?? string.Empty))} · 打开 App 扫一扫 · Open the app and scan</figcaption></figure>
@@ -194,6 +195,7 @@ internal static class CheckoutPage
           .status.wait { background: #eef3fb; color: #1d3f73; }
           .qr img { image-rendering: pixelated; }
           .hint { color: #444; font-size: .9rem; }
+          .wallets button#pay-alipay { background: #1677ff; }
           .wallets button { display: block; width: 100%; margin: .5rem 0; padding: .8rem; font-size: 1rem; border: 0; border-radius: .4rem; background: #07c160; color: #fff; cursor: pointer; }
           .wallets button:focus { outline: 3px solid #1d3f73; outline-offset: 2px; }
         </style>

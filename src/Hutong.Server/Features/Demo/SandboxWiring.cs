@@ -1,7 +1,9 @@
 using System.Net.Http.Json;
 using System.Security.Cryptography;
+using Hutong.Connectors.Alipay;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Sandbox;
+using Hutong.Sandbox.Alipay;
 using Hutong.Sandbox.WeChatPay;
 
 namespace Hutong.Server.Features.Demo;
@@ -34,6 +36,34 @@ public static class SandboxWiring
             PlatformPublicKeyId = mode == "public_key" ? platform.PlatformPublicKeyId : null,
             PlatformPublicKeyPem = mode == "public_key" ? platform.PlatformPublicKeyPem : null,
             UsePlatformCertificates = mode == "certificate",
+        };
+    }
+
+    /// <summary>Registers a fresh Alipay application (RSA2 key pair) with a sandbox; <paramref name="isv"/> adds an app_auth_token.</summary>
+    public static async Task<AlipayOptions> RegisterAlipayAppAsync(string sandboxUrl, bool isv = false, CancellationToken ct = default)
+    {
+        using var key = RSA.Create(2048);
+        var appId = "2021" + RandomNumberGenerator.GetString("0123456789", 12);
+        using var http = new HttpClient { BaseAddress = new Uri(sandboxUrl) };
+        var response = await http.PostAsJsonAsync("/sandbox/alipay/apps", new RegisterAlipayAppRequest(appId, key.ExportSubjectPublicKeyInfoPem(), null), SandboxJson.Options, ct);
+        response.EnsureSuccessStatusCode();
+        var registered = (await response.Content.ReadFromJsonAsync<RegisterAlipayAppResponse>(SandboxJson.Options, ct))!;
+        string? token = null;
+        if (isv)
+        {
+            var sub = "2088" + RandomNumberGenerator.GetString("0123456789", 12);
+            var auth = await http.PostAsync($"/sandbox/alipay/app_auth_tokens?sellerId={sub}", null, ct);
+            auth.EnsureSuccessStatusCode();
+            token = (await auth.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(ct)).GetProperty("app_auth_token").GetString();
+        }
+
+        return new AlipayOptions
+        {
+            GatewayUrl = sandboxUrl.TrimEnd('/') + "/gateway.do",
+            AppId = appId,
+            AppPrivateKeyPem = key.ExportPkcs8PrivateKeyPem(),
+            AlipayPublicKeyPem = registered.AlipayPublicKeyPem,
+            AppAuthToken = token,
         };
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using Dapper;
+using Hutong.Connectors.Abstractions;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Storage;
 
@@ -45,8 +46,8 @@ public static partial class WalletNotificationEndpoints
         {
             metrics.NotificationRejected();
             LogRejected(log, wallet, verified.RejectReason ?? "unknown", ctx.Connection.RemoteIpAddress?.ToString() ?? "-");
-            // 4xx with WeChat's failure body: a genuine wallet would retry, a forger learns nothing.
-            return Fail(401, "FAIL", "签名验证失败");
+            // The wallet's own failure answer: a genuine wallet would retry, a forger learns nothing.
+            return Ack(connector.Acknowledge(accepted: false));
         }
 
         var id = $"{wallet}:{verified.NotificationId}";
@@ -70,11 +71,14 @@ public static partial class WalletNotificationEndpoints
                 "UPDATE wallet_notifications SET processed_at = @now WHERE id = @id", new { id, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t), ctx.RequestAborted);
         }
 
-        return Results.NoContent(); // WeChat Pay v3: 200/204 without body is success
+        return Ack(connector.Acknowledge(accepted: true));
     }
 
     private static IResult Fail(int status, string code, string message) =>
         Results.Json(new { code, message }, statusCode: status);
+
+    private static IResult Ack(NotificationAck ack) =>
+        ack.Body is null ? Results.StatusCode(ack.Status) : Results.Content(ack.Body, ack.ContentType, statusCode: ack.Status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected {Wallet} notification from {Remote}: {Reason}")]
     private static partial void LogRejected(ILogger logger, string wallet, string reason, string remote);

@@ -1,0 +1,319 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Hutong.Connectors.Abstractions;
+using Microsoft.Extensions.Logging;
+using Polly.Timeout;
+
+namespace Hutong.Connectors.Alipay;
+
+/// <summary>
+/// Alipay OpenAPI v2: alipay.trade.precreate (QR), page.pay / wap.pay (redirect URL), query, close.
+/// Requests are RSA2-signed form posts; every response is verified over its raw "xxx_response" text.
+/// </summary>
+public sealed partial class AlipayConnector : IWalletConnector, IDisposable
+{
+    public const string Name = "alipay";
+
+    private readonly HttpClient _http;
+    private readonly AlipayOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AlipayConnector> _log;
+    private readonly RSA _appKey;
+    private readonly RSA _alipayKey;
+
+    public AlipayConnector(HttpClient http, AlipayOptions options, TimeProvider time, ILogger<AlipayConnector> log)
+    {
+        _http = http;
+        _options = options;
+        _time = time;
+        _log = log;
+        _appKey = RSA.Create();
+        _appKey.ImportFromPem(options.AppPrivateKeyPem);
+        _alipayKey = RSA.Create();
+        _alipayKey.ImportFromPem(options.AlipayPublicKeyPem);
+    }
+
+    public string Wallet => Name;
+
+    public WalletCapabilities Capabilities { get; } = new(
+        QrCode: true, Query: true, Close: true, Refund: false, PartialRefund: false,
+        Notifications: true, ServiceProviderMode: true, Currencies: ["CNY"]);
+
+    public async Task<CreateOrderResult> CreateQrOrderAsync(CreateOrderRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Amount.Currency.Code != "CNY")
+        {
+            return CreateOrderResult.Rejected(new WalletError("INVALID_PARAMETER", "Alipay precreate is CNY only."));
+        }
+
+        var reply = await CallAsync("alipay.trade.precreate", OrderBiz(request), request.NotifyUrl, cancellationToken);
+        return reply.Outcome switch
+        {
+            WalletCallOutcome.Ok when reply.Response?["qr_code"]?.GetValue<string>() is { } qr => CreateOrderResult.Ok(qr),
+            WalletCallOutcome.Ok => CreateOrderResult.Unknown("verified response without qr_code"),
+            WalletCallOutcome.Rejected => CreateOrderResult.Rejected(reply.Error!),
+            _ => CreateOrderResult.Unknown(reply.Error?.Message ?? "no answer"),
+        };
+    }
+
+    public async Task<QueryResult> QueryAsync(string outTradeNo, CancellationToken cancellationToken)
+    {
+        var reply = await CallAsync("alipay.trade.query", new JsonObject { ["out_trade_no"] = outTradeNo }, null, cancellationToken);
+        if (reply.Outcome == WalletCallOutcome.Ok && reply.Response is { } r)
+        {
+            var status = r["trade_status"]?.GetValue<string>();
+            var mapped = AlipayStatusMap.Map(status);
+            if (mapped == WalletStatus.Unrecognised)
+            {
+                LogUnrecognisedStatus(_log, status ?? "(null)", outTradeNo);
+            }
+
+            return QueryResult.Ok(new WalletTransaction(
+                outTradeNo, mapped, status ?? string.Empty, r["trade_no"]?.GetValue<string>(),
+                AlipayAmount.TryParseFen(r["total_amount"]?.GetValue<string>(), out var fen) ? fen : null, "CNY",
+                r["buyer_user_id"]?.GetValue<string>() ?? r["buyer_logon_id"]?.GetValue<string>(),
+                ParseTime(r["send_pay_date"]?.GetValue<string>()), null));
+        }
+
+        if (reply.Outcome == WalletCallOutcome.Rejected && reply.Error?.Code == "ACQ.TRADE_NOT_EXIST")
+        {
+            return QueryResult.NotFound(outTradeNo);
+        }
+
+        return QueryResult.Unknown(reply.Error?.Message ?? "no answer");
+    }
+
+    public async Task<CloseResult> CloseAsync(string outTradeNo, CancellationToken cancellationToken)
+    {
+        var reply = await CallAsync("alipay.trade.close", new JsonObject { ["out_trade_no"] = outTradeNo }, null, cancellationToken);
+        return reply.Outcome switch
+        {
+            WalletCallOutcome.Ok => CloseResult.Ok,
+            WalletCallOutcome.Rejected => CloseResult.Rejected(reply.Error!),
+            _ => CloseResult.Unknown(reply.Error?.Message ?? "no answer"),
+        };
+    }
+
+    /// <summary>
+    /// The buyer's redirect for desktop (alipay.trade.page.pay, FAST_INSTANT_TRADE_PAY) or mobile web
+    /// (alipay.trade.wap.pay, QUICK_WAP_WAY): a signed GET URL on the gateway, as the SDKs' pageExecute builds it.
+    /// </summary>
+    public string BuildPayUrl(CreateOrderRequest request, bool mobile, string? returnUrl)
+    {
+        var biz = OrderBiz(request);
+        biz["product_code"] = mobile ? "QUICK_WAP_WAY" : "FAST_INSTANT_TRADE_PAY";
+        var parameters = CommonParameters(mobile ? "alipay.trade.wap.pay" : "alipay.trade.page.pay", biz, request.NotifyUrl);
+        if (returnUrl is not null)
+        {
+            parameters["return_url"] = returnUrl;
+        }
+
+        parameters["sign"] = AlipaySignature.Sign(_appKey, AlipaySignature.Content(parameters!));
+        return _options.GatewayUrl + "?" + string.Join('&', parameters.Select(p => $"{p.Key}={Uri.EscapeDataString(p.Value)}"));
+    }
+
+    public Task<NotificationResult> VerifyNotificationAsync(IReadOnlyDictionary<string, string> headers, string rawBody, CancellationToken cancellationToken)
+    {
+        Dictionary<string, string> form;
+        try
+        {
+            form = ParseForm(rawBody);
+        }
+        catch (FormatException)
+        {
+            return Task.FromResult(NotificationResult.Reject("body is not a form"));
+        }
+
+        // Notifications sign everything except sign and sign_type, empty values skipped (rsaCheckV1).
+        var content = AlipaySignature.Content(form!, dropEmpty: true, "sign_type");
+        if (form.GetValueOrDefault("sign_type") is { } type && type != "RSA2")
+        {
+            return Task.FromResult(NotificationResult.Reject($"unsupported sign_type {type}"));
+        }
+
+        if (!AlipaySignature.Verify(_alipayKey, content, form.GetValueOrDefault("sign")))
+        {
+            return Task.FromResult(NotificationResult.Reject("signature does not verify"));
+        }
+
+        if (form.GetValueOrDefault("app_id") != _options.AppId)
+        {
+            return Task.FromResult(NotificationResult.Reject("app_id is not this application's"));
+        }
+
+        var outTradeNo = form.GetValueOrDefault("out_trade_no");
+        var notifyId = form.GetValueOrDefault("notify_id");
+        if (string.IsNullOrEmpty(outTradeNo) || string.IsNullOrEmpty(notifyId))
+        {
+            return Task.FromResult(NotificationResult.Reject("notification without out_trade_no or notify_id"));
+        }
+
+        var status = form.GetValueOrDefault("trade_status");
+        var tx = new WalletTransaction(
+            outTradeNo, AlipayStatusMap.Map(status), status ?? string.Empty, form.GetValueOrDefault("trade_no"),
+            AlipayAmount.TryParseFen(form.GetValueOrDefault("total_amount"), out var fen) ? fen : null, "CNY",
+            form.GetValueOrDefault("buyer_id") ?? form.GetValueOrDefault("buyer_logon_id"),
+            ParseTime(form.GetValueOrDefault("gmt_payment")), form.GetValueOrDefault("seller_id"));
+        return Task.FromResult(new NotificationResult(true, null, notifyId, form.GetValueOrDefault("notify_type") ?? "trade_status_sync", tx));
+    }
+
+    public NotificationAck Acknowledge(bool accepted) =>
+        accepted ? new NotificationAck(200, "text/plain", "success") : new NotificationAck(400, "text/plain", "failure");
+
+    public void Dispose()
+    {
+        _appKey.Dispose();
+        _alipayKey.Dispose();
+    }
+
+    internal static Dictionary<string, string> ParseForm(string body)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in body.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            var key = WebUtility.UrlDecode(eq < 0 ? pair : pair[..eq]);
+            var value = eq < 0 ? string.Empty : WebUtility.UrlDecode(pair[(eq + 1)..]);
+            if (!result.TryAdd(key, value))
+            {
+                throw new FormatException($"duplicate form field {key}");
+            }
+        }
+
+        return result;
+    }
+
+    private static JsonObject OrderBiz(CreateOrderRequest request)
+    {
+        var biz = new JsonObject
+        {
+            ["out_trade_no"] = request.OutTradeNo,
+            ["total_amount"] = AlipayAmount.FromFen(request.Amount.Minor),
+            ["subject"] = request.Description.Length > 256 ? request.Description[..256] : request.Description,
+            ["time_expire"] = request.ExpiresAt.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+        };
+        if (request.Attach is not null)
+        {
+            biz["passback_params"] = request.Attach;
+        }
+
+        return biz;
+    }
+
+    private SortedDictionary<string, string> CommonParameters(string method, JsonObject biz, string? notifyUrl)
+    {
+        var p = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["app_id"] = _options.AppId,
+            ["method"] = method,
+            ["format"] = "JSON",
+            ["charset"] = "utf-8",
+            ["sign_type"] = "RSA2",
+            ["timestamp"] = AlipaySignature.Timestamp(_time.GetUtcNow()),
+            ["version"] = "1.0",
+            ["biz_content"] = biz.ToJsonString(),
+        };
+        if (!string.IsNullOrEmpty(notifyUrl))
+        {
+            p["notify_url"] = notifyUrl;
+        }
+
+        if (!string.IsNullOrEmpty(_options.AppAuthToken))
+        {
+            p["app_auth_token"] = _options.AppAuthToken;
+        }
+
+        return p;
+    }
+
+    private sealed record Reply(WalletCallOutcome Outcome, JsonObject? Response, WalletError? Error);
+
+    private async Task<Reply> CallAsync(string method, JsonObject biz, string? notifyUrl, CancellationToken cancellationToken)
+    {
+        var parameters = CommonParameters(method, biz, notifyUrl);
+        parameters["sign"] = AlipaySignature.Sign(_appKey, AlipaySignature.Content(parameters!));
+        using var request = new HttpRequestMessage(HttpMethod.Post, _options.GatewayUrl)
+        {
+            Content = new FormUrlEncodedContent(parameters),
+        };
+
+        string body;
+        HttpStatusCode status;
+        try
+        {
+            using var response = await _http.SendAsync(request, cancellationToken);
+            status = response.StatusCode;
+            body = await response.Content.ReadAsStringAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or TimeoutRejectedException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException)
+        {
+            LogNoAnswer(_log, method, e.GetType().Name);
+            return new Reply(WalletCallOutcome.Unknown, null, new WalletError("UNKNOWN", $"no answer: {e.GetType().Name}"));
+        }
+
+        if (status != HttpStatusCode.OK)
+        {
+            LogNoAnswer(_log, method, $"HTTP {(int)status}");
+            return new Reply(WalletCallOutcome.Unknown, null, new WalletError("UNKNOWN", $"HTTP {(int)status}"));
+        }
+
+        var responseKey = method.Replace('.', '_') + "_response";
+        var raw = AlipaySignature.ExtractResponseText(body, responseKey) ?? AlipaySignature.ExtractResponseText(body, "error_response");
+        string? sign = null;
+        JsonObject? parsed = null;
+        try
+        {
+            var doc = JsonNode.Parse(body) as JsonObject;
+            sign = doc?["sign"]?.GetValue<string>();
+            parsed = raw is null ? null : JsonNode.Parse(raw) as JsonObject;
+        }
+        catch (JsonException)
+        {
+        }
+
+        if (raw is null || parsed is null || !AlipaySignature.Verify(_alipayKey, raw, sign))
+        {
+            LogUnverified(_log, method);
+            return new Reply(WalletCallOutcome.Unknown, null, new WalletError("UNVERIFIED", "response signature did not verify"));
+        }
+
+        var code = parsed["code"]?.GetValue<string>();
+        if (code == "10000")
+        {
+            return new Reply(WalletCallOutcome.Ok, parsed, null);
+        }
+
+        var subCode = parsed["sub_code"]?.GetValue<string>();
+        var error = new WalletError(subCode ?? code ?? "UNKNOWN", parsed["sub_msg"]?.GetValue<string>() ?? parsed["msg"]?.GetValue<string>() ?? string.Empty);
+        LogWalletError(_log, method, code ?? "-", error.Code);
+
+        // 20000 (service unavailable) and ACQ.SYSTEM_ERROR leave the outcome open; other codes are definite answers.
+        var open = code == "20000" || subCode is "ACQ.SYSTEM_ERROR" or "aop.ACQ.SYSTEM_ERROR";
+        return new Reply(open ? WalletCallOutcome.Unknown : WalletCallOutcome.Rejected, parsed, error);
+    }
+
+    private static DateTimeOffset? ParseTime(string? chinaTime) =>
+        DateTime.TryParseExact(chinaTime, "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var t)
+            ? new DateTimeOffset(t, TimeSpan.FromHours(8))
+            : null;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Alipay {Method} got no answer ({Failure}); outcome unknown")]
+    private static partial void LogNoAnswer(ILogger logger, string method, string failure);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Alipay {Method} response failed signature verification; treated as no answer")]
+    private static partial void LogUnverified(ILogger logger, string method);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Alipay {Method} answered {Code} {SubCode}")]
+    private static partial void LogWalletError(ILogger logger, string method, string code, string subCode);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Alipay returned unrecognised trade_status {TradeStatus} for {OutTradeNo}")]
+    private static partial void LogUnrecognisedStatus(ILogger logger, string tradeStatus, string outTradeNo);
+}

@@ -1,0 +1,33 @@
+namespace Hutong.Connectors.Alipay;
+
+/// <summary>
+/// One Alipay application (OpenAPI v2 gateway, RSA2). Pointing <see cref="GatewayUrl"/> at the real gateway
+/// (https://openapi.alipay.com/gateway.do) or at the sandbox is the only difference between the two.
+/// </summary>
+public sealed class AlipayOptions
+{
+    public const string Section = "Connectors:Alipay";
+
+    public bool Enabled { get; set; } = true;
+
+    public string GatewayUrl { get; set; } = "https://openapi.alipay.com/gateway.do";
+
+    public string AppId { get; set; } = string.Empty;
+
+    /// <summary>The application's RSA private key (PKCS#1 or PKCS#8 PEM). Secret: never logged.</summary>
+    public string AppPrivateKeyPem { get; set; } = string.Empty;
+
+    /// <summary>Alipay's public key, used to verify responses and notifications.</summary>
+    public string AlipayPublicKeyPem { get; set; } = string.Empty;
+
+    /// <summary>Service-provider (ISV) mode: the merchant's authorisation token, sent as app_auth_token.</summary>
+    public string? AppAuthToken { get; set; }
+
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(12);
+
+    public int MaxRetries { get; set; } = 1;
+
+    public override string ToString() => $"Alipay(app_id={AppId}, gateway={GatewayUrl})";
+}

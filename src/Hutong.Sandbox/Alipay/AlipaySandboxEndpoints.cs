@@ -1,0 +1,310 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Hutong.Connectors.Alipay;
+using Hutong.Sandbox.WeChatPay;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Hutong.Sandbox.Alipay;
+
+/// <summary>
+/// The wallet side of the Alipay OpenAPI v2 gateway: RSA2 request verification (accepting both the Java SDK's
+/// "skip empty values" and the Node SDK's "keep them" rule), signed responses over the raw *_response text,
+/// gateway codes 10000/40002/40004 with sub_code, and the page.pay/wap.pay cashier.
+/// </summary>
+public static class AlipaySandboxEndpoints
+{
+    private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly TimeSpan ChinaOffset = TimeSpan.FromHours(8);
+
+    public static IEndpointRouteBuilder MapAlipaySandbox(this IEndpointRouteBuilder app, AlipaySandboxState state, AlipaySandboxNotifier notifier)
+    {
+        app.MapPost("/gateway.do", (HttpContext ctx) => GatewayAsync(ctx, state)).DisableAntiforgery();
+        app.MapGet("/gateway.do", (HttpContext ctx) => GatewayAsync(ctx, state));
+        AlipaySandboxControl.Map(app, state, notifier);
+        return app;
+    }
+
+    private static async Task GatewayAsync(HttpContext ctx, AlipaySandboxState state)
+    {
+        var p = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in ctx.Request.Query)
+        {
+            p[k] = v.ToString();
+        }
+
+        if (ctx.Request.HasFormContentType)
+        {
+            foreach (var (k, v) in await ctx.Request.ReadFormAsync(ctx.RequestAborted))
+            {
+                p[k] = v.ToString();
+            }
+        }
+
+        var method = p.GetValueOrDefault("method");
+        var responseKey = string.IsNullOrEmpty(method) ? "error_response" : method.Replace('.', '_') + "_response";
+        if (string.IsNullOrEmpty(method))
+        {
+            await RespondAsync(ctx, state, responseKey, Error("40001", "Missing Required Arguments", "isv.missing-method", "缺少方法名参数"));
+            return;
+        }
+
+        if (!p.TryGetValue("app_id", out var appId) || !state.Apps.TryGetValue(appId, out var app))
+        {
+            await RespondAsync(ctx, state, responseKey, Error("40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数"));
+            return;
+        }
+
+        var sign = p.GetValueOrDefault("sign");
+        var javaRule = AlipaySignature.Content(p!, dropEmpty: true);
+        var nodeRule = AlipaySignature.Content(p!, dropEmpty: false);
+        if (p.GetValueOrDefault("sign_type") != "RSA2"
+            || !(AlipaySignature.Verify(app.PublicKey, javaRule, sign) || AlipaySignature.Verify(app.PublicKey, nodeRule, sign)))
+        {
+            await RespondAsync(ctx, state, responseKey, Error("40002", "Invalid Arguments", "isv.invalid-signature", $"验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：{javaRule}"));
+            return;
+        }
+
+        if (!DateTime.TryParseExact(p.GetValueOrDefault("timestamp"), "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var ts)
+            || Math.Abs((new DateTimeOffset(ts, ChinaOffset) - DateTimeOffset.UtcNow).TotalMinutes) > 15)
+        {
+            await RespondAsync(ctx, state, responseKey, Error("40002", "Invalid Arguments", "isv.invalid-timestamp", "非法的时间戳参数"));
+            return;
+        }
+
+        string? seller = app.SellerId;
+        if (p.GetValueOrDefault("app_auth_token") is { Length: > 0 } token && !state.AuthTokens.TryGetValue(token, out seller))
+        {
+            await RespondAsync(ctx, state, responseKey, Error("20001", "Insufficient Token Permissions", "aop.invalid-app-auth-token", "无效的应用授权令牌"));
+            return;
+        }
+
+        JsonObject biz;
+        try
+        {
+            biz = JsonNode.Parse(p.GetValueOrDefault("biz_content") ?? "{}") as JsonObject ?? [];
+        }
+        catch (JsonException)
+        {
+            await RespondAsync(ctx, state, responseKey, Error("40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content 不是合法的JSON"));
+            return;
+        }
+
+        var outTradeNo = biz["out_trade_no"]?.GetValue<string>();
+        var existing = outTradeNo is null ? null : state.Orders.GetValueOrDefault((appId, outTradeNo));
+        var fault = state.Faults.Next(method switch
+        {
+            "alipay.trade.precreate" => "precreate",
+            "alipay.trade.query" => "query",
+            "alipay.trade.close" => "close",
+            _ => method,
+        }, existing?.PassbackParams ?? biz["passback_params"]?.GetValue<string>());
+        if (fault is SandboxFault.TimeoutBefore)
+        {
+            await HangAsync(ctx, state);
+            return;
+        }
+
+        if (fault is SandboxFault.ServerError)
+        {
+            await RespondAsync(ctx, state, responseKey, Error("20000", "Service Currently Unavailable", "isp.unknow-error", "系统繁忙"));
+            return;
+        }
+
+        if (fault is SandboxFault.ParamError)
+        {
+            await RespondAsync(ctx, state, responseKey, Error("40004", "Business Failed", "ACQ.INVALID_PARAMETER", "参数无效 (injected)"));
+            return;
+        }
+
+        var (response, html) = method switch
+        {
+            "alipay.trade.precreate" => (Precreate(state, app, seller!, p, biz, token: p.GetValueOrDefault("app_auth_token")), null),
+            "alipay.trade.query" => (Query(existing), null),
+            "alipay.trade.close" => (Close(existing), null),
+            "alipay.trade.page.pay" or "alipay.trade.wap.pay" => PagePay(state, app, seller!, p, biz),
+            _ => (Error("40004", "Business Failed", "isv.invalid-method", "不存在的方法名"), null),
+        };
+
+        if (fault is SandboxFault.TimeoutAfter)
+        {
+            await HangAsync(ctx, state);
+            return;
+        }
+
+        if (html is not null)
+        {
+            ctx.Response.ContentType = "text/html; charset=utf-8";
+            await ctx.Response.WriteAsync(html, ctx.RequestAborted);
+            return;
+        }
+
+        await RespondAsync(ctx, state, responseKey, response!, badSignature: fault is SandboxFault.BadResponseSignature);
+    }
+
+    private static JsonObject Precreate(AlipaySandboxState state, AlipaySandboxApp app, string seller, Dictionary<string, string> p, JsonObject biz, string? token)
+    {
+        var (order, error) = Upsert(state, app, seller, p, biz, token);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        return Ok(new JsonObject { ["out_trade_no"] = order!.OutTradeNo, ["qr_code"] = order.QrCode });
+    }
+
+    private static (JsonObject? Response, string? Html) PagePay(AlipaySandboxState state, AlipaySandboxApp app, string seller, Dictionary<string, string> p, JsonObject biz)
+    {
+        var (order, error) = Upsert(state, app, seller, p, biz, p.GetValueOrDefault("app_auth_token"));
+        if (error is not null)
+        {
+            return (error, null);
+        }
+
+        return (null, AlipaySandboxControl.CashierPage(order!, p.GetValueOrDefault("return_url"), null));
+    }
+
+    private static (AlipaySandboxOrder? Order, JsonObject? Error) Upsert(AlipaySandboxState state, AlipaySandboxApp app, string seller, Dictionary<string, string> p, JsonObject biz, string? token)
+    {
+        var outTradeNo = biz["out_trade_no"]?.GetValue<string>();
+        var subject = biz["subject"]?.GetValue<string>();
+        var amount = biz["total_amount"]?.GetValue<string>();
+        if (string.IsNullOrEmpty(outTradeNo) || outTradeNo.Length > 64 || string.IsNullOrEmpty(subject)
+            || !AlipayAmount.TryParseFen(amount, out var fen) || fen < 1 || fen > 10_000_000_000)
+        {
+            return (null, Error("40004", "Business Failed", "ACQ.INVALID_PARAMETER", "参数无效：out_trade_no、subject、total_amount(0.01-100000000)"));
+        }
+
+        DateTimeOffset? expire = null;
+        if (biz["time_expire"]?.GetValue<string>() is { } te)
+        {
+            if (!DateTime.TryParseExact(te, "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var t))
+            {
+                return (null, Error("40004", "Business Failed", "ACQ.INVALID_PARAMETER", "time_expire 格式错误"));
+            }
+
+            expire = new DateTimeOffset(t, ChinaOffset);
+        }
+
+        var fingerprint = $"{subject}|{fen}|{biz["passback_params"]?.GetValue<string>()}";
+        var order = state.Orders.GetOrAdd((app.AppId, outTradeNo), _ => new AlipaySandboxOrder
+        {
+            AppId = app.AppId,
+            OutTradeNo = outTradeNo,
+            Subject = subject,
+            TotalFen = fen,
+            NotifyUrl = p.GetValueOrDefault("notify_url"),
+            PassbackParams = biz["passback_params"]?.GetValue<string>(),
+            TimeExpire = expire,
+            QrToken = "bax0" + Convert.ToHexString(RandomNumberGenerator.GetBytes(10)).ToLowerInvariant(),
+            SellerId = seller,
+            AppAuthToken = token,
+            Fingerprint = fingerprint,
+        });
+        state.OrdersByQr.TryAdd(order.QrToken, order);
+        if (order.Fingerprint != fingerprint)
+        {
+            return (null, Error("40004", "Business Failed", "ACQ.CONTEXT_INCONSISTENT", "交易信息被篡改"));
+        }
+
+        return order.TradeStatus switch
+        {
+            "TRADE_SUCCESS" or "TRADE_FINISHED" => (null, Error("40004", "Business Failed", "ACQ.TRADE_HAS_SUCCESS", "交易已被支付")),
+            "TRADE_CLOSED" => (null, Error("40004", "Business Failed", "ACQ.TRADE_HAS_CLOSE", "交易已经关闭")),
+            _ => (order, null),
+        };
+    }
+
+    private static JsonObject Query(AlipaySandboxOrder? o)
+    {
+        if (o is null)
+        {
+            return Error("40004", "Business Failed", "ACQ.TRADE_NOT_EXIST", "交易不存在");
+        }
+
+        lock (o)
+        {
+            var r = Ok(new JsonObject
+            {
+                ["out_trade_no"] = o.OutTradeNo,
+                ["trade_status"] = o.TradeStatus,
+                ["total_amount"] = AlipayAmount.FromFen(o.TotalFen),
+            });
+            if (o.TradeNo is not null)
+            {
+                r["trade_no"] = o.TradeNo;
+                r["buyer_user_id"] = o.BuyerId;
+                r["buyer_logon_id"] = "sandbox***@example.com";
+                r["buyer_pay_amount"] = AlipayAmount.FromFen(o.TotalFen);
+                r["send_pay_date"] = o.Paid?.ToOffset(ChinaOffset).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+            }
+
+            return r;
+        }
+    }
+
+    private static JsonObject Close(AlipaySandboxOrder? o)
+    {
+        if (o is null)
+        {
+            return Error("40004", "Business Failed", "ACQ.TRADE_NOT_EXIST", "交易不存在");
+        }
+
+        lock (o)
+        {
+            if (o.TradeStatus != "WAIT_BUYER_PAY")
+            {
+                return Error("40004", "Business Failed", "ACQ.TRADE_STATUS_ERROR", "交易状态不合法");
+            }
+
+            o.TradeStatus = "TRADE_CLOSED";
+        }
+
+        return Ok(new JsonObject { ["out_trade_no"] = o.OutTradeNo });
+    }
+
+    private static JsonObject Ok(JsonObject fields)
+    {
+        var r = new JsonObject { ["code"] = "10000", ["msg"] = "Success" };
+        foreach (var (k, v) in fields.ToList())
+        {
+            fields.Remove(k);
+            r[k] = v;
+        }
+
+        return r;
+    }
+
+    private static JsonObject Error(string code, string msg, string subCode, string subMsg) =>
+        new() { ["code"] = code, ["msg"] = msg, ["sub_code"] = subCode, ["sub_msg"] = subMsg };
+
+    /// <summary>{"xxx_response":{…},"sign":"…"} — the signature covers the response text exactly as written here.</summary>
+    private static async Task RespondAsync(HttpContext ctx, AlipaySandboxState state, string responseKey, JsonObject response, bool badSignature = false)
+    {
+        var text = response.ToJsonString(Json);
+        var sign = AlipaySignature.Sign(state.AlipayKey, badSignature ? text + " " : text);
+        ctx.Response.ContentType = "application/json; charset=utf-8";
+        await ctx.Response.WriteAsync($"{{\"{responseKey}\":{text},\"sign\":\"{sign}\"}}", ctx.RequestAborted);
+    }
+
+    private static async Task HangAsync(HttpContext ctx, AlipaySandboxState state)
+    {
+        try
+        {
+            await Task.Delay(state.Faults.HangFor, ctx.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        ctx.Abort();
+    }
+
+    internal static string Encode(string? s) => WebUtility.HtmlEncode(s ?? string.Empty);
+}

@@ -1,0 +1,129 @@
+using System.Globalization;
+using Hutong.Connectors.Alipay;
+using Hutong.Sandbox.WeChatPay;
+
+namespace Hutong.Sandbox.Alipay;
+
+/// <summary>
+/// Alipay's asynchronous notification: a form POST signed over every field but sign and sign_type, resent until
+/// the merchant answers with exactly "success" — 4m, 10m, 10m, 1h, 2h, 6h, 15h after the first (24h22m in all).
+/// </summary>
+public sealed class AlipaySandboxNotifier(AlipaySandboxState state, HttpClient http) : IDisposable
+{
+    public static readonly IReadOnlyList<TimeSpan> RetrySchedule =
+    [
+        TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(10), TimeSpan.FromHours(1),
+        TimeSpan.FromHours(2), TimeSpan.FromHours(6), TimeSpan.FromHours(15),
+    ];
+
+    private readonly CancellationTokenSource _stop = new();
+
+    public void NotifySuccess(AlipaySandboxOrder order)
+    {
+        if (string.IsNullOrEmpty(order.NotifyUrl))
+        {
+            return;
+        }
+
+        var fault = state.Faults.Next("notify", order.PassbackParams);
+        if (fault == SandboxFault.DropNotification)
+        {
+            return;
+        }
+
+        var notifyId = Guid.NewGuid().ToString("N");
+        for (var i = 0; i < (fault == SandboxFault.DuplicateNotification ? 2 : 1); i++)
+        {
+            _ = Task.Run(() => DeliverAsync(order, notifyId, _stop.Token));
+        }
+    }
+
+    /// <summary>The signed form fields of a TRADE_SUCCESS notification for <paramref name="order"/>.</summary>
+    public Dictionary<string, string> BuildForm(AlipaySandboxOrder order, string notifyId)
+    {
+        var china = TimeSpan.FromHours(8);
+        string T(DateTimeOffset? t) => (t ?? DateTimeOffset.UtcNow).ToOffset(china).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        Dictionary<string, string> form;
+        lock (order)
+        {
+            form = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["notify_time"] = T(DateTimeOffset.UtcNow),
+                ["notify_type"] = "trade_status_sync",
+                ["notify_id"] = notifyId,
+                ["app_id"] = order.AppId,
+                ["charset"] = "utf-8",
+                ["version"] = "1.0",
+                ["sign_type"] = "RSA2",
+                ["trade_no"] = order.TradeNo ?? string.Empty,
+                ["out_trade_no"] = order.OutTradeNo,
+                ["buyer_id"] = order.BuyerId ?? string.Empty,
+                ["seller_id"] = order.SellerId,
+                ["trade_status"] = order.TradeStatus,
+                ["total_amount"] = AlipayAmount.FromFen(order.TotalFen),
+                ["receipt_amount"] = AlipayAmount.FromFen(order.TotalFen),
+                ["buyer_pay_amount"] = AlipayAmount.FromFen(order.TotalFen),
+                ["subject"] = order.Subject,
+                ["gmt_create"] = T(order.Created),
+                ["gmt_payment"] = T(order.Paid),
+            };
+            if (order.PassbackParams is not null)
+            {
+                form["passback_params"] = order.PassbackParams;
+            }
+
+            if (order.AppAuthToken is not null)
+            {
+                form["auth_app_id"] = order.AppId;
+            }
+        }
+
+        form["sign"] = AlipaySignature.Sign(state.AlipayKey, AlipaySignature.Content(form!, dropEmpty: true, "sign_type"));
+        return form;
+    }
+
+    public void Dispose()
+    {
+        if (!_stop.IsCancellationRequested)
+        {
+            _stop.Cancel();
+        }
+    }
+
+    private async Task DeliverAsync(AlipaySandboxOrder order, string notifyId, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt <= RetrySchedule.Count && !ct.IsCancellationRequested; attempt++)
+        {
+            if (attempt > 0)
+            {
+                try
+                {
+                    await Task.Delay(RetrySchedule[attempt - 1] * state.TimeScale, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+
+            int? status = null;
+            var acknowledged = false;
+            try
+            {
+                using var content = new FormUrlEncodedContent(BuildForm(order, notifyId));
+                using var response = await http.PostAsync(order.NotifyUrl, content, ct);
+                status = (int)response.StatusCode;
+                acknowledged = (await response.Content.ReadAsStringAsync(ct)).Trim() == "success";
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+            }
+
+            state.NotificationLog.Enqueue(new NotificationAttempt(order.OutTradeNo, notifyId, attempt + 1, status, DateTimeOffset.UtcNow));
+            if (acknowledged)
+            {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Hutong.Sandbox.WeChatPay;
+
+namespace Hutong.Sandbox.Alipay;
+
+public sealed class AlipaySandboxApp
+{
+    public required string AppId { get; init; }
+
+    public required RSA PublicKey { get; init; }
+
+    /// <summary>The seller (pid) the app collects for; service-provider apps act for others via app_auth_token.</summary>
+    public required string SellerId { get; init; }
+}
+
+public sealed class AlipaySandboxOrder
+{
+    public required string AppId { get; init; }
+
+    public required string OutTradeNo { get; init; }
+
+    public required string Subject { get; init; }
+
+    public required long TotalFen { get; init; }
+
+    public string? NotifyUrl { get; set; }
+
+    public string? PassbackParams { get; init; }
+
+    public DateTimeOffset? TimeExpire { get; init; }
+
+    public required string QrToken { get; init; }
+
+    public required string SellerId { get; init; }
+
+    public string? AppAuthToken { get; init; }
+
+    public required string Fingerprint { get; init; }
+
+    public string TradeStatus { get; set; } = "WAIT_BUYER_PAY";
+
+    public string? TradeNo { get; set; }
+
+    public string? BuyerId { get; set; }
+
+    public DateTimeOffset Created { get; init; } = DateTimeOffset.UtcNow;
+
+    public DateTimeOffset? Paid { get; set; }
+
+    public string QrCode => $"https://qr.alipay.com/{QrToken}";
+}
+
+public sealed class AlipaySandboxState : IDisposable
+{
+    public RSA AlipayKey { get; } = RSA.Create(2048);
+
+    public string AlipayPublicKeyPem => AlipayKey.ExportSubjectPublicKeyInfoPem();
+
+    public SandboxFaults Faults { get; } = new();
+
+    public double TimeScale { get; set; } = 1.0;
+
+    public ConcurrentDictionary<string, AlipaySandboxApp> Apps { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>app_auth_token → the seller it authorises (service-provider mode).</summary>
+    public ConcurrentDictionary<string, string> AuthTokens { get; } = new(StringComparer.Ordinal);
+
+    public ConcurrentDictionary<(string AppId, string OutTradeNo), AlipaySandboxOrder> Orders { get; } = new();
+
+    public ConcurrentDictionary<string, AlipaySandboxOrder> OrdersByQr { get; } = new(StringComparer.Ordinal);
+
+    public ConcurrentQueue<NotificationAttempt> NotificationLog { get; } = new();
+
+    public void Dispose() => AlipayKey.Dispose();
+}
