@@ -8,6 +8,7 @@ using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Notifications;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Rollout;
 using Hutong.Server.Features.Webhooks;
 using Hutong.Server.Features.Workers;
 using Hutong.Server.Http;
@@ -70,6 +71,7 @@ public static class HubApp
         s.AddSingleton<PaymentStore>();
         s.AddSingleton<PaymentService>();
         s.AddSingleton<WalletRegistry>();
+        s.AddSingleton<RolloutService>();
         s.AddSingleton<ApiKeyFilter>();
         s.AddSingleton<AdminTokenFilter>();
         s.AddSingleton<IdempotencyFilter>();
@@ -109,6 +111,7 @@ public static class HubApp
             .AddEndpointFilter<IdempotencyFilter>();
         PaymentEndpoints.Map(v1);
         WebhookEndpointsApi.Map(v1);
+        RolloutEndpoints.Map(v1);
         v1.MapGet("/capabilities", (WalletRegistry w) => ApiResult.Ok(new
         {
             @object = "list",

@@ -3,6 +3,7 @@ using Hutong.Domain;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Rollout;
 using Microsoft.Extensions.Options;
 using QRCoder;
 
@@ -25,7 +26,8 @@ public static class CheckoutEndpoints
         g.MapGet("/qr.svg", QrSvgAsync);
     }
 
-    private static async Task<IResult> PageAsync(string token, PaymentStore store, MerchantStore merchants, WalletRegistry wallets, IOptions<HubOptions> options, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> PageAsync(
+        string token, PaymentStore store, MerchantStore merchants, WalletRegistry wallets, RolloutService rollout, IOptions<HubOptions> options, TimeProvider time, CancellationToken ct)
     {
         var p = await store.GetByCheckoutTokenAsync(token, ct);
         if (p is null)
@@ -33,9 +35,19 @@ public static class CheckoutEndpoints
             return Results.Content(CheckoutPage.NotFound(), "text/html; charset=utf-8", statusCode: 404);
         }
 
+        // Only the wallets the staged rollout offers this buyer for this product.
+        var offered = new List<string>();
+        foreach (var wallet in wallets.Names.Order(StringComparer.Ordinal))
+        {
+            if ((await rollout.DecideAsync(p.MerchantId, wallet, p.BuyerId, p.ProductCategory, ct)).Offered)
+            {
+                offered.Add(wallet);
+            }
+        }
+
         var merchant = await merchants.GetAsync(p.MerchantId, ct);
         var sandbox = options.Value.Sandbox.Enabled ? options.Value.Sandbox.Url : null;
-        return Results.Content(CheckoutPage.Render(p, merchant?.Name ?? "Merchant", wallets.Names, time.GetUtcNow(), sandbox), "text/html; charset=utf-8");
+        return Results.Content(CheckoutPage.Render(p, merchant?.Name ?? "Merchant", offered, time.GetUtcNow(), sandbox), "text/html; charset=utf-8");
     }
 
     private static async Task<IResult> StartAsync(string token, string wallet, PaymentStore store, PaymentService payments, CancellationToken ct)

@@ -10,7 +10,9 @@ public sealed record CreatePaymentRequest(
     string? Description,
     string? MerchantOrderId,
     int? ExpiresInSeconds,
-    Dictionary<string, string>? Metadata);
+    Dictionary<string, string>? Metadata,
+    string? BuyerId = null,
+    string? ProductCategory = null);
 
 /// <summary>POST /v1/payments/{id}/confirm: start (or return) the attempt at a wallet.</summary>
 public sealed record ConfirmPaymentRequest(string? Wallet);
@@ -30,6 +32,8 @@ public sealed record PaymentDto(
     string Description,
     string MerchantOrderId,
     IReadOnlyDictionary<string, string>? Metadata,
+    string? BuyerId,
+    string? ProductCategory,
     string CheckoutUrl,
     string? Wallet,
     NextAction? NextAction,
@@ -62,6 +66,11 @@ public sealed class PaymentRow
     public string? Metadata { get; set; }
 
     public string CheckoutToken { get; set; } = string.Empty;
+
+    /// <summary>The merchant's id for the buyer; rollout rules bucket by it.</summary>
+    public string? BuyerId { get; set; }
+
+    public string? ProductCategory { get; set; }
 
     public string? Wallet { get; set; }
 

@@ -6,6 +6,7 @@ using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Features.Rollout;
 using Hutong.Server.Http;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
@@ -20,6 +21,7 @@ public sealed partial class PaymentService(
     Db db,
     PaymentStore store,
     WalletRegistry wallets,
+    RolloutService rollout,
     IOptions<HubOptions> options,
     TimeProvider time,
     HubMetrics metrics,
@@ -47,6 +49,8 @@ public sealed partial class PaymentService(
             MerchantOrderId = r.MerchantOrderId!,
             Metadata = r.Metadata is null ? null : JsonSerializer.Serialize(r.Metadata),
             CheckoutToken = Ids.Token(),
+            BuyerId = r.BuyerId,
+            ProductCategory = r.ProductCategory,
             ExpiresAt = now.AddSeconds(r.ExpiresInSeconds ?? Options.DefaultExpirySeconds).ToUnixTimeMilliseconds(),
             CreatedAt = now.ToUnixTimeMilliseconds(),
             UpdatedAt = now.ToUnixTimeMilliseconds(),
@@ -132,6 +136,13 @@ public sealed partial class PaymentService(
         if (!connector.Capabilities.Currencies.Contains(payment.Currency))
         {
             return Problems.Invalid("wallet", $"{wallet} does not accept {payment.Currency}.");
+        }
+
+        var offer = await rollout.DecideAsync(payment.MerchantId, wallet, payment.BuyerId, payment.ProductCategory, ct);
+        if (!offer.Offered)
+        {
+            return ApiResult.Problem(403, "wallet_not_offered", $"{wallet} is not offered to this buyer.",
+                RolloutService.Explain(wallet, offer, payment.BuyerId, payment.ProductCategory), param: "wallet");
         }
 
         var attemptId = Guid.CreateVersion7(now);
@@ -576,6 +587,8 @@ public sealed partial class PaymentService(
             p.Description,
             p.MerchantOrderId,
             p.Metadata is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(p.Metadata),
+            p.BuyerId,
+            p.ProductCategory,
             checkoutUrl,
             p.Wallet,
             state == PaymentStatus.Pending && p.CodeUrl is not null ? new NextAction("scan_qr", p.CodeUrl, checkoutUrl + "/qr.png", checkoutUrl + "/qr.svg") : null,

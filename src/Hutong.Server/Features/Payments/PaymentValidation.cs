@@ -55,6 +55,16 @@ public static partial class PaymentValidation
             Add("expires_in_seconds", $"expires_in_seconds must be between {MinExpirySeconds} and {MaxExpirySeconds}.");
         }
 
+        if (r.BuyerId is { } buyer && (buyer.Length is 0 or > 64 || !OrderIdPattern().IsMatch(buyer)))
+        {
+            Add("buyer_id", "buyer_id must be 1-64 characters of letters, digits and _ - . : |");
+        }
+
+        if (r.ProductCategory is { } category && (category.Length is 0 or > 64 || !OrderIdPattern().IsMatch(category)))
+        {
+            Add("product_category", "product_category must be 1-64 characters of letters, digits and _ - . : |");
+        }
+
         if (r.Metadata is { } m)
         {
             if (m.Count > 20)

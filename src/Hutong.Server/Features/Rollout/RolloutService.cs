@@ -1,0 +1,87 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Dapper;
+using Hutong.Domain.Rollout;
+using Hutong.Server.Http;
+using Hutong.Server.Storage;
+
+namespace Hutong.Server.Features.Rollout;
+
+/// <summary>The stored form of a rule (also the API body of PUT /v1/rollouts/{wallet}).</summary>
+public sealed record RolloutRuleDto(
+    int? Percentage,
+    bool? KillSwitch,
+    IReadOnlyList<string>? AllowUsers,
+    IReadOnlyList<string>? DenyUsers,
+    IReadOnlyList<string>? Categories);
+
+/// <summary>
+/// Per-merchant rollout rules, cached in memory (a few seconds, refreshed on write) so evaluation stays in-process.
+/// A wallet without a rule is offered to everyone.
+/// </summary>
+public sealed class RolloutService(Db db, TimeProvider time)
+{
+    private static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(5);
+    private readonly ConcurrentDictionary<string, (IReadOnlyDictionary<string, RolloutRule> Rules, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+
+    public async Task<IReadOnlyDictionary<string, RolloutRule>> RulesAsync(string merchantId, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        if (_cache.TryGetValue(merchantId, out var hit) && hit.Until > now)
+        {
+            return hit.Rules;
+        }
+
+        var rows = await db.ReadAsync(c => c.QueryAsync<(string Wallet, string Rule)>(
+            "SELECT wallet, rule FROM rollout_rules WHERE merchant_id = @merchantId", new { merchantId }), ct);
+        var rules = rows.ToDictionary(r => r.Wallet, r => ToRule(r.Wallet, JsonSerializer.Deserialize<RolloutRuleDto>(r.Rule, ApiJson.Options)!), StringComparer.Ordinal);
+        _cache[merchantId] = (rules, now + CacheTtl);
+        return rules;
+    }
+
+    public async Task<RolloutDecision> DecideAsync(string merchantId, string wallet, string? userId, string? category, CancellationToken ct) =>
+        (await RulesAsync(merchantId, ct)).TryGetValue(wallet, out var rule)
+            ? rule.Evaluate(userId, category)
+            : new RolloutDecision(true, RolloutReason.NoRule, null, 100);
+
+    public async Task SaveAsync(string merchantId, string wallet, RolloutRuleDto dto, CancellationToken ct)
+    {
+        var rule = ApiJson.Serialize(dto);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await db.WriteAsync(async (c, t) =>
+        {
+            var n = await c.ExecuteAsync("UPDATE rollout_rules SET rule = @rule, updated_at = @now WHERE merchant_id = @merchantId AND wallet = @wallet",
+                new { merchantId, wallet, rule, now }, t);
+            if (n == 0)
+            {
+                await c.ExecuteAsync("INSERT INTO rollout_rules (merchant_id, wallet, rule, updated_at) VALUES (@merchantId, @wallet, @rule, @now)",
+                    new { merchantId, wallet, rule, now }, t);
+            }
+        }, ct);
+        _cache.TryRemove(merchantId, out _);
+    }
+
+    public async Task<bool> DeleteAsync(string merchantId, string wallet, CancellationToken ct)
+    {
+        var n = await db.WriteAsync((c, t) => c.ExecuteAsync("DELETE FROM rollout_rules WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet }, t), ct);
+        _cache.TryRemove(merchantId, out _);
+        return n > 0;
+    }
+
+    public static RolloutRule ToRule(string wallet, RolloutRuleDto dto) =>
+        new(wallet, dto.Percentage ?? 100, dto.KillSwitch ?? false, dto.AllowUsers, dto.DenyUsers, dto.Categories);
+
+    public static string Explain(string wallet, RolloutDecision d, string? userId, string? category) => d.Reason switch
+    {
+        RolloutReason.NoRule => $"{wallet} has no rollout rule, so it is offered to everyone.",
+        RolloutReason.KillSwitch => $"{wallet} is switched off for everyone (kill switch).",
+        RolloutReason.DenyListed => $"User {userId} is on the deny list of {wallet}.",
+        RolloutReason.AllowListed => $"User {userId} is on the allow list of {wallet}.",
+        RolloutReason.CategoryNotIncluded => $"{wallet} is offered only for some product categories, and '{category ?? "(none)"}' is not one of them.",
+        RolloutReason.NoUser => $"{wallet} is offered to {d.Percentage}% of users, and no user id was given to place this buyer.",
+        RolloutReason.InsidePercentage when d.Bucket is null => $"{wallet} is offered to every user for this category.",
+        RolloutReason.InsidePercentage => $"User {userId} is in bucket {d.Bucket} of 100, within the {d.Percentage}% {wallet} is offered to.",
+        RolloutReason.OutsidePercentage => $"User {userId} is in bucket {d.Bucket} of 100, outside the {d.Percentage}% {wallet} is offered to.",
+        _ => d.Reason.ToString(),
+    };
+}
