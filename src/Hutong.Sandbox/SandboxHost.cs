@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Hutong.Sandbox.Alipay;
+using Hutong.Sandbox.UnionPay;
 using Hutong.Sandbox.WeChatPay;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -15,8 +16,9 @@ public sealed class SandboxHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly HttpClient _notifyHttp;
 
-    private SandboxHost(WebApplication app, WeChatSandboxState weChat, WeChatSandboxNotifier notifier, AlipaySandboxState alipay, AlipaySandboxNotifier alipayNotifier, HttpClient notifyHttp)
+    private SandboxHost(WebApplication app, WeChatSandboxState weChat, WeChatSandboxNotifier notifier, AlipaySandboxState alipay, AlipaySandboxNotifier alipayNotifier, UnionPaySandbox unionPay, HttpClient notifyHttp)
     {
+        UnionPay = unionPay;
         _app = app;
         WeChat = weChat;
         WeChatNotifier = notifier;
@@ -33,6 +35,8 @@ public sealed class SandboxHost : IAsyncDisposable
 
     public AlipaySandboxNotifier AlipayNotifier { get; }
 
+    public UnionPaySandbox UnionPay { get; }
+
     /// <summary>1.0 = the wallets' real retry schedules; tests use 0.001.</summary>
     public double TimeScale
     {
@@ -40,6 +44,7 @@ public sealed class SandboxHost : IAsyncDisposable
         {
             WeChat.TimeScale = value;
             Alipay.TimeScale = value;
+            UnionPay.TimeScale = value;
         }
     }
 
@@ -65,8 +70,10 @@ public sealed class SandboxHost : IAsyncDisposable
         var alipay = new AlipaySandboxState();
         var alipayNotifier = new AlipaySandboxNotifier(alipay, notifyHttp);
         app.MapAlipaySandbox(alipay, alipayNotifier);
+        var unionPay = new UnionPaySandbox(notifyHttp);
+        unionPay.Map(app);
         await app.StartAsync();
-        return new SandboxHost(app, weChat, notifier, alipay, alipayNotifier, notifyHttp);
+        return new SandboxHost(app, weChat, notifier, alipay, alipayNotifier, unionPay, notifyHttp);
     }
 
     private bool _disposed;
@@ -86,6 +93,7 @@ public sealed class SandboxHost : IAsyncDisposable
         _notifyHttp.Dispose();
         WeChat.Dispose();
         Alipay.Dispose();
+        UnionPay.Dispose();
     }
 }
 

@@ -1,4 +1,5 @@
 using Hutong.Connectors.Alipay;
+using Hutong.Connectors.UnionPay;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Sandbox;
 using Hutong.Server.Features;
@@ -54,12 +55,14 @@ public static class HubApp
             sandbox.TimeScale = hub.Sandbox.TimeScale;
             accounts = new WalletAccounts(
                 await SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl),
-                await SandboxWiring.RegisterAlipayAppAsync(sandbox.BaseUrl));
+                await SandboxWiring.RegisterAlipayAppAsync(sandbox.BaseUrl),
+                await SandboxWiring.RegisterUnionPayMerchantAsync(sandbox.BaseUrl));
         }
 
         accounts ??= new WalletAccounts(
             builder.Configuration.GetSection(WeChatPayOptions.Section).Get<WeChatPayOptions>(),
-            builder.Configuration.GetSection(AlipayOptions.Section).Get<AlipayOptions>());
+            builder.Configuration.GetSection(AlipayOptions.Section).Get<AlipayOptions>(),
+            builder.Configuration.GetSection(UnionPayOptions.Section).Get<UnionPayOptions>());
 
         var s = builder.Services;
         s.AddOptions<HubOptions>().Bind(builder.Configuration.GetSection(HubOptions.Section)).PostConfigure(o => o.WithDefaults());
@@ -88,6 +91,11 @@ public static class HubApp
         if (accounts.Alipay is { Enabled: true } alipay && !string.IsNullOrEmpty(alipay.AppId))
         {
             s.AddAlipayConnector(alipay);
+        }
+
+        if (accounts.UnionPay is { Enabled: true } unionPay && !string.IsNullOrEmpty(unionPay.MerId))
+        {
+            s.AddUnionPayConnector(unionPay);
         }
 
         s.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
@@ -134,7 +142,7 @@ public static class HubApp
 }
 
 /// <summary>The wallet accounts the hub collects with (direct mode); null leaves that wallet disabled.</summary>
-public sealed record WalletAccounts(WeChatPayOptions? WeChat, AlipayOptions? Alipay);
+public sealed record WalletAccounts(WeChatPayOptions? WeChat, AlipayOptions? Alipay, UnionPayOptions? UnionPay = null);
 
 /// <summary>A built hub (and its in-process sandbox, if any). Start runs migrations and fixes up the public URL.</summary>
 public sealed class HubHandle(WebApplication app, SandboxHost? sandbox) : IAsyncDisposable
@@ -166,7 +174,7 @@ public sealed class HubHandle(WebApplication app, SandboxHost? sandbox) : IAsync
                   Hutong is running at {options.PublicBaseUrl}
                   Demo shop:      {options.PublicBaseUrl}/shop
                   API reference:  {options.PublicBaseUrl}/scalar/v1
-                  Sandbox wallets: {sandbox?.BaseUrl}/sandbox/wechatpay/buyer and {sandbox?.BaseUrl}/sandbox/alipay/buyer
+                  Sandbox wallets: {sandbox?.BaseUrl}/sandbox/(wechatpay|alipay|unionpay)/buyer
                   Demo merchant API key (shown once): {secret}
 
                 """);

@@ -252,7 +252,7 @@ public abstract class PaymentApiTests(HubFixture hub)
         Assert.Contains("/v1/payments/{id}/confirm", doc.Body, StringComparison.Ordinal);
         var caps = await m.GetAsync("/v1/capabilities");
         var wallets = caps.Json.GetProperty("data").EnumerateArray().ToList();
-        Assert.Equal(["alipay", "wechatpay"], wallets.Select(w => w.GetProperty("wallet").GetString()).Order());
+        Assert.Equal(["alipay", "unionpay", "wechatpay"], wallets.Select(w => w.GetProperty("wallet").GetString()).Order());
         var wechat = wallets.Single(w => w.GetProperty("wallet").GetString() == "wechatpay");
         Assert.True(wechat.GetProperty("capabilities").GetProperty("qr_code").GetBoolean());
         Assert.Equal(HttpStatusCode.OK, (await hub.Anonymous().GetAsync("/scalar/v1")).Status);

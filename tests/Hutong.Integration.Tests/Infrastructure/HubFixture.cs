@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Net.Http.Json;
 using Dapper;
 using Hutong.Connectors.Alipay;
+using Hutong.Connectors.UnionPay;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Sandbox;
 using Hutong.Server;
@@ -38,6 +39,8 @@ public abstract class HubFixture : IAsyncLifetime
 
     public AlipayOptions Alipay { get; private set; } = null!;
 
+    public UnionPayOptions UnionPay { get; private set; } = null!;
+
     public MeterCapture Metrics { get; private set; } = null!;
 
     public abstract StoreProvider Provider { get; }
@@ -64,6 +67,10 @@ public abstract class HubFixture : IAsyncLifetime
         Alipay = await SandboxWiring.RegisterAlipayAppAsync(Sandbox.BaseUrl);
         Alipay.AttemptTimeout = TimeSpan.FromMilliseconds(800);
         Alipay.TotalTimeout = TimeSpan.FromSeconds(2.5);
+        UnionPay = await SandboxWiring.RegisterUnionPayMerchantAsync(Sandbox.BaseUrl);
+        UnionPay.AttemptTimeout = TimeSpan.FromMilliseconds(800);
+        UnionPay.TotalTimeout = TimeSpan.FromSeconds(2.5);
+        Sandbox.UnionPay.Faults.HangFor = TimeSpan.FromSeconds(4);
         Receiver = await WebhookReceiver.StartAsync();
 
         var connectionString = await CreateDatabaseAsync();
@@ -87,7 +94,7 @@ public abstract class HubFixture : IAsyncLifetime
                 ["Hutong:Webhooks:TimeScale"] = "0.001",
                 ["Hutong:Webhooks:Timeout"] = "00:00:03",
             });
-        }, new WalletAccounts(WeChat, Alipay));
+        }, new WalletAccounts(WeChat, Alipay, UnionPay));
         await Hub.StartAsync();
         Http = new HttpClient { BaseAddress = new Uri(Hub.BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
         Metrics = new MeterCapture(Service<HubMetrics>().Meter);

@@ -134,7 +134,12 @@ internal static class CheckoutPage
         if (state == PaymentStatus.Pending && p.CodeUrl is not null)
         {
             var tokenPath = $"/pay/{e(p.CheckoutToken)}";
-            var buyerPage = p.Wallet == "alipay" ? $"alipay/buyer?qr_code={Uri.EscapeDataString(p.CodeUrl)}" : $"wechatpay/buyer?code_url={Uri.EscapeDataString(p.CodeUrl)}";
+            var buyerPage = p.Wallet switch
+            {
+                "alipay" => $"alipay/buyer?qr_code={Uri.EscapeDataString(p.CodeUrl)}",
+                "unionpay" => $"unionpay/buyer?qr_code={Uri.EscapeDataString(p.CodeUrl)}",
+                _ => $"wechatpay/buyer?code_url={Uri.EscapeDataString(p.CodeUrl)}",
+            };
             var buyer = sandboxUrl is null ? string.Empty
                 : $"<p class=\"hint\"><a id=\"sandbox-buyer\" href=\"{e(sandboxUrl.TrimEnd('/'))}/sandbox/{buyerPage}\" target=\"_blank\" rel=\"noopener\">Sandbox: open the scan in the sandbox wallet app</a></p>";
             body = $"""
@@ -208,6 +213,7 @@ internal static class CheckoutPage
           .qr img { image-rendering: pixelated; }
           .hint { color: #444; font-size: .9rem; }
           .wallets button#pay-alipay { background: #1677ff; }
+          .wallets button#pay-unionpay { background: #c4000f; }
           .wallets button { display: block; width: 100%; margin: .5rem 0; padding: .8rem; font-size: 1rem; border: 0; border-radius: .4rem; background: #07c160; color: #fff; cursor: pointer; }
           .wallets button:focus { outline: 3px solid #1d3f73; outline-offset: 2px; }
         </style>

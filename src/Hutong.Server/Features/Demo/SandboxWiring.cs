@@ -1,9 +1,11 @@
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using Hutong.Connectors.Alipay;
+using Hutong.Connectors.UnionPay;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Sandbox;
 using Hutong.Sandbox.Alipay;
+using Hutong.Sandbox.UnionPay;
 using Hutong.Sandbox.WeChatPay;
 
 namespace Hutong.Server.Features.Demo;
@@ -64,6 +66,26 @@ public static class SandboxWiring
             AppPrivateKeyPem = key.ExportPkcs8PrivateKeyPem(),
             AlipayPublicKeyPem = registered.AlipayPublicKeyPem,
             AppAuthToken = token,
+        };
+    }
+
+    /// <summary>Registers a fresh UnionPay ACP merchant (signing key and certId) with a sandbox.</summary>
+    public static async Task<UnionPayOptions> RegisterUnionPayMerchantAsync(string sandboxUrl, CancellationToken ct = default)
+    {
+        using var key = RSA.Create(2048);
+        var merId = "777290058" + RandomNumberGenerator.GetString("0123456789", 6);
+        var certId = RandomNumberGenerator.GetString("123456789", 1) + RandomNumberGenerator.GetString("0123456789", 10);
+        using var http = new HttpClient { BaseAddress = new Uri(sandboxUrl) };
+        var response = await http.PostAsJsonAsync("/sandbox/unionpay/merchants", new RegisterUnionPayMerchantRequest(merId, certId, key.ExportSubjectPublicKeyInfoPem()), SandboxJson.Options, ct);
+        response.EnsureSuccessStatusCode();
+        var registered = (await response.Content.ReadFromJsonAsync<RegisterUnionPayMerchantResponse>(SandboxJson.Options, ct))!;
+        return new UnionPayOptions
+        {
+            GatewayUrl = sandboxUrl,
+            MerId = merId,
+            CertId = certId,
+            SigningPrivateKeyPem = key.ExportPkcs8PrivateKeyPem(),
+            UnionPaySigningCertPem = registered.UnionPaySigningCertPem,
         };
     }
 }

@@ -1,0 +1,274 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Hutong.Connectors.Abstractions;
+using Microsoft.Extensions.Logging;
+using Polly.Timeout;
+
+namespace Hutong.Connectors.UnionPay;
+
+/// <summary>
+/// UnionPay QuickPass through 全渠道 ACP 5.1.0, merchant-presented QR (txnType=01, txnSubType=07, channelType=08),
+/// query (txnType=00) and the backUrl notification. Responses and notifications must carry UnionPay's pinned
+/// signing certificate in signPubKeyCert and verify with it.
+/// </summary>
+public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
+{
+    public const string Name = "unionpay";
+    private static readonly TimeSpan ChinaOffset = TimeSpan.FromHours(8);
+
+    private readonly HttpClient _http;
+    private readonly UnionPayOptions _options;
+    private readonly ILogger<UnionPayConnector> _log;
+    private readonly RSA _key;
+    private readonly X509Certificate2 _unionPayCert;
+    private readonly RSA _unionPayKey;
+
+    public UnionPayConnector(HttpClient http, UnionPayOptions options, ILogger<UnionPayConnector> log)
+    {
+        _http = http;
+        _options = options;
+        _log = log;
+        _key = RSA.Create();
+        _key.ImportFromPem(options.SigningPrivateKeyPem);
+        _unionPayCert = X509Certificate2.CreateFromPem(options.UnionPaySigningCertPem);
+        _unionPayKey = _unionPayCert.GetRSAPublicKey() ?? throw new CryptographicException("UnionPay signing certificate has no RSA key.");
+    }
+
+    public string Wallet => Name;
+
+    /// <summary>A merchant-presented QR cannot be closed: it lapses at payTimeout, which the hub sets to the payment's expiry.</summary>
+    public WalletCapabilities Capabilities { get; } = new(
+        QrCode: true, Query: true, Close: false, Refund: false, PartialRefund: false,
+        Notifications: true, ServiceProviderMode: false, Currencies: ["CNY"]);
+
+    public async Task<CreateOrderResult> CreateQrOrderAsync(CreateOrderRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Amount.Currency.Code != "CNY")
+        {
+            return CreateOrderResult.Rejected(new WalletError("CURRENCY", "UnionPay QR orders are CNY (156) only."));
+        }
+
+        var fields = Common("01", "07", request.OutTradeNo);
+        fields["txnAmt"] = request.Amount.Minor.ToString(CultureInfo.InvariantCulture);
+        fields["currencyCode"] = "156";
+        fields["backUrl"] = request.NotifyUrl;
+        fields["payTimeout"] = request.ExpiresAt.ToOffset(ChinaOffset).ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+        if (request.Attach is not null)
+        {
+            fields["reqReserved"] = request.Attach;
+        }
+
+        var reply = await CallAsync("/gateway/api/backTransReq.do", fields, cancellationToken);
+        return reply.Outcome switch
+        {
+            WalletCallOutcome.Ok when reply.Fields!.GetValueOrDefault("qrCode") is { Length: > 0 } qr => CreateOrderResult.Ok(qr),
+            WalletCallOutcome.Ok => CreateOrderResult.Unknown("verified answer without qrCode"),
+            WalletCallOutcome.Rejected => CreateOrderResult.Rejected(reply.Error!),
+            _ => CreateOrderResult.Unknown(reply.Error?.Message ?? "no answer"),
+        };
+    }
+
+    public async Task<QueryResult> QueryAsync(string outTradeNo, CancellationToken cancellationToken)
+    {
+        var reply = await CallAsync("/gateway/api/queryTrans.do", Common("00", "00", outTradeNo), cancellationToken);
+        if (reply.Outcome == WalletCallOutcome.Ok)
+        {
+            var f = reply.Fields!;
+            var orig = f.GetValueOrDefault("origRespCode");
+            var status = UnionPayStatusMap.Map(orig);
+            if (status == WalletStatus.Unrecognised)
+            {
+                LogUnrecognisedStatus(_log, orig ?? "(null)", outTradeNo);
+            }
+
+            return QueryResult.Ok(ToTransaction(outTradeNo, f, status, orig ?? string.Empty));
+        }
+
+        if (reply.Outcome == WalletCallOutcome.Rejected && reply.Error?.Code == "34")
+        {
+            return QueryResult.NotFound(outTradeNo); // 查无此交易
+        }
+
+        return QueryResult.Unknown(reply.Error?.Message ?? "no answer");
+    }
+
+    public Task<CloseResult> CloseAsync(string outTradeNo, CancellationToken cancellationToken) =>
+        Task.FromResult(CloseResult.Rejected(new WalletError("NOT_SUPPORTED", "UnionPay merchant-presented QR codes cannot be closed; they lapse at payTimeout.")));
+
+    public Task<NotificationResult> VerifyNotificationAsync(IReadOnlyDictionary<string, string> headers, string rawBody, CancellationToken cancellationToken)
+    {
+        Dictionary<string, string> f;
+        try
+        {
+            f = UnionPaySignature.ParseFields(rawBody);
+        }
+        catch (FormatException)
+        {
+            return Task.FromResult(NotificationResult.Reject("body is not a form"));
+        }
+
+        if (VerifyFields(f) is { } problem)
+        {
+            return Task.FromResult(NotificationResult.Reject(problem));
+        }
+
+        if (f.GetValueOrDefault("merId") != _options.MerId)
+        {
+            return Task.FromResult(NotificationResult.Reject("merId is not this merchant's"));
+        }
+
+        var orderId = f.GetValueOrDefault("orderId");
+        var queryId = f.GetValueOrDefault("queryId");
+        if (string.IsNullOrEmpty(orderId) || string.IsNullOrEmpty(queryId))
+        {
+            return Task.FromResult(NotificationResult.Reject("notification without orderId or queryId"));
+        }
+
+        var code = f.GetValueOrDefault("respCode");
+        var tx = ToTransaction(orderId, f, code == "00" ? WalletStatus.Succeeded : WalletStatus.Failed, code ?? string.Empty);
+        return Task.FromResult(new NotificationResult(true, null, queryId, "backUrl", tx));
+    }
+
+    /// <summary>UnionPay counts an HTTP 200 as received; anything else is resent.</summary>
+    public NotificationAck Acknowledge(bool accepted) => accepted ? new NotificationAck(200, "text/plain", "ok") : new NotificationAck(400, "text/plain", "fail");
+
+    public void Dispose()
+    {
+        _key.Dispose();
+        _unionPayKey.Dispose();
+        _unionPayCert.Dispose();
+    }
+
+    /// <summary>
+    /// ACP identifies an order by orderId and its original txnTime. The hub's out_trade_no is a UUIDv7 whose first
+    /// 48 bits are Unix milliseconds, so the txnTime is derived from it and every later call names the same order.
+    /// </summary>
+    public static string TxnTimeOf(string outTradeNo)
+    {
+        if (outTradeNo.Length < 12 || !long.TryParse(outTradeNo.AsSpan(0, 12), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var ms))
+        {
+            throw new ArgumentException("out_trade_no must be a UUIDv7 in hex (as the hub creates them).", nameof(outTradeNo));
+        }
+
+        return DateTimeOffset.FromUnixTimeMilliseconds(ms).ToOffset(ChinaOffset).ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+    }
+
+    private SortedDictionary<string, string> Common(string txnType, string txnSubType, string orderId) => new(StringComparer.Ordinal)
+    {
+        ["version"] = "5.1.0",
+        ["encoding"] = "UTF-8",
+        ["signMethod"] = "01",
+        ["certId"] = _options.CertId,
+        ["txnType"] = txnType,
+        ["txnSubType"] = txnSubType,
+        ["bizType"] = "000000",
+        ["channelType"] = "08",
+        ["accessType"] = "0",
+        ["merId"] = _options.MerId,
+        ["orderId"] = orderId,
+        ["txnTime"] = TxnTimeOf(orderId),
+    };
+
+    private WalletTransaction ToTransaction(string orderId, Dictionary<string, string> f, WalletStatus status, string raw) => new(
+        orderId, status, raw, f.GetValueOrDefault("queryId"),
+        long.TryParse(f.GetValueOrDefault("txnAmt"), NumberStyles.None, CultureInfo.InvariantCulture, out var amt) ? amt : null,
+        f.GetValueOrDefault("currencyCode") is "156" or null ? "CNY" : f["currencyCode"],
+        f.GetValueOrDefault("accNo"),
+        DateTime.TryParseExact(f.GetValueOrDefault("traceTime"), "MMddHHmmss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var t)
+            ? new DateTimeOffset(DateTime.UtcNow.Year, t.Month, t.Day, t.Hour, t.Minute, t.Second, ChinaOffset) : null,
+        f.GetValueOrDefault("merId"));
+
+    /// <summary>Null when the fields carry the pinned UnionPay certificate and verify with it.</summary>
+    private string? VerifyFields(Dictionary<string, string> f)
+    {
+        if (!f.TryGetValue("signPubKeyCert", out var certPem))
+        {
+            return "no signPubKeyCert";
+        }
+
+        try
+        {
+            using var presented = X509Certificate2.CreateFromPem(certPem);
+            if (!presented.RawData.AsSpan().SequenceEqual(_unionPayCert.RawData))
+            {
+                return "signPubKeyCert is not UnionPay's signing certificate";
+            }
+        }
+        catch (CryptographicException)
+        {
+            return "signPubKeyCert is not a certificate";
+        }
+
+        return UnionPaySignature.Verify(_unionPayKey, f, f.GetValueOrDefault("signature")) ? null : "signature does not verify";
+    }
+
+    private sealed record Reply(WalletCallOutcome Outcome, Dictionary<string, string>? Fields, WalletError? Error);
+
+    private async Task<Reply> CallAsync(string path, SortedDictionary<string, string> fields, CancellationToken cancellationToken)
+    {
+        fields["signature"] = UnionPaySignature.Sign(_key, fields);
+        using var request = new HttpRequestMessage(HttpMethod.Post, _options.GatewayUrl.TrimEnd('/') + path) { Content = new FormUrlEncodedContent(fields) };
+        string body;
+        try
+        {
+            using var response = await _http.SendAsync(request, cancellationToken);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                LogNoAnswer(_log, path, $"HTTP {(int)response.StatusCode}");
+                return new Reply(WalletCallOutcome.Unknown, null, new WalletError("UNKNOWN", $"HTTP {(int)response.StatusCode}"));
+            }
+
+            body = await response.Content.ReadAsStringAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or TimeoutRejectedException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException)
+        {
+            LogNoAnswer(_log, path, e.GetType().Name);
+            return new Reply(WalletCallOutcome.Unknown, null, new WalletError("UNKNOWN", $"no answer: {e.GetType().Name}"));
+        }
+
+        Dictionary<string, string> answer;
+        try
+        {
+            answer = UnionPaySignature.ParseFields(body);
+        }
+        catch (FormatException)
+        {
+            return new Reply(WalletCallOutcome.Unknown, null, new WalletError("UNVERIFIED", "unparsable answer"));
+        }
+
+        if (VerifyFields(answer) is { } problem)
+        {
+            LogUnverified(_log, path, problem);
+            return new Reply(WalletCallOutcome.Unknown, null, new WalletError("UNVERIFIED", problem));
+        }
+
+        var code = answer.GetValueOrDefault("respCode") ?? string.Empty;
+        if (code == "00")
+        {
+            return new Reply(WalletCallOutcome.Ok, answer, null);
+        }
+
+        var error = new WalletError(code, answer.GetValueOrDefault("respMsg") ?? string.Empty);
+        LogWalletError(_log, path, code);
+        // 03/04/05: processing or timed out at UnionPay — the outcome is open; other codes are definite.
+        return new Reply(code is "03" or "04" or "05" ? WalletCallOutcome.Unknown : WalletCallOutcome.Rejected, answer, error);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "UnionPay {Path} got no answer ({Failure}); outcome unknown")]
+    private static partial void LogNoAnswer(ILogger logger, string path, string failure);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "UnionPay {Path} answer failed verification ({Problem}); treated as no answer")]
+    private static partial void LogUnverified(ILogger logger, string path, string problem);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "UnionPay {Path} answered respCode {Code}")]
+    private static partial void LogWalletError(ILogger logger, string path, string code);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "UnionPay returned unrecognised origRespCode {Code} for {OrderId}")]
+    private static partial void LogUnrecognisedStatus(ILogger logger, string code, string orderId);
+}

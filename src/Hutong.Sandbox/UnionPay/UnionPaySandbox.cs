@@ -1,0 +1,402 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Hutong.Connectors.UnionPay;
+using Hutong.Sandbox.WeChatPay;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Hutong.Sandbox.UnionPay;
+
+public sealed class UnionPaySandboxOrder
+{
+    public required string MerId { get; init; }
+
+    public required string OrderId { get; init; }
+
+    public required string TxnTime { get; init; }
+
+    public required long TxnAmt { get; init; }
+
+    public required string BackUrl { get; set; }
+
+    public string? ReqReserved { get; init; }
+
+    public DateTimeOffset? PayTimeout { get; init; }
+
+    public required string QrToken { get; init; }
+
+    /// <summary>origRespCode of the order: 05 issued and waiting, 00 paid, 12 lapsed.</summary>
+    public string OrigRespCode { get; set; } = "05";
+
+    public string? QueryId { get; set; }
+
+    public string? AccNo { get; set; }
+
+    public DateTimeOffset? Paid { get; set; }
+
+    public string QrCode => $"https://qr.95516.com/00010000/{QrToken}";
+}
+
+public sealed record RegisterUnionPayMerchantRequest(string MerId, string CertId, string PublicKeyPem);
+
+public sealed record RegisterUnionPayMerchantResponse(string UnionPaySigningCertPem);
+
+public sealed record UnionPayBuyerPayRequest(string QrCode, string? AccNo);
+
+/// <summary>
+/// The UnionPay 全渠道 side: back-end QR application and query, each verified with the merchant's key and answered as
+/// signed k=v fields carrying UnionPay's signing certificate; backUrl notifications resent at 1, 2, 4, 8 and 16 minutes
+/// until the merchant answers HTTP 200 (the resend gaps are this sandbox's reading, not a quoted figure).
+/// </summary>
+public sealed class UnionPaySandbox : IDisposable
+{
+    public static readonly IReadOnlyList<TimeSpan> RetrySchedule =
+        [TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(8), TimeSpan.FromMinutes(16)];
+
+    private static readonly TimeSpan ChinaOffset = TimeSpan.FromHours(8);
+    private readonly HttpClient _http;
+    private readonly CancellationTokenSource _stop = new();
+
+    public UnionPaySandbox(HttpClient http)
+    {
+        _http = http;
+        SigningKey = RSA.Create(2048);
+        var req = new CertificateRequest("CN=中国银联股份有限公司 Sandbox Signing, O=China UnionPay Sandbox", SigningKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        SigningCert = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(5));
+    }
+
+    public RSA SigningKey { get; }
+
+    public X509Certificate2 SigningCert { get; }
+
+    public SandboxFaults Faults { get; } = new();
+
+    public double TimeScale { get; set; } = 1.0;
+
+    public ConcurrentDictionary<string, (string CertId, RSA Key)> Merchants { get; } = new(StringComparer.Ordinal);
+
+    public ConcurrentDictionary<(string MerId, string OrderId), UnionPaySandboxOrder> Orders { get; } = new();
+
+    public ConcurrentDictionary<string, UnionPaySandboxOrder> OrdersByQr { get; } = new(StringComparer.Ordinal);
+
+    public ConcurrentQueue<NotificationAttempt> NotificationLog { get; } = new();
+
+    public void Map(IEndpointRouteBuilder app)
+    {
+        app.MapPost("/gateway/api/backTransReq.do", (HttpContext ctx) => HandleAsync(ctx, query: false)).DisableAntiforgery();
+        app.MapPost("/gateway/api/queryTrans.do", (HttpContext ctx) => HandleAsync(ctx, query: true)).DisableAntiforgery();
+        var g = app.MapGroup("/sandbox/unionpay");
+        g.MapPost("/merchants", (RegisterUnionPayMerchantRequest r) =>
+        {
+            var key = RSA.Create();
+            key.ImportFromPem(r.PublicKeyPem);
+            Merchants[r.MerId] = (r.CertId, key);
+            return Results.Ok(new RegisterUnionPayMerchantResponse(SigningCert.ExportCertificatePem()));
+        });
+        g.MapPost("/faults", (FaultRequest f) =>
+        {
+            Faults.Inject(f.Operation, f.Fault, f.Count, f.Match);
+            return Results.NoContent();
+        });
+        g.MapPost("/buyer/pay", (UnionPayBuyerPayRequest r) => Pay(r) is { } error
+            ? Results.BadRequest(new { code = "NOT_PAYABLE", message = error })
+            : Results.Ok(new { qr_code = r.QrCode, orig_resp_code = "00" }));
+        g.MapGet("/buyer", (string? qr_code) => Results.Content(BuyerPage(qr_code, null), "text/html; charset=utf-8"));
+        g.MapPost("/buyer", async (HttpRequest request) =>
+        {
+            var form = await request.ReadFormAsync();
+            var error = Pay(new UnionPayBuyerPayRequest(form["qr_code"].ToString(), null));
+            return Results.Content(BuyerPage(form["qr_code"], error is null ? "支付成功 Payment succeeded" : $"支付失败 {error}"), "text/html; charset=utf-8");
+        }).DisableAntiforgery();
+    }
+
+    /// <summary>The buyer's UnionPay app pays a scanned code; returns an error message or null.</summary>
+    public string? Pay(UnionPayBuyerPayRequest r)
+    {
+        const string prefix = "https://qr.95516.com/00010000/";
+        if (r.QrCode is null || !r.QrCode.StartsWith(prefix, StringComparison.Ordinal) || !OrdersByQr.TryGetValue(r.QrCode[prefix.Length..], out var order))
+        {
+            return "二维码无效";
+        }
+
+        lock (order)
+        {
+            if (order.OrigRespCode != "05")
+            {
+                return $"订单状态 {order.OrigRespCode}";
+            }
+
+            if (order.PayTimeout is { } t && t <= DateTimeOffset.UtcNow)
+            {
+                order.OrigRespCode = "12";
+                return "二维码已过期";
+            }
+
+            order.OrigRespCode = "00";
+            order.QueryId = DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture) + RandomNumberGenerator.GetString("0123456789", 7);
+            order.AccNo = r.AccNo ?? "6216****" + RandomNumberGenerator.GetString("0123456789", 4);
+            order.Paid = DateTimeOffset.UtcNow;
+        }
+
+        var fault = Faults.Next("notify", order.ReqReserved);
+        if (fault != SandboxFault.DropNotification)
+        {
+            for (var i = 0; i < (fault == SandboxFault.DuplicateNotification ? 2 : 1); i++)
+            {
+                _ = Task.Run(() => DeliverAsync(order, _stop.Token));
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The signed backUrl fields for a paid order.</summary>
+    public SortedDictionary<string, string> NotificationFields(UnionPaySandboxOrder o)
+    {
+        SortedDictionary<string, string> f;
+        lock (o)
+        {
+            f = Fields(o.MerId, "01", "07", o.OrderId, o.TxnTime);
+            f["respCode"] = "00";
+            f["respMsg"] = "成功[0000000]";
+            f["txnAmt"] = o.TxnAmt.ToString(CultureInfo.InvariantCulture);
+            f["settleAmt"] = f["txnAmt"];
+            f["currencyCode"] = "156";
+            f["settleCurrencyCode"] = "156";
+            f["queryId"] = o.QueryId ?? string.Empty;
+            f["traceNo"] = o.QueryId?[^6..] ?? string.Empty;
+            f["traceTime"] = (o.Paid ?? DateTimeOffset.UtcNow).ToOffset(ChinaOffset).ToString("MMddHHmmss", CultureInfo.InvariantCulture);
+            f["settleDate"] = (o.Paid ?? DateTimeOffset.UtcNow).ToOffset(ChinaOffset).ToString("MMdd", CultureInfo.InvariantCulture);
+            f["accNo"] = o.AccNo ?? string.Empty;
+            if (o.ReqReserved is not null)
+            {
+                f["reqReserved"] = o.ReqReserved;
+            }
+        }
+
+        return Signed(f);
+    }
+
+    public void Dispose()
+    {
+        if (!_stop.IsCancellationRequested)
+        {
+            _stop.Cancel();
+        }
+
+        SigningKey.Dispose();
+        SigningCert.Dispose();
+    }
+
+    private async Task HandleAsync(HttpContext ctx, bool query)
+    {
+        var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
+        var f = form.ToDictionary(k => k.Key, v => v.Value.ToString(), StringComparer.Ordinal);
+        var merId = f.GetValueOrDefault("merId") ?? string.Empty;
+        var reply = Fields(merId, f.GetValueOrDefault("txnType") ?? string.Empty, f.GetValueOrDefault("txnSubType") ?? string.Empty,
+            f.GetValueOrDefault("orderId") ?? string.Empty, f.GetValueOrDefault("txnTime") ?? string.Empty);
+
+        if (!Merchants.TryGetValue(merId, out var merchant) || f.GetValueOrDefault("certId") != merchant.CertId
+            || f.GetValueOrDefault("signMethod") != "01" || !UnionPaySignature.Verify(merchant.Key, f, f.GetValueOrDefault("signature")))
+        {
+            await WriteAsync(ctx, Answer(reply, "11", "验证签名失败[9100004]"));
+            return;
+        }
+
+        var orderId = f.GetValueOrDefault("orderId") ?? string.Empty;
+        var existing = Orders.GetValueOrDefault((merId, orderId));
+        var fault = Faults.Next(query ? "query" : "apply", existing?.ReqReserved ?? f.GetValueOrDefault("reqReserved"));
+        switch (fault)
+        {
+            case SandboxFault.TimeoutBefore:
+                await HangAsync(ctx);
+                return;
+            case SandboxFault.ServerError:
+                ctx.Response.StatusCode = 503;
+                return;
+            case SandboxFault.ParamError:
+                await WriteAsync(ctx, Answer(reply, "30", "报文格式错误 (injected)"));
+                return;
+        }
+
+        var answer = query ? Query(reply, existing, f) : Apply(reply, merId, orderId, f);
+        if (fault == SandboxFault.TimeoutAfter)
+        {
+            await HangAsync(ctx);
+            return;
+        }
+
+        if (fault == SandboxFault.BadResponseSignature)
+        {
+            answer["signature"] = Convert.ToBase64String(new byte[256]);
+        }
+
+        await WriteAsync(ctx, answer);
+    }
+
+    private SortedDictionary<string, string> Apply(SortedDictionary<string, string> reply, string merId, string orderId, Dictionary<string, string> f)
+    {
+        if (f.GetValueOrDefault("txnType") != "01" || f.GetValueOrDefault("txnSubType") != "07" || f.GetValueOrDefault("bizType") != "000000"
+            || f.GetValueOrDefault("currencyCode") != "156" || orderId.Length is < 8 or > 40 || !orderId.All(char.IsAsciiLetterOrDigit)
+            || !long.TryParse(f.GetValueOrDefault("txnAmt"), NumberStyles.None, CultureInfo.InvariantCulture, out var amt) || amt < 1
+            || string.IsNullOrEmpty(f.GetValueOrDefault("backUrl")))
+        {
+            return Answer(reply, "30", "报文格式错误：txnType/txnSubType/bizType/orderId/txnAmt/currencyCode/backUrl");
+        }
+
+        DateTimeOffset? timeout = DateTime.TryParseExact(f.GetValueOrDefault("payTimeout"), "yyyyMMddHHmmss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var t)
+            ? new DateTimeOffset(t, ChinaOffset) : null;
+        var order = Orders.GetOrAdd((merId, orderId), _ => new UnionPaySandboxOrder
+        {
+            MerId = merId, OrderId = orderId, TxnTime = f.GetValueOrDefault("txnTime") ?? string.Empty, TxnAmt = amt,
+            BackUrl = f["backUrl"], ReqReserved = f.GetValueOrDefault("reqReserved"), PayTimeout = timeout,
+            QrToken = RandomNumberGenerator.GetString("0123456789", 20),
+        });
+        OrdersByQr.TryAdd(order.QrToken, order);
+        if (order.TxnAmt != amt || order.TxnTime != f.GetValueOrDefault("txnTime"))
+        {
+            return Answer(reply, "12", "重复交易[2011012]");
+        }
+
+        if (order.OrigRespCode != "05")
+        {
+            return Answer(reply, "12", "重复交易：订单已支付或已失效");
+        }
+
+        var ok = Answer(reply, "00", "成功[0000000]", sign: false);
+        ok["qrCode"] = order.QrCode;
+        return Signed(ok);
+    }
+
+    private SortedDictionary<string, string> Query(SortedDictionary<string, string> reply, UnionPaySandboxOrder? order, Dictionary<string, string> f)
+    {
+        if (order is null || order.TxnTime != f.GetValueOrDefault("txnTime"))
+        {
+            return Answer(reply, "34", "查无此交易[2011000]");
+        }
+
+        lock (order)
+        {
+            if (order.OrigRespCode == "05" && order.PayTimeout is { } t && t <= DateTimeOffset.UtcNow)
+            {
+                order.OrigRespCode = "12";
+            }
+
+            var ok = Answer(reply, "00", "成功[0000000]", sign: false);
+            ok["origRespCode"] = order.OrigRespCode;
+            ok["origRespMsg"] = order.OrigRespCode switch { "00" => "成功[0000000]", "05" => "已受理，待付款", _ => "二维码已失效" };
+            ok["txnAmt"] = order.TxnAmt.ToString(CultureInfo.InvariantCulture);
+            ok["currencyCode"] = "156";
+            if (order.QueryId is not null)
+            {
+                ok["queryId"] = order.QueryId;
+                ok["accNo"] = order.AccNo ?? string.Empty;
+                ok["traceTime"] = order.Paid!.Value.ToOffset(ChinaOffset).ToString("MMddHHmmss", CultureInfo.InvariantCulture);
+            }
+
+            return Signed(ok);
+        }
+    }
+
+    private static SortedDictionary<string, string> Fields(string merId, string txnType, string txnSubType, string orderId, string txnTime) => new(StringComparer.Ordinal)
+    {
+        ["version"] = "5.1.0",
+        ["encoding"] = "UTF-8",
+        ["signMethod"] = "01",
+        ["bizType"] = "000000",
+        ["accessType"] = "0",
+        ["merId"] = merId,
+        ["txnType"] = txnType,
+        ["txnSubType"] = txnSubType,
+        ["orderId"] = orderId,
+        ["txnTime"] = txnTime,
+    };
+
+    private SortedDictionary<string, string> Answer(SortedDictionary<string, string> reply, string code, string msg, bool sign = true)
+    {
+        var a = new SortedDictionary<string, string>(reply, StringComparer.Ordinal) { ["respCode"] = code, ["respMsg"] = msg };
+        return sign ? Signed(a) : a;
+    }
+
+    private SortedDictionary<string, string> Signed(SortedDictionary<string, string> f)
+    {
+        f["signPubKeyCert"] = SigningCert.ExportCertificatePem();
+        f["signature"] = UnionPaySignature.Sign(SigningKey, f);
+        return f;
+    }
+
+    private static async Task WriteAsync(HttpContext ctx, IEnumerable<KeyValuePair<string, string>> fields)
+    {
+        ctx.Response.ContentType = "text/plain; charset=UTF-8";
+        await ctx.Response.WriteAsync(UnionPaySignature.FormatFields(fields), ctx.RequestAborted);
+    }
+
+    private async Task HangAsync(HttpContext ctx)
+    {
+        try
+        {
+            await Task.Delay(Faults.HangFor, ctx.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        ctx.Abort();
+    }
+
+    private async Task DeliverAsync(UnionPaySandboxOrder order, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt <= RetrySchedule.Count && !ct.IsCancellationRequested; attempt++)
+        {
+            if (attempt > 0)
+            {
+                try
+                {
+                    await Task.Delay(RetrySchedule[attempt - 1] * TimeScale, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+
+            int? status = null;
+            try
+            {
+                using var content = new FormUrlEncodedContent(NotificationFields(order));
+                using var response = await _http.PostAsync(order.BackUrl, content, ct);
+                status = (int)response.StatusCode;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+            }
+
+            NotificationLog.Enqueue(new NotificationAttempt(order.OrderId, order.QueryId ?? string.Empty, attempt + 1, status, DateTimeOffset.UtcNow));
+            if (status == 200)
+            {
+                return;
+            }
+        }
+    }
+
+    private string BuyerPage(string? qrCode, string? message)
+    {
+        var order = qrCode is not null && qrCode.Contains("/00010000/", StringComparison.Ordinal)
+            ? OrdersByQr.GetValueOrDefault(qrCode[(qrCode.LastIndexOf('/') + 1)..]) : null;
+        var e = (string? s) => WebUtility.HtmlEncode(s ?? string.Empty);
+        var amount = order is null ? string.Empty : $"¥{order.TxnAmt / 100}.{order.TxnAmt % 100:00}";
+        return $"""
+            <!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+            <title>UnionPay sandbox buyer</title></head><body style="font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto">
+            <h1>云闪付 · Sandbox buyer</h1><p id="result" role="status">{e(message)}</p>
+            <p id="order">{(order is null ? string.Empty : $"<strong>{amount}</strong> ({e(order.OrigRespCode)})")}</p>
+            <form method="post" action="/sandbox/unionpay/buyer"><input type="hidden" name="qr_code" value="{e(qrCode)}">
+            <button type="submit" style="background:#e60012;color:#fff;border:0;padding:.8rem 2rem;border-radius:.4rem">确认付款 Pay</button></form></body></html>
+            """;
+    }
+}
