@@ -130,6 +130,7 @@ public static class HubApp
         AdminEndpoints.Map(admin);
 
         CheckoutEndpoints.Map(app);
+        AggregatedQr.Map(app);
         WalletNotificationEndpoints.Map(app);
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).ExcludeFromDescription();
         if (hub.Sandbox.Demo)

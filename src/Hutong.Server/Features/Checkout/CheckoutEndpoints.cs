@@ -144,7 +144,7 @@ internal static class CheckoutPage
                 : $"<p class=\"hint\"><a id=\"sandbox-buyer\" href=\"{e(sandboxUrl.TrimEnd('/'))}/sandbox/{buyerPage}\" target=\"_blank\" rel=\"noopener\">Sandbox: open the scan in the sandbox wallet app</a></p>";
             body = $"""
                 <figure class="qr"><img id="qr" src="{tokenPath}/qr.png" width="264" height="264" alt="{e(WalletNames.GetValueOrDefault(p.Wallet ?? string.Empty, p.Wallet ?? string.Empty))} QR code for {e(amount)}">
-                <figcaption>{e(WalletNames.GetValueOrDefault(p.Wallet ?? string.Empty, p.Wallet ?? string.Empty))} · 打开 App 扫一扫 · Open the app and scan</figcaption></figure>
+                <figcaption>{e(WalletNames.GetValueOrDefault(p.Wallet ?? string.Empty, p.Wallet ?? string.Empty))} · 打开 App 扫一扫（微信内可长按识别）· Open the app and scan</figcaption></figure>
                 {buyer}
                 """;
         }
@@ -152,7 +152,11 @@ internal static class CheckoutPage
         {
             var buttons = string.Join("\n", wallets.Select(w =>
                 $"<button type=\"submit\" formaction=\"/pay/{e(p.CheckoutToken)}/{e(w)}\" id=\"pay-{e(w)}\">{e(WalletNames.GetValueOrDefault(w, w))}</button>"));
-            body = $"<form method=\"post\" class=\"wallets\" aria-label=\"Payment method\">{buttons}</form>";
+            body = $"""
+                <figure class="qr"><img id="aggregate-qr" src="/pay/{e(p.CheckoutToken)}/aggregate.png" width="200" height="200" alt="One QR code for WeChat Pay, Alipay and UnionPay">
+                <figcaption>用微信、支付宝或云闪付扫码 · Scan with WeChat, Alipay or UnionPay</figcaption></figure>
+                <form method="post" class="wallets" aria-label="Payment method">{buttons}</form>
+                """;
         }
         else
         {
