@@ -400,6 +400,43 @@ public abstract class PaymentFlowTests(HubFixture hub)
     }
 }
 
+/// <summary>Service-provider (服务商) mode: the acquirer's credentials, the sub-merchant's orders, the partner endpoints.</summary>
+[Collection("sqlite")]
+public sealed class WeChatServiceProviderTests(SqliteHub hub)
+{
+    [Fact]
+    public async Task A_service_provider_collects_for_its_sub_merchant_through_the_partner_endpoints()
+    {
+        var sp = await Hutong.Server.Features.Demo.SandboxWiring.RegisterWeChatMerchantAsync(hub.Sandbox.BaseUrl, "1900000300", subMchId: "1900000301");
+        using var http = new HttpClient(new WeChatPaySigningHandler { InnerHandler = new HttpClientHandler() });
+        using var connector = new WeChatPayConnector(http, sp, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<WeChatPayConnector>.Instance);
+        var no = Guid.NewGuid().ToString("N");
+        var request = new Hutong.Connectors.Abstractions.CreateOrderRequest(no, Hutong.Domain.Money.Of(1888, "CNY"), "服务商代收", DateTimeOffset.UtcNow.AddMinutes(5), "https://example.com/notify", "pay_sp");
+
+        var created = await connector.CreateQrOrderAsync(request, default);
+        Assert.Equal(Hutong.Connectors.Abstractions.WalletCallOutcome.Ok, created.Outcome);
+        var order = hub.Sandbox.WeChat.Orders[("1900000301", no)];
+        Assert.Equal("1900000300", order.SpMchId);
+        Assert.Equal(Hutong.Connectors.Abstractions.WalletStatus.NotPaid, (await connector.QueryAsync(no, default)).Transaction!.Status);
+
+        Assert.Equal(HttpStatusCode.OK, (await hub.BuyerPaysAsync(created.CodeUrl!, openId: "oSpBuyer")).StatusCode);
+        using var notification = hub.Sandbox.WeChatNotifier.BuildRequest(order, "sp-1");
+        var headers = notification.Headers.ToDictionary(h => h.Key, h => h.Value.First(), StringComparer.OrdinalIgnoreCase);
+        var verified = await connector.VerifyNotificationAsync(headers, await notification.Content!.ReadAsStringAsync(), default);
+        Assert.True(verified.Verified, verified.RejectReason);
+        Assert.Equal("1900000301", verified.Transaction!.MerchantId);
+        Assert.Equal("oSpBuyer", verified.Transaction.PayerId);
+        Assert.Equal(1888, verified.Transaction.AmountMinor);
+
+        var other = new Hutong.Connectors.Abstractions.CreateOrderRequest(Guid.NewGuid().ToString("N"), Hutong.Domain.Money.Of(100, "CNY"), "x", DateTimeOffset.UtcNow.AddMinutes(5), "https://example.com/n");
+        sp.SubMchId = "1900000999"; // not authorised under this service provider
+        using var stranger = new WeChatPayConnector(http, sp, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<WeChatPayConnector>.Instance);
+        var refused = await stranger.CreateQrOrderAsync(other, default);
+        Assert.Equal(Hutong.Connectors.Abstractions.WalletCallOutcome.Rejected, refused.Outcome);
+        Assert.Equal("MCH_NOT_EXISTS", refused.Error!.Code);
+    }
+}
+
 [Collection("sqlite")]
 public sealed class PaymentFlowTests_Sqlite(SqliteHub hub) : PaymentFlowTests(hub);
 

@@ -51,11 +51,14 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
 
     public WalletCapabilities Capabilities { get; } = new(
         QrCode: true, Query: true, Close: true, Refund: false, PartialRefund: false,
-        Notifications: true, ServiceProviderMode: false, Currencies: ["CNY"]);
+        Notifications: true, ServiceProviderMode: true, Currencies: ["CNY"]);
 
     public WeChatPayNotificationVerifier Notifications { get; }
 
     public string MchId => _options.MchId;
+
+    /// <summary>"partner/" in service-provider mode: /v3/pay/partner/transactions/… (Senparc: sp_mchid adds partner/).</summary>
+    private string Partner => _options.IsServiceProvider ? "partner/" : string.Empty;
 
     public async Task<CreateOrderResult> CreateQrOrderAsync(CreateOrderRequest request, CancellationToken cancellationToken)
     {
@@ -64,17 +67,16 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
             return CreateOrderResult.Rejected(new WalletError("PARAM_ERROR", "WeChat Pay Native orders are CNY only."));
         }
 
-        var body = JsonSerializer.Serialize(new WxNativeOrderRequest(
-            _options.AppId,
-            _options.MchId,
-            Truncate(request.Description, 127),
-            request.OutTradeNo,
-            request.ExpiresAt.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture),
-            request.Attach,
-            request.NotifyUrl,
-            new WxAmount(request.Amount.Minor)), WxJson.Default.WxNativeOrderRequest);
+        var description = Truncate(request.Description, 127);
+        var timeExpire = request.ExpiresAt.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
+        var amount = new WxAmount(request.Amount.Minor);
+        var body = _options.IsServiceProvider
+            ? JsonSerializer.Serialize(new WxPartnerNativeOrderRequest(_options.AppId, _options.MchId, _options.SubAppId, _options.SubMchId!,
+                description, request.OutTradeNo, timeExpire, request.Attach, request.NotifyUrl, amount), WxJson.Default.WxPartnerNativeOrderRequest)
+            : JsonSerializer.Serialize(new WxNativeOrderRequest(_options.AppId, _options.MchId,
+                description, request.OutTradeNo, timeExpire, request.Attach, request.NotifyUrl, amount), WxJson.Default.WxNativeOrderRequest);
 
-        var reply = await SendAsync(HttpMethod.Post, "/v3/pay/transactions/native", body, cancellationToken);
+        var reply = await SendAsync(HttpMethod.Post, $"/v3/pay/{Partner}transactions/native", body, cancellationToken);
         return reply switch
         {
             { Outcome: WalletCallOutcome.Ok } r when Parse(r.Body, WxJson.Default.WxNativeOrderResponse)?.CodeUrl is { } url => CreateOrderResult.Ok(url),
@@ -86,7 +88,10 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
 
     public async Task<QueryResult> QueryAsync(string outTradeNo, CancellationToken cancellationToken)
     {
-        var path = $"/v3/pay/transactions/out-trade-no/{Uri.EscapeDataString(outTradeNo)}?mchid={Uri.EscapeDataString(_options.MchId)}";
+        var owner = _options.IsServiceProvider
+            ? $"sp_mchid={Uri.EscapeDataString(_options.MchId)}&sub_mchid={Uri.EscapeDataString(_options.SubMchId!)}"
+            : $"mchid={Uri.EscapeDataString(_options.MchId)}";
+        var path = $"/v3/pay/{Partner}transactions/out-trade-no/{Uri.EscapeDataString(outTradeNo)}?{owner}";
         var reply = await SendAsync(HttpMethod.Get, path, null, cancellationToken);
         if (reply.Outcome == WalletCallOutcome.Ok && Parse(reply.Body, WxJson.Default.WxTransaction) is { OutTradeNo: not null } tx)
         {
@@ -109,8 +114,10 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
 
     public async Task<CloseResult> CloseAsync(string outTradeNo, CancellationToken cancellationToken)
     {
-        var body = JsonSerializer.Serialize(new WxCloseRequest(_options.MchId), WxJson.Default.WxCloseRequest);
-        var reply = await SendAsync(HttpMethod.Post, $"/v3/pay/transactions/out-trade-no/{Uri.EscapeDataString(outTradeNo)}/close", body, cancellationToken);
+        var body = _options.IsServiceProvider
+            ? JsonSerializer.Serialize(new WxPartnerCloseRequest(_options.MchId, _options.SubMchId!), WxJson.Default.WxPartnerCloseRequest)
+            : JsonSerializer.Serialize(new WxCloseRequest(_options.MchId), WxJson.Default.WxCloseRequest);
+        var reply = await SendAsync(HttpMethod.Post, $"/v3/pay/{Partner}transactions/out-trade-no/{Uri.EscapeDataString(outTradeNo)}/close", body, cancellationToken);
         return reply.Outcome switch
         {
             WalletCallOutcome.Ok => CloseResult.Ok,

@@ -132,7 +132,7 @@ public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, by
         tx.TransactionId,
         tx.Amount?.Total,
         tx.Amount?.Currency,
-        tx.Payer?.OpenId,
+        tx.Payer?.OpenId ?? tx.Payer?.SubOpenId ?? tx.Payer?.SpOpenId,
         DateTimeOffset.TryParse(tx.SuccessTime, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at) ? at : null,
-        tx.MchId);
+        tx.MchId ?? tx.SubMchId);
 }

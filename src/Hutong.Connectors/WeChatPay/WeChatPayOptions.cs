@@ -33,6 +33,17 @@ public sealed class WeChatPayOptions
     /// <summary>Also download platform certificates from /v3/certificates (certificate mode or migration).</summary>
     public bool UsePlatformCertificates { get; set; }
 
+    /// <summary>
+    /// Service-provider (服务商) mode: the sub-merchant this account collects for. With it set, <see cref="MchId"/>,
+    /// <see cref="AppId"/> and the keys are the service provider's, and the partner endpoints are used.
+    /// </summary>
+    public string? SubMchId { get; set; }
+
+    /// <summary>The sub-merchant's own app id, when it has one (sub_appid).</summary>
+    public string? SubAppId { get; set; }
+
+    public bool IsServiceProvider => !string.IsNullOrEmpty(SubMchId);
+
     /// <summary>Per-attempt timeout; a timed-out call leaves the payment UNKNOWN.</summary>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -40,5 +51,5 @@ public sealed class WeChatPayOptions
 
     public int MaxRetries { get; set; } = 1;
 
-    public override string ToString() => $"WeChatPay(mchid={MchId}, base={BaseUrl})";
+    public override string ToString() => IsServiceProvider ? $"WeChatPay(sp_mchid={MchId}, sub_mchid={SubMchId}, base={BaseUrl})" : $"WeChatPay(mchid={MchId}, base={BaseUrl})";
 }

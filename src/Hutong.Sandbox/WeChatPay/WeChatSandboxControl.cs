@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Hutong.Sandbox.WeChatPay;
 
-public sealed record RegisterMerchantRequest(string MchId, string AppId, string SerialNo, string PublicKeyPem, string ApiV3Key, string? Mode);
+public sealed record RegisterMerchantRequest(string MchId, string AppId, string SerialNo, string PublicKeyPem, string ApiV3Key, string? Mode, IReadOnlyList<string>? SubMchIds = null);
 
 public sealed record RegisterMerchantResponse(string PlatformPublicKeyId, string PlatformPublicKeyPem, string PlatformCertificateSerial);
 
@@ -37,7 +37,7 @@ public static class WeChatSandboxControl
                 return Results.BadRequest(new { code = "PARAM_ERROR", message = "APIv3 key must be 32 bytes" });
             }
 
-            state.Merchants[r.MchId] = new SandboxMerchant
+            var merchant = new SandboxMerchant
             {
                 MchId = r.MchId,
                 AppId = r.AppId,
@@ -46,6 +46,12 @@ public static class WeChatSandboxControl
                 ApiV3Key = apiV3,
                 Mode = string.Equals(r.Mode, "certificate", StringComparison.OrdinalIgnoreCase) ? PlatformKeyMode.Certificate : PlatformKeyMode.PublicKey,
             };
+            foreach (var sub in r.SubMchIds ?? [])
+            {
+                merchant.SubMerchants[sub] = true;
+            }
+
+            state.Merchants[r.MchId] = merchant;
             return Results.Ok(new RegisterMerchantResponse(state.PublicKeyId, state.PlatformPublicKeyPem, state.CertificateSerial));
         });
 

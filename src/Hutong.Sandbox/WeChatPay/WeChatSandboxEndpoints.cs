@@ -29,11 +29,16 @@ public static partial class WeChatSandboxEndpoints
         app.MapGet("/v3/pay/transactions/id/{transactionId}", (HttpContext ctx, string transactionId) => QueryAsync(ctx, state, transactionId, byTransactionId: true));
         app.MapPost("/v3/pay/transactions/out-trade-no/{outTradeNo}/close", (HttpContext ctx, string outTradeNo) => CloseAsync(ctx, state, outTradeNo));
         app.MapGet("/v3/certificates", (HttpContext ctx) => CertificatesAsync(ctx, state));
+
+        // Service-provider (服务商) mode: the same operations for a sub-merchant, signed by the service provider.
+        app.MapPost("/v3/pay/partner/transactions/native", (HttpContext ctx) => NativeAsync(ctx, state, partner: true));
+        app.MapGet("/v3/pay/partner/transactions/out-trade-no/{outTradeNo}", (HttpContext ctx, string outTradeNo) => QueryAsync(ctx, state, outTradeNo, byTransactionId: false, partner: true));
+        app.MapPost("/v3/pay/partner/transactions/out-trade-no/{outTradeNo}/close", (HttpContext ctx, string outTradeNo) => CloseAsync(ctx, state, outTradeNo, partner: true));
         WeChatSandboxControl.Map(app, state, notifier);
         return app;
     }
 
-    private static async Task NativeAsync(HttpContext ctx, WeChatSandboxState state)
+    private static async Task NativeAsync(HttpContext ctx, WeChatSandboxState state, bool partner = false)
     {
         var (merchant, body) = await AuthenticateAsync(ctx, state);
         if (merchant is null)
@@ -63,8 +68,9 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        var appId = Str(req, "appid");
-        var mchId = Str(req, "mchid");
+        var appId = Str(req, partner ? "sp_appid" : "appid");
+        var mchId = Str(req, partner ? "sp_mchid" : "mchid");
+        var subMchId = partner ? Str(req, "sub_mchid") : null;
         var description = Str(req, "description");
         var outTradeNo = Str(req, "out_trade_no");
         var notifyUrl = Str(req, "notify_url");
@@ -90,6 +96,14 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
+        if (partner && (subMchId is null || !merchant.SubMerchants.ContainsKey(subMchId)))
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "MCH_NOT_EXISTS", "特约商户号不存在或未与服务商建立受理关系");
+            return;
+        }
+
+        var orderMchId = subMchId ?? merchant.MchId;
+
         DateTimeOffset? expire = null;
         if (Str(req, "time_expire") is { } te)
         {
@@ -109,9 +123,10 @@ public static partial class WeChatSandboxEndpoints
         }
 
         var fingerprint = $"{appId}|{description}|{total}|{currency}|{notifyUrl}|{Str(req, "attach")}";
-        var order = state.Orders.GetOrAdd((merchant.MchId, outTradeNo!), _ => new SandboxOrder
+        var order = state.Orders.GetOrAdd((orderMchId, outTradeNo!), _ => new SandboxOrder
         {
-            MchId = merchant.MchId,
+            MchId = orderMchId,
+            SpMchId = partner ? merchant.MchId : null,
             AppId = appId!,
             OutTradeNo = outTradeNo!,
             Description = description!,
@@ -152,7 +167,7 @@ public static partial class WeChatSandboxEndpoints
         await SignedAsync(ctx, state, merchant, 200, JsonSerializer.Serialize(new { code_url = order.CodeUrl }, Json), fault);
     }
 
-    private static async Task QueryAsync(HttpContext ctx, WeChatSandboxState state, string id, bool byTransactionId)
+    private static async Task QueryAsync(HttpContext ctx, WeChatSandboxState state, string id, bool byTransactionId, bool partner = false)
     {
         var (merchant, _) = await AuthenticateAsync(ctx, state);
         if (merchant is null)
@@ -160,18 +175,19 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
+        var orderMchId = partner ? ctx.Request.Query["sub_mchid"].ToString() : merchant.MchId;
         var order = byTransactionId
-            ? state.Orders.Values.FirstOrDefault(o => o.MchId == merchant.MchId && o.TransactionId == id)
-            : state.Orders.GetValueOrDefault((merchant.MchId, id));
+            ? state.Orders.Values.FirstOrDefault(o => o.MchId == orderMchId && o.TransactionId == id)
+            : state.Orders.GetValueOrDefault((orderMchId, id));
         var fault = state.Faults.Next("query", order?.Attach);
         if (await BeforeAsync(ctx, state, merchant, fault))
         {
             return;
         }
 
-        if (ctx.Request.Query["mchid"] != merchant.MchId)
+        if (ctx.Request.Query[partner ? "sp_mchid" : "mchid"] != merchant.MchId || (partner && !merchant.SubMerchants.ContainsKey(orderMchId)))
         {
-            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "mchid 与签名商户号不一致");
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "mchid 与签名商户号不一致或特约商户无受理关系");
             return;
         }
 
@@ -195,7 +211,7 @@ public static partial class WeChatSandboxEndpoints
         await SignedAsync(ctx, state, merchant, 200, json, fault);
     }
 
-    private static async Task CloseAsync(HttpContext ctx, WeChatSandboxState state, string outTradeNo)
+    private static async Task CloseAsync(HttpContext ctx, WeChatSandboxState state, string outTradeNo, bool partner = false)
     {
         var (merchant, body) = await AuthenticateAsync(ctx, state);
         if (merchant is null)
@@ -203,28 +219,32 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        var fault = state.Faults.Next("close", state.Orders.GetValueOrDefault((merchant.MchId, outTradeNo))?.Attach);
-        if (await BeforeAsync(ctx, state, merchant, fault))
-        {
-            return;
-        }
-
         string? mchId = null;
+        string? subMchId = null;
         try
         {
-            mchId = (JsonNode.Parse(body) as JsonObject)?["mchid"]?.GetValue<string>();
+            var closeBody = JsonNode.Parse(body) as JsonObject;
+            mchId = closeBody?[partner ? "sp_mchid" : "mchid"]?.GetValue<string>();
+            subMchId = partner ? closeBody?["sub_mchid"]?.GetValue<string>() : null;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
         }
 
-        if (mchId != merchant.MchId)
+        var orderMchId = partner ? subMchId ?? string.Empty : merchant.MchId;
+        var fault = state.Faults.Next("close", state.Orders.GetValueOrDefault((orderMchId, outTradeNo))?.Attach);
+        if (await BeforeAsync(ctx, state, merchant, fault))
+        {
+            return;
+        }
+
+        if (mchId != merchant.MchId || (partner && !merchant.SubMerchants.ContainsKey(orderMchId)))
         {
             await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "mchid 缺失或与签名商户号不一致");
             return;
         }
 
-        if (!state.Orders.TryGetValue((merchant.MchId, outTradeNo), out var order))
+        if (!state.Orders.TryGetValue((orderMchId, outTradeNo), out var order))
         {
             await ErrorAsync(ctx, state, merchant, 404, "ORDER_NOT_EXIST", "订单不存在");
             return;
@@ -288,23 +308,28 @@ public static partial class WeChatSandboxEndpoints
 
     internal static string TransactionJson(SandboxOrder o)
     {
-        var tx = new JsonObject
+        var tx = o.SpMchId is null
+            ? new JsonObject { ["appid"] = o.AppId, ["mchid"] = o.MchId }
+            : new JsonObject { ["sp_appid"] = o.AppId, ["sp_mchid"] = o.SpMchId, ["sub_mchid"] = o.MchId };
+        foreach (var (k, v) in new JsonObject
         {
-            ["appid"] = o.AppId,
-            ["mchid"] = o.MchId,
             ["out_trade_no"] = o.OutTradeNo,
             ["trade_type"] = "NATIVE",
             ["trade_state"] = o.TradeState,
             ["trade_state_desc"] = o.TradeStateDesc,
             ["attach"] = o.Attach ?? string.Empty,
             ["amount"] = new JsonObject { ["total"] = o.Total, ["currency"] = o.Currency },
-        };
+        }.ToList())
+        {
+            tx[k] = v?.DeepClone();
+        }
+
         if (o.TransactionId is not null)
         {
             tx["transaction_id"] = o.TransactionId;
             tx["bank_type"] = "OTHERS";
             tx["success_time"] = o.SuccessTime?.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
-            tx["payer"] = new JsonObject { ["openid"] = o.PayerOpenId };
+            tx["payer"] = new JsonObject { [o.SpMchId is null ? "openid" : "sp_openid"] = o.PayerOpenId };
             tx["amount"]!["payer_total"] = o.Total;
             tx["amount"]!["payer_currency"] = o.Currency;
         }

@@ -42,7 +42,7 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
     /// <summary>Builds one signed, encrypted notification request as WeChat would send it now.</summary>
     public HttpRequestMessage BuildRequest(SandboxOrder order, string notificationId, string? forgedSignature = null)
     {
-        var merchant = state.Merchants[order.MchId];
+        var merchant = state.Merchants[order.SpMchId ?? order.MchId]; // a service provider decrypts its sub-merchants' notifications
         string plaintext;
         lock (order)
         {

@@ -26,11 +26,18 @@ public sealed class SandboxMerchant
     public required byte[] ApiV3Key { get; init; }
 
     public PlatformKeyMode Mode { get; init; }
+
+    /// <summary>Sub-merchants a service provider may act for (服务商模式).</summary>
+    public ConcurrentDictionary<string, bool> SubMerchants { get; } = new(StringComparer.Ordinal);
 }
 
 public sealed class SandboxOrder
 {
+    /// <summary>The merchant the order belongs to (the sub-merchant in service-provider mode).</summary>
     public required string MchId { get; init; }
+
+    /// <summary>The service provider that placed the order, or null for a direct merchant.</summary>
+    public string? SpMchId { get; init; }
 
     public required string AppId { get; init; }
 

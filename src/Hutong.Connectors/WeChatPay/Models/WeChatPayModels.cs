@@ -21,15 +21,36 @@ public sealed record WxNativeOrderRequest(
     [property: JsonPropertyName("notify_url")] string NotifyUrl,
     [property: JsonPropertyName("amount")] WxAmount Amount);
 
+public sealed record WxPartnerNativeOrderRequest(
+    [property: JsonPropertyName("sp_appid")] string SpAppId,
+    [property: JsonPropertyName("sp_mchid")] string SpMchId,
+    [property: JsonPropertyName("sub_appid")] string? SubAppId,
+    [property: JsonPropertyName("sub_mchid")] string SubMchId,
+    [property: JsonPropertyName("description")] string Description,
+    [property: JsonPropertyName("out_trade_no")] string OutTradeNo,
+    [property: JsonPropertyName("time_expire")] string? TimeExpire,
+    [property: JsonPropertyName("attach")] string? Attach,
+    [property: JsonPropertyName("notify_url")] string NotifyUrl,
+    [property: JsonPropertyName("amount")] WxAmount Amount);
+
+public sealed record WxPartnerCloseRequest(
+    [property: JsonPropertyName("sp_mchid")] string SpMchId,
+    [property: JsonPropertyName("sub_mchid")] string SubMchId);
+
 public sealed record WxNativeOrderResponse([property: JsonPropertyName("code_url")] string? CodeUrl);
 
 public sealed record WxCloseRequest([property: JsonPropertyName("mchid")] string MchId);
 
-public sealed record WxPayer([property: JsonPropertyName("openid")] string? OpenId);
+public sealed record WxPayer(
+    [property: JsonPropertyName("openid")] string? OpenId,
+    [property: JsonPropertyName("sp_openid")] string? SpOpenId = null,
+    [property: JsonPropertyName("sub_openid")] string? SubOpenId = null);
 
 public sealed record WxTransaction(
     [property: JsonPropertyName("appid")] string? AppId,
     [property: JsonPropertyName("mchid")] string? MchId,
+    [property: JsonPropertyName("sp_mchid")] string? SpMchId,
+    [property: JsonPropertyName("sub_mchid")] string? SubMchId,
     [property: JsonPropertyName("out_trade_no")] string? OutTradeNo,
     [property: JsonPropertyName("transaction_id")] string? TransactionId,
     [property: JsonPropertyName("trade_type")] string? TradeType,
@@ -73,6 +94,8 @@ public sealed record WxCertificateItem(
 [JsonSerializable(typeof(WxNativeOrderRequest))]
 [JsonSerializable(typeof(WxNativeOrderResponse))]
 [JsonSerializable(typeof(WxCloseRequest))]
+[JsonSerializable(typeof(WxPartnerNativeOrderRequest))]
+[JsonSerializable(typeof(WxPartnerCloseRequest))]
 [JsonSerializable(typeof(WxTransaction))]
 [JsonSerializable(typeof(WxError))]
 [JsonSerializable(typeof(WxNotification))]

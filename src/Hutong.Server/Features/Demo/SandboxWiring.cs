@@ -16,7 +16,8 @@ namespace Hutong.Server.Features.Demo;
 /// </summary>
 public static class SandboxWiring
 {
-    public static async Task<WeChatPayOptions> RegisterWeChatMerchantAsync(string sandboxUrl, string mchId = "1900000109", string mode = "public_key", CancellationToken ct = default)
+    public static async Task<WeChatPayOptions> RegisterWeChatMerchantAsync(
+        string sandboxUrl, string mchId = "1900000109", string mode = "public_key", string? subMchId = null, CancellationToken ct = default)
     {
         using var key = RSA.Create(2048);
         var apiV3Key = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 32);
@@ -24,7 +25,7 @@ public static class SandboxWiring
         var appId = "wx" + Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
         using var http = new HttpClient { BaseAddress = new Uri(sandboxUrl) };
         var response = await http.PostAsJsonAsync("/sandbox/wechatpay/merchants",
-            new RegisterMerchantRequest(mchId, appId, serial, key.ExportSubjectPublicKeyInfoPem(), apiV3Key, mode), SandboxJson.Options, ct);
+            new RegisterMerchantRequest(mchId, appId, serial, key.ExportSubjectPublicKeyInfoPem(), apiV3Key, mode, subMchId is null ? null : [subMchId]), SandboxJson.Options, ct);
         response.EnsureSuccessStatusCode();
         var platform = (await response.Content.ReadFromJsonAsync<RegisterMerchantResponse>(SandboxJson.Options, ct))!;
         return new WeChatPayOptions
@@ -38,6 +39,7 @@ public static class SandboxWiring
             PlatformPublicKeyId = mode == "public_key" ? platform.PlatformPublicKeyId : null,
             PlatformPublicKeyPem = mode == "public_key" ? platform.PlatformPublicKeyPem : null,
             UsePlatformCertificates = mode == "certificate",
+            SubMchId = subMchId,
         };
     }
 
