@@ -15,9 +15,56 @@ public static class Ids
     public const string WebhookEndpoint = "we";
     public const string Message = "msg";
 
-    public static string New(string prefix) => $"{prefix}_{Guid.CreateVersion7():N}";
+    private static readonly Lock Gate = new();
+    private static long _lastMs;
+    private static int _counter;
 
-    public static string New(string prefix, DateTimeOffset at) => $"{prefix}_{Guid.CreateVersion7(at):N}";
+    public static string New(string prefix) => New(prefix, DateTimeOffset.UtcNow);
+
+    public static string New(string prefix, DateTimeOffset at) => $"{prefix}_{MonotonicV7(at):N}";
+
+    /// <summary>
+    /// A UUIDv7 that also orders ids made within one millisecond (RFC 9562 §6.2, method 1: the 12-bit rand_a
+    /// field is a counter seeded at random each millisecond). Guid.CreateVersion7 leaves those bits random, so two
+    /// payments created in the same millisecond could list in the wrong order.
+    /// </summary>
+    public static Guid MonotonicV7(DateTimeOffset at)
+    {
+        long ms;
+        int counter;
+        lock (Gate)
+        {
+            ms = Math.Max(at.ToUnixTimeMilliseconds(), _lastMs);
+            if (ms == _lastMs)
+            {
+                if (++_counter > 0xFFF)
+                {
+                    ms = ++_lastMs; // counter exhausted: borrow the next millisecond
+                    _counter = RandomNumberGenerator.GetInt32(0, 0x800);
+                }
+            }
+            else
+            {
+                _lastMs = ms;
+                _counter = RandomNumberGenerator.GetInt32(0, 0x800); // leave headroom to count up
+            }
+
+            counter = _counter;
+        }
+
+        Span<byte> b = stackalloc byte[16];
+        RandomNumberGenerator.Fill(b[8..]);
+        b[0] = (byte)(ms >> 40);
+        b[1] = (byte)(ms >> 32);
+        b[2] = (byte)(ms >> 24);
+        b[3] = (byte)(ms >> 16);
+        b[4] = (byte)(ms >> 8);
+        b[5] = (byte)ms;
+        b[6] = (byte)(0x70 | (counter >> 8));
+        b[7] = (byte)counter;
+        b[8] = (byte)(0x80 | (b[8] & 0x3F));
+        return new Guid(b, bigEndian: true);
+    }
 
     /// <summary>An unguessable token with at least 128 bits of entropy, URL safe.</summary>
     public static string Token(int bytes = 24) =>

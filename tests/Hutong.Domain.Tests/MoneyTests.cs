@@ -40,6 +40,18 @@ public class MoneyTests
     public void Currency_codes_parse_case_insensitively(string? code, bool ok) => Assert.Equal(ok, Currency.TryParse(code, out _));
 
     [Fact]
+    public void Ids_made_in_the_same_millisecond_still_sort_in_creation_order()
+    {
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        var ids = Enumerable.Range(0, 10_000).Select(_ => Ids.New(Ids.Payment, at)).ToList();
+        Assert.Equal(ids, ids.Order(StringComparer.Ordinal));
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        var g = Guid.Parse(ids[0][4..]);
+        Assert.Equal(7, g.Version);
+        Assert.Equal(1_800_000_000_000, Convert.ToInt64(ids[0][4..16], 16)); // the first 48 bits are the milliseconds
+    }
+
+    [Fact]
     public void Ids_are_prefixed_time_ordered_and_checkable()
     {
         var a = Ids.New(Ids.Payment, DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000));

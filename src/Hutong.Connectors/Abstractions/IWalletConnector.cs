@@ -21,6 +21,12 @@ public interface IWalletConnector
 
     Task<CloseResult> CloseAsync(string outTradeNo, CancellationToken cancellationToken);
 
+    /// <summary>Refunds part or all of a paid order; idempotent on <see cref="RefundRequest.OutRefundNo"/>.</summary>
+    Task<RefundResult> RefundAsync(RefundRequest request, CancellationToken cancellationToken);
+
+    /// <summary>The wallet's view of one refund.</summary>
+    Task<RefundResult> QueryRefundAsync(string outTradeNo, string outRefundNo, CancellationToken cancellationToken);
+
     /// <summary>Verifies a raw notification (signature, timestamp, decryption) before anything trusts it.</summary>
     Task<NotificationResult> VerifyNotificationAsync(IReadOnlyDictionary<string, string> headers, string rawBody, CancellationToken cancellationToken);
 
@@ -126,6 +132,30 @@ public sealed record CloseResult(WalletCallOutcome Outcome, WalletError? Error)
     public static CloseResult Rejected(WalletError e) => new(WalletCallOutcome.Rejected, e);
 
     public static CloseResult Unknown(string reason) => new(WalletCallOutcome.Unknown, new WalletError("UNKNOWN", reason));
+}
+
+public sealed record RefundRequest(string OutTradeNo, string OutRefundNo, Money Refund, Money Total, string? Reason, string? NotifyUrl, string? WalletTransactionId = null);
+
+public enum RefundStatus
+{
+    /// <summary>The money is on its way back (WeChat PROCESSING); a notification or query settles it.</summary>
+    Processing,
+
+    /// <summary>Refunded.</summary>
+    Succeeded,
+
+    /// <summary>The wallet gave up (WeChat CLOSED/ABNORMAL).</summary>
+    Failed,
+
+    /// <summary>No such refund at the wallet.</summary>
+    NotFound,
+}
+
+public sealed record RefundResult(WalletCallOutcome Outcome, RefundStatus? Status, string? RefundId, long? RefundedMinor, WalletError? Error)
+{
+    public static RefundResult Rejected(WalletError e) => new(WalletCallOutcome.Rejected, null, null, null, e);
+
+    public static RefundResult Unknown(string reason) => new(WalletCallOutcome.Unknown, null, null, null, new WalletError("UNKNOWN", reason));
 }
 
 /// <summary>Outcome of verifying an inbound wallet notification.</summary>

@@ -40,7 +40,7 @@ public sealed partial class AlipayConnector : IWalletConnector, IDisposable
     public string Wallet => Name;
 
     public WalletCapabilities Capabilities { get; } = new(
-        QrCode: true, Query: true, Close: true, Refund: false, PartialRefund: false,
+        QrCode: true, Query: true, Close: true, Refund: true, PartialRefund: true,
         Notifications: true, ServiceProviderMode: true, Currencies: ["CNY"]);
 
     public async Task<CreateOrderResult> CreateQrOrderAsync(CreateOrderRequest request, CancellationToken cancellationToken)
@@ -96,6 +96,45 @@ public sealed partial class AlipayConnector : IWalletConnector, IDisposable
             WalletCallOutcome.Rejected => CloseResult.Rejected(reply.Error!),
             _ => CloseResult.Unknown(reply.Error?.Message ?? "no answer"),
         };
+    }
+
+    /// <summary>alipay.trade.refund: synchronous; out_request_no makes it idempotent (a repeat answers fund_change=N).</summary>
+    public async Task<RefundResult> RefundAsync(RefundRequest request, CancellationToken cancellationToken)
+    {
+        var biz = new JsonObject
+        {
+            ["out_trade_no"] = request.OutTradeNo,
+            ["refund_amount"] = AlipayAmount.FromFen(request.Refund.Minor),
+            ["out_request_no"] = request.OutRefundNo,
+        };
+        if (request.Reason is not null)
+        {
+            biz["refund_reason"] = request.Reason;
+        }
+
+        var reply = await CallAsync("alipay.trade.refund", biz, null, cancellationToken);
+        return reply.Outcome switch
+        {
+            WalletCallOutcome.Ok => new RefundResult(WalletCallOutcome.Ok, RefundStatus.Succeeded, reply.Response?["trade_no"]?.GetValue<string>(), request.Refund.Minor, null),
+            WalletCallOutcome.Rejected => RefundResult.Rejected(reply.Error!),
+            _ => RefundResult.Unknown(reply.Error?.Message ?? "no answer"),
+        };
+    }
+
+    /// <summary>alipay.trade.fastpay.refund.query: REFUND_SUCCESS, or no refund fields when there is no such refund.</summary>
+    public async Task<RefundResult> QueryRefundAsync(string outTradeNo, string outRefundNo, CancellationToken cancellationToken)
+    {
+        var reply = await CallAsync("alipay.trade.fastpay.refund.query", new JsonObject { ["out_trade_no"] = outTradeNo, ["out_request_no"] = outRefundNo }, null, cancellationToken);
+        if (reply.Outcome != WalletCallOutcome.Ok)
+        {
+            return reply.Outcome == WalletCallOutcome.Rejected ? RefundResult.Rejected(reply.Error!) : RefundResult.Unknown(reply.Error?.Message ?? "no answer");
+        }
+
+        var status = reply.Response?["refund_status"]?.GetValue<string>();
+        return status == "REFUND_SUCCESS"
+            ? new RefundResult(WalletCallOutcome.Ok, RefundStatus.Succeeded, reply.Response?["trade_no"]?.GetValue<string>(),
+                AlipayAmount.TryParseFen(reply.Response?["refund_amount"]?.GetValue<string>(), out var fen) ? fen : null, null)
+            : new RefundResult(WalletCallOutcome.Ok, RefundStatus.NotFound, null, null, null);
     }
 
     /// <summary>

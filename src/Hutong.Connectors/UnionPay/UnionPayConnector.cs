@@ -40,7 +40,7 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
 
     /// <summary>A merchant-presented QR cannot be closed: it lapses at payTimeout, which the hub sets to the payment's expiry.</summary>
     public WalletCapabilities Capabilities { get; } = new(
-        QrCode: true, Query: true, Close: false, Refund: false, PartialRefund: false,
+        QrCode: true, Query: true, Close: false, Refund: true, PartialRefund: true,
         Notifications: true, ServiceProviderMode: false, Currencies: ["CNY"]);
 
     public async Task<CreateOrderResult> CreateQrOrderAsync(CreateOrderRequest request, CancellationToken cancellationToken)
@@ -92,6 +92,42 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
         }
 
         return QueryResult.Unknown(reply.Error?.Message ?? "no answer");
+    }
+
+    /// <summary>退货 (txnType=04) against the payment's queryId; UnionPay accepts it and settles it later (query or backUrl).</summary>
+    public async Task<RefundResult> RefundAsync(RefundRequest request, CancellationToken cancellationToken)
+    {
+        if (request.WalletTransactionId is null)
+        {
+            return RefundResult.Rejected(new WalletError("ORIG_QRY_ID", "A UnionPay refund needs the payment's queryId (wallet transaction id)."));
+        }
+
+        var fields = Common("04", "00", request.OutRefundNo);
+        fields["channelType"] = "07";
+        fields["origQryId"] = request.WalletTransactionId;
+        fields["txnAmt"] = request.Refund.Minor.ToString(CultureInfo.InvariantCulture);
+        fields["currencyCode"] = "156";
+        fields["backUrl"] = request.NotifyUrl ?? "https://example.invalid/no-notify";
+        var reply = await CallAsync("/gateway/api/backTransReq.do", fields, cancellationToken);
+        return reply.Outcome switch
+        {
+            WalletCallOutcome.Ok => new RefundResult(WalletCallOutcome.Ok, RefundStatus.Processing, reply.Fields!.GetValueOrDefault("queryId"), request.Refund.Minor, null),
+            WalletCallOutcome.Rejected => RefundResult.Rejected(reply.Error!),
+            _ => RefundResult.Unknown(reply.Error?.Message ?? "no answer"),
+        };
+    }
+
+    public async Task<RefundResult> QueryRefundAsync(string outTradeNo, string outRefundNo, CancellationToken cancellationToken)
+    {
+        var query = await QueryAsync(outRefundNo, cancellationToken);
+        return query switch
+        {
+            { Outcome: WalletCallOutcome.Ok, Transaction.Status: WalletStatus.NotFound } => new RefundResult(WalletCallOutcome.Ok, RefundStatus.NotFound, null, null, null),
+            { Outcome: WalletCallOutcome.Ok, Transaction: { } t } => new RefundResult(WalletCallOutcome.Ok,
+                t.Status switch { WalletStatus.Succeeded => RefundStatus.Succeeded, WalletStatus.Failed or WalletStatus.Closed => RefundStatus.Failed, _ => RefundStatus.Processing },
+                t.TransactionId, t.AmountMinor, null),
+            _ => RefundResult.Unknown(query.Error?.Message ?? "no answer"),
+        };
     }
 
     public Task<CloseResult> CloseAsync(string outTradeNo, CancellationToken cancellationToken) =>

@@ -50,7 +50,7 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
     public string Wallet => Name;
 
     public WalletCapabilities Capabilities { get; } = new(
-        QrCode: true, Query: true, Close: true, Refund: false, PartialRefund: false,
+        QrCode: true, Query: true, Close: true, Refund: true, PartialRefund: true,
         Notifications: true, ServiceProviderMode: true, Currencies: ["CNY"]);
 
     public WeChatPayNotificationVerifier Notifications { get; }
@@ -124,6 +124,42 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
             WalletCallOutcome.Rejected => CloseResult.Rejected(reply.Error!),
             _ => CloseResult.Unknown(reply.Error?.Message ?? "no answer"),
         };
+    }
+
+    public async Task<RefundResult> RefundAsync(RefundRequest request, CancellationToken cancellationToken)
+    {
+        var body = JsonSerializer.Serialize(new WxRefundRequest(
+            _options.SubMchId, request.OutTradeNo, request.OutRefundNo, request.Reason, request.NotifyUrl,
+            new WxRefundAmount(request.Refund.Minor, request.Total.Minor, request.Refund.Currency.Code)), WxJson.Default.WxRefundRequest);
+        return ToRefundResult(await SendAsync(HttpMethod.Post, "/v3/refund/domestic/refunds", body, cancellationToken));
+    }
+
+    public async Task<RefundResult> QueryRefundAsync(string outTradeNo, string outRefundNo, CancellationToken cancellationToken)
+    {
+        var query = _options.IsServiceProvider ? $"?sub_mchid={Uri.EscapeDataString(_options.SubMchId!)}" : string.Empty;
+        var reply = await SendAsync(HttpMethod.Get, $"/v3/refund/domestic/refunds/{Uri.EscapeDataString(outRefundNo)}{query}", null, cancellationToken);
+        return reply is { Outcome: WalletCallOutcome.Rejected, Status: HttpStatusCode.NotFound }
+            ? new RefundResult(WalletCallOutcome.Ok, RefundStatus.NotFound, null, null, null)
+            : ToRefundResult(reply);
+    }
+
+    /// <summary>Refund status: SUCCESS, PROCESSING, or CLOSED/ABNORMAL (wechatpay-go refunddomestic Status).</summary>
+    internal static RefundStatus? MapRefundStatus(string? status) => status switch
+    {
+        "SUCCESS" => RefundStatus.Succeeded,
+        "PROCESSING" => RefundStatus.Processing,
+        "CLOSED" or "ABNORMAL" => RefundStatus.Failed,
+        _ => null,
+    };
+
+    private static RefundResult ToRefundResult(Reply reply)
+    {
+        if (reply.Outcome == WalletCallOutcome.Ok && Parse(reply.Body, WxJson.Default.WxRefund) is { } r && MapRefundStatus(r.Status) is { } status)
+        {
+            return new RefundResult(WalletCallOutcome.Ok, status, r.RefundId, r.Amount?.Refund, null);
+        }
+
+        return reply.Outcome == WalletCallOutcome.Rejected ? RefundResult.Rejected(reply.Error!) : RefundResult.Unknown(reply.Error?.Message ?? "unreadable refund answer");
     }
 
     public async Task<NotificationResult> VerifyNotificationAsync(IReadOnlyDictionary<string, string> headers, string rawBody, CancellationToken cancellationToken)

@@ -127,6 +127,8 @@ public static class AlipaySandboxEndpoints
             "alipay.trade.precreate" => (Precreate(state, app, seller!, p, biz, token: p.GetValueOrDefault("app_auth_token")), null),
             "alipay.trade.query" => (Query(existing), null),
             "alipay.trade.close" => (Close(existing), null),
+            "alipay.trade.refund" => (Refund(existing, biz), null),
+            "alipay.trade.fastpay.refund.query" => (RefundQuery(existing, biz), null),
             "alipay.trade.page.pay" or "alipay.trade.wap.pay" => PagePay(state, app, seller!, p, biz),
             _ => (Error("40004", "Business Failed", "isv.invalid-method", "不存在的方法名"), null),
         };
@@ -266,6 +268,77 @@ public static class AlipaySandboxEndpoints
         }
 
         return Ok(new JsonObject { ["out_trade_no"] = o.OutTradeNo });
+    }
+
+    private static JsonObject Refund(AlipaySandboxOrder? o, JsonObject biz)
+    {
+        if (o is null)
+        {
+            return Error("40004", "Business Failed", "ACQ.TRADE_NOT_EXIST", "交易不存在");
+        }
+
+        var requestNo = biz["out_request_no"]?.GetValue<string>() ?? o.OutTradeNo; // without it, Alipay treats it as a full refund
+        if (!AlipayAmount.TryParseFen(biz["refund_amount"]?.GetValue<string>(), out var fen) || fen < 1)
+        {
+            return Error("40004", "Business Failed", "ACQ.INVALID_PARAMETER", "refund_amount 无效");
+        }
+
+        lock (o)
+        {
+            if (o.TradeStatus is not ("TRADE_SUCCESS" or "TRADE_CLOSED") || o.TradeNo is null)
+            {
+                return Error("40004", "Business Failed", "ACQ.TRADE_STATUS_ERROR", "交易状态不合法");
+            }
+
+            var changed = "Y";
+            if (o.Refunds.TryGetValue(requestNo, out var existing))
+            {
+                if (existing != fen)
+                {
+                    return Error("40004", "Business Failed", "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "同一退款请求号的退款金额不一致");
+                }
+
+                changed = "N"; // the same request again: nothing moves twice
+            }
+            else if (o.Refunds.Values.Sum() + fen > o.TotalFen)
+            {
+                return Error("40004", "Business Failed", "ACQ.REFUND_FEE_ERROR", "退款金额超限");
+            }
+            else
+            {
+                o.Refunds[requestNo] = fen;
+                if (o.Refunds.Values.Sum() == o.TotalFen)
+                {
+                    o.TradeStatus = "TRADE_CLOSED"; // fully refunded
+                }
+            }
+
+            return Ok(new JsonObject
+            {
+                ["trade_no"] = o.TradeNo, ["out_trade_no"] = o.OutTradeNo, ["fund_change"] = changed,
+                ["refund_fee"] = AlipayAmount.FromFen(o.Refunds.Values.Sum()), ["buyer_user_id"] = o.BuyerId,
+            });
+        }
+    }
+
+    private static JsonObject RefundQuery(AlipaySandboxOrder? o, JsonObject biz)
+    {
+        if (o is null)
+        {
+            return Error("40004", "Business Failed", "ACQ.TRADE_NOT_EXIST", "交易不存在");
+        }
+
+        lock (o)
+        {
+            var requestNo = biz["out_request_no"]?.GetValue<string>() ?? string.Empty;
+            return o.Refunds.TryGetValue(requestNo, out var fen)
+                ? Ok(new JsonObject
+                {
+                    ["trade_no"] = o.TradeNo, ["out_trade_no"] = o.OutTradeNo, ["out_request_no"] = requestNo, ["refund_status"] = "REFUND_SUCCESS",
+                    ["total_amount"] = AlipayAmount.FromFen(o.TotalFen), ["refund_amount"] = AlipayAmount.FromFen(fen),
+                })
+                : Ok(new JsonObject { ["out_trade_no"] = o.OutTradeNo }); // no such refund: success with no refund fields
+        }
     }
 
     private static JsonObject Ok(JsonObject fields)

@@ -49,6 +49,9 @@ public sealed class AlipaySandboxOrder
     public DateTimeOffset? Paid { get; set; }
 
     public string QrCode => $"https://qr.alipay.com/{QrToken}";
+
+    /// <summary>Refunds by out_request_no, in fen.</summary>
+    public Dictionary<string, long> Refunds { get; } = new(StringComparer.Ordinal);
 }
 
 public sealed class AlipaySandboxState : IDisposable

@@ -29,6 +29,9 @@ public sealed class UnionPaySandboxOrder
 
     public required string QrToken { get; init; }
 
+    /// <summary>For a refund (退货): the queryId of the payment it returns money from.</summary>
+    public string? RefundOf { get; init; }
+
     /// <summary>origRespCode of the order: 05 issued and waiting, 00 paid, 12 lapsed.</summary>
     public string OrigRespCode { get; set; } = "05";
 
@@ -223,7 +226,7 @@ public sealed class UnionPaySandbox : IDisposable
                 return;
         }
 
-        var answer = query ? Query(reply, existing, f) : Apply(reply, merId, orderId, f);
+        var answer = query ? Query(reply, existing, f) : f.GetValueOrDefault("txnType") == "04" ? Refund(reply, merId, orderId, f) : Apply(reply, merId, orderId, f);
         if (fault == SandboxFault.TimeoutAfter)
         {
             await HangAsync(ctx);
@@ -270,6 +273,44 @@ public sealed class UnionPaySandbox : IDisposable
         var ok = Answer(reply, "00", "成功[0000000]", sign: false);
         ok["qrCode"] = order.QrCode;
         return Signed(ok);
+    }
+
+    /// <summary>退货 against a paid order's queryId; recorded as its own order (origRespCode 00 once accepted).</summary>
+    private SortedDictionary<string, string> Refund(SortedDictionary<string, string> reply, string merId, string orderId, Dictionary<string, string> f)
+    {
+        var paid = Orders.Values.FirstOrDefault(o => o.MerId == merId && o.QueryId is not null && o.QueryId == f.GetValueOrDefault("origQryId"));
+        if (paid is null || !long.TryParse(f.GetValueOrDefault("txnAmt"), NumberStyles.None, CultureInfo.InvariantCulture, out var amt) || amt < 1)
+        {
+            return Answer(reply, "35", "原交易不存在或状态不正确[2011000]");
+        }
+
+        lock (paid)
+        {
+            var refunded = Orders.Values.Where(o => o.RefundOf == paid.QueryId && o.OrderId != orderId).Sum(o => o.TxnAmt);
+            if (refunded + amt > paid.TxnAmt)
+            {
+                return Answer(reply, "61", "退货金额超限[2011061]");
+            }
+
+            var refund = Orders.GetOrAdd((merId, orderId), _ => new UnionPaySandboxOrder
+            {
+                MerId = merId, OrderId = orderId, TxnTime = f.GetValueOrDefault("txnTime") ?? string.Empty, TxnAmt = amt,
+                BackUrl = f.GetValueOrDefault("backUrl") ?? string.Empty, QrToken = RandomNumberGenerator.GetString("0123456789", 20),
+                RefundOf = paid.QueryId, OrigRespCode = "00",
+            });
+            if (refund.TxnAmt != amt)
+            {
+                return Answer(reply, "12", "重复交易[2011012]");
+            }
+
+            refund.QueryId ??= DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture) + RandomNumberGenerator.GetString("0123456789", 7);
+            refund.Paid ??= DateTimeOffset.UtcNow;
+            var ok = Answer(reply, "00", "成功[0000000]", sign: false);
+            ok["queryId"] = refund.QueryId;
+            ok["origQryId"] = paid.QueryId!;
+            ok["txnAmt"] = amt.ToString(CultureInfo.InvariantCulture);
+            return Signed(ok);
+        }
     }
 
     private SortedDictionary<string, string> Query(SortedDictionary<string, string> reply, UnionPaySandboxOrder? order, Dictionary<string, string> f)

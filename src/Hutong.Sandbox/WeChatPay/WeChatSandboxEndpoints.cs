@@ -30,6 +30,9 @@ public static partial class WeChatSandboxEndpoints
         app.MapPost("/v3/pay/transactions/out-trade-no/{outTradeNo}/close", (HttpContext ctx, string outTradeNo) => CloseAsync(ctx, state, outTradeNo));
         app.MapGet("/v3/certificates", (HttpContext ctx) => CertificatesAsync(ctx, state));
 
+        app.MapPost("/v3/refund/domestic/refunds", (HttpContext ctx) => RefundAsync(ctx, state));
+        app.MapGet("/v3/refund/domestic/refunds/{outRefundNo}", (HttpContext ctx, string outRefundNo) => QueryRefundAsync(ctx, state, outRefundNo));
+
         // Service-provider (服务商) mode: the same operations for a sub-merchant, signed by the service provider.
         app.MapPost("/v3/pay/partner/transactions/native", (HttpContext ctx) => NativeAsync(ctx, state, partner: true));
         app.MapGet("/v3/pay/partner/transactions/out-trade-no/{outTradeNo}", (HttpContext ctx, string outTradeNo) => QueryAsync(ctx, state, outTradeNo, byTransactionId: false, partner: true));
@@ -304,6 +307,134 @@ public static partial class WeChatSandboxEndpoints
             },
         }, Json);
         await SignedAsync(ctx, state, merchant, 200, json, null);
+    }
+
+    private static async Task RefundAsync(HttpContext ctx, WeChatSandboxState state)
+    {
+        var (merchant, body) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        JsonObject? req;
+        try
+        {
+            req = JsonNode.Parse(body) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            req = null;
+        }
+
+        var outRefundNo = req is null ? null : Str(req, "out_refund_no");
+        var refund = req?["amount"]?["refund"] is JsonValue rv && rv.TryGetValue<long>(out var r) ? r : 0;
+        var total = req?["amount"]?["total"] is JsonValue tv && tv.TryGetValue<long>(out var t) ? t : 0;
+        if (req is null || outRefundNo is null || Str(req, "out_trade_no") is not { } outTradeNo || refund < 1)
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "out_trade_no、out_refund_no、amount.refund 必填");
+            return;
+        }
+
+        var mchId = Str(req, "sub_mchid") ?? merchant.MchId;
+        if (!state.Orders.TryGetValue((mchId, outTradeNo), out var order))
+        {
+            await ErrorAsync(ctx, state, merchant, 404, "RESOURCE_NOT_EXISTS", "订单不存在");
+            return;
+        }
+
+        SandboxRefund? created;
+        string? problem;
+        lock (order)
+        {
+            (created, problem) = (null, null);
+            if (order.TradeState is not ("SUCCESS" or "REFUND"))
+            {
+                problem = "INVALID_REQUEST:订单未支付";
+            }
+            else if (total != order.Total)
+            {
+                problem = "PARAM_ERROR:amount.total 与订单金额不一致";
+            }
+            else if (order.Refunds.TryGetValue(outRefundNo, out var existing))
+            {
+                created = existing.Amount == refund ? existing : null;
+                problem = created is null ? "INVALID_REQUEST:同一退款单号的金额不一致" : null;
+            }
+            else if (order.Refunds.Values.Sum(x => x.Amount) + refund > order.Total)
+            {
+                problem = "NOT_ENOUGH:可退金额不足";
+            }
+            else
+            {
+                created = new SandboxRefund { OutRefundNo = outRefundNo, RefundId = "50" + RandomNumberGenerator.GetString("0123456789", 27), Amount = refund };
+                order.Refunds[outRefundNo] = created;
+                order.TradeState = "REFUND";
+                order.TradeStateDesc = "转入退款";
+                _ = CompleteRefundLaterAsync(order, created, state.TimeScale);
+            }
+        }
+
+        if (problem is not null)
+        {
+            var code = problem[..problem.IndexOf(':', StringComparison.Ordinal)];
+            await ErrorAsync(ctx, state, merchant, code == "NOT_ENOUGH" ? 403 : 400, code, problem[(code.Length + 1)..]);
+            return;
+        }
+
+        await SignedAsync(ctx, state, merchant, 200, RefundJson(order, created!), null);
+    }
+
+    private static async Task QueryRefundAsync(HttpContext ctx, WeChatSandboxState state, string outRefundNo)
+    {
+        var (merchant, _) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        var mchId = ctx.Request.Query["sub_mchid"].ToString() is { Length: > 0 } sub ? sub : merchant.MchId;
+        var order = state.Orders.Values.FirstOrDefault(o => o.MchId == mchId && o.Refunds.ContainsKey(outRefundNo));
+        if (order is null)
+        {
+            await ErrorAsync(ctx, state, merchant, 404, "RESOURCE_NOT_EXISTS", "退款单不存在");
+            return;
+        }
+
+        await SignedAsync(ctx, state, merchant, 200, RefundJson(order, order.Refunds[outRefundNo]), null);
+    }
+
+    /// <summary>Refunds settle a few (scaled) seconds after they are accepted, as they do at the bank.</summary>
+    private static async Task CompleteRefundLaterAsync(SandboxOrder order, SandboxRefund refund, double timeScale)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(5) * timeScale);
+        lock (order)
+        {
+            refund.Status = "SUCCESS";
+        }
+    }
+
+    private static string RefundJson(SandboxOrder o, SandboxRefund r)
+    {
+        lock (o)
+        {
+            return new JsonObject
+            {
+                ["refund_id"] = r.RefundId,
+                ["out_refund_no"] = r.OutRefundNo,
+                ["transaction_id"] = o.TransactionId,
+                ["out_trade_no"] = o.OutTradeNo,
+                ["channel"] = "ORIGINAL",
+                ["user_received_account"] = "支付用户零钱",
+                ["status"] = r.Status,
+                ["create_time"] = r.Created.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture),
+                ["amount"] = new JsonObject
+                {
+                    ["total"] = o.Total, ["refund"] = r.Amount, ["payer_total"] = o.Total, ["payer_refund"] = r.Amount,
+                    ["settlement_refund"] = r.Amount, ["settlement_total"] = o.Total, ["discount_refund"] = 0, ["currency"] = o.Currency,
+                },
+            }.ToJsonString(Json);
+        }
     }
 
     internal static string TransactionJson(SandboxOrder o)

@@ -72,6 +72,9 @@ public sealed class SandboxOrder
     public DateTimeOffset? SuccessTime { get; set; }
 
     public string CodeUrl => $"weixin://wxpay/bizpayurl?pr={CodeToken}";
+
+    /// <summary>Refunds by out_refund_no.</summary>
+    public Dictionary<string, SandboxRefund> Refunds { get; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>Everything the WeChat Pay sandbox remembers. Thread-safe; one lock per order for state changes.</summary>
@@ -120,6 +123,19 @@ public sealed class WeChatSandboxState : IDisposable
         PlatformKey.Dispose();
         PlatformCertificate.Dispose();
     }
+}
+
+public sealed class SandboxRefund
+{
+    public required string OutRefundNo { get; init; }
+
+    public required string RefundId { get; init; }
+
+    public required long Amount { get; init; }
+
+    public string Status { get; set; } = "PROCESSING";
+
+    public DateTimeOffset Created { get; init; } = DateTimeOffset.UtcNow;
 }
 
 public sealed record NotificationAttempt(string OutTradeNo, string NotificationId, int Attempt, int? HttpStatus, DateTimeOffset At);

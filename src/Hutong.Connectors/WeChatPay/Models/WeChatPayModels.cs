@@ -37,6 +37,27 @@ public sealed record WxPartnerCloseRequest(
     [property: JsonPropertyName("sp_mchid")] string SpMchId,
     [property: JsonPropertyName("sub_mchid")] string SubMchId);
 
+public sealed record WxRefundAmount(
+    [property: JsonPropertyName("refund")] long Refund,
+    [property: JsonPropertyName("total")] long Total,
+    [property: JsonPropertyName("currency")] string Currency = "CNY");
+
+public sealed record WxRefundRequest(
+    [property: JsonPropertyName("sub_mchid")] string? SubMchId,
+    [property: JsonPropertyName("out_trade_no")] string OutTradeNo,
+    [property: JsonPropertyName("out_refund_no")] string OutRefundNo,
+    [property: JsonPropertyName("reason")] string? Reason,
+    [property: JsonPropertyName("notify_url")] string? NotifyUrl,
+    [property: JsonPropertyName("amount")] WxRefundAmount Amount);
+
+public sealed record WxRefund(
+    [property: JsonPropertyName("refund_id")] string? RefundId,
+    [property: JsonPropertyName("out_refund_no")] string? OutRefundNo,
+    [property: JsonPropertyName("out_trade_no")] string? OutTradeNo,
+    [property: JsonPropertyName("status")] string? Status,
+    [property: JsonPropertyName("refund_status")] string? RefundStatus,
+    [property: JsonPropertyName("amount")] WxRefundAmount? Amount);
+
 public sealed record WxNativeOrderResponse([property: JsonPropertyName("code_url")] string? CodeUrl);
 
 public sealed record WxCloseRequest([property: JsonPropertyName("mchid")] string MchId);
@@ -94,6 +115,8 @@ public sealed record WxCertificateItem(
 [JsonSerializable(typeof(WxNativeOrderRequest))]
 [JsonSerializable(typeof(WxNativeOrderResponse))]
 [JsonSerializable(typeof(WxCloseRequest))]
+[JsonSerializable(typeof(WxRefundRequest))]
+[JsonSerializable(typeof(WxRefund))]
 [JsonSerializable(typeof(WxPartnerNativeOrderRequest))]
 [JsonSerializable(typeof(WxPartnerCloseRequest))]
 [JsonSerializable(typeof(WxTransaction))]

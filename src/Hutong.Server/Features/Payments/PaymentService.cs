@@ -145,7 +145,7 @@ public sealed partial class PaymentService(
                 RolloutService.Explain(wallet, offer, payment.BuyerId, payment.ProductCategory), param: "wallet");
         }
 
-        var attemptId = Guid.CreateVersion7(now);
+        var attemptId = Ids.MonotonicV7(now);
         var attempt = new AttemptRow
         {
             Id = $"{Ids.Attempt}_{attemptId:N}",
