@@ -1,0 +1,131 @@
+using System.CommandLine;
+using Hutong.Server.Features.Merchants;
+using Hutong.Server.Features.Rollout;
+using Hutong.Server.Storage;
+using Microsoft.Extensions.Configuration;
+
+namespace Hutong.Cli;
+
+/// <summary>
+/// The operator's command line: the same store and services as the hub, no HTTP in between.
+/// The store comes from --store/--connection, else Store__Provider / Store__ConnectionString, else appsettings.json.
+/// </summary>
+public static class HutongCli
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output)
+    {
+        var store = new Option<StoreProvider?>("--store") { Description = "Sqlite or Postgres (default: configuration)", Recursive = true };
+        var connection = new Option<string?>("--connection") { Description = "Connection string (default: configuration)", Recursive = true };
+        var root = new RootCommand("hutong — operate a Hutong payment hub");
+        root.Options.Add(store);
+        root.Options.Add(connection);
+
+        var migrate = new Command("migrate", "Apply the schema migrations.");
+        migrate.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        {
+            var applied = await Migrator.MigrateAsync(db, ct);
+            await output.WriteLineAsync(applied.Count == 0 ? "schema is up to date" : $"applied: {string.Join(", ", applied)}");
+        }));
+
+        var merchant = new Command("merchant", "Merchants.");
+        var name = new Argument<string>("name") { Description = "Display name" };
+        var createMerchant = new Command("create", "Onboard a merchant; prints its API key once.") { name };
+        createMerchant.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        {
+            var (m, key) = await new MerchantStore(db, TimeProvider.System).CreateMerchantAsync(r.GetValue(name)!, ct);
+            await output.WriteLineAsync($"merchant {m.Id} created");
+            await output.WriteLineAsync($"api key {key.Id}: {key.Secret}");
+            await output.WriteLineAsync("(the key is shown only now; store it in the merchant's secret store)");
+        }));
+        merchant.Subcommands.Add(createMerchant);
+
+        var key = new Command("key", "API keys.");
+        var merchantId = new Argument<string>("merchant-id");
+        var createKey = new Command("create", "Issue another API key for a merchant (for rotation).") { merchantId };
+        createKey.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        {
+            var issued = await new MerchantStore(db, TimeProvider.System).CreateKeyAsync(r.GetValue(merchantId)!, ct)
+                ?? throw new CliException($"no merchant {r.GetValue(merchantId)}");
+            await output.WriteLineAsync($"api key {issued.Id}: {issued.Secret}");
+        }));
+        var keyId = new Argument<string>("key-id");
+        var revokeKey = new Command("revoke", "Revoke an API key (hubs stop accepting it within 30 seconds).") { keyId };
+        revokeKey.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        {
+            if (!await new MerchantStore(db, TimeProvider.System).RevokeKeyAsync(r.GetValue(keyId)!, ct))
+            {
+                throw new CliException($"no active key {r.GetValue(keyId)}");
+            }
+
+            await output.WriteLineAsync($"api key {r.GetValue(keyId)} revoked");
+        }));
+        key.Subcommands.Add(createKey);
+        key.Subcommands.Add(revokeKey);
+
+        var rollout = new Command("rollout", "Staged rollout of wallets.");
+        var rMerchant = new Argument<string>("merchant-id");
+        var rWallet = new Argument<string>("wallet");
+        var percentage = new Option<int>("--percentage") { Description = "0-100 (stable per user)", DefaultValueFactory = _ => 100 };
+        var allow = new Option<string[]>("--allow") { Description = "User ids always offered", AllowMultipleArgumentsPerToken = true };
+        var deny = new Option<string[]>("--deny") { Description = "User ids never offered", AllowMultipleArgumentsPerToken = true };
+        var categories = new Option<string[]>("--categories") { Description = "Only these product categories", AllowMultipleArgumentsPerToken = true };
+        var kill = new Option<bool>("--kill-switch") { Description = "Offer to nobody" };
+        var set = new Command("set", "Set who is offered a wallet.") { rMerchant, rWallet, percentage, allow, deny, categories, kill };
+        set.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        {
+            if (r.GetValue(percentage) is < 0 or > 100)
+            {
+                throw new CliException("--percentage is 0 to 100");
+            }
+
+            var dto = new RolloutRuleDto(r.GetValue(percentage), r.GetValue(kill), r.GetValue(allow), r.GetValue(deny),
+                r.GetValue(categories) is { Length: > 0 } c ? c : null);
+            await new RolloutService(db, TimeProvider.System).SaveAsync(r.GetValue(rMerchant)!, r.GetValue(rWallet)!, dto, ct);
+            await output.WriteLineAsync($"{r.GetValue(rWallet)}: {dto.Percentage}%{(dto.KillSwitch == true ? " (kill switch ON)" : string.Empty)} for {r.GetValue(rMerchant)}");
+        }));
+        var user = new Option<string?>("--user") { Description = "The buyer's user id" };
+        var category = new Option<string?>("--category") { Description = "The product category" };
+        var explain = new Command("explain", "Why is a wallet offered (or not) to a user?") { rMerchant, rWallet, user, category };
+        explain.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        {
+            var wallet = r.GetValue(rWallet)!;
+            var d = await new RolloutService(db, TimeProvider.System).DecideAsync(r.GetValue(rMerchant)!, wallet, r.GetValue(user), r.GetValue(category), ct);
+            await output.WriteLineAsync($"{(d.Offered ? "offered" : "not offered")}: {RolloutService.Explain(wallet, d, r.GetValue(user), r.GetValue(category))}");
+        }));
+        rollout.Subcommands.Add(set);
+        rollout.Subcommands.Add(explain);
+
+        root.Subcommands.Add(migrate);
+        root.Subcommands.Add(merchant);
+        root.Subcommands.Add(key);
+        root.Subcommands.Add(rollout);
+
+        var parsed = root.Parse(args);
+        try
+        {
+            return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = output, EnableDefaultExceptionHandler = false });
+        }
+        catch (CliException e)
+        {
+            await output.WriteLineAsync($"error: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> WithDbAsync(ParseResult r, Option<StoreProvider?> store, Option<string?> connection, Func<Db, Task> work)
+    {
+        var config = new ConfigurationBuilder()
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables()
+            .Build();
+        var options = config.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+        options.Provider = r.GetValue(store) ?? options.Provider;
+        options.ConnectionString = r.GetValue(connection) ?? options.ConnectionString;
+        await using var db = new Db(options);
+        await Migrator.MigrateAsync(db, CancellationToken.None);
+        await work(db);
+        return 0;
+    }
+}
+
+public sealed class CliException(string message) : Exception(message);

@@ -1,0 +1,3 @@
+using Hutong.Cli;
+
+return await HutongCli.RunAsync(args, Console.Out);
