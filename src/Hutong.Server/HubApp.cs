@@ -3,6 +3,7 @@ using Hutong.Connectors.UnionPay;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Sandbox;
 using Hutong.Server.Features;
+using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Checkout;
 using Hutong.Server.Features.Demo;
 using Hutong.Server.Features.Idempotency;
@@ -83,20 +84,36 @@ public static class HubApp
         s.AddSingleton<DemoShop>();
         s.AddSingleton<WebhookDispatcher>();
         s.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
+        // Configured accounts are the channels named after their wallets; the HTTP clients serve operator-added channels too.
         if (accounts.WeChat is { Enabled: true } weChat && !string.IsNullOrEmpty(weChat.MchId))
         {
             s.AddWeChatPayConnector(weChat);
+        }
+        else
+        {
+            s.AddWeChatPayHttpClient(new WeChatPayOptions());
         }
 
         if (accounts.Alipay is { Enabled: true } alipay && !string.IsNullOrEmpty(alipay.AppId))
         {
             s.AddAlipayConnector(alipay);
         }
+        else
+        {
+            s.AddAlipayHttpClient(new AlipayOptions());
+        }
 
         if (accounts.UnionPay is { Enabled: true } unionPay && !string.IsNullOrEmpty(unionPay.MerId))
         {
             s.AddUnionPayConnector(unionPay);
         }
+        else
+        {
+            s.AddUnionPayHttpClient(new UnionPayOptions());
+        }
+
+        s.AddSingleton(SecretBox.FromBase64(builder.Configuration[$"{HubOptions.Section}:MasterKey"]));
+        s.AddSingleton<RoutingService>();
 
         s.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
         s.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.Customize);
@@ -128,6 +145,7 @@ public static class HubApp
 
         var admin = app.MapGroup("/admin").AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>();
         AdminEndpoints.Map(admin);
+        ChannelAdminEndpoints.Map(admin);
 
         CheckoutEndpoints.Map(app);
         AggregatedQr.Map(app);

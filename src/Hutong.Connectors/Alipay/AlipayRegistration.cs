@@ -11,6 +11,13 @@ public static class AlipayRegistration
     /// <summary>Registers the Alipay connector as an <see cref="IWalletConnector"/> named "alipay".</summary>
     public static IServiceCollection AddAlipayConnector(this IServiceCollection services, AlipayOptions options)
     {
+        services.AddAlipayHttpClient(options);
+        return services.AddAlipayConnectorOnly(options);
+    }
+
+    /// <summary>The resilient HttpClient every Alipay channel uses.</summary>
+    public static IServiceCollection AddAlipayHttpClient(this IServiceCollection services, AlipayOptions options)
+    {
         services.AddHttpClient(HttpClientName).AddStandardResilienceHandler(o =>
         {
             o.AttemptTimeout.Timeout = options.AttemptTimeout;
@@ -19,6 +26,11 @@ public static class AlipayRegistration
             o.Retry.MaxRetryAttempts = Math.Max(1, options.MaxRetries);
             o.Retry.Delay = TimeSpan.FromMilliseconds(100);
         });
+        return services;
+    }
+
+    private static IServiceCollection AddAlipayConnectorOnly(this IServiceCollection services, AlipayOptions options)
+    {
         services.AddSingleton(sp => new AlipayConnector(
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
             options,

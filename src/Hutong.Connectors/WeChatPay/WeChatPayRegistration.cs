@@ -12,6 +12,19 @@ public static class WeChatPayRegistration
     /// <summary>Registers the WeChat Pay connector as an <see cref="IWalletConnector"/> named "wechatpay".</summary>
     public static IServiceCollection AddWeChatPayConnector(this IServiceCollection services, WeChatPayOptions options)
     {
+        services.AddWeChatPayHttpClient(options);
+        services.AddSingleton(sp => new WeChatPayConnector(
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
+            options,
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetRequiredService<ILogger<WeChatPayConnector>>()));
+        services.AddSingleton<IWalletConnector>(sp => sp.GetRequiredService<WeChatPayConnector>());
+        return services;
+    }
+
+    /// <summary>The signing, resilient HttpClient every WeChat Pay channel uses.</summary>
+    public static IServiceCollection AddWeChatPayHttpClient(this IServiceCollection services, WeChatPayOptions options)
+    {
         services.AddTransient<WeChatPaySigningHandler>();
         services.AddHttpClient(HttpClientName)
             .AddStandardResilienceHandler(o =>
@@ -25,13 +38,6 @@ public static class WeChatPayRegistration
             })
             .Services.AddHttpClient(HttpClientName)
             .AddHttpMessageHandler<WeChatPaySigningHandler>();
-
-        services.AddSingleton(sp => new WeChatPayConnector(
-            sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
-            options,
-            sp.GetService<TimeProvider>() ?? TimeProvider.System,
-            sp.GetRequiredService<ILogger<WeChatPayConnector>>()));
-        services.AddSingleton<IWalletConnector>(sp => sp.GetRequiredService<WeChatPayConnector>());
         return services;
     }
 }

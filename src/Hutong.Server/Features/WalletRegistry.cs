@@ -1,12 +1,29 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Dapper;
 using Hutong.Connectors.Abstractions;
+using Hutong.Connectors.Alipay;
+using Hutong.Connectors.UnionPay;
+using Hutong.Connectors.WeChatPay;
+using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Hutong.Server.Features;
 
-/// <summary>The enabled wallet connectors by name, and where each wallet sends its notifications.</summary>
-public sealed class WalletRegistry(IEnumerable<IWalletConnector> connectors, IOptions<HubOptions> options)
+/// <summary>A channel as listed to operators: never its credentials.</summary>
+public sealed record ChannelInfo(string Id, string Wallet, string Mode, bool Configured);
+
+/// <summary>
+/// The enabled wallets and the channels that reach them. A channel is one account at a wallet, direct or through a
+/// licensed acquirer (service-provider mode). Each configured wallet account is the channel named after its wallet;
+/// operators add more at run time, with credentials sealed by <see cref="SecretBox"/> in the store.
+/// </summary>
+public sealed class WalletRegistry(
+    IEnumerable<IWalletConnector> connectors, Db db, SecretBox secrets, IHttpClientFactory http, ILoggerFactory logs, TimeProvider time, IOptions<HubOptions> options)
 {
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly Dictionary<string, IWalletConnector> _byName = connectors.ToDictionary(c => c.Wallet, StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, IWalletConnector> _channels = new(StringComparer.Ordinal);
 
     public IReadOnlyCollection<string> Names => _byName.Keys;
 
@@ -17,5 +34,59 @@ public sealed class WalletRegistry(IEnumerable<IWalletConnector> connectors, IOp
     public IWalletConnector Get(string name) =>
         _byName.TryGetValue(name, out var c) ? c : throw new InvalidOperationException($"Wallet {name} is not enabled.");
 
-    public string NotifyUrl(string wallet) => $"{options.Value.PublicBaseUrl.TrimEnd('/')}/notify/{wallet}";
+    /// <summary>Where the wallet behind <paramref name="channel"/> sends notifications; each channel verifies with its own keys.</summary>
+    public string NotifyUrl(string channel) => $"{options.Value.PublicBaseUrl.TrimEnd('/')}/notify/{channel}";
+
+    /// <summary>The connector of a channel: a configured wallet account, or one an operator added.</summary>
+    public async Task<IWalletConnector?> ChannelAsync(string channel, CancellationToken ct)
+    {
+        if (_byName.TryGetValue(channel, out var configured))
+        {
+            return configured;
+        }
+
+        if (_channels.TryGetValue(channel, out var cached))
+        {
+            return cached;
+        }
+
+        var row = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<(string Wallet, string ConfigCiphertext)?>(
+            "SELECT wallet, config_ciphertext FROM channels WHERE id = @channel", new { channel }), ct);
+        if (row is not { } r)
+        {
+            return null;
+        }
+
+        return _channels.GetOrAdd(channel, _ => Build(r.Wallet, secrets.Open(r.ConfigCiphertext, channel)));
+    }
+
+    /// <summary>Adds a channel. Its credentials are proved by building the connector before anything is stored.</summary>
+    public async Task AddChannelAsync(string id, string wallet, string mode, JsonElement config, CancellationToken ct)
+    {
+        var raw = config.GetRawText();
+        var connector = Build(wallet, raw);
+        var sealedConfig = secrets.Seal(raw, id);
+        await db.WriteAsync((c, t) => c.ExecuteAsync(
+            "INSERT INTO channels (id, wallet, mode, config_ciphertext, created_at) VALUES (@id, @wallet, @mode, @sealedConfig, @now)",
+            new { id, wallet, mode, sealedConfig, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t), ct);
+        _channels[id] = connector;
+    }
+
+    public async Task<IReadOnlyList<ChannelInfo>> ListAsync(CancellationToken ct)
+    {
+        var stored = await db.ReadAsync(c => c.QueryAsync<(string Id, string Wallet, string Mode)>("SELECT id, wallet, mode FROM channels ORDER BY id"), ct);
+        return _byName.Keys.Order(StringComparer.Ordinal).Select(w => new ChannelInfo(w, w, "configured", true))
+            .Concat(stored.Select(s => new ChannelInfo(s.Id, s.Wallet, s.Mode, false))).ToList();
+    }
+
+    private IWalletConnector Build(string wallet, string configJson) => wallet switch
+    {
+        WeChatPayConnector.Name => new WeChatPayConnector(http.CreateClient(WeChatPayRegistration.HttpClientName),
+            JsonSerializer.Deserialize<WeChatPayOptions>(configJson, Json)!, time, logs.CreateLogger<WeChatPayConnector>()),
+        AlipayConnector.Name => new AlipayConnector(http.CreateClient(AlipayRegistration.HttpClientName),
+            JsonSerializer.Deserialize<AlipayOptions>(configJson, Json)!, time, logs.CreateLogger<AlipayConnector>()),
+        UnionPayConnector.Name => new UnionPayConnector(http.CreateClient(UnionPayRegistration.HttpClientName),
+            JsonSerializer.Deserialize<UnionPayOptions>(configJson, Json)!, logs.CreateLogger<UnionPayConnector>()),
+        _ => throw new ArgumentException($"Unknown wallet {wallet}.", nameof(wallet)),
+    };
 }

@@ -85,6 +85,7 @@ public abstract class HubFixture : IAsyncLifetime
                 ["Store:Provider"] = Provider.ToString(),
                 ["Store:ConnectionString"] = connectionString,
                 ["Hutong:AdminToken"] = AdminToken,
+                ["Hutong:MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
                 ["Hutong:WorkerPollInterval"] = "00:00:00.100",
                 ["Hutong:UnknownRecheckSchedule:0"] = "00:00:00.300",
                 ["Hutong:UnknownRecheckSchedule:1"] = "00:00:00.300",

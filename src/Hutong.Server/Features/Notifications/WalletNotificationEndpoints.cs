@@ -16,17 +16,20 @@ public static partial class WalletNotificationEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/notify/{wallet}", HandleAsync).ExcludeFromDescription();
+        app.MapPost("/notify/{channel}", HandleAsync).ExcludeFromDescription();
     }
 
     private static async Task<IResult> HandleAsync(
-        HttpContext ctx, string wallet, WalletRegistry wallets, PaymentService payments, Db db, HubMetrics metrics, TimeProvider time, ILoggerFactory logs)
+        HttpContext ctx, string channel, WalletRegistry wallets, PaymentService payments, Db db, HubMetrics metrics, TimeProvider time, ILoggerFactory logs)
     {
         var log = logs.CreateLogger("Hutong.Notifications");
-        if (!wallets.TryGet(wallet, out var connector))
+        var connector = await wallets.ChannelAsync(channel, ctx.RequestAborted);
+        if (connector is null)
         {
             return Results.NotFound();
         }
+
+        var wallet = connector.Wallet;
 
         if (ctx.Request.ContentLength is > MaxBytes)
         {

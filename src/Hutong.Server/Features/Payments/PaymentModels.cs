@@ -112,6 +112,9 @@ public sealed class AttemptRow
 
     public string Wallet { get; set; } = string.Empty;
 
+    /// <summary>The channel (account) the attempt went through; null on rows from before channels, meaning the wallet's own.</summary>
+    public string? Channel { get; set; }
+
     public string OutTradeNo { get; set; } = string.Empty;
 
     public string Status { get; set; } = string.Empty;

@@ -5,6 +5,7 @@ using Dapper;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
 using Hutong.Domain.Payments;
+using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Http;
@@ -22,6 +23,7 @@ public sealed partial class PaymentService(
     PaymentStore store,
     WalletRegistry wallets,
     RolloutService rollout,
+    RoutingService routing,
     IOptions<HubOptions> options,
     TimeProvider time,
     HubMetrics metrics,
@@ -145,22 +147,107 @@ public sealed partial class PaymentService(
                 RolloutService.Explain(wallet, offer, payment.BuyerId, payment.ProductCategory), param: "wallet");
         }
 
+        var channels = await routing.ChannelsAsync(payment, wallet, ct);
+        AttemptRow? previous = null;
+        for (var i = 0; i < channels.Count; i++)
+        {
+            var channel = channels[i];
+            var channelConnector = await wallets.ChannelAsync(channel, ct);
+            if (channelConnector is null || channelConnector.Wallet != wallet)
+            {
+                LogBadRoute(log, payment.MerchantId, wallet, channel);
+                continue;
+            }
+
+            var attempt = NewAttempt(payment.Id, wallet, channel, time.GetUtcNow());
+            var started = await StartAttemptAsync(payment.Id, wallet, attempt, previous, ct);
+            if (started is null)
+            {
+                return await store.GetAsync(payment.MerchantId, payment.Id, ct) is { } latest
+                    ? latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? ApiResult.Ok(ToDto(latest)) : Problems.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.")
+                    : Problems.NotFound("payment");
+            }
+
+            var result = await channelConnector.CreateQrOrderAsync(
+                new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
+                    wallets.NotifyUrl(channel), payment.Id),
+                CancellationToken.None); // the wallet may act on it: never abandon the answer half way
+
+            if (result.Outcome == WalletCallOutcome.Ok)
+            {
+                routing.RecordSuccess(channel);
+            }
+            else
+            {
+                routing.RecordFailure(channel);
+                if (i < channels.Count - 1)
+                {
+                    // Fail over. The unanswered attempt stays 'requested' and is no longer current, so the worker closes
+                    // its wallet order (or records it if the buyer somehow paid it): the buyer pays once.
+                    LogFailover(log, payment.Id, channel, channels[i + 1], result.Error?.Code ?? "-");
+                    if (result.Outcome == WalletCallOutcome.Rejected)
+                    {
+                        await RecordAttemptFailedAsync(attempt, result.Error!, CancellationToken.None);
+                    }
+
+                    previous = attempt;
+                    continue;
+                }
+            }
+
+            var after = await RecordCreateOutcomeAsync(attempt, result, CancellationToken.None);
+            return after is null ? Problems.NotFound("payment") : ApiResult.Ok(ToDto(after));
+        }
+
+        return ApiResult.Problem(503, "no_channel", $"No working channel reaches {wallet} for this merchant.", "Check the merchant's routes.");
+    }
+
+    private static AttemptRow NewAttempt(string paymentId, string wallet, string channel, DateTimeOffset now)
+    {
         var attemptId = Ids.MonotonicV7(now);
-        var attempt = new AttemptRow
+        return new AttemptRow
         {
             Id = $"{Ids.Attempt}_{attemptId:N}",
-            PaymentId = payment.Id,
+            PaymentId = paymentId,
             Wallet = wallet,
+            Channel = channel,
             OutTradeNo = attemptId.ToString("N"), // 32 chars: WeChat's out_trade_no limit
             Status = "requested",
             CreatedAt = now.ToUnixTimeMilliseconds(),
             UpdatedAt = now.ToUnixTimeMilliseconds(),
         };
+    }
 
-        var started = await db.WriteAsync(async (c, t) =>
+    /// <summary>
+    /// Commits the attempt before the wallet is called. The first attempt moves the payment to pending; a failover
+    /// attempt replaces the current one on the already-pending payment.
+    /// </summary>
+    private Task<PaymentRow?> StartAttemptAsync(string paymentId, string wallet, AttemptRow attempt, AttemptRow? previous, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        return db.WriteAsync(async (c, t) =>
         {
-            var current = await store.LockAsync(c, t, payment.Id);
-            if (current is null || !PaymentStateMachine.CanApply(current.State, PaymentEvent.AttemptStarted))
+            var current = await store.LockAsync(c, t, paymentId);
+            if (current is null)
+            {
+                return null;
+            }
+
+            if (previous is not null)
+            {
+                if (current.State != PaymentStatus.Pending || current.CurrentAttemptId != previous.Id)
+                {
+                    return null; // something else settled the payment meanwhile
+                }
+
+                await store.InsertAttemptAsync(c, t, attempt);
+                await c.ExecuteAsync("UPDATE payments SET current_attempt_id = @Id, updated_at = @now WHERE id = @paymentId",
+                    new { attempt.Id, now = now.ToUnixTimeMilliseconds(), paymentId }, t);
+                current.CurrentAttemptId = attempt.Id;
+                return current;
+            }
+
+            if (!PaymentStateMachine.CanApply(current.State, PaymentEvent.AttemptStarted))
             {
                 return null;
             }
@@ -174,21 +261,17 @@ public sealed partial class PaymentService(
                 p.FailureMessage = null;
             });
         }, ct);
-        if (started is null)
-        {
-            return await store.GetAsync(payment.MerchantId, payment.Id, ct) is { } latest
-                ? latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? ApiResult.Ok(ToDto(latest)) : Problems.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.")
-                : Problems.NotFound("payment");
-        }
-
-        var result = await connector.CreateQrOrderAsync(
-            new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
-                wallets.NotifyUrl(wallet), payment.Id),
-            CancellationToken.None); // the wallet may act on it: never abandon the answer half way
-
-        var after = await RecordCreateOutcomeAsync(attempt, result, CancellationToken.None);
-        return after is null ? Problems.NotFound("payment") : ApiResult.Ok(ToDto(after));
     }
+
+    private Task RecordAttemptFailedAsync(AttemptRow attempt, WalletError error, CancellationToken ct) =>
+        db.WriteAsync(async (c, t) =>
+        {
+            attempt.Status = "failed";
+            attempt.ErrorCode = error.Code;
+            attempt.ErrorMessage = error.Message;
+            attempt.UpdatedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
+            await store.UpdateAttemptAsync(c, t, attempt);
+        }, ct);
 
     /// <summary>Cancels: an unpaid payment with an open wallet order has that order closed first.</summary>
     public async Task<ApiResult> CancelAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
@@ -242,7 +325,7 @@ public sealed partial class PaymentService(
             "SELECT * FROM payment_attempts WHERE payment_id = @Id AND status IN ('requested','open')", new { payment.Id })).ToList(), ct);
         foreach (var attempt in attempts)
         {
-            var connector = wallets.Get(attempt.Wallet);
+            var connector = await ConnectorOfAsync(attempt, ct);
             var close = await connector.CloseAsync(attempt.OutTradeNo, ct);
             if (close.Outcome == WalletCallOutcome.Unknown)
             {
@@ -275,6 +358,10 @@ public sealed partial class PaymentService(
 
         return null;
     }
+
+    private async Task<IWalletConnector> ConnectorOfAsync(AttemptRow attempt, CancellationToken ct) =>
+        await wallets.ChannelAsync(attempt.Channel ?? attempt.Wallet, ct)
+        ?? throw new InvalidOperationException($"Channel {attempt.Channel ?? attempt.Wallet} of attempt {attempt.Id} no longer exists.");
 
     private static ApiResult WalletUnavailable() =>
         ApiResult.Problem(503, "wallet_unavailable", "The wallet did not answer; nothing was changed.", "Retry the request.");
@@ -371,7 +458,13 @@ public sealed partial class PaymentService(
     /// <summary>One janitor step for an attempt whose create call went unanswered.</summary>
     public async Task ResolveUnknownAsync(AttemptRow attempt, CancellationToken ct)
     {
-        var connector = wallets.Get(attempt.Wallet);
+        if (await store.GetByIdAsync(attempt.PaymentId, ct) is { } owner && owner.CurrentAttemptId != attempt.Id)
+        {
+            await CloseStrayAttemptAsync(attempt, ct); // superseded (failover): close it, never revive it
+            return;
+        }
+
+        var connector = await ConnectorOfAsync(attempt, ct);
         var query = await connector.QueryAsync(attempt.OutTradeNo, ct);
         if (query.Outcome == WalletCallOutcome.Ok)
         {
@@ -398,7 +491,7 @@ public sealed partial class PaymentService(
 
                     var again = await connector.CreateQrOrderAsync(
                         new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description,
-                            DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt), wallets.NotifyUrl(attempt.Wallet), payment.Id), ct);
+                            DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt), wallets.NotifyUrl(attempt.Channel ?? attempt.Wallet), payment.Id), ct);
                     if (again.Outcome != WalletCallOutcome.Unknown)
                     {
                         await RecordCreateOutcomeAsync(attempt, again, ct);
@@ -418,7 +511,7 @@ public sealed partial class PaymentService(
     /// </summary>
     public async Task CloseStrayAttemptAsync(AttemptRow attempt, CancellationToken ct)
     {
-        var connector = wallets.Get(attempt.Wallet);
+        var connector = await ConnectorOfAsync(attempt, ct);
         var close = await connector.CloseAsync(attempt.OutTradeNo, ct);
         if (close.Outcome == WalletCallOutcome.Unknown)
         {
@@ -599,6 +692,12 @@ public sealed partial class PaymentService(
             DateTimeOffset.FromUnixTimeMilliseconds(p.CreatedAt),
             p.SucceededAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null);
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Merchant {MerchantId} routes {Wallet} to channel {Channel}, which does not exist or is another wallet's")]
+    private static partial void LogBadRoute(ILogger logger, string merchantId, string wallet, string channel);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Payment {PaymentId}: channel {Failed} did not take the order ({Code}); failing over to {Next}")]
+    private static partial void LogFailover(ILogger logger, string paymentId, string failed, string next, string code);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Wallet order {OutTradeNo} from {Source} matches no attempt")]
     private static partial void LogUnknownOrder(ILogger logger, string outTradeNo, string source);

@@ -68,8 +68,8 @@ public sealed class PaymentStore(Db db)
 
     public Task InsertAttemptAsync(DbConnection c, DbTransaction t, AttemptRow a) => c.ExecuteAsync(
         """
-        INSERT INTO payment_attempts (id, payment_id, wallet, out_trade_no, status, code_url, checks, next_check_at, created_at, updated_at)
-        VALUES (@Id, @PaymentId, @Wallet, @OutTradeNo, @Status, @CodeUrl, @Checks, @NextCheckAt, @CreatedAt, @UpdatedAt)
+        INSERT INTO payment_attempts (id, payment_id, wallet, channel, out_trade_no, status, code_url, checks, next_check_at, created_at, updated_at)
+        VALUES (@Id, @PaymentId, @Wallet, @Channel, @OutTradeNo, @Status, @CodeUrl, @Checks, @NextCheckAt, @CreatedAt, @UpdatedAt)
         """, a, t);
 
     public Task UpdateAttemptAsync(DbConnection c, DbTransaction t, AttemptRow a) => c.ExecuteAsync(
@@ -101,13 +101,16 @@ public sealed class PaymentStore(Db db)
             """,
             new { now, orphanedBefore, limit }), ct)).ToList();
 
-    /// <summary>Wallet orders still open although their payment is settled by another attempt (or closed): close them.</summary>
+    /// <summary>
+    /// Wallet orders that can no longer be the payment's: superseded by a failover to another channel, or left open
+    /// after the payment was settled or closed. The worker closes them so a buyer cannot pay twice.
+    /// </summary>
     public async Task<IReadOnlyList<AttemptRow>> StrayOpenAttemptsAsync(int limit, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<AttemptRow>(
             """
             SELECT a.* FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
-            WHERE a.status IN ('open', 'requested') AND p.status IN ('succeeded', 'canceled', 'expired')
-              AND (p.current_attempt_id IS NULL OR a.id <> p.current_attempt_id)
+            WHERE a.status IN ('open', 'requested')
+              AND (p.current_attempt_id IS NULL OR a.id <> p.current_attempt_id OR p.status IN ('succeeded', 'canceled', 'expired'))
             LIMIT @limit
             """,
             new { limit }), ct)).ToList();

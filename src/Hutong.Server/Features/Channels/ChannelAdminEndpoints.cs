@@ -1,0 +1,102 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Hutong.Server.Http;
+using Hutong.Server.Storage;
+
+namespace Hutong.Server.Features.Channels;
+
+public sealed record CreateChannelRequest(string? Id, string? Wallet, string? Mode, JsonElement? Config);
+
+/// <summary>
+/// /admin/channels and /admin/merchants/{id}/routes/{wallet}: add wallet accounts (direct, or through an acquirer) with
+/// credentials sealed at rest, and route each merchant's payments through them, with fallbacks.
+/// </summary>
+public static partial class ChannelAdminEndpoints
+{
+    public static void Map(RouteGroupBuilder admin)
+    {
+        admin.MapPost("/channels", CreateAsync).Accepts<CreateChannelRequest>("application/json");
+        admin.MapGet("/channels", async (WalletRegistry wallets, CancellationToken ct) => ApiResult.Ok(new { @object = "list", data = await wallets.ListAsync(ct) }));
+        admin.MapPost("/merchants/{merchantId}/routes/{wallet}", SaveRoutesAsync).Accepts<RouteRulesDto>("application/json");
+        admin.MapGet("/merchants/{merchantId}/routes/{wallet}", async (string merchantId, string wallet, RoutingService routing, CancellationToken ct) =>
+            ApiResult.Ok(new { @object = "routes", merchant_id = merchantId, wallet, rules = await routing.RulesAsync(merchantId, wallet, ct) }));
+    }
+
+    private static async Task<ApiResult> CreateAsync(HttpContext ctx, WalletRegistry wallets, SecretBox secrets)
+    {
+        var (body, problem) = await RequestBody.ReadAsync<CreateChannelRequest>(ctx.Request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (body!.Id is null || !ChannelId().IsMatch(body.Id) || wallets.Names.Contains(body.Id))
+        {
+            return Problems.Invalid("id", "id is 3-64 characters of a-z, 0-9 and -, and not a wallet's own name.");
+        }
+
+        if (body.Wallet is not ("wechatpay" or "alipay" or "unionpay"))
+        {
+            return Problems.Invalid("wallet", "wallet is wechatpay, alipay or unionpay.");
+        }
+
+        if (body.Mode is not ("direct" or "acquirer"))
+        {
+            return Problems.Invalid("mode", "mode is direct or acquirer (a licensed third-party institution, service-provider mode).");
+        }
+
+        if (body.Config is not { ValueKind: JsonValueKind.Object } config)
+        {
+            return Problems.Invalid("config", "config holds the wallet account's settings, as under Connectors:<Wallet> in configuration.");
+        }
+
+        if (!secrets.Enabled)
+        {
+            return ApiResult.Problem(409, "master_key_missing", "No master key is configured, so credentials cannot be stored.", "Set Hutong:MasterKey (base64 of 32 random bytes).");
+        }
+
+        try
+        {
+            await wallets.AddChannelAsync(body.Id, body.Wallet, body.Mode, config, ctx.RequestAborted);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or JsonException or System.Security.Cryptography.CryptographicException)
+        {
+            return Problems.Invalid("config", "config does not make a working connector (check keys and ids).");
+        }
+        catch (System.Data.Common.DbException e) when (Db.IsUniqueViolation(e))
+        {
+            return Problems.Conflict("channel_exists", $"A channel {body.Id} already exists.");
+        }
+
+        return ApiResult.Created(new ChannelInfo(body.Id, body.Wallet, body.Mode, false));
+    }
+
+    private static async Task<ApiResult> SaveRoutesAsync(HttpContext ctx, string merchantId, string wallet, RoutingService routing, WalletRegistry wallets)
+    {
+        var (body, problem) = await RequestBody.ReadAsync<RouteRulesDto>(ctx.Request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var rules = body!.Rules ?? [];
+        foreach (var rule in rules)
+        {
+            if (rule.Channel is null || await wallets.ChannelAsync(rule.Channel, ctx.RequestAborted) is not { } c || c.Wallet != wallet)
+            {
+                return Problems.Invalid("rules", $"channel {rule.Channel} does not exist or does not reach {wallet}.");
+            }
+
+            if (rule.MinAmount is < 0 || rule.MaxAmount is < 0 || rule.MinAmount > rule.MaxAmount)
+            {
+                return Problems.Invalid("rules", "min_amount and max_amount are non-negative, min ≤ max.");
+            }
+        }
+
+        await routing.SaveAsync(merchantId, wallet, rules, ctx.RequestAborted);
+        return ApiResult.Ok(new { @object = "routes", merchant_id = merchantId, wallet, rules });
+    }
+
+    [GeneratedRegex("^[a-z0-9-]{3,64}$")]
+    private static partial Regex ChannelId();
+}
