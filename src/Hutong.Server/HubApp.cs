@@ -137,10 +137,10 @@ public static class HubApp
         PaymentEndpoints.Map(v1);
         WebhookEndpointsApi.Map(v1);
         RolloutEndpoints.Map(v1);
-        v1.MapGet("/capabilities", (WalletRegistry w) => ApiResult.Ok(new
+        v1.MapGet("/capabilities", async (WalletRegistry w, CancellationToken ct) => ApiResult.Ok(new
         {
             @object = "list",
-            data = w.All.Select(c => new { wallet = c.Wallet, capabilities = c.Capabilities }).ToList(),
+            data = (await w.WalletsAsync(ct)).Values.Select(c => new { wallet = c.Wallet, capabilities = c.Capabilities }).ToList(),
         })).WithTags("Capabilities");
 
         var admin = app.MapGroup("/admin").AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>();

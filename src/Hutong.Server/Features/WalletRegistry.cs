@@ -25,14 +25,35 @@ public sealed class WalletRegistry(
     private readonly Dictionary<string, IWalletConnector> _byName = connectors.ToDictionary(c => c.Wallet, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, IWalletConnector> _channels = new(StringComparer.Ordinal);
 
-    public IReadOnlyCollection<string> Names => _byName.Keys;
+    private (IReadOnlyDictionary<string, IWalletConnector> Wallets, DateTimeOffset Until)? _enabled;
 
-    public IEnumerable<IWalletConnector> All => _byName.Values;
+    /// <summary>Names a channel may not take: each wallet's configured account is the channel of that name.</summary>
+    public static readonly IReadOnlySet<string> WalletNames = new HashSet<string>(StringComparer.Ordinal) { WeChatPayConnector.Name, AlipayConnector.Name, UnionPayConnector.Name };
 
-    public bool TryGet(string name, out IWalletConnector connector) => _byName.TryGetValue(name, out connector!);
+    /// <summary>
+    /// The wallets this hub can take, each with a representative connector (for capabilities): those with a configured
+    /// account, and those reachable only through an operator-added channel (an acquirer before direct access is approved).
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, IWalletConnector>> WalletsAsync(CancellationToken ct)
+    {
+        if (_enabled is { } hit && hit.Until > time.GetUtcNow())
+        {
+            return hit.Wallets;
+        }
 
-    public IWalletConnector Get(string name) =>
-        _byName.TryGetValue(name, out var c) ? c : throw new InvalidOperationException($"Wallet {name} is not enabled.");
+        var result = new Dictionary<string, IWalletConnector>(_byName, StringComparer.Ordinal);
+        var stored = await db.ReadAsync(c => c.QueryAsync<(string Id, string Wallet)>("SELECT id, wallet FROM channels ORDER BY id"), ct);
+        foreach (var (id, wallet) in stored)
+        {
+            if (!result.ContainsKey(wallet) && await ChannelAsync(id, ct) is { } connector)
+            {
+                result[wallet] = connector;
+            }
+        }
+
+        _enabled = (result, time.GetUtcNow().AddSeconds(5));
+        return result;
+    }
 
     /// <summary>Where the wallet behind <paramref name="channel"/> sends notifications; each channel verifies with its own keys.</summary>
     public string NotifyUrl(string channel) => $"{options.Value.PublicBaseUrl.TrimEnd('/')}/notify/{channel}";
@@ -70,6 +91,7 @@ public sealed class WalletRegistry(
             "INSERT INTO channels (id, wallet, mode, config_ciphertext, created_at) VALUES (@id, @wallet, @mode, @sealedConfig, @now)",
             new { id, wallet, mode, sealedConfig, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t), ct);
         _channels[id] = connector;
+        _enabled = null;
     }
 
     public async Task<IReadOnlyList<ChannelInfo>> ListAsync(CancellationToken ct)

@@ -30,7 +30,7 @@ public static partial class ChannelAdminEndpoints
             return problem;
         }
 
-        if (body!.Id is null || !ChannelId().IsMatch(body.Id) || wallets.Names.Contains(body.Id))
+        if (body!.Id is null || !ChannelId().IsMatch(body.Id) || WalletRegistry.WalletNames.Contains(body.Id))
         {
             return Problems.Invalid("id", "id is 3-64 characters of a-z, 0-9 and -, and not a wallet's own name.");
         }

@@ -50,7 +50,7 @@ public static class AggregatedQr
         }
 
         var wallet = DetectWallet(ctx.Request.Headers.UserAgent.ToString());
-        if (wallet is null || !wallets.TryGet(wallet, out _)
+        if (wallet is null || !(await wallets.WalletsAsync(ctx.RequestAborted)).ContainsKey(wallet)
             || !(await rollout.DecideAsync(payment.MerchantId, wallet, payment.BuyerId, payment.ProductCategory, ctx.RequestAborted)).Offered)
         {
             return Results.Redirect(checkout); // unknown app, or a wallet not offered: let the buyer choose

@@ -37,7 +37,7 @@ public static class CheckoutEndpoints
 
         // Only the wallets the staged rollout offers this buyer for this product.
         var offered = new List<string>();
-        foreach (var wallet in wallets.Names.Order(StringComparer.Ordinal))
+        foreach (var wallet in (await wallets.WalletsAsync(ct)).Keys.Order(StringComparer.Ordinal))
         {
             if ((await rollout.DecideAsync(p.MerchantId, wallet, p.BuyerId, p.ProductCategory, ct)).Offered)
             {

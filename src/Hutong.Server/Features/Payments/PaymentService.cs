@@ -114,9 +114,10 @@ public sealed partial class PaymentService(
     /// </summary>
     public async Task<ApiResult> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct)
     {
-        if (wallet is null || !wallets.TryGet(wallet, out var connector))
+        var enabled = await wallets.WalletsAsync(ct);
+        if (wallet is null || !enabled.TryGetValue(wallet, out var connector))
         {
-            return Problems.Invalid("wallet", $"wallet must be one of: {string.Join(", ", wallets.Names)}.");
+            return Problems.Invalid("wallet", $"wallet must be one of: {string.Join(", ", enabled.Keys.Order(StringComparer.Ordinal))}.");
         }
 
         var now = time.GetUtcNow();

@@ -44,9 +44,10 @@ public static class RolloutEndpoints
             return problem;
         }
 
-        if (!wallets.TryGet(wallet, out _))
+        var enabled = await wallets.WalletsAsync(ctx.RequestAborted);
+        if (!enabled.ContainsKey(wallet))
         {
-            return Problems.Invalid("wallet", $"wallet must be one of: {string.Join(", ", wallets.Names)}.");
+            return Problems.Invalid("wallet", $"wallet must be one of: {string.Join(", ", enabled.Keys.Order(StringComparer.Ordinal))}.");
         }
 
         if (body!.Percentage is < 0 or > 100)
@@ -68,7 +69,7 @@ public static class RolloutEndpoints
 
     private static async Task<ApiResult> ExplainAsync(HttpContext ctx, string wallet, string? user_id, string? product_category, RolloutService rollout, WalletRegistry wallets)
     {
-        if (!wallets.TryGet(wallet, out _))
+        if (!(await wallets.WalletsAsync(ctx.RequestAborted)).ContainsKey(wallet))
         {
             return Problems.NotFound("wallet");
         }
@@ -81,7 +82,7 @@ public static class RolloutEndpoints
     {
         var merchantId = MerchantContext.Of(ctx).MerchantId;
         var data = new List<RolloutExplanation>();
-        foreach (var wallet in wallets.Names.Order(StringComparer.Ordinal))
+        foreach (var wallet in (await wallets.WalletsAsync(ctx.RequestAborted)).Keys.Order(StringComparer.Ordinal))
         {
             data.Add(Explanation(wallet, await rollout.DecideAsync(merchantId, wallet, user_id, product_category, ctx.RequestAborted), user_id, product_category));
         }
