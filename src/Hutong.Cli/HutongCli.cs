@@ -1,8 +1,14 @@
 using System.CommandLine;
+using Hutong.Server;
+using Hutong.Server.Features;
+using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Hutong.Cli;
 
@@ -95,6 +101,59 @@ public static class HutongCli
         rollout.Subcommands.Add(set);
         rollout.Subcommands.Add(explain);
 
+        var channel = new Command("channel", "Wallet accounts, direct or through an acquirer (credentials sealed with Hutong:MasterKey).");
+        var chId = new Argument<string>("id");
+        var chWallet = new Option<string>("--wallet") { Description = "wechatpay, alipay or unionpay", Required = true };
+        var chMode = new Option<string>("--mode") { Description = "direct or acquirer", DefaultValueFactory = _ => "direct" };
+        var chConfig = new Option<FileInfo>("--config-file") { Description = "JSON with the account's settings (as under Connectors:<Wallet>)", Required = true };
+        var addChannel = new Command("add", "Add a channel; its credentials are checked, then stored encrypted.") { chId, chWallet, chMode, chConfig };
+        addChannel.SetAction(async (r, ct) => await WithRegistryAsync(r, store, connection, async (registry, _) =>
+        {
+            var id = r.GetValue(chId)!;
+            if (WalletRegistry.WalletNames.Contains(id))
+            {
+                throw new CliException("a channel cannot take a wallet's own name");
+            }
+
+            using var doc = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(r.GetValue(chConfig)!.FullName, ct));
+            await registry.AddChannelAsync(id, r.GetValue(chWallet)!, r.GetValue(chMode)!, doc.RootElement, ct);
+            await output.WriteLineAsync($"channel {id} ({r.GetValue(chWallet)}, {r.GetValue(chMode)}) added; credentials stored encrypted");
+        }));
+        var listChannels = new Command("list", "List channels (never their credentials).");
+        listChannels.SetAction(async (r, ct) => await WithRegistryAsync(r, store, connection, async (registry, _) =>
+        {
+            foreach (var c in await registry.ListAsync(ct))
+            {
+                await output.WriteLineAsync($"{c.Id}\t{c.Wallet}\t{c.Mode}");
+            }
+        }));
+        channel.Subcommands.Add(addChannel);
+        channel.Subcommands.Add(listChannels);
+
+        var route = new Command("route", "Which channels a merchant's payments at a wallet go through.");
+        var routeMerchant = new Argument<string>("merchant-id");
+        var routeWallet = new Argument<string>("wallet");
+        var routeChannels = new Option<string[]>("--channels") { Description = "Channel ids, primary first", Required = true, AllowMultipleArgumentsPerToken = true };
+        var setRoute = new Command("set", "Route a merchant's payments at a wallet through channels (primary, then fallbacks).") { routeMerchant, routeWallet, routeChannels };
+        setRoute.SetAction(async (r, ct) => await WithRegistryAsync(r, store, connection, async (registry, db) =>
+        {
+            var wallet = r.GetValue(routeWallet)!;
+            foreach (var c in r.GetValue(routeChannels)!)
+            {
+                if (await registry.ChannelAsync(c, ct) is not { } connector || connector.Wallet != wallet)
+                {
+                    throw new CliException($"channel {c} does not exist or does not reach {wallet}");
+                }
+            }
+
+            var rules = r.GetValue(routeChannels)!.Select(c => new RouteRule(c, null, null, null, null)).ToList();
+            await new RoutingService(db, TimeProvider.System).SaveAsync(r.GetValue(routeMerchant)!, wallet, rules, ct);
+            await output.WriteLineAsync($"{wallet} for {r.GetValue(routeMerchant)}: {string.Join(" → ", rules.Select(x => x.Channel))}");
+        }));
+        route.Subcommands.Add(setRoute);
+
+        root.Subcommands.Add(channel);
+        root.Subcommands.Add(route);
         root.Subcommands.Add(migrate);
         root.Subcommands.Add(merchant);
         root.Subcommands.Add(key);
@@ -105,20 +164,29 @@ public static class HutongCli
         {
             return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = output, EnableDefaultExceptionHandler = false });
         }
-        catch (CliException e)
+        catch (Exception e) when (e is CliException or InvalidOperationException or ArgumentException or System.Text.Json.JsonException or FileNotFoundException)
         {
             await output.WriteLineAsync($"error: {e.Message}");
             return 1;
         }
     }
 
+    private static Task<int> WithRegistryAsync(ParseResult r, Option<StoreProvider?> store, Option<string?> connection, Func<WalletRegistry, Db, Task> work) =>
+        WithDbAsync(r, store, connection, async db =>
+        {
+            var services = new ServiceCollection().AddLogging().AddHttpClient().BuildServiceProvider();
+            var registry = new WalletRegistry([], db, SecretBox.FromBase64(Config()[$"{HubOptions.Section}:MasterKey"]),
+                services.GetRequiredService<IHttpClientFactory>(), services.GetRequiredService<ILoggerFactory>(), TimeProvider.System,
+                Options.Create(new HubOptions()));
+            await work(registry, db);
+        });
+
+    private static IConfigurationRoot Config() =>
+        new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true).AddEnvironmentVariables().Build();
+
     private static async Task<int> WithDbAsync(ParseResult r, Option<StoreProvider?> store, Option<string?> connection, Func<Db, Task> work)
     {
-        var config = new ConfigurationBuilder()
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddEnvironmentVariables()
-            .Build();
-        var options = config.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+        var options = Config().GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
         options.Provider = r.GetValue(store) ?? options.Provider;
         options.ConnectionString = r.GetValue(connection) ?? options.ConnectionString;
         await using var db = new Db(options);

@@ -79,6 +79,21 @@ public abstract class AlipayFlowTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task Alipay_resends_until_it_reads_exactly_success()
+    {
+        Assert.Equal([240, 600, 600, 3600, 7200, 21600, 54000], Hutong.Sandbox.Alipay.AlipaySandboxNotifier.RetrySchedule.Select(t => (int)t.TotalSeconds));
+        var (m, id, qr) = await PendingAsync();
+        var order = hub.Sandbox.Alipay.OrdersByQr[qr["https://qr.alipay.com/".Length..]];
+        var real = order.NotifyUrl;
+        order.NotifyUrl = hub.Receiver.Url("/not-the-hub"); // answers 204 with no body: not "success"
+        await hub.AlipayBuyerPaysAsync(qr);
+        await hub.EventuallyAsync(() => Task.FromResult(hub.Sandbox.Alipay.NotificationLog.Count(n => n.OutTradeNo == order.OutTradeNo)), n => n >= 2, what: "two unacknowledged deliveries");
+        order.NotifyUrl = real;
+        await m.WaitForStatusAsync(id, "succeeded", TimeSpan.FromSeconds(20));
+        Assert.Contains(hub.Sandbox.Alipay.NotificationLog, n => n.OutTradeNo == order.OutTradeNo && n.HttpStatus == 204);
+    }
+
+    [Fact]
     public async Task An_Alipay_timeout_is_unknown_until_a_re_query_finds_the_order()
     {
         var (m, _, _) = await hub.NewMerchantAsync();

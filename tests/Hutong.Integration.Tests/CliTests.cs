@@ -45,6 +45,43 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Channels_are_added_with_sealed_credentials_and_routes_point_merchants_at_them()
+    {
+        await using var sandbox = await Hutong.Sandbox.SandboxHost.StartAsync();
+        var sp = await Hutong.Server.Features.Demo.SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl, "1900000600", subMchId: "1900000601");
+        var configFile = Path.Combine(_dir.FullName, "acquirer.json");
+        await File.WriteAllTextAsync(configFile, System.Text.Json.JsonSerializer.Serialize(sp));
+        var merchantId = MerchantPattern().Match((await RunAsync("merchant", "create", "路由商户")).Output).Value;
+
+        var withoutKey = await RunAsync("channel", "add", "wx-acquirer", "--wallet", "wechatpay", "--mode", "acquirer", "--config-file", configFile);
+        Assert.Equal(1, withoutKey.Code);
+        Assert.Contains("master key", withoutKey.Output, StringComparison.OrdinalIgnoreCase);
+
+        Environment.SetEnvironmentVariable("Hutong__MasterKey", Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+        try
+        {
+            var added = await RunAsync("channel", "add", "wx-acquirer", "--wallet", "wechatpay", "--mode", "acquirer", "--config-file", configFile);
+            Assert.True(added.Code == 0, added.Output);
+            var list = await RunAsync("channel", "list");
+            Assert.Contains("wx-acquirer\twechatpay\tacquirer", list.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("PRIVATE KEY", list.Output, StringComparison.Ordinal);
+
+            Assert.Equal(0, (await RunAsync("route", "set", merchantId, "wechatpay", "--channels", "wx-acquirer")).Code);
+            Assert.Equal(1, (await RunAsync("route", "set", merchantId, "alipay", "--channels", "wx-acquirer")).Code);
+
+            await using var db = new Db(new StoreOptions { Provider = StoreProvider.Sqlite, ConnectionString = Connection });
+            var sealedConfig = await db.ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<string>(c, "SELECT config_ciphertext FROM channels WHERE id = 'wx-acquirer'"), default);
+            Assert.DoesNotContain(sp.ApiV3Key, sealedConfig, StringComparison.Ordinal);
+            var rules = await new Hutong.Server.Features.Channels.RoutingService(db, TimeProvider.System).RulesAsync(merchantId, "wechatpay", default);
+            Assert.Equal("wx-acquirer", Assert.Single(rules).Channel);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("Hutong__MasterKey", null);
+        }
+    }
+
+    [Fact]
     public async Task Mistakes_exit_non_zero_with_a_message()
     {
         var (code, output) = await RunAsync("key", "create", "mch_nope");

@@ -96,6 +96,24 @@ public abstract class RoutingFailoverTests(HubFixture hub)
         Assert.NotNull(hub.Sandbox.WeChat.Orders.Values.Single(o => o.Attach == small).SpMchId);
         Assert.Null(hub.Sandbox.WeChat.Orders.Values.Single(o => o.Attach == large).SpMchId);
 
+        // By product category and by buyer.
+        await hub.Admin().PostAsync($"/admin/merchants/{merchantId}/routes/wechatpay", new
+        {
+            rules = new object[] { new { channel = acquirer, categories = new[] { "tea" } }, new { channel = acquirer, users = new[] { "vip-7" } }, new { channel = "wechatpay" } },
+        });
+        async Task<bool> ViaAcquirerAsync(string? category, string? buyer)
+        {
+            var created = await m.PostAsync("/v1/payments", new { amount = 500, currency = "CNY", description = "route", merchant_order_id = "rt-" + Guid.NewGuid().ToString("N")[..10], product_category = category, buyer_id = buyer });
+            var pid = created.Str("id");
+            await m.ConfirmAsync(pid);
+            return hub.Sandbox.WeChat.Orders.Values.Single(o => o.Attach == pid).SpMchId is not null;
+        }
+
+        Assert.True(await ViaAcquirerAsync("tea", null));
+        Assert.False(await ViaAcquirerAsync("shoes", null));
+        Assert.True(await ViaAcquirerAsync("shoes", "vip-7"));
+        Assert.False(await ViaAcquirerAsync(null, "someone"));
+
         Assert.Equal(HttpStatusCode.BadRequest, (await hub.Admin().PostAsync($"/admin/merchants/{merchantId}/routes/alipay", new { rules = new[] { new { channel = acquirer } } })).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await hub.Admin().PostAsync("/admin/channels", new { id = "bad-config", wallet = "wechatpay", mode = "direct", config = new { mchId = "1", merchantPrivateKeyPem = "not a key" } })).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await hub.Admin().PostAsync("/admin/channels", new { id = "wechatpay", wallet = "wechatpay", mode = "direct", config = new { } })).Status);
