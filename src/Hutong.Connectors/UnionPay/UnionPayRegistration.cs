@@ -11,28 +11,16 @@ public static class UnionPayRegistration
     public static IServiceCollection AddUnionPayConnector(this IServiceCollection services, UnionPayOptions options)
     {
         services.AddUnionPayHttpClient(options);
-        return services.AddUnionPayConnectorOnly(options);
+        services.AddSingleton(sp => new UnionPayConnector(
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName), options, sp.GetRequiredService<ILogger<UnionPayConnector>>()));
+        services.AddSingleton<IWalletConnector>(sp => sp.GetRequiredService<UnionPayConnector>());
+        return services;
     }
 
     /// <summary>The resilient HttpClient every UnionPay channel uses.</summary>
     public static IServiceCollection AddUnionPayHttpClient(this IServiceCollection services, UnionPayOptions options)
     {
-        services.AddHttpClient(HttpClientName).AddStandardResilienceHandler(o =>
-        {
-            o.AttemptTimeout.Timeout = options.AttemptTimeout;
-            o.TotalRequestTimeout.Timeout = options.TotalTimeout;
-            o.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(Math.Max(30, options.AttemptTimeout.TotalSeconds * 2));
-            o.Retry.MaxRetryAttempts = Math.Max(1, options.MaxRetries);
-            o.Retry.Delay = TimeSpan.FromMilliseconds(100);
-        });
-        return services;
-    }
-
-    private static IServiceCollection AddUnionPayConnectorOnly(this IServiceCollection services, UnionPayOptions options)
-    {
-        services.AddSingleton(sp => new UnionPayConnector(
-            sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName), options, sp.GetRequiredService<ILogger<UnionPayConnector>>()));
-        services.AddSingleton<IWalletConnector>(sp => sp.GetRequiredService<UnionPayConnector>());
+        services.AddResilientClient(HttpClientName, options.AttemptTimeout, options.TotalTimeout, options.MaxRetries);
         return services;
     }
 }

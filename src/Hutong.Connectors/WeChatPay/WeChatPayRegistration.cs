@@ -1,6 +1,5 @@
 using Hutong.Connectors.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
 
 namespace Hutong.Connectors.WeChatPay;
@@ -26,17 +25,7 @@ public static class WeChatPayRegistration
     public static IServiceCollection AddWeChatPayHttpClient(this IServiceCollection services, WeChatPayOptions options)
     {
         services.AddTransient<WeChatPaySigningHandler>();
-        services.AddHttpClient(HttpClientName)
-            .AddStandardResilienceHandler(o =>
-            {
-                o.AttemptTimeout.Timeout = options.AttemptTimeout;
-                o.TotalRequestTimeout.Timeout = options.TotalTimeout;
-                o.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(Math.Max(30, options.AttemptTimeout.TotalSeconds * 2));
-                o.Retry.MaxRetryAttempts = Math.Max(1, options.MaxRetries);
-                o.Retry.Delay = TimeSpan.FromMilliseconds(100);
-                o.Retry.ShouldRetryAfterHeader = true;
-            })
-            .Services.AddHttpClient(HttpClientName)
+        services.AddResilientClient(HttpClientName, options.AttemptTimeout, options.TotalTimeout, options.MaxRetries)
             .AddHttpMessageHandler<WeChatPaySigningHandler>();
         return services;
     }

@@ -106,7 +106,7 @@ public static class AlipaySandboxEndpoints
         }, existing?.PassbackParams ?? biz["passback_params"]?.GetValue<string>());
         if (fault is SandboxFault.TimeoutBefore)
         {
-            await HangAsync(ctx, state);
+            await Resend.HangAsync(ctx, state.Faults);
             return;
         }
 
@@ -135,7 +135,7 @@ public static class AlipaySandboxEndpoints
 
         if (fault is SandboxFault.TimeoutAfter)
         {
-            await HangAsync(ctx, state);
+            await Resend.HangAsync(ctx, state.Faults);
             return;
         }
 
@@ -365,19 +365,6 @@ public static class AlipaySandboxEndpoints
         await ctx.Response.WriteAsync($"{{\"{responseKey}\":{text},\"sign\":\"{sign}\"}}", ctx.RequestAborted);
     }
 
-    private static async Task HangAsync(HttpContext ctx, AlipaySandboxState state)
-    {
-        try
-        {
-            await Task.Delay(state.Faults.HangFor, ctx.RequestAborted);
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-
-        ctx.Abort();
-    }
 
     internal static string Encode(string? s) => WebUtility.HtmlEncode(s ?? string.Empty);
 }

@@ -90,40 +90,23 @@ public sealed class AlipaySandboxNotifier(AlipaySandboxState state, HttpClient h
         }
     }
 
-    private async Task DeliverAsync(AlipaySandboxOrder order, string notifyId, CancellationToken ct)
-    {
-        for (var attempt = 0; attempt <= RetrySchedule.Count && !ct.IsCancellationRequested; attempt++)
+    private Task DeliverAsync(AlipaySandboxOrder order, string notifyId, CancellationToken ct) =>
+        Resend.UntilAcknowledgedAsync(RetrySchedule, () => state.TimeScale, async (attempt, token) =>
         {
-            if (attempt > 0)
-            {
-                try
-                {
-                    await Task.Delay(RetrySchedule[attempt - 1] * state.TimeScale, ct);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-
             int? status = null;
             var acknowledged = false;
             try
             {
                 using var content = new FormUrlEncodedContent(BuildForm(order, notifyId));
-                using var response = await http.PostAsync(order.NotifyUrl, content, ct);
+                using var response = await http.PostAsync(order.NotifyUrl, content, token);
                 status = (int)response.StatusCode;
-                acknowledged = (await response.Content.ReadAsStringAsync(ct)).Trim() == "success";
+                acknowledged = (await response.Content.ReadAsStringAsync(token)).Trim() == "success";
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
             }
 
-            state.NotificationLog.Enqueue(new NotificationAttempt(order.OutTradeNo, notifyId, attempt + 1, status, DateTimeOffset.UtcNow));
-            if (acknowledged)
-            {
-                return;
-            }
-        }
-    }
+            state.NotificationLog.Enqueue(new NotificationAttempt(order.OutTradeNo, notifyId, attempt, status, DateTimeOffset.UtcNow));
+            return acknowledged;
+        }, ct);
 }

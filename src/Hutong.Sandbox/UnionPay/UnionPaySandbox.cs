@@ -216,7 +216,7 @@ public sealed class UnionPaySandbox : IDisposable
         switch (fault)
         {
             case SandboxFault.TimeoutBefore:
-                await HangAsync(ctx);
+                await Resend.HangAsync(ctx, Faults);
                 return;
             case SandboxFault.ServerError:
                 ctx.Response.StatusCode = 503;
@@ -229,7 +229,7 @@ public sealed class UnionPaySandbox : IDisposable
         var answer = query ? Query(reply, existing, f) : f.GetValueOrDefault("txnType") == "04" ? Refund(reply, merId, orderId, f) : Apply(reply, merId, orderId, f);
         if (fault == SandboxFault.TimeoutAfter)
         {
-            await HangAsync(ctx);
+            await Resend.HangAsync(ctx, Faults);
             return;
         }
 
@@ -376,54 +376,23 @@ public sealed class UnionPaySandbox : IDisposable
         await ctx.Response.WriteAsync(UnionPaySignature.FormatFields(fields), ctx.RequestAborted);
     }
 
-    private async Task HangAsync(HttpContext ctx)
-    {
-        try
+    private Task DeliverAsync(UnionPaySandboxOrder order, CancellationToken ct) =>
+        Resend.UntilAcknowledgedAsync(RetrySchedule, () => TimeScale, async (attempt, token) =>
         {
-            await Task.Delay(Faults.HangFor, ctx.RequestAborted);
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-
-        ctx.Abort();
-    }
-
-    private async Task DeliverAsync(UnionPaySandboxOrder order, CancellationToken ct)
-    {
-        for (var attempt = 0; attempt <= RetrySchedule.Count && !ct.IsCancellationRequested; attempt++)
-        {
-            if (attempt > 0)
-            {
-                try
-                {
-                    await Task.Delay(RetrySchedule[attempt - 1] * TimeScale, ct);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-
             int? status = null;
             try
             {
                 using var content = new FormUrlEncodedContent(NotificationFields(order));
-                using var response = await _http.PostAsync(order.BackUrl, content, ct);
+                using var response = await _http.PostAsync(order.BackUrl, content, token);
                 status = (int)response.StatusCode;
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
             }
 
-            NotificationLog.Enqueue(new NotificationAttempt(order.OrderId, order.QueryId ?? string.Empty, attempt + 1, status, DateTimeOffset.UtcNow));
-            if (status == 200)
-            {
-                return;
-            }
-        }
-    }
+            NotificationLog.Enqueue(new NotificationAttempt(order.OrderId, order.QueryId ?? string.Empty, attempt, status, DateTimeOffset.UtcNow));
+            return status == 200;
+        }, ct);
 
     private string BuyerPage(string? qrCode, string? message)
     {

@@ -49,15 +49,7 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        JsonObject? req;
-        try
-        {
-            req = JsonNode.Parse(body) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            req = null;
-        }
+        var req = ParseObject(body);
 
         var fault = state.Faults.Next("native", req is null ? null : Str(req, "attach"));
         if (await BeforeAsync(ctx, state, merchant, fault))
@@ -317,15 +309,7 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        JsonObject? req;
-        try
-        {
-            req = JsonNode.Parse(body) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            req = null;
-        }
+        var req = ParseObject(body);
 
         var outRefundNo = req is null ? null : Str(req, "out_refund_no");
         var refund = req?["amount"]?["refund"] is JsonValue rv && rv.TryGetValue<long>(out var r) ? r : 0;
@@ -568,7 +552,7 @@ public static partial class WeChatSandboxEndpoints
         switch (fault)
         {
             case SandboxFault.TimeoutBefore:
-                await HangAsync(ctx, state);
+                await Resend.HangAsync(ctx, state.Faults);
                 return true;
             case SandboxFault.ServerError:
                 await ErrorAsync(ctx, state, merchant, 500, "SYSTEM_ERROR", "系统错误");
@@ -585,26 +569,13 @@ public static partial class WeChatSandboxEndpoints
     {
         if (fault == SandboxFault.TimeoutAfter)
         {
-            await HangAsync(ctx, state);
+            await Resend.HangAsync(ctx, state.Faults);
             return true;
         }
 
         return false;
     }
 
-    private static async Task HangAsync(HttpContext ctx, WeChatSandboxState state)
-    {
-        try
-        {
-            await Task.Delay(state.Faults.HangFor, ctx.RequestAborted);
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-
-        ctx.Abort();
-    }
 
     private static Task ErrorAsync(HttpContext ctx, WeChatSandboxState state, SandboxMerchant merchant, int status, string code, string message) =>
         WriteAsync(ctx, state, merchant, status, JsonSerializer.Serialize(new { code, message }, Json), badSignature: false);
@@ -635,6 +606,18 @@ public static partial class WeChatSandboxEndpoints
     {
         const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
         return RandomNumberGenerator.GetString(alphabet, length);
+    }
+
+    private static JsonObject? ParseObject(string body)
+    {
+        try
+        {
+            return JsonNode.Parse(body) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static string? Str(JsonObject o, string name) =>

@@ -90,27 +90,14 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
         }
     }
 
-    private async Task DeliverAsync(SandboxOrder order, string notificationId, CancellationToken ct)
-    {
-        for (var attempt = 0; attempt <= RetrySchedule.Count && !ct.IsCancellationRequested; attempt++)
+    private Task DeliverAsync(SandboxOrder order, string notificationId, CancellationToken ct) =>
+        Resend.UntilAcknowledgedAsync(RetrySchedule, () => state.TimeScale, async (attempt, token) =>
         {
-            if (attempt > 0)
-            {
-                try
-                {
-                    await Task.Delay(RetrySchedule[attempt - 1] * state.TimeScale, ct);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-
             int? status = null;
             try
             {
                 using var request = BuildRequest(order, notificationId);
-                using var response = await http.SendAsync(request, ct);
+                using var response = await http.SendAsync(request, token);
                 status = (int)response.StatusCode;
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
@@ -118,11 +105,7 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
                 // Counted as a failed delivery; the schedule goes on.
             }
 
-            state.NotificationLog.Enqueue(new NotificationAttempt(order.OutTradeNo, notificationId, attempt + 1, status, DateTimeOffset.UtcNow));
-            if (status is 200 or 204)
-            {
-                return;
-            }
-        }
-    }
+            state.NotificationLog.Enqueue(new NotificationAttempt(order.OutTradeNo, notificationId, attempt, status, DateTimeOffset.UtcNow));
+            return status is 200 or 204;
+        }, ct);
 }

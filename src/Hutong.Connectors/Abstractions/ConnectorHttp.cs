@@ -1,0 +1,19 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+
+namespace Hutong.Connectors.Abstractions;
+
+/// <summary>The named HttpClient each wallet's channels share: per-attempt and total timeouts, a retry, a circuit breaker.</summary>
+public static class ConnectorHttp
+{
+    public static IHttpClientBuilder AddResilientClient(this IServiceCollection services, string name, TimeSpan attemptTimeout, TimeSpan totalTimeout, int maxRetries) =>
+        services.AddHttpClient(name).AddStandardResilienceHandler(o =>
+        {
+            o.AttemptTimeout.Timeout = attemptTimeout;
+            o.TotalRequestTimeout.Timeout = totalTimeout;
+            o.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(Math.Max(30, attemptTimeout.TotalSeconds * 2));
+            o.Retry.MaxRetryAttempts = Math.Max(1, maxRetries);
+            o.Retry.Delay = TimeSpan.FromMilliseconds(100);
+            o.Retry.ShouldRetryAfterHeader = true;
+        }).Services.AddHttpClient(name);
+}
