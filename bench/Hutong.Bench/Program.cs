@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -41,6 +42,7 @@ if (storeArg is "sqlite" or "both")
     var dir = Directory.CreateTempSubdirectory("hutong-bench-");
     var r = await RunHubAsync(StoreProvider.Sqlite, $"Data Source={Path.Combine(dir.FullName, "bench.db")}", seconds, connections);
     Print("create payment, SQLite (WAL, synchronous=FULL)", r, kestrel.PerSecond);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"  writes per SQLite commit (group commit)",-44} {r.WritesPerCommit,10:F1}"));
     Console.WriteLine($"{"  ratio to SQLite single-row commit ceiling",-44} {r.PerSecond / sqliteCommits,10:P0}");
     dir.Delete(recursive: true);
 }
@@ -116,7 +118,11 @@ async Task<LoadResult> RunHubAsync(StoreProvider provider, string connectionStri
     create.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
     var body = await (await admin.PostAsync("/admin/merchants", create)).Content.ReadAsStringAsync();
     var key = JsonDocument.Parse(body).RootElement.GetProperty("api_key").GetProperty("secret").GetString()!;
-    return await LoadAsync(hub.BaseUrl + "/v1/payments", key, secs, conns);
+    var db = hub.App.Services.GetRequiredService<Db>();
+    var (commits0, writes0) = db.GroupCommitStats;
+    var result = await LoadAsync(hub.BaseUrl + "/v1/payments", key, secs, conns);
+    var (commits1, writes1) = db.GroupCommitStats;
+    return result with { WritesPerCommit = commits1 > commits0 ? (double)(writes1 - writes0) / (commits1 - commits0) : null };
 }
 
 static async Task<LoadResult> LoadAsync(string url, string? apiKey, int secs, int conns)
@@ -251,4 +257,4 @@ string ArgS(string name, string fallback)
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 }
 
-internal sealed record LoadResult(double PerSecond, double P50, double P99, int Errors);
+internal sealed record LoadResult(double PerSecond, double P50, double P99, int Errors, double? WritesPerCommit = null);
