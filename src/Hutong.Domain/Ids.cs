@@ -13,7 +13,6 @@ public static class Ids
     public const string Merchant = "mch";
     public const string Event = "evt";
     public const string WebhookEndpoint = "we";
-    public const string Message = "msg";
 
     private static readonly Lock Gate = new();
     private static long _lastMs;

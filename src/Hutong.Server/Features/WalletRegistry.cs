@@ -25,7 +25,10 @@ public sealed class WalletRegistry(
     private readonly Dictionary<string, IWalletConnector> _byName = connectors.ToDictionary(c => c.Wallet, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, IWalletConnector> _channels = new(StringComparer.Ordinal);
 
-    private (IReadOnlyDictionary<string, IWalletConnector> Wallets, DateTimeOffset Until)? _enabled;
+    // A reference, so readers on other threads see the whole snapshot or none of it.
+    private EnabledWallets? _enabled;
+
+    private sealed record EnabledWallets(IReadOnlyDictionary<string, IWalletConnector> Wallets, DateTimeOffset Until);
 
     /// <summary>Names a channel may not take: each wallet's configured account is the channel of that name.</summary>
     public static readonly IReadOnlySet<string> WalletNames = new HashSet<string>(StringComparer.Ordinal) { WeChatPayConnector.Name, AlipayConnector.Name, UnionPayConnector.Name };
@@ -51,7 +54,7 @@ public sealed class WalletRegistry(
             }
         }
 
-        _enabled = (result, time.GetUtcNow().AddSeconds(5));
+        _enabled = new EnabledWallets(result, time.GetUtcNow().AddSeconds(5));
         return result;
     }
 
