@@ -234,6 +234,27 @@ public abstract class PaymentApiTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task Secrets_shown_once_are_not_kept_for_idempotent_replays()
+    {
+        var first = await hub.Admin().PostAsync("/admin/merchants", new { name = "replay-secrets" }, "onboard-" + Guid.NewGuid().ToString("N"));
+        var key = first.Json.GetProperty("api_key").GetProperty("secret").GetString()!;
+        Assert.StartsWith("sk_", key, StringComparison.Ordinal);
+        var merchantId = first.Json.GetProperty("merchant").GetProperty("id").GetString()!;
+
+        var idemKey = "hook-" + Guid.NewGuid().ToString("N");
+        var m = new ApiClient(hub.Http, key);
+        var created = await m.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url("/secrets") }, idemKey);
+        var replay = await m.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url("/secrets") }, idemKey);
+        Assert.StartsWith("whsec_", created.Str("secret"), StringComparison.Ordinal);
+        Assert.True(replay.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal(created.Str("id"), replay.Str("id"));
+        Assert.False(replay.Json.TryGetProperty("secret", out _));
+
+        var stored = await hub.Db.ReadAsync(c => Dapper.SqlMapper.QueryAsync<string>(c, "SELECT response_body FROM idempotency_keys WHERE merchant_id IN ('admin', @merchantId)", new { merchantId }), default);
+        Assert.DoesNotContain(stored, b => b.Contains(key, StringComparison.Ordinal) || b.Contains(created.Str("secret"), StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Duplicate_merchant_order_id_is_409()
     {
         var (m, _, _) = await hub.NewMerchantAsync();

@@ -23,6 +23,14 @@ public sealed class ApiResult : IResult, IStatusCodeHttpResult
 
     public bool Replayed { get; private init; }
 
+    /// <summary>
+    /// What the idempotency store keeps instead of <see cref="Body"/>, for answers that carry a secret shown once
+    /// (API keys, webhook signing secrets): a replay then says the secret was issued without repeating it.
+    /// </summary>
+    public string? StoredBody { get; private init; }
+
+    public ApiResult WithoutSecretsWhenStored<T>(T redacted) => new(Status, Body, ContentType) { StoredBody = ApiJson.Serialize(redacted) };
+
     int? IStatusCodeHttpResult.StatusCode => Status;
 
     public static ApiResult Json<T>(int status, T value) => new(status, ApiJson.Serialize(value), "application/json; charset=utf-8");

@@ -27,7 +27,7 @@ public sealed class IdempotencyContext(string scope, string key)
     {
         await c.ExecuteAsync(
             "UPDATE idempotency_keys SET state = 'completed', response_status = @Status, response_body = @Body, locked_at = NULL WHERE merchant_id = @scope AND idem_key = @key",
-            new { response.Status, response.Body, scope, key }, t);
+            new { response.Status, Body = response.StoredBody ?? response.Body, scope, key }, t);
         Completed = true;
     }
 }

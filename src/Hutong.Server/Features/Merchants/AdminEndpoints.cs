@@ -1,3 +1,4 @@
+using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Http;
 
 namespace Hutong.Server.Features.Merchants;
@@ -34,15 +35,25 @@ public static class AdminEndpoints
             return Problems.Invalid("name", "name is required, at most 100 characters.");
         }
 
-        var (m, key) = await merchants.CreateMerchantAsync(body.Name.Trim(), ctx.RequestAborted);
-        return ApiResult.Created(new OnboardedMerchant(
-            new MerchantDto(m.Id, "merchant", m.Name, DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt)),
-            new ApiKeyDto(key.Id, "api_key", m.Id, key.Prefix, key.Secret)));
+        ApiResult? result = null;
+        var idem = IdempotencyContext.Of(ctx);
+        await merchants.CreateMerchantAsync(body.Name.Trim(), ctx.RequestAborted, async (c, t, m, key) =>
+        {
+            var merchant = new MerchantDto(m.Id, "merchant", m.Name, DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt));
+            result = ApiResult.Created(new OnboardedMerchant(merchant, new ApiKeyDto(key.Id, "api_key", m.Id, key.Prefix, key.Secret)))
+                .WithoutSecretsWhenStored(new OnboardedMerchant(merchant, new ApiKeyDto(key.Id, "api_key", m.Id, key.Prefix, null)));
+            if (idem is not null)
+            {
+                await idem.CompleteAsync(c, t, result);
+            }
+        });
+        return result!;
     }
 
     private static async Task<ApiResult> CreateKeyAsync(HttpContext ctx, string id, MerchantStore merchants) =>
         await merchants.CreateKeyAsync(id, ctx.RequestAborted) is { } key
             ? ApiResult.Created(new ApiKeyDto(key.Id, "api_key", key.MerchantId, key.Prefix, key.Secret))
+                .WithoutSecretsWhenStored(new ApiKeyDto(key.Id, "api_key", key.MerchantId, key.Prefix, null))
             : Problems.NotFound("merchant");
 
     private static async Task<ApiResult> RevokeKeyAsync(HttpContext ctx, string id, MerchantStore merchants) =>

@@ -21,7 +21,12 @@ public sealed class MerchantStore(Db db, TimeProvider time)
     private static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(30);
     private readonly ConcurrentDictionary<string, (string? MerchantId, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
 
-    public async Task<(Merchant Merchant, IssuedKey Key)> CreateMerchantAsync(string name, CancellationToken ct)
+    /// <summary>
+    /// Creates a merchant and its first key. <paramref name="alsoInTransaction"/> runs in the same transaction
+    /// (the admin API records its idempotent response there, so a retry can never onboard the merchant twice).
+    /// </summary>
+    public async Task<(Merchant Merchant, IssuedKey Key)> CreateMerchantAsync(
+        string name, CancellationToken ct, Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Merchant, IssuedKey, Task>? alsoInTransaction = null)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var merchant = new Merchant(Ids.New(Ids.Merchant), name, now);
@@ -30,6 +35,10 @@ public sealed class MerchantStore(Db db, TimeProvider time)
         {
             await c.ExecuteAsync("INSERT INTO merchants (id, name, created_at) VALUES (@Id, @Name, @CreatedAt)", merchant, t);
             await InsertKeyAsync(c, t, key, now);
+            if (alsoInTransaction is not null)
+            {
+                await alsoInTransaction(c, t, merchant, key);
+            }
         }, ct);
         return (merchant, key);
     }

@@ -62,7 +62,7 @@ public static class WebhookEndpointsApi
             await c.ExecuteAsync(
                 "INSERT INTO webhook_endpoints (id, merchant_id, url, secret, enabled, created_at) VALUES (@Id, @merchantId, @Url, @secret, 1, @CreatedAt)",
                 new { row.Id, merchantId, row.Url, secret, row.CreatedAt }, t);
-            var result = ApiResult.Created(Dto(row, secret));
+            var result = ApiResult.Created(Dto(row, secret)).WithoutSecretsWhenStored(Dto(row));
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);
@@ -98,7 +98,7 @@ public static class WebhookEndpointsApi
             }
 
             var row = await c.QuerySingleAsync<Row>("SELECT id, url, enabled, disabled_reason, created_at FROM webhook_endpoints WHERE id = @id", new { id }, t);
-            var result = ApiResult.Ok(Dto(row, secret));
+            var result = ApiResult.Ok(Dto(row, secret)).WithoutSecretsWhenStored(Dto(row));
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);
