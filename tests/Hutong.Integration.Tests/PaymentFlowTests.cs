@@ -356,6 +356,11 @@ public abstract class PaymentFlowTests(HubFixture hub)
         var rotated = await m.PostAsync($"/v1/webhook_endpoints/{created.Str("id")}/rotate_secret");
         var newSecret = rotated.Str("secret");
         Assert.NotEqual(oldSecret, newSecret);
+        var atRest = await hub.Db.ReadAsync(c => Dapper.SqlMapper.QuerySingleAsync<(string Secret, string Previous)>(c,
+            "SELECT secret, previous_secret FROM webhook_endpoints WHERE id = @id", new { id = created.Str("id") }), default);
+        Assert.StartsWith("sealed:v1:", atRest.Secret, StringComparison.Ordinal); // the fixture configures a master key
+        Assert.DoesNotContain(newSecret, atRest.Secret + atRest.Previous, StringComparison.Ordinal);
+        Assert.DoesNotContain(oldSecret, atRest.Secret + atRest.Previous, StringComparison.Ordinal);
 
         await m.CreatePaymentAsync();
         var d = (await hub.EventuallyAsync(() => Task.FromResult(hub.Receiver.Deliveries.Where(x => x.Path == path).ToList()), l => l.Count > 0))[0];

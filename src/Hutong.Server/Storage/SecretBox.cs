@@ -22,6 +22,16 @@ public sealed class SecretBox(byte[]? key)
         return bytes.Length == 32 ? new SecretBox(bytes) : throw new InvalidOperationException("Hutong:MasterKey must be base64 of exactly 32 bytes.");
     }
 
+    private const string SealedPrefix = "sealed:v1:";
+
+    /// <summary>Seals when a master key is configured; otherwise keeps the value as it is (local development).</summary>
+    public string SealIfEnabled(string plaintext, string associatedData) =>
+        Enabled ? SealedPrefix + Seal(plaintext, associatedData) : plaintext;
+
+    /// <summary>Opens a value written by <see cref="SealIfEnabled"/>.</summary>
+    public string OpenIfSealed(string stored, string associatedData) =>
+        stored.StartsWith(SealedPrefix, StringComparison.Ordinal) ? Open(stored[SealedPrefix.Length..], associatedData) : stored;
+
     public string Seal(string plaintext, string associatedData)
     {
         var k = key ?? throw new InvalidOperationException("No master key is configured (Hutong:MasterKey); credentials cannot be stored.");

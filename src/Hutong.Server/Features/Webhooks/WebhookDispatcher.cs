@@ -12,7 +12,7 @@ namespace Hutong.Server.Features.Webhooks;
 /// Drains the outbox into per-endpoint deliveries and sends them: at-least-once, Standard Webhooks
 /// headers, retries on the spec's schedule (honouring Retry-After), 410 Gone disables the endpoint.
 /// </summary>
-public sealed partial class WebhookDispatcher(Db db, IOptions<HubOptions> options, TimeProvider time, HubMetrics metrics, ILogger<WebhookDispatcher> log)
+public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptions<HubOptions> options, TimeProvider time, HubMetrics metrics, ILogger<WebhookDispatcher> log)
     : BackgroundService
 {
     private const int Batch = 200;
@@ -143,10 +143,10 @@ public sealed partial class WebhookDispatcher(Db db, IOptions<HubOptions> option
     {
         var now = time.GetUtcNow();
         var ts = now.ToUnixTimeSeconds();
-        var secrets = new List<string> { d.Secret };
+        var secrets = new List<string> { secretBox.OpenIfSealed(d.Secret, d.EndpointId) };
         if (d.PreviousSecret is not null && d.PreviousSecretExpiresAt > now.ToUnixTimeMilliseconds())
         {
-            secrets.Add(d.PreviousSecret);
+            secrets.Add(secretBox.OpenIfSealed(d.PreviousSecret, d.EndpointId));
         }
 
         using var request = new HttpRequestMessage(HttpMethod.Post, d.Url)

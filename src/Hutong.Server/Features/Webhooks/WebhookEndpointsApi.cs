@@ -12,7 +12,10 @@ public sealed record CreateWebhookEndpointRequest(string? Url);
 
 public sealed record WebhookEndpointDto(string Id, string Object, string Url, bool Enabled, string? DisabledReason, DateTimeOffset CreatedAt, string? Secret);
 
-/// <summary>/v1/webhook_endpoints — register, list, rotate the secret, delete. The secret is shown on create and rotate only.</summary>
+/// <summary>
+/// /v1/webhook_endpoints — register, list, rotate the secret, delete. The secret is shown on create and rotate only, and is
+/// sealed at rest under Hutong:MasterKey when one is configured (it must stay recoverable to sign deliveries).
+/// </summary>
 public static class WebhookEndpointsApi
 {
     public static void Map(RouteGroupBuilder v1)
@@ -40,7 +43,7 @@ public static class WebhookEndpointsApi
     private static WebhookEndpointDto Dto(Row r, string? secret = null) =>
         new(r.Id, "webhook_endpoint", r.Url, r.Enabled == 1, r.DisabledReason, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt), secret);
 
-    private static async Task<ApiResult> CreateAsync(HttpContext ctx, Db db, IOptions<HubOptions> options, TimeProvider time)
+    private static async Task<ApiResult> CreateAsync(HttpContext ctx, Db db, SecretBox secrets, IOptions<HubOptions> options, TimeProvider time)
     {
         var (body, problem) = await RequestBody.ReadAsync<CreateWebhookEndpointRequest>(ctx.Request);
         if (problem is not null)
@@ -61,7 +64,7 @@ public static class WebhookEndpointsApi
         {
             await c.ExecuteAsync(
                 "INSERT INTO webhook_endpoints (id, merchant_id, url, secret, enabled, created_at) VALUES (@Id, @merchantId, @Url, @secret, 1, @CreatedAt)",
-                new { row.Id, merchantId, row.Url, secret, row.CreatedAt }, t);
+                new { row.Id, merchantId, row.Url, secret = secrets.SealIfEnabled(secret, row.Id), row.CreatedAt }, t);
             var result = ApiResult.Created(Dto(row, secret)).WithoutSecretsWhenStored(Dto(row));
             if (idem is not null)
             {
@@ -81,7 +84,7 @@ public static class WebhookEndpointsApi
     }
 
     /// <summary>New secret now; the old one keeps signing alongside it for the overlap window.</summary>
-    private static async Task<ApiResult> RotateAsync(HttpContext ctx, string id, Db db, IOptions<HubOptions> options, TimeProvider time)
+    private static async Task<ApiResult> RotateAsync(HttpContext ctx, string id, Db db, SecretBox secrets, IOptions<HubOptions> options, TimeProvider time)
     {
         var merchantId = MerchantContext.Of(ctx).MerchantId;
         var secret = WebhookSigner.NewSecret();
@@ -91,7 +94,7 @@ public static class WebhookEndpointsApi
         {
             var n = await c.ExecuteAsync(
                 "UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = @until, secret = @secret WHERE id = @id AND merchant_id = @merchantId",
-                new { id, merchantId, secret, until }, t);
+                new { id, merchantId, secret = secrets.SealIfEnabled(secret, id), until }, t);
             if (n == 0)
             {
                 return Problems.NotFound("webhook endpoint");
