@@ -1,4 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
 using Microsoft.Extensions.Http.Resilience;
 
 namespace Hutong.Connectors.Abstractions;
@@ -6,6 +8,13 @@ namespace Hutong.Connectors.Abstractions;
 /// <summary>The named HttpClient each wallet's channels share: per-attempt and total timeouts, a retry, a circuit breaker.</summary>
 public static class ConnectorHttp
 {
+    /// <summary>
+    /// True for the exceptions that mean "the wallet did not answer" (connection failure, attempt or total timeout,
+    /// open circuit): the outcome is unknown and is settled by re-query, never treated as a failure.
+    /// </summary>
+    public static bool IsNoAnswer(Exception e) =>
+        e is HttpRequestException or TaskCanceledException or TimeoutRejectedException or TimeoutException or BrokenCircuitException;
+
     public static IHttpClientBuilder AddResilientClient(this IServiceCollection services, string name, TimeSpan attemptTimeout, TimeSpan totalTimeout, int maxRetries) =>
         services.AddHttpClient(name).AddStandardResilienceHandler(o =>
         {

@@ -6,7 +6,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Hutong.Connectors.Abstractions;
 using Microsoft.Extensions.Logging;
-using Polly.Timeout;
 
 namespace Hutong.Connectors.Alipay;
 
@@ -292,7 +291,7 @@ public sealed partial class AlipayConnector : IWalletConnector, IDisposable
         {
             throw;
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or TimeoutRejectedException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException)
+        catch (Exception e) when (ConnectorHttp.IsNoAnswer(e))
         {
             LogNoAnswer(_log, method, e.GetType().Name);
             return new Reply(WalletCallOutcome.Unknown, null, new WalletError("UNKNOWN", $"no answer: {e.GetType().Name}"));

@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Hutong.Connectors.Abstractions;
 using Microsoft.Extensions.Logging;
-using Polly.Timeout;
 
 namespace Hutong.Connectors.UnionPay;
 
@@ -262,7 +261,7 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
         {
             throw;
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or TimeoutRejectedException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException)
+        catch (Exception e) when (ConnectorHttp.IsNoAnswer(e))
         {
             LogNoAnswer(_log, path, e.GetType().Name);
             return new Reply(WalletCallOutcome.Unknown, null, new WalletError("UNKNOWN", $"no answer: {e.GetType().Name}"));

@@ -7,7 +7,6 @@ using System.Text.Json;
 using Hutong.Connectors.Abstractions;
 using Hutong.Connectors.WeChatPay.Models;
 using Microsoft.Extensions.Logging;
-using Polly.Timeout;
 
 namespace Hutong.Connectors.WeChatPay;
 
@@ -246,7 +245,7 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
         {
             throw;
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or TimeoutRejectedException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException)
+        catch (Exception e) when (ConnectorHttp.IsNoAnswer(e))
         {
             LogNoAnswer(_log, method.Method, uri.AbsolutePath, e.GetType().Name);
             return new Reply(WalletCallOutcome.Unknown, 0, string.Empty, new WalletError("UNKNOWN", $"no answer: {e.GetType().Name}"), new Dictionary<string, string>());
