@@ -6,10 +6,13 @@ using Hutong.Server.Features;
 using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Checkout;
 using Hutong.Server.Features.Demo;
+using Hutong.Server.Features.FriendPay;
+using Hutong.Server.Features.Links;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Notifications;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Refunds;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Features.Webhooks;
 using Hutong.Server.Features.Workers;
@@ -74,6 +77,14 @@ public static class HubApp
         s.AddSingleton<MerchantStore>();
         s.AddSingleton<PaymentStore>();
         s.AddSingleton<PaymentService>();
+        s.AddSingleton<RefundStore>();
+        s.AddSingleton<FriendPayService>();
+        s.AddSingleton<LinkService>();
+        s.AddSingleton<ClickCounter>();
+        s.AddHostedService(sp => sp.GetRequiredService<ClickCounter>());
+        s.AddMemoryCache(o => o.SizeLimit = 100_000);
+        RateLimits.Add(s, hub);
+        s.AddSingleton<RefundService>();
         s.AddSingleton<WalletRegistry>();
         s.AddSingleton<RolloutService>();
         s.AddSingleton<ApiKeyFilter>();
@@ -127,6 +138,7 @@ public static class HubApp
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRateLimiter();
 
         app.MapOpenApi();
         app.MapScalarApiReference();
@@ -137,6 +149,8 @@ public static class HubApp
         PaymentEndpoints.Map(v1);
         WebhookEndpointsApi.Map(v1);
         RolloutEndpoints.Map(v1);
+        FriendPayEndpoints.MapApi(v1);
+        LinkEndpoints.MapApi(v1);
         v1.MapGet("/capabilities", async (WalletRegistry w, CancellationToken ct) => ApiResult.Ok(new
         {
             @object = "list",
@@ -149,6 +163,8 @@ public static class HubApp
 
         CheckoutEndpoints.Map(app);
         AggregatedQr.Map(app);
+        FriendPayEndpoints.MapPages(app);
+        LinkEndpoints.MapPublic(app);
         WalletNotificationEndpoints.Map(app);
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).ExcludeFromDescription();
         if (hub.Sandbox.Demo)

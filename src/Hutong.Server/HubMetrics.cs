@@ -15,6 +15,7 @@ public sealed class HubMetrics : IDisposable
     private readonly Counter<long> _doubleCapture;
     private readonly Counter<long> _notificationsRejected;
     private readonly Counter<long> _webhooksFailed;
+    private readonly Counter<long> _clicksDropped;
 
     public HubMetrics()
     {
@@ -26,6 +27,7 @@ public sealed class HubMetrics : IDisposable
         _doubleCapture = _meter.CreateCounter<long>("hutong.payments.double_capture");
         _notificationsRejected = _meter.CreateCounter<long>("hutong.notifications.rejected");
         _webhooksFailed = _meter.CreateCounter<long>("hutong.webhooks.failed");
+        _clicksDropped = _meter.CreateCounter<long>("hutong.links.clicks_dropped", description: "Click counts dropped because the counter queue was full.");
     }
 
     public Meter Meter => _meter;
@@ -45,6 +47,8 @@ public sealed class HubMetrics : IDisposable
     public void NotificationRejected() => _notificationsRejected.Add(1);
 
     public void WebhookFailed() => _webhooksFailed.Add(1);
+
+    public void ClickDropped() => _clicksDropped.Add(1);
 
     public void Dispose() => _meter.Dispose();
 }

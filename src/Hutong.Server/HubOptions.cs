@@ -21,6 +21,20 @@ public sealed class HubOptions
 
     public TimeSpan WorkerPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a buyer or friend who chose a wallet holds the payment before someone else may take it over
+    /// (their open wallet order is then closed first).
+    /// </summary>
+    public TimeSpan PayerClaim { get; set; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>Requests per minute per client address on the public pages (friend-pay, links, share codes).</summary>
+    public int PublicRateLimitPerMinute { get; set; } = 300;
+
+    /// <summary>Link redirects per minute per client address (0 turns the limit off).</summary>
+    public int LinkRateLimitPerMinute { get; set; } = 1200;
+
+    public LinkAppOptions Links { get; set; } = new();
+
     public WebhookOptions Webhooks { get; set; } = new();
 
     public SandboxOptions Sandbox { get; set; } = new();
@@ -48,6 +62,16 @@ public sealed class HubOptions
 
         return this;
     }
+}
+
+/// <summary>Apps whose deep links the hub's link domain vouches for (served under /.well-known when set).</summary>
+public sealed class LinkAppOptions
+{
+    /// <summary>iOS app ids ("TEAMID.bundle.id") for apple-app-site-association, so /l/ links open the app as universal links.</summary>
+    public List<string> AppleAppIds { get; set; } = [];
+
+    /// <summary>Android apps for assetlinks.json: "package|SHA256 fingerprint".</summary>
+    public List<string> AndroidApps { get; set; } = [];
 }
 
 public sealed class WebhookOptions

@@ -13,7 +13,7 @@ public class PaymentStateMachineTests
             cancel: PaymentStatus.Canceled, expire: PaymentStatus.Expired),
         [PaymentStatus.Unknown] = Row(succeeded: PaymentStatus.Succeeded, failed: PaymentStatus.Failed, stillUnpaid: PaymentStatus.Pending),
         [PaymentStatus.Succeeded] = Row(),
-        [PaymentStatus.Failed] = Row(attempt: PaymentStatus.Pending, cancel: PaymentStatus.Canceled, expire: PaymentStatus.Expired),
+        [PaymentStatus.Failed] = Row(attempt: PaymentStatus.Pending, succeeded: PaymentStatus.Succeeded, cancel: PaymentStatus.Canceled, expire: PaymentStatus.Expired),
         [PaymentStatus.Canceled] = Row(),
         [PaymentStatus.Expired] = Row(),
     };

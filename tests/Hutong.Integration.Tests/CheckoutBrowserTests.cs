@@ -39,7 +39,7 @@ public sealed class CheckoutBrowserTests(SqliteHub hub, BrowserFixture browser) 
         await page.GotoAsync(confirm.Str("checkout_url"));
         Assert.Equal("¥12.34", await page.Locator("#amount").InnerTextAsync());
         Assert.Contains("互通茶庄 Tea House", await page.Locator(".merchant").InnerTextAsync(), StringComparison.Ordinal);
-        Assert.Contains("Scan to pay", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Contains("请扫码支付", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal); // Chinese for a zh-CN browser
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.ArtifactsDir, "checkout-pending.png"), FullPage = true });
 
         var decoded = await DecodeQrAsync(page);
@@ -55,7 +55,7 @@ public sealed class CheckoutBrowserTests(SqliteHub hub, BrowserFixture browser) 
 
         // The checkout page updates by itself (it polls and reloads on change).
         await page.Locator("#status[data-status='succeeded']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
-        Assert.Contains("Paid", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Contains("支付成功", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Equal(0, await page.Locator("#qr").CountAsync());
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.ArtifactsDir, "checkout-paid.png"), FullPage = true });
         Assert.Equal("succeeded", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));

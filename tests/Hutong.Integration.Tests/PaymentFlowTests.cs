@@ -300,6 +300,10 @@ public abstract class PaymentFlowTests(HubFixture hub)
         Assert.Equal(before + 1, hub.Metrics.Total("hutong.payments.late_success"));
         Assert.Contains(hub.Logs.Lines, l => l.Level == Microsoft.Extensions.Logging.LogLevel.Critical && l.Message.Contains(paidId, StringComparison.Ordinal));
         Assert.Equal("canceled", (await m.GetAsync($"/v1/payments/{closedId}")).Str("status"));
+        // The buyer paid a canceled payment: the hub gives the money back through WeChat Pay's refund API by itself.
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @paidId AND status = 'succeeded'", new { paidId }),
+            n => n == 1, what: "automatic refund of the late payment");
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @closedId", new { closedId }));
     }
 
     [Fact]

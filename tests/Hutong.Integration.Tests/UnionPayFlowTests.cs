@@ -75,15 +75,20 @@ public abstract class UnionPayFlowTests(HubFixture hub)
     }
 
     [Fact]
-    public async Task Cancel_without_a_close_API_queries_first_and_a_later_payment_is_flagged()
+    public async Task Cancel_without_a_close_API_queries_first_and_a_later_payment_is_refunded_automatically()
     {
         var (m, id, qr) = await PendingAsync();
         Assert.Equal("canceled", (await m.PostAsync($"/v1/payments/{id}/cancel")).Str("status"));
         var before = hub.Metrics.Total("hutong.payments.late_success");
-        // UnionPay QR codes cannot be closed: a buyer may still pay until payTimeout. The hub notices and alerts.
+        // UnionPay QR codes cannot be closed: a buyer may still pay until payTimeout. The hub notices, alerts, and
+        // returns the money through UnionPay's 退货 (refund) API by itself.
         await BuyerPaysAsync(qr);
         await hub.EventuallyAsync(() => Task.FromResult(hub.Metrics.Total("hutong.payments.late_success")), n => n == before + 1, what: "late success alert");
         Assert.Equal("canceled", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @id AND status = 'succeeded' AND initiated_by = 'system'", new { id }),
+            n => n == 1, what: "automatic refund");
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @id", new { id }));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'refund.succeeded' AND payload LIKE @p", new { p = $"%{id}%" }));
     }
 
     [Fact]

@@ -28,8 +28,10 @@ public static class PaymentStateMachine
             [(PaymentStatus.Unknown, PaymentEvent.WalletFailed)] = PaymentStatus.Failed,
             [(PaymentStatus.Unknown, PaymentEvent.WalletStillUnpaid)] = PaymentStatus.Pending,
 
-            // A failed attempt can be retried (new attempt, new out_trade_no) until expiry.
+            // A failed attempt can be retried (new attempt, new out_trade_no) until expiry. An earlier attempt whose
+            // order could not be closed (UnionPay) may still be paid meanwhile: the payment is then paid.
             [(PaymentStatus.Failed, PaymentEvent.AttemptStarted)] = PaymentStatus.Pending,
+            [(PaymentStatus.Failed, PaymentEvent.WalletSucceeded)] = PaymentStatus.Succeeded,
             [(PaymentStatus.Failed, PaymentEvent.Cancel)] = PaymentStatus.Canceled,
             [(PaymentStatus.Failed, PaymentEvent.Expire)] = PaymentStatus.Expired,
         }.ToFrozenDictionary();

@@ -94,6 +94,10 @@ public abstract class HubFixture : IAsyncLifetime
                 ["Hutong:Webhooks:AllowPrivateTargets"] = "true",
                 ["Hutong:Webhooks:TimeScale"] = "0.001",
                 ["Hutong:Webhooks:Timeout"] = "00:00:03",
+                ["Hutong:PayerClaim"] = "00:00:30",
+                // The whole suite shares 127.0.0.1; RateLimitTests checks the limits on a hub of its own.
+                ["Hutong:PublicRateLimitPerMinute"] = "0",
+                ["Hutong:LinkRateLimitPerMinute"] = "0",
             });
         }, new WalletAccounts(WeChat, Alipay, UnionPay));
         await Hub.StartAsync();

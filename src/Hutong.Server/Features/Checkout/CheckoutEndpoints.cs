@@ -1,41 +1,41 @@
-using System.Net;
-using Hutong.Domain;
 using Hutong.Domain.Payments;
+using Hutong.Server.Features.FriendPay;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Rollout;
+using Hutong.Server.Http;
+using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
-using QRCoder;
+using static Hutong.Server.Features.Checkout.BuyerUi;
 
 namespace Hutong.Server.Features.Checkout;
 
 /// <summary>
-/// The buyer's checkout page at /pay/{token}: amount, merchant, scan-to-pay QR, live status and expiry.
-/// The token is the capability (≥128 random bits); nothing else about the payment is guessable from it.
-/// Works without JavaScript (a form to start, a meta refresh to update).
+/// The buyer's cashier at /pay/{token}: amount, merchant, the wallets the rollout offers this buyer, a QR on a desktop
+/// and an open-the-app button on a phone, live status, expiry countdown, failure and retry, switching wallet, and
+/// asking a friend to pay. The token is the capability (≥128 random bits). Works without JavaScript (forms, and a
+/// meta refresh to update). Chinese or English by ?lang= or the browser's language.
 /// </summary>
 public static class CheckoutEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        var g = app.MapGroup("/pay/{token}").ExcludeFromDescription();
+        var g = app.MapGroup("/pay/{token}").ExcludeFromDescription().RequireRateLimiting(RateLimits.Public);
         g.MapGet("/", PageAsync);
+        g.MapGet("/friend", FriendPageAsync);
+        g.MapPost("/friend", CreateFriendLinkAsync).DisableAntiforgery();
+        g.MapPost("/friend/{linkId}/revoke", RevokeFriendLinkAsync).DisableAntiforgery();
         g.MapPost("/{wallet}", StartAsync).DisableAntiforgery();
         g.MapGet("/status", StatusAsync);
-        g.MapGet("/qr.png", QrPngAsync);
-        g.MapGet("/qr.svg", QrSvgAsync);
+        g.MapGet("/qr.png", async (string token, PaymentStore store, CancellationToken ct) =>
+            await CodeUrlAsync(token, store, ct) is { } url ? Results.Bytes(QrPng(url), "image/png") : Results.NotFound());
+        g.MapGet("/qr.svg", async (string token, PaymentStore store, CancellationToken ct) =>
+            await CodeUrlAsync(token, store, ct) is { } url ? Results.Content(QrSvg(url), "image/svg+xml") : Results.NotFound());
     }
 
-    private static async Task<IResult> PageAsync(
-        string token, PaymentStore store, MerchantStore merchants, WalletRegistry wallets, RolloutService rollout, IOptions<HubOptions> options, TimeProvider time, CancellationToken ct)
+    /// <summary>The wallets the staged rollout offers this payment's buyer for this product, in a stable order.</summary>
+    public static async Task<IReadOnlyList<string>> OfferedAsync(PaymentRow p, WalletRegistry wallets, RolloutService rollout, CancellationToken ct)
     {
-        var p = await store.GetByCheckoutTokenAsync(token, ct);
-        if (p is null)
-        {
-            return Results.Content(CheckoutPage.NotFound(), "text/html; charset=utf-8", statusCode: 404);
-        }
-
-        // Only the wallets the staged rollout offers this buyer for this product.
         var offered = new List<string>();
         foreach (var wallet in (await wallets.WalletsAsync(ct)).Keys.Order(StringComparer.Ordinal))
         {
@@ -45,117 +45,55 @@ public static class CheckoutEndpoints
             }
         }
 
+        return offered;
+    }
+
+    private static async Task<IResult> PageAsync(
+        HttpContext ctx, string token, PaymentStore store, MerchantStore merchants, WalletRegistry wallets, RolloutService rollout, Db db,
+        IOptions<HubOptions> options, TimeProvider time)
+    {
+        var ct = ctx.RequestAborted;
+        var l = Lang.Of(ctx);
+        var path = $"/pay/{token}";
+        var p = await store.GetByCheckoutTokenAsync(token, ct);
+        if (p is null)
+        {
+            return Results.Content(Message(l, l.T("找不到该支付", "Payment not found"), l.T("找不到该支付", "Payment not found"),
+                l.T("链接有误或已失效。", "The link is wrong or no longer valid."), path), "text/html; charset=utf-8", statusCode: 404);
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var current = p.CurrentAttemptId is null ? null : await db.ReadAsync(c => store.GetAttemptAsync(c, null, p.CurrentAttemptId), ct);
+        var view = PayerView.Of(p, current, PayerSession.Existing(ctx), now, anyoneOwnsUnclaimed: true);
         var merchant = await merchants.GetAsync(p.MerchantId, ct);
-        var sandbox = options.Value.Sandbox.Enabled ? options.Value.Sandbox.Url : null;
-        return Results.Content(CheckoutPage.Render(p, merchant?.Name ?? "Merchant", offered, time.GetUtcNow(), sandbox), "text/html; charset=utf-8");
-    }
-
-    private static async Task<IResult> StartAsync(string token, string wallet, PaymentStore store, PaymentService payments, CancellationToken ct)
-    {
-        var p = await store.GetByCheckoutTokenAsync(token, ct);
-        if (p is null)
+        var secondsLeft = Math.Max(0, (p.ExpiresAt - now) / 1000);
+        var (statusText, css) = StatusLine(l, p, view.Mine, view.ClaimedByOther, friendPage: false);
+        var payable = p.State is PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed && secondsLeft > 0;
+        var error = ctx.Request.Query["e"].ToString() switch
         {
-            return Results.NotFound();
-        }
-
-        await payments.ConfirmAsync(p, wallet, ct);
-        return Results.Redirect($"/pay/{token}", permanent: false, preserveMethod: false);
-    }
-
-    private static async Task<IResult> StatusAsync(string token, PaymentStore store, TimeProvider time, CancellationToken ct)
-    {
-        var p = await store.GetByCheckoutTokenAsync(token, ct);
-        if (p is null)
-        {
-            return Results.NotFound();
-        }
-
-        return Results.Json(new
-        {
-            status = p.Status,
-            expires_at = DateTimeOffset.FromUnixTimeMilliseconds(p.ExpiresAt),
-            seconds_left = Math.Max(0, (p.ExpiresAt - time.GetUtcNow().ToUnixTimeMilliseconds()) / 1000),
-            has_qr = p.State == PaymentStatus.Pending && p.CodeUrl is not null,
-        });
-    }
-
-    private static async Task<IResult> QrPngAsync(string token, PaymentStore store, CancellationToken ct) =>
-        await CodeUrlAsync(token, store, ct) is { } url
-            ? Results.Bytes(new PngByteQRCode(Encode(url)).GetGraphic(8), "image/png")
-            : Results.NotFound();
-
-    private static async Task<IResult> QrSvgAsync(string token, PaymentStore store, CancellationToken ct) =>
-        await CodeUrlAsync(token, store, ct) is { } url
-            ? Results.Content(new SvgQRCode(Encode(url)).GetGraphic(8), "image/svg+xml")
-            : Results.NotFound();
-
-    private static async Task<string?> CodeUrlAsync(string token, PaymentStore store, CancellationToken ct)
-    {
-        var p = await store.GetByCheckoutTokenAsync(token, ct);
-        return p?.State == PaymentStatus.Pending ? p.CodeUrl : null;
-    }
-
-    private static QRCodeData Encode(string text)
-    {
-        using var generator = new QRCodeGenerator();
-        return generator.CreateQrCode(text, QRCodeGenerator.ECCLevel.M);
-    }
-}
-
-internal static class CheckoutPage
-{
-    private static readonly Dictionary<string, string> WalletNames = new(StringComparer.Ordinal)
-    {
-        ["wechatpay"] = "微信支付 WeChat Pay",
-        ["alipay"] = "支付宝 Alipay",
-        ["unionpay"] = "云闪付 UnionPay",
-    };
-
-    public static string NotFound() => Layout("Not found", "<h1>找不到该支付 · Payment not found</h1><p>The link is wrong or no longer valid.</p>", refresh: false);
-
-    public static string Render(PaymentRow p, string merchantName, IEnumerable<string> wallets, DateTimeOffset now, string? sandboxUrl)
-    {
-        var e = (string s) => WebUtility.HtmlEncode(s);
-        var state = p.State;
-        var amount = new Money(p.Amount, Currency.Parse(p.Currency)).ToDisplayString();
-        var secondsLeft = Math.Max(0, (p.ExpiresAt - now.ToUnixTimeMilliseconds()) / 1000);
-        var (statusText, statusClass) = state switch
-        {
-            PaymentStatus.Succeeded => ("支付成功 · Paid", "ok"),
-            PaymentStatus.Expired => ("已过期 · Expired", "bad"),
-            PaymentStatus.Canceled => ("已取消 · Canceled", "bad"),
-            PaymentStatus.Failed => ("支付失败，请重试 · Payment failed, please try again", "bad"),
-            PaymentStatus.Unknown => ("正在确认 · Confirming with the wallet…", "wait"),
-            PaymentStatus.Pending => ("请扫码支付 · Scan to pay", "wait"),
-            _ => ("请选择支付方式 · Choose how to pay", "wait"),
+            "" => null,
+            "claimed" => l.T("好友正在为你支付，请稍候。", "A friend is paying for you right now."),
+            var code => l.T("暂时无法发起支付，请重试或换一种方式。", "The payment could not be started; try again or pay another way.") + $" ({code})",
         };
 
         string body;
-        if (state == PaymentStatus.Pending && p.CodeUrl is not null)
+        if (p.State == PaymentStatus.Pending && view.Mine && p.CodeUrl is not null && payable)
         {
-            var tokenPath = $"/pay/{e(p.CheckoutToken)}";
-            var buyerPage = p.Wallet switch
-            {
-                "alipay" => $"alipay/buyer?qr_code={Uri.EscapeDataString(p.CodeUrl)}",
-                "unionpay" => $"unionpay/buyer?qr_code={Uri.EscapeDataString(p.CodeUrl)}",
-                _ => $"wechatpay/buyer?code_url={Uri.EscapeDataString(p.CodeUrl)}",
-            };
-            var buyer = sandboxUrl is null ? string.Empty
-                : $"<p class=\"hint\"><a id=\"sandbox-buyer\" href=\"{e(sandboxUrl.TrimEnd('/'))}/sandbox/{buyerPage}\" target=\"_blank\" rel=\"noopener\">Sandbox: open the scan in the sandbox wallet app</a></p>";
-            body = $"""
-                <figure class="qr"><img id="qr" src="{tokenPath}/qr.png" width="264" height="264" alt="{e(WalletNames.GetValueOrDefault(p.Wallet ?? string.Empty, p.Wallet ?? string.Empty))} QR code for {e(amount)}">
-                <figcaption>{e(WalletNames.GetValueOrDefault(p.Wallet ?? string.Empty, p.Wallet ?? string.Empty))} · 打开 App 扫一扫（微信内可长按识别）· Open the app and scan</figcaption></figure>
-                {buyer}
-                """;
+            var offered = await OfferedAsync(p, wallets, rollout, ct);
+            body = PayPanel(l, p, path + "/qr.png", IsMobile(ctx), options.Value.Sandbox.Enabled ? options.Value.Sandbox.Url : null)
+                + WalletButtons(l, offered, path, p.Wallet, asSwitch: true);
         }
-        else if (state is PaymentStatus.Created or PaymentStatus.Failed && secondsLeft > 0)
+        else if (view.ClaimedByOther)
         {
-            var buttons = string.Join("\n", wallets.Select(w =>
-                $"<button type=\"submit\" formaction=\"/pay/{e(p.CheckoutToken)}/{e(w)}\" id=\"pay-{e(w)}\">{e(WalletNames.GetValueOrDefault(w, w))}</button>"));
+            body = $"<p class=\"hint\">{l.T("如好友未完成支付，你可在此时间后自己付款", "If your friend does not finish, you can pay yourself after")}: <span data-seconds=\"{view.ClaimSecondsLeft}\">{view.ClaimSecondsLeft / 60}:{view.ClaimSecondsLeft % 60:00}</span></p>";
+        }
+        else if (payable && !(p.State == PaymentStatus.Pending && view.Mine))
+        {
+            var offered = await OfferedAsync(p, wallets, rollout, ct);
             body = $"""
-                <figure class="qr"><img id="aggregate-qr" src="/pay/{e(p.CheckoutToken)}/aggregate.png" width="200" height="200" alt="One QR code for WeChat Pay, Alipay and UnionPay">
-                <figcaption>用微信、支付宝或云闪付扫码 · Scan with WeChat, Alipay or UnionPay</figcaption></figure>
-                <form method="post" class="wallets" aria-label="Payment method">{buttons}</form>
+                <figure class="qr"><img id="aggregate-qr" src="{path}/aggregate.png" width="200" height="200" alt="{l.T("一码通付：微信、支付宝、云闪付均可扫码", "One QR code for WeChat Pay, Alipay and UnionPay")}">
+                <figcaption>{l.T("用微信、支付宝或云闪付扫码，或选择：", "Scan with WeChat, Alipay or UnionPay, or choose:")}</figcaption></figure>
+                {WalletButtons(l, offered, path, null, asSwitch: false)}
                 """;
         }
         else
@@ -163,68 +101,135 @@ internal static class CheckoutPage
             body = string.Empty;
         }
 
-        var live = state.IsTerminal() ? string.Empty : $"<p class=\"hint\">剩余时间 · Time left: <span id=\"countdown\" data-seconds=\"{secondsLeft}\">{secondsLeft / 60}:{secondsLeft % 60:00}</span></p>";
-        var html = $$"""
+        var friend = payable && !view.ClaimedByOther
+            ? $"<p><a class=\"button secondary\" id=\"ask-friend\" href=\"{path}/friend{(l.En ? "?lang=en" : string.Empty)}\">{l.T("找人代付", "Ask a friend to pay")}</a></p>"
+            : string.Empty;
+        var html = $"""
             <main>
-              <p class="merchant">{{e(merchantName)}}</p>
-              <h1 class="amount" id="amount">{{e(amount)}}</h1>
-              <p class="desc">{{e(p.Description)}}</p>
-              <p id="status" class="status {{statusClass}}" role="status" aria-live="polite" data-status="{{e(p.Status)}}">{{statusText}}</p>
-              {{body}}
-              {{live}}
+              <p class="merchant">{E(merchant?.Name ?? "Merchant")}</p>
+              <h1 class="amount" id="amount">{E(p.Money.ToDisplayString())}</h1>
+              <p class="desc">{E(p.Description)}</p>
+              {(error is null ? string.Empty : $"<p class=\"status bad\" role=\"alert\" id=\"error\">{E(error)}</p>")}
+              <p id="status" class="status {css}" role="status" aria-live="polite" data-status="{E(p.Status)}" data-view="{E(View(p, view.Mine, view.ClaimedByOther))}">{E(statusText)}</p>
+              {(p.State == PaymentStatus.Failed && p.FailureMessage is not null ? $"<p class=\"hint\" id=\"failure\">{E(p.FailureMessage)}</p>" : string.Empty)}
+              {body}
+              {(payable ? Countdown(l, secondsLeft) : string.Empty)}
+              {friend}
             </main>
-            <script>
-            (() => {
-              const el = document.getElementById('status');
-              const cd = document.getElementById('countdown');
-              let left = cd ? Number(cd.dataset.seconds) : 0;
-              const tick = () => { if (!cd) return; left = Math.max(0, left - 1); cd.textContent = Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0'); };
-              const poll = async () => {
-                try {
-                  const r = await fetch(location.pathname.replace(/\/$/, '') + '/status', { cache: 'no-store' });
-                  if (r.ok) {
-                    const s = await r.json();
-                    if (s.status !== el.dataset.status) { location.reload(); return; }
-                  }
-                } catch { }
-                setTimeout(poll, 1000);
-              };
-              if (!['succeeded', 'canceled', 'expired'].includes(el.dataset.status)) { setInterval(tick, 1000); setTimeout(poll, 1000); }
-            })();
-            </script>
+            {LiveScript(path + "/status")}
             """;
-        return Layout($"{amount} · {merchantName}", html, refresh: !state.IsTerminal());
+        return Results.Content(Html(l, $"{p.Money.ToDisplayString()} · {merchant?.Name}", html, refresh: !p.State.IsTerminal(), path), "text/html; charset=utf-8");
     }
 
-    private static string Layout(string title, string content, bool refresh) => $$"""
-        <!doctype html>
-        <html lang="zh-CN">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        {{(refresh ? "<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>" : string.Empty)}}
-        <title>{{WebUtility.HtmlEncode(title)}}</title>
-        <style>
-          body { font-family: system-ui, "PingFang SC", "Noto Sans CJK SC", sans-serif; background: #f5f5f5; color: #1a1a1a; margin: 0; }
-          main { max-width: 26rem; margin: 2rem auto; background: #fff; border-radius: .75rem; padding: 1.5rem; text-align: center; box-shadow: 0 1px 4px rgba(0,0,0,.08); }
-          .merchant { color: #444; margin: 0; }
-          .amount { font-size: 2.4rem; margin: .4rem 0; }
-          .desc { color: #444; }
-          .status { font-weight: 600; padding: .5rem; border-radius: .4rem; }
-          .status.ok { background: #e6f7ee; color: #05603a; }
-          .status.bad { background: #fdecea; color: #8a1c12; }
-          .status.wait { background: #eef3fb; color: #1d3f73; }
-          .qr img { image-rendering: pixelated; }
-          .hint { color: #444; font-size: .9rem; }
-          .wallets button#pay-alipay { background: #1677ff; }
-          .wallets button#pay-unionpay { background: #c4000f; }
-          .wallets button { display: block; width: 100%; margin: .5rem 0; padding: .8rem; font-size: 1rem; border: 0; border-radius: .4rem; background: #07c160; color: #fff; cursor: pointer; }
-          .wallets button:focus { outline: 3px solid #1d3f73; outline-offset: 2px; }
-        </style>
-        </head>
-        <body>
-        {{content}}
-        </body>
-        </html>
-        """;
+    private static async Task<IResult> StartAsync(HttpContext ctx, string token, string wallet, PaymentStore store, PaymentService payments)
+    {
+        var p = await store.GetByCheckoutTokenAsync(token, ctx.RequestAborted);
+        if (p is null)
+        {
+            return Results.NotFound();
+        }
+
+        var result = await payments.ConfirmAsync(p, wallet, ctx.RequestAborted, new PayerContext("checkout", PayerSession.Of(ctx)));
+        var lang = Lang.Of(ctx).En ? "?lang=en" : "?lang=zh";
+        return Results.Redirect(result.Status < 400
+            ? $"/pay/{token}{lang}"
+            : $"/pay/{token}{lang}&e={(result.ProblemCode == "payment_claimed" ? "claimed" : Uri.EscapeDataString(result.ProblemCode ?? "error"))}");
+    }
+
+    private static async Task<IResult> StatusAsync(HttpContext ctx, string token, PaymentStore store, Db db, TimeProvider time)
+    {
+        var p = await store.GetByCheckoutTokenAsync(token, ctx.RequestAborted);
+        if (p is null)
+        {
+            return Results.NotFound();
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var current = p.CurrentAttemptId is null ? null : await db.ReadAsync(c => store.GetAttemptAsync(c, null, p.CurrentAttemptId), ctx.RequestAborted);
+        var view = PayerView.Of(p, current, PayerSession.Existing(ctx), now, anyoneOwnsUnclaimed: true);
+        return Results.Json(new
+        {
+            status = p.Status,
+            view = View(p, view.Mine, view.ClaimedByOther),
+            expires_at = DateTimeOffset.FromUnixTimeMilliseconds(p.ExpiresAt),
+            seconds_left = Math.Max(0, (p.ExpiresAt - now) / 1000),
+            has_qr = p.State == PaymentStatus.Pending && p.CodeUrl is not null,
+        });
+    }
+
+    private static async Task<string?> CodeUrlAsync(string token, PaymentStore store, CancellationToken ct)
+    {
+        var p = await store.GetByCheckoutTokenAsync(token, ct);
+        return p?.State == PaymentStatus.Pending ? p.CodeUrl : null;
+    }
+
+    /// <summary>The buyer's share page: create a friend-pay link (with the name the friend will see), copy it, show its QR, revoke it.</summary>
+    private static async Task<IResult> FriendPageAsync(HttpContext ctx, string token, PaymentStore store, FriendPayService friends, TimeProvider time)
+    {
+        var l = Lang.Of(ctx);
+        var path = $"/pay/{token}/friend";
+        var p = await store.GetByCheckoutTokenAsync(token, ctx.RequestAborted);
+        if (p is null)
+        {
+            return Results.NotFound();
+        }
+
+        var links = await friends.ActiveOfPaymentAsync(p.Id, ctx.RequestAborted);
+        var payable = p.State is PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed && p.ExpiresAt > time.GetUtcNow().ToUnixTimeMilliseconds();
+        var items = string.Join("\n", links.Select(k => $"""
+            <li><p>{l.T("发给好友", "Send to a friend")} ({E(k.RequesterName)}):</p>
+            <p class="share" id="friend-link-{E(k.Id)}">{E(friends.Url(k.Token))}</p>
+            <img src="/f/{E(k.Token)}/link.png" width="160" height="160" alt="{l.T("代付链接二维码", "QR code of the pay-for-me link")}">
+            <form method="post" action="{path}/{E(k.Id)}/revoke"><button type="submit" class="button secondary" id="revoke-{E(k.Id)}">{l.T("撤回此链接", "Withdraw this link")}</button></form></li>
+            """));
+        var form = payable ? $"""
+            <form method="post" action="{path}">
+              <label for="requester_name">{l.T("你的称呼（好友会看到）", "Your name (your friend sees it)")}</label>
+              <input type="text" id="requester_name" name="requester_name" maxlength="32" required autocomplete="nickname">
+              <label for="note">{l.T("留言（可选）", "Message (optional)")}</label>
+              <input type="text" id="note" name="note" maxlength="140">
+              <button type="submit" class="button" id="create-friend-link">{l.T("生成代付链接", "Create the link")}</button>
+            </form>
+            """ : $"<p class=\"status bad\">{l.T("该订单已无需代付。", "This payment can no longer be shared.")}</p>";
+        var html = $"""
+            <main>
+              <h1>{l.T("找人代付", "Ask a friend to pay")}</h1>
+              <p class="amount" id="amount">{E(p.Money.ToDisplayString())}</p>
+              <p class="desc">{E(p.Description)}</p>
+              <p class="hint">{l.T("好友打开链接后只能看到金额、商品和你的称呼；链接随订单过期，可随时撤回。", "Your friend sees only the amount, the item and your name. The link expires with the payment and can be withdrawn at any time.")}</p>
+              {form}
+              <ul class="links">{items}</ul>
+              <p><a href="/pay/{E(token)}">{l.T("返回收银台", "Back to checkout")}</a></p>
+            </main>
+            """;
+        return Results.Content(Html(l, l.T("找人代付", "Ask a friend to pay"), html, refresh: false, path), "text/html; charset=utf-8");
+    }
+
+    private static async Task<IResult> CreateFriendLinkAsync(HttpContext ctx, string token, PaymentStore store, FriendPayService friends)
+    {
+        var p = await store.GetByCheckoutTokenAsync(token, ctx.RequestAborted);
+        if (p is null || !ctx.Request.HasFormContentType)
+        {
+            return Results.NotFound();
+        }
+
+        var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
+        var result = await friends.CreateAsync(p.MerchantId, p.Id, new CreateFriendPayLinkRequest(form["requester_name"], form["note"]), null, ctx.RequestAborted);
+        return result.Status < 400
+            ? Results.Redirect($"/pay/{token}/friend{(Lang.Of(ctx).En ? "?lang=en" : string.Empty)}")
+            : Results.Content(result.Body, "application/problem+json", statusCode: result.Status);
+    }
+
+    private static async Task<IResult> RevokeFriendLinkAsync(HttpContext ctx, string token, string linkId, PaymentStore store, FriendPayService friends)
+    {
+        var p = await store.GetByCheckoutTokenAsync(token, ctx.RequestAborted);
+        var links = p is null ? [] : await friends.ActiveOfPaymentAsync(p.Id, ctx.RequestAborted);
+        if (p is null || links.All(k => k.Id != linkId))
+        {
+            return Results.NotFound(); // only this payment's own links
+        }
+
+        await friends.RevokeAsync(p.MerchantId, linkId, null, ctx.RequestAborted);
+        return Results.Redirect($"/pay/{token}/friend");
+    }
 }

@@ -1,35 +1,76 @@
+using System.Collections.Concurrent;
 using System.Globalization;
-using System.Net;
+using System.Text.Json;
 using Hutong.Domain;
+using Hutong.Server.Features.Checkout;
+using Hutong.Server.Features.Links;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Http;
+using Microsoft.Extensions.Options;
+using static Hutong.Server.Features.Checkout.BuyerUi;
 
 namespace Hutong.Server.Features.Demo;
 
 /// <summary>
-/// A tiny shop that buys through Hutong exactly as a merchant would (create, then confirm at WeChat Pay),
-/// so a newcomer sees the whole journey: product → checkout QR → sandbox buyer pays → paid.
+/// A tiny shop that sells through Hutong exactly as a merchant would, so a newcomer sees every journey in a minute:
+/// products → cart → checkout (the cashier offers the wallets) → the sandbox buyer pays; "ask a friend to pay" from
+/// the cashier; and sharing a product as a cross-app link with a share code (口令) that /s turns back into the product.
 /// </summary>
 public sealed partial class DemoShop(MerchantStore merchants, ILogger<DemoShop> log)
 {
-    private sealed record Product(string Sku, string Name, long PriceFen);
+    private sealed record Product(string Sku, string Name, string NameEn, long PriceFen, string Blurb, string Category);
 
     private static readonly Product[] Products =
     [
-        new("tea", "西湖龙井 Longjing tea, 250 g", 16800),
-        new("mooncake", "广式月饼礼盒 Mooncake box", 9900),
-        new("fan", "苏州檀香扇 Suzhou sandalwood fan", 4500),
+        new("tea", "西湖龙井 250 g", "Longjing tea, 250 g", 16800, "明前龙井，杭州西湖产区。Pre-Qingming Longjing from West Lake, Hangzhou.", "food"),
+        new("mooncake", "广式月饼礼盒", "Mooncake gift box", 9900, "八只装，莲蓉蛋黄。Eight lotus-paste mooncakes with salted egg yolk.", "food"),
+        new("fan", "苏州檀香扇", "Suzhou sandalwood fan", 4500, "手工拉花檀香扇。Hand-carved sandalwood fan from Suzhou.", "crafts"),
     ];
 
-    /// <summary>The demo merchant seeded at start; the shop buys as this merchant.</summary>
+    private const string CartCookie = "demo_cart";
+    private const string BuyerCookie = "demo_buyer";
+    private readonly ConcurrentDictionary<string, string> _productLinks = new(); // sku → link id, one link per product
+
+    /// <summary>The demo merchant seeded at start; the shop sells as this merchant.</summary>
     public string? MerchantId { get; private set; }
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/", () => Results.Redirect("/shop")).ExcludeFromDescription();
-        app.MapGet("/shop", () => Results.Content(Page(), "text/html; charset=utf-8")).ExcludeFromDescription();
-        app.MapPost("/shop/buy/{sku}", BuyAsync).DisableAntiforgery().ExcludeFromDescription();
+        var g = app.MapGroup("/").ExcludeFromDescription();
+        g.MapGet("/", () => Results.Redirect("/shop"));
+        g.MapGet("/shop", (HttpContext ctx) => Results.Content(ListPage(Lang.Of(ctx), Cart(ctx)), "text/html; charset=utf-8"));
+        g.MapGet("/shop/p/{sku}", (HttpContext ctx, string sku) => Find(sku) is { } p
+            ? Results.Content(ProductPage(Lang.Of(ctx), p, null), "text/html; charset=utf-8")
+            : Results.NotFound());
+        g.MapPost("/shop/p/{sku}/share", ShareAsync).DisableAntiforgery();
+        g.MapPost("/shop/cart/{sku}", (HttpContext ctx, string sku) =>
+        {
+            if (Find(sku) is null)
+            {
+                return Results.NotFound();
+            }
+
+            var cart = Cart(ctx);
+            cart[sku] = Math.Min(99, cart.GetValueOrDefault(sku) + 1);
+            SaveCart(ctx, cart);
+            return Results.Redirect("/shop/cart");
+        }).DisableAntiforgery();
+        g.MapGet("/shop/cart", (HttpContext ctx) => Results.Content(CartPage(Lang.Of(ctx), Cart(ctx)), "text/html; charset=utf-8"));
+        g.MapPost("/shop/cart/clear", (HttpContext ctx) =>
+        {
+            ctx.Response.Cookies.Delete(CartCookie);
+            return Results.Redirect("/shop");
+        }).DisableAntiforgery();
+        g.MapPost("/shop/checkout", (HttpContext ctx, DemoShop shop, PaymentService payments, CancellationToken ct) =>
+        {
+            var cart = Cart(ctx);
+            ctx.Response.Cookies.Delete(CartCookie);
+            return shop.CheckoutAsync(ctx, cart, payments, ct);
+        }).DisableAntiforgery();
+        g.MapPost("/shop/buy/{sku}", (HttpContext ctx, string sku, DemoShop shop, PaymentService payments, CancellationToken ct) =>
+            Find(sku) is null ? Task.FromResult(Results.NotFound()) : shop.CheckoutAsync(ctx, new Dictionary<string, int> { [sku] = 1 }, payments, ct))
+            .DisableAntiforgery();
     }
 
     public async Task<string> SeedAsync(CancellationToken ct)
@@ -40,41 +81,144 @@ public sealed partial class DemoShop(MerchantStore merchants, ILogger<DemoShop> 
         return key.Secret;
     }
 
-    private static async Task<IResult> BuyAsync(string sku, DemoShop shop, PaymentService payments, PaymentStore store, CancellationToken ct)
+    private static Product? Find(string sku) => Products.FirstOrDefault(p => p.Sku == sku);
+
+    /// <summary>Creates the payment as the merchant's server would (POST /v1/payments) and sends the buyer to the cashier.</summary>
+    private async Task<IResult> CheckoutAsync(HttpContext ctx, Dictionary<string, int> cart, PaymentService payments, CancellationToken ct)
     {
-        var product = Products.FirstOrDefault(p => p.Sku == sku);
-        if (product is null || shop.MerchantId is not { } merchantId)
+        var lines = cart.Where(kv => kv.Value > 0 && Find(kv.Key) is not null).Select(kv => (Product: Find(kv.Key)!, Qty: kv.Value)).ToList();
+        if (lines.Count == 0 || MerchantId is not { } merchantId)
         {
-            return Results.NotFound();
+            return Results.Redirect("/shop");
         }
 
+        var buyer = ctx.Request.Cookies[BuyerCookie];
+        if (buyer is null)
+        {
+            buyer = "demo-buyer-" + Ids.Token(6);
+            ctx.Response.Cookies.Append(BuyerCookie, buyer, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Lax, MaxAge = TimeSpan.FromDays(30) });
+        }
+
+        var total = lines.Sum(x => x.Product.PriceFen * x.Qty);
+        var description = string.Join("、", lines.Select(x => x.Qty == 1 ? x.Product.Name : $"{x.Product.Name} ×{x.Qty}"));
         var created = await payments.CreateAsync(merchantId, new CreatePaymentRequest(
-            product.PriceFen, "CNY", product.Name, $"demo-{DateTime.UtcNow:yyyyMMddHHmmss}-{Ids.Token(6)}", 600, new() { ["sku"] = sku }), null, ct);
+            total, "CNY", description.Length > 120 ? description[..120] : description, $"demo-{DateTime.UtcNow:yyyyMMddHHmmss}-{Ids.Token(6)}", 600,
+            new() { ["cart"] = string.Join(',', lines.Select(x => $"{x.Product.Sku}:{x.Qty}")) }, buyer, lines[0].Product.Category), null, ct);
         if (created.Status != 201)
         {
             return Results.Content(created.Body ?? string.Empty, "application/problem+json", statusCode: created.Status);
         }
 
-        var dto = System.Text.Json.JsonSerializer.Deserialize<PaymentDto>(created.Body!, ApiJson.Options)!;
-        var payment = (await store.GetAsync(merchantId, dto.Id, ct))!;
-        await payments.ConfirmAsync(payment, "wechatpay", ct);
+        var dto = JsonSerializer.Deserialize<PaymentDto>(created.Body!, ApiJson.Options)!;
         return Results.Redirect(dto.CheckoutUrl);
     }
 
-    private static string Page()
+    /// <summary>Share a product: one cross-app link per product (reused), and a fresh share code wrapping it.</summary>
+    private static async Task<IResult> ShareAsync(HttpContext ctx, string sku, DemoShop shop, LinkService links, IOptions<HubOptions> options, CancellationToken ct)
+    {
+        if (Find(sku) is not { } product || shop.MerchantId is not { } merchantId)
+        {
+            return Results.NotFound();
+        }
+
+        var l = Lang.Of(ctx);
+        if (!shop._productLinks.TryGetValue(sku, out var linkId))
+        {
+            var created = await links.CreateLinkAsync(merchantId, new CreateLinkRequest(
+                $"{options.Value.PublicBaseUrl.TrimEnd('/')}/shop/p/{sku}", $"{product.Name} {product.NameEn}", product.Blurb, null, null, null, null, null, null), null, ct);
+            linkId = JsonSerializer.Deserialize<LinkDto>(created.Body!, ApiJson.Options)!.Id;
+            shop._productLinks[sku] = linkId;
+        }
+
+        var code = await links.CreateShareCodeAsync(merchantId, new CreateShareCodeRequest(linkId, null, null, null), null, ct);
+        var share = JsonSerializer.Deserialize<ShareCodeDto>(code.Body!, ApiJson.Options)!;
+        return Results.Content(ProductPage(l, product, share), "text/html; charset=utf-8");
+    }
+
+    private static Dictionary<string, int> Cart(HttpContext ctx)
+    {
+        var cart = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var part in (ctx.Request.Cookies[CartCookie] ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var kv = part.Split(':');
+            if (kv.Length == 2 && Find(kv[0]) is not null && int.TryParse(kv[1], CultureInfo.InvariantCulture, out var n) && n is > 0 and < 100)
+            {
+                cart[kv[0]] = n;
+            }
+        }
+
+        return cart;
+    }
+
+    private static void SaveCart(HttpContext ctx, Dictionary<string, int> cart) =>
+        ctx.Response.Cookies.Append(CartCookie, string.Join(',', cart.Select(kv => $"{kv.Key}:{kv.Value}")),
+            new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Lax, MaxAge = TimeSpan.FromDays(7) });
+
+    private static string Price(long fen) => new Money(fen, Currency.Cny).ToDisplayString();
+
+    private static string Name(Lang l, Product p) => l.T(p.Name, p.NameEn);
+
+    private static string Header(Lang l, Dictionary<string, int>? cart) =>
+        $"<p class=\"hint\"><a href=\"/shop\">{l.T("互通小铺", "Hutong demo shop")}</a> · <a href=\"/shop/cart\" id=\"cart-link\">{l.T("购物车", "Cart")} ({cart?.Values.Sum() ?? 0})</a> · <a href=\"/s\">{l.T("粘贴口令", "Paste a share code")}</a> · <a href=\"/scalar/v1\">API</a></p>";
+
+    private static string ListPage(Lang l, Dictionary<string, int> cart)
     {
         var items = string.Join("\n", Products.Select(p => $"""
-            <li><span>{WebUtility.HtmlEncode(p.Name)}</span> <strong>{new Money(p.PriceFen, Currency.Cny).ToDisplayString()}</strong>
-            <form method="post" action="/shop/buy/{p.Sku}"><button id="buy-{p.Sku}" type="submit">购买 Buy</button></form></li>
+            <li><p><a href="/shop/p/{p.Sku}" id="product-{p.Sku}">{E(Name(l, p))}</a> <strong>{Price(p.PriceFen)}</strong></p>
+            <form method="post" action="/shop/cart/{p.Sku}"><button class="button" id="add-{p.Sku}" type="submit">{l.T("加入购物车", "Add to cart")}</button></form>
+            <form method="post" action="/shop/buy/{p.Sku}"><button class="button secondary" id="buy-{p.Sku}" type="submit">{l.T("立即购买", "Buy now")}</button></form></li>
             """));
-        return string.Create(CultureInfo.InvariantCulture, $"""
-            <!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>互通小铺 Hutong demo shop</title>
-            <style>body{"{"}font-family:system-ui,"PingFang SC",sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem{"}"}li{"{"}display:flex;gap:1rem;align-items:center;justify-content:space-between;padding:.6rem 0;border-bottom:1px solid #ddd{"}"}ul{"{"}list-style:none;padding:0{"}"}button{"{"}background:#07c160;color:#fff;border:0;border-radius:.4rem;padding:.5rem 1rem;font-size:1rem{"}"}</style>
-            </head><body><h1>互通小铺 · Hutong demo shop</h1>
-            <p>Every purchase goes through Hutong's merchant API flow to the local WeChat Pay sandbox. API docs: <a href="/scalar/v1">/scalar/v1</a>.</p>
-            <ul>{items}</ul></body></html>
-            """);
+        return Html(l, l.T("互通小铺", "Hutong demo shop"), $"""
+            <main>
+              <h1>{l.T("互通小铺", "Hutong demo shop")}</h1>
+              {Header(l, cart)}
+              <p class="hint">{l.T("每笔购买都走 Hutong 商户 API，用本地沙箱钱包付款。", "Every purchase goes through Hutong's merchant API and is paid with the local sandbox wallets.")}</p>
+              <ul class="links">{items}</ul>
+            </main>
+            """, refresh: false, "/shop");
+    }
+
+    private static string ProductPage(Lang l, Product p, ShareCodeDto? share)
+    {
+        var shared = share is null ? string.Empty : $"""
+            <section aria-labelledby="share-title">
+              <h2 id="share-title">{l.T("复制分享给好友", "Copy and send to a friend")}</h2>
+              <p class="share" id="share-text">{E(share.Text)}</p>
+              <p class="hint">{l.T("短链接", "Short link")}: <a id="short-link" href="{E(share.ShortUrl)}">{E(share.ShortUrl)}</a> · {l.T("口令有效期至", "Code valid until")} {share.ExpiresAt:yyyy-MM-dd}</p>
+              <img src="{E(share.ShortUrl)}/qr.png" width="160" height="160" alt="{l.T("商品链接二维码", "QR code of the product link")}">
+            </section>
+            """;
+        return Html(l, Name(l, p), $"""
+            <main>
+              {Header(l, null)}
+              <h1 id="product-name">{E(Name(l, p))}</h1>
+              <p class="amount">{Price(p.PriceFen)}</p>
+              <p class="desc">{E(p.Blurb)}</p>
+              <form method="post" action="/shop/cart/{p.Sku}"><button class="button" id="add-{p.Sku}" type="submit">{l.T("加入购物车", "Add to cart")}</button></form>
+              <form method="post" action="/shop/p/{p.Sku}/share"><button class="button secondary" id="share" type="submit">{l.T("分享（生成口令）", "Share (make a share code)")}</button></form>
+              {shared}
+            </main>
+            """, refresh: false, $"/shop/p/{p.Sku}");
+    }
+
+    private static string CartPage(Lang l, Dictionary<string, int> cart)
+    {
+        var lines = cart.Select(kv => (Product: Find(kv.Key)!, Qty: kv.Value)).ToList();
+        var total = lines.Sum(x => x.Product.PriceFen * x.Qty);
+        var rows = string.Join("\n", lines.Select(x => $"<li>{E(Name(l, x.Product))} × {x.Qty} <strong>{Price(x.Product.PriceFen * x.Qty)}</strong></li>"));
+        var actions = lines.Count == 0 ? $"<p>{l.T("购物车是空的。", "Your cart is empty.")}</p>" : $"""
+            <p class="amount" id="cart-total">{Price(total)}</p>
+            <form method="post" action="/shop/checkout"><button class="button" id="checkout" type="submit">{l.T("去结算", "Check out")}</button></form>
+            <form method="post" action="/shop/cart/clear"><button class="button secondary" type="submit">{l.T("清空购物车", "Empty the cart")}</button></form>
+            """;
+        return Html(l, l.T("购物车", "Cart"), $"""
+            <main>
+              {Header(l, cart)}
+              <h1>{l.T("购物车", "Cart")}</h1>
+              <ul class="links">{rows}</ul>
+              {actions}
+            </main>
+            """, refresh: false, "/shop/cart");
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Demo merchant {MerchantId} created; its API key ({KeyPrefix}…) is printed once on the console")]

@@ -21,7 +21,10 @@ public sealed record NextAction(string Type, string CodeUrl, string QrPngUrl, st
 
 public sealed record PaymentFailure(string Code, string Message);
 
-public sealed record PaymentPayer(string Wallet, string Id);
+/// <summary>Who paid: the wallet's id for the payer (openid, buyer_id, masked card) and how the attempt was started.</summary>
+/// <param name="Via">api (the merchant confirmed), checkout (the buyer's cashier page) or friend (a friend-pay link).</param>
+/// <param name="FriendPayLink">The friend-pay link the payer came through, when <paramref name="Via"/> is friend.</param>
+public sealed record PaymentPayer(string Wallet, string? Id, string Via, string? FriendPayLink);
 
 public sealed record PaymentDto(
     string Id,
@@ -94,6 +97,16 @@ public sealed class PaymentRow
 
     public int Version { get; set; }
 
+    /// <summary>The browser session allowed to pay right now (a hash of its cookie), until <see cref="PayerClaimUntil"/>.</summary>
+    public string? PayerClaim { get; set; }
+
+    public long? PayerClaimUntil { get; set; }
+
+    /// <summary>How the winning attempt was started: api, checkout or friend.</summary>
+    public string? PaidVia { get; set; }
+
+    public string? FriendLinkId { get; set; }
+
     /// <summary>Not a payments column: the open attempt's code_url, when joined.</summary>
     public string? CodeUrl { get; set; }
 
@@ -134,4 +147,18 @@ public sealed class AttemptRow
     public long CreatedAt { get; set; }
 
     public long UpdatedAt { get; set; }
+
+    /// <summary>api, checkout or friend; null on rows from before friend-pay (treated as api).</summary>
+    public string? Via { get; set; }
+
+    /// <summary>The payer session that started it (checkout and friend attempts).</summary>
+    public string? PayerClaim { get; set; }
+
+    public string? FriendLinkId { get; set; }
 }
+
+/// <summary>
+/// A buyer or friend starting an attempt from a public page. <see cref="Session"/> is the hash of their browser's
+/// payer cookie: only one session may hold a payment at a time, so two friends can never both be shown a QR.
+/// </summary>
+public sealed record PayerContext(string Via, string Session, string? FriendLinkId = null);

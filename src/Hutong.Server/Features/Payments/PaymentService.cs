@@ -7,6 +7,7 @@ using Hutong.Domain;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Features.Refunds;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Http;
 using Hutong.Server.Storage;
@@ -24,6 +25,7 @@ public sealed partial class PaymentService(
     WalletRegistry wallets,
     RolloutService rollout,
     RoutingService routing,
+    RefundStore refunds,
     IOptions<HubOptions> options,
     TimeProvider time,
     HubMetrics metrics,
@@ -111,8 +113,11 @@ public sealed partial class PaymentService(
     /// <summary>
     /// Starts an attempt at <paramref name="wallet"/>, or returns the open one. The attempt row (with its own
     /// out_trade_no) commits before the wallet is called, so a crash mid-call leaves a record to re-query.
+    /// A pending payment may switch wallet (or, from a public page, pass to another payer whose claim it now is):
+    /// the open wallet order is closed first, so the QR shown before can no longer take money.
     /// </summary>
-    public async Task<ApiResult> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct)
+    /// <param name="payer">Set by the cashier and friend-pay pages: the browser session must hold the payer claim.</param>
+    public async Task<ApiResult> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct, PayerContext? payer = null)
     {
         var enabled = await wallets.WalletsAsync(ct);
         if (wallet is null || !enabled.TryGetValue(wallet, out var connector))
@@ -121,12 +126,43 @@ public sealed partial class PaymentService(
         }
 
         var now = time.GetUtcNow();
-        if (payment.State is PaymentStatus.Pending && payment.CodeUrl is not null && payment.Wallet == wallet)
+        if (payer is not null)
         {
-            return ApiResult.Ok(ToDto(payment));
+            var claimed = await db.WriteAsync((c, t) => store.TryClaimAsync(c, t, payment.Id, payer.Session,
+                now.ToUnixTimeMilliseconds(), (now + Options.PayerClaim).ToUnixTimeMilliseconds()), ct);
+            payment = await store.GetByIdAsync(payment.Id, ct) ?? payment;
+            if (!claimed && payment.State is PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed)
+            {
+                return ApiResult.Problem(409, "payment_claimed", "Someone else is paying this payment right now.",
+                    "Only one payer at a time; try again when their claim lapses.");
+            }
         }
 
-        if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.AttemptStarted))
+        var current = payment.CurrentAttemptId is null ? null : await db.ReadAsync(c => store.GetAttemptAsync(c, null, payment.CurrentAttemptId), ct);
+        var samePayer = payer is null || current?.PayerClaim == payer.Session;
+        if (payment.State is PaymentStatus.Pending && payment.Wallet == wallet && samePayer
+            && (payment.CodeUrl is not null || current?.Status == "requested"))
+        {
+            return ApiResult.Ok(ToDto(payment)); // the open attempt (or the one being opened right now)
+        }
+
+        AttemptRow? replacing = null;
+        if (payment.State is PaymentStatus.Pending && current is not null)
+        {
+            if (payment.ExpiresAt <= now.ToUnixTimeMilliseconds())
+            {
+                return Problems.Conflict("payment_expired", "The payment has expired.");
+            }
+
+            var closed = await CloseAttemptAtWalletAsync(current, ct);
+            if (closed is not null)
+            {
+                return closed;
+            }
+
+            replacing = current;
+        }
+        else if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.AttemptStarted))
         {
             return Problems.Conflict("payment_not_confirmable", $"A {payment.Status} payment cannot start a wallet attempt.");
         }
@@ -149,7 +185,7 @@ public sealed partial class PaymentService(
         }
 
         var channels = await routing.ChannelsAsync(payment, wallet, ct);
-        AttemptRow? previous = null;
+        var previous = replacing;
         for (var i = 0; i < channels.Count; i++)
         {
             var channel = channels[i];
@@ -160,7 +196,7 @@ public sealed partial class PaymentService(
                 continue;
             }
 
-            var attempt = NewAttempt(payment.Id, wallet, channel, time.GetUtcNow());
+            var attempt = NewAttempt(payment.Id, wallet, channel, time.GetUtcNow(), payer);
             var started = await StartAttemptAsync(payment.Id, wallet, attempt, previous, ct);
             if (started is null)
             {
@@ -203,7 +239,7 @@ public sealed partial class PaymentService(
         return ApiResult.Problem(503, "no_channel", $"No working channel reaches {wallet} for this merchant.", "Check the merchant's routes.");
     }
 
-    private static AttemptRow NewAttempt(string paymentId, string wallet, string channel, DateTimeOffset now)
+    private static AttemptRow NewAttempt(string paymentId, string wallet, string channel, DateTimeOffset now, PayerContext? payer)
     {
         var attemptId = Ids.MonotonicV7(now);
         return new AttemptRow
@@ -216,12 +252,15 @@ public sealed partial class PaymentService(
             Status = "requested",
             CreatedAt = now.ToUnixTimeMilliseconds(),
             UpdatedAt = now.ToUnixTimeMilliseconds(),
+            Via = payer?.Via ?? "api",
+            PayerClaim = payer?.Session,
+            FriendLinkId = payer?.FriendLinkId,
         };
     }
 
     /// <summary>
     /// Commits the attempt before the wallet is called. The first attempt moves the payment to pending; a failover
-    /// attempt replaces the current one on the already-pending payment.
+    /// or switch attempt replaces the current one on the already-pending payment.
     /// </summary>
     private Task<PaymentRow?> StartAttemptAsync(string paymentId, string wallet, AttemptRow attempt, AttemptRow? previous, CancellationToken ct)
     {
@@ -242,9 +281,11 @@ public sealed partial class PaymentService(
                 }
 
                 await store.InsertAttemptAsync(c, t, attempt);
-                await c.ExecuteAsync("UPDATE payments SET current_attempt_id = @Id, updated_at = @now WHERE id = @paymentId",
-                    new { attempt.Id, now = now.ToUnixTimeMilliseconds(), paymentId }, t);
+                await c.ExecuteAsync("UPDATE payments SET current_attempt_id = @Id, wallet = @wallet, updated_at = @now WHERE id = @paymentId",
+                    new { attempt.Id, wallet, now = now.ToUnixTimeMilliseconds(), paymentId }, t);
                 current.CurrentAttemptId = attempt.Id;
+                current.Wallet = wallet;
+                current.CodeUrl = null;
                 return current;
             }
 
@@ -326,37 +367,52 @@ public sealed partial class PaymentService(
             "SELECT * FROM payment_attempts WHERE payment_id = @Id AND status IN ('requested','open')", new { payment.Id })).ToList(), ct);
         foreach (var attempt in attempts)
         {
-            var connector = await ConnectorOfAsync(attempt, ct);
-            var close = await connector.CloseAsync(attempt.OutTradeNo, ct);
-            if (close.Outcome == WalletCallOutcome.Unknown)
+            if (await CloseAttemptAtWalletAsync(attempt, ct) is { } problem)
+            {
+                return problem;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Closes one attempt's wallet order; a refused close is checked by query, and a payment found there is applied.</summary>
+    private async Task<ApiResult?> CloseAttemptAtWalletAsync(AttemptRow attempt, CancellationToken ct)
+    {
+        if (attempt.Status is not ("requested" or "open"))
+        {
+            return null;
+        }
+
+        var connector = await ConnectorOfAsync(attempt, ct);
+        var close = await connector.CloseAsync(attempt.OutTradeNo, ct);
+        if (close.Outcome == WalletCallOutcome.Unknown)
+        {
+            return WalletUnavailable();
+        }
+
+        if (close.Outcome == WalletCallOutcome.Rejected)
+        {
+            // A refused close usually means the buyer paid a moment ago: ask, and believe the answer.
+            var query = await connector.QueryAsync(attempt.OutTradeNo, ct);
+            if (query.Outcome != WalletCallOutcome.Ok)
             {
                 return WalletUnavailable();
             }
 
-            if (close.Outcome == WalletCallOutcome.Rejected)
+            await ApplyWalletTransactionAsync(query.Transaction!, "query", ct);
+            if (query.Transaction!.Status is WalletStatus.Succeeded or WalletStatus.Paying)
             {
-                // A refused close usually means the buyer paid a moment ago: ask, and believe the answer.
-                var query = await connector.QueryAsync(attempt.OutTradeNo, ct);
-                if (query.Outcome != WalletCallOutcome.Ok)
-                {
-                    return WalletUnavailable();
-                }
-
-                await ApplyWalletTransactionAsync(query.Transaction!, "query", ct);
-                if (query.Transaction!.Status is WalletStatus.Succeeded or WalletStatus.Paying)
-                {
-                    return Problems.Conflict("payment_already_paid", "The buyer has already paid this payment at the wallet.");
-                }
+                return Problems.Conflict("payment_already_paid", "The buyer has already paid this payment at the wallet.");
             }
-
-            await db.WriteAsync(async (c, t) =>
-            {
-                attempt.Status = "closed";
-                attempt.UpdatedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
-                await store.UpdateAttemptAsync(c, t, attempt);
-            }, ct);
         }
 
+        await db.WriteAsync(async (c, t) =>
+        {
+            attempt.Status = "closed";
+            attempt.UpdatedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
+            await store.UpdateAttemptAsync(c, t, attempt);
+        }, ct);
         return null;
     }
 
@@ -424,11 +480,13 @@ public sealed partial class PaymentService(
 
             if (payment.State == PaymentStatus.Succeeded)
             {
-                if (payment.WalletTransactionId != tx.TransactionId)
+                if (payment.CurrentAttemptId != attempt.Id)
                 {
-                    // Two attempts of one payment both paid: money taken twice, to be refunded.
+                    // Two attempts of one payment both paid (two friends raced on a wallet whose order cannot be closed):
+                    // the payment keeps the first, and the second is refunded in full, in this same transaction's intent.
                     LogDoubleCapture(log, payment.Id, tx.OutTradeNo);
                     metrics.DoubleCapture();
+                    await refunds.AddSystemRefundAsync(c, t, payment, attempt, "duplicate_payment", now);
                 }
 
                 return true;
@@ -436,8 +494,10 @@ public sealed partial class PaymentService(
 
             if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.WalletSucceeded))
             {
+                // Paid after the payment was canceled or expired: nothing to deliver, so the money goes back.
                 LogLateSuccess(log, payment.Id, payment.Status, tx.OutTradeNo);
                 metrics.LateSuccess();
+                await refunds.AddSystemRefundAsync(c, t, payment, attempt, "payment_" + payment.Status, now);
                 return true;
             }
 
@@ -446,6 +506,8 @@ public sealed partial class PaymentService(
                 p.CurrentAttemptId = attempt.Id;
                 p.Wallet = attempt.Wallet;
                 p.PayerId = tx.PayerId;
+                p.PaidVia = attempt.Via ?? "api";
+                p.FriendLinkId = attempt.FriendLinkId;
                 p.WalletTransactionId = tx.TransactionId;
                 p.SucceededAt = (tx.SucceededAt ?? now).ToUnixTimeMilliseconds();
                 p.FailureCode = null;
@@ -686,7 +748,9 @@ public sealed partial class PaymentService(
             checkoutUrl,
             p.Wallet,
             state == PaymentStatus.Pending && p.CodeUrl is not null ? new NextAction("scan_qr", p.CodeUrl, checkoutUrl + "/qr.png", checkoutUrl + "/qr.svg") : null,
-            p.PayerId is null || p.Wallet is null ? null : new PaymentPayer(p.Wallet, p.PayerId),
+            (p.PayerId is not null || state == PaymentStatus.Succeeded) && p.Wallet is not null
+                ? new PaymentPayer(p.Wallet, p.PayerId, p.PaidVia ?? "api", p.FriendLinkId)
+                : null,
             p.WalletTransactionId,
             p.FailureCode is null ? null : new PaymentFailure(p.FailureCode, p.FailureMessage ?? string.Empty),
             DateTimeOffset.FromUnixTimeMilliseconds(p.ExpiresAt),
@@ -706,10 +770,10 @@ public sealed partial class PaymentService(
     [LoggerMessage(Level = LogLevel.Critical, Message = "Amount mismatch on payment {PaymentId} order {OutTradeNo}: expected {Expected}, wallet says {Actual}; not marked paid")]
     private static partial void LogAmountMismatch(ILogger logger, string paymentId, string outTradeNo, long expected, long actual);
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "Payment {PaymentId} was already paid and order {OutTradeNo} also succeeded: refund needed")]
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Payment {PaymentId} was already paid and order {OutTradeNo} also succeeded: refunding it automatically")]
     private static partial void LogDoubleCapture(ILogger logger, string paymentId, string outTradeNo);
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "Payment {PaymentId} is {Status} but order {OutTradeNo} succeeded at the wallet: refund needed")]
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Payment {PaymentId} is {Status} but order {OutTradeNo} succeeded at the wallet: refunding it automatically")]
     private static partial void LogLateSuccess(ILogger logger, string paymentId, string status, string outTradeNo);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "ALERT: payment {PaymentId} order {OutTradeNo} still UNKNOWN after {Checks} re-queries; schedule exhausted")]

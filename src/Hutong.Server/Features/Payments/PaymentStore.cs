@@ -55,21 +55,23 @@ public sealed class PaymentStore(Db db)
             """
             UPDATE payments SET status = @Status, wallet = @Wallet, current_attempt_id = @CurrentAttemptId, payer_id = @PayerId,
                    wallet_transaction_id = @WalletTransactionId, failure_code = @FailureCode, failure_message = @FailureMessage,
-                   succeeded_at = @SucceededAt, updated_at = @UpdatedAt, version = @Version
+                   succeeded_at = @SucceededAt, paid_via = @PaidVia, friend_link_id = @FriendLinkId, updated_at = @UpdatedAt, version = @Version
             WHERE id = @Id AND version = @ExpectedVersion
             """,
             new
             {
                 next.Status, next.Wallet, next.CurrentAttemptId, next.PayerId, next.WalletTransactionId, next.FailureCode,
-                next.FailureMessage, next.SucceededAt, next.UpdatedAt, next.Version, next.Id, ExpectedVersion = expectedVersion,
+                next.FailureMessage, next.SucceededAt, next.PaidVia, next.FriendLinkId, next.UpdatedAt, next.Version, next.Id, ExpectedVersion = expectedVersion,
             }, t);
         return n == 1;
     }
 
     public Task InsertAttemptAsync(DbConnection c, DbTransaction t, AttemptRow a) => c.ExecuteAsync(
         """
-        INSERT INTO payment_attempts (id, payment_id, wallet, channel, out_trade_no, status, code_url, checks, next_check_at, created_at, updated_at)
-        VALUES (@Id, @PaymentId, @Wallet, @Channel, @OutTradeNo, @Status, @CodeUrl, @Checks, @NextCheckAt, @CreatedAt, @UpdatedAt)
+        INSERT INTO payment_attempts (id, payment_id, wallet, channel, out_trade_no, status, code_url, checks, next_check_at, created_at, updated_at,
+                                      via, payer_claim, friend_link_id)
+        VALUES (@Id, @PaymentId, @Wallet, @Channel, @OutTradeNo, @Status, @CodeUrl, @Checks, @NextCheckAt, @CreatedAt, @UpdatedAt,
+                @Via, @PayerClaim, @FriendLinkId)
         """, a, t);
 
     public Task UpdateAttemptAsync(DbConnection c, DbTransaction t, AttemptRow a) => c.ExecuteAsync(
@@ -81,6 +83,20 @@ public sealed class PaymentStore(Db db)
 
     public Task<AttemptRow?> GetAttemptAsync(DbConnection c, DbTransaction? t, string id) =>
         c.QuerySingleOrDefaultAsync<AttemptRow?>("SELECT * FROM payment_attempts WHERE id = @id", new { id }, t);
+
+    /// <summary>
+    /// Takes (or renews) the payer claim for <paramref name="session"/>: succeeds when nobody holds it, this session
+    /// already does, the holder's lease ran out, or the holder's attempt failed. One conditional UPDATE, so of two
+    /// friends racing exactly one wins.
+    /// </summary>
+    public async Task<bool> TryClaimAsync(DbConnection c, DbTransaction t, string paymentId, string session, long now, long until) =>
+        await c.ExecuteAsync(
+            """
+            UPDATE payments SET payer_claim = @session, payer_claim_until = @until
+            WHERE id = @paymentId AND status IN ('created', 'pending', 'failed')
+              AND (payer_claim IS NULL OR payer_claim = @session OR payer_claim_until < @now OR status = 'failed')
+            """,
+            new { paymentId, session, now, until }, t) == 1;
 
     public Task<AttemptRow?> GetAttemptByOutTradeNoAsync(DbConnection c, DbTransaction t, string outTradeNo) =>
         c.QuerySingleOrDefaultAsync<AttemptRow?>("SELECT * FROM payment_attempts WHERE out_trade_no = @outTradeNo", new { outTradeNo }, t);

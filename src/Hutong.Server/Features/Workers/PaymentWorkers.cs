@@ -1,5 +1,6 @@
 using Dapper;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Refunds;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -7,10 +8,10 @@ namespace Hutong.Server.Features.Workers;
 
 /// <summary>
 /// The janitor and the clock: re-queries payments left UNKNOWN on their schedule, expires unpaid
-/// payments (closing the wallet order first), and forgets idempotency keys older than 24 hours.
+/// payments (closing the wallet order first), follows refunds, and forgets idempotency keys older than 24 hours.
 /// </summary>
 public sealed partial class PaymentWorkers(
-    PaymentStore store, PaymentService payments, Db db, IOptions<HubOptions> options, TimeProvider time, ILogger<PaymentWorkers> log)
+    PaymentStore store, PaymentService payments, RefundService refunds, Db db, IOptions<HubOptions> options, TimeProvider time, ILogger<PaymentWorkers> log)
     : BackgroundService
 {
     private static readonly TimeSpan IdempotencyRetention = TimeSpan.FromHours(24);
@@ -68,6 +69,8 @@ public sealed partial class PaymentWorkers(
         {
             await payments.ExpireAsync(payment, ct);
         }
+
+        await refunds.RunDueAsync(ct);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Payment worker pass failed; continuing")]

@@ -1,0 +1,212 @@
+using System.Net;
+using Hutong.Domain;
+using Hutong.Domain.Payments;
+using Hutong.Server.Features.Payments;
+using QRCoder;
+
+namespace Hutong.Server.Features.Checkout;
+
+/// <summary>The page language: ?lang=en|zh, else the browser's first Accept-Language, else Chinese.</summary>
+public sealed record Lang(bool En)
+{
+    public static Lang Of(HttpContext ctx)
+    {
+        var q = ctx.Request.Query["lang"].ToString();
+        if (q is "en" or "zh")
+        {
+            // Remembered, so the forms a page posts (which carry no ?lang) answer in the language chosen.
+            ctx.Response.Cookies.Append("hutong_lang", q, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Lax, MaxAge = TimeSpan.FromDays(365) });
+            return new Lang(q == "en");
+        }
+
+        if (ctx.Request.Cookies["hutong_lang"] is "en" or "zh")
+        {
+            return new Lang(ctx.Request.Cookies["hutong_lang"] == "en");
+        }
+
+        var first = ctx.Request.Headers.AcceptLanguage.ToString().Split(',')[0].Trim();
+        return new Lang(first.StartsWith("en", StringComparison.OrdinalIgnoreCase));
+    }
+
+    public string T(string zh, string en) => En ? en : zh;
+
+    public string Code => En ? "en" : "zh-CN";
+
+    public string WalletName(string wallet) => wallet switch
+    {
+        "wechatpay" => T("微信支付", "WeChat Pay"),
+        "alipay" => T("支付宝", "Alipay"),
+        "unionpay" => T("云闪付", "UnionPay QuickPass"),
+        _ => wallet,
+    };
+}
+
+/// <summary>Shared parts of the buyer-facing pages (cashier, friend-pay, links): layout, QR codes, the payment panel.</summary>
+public static class BuyerUi
+{
+    public static string E(string? s) => WebUtility.HtmlEncode(s ?? string.Empty);
+
+    public static bool IsMobile(HttpContext ctx)
+    {
+        var ua = ctx.Request.Headers.UserAgent.ToString();
+        return ua.Contains("Mobile", StringComparison.Ordinal) || ua.Contains("Android", StringComparison.Ordinal) || ua.Contains("iPhone", StringComparison.Ordinal);
+    }
+
+    public static byte[] QrPng(string text, int pixelsPerModule = 8)
+    {
+        using var generator = new QRCodeGenerator();
+        using var data = generator.CreateQrCode(text, QRCodeGenerator.ECCLevel.M);
+        return new PngByteQRCode(data).GetGraphic(pixelsPerModule);
+    }
+
+    public static string QrSvg(string text)
+    {
+        using var generator = new QRCodeGenerator();
+        using var data = generator.CreateQrCode(text, QRCodeGenerator.ECCLevel.M);
+        return new SvgQRCode(data).GetGraphic(8);
+    }
+
+    public static string Html(Lang l, string title, string content, bool refresh, string path) => $$"""
+        <!doctype html>
+        <html lang="{{l.Code}}">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        {{(refresh ? "<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>" : string.Empty)}}
+        <title>{{E(title)}}</title>
+        <style>
+          body { font-family: system-ui, "PingFang SC", "Noto Sans CJK SC", sans-serif; background: #f2f2f2; color: #1a1a1a; margin: 0; }
+          main { max-width: 28rem; margin: 1.5rem auto; background: #fff; border-radius: .75rem; padding: 1.5rem; text-align: center; box-shadow: 0 1px 4px rgba(0,0,0,.08); }
+          nav.lang { text-align: right; font-size: .85rem; max-width: 28rem; margin: .5rem auto 0; }
+          a { color: #0b4fb3; }
+          .merchant, .desc, .hint { color: #3d3d3d; }
+          .merchant { margin: 0; }
+          .amount { font-size: 2.4rem; margin: .4rem 0; }
+          .asker { background: #fff7e6; color: #5c3b00; border-radius: .4rem; padding: .6rem; }
+          .status { font-weight: 600; padding: .5rem; border-radius: .4rem; }
+          .status.ok { background: #e6f7ee; color: #05603a; }
+          .status.bad { background: #fdecea; color: #8a1c12; }
+          .status.wait { background: #eef3fb; color: #1d3f73; }
+          .qr img { image-rendering: pixelated; max-width: 100%; height: auto; }
+          .hint { font-size: .9rem; }
+          .wallets button, .button { display: block; box-sizing: border-box; width: 100%; margin: .5rem 0; padding: .8rem; font-size: 1rem; border: 0; border-radius: .4rem;
+                     background: #067a3e; color: #fff; cursor: pointer; text-decoration: none; }
+          .wallets button.alipay { background: #0b57d0; }
+          .wallets button.unionpay { background: #b0000e; }
+          .switch button { background: #fff; color: #1d3f73; border: 1px solid #1d3f73; font-size: .9rem; padding: .5rem; }
+          .secondary { background: #fff !important; color: #1d3f73 !important; border: 1px solid #1d3f73 !important; }
+          button:focus-visible, a:focus-visible, input:focus-visible, textarea:focus-visible { outline: 3px solid #1d3f73; outline-offset: 2px; }
+          label { display: block; text-align: left; margin: .6rem 0 .2rem; font-weight: 600; }
+          input[type=text], textarea { width: 100%; box-sizing: border-box; padding: .6rem; font-size: 1rem; border: 1px solid #6b6b6b; border-radius: .3rem; }
+          .share { word-break: break-all; background: #f6f6f6; padding: .6rem; border-radius: .3rem; text-align: left; }
+          ul.links { list-style: none; padding: 0; text-align: left; }
+          ul.links li { border-top: 1px solid #ddd; padding: .6rem 0; }
+        </style>
+        </head>
+        <body>
+        <nav class="lang" aria-label="{{l.T("语言", "Language")}}"><a href="{{E(path)}}?lang=zh" lang="zh-CN">中文</a> · <a href="{{E(path)}}?lang=en" lang="en">English</a></nav>
+        {{content}}
+        </body>
+        </html>
+        """;
+
+    public static string Message(Lang l, string title, string heading, string text, string path) =>
+        Html(l, title, $"<main><h1>{E(heading)}</h1><p>{E(text)}</p></main>", refresh: false, path);
+
+    /// <summary>Polls the page's status URL and reloads when what this browser should see changes.</summary>
+    public static string LiveScript(string statusPath) => $$"""
+        <script>
+        (() => {
+          const el = document.getElementById('status');
+          const cd = document.getElementById('countdown');
+          let left = cd ? Number(cd.dataset.seconds) : 0;
+          const tick = () => { if (!cd) return; left = Math.max(0, left - 1); cd.textContent = Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0'); };
+          const poll = async () => {
+            try {
+              const r = await fetch('{{statusPath}}', { cache: 'no-store' });
+              if (r.ok) { const s = await r.json(); if (s.view !== el.dataset.view) { location.reload(); return; } }
+            } catch { }
+            setTimeout(poll, 1000);
+          };
+          if (!['succeeded', 'canceled', 'expired'].includes(el.dataset.status) || el.dataset.view.includes('|claimed')) { setInterval(tick, 1000); setTimeout(poll, 1000); }
+        })();
+        </script>
+        """;
+
+    /// <summary>What one browser sees of a payment; the status endpoint returns it so pages reload only on a real change.</summary>
+    public static string View(PaymentRow p, bool mine, bool claimedByOther) =>
+        $"{p.Status}|{p.CurrentAttemptId}|{(p.CodeUrl is null ? "-" : "qr")}|{(mine ? "mine" : "other")}{(claimedByOther ? "|claimed" : string.Empty)}";
+
+    public static string Countdown(Lang l, long secondsLeft) =>
+        $"<p class=\"hint\">{l.T("剩余时间", "Time left")}: <span id=\"countdown\" data-seconds=\"{secondsLeft}\">{secondsLeft / 60}:{secondsLeft % 60:00}</span></p>";
+
+    public static (string Text, string Css) StatusLine(Lang l, PaymentRow p, bool mine, bool claimedByOther, bool friendPage) => p.State switch
+    {
+        PaymentStatus.Succeeded when friendPage => (mine ? l.T("支付成功，谢谢你！", "Paid — thank you!") : l.T("已有人付款，无需再付", "Someone has already paid this"), "ok"),
+        PaymentStatus.Succeeded => (p.PaidVia == "friend" ? l.T("好友已为你付款", "A friend paid for you") : l.T("支付成功", "Paid"), "ok"),
+        PaymentStatus.Expired => (l.T("已过期", "Expired"), "bad"),
+        PaymentStatus.Canceled => (l.T("已取消", "Canceled"), "bad"),
+        PaymentStatus.Unknown => (l.T("正在向钱包确认支付结果…", "Confirming with the wallet…"), "wait"),
+        _ when claimedByOther && friendPage => (l.T("另一位好友正在支付", "Someone else is paying this right now"), "wait"),
+        _ when claimedByOther => (l.T("好友正在为你支付", "A friend is paying for you"), "wait"),
+        PaymentStatus.Failed => (l.T("支付失败，请重试或换一种方式", "Payment failed — try again or choose another way to pay"), "bad"),
+        PaymentStatus.Pending when mine && p.CodeUrl is not null => (l.T("请扫码支付", "Scan to pay"), "wait"),
+        PaymentStatus.Pending when mine => (l.T("正在生成付款码…", "Preparing the payment code…"), "wait"),
+        _ => (l.T("请选择支付方式", "Choose how to pay"), "wait"),
+    };
+
+    /// <summary>The QR (desktop) or open-the-app button (mobile) for this browser's open attempt.</summary>
+    public static string PayPanel(Lang l, PaymentRow p, string qrPath, bool mobile, string? sandboxUrl)
+    {
+        var wallet = p.Wallet ?? string.Empty;
+        var amount = p.Money.ToDisplayString();
+        // Alipay and UnionPay QR links open their apps from a phone browser; WeChat's weixin:// code links only work
+        // when scanned, so a phone shows the QR to long-press (inside WeChat) or to scan from another screen.
+        var deepLink = mobile && (wallet is "alipay" or "unionpay") && p.CodeUrl is not null
+            ? $"<a class=\"button\" id=\"open-app\" href=\"{E(p.CodeUrl)}\">{l.T("打开", "Open ")}{E(l.WalletName(wallet))}{l.T("付款", " to pay")}</a>"
+            : string.Empty;
+        var buyerPage = wallet switch
+        {
+            "alipay" => $"alipay/buyer?qr_code={Uri.EscapeDataString(p.CodeUrl ?? string.Empty)}",
+            "unionpay" => $"unionpay/buyer?qr_code={Uri.EscapeDataString(p.CodeUrl ?? string.Empty)}",
+            _ => $"wechatpay/buyer?code_url={Uri.EscapeDataString(p.CodeUrl ?? string.Empty)}",
+        };
+        var sandbox = sandboxUrl is null ? string.Empty
+            : $"<p class=\"hint\"><a id=\"sandbox-buyer\" href=\"{E(sandboxUrl.TrimEnd('/'))}/sandbox/{buyerPage}\" target=\"_blank\" rel=\"noopener\">{l.T("沙箱：在模拟钱包 App 中扫码", "Sandbox: scan with the sandbox wallet app")}</a></p>";
+        var scanHint = wallet == "wechatpay"
+            ? l.T("打开微信扫一扫（在微信内可长按二维码识别）", "Open WeChat and scan (inside WeChat, long-press the code)")
+            : l.T($"打开{l.WalletName(wallet)}扫一扫", $"Open {l.WalletName(wallet)} and scan");
+        return $"""
+            {deepLink}
+            <figure class="qr"><img id="qr" src="{E(qrPath)}" width="264" height="264" alt="{E(l.WalletName(wallet))} {l.T("付款码", "payment code")} {E(amount)}">
+            <figcaption>{E(scanHint)}</figcaption></figure>
+            {sandbox}
+            """;
+    }
+
+    public static string WalletButtons(Lang l, IEnumerable<string> wallets, string actionBase, string? except, bool asSwitch)
+    {
+        var buttons = wallets.Where(w => w != except).Select(w =>
+            $"<button type=\"submit\" class=\"{E(w)}\" formaction=\"{E(actionBase)}/{E(w)}\" id=\"pay-{E(w)}\">{(asSwitch ? l.T("改用", "Use ") : string.Empty)}{E(l.WalletName(w))}</button>").ToList();
+        if (buttons.Count == 0)
+        {
+            return string.Empty;
+        }
+
+        var label = asSwitch ? l.T("换一种支付方式", "Pay another way") : l.T("支付方式", "Payment method");
+        return $"<form method=\"post\" class=\"wallets{(asSwitch ? " switch" : string.Empty)}\" aria-label=\"{label}\">{(asSwitch ? $"<p class=\"hint\">{label}</p>" : string.Empty)}{string.Join("\n", buttons)}</form>";
+    }
+}
+
+/// <summary>What one browser may do with a payment: whether the open attempt is its own, and whether another payer holds it.</summary>
+public readonly record struct PayerView(bool Mine, bool ClaimedByOther, long ClaimSecondsLeft)
+{
+    /// <param name="anyoneOwnsUnclaimed">The cashier: an attempt started by the merchant's API (no payer session) is the buyer's.</param>
+    public static PayerView Of(PaymentRow p, AttemptRow? current, string? session, long nowMs, bool anyoneOwnsUnclaimed)
+    {
+        var mine = current is not null && ((anyoneOwnsUnclaimed && current.PayerClaim is null) || (session is not null && current.PayerClaim == session));
+        var claimActive = p.PayerClaim is not null && p.PayerClaimUntil > nowMs && p.State is PaymentStatus.Created or PaymentStatus.Pending;
+        var byOther = claimActive && p.PayerClaim != session && !mine;
+        return new PayerView(mine, byOther, byOther ? Math.Max(0, (p.PayerClaimUntil!.Value - nowMs) / 1000) : 0);
+    }
+}

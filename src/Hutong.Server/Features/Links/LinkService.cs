@@ -1,0 +1,372 @@
+using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using Dapper;
+using Hutong.Domain;
+using Hutong.Domain.Links;
+using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Http;
+using Hutong.Server.Storage;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+
+namespace Hutong.Server.Features.Links;
+
+/// <summary>
+/// Cross-app links and share codes. Redirect lookups are served from memory (a short TTL, evicted at once on revoke on
+/// this instance) so a click costs no database round trip; clicks are counted off the request path by <see cref="ClickCounter"/>.
+/// </summary>
+public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubOptions> options, TimeProvider time)
+{
+    public const string LinkPrefix = "lnk";
+    public const string SharePrefix = "sc";
+    public static readonly TimeSpan DefaultShareCodeLifetime = TimeSpan.FromDays(30);
+    private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
+    private static readonly IReadOnlyDictionary<string, long> NoClicks = new Dictionary<string, long>();
+    private const string CodeAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+    private string BaseUrl => options.Value.PublicBaseUrl.TrimEnd('/');
+
+    public string ShortUrl(string code) => $"{BaseUrl}/l/{code}";
+
+    public async Task<ApiResult> CreateLinkAsync(string merchantId, CreateLinkRequest r, IdempotencyContext? idem, CancellationToken ct)
+    {
+        var errors = Validate(r);
+        if (errors.Count > 0)
+        {
+            return Problems.Validation(errors);
+        }
+
+        return await db.WriteAsync(async (c, t) =>
+        {
+            var row = await InsertLinkAsync(c, t, merchantId, r);
+            var result = ApiResult.Created(ToDto(row, NoClicks));
+            if (idem is not null)
+            {
+                await idem.CompleteAsync(c, t, result);
+            }
+
+            return result;
+        }, ct);
+    }
+
+    private async Task<LinkRow> InsertLinkAsync(DbConnection c, DbTransaction t, string merchantId, CreateLinkRequest r)
+    {
+        var now = time.GetUtcNow();
+        var row = new LinkRow
+        {
+            Id = Ids.New(LinkPrefix, now),
+            MerchantId = merchantId,
+            Code = new string(RandomNumberGenerator.GetItems<char>(CodeAlphabet, 8)), // ~47 bits: public, but not enumerable
+            Url = r.Url!,
+            Title = r.Title!.Trim(),
+            Description = r.Description,
+            ImageUrl = r.ImageUrl,
+            IosUrl = r.IosUrl,
+            AndroidPackage = r.AndroidPackage,
+            AndroidUrl = r.AndroidUrl,
+            DesktopUrl = r.DesktopUrl,
+            ExpiresAt = r.ExpiresInSeconds is { } s ? now.AddSeconds(s).ToUnixTimeMilliseconds() : null,
+            Status = "active",
+            CreatedAt = now.ToUnixTimeMilliseconds(),
+        };
+        await c.ExecuteAsync(
+            """
+            INSERT INTO links (id, merchant_id, code, url, title, description, image_url, ios_url, android_package, android_url, desktop_url,
+                               expires_at, status, created_at)
+            VALUES (@Id, @MerchantId, @Code, @Url, @Title, @Description, @ImageUrl, @IosUrl, @AndroidPackage, @AndroidUrl, @DesktopUrl,
+                    @ExpiresAt, @Status, @CreatedAt)
+            """, row, t);
+        return row;
+    }
+
+    public async Task<ApiResult> GetLinkAsync(string merchantId, string id, CancellationToken ct)
+    {
+        var row = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<LinkRow?>("SELECT * FROM links WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
+        return row is null ? Problems.NotFound("link") : ApiResult.Ok(ToDto(row, await ClicksAsync(row.Id, ct)));
+    }
+
+    public async Task<ApiResult> RevokeLinkAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var result = await db.WriteAsync(async (c, t) =>
+        {
+            var row = await c.QuerySingleOrDefaultAsync<LinkRow?>("SELECT * FROM links WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }, t);
+            if (row is null)
+            {
+                return (Problems.NotFound("link"), (string?)null);
+            }
+
+            if (row.Status == "active")
+            {
+                row.Status = "revoked";
+                row.RevokedAt = now;
+                await c.ExecuteAsync("UPDATE links SET status = 'revoked', revoked_at = @now WHERE id = @id", new { now, id }, t);
+            }
+
+            var ok = ApiResult.Ok(ToDto(row, NoClicks));
+            if (idem is not null)
+            {
+                await idem.CompleteAsync(c, t, ok);
+            }
+
+            return (ok, row.Code);
+        }, ct);
+        if (result.Item2 is { } code)
+        {
+            cache.Remove(CacheKey(code));
+        }
+
+        return result.Item1;
+    }
+
+    /// <summary>The redirect's lookup: memory first. Null for unknown codes (also cached, briefly, against floods).</summary>
+    public async ValueTask<LinkRow?> FindByCodeAsync(string code, CancellationToken ct)
+    {
+        if (cache.TryGetValue(CacheKey(code), out LinkRow? hit))
+        {
+            return hit;
+        }
+
+        var row = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<LinkRow?>("SELECT * FROM links WHERE code = @code", new { code }), ct);
+        cache.Set(CacheKey(code), row, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheFor, Size = 1 });
+        return row;
+    }
+
+    private static string CacheKey(string code) => "link:" + code;
+
+    public async Task<IReadOnlyDictionary<string, long>> ClicksAsync(string linkId, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<(string Platform, long Clicks)>("SELECT platform, clicks FROM link_clicks WHERE link_id = @linkId", new { linkId }), ct))
+        .ToDictionary(x => x.Platform, x => x.Clicks);
+
+    public LinkDto ToDto(LinkRow r, IReadOnlyDictionary<string, long> clicks) => new(
+        r.Id, "link", r.Code, ShortUrl(r.Code), ShortUrl(r.Code) + "/qr.png", r.Url, r.Title, r.Description, r.ImageUrl, r.IosUrl, r.AndroidPackage,
+        r.AndroidUrl, r.DesktopUrl, r.Status, r.ExpiresAt is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null,
+        DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt), new LinkClicks(clicks.Values.Sum(), clicks));
+
+    // ---- share codes ----
+
+    public async Task<ApiResult> CreateShareCodeAsync(string merchantId, CreateShareCodeRequest r, IdempotencyContext? idem, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if ((r.LinkId is null) == (r.Url is null))
+        {
+            errors["link_id"] = ["Give either link_id (an existing link) or url and title (a link is created)."];
+        }
+        else if (r.Url is not null)
+        {
+            foreach (var (k, v) in Validate(new CreateLinkRequest(r.Url, r.Title, null, null, null, null, null, null, null)))
+            {
+                errors[k] = v;
+            }
+        }
+
+        if (r.ExpiresInSeconds is { } s && (s < 60 || s > 366 * 86400))
+        {
+            errors["expires_in_seconds"] = ["expires_in_seconds must be between 60 and 31,622,400 (366 days)."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Validation(errors);
+        }
+
+        var now = time.GetUtcNow();
+        return await db.WriteAsync(async (c, t) =>
+        {
+            LinkRow? link;
+            if (r.LinkId is not null)
+            {
+                link = await c.QuerySingleOrDefaultAsync<LinkRow?>("SELECT * FROM links WHERE id = @LinkId AND merchant_id = @merchantId", new { r.LinkId, merchantId }, t);
+                if (link is null)
+                {
+                    return Problems.NotFound("link");
+                }
+
+                if (!link.IsLive(now.ToUnixTimeMilliseconds()))
+                {
+                    return Problems.Conflict("link_not_active", "The link is revoked or expired.");
+                }
+            }
+            else
+            {
+                link = await InsertLinkAsync(c, t, merchantId, new CreateLinkRequest(r.Url, r.Title, null, null, null, null, null, null, null));
+            }
+
+            var code = ShareCode.NewCode();
+            var row = new ShareCodeRow
+            {
+                Id = Ids.New(SharePrefix, now),
+                MerchantId = merchantId,
+                Code = code,
+                LinkId = link.Id,
+                Text = ShareCode.ShareText(code, link.Title, ShortUrl(link.Code)),
+                ExpiresAt = now.Add(r.ExpiresInSeconds is { } secs ? TimeSpan.FromSeconds(secs) : DefaultShareCodeLifetime).ToUnixTimeMilliseconds(),
+                Status = "active",
+                CreatedAt = now.ToUnixTimeMilliseconds(),
+            };
+            await c.ExecuteAsync(
+                """
+                INSERT INTO share_codes (id, merchant_id, code, link_id, text, expires_at, status, resolves, created_at)
+                VALUES (@Id, @MerchantId, @Code, @LinkId, @Text, @ExpiresAt, @Status, 0, @CreatedAt)
+                """, row, t);
+            var result = ApiResult.Created(ToDto(row, link));
+            if (idem is not null)
+            {
+                await idem.CompleteAsync(c, t, result);
+            }
+
+            return result;
+        }, ct);
+    }
+
+    public async Task<ApiResult> GetShareCodeAsync(string merchantId, string id, CancellationToken ct)
+    {
+        var (row, link) = await db.ReadAsync(async c =>
+        {
+            var s = await c.QuerySingleOrDefaultAsync<ShareCodeRow?>("SELECT * FROM share_codes WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId });
+            return (s, s is null ? null : await c.QuerySingleAsync<LinkRow>("SELECT * FROM links WHERE id = @LinkId", new { s.LinkId }));
+        }, ct);
+        return row is null ? Problems.NotFound("share_code") : ApiResult.Ok(ToDto(row, link!));
+    }
+
+    public async Task<ApiResult> RevokeShareCodeAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        return await db.WriteAsync(async (c, t) =>
+        {
+            var row = await c.QuerySingleOrDefaultAsync<ShareCodeRow?>("SELECT * FROM share_codes WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }, t);
+            if (row is null)
+            {
+                return Problems.NotFound("share_code");
+            }
+
+            if (row.Status == "active")
+            {
+                row.Status = "revoked";
+                row.RevokedAt = now;
+                await c.ExecuteAsync("UPDATE share_codes SET status = 'revoked', revoked_at = @now WHERE id = @id", new { now, id }, t);
+            }
+
+            var link = await c.QuerySingleAsync<LinkRow>("SELECT * FROM links WHERE id = @LinkId", new { row.LinkId }, t);
+            var result = ApiResult.Ok(ToDto(row, link));
+            if (idem is not null)
+            {
+                await idem.CompleteAsync(c, t, result);
+            }
+
+            return result;
+        }, ct);
+    }
+
+    /// <summary>Outcome of resolving pasted text: found, nothing recognisable, or a code that no longer works.</summary>
+    public enum ResolveOutcome
+    {
+        Found,
+        NoCode,
+        Unknown,
+        Expired,
+    }
+
+    /// <summary>Finds the share code in pasted text and resolves it to its product; counts the resolution.</summary>
+    public async Task<(ResolveOutcome Outcome, ShareCodeResolution? Resolution, LinkRow? Link)> ResolveAsync(string? text, CancellationToken ct)
+    {
+        var code = ShareCode.Find(text);
+        if (code is null)
+        {
+            return (ResolveOutcome.NoCode, null, null);
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var (row, link) = await db.ReadAsync(async c =>
+        {
+            var s = await c.QuerySingleOrDefaultAsync<ShareCodeRow?>("SELECT * FROM share_codes WHERE code = @code", new { code });
+            return (s, s is null ? null : await c.QuerySingleAsync<LinkRow>("SELECT * FROM links WHERE id = @LinkId", new { s.LinkId }));
+        }, ct);
+        if (row is null || link is null)
+        {
+            return (ResolveOutcome.Unknown, null, null);
+        }
+
+        if (row.Status != "active" || row.ExpiresAt <= now || !link.IsLive(now))
+        {
+            return (ResolveOutcome.Expired, null, link);
+        }
+
+        await db.WriteAsync((c, t) => c.ExecuteAsync("UPDATE share_codes SET resolves = resolves + 1 WHERE id = @Id", new { row.Id }, t), ct);
+        return (ResolveOutcome.Found, new ShareCodeResolution("share_code_resolution", row.Code, link.Title, link.Description, link.ImageUrl,
+            ShortUrl(link.Code), link.Url, DateTimeOffset.FromUnixTimeMilliseconds(row.ExpiresAt)), link);
+    }
+
+    public ShareCodeDto ToDto(ShareCodeRow r, LinkRow link) => new(
+        r.Id, "share_code", r.Code, r.Text, link.Id, ShortUrl(link.Code), r.Status, DateTimeOffset.FromUnixTimeMilliseconds(r.ExpiresAt), r.Resolves,
+        DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt));
+
+    private static Dictionary<string, string[]> Validate(CreateLinkRequest r)
+    {
+        var errors = new Dictionary<string, string[]>();
+        void Web(string field, string? value, bool required)
+        {
+            if (value is null)
+            {
+                if (required)
+                {
+                    errors[field] = [$"{field} is required."];
+                }
+
+                return;
+            }
+
+            if (value.Length > 2048 || !Uri.TryCreate(value, UriKind.Absolute, out var u) || (u.Scheme != Uri.UriSchemeHttps && u.Scheme != Uri.UriSchemeHttp))
+            {
+                errors[field] = [$"{field} must be an absolute http(s) URL of at most 2048 characters."];
+            }
+        }
+
+        Web("url", r.Url, required: true);
+        Web("image_url", r.ImageUrl, required: false);
+        Web("desktop_url", r.DesktopUrl, required: false);
+        if (r.IosUrl is not null && (!Uri.TryCreate(r.IosUrl, UriKind.Absolute, out var ios) || ios.Scheme != Uri.UriSchemeHttps || r.IosUrl.Length > 2048))
+        {
+            errors["ios_url"] = ["ios_url must be an https universal link."];
+        }
+
+        if (r.AndroidPackage is not null && !AndroidPackage().IsMatch(r.AndroidPackage))
+        {
+            errors["android_package"] = ["android_package must be a package name such as com.example.shop."];
+        }
+
+        if (r.AndroidUrl is not null)
+        {
+            var scheme = Uri.TryCreate(r.AndroidUrl, UriKind.Absolute, out var a) ? a.Scheme : null;
+            if (scheme is null or "javascript" or "data" or "file" or "vbscript" or "intent" || r.AndroidUrl.Length > 2048)
+            {
+                errors["android_url"] = ["android_url must be the app's deep link, e.g. myshop://product/42."];
+            }
+            else if (r.AndroidPackage is null)
+            {
+                errors["android_package"] = ["android_package is required with android_url."];
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(r.Title) || r.Title.Length > 100)
+        {
+            errors["title"] = ["title is required, at most 100 characters."];
+        }
+
+        if (r.Description is { Length: > 300 })
+        {
+            errors["description"] = ["description is at most 300 characters."];
+        }
+
+        if (r.ExpiresInSeconds is { } s && (s < 60 || s > 3660L * 86400))
+        {
+            errors["expires_in_seconds"] = ["expires_in_seconds must be between 60 and ten years."];
+        }
+
+        return errors;
+    }
+
+    [GeneratedRegex(@"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")]
+    private static partial Regex AndroidPackage();
+}

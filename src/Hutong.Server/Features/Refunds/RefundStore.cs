@@ -1,0 +1,114 @@
+using System.Data.Common;
+using Dapper;
+using Hutong.Domain;
+using Hutong.Server.Features.Payments;
+using Hutong.Server.Storage;
+
+namespace Hutong.Server.Features.Refunds;
+
+public sealed class RefundRow
+{
+    public string Id { get; set; } = string.Empty;
+
+    public string MerchantId { get; set; } = string.Empty;
+
+    public string PaymentId { get; set; } = string.Empty;
+
+    public string AttemptId { get; set; } = string.Empty;
+
+    public long Amount { get; set; }
+
+    public string Currency { get; set; } = string.Empty;
+
+    public string Reason { get; set; } = string.Empty;
+
+    /// <summary>merchant (the refunds API) or system (the hub returning a second or late capture).</summary>
+    public string InitiatedBy { get; set; } = string.Empty;
+
+    public string OutRefundNo { get; set; } = string.Empty;
+
+    /// <summary>pending (not yet sent), processing (the wallet is on it), unknown (no answer), succeeded, failed.</summary>
+    public string Status { get; set; } = string.Empty;
+
+    public string? WalletRefundId { get; set; }
+
+    public string? ErrorCode { get; set; }
+
+    public string? ErrorMessage { get; set; }
+
+    public int Checks { get; set; }
+
+    public long? NextCheckAt { get; set; }
+
+    public long CreatedAt { get; set; }
+
+    public long UpdatedAt { get; set; }
+}
+
+/// <summary>A refund as merchants see it (API and refund.* webhooks).</summary>
+public sealed record RefundDto(
+    string Id, string Object, string Payment, long Amount, string Currency, string Status, string Reason, string InitiatedBy,
+    string? WalletRefundId, PaymentFailure? Failure, DateTimeOffset CreatedAt)
+{
+    public static RefundDto Of(RefundRow r) => new(r.Id, "refund", r.PaymentId, r.Amount, r.Currency, r.Status, r.Reason, r.InitiatedBy,
+        r.WalletRefundId, r.ErrorCode is null ? null : new PaymentFailure(r.ErrorCode, r.ErrorMessage ?? string.Empty),
+        DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt));
+}
+
+public sealed class RefundStore(Db db)
+{
+    public const string IdPrefix = "re";
+
+    /// <summary>
+    /// Records, inside the caller's transaction, that the hub must return one attempt's whole capture. At most one
+    /// such refund per attempt (unique index), however many times the wallet reports the capture.
+    /// </summary>
+    public async Task AddSystemRefundAsync(DbConnection c, DbTransaction t, PaymentRow payment, AttemptRow attempt, string reason, DateTimeOffset now)
+    {
+        var uuid = Ids.MonotonicV7(now);
+        var row = new RefundRow
+        {
+            Id = $"{IdPrefix}_{uuid:N}",
+            MerchantId = payment.MerchantId,
+            PaymentId = payment.Id,
+            AttemptId = attempt.Id,
+            Amount = payment.Amount,
+            Currency = payment.Currency,
+            Reason = reason,
+            InitiatedBy = "system",
+            OutRefundNo = uuid.ToString("N"), // a UUIDv7 like out_trade_no: 32 chars (WeChat), and UnionPay derives txnTime from it
+            Status = "pending",
+            NextCheckAt = now.ToUnixTimeMilliseconds(),
+            CreatedAt = now.ToUnixTimeMilliseconds(),
+            UpdatedAt = now.ToUnixTimeMilliseconds(),
+        };
+        var inserted = await c.ExecuteAsync(
+            """
+            INSERT INTO refunds (id, merchant_id, payment_id, attempt_id, amount, currency, reason, initiated_by, out_refund_no, status,
+                                 checks, next_check_at, created_at, updated_at)
+            VALUES (@Id, @MerchantId, @PaymentId, @AttemptId, @Amount, @Currency, @Reason, @InitiatedBy, @OutRefundNo, @Status,
+                    0, @NextCheckAt, @CreatedAt, @UpdatedAt)
+            ON CONFLICT DO NOTHING
+            """, row, t);
+        if (inserted == 1)
+        {
+            await Outbox.AddAsync(c, t, row.MerchantId, "refund.created", RefundDto.Of(row), now);
+        }
+    }
+
+    public async Task<IReadOnlyList<RefundRow>> DueAsync(long now, int limit, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<RefundRow>(
+            "SELECT * FROM refunds WHERE status IN ('pending', 'processing', 'unknown') AND next_check_at <= @now ORDER BY next_check_at LIMIT @limit",
+            new { now, limit }), ct)).ToList();
+
+    public async Task<IReadOnlyList<RefundRow>> OfPaymentAsync(string merchantId, string paymentId, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<RefundRow>(
+            "SELECT * FROM refunds WHERE merchant_id = @merchantId AND payment_id = @paymentId ORDER BY id", new { merchantId, paymentId }), ct)).ToList();
+
+    public Task UpdateAsync(DbConnection c, DbTransaction t, RefundRow r) => c.ExecuteAsync(
+        """
+        UPDATE refunds SET status = @Status, wallet_refund_id = @WalletRefundId, error_code = @ErrorCode, error_message = @ErrorMessage,
+               checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt
+        WHERE id = @Id
+        """, r, t);
+}
