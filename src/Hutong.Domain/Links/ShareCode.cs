@@ -8,7 +8,7 @@ namespace Hutong.Domain.Links;
 /// Share codes (口令): an 11-character code between two delimiters inside copyable share text, the way 淘口令 works
 /// (￥KZTCYyXBLn0￥). Parsing is tolerant because the text travels through chat apps, keyboards and copy/paste:
 /// any currency sign or common bracket may delimit it (the two sides need not match: keyboards swap ￥ and ¥),
-/// full-width letters and digits are folded, spaces inside the delimiters are ignored, and the Base64 <c>sp_tk</c>
+/// full-width letters, digits and brackets are folded, spaces inside the delimiters are ignored, and the Base64 <c>sp_tk</c>
 /// landing-URL parameter that wraps a delimited code is understood too.
 /// </summary>
 public static partial class ShareCode
@@ -38,7 +38,7 @@ public static partial class ShareCode
         }
 
         // Bounded: nobody pastes megabytes of share text, and the regex must never see unbounded input.
-        var folded = (text.Length > 4096 ? text[..4096] : text).Normalize(NormalizationForm.FormKC);
+        var folded = FoldFullWidth(text.Length > 4096 ? text[..4096] : text);
         var m = Delimited().Match(folded);
         if (m.Success)
         {
@@ -48,7 +48,7 @@ public static partial class ShareCode
         var tk = SpTk().Match(folded);
         if (tk.Success && DecodeSpTk(tk.Groups["v"].Value) is { } inner && inner != folded)
         {
-            var im = Delimited().Match(inner.Normalize(NormalizationForm.FormKC));
+            var im = Delimited().Match(FoldFullWidth(inner));
             return im.Success ? im.Groups["code"].Value : null;
         }
 
@@ -65,6 +65,24 @@ public static partial class ShareCode
         var buffer = new byte[s.Length];
         return Convert.TryFromBase64String(s, buffer, out var n) ? Encoding.UTF8.GetString(buffer, 0, n) : null;
     }
+
+    /// <summary>
+    /// Full-width ASCII (ＡＢＣ１２３, from Chinese input methods) to ASCII, and the ideographic space to a space. Done by
+    /// hand: the hub runs with invariant globalization, where Unicode normalization is not available.
+    /// </summary>
+    private static string FoldFullWidth(string s) => string.Create(s.Length, s, static (span, src) =>
+    {
+        for (var i = 0; i < src.Length; i++)
+        {
+            var c = src[i];
+            span[i] = c switch
+            {
+                >= '\uFF01' and <= '\uFF5E' => (char)(c - 0xFEE0),
+                '\u3000' => ' ',
+                _ => c,
+            };
+        }
+    });
 
     private static string Sanitize(string title)
     {
