@@ -5,6 +5,8 @@ using System.Text;
 using System.Text.Json;
 using Dapper;
 using Hutong.Server;
+using Hutong.Server.Features.Links;
+using Hutong.Server.Features.Merchants;
 using Hutong.Server.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -15,7 +17,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-// Load benchmark: create-payment over real HTTP through the hub and its store, N concurrent clients,
+// Load benchmark: create-payment and link redirects over real HTTP through the hub and its store, N concurrent clients,
 // next to ceilings measured in the same run (raw Kestrel JSON POST, single-row durable commits).
 // Usage: dotnet run -c Release --project bench/Hutong.Bench -- [--smoke] [--seconds 15] [--connections 64] [--store sqlite|postgres|both]
 var smoke = args.Contains("--smoke");
@@ -44,6 +46,8 @@ if (storeArg is "sqlite" or "both")
     Print("create payment, SQLite (WAL, synchronous=FULL)", r, kestrel.PerSecond);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"  writes per SQLite commit (group commit)",-44} {r.WritesPerCommit,10:F1}"));
     Console.WriteLine($"{"  ratio to SQLite single-row commit ceiling",-44} {r.PerSecond / sqliteCommits,10:P0}");
+    var links = await RunRedirectsAsync($"Data Source={Path.Combine(dir.FullName, "links.db")}", seconds, connections);
+    Print("link redirect /l/{code} → 302 (1,000 links)", links, kestrel.PerSecond);
     dir.Delete(recursive: true);
 }
 
@@ -125,9 +129,43 @@ async Task<LoadResult> RunHubAsync(StoreProvider provider, string connectionStri
     return result with { WritesPerCommit = commits1 > commits0 ? (double)(writes1 - writes0) / (commits1 - commits0) : null };
 }
 
-static async Task<LoadResult> LoadAsync(string url, string? apiKey, int secs, int conns)
+// Link resolution: the redirect path as a clicked link takes it (memory lookup, landing rule, rate limiter, queued
+// click count), with the click counter writing to SQLite in the background as it does in production.
+async Task<LoadResult> RunRedirectsAsync(string connectionString, int secs, int conns)
 {
-    using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = conns, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+    await using var hub = await HubApp.BuildAsync([], b =>
+    {
+        b.WebHost.UseUrls("http://127.0.0.1:0");
+        b.Logging.ClearProviders();
+        b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Store:ConnectionString"] = connectionString,
+            ["Hutong:LinkRateLimitPerMinute"] = "1000000000", // the limiter runs, but never refuses the load generator
+        });
+    }, new WalletAccounts(null, null, null));
+    await hub.StartAsync();
+    var merchants = hub.App.Services.GetRequiredService<MerchantStore>();
+    var linkService = hub.App.Services.GetRequiredService<LinkService>();
+    var (merchant, _) = await merchants.CreateMerchantAsync("bench", CancellationToken.None);
+    var codes = new List<string>();
+    for (var i = 0; i < 1000; i++)
+    {
+        var created = await linkService.CreateLinkAsync(merchant.Id, new CreateLinkRequest($"https://shop.example.com/p/{i}", $"product {i}", null, null, null, null, null, null, null), null, CancellationToken.None);
+        codes.Add(JsonDocument.Parse(created.Body!).RootElement.GetProperty("code").GetString()!);
+    }
+
+    var baseUrl = hub.BaseUrl;
+    return await LoadAsync(baseUrl, null, secs, conns, n =>
+    {
+        var req = new HttpRequestMessage(HttpMethod.Get, $"{baseUrl}/l/{codes[(int)(n % codes.Count)]}");
+        req.Headers.TryAddWithoutValidation("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36");
+        return req;
+    }, status => status == 302);
+}
+
+static async Task<LoadResult> LoadAsync(string url, string? apiKey, int secs, int conns, Func<long, HttpRequestMessage>? request = null, Func<int, bool>? success = null)
+{
+    using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = conns, PooledConnectionLifetime = Timeout.InfiniteTimeSpan, AllowAutoRedirect = false })
     {
         Timeout = TimeSpan.FromSeconds(30),
     };
@@ -141,6 +179,15 @@ static async Task<LoadResult> LoadAsync(string url, string? apiKey, int secs, in
     async Task<(long Ticks, bool Ok)> OneAsync()
     {
         var n = Interlocked.Increment(ref seq);
+        if (request is not null)
+        {
+            using var get = request(n);
+            var s0 = Stopwatch.GetTimestamp();
+            using var r = await http.SendAsync(get);
+            await r.Content.ReadAsByteArrayAsync();
+            return (Stopwatch.GetTimestamp() - s0, success!((int)r.StatusCode));
+        }
+
         var json = string.Create(CultureInfo.InvariantCulture,
             $"{{\"amount\":{1000 + (n % 9000)},\"currency\":\"CNY\",\"description\":\"bench item {n}\",\"merchant_order_id\":\"b{run}-{n}\",\"metadata\":{{\"cart\":\"c{n}\"}}}}");
         using var content = new StringContent(json, Encoding.UTF8, "application/json");

@@ -74,6 +74,7 @@ public sealed class BuyerJourneyBrowserTests(SqliteHub hub, BrowserFixture brows
         Assert.Empty(await AccessibilityViolationsAsync(friend));
         await friend.Locator("#pay-wechatpay").ClickAsync();
         await friend.Locator("#qr").WaitForAsync();
+        Assert.Empty(await AccessibilityViolationsAsync(friend)); // with the QR and the pay-another-way buttons
         await friend.ScreenshotAsync(new PageScreenshotOptions { Path = Shot("friend-pay.png"), FullPage = true });
         await PayInSandboxAsync(await DecodeQrAsync(friend));
 

@@ -93,7 +93,7 @@ public static class BuyerUi
                      background: #067a3e; color: #fff; cursor: pointer; text-decoration: none; }
           .wallets button.alipay { background: #0b57d0; }
           .wallets button.unionpay { background: #b0000e; }
-          .switch button { background: #fff; color: #1d3f73; border: 1px solid #1d3f73; font-size: .9rem; padding: .5rem; }
+          .wallets.switch button { background: #fff; color: #1d3f73; border: 1px solid #1d3f73; font-size: .9rem; padding: .5rem; }
           .secondary { background: #fff !important; color: #1d3f73 !important; border: 1px solid #1d3f73 !important; }
           button:focus-visible, a:focus-visible, input:focus-visible, textarea:focus-visible { outline: 3px solid #1d3f73; outline-offset: 2px; }
           label { display: block; text-align: left; margin: .6rem 0 .2rem; font-weight: 600; }
