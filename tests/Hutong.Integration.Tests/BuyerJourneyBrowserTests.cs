@@ -9,23 +9,6 @@ public sealed class BuyerJourneyBrowserTests(SqliteHub hub, BrowserFixture brows
 {
     private static string Shot(string name) => Path.Combine(BrowserFixture.ArtifactsDir, name);
 
-    private static async Task<string> DecodeQrAsync(IPage page)
-    {
-        await page.AddScriptTagAsync(new PageAddScriptTagOptions { Path = BrowserFixture.JsQrPath });
-        await page.WaitForFunctionAsync("() => { const i = document.getElementById('qr'); return i && i.complete && i.naturalWidth > 0; }");
-        return await page.EvaluateAsync<string>("""
-            () => {
-              const img = document.getElementById('qr');
-              const c = document.createElement('canvas');
-              c.width = img.naturalWidth; c.height = img.naturalHeight;
-              const ctx = c.getContext('2d');
-              ctx.drawImage(img, 0, 0);
-              const code = jsQR(ctx.getImageData(0, 0, c.width, c.height).data, c.width, c.height);
-              return code ? code.data : null;
-            }
-            """);
-    }
-
     /// <summary>axe-core's WCAG 2 A/AA rules (labels, contrast, language, names): the ids of what fails.</summary>
     private static async Task<string[]> AccessibilityViolationsAsync(IPage page)
     {
@@ -76,7 +59,7 @@ public sealed class BuyerJourneyBrowserTests(SqliteHub hub, BrowserFixture brows
         await friend.Locator("#qr").WaitForAsync();
         Assert.Empty(await AccessibilityViolationsAsync(friend)); // with the QR and the pay-another-way buttons
         await friend.ScreenshotAsync(new PageScreenshotOptions { Path = Shot("friend-pay.png"), FullPage = true });
-        await PayInSandboxAsync(await DecodeQrAsync(friend));
+        await PayInSandboxAsync(await BrowserFixture.DecodeQrAsync(friend));
 
         await friend.Locator("#status[data-status='succeeded']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
         Assert.Contains("Paid — thank you", await friend.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
@@ -111,7 +94,7 @@ public sealed class BuyerJourneyBrowserTests(SqliteHub hub, BrowserFixture brows
         var winner = Assert.Single(withQr);
         var loser = winner == pa ? pb : pa;
         Assert.Contains("Someone else is paying", await loser.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
-        await PayInSandboxAsync(await DecodeQrAsync(winner));
+        await PayInSandboxAsync(await BrowserFixture.DecodeQrAsync(winner));
         await loser.Locator("#status[data-status='succeeded']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
         Assert.Contains("Someone has already paid", await loser.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Equal(0, await loser.Locator("#pay-wechatpay").CountAsync());

@@ -8,24 +8,6 @@ namespace Hutong.Integration.Tests;
 [Collection("sqlite")]
 public sealed class CheckoutBrowserTests(SqliteHub hub, BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
-    private static async Task<string> DecodeQrAsync(IPage page)
-    {
-        await page.AddScriptTagAsync(new PageAddScriptTagOptions { Path = BrowserFixture.JsQrPath });
-        await page.WaitForFunctionAsync("() => { const i = document.getElementById('qr'); return i && i.complete && i.naturalWidth > 0; }");
-        return await page.EvaluateAsync<string>("""
-            () => {
-              const img = document.getElementById('qr');
-              const c = document.createElement('canvas');
-              c.width = img.naturalWidth; c.height = img.naturalHeight;
-              const ctx = c.getContext('2d');
-              ctx.drawImage(img, 0, 0);
-              const data = ctx.getImageData(0, 0, c.width, c.height);
-              const code = jsQR(data.data, c.width, c.height);
-              return code ? code.data : null;
-            }
-            """);
-    }
-
     [Fact]
     public async Task Buyer_scans_the_QR_pays_in_the_sandbox_wallet_and_the_checkout_shows_paid()
     {
@@ -42,7 +24,7 @@ public sealed class CheckoutBrowserTests(SqliteHub hub, BrowserFixture browser) 
         Assert.Contains("请扫码支付", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal); // Chinese for a zh-CN browser
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.ArtifactsDir, "checkout-pending.png"), FullPage = true });
 
-        var decoded = await DecodeQrAsync(page);
+        var decoded = await BrowserFixture.DecodeQrAsync(page);
         Assert.Equal(codeUrl, decoded);
 
         // The buyer's phone: a separate browser context opens the sandbox WeChat app with what it scanned.

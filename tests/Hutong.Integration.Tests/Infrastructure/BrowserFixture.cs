@@ -36,6 +36,24 @@ public sealed class BrowserFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Reads the QR in the page's img#qr from its pixels with jsQR, as a phone camera would.</summary>
+    public static async Task<string> DecodeQrAsync(IPage page)
+    {
+        await page.AddScriptTagAsync(new PageAddScriptTagOptions { Path = JsQrPath });
+        await page.WaitForFunctionAsync("() => { const i = document.getElementById('qr'); return i && i.complete && i.naturalWidth > 0; }");
+        return await page.EvaluateAsync<string>("""
+            () => {
+              const img = document.getElementById('qr');
+              const c = document.createElement('canvas');
+              c.width = img.naturalWidth; c.height = img.naturalHeight;
+              const ctx = c.getContext('2d');
+              ctx.drawImage(img, 0, 0);
+              const code = jsQR(ctx.getImageData(0, 0, c.width, c.height).data, c.width, c.height);
+              return code ? code.data : null;
+            }
+            """);
+    }
+
     public async Task InitializeAsync()
     {
         Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
