@@ -2,6 +2,7 @@ using System.CommandLine;
 using Hutong.Server;
 using Hutong.Server.Features;
 using Hutong.Server.Features.Channels;
+using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Storage;
@@ -152,6 +153,36 @@ public static class HutongCli
         }));
         route.Subcommands.Add(setRoute);
 
+        var ledger = new Command("ledger", "The double-entry ledger.");
+        var verify = new Command("verify", "Re-derive every entry's hash chain link and balance: finds any edited, removed or unbalanced entry.");
+        verify.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        {
+            var result = await new LedgerStore(db).VerifyAsync(null, ct);
+            foreach (var problem in result.Problems)
+            {
+                await output.WriteLineAsync($"BROKEN {problem}");
+            }
+
+            if (!result.Ok)
+            {
+                throw new CliException($"ledger verification failed: {result.Problems.Count} problem(s) in {result.Entries} entries");
+            }
+
+            await output.WriteLineAsync($"ledger ok: {result.Entries} entries, hash chain intact, every entry balanced");
+        }));
+        var prefix = new Option<string?>("--account") { Description = "Only accounts starting with this (e.g. merchant_payable:)" };
+        var balances = new Command("balances", "Balances per account and currency, in minor units (debit positive).") { prefix };
+        balances.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        {
+            foreach (var (account, currency, balance) in await new LedgerStore(db).BalancesAsync(r.GetValue(prefix), ct))
+            {
+                await output.WriteLineAsync($"{account}\t{currency}\t{balance}");
+            }
+        }));
+        ledger.Subcommands.Add(verify);
+        ledger.Subcommands.Add(balances);
+
+        root.Subcommands.Add(ledger);
         root.Subcommands.Add(channel);
         root.Subcommands.Add(route);
         root.Subcommands.Add(migrate);

@@ -7,6 +7,7 @@ using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Checkout;
 using Hutong.Server.Features.Demo;
 using Hutong.Server.Features.FriendPay;
+using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Links;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Merchants;
@@ -78,6 +79,7 @@ public static class HubApp
         s.AddSingleton<PaymentStore>();
         s.AddSingleton<PaymentService>();
         s.AddSingleton<RefundStore>();
+        s.AddSingleton<LedgerStore>();
         s.AddSingleton<FriendPayService>();
         s.AddSingleton<LinkService>();
         s.AddSingleton<ClickCounter>();
@@ -150,6 +152,7 @@ public static class HubApp
         WebhookEndpointsApi.Map(v1);
         RolloutEndpoints.Map(v1);
         FriendPayEndpoints.MapApi(v1);
+        RefundEndpoints.Map(v1);
         LinkEndpoints.MapApi(v1);
         v1.MapGet("/capabilities", async (WalletRegistry w, CancellationToken ct) => ApiResult.Ok(new
         {

@@ -35,6 +35,12 @@ public sealed class HubOptions
 
     public LinkAppOptions Links { get; set; } = new();
 
+    /// <summary>
+    /// Each wallet's fee in basis points of a capture, posted to the ledger when a payment succeeds (0.6 % is the usual
+    /// rate for ordinary merchants; set what your contract says). Reconciliation compares it with the wallets' bills.
+    /// </summary>
+    public Dictionary<string, int> WalletFeeBasisPoints { get; set; } = new(StringComparer.Ordinal) { ["wechatpay"] = 60, ["alipay"] = 60, ["unionpay"] = 60 };
+
     public WebhookOptions Webhooks { get; set; } = new();
 
     public SandboxOptions Sandbox { get; set; } = new();

@@ -45,6 +45,40 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Ledger_verify_finds_an_entry_edited_behind_the_databases_back()
+    {
+        Assert.Equal(0, (await RunAsync("migrate")).Code);
+        await using (var db = new Db(new StoreOptions { Provider = StoreProvider.Sqlite, ConnectionString = Connection }))
+        {
+            var ledger = new Hutong.Server.Features.Ledger.LedgerStore(db);
+            for (var i = 0; i < 5; i++)
+            {
+                await db.WriteAsync((c, t) => ledger.AppendAsync(c, t, "payment_captured", $"pay_{i}", "mch_1",
+                    Hutong.Domain.Ledger.Postings.Captured("wechatpay", "mch_1", Hutong.Domain.Money.Of(100 + i, "CNY")), DateTimeOffset.UtcNow), default);
+            }
+
+            Assert.Equal(5L, await db.ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<long>(c, "SELECT COUNT(*) FROM ledger_entries"), default));
+        }
+
+        var ok = await RunAsync("ledger", "verify");
+        Assert.Equal(0, ok.Code);
+        Assert.Contains("5 entries", ok.Output, StringComparison.Ordinal);
+        Assert.Contains("merchant_payable:mch_1\tCNY\t-510", (await RunAsync("ledger", "balances", "--account", "merchant_payable:")).Output, StringComparison.Ordinal);
+
+        // Someone with database access drops the guard and moves one fen: the chain no longer matches.
+        await using (var c = new Microsoft.Data.Sqlite.SqliteConnection(Connection))
+        {
+            await c.OpenAsync();
+            await Dapper.SqlMapper.ExecuteAsync(c, "DROP TRIGGER ledger_lines_no_update; UPDATE ledger_lines SET amount = amount - 1 WHERE amount = -102; UPDATE ledger_lines SET amount = amount + 1 WHERE amount = 102");
+        }
+
+        var broken = await RunAsync("ledger", "verify");
+        Assert.Equal(1, broken.Code);
+        Assert.Single(broken.Output.Split('\n'), l => l.StartsWith("BROKEN", StringComparison.Ordinal) && l.Contains("edited", StringComparison.Ordinal));
+        Assert.Contains("verification failed", broken.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Channels_are_added_with_sealed_credentials_and_routes_point_merchants_at_them()
     {
         await using var sandbox = await Hutong.Sandbox.SandboxHost.StartAsync();

@@ -22,7 +22,7 @@ public static class Migrator
         foreach (var name in assembly.GetManifestResourceNames().Where(n => n.EndsWith(".sql", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
         {
             var version = name.Split('.')[^2];
-            var sql = await ReadAsync(assembly, name);
+            var sql = ForDialect(await ReadAsync(assembly, name), db.IsPostgres);
             var done = await db.WriteAsync(async (c, t) =>
             {
                 // Serialise concurrent migrators on PostgreSQL (several hub instances starting at once).
@@ -48,6 +48,31 @@ public static class Migrator
         }
 
         return applied;
+    }
+
+    /// <summary>
+    /// Keeps the lines for this store: a line "-- dialect: sqlite" or "-- dialect: postgres" starts a section for one
+    /// store only (triggers differ), "-- dialect: all" ends it. Everything else is shared SQL.
+    /// </summary>
+    public static string ForDialect(string sql, bool postgres)
+    {
+        var keep = new System.Text.StringBuilder();
+        var mode = "all";
+        foreach (var line in sql.Split('\n'))
+        {
+            if (line.StartsWith("-- dialect:", StringComparison.Ordinal))
+            {
+                mode = line["-- dialect:".Length..].Trim();
+                continue;
+            }
+
+            if (mode == "all" || mode == (postgres ? "postgres" : "sqlite"))
+            {
+                keep.Append(line).Append('\n');
+            }
+        }
+
+        return keep.ToString();
     }
 
     private static async Task<string> ReadAsync(Assembly assembly, string name)

@@ -43,6 +43,7 @@ public sealed record PaymentDto(
     PaymentPayer? Payer,
     string? WalletTransactionId,
     PaymentFailure? Failure,
+    long AmountRefunded,
     DateTimeOffset ExpiresAt,
     DateTimeOffset CreatedAt,
     DateTimeOffset? SucceededAt);
@@ -106,6 +107,9 @@ public sealed class PaymentRow
     public string? PaidVia { get; set; }
 
     public string? FriendLinkId { get; set; }
+
+    /// <summary>What merchant refunds have returned so far.</summary>
+    public long AmountRefunded { get; set; }
 
     /// <summary>Not a payments column: the open attempt's code_url, when joined.</summary>
     public string? CodeUrl { get; set; }

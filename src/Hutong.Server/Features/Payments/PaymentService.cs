@@ -6,7 +6,9 @@ using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Channels;
+using Hutong.Domain.Ledger;
 using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Refunds;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Http;
@@ -26,6 +28,7 @@ public sealed partial class PaymentService(
     RolloutService rollout,
     RoutingService routing,
     RefundStore refunds,
+    LedgerStore ledger,
     IOptions<HubOptions> options,
     TimeProvider time,
     HubMetrics metrics,
@@ -486,6 +489,8 @@ public sealed partial class PaymentService(
                     // the payment keeps the first, and the second is refunded in full, in this same transaction's intent.
                     LogDoubleCapture(log, payment.Id, tx.OutTradeNo);
                     metrics.DoubleCapture();
+                    await ledger.AppendAsync(c, t, "capture_to_suspense", attempt.Id, payment.MerchantId,
+                        Postings.CapturedToSuspense(attempt.Wallet, payment.MerchantId, payment.Money), now);
                     await refunds.AddSystemRefundAsync(c, t, payment, attempt, "duplicate_payment", now);
                 }
 
@@ -497,6 +502,8 @@ public sealed partial class PaymentService(
                 // Paid after the payment was canceled or expired: nothing to deliver, so the money goes back.
                 LogLateSuccess(log, payment.Id, payment.Status, tx.OutTradeNo);
                 metrics.LateSuccess();
+                await ledger.AppendAsync(c, t, "capture_to_suspense", attempt.Id, payment.MerchantId,
+                    Postings.CapturedToSuspense(attempt.Wallet, payment.MerchantId, payment.Money), now);
                 await refunds.AddSystemRefundAsync(c, t, payment, attempt, "payment_" + payment.Status, now);
                 return true;
             }
@@ -513,6 +520,14 @@ public sealed partial class PaymentService(
                 p.FailureCode = null;
                 p.FailureMessage = null;
             });
+            // The money, in the same transaction as the state change: captured, less the wallet's fee.
+            await ledger.AppendAsync(c, t, "payment_captured", payment.Id, payment.MerchantId, Postings.Captured(attempt.Wallet, payment.MerchantId, payment.Money), now);
+            var fee = Postings.Fee(payment.Money, Options.WalletFeeBasisPoints.GetValueOrDefault(attempt.Wallet));
+            if (fee.Minor > 0)
+            {
+                await ledger.AppendAsync(c, t, "wallet_fee", payment.Id, payment.MerchantId, Postings.WalletFee(attempt.Wallet, payment.MerchantId, fee), now);
+            }
+
             metrics.Succeeded();
             return true;
         }, ct);
@@ -753,6 +768,7 @@ public sealed partial class PaymentService(
                 : null,
             p.WalletTransactionId,
             p.FailureCode is null ? null : new PaymentFailure(p.FailureCode, p.FailureMessage ?? string.Empty),
+            p.AmountRefunded,
             DateTimeOffset.FromUnixTimeMilliseconds(p.ExpiresAt),
             DateTimeOffset.FromUnixTimeMilliseconds(p.CreatedAt),
             p.SucceededAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null);

@@ -1,10 +1,18 @@
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
+using Hutong.Domain.Ledger;
+using Hutong.Server.Features.Ledger;
+using Hutong.Domain.Payments;
+using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Http;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Hutong.Server.Features.Refunds;
+
+/// <summary>POST /v1/payments/{id}/refunds: amount in minor units (default: all that is left), optional reason.</summary>
+public sealed record CreateRefundRequest(long? Amount, string? Reason);
 
 /// <summary>
 /// Sends due refunds to their wallet and follows them to a final state. A refund the wallet did not answer is
@@ -12,9 +20,101 @@ namespace Hutong.Server.Features.Refunds;
 /// the same refund). Each state change commits with its refund.* event.
 /// </summary>
 public sealed partial class RefundService(
-    Db db, RefundStore refunds, PaymentStore payments, WalletRegistry wallets, IOptions<HubOptions> options, TimeProvider time, ILogger<RefundService> log)
+    Db db, RefundStore refunds, PaymentStore payments, LedgerStore ledger, WalletRegistry wallets, IOptions<HubOptions> options, TimeProvider time, ILogger<RefundService> log)
 {
+    private readonly SemaphoreSlim _pass = new(1, 1); // one pass at a time: the worker's and a fresh refund's nudge never overlap
+
+    /// <summary>
+    /// POST /v1/payments/{id}/refunds. Under the payment's row lock, the merchant's refunds (pending, in flight and done)
+    /// plus this one may not exceed the captured amount, so concurrent partial refunds cannot over-refund. The refund is
+    /// then sent at once, off the request, and followed to a final state by the worker.
+    /// </summary>
+    public async Task<ApiResult> CreateAsync(string merchantId, string paymentId, CreateRefundRequest r, IdempotencyContext? idem, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (r.Amount is <= 0)
+        {
+            errors["amount"] = ["amount must be a positive integer in minor units."];
+        }
+
+        if (r.Reason is { Length: > 80 })
+        {
+            errors["reason"] = ["reason is at most 80 characters (the wallets' limit)."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Validation(errors);
+        }
+
+        var enabled = await wallets.WalletsAsync(ct);
+        var now = time.GetUtcNow();
+        var result = await db.WriteAsync(async (c, t) =>
+        {
+            var payment = await payments.LockAsync(c, t, paymentId);
+            if (payment is null || payment.MerchantId != merchantId)
+            {
+                return Problems.NotFound("payment");
+            }
+
+            if (payment.State != PaymentStatus.Succeeded || payment.CurrentAttemptId is null)
+            {
+                return Problems.Conflict("payment_not_refundable", $"A {payment.Status} payment has nothing to refund.");
+            }
+
+            var refundable = payment.Amount - await refunds.CommittedAsync(c, t, paymentId);
+            var amount = r.Amount ?? refundable;
+            if (amount <= 0 || amount > refundable)
+            {
+                return ApiResult.Problem(409, "refund_exceeds_refundable", "The refund is more than what is left to refund.",
+                    $"{refundable} of {payment.Amount} can still be refunded.", param: "amount");
+            }
+
+            if (amount < payment.Amount && payment.Wallet is { } w && enabled.TryGetValue(w, out var connector) && !connector.Capabilities.PartialRefund)
+            {
+                return Problems.Invalid("amount", $"{w} refunds only the whole amount.");
+            }
+
+            var row = RefundStore.NewRow(payment, payment.CurrentAttemptId, amount, r.Reason ?? "requested_by_merchant", "merchant", now);
+            await refunds.InsertAsync(c, t, row, now);
+            var created = ApiResult.Created(RefundDto.Of(row));
+            if (idem is not null)
+            {
+                await idem.CompleteAsync(c, t, created);
+            }
+
+            return created;
+        }, ct);
+        if (result.Status == 201)
+        {
+            _ = Task.Run(() => RunDueAsync(CancellationToken.None), CancellationToken.None);
+        }
+
+        return result;
+    }
+
+    public async Task<ApiResult> GetAsync(string merchantId, string id, CancellationToken ct) =>
+        await refunds.GetAsync(merchantId, id, ct) is { } r ? ApiResult.Ok(RefundDto.Of(r)) : Problems.NotFound("refund");
+
+    public async Task<ApiResult> ListAsync(string merchantId, string paymentId, CancellationToken ct) =>
+        await payments.GetAsync(merchantId, paymentId, ct) is null
+            ? Problems.NotFound("payment")
+            : ApiResult.Ok(new { @object = "list", data = (await refunds.OfPaymentAsync(merchantId, paymentId, ct)).Select(RefundDto.Of).ToList() });
+
     public async Task RunDueAsync(CancellationToken ct)
+    {
+        await _pass.WaitAsync(ct);
+        try
+        {
+            await RunPassAsync(ct);
+        }
+        finally
+        {
+            _pass.Release();
+        }
+    }
+
+    private async Task RunPassAsync(CancellationToken ct)
     {
         foreach (var refund in await refunds.DueAsync(time.GetUtcNow().ToUnixTimeMilliseconds(), 50, ct))
         {
@@ -58,14 +158,14 @@ public sealed partial class RefundService(
             }
         }
 
-        await RecordAsync(refund, result, ct);
+        await RecordAsync(refund, attempt.Wallet, result, ct);
     }
 
     private RefundRequest Request(RefundRow r, AttemptRow a, PaymentRow p) =>
         new(a.OutTradeNo, r.OutRefundNo, new Money(r.Amount, Currency.Parse(r.Currency)), p.Money,
             r.Reason, wallets.NotifyUrl(a.Channel ?? a.Wallet), a.WalletTransactionId);
 
-    private Task RecordAsync(RefundRow refund, RefundResult result, CancellationToken ct)
+    private Task RecordAsync(RefundRow refund, string wallet, RefundResult result, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         var schedule = options.Value.UnknownRecheckSchedule;
@@ -97,6 +197,21 @@ public sealed partial class RefundService(
             }
 
             await refunds.UpdateAsync(c, t, refund);
+            if (refund.Status == "succeeded" && before != "succeeded")
+            {
+                // The money left: from the merchant's balance, or out of suspense for a capture that was never the payment's.
+                var amount = new Money(refund.Amount, Currency.Parse(refund.Currency));
+                if (refund.InitiatedBy == "system")
+                {
+                    await ledger.AppendAsync(c, t, "suspense_refunded", refund.Id, refund.MerchantId, Postings.SuspenseReturned(wallet, refund.MerchantId, amount), now);
+                }
+                else
+                {
+                    await ledger.AppendAsync(c, t, "refund", refund.Id, refund.MerchantId, Postings.Refunded(wallet, refund.MerchantId, amount), now);
+                    await refunds.AddRefundedAsync(c, t, refund.PaymentId, refund.Amount);
+                }
+            }
+
             if (refund.Status != before && refund.Status is "succeeded" or "failed")
             {
                 await Outbox.AddAsync(c, t, refund.MerchantId, "refund." + refund.Status, RefundDto.Of(refund), now);

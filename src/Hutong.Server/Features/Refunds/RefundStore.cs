@@ -63,25 +63,36 @@ public sealed class RefundStore(Db db)
     /// Records, inside the caller's transaction, that the hub must return one attempt's whole capture. At most one
     /// such refund per attempt (unique index), however many times the wallet reports the capture.
     /// </summary>
-    public async Task AddSystemRefundAsync(DbConnection c, DbTransaction t, PaymentRow payment, AttemptRow attempt, string reason, DateTimeOffset now)
+    public async Task AddSystemRefundAsync(DbConnection c, DbTransaction t, PaymentRow payment, AttemptRow attempt, string reason, DateTimeOffset now) =>
+        await InsertAsync(c, t, NewRow(payment, attempt.Id, payment.Amount, reason, "system", now), now);
+
+    public static RefundRow NewRow(PaymentRow payment, string attemptId, long amount, string reason, string initiatedBy, DateTimeOffset now)
     {
         var uuid = Ids.MonotonicV7(now);
-        var row = new RefundRow
+        return new RefundRow
         {
             Id = $"{IdPrefix}_{uuid:N}",
             MerchantId = payment.MerchantId,
             PaymentId = payment.Id,
-            AttemptId = attempt.Id,
-            Amount = payment.Amount,
+            AttemptId = attemptId,
+            Amount = amount,
             Currency = payment.Currency,
             Reason = reason,
-            InitiatedBy = "system",
+            InitiatedBy = initiatedBy,
             OutRefundNo = uuid.ToString("N"), // a UUIDv7 like out_trade_no: 32 chars (WeChat), and UnionPay derives txnTime from it
             Status = "pending",
             NextCheckAt = now.ToUnixTimeMilliseconds(),
             CreatedAt = now.ToUnixTimeMilliseconds(),
             UpdatedAt = now.ToUnixTimeMilliseconds(),
         };
+    }
+
+    /// <summary>
+    /// Inserts the refund and its refund.created event. A system refund is unique per attempt (unique index), so a
+    /// capture reported many times is refunded once; returns whether the row was new.
+    /// </summary>
+    public async Task<bool> InsertAsync(DbConnection c, DbTransaction t, RefundRow row, DateTimeOffset now)
+    {
         var inserted = await c.ExecuteAsync(
             """
             INSERT INTO refunds (id, merchant_id, payment_id, attempt_id, amount, currency, reason, initiated_by, out_refund_no, status,
@@ -94,7 +105,17 @@ public sealed class RefundStore(Db db)
         {
             await Outbox.AddAsync(c, t, row.MerchantId, "refund.created", RefundDto.Of(row), now);
         }
+
+        return inserted == 1;
     }
+
+    /// <summary>What the merchant has refunded or is refunding of a payment (failed refunds give the room back).</summary>
+    public Task<long> CommittedAsync(DbConnection c, DbTransaction t, string paymentId) => c.ExecuteScalarAsync<long>(
+        "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE payment_id = @paymentId AND initiated_by = 'merchant' AND status <> 'failed'",
+        new { paymentId }, t);
+
+    public Task<RefundRow?> GetAsync(string merchantId, string id, CancellationToken ct) =>
+        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RefundRow?>("SELECT * FROM refunds WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
 
     public async Task<IReadOnlyList<RefundRow>> DueAsync(long now, int limit, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<RefundRow>(
@@ -104,6 +125,9 @@ public sealed class RefundStore(Db db)
     public async Task<IReadOnlyList<RefundRow>> OfPaymentAsync(string merchantId, string paymentId, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<RefundRow>(
             "SELECT * FROM refunds WHERE merchant_id = @merchantId AND payment_id = @paymentId ORDER BY id", new { merchantId, paymentId }), ct)).ToList();
+
+    public Task AddRefundedAsync(DbConnection c, DbTransaction t, string paymentId, long amount) =>
+        c.ExecuteAsync("UPDATE payments SET amount_refunded = amount_refunded + @amount WHERE id = @paymentId", new { amount, paymentId }, t);
 
     public Task UpdateAsync(DbConnection c, DbTransaction t, RefundRow r) => c.ExecuteAsync(
         """

@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Hutong.Domain.Ledger;
+
+/// <summary>One line of a journal entry: signed minor units, debit positive, credit negative.</summary>
+public sealed record LedgerLine(string Account, string Currency, long Amount);
+
+/// <summary>A journal entry as stored (the chain's unit).</summary>
+public sealed record LedgerEntry(string Id, string Kind, string Reference, string? MerchantId, long CreatedAt, IReadOnlyList<LedgerLine> Lines);
+
+public sealed class UnbalancedEntryException(string message) : InvalidOperationException(message);
+
+/// <summary>
+/// The chart of accounts. Assets are positive when debited: <c>wallet_clearing</c> is money the wallet holds for the hub.
+/// Liabilities carry credit (negative) balances: what is owed to merchants, hosts, agencies and the tax office.
+/// </summary>
+public static class Accounts
+{
+    public static string WalletClearing(string wallet) => $"wallet_clearing:{wallet}";
+
+    public static string MerchantPayable(string merchantId) => $"merchant_payable:{merchantId}";
+
+    /// <summary>Money captured that no payment may keep (a second capture, a payment after cancel): it goes back.</summary>
+    public static string Suspense(string merchantId) => $"suspense:{merchantId}";
+
+    public static string HostPayable(string hostId) => $"host_payable:{hostId}";
+
+    public static string AgencyPayable(string agencyId) => $"agency_payable:{agencyId}";
+
+    public static string PlatformRevenue(string merchantId) => $"platform_revenue:{merchantId}";
+
+    /// <summary>The hosting service's cost of host pay (guarantees and shares).</summary>
+    public static string HostCost(string merchantId) => $"host_cost:{merchantId}";
+
+    /// <summary>Individual income tax withheld from host pay, owed to the tax office.</summary>
+    public const string TaxWithheld = "tax_withheld";
+
+    /// <summary>Money sent out to payees (bank or wallet transfers).</summary>
+    public const string PayoutClearing = "payout_clearing";
+}
+
+/// <summary>The postings of each business event, and the rules every entry obeys.</summary>
+public static class Postings
+{
+    /// <summary>The buyer paid: the wallet holds it, the merchant is owed it.</summary>
+    public static LedgerLine[] Captured(string wallet, string merchantId, Money amount) =>
+    [
+        new(Accounts.WalletClearing(wallet), amount.Currency.Code, amount.Minor),
+        new(Accounts.MerchantPayable(merchantId), amount.Currency.Code, -amount.Minor),
+    ];
+
+    /// <summary>The wallet keeps its fee out of the capture; the merchant bears it.</summary>
+    public static LedgerLine[] WalletFee(string wallet, string merchantId, Money fee) =>
+    [
+        new(Accounts.MerchantPayable(merchantId), fee.Currency.Code, fee.Minor),
+        new(Accounts.WalletClearing(wallet), fee.Currency.Code, -fee.Minor),
+    ];
+
+    /// <summary>A merchant refund: owed less to the merchant, the wallet pays the buyer back.</summary>
+    public static LedgerLine[] Refunded(string wallet, string merchantId, Money amount) =>
+    [
+        new(Accounts.MerchantPayable(merchantId), amount.Currency.Code, amount.Minor),
+        new(Accounts.WalletClearing(wallet), amount.Currency.Code, -amount.Minor),
+    ];
+
+    /// <summary>Money captured that must go back (held in suspense until the refund succeeds).</summary>
+    public static LedgerLine[] CapturedToSuspense(string wallet, string merchantId, Money amount) =>
+    [
+        new(Accounts.WalletClearing(wallet), amount.Currency.Code, amount.Minor),
+        new(Accounts.Suspense(merchantId), amount.Currency.Code, -amount.Minor),
+    ];
+
+    public static LedgerLine[] SuspenseReturned(string wallet, string merchantId, Money amount) =>
+    [
+        new(Accounts.Suspense(merchantId), amount.Currency.Code, amount.Minor),
+        new(Accounts.WalletClearing(wallet), amount.Currency.Code, -amount.Minor),
+    ];
+
+    /// <summary>A wallet fee in basis points of the amount, rounded half up to the minor unit (四舍五入, as the wallets bill it).</summary>
+    public static Money Fee(Money amount, int basisPoints) =>
+        new(((amount.Minor * basisPoints) + 5_000) / 10_000, amount.Currency);
+
+    /// <summary>Every entry has at least two lines, no zero line, and sums to zero in each currency.</summary>
+    public static void EnsureBalanced(IReadOnlyList<LedgerLine> lines)
+    {
+        if (lines.Count < 2)
+        {
+            throw new UnbalancedEntryException("A ledger entry needs at least two lines.");
+        }
+
+        if (lines.Any(l => l.Amount == 0))
+        {
+            throw new UnbalancedEntryException("A ledger line cannot be zero.");
+        }
+
+        foreach (var g in lines.GroupBy(l => l.Currency, StringComparer.Ordinal))
+        {
+            var sum = g.Aggregate(0L, (s, l) => checked(s + l.Amount));
+            if (sum != 0)
+            {
+                throw new UnbalancedEntryException($"The entry's {g.Key} lines sum to {sum}, not zero.");
+            }
+        }
+    }
+
+    public const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    /// <summary>
+    /// The chain link: SHA-256 over the previous hash and a canonical text of the entry (lines sorted, so the order the
+    /// database returns them in does not matter). Any edited field, line, or reordering of entries breaks the chain.
+    /// </summary>
+    public static string Hash(string previousHash, LedgerEntry e)
+    {
+        var sb = new StringBuilder();
+        sb.Append(previousHash).Append('\n').Append(e.Id).Append('|').Append(e.Kind).Append('|').Append(e.Reference).Append('|')
+            .Append(e.MerchantId).Append('|').Append(e.CreatedAt.ToString(CultureInfo.InvariantCulture));
+        foreach (var l in e.Lines.OrderBy(l => l.Account, StringComparer.Ordinal).ThenBy(l => l.Currency, StringComparer.Ordinal).ThenBy(l => l.Amount))
+        {
+            sb.Append('\n').Append(l.Account).Append('|').Append(l.Currency).Append('|').Append(l.Amount.ToString(CultureInfo.InvariantCulture));
+        }
+
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
+    }
+}

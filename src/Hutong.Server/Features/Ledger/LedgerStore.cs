@@ -1,0 +1,138 @@
+using System.Data.Common;
+using Dapper;
+using Hutong.Domain;
+using Hutong.Domain.Ledger;
+using Hutong.Server.Storage;
+
+namespace Hutong.Server.Features.Ledger;
+
+/// <summary>What <see cref="LedgerStore.VerifyAsync"/> found: entries read, and each one that breaks a rule.</summary>
+public sealed record LedgerVerification(long Entries, IReadOnlyList<string> Problems)
+{
+    public bool Ok => Problems.Count == 0;
+}
+
+/// <summary>
+/// Appends journal entries inside the caller's transaction (so a posting commits with its state change) and checks the
+/// whole chain. Appends are serialised — SQLite has one writer; PostgreSQL takes a transaction-scoped advisory lock —
+/// so each entry links to the one before it.
+/// </summary>
+public sealed class LedgerStore(Db db)
+{
+    private const long ChainLock = 727275;
+
+    /// <summary>Posts one entry unless this (kind, reference) was already posted; returns whether it posted.</summary>
+    public async Task<bool> AppendAsync(DbConnection c, DbTransaction t, string kind, string reference, string? merchantId, IReadOnlyList<LedgerLine> lines, DateTimeOffset now)
+    {
+        Postings.EnsureBalanced(lines);
+        if (db.IsPostgres)
+        {
+            await c.ExecuteAsync("SELECT pg_advisory_xact_lock(@ChainLock)", new { ChainLock }, t);
+        }
+
+        if (await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM ledger_entries WHERE kind = @kind AND reference = @reference", new { kind, reference }, t) > 0)
+        {
+            return false;
+        }
+
+        var previous = await c.ExecuteScalarAsync<string?>("SELECT hash FROM ledger_entries ORDER BY seq DESC LIMIT 1", transaction: t) ?? Postings.Genesis;
+        var entry = new LedgerEntry(Ids.New("le", now), kind, reference, merchantId, now.ToUnixTimeMilliseconds(), lines);
+        await c.ExecuteAsync("INSERT INTO ledger_lines (entry_id, account, currency, amount) VALUES (@EntryId, @Account, @Currency, @Amount)",
+            lines.Select(l => new { EntryId = entry.Id, l.Account, l.Currency, l.Amount }), t);
+        await c.ExecuteAsync(
+            """
+            INSERT INTO ledger_entries (id, kind, reference, merchant_id, created_at, prev_hash, hash)
+            VALUES (@Id, @Kind, @Reference, @MerchantId, @CreatedAt, @previous, @hash)
+            """,
+            new { entry.Id, entry.Kind, entry.Reference, entry.MerchantId, entry.CreatedAt, previous, hash = Postings.Hash(previous, entry) }, t);
+        return true;
+    }
+
+    /// <summary>Balances per account and currency (debit positive), optionally for accounts starting with a prefix.</summary>
+    public async Task<IReadOnlyList<(string Account, string Currency, long Balance)>> BalancesAsync(string? accountPrefix, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<(string, string, long)>(
+            "SELECT account, currency, SUM(amount) FROM ledger_lines" + (accountPrefix is null ? string.Empty : " WHERE account LIKE @p") +
+            " GROUP BY account, currency ORDER BY account, currency",
+            new { p = accountPrefix + "%" }), ct)).ToList();
+
+    /// <summary>
+    /// Re-derives every entry's hash from its stored fields and lines and the previous entry's hash, and re-checks that
+    /// it balances. An edited amount, account, reference, a deleted or inserted line, or a removed entry shows up here.
+    /// </summary>
+    public async Task<LedgerVerification> VerifyAsync(IProgress<(long Done, long Total)>? progress, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var total = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM ledger_entries");
+        var problems = new List<string>();
+        var previous = Postings.Genesis;
+        long done = 0;
+        long afterSeq = 0;
+        while (true)
+        {
+            var page = (await c.QueryAsync<EntryRow>(
+                "SELECT seq, id, kind, reference, merchant_id, created_at, prev_hash, hash FROM ledger_entries WHERE seq > @afterSeq ORDER BY seq LIMIT 1000",
+                new { afterSeq })).ToList();
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            var (from, to) = (page[0].Seq, page[^1].Seq);
+            var lines = (await c.QueryAsync<(string EntryId, string Account, string Currency, long Amount)>(
+                    """
+                    SELECT l.entry_id, l.account, l.currency, l.amount FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
+                    WHERE e.seq BETWEEN @from AND @to
+                    """, new { from, to }))
+                .ToLookup(l => l.EntryId, l => new LedgerLine(l.Account, l.Currency, l.Amount));
+            foreach (var row in page)
+            {
+                var entryLines = lines[row.Id].ToList();
+                if (row.PrevHash != previous)
+                {
+                    problems.Add($"{row.Id} (#{row.Seq}): does not follow the entry before it (an entry was removed or reordered)");
+                }
+
+                var expected = Postings.Hash(row.PrevHash, new LedgerEntry(row.Id, row.Kind, row.Reference, row.MerchantId, row.CreatedAt, entryLines));
+                if (expected != row.Hash)
+                {
+                    problems.Add($"{row.Id} (#{row.Seq}): contents do not match its hash (edited)");
+                }
+
+                try
+                {
+                    Postings.EnsureBalanced(entryLines);
+                }
+                catch (UnbalancedEntryException e)
+                {
+                    problems.Add($"{row.Id} (#{row.Seq}): {e.Message}");
+                }
+
+                previous = row.Hash;
+                afterSeq = row.Seq;
+                done++;
+                progress?.Report((done, total));
+            }
+        }
+
+        return new LedgerVerification(done, problems);
+    }
+
+    private sealed class EntryRow
+    {
+        public long Seq { get; set; }
+
+        public string Id { get; set; } = string.Empty;
+
+        public string Kind { get; set; } = string.Empty;
+
+        public string Reference { get; set; } = string.Empty;
+
+        public string? MerchantId { get; set; }
+
+        public long CreatedAt { get; set; }
+
+        public string PrevHash { get; set; } = string.Empty;
+
+        public string Hash { get; set; } = string.Empty;
+    }
+}

@@ -1,0 +1,36 @@
+using Hutong.Domain;
+using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Features.Merchants;
+using Hutong.Server.Http;
+
+namespace Hutong.Server.Features.Refunds;
+
+/// <summary>/v1/payments/{id}/refunds and /v1/refunds/{id}.</summary>
+public static class RefundEndpoints
+{
+    public static void Map(RouteGroupBuilder v1)
+    {
+        var g = v1.WithTags("Refunds");
+        g.MapPost("/payments/{id}/refunds", async (HttpContext ctx, RefundService svc, string id) =>
+            {
+                var (body, problem) = await RequestBody.ReadAsync<CreateRefundRequest>(ctx.Request);
+                if (problem is not null)
+                {
+                    return problem;
+                }
+
+                return Ids.HasPrefix(id, Ids.Payment)
+                    ? await svc.CreateAsync(MerchantContext.Of(ctx).MerchantId, id, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted)
+                    : Problems.NotFound("payment");
+            })
+            .Accepts<CreateRefundRequest>("application/json")
+            .Produces<RefundDto>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409)
+            .WithSummary("Refund all or part of a succeeded payment; partial refunds never exceed what was captured.");
+        g.MapGet("/payments/{id}/refunds", (HttpContext ctx, RefundService svc, string id) =>
+                Ids.HasPrefix(id, Ids.Payment) ? svc.ListAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("payment")))
+            .WithSummary("A payment's refunds, including those the hub made by itself.");
+        g.MapGet("/refunds/{id}", (HttpContext ctx, RefundService svc, string id) =>
+                Ids.HasPrefix(id, RefundStore.IdPrefix) ? svc.GetAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("refund")))
+            .Produces<RefundDto>().ProducesProblem(404).WithSummary("Retrieve a refund.");
+    }
+}
