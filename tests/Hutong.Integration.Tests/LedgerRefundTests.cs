@@ -78,8 +78,11 @@ public abstract class LedgerRefundTests(HubFixture hub)
         Assert.Equal(4, list.Count);
         Assert.All(list, r => Assert.Equal("succeeded", r.GetProperty("status").GetString()));
         Assert.Equal(10_000, hub.Sandbox.WeChat.Orders.Values.Single(o => o.Attach == id).Refunds.Values.Sum(r => r.Amount));
-        // Captured 100.00, fee 0.60, refunded 100.00: the merchant owes the fee back (the wallet keeps it).
-        Assert.Equal(60, await BalanceAsync($"merchant_payable:{merchantId}"));
+        // Captured 100.00, fee 0.60, all refunded: the wallets return fees pro rata, so nothing is left either way.
+        Assert.Equal(0, await BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.CountAsync(
+            "SELECT COALESCE(SUM(l.amount), 0) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id WHERE l.account = 'wallet_clearing:wechatpay' AND e.merchant_id = @merchantId",
+            new { merchantId }));
         Assert.Equal(4, await hub.CountAsync("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'refund' AND merchant_id = @merchantId", new { merchantId }));
         Assert.Equal(4, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'refund.succeeded' AND merchant_id = @merchantId", new { merchantId }));
     }

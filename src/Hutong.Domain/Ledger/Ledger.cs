@@ -58,12 +58,24 @@ public static class Postings
         new(Accounts.WalletClearing(wallet), fee.Currency.Code, -fee.Minor),
     ];
 
-    /// <summary>A merchant refund: owed less to the merchant, the wallet pays the buyer back.</summary>
-    public static LedgerLine[] Refunded(string wallet, string merchantId, Money amount) =>
+    /// <summary>
+    /// A merchant refund: the wallet pays the buyer back and returns the matching part of its fee, so both the
+    /// merchant's balance and the wallet's clearing drop by the refund less the fee returned.
+    /// </summary>
+    public static LedgerLine[] Refunded(string wallet, string merchantId, Money amount, Money feeReturned) =>
     [
-        new(Accounts.MerchantPayable(merchantId), amount.Currency.Code, amount.Minor),
-        new(Accounts.WalletClearing(wallet), amount.Currency.Code, -amount.Minor),
+        new(Accounts.MerchantPayable(merchantId), amount.Currency.Code, amount.Minor - feeReturned.Minor),
+        new(Accounts.WalletClearing(wallet), amount.Currency.Code, -(amount.Minor - feeReturned.Minor)),
     ];
+
+    /// <summary>
+    /// The part of a payment's fee a refund returns (wallets return fees pro rata). Computed on the running total, so
+    /// partial refunds that add up to the whole return exactly the whole fee, whatever their order and rounding.
+    /// </summary>
+    public static Money FeeReturned(Money fee, long captured, long refundedBefore, long refund) =>
+        new(ProRata(fee.Minor, refundedBefore + refund, captured) - ProRata(fee.Minor, refundedBefore, captured), fee.Currency);
+
+    private static long ProRata(long fee, long part, long whole) => whole == 0 ? 0 : ((fee * part * 2) + whole) / (2 * whole);
 
     /// <summary>Money captured that must go back (held in suspense until the refund succeeds).</summary>
     public static LedgerLine[] CapturedToSuspense(string wallet, string merchantId, Money amount) =>

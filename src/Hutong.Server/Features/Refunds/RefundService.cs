@@ -1,3 +1,4 @@
+using Dapper;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
 using Hutong.Domain.Ledger;
@@ -207,7 +208,11 @@ public sealed partial class RefundService(
                 }
                 else
                 {
-                    await ledger.AppendAsync(c, t, "refund", refund.Id, refund.MerchantId, Postings.Refunded(wallet, refund.MerchantId, amount), now);
+                    var (captured, refundedBefore) = await c.QuerySingleAsync<(long, long)>(
+                        "SELECT amount, amount_refunded FROM payments WHERE id = @PaymentId", new { refund.PaymentId }, t);
+                    var fee = new Money(await ledger.FeeOfAsync(c, t, refund.PaymentId), amount.Currency);
+                    var feeBack = Postings.FeeReturned(fee, captured, refundedBefore, refund.Amount);
+                    await ledger.AppendAsync(c, t, "refund", refund.Id, refund.MerchantId, Postings.Refunded(wallet, refund.MerchantId, amount, feeBack), now);
                     await refunds.AddRefundedAsync(c, t, refund.PaymentId, refund.Amount);
                 }
             }
