@@ -7,6 +7,7 @@ using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Checkout;
 using Hutong.Server.Features.Demo;
 using Hutong.Server.Features.FriendPay;
+using Hutong.Server.Features.Hosts;
 using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Links;
 using Hutong.Server.Features.Idempotency;
@@ -80,6 +81,7 @@ public static class HubApp
         s.AddSingleton<PaymentService>();
         s.AddSingleton<RefundStore>();
         s.AddSingleton<LedgerStore>();
+        s.AddSingleton<HostService>();
         s.AddSingleton<FriendPayService>();
         s.AddSingleton<LinkService>();
         s.AddSingleton<ClickCounter>();
@@ -153,6 +155,7 @@ public static class HubApp
         RolloutEndpoints.Map(v1);
         FriendPayEndpoints.MapApi(v1);
         RefundEndpoints.Map(v1);
+        HostEndpoints.Map(v1);
         LinkEndpoints.MapApi(v1);
         v1.MapGet("/capabilities", async (WalletRegistry w, CancellationToken ct) => ApiResult.Ok(new
         {
