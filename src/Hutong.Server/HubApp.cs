@@ -14,6 +14,7 @@ using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Notifications;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Reconciliation;
 using Hutong.Server.Features.Refunds;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Features.Webhooks;
@@ -82,6 +83,8 @@ public static class HubApp
         s.AddSingleton<RefundStore>();
         s.AddSingleton<LedgerStore>();
         s.AddSingleton<HostService>();
+        s.AddSingleton<ReconciliationService>();
+        s.AddHostedService<ReconciliationScheduler>();
         s.AddSingleton<FriendPayService>();
         s.AddSingleton<LinkService>();
         s.AddSingleton<ClickCounter>();
@@ -166,6 +169,7 @@ public static class HubApp
         var admin = app.MapGroup("/admin").AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>();
         AdminEndpoints.Map(admin);
         ChannelAdminEndpoints.Map(admin);
+        ReconciliationEndpoints.Map(admin);
 
         CheckoutEndpoints.Map(app);
         AggregatedQr.Map(app);

@@ -35,6 +35,8 @@ public sealed class HubOptions
 
     public LinkAppOptions Links { get; set; } = new();
 
+    public Features.Reconciliation.ReconciliationOptions Reconciliation { get; set; } = new();
+
     /// <summary>
     /// Each wallet's fee in basis points of a capture, posted to the ledger when a payment succeeds (0.6 % is the usual
     /// rate for ordinary merchants; set what your contract says). Reconciliation compares it with the wallets' bills.

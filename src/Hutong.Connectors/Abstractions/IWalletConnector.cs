@@ -27,6 +27,9 @@ public interface IWalletConnector
     /// <summary>The wallet's view of one refund.</summary>
     Task<RefundResult> QueryRefundAsync(string outTradeNo, string outRefundNo, CancellationToken cancellationToken);
 
+    /// <summary>The wallet's statement (对账单) of one China day: every payment and refund it settled that day.</summary>
+    Task<BillResult> DownloadBillAsync(DateOnly billDate, CancellationToken cancellationToken);
+
     /// <summary>Verifies a raw notification (signature, timestamp, decryption) before anything trusts it.</summary>
     Task<NotificationResult> VerifyNotificationAsync(IReadOnlyDictionary<string, string> headers, string rawBody, CancellationToken cancellationToken);
 
@@ -162,4 +165,57 @@ public sealed record RefundResult(WalletCallOutcome Outcome, RefundStatus? Statu
 public sealed record NotificationResult(bool Verified, string? RejectReason, string? NotificationId, string? EventType, WalletTransaction? Transaction)
 {
     public static NotificationResult Reject(string reason) => new(false, reason, null, null, null);
+}
+
+public enum BillLineKind
+{
+    Payment,
+    Refund,
+}
+
+/// <summary>
+/// One line of a wallet's daily bill, in our terms: the order (our out_trade_no), the wallet's transaction id, for a
+/// refund our out_refund_no, the amount and the fee in minor units (a refund's fee is the fee returned, as a positive
+/// amount), and the wallet's own status text.
+/// </summary>
+public sealed record BillLine(BillLineKind Kind, string OutTradeNo, string? TransactionId, string? OutRefundNo, long AmountMinor, long FeeMinor, string Status, DateTimeOffset? At);
+
+public sealed record BillResult(WalletCallOutcome Outcome, IReadOnlyList<BillLine>? Lines, WalletError? Error)
+{
+    public static BillResult Ok(IReadOnlyList<BillLine> lines) => new(WalletCallOutcome.Ok, lines, null);
+
+    public static BillResult Rejected(WalletError e) => new(WalletCallOutcome.Rejected, null, e);
+
+    public static BillResult Unknown(string reason) => new(WalletCallOutcome.Unknown, null, new WalletError("UNKNOWN", reason));
+}
+
+/// <summary>A bill that does not parse or whose totals do not add up: never half-trusted.</summary>
+public sealed class BillFormatException(string message) : FormatException(message);
+
+/// <summary>Amounts in the wallets' bills are yuan with two decimals; read them exactly, as fen, without floating point.</summary>
+public static class BillAmounts
+{
+    public static long ParseYuan(string text)
+    {
+        var s = text.Trim().Trim('`', '\t', ' ');
+        var negative = s.StartsWith('-');
+        if (negative || s.StartsWith('+'))
+        {
+            s = s[1..];
+        }
+
+        var dot = s.IndexOf('.', StringComparison.Ordinal);
+        var whole = dot < 0 ? s : s[..dot];
+        var frac = dot < 0 ? string.Empty : s[(dot + 1)..];
+        if (whole.Length is 0 or > 13 || frac.Length > 2 || !whole.All(char.IsAsciiDigit) || !frac.All(char.IsAsciiDigit))
+        {
+            throw new BillFormatException($"not an amount in yuan: '{text}'");
+        }
+
+        var fen = (long.Parse(whole, System.Globalization.CultureInfo.InvariantCulture) * 100) + (frac.Length == 0 ? 0 : int.Parse(frac.PadRight(2, '0'), System.Globalization.CultureInfo.InvariantCulture));
+        return negative ? -fen : fen;
+    }
+
+    public static string ToYuan(long fen) =>
+        (fen < 0 ? "-" : string.Empty) + (Math.Abs(fen) / 100).ToString(System.Globalization.CultureInfo.InvariantCulture) + "." + (Math.Abs(fen) % 100).ToString("00", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -86,6 +86,45 @@ public sealed partial class AlipayConnector : IWalletConnector, IDisposable
         return QueryResult.Unknown(reply.Error?.Message ?? "no answer");
     }
 
+    /// <summary>alipay.data.dataservice.bill.downloadurl.query (bill_type=trade), then the ZIP it points at.</summary>
+    public async Task<BillResult> DownloadBillAsync(DateOnly billDate, CancellationToken cancellationToken)
+    {
+        var reply = await CallAsync("alipay.data.dataservice.bill.downloadurl.query",
+            new JsonObject { ["bill_type"] = "trade", ["bill_date"] = billDate.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture) }, null, cancellationToken);
+        if (reply.Outcome != WalletCallOutcome.Ok)
+        {
+            return reply.Outcome == WalletCallOutcome.Rejected ? BillResult.Rejected(reply.Error!) : BillResult.Unknown(reply.Error?.Message ?? "no answer");
+        }
+
+        if (reply.Response!["bill_download_url"]?.GetValue<string>() is not { } url || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            return BillResult.Unknown("no bill_download_url");
+        }
+
+        try
+        {
+            using var response = await _http.GetAsync(uri, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                return BillResult.Unknown($"bill download: HTTP {(int)response.StatusCode}");
+            }
+
+            return BillResult.Ok(AlipayBill.ParseZip(await response.Content.ReadAsByteArrayAsync(cancellationToken)));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e) when (ConnectorHttp.IsNoAnswer(e))
+        {
+            return BillResult.Unknown($"bill download: {e.GetType().Name}");
+        }
+        catch (BillFormatException e)
+        {
+            return BillResult.Unknown(e.Message);
+        }
+    }
+
     public async Task<CloseResult> CloseAsync(string outTradeNo, CancellationToken cancellationToken)
     {
         var reply = await CallAsync("alipay.trade.close", new JsonObject { ["out_trade_no"] = outTradeNo }, null, cancellationToken);

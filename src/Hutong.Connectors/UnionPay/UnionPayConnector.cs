@@ -116,6 +116,43 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
         };
     }
 
+    /// <summary>
+    /// ACP file transfer (txnType=76, fileType=00) for the settlement date. A refund row names the payment by its
+    /// origQueryId, so the caller matches refunds to payments through the wallet transaction id.
+    /// </summary>
+    public async Task<BillResult> DownloadBillAsync(DateOnly billDate, CancellationToken cancellationToken)
+    {
+        var fields = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["version"] = "5.1.0",
+            ["encoding"] = "UTF-8",
+            ["signMethod"] = "01",
+            ["certId"] = _options.CertId,
+            ["txnType"] = "76",
+            ["txnSubType"] = "01",
+            ["bizType"] = "000000",
+            ["accessType"] = "0",
+            ["merId"] = _options.MerId,
+            ["settleDate"] = billDate.ToString("MMdd", CultureInfo.InvariantCulture),
+            ["txnTime"] = DateTimeOffset.UtcNow.ToOffset(ChinaOffset).ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture),
+            ["fileType"] = "00",
+        };
+        var reply = await CallAsync("/gateway/api/fileTransRequest.do", fields, cancellationToken);
+        if (reply.Outcome != WalletCallOutcome.Ok)
+        {
+            return reply.Outcome == WalletCallOutcome.Rejected ? BillResult.Rejected(reply.Error!) : BillResult.Unknown(reply.Error?.Message ?? "no answer");
+        }
+
+        try
+        {
+            return BillResult.Ok(UnionPayBill.ParseFileContent(reply.Fields!.GetValueOrDefault("fileContent") ?? string.Empty));
+        }
+        catch (BillFormatException e)
+        {
+            return BillResult.Unknown(e.Message);
+        }
+    }
+
     public async Task<RefundResult> QueryRefundAsync(string outTradeNo, string outRefundNo, CancellationToken cancellationToken)
     {
         var query = await QueryAsync(outRefundNo, cancellationToken);

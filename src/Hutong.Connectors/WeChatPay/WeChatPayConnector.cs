@@ -111,6 +111,57 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
         return QueryResult.Unknown(reply.Error?.Message ?? "no answer");
     }
 
+    /// <summary>
+    /// The trade bill (bill_type=ALL) of one day: ask for the download URL (a signed call), download the file (its answer
+    /// is not signed, as on the real API), check its SHA1 digest from the signed answer, and parse it.
+    /// </summary>
+    public async Task<BillResult> DownloadBillAsync(DateOnly billDate, CancellationToken cancellationToken)
+    {
+        var path = $"/v3/bill/tradebill?bill_date={billDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}&bill_type=ALL"
+            + (_options.IsServiceProvider ? $"&sub_mchid={Uri.EscapeDataString(_options.SubMchId!)}" : string.Empty);
+        var reply = await SendAsync(HttpMethod.Get, path, null, cancellationToken);
+        if (reply.Outcome == WalletCallOutcome.Rejected)
+        {
+            return BillResult.Rejected(reply.Error!);
+        }
+
+        if (reply.Outcome != WalletCallOutcome.Ok || Parse(reply.Body, WxJson.Default.WxBillUrl) is not { DownloadUrl: { } url } info
+            || !Uri.TryCreate(url, UriKind.Absolute, out var downloadUri))
+        {
+            return BillResult.Unknown(reply.Error?.Message ?? "no download_url");
+        }
+
+        var file = await SendAsync(HttpMethod.Get, downloadUri.PathAndQuery, null, cancellationToken, verify: false);
+        if (file.Outcome != WalletCallOutcome.Ok)
+        {
+            return file.Outcome == WalletCallOutcome.Rejected ? BillResult.Rejected(file.Error!) : BillResult.Unknown(file.Error?.Message ?? "download failed");
+        }
+
+        // The digest covers the bytes as sent; the text was read without its BOM, so accept the digest with or without it.
+        var bytes = Encoding.UTF8.GetBytes(file.Body);
+        var withBom = Encoding.UTF8.GetPreamble().Concat(bytes).ToArray();
+        if (!string.Equals(info.HashType, "SHA1", StringComparison.OrdinalIgnoreCase)
+            || !(Matches(SHA1.HashData(bytes), info.HashValue) || Matches(SHA1.HashData(withBom), info.HashValue)))
+        {
+            LogBillDigest(_log, billDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+            return BillResult.Unknown("the bill does not match its digest");
+        }
+
+        try
+        {
+            return BillResult.Ok(WeChatPayBill.Parse(file.Body));
+        }
+        catch (BillFormatException e)
+        {
+            return BillResult.Unknown(e.Message);
+        }
+
+        static bool Matches(byte[] digest, string? hex) => hex is not null && Convert.ToHexStringLower(digest) == hex.ToLowerInvariant();
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "WeChat Pay bill of {Date} does not match the digest in the signed answer")]
+    private static partial void LogBillDigest(ILogger logger, string date);
+
     public async Task<CloseResult> CloseAsync(string outTradeNo, CancellationToken cancellationToken)
     {
         var body = _options.IsServiceProvider

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
@@ -26,6 +27,9 @@ public static class AlipaySandboxEndpoints
     {
         app.MapPost("/gateway.do", (HttpContext ctx) => GatewayAsync(ctx, state)).DisableAntiforgery();
         app.MapGet("/gateway.do", (HttpContext ctx) => GatewayAsync(ctx, state));
+        app.MapGet("/sandbox/alipay/bills/{token}", (string token) => state.Bills.TryGetValue(token, out var zip)
+            ? Results.Bytes(zip, "application/zip", $"{token}.zip")
+            : Results.NotFound());
         AlipaySandboxControl.Map(app, state, notifier);
         return app;
     }
@@ -130,6 +134,7 @@ public static class AlipaySandboxEndpoints
             "alipay.trade.refund" => (Refund(existing, biz), null),
             "alipay.trade.fastpay.refund.query" => (RefundQuery(existing, biz), null),
             "alipay.trade.page.pay" or "alipay.trade.wap.pay" => PagePay(state, app, seller!, p, biz),
+            "alipay.data.dataservice.bill.downloadurl.query" => (BillUrl(state, app, biz, $"{ctx.Request.Scheme}://{ctx.Request.Host}"), null),
             _ => (Error("40004", "Business Failed", "isv.invalid-method", "不存在的方法名"), null),
         };
 
@@ -307,6 +312,7 @@ public static class AlipaySandboxEndpoints
             else
             {
                 o.Refunds[requestNo] = fen;
+                o.RefundTimes[requestNo] = DateTimeOffset.UtcNow;
                 if (o.Refunds.Values.Sum() == o.TotalFen)
                 {
                     o.TradeStatus = "TRADE_CLOSED"; // fully refunded
@@ -357,6 +363,90 @@ public static class AlipaySandboxEndpoints
         new() { ["code"] = code, ["msg"] = msg, ["sub_code"] = subCode, ["sub_msg"] = subMsg };
 
     /// <summary>{"xxx_response":{…},"sign":"…"} — the signature covers the response text exactly as written here.</summary>
+    /// <summary>
+    /// alipay.data.dataservice.bill.downloadurl.query, bill_type=trade: a ZIP with the day's 业务明细 CSV in GBK (China
+    /// date of payment or refund), titles and summaries in '#' lines, cells padded with tabs as the real file is.
+    /// </summary>
+    private static JsonObject BillUrl(AlipaySandboxState state, AlipaySandboxApp app, JsonObject biz, string baseUrl)
+    {
+        if (biz["bill_type"]?.GetValue<string>() != "trade"
+            || !DateOnly.TryParseExact(biz["bill_date"]?.GetValue<string>(), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+        {
+            return Error("40004", "Business Failed", "isp.bill_date_error", "账单日期或类型不正确");
+        }
+
+        if (date > DateOnly.FromDateTime(DateTimeOffset.UtcNow.ToOffset(ChinaOffset).DateTime))
+        {
+            return Error("40004", "Business Failed", "isp.bill_not_exist", "账单不存在");
+        }
+
+        bool OnDay(DateTimeOffset? t) => t is { } v && DateOnly.FromDateTime(v.ToOffset(ChinaOffset).DateTime) == date;
+        string Time(DateTimeOffset t) => t.ToOffset(ChinaOffset).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        static string Yuan(long fen) => Hutong.Connectors.Abstractions.BillAmounts.ToYuan(fen);
+        static long ProRata(long fee, long part, long whole) => whole == 0 ? 0 : ((fee * part * 2) + whole) / (2 * whole);
+        var rows = new List<string>();
+        long received = 0, refunded = 0;
+        int trades = 0, refunds = 0;
+        foreach (var o in state.Orders.Values.Where(o => o.AppId == app.AppId).OrderBy(o => o.Paid))
+        {
+            lock (o)
+            {
+                var fee = ((o.TotalFen * state.FeeBasisPoints) + 5_000) / 10_000;
+                var subject = o.Subject.Replace(',', '，');
+                if (o.Paid is { } paid && OnDay(paid))
+                {
+                    trades++;
+                    received += o.TotalFen;
+                    rows.Add(string.Join(",\t", o.TradeNo, o.OutTradeNo, "交易", subject, Time(o.Created), Time(paid), string.Empty, string.Empty, string.Empty, string.Empty,
+                        o.BuyerId, Yuan(o.TotalFen), Yuan(o.TotalFen), "0.00", "0.00", "0.00", "0.00", "0.00", string.Empty, "0.00", "0.00", string.Empty, Yuan(-fee), "0.00", string.Empty));
+                }
+
+                long before = 0;
+                foreach (var (requestNo, fen) in o.Refunds.OrderBy(r => o.RefundTimes.GetValueOrDefault(r.Key)))
+                {
+                    var back = ProRata(fee, before + fen, o.TotalFen) - ProRata(fee, before, o.TotalFen);
+                    before += fen;
+                    if (OnDay(o.RefundTimes.GetValueOrDefault(requestNo)))
+                    {
+                        refunds++;
+                        refunded += fen;
+                        rows.Add(string.Join(",\t", o.TradeNo, o.OutTradeNo, "退款", subject, Time(o.Created), Time(o.RefundTimes[requestNo]), string.Empty, string.Empty, string.Empty,
+                            string.Empty, o.BuyerId, Yuan(-fen), Yuan(-fen), "0.00", "0.00", "0.00", "0.00", "0.00", string.Empty, "0.00", "0.00", requestNo, Yuan(back), "0.00", string.Empty));
+                    }
+                }
+            }
+        }
+
+        var d = date.ToString("yyyy年MM月dd日", CultureInfo.InvariantCulture);
+        var csv = new StringBuilder()
+            .Append("#支付宝业务明细查询\r\n")
+            .Append(CultureInfo.InvariantCulture, $"#账号：[{app.SellerId}]\r\n")
+            .Append(CultureInfo.InvariantCulture, $"#起始日期：[{d} 00:00:00]   终止日期：[{date.AddDays(1).ToString("yyyy年MM月dd日", CultureInfo.InvariantCulture)} 00:00:00]\r\n")
+            .Append("#-----------------------------------------业务明细列表----------------------------------------\r\n")
+            .Append(Hutong.Connectors.Alipay.AlipayBill.Header).Append("\r\n");
+        foreach (var row in rows)
+        {
+            csv.Append(row).Append("\r\n");
+        }
+
+        csv.Append("#-----------------------------------------业务明细列表结束------------------------------------\r\n")
+            .Append(CultureInfo.InvariantCulture, $"#交易合计：{trades}笔，商家实收共：{Yuan(received)}元，商家优惠共：0.00元\r\n")
+            .Append(CultureInfo.InvariantCulture, $"#退款合计：{refunds}笔，商家实收退款共：{Yuan(-refunded)}元，商家优惠退款共：0.00元\r\n")
+            .Append(CultureInfo.InvariantCulture, $"#导出时间：[{DateTimeOffset.UtcNow.ToOffset(ChinaOffset).ToString("yyyy年MM月dd日 HH:mm:ss", CultureInfo.InvariantCulture)}]\r\n");
+        using var zip = new MemoryStream();
+        using (var archive = new System.IO.Compression.ZipArchive(zip, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+        {
+            var entry = archive.CreateEntry($"{app.SellerId}{date:yyyyMMdd}_业务明细.csv");
+            using var w = entry.Open();
+            var bytes = Hutong.Connectors.Alipay.AlipayBill.Gbk.GetBytes(csv.ToString());
+            w.Write(bytes);
+        }
+
+        var token = Guid.NewGuid().ToString("N");
+        state.Bills[token] = zip.ToArray();
+        return new JsonObject { ["code"] = "10000", ["msg"] = "Success", ["bill_download_url"] = $"{baseUrl}/sandbox/alipay/bills/{token}" };
+    }
+
     private static async Task RespondAsync(HttpContext ctx, AlipaySandboxState state, string responseKey, JsonObject response, bool badSignature = false)
     {
         var text = response.ToJsonString(Json);

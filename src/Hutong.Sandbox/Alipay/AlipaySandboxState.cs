@@ -52,6 +52,9 @@ public sealed class AlipaySandboxOrder
 
     /// <summary>Refunds by out_request_no, in fen.</summary>
     public Dictionary<string, long> Refunds { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>When each refund was made (the bill's 完成时间).</summary>
+    public Dictionary<string, DateTimeOffset> RefundTimes { get; } = new(StringComparer.Ordinal);
 }
 
 public sealed class AlipaySandboxState : IDisposable
@@ -74,6 +77,12 @@ public sealed class AlipaySandboxState : IDisposable
     public ConcurrentDictionary<string, AlipaySandboxOrder> OrdersByQr { get; } = new(StringComparer.Ordinal);
 
     public ConcurrentQueue<NotificationAttempt> NotificationLog { get; } = new();
+
+    /// <summary>The 服务费 the sandbox bills on each payment, in basis points (returned pro rata on refunds).</summary>
+    public int FeeBasisPoints { get; set; } = 60;
+
+    /// <summary>Bill archives ready for download, by token (the real URL is a short-lived signed OSS link).</summary>
+    public ConcurrentDictionary<string, byte[]> Bills { get; } = new(StringComparer.Ordinal);
 
     public void Dispose() => AlipayKey.Dispose();
 }

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
@@ -82,6 +83,9 @@ public sealed class UnionPaySandbox : IDisposable
 
     public ConcurrentDictionary<string, (string CertId, RSA Key)> Merchants { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The fee the sandbox settles on each payment, in basis points (returned pro rata on a 退货).</summary>
+    public int FeeBasisPoints { get; set; } = 60;
+
     public ConcurrentDictionary<(string MerId, string OrderId), UnionPaySandboxOrder> Orders { get; } = new();
 
     public ConcurrentDictionary<string, UnionPaySandboxOrder> OrdersByQr { get; } = new(StringComparer.Ordinal);
@@ -92,6 +96,7 @@ public sealed class UnionPaySandbox : IDisposable
     {
         app.MapPost("/gateway/api/backTransReq.do", (HttpContext ctx) => HandleAsync(ctx, query: false)).DisableAntiforgery();
         app.MapPost("/gateway/api/queryTrans.do", (HttpContext ctx) => HandleAsync(ctx, query: true)).DisableAntiforgery();
+        app.MapPost("/gateway/api/fileTransRequest.do", FileTransferAsync).DisableAntiforgery();
         var g = app.MapGroup("/sandbox/unionpay");
         g.MapPost("/merchants", (RegisterUnionPayMerchantRequest r) =>
         {
@@ -193,6 +198,84 @@ public sealed class UnionPaySandbox : IDisposable
 
         SigningKey.Dispose();
         SigningCert.Dispose();
+    }
+
+    /// <summary>
+    /// 文件传输 (txnType=76, fileType=00): the settlement file of settleDate (MMdd, this year or last), as Base64 of a ZIP.
+    /// The rows are the day's paid orders and completed 退货 in the sandbox's delimited rendering (see UnionPayBill).
+    /// </summary>
+    private async Task FileTransferAsync(HttpContext ctx)
+    {
+        var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
+        var f = form.ToDictionary(k => k.Key, v => v.Value.ToString(), StringComparer.Ordinal);
+        var merId = f.GetValueOrDefault("merId") ?? string.Empty;
+        var reply = Fields(merId, "76", f.GetValueOrDefault("txnSubType") ?? "01", string.Empty, f.GetValueOrDefault("txnTime") ?? string.Empty);
+        reply.Remove("orderId");
+        if (!Merchants.TryGetValue(merId, out var merchant) || f.GetValueOrDefault("certId") != merchant.CertId
+            || f.GetValueOrDefault("signMethod") != "01" || !UnionPaySignature.Verify(merchant.Key, f, f.GetValueOrDefault("signature")))
+        {
+            await WriteAsync(ctx, Answer(reply, "11", "验证签名失败[9100004]"));
+            return;
+        }
+
+        var china = DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(8));
+        if (f.GetValueOrDefault("txnType") != "76" || f.GetValueOrDefault("fileType") != "00"
+            || !DateTime.TryParseExact($"{china.Year}{f.GetValueOrDefault("settleDate")}", "yyyyMMdd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var settle))
+        {
+            await WriteAsync(ctx, Answer(reply, "30", "报文格式错误"));
+            return;
+        }
+
+        var date = DateOnly.FromDateTime(settle);
+        if (date > DateOnly.FromDateTime(china.DateTime))
+        {
+            date = date.AddYears(-1); // MMdd after today means last year's
+        }
+
+        static long ProRata(long fee, long part, long whole) => whole == 0 ? 0 : ((fee * part * 2) + whole) / (2 * whole);
+        bool OnDay(DateTimeOffset? t) => t is { } v && DateOnly.FromDateTime(v.ToOffset(TimeSpan.FromHours(8)).DateTime) == date;
+        var sb = new StringBuilder(Hutong.Connectors.UnionPay.UnionPayBill.Header).Append('\n');
+        long count = 0, sum = 0;
+        var mine = Orders.Values.Where(o => o.MerId == merId).ToList();
+        foreach (var o in mine.Where(o => o.RefundOf is null && o.Paid is not null && OnDay(o.Paid)).OrderBy(o => o.Paid))
+        {
+            var fee = ((o.TxnAmt * FeeBasisPoints) + 5_000) / 10_000;
+            sb.Append(CultureInfo.InvariantCulture, $"01|{o.OrderId}|{o.QueryId}|{o.TxnAmt}|{fee}|{o.Paid!.Value.ToOffset(TimeSpan.FromHours(8)):yyyyMMddHHmmss}||00\n");
+            count++;
+            sum += o.TxnAmt;
+        }
+
+        foreach (var paid in mine.Where(o => o.RefundOf is null && o.QueryId is not null))
+        {
+            var fee = ((paid.TxnAmt * FeeBasisPoints) + 5_000) / 10_000;
+            long before = 0;
+            foreach (var r in mine.Where(o => o.RefundOf == paid.QueryId && o.OrigRespCode == "00").OrderBy(o => o.TxnTime, StringComparer.Ordinal))
+            {
+                var back = ProRata(fee, before + r.TxnAmt, paid.TxnAmt) - ProRata(fee, before, paid.TxnAmt);
+                before += r.TxnAmt;
+                var at = new DateTimeOffset(DateTime.ParseExact(r.TxnTime, "yyyyMMddHHmmss", CultureInfo.InvariantCulture), TimeSpan.FromHours(8));
+                if (OnDay(at))
+                {
+                    sb.Append(CultureInfo.InvariantCulture, $"04|{r.OrderId}|{r.QueryId}|{r.TxnAmt}|{-back}|{r.TxnTime}|{paid.QueryId}|00\n");
+                    count++;
+                    sum += r.TxnAmt;
+                }
+            }
+        }
+
+        sb.Append(CultureInfo.InvariantCulture, $"#TOTAL|{count}|{sum}\n");
+        using var zip = new MemoryStream();
+        using (var archive = new System.IO.Compression.ZipArchive(zip, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+        {
+            using var w = archive.CreateEntry($"INN{date:yyMMdd}88ZM_{merId}").Open();
+            w.Write(Encoding.UTF8.GetBytes(sb.ToString()));
+        }
+
+        reply["settleDate"] = f["settleDate"];
+        reply["fileType"] = "00";
+        reply["fileName"] = $"INN{date:yyMMdd}88ZM_{merId}.zip";
+        reply["fileContent"] = Convert.ToBase64String(zip.ToArray());
+        await WriteAsync(ctx, Answer(reply, "00", "成功[0000000]"));
     }
 
     private async Task HandleAsync(HttpContext ctx, bool query)

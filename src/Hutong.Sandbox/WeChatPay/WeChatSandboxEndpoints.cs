@@ -29,6 +29,8 @@ public static partial class WeChatSandboxEndpoints
         app.MapGet("/v3/pay/transactions/id/{transactionId}", (HttpContext ctx, string transactionId) => QueryAsync(ctx, state, transactionId, byTransactionId: true));
         app.MapPost("/v3/pay/transactions/out-trade-no/{outTradeNo}/close", (HttpContext ctx, string outTradeNo) => CloseAsync(ctx, state, outTradeNo));
         app.MapGet("/v3/certificates", (HttpContext ctx) => CertificatesAsync(ctx, state));
+        app.MapGet("/v3/bill/tradebill", (HttpContext ctx) => TradeBillAsync(ctx, state));
+        app.MapGet("/v3/billdownload/file", (HttpContext ctx) => DownloadBillAsync(ctx, state));
 
         app.MapPost("/v3/refund/domestic/refunds", (HttpContext ctx) => RefundAsync(ctx, state));
         app.MapGet("/v3/refund/domestic/refunds/{outRefundNo}", (HttpContext ctx, string outRefundNo) => QueryRefundAsync(ctx, state, outRefundNo));
@@ -453,6 +455,106 @@ public static partial class WeChatSandboxEndpoints
     }
 
     /// <summary>Checks the WECHATPAY2-SHA256-RSA2048 Authorization; answers 401 SIGN_ERROR itself on failure.</summary>
+    /// <summary>
+    /// GET /v3/bill/tradebill: the day's bill (China date of the payment's success or the refund) for the signing
+    /// merchant, or a sub-merchant with sub_mchid. Answers the download URL and the file's SHA1, signed.
+    /// </summary>
+    private static async Task TradeBillAsync(HttpContext ctx, WeChatSandboxState state)
+    {
+        var (merchant, _) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        if (!DateOnly.TryParseExact(ctx.Request.Query["bill_date"].ToString(), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "bill_date 格式应为 yyyy-MM-dd");
+            return;
+        }
+
+        var today = DateOnly.FromDateTime(DateTimeOffset.UtcNow.ToOffset(ChinaOffset).DateTime);
+        if (date > today)
+        {
+            // The real API also refuses today's bill before 10:00 the next day; the sandbox serves today's for tests.
+            await ErrorAsync(ctx, state, merchant, 400, "NO_STATEMENT_EXIST", "账单日期不合法或账单尚未生成");
+            return;
+        }
+
+        var sub = ctx.Request.Query["sub_mchid"].ToString();
+        var csv = Encoding.UTF8.GetBytes(BillCsv(state, merchant.MchId, sub.Length > 0 ? sub : null, date));
+        var token = RandomString(32);
+        state.Bills[token] = csv;
+        var url = $"{ctx.Request.Scheme}://{ctx.Request.Host}/v3/billdownload/file?token={token}";
+        await SignedAsync(ctx, state, merchant, 200,
+            JsonSerializer.Serialize(new { hash_type = "SHA1", hash_value = Convert.ToHexStringLower(SHA1.HashData(csv)), download_url = url }, Json), null);
+    }
+
+    /// <summary>GET /v3/billdownload/file: the file itself. The request is signed; the answer is not (as on the real API).</summary>
+    private static async Task DownloadBillAsync(HttpContext ctx, WeChatSandboxState state)
+    {
+        var (merchant, _) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        if (!state.Bills.TryGetValue(ctx.Request.Query["token"].ToString(), out var csv))
+        {
+            await ErrorAsync(ctx, state, merchant, 404, "RESOURCE_NOT_EXISTS", "账单不存在或已过期");
+            return;
+        }
+
+        ctx.Response.ContentType = "text/csv; charset=utf-8";
+        await ctx.Response.Body.WriteAsync(csv, ctx.RequestAborted);
+    }
+
+    private static string BillCsv(WeChatSandboxState state, string mchId, string? subMchId, DateOnly date)
+    {
+        string Time(DateTimeOffset t) => t.ToOffset(ChinaOffset).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        bool OnDay(DateTimeOffset? t) => t is { } v && DateOnly.FromDateTime(v.ToOffset(ChinaOffset).DateTime) == date;
+        var rate = (state.FeeBasisPoints / 100m).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var o in state.Orders.Values.OrderBy(o => o.SuccessTime))
+        {
+            var mine = subMchId is null ? o.MchId == mchId && o.SpMchId is null : o.SpMchId == mchId && o.MchId == subMchId;
+            if (!mine)
+            {
+                continue;
+            }
+
+            lock (o)
+            {
+                var fee = ((o.Total * state.FeeBasisPoints) + 5_000) / 10_000;
+                var name = o.Description.Replace(',', '，');
+                if (o.TradeState is "SUCCESS" or "REFUND" && OnDay(o.SuccessTime))
+                {
+                    rows.Add([Time(o.SuccessTime!.Value), o.AppId, o.SpMchId ?? o.MchId, o.SpMchId is null ? string.Empty : o.MchId, string.Empty, o.TransactionId ?? string.Empty,
+                        o.OutTradeNo, o.PayerOpenId ?? string.Empty, "NATIVE", "SUCCESS", "OTHERS", o.Currency, Yuan(o.Total), "0.00", "0", "0", "0.00", "0.00",
+                        string.Empty, string.Empty, name, o.Attach ?? string.Empty, Yuan(fee), rate, Yuan(o.Total), "0.00", string.Empty]);
+                }
+
+                long before = 0;
+                foreach (var r in o.Refunds.Values.OrderBy(r => r.Created))
+                {
+                    var back = ProRata(fee, before + r.Amount, o.Total) - ProRata(fee, before, o.Total);
+                    before += r.Amount;
+                    if (r.Status == "SUCCESS" && OnDay(r.Created))
+                    {
+                        rows.Add([Time(r.Created), o.AppId, o.SpMchId ?? o.MchId, o.SpMchId is null ? string.Empty : o.MchId, string.Empty, o.TransactionId ?? string.Empty,
+                            o.OutTradeNo, o.PayerOpenId ?? string.Empty, "NATIVE", "REFUND", "OTHERS", o.Currency, "0.00", "0.00", r.RefundId, r.OutRefundNo,
+                            Yuan(r.Amount), "0.00", "ORIGINAL", "SUCCESS", name, o.Attach ?? string.Empty, Yuan(-back), rate, "0.00", Yuan(r.Amount), string.Empty]);
+                    }
+                }
+            }
+        }
+
+        return WeChatPayBill.Write(rows);
+
+        static long ProRata(long fee, long part, long whole) => whole == 0 ? 0 : ((fee * part * 2) + whole) / (2 * whole);
+        static string Yuan(long fen) => Hutong.Connectors.Abstractions.BillAmounts.ToYuan(fen);
+    }
+
     private static async Task<(SandboxMerchant? Merchant, string Body)> AuthenticateAsync(HttpContext ctx, WeChatSandboxState state)
     {
         ctx.Request.EnableBuffering();

@@ -45,7 +45,8 @@ public sealed class SandboxOrder
 
     public required string Description { get; init; }
 
-    public required long Total { get; init; }
+    /// <summary>Settable so a test can seed an amount discrepancy between the wallet and the hub.</summary>
+    public required long Total { get; set; }
 
     public required string Currency { get; init; }
 
@@ -112,6 +113,12 @@ public sealed class WeChatSandboxState : IDisposable
     public ConcurrentDictionary<(string MchId, string OutTradeNo), SandboxOrder> Orders { get; } = new();
 
     public ConcurrentDictionary<string, SandboxOrder> OrdersByCode { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The fee the sandbox bills on each payment, in basis points (returned pro rata on refunds).</summary>
+    public int FeeBasisPoints { get; set; } = 60;
+
+    /// <summary>Bills ready for download, by token.</summary>
+    public ConcurrentDictionary<string, byte[]> Bills { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Every notification attempt the sandbox made, for tests and the control API.</summary>
     public ConcurrentQueue<NotificationAttempt> NotificationLog { get; } = new();

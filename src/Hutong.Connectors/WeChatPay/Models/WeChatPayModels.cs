@@ -111,7 +111,14 @@ public sealed record WxCertificateItem(
     [property: JsonPropertyName("expire_time")] string? ExpireTime,
     [property: JsonPropertyName("encrypt_certificate")] WxEncryptedResource? EncryptCertificate);
 
+/// <summary>GET /v3/bill/tradebill: where to download the bill and its digest.</summary>
+public sealed record WxBillUrl(
+    [property: JsonPropertyName("hash_type")] string? HashType,
+    [property: JsonPropertyName("hash_value")] string? HashValue,
+    [property: JsonPropertyName("download_url")] string? DownloadUrl);
+
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(WxBillUrl))]
 [JsonSerializable(typeof(WxNativeOrderRequest))]
 [JsonSerializable(typeof(WxNativeOrderResponse))]
 [JsonSerializable(typeof(WxCloseRequest))]

@@ -49,7 +49,7 @@ public sealed class LedgerStore(Db db)
     }
 
     /// <summary>The wallet fee posted for a payment (0 if none), as it was posted — not as today's rate would make it.</summary>
-    public Task<long> FeeOfAsync(DbConnection c, DbTransaction t, string paymentId) => c.ExecuteScalarAsync<long>(
+    public Task<long> FeeOfAsync(DbConnection c, DbTransaction? t, string paymentId) => c.ExecuteScalarAsync<long>(
         """
         SELECT COALESCE(SUM(l.amount), 0) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
         WHERE e.kind = 'wallet_fee' AND e.reference = @paymentId AND l.amount > 0

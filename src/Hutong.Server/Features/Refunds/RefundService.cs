@@ -102,6 +102,14 @@ public sealed partial class RefundService(
             ? Problems.NotFound("payment")
             : ApiResult.Ok(new { @object = "list", data = (await refunds.OfPaymentAsync(merchantId, paymentId, ct)).Select(RefundDto.Of).ToList() });
 
+    /// <summary>Follows one refund now (reconciliation found the wallet settled it): a query, then what it proves.</summary>
+    public async Task RecheckAsync(string outRefundNo, CancellationToken ct)
+    {
+        await db.WriteAsync((c, t) => c.ExecuteAsync(
+            "UPDATE refunds SET next_check_at = 0 WHERE out_refund_no = @outRefundNo AND status IN ('pending', 'processing', 'unknown')", new { outRefundNo }, t), ct);
+        await RunDueAsync(ct);
+    }
+
     public async Task RunDueAsync(CancellationToken ct)
     {
         await _pass.WaitAsync(ct);

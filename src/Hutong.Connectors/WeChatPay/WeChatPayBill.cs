@@ -1,0 +1,119 @@
+using System.Globalization;
+using Hutong.Connectors.Abstractions;
+
+namespace Hutong.Connectors.WeChatPay;
+
+/// <summary>
+/// The v3 trade bill (交易账单, bill_type=ALL): UTF-8 CSV with a BOM, a header row, data rows whose every cell starts
+/// with a backtick, then the line "总交易单数,…" and one row of totals. Amounts are yuan. The totals are checked
+/// against the rows, so a truncated or altered file is refused rather than half-read.
+/// </summary>
+public static class WeChatPayBill
+{
+    public const string Header = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
+    public const string TotalsHeader = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额";
+    private static readonly TimeSpan China = TimeSpan.FromHours(8);
+
+    public static IReadOnlyList<BillLine> Parse(string csv)
+    {
+        var lines = csv.TrimStart('\uFEFF').Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
+        if (lines.Length < 3 || lines[0].Trim() != Header)
+        {
+            throw new BillFormatException("not a WeChat Pay trade bill (header)");
+        }
+
+        var result = new List<BillLine>();
+        var i = 1;
+        long settled = 0, refunded = 0, fees = 0;
+        for (; i < lines.Length && !lines[i].StartsWith("总交易单数", StringComparison.Ordinal); i++)
+        {
+            if (lines[i].Length == 0)
+            {
+                continue;
+            }
+
+            var c = Cells(lines[i], 27);
+            var status = c[9];
+            var at = DateTime.TryParseExact(c[0], "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var t) ? new DateTimeOffset(t, China) : (DateTimeOffset?)null;
+            var fee = BillAmounts.ParseYuan(c[22]);
+            fees += fee;
+            if (status == "REFUND")
+            {
+                var amount = BillAmounts.ParseYuan(c[16]);
+                refunded += amount;
+                result.Add(new BillLine(BillLineKind.Refund, Required(c[6], "商户订单号"), c[5], Required(c[15], "商户退款单号"), amount, -fee, c[19], at));
+            }
+            else
+            {
+                var amount = BillAmounts.ParseYuan(c[12]);
+                settled += amount;
+                result.Add(new BillLine(BillLineKind.Payment, Required(c[6], "商户订单号"), c[5], null, amount, fee, status, at));
+            }
+        }
+
+        if (i + 1 >= lines.Length || lines[i].Trim() != TotalsHeader)
+        {
+            throw new BillFormatException("the totals are missing (truncated bill)");
+        }
+
+        var totals = Cells(lines[i + 1], 7);
+        if (long.Parse(totals[0], NumberStyles.None, CultureInfo.InvariantCulture) != result.Count
+            || BillAmounts.ParseYuan(totals[1]) != settled || BillAmounts.ParseYuan(totals[2]) != refunded || BillAmounts.ParseYuan(totals[4]) != fees)
+        {
+            throw new BillFormatException("the rows do not add up to the bill's totals");
+        }
+
+        return result;
+    }
+
+    /// <summary>Writes a bill in the same layout (the sandbox's side, and the parser's round-trip tests).</summary>
+    public static string Write(IEnumerable<IReadOnlyList<string>> rows)
+    {
+        var list = rows.ToList();
+        var sb = new System.Text.StringBuilder("\uFEFF").Append(Header).Append("\r\n");
+        long settled = 0, refunded = 0, fees = 0, ordered = 0, requested = 0;
+        foreach (var r in list)
+        {
+            sb.Append(string.Join(',', r.Select(cell => "`" + cell))).Append("\r\n");
+            if (r[9] == "REFUND")
+            {
+                refunded += BillAmounts.ParseYuan(r[16]);
+                requested += BillAmounts.ParseYuan(r[25]);
+            }
+            else
+            {
+                settled += BillAmounts.ParseYuan(r[12]);
+                ordered += BillAmounts.ParseYuan(r[24]);
+            }
+
+            fees += BillAmounts.ParseYuan(r[22]);
+        }
+
+        sb.Append(TotalsHeader).Append("\r\n");
+        sb.Append(string.Join(',', new[]
+        {
+            list.Count.ToString(CultureInfo.InvariantCulture), BillAmounts.ToYuan(settled), BillAmounts.ToYuan(refunded), "0.00", BillAmounts.ToYuan(fees),
+            BillAmounts.ToYuan(ordered), BillAmounts.ToYuan(requested),
+        }.Select(x => "`" + x))).Append("\r\n");
+        return sb.ToString();
+    }
+
+    private static string[] Cells(string line, int expected)
+    {
+        var cells = line.Split(',');
+        if (cells.Length != expected)
+        {
+            throw new BillFormatException($"a row has {cells.Length} cells, expected {expected}");
+        }
+
+        for (var k = 0; k < cells.Length; k++)
+        {
+            cells[k] = cells[k].StartsWith('`') ? cells[k][1..].Trim() : cells[k].Trim();
+        }
+
+        return cells;
+    }
+
+    private static string Required(string value, string name) =>
+        value.Length > 0 ? value : throw new BillFormatException($"{name} is empty");
+}

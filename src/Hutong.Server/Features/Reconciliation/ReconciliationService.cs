@@ -1,0 +1,263 @@
+using System.Globalization;
+using System.Text.Json;
+using Dapper;
+using Hutong.Connectors.Abstractions;
+using Hutong.Domain;
+using Hutong.Server.Features.Ledger;
+using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Refunds;
+using Hutong.Server.Http;
+using Hutong.Server.Storage;
+
+namespace Hutong.Server.Features.Reconciliation;
+
+/// <summary>One difference between a wallet's bill and the hub's books, and what the run did about it.</summary>
+/// <param name="Kind">missing_in_hub, missing_in_wallet, amount_mismatch, status_mismatch or fee_mismatch.</param>
+/// <param name="Resolution">repaired (a re-query proved the wallet right and the hub now agrees) or open (needs a person).</param>
+public sealed record Discrepancy(
+    string Kind, string Channel, string Wallet, string OutTradeNo, string? OutRefundNo, long? HubAmount, long? WalletAmount, string Resolution, string Detail);
+
+public sealed record ChannelReconciliation(
+    string RunId, string Channel, string Wallet, string Status, int BillLines, int Matched, int Repaired, IReadOnlyList<Discrepancy> Discrepancies, string? Error);
+
+public sealed record ReconciliationReport(string BillDate, IReadOnlyList<ChannelReconciliation> Channels)
+{
+    public IEnumerable<Discrepancy> Discrepancies => Channels.SelectMany(c => c.Discrepancies);
+}
+
+/// <summary>
+/// 对账: downloads each channel's bill for a China day and matches it against the hub — payments by out_trade_no,
+/// refunds by out_refund_no. A line the hub has in another state is re-queried at the wallet and, when the answer
+/// proves it, applied through the same code path as a notification (repaired); everything else is reported, never
+/// changed by guesswork. Each run is stored with its findings.
+/// </summary>
+public sealed partial class ReconciliationService(
+    Db db, WalletRegistry wallets, PaymentService payments, RefundService refunds, LedgerStore ledger, TimeProvider time, ILogger<ReconciliationService> log)
+{
+    public static readonly TimeSpan China = TimeSpan.FromHours(8);
+
+    private sealed class HubPayment
+    {
+        public string AttemptId { get; set; } = string.Empty;
+
+        public string OutTradeNo { get; set; } = string.Empty;
+
+        public string PaymentId { get; set; } = string.Empty;
+
+        public long Amount { get; set; }
+
+        /// <summary>1 when the attempt is the payment's own (0: a second capture the hub is refunding).</summary>
+        public long Current { get; set; }
+    }
+
+    private sealed class HubRefund
+    {
+        public string OutRefundNo { get; set; } = string.Empty;
+
+        public string OutTradeNo { get; set; } = string.Empty;
+
+        public long Amount { get; set; }
+    }
+
+    public async Task<ReconciliationReport> RunAsync(DateOnly date, IProgress<(string Channel, int Done, int Total)>? progress, CancellationToken ct)
+    {
+        var channels = (await wallets.WalletsAsync(ct)).Keys.Concat((await wallets.ListAsync(ct)).Select(c => c.Id)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var results = new List<ChannelReconciliation>();
+        for (var i = 0; i < channels.Count; i++)
+        {
+            progress?.Report((channels[i], i, channels.Count));
+            results.Add(await RunChannelAsync(date, channels[i], ct));
+        }
+
+        progress?.Report(("done", channels.Count, channels.Count));
+        return new ReconciliationReport(date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), results);
+    }
+
+    private async Task<ChannelReconciliation> RunChannelAsync(DateOnly date, string channel, CancellationToken ct)
+    {
+        var started = time.GetUtcNow();
+        var connector = await wallets.ChannelAsync(channel, ct);
+        if (connector is null)
+        {
+            return await SaveAsync(date, channel, "?", started, null, 0, 0, [], "channel not found");
+        }
+
+        var bill = await connector.DownloadBillAsync(date, ct);
+        if (bill.Outcome != WalletCallOutcome.Ok)
+        {
+            LogBillFailed(log, channel, date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), bill.Error?.Message ?? "-");
+            return await SaveAsync(date, channel, connector.Wallet, started, null, 0, 0, [], $"bill not available: {bill.Error?.Code} {bill.Error?.Message}");
+        }
+
+        var from = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), China).ToUnixTimeMilliseconds();
+        var to = new DateTimeOffset(date.AddDays(1).ToDateTime(TimeOnly.MinValue), China).ToUnixTimeMilliseconds();
+        var (hubPayments, hubRefunds) = await db.ReadAsync(async c =>
+        {
+            var p = (await c.QueryAsync<HubPayment>(
+                """
+                SELECT a.id AS attempt_id, a.out_trade_no, p.id AS payment_id, p.amount, CASE WHEN p.current_attempt_id = a.id THEN 1 ELSE 0 END AS current
+                FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
+                WHERE COALESCE(a.channel, a.wallet) = @channel AND a.status = 'succeeded'
+                  AND ((p.current_attempt_id = a.id AND p.succeeded_at >= @from AND p.succeeded_at < @to)
+                    OR (p.current_attempt_id <> a.id AND a.updated_at >= @from AND a.updated_at < @to))
+                """, new { channel, from, to })).ToList();
+            var r = (await c.QueryAsync<HubRefund>(
+                """
+                SELECT r.out_refund_no, a.out_trade_no, r.amount FROM refunds r JOIN payment_attempts a ON a.id = r.attempt_id
+                WHERE COALESCE(a.channel, a.wallet) = @channel AND r.status = 'succeeded' AND r.updated_at >= @from AND r.updated_at < @to
+                """, new { channel, from, to })).ToList();
+            return (p, r);
+        }, ct);
+
+        var found = new List<Discrepancy>();
+        var matched = 0;
+        var repaired = 0;
+        void Add(string kind, BillLine? l, string outTradeNo, string? outRefundNo, long? hub, long? wallet, string resolution, string detail) =>
+            found.Add(new Discrepancy(kind, channel, connector.Wallet, outTradeNo, outRefundNo, hub, wallet, resolution, detail));
+
+        var hubByTrade = hubPayments.ToDictionary(h => h.OutTradeNo, StringComparer.Ordinal);
+        var seenTrades = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in bill.Lines!.Where(l => l.Kind == BillLineKind.Payment))
+        {
+            seenTrades.Add(line.OutTradeNo);
+            if (hubByTrade.TryGetValue(line.OutTradeNo, out var h))
+            {
+                if (h.Amount != line.AmountMinor)
+                {
+                    Add("amount_mismatch", line, line.OutTradeNo, null, h.Amount, line.AmountMinor, "open", $"payment {h.PaymentId}");
+                    continue;
+                }
+
+                if (h.Current == 1 && await FeeAsync(h.PaymentId, ct) is var fee && fee != line.FeeMinor)
+                {
+                    Add("fee_mismatch", line, line.OutTradeNo, null, fee, line.FeeMinor, "open", $"payment {h.PaymentId}: ledger fee {fee}, billed {line.FeeMinor}");
+                    continue;
+                }
+
+                matched++;
+                continue;
+            }
+
+            var attempt = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<AttemptRow?>("SELECT * FROM payment_attempts WHERE out_trade_no = @OutTradeNo", new { line.OutTradeNo }), ct);
+            if (attempt is null)
+            {
+                Add("missing_in_hub", line, line.OutTradeNo, null, null, line.AmountMinor, "open", $"the wallet settled {line.TransactionId}; the hub never made this order");
+                continue;
+            }
+
+            if (attempt.Status == "succeeded")
+            {
+                matched++; // the hub has it on a neighbouring day (a success around midnight): not a difference
+                continue;
+            }
+
+            // The wallet settled an order the hub does not count as paid: ask the wallet, and believe the answer.
+            var query = await connector.QueryAsync(line.OutTradeNo, ct);
+            if (query is { Outcome: WalletCallOutcome.Ok, Transaction.Status: WalletStatus.Succeeded })
+            {
+                await payments.ApplyWalletTransactionAsync(query.Transaction, "reconciliation", ct);
+            }
+
+            var after = await db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT status FROM payment_attempts WHERE id = @Id", new { attempt.Id }), ct);
+            var fixedNow = after == "succeeded";
+            repaired += fixedNow ? 1 : 0;
+            Add("status_mismatch", line, line.OutTradeNo, null, null, line.AmountMinor, fixedNow ? "repaired" : "open",
+                $"hub had {attempt.Status}; wallet {(fixedNow ? "confirmed the payment on re-query" : "did not confirm on re-query")}");
+        }
+
+        foreach (var h in hubPayments.Where(h => !seenTrades.Contains(h.OutTradeNo)))
+        {
+            Add("missing_in_wallet", null, h.OutTradeNo, null, h.Amount, null, "open", $"payment {h.PaymentId} succeeded in the hub but is not in the bill");
+        }
+
+        var hubByRefund = hubRefunds.ToDictionary(r => r.OutRefundNo, StringComparer.Ordinal);
+        var seenRefunds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in bill.Lines!.Where(l => l.Kind == BillLineKind.Refund))
+        {
+            var no = line.OutRefundNo ?? string.Empty;
+            seenRefunds.Add(no);
+            if (hubByRefund.TryGetValue(no, out var r))
+            {
+                if (r.Amount != line.AmountMinor)
+                {
+                    Add("amount_mismatch", line, r.OutTradeNo, no, r.Amount, line.AmountMinor, "open", "refund amounts differ");
+                }
+                else
+                {
+                    matched++;
+                }
+
+                continue;
+            }
+
+            var status = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<string?>("SELECT status FROM refunds WHERE out_refund_no = @no", new { no }), ct);
+            if (status is null)
+            {
+                Add("missing_in_hub", line, line.OutTradeNo, no, null, line.AmountMinor, "open", "a refund the hub never asked for");
+                continue;
+            }
+
+            if (status == "succeeded")
+            {
+                matched++;
+                continue;
+            }
+
+            await refunds.RecheckAsync(no, ct);
+            var after = await db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT status FROM refunds WHERE out_refund_no = @no", new { no }), ct);
+            repaired += after == "succeeded" ? 1 : 0;
+            Add("status_mismatch", line, line.OutTradeNo, no, null, line.AmountMinor, after == "succeeded" ? "repaired" : "open", $"hub had the refund {status}");
+        }
+
+        foreach (var r in hubRefunds.Where(r => !seenRefunds.Contains(r.OutRefundNo)))
+        {
+            Add("missing_in_wallet", null, r.OutTradeNo, r.OutRefundNo, r.Amount, null, "open", "refund succeeded in the hub but is not in the bill");
+        }
+
+        return await SaveAsync(date, channel, connector.Wallet, started, bill.Lines!.Count, matched, repaired, found, null);
+    }
+
+    private Task<long> FeeAsync(string paymentId, CancellationToken ct) => db.ReadAsync(c => ledger.FeeOfAsync(c, null, paymentId), ct);
+
+    private async Task<ChannelReconciliation> SaveAsync(
+        DateOnly date, string channel, string wallet, DateTimeOffset started, int? lines, int matched, int repaired, IReadOnlyList<Discrepancy> found, string? error)
+    {
+        var id = Ids.New("rec", started);
+        var result = new ChannelReconciliation(id, channel, wallet, error is null ? "completed" : "failed", lines ?? 0, matched, repaired, found, error);
+        await db.WriteAsync((c, t) => c.ExecuteAsync(
+            """
+            INSERT INTO reconciliation_runs (id, bill_date, channel, wallet, status, bill_lines, matched, discrepancies, repaired, error, report, started_at, finished_at)
+            VALUES (@id, @date, @channel, @wallet, @status, @lines, @matched, @count, @repaired, @error, @report, @started, @finished)
+            """,
+            new
+            {
+                id, date = date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), channel, wallet, status = result.Status, lines = lines ?? 0, matched, count = found.Count,
+                repaired, error, report = ApiJson.Serialize(found), started = started.ToUnixTimeMilliseconds(), finished = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            }, t), CancellationToken.None);
+        if (found.Any(d => d.Resolution == "open"))
+        {
+            LogOpenDiscrepancies(log, channel, date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), found.Count(d => d.Resolution == "open"));
+        }
+
+        return result;
+    }
+
+    /// <summary>The stored runs of a bill date, latest per channel first.</summary>
+    public async Task<ReconciliationReport> StoredAsync(DateOnly date, CancellationToken ct)
+    {
+        var rows = await db.ReadAsync(c => c.QueryAsync<(string Id, string Channel, string Wallet, string Status, int BillLines, int Matched, int Repaired, string Report, string? Error)>(
+            "SELECT id, channel, wallet, status, bill_lines, matched, repaired, report, error FROM reconciliation_runs WHERE bill_date = @d ORDER BY id DESC",
+            new { d = date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) }), ct);
+        var latest = rows.GroupBy(r => r.Channel).Select(g => g.First()).OrderBy(r => r.Channel, StringComparer.Ordinal)
+            .Select(r => new ChannelReconciliation(r.Id, r.Channel, r.Wallet, r.Status, r.BillLines, r.Matched, r.Repaired,
+                JsonSerializer.Deserialize<List<Discrepancy>>(r.Report, ApiJson.Options)!, r.Error))
+            .ToList();
+        return new ReconciliationReport(date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), latest);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reconciliation: {Channel} bill of {Date} not available ({Reason})")]
+    private static partial void LogBillFailed(ILogger logger, string channel, string date, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Reconciliation: {Channel} on {Date} has {Count} open discrepancies")]
+    private static partial void LogOpenDiscrepancies(ILogger logger, string channel, string date, int count);
+}
