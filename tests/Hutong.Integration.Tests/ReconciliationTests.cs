@@ -130,3 +130,18 @@ public sealed class ReconciliationTests_Sqlite(SqliteHub hub) : ReconciliationTe
 
 [Collection("postgres")]
 public sealed class ReconciliationTests_Postgres(PostgresHub hub) : ReconciliationTests(hub);
+
+public sealed class ReconciliationScheduleTests
+{
+    [Theory]
+    [InlineData("2026-11-23T01:59:00Z", false, null)] // 09:59 in China: the bills are not out yet
+    [InlineData("2026-11-23T02:00:00Z", false, "2026-11-22")] // 10:00 in China: yesterday is due
+    [InlineData("2026-11-23T02:00:00Z", true, null)] // already reconciled
+    [InlineData("2026-11-22T16:30:00Z", false, null)] // 00:30 on the 23rd in China, before 10:00
+    [InlineData("2026-11-23T15:59:00Z", false, "2026-11-22")] // 23:59 in China: still yesterday's turn
+    public void Yesterday_is_reconciled_once_after_the_daily_time_in_China(string nowUtc, bool alreadyRan, string? expected)
+    {
+        var due = ReconciliationScheduler.Due(DateTimeOffset.Parse(nowUtc, System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromHours(10), alreadyRan);
+        Assert.Equal(expected, due?.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+    }
+}

@@ -57,10 +57,7 @@ public static class AlipayBill
             {
                 if (line.StartsWith("#交易合计：", StringComparison.Ordinal))
                 {
-                    var n = line["#交易合计：".Length..line.IndexOf('笔', StringComparison.Ordinal)];
-                    var yuan = line[(line.IndexOf("商家实收共：", StringComparison.Ordinal) + "商家实收共：".Length)..line.IndexOf('元', StringComparison.Ordinal)];
-                    declaredTrades = int.Parse(n, NumberStyles.None, CultureInfo.InvariantCulture);
-                    declaredReceived = BillAmounts.ParseYuan(yuan);
+                    (declaredTrades, declaredReceived) = Summary(line);
                 }
 
                 continue;
@@ -112,6 +109,21 @@ public static class AlipayBill
         }
 
         return result;
+    }
+
+    /// <summary>"#交易合计：N笔，商家实收共：X元，…" → (N, X in fen).</summary>
+    private static (int Trades, long Received) Summary(string line)
+    {
+        var count = line.IndexOf('笔', StringComparison.Ordinal);
+        var from = line.IndexOf("商家实收共：", StringComparison.Ordinal);
+        var to = from < 0 ? -1 : line.IndexOf('元', from);
+        if (count < "#交易合计：".Length || from < 0 || to < 0
+            || !int.TryParse(line.AsSpan("#交易合计：".Length, count - "#交易合计：".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+        {
+            throw new BillFormatException("the 交易合计 summary is malformed");
+        }
+
+        return (n, BillAmounts.ParseYuan(line[(from + "商家实收共：".Length)..to]));
     }
 
     private static string NonEmpty(string s) => s.Length > 0 ? s : throw new BillFormatException("an order number is empty");

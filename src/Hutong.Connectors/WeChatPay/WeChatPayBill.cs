@@ -57,7 +57,7 @@ public static class WeChatPayBill
         }
 
         var totals = Cells(lines[i + 1], 7);
-        if (long.Parse(totals[0], NumberStyles.None, CultureInfo.InvariantCulture) != result.Count
+        if (!long.TryParse(totals[0], NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count != result.Count
             || BillAmounts.ParseYuan(totals[1]) != settled || BillAmounts.ParseYuan(totals[2]) != refunded || BillAmounts.ParseYuan(totals[4]) != fees)
         {
             throw new BillFormatException("the rows do not add up to the bill's totals");

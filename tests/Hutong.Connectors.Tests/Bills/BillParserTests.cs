@@ -1,0 +1,151 @@
+using System.IO.Compression;
+using Hutong.Connectors.Abstractions;
+using Hutong.Connectors.Alipay;
+using Hutong.Connectors.UnionPay;
+using Hutong.Connectors.WeChatPay;
+
+namespace Hutong.Connectors.Tests.Bills;
+
+/// <summary>The three wallets' bill parsers: exact amounts, totals checked, and no input makes them do anything but parse or refuse.</summary>
+public class BillParserTests
+{
+    private static string[] WxPayment(string outTradeNo, string amount, string fee) =>
+    [
+        "2026-11-22 10:00:01", "wx8888888888888888", "1900000100", string.Empty, string.Empty, "4200000001202611220001", outTradeNo, "oUser1", "NATIVE", "SUCCESS",
+        "OTHERS", "CNY", amount, "0.00", "0", "0", "0.00", "0.00", string.Empty, string.Empty, "龙井茶", "pay_x", fee, "0.60%", amount, "0.00", string.Empty,
+    ];
+
+    private static string[] WxRefund(string outTradeNo, string outRefundNo, string amount, string feeBack) =>
+    [
+        "2026-11-22 11:00:00", "wx8888888888888888", "1900000100", string.Empty, string.Empty, "4200000001202611220001", outTradeNo, "oUser1", "NATIVE", "REFUND",
+        "OTHERS", "CNY", "0.00", "0.00", "50300001", outRefundNo, amount, "0.00", "ORIGINAL", "SUCCESS", "龙井茶", "pay_x", "-" + feeBack, "0.60%", "0.00", amount, string.Empty,
+    ];
+
+    private static string WeChatSample() => WeChatPayBill.Write([WxPayment("A1", "100.50", "0.60"), WxPayment("A2", "0.01", "0.00"), WxRefund("A1", "R1", "50.25", "0.30")]);
+
+    [Fact]
+    public void WeChat_bill_rows_become_exact_fen_and_the_totals_are_checked()
+    {
+        var lines = WeChatPayBill.Parse(WeChatSample());
+        Assert.Equal(3, lines.Count);
+        Assert.Equal(new BillLine(BillLineKind.Payment, "A1", "4200000001202611220001", null, 10_050, 60, "SUCCESS", new DateTimeOffset(2026, 11, 22, 10, 0, 1, TimeSpan.FromHours(8))), lines[0]);
+        Assert.Equal(1, lines[1].AmountMinor);
+        Assert.Equal((BillLineKind.Refund, "R1", 5_025L, 30L), (lines[2].Kind, lines[2].OutRefundNo, lines[2].AmountMinor, lines[2].FeeMinor));
+        Assert.Contains("`100.50", WeChatSample(), StringComparison.Ordinal); // every cell starts with a backtick
+
+        var tampered = WeChatSample().Replace("`100.50,`0.00,`0,`0", "`100.51,`0.00,`0,`0", StringComparison.Ordinal);
+        Assert.Throws<BillFormatException>(() => WeChatPayBill.Parse(tampered));
+        var truncated = WeChatSample()[..WeChatSample().IndexOf(WeChatPayBill.TotalsHeader, StringComparison.Ordinal)];
+        Assert.Throws<BillFormatException>(() => WeChatPayBill.Parse(truncated));
+    }
+
+    private const string AlipaySample = """
+        #支付宝业务明细查询
+        #账号：[20880000000000]
+        #起始日期：[2026年11月22日 00:00:00]   终止日期：[2026年11月23日 00:00:00]
+        #-----------------------------------------业务明细列表----------------------------------------
+        支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注
+        2026112222001400001	,B1	,交易	,茶	,2026-11-22 09:00:00	,2026-11-22 09:00:05	,	,	,	,	,2088001	,23.45	,23.45	,0.00	,0.00	,0.00	,0.00	,0.00	,	,0.00	,0.00	,	,-0.14	,0.00	,
+        2026112222001400001	,B1	,退款	,茶	,2026-11-22 09:00:00	,2026-11-22 12:00:00	,	,	,	,	,2088001	,-3.45	,-3.45	,0.00	,0.00	,0.00	,0.00	,0.00	,	,0.00	,0.00	,RQ1	,0.02	,0.00	,
+        #-----------------------------------------业务明细列表结束------------------------------------
+        #交易合计：1笔，商家实收共：23.45元，商家优惠共：0.00元
+        #退款合计：1笔，商家实收退款共：-3.45元，商家优惠退款共：0.00元
+        #导出时间：[2026年11月23日 09:00:00]
+        """;
+
+    [Fact]
+    public void Alipay_bill_in_a_GBK_zip_reads_payments_and_refunds_with_their_fees()
+    {
+        using var zip = new MemoryStream();
+        using (var archive = new ZipArchive(zip, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            using var w = archive.CreateEntry("20880000000000_20261122_业务明细.csv").Open();
+            w.Write(AlipayBill.Gbk.GetBytes(AlipaySample));
+        }
+
+        var lines = AlipayBill.ParseZip(zip.ToArray());
+        Assert.Equal((BillLineKind.Payment, "B1", 2_345L, 14L), (lines[0].Kind, lines[0].OutTradeNo, lines[0].AmountMinor, lines[0].FeeMinor));
+        Assert.Equal((BillLineKind.Refund, "RQ1", 345L, 2L), (lines[1].Kind, lines[1].OutRefundNo, lines[1].AmountMinor, lines[1].FeeMinor));
+        Assert.Throws<BillFormatException>(() => AlipayBill.Parse(AlipaySample.Replace("商家实收共：23.45元", "商家实收共：23.46元", StringComparison.Ordinal)));
+        Assert.Throws<BillFormatException>(() => AlipayBill.ParseZip([1, 2, 3]));
+    }
+
+    private const string UnionPaySample = "txnType|orderId|queryId|txnAmt|fee|txnTime|origQueryId|respCode\n01|C1|Q1|5432|33|20261122100000||00\n04|CR1|Q2|432|-3|20261122110000|Q1|00\n#TOTAL|2|5864\n";
+
+    [Fact]
+    public void UnionPay_settlement_file_names_refunds_by_their_own_order_and_the_payment_by_query_id()
+    {
+        using var zip = new MemoryStream();
+        using (var archive = new ZipArchive(zip, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            using var w = archive.CreateEntry("INN26112288ZM_777290058110048").Open();
+            w.Write(System.Text.Encoding.UTF8.GetBytes(UnionPaySample));
+        }
+
+        var lines = UnionPayBill.ParseFileContent(Convert.ToBase64String(zip.ToArray()));
+        Assert.Equal((BillLineKind.Payment, "C1", 5_432L, 33L), (lines[0].Kind, lines[0].OutTradeNo, lines[0].AmountMinor, lines[0].FeeMinor));
+        Assert.Equal((BillLineKind.Refund, "Q1", "CR1", 432L, 3L), (lines[1].Kind, lines[1].OutTradeNo, lines[1].OutRefundNo, lines[1].AmountMinor, lines[1].FeeMinor));
+        Assert.Throws<BillFormatException>(() => UnionPayBill.Parse(UnionPaySample.Replace("#TOTAL|2|5864", "#TOTAL|2|5865", StringComparison.Ordinal)));
+        Assert.Throws<BillFormatException>(() => UnionPayBill.ParseFileContent("not base64!"));
+    }
+
+    [Theory]
+    [InlineData("12.34", 1_234)]
+    [InlineData("-0.07", -7)]
+    [InlineData("0.5", 50)]
+    [InlineData("100", 10_000)]
+    [InlineData("`9.99", 999)]
+    public void Yuan_amounts_are_read_exactly(string text, long fen) => Assert.Equal(fen, BillAmounts.ParseYuan(text));
+
+    [Theory]
+    [InlineData("1.234")]
+    [InlineData("1e3")]
+    [InlineData("")]
+    [InlineData("1,000.00")]
+    [InlineData("NaN")]
+    public void Anything_else_is_not_an_amount(string text) => Assert.Throws<BillFormatException>(() => BillAmounts.ParseYuan(text));
+
+    /// <summary>
+    /// Fuzz target (bounded, seeded so a failure replays): random byte flips, deletions, duplications and truncations of
+    /// valid bills. Each parser must either return or throw <see cref="BillFormatException"/> — never anything else.
+    /// </summary>
+    [Theory]
+    [InlineData(20261122)]
+    [InlineData(7)]
+    public void Mutated_bills_are_parsed_or_refused_never_crash(int seed)
+    {
+        var rng = new Random(seed);
+        var samples = new (string Text, Func<string, object> Parse)[]
+        {
+            (WeChatSample(), t => WeChatPayBill.Parse(t)),
+            (AlipaySample, t => AlipayBill.Parse(t)),
+            (UnionPaySample, t => UnionPayBill.Parse(t)),
+        };
+        foreach (var (text, parse) in samples)
+        {
+            for (var i = 0; i < 3_000; i++)
+            {
+                var chars = text.ToCharArray().ToList();
+                for (var k = rng.Next(1, 6); k > 0 && chars.Count > 0; k--)
+                {
+                    var at = rng.Next(chars.Count);
+                    switch (rng.Next(4))
+                    {
+                        case 0: chars[at] = (char)rng.Next(0, 0x3000); break;
+                        case 1: chars.RemoveAt(at); break;
+                        case 2: chars.Insert(at, chars[rng.Next(chars.Count)]); break;
+                        default: chars.RemoveRange(at, chars.Count - at); break;
+                    }
+                }
+
+                try
+                {
+                    parse(new string([.. chars]));
+                }
+                catch (BillFormatException)
+                {
+                }
+            }
+        }
+    }
+}
