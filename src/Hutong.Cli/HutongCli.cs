@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 using Hutong.Server;
 using Hutong.Server.Features;
 using Hutong.Server.Features.Channels;
@@ -19,7 +20,10 @@ namespace Hutong.Cli;
 /// </summary>
 public static class HutongCli
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter output)
+    public static Task<int> RunAsync(string[] args, TextWriter output) => RunAsync(args, output, null);
+
+    /// <param name="accounts">Tests pass sandbox wallet accounts; otherwise they come from configuration (Connectors:*).</param>
+    internal static async Task<int> RunAsync(string[] args, TextWriter output, WalletAccounts? accounts)
     {
         var store = new Option<StoreProvider?>("--store") { Description = "Sqlite or Postgres (default: configuration)", Recursive = true };
         var connection = new Option<string?>("--connection") { Description = "Connection string (default: configuration)", Recursive = true };
@@ -182,6 +186,78 @@ public static class HutongCli
         ledger.Subcommands.Add(verify);
         ledger.Subcommands.Add(balances);
 
+        var recDate = new Option<string?>("--date") { Description = "Bill date, yyyy-MM-dd in China time (default: yesterday)" };
+        var html = new Option<FileInfo?>("--html") { Description = "Write the report as HTML here" };
+        var csv = new Option<FileInfo?>("--csv") { Description = "Write the discrepancies as CSV here" };
+        var reconcile = new Command("reconcile", "对账: download every channel's bill for a day and match it against the hub; exits 1 if anything is left open.") { recDate, html, csv };
+        reconcile.SetAction(async (r, ct) =>
+        {
+            var china = DateTimeOffset.UtcNow.ToOffset(Hutong.Server.Features.Reconciliation.ReconciliationService.China);
+            var date = DateOnly.FromDateTime(china.DateTime).AddDays(-1);
+            if (r.GetValue(recDate) is { } d && !DateOnly.TryParseExact(d, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out date))
+            {
+                throw new CliException("--date must be yyyy-MM-dd");
+            }
+
+            var (provider, connectionString) = StoreOf(r, store, connection);
+            await using var hub = await HubApp.BuildAsync([], b =>
+            {
+                b.Logging.ClearProviders();
+                b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+                {
+                    ["Store:Provider"] = provider.ToString(),
+                    ["Store:ConnectionString"] = connectionString,
+                });
+            }, accounts);
+            await Migrator.MigrateAsync(hub.App.Services.GetRequiredService<Db>(), ct);
+            var svc = hub.App.Services.GetRequiredService<Hutong.Server.Features.Reconciliation.ReconciliationService>();
+            var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(output) });
+            Hutong.Server.Features.Reconciliation.ReconciliationReport report = null!;
+            await console.Progress().StartAsync(async p =>
+            {
+                var task = p.AddTask($"对账 {date:yyyy-MM-dd}");
+                report = await svc.RunAsync(date, new System.Progress<(string Channel, int Done, int Total)>(x =>
+                {
+                    task.MaxValue = Math.Max(1, x.Total);
+                    task.Value = x.Done;
+                    task.Description = $"对账 {date:yyyy-MM-dd} {x.Channel}";
+                }), ct);
+                task.Value = task.MaxValue;
+            });
+
+            var table = new Spectre.Console.Table().AddColumns("channel", "wallet", "status", "bill lines", "matched", "repaired", "open");
+            foreach (var c in report.Channels)
+            {
+                table.AddRow(c.Channel, c.Wallet, c.Status + (c.Error is null ? string.Empty : $" ({Spectre.Console.Markup.Escape(c.Error)})"), $"{c.BillLines}", $"{c.Matched}", $"{c.Repaired}",
+                    $"{c.Discrepancies.Count(x => x.Resolution == "open")}");
+            }
+
+            console.Write(table);
+            foreach (var x in report.Discrepancies)
+            {
+                await output.WriteLineAsync($"{x.Resolution.ToUpperInvariant()} {x.Kind} {x.Channel} {x.OutTradeNo} {x.OutRefundNo} hub={x.HubAmount} wallet={x.WalletAmount}: {x.Detail}");
+            }
+
+            if (r.GetValue(html) is { } h)
+            {
+                await File.WriteAllTextAsync(h.FullName, Hutong.Server.Features.Reconciliation.ReconciliationReportWriter.Html(report), ct);
+            }
+
+            if (r.GetValue(csv) is { } f)
+            {
+                await File.WriteAllTextAsync(f.FullName, Hutong.Server.Features.Reconciliation.ReconciliationReportWriter.Csv(report), ct);
+            }
+
+            var open = report.Discrepancies.Count(x => x.Resolution == "open");
+            if (open > 0 || report.Channels.Any(c => c.Status != "completed"))
+            {
+                throw new CliException($"{open} open discrepancies; {report.Channels.Count(c => c.Status != "completed")} channel(s) without a bill");
+            }
+
+            await output.WriteLineAsync("all bills reconciled");
+            return 0;
+        });
+        root.Subcommands.Add(reconcile);
         root.Subcommands.Add(ledger);
         root.Subcommands.Add(channel);
         root.Subcommands.Add(route);
@@ -215,11 +291,16 @@ public static class HutongCli
     private static IConfigurationRoot Config() =>
         new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true).AddEnvironmentVariables().Build();
 
+    private static (StoreProvider Provider, string ConnectionString) StoreOf(ParseResult r, Option<StoreProvider?> store, Option<string?> connection)
+    {
+        var options = Config().GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+        return (r.GetValue(store) ?? options.Provider, r.GetValue(connection) ?? options.ConnectionString);
+    }
+
     private static async Task<int> WithDbAsync(ParseResult r, Option<StoreProvider?> store, Option<string?> connection, Func<Db, Task> work)
     {
         var options = Config().GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
-        options.Provider = r.GetValue(store) ?? options.Provider;
-        options.ConnectionString = r.GetValue(connection) ?? options.ConnectionString;
+        (options.Provider, options.ConnectionString) = StoreOf(r, store, connection);
         await using var db = new Db(options);
         await Migrator.MigrateAsync(db, CancellationToken.None);
         await work(db);

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Hutong.Connectors.WeChatPay;
 using System.Text.RegularExpressions;
 using Hutong.Cli;
 using Hutong.Server.Features.Merchants;
@@ -76,6 +78,44 @@ public sealed partial class CliTests : IDisposable
         Assert.Equal(1, broken.Code);
         Assert.Single(broken.Output.Split('\n'), l => l.StartsWith("BROKEN", StringComparison.Ordinal) && l.Contains("edited", StringComparison.Ordinal));
         Assert.Contains("verification failed", broken.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reconcile_shows_progress_and_a_summary_writes_the_reports_and_fails_on_open_discrepancies()
+    {
+        await using var sandbox = await Hutong.Sandbox.SandboxHost.StartAsync();
+        var wx = await Hutong.Server.Features.Demo.SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl, "1900000700");
+        var accounts = new Hutong.Server.WalletAccounts(wx, null);
+        var html = Path.Combine(_dir.FullName, "report.html");
+        var csv = Path.Combine(_dir.FullName, "report.csv");
+        var today = DateOnly.FromDateTime(DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(8)).DateTime).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        async Task<(int Code, string Output)> ReconcileAsync()
+        {
+            using var output = new StringWriter();
+            var code = await HutongCli.RunAsync(["reconcile", "--date", today, "--html", html, "--csv", csv, "--store", "Sqlite", "--connection", Connection], output, accounts);
+            return (code, output.ToString());
+        }
+
+        var clean = await ReconcileAsync();
+        Assert.True(clean.Code == 0, clean.Output);
+        Assert.Contains("all bills reconciled", clean.Output, StringComparison.Ordinal);
+
+        // An order paid at the wallet that this hub never made.
+        await using var services = new ServiceCollection().AddLogging().AddWeChatPayConnector(wx).BuildServiceProvider();
+        var connector = services.GetRequiredService<WeChatPayConnector>();
+        var outTradeNo = Guid.CreateVersion7().ToString("N");
+        var order = await connector.CreateQrOrderAsync(new Hutong.Connectors.Abstractions.CreateOrderRequest(outTradeNo, Hutong.Domain.Money.Of(800, "CNY"), "x", DateTimeOffset.UtcNow.AddMinutes(5), "http://127.0.0.1:9/none"), default);
+        using (var http = new HttpClient { BaseAddress = new Uri(sandbox.BaseUrl) })
+        {
+            Assert.True((await System.Net.Http.Json.HttpClientJsonExtensions.PostAsJsonAsync(http, "/sandbox/wechatpay/buyer/pay", new { code_url = order.CodeUrl }, Hutong.Sandbox.SandboxJson.Options)).IsSuccessStatusCode);
+        }
+
+        var found = await ReconcileAsync();
+        Assert.Equal(1, found.Code);
+        Assert.Contains($"OPEN missing_in_hub wechatpay {outTradeNo}", found.Output, StringComparison.Ordinal);
+        Assert.Contains("1 open discrepancies", found.Output, StringComparison.Ordinal);
+        Assert.Contains("missing_in_hub", await File.ReadAllTextAsync(html), StringComparison.Ordinal);
+        Assert.Contains(outTradeNo, await File.ReadAllTextAsync(csv), StringComparison.Ordinal);
     }
 
     [Fact]
