@@ -85,6 +85,11 @@ public abstract class LedgerRefundTests(HubFixture hub)
             new { merchantId }));
         Assert.Equal(4, await hub.CountAsync("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'refund' AND merchant_id = @merchantId", new { merchantId }));
         Assert.Equal(4, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'refund.succeeded' AND merchant_id = @merchantId", new { merchantId }));
+        // WeChat Pay also announced each refund with an encrypted, signed REFUND.SUCCESS notification, verified and processed.
+        var outTradeNo = await hub.Db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT out_trade_no FROM payment_attempts WHERE payment_id = @id", new { id }), default);
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM wallet_notifications WHERE event_type = 'REFUND.SUCCESS' AND out_trade_no IS NULL AND processed_at IS NOT NULL AND body LIKE '%REFUND.SUCCESS%'"),
+            n => n >= 4, what: "refund notifications processed");
+        Assert.Contains(hub.Sandbox.WeChat.NotificationLog, a => a.OutTradeNo == outTradeNo && a.HttpStatus is 200 or 204);
     }
 
     [Fact]

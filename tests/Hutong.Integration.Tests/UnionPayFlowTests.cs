@@ -89,6 +89,9 @@ public abstract class UnionPayFlowTests(HubFixture hub)
             n => n == 1, what: "automatic refund");
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @id", new { id }));
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'refund.succeeded' AND payload LIKE @p", new { p = $"%{id}%" }));
+        // UnionPay sends the 退货's result to its backUrl (txnType=04); the hub verifies and processes it.
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM wallet_notifications WHERE event_type = 'backUrl.refund' AND processed_at IS NOT NULL"),
+            n => n >= 1, what: "refund backUrl notification");
     }
 
     [Fact]

@@ -161,8 +161,8 @@ public sealed record RefundResult(WalletCallOutcome Outcome, RefundStatus? Statu
     public static RefundResult Unknown(string reason) => new(WalletCallOutcome.Unknown, null, null, null, new WalletError("UNKNOWN", reason));
 }
 
-/// <summary>Outcome of verifying an inbound wallet notification.</summary>
-public sealed record NotificationResult(bool Verified, string? RejectReason, string? NotificationId, string? EventType, WalletTransaction? Transaction)
+/// <summary>Outcome of verifying an inbound wallet notification; a refund notification carries <see cref="Refund"/> instead of a transaction.</summary>
+public sealed record NotificationResult(bool Verified, string? RejectReason, string? NotificationId, string? EventType, WalletTransaction? Transaction, RefundNotice? Refund = null)
 {
     public static NotificationResult Reject(string reason) => new(false, reason, null, null, null);
 }
@@ -219,3 +219,6 @@ public static class BillAmounts
     public static string ToYuan(long fen) =>
         (fen < 0 ? "-" : string.Empty) + (Math.Abs(fen) / 100).ToString(System.Globalization.CultureInfo.InvariantCulture) + "." + (Math.Abs(fen) % 100).ToString("00", System.Globalization.CultureInfo.InvariantCulture);
 }
+
+/// <summary>What a verified refund notification says about one refund (our out_refund_no).</summary>
+public sealed record RefundNotice(string OutTradeNo, string OutRefundNo, RefundStatus Status, string? RefundId);

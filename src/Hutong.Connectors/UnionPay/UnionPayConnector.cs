@@ -199,6 +199,13 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
         }
 
         var code = f.GetValueOrDefault("respCode");
+        if (f.GetValueOrDefault("txnType") == "04")
+        {
+            // A 退货's result: the orderId is our out_refund_no; origQryId names the payment.
+            return Task.FromResult(new NotificationResult(true, null, queryId, "backUrl.refund", null,
+                new RefundNotice(f.GetValueOrDefault("origQryId") ?? string.Empty, orderId, code == "00" ? RefundStatus.Succeeded : RefundStatus.Failed, queryId)));
+        }
+
         var tx = ToTransaction(orderId, f, code == "00" ? WalletStatus.Succeeded : WalletStatus.Failed, code ?? string.Empty);
         return Task.FromResult(new NotificationResult(true, null, queryId, "backUrl", tx));
     }

@@ -94,7 +94,7 @@ public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, by
         }
     }
 
-    /// <summary>Verifies and maps a TRANSACTION.* notification to a wallet transaction.</summary>
+    /// <summary>Verifies and maps a TRANSACTION.* notification to a wallet transaction, or a REFUND.* one to a refund notice.</summary>
     public NotificationResult Verify(IReadOnlyDictionary<string, string> headers, string body)
     {
         if (!TryVerify(headers, body, out var verified, out var reason))
@@ -102,7 +102,35 @@ public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, by
             return NotificationResult.Reject(reason!);
         }
 
-        if (verified!.Envelope.EventType is null || !verified.Envelope.EventType.StartsWith("TRANSACTION.", StringComparison.Ordinal))
+        if (verified!.Envelope.EventType?.StartsWith("REFUND.", StringComparison.Ordinal) == true)
+        {
+            // REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED: the decrypted resource is the refund.
+            WxRefundNotice? refund;
+            try
+            {
+                refund = JsonSerializer.Deserialize(verified.Plaintext, WxJson.Default.WxRefundNotice);
+            }
+            catch (JsonException)
+            {
+                return NotificationResult.Reject("decrypted resource is not a refund");
+            }
+
+            if (refund?.OutRefundNo is null || refund.OutTradeNo is null)
+            {
+                return NotificationResult.Reject("refund without out_refund_no");
+            }
+
+            var status = refund.RefundStatus switch
+            {
+                "SUCCESS" => RefundStatus.Succeeded,
+                "CLOSED" or "ABNORMAL" => RefundStatus.Failed,
+                _ => RefundStatus.Processing,
+            };
+            return new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, null,
+                new RefundNotice(refund.OutTradeNo, refund.OutRefundNo, status, refund.RefundId));
+        }
+
+        if (verified.Envelope.EventType is null || !verified.Envelope.EventType.StartsWith("TRANSACTION.", StringComparison.Ordinal))
         {
             return new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, null);
         }

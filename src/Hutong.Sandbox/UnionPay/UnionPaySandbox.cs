@@ -162,13 +162,18 @@ public sealed class UnionPaySandbox : IDisposable
         return null;
     }
 
-    /// <summary>The signed backUrl fields for a paid order.</summary>
+    /// <summary>The signed backUrl fields for a paid order, or for a completed 退货 (txnType=04, with origQryId).</summary>
     public SortedDictionary<string, string> NotificationFields(UnionPaySandboxOrder o)
     {
         SortedDictionary<string, string> f;
         lock (o)
         {
-            f = Fields(o.MerId, "01", "07", o.OrderId, o.TxnTime);
+            f = o.RefundOf is null ? Fields(o.MerId, "01", "07", o.OrderId, o.TxnTime) : Fields(o.MerId, "04", "00", o.OrderId, o.TxnTime);
+            if (o.RefundOf is not null)
+            {
+                f["origQryId"] = o.RefundOf;
+            }
+
             f["respCode"] = "00";
             f["respMsg"] = "成功[0000000]";
             f["txnAmt"] = o.TxnAmt.ToString(CultureInfo.InvariantCulture);
@@ -386,8 +391,13 @@ public sealed class UnionPaySandbox : IDisposable
                 return Answer(reply, "12", "重复交易[2011012]");
             }
 
+            var fresh = refund.QueryId is null;
             refund.QueryId ??= DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture) + RandomNumberGenerator.GetString("0123456789", 7);
             refund.Paid ??= DateTimeOffset.UtcNow;
+            if (fresh && refund.BackUrl.Length > 0)
+            {
+                _ = Task.Run(() => DeliverAsync(refund, _stop.Token)); // the 退货 result goes to its backUrl too
+            }
             var ok = Answer(reply, "00", "成功[0000000]", sign: false);
             ok["queryId"] = refund.QueryId;
             ok["origQryId"] = paid.QueryId!;

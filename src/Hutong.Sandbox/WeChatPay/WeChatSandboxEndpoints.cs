@@ -32,7 +32,7 @@ public static partial class WeChatSandboxEndpoints
         app.MapGet("/v3/bill/tradebill", (HttpContext ctx) => TradeBillAsync(ctx, state));
         app.MapGet("/v3/billdownload/file", (HttpContext ctx) => DownloadBillAsync(ctx, state));
 
-        app.MapPost("/v3/refund/domestic/refunds", (HttpContext ctx) => RefundAsync(ctx, state));
+        app.MapPost("/v3/refund/domestic/refunds", (HttpContext ctx) => RefundAsync(ctx, state, notifier));
         app.MapGet("/v3/refund/domestic/refunds/{outRefundNo}", (HttpContext ctx, string outRefundNo) => QueryRefundAsync(ctx, state, outRefundNo));
 
         // Service-provider (服务商) mode: the same operations for a sub-merchant, signed by the service provider.
@@ -303,7 +303,7 @@ public static partial class WeChatSandboxEndpoints
         await SignedAsync(ctx, state, merchant, 200, json, null);
     }
 
-    private static async Task RefundAsync(HttpContext ctx, WeChatSandboxState state)
+    private static async Task RefundAsync(HttpContext ctx, WeChatSandboxState state, WeChatSandboxNotifier notifier)
     {
         var (merchant, body) = await AuthenticateAsync(ctx, state);
         if (merchant is null)
@@ -353,11 +353,14 @@ public static partial class WeChatSandboxEndpoints
             }
             else
             {
-                created = new SandboxRefund { OutRefundNo = outRefundNo, RefundId = "50" + RandomNumberGenerator.GetString("0123456789", 27), Amount = refund };
+                created = new SandboxRefund
+                {
+                    OutRefundNo = outRefundNo, RefundId = "50" + RandomNumberGenerator.GetString("0123456789", 27), Amount = refund, NotifyUrl = Str(req, "notify_url"),
+                };
                 order.Refunds[outRefundNo] = created;
                 order.TradeState = "REFUND";
                 order.TradeStateDesc = "转入退款";
-                _ = CompleteRefundLaterAsync(order, created, state.TimeScale);
+                _ = CompleteRefundLaterAsync(order, created, state.TimeScale, notifier);
             }
         }
 
@@ -391,14 +394,32 @@ public static partial class WeChatSandboxEndpoints
     }
 
     /// <summary>Refunds settle a few (scaled) seconds after they are accepted, as they do at the bank.</summary>
-    private static async Task CompleteRefundLaterAsync(SandboxOrder order, SandboxRefund refund, double timeScale)
+    private static async Task CompleteRefundLaterAsync(SandboxOrder order, SandboxRefund refund, double timeScale, WeChatSandboxNotifier notifier)
     {
         await Task.Delay(TimeSpan.FromSeconds(5) * timeScale);
         lock (order)
         {
             refund.Status = "SUCCESS";
+            refund.SuccessTime = DateTimeOffset.UtcNow;
         }
+
+        notifier.NotifyRefund(order, refund);
     }
+
+    /// <summary>The REFUND.SUCCESS resource (decrypted form), as wechatpay-go's refunddomestic notification model.</summary>
+    internal static string RefundNotificationJson(SandboxOrder o, SandboxRefund r) => JsonSerializer.Serialize(new
+    {
+        mchid = o.SpMchId ?? o.MchId,
+        sub_mchid = o.SpMchId is null ? null : o.MchId,
+        out_trade_no = o.OutTradeNo,
+        transaction_id = o.TransactionId,
+        out_refund_no = r.OutRefundNo,
+        refund_id = r.RefundId,
+        refund_status = r.Status,
+        success_time = r.SuccessTime?.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture),
+        user_received_account = "支付用户零钱",
+        amount = new { total = o.Total, refund = r.Amount, payer_total = o.Total, payer_refund = r.Amount },
+    }, Json);
 
     private static string RefundJson(SandboxOrder o, SandboxRefund r)
     {

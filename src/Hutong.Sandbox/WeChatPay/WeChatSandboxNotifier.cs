@@ -6,7 +6,7 @@ using Hutong.Connectors.WeChatPay;
 namespace Hutong.Sandbox.WeChatPay;
 
 /// <summary>
-/// Sends TRANSACTION.SUCCESS notifications the way WeChat Pay does: JSON envelope, resource encrypted
+/// Sends TRANSACTION.SUCCESS and REFUND.SUCCESS notifications the way WeChat Pay does: JSON envelope, resource encrypted
 /// with the merchant's APIv3 key, signed headers, and the published retry schedule until the merchant
 /// answers 200 or 204.
 /// </summary>
@@ -39,37 +39,75 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
         }
     }
 
+    /// <summary>REFUND.SUCCESS to the refund's notify_url, encrypted and signed like a payment notification, on the same schedule.</summary>
+    public void NotifyRefund(SandboxOrder order, SandboxRefund refund)
+    {
+        if (refund.NotifyUrl is null || state.Faults.Next("notify", order.Attach) == SandboxFault.DropNotification)
+        {
+            return;
+        }
+
+        var id = Guid.NewGuid().ToString();
+        _ = Task.Run(() => Resend.UntilAcknowledgedAsync(RetrySchedule, () => state.TimeScale, async (attempt, token) =>
+        {
+            int? status = null;
+            try
+            {
+                string plaintext;
+                lock (order)
+                {
+                    plaintext = WeChatSandboxEndpoints.RefundNotificationJson(order, refund);
+                }
+
+                using var request = Build(order, id, "REFUND.SUCCESS", "refund", "退款成功", plaintext, refund.NotifyUrl, null);
+                using var response = await http.SendAsync(request, token);
+                status = (int)response.StatusCode;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+            }
+
+            state.NotificationLog.Enqueue(new NotificationAttempt(order.OutTradeNo, id, attempt, status, DateTimeOffset.UtcNow));
+            return status is 200 or 204;
+        }, _stop.Token));
+    }
+
     /// <summary>Builds one signed, encrypted notification request as WeChat would send it now.</summary>
     public HttpRequestMessage BuildRequest(SandboxOrder order, string notificationId, string? forgedSignature = null)
     {
-        var merchant = state.Merchants[order.SpMchId ?? order.MchId]; // a service provider decrypts its sub-merchants' notifications
         string plaintext;
         lock (order)
         {
             plaintext = WeChatSandboxEndpoints.TransactionJson(order);
         }
 
+        return Build(order, notificationId, "TRANSACTION.SUCCESS", "transaction", "支付成功", plaintext, order.NotifyUrl, forgedSignature);
+    }
+
+    private HttpRequestMessage Build(SandboxOrder order, string notificationId, string eventType, string originalType, string summary, string plaintext, string url, string? forgedSignature)
+    {
+        var merchant = state.Merchants[order.SpMchId ?? order.MchId]; // a service provider decrypts its sub-merchants' notifications
         var nonce = WeChatSandboxEndpoints.RandomString(12);
         var body = JsonSerializer.Serialize(new
         {
             id = notificationId,
             create_time = DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture),
             resource_type = "encrypt-resource",
-            event_type = "TRANSACTION.SUCCESS",
-            summary = "支付成功",
+            event_type = eventType,
+            summary,
             resource = new
             {
-                original_type = "transaction",
+                original_type = originalType,
                 algorithm = "AEAD_AES_256_GCM",
-                ciphertext = WeChatPaySignature.EncryptResource(merchant.ApiV3Key, nonce, "transaction", plaintext),
-                associated_data = "transaction",
+                ciphertext = WeChatPaySignature.EncryptResource(merchant.ApiV3Key, nonce, originalType, plaintext),
+                associated_data = originalType,
                 nonce,
             },
         }, WeChatSandboxEndpoints.Json);
 
         var ts = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         var headerNonce = WeChatSandboxEndpoints.RandomString(32);
-        var request = new HttpRequestMessage(HttpMethod.Post, order.NotifyUrl)
+        var request = new HttpRequestMessage(HttpMethod.Post, url)
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };

@@ -142,6 +142,11 @@ public sealed class SandboxRefund
 
     public string Status { get; set; } = "PROCESSING";
 
+    /// <summary>Where REFUND.* notifications go (the refund request's notify_url).</summary>
+    public string? NotifyUrl { get; init; }
+
+    public DateTimeOffset? SuccessTime { get; set; }
+
     public DateTimeOffset Created { get; init; } = DateTimeOffset.UtcNow;
 }
 

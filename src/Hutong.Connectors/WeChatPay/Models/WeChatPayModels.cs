@@ -111,6 +111,13 @@ public sealed record WxCertificateItem(
     [property: JsonPropertyName("expire_time")] string? ExpireTime,
     [property: JsonPropertyName("encrypt_certificate")] WxEncryptedResource? EncryptCertificate);
 
+/// <summary>The decrypted resource of a REFUND.* notification.</summary>
+public sealed record WxRefundNotice(
+    [property: JsonPropertyName("out_trade_no")] string? OutTradeNo,
+    [property: JsonPropertyName("out_refund_no")] string? OutRefundNo,
+    [property: JsonPropertyName("refund_id")] string? RefundId,
+    [property: JsonPropertyName("refund_status")] string? RefundStatus);
+
 /// <summary>GET /v3/bill/tradebill: where to download the bill and its digest.</summary>
 public sealed record WxBillUrl(
     [property: JsonPropertyName("hash_type")] string? HashType,
@@ -119,6 +126,7 @@ public sealed record WxBillUrl(
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(WxBillUrl))]
+[JsonSerializable(typeof(WxRefundNotice))]
 [JsonSerializable(typeof(WxNativeOrderRequest))]
 [JsonSerializable(typeof(WxNativeOrderResponse))]
 [JsonSerializable(typeof(WxCloseRequest))]

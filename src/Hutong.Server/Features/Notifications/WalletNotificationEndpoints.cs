@@ -20,7 +20,7 @@ public static partial class WalletNotificationEndpoints
     }
 
     private static async Task<IResult> HandleAsync(
-        HttpContext ctx, string channel, WalletRegistry wallets, PaymentService payments, Db db, HubMetrics metrics, TimeProvider time, ILoggerFactory logs)
+        HttpContext ctx, string channel, WalletRegistry wallets, PaymentService payments, Refunds.RefundService refunds, Db db, HubMetrics metrics, TimeProvider time, ILoggerFactory logs)
     {
         var log = logs.CreateLogger("Hutong.Notifications");
         var connector = await wallets.ChannelAsync(channel, ctx.RequestAborted);
@@ -68,6 +68,13 @@ public static partial class WalletNotificationEndpoints
             if (verified.Transaction is { } tx)
             {
                 await payments.ApplyWalletTransactionAsync(tx, "notification", ctx.RequestAborted);
+            }
+
+            if (verified.Refund is { } refund)
+            {
+                // The refund's outcome settles through the same path the worker uses (a query the notification prompted),
+                // so a notification and a re-query can never disagree about what was recorded.
+                await refunds.RecheckAsync(refund.OutRefundNo, ctx.RequestAborted);
             }
 
             await db.WriteAsync((c, t) => c.ExecuteAsync(
