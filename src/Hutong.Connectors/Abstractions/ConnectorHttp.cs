@@ -5,7 +5,12 @@ using Microsoft.Extensions.Http.Resilience;
 
 namespace Hutong.Connectors.Abstractions;
 
-/// <summary>The named HttpClient each wallet's channels share: per-attempt and total timeouts, a retry, a circuit breaker.</summary>
+/// <summary>
+/// The named HttpClient each wallet's channels share: per-attempt and total timeouts and a retry. Its circuit breaker
+/// is switched off: it would be shared by every account of a wallet, so one failing account (or one merchant's bad
+/// requests) would cut off all the others, and it would also block the re-queries that settle UNKNOWN payments.
+/// Channel health is tracked per channel by the hub's routing (with failover) instead.
+/// </summary>
 public static class ConnectorHttp
 {
     /// <summary>
@@ -21,6 +26,7 @@ public static class ConnectorHttp
             o.AttemptTimeout.Timeout = attemptTimeout;
             o.TotalRequestTimeout.Timeout = totalTimeout;
             o.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(Math.Max(30, attemptTimeout.TotalSeconds * 2));
+            o.CircuitBreaker.ShouldHandle = _ => Polly.PredicateResult.False();
             o.Retry.MaxRetryAttempts = Math.Max(1, maxRetries);
             o.Retry.Delay = TimeSpan.FromMilliseconds(100);
             o.Retry.ShouldRetryAfterHeader = true;

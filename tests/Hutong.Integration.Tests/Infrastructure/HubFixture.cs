@@ -91,6 +91,11 @@ public abstract class HubFixture : IAsyncLifetime
                 ["Hutong:UnknownRecheckSchedule:1"] = "00:00:00.300",
                 ["Hutong:UnknownRecheckSchedule:2"] = "00:00:00.300",
                 ["Hutong:UnknownRecheckSchedule:3"] = "00:00:00.300",
+                // More checks than the faults any test injects: under a loaded CI machine a re-query can time out by itself.
+                ["Hutong:UnknownRecheckSchedule:4"] = "00:00:00.300",
+                ["Hutong:UnknownRecheckSchedule:5"] = "00:00:00.300",
+                ["Hutong:UnknownRecheckSchedule:6"] = "00:00:00.300",
+                ["Hutong:UnknownRecheckSchedule:7"] = "00:00:00.300",
                 ["Hutong:Webhooks:AllowPrivateTargets"] = "true",
                 ["Hutong:Webhooks:TimeScale"] = "0.001",
                 ["Hutong:Webhooks:Timeout"] = "00:00:03",
