@@ -383,7 +383,6 @@ public static class AlipaySandboxEndpoints
         bool OnDay(DateTimeOffset? t) => t is { } v && DateOnly.FromDateTime(v.ToOffset(ChinaOffset).DateTime) == date;
         string Time(DateTimeOffset t) => t.ToOffset(ChinaOffset).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
         static string Yuan(long fen) => Hutong.Connectors.Abstractions.BillAmounts.ToYuan(fen);
-        static long ProRata(long fee, long part, long whole) => whole == 0 ? 0 : ((fee * part * 2) + whole) / (2 * whole);
         var rows = new List<string>();
         long received = 0, refunded = 0;
         int trades = 0, refunds = 0;
@@ -391,7 +390,7 @@ public static class AlipaySandboxEndpoints
         {
             lock (o)
             {
-                var fee = ((o.TotalFen * state.FeeBasisPoints) + 5_000) / 10_000;
+                var fee = SandboxFees.Fee(o.TotalFen, state.FeeBasisPoints);
                 var subject = o.Subject.Replace(',', '，');
                 if (o.Paid is { } paid && OnDay(paid))
                 {
@@ -404,7 +403,7 @@ public static class AlipaySandboxEndpoints
                 long before = 0;
                 foreach (var (requestNo, fen) in o.Refunds.OrderBy(r => o.RefundTimes.GetValueOrDefault(r.Key)))
                 {
-                    var back = ProRata(fee, before + fen, o.TotalFen) - ProRata(fee, before, o.TotalFen);
+                    var back = SandboxFees.Returned(fee, o.TotalFen, before, fen);
                     before += fen;
                     if (OnDay(o.RefundTimes.GetValueOrDefault(requestNo)))
                     {

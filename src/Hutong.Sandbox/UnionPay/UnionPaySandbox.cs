@@ -237,14 +237,13 @@ public sealed class UnionPaySandbox : IDisposable
             date = date.AddYears(-1); // MMdd after today means last year's
         }
 
-        static long ProRata(long fee, long part, long whole) => whole == 0 ? 0 : ((fee * part * 2) + whole) / (2 * whole);
         bool OnDay(DateTimeOffset? t) => t is { } v && DateOnly.FromDateTime(v.ToOffset(TimeSpan.FromHours(8)).DateTime) == date;
         var sb = new StringBuilder(Hutong.Connectors.UnionPay.UnionPayBill.Header).Append('\n');
         long count = 0, sum = 0;
         var mine = Orders.Values.Where(o => o.MerId == merId).ToList();
         foreach (var o in mine.Where(o => o.RefundOf is null && o.Paid is not null && OnDay(o.Paid)).OrderBy(o => o.Paid))
         {
-            var fee = ((o.TxnAmt * FeeBasisPoints) + 5_000) / 10_000;
+            var fee = SandboxFees.Fee(o.TxnAmt, FeeBasisPoints);
             sb.Append(CultureInfo.InvariantCulture, $"01|{o.OrderId}|{o.QueryId}|{o.TxnAmt}|{fee}|{o.Paid!.Value.ToOffset(TimeSpan.FromHours(8)):yyyyMMddHHmmss}||00\n");
             count++;
             sum += o.TxnAmt;
@@ -252,11 +251,11 @@ public sealed class UnionPaySandbox : IDisposable
 
         foreach (var paid in mine.Where(o => o.RefundOf is null && o.QueryId is not null))
         {
-            var fee = ((paid.TxnAmt * FeeBasisPoints) + 5_000) / 10_000;
+            var fee = SandboxFees.Fee(paid.TxnAmt, FeeBasisPoints);
             long before = 0;
             foreach (var r in mine.Where(o => o.RefundOf == paid.QueryId && o.OrigRespCode == "00").OrderBy(o => o.TxnTime, StringComparer.Ordinal))
             {
-                var back = ProRata(fee, before + r.TxnAmt, paid.TxnAmt) - ProRata(fee, before, paid.TxnAmt);
+                var back = SandboxFees.Returned(fee, paid.TxnAmt, before, r.TxnAmt);
                 before += r.TxnAmt;
                 var at = new DateTimeOffset(DateTime.ParseExact(r.TxnTime, "yyyyMMddHHmmss", CultureInfo.InvariantCulture), TimeSpan.FromHours(8));
                 if (OnDay(at))

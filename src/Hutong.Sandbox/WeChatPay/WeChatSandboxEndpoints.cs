@@ -546,7 +546,7 @@ public static partial class WeChatSandboxEndpoints
 
             lock (o)
             {
-                var fee = ((o.Total * state.FeeBasisPoints) + 5_000) / 10_000;
+                var fee = SandboxFees.Fee(o.Total, state.FeeBasisPoints);
                 var name = o.Description.Replace(',', '，');
                 if (o.TradeState is "SUCCESS" or "REFUND" && OnDay(o.SuccessTime))
                 {
@@ -558,7 +558,7 @@ public static partial class WeChatSandboxEndpoints
                 long before = 0;
                 foreach (var r in o.Refunds.Values.OrderBy(r => r.Created))
                 {
-                    var back = ProRata(fee, before + r.Amount, o.Total) - ProRata(fee, before, o.Total);
+                    var back = SandboxFees.Returned(fee, o.Total, before, r.Amount);
                     before += r.Amount;
                     if (r.Status == "SUCCESS" && OnDay(r.Created))
                     {
@@ -572,7 +572,6 @@ public static partial class WeChatSandboxEndpoints
 
         return WeChatPayBill.Write(rows);
 
-        static long ProRata(long fee, long part, long whole) => whole == 0 ? 0 : ((fee * part * 2) + whole) / (2 * whole);
         static string Yuan(long fen) => Hutong.Connectors.Abstractions.BillAmounts.ToYuan(fen);
     }
 

@@ -201,6 +201,10 @@ public static class BuyerUi
 /// <summary>What one browser may do with a payment: whether the open attempt is its own, and whether another payer holds it.</summary>
 public readonly record struct PayerView(bool Mine, bool ClaimedByOther, long ClaimSecondsLeft)
 {
+    /// <summary>What this request's browser sees of <paramref name="p"/> now (reads the open attempt).</summary>
+    public static async Task<PayerView> ForAsync(HttpContext ctx, PaymentRow p, PaymentStore store, long nowMs, bool anyoneOwnsUnclaimed) =>
+        Of(p, await store.CurrentAttemptAsync(p, ctx.RequestAborted), PayerSession.Existing(ctx), nowMs, anyoneOwnsUnclaimed);
+
     /// <param name="anyoneOwnsUnclaimed">The cashier: an attempt started by the merchant's API (no payer session) is the buyer's.</param>
     public static PayerView Of(PaymentRow p, AttemptRow? current, string? session, long nowMs, bool anyoneOwnsUnclaimed)
     {

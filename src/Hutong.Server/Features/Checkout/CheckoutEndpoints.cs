@@ -4,7 +4,6 @@ using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Http;
-using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 using static Hutong.Server.Features.Checkout.BuyerUi;
 
@@ -49,7 +48,7 @@ public static class CheckoutEndpoints
     }
 
     private static async Task<IResult> PageAsync(
-        HttpContext ctx, string token, PaymentStore store, MerchantStore merchants, WalletRegistry wallets, RolloutService rollout, Db db,
+        HttpContext ctx, string token, PaymentStore store, MerchantStore merchants, WalletRegistry wallets, RolloutService rollout,
         IOptions<HubOptions> options, TimeProvider time)
     {
         var ct = ctx.RequestAborted;
@@ -63,8 +62,7 @@ public static class CheckoutEndpoints
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var current = p.CurrentAttemptId is null ? null : await db.ReadAsync(c => store.GetAttemptAsync(c, null, p.CurrentAttemptId), ct);
-        var view = PayerView.Of(p, current, PayerSession.Existing(ctx), now, anyoneOwnsUnclaimed: true);
+        var view = await PayerView.ForAsync(ctx, p, store, now, anyoneOwnsUnclaimed: true);
         var merchant = await merchants.GetAsync(p.MerchantId, ct);
         var secondsLeft = Math.Max(0, (p.ExpiresAt - now) / 1000);
         var (statusText, css) = StatusLine(l, p, view.Mine, view.ClaimedByOther, friendPage: false);
@@ -136,7 +134,7 @@ public static class CheckoutEndpoints
             : $"/pay/{token}{lang}&e={(result.ProblemCode == "payment_claimed" ? "claimed" : Uri.EscapeDataString(result.ProblemCode ?? "error"))}");
     }
 
-    private static async Task<IResult> StatusAsync(HttpContext ctx, string token, PaymentStore store, Db db, TimeProvider time)
+    private static async Task<IResult> StatusAsync(HttpContext ctx, string token, PaymentStore store, TimeProvider time)
     {
         var p = await store.GetByCheckoutTokenAsync(token, ctx.RequestAborted);
         if (p is null)
@@ -145,8 +143,7 @@ public static class CheckoutEndpoints
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var current = p.CurrentAttemptId is null ? null : await db.ReadAsync(c => store.GetAttemptAsync(c, null, p.CurrentAttemptId), ctx.RequestAborted);
-        var view = PayerView.Of(p, current, PayerSession.Existing(ctx), now, anyoneOwnsUnclaimed: true);
+        var view = await PayerView.ForAsync(ctx, p, store, now, anyoneOwnsUnclaimed: true);
         return Results.Json(new
         {
             status = p.Status,

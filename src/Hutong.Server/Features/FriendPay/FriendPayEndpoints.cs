@@ -5,7 +5,6 @@ using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Http;
-using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 using static Hutong.Server.Features.Checkout.BuyerUi;
 
@@ -83,20 +82,18 @@ public static class FriendPayEndpoints
 
     private static async Task<IResult> PageAsync(
         HttpContext ctx, string token, FriendPayService svc, PaymentStore store, MerchantStore merchants, WalletRegistry wallets,
-        Rollout.RolloutService rollout, Db db, IOptions<HubOptions> options, TimeProvider time)
+        Rollout.RolloutService rollout, IOptions<HubOptions> options, TimeProvider time)
     {
         var ct = ctx.RequestAborted;
         var (link, p, refusal) = await OpenAsync(ctx, token, svc, store, time);
-        if (refusal is not null)
+        if (refusal is not null || p is null)
         {
-            return refusal;
+            return refusal ?? Results.NotFound();
         }
 
         var l = Lang.Of(ctx);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var session = PayerSession.Existing(ctx);
-        var current = p!.CurrentAttemptId is null ? null : await db.ReadAsync(c => store.GetAttemptAsync(c, null, p.CurrentAttemptId), ct);
-        var view = PayerView.Of(p, current, session, now, anyoneOwnsUnclaimed: false);
+        var view = await PayerView.ForAsync(ctx, p, store, now, anyoneOwnsUnclaimed: false);
         var merchant = await merchants.GetAsync(p.MerchantId, ct);
         var (statusText, css) = StatusLine(l, p, view.Mine, view.ClaimedByOther, friendPage: true);
         var secondsLeft = Math.Max(0, (p.ExpiresAt - now) / 1000);
@@ -161,7 +158,7 @@ public static class FriendPayEndpoints
             : Results.Redirect($"/f/{token}{query}&e={(result.ProblemCode == "payment_claimed" ? "claimed" : Uri.EscapeDataString(result.ProblemCode ?? "error"))}");
     }
 
-    private static async Task<IResult> StatusAsync(HttpContext ctx, string token, FriendPayService svc, PaymentStore store, Db db, TimeProvider time)
+    private static async Task<IResult> StatusAsync(HttpContext ctx, string token, FriendPayService svc, PaymentStore store, TimeProvider time)
     {
         var link = await svc.GetByTokenAsync(token, ctx.RequestAborted);
         var p = link is null ? null : await store.GetByIdAsync(link.PaymentId, ctx.RequestAborted);
@@ -170,22 +167,21 @@ public static class FriendPayEndpoints
             return Results.NotFound();
         }
 
-        var current = p.CurrentAttemptId is null ? null : await db.ReadAsync(c => store.GetAttemptAsync(c, null, p.CurrentAttemptId), ctx.RequestAborted);
-        var view = PayerView.Of(p, current, PayerSession.Existing(ctx), time.GetUtcNow().ToUnixTimeMilliseconds(), anyoneOwnsUnclaimed: false);
+        var view = await PayerView.ForAsync(ctx, p, store, time.GetUtcNow().ToUnixTimeMilliseconds(), anyoneOwnsUnclaimed: false);
         return Results.Json(new { status = p.Status, link = link!.Status, view = View(p, view.Mine, view.ClaimedByOther) });
     }
 
     /// <summary>The wallet QR, only for the friend whose attempt it is.</summary>
-    private static async Task<IResult> QrAsync(HttpContext ctx, string token, FriendPayService svc, PaymentStore store, Db db)
+    private static async Task<IResult> QrAsync(HttpContext ctx, string token, FriendPayService svc, PaymentStore store)
     {
         var link = await svc.GetByTokenAsync(token, ctx.RequestAborted);
         var p = link is { Status: "active" } ? await store.GetByIdAsync(link.PaymentId, ctx.RequestAborted) : null;
-        if (p is not { State: PaymentStatus.Pending, CodeUrl: { } codeUrl, CurrentAttemptId: { } attemptId })
+        if (p is not { State: PaymentStatus.Pending, CodeUrl: { } codeUrl, CurrentAttemptId: not null })
         {
             return Results.NotFound();
         }
 
-        var current = await db.ReadAsync(c => store.GetAttemptAsync(c, null, attemptId), ctx.RequestAborted);
+        var current = await store.CurrentAttemptAsync(p, ctx.RequestAborted);
         var session = PayerSession.Existing(ctx);
         return session is not null && current?.PayerClaim == session ? Results.Bytes(QrPng(codeUrl), "image/png") : Results.NotFound();
     }
