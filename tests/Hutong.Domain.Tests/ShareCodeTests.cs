@@ -90,6 +90,8 @@ public class LandingTests
         Assert.Equal(new LandingAction.Redirect("intent://p/1#Intent;scheme=shop;package=com.example.shop;S.browser_fallback_url=https%3A%2F%2Fshop.example%2Fp%2F1;end"),
             Landing.Decide(All, LandingPlatform.Android, null));
         Assert.Equal(new LandingAction.Interstitial("https://shop.example/p/1", "wechat"), Landing.Decide(All, LandingPlatform.InApp, "wechat"));
+        Assert.Equal("intent:p/1#Intent;scheme=shop;package=com.example.shop;S.browser_fallback_url=https%3A%2F%2Fshop.example%2Fp%2F1;end".Replace("intent:", "intent://", StringComparison.Ordinal),
+            ((LandingAction.Redirect)Landing.Decide(All with { AndroidUrl = "shop:p/1" }, LandingPlatform.Android, null)).Location); // an opaque deep link
         Assert.IsType<LandingAction.Preview>(Landing.Decide(All, LandingPlatform.Bot, null));
         foreach (var p in new[] { LandingPlatform.Ios, LandingPlatform.Android, LandingPlatform.Desktop })
         {

@@ -98,9 +98,16 @@ public static class WeChatPayBill
         return sb.ToString();
     }
 
+    /// <summary>Every cell starts with a backtick, so ",`" separates cells even when a product name holds a comma.</summary>
     private static string[] Cells(string line, int expected)
     {
-        var cells = line.Split(',');
+        var trimmed = line.TrimEnd('\r');
+        if (!trimmed.StartsWith('`'))
+        {
+            throw new BillFormatException("a row does not start with a backtick cell");
+        }
+
+        var cells = trimmed[1..].Split(",`");
         if (cells.Length != expected)
         {
             throw new BillFormatException($"a row has {cells.Length} cells, expected {expected}");
@@ -108,7 +115,7 @@ public static class WeChatPayBill
 
         for (var k = 0; k < cells.Length; k++)
         {
-            cells[k] = cells[k].StartsWith('`') ? cells[k][1..].Trim() : cells[k].Trim();
+            cells[k] = cells[k].Trim();
         }
 
         return cells;

@@ -88,8 +88,8 @@ public static class Landing
     /// </summary>
     public static string AndroidIntent(string appUrl, string package, string fallbackUrl)
     {
-        var uri = new Uri(appUrl);
-        var rest = appUrl[(uri.Scheme.Length + 3)..]; // after "scheme://"
-        return $"intent://{rest}#Intent;scheme={uri.Scheme};package={package};S.browser_fallback_url={Uri.EscapeDataString(fallbackUrl)};end";
+        var scheme = new Uri(appUrl).Scheme;
+        var rest = appUrl.Contains("://", StringComparison.Ordinal) ? appUrl[(scheme.Length + 3)..] : appUrl[(scheme.Length + 1)..]; // after "scheme://" or "scheme:"
+        return $"intent://{rest}#Intent;scheme={scheme};package={package};S.browser_fallback_url={Uri.EscapeDataString(fallbackUrl)};end";
     }
 }

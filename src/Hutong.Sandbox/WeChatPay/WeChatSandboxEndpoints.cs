@@ -547,7 +547,7 @@ public static partial class WeChatSandboxEndpoints
             lock (o)
             {
                 var fee = SandboxFees.Fee(o.Total, state.FeeBasisPoints);
-                var name = o.Description.Replace(',', '，');
+                var name = o.Description;
                 if (o.TradeState is "SUCCESS" or "REFUND" && OnDay(o.SuccessTime))
                 {
                     rows.Add([Time(o.SuccessTime!.Value), o.AppId, o.SpMchId ?? o.MchId, o.SpMchId is null ? string.Empty : o.MchId, string.Empty, o.TransactionId ?? string.Empty,

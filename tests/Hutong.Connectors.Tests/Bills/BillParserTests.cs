@@ -12,7 +12,7 @@ public class BillParserTests
     private static string[] WxPayment(string outTradeNo, string amount, string fee) =>
     [
         "2026-11-22 10:00:01", "wx8888888888888888", "1900000100", string.Empty, string.Empty, "4200000001202611220001", outTradeNo, "oUser1", "NATIVE", "SUCCESS",
-        "OTHERS", "CNY", amount, "0.00", "0", "0", "0.00", "0.00", string.Empty, string.Empty, "龙井茶", "pay_x", fee, "0.60%", amount, "0.00", string.Empty,
+        "OTHERS", "CNY", amount, "0.00", "0", "0", "0.00", "0.00", string.Empty, string.Empty, "龙井茶, 250 g", "pay_x", fee, "0.60%", amount, "0.00", string.Empty,
     ];
 
     private static string[] WxRefund(string outTradeNo, string outRefundNo, string amount, string feeBack) =>
@@ -27,7 +27,7 @@ public class BillParserTests
     public void WeChat_bill_rows_become_exact_fen_and_the_totals_are_checked()
     {
         var lines = WeChatPayBill.Parse(WeChatSample());
-        Assert.Equal(3, lines.Count);
+        Assert.Equal(3, lines.Count); // the product name "龙井茶, 250 g" holds a comma: cells split on ",`" only
         Assert.Equal(new BillLine(BillLineKind.Payment, "A1", "4200000001202611220001", null, 10_050, 60, "SUCCESS", new DateTimeOffset(2026, 11, 22, 10, 0, 1, TimeSpan.FromHours(8))), lines[0]);
         Assert.Equal(1, lines[1].AmountMinor);
         Assert.Equal((BillLineKind.Refund, "R1", 5_025L, 30L), (lines[2].Kind, lines[2].OutRefundNo, lines[2].AmountMinor, lines[2].FeeMinor));
