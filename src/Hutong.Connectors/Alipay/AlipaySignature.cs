@@ -131,7 +131,8 @@ public static class AlipayAmount
         var dot = yuan.IndexOf('.', StringComparison.Ordinal);
         var whole = dot < 0 ? yuan : yuan[..dot];
         var frac = dot < 0 ? string.Empty : yuan[(dot + 1)..];
-        if (whole.Length == 0 || frac.Length > 2 || (dot >= 0 && frac.Length == 0)
+        // 13 digits of yuan is far beyond any wallet's limit and safely inside a long of fen.
+        if (whole.Length is 0 or > 13 || frac.Length > 2 || (dot >= 0 && frac.Length == 0)
             || !whole.All(char.IsAsciiDigit) || !frac.All(char.IsAsciiDigit))
         {
             return false;

@@ -82,6 +82,7 @@ public class AlipaySignatureTests
     [InlineData(".5", null)]
     [InlineData("", null)]
     [InlineData(null, null)]
+    [InlineData("99999999999999999999", null)] // found by the notification fuzz target: it used to overflow
     public void Yuan_strings_parse_strictly(string? yuan, long? fen)
     {
         Assert.Equal(fen is not null, AlipayAmount.TryParseFen(yuan, out var parsed));
