@@ -23,6 +23,7 @@ using Hutong.Server.Http;
 using Hutong.Server.Storage;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
 
@@ -73,7 +74,7 @@ public static class HubApp
 
         var s = builder.Services;
         s.AddOptions<HubOptions>().Bind(builder.Configuration.GetSection(HubOptions.Section)).PostConfigure(o => o.WithDefaults());
-        s.AddSingleton(TimeProvider.System);
+        s.TryAddSingleton(TimeProvider.System); // the deterministic simulation registers its own clock first
         s.AddSingleton(storeOptions);
         s.AddSingleton<Db>();
         s.AddSingleton<HubMetrics>();

@@ -21,6 +21,9 @@ public sealed class HubOptions
 
     public TimeSpan WorkerPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Send a new refund to the wallet right after the request (off the request); false leaves it to the worker (the simulation).</summary>
+    public bool SendRefundsImmediately { get; set; } = true;
+
     /// <summary>
     /// How long a buyer or friend who chose a wallet holds the payment before someone else may take it over
     /// (their open wallet order is then closed first).

@@ -95,6 +95,20 @@ public abstract class UnionPayFlowTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task A_late_payment_whose_notification_is_lost_is_still_found_and_refunded()
+    {
+        var (m, id, qr) = await PendingAsync();
+        hub.Sandbox.UnionPay.Faults.Inject("notify", SandboxFault.DropNotification, 100, match: id); // UnionPay never tells
+        Assert.Equal("canceled", (await m.PostAsync($"/v1/payments/{id}/cancel")).Str("status"));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id = @id AND status = 'open'", new { id })); // watched until it lapses
+
+        Assert.Equal(HttpStatusCode.OK, (await BuyerPaysAsync(qr)).StatusCode);
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @id AND status = 'succeeded' AND initiated_by = 'system'", new { id }),
+            n => n == 1, what: "the watcher finds the payment by query and the hub refunds it");
+        Assert.Equal("canceled", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
+    }
+
+    [Fact]
     public async Task A_response_without_UnionPays_pinned_signature_is_not_believed()
     {
         var (m, _, _) = await hub.NewMerchantAsync();

@@ -410,13 +410,30 @@ public sealed partial class PaymentService(
             }
         }
 
+        await MarkClosedAsync(attempt, connector, ct);
+        return null;
+    }
+
+    /// <summary>A wallet order may still be paid this long after the payment's expiry (clock skew, a payment in flight).</summary>
+    private static readonly TimeSpan LapseMargin = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Records that an order can no longer be paid. A wallet that cannot close orders (UnionPay's QR codes lapse at their
+    /// payTimeout, the payment's expiry) leaves it payable until then: the attempt stays open and is re-queried at the
+    /// janitor's first interval until it lapses, so a payment made meanwhile is found — and refunded — even if its notification is lost.
+    /// </summary>
+    private async Task MarkClosedAsync(AttemptRow attempt, IWalletConnector connector, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var lapsesAt = (await store.GetByIdAsync(attempt.PaymentId, ct))?.ExpiresAt + (long)LapseMargin.TotalMilliseconds ?? 0;
+        var stillPayable = !connector.Capabilities.Close && now.ToUnixTimeMilliseconds() < lapsesAt;
         await db.WriteAsync(async (c, t) =>
         {
-            attempt.Status = "closed";
-            attempt.UpdatedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
+            attempt.Status = stillPayable ? attempt.Status : "closed";
+            attempt.NextCheckAt = stillPayable ? Math.Min((now + Options.UnknownRecheckSchedule[0]).ToUnixTimeMilliseconds(), lapsesAt) : null;
+            attempt.UpdatedAt = now.ToUnixTimeMilliseconds();
             await store.UpdateAttemptAsync(c, t, attempt);
         }, ct);
-        return null;
     }
 
     private async Task<IWalletConnector> ConnectorOfAsync(AttemptRow attempt, CancellationToken ct) =>
@@ -611,13 +628,7 @@ public sealed partial class PaymentService(
             }
         }
 
-        await db.WriteAsync(async (c, t) =>
-        {
-            attempt.Status = "closed";
-            attempt.NextCheckAt = null;
-            attempt.UpdatedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
-            await store.UpdateAttemptAsync(c, t, attempt);
-        }, ct);
+        await MarkClosedAsync(attempt, connector, ct);
     }
 
     private async Task ScheduleNextCheckAsync(AttemptRow attempt, CancellationToken ct)

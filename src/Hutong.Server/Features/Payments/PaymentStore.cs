@@ -124,15 +124,17 @@ public sealed class PaymentStore(Db db)
     /// Wallet orders that can no longer be the payment's: superseded by a failover to another channel, or left open
     /// after the payment was settled or closed. The worker closes them so a buyer cannot pay twice.
     /// </summary>
-    public async Task<IReadOnlyList<AttemptRow>> StrayOpenAttemptsAsync(int limit, CancellationToken ct) =>
+    /// <remarks>An order a wallet cannot close is watched until it lapses: it comes back when its next_check_at is due.</remarks>
+    public async Task<IReadOnlyList<AttemptRow>> StrayOpenAttemptsAsync(long now, int limit, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<AttemptRow>(
             """
             SELECT a.* FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
             WHERE a.status IN ('open', 'requested')
               AND (p.current_attempt_id IS NULL OR a.id <> p.current_attempt_id OR p.status IN ('succeeded', 'canceled', 'expired'))
+              AND (a.next_check_at IS NULL OR a.next_check_at <= @now)
             LIMIT @limit
             """,
-            new { limit }), ct)).ToList();
+            new { now, limit }), ct)).ToList();
 
     public async Task<IReadOnlyList<PaymentRow>> DueExpiriesAsync(long now, int limit, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<PaymentRow>(

@@ -86,7 +86,7 @@ public sealed partial class RefundService(
 
             return created;
         }, ct);
-        if (result.Status == 201)
+        if (result.Status == 201 && options.Value.SendRefundsImmediately)
         {
             _ = Task.Run(() => RunDueAsync(CancellationToken.None), CancellationToken.None);
         }

@@ -60,7 +60,7 @@ public sealed partial class PaymentWorkers(
             await payments.ResolveUnknownAsync(attempt, ct);
         }
 
-        foreach (var attempt in await store.StrayOpenAttemptsAsync(100, ct))
+        foreach (var attempt in await store.StrayOpenAttemptsAsync(now, 100, ct))
         {
             await payments.CloseStrayAttemptAsync(attempt, ct);
         }
