@@ -21,6 +21,7 @@ using Hutong.Server.Features.Webhooks;
 using Hutong.Server.Features.Workers;
 using Hutong.Server.Http;
 using Hutong.Server.Storage;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -144,7 +145,12 @@ public static class HubApp
         }));
 
         var app = builder.Build();
-        app.UseExceptionHandler();
+        // A body over Kestrel's cap (or a malformed request) surfaces as BadHttpRequestException: answer its status
+        // (413, 400) as a problem, not a 500.
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+        });
         app.UseStatusCodePages();
         app.UseRateLimiter();
 

@@ -1,0 +1,37 @@
+using System.Net;
+using System.Text;
+using Hutong.Integration.Tests.Infrastructure;
+
+namespace Hutong.Integration.Tests;
+
+/// <summary>Oversized requests are refused before they are parsed, with a problem body, and change nothing.</summary>
+[Collection("sqlite")]
+public sealed class RequestLimitTests(SqliteHub hub)
+{
+    [Fact]
+    public async Task Oversized_api_bodies_and_notifications_are_refused_and_change_nothing()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var big = "{\"amount\":100,\"currency\":\"CNY\",\"description\":\"" + new string('x', 70_000) + "\",\"merchant_order_id\":\"big-1\"}";
+        var r = await m.PostAsync("/v1/payments", null, rawBody: big);
+        Assert.Equal((HttpStatusCode)413, r.Status);
+        Assert.Equal("request_too_large", r.Str("code"));
+
+        // Without a Content-Length (chunked), Kestrel's own cap (1 MiB) stops a body before the hub reads it all.
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/payments")
+        {
+            Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes("{\"description\":\"" + new string('y', 2_000_000) + "\"}"))),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Headers.TransferEncodingChunked = true;
+        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", m.Key);
+        using var chunked = await hub.Http.SendAsync(request);
+        Assert.Equal((HttpStatusCode)413, chunked.StatusCode);
+        Assert.Equal("application/problem+json", chunked.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId }));
+
+        var notify = await hub.Http.PostAsync("/notify/wechatpay", new StringContent(new string('z', 70_000), Encoding.UTF8, "application/json"));
+        Assert.Equal((HttpStatusCode)413, notify.StatusCode);
+    }
+}
