@@ -1,3 +1,4 @@
+using Hutong.Connectors.Abstractions;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -117,8 +118,7 @@ public static class AlipaySignature
 /// <summary>Alipay amounts are yuan strings with at most two decimals; Hutong keeps fen. No floating point either way.</summary>
 public static class AlipayAmount
 {
-    public static string FromFen(long fen) =>
-        string.Create(CultureInfo.InvariantCulture, $"{(fen < 0 ? "-" : string.Empty)}{Math.Abs(fen) / 100}.{Math.Abs(fen) % 100:00}");
+    public static string FromFen(long fen) => BillAmounts.ToYuan(fen);
 
     public static bool TryParseFen(string? yuan, out long fen)
     {

@@ -35,7 +35,7 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
         var id = Guid.NewGuid().ToString();
         for (var i = 0; i < copies; i++)
         {
-            _ = Task.Run(() => DeliverAsync(order, id, _stop.Token));
+            _ = Task.Run(() => DeliverAsync(order, id, () => BuildRequest(order, id), _stop.Token));
         }
     }
 
@@ -48,27 +48,15 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
         }
 
         var id = Guid.NewGuid().ToString();
-        _ = Task.Run(() => Resend.UntilAcknowledgedAsync(RetrySchedule, () => state.TimeScale, async (attempt, token) =>
+        _ = Task.Run(() => DeliverAsync(order, id, () =>
         {
-            int? status = null;
-            try
+            string plaintext;
+            lock (order)
             {
-                string plaintext;
-                lock (order)
-                {
-                    plaintext = WeChatSandboxEndpoints.RefundNotificationJson(order, refund);
-                }
-
-                using var request = Build(order, id, "REFUND.SUCCESS", "refund", "退款成功", plaintext, refund.NotifyUrl, null);
-                using var response = await http.SendAsync(request, token);
-                status = (int)response.StatusCode;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
+                plaintext = WeChatSandboxEndpoints.RefundNotificationJson(order, refund);
             }
 
-            state.NotificationLog.Enqueue(new NotificationAttempt(order.OutTradeNo, id, attempt, status, DateTimeOffset.UtcNow));
-            return status is 200 or 204;
+            return Build(order, id, "REFUND.SUCCESS", "refund", "退款成功", plaintext, refund.NotifyUrl, null);
         }, _stop.Token));
     }
 
@@ -128,13 +116,14 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
         }
     }
 
-    private Task DeliverAsync(SandboxOrder order, string notificationId, CancellationToken ct) =>
+    /// <summary>Sends a notification (built afresh each time, so its timestamp is current) until acknowledged or the schedule ends.</summary>
+    private Task DeliverAsync(SandboxOrder order, string notificationId, Func<HttpRequestMessage> build, CancellationToken ct) =>
         Resend.UntilAcknowledgedAsync(RetrySchedule, () => state.TimeScale, async (attempt, token) =>
         {
             int? status = null;
             try
             {
-                using var request = BuildRequest(order, notificationId);
+                using var request = build();
                 using var response = await http.SendAsync(request, token);
                 status = (int)response.StatusCode;
             }

@@ -1,7 +1,6 @@
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Rollout;
 using Microsoft.Extensions.Options;
-using QRCoder;
 
 namespace Hutong.Server.Features.Checkout;
 
@@ -22,9 +21,7 @@ public static class AggregatedQr
                 return Results.NotFound();
             }
 
-            using var generator = new QRCodeGenerator();
-            var data = generator.CreateQrCode(Url(options.Value, token), QRCodeGenerator.ECCLevel.M);
-            return Results.Bytes(new PngByteQRCode(data).GetGraphic(8), "image/png");
+            return Results.Bytes(BuyerUi.QrPng(Url(options.Value, token)), "image/png");
         }).ExcludeFromDescription();
     }
 

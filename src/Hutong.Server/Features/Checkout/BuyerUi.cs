@@ -110,6 +110,18 @@ public static class BuyerUi
         </html>
         """;
 
+    /// <summary>
+    /// Back to the page after a pay button (post/redirect/get), in the language the buyer reads, with the reason in
+    /// <c>e</c> when the attempt was refused ("claimed": someone else holds the payment).
+    /// </summary>
+    public static IResult BackAfterConfirm(HttpContext ctx, string page, Http.ApiResult result)
+    {
+        var lang = Lang.Of(ctx).En ? "?lang=en" : "?lang=zh";
+        return Results.Redirect(result.Status < 400
+            ? $"{page}{lang}"
+            : $"{page}{lang}&e={(result.ProblemCode == "payment_claimed" ? "claimed" : Uri.EscapeDataString(result.ProblemCode ?? "error"))}");
+    }
+
     public static string Message(Lang l, string title, string heading, string text, string path) =>
         Html(l, title, $"<main><h1>{E(heading)}</h1><p>{E(text)}</p></main>", refresh: false, path);
 

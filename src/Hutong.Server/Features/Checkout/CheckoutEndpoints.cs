@@ -128,10 +128,7 @@ public static class CheckoutEndpoints
         }
 
         var result = await payments.ConfirmAsync(p, wallet, ctx.RequestAborted, new PayerContext("checkout", PayerSession.Of(ctx)));
-        var lang = Lang.Of(ctx).En ? "?lang=en" : "?lang=zh";
-        return Results.Redirect(result.Status < 400
-            ? $"/pay/{token}{lang}"
-            : $"/pay/{token}{lang}&e={(result.ProblemCode == "payment_claimed" ? "claimed" : Uri.EscapeDataString(result.ProblemCode ?? "error"))}");
+        return BackAfterConfirm(ctx, $"/pay/{token}", result);
     }
 
     private static async Task<IResult> StatusAsync(HttpContext ctx, string token, PaymentStore store, TimeProvider time)

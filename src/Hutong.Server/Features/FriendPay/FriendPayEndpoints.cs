@@ -152,10 +152,7 @@ public static class FriendPayEndpoints
         }
 
         var result = await payments.ConfirmAsync(p!, wallet, ctx.RequestAborted, new PayerContext("friend", PayerSession.Of(ctx), link!.Id));
-        var query = Lang.Of(ctx).En ? "?lang=en" : "?lang=zh";
-        return result.Status < 400
-            ? Results.Redirect($"/f/{token}{query}")
-            : Results.Redirect($"/f/{token}{query}&e={(result.ProblemCode == "payment_claimed" ? "claimed" : Uri.EscapeDataString(result.ProblemCode ?? "error"))}");
+        return BackAfterConfirm(ctx, $"/f/{token}", result);
     }
 
     private static async Task<IResult> StatusAsync(HttpContext ctx, string token, FriendPayService svc, PaymentStore store, TimeProvider time)

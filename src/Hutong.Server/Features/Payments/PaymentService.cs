@@ -141,7 +141,8 @@ public sealed partial class PaymentService(
             }
         }
 
-        var current = payment.CurrentAttemptId is null ? null : await db.ReadAsync(c => store.GetAttemptAsync(c, null, payment.CurrentAttemptId), ct);
+        // Only a pending payment has an open attempt to return or replace.
+        var current = payment.State == PaymentStatus.Pending ? await store.CurrentAttemptAsync(payment, ct) : null;
         var samePayer = payer is null || current?.PayerClaim == payer.Session;
         if (payment.State is PaymentStatus.Pending && payment.Wallet == wallet && samePayer
             && (payment.CodeUrl is not null || current?.Status == "requested"))

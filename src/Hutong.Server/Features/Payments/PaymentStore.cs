@@ -101,7 +101,7 @@ public sealed class PaymentStore(Db db)
     public async Task<AttemptRow?> CurrentAttemptAsync(PaymentRow p, CancellationToken ct) =>
         p.CurrentAttemptId is null ? null : await db.ReadAsync(c => GetAttemptAsync(c, null, p.CurrentAttemptId), ct);
 
-    public Task<AttemptRow?> GetAttemptByOutTradeNoAsync(DbConnection c, DbTransaction t, string outTradeNo) =>
+    public Task<AttemptRow?> GetAttemptByOutTradeNoAsync(DbConnection c, DbTransaction? t, string outTradeNo) =>
         c.QuerySingleOrDefaultAsync<AttemptRow?>("SELECT * FROM payment_attempts WHERE out_trade_no = @outTradeNo", new { outTradeNo }, t);
 
     public Task<IEnumerable<AttemptRow>> AttemptsOfAsync(DbConnection c, DbTransaction t, string paymentId) =>

@@ -32,7 +32,7 @@ public sealed record ReconciliationReport(string BillDate, IReadOnlyList<Channel
 /// changed by guesswork. Each run is stored with its findings.
 /// </summary>
 public sealed partial class ReconciliationService(
-    Db db, WalletRegistry wallets, PaymentService payments, RefundService refunds, LedgerStore ledger, TimeProvider time, ILogger<ReconciliationService> log)
+    Db db, WalletRegistry wallets, PaymentService payments, PaymentStore store, RefundService refunds, LedgerStore ledger, TimeProvider time, ILogger<ReconciliationService> log)
 {
     public static readonly TimeSpan China = TimeSpan.FromHours(8);
 
@@ -138,7 +138,7 @@ public sealed partial class ReconciliationService(
                 continue;
             }
 
-            var attempt = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<AttemptRow?>("SELECT * FROM payment_attempts WHERE out_trade_no = @OutTradeNo", new { line.OutTradeNo }), ct);
+            var attempt = await db.ReadAsync(c => store.GetAttemptByOutTradeNoAsync(c, null, line.OutTradeNo), ct);
             if (attempt is null)
             {
                 Add("missing_in_hub", line, line.OutTradeNo, null, null, line.AmountMinor, "open", $"the wallet settled {line.TransactionId}; the hub never made this order");
