@@ -15,6 +15,7 @@ using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Notifications;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Reconciliation;
+using Hutong.Server.Features.ProfitSharing;
 using Hutong.Server.Features.Refunds;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Features.Webhooks;
@@ -94,6 +95,8 @@ public static class HubApp
         s.AddMemoryCache(o => o.SizeLimit = 100_000);
         RateLimits.Add(s, hub);
         s.AddSingleton<RefundService>();
+        s.AddSingleton<SplitStore>();
+        s.AddSingleton<ProfitSharingService>();
         s.AddSingleton<WalletRegistry>();
         s.AddSingleton<RolloutService>();
         s.AddSingleton<ApiKeyFilter>();
@@ -165,6 +168,7 @@ public static class HubApp
         RolloutEndpoints.Map(v1);
         FriendPayEndpoints.MapApi(v1);
         RefundEndpoints.Map(v1);
+        ProfitSharingEndpoints.Map(v1);
         HostEndpoints.Map(v1);
         LinkEndpoints.MapApi(v1);
         v1.MapGet("/capabilities", async (WalletRegistry w, CancellationToken ct) => ApiResult.Ok(new

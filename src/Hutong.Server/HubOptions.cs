@@ -30,6 +30,12 @@ public sealed class HubOptions
     /// </summary>
     public TimeSpan PayerClaim { get; set; } = TimeSpan.FromMinutes(3);
 
+    /// <summary>
+    /// How long after payment a payment's own split rules are sent, and the earliest any split is. Unset: 65 s for the
+    /// rules, and each wallet's own minimum (WeChat: 1 minute). Tests shorten it together with the sandbox's time scale.
+    /// </summary>
+    public TimeSpan? SplitDelay { get; set; }
+
     /// <summary>Requests per minute per client address on the public pages (friend-pay, links, share codes).</summary>
     public int PublicRateLimitPerMinute { get; set; } = 300;
 

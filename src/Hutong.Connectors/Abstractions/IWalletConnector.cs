@@ -57,7 +57,8 @@ public sealed record CreateOrderRequest(
     string Description,
     DateTimeOffset ExpiresAt,
     string NotifyUrl,
-    string? Attach = null);
+    string? Attach = null,
+    bool ProfitSharing = false);
 
 public enum WalletCallOutcome
 {
@@ -137,7 +138,9 @@ public sealed record CloseResult(WalletCallOutcome Outcome, WalletError? Error)
     public static CloseResult Unknown(string reason) => new(WalletCallOutcome.Unknown, new WalletError("UNKNOWN", reason));
 }
 
-public sealed record RefundRequest(string OutTradeNo, string OutRefundNo, Money Refund, Money Total, string? Reason, string? NotifyUrl, string? WalletTransactionId = null);
+public sealed record RefundRequest(
+    string OutTradeNo, string OutRefundNo, Money Refund, Money Total, string? Reason, string? NotifyUrl, string? WalletTransactionId = null,
+    IReadOnlyList<RoyaltyReturn>? RoyaltyReturns = null);
 
 public enum RefundStatus
 {

@@ -13,7 +13,7 @@ namespace Hutong.Connectors.Alipay;
 /// Alipay OpenAPI v2: alipay.trade.precreate (QR), page.pay / wap.pay (redirect URL), query, close.
 /// Requests are RSA2-signed form posts; every response is verified over its raw "xxx_response" text.
 /// </summary>
-public sealed partial class AlipayConnector : IWalletConnector, IDisposable
+public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingConnector, IDisposable
 {
     public const string Name = "alipay";
 
@@ -148,6 +148,19 @@ public sealed partial class AlipayConnector : IWalletConnector, IDisposable
         if (request.Reason is not null)
         {
             biz["refund_reason"] = request.Reason;
+        }
+
+        if (request.RoyaltyReturns is { Count: > 0 } returns)
+        {
+            // The receivers' shares come back with the refund, all or nothing (退分账).
+            biz["refund_royalty_parameters"] = new JsonArray(returns.Select(r => (JsonNode)new JsonObject
+            {
+                ["royalty_type"] = "transfer",
+                ["trans_out_type"] = AccountType(r.From.Account),
+                ["trans_out"] = r.From.Account,
+                ["amount"] = AlipayAmount.FromFen(r.Amount),
+                ["desc"] = "退款退分账",
+            }).ToArray());
         }
 
         var reply = await CallAsync("alipay.trade.refund", biz, null, cancellationToken);

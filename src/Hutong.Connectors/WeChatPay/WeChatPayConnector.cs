@@ -14,7 +14,7 @@ namespace Hutong.Connectors.WeChatPay;
 /// WeChat Pay API v3, direct-merchant mode: Native (QR) order, query by out_trade_no, close.
 /// Every request is signed; every 2xx response is verified before it is believed.
 /// </summary>
-public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
+public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharingConnector, IDisposable
 {
     public const string Name = "wechatpay";
     private static readonly TimeSpan ChinaOffset = TimeSpan.FromHours(8);
@@ -69,11 +69,12 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
         var description = Truncate(request.Description, 127);
         var timeExpire = request.ExpiresAt.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
         var amount = new WxAmount(request.Amount.Minor);
+        var settle = request.ProfitSharing ? new WxSettleInfo(true) : null; // funds frozen until split or released
         var body = _options.IsServiceProvider
             ? JsonSerializer.Serialize(new WxPartnerNativeOrderRequest(_options.AppId, _options.MchId, _options.SubAppId, _options.SubMchId!,
-                description, request.OutTradeNo, timeExpire, request.Attach, request.NotifyUrl, amount), WxJson.Default.WxPartnerNativeOrderRequest)
+                description, request.OutTradeNo, timeExpire, request.Attach, request.NotifyUrl, amount, settle), WxJson.Default.WxPartnerNativeOrderRequest)
             : JsonSerializer.Serialize(new WxNativeOrderRequest(_options.AppId, _options.MchId,
-                description, request.OutTradeNo, timeExpire, request.Attach, request.NotifyUrl, amount), WxJson.Default.WxNativeOrderRequest);
+                description, request.OutTradeNo, timeExpire, request.Attach, request.NotifyUrl, amount, settle), WxJson.Default.WxNativeOrderRequest);
 
         var reply = await SendAsync(HttpMethod.Post, $"/v3/pay/{Partner}transactions/native", body, cancellationToken);
         return reply switch
@@ -274,7 +275,7 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
 
     private sealed record Reply(WalletCallOutcome Outcome, HttpStatusCode Status, string Body, WalletError? Error, IReadOnlyDictionary<string, string> Headers);
 
-    private async Task<Reply> SendAsync(HttpMethod method, string pathAndQuery, string? body, CancellationToken cancellationToken, bool verify = true)
+    private async Task<Reply> SendAsync(HttpMethod method, string pathAndQuery, string? body, CancellationToken cancellationToken, bool verify = true, string? encryptedWithSerial = null)
     {
         var uri = new Uri(new Uri(_options.BaseUrl.TrimEnd('/') + "/"), pathAndQuery.TrimStart('/'));
         using var request = new HttpRequestMessage(method, uri);
@@ -286,6 +287,10 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IDisposable
         }
 
         request.Options.Set(WeChatPaySigningHandler.SignerKey, Sign);
+        if (encryptedWithSerial is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Wechatpay-Serial", encryptedWithSerial); // names the key sensitive fields were encrypted with
+        }
 
         HttpResponseMessage response;
         try

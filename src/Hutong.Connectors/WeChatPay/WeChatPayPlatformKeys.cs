@@ -41,6 +41,18 @@ public sealed class WeChatPayPlatformKeys : IDisposable
         return found;
     }
 
+    /// <summary>
+    /// The key to encrypt sensitive fields (a split receiver's name) with, and the serial to send as Wechatpay-Serial:
+    /// the platform public key when there is one, else a platform certificate.
+    /// </summary>
+    public bool TryGetEncryptionKey(out string serial, out RSA key)
+    {
+        var pick = _keys.Keys.Where(IsPublicKeyId).Concat(_keys.Keys.Where(k => !IsPublicKeyId(k)).OrderDescending(StringComparer.Ordinal)).FirstOrDefault();
+        serial = pick ?? string.Empty;
+        key = pick is null ? null! : _keys[pick];
+        return pick is not null;
+    }
+
     public bool HasCertificates => _keys.Keys.Any(k => !IsPublicKeyId(k));
 
     public void Dispose()

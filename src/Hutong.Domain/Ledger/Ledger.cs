@@ -39,6 +39,12 @@ public static class Accounts
 
     /// <summary>Money sent out to payees (bank or wallet transfers).</summary>
     public const string PayoutClearing = "payout_clearing";
+
+    /// <summary>A split receiver's share of a refunded payment that the wallet cannot take back (a memorandum pair with <see cref="ClawbackClaims"/>).</summary>
+    public static string ClawbackReceivable(string receiverId) => $"clawback_receivable:{receiverId}";
+
+    /// <summary>The merchant's side of open clawbacks: what its receivers owe it back, outside the wallet.</summary>
+    public static string ClawbackClaims(string merchantId) => $"clawback_claims:{merchantId}";
 }
 
 /// <summary>The postings of each business event, and the rules every entry obeys.</summary>
@@ -88,6 +94,30 @@ public static class Postings
     [
         new(Accounts.Suspense(merchantId), amount.Currency.Code, amount.Minor),
         new(Accounts.WalletClearing(wallet), amount.Currency.Code, -amount.Minor),
+    ];
+
+    /// <summary>
+    /// A profit-sharing split: the wallet pays a receiver (platform, host, agency) out of the merchant's funds it holds,
+    /// so the merchant is owed less and the wallet holds less.
+    /// </summary>
+    public static LedgerLine[] SplitPaid(string wallet, string merchantId, Money amount) =>
+    [
+        new(Accounts.MerchantPayable(merchantId), amount.Currency.Code, amount.Minor),
+        new(Accounts.WalletClearing(wallet), amount.Currency.Code, -amount.Minor),
+    ];
+
+    /// <summary>A receiver's share came back to the merchant's funds at the wallet (a return order, or with the refund).</summary>
+    public static LedgerLine[] SplitReturned(string wallet, string merchantId, Money amount) =>
+    [
+        new(Accounts.WalletClearing(wallet), amount.Currency.Code, amount.Minor),
+        new(Accounts.MerchantPayable(merchantId), amount.Currency.Code, -amount.Minor),
+    ];
+
+    /// <summary>A share the wallet cannot take back (WeChat: personal receivers): recorded as owed by the receiver to the merchant.</summary>
+    public static LedgerLine[] ClawbackDue(string receiverId, string merchantId, Money amount) =>
+    [
+        new(Accounts.ClawbackReceivable(receiverId), amount.Currency.Code, amount.Minor),
+        new(Accounts.ClawbackClaims(merchantId), amount.Currency.Code, -amount.Minor),
     ];
 
     /// <summary>A wallet fee in basis points of the amount, rounded half up to the minor unit (四舍五入, as the wallets bill it).</summary>

@@ -18,7 +18,7 @@ namespace Hutong.Sandbox.Alipay;
 /// "skip empty values" and the Node SDK's "keep them" rule), signed responses over the raw *_response text,
 /// gateway codes 10000/40002/40004 with sub_code, and the page.pay/wap.pay cashier.
 /// </summary>
-public static class AlipaySandboxEndpoints
+public static partial class AlipaySandboxEndpoints
 {
     private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private static readonly TimeSpan ChinaOffset = TimeSpan.FromHours(8);
@@ -131,7 +131,10 @@ public static class AlipaySandboxEndpoints
             "alipay.trade.precreate" => (Precreate(state, app, seller!, p, biz, token: p.GetValueOrDefault("app_auth_token")), null),
             "alipay.trade.query" => (Query(existing), null),
             "alipay.trade.close" => (Close(existing), null),
-            "alipay.trade.refund" => (Refund(existing, biz), null),
+            "alipay.trade.refund" => (Refund(existing, biz, state), null),
+            "alipay.trade.royalty.relation.bind" => (BindRelation(state, appId, biz), null),
+            "alipay.trade.order.settle" => (Settle(state, appId, biz), null),
+            "alipay.trade.order.settle.query" => (SettleQuery(state, appId, biz), null),
             "alipay.trade.fastpay.refund.query" => (RefundQuery(existing, biz), null),
             "alipay.trade.page.pay" or "alipay.trade.wap.pay" => PagePay(state, app, seller!, p, biz),
             "alipay.data.dataservice.bill.downloadurl.query" => (BillUrl(state, app, biz, $"{ctx.Request.Scheme}://{ctx.Request.Host}"), null),
@@ -275,7 +278,7 @@ public static class AlipaySandboxEndpoints
         return Ok(new JsonObject { ["out_trade_no"] = o.OutTradeNo });
     }
 
-    private static JsonObject Refund(AlipaySandboxOrder? o, JsonObject biz)
+    private static JsonObject Refund(AlipaySandboxOrder? o, JsonObject biz, AlipaySandboxState state)
     {
         if (o is null)
         {
@@ -308,6 +311,10 @@ public static class AlipaySandboxEndpoints
             else if (o.Refunds.Values.Sum() + fen > o.TotalFen)
             {
                 return Error("40004", "Business Failed", "ACQ.REFUND_FEE_ERROR", "退款金额超限");
+            }
+            else if (TakeRoyaltiesBack(o, requestNo, biz) is { } royaltyError)
+            {
+                return royaltyError;
             }
             else
             {

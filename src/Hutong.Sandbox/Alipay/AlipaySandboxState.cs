@@ -55,6 +55,35 @@ public sealed class AlipaySandboxOrder
 
     /// <summary>When each refund was made (the bill's 完成时间).</summary>
     public Dictionary<string, DateTimeOffset> RefundTimes { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Settle requests (alipay.trade.order.settle) by out_request_no.</summary>
+    public Dictionary<string, AlipaySandboxSettle> Settles { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>royalty_finish was sent: the rest is the seller's, no more settles.</summary>
+    public bool RoyaltyFinished { get; set; }
+
+    /// <summary>Refund requests that took shares back (refund_royalty_parameters), so a repeat moves nothing twice.</summary>
+    public HashSet<string> RoyaltyRefunds { get; } = new(StringComparer.Ordinal);
+}
+
+public sealed class AlipaySandboxSettle
+{
+    public required string SettleNo { get; init; }
+
+    public required List<AlipaySandboxRoyalty> Details { get; init; }
+
+    public DateTimeOffset Created { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed class AlipaySandboxRoyalty
+{
+    public required string TransIn { get; init; }
+
+    public required long Amount { get; init; }
+
+    public string State { get; set; } = "PROCESSING";
+
+    public long Returned { get; set; }
 }
 
 public sealed class AlipaySandboxState : IDisposable
@@ -80,6 +109,15 @@ public sealed class AlipaySandboxState : IDisposable
 
     /// <summary>The 服务费 the sandbox bills on each payment, in basis points (returned pro rata on refunds).</summary>
     public int FeeBasisPoints { get; set; } = 60;
+
+    /// <summary>The default maximum share of a trade that may be settled to others (30 %).</summary>
+    public int MaxSplitRatioBasisPoints { get; set; } = 3_000;
+
+    /// <summary>Royalty relations bound per app (alipay.trade.royalty.relation.bind): account → name.</summary>
+    public ConcurrentDictionary<(string AppId, string Account), string?> RoyaltyRelations { get; } = new();
+
+    /// <summary>Every settle call that reached the sandbox, so tests can prove a refused split never left the hub.</summary>
+    public ConcurrentQueue<string> ProfitSharingCalls { get; } = new();
 
     /// <summary>Bill archives ready for download, by token (the real URL is a short-lived signed OSS link).</summary>
     public ConcurrentDictionary<string, byte[]> Bills { get; } = new(StringComparer.Ordinal);

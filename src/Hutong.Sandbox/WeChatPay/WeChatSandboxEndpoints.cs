@@ -39,6 +39,7 @@ public static partial class WeChatSandboxEndpoints
         app.MapPost("/v3/pay/partner/transactions/native", (HttpContext ctx) => NativeAsync(ctx, state, partner: true));
         app.MapGet("/v3/pay/partner/transactions/out-trade-no/{outTradeNo}", (HttpContext ctx, string outTradeNo) => QueryAsync(ctx, state, outTradeNo, byTransactionId: false, partner: true));
         app.MapPost("/v3/pay/partner/transactions/out-trade-no/{outTradeNo}/close", (HttpContext ctx, string outTradeNo) => CloseAsync(ctx, state, outTradeNo, partner: true));
+        MapProfitSharing(app, state);
         WeChatSandboxControl.Map(app, state, notifier);
         return app;
     }
@@ -134,6 +135,7 @@ public static partial class WeChatSandboxEndpoints
             TimeExpire = expire,
             CodeToken = Convert.ToBase64String(RandomNumberGenerator.GetBytes(12)).Replace('+', 'x').Replace('/', 'y'),
             Fingerprint = fingerprint,
+            ProfitSharing = req["settle_info"]?["profit_sharing"] is JsonValue ps && ps.TryGetValue<bool>(out var split) && split,
         });
         state.OrdersByCode.TryAdd(order.CodeToken, order);
 

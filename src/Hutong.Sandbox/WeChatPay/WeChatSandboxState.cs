@@ -76,7 +76,45 @@ public sealed class SandboxOrder
 
     /// <summary>Refunds by out_refund_no.</summary>
     public Dictionary<string, SandboxRefund> Refunds { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>settle_info.profit_sharing was set: the funds are frozen for splitting.</summary>
+    public bool ProfitSharing { get; init; }
+
+    /// <summary>A final split released the rest (unfreeze_unsplit): no more splits.</summary>
+    public bool Unfrozen { get; set; }
+
+    public Dictionary<string, SandboxSplitOrder> Splits { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, SandboxSplitReturn> SplitReturns { get; } = new(StringComparer.Ordinal);
 }
+
+public sealed class SandboxSplitOrder
+{
+    public required string OutOrderNo { get; init; }
+
+    public required string OrderId { get; init; }
+
+    public required List<SandboxSplitReceiver> Receivers { get; init; }
+
+    public string State { get; set; } = "PROCESSING";
+}
+
+public sealed class SandboxSplitReceiver
+{
+    public required string Type { get; init; }
+
+    public required string Account { get; init; }
+
+    public required long Amount { get; init; }
+
+    public required string Description { get; init; }
+
+    public string Result { get; set; } = "PENDING";
+
+    public long Returned { get; set; }
+}
+
+public sealed record SandboxSplitReturn(string OutReturnNo, string ReturnId, string OutOrderNo, string ReturnMchId, long Amount, string Result);
 
 /// <summary>Everything the WeChat Pay sandbox remembers. Thread-safe; one lock per order for state changes.</summary>
 public sealed class WeChatSandboxState : IDisposable
@@ -116,6 +154,15 @@ public sealed class WeChatSandboxState : IDisposable
 
     /// <summary>The fee the sandbox bills on each payment, in basis points (returned pro rata on refunds).</summary>
     public int FeeBasisPoints { get; set; } = 60;
+
+    /// <summary>The merchants' maximum split ratio (set on the merchant platform; 30 % is the common default).</summary>
+    public int MaxSplitRatioBasisPoints { get; set; } = 3_000;
+
+    /// <summary>Profit-sharing receivers added, by (merchant, type, account) → registered name (null for people added without one).</summary>
+    public ConcurrentDictionary<(string MchId, string Type, string Account), string?> SplitReceivers { get; } = new();
+
+    /// <summary>Every profit-sharing call that reached the sandbox (method and path), so tests can prove a refused split never left the hub.</summary>
+    public ConcurrentQueue<string> ProfitSharingCalls { get; } = new();
 
     /// <summary>Bills ready for download, by token.</summary>
     public ConcurrentDictionary<string, byte[]> Bills { get; } = new(StringComparer.Ordinal);

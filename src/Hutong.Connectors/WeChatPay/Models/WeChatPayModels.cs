@@ -19,7 +19,8 @@ public sealed record WxNativeOrderRequest(
     [property: JsonPropertyName("time_expire")] string? TimeExpire,
     [property: JsonPropertyName("attach")] string? Attach,
     [property: JsonPropertyName("notify_url")] string NotifyUrl,
-    [property: JsonPropertyName("amount")] WxAmount Amount);
+    [property: JsonPropertyName("amount")] WxAmount Amount,
+    [property: JsonPropertyName("settle_info")] WxSettleInfo? SettleInfo = null);
 
 public sealed record WxPartnerNativeOrderRequest(
     [property: JsonPropertyName("sp_appid")] string SpAppId,
@@ -31,7 +32,8 @@ public sealed record WxPartnerNativeOrderRequest(
     [property: JsonPropertyName("time_expire")] string? TimeExpire,
     [property: JsonPropertyName("attach")] string? Attach,
     [property: JsonPropertyName("notify_url")] string NotifyUrl,
-    [property: JsonPropertyName("amount")] WxAmount Amount);
+    [property: JsonPropertyName("amount")] WxAmount Amount,
+    [property: JsonPropertyName("settle_info")] WxSettleInfo? SettleInfo = null);
 
 public sealed record WxPartnerCloseRequest(
     [property: JsonPropertyName("sp_mchid")] string SpMchId,
@@ -57,6 +59,8 @@ public sealed record WxRefund(
     [property: JsonPropertyName("status")] string? Status,
     [property: JsonPropertyName("refund_status")] string? RefundStatus,
     [property: JsonPropertyName("amount")] WxRefundAmount? Amount);
+
+public sealed record WxSettleInfo([property: JsonPropertyName("profit_sharing")] bool ProfitSharing);
 
 public sealed record WxNativeOrderResponse([property: JsonPropertyName("code_url")] string? CodeUrl);
 
@@ -126,6 +130,11 @@ public sealed record WxBillUrl(
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(WxBillUrl))]
+[JsonSerializable(typeof(WxProfitSharingOrderRequest))]
+[JsonSerializable(typeof(WxProfitSharingOrder))]
+[JsonSerializable(typeof(WxProfitSharingReceiverAdd))]
+[JsonSerializable(typeof(WxProfitSharingReturnRequest))]
+[JsonSerializable(typeof(WxProfitSharingReturn))]
 [JsonSerializable(typeof(WxRefundNotice))]
 [JsonSerializable(typeof(WxNativeOrderRequest))]
 [JsonSerializable(typeof(WxNativeOrderResponse))]
@@ -139,3 +148,62 @@ public sealed record WxBillUrl(
 [JsonSerializable(typeof(WxNotification))]
 [JsonSerializable(typeof(WxCertificateList))]
 public sealed partial class WxJson : JsonSerializerContext;
+
+// Profit sharing (wechatpay-go services/profitsharing models.go).
+
+public sealed record WxProfitSharingReceiver(
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("account")] string Account,
+    [property: JsonPropertyName("name")] string? Name,
+    [property: JsonPropertyName("amount")] long Amount,
+    [property: JsonPropertyName("description")] string Description);
+
+public sealed record WxProfitSharingOrderRequest(
+    [property: JsonPropertyName("sub_mchid")] string? SubMchId,
+    [property: JsonPropertyName("appid")] string AppId,
+    [property: JsonPropertyName("transaction_id")] string TransactionId,
+    [property: JsonPropertyName("out_order_no")] string OutOrderNo,
+    [property: JsonPropertyName("receivers")] IReadOnlyList<WxProfitSharingReceiver> Receivers,
+    [property: JsonPropertyName("unfreeze_unsplit")] bool UnfreezeUnsplit);
+
+public sealed record WxProfitSharingOrderReceiver(
+    [property: JsonPropertyName("amount")] long Amount,
+    [property: JsonPropertyName("description")] string? Description,
+    [property: JsonPropertyName("type")] string? Type,
+    [property: JsonPropertyName("account")] string? Account,
+    [property: JsonPropertyName("result")] string? Result,
+    [property: JsonPropertyName("fail_reason")] string? FailReason,
+    [property: JsonPropertyName("detail_id")] string? DetailId);
+
+public sealed record WxProfitSharingOrder(
+    [property: JsonPropertyName("sub_mchid")] string? SubMchId,
+    [property: JsonPropertyName("transaction_id")] string? TransactionId,
+    [property: JsonPropertyName("out_order_no")] string? OutOrderNo,
+    [property: JsonPropertyName("order_id")] string? OrderId,
+    [property: JsonPropertyName("state")] string? State,
+    [property: JsonPropertyName("receivers")] IReadOnlyList<WxProfitSharingOrderReceiver>? Receivers);
+
+public sealed record WxProfitSharingReceiverAdd(
+    [property: JsonPropertyName("sub_mchid")] string? SubMchId,
+    [property: JsonPropertyName("appid")] string AppId,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("account")] string Account,
+    [property: JsonPropertyName("name")] string? Name,
+    [property: JsonPropertyName("relation_type")] string RelationType);
+
+public sealed record WxProfitSharingReturnRequest(
+    [property: JsonPropertyName("sub_mchid")] string? SubMchId,
+    [property: JsonPropertyName("out_order_no")] string OutOrderNo,
+    [property: JsonPropertyName("out_return_no")] string OutReturnNo,
+    [property: JsonPropertyName("return_mchid")] string ReturnMchId,
+    [property: JsonPropertyName("amount")] long Amount,
+    [property: JsonPropertyName("description")] string Description);
+
+public sealed record WxProfitSharingReturn(
+    [property: JsonPropertyName("out_order_no")] string? OutOrderNo,
+    [property: JsonPropertyName("out_return_no")] string? OutReturnNo,
+    [property: JsonPropertyName("return_id")] string? ReturnId,
+    [property: JsonPropertyName("return_mchid")] string? ReturnMchId,
+    [property: JsonPropertyName("amount")] long Amount,
+    [property: JsonPropertyName("result")] string? Result,
+    [property: JsonPropertyName("fail_reason")] string? FailReason);

@@ -12,7 +12,17 @@ public sealed record CreatePaymentRequest(
     int? ExpiresInSeconds,
     Dictionary<string, string>? Metadata,
     string? BuyerId = null,
-    string? ProductCategory = null);
+    string? ProductCategory = null,
+    ProfitSharingRequest? ProfitSharing = null);
+
+/// <summary>
+/// "profit_sharing": {"splits": [...]} on a payment: the wallet holds the funds for splitting, and the rules (if any)
+/// are split once the wallet allows it (WeChat: 1 minute after payment), releasing the rest to the merchant.
+/// </summary>
+public sealed record ProfitSharingRequest(IReadOnlyList<SplitRuleRequest>? Splits);
+
+/// <summary>One receiver's share: a fixed amount in minor units, or ratio_bps of the payment net of fee and refunds.</summary>
+public sealed record SplitRuleRequest(string? Receiver, long? Amount, int? RatioBps, string? Description = null);
 
 /// <summary>POST /v1/payments/{id}/confirm: start (or return) the attempt at a wallet.</summary>
 public sealed record ConfirmPaymentRequest(string? Wallet);
@@ -44,6 +54,7 @@ public sealed record PaymentDto(
     string? WalletTransactionId,
     PaymentFailure? Failure,
     long AmountRefunded,
+    IReadOnlyList<SplitRuleRequest>? ProfitSharing,
     DateTimeOffset ExpiresAt,
     DateTimeOffset CreatedAt,
     DateTimeOffset? SucceededAt);
@@ -110,6 +121,9 @@ public sealed class PaymentRow
 
     /// <summary>What merchant refunds have returned so far.</summary>
     public long AmountRefunded { get; set; }
+
+    /// <summary>The profit-sharing rules as JSON; null when the payment is not split.</summary>
+    public string? ProfitSharing { get; set; }
 
     /// <summary>Not a payments column: the open attempt's code_url, when joined.</summary>
     public string? CodeUrl { get; set; }

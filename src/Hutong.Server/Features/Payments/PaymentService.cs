@@ -29,6 +29,7 @@ public sealed partial class PaymentService(
     RoutingService routing,
     RefundStore refunds,
     LedgerStore ledger,
+    ProfitSharing.ProfitSharingService profitSharing,
     IOptions<HubOptions> options,
     TimeProvider time,
     HubMetrics metrics,
@@ -39,6 +40,11 @@ public sealed partial class PaymentService(
     public async Task<ApiResult> CreateAsync(string merchantId, CreatePaymentRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var errors = PaymentValidation.Validate(r);
+        if (errors.Count == 0 && r.ProfitSharing?.Splits is { Count: > 0 } rules)
+        {
+            errors = await profitSharing.ValidateRulesAsync(merchantId, r.Amount!.Value, rules, ct);
+        }
+
         if (errors.Count > 0)
         {
             return Problems.Validation(errors);
@@ -58,6 +64,7 @@ public sealed partial class PaymentService(
             CheckoutToken = Ids.Token(),
             BuyerId = r.BuyerId,
             ProductCategory = r.ProductCategory,
+            ProfitSharing = r.ProfitSharing is null ? null : JsonSerializer.Serialize(r.ProfitSharing.Splits ?? []),
             ExpiresAt = now.AddSeconds(r.ExpiresInSeconds ?? Options.DefaultExpirySeconds).ToUnixTimeMilliseconds(),
             CreatedAt = now.ToUnixTimeMilliseconds(),
             UpdatedAt = now.ToUnixTimeMilliseconds(),
@@ -126,6 +133,11 @@ public sealed partial class PaymentService(
         if (wallet is null || !enabled.TryGetValue(wallet, out var connector))
         {
             return Problems.Invalid("wallet", $"wallet must be one of: {string.Join(", ", enabled.Keys.Order(StringComparer.Ordinal))}.");
+        }
+
+        if (payment.ProfitSharing is not null && connector is not IProfitSharingConnector)
+        {
+            return Problems.Invalid("wallet", $"This payment is split among receivers, and {wallet} does not split payments.");
         }
 
         var now = time.GetUtcNow();
@@ -211,7 +223,7 @@ public sealed partial class PaymentService(
 
             var result = await channelConnector.CreateQrOrderAsync(
                 new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
-                    wallets.NotifyUrl(channel), payment.Id),
+                    wallets.NotifyUrl(channel), payment.Id, ProfitSharing: payment.ProfitSharing is not null),
                 CancellationToken.None); // the wallet may act on it: never abandon the answer half way
 
             if (result.Outcome == WalletCallOutcome.Ok)
@@ -546,6 +558,8 @@ public sealed partial class PaymentService(
                 await ledger.AppendAsync(c, t, "wallet_fee", payment.Id, payment.MerchantId, Postings.WalletFee(attempt.Wallet, payment.MerchantId, fee), now);
             }
 
+            await profitSharing.ScheduleRulesAsync(c, t, payment, attempt.Id, now);
+
             metrics.Succeeded();
             return true;
         }, ct);
@@ -587,7 +601,8 @@ public sealed partial class PaymentService(
 
                     var again = await connector.CreateQrOrderAsync(
                         new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description,
-                            DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt), wallets.NotifyUrl(attempt.Channel ?? attempt.Wallet), payment.Id), ct);
+                            DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt), wallets.NotifyUrl(attempt.Channel ?? attempt.Wallet), payment.Id,
+                            ProfitSharing: payment.ProfitSharing is not null), ct);
                     if (again.Outcome != WalletCallOutcome.Unknown)
                     {
                         await RecordCreateOutcomeAsync(attempt, again, ct);
@@ -781,6 +796,7 @@ public sealed partial class PaymentService(
             p.WalletTransactionId,
             p.FailureCode is null ? null : new PaymentFailure(p.FailureCode, p.FailureMessage ?? string.Empty),
             p.AmountRefunded,
+            p.ProfitSharing is null ? null : JsonSerializer.Deserialize<List<SplitRuleRequest>>(p.ProfitSharing),
             DateTimeOffset.FromUnixTimeMilliseconds(p.ExpiresAt),
             DateTimeOffset.FromUnixTimeMilliseconds(p.CreatedAt),
             p.SucceededAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null);

@@ -16,9 +16,9 @@ public sealed class PaymentStore(Db db)
     public Task InsertAsync(DbConnection c, DbTransaction t, PaymentRow p) => c.ExecuteAsync(
         """
         INSERT INTO payments (id, merchant_id, amount, currency, status, description, merchant_order_id, metadata, checkout_token,
-                              buyer_id, product_category, expires_at, created_at, updated_at, version)
+                              buyer_id, product_category, expires_at, created_at, updated_at, version, profit_sharing)
         VALUES (@Id, @MerchantId, @Amount, @Currency, @Status, @Description, @MerchantOrderId, @Metadata, @CheckoutToken,
-                @BuyerId, @ProductCategory, @ExpiresAt, @CreatedAt, @UpdatedAt, @Version)
+                @BuyerId, @ProductCategory, @ExpiresAt, @CreatedAt, @UpdatedAt, @Version, @ProfitSharing)
         """, p, t);
 
     public Task<PaymentRow?> GetAsync(string merchantId, string id, CancellationToken ct) =>

@@ -6,6 +6,7 @@ using Hutong.Server.Features.Ledger;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.ProfitSharing;
 using Hutong.Server.Http;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
@@ -21,7 +22,8 @@ public sealed record CreateRefundRequest(long? Amount, string? Reason);
 /// the same refund). Each state change commits with its refund.* event.
 /// </summary>
 public sealed partial class RefundService(
-    Db db, RefundStore refunds, PaymentStore payments, LedgerStore ledger, WalletRegistry wallets, IOptions<HubOptions> options, TimeProvider time, ILogger<RefundService> log)
+    Db db, RefundStore refunds, PaymentStore payments, LedgerStore ledger, WalletRegistry wallets, ProfitSharingService profitSharing,
+    IOptions<HubOptions> options, TimeProvider time, ILogger<RefundService> log)
 {
     private readonly SemaphoreSlim _pass = new(1, 1); // one pass at a time: the worker's and a fresh refund's nudge never overlap
 
@@ -63,7 +65,8 @@ public sealed partial class RefundService(
                 return Problems.Conflict("payment_not_refundable", $"A {payment.Status} payment has nothing to refund.");
             }
 
-            var refundable = payment.Amount - await refunds.CommittedAsync(c, t, paymentId);
+            var committed = await refunds.CommittedAsync(c, t, paymentId);
+            var refundable = payment.Amount - committed;
             var amount = r.Amount ?? refundable;
             if (amount <= 0 || amount > refundable)
             {
@@ -78,6 +81,7 @@ public sealed partial class RefundService(
 
             var row = RefundStore.NewRow(payment, payment.CurrentAttemptId, amount, r.Reason ?? "requested_by_merchant", "merchant", now);
             await refunds.InsertAsync(c, t, row, now);
+            await profitSharing.PlanReturnsAsync(c, t, payment, row, committed, now, ct); // what each paid receiver gives back
             var created = ApiResult.Created(RefundDto.Of(row));
             if (idem is not null)
             {
@@ -153,17 +157,18 @@ public sealed partial class RefundService(
             return;
         }
 
+        var request = Request(refund, attempt, payment) with { RoyaltyReturns = await profitSharing.RoyaltyReturnsAsync(refund.Id, ct) };
         RefundResult result;
         if (refund.Status == "pending")
         {
-            result = await connector.RefundAsync(Request(refund, attempt, payment), CancellationToken.None);
+            result = await connector.RefundAsync(request, CancellationToken.None);
         }
         else
         {
             result = await connector.QueryRefundAsync(attempt.OutTradeNo, refund.OutRefundNo, ct);
             if (result is { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.NotFound })
             {
-                result = await connector.RefundAsync(Request(refund, attempt, payment), CancellationToken.None); // never arrived: send the same refund again
+                result = await connector.RefundAsync(request, CancellationToken.None); // never arrived: send the same refund again
             }
         }
 
@@ -227,6 +232,7 @@ public sealed partial class RefundService(
 
             if (refund.Status != before && refund.Status is "succeeded" or "failed")
             {
+                await profitSharing.SettleReturnsAsync(c, t, refund, refund.Status == "succeeded", wallet, now);
                 await Outbox.AddAsync(c, t, refund.MerchantId, "refund." + refund.Status, RefundDto.Of(refund), now);
             }
         }, ct);

@@ -1,5 +1,6 @@
 using Dapper;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.ProfitSharing;
 using Hutong.Server.Features.Refunds;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
@@ -11,7 +12,7 @@ namespace Hutong.Server.Features.Workers;
 /// payments (closing the wallet order first), follows refunds, and forgets idempotency keys older than 24 hours.
 /// </summary>
 public sealed partial class PaymentWorkers(
-    PaymentStore store, PaymentService payments, RefundService refunds, Db db, IOptions<HubOptions> options, TimeProvider time, ILogger<PaymentWorkers> log)
+    PaymentStore store, PaymentService payments, RefundService refunds, ProfitSharingService profitSharing, Db db, IOptions<HubOptions> options, TimeProvider time, ILogger<PaymentWorkers> log)
     : BackgroundService
 {
     private static readonly TimeSpan IdempotencyRetention = TimeSpan.FromHours(24);
@@ -71,6 +72,7 @@ public sealed partial class PaymentWorkers(
         }
 
         await refunds.RunDueAsync(ct);
+        await profitSharing.RunDueAsync(ct);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Payment worker pass failed; continuing")]

@@ -1,0 +1,339 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Hutong.Sandbox.WeChatPay;
+
+/// <summary>
+/// The wallet's side of /v3/profitsharing: receivers must be added first (a merchant receiver with its exact name),
+/// names arrive RSA-OAEP encrypted with the key the Wechatpay-Serial header names, the order must have been placed
+/// with settle_info.profit_sharing, splits start 1 minute after payment (scaled), all splits together stay within
+/// the merchant's maximum ratio of the amount net of fee and refunds, at most 50 receivers and 50 splits, and only
+/// merchant receivers can be asked for money back.
+/// </summary>
+public static partial class WeChatSandboxEndpoints
+{
+    private const int MaxSplitReceivers = 50;
+    private const int MaxSplitsPerOrder = 50;
+
+    private static void MapProfitSharing(IEndpointRouteBuilder app, WeChatSandboxState state)
+    {
+        app.MapPost("/v3/profitsharing/receivers/add", (HttpContext ctx) => AddReceiverAsync(ctx, state));
+        app.MapPost("/v3/profitsharing/orders", (HttpContext ctx) => SplitAsync(ctx, state));
+        app.MapGet("/v3/profitsharing/orders/{outOrderNo}", (HttpContext ctx, string outOrderNo) => QuerySplitAsync(ctx, state, outOrderNo));
+        app.MapPost("/v3/profitsharing/return-orders", (HttpContext ctx) => ReturnSplitAsync(ctx, state));
+        app.MapGet("/v3/profitsharing/return-orders/{outReturnNo}", (HttpContext ctx, string outReturnNo) => QueryReturnAsync(ctx, state, outReturnNo));
+    }
+
+    private static async Task AddReceiverAsync(HttpContext ctx, WeChatSandboxState state)
+    {
+        var (merchant, body) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        state.ProfitSharingCalls.Enqueue("POST receivers/add");
+        var req = ParseObject(body);
+        var type = req is null ? null : Str(req, "type");
+        var account = req is null ? null : Str(req, "account");
+        if (req is null || type is not ("MERCHANT_ID" or "PERSONAL_OPENID" or "PERSONAL_SUB_OPENID") || account is null || Str(req, "relation_type") is null)
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "type、account、relation_type 必填");
+            return;
+        }
+
+        var (nameOk, name) = DecryptName(ctx, state, merchant, req);
+        if (!nameOk || (type == "MERCHANT_ID" && name is null))
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "分账接收方全称须用平台公钥加密，商户接收方必填");
+            return;
+        }
+
+        state.SplitReceivers[(Str(req, "sub_mchid") ?? merchant.MchId, type, account)] = name;
+        await SignedAsync(ctx, state, merchant, 200, JsonSerializer.Serialize(new { sub_mchid = Str(req, "sub_mchid"), type, account, relation_type = Str(req, "relation_type") }, Json), null);
+    }
+
+    private static async Task SplitAsync(HttpContext ctx, WeChatSandboxState state)
+    {
+        var (merchant, body) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        state.ProfitSharingCalls.Enqueue("POST orders");
+        var req = ParseObject(body);
+        var fault = state.Faults.Next("profitsharing", null);
+        if (await BeforeAsync(ctx, state, merchant, fault))
+        {
+            return;
+        }
+
+        var outOrderNo = req is null ? null : Str(req, "out_order_no");
+        var transactionId = req is null ? null : Str(req, "transaction_id");
+        if (req is null || outOrderNo is null || transactionId is null || req["receivers"] is not JsonArray list || list.Count is 0 or > MaxSplitReceivers)
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", $"transaction_id、out_order_no 必填，receivers 为 1-{MaxSplitReceivers} 个");
+            return;
+        }
+
+        var mchId = Str(req, "sub_mchid") ?? merchant.MchId;
+        var order = state.Orders.Values.FirstOrDefault(o => o.MchId == mchId && o.TransactionId == transactionId);
+        if (order is null)
+        {
+            await ErrorAsync(ctx, state, merchant, 404, "RESOURCE_NOT_EXISTS", "订单不存在");
+            return;
+        }
+
+        var receivers = new List<SandboxSplitReceiver>();
+        foreach (var node in list.OfType<JsonObject>())
+        {
+            var type = Str(node, "type") ?? string.Empty;
+            var account = Str(node, "account") ?? string.Empty;
+            var amount = node["amount"] is JsonValue v && v.TryGetValue<long>(out var a) ? a : 0;
+            var (nameOk, name) = DecryptName(ctx, state, merchant, node);
+            if (amount < 1 || !nameOk)
+            {
+                await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "分账金额须为正整数，姓名须用平台公钥加密");
+                return;
+            }
+
+            if (!state.SplitReceivers.TryGetValue((mchId, type, account), out var registered) || (type == "MERCHANT_ID" && registered != name))
+            {
+                await ErrorAsync(ctx, state, merchant, 400, "INVALID_REQUEST", "分账接收方不存在或全称不匹配，请先添加分账接收方");
+                return;
+            }
+
+            receivers.Add(new SandboxSplitReceiver { Type = type, Account = account, Amount = amount, Description = Str(node, "description") ?? string.Empty });
+        }
+
+        SandboxSplitOrder? split;
+        string? problem = null;
+        lock (order)
+        {
+            var fee = SandboxFees.Fee(order.Total, state.FeeBasisPoints);
+            var refunded = order.Refunds.Values.Sum(r => r.Amount);
+            var already = order.Splits.Values.SelectMany(x => x.Receivers).Where(r => r.Result != "CLOSED").Sum(r => r.Amount - r.Returned);
+            var cap = Math.Max(0, order.Total - fee - refunded) * state.MaxSplitRatioBasisPoints / 10_000;
+            if (order.Splits.TryGetValue(outOrderNo, out split))
+            {
+                // The same out_order_no again: the same split.
+            }
+            else if (!order.ProfitSharing)
+            {
+                problem = "NO_AUTH:该笔订单不支持分账（下单时未设置 settle_info.profit_sharing）";
+            }
+            else if (order.TradeState is not ("SUCCESS" or "REFUND") || order.SuccessTime is not { } paid)
+            {
+                problem = "INVALID_REQUEST:订单未支付";
+            }
+            else if (DateTimeOffset.UtcNow < paid + (TimeSpan.FromMinutes(1) * state.TimeScale))
+            {
+                problem = "INVALID_REQUEST:支付成功1分钟后才可分账";
+            }
+            else if (order.Unfrozen)
+            {
+                problem = "INVALID_REQUEST:订单剩余资金已解冻，不可再分账";
+            }
+            else if (order.Splits.Count >= MaxSplitsPerOrder)
+            {
+                problem = "INVALID_REQUEST:单笔订单最多分账50次";
+            }
+            else if (already + receivers.Sum(r => r.Amount) > cap)
+            {
+                problem = "PARAM_ERROR:分账金额超过最大分账比例";
+            }
+            else
+            {
+                split = new SandboxSplitOrder { OutOrderNo = outOrderNo, OrderId = "3008" + RandomNumberGenerator.GetString("0123456789", 24), Receivers = receivers };
+                order.Splits[outOrderNo] = split;
+                var final = req["unfreeze_unsplit"] is JsonValue u && u.TryGetValue<bool>(out var f) && f;
+                _ = FinishSplitLaterAsync(order, split, final, state.TimeScale);
+            }
+        }
+
+        if (problem is not null)
+        {
+            var code = problem[..problem.IndexOf(':', StringComparison.Ordinal)];
+            await ErrorAsync(ctx, state, merchant, code == "NO_AUTH" ? 403 : 400, code, problem[(code.Length + 1)..]);
+            return;
+        }
+
+        if (await AfterAsync(ctx, state, fault))
+        {
+            return;
+        }
+
+        await SignedAsync(ctx, state, merchant, 200, SplitJson(order, split!), fault);
+    }
+
+    /// <summary>Receivers are paid a moment (scaled) after the split is accepted; a final split then releases the rest.</summary>
+    private static async Task FinishSplitLaterAsync(SandboxOrder order, SandboxSplitOrder split, bool final, double timeScale)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(1) * timeScale);
+        lock (order)
+        {
+            split.Receivers.ForEach(r => r.Result = "SUCCESS");
+            split.State = "FINISHED";
+            order.Unfrozen |= final;
+        }
+    }
+
+    private static async Task QuerySplitAsync(HttpContext ctx, WeChatSandboxState state, string outOrderNo)
+    {
+        var (merchant, _) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        state.ProfitSharingCalls.Enqueue("GET orders");
+        var mchId = ctx.Request.Query["sub_mchid"].ToString() is { Length: > 0 } sub ? sub : merchant.MchId;
+        var transactionId = ctx.Request.Query["transaction_id"].ToString();
+        var order = state.Orders.Values.FirstOrDefault(o => o.MchId == mchId && o.TransactionId == transactionId && o.Splits.ContainsKey(outOrderNo));
+        if (order is null)
+        {
+            await ErrorAsync(ctx, state, merchant, 404, "RESOURCE_NOT_EXISTS", "记录不存在");
+            return;
+        }
+
+        string json;
+        lock (order)
+        {
+            json = SplitJson(order, order.Splits[outOrderNo]);
+        }
+
+        await SignedAsync(ctx, state, merchant, 200, json, null);
+    }
+
+    private static async Task ReturnSplitAsync(HttpContext ctx, WeChatSandboxState state)
+    {
+        var (merchant, body) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        state.ProfitSharingCalls.Enqueue("POST return-orders");
+        var req = ParseObject(body);
+        var outOrderNo = req is null ? null : Str(req, "out_order_no");
+        var outReturnNo = req is null ? null : Str(req, "out_return_no");
+        var returnMchId = req is null ? null : Str(req, "return_mchid");
+        var amount = req?["amount"] is JsonValue v && v.TryGetValue<long>(out var a) ? a : 0;
+        if (outOrderNo is null || outReturnNo is null || returnMchId is null || amount < 1)
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "out_order_no、out_return_no、return_mchid、amount 必填");
+            return;
+        }
+
+        var mchId = Str(req!, "sub_mchid") ?? merchant.MchId;
+        var order = state.Orders.Values.FirstOrDefault(o => o.MchId == mchId && o.Splits.ContainsKey(outOrderNo));
+        if (order is null)
+        {
+            await ErrorAsync(ctx, state, merchant, 404, "RESOURCE_NOT_EXISTS", "分账单不存在");
+            return;
+        }
+
+        SandboxSplitReturn? ret;
+        string? problem = null;
+        lock (order)
+        {
+            var receiver = order.Splits[outOrderNo].Receivers.FirstOrDefault(r => r.Account == returnMchId);
+            if (order.SplitReturns.TryGetValue(outReturnNo, out ret))
+            {
+                problem = ret.Amount == amount && ret.ReturnMchId == returnMchId ? null : "INVALID_REQUEST:同一回退单号的参数不一致";
+            }
+            else if (receiver is null || receiver.Type != "MERCHANT_ID")
+            {
+                problem = "INVALID_REQUEST:只能从商户类型的分账接收方回退";
+            }
+            else if (receiver.Result != "SUCCESS" || receiver.Amount - receiver.Returned < amount)
+            {
+                problem = "NOT_ENOUGH:回退方可回退金额不足";
+            }
+            else
+            {
+                receiver.Returned += amount;
+                ret = new SandboxSplitReturn(outReturnNo, "3008" + RandomNumberGenerator.GetString("0123456789", 24), outOrderNo, returnMchId, amount, "SUCCESS");
+                order.SplitReturns[outReturnNo] = ret;
+            }
+        }
+
+        if (problem is not null)
+        {
+            var code = problem[..problem.IndexOf(':', StringComparison.Ordinal)];
+            await ErrorAsync(ctx, state, merchant, code == "NOT_ENOUGH" ? 403 : 400, code, problem[(code.Length + 1)..]);
+            return;
+        }
+
+        await SignedAsync(ctx, state, merchant, 200, ReturnJson(ret!), null);
+    }
+
+    private static async Task QueryReturnAsync(HttpContext ctx, WeChatSandboxState state, string outReturnNo)
+    {
+        var (merchant, _) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        var mchId = ctx.Request.Query["sub_mchid"].ToString() is { Length: > 0 } sub ? sub : merchant.MchId;
+        var ret = state.Orders.Values.Where(o => o.MchId == mchId).Select(o => o.SplitReturns.GetValueOrDefault(outReturnNo)).FirstOrDefault(r => r is not null);
+        if (ret is null || ret.OutOrderNo != ctx.Request.Query["out_order_no"].ToString())
+        {
+            await ErrorAsync(ctx, state, merchant, 404, "RESOURCE_NOT_EXISTS", "回退单不存在");
+            return;
+        }
+
+        await SignedAsync(ctx, state, merchant, 200, ReturnJson(ret), null);
+    }
+
+    /// <summary>A name is optional; when present it must decrypt with the platform key the request's Wechatpay-Serial names.</summary>
+    private static (bool Ok, string? Name) DecryptName(HttpContext ctx, WeChatSandboxState state, SandboxMerchant merchant, JsonObject node)
+    {
+        if (Str(node, "name") is not { } cipher)
+        {
+            return (true, null);
+        }
+
+        var serial = ctx.Request.Headers["Wechatpay-Serial"].ToString();
+        if (serial != state.PublicKeyId && serial != state.CertificateSerial && serial != state.SerialFor(merchant))
+        {
+            return (false, null);
+        }
+
+        try
+        {
+            return (true, Encoding.UTF8.GetString(state.PlatformKey.Decrypt(Convert.FromBase64String(cipher), RSAEncryptionPadding.OaepSHA1)));
+        }
+        catch (Exception e) when (e is CryptographicException or FormatException)
+        {
+            return (false, null);
+        }
+    }
+
+    private static string SplitJson(SandboxOrder o, SandboxSplitOrder s) => JsonSerializer.Serialize(new
+    {
+        sub_mchid = o.SpMchId is null ? null : o.MchId,
+        transaction_id = o.TransactionId,
+        out_order_no = s.OutOrderNo,
+        order_id = s.OrderId,
+        state = s.State,
+        receivers = s.Receivers.Select(r => new { amount = r.Amount, description = r.Description, type = r.Type, account = r.Account, result = r.Result, detail_id = "3601" + s.OrderId[4..] }),
+    }, Json);
+
+    private static string ReturnJson(SandboxSplitReturn r) => JsonSerializer.Serialize(new
+    {
+        out_order_no = r.OutOrderNo,
+        out_return_no = r.OutReturnNo,
+        return_id = r.ReturnId,
+        return_mchid = r.ReturnMchId,
+        amount = r.Amount,
+        result = r.Result,
+    }, Json);
+}

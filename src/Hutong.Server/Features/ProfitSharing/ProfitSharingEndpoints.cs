@@ -1,0 +1,46 @@
+using Hutong.Domain;
+using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Features.Merchants;
+using Hutong.Server.Http;
+
+namespace Hutong.Server.Features.ProfitSharing;
+
+/// <summary>/v1/split_receivers, /v1/payments/{id}/splits and /v1/splits/{id}.</summary>
+public static class ProfitSharingEndpoints
+{
+    public static void Map(RouteGroupBuilder v1)
+    {
+        var g = v1.WithTags("Profit sharing");
+        g.MapPost("/split_receivers", async (HttpContext ctx, ProfitSharingService svc) =>
+            {
+                var (body, problem) = await RequestBody.ReadAsync<CreateReceiverRequest>(ctx.Request);
+                return problem ?? await svc.CreateReceiverAsync(MerchantContext.Of(ctx).MerchantId, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted);
+            })
+            .Accepts<CreateReceiverRequest>("application/json")
+            .Produces<SplitReceiverDto>(201).ProducesProblem(400)
+            .WithSummary("Register a receiver (platform, host or agency) at one wallet; the hub adds it at the wallet before its first split.");
+        g.MapGet("/split_receivers", (HttpContext ctx, ProfitSharingService svc) => svc.ListReceiversAsync(MerchantContext.Of(ctx).MerchantId, ctx.RequestAborted))
+            .WithSummary("The merchant's split receivers.");
+        g.MapPost("/payments/{id}/splits", async (HttpContext ctx, ProfitSharingService svc, string id) =>
+            {
+                var (body, problem) = await RequestBody.ReadAsync<CreateSplitRequest>(ctx.Request);
+                if (problem is not null)
+                {
+                    return problem;
+                }
+
+                return Ids.HasPrefix(id, Ids.Payment)
+                    ? await svc.CreateSplitAsync(MerchantContext.Of(ctx).MerchantId, id, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted)
+                    : Problems.NotFound("payment");
+            })
+            .Accepts<CreateSplitRequest>("application/json")
+            .Produces<SplitDto>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422)
+            .WithSummary("Split a succeeded payment to receivers, within the wallet's cap, receiver and time limits (checked before the wallet is called).");
+        g.MapGet("/payments/{id}/splits", (HttpContext ctx, ProfitSharingService svc, string id) =>
+                Ids.HasPrefix(id, Ids.Payment) ? svc.ListSplitsAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("payment")))
+            .WithSummary("A payment's splits and what refunds took back from receivers.");
+        g.MapGet("/splits/{id}", (HttpContext ctx, ProfitSharingService svc, string id) =>
+                Ids.HasPrefix(id, SplitStore.SplitPrefix) ? svc.GetSplitAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("split")))
+            .Produces<SplitDto>().ProducesProblem(404).WithSummary("Retrieve a split.");
+    }
+}

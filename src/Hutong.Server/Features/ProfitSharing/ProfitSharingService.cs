@@ -1,0 +1,697 @@
+using System.Data.Common;
+using System.Text.Json;
+using Dapper;
+using Hutong.Connectors.Abstractions;
+using Hutong.Domain;
+using Hutong.Domain.Ledger;
+using Hutong.Domain.Payments;
+using Hutong.Domain.Settlement;
+using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Features.Ledger;
+using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Refunds;
+using Hutong.Server.Http;
+using Hutong.Server.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Hutong.Server.Features.ProfitSharing;
+
+/// <summary>POST /v1/split_receivers.</summary>
+public sealed record CreateReceiverRequest(string? Wallet, string? Role, string? Type, string? Account, string? Name, string? HostId);
+
+/// <summary>POST /v1/payments/{id}/splits: one split order; final releases whatever is left to the merchant.</summary>
+public sealed record CreateSplitRequest(IReadOnlyList<SplitRuleRequest>? Splits, bool? Final);
+
+public sealed record SplitReceiverDto(string Id, string Object, string Wallet, string Role, string Type, string Account, string? HostId, DateTimeOffset CreatedAt)
+{
+    public static SplitReceiverDto Of(SplitReceiverRow r) =>
+        new(r.Id, "split_receiver", r.Wallet, r.Role, r.Type, r.Account, r.HostId, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt));
+}
+
+public sealed record SplitLineDto(string Receiver, string Role, long Amount, string Result, long Returned, string? FailReason);
+
+public sealed record SplitDto(
+    string Id, string Object, string Payment, string Status, long Amount, string Currency, bool Final, string InitiatedBy,
+    IReadOnlyList<SplitLineDto> Receivers, PaymentFailure? Failure, DateTimeOffset CreatedAt)
+{
+    public static SplitDto Of(SplitRow s, IEnumerable<SplitLineRow> lines) => new(
+        s.Id, "split", s.PaymentId, s.Status, s.Amount, s.Currency, s.Final == 1, s.InitiatedBy,
+        lines.Select(l => new SplitLineDto(l.ReceiverId, l.Role, l.Amount, l.Result, l.Returned, l.FailReason)).ToList(),
+        s.ErrorCode is null ? null : new PaymentFailure(s.ErrorCode, s.ErrorMessage ?? string.Empty),
+        DateTimeOffset.FromUnixTimeMilliseconds(s.CreatedAt));
+}
+
+public sealed record SplitReturnDto(string Id, string Object, string Payment, string Refund, string Split, string Receiver, long Amount, string Mode, string Status)
+{
+    public static SplitReturnDto Of(SplitReturnRow r) => new(r.Id, "split_return", r.PaymentId, r.RefundId, r.SplitId, r.ReceiverId, r.Amount, r.Mode, r.Status);
+}
+
+/// <summary>
+/// Profit sharing (分账). Every split is planned and checked against the wallet's limits (max ratio of the amount net
+/// of fee and refunds, receivers per split, splits per payment, the delay after payment and the freeze window) under
+/// the payment's row lock, and recorded with its receivers' amounts before the wallet is called; the wallet's answer
+/// is followed like any other (UNKNOWN → re-query; out_order_no makes a re-send the same split). Money moves in the
+/// ledger when the wallet reports a receiver paid. On a refund, each receiver's share comes back pro rata: with the
+/// refund (Alipay), by a return order (WeChat merchant receivers), or as a recorded clawback (WeChat personal receivers).
+/// </summary>
+public sealed partial class ProfitSharingService(
+    Db db, SplitStore store, PaymentStore payments, LedgerStore ledger, WalletRegistry wallets, IOptions<HubOptions> options, TimeProvider time, ILogger<ProfitSharingService> log)
+{
+    private readonly SemaphoreSlim _pass = new(1, 1);
+
+    private static readonly string[] Roles = ["platform", "host", "agency"];
+
+    public async Task<ApiResult> CreateReceiverAsync(string merchantId, CreateReceiverRequest r, IdempotencyContext? idem, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var enabled = await wallets.WalletsAsync(ct);
+        if (r.Wallet is null || !enabled.TryGetValue(r.Wallet, out var connector) || connector is not IProfitSharingConnector)
+        {
+            errors["wallet"] = [$"wallet must be one that splits payments: {string.Join(", ", enabled.Where(w => w.Value is IProfitSharingConnector).Select(w => w.Key).Order(StringComparer.Ordinal))}."];
+        }
+
+        if (r.Role is null || !Roles.Contains(r.Role))
+        {
+            errors["role"] = ["role is platform, host or agency."];
+        }
+
+        if (r.Type is not ("merchant" or "personal"))
+        {
+            errors["type"] = ["type is merchant (another merchant account) or personal (a person's wallet id)."];
+        }
+
+        if (string.IsNullOrWhiteSpace(r.Account) || r.Account.Length > 64)
+        {
+            errors["account"] = ["account is the receiver's id at the wallet (mchid, openid or Alipay user id), at most 64 characters."];
+        }
+
+        if (r.Type == "merchant" && string.IsNullOrWhiteSpace(r.Name))
+        {
+            errors["name"] = ["name is required for a merchant receiver: its registered full name, as the wallet checks it."];
+        }
+        else if (r.Name is { Length: > 64 })
+        {
+            errors["name"] = ["name is at most 64 characters."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Validation(errors);
+        }
+
+        var now = time.GetUtcNow();
+        var row = await store.InsertReceiverAsync(new SplitReceiverRow
+        {
+            Id = SplitStore.NewId(SplitStore.ReceiverPrefix, now), MerchantId = merchantId, Wallet = r.Wallet!, Role = r.Role!, Type = r.Type!,
+            Account = r.Account!.Trim(), Name = r.Name, HostId = r.HostId, CreatedAt = now.ToUnixTimeMilliseconds(),
+        }, ct);
+        var result = ApiResult.Created(SplitReceiverDto.Of(row));
+        if (idem is not null)
+        {
+            await db.WriteAsync((c, t) => idem.CompleteAsync(c, t, result), ct);
+        }
+
+        return result;
+    }
+
+    public async Task<ApiResult> ListReceiversAsync(string merchantId, CancellationToken ct) =>
+        ApiResult.Ok(new { @object = "list", data = (await store.ReceiversAsync(merchantId, null, ct)).Select(SplitReceiverDto.Of).ToList() });
+
+    /// <summary>
+    /// Checks a payment's rules when it is created, per wallet (a rule applies when the buyer pays with its receiver's
+    /// wallet), with that wallet's limits and fee: a merchant learns at once that 40 % cannot be split.
+    /// </summary>
+    public async Task<Dictionary<string, string[]>> ValidateRulesAsync(string merchantId, long amount, IReadOnlyList<SplitRuleRequest> rules, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var (receivers, problem) = await ResolveReceiversAsync(merchantId, rules, ct);
+        if (problem is not null)
+        {
+            errors["profit_sharing.splits"] = [problem];
+            return errors;
+        }
+
+        var enabled = await wallets.WalletsAsync(ct);
+        foreach (var group in rules.GroupBy(r => receivers[r.Receiver!].Wallet, StringComparer.Ordinal))
+        {
+            if (!enabled.TryGetValue(group.Key, out var c) || c is not IProfitSharingConnector split)
+            {
+                errors["profit_sharing.splits"] = [$"{group.Key} does not split payments here."];
+                continue;
+            }
+
+            var now = time.GetUtcNow();
+            var fee = Postings.Fee(new Money(amount, Currency.Cny), options.Value.WalletFeeBasisPoints.GetValueOrDefault(group.Key)).Minor;
+            var (_, refusal) = SplitPlanner.Plan(group.Select(ToRule).ToList(), new SplitContext(amount, fee, 0, 0, 0, false, now - split.Policy.MinDelayAfterPayment), split.Policy, now);
+            if (refusal is not null)
+            {
+                errors["profit_sharing.splits"] = [$"{group.Key}: {refusal.Message}"];
+            }
+        }
+
+        return errors;
+    }
+
+    public async Task<ApiResult> CreateSplitAsync(string merchantId, string paymentId, CreateSplitRequest r, IdempotencyContext? idem, CancellationToken ct)
+    {
+        if (await payments.GetAsync(merchantId, paymentId, ct) is null)
+        {
+            return Problems.NotFound("payment");
+        }
+
+        if (r.Splits is not { Count: > 0 } rules)
+        {
+            return Problems.Invalid("splits", "splits lists at least one receiver's share.");
+        }
+
+        var (receivers, problem) = await ResolveReceiversAsync(merchantId, rules, ct);
+        if (problem is not null)
+        {
+            return Problems.Invalid("splits", problem);
+        }
+
+        var now = time.GetUtcNow();
+        var result = await db.WriteAsync(async (c, t) =>
+        {
+            var payment = await payments.LockAsync(c, t, paymentId);
+            if (payment is null || payment.MerchantId != merchantId)
+            {
+                return Problems.NotFound("payment");
+            }
+
+            if (payment.ProfitSharing is null)
+            {
+                return Problems.Conflict("payment_not_split", "This payment was not created for profit sharing.",
+                    "Create it with \"profit_sharing\": {} so the wallet holds its funds for splitting.");
+            }
+
+            if (payment.State != PaymentStatus.Succeeded || payment.CurrentAttemptId is null || payment.Wallet is null)
+            {
+                return Problems.Conflict("payment_not_splittable", $"A {payment.Status} payment has nothing to split.");
+            }
+
+            var connector = await SplitConnectorAsync(c, t, payment.CurrentAttemptId, ct);
+            if (connector is null)
+            {
+                return Problems.Conflict("wallet_cannot_split", $"{payment.Wallet} does not split payments.");
+            }
+
+            if (rules.FirstOrDefault(x => receivers[x.Receiver!].Wallet != payment.Wallet) is { } other)
+            {
+                return Problems.Invalid("splits", $"Receiver {other.Receiver} is a {receivers[other.Receiver!].Wallet} receiver; this payment was paid with {payment.Wallet}.");
+            }
+
+            var (shares, refusal) = await PlanAsync(c, t, payment, rules, connector, now);
+            if (refusal is not null)
+            {
+                return ApiResult.Problem(refusal.Code is "split_too_early" ? 409 : 422, refusal.Code, "The wallet would refuse this split.", refusal.Message, param: refusal.Param);
+            }
+
+            var split = NewSplit(payment, "api", rules, r.Final == true, shares!, now);
+            await store.InsertSplitAsync(c, t, split);
+            foreach (var s in shares!)
+            {
+                await store.InsertLineAsync(c, t, split.Id, s.ReceiverId, s.Amount);
+            }
+
+            var created = ApiResult.Created(SplitDto.Of(split, await store.LinesAsync(c, t, split.Id)));
+            if (idem is not null)
+            {
+                await idem.CompleteAsync(c, t, created);
+            }
+
+            return created;
+        }, ct);
+        if (result.Status == 201)
+        {
+            _ = Task.Run(() => RunDueAsync(CancellationToken.None), CancellationToken.None);
+        }
+
+        return result;
+    }
+
+    public async Task<ApiResult> ListSplitsAsync(string merchantId, string paymentId, CancellationToken ct)
+    {
+        if (await payments.GetAsync(merchantId, paymentId, ct) is null)
+        {
+            return Problems.NotFound("payment");
+        }
+
+        var (splits, lines) = await db.ReadAsync(async c => (await store.SplitsOfPaymentAsync(c, null, paymentId), await store.LinesOfPaymentAsync(c, null, paymentId)), ct);
+        var returns = await store.ReturnsOfPaymentAsync(merchantId, paymentId, ct);
+        return ApiResult.Ok(new
+        {
+            @object = "list",
+            data = splits.Select(s => SplitDto.Of(s, lines.Where(l => l.SplitId == s.Id))).ToList(),
+            returns = returns.Select(SplitReturnDto.Of).ToList(),
+        });
+    }
+
+    public async Task<ApiResult> GetSplitAsync(string merchantId, string id, CancellationToken ct)
+    {
+        var split = await store.GetSplitAsync(merchantId, id, ct);
+        return split is null
+            ? Problems.NotFound("split")
+            : ApiResult.Ok(SplitDto.Of(split, await db.ReadAsync(c => store.LinesAsync(c, null, id), ct)));
+    }
+
+    /// <summary>The payment's rules, queued in the transaction that records its success; split after the wallet's delay.</summary>
+    public Task ScheduleRulesAsync(DbConnection c, DbTransaction t, PaymentRow payment, string attemptId, DateTimeOffset now) =>
+        payment.ProfitSharing is null or "[]"
+            ? Task.CompletedTask
+            : SplitStore.ScheduleRulesAsync(c, t, payment, attemptId, now + (options.Value.SplitDelay ?? TimeSpan.FromSeconds(65)), now);
+
+    public async Task RunDueAsync(CancellationToken ct)
+    {
+        await _pass.WaitAsync(ct);
+        try
+        {
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (var split in await store.DueSplitsAsync(now, 50, ct))
+            {
+                try
+                {
+                    await StepSplitAsync(split, ct);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogStepFailed(log, e, split.Id);
+                }
+            }
+
+            foreach (var ret in await store.DueReturnsAsync(now, 50, ct))
+            {
+                try
+                {
+                    await StepReturnAsync(ret, ct);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogStepFailed(log, e, ret.Id);
+                }
+            }
+        }
+        finally
+        {
+            _pass.Release();
+        }
+    }
+
+    private async Task StepSplitAsync(SplitRow split, CancellationToken ct)
+    {
+        var attempt = await db.ReadAsync(c => payments.GetAttemptAsync(c, null, split.AttemptId), ct);
+        var connector = attempt is null ? null : await wallets.ChannelAsync(attempt.Channel ?? attempt.Wallet, ct) as IProfitSharingConnector;
+        if (attempt is null || connector is null)
+        {
+            await FailAsync(split, "wallet_cannot_split", "The wallet this payment was paid with does not split payments.", ct);
+            return;
+        }
+
+        if (split.Status == "scheduled" && !await PlanScheduledAsync(split, attempt, connector, ct))
+        {
+            return;
+        }
+
+        var lines = await db.ReadAsync(c => store.LinesAsync(c, null, split.Id), ct);
+        SplitCallResult result;
+        if (split.Status is "pending")
+        {
+            var channel = attempt.Channel ?? attempt.Wallet;
+            foreach (var line in lines)
+            {
+                if (await store.IsBoundAsync(line.ReceiverId, channel, ct))
+                {
+                    continue;
+                }
+
+                var bound = await connector.AddReceiverAsync(WalletReceiver(line), CancellationToken.None);
+                if (bound.Outcome == WalletCallOutcome.Rejected)
+                {
+                    await RecordAsync(split, attempt.Wallet, SplitCallResult.Rejected(bound.Error!), ct);
+                    return;
+                }
+
+                if (bound.Outcome == WalletCallOutcome.Unknown)
+                {
+                    await RecordAsync(split, attempt.Wallet, bound, ct, sent: false); // try again later
+                    return;
+                }
+
+                await store.BindAsync(line.ReceiverId, channel, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            }
+
+            result = await connector.SplitAsync(Request(split, attempt, lines), CancellationToken.None);
+        }
+        else
+        {
+            result = await connector.QuerySplitAsync(attempt.OutTradeNo, attempt.WalletTransactionId ?? string.Empty, split.OutOrderNo, ct);
+            if (result is { Outcome: WalletCallOutcome.Ok, State: SplitState.NotFound })
+            {
+                result = await connector.SplitAsync(Request(split, attempt, lines), CancellationToken.None); // never arrived: the same split again
+            }
+        }
+
+        await RecordAsync(split, attempt.Wallet, result, ct);
+    }
+
+    /// <summary>Turns the payment's rules into amounts now that the fee and any refunds are known; false when it is not time yet or they were refused.</summary>
+    private async Task<bool> PlanScheduledAsync(SplitRow split, AttemptRow attempt, IProfitSharingConnector connector, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var rules = JsonSerializer.Deserialize<List<SplitRuleRequest>>(split.Rules) ?? [];
+        var (receivers, _) = await ResolveReceiversAsync(split.MerchantId, rules, ct);
+        rules = rules.Where(r => r.Receiver is not null && receivers.TryGetValue(r.Receiver, out var rc) && rc.Wallet == attempt.Wallet).ToList();
+        return await db.WriteAsync(async (c, t) =>
+        {
+            var payment = await payments.LockAsync(c, t, split.PaymentId);
+            if (payment is null || payment.State != PaymentStatus.Succeeded)
+            {
+                await Fail(c, t, split, "payment_not_splittable", $"The payment is {payment?.Status ?? "gone"}.", now);
+                return false;
+            }
+
+            if (rules.Count == 0)
+            {
+                await Fail(c, t, split, "no_receivers_for_wallet", $"None of the payment's split rules names a {attempt.Wallet} receiver.", now);
+                return false;
+            }
+
+            var (shares, refusal) = await PlanAsync(c, t, payment, rules, connector, now);
+            if (refusal is { Code: "split_too_early" })
+            {
+                split.NextCheckAt = (now + TimeSpan.FromSeconds(5)).ToUnixTimeMilliseconds();
+                split.UpdatedAt = now.ToUnixTimeMilliseconds();
+                await store.UpdateSplitAsync(c, t, split);
+                return false;
+            }
+
+            if (refusal is not null)
+            {
+                await Fail(c, t, split, refusal.Code, refusal.Message, now);
+                return false;
+            }
+
+            foreach (var s in shares!)
+            {
+                await store.InsertLineAsync(c, t, split.Id, s.ReceiverId, s.Amount);
+            }
+
+            split.Status = "pending";
+            split.Amount = shares.Sum(s => s.Amount);
+            split.UpdatedAt = now.ToUnixTimeMilliseconds();
+            await store.UpdateSplitAsync(c, t, split);
+            return true;
+        }, ct);
+    }
+
+    /// <summary>Plans under the payment's lock: what is already split (net of returns, pending included), the fee, refunds committed.</summary>
+    private async Task<(IReadOnlyList<SplitShare>? Shares, SplitRefusal? Refusal)> PlanAsync(
+        DbConnection c, DbTransaction t, PaymentRow payment, IReadOnlyList<SplitRuleRequest> rules, IProfitSharingConnector connector, DateTimeOffset now)
+    {
+        var splits = await store.SplitsOfPaymentAsync(c, t, payment.Id);
+        var lines = await store.LinesOfPaymentAsync(c, t, payment.Id);
+        var fee = await ledger.FeeOfAsync(c, t, payment.Id);
+        var refunded = await c.ExecuteScalarAsync<long>(
+            "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE payment_id = @Id AND initiated_by = 'merchant' AND status <> 'failed'", new { payment.Id }, t);
+        var placed = splits.Where(s => s.Status is not ("failed" or "scheduled")).ToList();
+        var context = new SplitContext(
+            payment.Amount, fee, refunded,
+            lines.Where(l => l.Result != "failed").Sum(l => l.Amount - l.Returned),
+            placed.Count,
+            placed.Any(s => s.Final == 1),
+            DateTimeOffset.FromUnixTimeMilliseconds(payment.SucceededAt ?? payment.UpdatedAt));
+        var policy = options.Value.SplitDelay is { } delay ? connector.Policy with { MinDelayAfterPayment = delay } : connector.Policy;
+        return SplitPlanner.Plan(rules.Select(ToRule).ToList(), context, policy, now);
+    }
+
+    private Task RecordAsync(SplitRow split, string wallet, SplitCallResult result, CancellationToken ct, bool sent = true)
+    {
+        var now = time.GetUtcNow();
+        var schedule = options.Value.UnknownRecheckSchedule;
+        return db.WriteAsync(async (c, t) =>
+        {
+            var before = split.Status;
+            split.UpdatedAt = now.ToUnixTimeMilliseconds();
+            split.WalletOrderId = result.WalletOrderId ?? split.WalletOrderId;
+            var lines = await store.LinesAsync(c, t, split.Id);
+            switch (result)
+            {
+                case { Outcome: WalletCallOutcome.Ok, State: SplitState.Finished }:
+                    foreach (var line in lines.Where(l => l.Result == "pending"))
+                    {
+                        var outcome = result.Receivers.FirstOrDefault(r => r.Account == line.Account);
+                        var ok = outcome?.Result == SplitReceiverResult.Succeeded;
+                        await store.SetLineResultAsync(c, t, split.Id, line.ReceiverId, ok ? "succeeded" : "failed", ok ? null : outcome?.FailReason ?? "not paid by the wallet");
+                        if (ok)
+                        {
+                            // The wallet paid this receiver out of the merchant's funds.
+                            await ledger.AppendAsync(c, t, "split", $"{split.Id}:{line.ReceiverId}", split.MerchantId,
+                                Postings.SplitPaid(wallet, split.MerchantId, new Money(line.Amount, Currency.Parse(split.Currency))), now);
+                        }
+                    }
+
+                    var paid = result.Receivers.Any(r => r.Result == SplitReceiverResult.Succeeded);
+                    split.Status = paid ? "succeeded" : "failed";
+                    (split.ErrorCode, split.ErrorMessage) = paid ? (null, null) : ("receivers_not_paid", "The wallet paid none of the receivers.");
+                    split.NextCheckAt = null;
+                    break;
+                case { Outcome: WalletCallOutcome.Rejected }:
+                    foreach (var line in lines)
+                    {
+                        await store.SetLineResultAsync(c, t, split.Id, line.ReceiverId, "failed", result.Error?.Message);
+                    }
+
+                    split.Status = "failed";
+                    split.ErrorCode = result.Error?.Code ?? "SPLIT_REJECTED";
+                    split.ErrorMessage = result.Error?.Message ?? "The wallet refused the split.";
+                    split.NextCheckAt = null;
+                    LogSplitRejected(log, split.Id, split.PaymentId, split.ErrorCode);
+                    break;
+                default:
+                    // Still paying receivers, or no answer: look again on the janitor's schedule. A split not yet sent stays pending.
+                    split.Status = result.Outcome == WalletCallOutcome.Ok ? "processing" : !sent ? "pending" : before == "processing" ? "processing" : "unknown";
+                    split.NextCheckAt = (now + schedule[Math.Min(split.Checks, schedule.Count - 1)]).ToUnixTimeMilliseconds();
+                    split.Checks++;
+                    break;
+            }
+
+            await store.UpdateSplitAsync(c, t, split);
+            if (split.Status != before && split.Status is "succeeded" or "failed")
+            {
+                await Outbox.AddAsync(c, t, split.MerchantId, "split." + split.Status, SplitDto.Of(split, await store.LinesAsync(c, t, split.Id)), now);
+            }
+        }, ct);
+    }
+
+    private Task FailAsync(SplitRow split, string code, string message, CancellationToken ct) =>
+        db.WriteAsync((c, t) => Fail(c, t, split, code, message, time.GetUtcNow()), ct);
+
+    private async Task Fail(DbConnection c, DbTransaction t, SplitRow split, string code, string message, DateTimeOffset now)
+    {
+        split.Status = "failed";
+        split.ErrorCode = code;
+        split.ErrorMessage = message;
+        split.NextCheckAt = null;
+        split.UpdatedAt = now.ToUnixTimeMilliseconds();
+        await store.UpdateSplitAsync(c, t, split);
+        await Outbox.AddAsync(c, t, split.MerchantId, "split.failed", SplitDto.Of(split, await store.LinesAsync(c, t, split.Id)), now);
+        LogSplitRejected(log, split.Id, split.PaymentId, code);
+    }
+
+    /// <summary>
+    /// Inside the refund's creation transaction (payment locked): what each paid receiver gives back, pro rata, and how.
+    /// Nothing moves yet; the refund's outcome decides (see <see cref="SettleReturnsAsync"/>).
+    /// </summary>
+    public async Task PlanReturnsAsync(DbConnection c, DbTransaction t, PaymentRow payment, RefundRow refund, long refundedBefore, DateTimeOffset now, CancellationToken ct)
+    {
+        if (payment.ProfitSharing is null || payment.CurrentAttemptId is null)
+        {
+            return;
+        }
+
+        var lines = (await store.LinesOfPaymentAsync(c, t, payment.Id)).Where(l => l.Result == "succeeded").ToList();
+        if (lines.Count == 0)
+        {
+            return;
+        }
+
+        var connector = await SplitConnectorAsync(c, t, payment.CurrentAttemptId, ct);
+        var outstanding = (await c.QueryAsync<(string SplitId, string ReceiverId, long Amount)>(
+            "SELECT split_id, receiver_id, amount FROM split_returns WHERE payment_id = @Id AND status IN ('awaiting_refund', 'pending', 'unknown')", new { payment.Id }, t)).ToList();
+        foreach (var line in lines)
+        {
+            var held = line.Amount - line.Returned - outstanding.Where(o => o.SplitId == line.SplitId && o.ReceiverId == line.ReceiverId).Sum(o => o.Amount);
+            var back = SplitPlanner.ReturnOnRefund(line.Amount, held, payment.Amount, refundedBefore, refund.Amount);
+            if (back <= 0)
+            {
+                continue;
+            }
+
+            var mode = connector?.Policy.Returns == SplitReturnMode.WithRefund ? "with_refund" : line.Type == "merchant" ? "return_order" : "clawback";
+            await store.InsertReturnAsync(c, t, new SplitReturnRow
+            {
+                Id = SplitStore.NewId(SplitStore.ReturnPrefix, now), MerchantId = payment.MerchantId, PaymentId = payment.Id, RefundId = refund.Id,
+                SplitId = line.SplitId, ReceiverId = line.ReceiverId, OutReturnNo = SplitStore.OutNo("PR", now), Amount = back, Mode = mode,
+                Status = "awaiting_refund", CreatedAt = now.ToUnixTimeMilliseconds(), UpdatedAt = now.ToUnixTimeMilliseconds(),
+            });
+        }
+    }
+
+    /// <summary>The receivers' shares an Alipay refund takes back with it (refund_royalty_parameters).</summary>
+    public async Task<IReadOnlyList<RoyaltyReturn>> RoyaltyReturnsAsync(string refundId, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<(string Type, string Account, string? Name, string Role, long Amount)>(
+            """
+            SELECT r.type, r.account, r.name, r.role, x.amount FROM split_returns x JOIN split_receivers r ON r.id = x.receiver_id
+            WHERE x.refund_id = @refundId AND x.mode = 'with_refund' AND x.status = 'awaiting_refund' ORDER BY x.id
+            """, new { refundId }), ct))
+        .Select(x => new RoyaltyReturn(new WalletSplitReceiver(x.Type == "merchant" ? ReceiverType.Merchant : ReceiverType.Personal, x.Account, x.Name, Relation(x.Role)), x.Amount))
+        .ToList();
+
+    /// <summary>
+    /// In the refund's final-state transaction: on success, shares returned with the refund are posted back, clawbacks
+    /// are recorded as owed, and return orders become due; on failure, none of it happens.
+    /// </summary>
+    public async Task SettleReturnsAsync(DbConnection c, DbTransaction t, RefundRow refund, bool succeeded, string wallet, DateTimeOffset now)
+    {
+        foreach (var r in (await store.ReturnsOfRefundAsync(c, t, refund.Id)).Where(r => r.Status == "awaiting_refund"))
+        {
+            r.UpdatedAt = now.ToUnixTimeMilliseconds();
+            if (!succeeded)
+            {
+                r.Status = "canceled";
+            }
+            else if (r.Mode == "return_order")
+            {
+                r.Status = "pending";
+                r.NextCheckAt = now.ToUnixTimeMilliseconds();
+            }
+            else
+            {
+                r.Status = "succeeded";
+                await store.AddReturnedAsync(c, t, r.SplitId, r.ReceiverId, r.Amount);
+                var money = new Money(r.Amount, Currency.Parse(refund.Currency));
+                await ledger.AppendAsync(c, t, r.Mode == "with_refund" ? "split_returned" : "split_clawback", r.Id, r.MerchantId,
+                    r.Mode == "with_refund" ? Postings.SplitReturned(wallet, r.MerchantId, money) : Postings.ClawbackDue(r.ReceiverId, r.MerchantId, money), now);
+            }
+
+            await store.UpdateReturnAsync(c, t, r);
+        }
+    }
+
+    private async Task StepReturnAsync(SplitReturnRow ret, CancellationToken ct)
+    {
+        var (split, account) = await db.ReadAsync(async c => (
+            await store.GetSplitAsync(c, null, ret.SplitId),
+            await c.ExecuteScalarAsync<string>("SELECT account FROM split_receivers WHERE id = @ReceiverId", new { ret.ReceiverId })), ct);
+        var attempt = split is null ? null : await db.ReadAsync(c => payments.GetAttemptAsync(c, null, split.AttemptId), ct);
+        if (split is null || attempt is null || account is null || await wallets.ChannelAsync(attempt.Channel ?? attempt.Wallet, ct) is not IProfitSharingConnector connector)
+        {
+            return;
+        }
+
+        var result = ret.Status == "pending"
+            ? await connector.ReturnAsync(new SplitReturnRequest(split.OutOrderNo, ret.OutReturnNo, account, ret.Amount, "退款回退分账"), CancellationToken.None)
+            : await connector.QueryReturnAsync(split.OutOrderNo, ret.OutReturnNo, ct);
+        if (result is { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.NotFound })
+        {
+            result = await connector.ReturnAsync(new SplitReturnRequest(split.OutOrderNo, ret.OutReturnNo, account, ret.Amount, "退款回退分账"), CancellationToken.None);
+        }
+
+        var now = time.GetUtcNow();
+        var schedule = options.Value.UnknownRecheckSchedule;
+        await db.WriteAsync(async (c, t) =>
+        {
+            ret.UpdatedAt = now.ToUnixTimeMilliseconds();
+            switch (result)
+            {
+                case { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.Succeeded }:
+                    ret.Status = "succeeded";
+                    ret.NextCheckAt = null;
+                    await store.AddReturnedAsync(c, t, ret.SplitId, ret.ReceiverId, ret.Amount);
+                    await ledger.AppendAsync(c, t, "split_returned", ret.Id, ret.MerchantId,
+                        Postings.SplitReturned(attempt.Wallet, ret.MerchantId, new Money(ret.Amount, Currency.Parse(split.Currency))), now);
+                    break;
+                case { Outcome: WalletCallOutcome.Rejected }:
+                case { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.Failed }:
+                    ret.Status = "failed";
+                    ret.ErrorCode = result.Error?.Code ?? "RETURN_FAILED";
+                    ret.NextCheckAt = null;
+                    LogReturnFailed(log, ret.Id, ret.ReceiverId, ret.ErrorCode);
+                    await Outbox.AddAsync(c, t, ret.MerchantId, "split_return.failed", SplitReturnDto.Of(ret), now);
+                    break;
+                default:
+                    ret.Status = "unknown";
+                    ret.NextCheckAt = (now + schedule[Math.Min(ret.Checks, schedule.Count - 1)]).ToUnixTimeMilliseconds();
+                    ret.Checks++;
+                    break;
+            }
+
+            await store.UpdateReturnAsync(c, t, ret);
+        }, ct);
+    }
+
+    private async Task<IProfitSharingConnector?> SplitConnectorAsync(DbConnection c, DbTransaction t, string attemptId, CancellationToken ct)
+    {
+        var attempt = await payments.GetAttemptAsync(c, t, attemptId);
+        return attempt is null ? null : await wallets.ChannelAsync(attempt.Channel ?? attempt.Wallet, ct) as IProfitSharingConnector;
+    }
+
+    private async Task<(Dictionary<string, SplitReceiverRow> Receivers, string? Problem)> ResolveReceiversAsync(string merchantId, IReadOnlyList<SplitRuleRequest> rules, CancellationToken ct)
+    {
+        if (rules.Any(r => string.IsNullOrEmpty(r.Receiver)))
+        {
+            return ([], "Each split names a receiver (a split_receivers id).");
+        }
+
+        var found = (await store.ReceiversAsync(merchantId, rules.Select(r => r.Receiver!), ct)).ToDictionary(r => r.Id, StringComparer.Ordinal);
+        return rules.FirstOrDefault(r => !found.ContainsKey(r.Receiver!)) is { } missing
+            ? (found, $"No such receiver: {missing.Receiver}.")
+            : (found, null);
+    }
+
+    private static SplitRow NewSplit(PaymentRow payment, string initiatedBy, IReadOnlyList<SplitRuleRequest> rules, bool final, IReadOnlyList<SplitShare> shares, DateTimeOffset now) => new()
+    {
+        Id = SplitStore.NewId(SplitStore.SplitPrefix, now),
+        MerchantId = payment.MerchantId,
+        PaymentId = payment.Id,
+        AttemptId = payment.CurrentAttemptId!,
+        OutOrderNo = SplitStore.OutNo("PS", now),
+        InitiatedBy = initiatedBy,
+        Rules = JsonSerializer.Serialize(rules),
+        Final = final ? 1 : 0,
+        Status = "pending",
+        Amount = shares.Sum(s => s.Amount),
+        Currency = payment.Currency,
+        NextCheckAt = now.ToUnixTimeMilliseconds(),
+        CreatedAt = now.ToUnixTimeMilliseconds(),
+        UpdatedAt = now.ToUnixTimeMilliseconds(),
+    };
+
+    private static SplitRule ToRule(SplitRuleRequest r) => new(r.Receiver!, r.Amount, r.RatioBps);
+
+    private static SplitOrderRequest Request(SplitRow split, AttemptRow attempt, IReadOnlyList<SplitLineRow> lines) =>
+        new(attempt.OutTradeNo, attempt.WalletTransactionId ?? string.Empty, split.OutOrderNo,
+            lines.Select(l => new SplitOrderReceiver(WalletReceiver(l), l.Amount, Describe(l.Role))).ToList(), split.Final == 1);
+
+    private static WalletSplitReceiver WalletReceiver(SplitLineRow l) =>
+        new(l.Type == "merchant" ? ReceiverType.Merchant : ReceiverType.Personal, l.Account, l.Name, Relation(l.Role));
+
+    /// <summary>The wallets' relation types: the platform is the service provider; hosts and agencies are partners.</summary>
+    private static string Relation(string role) => role == "platform" ? "SERVICE_PROVIDER" : "PARTNER";
+
+    private static string Describe(string role) => role switch
+    {
+        "platform" => "平台服务费",
+        "host" => "主播分成",
+        _ => "机构分成",
+    };
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Profit sharing {Id}: step failed; retried on the next pass")]
+    private static partial void LogStepFailed(ILogger logger, Exception e, string id);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Split {SplitId} of payment {PaymentId} failed: {Code}")]
+    private static partial void LogSplitRejected(ILogger logger, string splitId, string paymentId, string code);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Split return {ReturnId} from receiver {ReceiverId} failed at the wallet ({Code}); it needs a person")]
+    private static partial void LogReturnFailed(ILogger logger, string returnId, string receiverId, string code);
+}

@@ -1,0 +1,265 @@
+using System.Data.Common;
+using Dapper;
+using Hutong.Domain;
+using Hutong.Server.Features.Payments;
+using Hutong.Server.Storage;
+
+namespace Hutong.Server.Features.ProfitSharing;
+
+public sealed class SplitReceiverRow
+{
+    public string Id { get; set; } = string.Empty;
+
+    public string MerchantId { get; set; } = string.Empty;
+
+    public string Wallet { get; set; } = string.Empty;
+
+    public string Role { get; set; } = string.Empty;
+
+    public string Type { get; set; } = string.Empty;
+
+    public string Account { get; set; } = string.Empty;
+
+    public string? Name { get; set; }
+
+    public string? HostId { get; set; }
+
+    public long CreatedAt { get; set; }
+}
+
+public sealed class SplitRow
+{
+    public string Id { get; set; } = string.Empty;
+
+    public string MerchantId { get; set; } = string.Empty;
+
+    public string PaymentId { get; set; } = string.Empty;
+
+    public string AttemptId { get; set; } = string.Empty;
+
+    public string OutOrderNo { get; set; } = string.Empty;
+
+    /// <summary>rules (the payment's own, split automatically) or api (POST /v1/payments/{id}/splits).</summary>
+    public string InitiatedBy { get; set; } = string.Empty;
+
+    public string Rules { get; set; } = "[]";
+
+    public int Final { get; set; }
+
+    /// <summary>scheduled (rules waiting for the wallet's delay) → pending → processing/unknown → succeeded/failed.</summary>
+    public string Status { get; set; } = string.Empty;
+
+    public long Amount { get; set; }
+
+    public string Currency { get; set; } = string.Empty;
+
+    public string? WalletOrderId { get; set; }
+
+    public string? ErrorCode { get; set; }
+
+    public string? ErrorMessage { get; set; }
+
+    public int Checks { get; set; }
+
+    public long? NextCheckAt { get; set; }
+
+    public long CreatedAt { get; set; }
+
+    public long UpdatedAt { get; set; }
+}
+
+public sealed class SplitLineRow
+{
+    public string SplitId { get; set; } = string.Empty;
+
+    public string ReceiverId { get; set; } = string.Empty;
+
+    public long Amount { get; set; }
+
+    public string Result { get; set; } = string.Empty;
+
+    public long Returned { get; set; }
+
+    public string? FailReason { get; set; }
+
+    // Joined from split_receivers.
+    public string Type { get; set; } = string.Empty;
+
+    public string Account { get; set; } = string.Empty;
+
+    public string? Name { get; set; }
+
+    public string Role { get; set; } = string.Empty;
+}
+
+public sealed class SplitReturnRow
+{
+    public string Id { get; set; } = string.Empty;
+
+    public string MerchantId { get; set; } = string.Empty;
+
+    public string PaymentId { get; set; } = string.Empty;
+
+    public string RefundId { get; set; } = string.Empty;
+
+    public string SplitId { get; set; } = string.Empty;
+
+    public string ReceiverId { get; set; } = string.Empty;
+
+    public string OutReturnNo { get; set; } = string.Empty;
+
+    public long Amount { get; set; }
+
+    /// <summary>return_order (WeChat, merchant receivers), with_refund (Alipay) or clawback (the wallet cannot take it back).</summary>
+    public string Mode { get; set; } = string.Empty;
+
+    public string Status { get; set; } = string.Empty;
+
+    public string? ErrorCode { get; set; }
+
+    public int Checks { get; set; }
+
+    public long? NextCheckAt { get; set; }
+
+    public long CreatedAt { get; set; }
+
+    public long UpdatedAt { get; set; }
+}
+
+/// <summary>SQL for receivers, splits, their lines and returns. Merchant-facing reads take the merchant id.</summary>
+public sealed class SplitStore(Db db)
+{
+    public const string ReceiverPrefix = "rcv";
+    public const string SplitPrefix = "spl";
+    public const string ReturnPrefix = "sret";
+
+    private const string SelectLines =
+        "SELECT l.*, r.type, r.account, r.name, r.role FROM split_lines l JOIN split_receivers r ON r.id = l.receiver_id ";
+
+    public Task<SplitReceiverRow?> GetReceiverAsync(string merchantId, string id, CancellationToken ct) =>
+        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<SplitReceiverRow?>("SELECT * FROM split_receivers WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
+
+    public async Task<IReadOnlyList<SplitReceiverRow>> ReceiversAsync(string merchantId, IEnumerable<string>? ids, CancellationToken ct)
+    {
+        var list = ids?.ToArray();
+        var sql = "SELECT * FROM split_receivers WHERE merchant_id = @merchantId" + (list is null ? " ORDER BY id" : string.Empty);
+        var rows = await db.ReadAsync(c => c.QueryAsync<SplitReceiverRow>(sql, new { merchantId }), ct);
+        return list is null ? rows.ToList() : rows.Where(r => list.Contains(r.Id, StringComparer.Ordinal)).ToList();
+    }
+
+    public async Task<SplitReceiverRow> InsertReceiverAsync(SplitReceiverRow row, CancellationToken ct)
+    {
+        await db.WriteAsync((c, t) => c.ExecuteAsync(
+            """
+            INSERT INTO split_receivers (id, merchant_id, wallet, role, type, account, name, host_id, created_at)
+            VALUES (@Id, @MerchantId, @Wallet, @Role, @Type, @Account, @Name, @HostId, @CreatedAt)
+            ON CONFLICT (merchant_id, wallet, type, account) DO NOTHING
+            """, row, t), ct);
+        return await db.ReadAsync(c => c.QuerySingleAsync<SplitReceiverRow>(
+            "SELECT * FROM split_receivers WHERE merchant_id = @MerchantId AND wallet = @Wallet AND type = @Type AND account = @Account", row), ct);
+    }
+
+    public Task<bool> IsBoundAsync(string receiverId, string channel, CancellationToken ct) =>
+        db.ReadAsync(async c => await c.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM split_receiver_bindings WHERE receiver_id = @receiverId AND channel = @channel", new { receiverId, channel }) > 0, ct);
+
+    public Task BindAsync(string receiverId, string channel, long now, CancellationToken ct) =>
+        db.WriteAsync((c, t) => c.ExecuteAsync(
+            "INSERT INTO split_receiver_bindings (receiver_id, channel, bound_at) VALUES (@receiverId, @channel, @now) ON CONFLICT DO NOTHING",
+            new { receiverId, channel, now }, t), ct);
+
+    public Task InsertSplitAsync(DbConnection c, DbTransaction t, SplitRow s) => c.ExecuteAsync(
+        """
+        INSERT INTO splits (id, merchant_id, payment_id, attempt_id, out_order_no, initiated_by, rules, final, status, amount, currency,
+                            checks, next_check_at, created_at, updated_at)
+        VALUES (@Id, @MerchantId, @PaymentId, @AttemptId, @OutOrderNo, @InitiatedBy, @Rules, @Final, @Status, @Amount, @Currency,
+                0, @NextCheckAt, @CreatedAt, @UpdatedAt)
+        ON CONFLICT DO NOTHING
+        """, s, t);
+
+    /// <summary>The payment's own rules, split once the wallet's delay has passed: queued in the success transaction.</summary>
+    public static Task ScheduleRulesAsync(DbConnection c, DbTransaction t, PaymentRow payment, string attemptId, DateTimeOffset dueAt, DateTimeOffset now) => c.ExecuteAsync(
+        """
+        INSERT INTO splits (id, merchant_id, payment_id, attempt_id, out_order_no, initiated_by, rules, final, status, amount, currency,
+                            checks, next_check_at, created_at, updated_at)
+        VALUES (@splitId, @MerchantId, @paymentId, @attemptId, @outOrderNo, 'rules', @ProfitSharing, 1, 'scheduled', 0, @Currency, 0, @due, @now, @now)
+        ON CONFLICT DO NOTHING
+        """,
+        new
+        {
+            splitId = NewId(SplitPrefix, now),
+            payment.MerchantId,
+            paymentId = payment.Id,
+            attemptId,
+            outOrderNo = OutNo("PS", now),
+            payment.ProfitSharing,
+            payment.Currency,
+            due = dueAt.ToUnixTimeMilliseconds(),
+            now = now.ToUnixTimeMilliseconds(),
+        }, t);
+
+    public Task InsertLineAsync(DbConnection c, DbTransaction t, string splitId, string receiverId, long amount) => c.ExecuteAsync(
+        "INSERT INTO split_lines (split_id, receiver_id, amount, result, returned) VALUES (@splitId, @receiverId, @amount, 'pending', 0)",
+        new { splitId, receiverId, amount }, t);
+
+    public Task UpdateSplitAsync(DbConnection c, DbTransaction t, SplitRow s) => c.ExecuteAsync(
+        """
+        UPDATE splits SET status = @Status, amount = @Amount, wallet_order_id = @WalletOrderId, error_code = @ErrorCode, error_message = @ErrorMessage,
+               checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt
+        WHERE id = @Id
+        """, s, t);
+
+    public Task SetLineResultAsync(DbConnection c, DbTransaction t, string splitId, string receiverId, string result, string? failReason) => c.ExecuteAsync(
+        "UPDATE split_lines SET result = @result, fail_reason = @failReason WHERE split_id = @splitId AND receiver_id = @receiverId",
+        new { splitId, receiverId, result, failReason }, t);
+
+    public Task<SplitRow?> GetSplitAsync(DbConnection c, DbTransaction? t, string id) =>
+        c.QuerySingleOrDefaultAsync<SplitRow?>("SELECT * FROM splits WHERE id = @id", new { id }, t);
+
+    public Task<SplitRow?> GetSplitAsync(string merchantId, string id, CancellationToken ct) =>
+        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<SplitRow?>("SELECT * FROM splits WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
+
+    public async Task<IReadOnlyList<SplitRow>> SplitsOfPaymentAsync(DbConnection c, DbTransaction? t, string paymentId) =>
+        (await c.QueryAsync<SplitRow>("SELECT * FROM splits WHERE payment_id = @paymentId ORDER BY id", new { paymentId }, t)).ToList();
+
+    public async Task<IReadOnlyList<SplitLineRow>> LinesAsync(DbConnection c, DbTransaction? t, string splitId) =>
+        (await c.QueryAsync<SplitLineRow>(SelectLines + "WHERE l.split_id = @splitId ORDER BY l.receiver_id", new { splitId }, t)).ToList();
+
+    public async Task<IReadOnlyList<SplitLineRow>> LinesOfPaymentAsync(DbConnection c, DbTransaction? t, string paymentId) =>
+        (await c.QueryAsync<SplitLineRow>(SelectLines + "JOIN splits s ON s.id = l.split_id WHERE s.payment_id = @paymentId ORDER BY l.split_id, l.receiver_id",
+            new { paymentId }, t)).ToList();
+
+    public async Task<IReadOnlyList<SplitRow>> DueSplitsAsync(long now, int limit, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<SplitRow>(
+            "SELECT * FROM splits WHERE status IN ('scheduled', 'pending', 'processing', 'unknown') AND next_check_at <= @now ORDER BY next_check_at LIMIT @limit",
+            new { now, limit }), ct)).ToList();
+
+    public Task InsertReturnAsync(DbConnection c, DbTransaction t, SplitReturnRow r) => c.ExecuteAsync(
+        """
+        INSERT INTO split_returns (id, merchant_id, payment_id, refund_id, split_id, receiver_id, out_return_no, amount, mode, status, checks, next_check_at, created_at, updated_at)
+        VALUES (@Id, @MerchantId, @PaymentId, @RefundId, @SplitId, @ReceiverId, @OutReturnNo, @Amount, @Mode, @Status, 0, @NextCheckAt, @CreatedAt, @UpdatedAt)
+        """, r, t);
+
+    public async Task<IReadOnlyList<SplitReturnRow>> ReturnsOfRefundAsync(DbConnection c, DbTransaction? t, string refundId) =>
+        (await c.QueryAsync<SplitReturnRow>("SELECT * FROM split_returns WHERE refund_id = @refundId ORDER BY id", new { refundId }, t)).ToList();
+
+    public async Task<IReadOnlyList<SplitReturnRow>> ReturnsOfPaymentAsync(string merchantId, string paymentId, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<SplitReturnRow>(
+            "SELECT * FROM split_returns WHERE merchant_id = @merchantId AND payment_id = @paymentId ORDER BY id", new { merchantId, paymentId }), ct)).ToList();
+
+    public async Task<IReadOnlyList<SplitReturnRow>> DueReturnsAsync(long now, int limit, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<SplitReturnRow>(
+            "SELECT * FROM split_returns WHERE status IN ('pending', 'unknown') AND next_check_at <= @now ORDER BY next_check_at LIMIT @limit",
+            new { now, limit }), ct)).ToList();
+
+    public Task UpdateReturnAsync(DbConnection c, DbTransaction t, SplitReturnRow r) => c.ExecuteAsync(
+        "UPDATE split_returns SET status = @Status, error_code = @ErrorCode, checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt WHERE id = @Id", r, t);
+
+    public Task AddReturnedAsync(DbConnection c, DbTransaction t, string splitId, string receiverId, long amount) => c.ExecuteAsync(
+        "UPDATE split_lines SET returned = returned + @amount WHERE split_id = @splitId AND receiver_id = @receiverId", new { splitId, receiverId, amount }, t);
+
+    public static string NewId(string prefix, DateTimeOffset now) => $"{prefix}_{Ids.MonotonicV7(now):N}";
+
+    /// <summary>The wallets' merchant numbers: letters and digits, at most 64 (WeChat out_order_no) — a UUIDv7 in hex is 32.</summary>
+    public static string OutNo(string prefix, DateTimeOffset now) => prefix + Ids.MonotonicV7(now).ToString("N");
+}
