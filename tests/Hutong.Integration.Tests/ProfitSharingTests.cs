@@ -121,6 +121,9 @@ public abstract class ProfitSharingTests(HubFixture hub)
 
         var id = await SplitPaymentAsync(m, 10_000, new { }); // held for splitting, split by API
         Assert.Equal(HttpStatusCode.BadRequest, (await m.ConfirmAsync(id, wallet: "unionpay")).Status); // UnionPay cannot split
+        var cashier = await hub.Http.GetStringAsync((await m.GetAsync($"/v1/payments/{id}")).Str("checkout_url"));
+        Assert.Contains("id=\"pay-wechatpay\"", cashier, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"pay-unionpay\"", cashier, StringComparison.Ordinal); // nor does the cashier offer it
         await PayWeChatAsync(m, id);
         await Task.Delay(300); // past the split delay (the wallet's 1 minute, 200 ms here); too early is a 409, see SplitPlannerTests
         var calls = hub.Sandbox.WeChat.ProfitSharingCalls.Count;
@@ -156,6 +159,7 @@ public abstract class ProfitSharingTests(HubFixture hub)
 
         // A payment not created for profit sharing cannot be split.
         var plain = await m.CreatePaymentAsync(3_000);
+        Assert.Contains("id=\"pay-unionpay\"", await hub.Http.GetStringAsync((await m.GetAsync($"/v1/payments/{plain}")).Str("checkout_url")), StringComparison.Ordinal);
         await PayWeChatAsync(m, plain);
         Assert.Equal("payment_not_split", (await m.PostAsync($"/v1/payments/{plain}/splits", new { splits = new[] { new { receiver = platform, amount = 1 } } })).Str("code"));
         await LedgerHoldsAsync();

@@ -32,12 +32,20 @@ public static class CheckoutEndpoints
             await CodeUrlAsync(token, store, ct) is { } url ? Results.Content(QrSvg(url), "image/svg+xml") : Results.NotFound());
     }
 
-    /// <summary>The wallets the staged rollout offers this payment's buyer for this product, in a stable order.</summary>
+    /// <summary>
+    /// The wallets the staged rollout offers this payment's buyer for this product, in a stable order; for a payment to be
+    /// split among receivers, only wallets that split.
+    /// </summary>
     public static async Task<IReadOnlyList<string>> OfferedAsync(PaymentRow p, WalletRegistry wallets, RolloutService rollout, CancellationToken ct)
     {
         var offered = new List<string>();
-        foreach (var wallet in (await wallets.WalletsAsync(ct)).Keys.Order(StringComparer.Ordinal))
+        foreach (var (wallet, connector) in (await wallets.WalletsAsync(ct)).OrderBy(w => w.Key, StringComparer.Ordinal))
         {
+            if (p.ProfitSharing is not null && connector is not Hutong.Connectors.Abstractions.IProfitSharingConnector)
+            {
+                continue;
+            }
+
             if ((await rollout.DecideAsync(p.MerchantId, wallet, p.BuyerId, p.ProductCategory, ct)).Offered)
             {
                 offered.Add(wallet);
