@@ -45,6 +45,7 @@ if (storeArg is "sqlite" or "both")
     var r = await RunHubAsync(StoreProvider.Sqlite, $"Data Source={Path.Combine(dir.FullName, "bench.db")}", seconds, connections);
     Print("create payment, SQLite (WAL, synchronous=FULL)", r, kestrel.PerSecond);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"  writes per SQLite commit (group commit)",-44} {r.WritesPerCommit,10:F1}"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"  writer: µs per write / ms per commit",-44} {r.WriterUsPerWrite,10:F0} {r.CommitMs,8:F2}"));
     Console.WriteLine($"{"  ratio to SQLite single-row commit ceiling",-44} {r.PerSecond / sqliteCommits,10:P0}");
     var links = await RunRedirectsAsync($"Data Source={Path.Combine(dir.FullName, "links.db")}", seconds, connections);
     Print("link redirect /l/{code} → 302 (1,000 links)", links, kestrel.PerSecond);
@@ -124,9 +125,18 @@ async Task<LoadResult> RunHubAsync(StoreProvider provider, string connectionStri
     var key = JsonDocument.Parse(body).RootElement.GetProperty("api_key").GetProperty("secret").GetString()!;
     var db = hub.App.Services.GetRequiredService<Db>();
     var (commits0, writes0) = db.GroupCommitStats;
+    var (work0, commit0) = db.WriterTime;
     var result = await LoadAsync(hub.BaseUrl + "/v1/payments", key, secs, conns);
     var (commits1, writes1) = db.GroupCommitStats;
-    return result with { WritesPerCommit = commits1 > commits0 ? (double)(writes1 - writes0) / (commits1 - commits0) : null };
+    var (work1, commit1) = db.WriterTime;
+    var writes = writes1 - writes0;
+    var commits = commits1 - commits0;
+    return result with
+    {
+        WritesPerCommit = commits > 0 ? (double)writes / commits : null,
+        WriterUsPerWrite = writes > 0 ? (work1 - work0).TotalMicroseconds / writes : null,
+        CommitMs = commits > 0 ? (commit1 - commit0).TotalMilliseconds / commits : null,
+    };
 }
 
 // Link resolution: the redirect path as a clicked link takes it (memory lookup, landing rule, rate limiter, queued
@@ -304,4 +314,4 @@ string ArgS(string name, string fallback)
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 }
 
-internal sealed record LoadResult(double PerSecond, double P50, double P99, int Errors, double? WritesPerCommit = null);
+internal sealed record LoadResult(double PerSecond, double P50, double P99, int Errors, double? WritesPerCommit = null, double? WriterUsPerWrite = null, double? CommitMs = null);

@@ -69,6 +69,13 @@ public static class Ids
     public static string Token(int bytes = 24) =>
         Convert.ToBase64String(RandomNumberGenerator.GetBytes(bytes)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
+    /// <summary>
+    /// An unguessable token (192 random bits) that starts with its creation time in hex, so tokens made together sit
+    /// together in a unique index: a random first character would touch a different index page with every insert,
+    /// and each such page is written out again by every commit.
+    /// </summary>
+    public static string OrderedToken(DateTimeOffset at) => at.ToUnixTimeMilliseconds().ToString("x12", System.Globalization.CultureInfo.InvariantCulture) + Token();
+
     public static bool HasPrefix(string? id, string prefix) =>
         id is not null && id.Length == prefix.Length + 33 && id.StartsWith(prefix + "_", StringComparison.Ordinal);
 }

@@ -101,6 +101,7 @@ public static class HubApp
         s.AddSingleton<RolloutService>();
         s.AddSingleton<ApiKeyFilter>();
         s.AddSingleton<AdminTokenFilter>();
+        s.AddSingleton<IdempotencyClaims>();
         s.AddSingleton<IdempotencyFilter>();
         s.AddSingleton<PaymentWorkers>();
         s.AddHostedService(sp => sp.GetRequiredService<PaymentWorkers>());

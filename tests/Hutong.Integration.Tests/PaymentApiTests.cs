@@ -176,6 +176,33 @@ public abstract class PaymentApiTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task A_key_completed_elsewhere_meanwhile_rolls_this_change_back_and_replays_the_stored_answer()
+    {
+        // Two hub instances on one database take the same key at once: each holds it only in its own memory, so the
+        // database decides. Here "the other instance" commits its answer while this one waits on a slow wallet.
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var id = await m.CreatePaymentAsync();
+        hub.Sandbox.WeChat.Faults.Inject("native", Sandbox.SandboxFault.TimeoutAfter, 2, match: id);
+        var slow = m.ConfirmAsync(id, "elsewhere-key");
+        await Task.Delay(300);
+        var body = System.Text.Json.JsonSerializer.Serialize(new { wallet = "wechatpay" });
+        var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"POST /v1/payments/{id}/confirm\n{body}")));
+        await hub.ExecAsync(
+            """
+            INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, response_status, response_body, created_at)
+            VALUES (@merchantId, 'elsewhere-key', @hash, 'completed', 200, '{"from":"the other instance"}', 0)
+            """, new { merchantId, hash });
+
+        var replayed = await slow;
+        Assert.Equal(HttpStatusCode.OK, replayed.Status);
+        Assert.Equal("the other instance", replayed.Str("from")); // this instance's answer did not stand
+        Assert.Equal("the other instance", (await m.ConfirmAsync(id, "elsewhere-key")).Str("from"));
+
+        // A different request under that key is refused as a reuse, not run.
+        Assert.Equal("idempotency_key_reused", (await m.ConfirmAsync(id, "elsewhere-key", wallet: "alipay")).Str("code"));
+    }
+
+    [Fact]
     public async Task Concurrent_creates_with_one_key_execute_exactly_once()
     {
         var (m, merchantId, _) = await hub.NewMerchantAsync();

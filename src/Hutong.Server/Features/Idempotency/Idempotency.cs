@@ -13,7 +13,7 @@ namespace Hutong.Server.Features.Idempotency;
 /// <see cref="CompleteAsync"/> inside its own transaction, so the stored response commits with the change
 /// and a crash can never leave a change without its recorded answer.
 /// </summary>
-public sealed class IdempotencyContext(string scope, string key)
+public sealed class IdempotencyContext(string scope, string key, string requestHash, long now)
 {
     private const string ItemKey = "hutong.idempotency";
 
@@ -23,32 +23,69 @@ public sealed class IdempotencyContext(string scope, string key)
 
     internal void Attach(HttpContext ctx) => ctx.Items[ItemKey] = this;
 
+    /// <summary>
+    /// Records the response in the caller's transaction. If the key was completed meanwhile (the same key on another
+    /// hub instance committed first), throws <see cref="IdempotencyConflictException"/> so this transaction — and the
+    /// change in it — rolls back, and the filter answers with the stored response instead.
+    /// </summary>
     public async Task CompleteAsync(DbConnection c, DbTransaction t, ApiResult response)
     {
-        await c.ExecuteAsync(
-            "UPDATE idempotency_keys SET state = 'completed', response_status = @Status, response_body = @Body, locked_at = NULL WHERE merchant_id = @scope AND idem_key = @key",
-            new { response.Status, Body = response.StoredBody ?? response.Body, scope, key }, t);
+        var stored = await HotStatements.ExecuteAsync(c, t,
+            """
+            INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, response_status, response_body, created_at)
+            VALUES (@scope, @key, @requestHash, 'completed', @Status, @Body, @now)
+            ON CONFLICT (merchant_id, idem_key) DO UPDATE SET request_hash = excluded.request_hash, state = 'completed',
+                response_status = excluded.response_status, response_body = excluded.response_body, locked_at = NULL
+            WHERE idempotency_keys.state <> 'completed'
+            """,
+            new Completion(scope, key, requestHash, response.Status, response.StoredBody ?? response.Body, now));
+        if (stored == 0)
+        {
+            throw new IdempotencyConflictException();
+        }
+
         Completed = true;
     }
+}
+
+internal sealed record Completion(string Scope, string Key, string RequestHash, int Status, string? Body, long Now);
+
+/// <summary>The key was completed by a concurrent request elsewhere; the change being committed must not stand.</summary>
+public sealed class IdempotencyConflictException() : Exception("The Idempotency-Key was completed by a concurrent request.");
+
+/// <summary>
+/// Keys being executed in this process. A key is held from before its stored answer is looked up until after its
+/// answer has committed, so a duplicate either sees the answer or finds the key held (409) — never neither.
+/// </summary>
+public sealed class IdempotencyClaims
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Scope, string Key), string> _held = new();
+
+    public bool TryClaim(string scope, string key, string requestHash, out string? heldHash)
+    {
+        if (_held.TryAdd((scope, key), requestHash))
+        {
+            heldHash = null;
+            return true;
+        }
+
+        heldHash = _held.GetValueOrDefault((scope, key));
+        return false;
+    }
+
+    public void Release(string scope, string key) => _held.TryRemove((scope, key), out _);
 }
 
 /// <summary>
 /// Idempotency-Key on every POST (Stripe semantics): same key and body replays the stored response;
 /// same key with another body is 422; a duplicate arriving while the first runs is 409.
 /// Validation failures and conflicts are not stored, so the client can fix and retry with the same key.
+/// The key is held in memory while its request runs (no write before the work: the answer is stored with the change);
+/// across hub instances the database decides — the second commit of a key fails and replays the first's answer.
 /// </summary>
-public sealed class IdempotencyFilter(Db db, TimeProvider time) : IEndpointFilter
+public sealed class IdempotencyFilter(Db db, IdempotencyClaims claims, TimeProvider time) : IEndpointFilter
 {
     public const string Header = "Idempotency-Key";
-    private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(60);
-
-    private enum Claim
-    {
-        Claimed,
-        Replay,
-        Mismatch,
-        InProgress,
-    }
 
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -71,48 +108,48 @@ public sealed class IdempotencyFilter(Db db, TimeProvider time) : IEndpointFilte
 
         var hash = await RequestHashAsync(http);
         var scope = MerchantContext.Find(http)?.MerchantId ?? "admin";
-        var (claim, status, body) = await ClaimAsync(scope, key, hash, http.RequestAborted);
-        switch (claim)
+        if (!claims.TryClaim(scope, key, hash, out var heldHash))
         {
-            case Claim.Replay:
-                return ApiResult.Replay(status, body);
-            case Claim.Mismatch:
-                return ApiResult.Problem(422, "idempotency_key_reused", "This Idempotency-Key was used with a different request.",
-                    "Use a new key for a new request.", param: Header);
-            case Claim.InProgress:
-                return ApiResult.Problem(409, "idempotency_request_in_progress", "A request with this Idempotency-Key is still being processed.",
-                    "Retry after it has finished.", param: Header);
+            return heldHash is not null && heldHash != hash ? Mismatch() : InProgress();
         }
 
-        var idem = new IdempotencyContext(scope, key);
-        idem.Attach(http);
-        object? result;
         try
         {
-            result = await next(context);
-        }
-        catch
-        {
-            await ReleaseAsync(scope, key, CancellationToken.None);
-            throw;
-        }
+            if (await StoredAsync(scope, key, http.RequestAborted) is { } stored)
+            {
+                return stored.RequestHash != hash ? Mismatch() : ApiResult.Replay(stored.ResponseStatus ?? 200, stored.ResponseBody);
+            }
 
-        if (idem.Completed)
-        {
+            var idem = new IdempotencyContext(scope, key, hash, time.GetUtcNow().ToUnixTimeMilliseconds());
+            idem.Attach(http);
+            object? result;
+            try
+            {
+                result = await next(context);
+                if (!idem.Completed && result is ApiResult r && r.Status is not (400 or 401 or 409 or 422 or 429) && r.Status < 500)
+                {
+                    await db.WriteAsync((c, t) => idem.CompleteAsync(c, t, r), CancellationToken.None);
+                }
+            }
+            catch (IdempotencyConflictException)
+            {
+                var winner = await StoredAsync(scope, key, CancellationToken.None);
+                return winner is null ? InProgress() : winner.RequestHash != hash ? Mismatch() : ApiResult.Replay(winner.ResponseStatus ?? 200, winner.ResponseBody);
+            }
+
             return result;
         }
-
-        if (result is ApiResult r && r.Status is not (400 or 401 or 409 or 422 or 429) && r.Status < 500)
+        finally
         {
-            await db.WriteAsync((c, t) => idem.CompleteAsync(c, t, r), CancellationToken.None);
+            claims.Release(scope, key); // after the answer committed (or nothing was stored)
         }
-        else
-        {
-            await ReleaseAsync(scope, key, CancellationToken.None);
-        }
-
-        return result;
     }
+
+    private static ApiResult Mismatch() => ApiResult.Problem(422, "idempotency_key_reused", "This Idempotency-Key was used with a different request.",
+        "Use a new key for a new request.", param: Header);
+
+    private static ApiResult InProgress() => ApiResult.Problem(409, "idempotency_request_in_progress", "A request with this Idempotency-Key is still being processed.",
+        "Retry after it has finished.", param: Header);
 
     private static async Task<string> RequestHashAsync(HttpContext http)
     {
@@ -132,57 +169,17 @@ public sealed class IdempotencyFilter(Db db, TimeProvider time) : IEndpointFilte
         return Convert.ToHexString(sha.GetHashAndReset());
     }
 
-    private Task<(Claim, int, string?)> ClaimAsync(string scope, string key, string hash, CancellationToken ct)
-    {
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        return db.WriteAsync(async (c, t) =>
-        {
-            var inserted = await c.ExecuteAsync(
-                "INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, locked_at, created_at) VALUES (@scope, @key, @hash, 'started', @now, @now) ON CONFLICT DO NOTHING",
-                new { scope, key, hash, now }, t);
-            if (inserted == 1)
-            {
-                return (Claim.Claimed, 0, (string?)null);
-            }
-
-            var row = await c.QuerySingleAsync<KeyRow>(
-                "SELECT request_hash, state, locked_at, response_status, response_body FROM idempotency_keys WHERE merchant_id = @scope AND idem_key = @key",
-                new { scope, key }, t);
-            if (row.RequestHash != hash)
-            {
-                return (Claim.Mismatch, 0, null);
-            }
-
-            if (row.State == "completed")
-            {
-                return (Claim.Replay, row.ResponseStatus ?? 200, row.ResponseBody);
-            }
-
-            if (row.LockedAt is { } locked && now - locked < (long)LockTimeout.TotalMilliseconds)
-            {
-                return (Claim.InProgress, 0, null);
-            }
-
-            // The first run died without committing (its completion would have committed with its change): take over.
-            await c.ExecuteAsync("UPDATE idempotency_keys SET locked_at = @now WHERE merchant_id = @scope AND idem_key = @key", new { scope, key, now }, t);
-            return (Claim.Claimed, 0, null);
-        }, ct);
-    }
+    private Task<KeyRow?> StoredAsync(string scope, string key, CancellationToken ct) =>
+        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<KeyRow?>(
+            "SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE merchant_id = @scope AND idem_key = @key AND state = 'completed'",
+            new { scope, key }), ct);
 
     private sealed class KeyRow
     {
         public string RequestHash { get; set; } = string.Empty;
 
-        public string State { get; set; } = string.Empty;
-
-        public long? LockedAt { get; set; }
-
         public int? ResponseStatus { get; set; }
 
         public string? ResponseBody { get; set; }
     }
-
-    private Task ReleaseAsync(string scope, string key, CancellationToken ct) =>
-        db.WriteAsync((c, t) => c.ExecuteAsync(
-            "DELETE FROM idempotency_keys WHERE merchant_id = @scope AND idem_key = @key AND state = 'started'", new { scope, key }, t), ct);
 }

@@ -61,7 +61,7 @@ public sealed partial class PaymentService(
             Description = r.Description!,
             MerchantOrderId = r.MerchantOrderId!,
             Metadata = r.Metadata is null ? null : JsonSerializer.Serialize(r.Metadata),
-            CheckoutToken = Ids.Token(),
+            CheckoutToken = Ids.OrderedToken(now),
             BuyerId = r.BuyerId,
             ProductCategory = r.ProductCategory,
             ProfitSharing = r.ProfitSharing is null ? null : JsonSerializer.Serialize(r.ProfitSharing.Splits ?? []),
@@ -71,20 +71,22 @@ public sealed partial class PaymentService(
             Version = 1,
         };
 
+        // Everything but the inserts happens here, off the store's single writer: the response and the event are built first.
+        var dto = ToDto(row);
+        var created = ApiResult.Created(dto);
+        var evt = Outbox.Prepare(merchantId, "payment.created", dto, now);
         try
         {
             return await db.WriteAsync(async (c, t) =>
             {
                 await store.InsertAsync(c, t, row);
-                var dto = ToDto(row);
-                await Outbox.AddAsync(c, t, merchantId, "payment.created", dto, now);
-                var result = ApiResult.Created(dto);
+                await Outbox.InsertAsync(c, t, evt);
                 if (idem is not null)
                 {
-                    await idem.CompleteAsync(c, t, result);
+                    await idem.CompleteAsync(c, t, created);
                 }
 
-                return result;
+                return created;
             }, ct);
         }
         catch (DbException e) when (Db.IsUniqueViolation(e))

@@ -13,13 +13,13 @@ public sealed class PaymentStore(Db db)
     /// <summary>Row lock on PostgreSQL; SQLite's single writer already excludes others.</summary>
     private string ForUpdate => db.IsPostgres ? " FOR UPDATE OF p" : string.Empty;
 
-    public Task InsertAsync(DbConnection c, DbTransaction t, PaymentRow p) => c.ExecuteAsync(
+    public Task InsertAsync(DbConnection c, DbTransaction t, PaymentRow p) => HotStatements.ExecuteAsync(c, t,
         """
         INSERT INTO payments (id, merchant_id, amount, currency, status, description, merchant_order_id, metadata, checkout_token,
                               buyer_id, product_category, expires_at, created_at, updated_at, version, profit_sharing)
         VALUES (@Id, @MerchantId, @Amount, @Currency, @Status, @Description, @MerchantOrderId, @Metadata, @CheckoutToken,
                 @BuyerId, @ProductCategory, @ExpiresAt, @CreatedAt, @UpdatedAt, @Version, @ProfitSharing)
-        """, p, t);
+        """, p);
 
     public Task<PaymentRow?> GetAsync(string merchantId, string id, CancellationToken ct) =>
         db.ReadAsync(c => c.QuerySingleOrDefaultAsync<PaymentRow?>(SelectPayment + "WHERE p.id = @id AND p.merchant_id = @merchantId", new { id, merchantId }), ct);
