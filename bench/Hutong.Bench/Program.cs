@@ -27,7 +27,40 @@ var storeArg = ArgS("--store", "both");
 var pg = Environment.GetEnvironmentVariable("HUTONG_BENCH_PG") ?? Environment.GetEnvironmentVariable("HUTONG_TEST_PG");
 
 Console.WriteLine($"Hutong load benchmark — {Environment.ProcessorCount} cores, {connections} concurrent clients, {seconds}s per run{(smoke ? " (smoke)" : string.Empty)}");
-Console.WriteLine($"{"scenario",-44} {"req/s",10} {"p50 ms",8} {"p99 ms",8} {"errors",7} {"vs Kestrel",10}");
+Console.WriteLine($"{"scenario",-44} {"req/s",10} {"p50 ms",8} {"p99 ms",8} {"errors",7} {"vs Kestrel",10} {"CPU µs/req",10} {"CPU busy",8}");
+
+if (args.Contains("--writer-only"))
+{
+    var dir0 = Directory.CreateTempSubdirectory("hutong-w-");
+    await using var hub0 = await HubApp.BuildAsync([], b =>
+    {
+        b.WebHost.UseUrls("http://127.0.0.1:0");
+        b.Logging.ClearProviders();
+        b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Store:ConnectionString"] = $"Data Source={Path.Combine(dir0.FullName, "w.db")}" });
+    });
+    await hub0.StartAsync();
+    var db0 = hub0.App.Services.GetRequiredService<Db>();
+    var ps = hub0.App.Services.GetRequiredService<Hutong.Server.Features.Payments.PaymentService>();
+    var (m0, _) = await hub0.App.Services.GetRequiredService<MerchantStore>().CreateMerchantAsync("w", CancellationToken.None);
+    foreach (var callers in new[] { 1, 64 })
+    {
+        long n = 0;
+        var swW = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(async _ =>
+        {
+            while (swW.Elapsed.TotalSeconds < 4)
+            {
+                var i = Interlocked.Increment(ref n);
+                await ps.CreateAsync(m0.Id, new Hutong.Server.Features.Payments.CreatePaymentRequest(1000, "CNY", "w", $"w{callers}-{i}", null, null), null, CancellationToken.None);
+            }
+        }));
+        Console.WriteLine($"writer-only {callers} callers: {n / swW.Elapsed.TotalSeconds:N0}/s");
+    }
+
+    var (wk, cm) = db0.WriterTime;
+    Console.WriteLine($"   work {wk.TotalMicroseconds / db0.GroupCommitStats.Writes:F1} µs/write, commit {cm.TotalMilliseconds / db0.GroupCommitStats.Commits:F2} ms, {db0.GroupCommitStats.Writes * 1.0 / db0.GroupCommitStats.Commits:F1} writes/commit");
+    return;
+}
 
 var kestrel = await RunKestrelBaselineAsync(seconds, connections);
 Print("Kestrel raw JSON POST (ceiling)", kestrel, kestrel.PerSecond);
@@ -78,7 +111,7 @@ return;
 
 static void Print(string name, LoadResult r, double kestrelRate) =>
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{name,-44} {r.PerSecond,10:N0} {r.P50,8:F2} {r.P99,8:F2} {r.Errors,7} {r.PerSecond / kestrelRate,10:P0}"));
+        $"{name,-44} {r.PerSecond,10:N0} {r.P50,8:F2} {r.P99,8:F2} {r.Errors,7} {r.PerSecond / kestrelRate,10:P0} {r.CpuUsPerRequest,10:F0} {r.CpuBusy,8:P0}"));
 
 async Task<LoadResult> RunKestrelBaselineAsync(int secs, int conns)
 {
@@ -228,13 +261,19 @@ static async Task<LoadResult> LoadAsync(string url, string? apiKey, int secs, in
 
     // Warm-up (JIT, pools), then the measured run.
     await Task.WhenAll(Enumerable.Range(0, conns).Select(_ => WorkerAsync(DateTime.UtcNow.AddSeconds(Math.Min(2, secs)))));
+    var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
     var sw = Stopwatch.StartNew();
     var until = DateTime.UtcNow.AddSeconds(secs);
     var results = await Task.WhenAll(Enumerable.Range(0, conns).Select(_ => Task.Run(() => WorkerAsync(until))));
     sw.Stop();
+    var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu0;
     var all = results.SelectMany(r => r.Lat).Order().ToArray();
     double Ms(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))] * 1000.0 / Stopwatch.Frequency;
-    return new LoadResult(all.Length / sw.Elapsed.TotalSeconds, Ms(0.50), Ms(0.99), results.Sum(r => r.Errors));
+    return new LoadResult(all.Length / sw.Elapsed.TotalSeconds, Ms(0.50), Ms(0.99), results.Sum(r => r.Errors))
+    {
+        CpuUsPerRequest = all.Length == 0 ? 0 : cpu.TotalMicroseconds / all.Length,
+        CpuBusy = cpu / (sw.Elapsed * Environment.ProcessorCount),
+    };
 }
 
 static async Task<double> SqliteCommitCeilingAsync(int secs)
@@ -314,4 +353,11 @@ string ArgS(string name, string fallback)
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 }
 
-internal sealed record LoadResult(double PerSecond, double P50, double P99, int Errors, double? WritesPerCommit = null, double? WriterUsPerWrite = null, double? CommitMs = null);
+internal sealed record LoadResult(double PerSecond, double P50, double P99, int Errors, double? WritesPerCommit = null, double? WriterUsPerWrite = null, double? CommitMs = null)
+{
+    /// <summary>Process CPU time per request, load generator included (it runs in the same process).</summary>
+    public double CpuUsPerRequest { get; init; }
+
+    /// <summary>Share of all cores the process used during the run.</summary>
+    public double CpuBusy { get; init; }
+}

@@ -37,6 +37,14 @@ public sealed class Db : IAsyncDisposable
                 b.MaxPoolSize = options.MaxPoolSize;
             }
 
+            // Statements the hub runs again and again are prepared on each connection after their second use, so the
+            // server parses and plans them once per connection rather than on every request (Npgsql auto-prepare).
+            if (!options.ConnectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase))
+            {
+                b.MaxAutoPrepare = 100;
+                b.AutoPrepareMinUsages = 2;
+            }
+
             _pg = NpgsqlDataSource.Create(b.ConnectionString);
         }
         else
@@ -51,15 +59,19 @@ public sealed class Db : IAsyncDisposable
             _sqlite = b.ConnectionString;
         }
 
-        _writer = new Lazy<Task>(() => Task.Factory.StartNew(WriterLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap());
+        _writer = new Lazy<Task>(StartWriter);
     }
 
     public StoreProvider Provider => _options.Provider;
 
     public bool IsPostgres => _options.Provider == StoreProvider.Postgres;
 
-    /// <summary>Dialect spelling of an auto-increment primary key.</summary>
-    public string IdentityColumn => IsPostgres ? "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
+    /// <summary>
+    /// Dialect spelling of an auto-increment primary key. On SQLite a plain rowid key: these tables are append-only (the
+    /// ledger's triggers forbid deletes; outbox, deliveries and notifications are never deleted), so max(rowid)+1 never
+    /// reuses an id, and AUTOINCREMENT's extra sqlite_sequence write on every insert is saved.
+    /// </summary>
+    public string IdentityColumn => IsPostgres ? "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" : "INTEGER PRIMARY KEY";
 
     public async Task<DbConnection> OpenAsync(CancellationToken ct)
     {
@@ -132,12 +144,40 @@ public sealed class Db : IAsyncDisposable
     private long _commits;
     private long _batchedWrites;
 
-    private async Task WriterLoopAsync()
+    /// <summary>
+    /// The writer is a thread of its own that blocks in SQLite (statements and the commit's fsync) instead of holding a
+    /// thread-pool thread for a millisecond per commit; writes complete synchronously on SQLite, and callers resume on
+    /// the pool (their completions run continuations asynchronously).
+    /// </summary>
+    private Task StartWriter()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                WriterLoop();
+                done.SetResult();
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "hutong-sqlite-writer",
+        };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void WriterLoop()
     {
         DbConnection? connection = null;
         Savepoints? savepoints = null;
         var batch = new List<PendingWrite>(MaxBatch);
-        while (await _writes.Reader.WaitToReadAsync())
+        while (_writes.Reader.TryPeek(out _) || _writes.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
             batch.Clear();
             while (batch.Count < MaxBatch && _writes.Reader.TryRead(out var next))
@@ -149,13 +189,13 @@ public sealed class Db : IAsyncDisposable
             {
                 if (connection is null)
                 {
-                    connection = await OpenAsync(CancellationToken.None);
+                    connection = OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
                     HotStatements.Enable((SqliteConnection)connection);
                 }
 
                 // Microsoft.Data.Sqlite begins IMMEDIATE unless asked for deferred: the write lock is taken up front.
                 var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-                await using var tx = await connection.BeginTransactionAsync();
+                using var tx = connection.BeginTransaction();
                 savepoints ??= new Savepoints((SqliteConnection)connection);
                 savepoints.Bind((SqliteTransaction)tx);
                 foreach (var write in batch)
@@ -163,7 +203,7 @@ public sealed class Db : IAsyncDisposable
                     savepoints.Save.ExecuteNonQuery();
                     try
                     {
-                        await write.RunAsync(connection, tx);
+                        write.RunAsync(connection, tx).GetAwaiter().GetResult(); // synchronous on SQLite
                         savepoints.Release.ExecuteNonQuery();
                     }
                     catch (Exception e)
@@ -175,7 +215,7 @@ public sealed class Db : IAsyncDisposable
                 }
 
                 var t1 = System.Diagnostics.Stopwatch.GetTimestamp();
-                await tx.CommitAsync();
+                tx.Commit();
                 var t2 = System.Diagnostics.Stopwatch.GetTimestamp();
                 Interlocked.Add(ref _workTicks, t1 - t0);
                 Interlocked.Add(ref _commitTicks, t2 - t1);
@@ -200,7 +240,7 @@ public sealed class Db : IAsyncDisposable
                     savepoints?.Dispose();
                     savepoints = null;
                     HotStatements.Disable((SqliteConnection)connection);
-                    await connection.DisposeAsync();
+                    connection.Dispose();
                     connection = null;
                 }
             }
@@ -210,7 +250,7 @@ public sealed class Db : IAsyncDisposable
         {
             savepoints?.Dispose();
             HotStatements.Disable((SqliteConnection)connection);
-            await connection.DisposeAsync();
+            connection.Dispose();
         }
     }
 
