@@ -24,6 +24,7 @@ var smoke = args.Contains("--smoke");
 var seconds = Arg("--seconds", smoke ? 2 : 15);
 var connections = Arg("--connections", 64);
 var storeArg = ArgS("--store", "both");
+var growthRows = (long)Arg("--growth", smoke ? 100_000 : 0);
 var pg = Environment.GetEnvironmentVariable("HUTONG_BENCH_PG") ?? Environment.GetEnvironmentVariable("HUTONG_TEST_PG");
 
 Console.WriteLine($"Hutong load benchmark — {Environment.ProcessorCount} cores, {connections} concurrent clients, {seconds}s per run{(smoke ? " (smoke)" : string.Empty)}");
@@ -82,6 +83,22 @@ if (storeArg is "sqlite" or "both")
     Console.WriteLine($"{"  ratio to SQLite single-row commit ceiling",-44} {r.PerSecond / sqliteCommits,10:P0}");
     var links = await RunRedirectsAsync($"Data Source={Path.Combine(dir.FullName, "links.db")}", seconds, connections);
     Print("link redirect /l/{code} → 302 (1,000 links)", links, kestrel.PerSecond);
+    var rsa = EndToEnd.RsaSignsPerSecond(1000);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"RSA-2048 signatures/s, one core (ceiling)",-44} {rsa,10:N0}"));
+    var (e2e, succeeded, captured, webhooks) = await EndToEnd.RunAsync($"Data Source={Path.Combine(dir.FullName, "e2e.db")}", seconds, connections);
+    Print("end to end: create→pay→notify→webhook", e2e, kestrel.PerSecond);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{"  3 RSA signatures per flow: ceiling flows/s",-44} {rsa * Environment.ProcessorCount / 3,10:N0} {"",8} {"",8} {"",7} {e2e.PerSecond / (rsa * Environment.ProcessorCount / 3),10:P0}"));
+    Console.WriteLine($"  succeeded {succeeded:N0}, captures in the ledger {captured:N0}, webhooks received {webhooks:N0}");
+    if (growthRows > 0)
+    {
+        var (empty, grown, fill, bytes) = await RunGrowthAsync(Path.Combine(dir.FullName, "growth.db"), growthRows, seconds, connections);
+        Print("create payment, SQLite, empty store", empty, kestrel.PerSecond);
+        Print($"create payment, SQLite, {Growth.Rows(growthRows)} payments", grown, kestrel.PerSecond);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{"  p99 grown / p99 empty",-44} {grown.P99 / empty.P99,10:F2}   (filled in {fill.TotalSeconds:F0} s, {bytes / 1e9:F1} GB)"));
+    }
+
     dir.Delete(recursive: true);
 }
 
@@ -172,6 +189,33 @@ async Task<LoadResult> RunHubAsync(StoreProvider provider, string connectionStri
     };
 }
 
+// The same create-payment load on an empty store and after filling it with N payments (and their events and keys).
+async Task<(LoadResult Empty, LoadResult Grown, TimeSpan Fill, long Bytes)> RunGrowthAsync(string dbPath, long rows, int secs, int conns)
+{
+    await using var hub = await HubApp.BuildAsync([], b =>
+    {
+        b.WebHost.UseUrls("http://127.0.0.1:0");
+        b.Logging.ClearProviders();
+        b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Store:ConnectionString"] = $"Data Source={dbPath}",
+            ["Hutong:AdminToken"] = "bench-admin",
+        });
+    });
+    await hub.StartAsync();
+    using var admin = new HttpClient { BaseAddress = new Uri(hub.BaseUrl) };
+    admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "bench-admin");
+    using var create = new StringContent("{\"name\":\"growth\"}", Encoding.UTF8, "application/json");
+    create.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+    var created = JsonDocument.Parse(await (await admin.PostAsync("/admin/merchants", create)).Content.ReadAsStringAsync()).RootElement;
+    var key = created.GetProperty("api_key").GetProperty("secret").GetString()!;
+    var merchantId = created.GetProperty("merchant").GetProperty("id").GetString()!;
+    var empty = await LoadAsync(hub.BaseUrl + "/v1/payments", key, secs, conns);
+    var fill = await Growth.FillAsync(dbPath, merchantId, rows);
+    var grown = await LoadAsync(hub.BaseUrl + "/v1/payments", key, secs, conns);
+    return (empty, grown, fill, Growth.FileBytes(dbPath));
+}
+
 // Link resolution: the redirect path as a clicked link takes it (memory lookup, landing rule, rate limiter, queued
 // click count), with the click counter writing to SQLite in the background as it does in production.
 async Task<LoadResult> RunRedirectsAsync(string connectionString, int secs, int conns)
@@ -242,38 +286,7 @@ static async Task<LoadResult> LoadAsync(string url, string? apiKey, int secs, in
         return (Stopwatch.GetTimestamp() - t0, (int)resp.StatusCode is 200 or 201);
     }
 
-    async Task<(List<long> Lat, int Errors)> WorkerAsync(DateTime until)
-    {
-        var lat = new List<long>(4096);
-        var errors = 0;
-        while (DateTime.UtcNow < until)
-        {
-            var (ticks, ok) = await OneAsync();
-            lat.Add(ticks);
-            if (!ok)
-            {
-                errors++;
-            }
-        }
-
-        return (lat, errors);
-    }
-
-    // Warm-up (JIT, pools), then the measured run.
-    await Task.WhenAll(Enumerable.Range(0, conns).Select(_ => WorkerAsync(DateTime.UtcNow.AddSeconds(Math.Min(2, secs)))));
-    var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-    var sw = Stopwatch.StartNew();
-    var until = DateTime.UtcNow.AddSeconds(secs);
-    var results = await Task.WhenAll(Enumerable.Range(0, conns).Select(_ => Task.Run(() => WorkerAsync(until))));
-    sw.Stop();
-    var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu0;
-    var all = results.SelectMany(r => r.Lat).Order().ToArray();
-    double Ms(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))] * 1000.0 / Stopwatch.Frequency;
-    return new LoadResult(all.Length / sw.Elapsed.TotalSeconds, Ms(0.50), Ms(0.99), results.Sum(r => r.Errors))
-    {
-        CpuUsPerRequest = all.Length == 0 ? 0 : cpu.TotalMicroseconds / all.Length,
-        CpuBusy = cpu / (sw.Elapsed * Environment.ProcessorCount),
-    };
+    return await Load.MeasureAsync(secs, conns, OneAsync);
 }
 
 static async Task<double> SqliteCommitCeilingAsync(int secs)
@@ -360,4 +373,44 @@ internal sealed record LoadResult(double PerSecond, double P50, double P99, int 
 
     /// <summary>Share of all cores the process used during the run.</summary>
     public double CpuBusy { get; init; }
+}
+
+internal static class Load
+{
+    /// <summary>Runs <paramref name="one"/> from <paramref name="conns"/> concurrent loops: a warm-up, then the measured run.</summary>
+    internal static async Task<LoadResult> MeasureAsync(int secs, int conns, Func<Task<(long Ticks, bool Ok)>> one)
+    {
+        async Task<(List<long> Lat, int Errors)> WorkerAsync(DateTime until)
+        {
+            var lat = new List<long>(4096);
+            var errors = 0;
+            while (DateTime.UtcNow < until)
+            {
+                var (ticks, ok) = await one();
+                lat.Add(ticks);
+                if (!ok)
+                {
+                    errors++;
+                }
+            }
+
+            return (lat, errors);
+        }
+
+        // Warm-up (JIT, pools), then the measured run.
+        await Task.WhenAll(Enumerable.Range(0, conns).Select(_ => WorkerAsync(DateTime.UtcNow.AddSeconds(Math.Min(2, secs)))));
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        var until = DateTime.UtcNow.AddSeconds(secs);
+        var results = await Task.WhenAll(Enumerable.Range(0, conns).Select(_ => Task.Run(() => WorkerAsync(until))));
+        sw.Stop();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu0;
+        var all = results.SelectMany(r => r.Lat).Order().ToArray();
+        double Ms(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))] * 1000.0 / Stopwatch.Frequency;
+        return new LoadResult(all.Length / sw.Elapsed.TotalSeconds, Ms(0.50), Ms(0.99), results.Sum(r => r.Errors))
+        {
+            CpuUsPerRequest = all.Length == 0 ? 0 : cpu.TotalMicroseconds / all.Length,
+            CpuBusy = cpu / (sw.Elapsed * Environment.ProcessorCount),
+        };
+    }
 }

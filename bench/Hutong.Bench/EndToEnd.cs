@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Dapper;
+using Hutong.Sandbox;
+using Hutong.Server;
+using Hutong.Server.Features.Demo;
+using Hutong.Server.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+/// <summary>
+/// End to end over real HTTP: create → confirm at the WeChat Pay sandbox (signed request, verified answer) → the
+/// sandbox buyer pays → the sandbox's signed, AES-GCM-encrypted notification → the hub verifies it, records the success
+/// with its ledger entries and outbox event → the webhook reaches the merchant's endpoint. A flow counts when its
+/// payment.succeeded webhook arrives. Also measures RSA-2048 signing on this machine: every flow needs three signatures
+/// (the hub's request, the sandbox's answer and its notification), all on the same cores here.
+/// </summary>
+internal static class EndToEnd
+{
+    public static double RsaSignsPerSecond(int millis)
+    {
+        using var rsa = RSA.Create(2048);
+        var data = Encoding.UTF8.GetBytes("POST\n/v3/pay/transactions/native\n1700000000\nnonce\n{\"amount\":{\"total\":100}}\n");
+        var sw = Stopwatch.StartNew();
+        var n = 0;
+        while (sw.ElapsedMilliseconds < millis)
+        {
+            rsa.SignData(data, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            n++;
+        }
+
+        return n / sw.Elapsed.TotalSeconds;
+    }
+
+    public static async Task<(LoadResult Result, long Succeeded, long LedgerEntries, long Webhooks)> RunAsync(string connectionString, int secs, int conns)
+    {
+        await using var sandbox = await SandboxHost.StartAsync(logLevel: LogLevel.None);
+        var wechat = await SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl);
+
+        var waiting = new ConcurrentDictionary<string, TaskCompletionSource>(StringComparer.Ordinal);
+        long webhooks = 0;
+        var receiverBuilder = WebApplication.CreateSlimBuilder();
+        receiverBuilder.WebHost.UseUrls("http://127.0.0.1:0");
+        receiverBuilder.Logging.ClearProviders();
+        await using var receiver = receiverBuilder.Build();
+        receiver.MapPost("/hook", async (HttpRequest req) =>
+        {
+            using var doc = await JsonDocument.ParseAsync(req.Body);
+            Interlocked.Increment(ref webhooks);
+            if (doc.RootElement.GetProperty("type").GetString() == "payment.succeeded"
+                && waiting.TryGetValue(doc.RootElement.GetProperty("data").GetProperty("object").GetProperty("id").GetString()!, out var done))
+            {
+                done.TrySetResult();
+            }
+
+            return Results.NoContent();
+        });
+        await receiver.StartAsync();
+
+        await using var hub = await HubApp.BuildAsync([], b =>
+        {
+            b.WebHost.UseUrls("http://127.0.0.1:0");
+            b.Logging.ClearProviders();
+            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Store:ConnectionString"] = connectionString,
+                ["Hutong:AdminToken"] = "bench-admin",
+                ["Hutong:Webhooks:AllowPrivateTargets"] = "true", // the receiver is on loopback
+            });
+        }, new WalletAccounts(wechat, null, null));
+        await hub.StartAsync();
+
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = conns * 2, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+        {
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+        var key = await MerchantKeyAsync(http, hub.BaseUrl);
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        var endpoint = await PostAsync(http, hub.BaseUrl + "/v1/webhook_endpoints", $"{{\"url\":\"{receiver.Urls.First()}/hook\"}}");
+        if (!endpoint.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException("could not register the webhook endpoint: " + await endpoint.Content.ReadAsStringAsync());
+        }
+
+        var run = Guid.NewGuid().ToString("N")[..6];
+        long seq = 0;
+        async Task<(long Ticks, bool Ok)> FlowAsync()
+        {
+            var n = Interlocked.Increment(ref seq);
+            var t0 = Stopwatch.GetTimestamp();
+            using var created = await PostAsync(http, hub.BaseUrl + "/v1/payments",
+                $"{{\"amount\":{1000 + (n % 9000)},\"currency\":\"CNY\",\"description\":\"e2e {n}\",\"merchant_order_id\":\"e{run}-{n}\"}}");
+            if (!created.IsSuccessStatusCode)
+            {
+                return (0, false);
+            }
+
+            var id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+            var done = waiting.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            try
+            {
+                using var confirmed = await PostAsync(http, $"{hub.BaseUrl}/v1/payments/{id}/confirm", "{\"wallet\":\"wechatpay\"}");
+                var codeUrl = JsonDocument.Parse(await confirmed.Content.ReadAsStringAsync()).RootElement.GetProperty("next_action").GetProperty("code_url").GetString();
+                using var paid = await http.PostAsJsonAsync(sandbox.BaseUrl + "/sandbox/wechatpay/buyer/pay", new { code_url = codeUrl }, SandboxJson.Options);
+                await done.Task.WaitAsync(TimeSpan.FromSeconds(30));
+                return (Stopwatch.GetTimestamp() - t0, paid.IsSuccessStatusCode);
+            }
+            catch (Exception e) when (e is TimeoutException or KeyNotFoundException or InvalidOperationException)
+            {
+                return (Stopwatch.GetTimestamp() - t0, false);
+            }
+            finally
+            {
+                waiting.TryRemove(id, out _);
+            }
+        }
+
+        var result = await Load.MeasureAsync(secs, conns, FlowAsync);
+        var db = hub.App.Services.GetRequiredService<Db>();
+        var succeeded = await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'"), CancellationToken.None);
+        var entries = await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'payment_captured'"), CancellationToken.None);
+        return (result, succeeded, entries, Interlocked.Read(ref webhooks));
+    }
+
+    private static async Task<string> MerchantKeyAsync(HttpClient http, string baseUrl)
+    {
+        using var req = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/admin/merchants") { Content = new StringContent("{\"name\":\"e2e\"}", Encoding.UTF8, "application/json") };
+        req.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "bench-admin");
+        req.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        using var resp = await http.SendAsync(req);
+        return JsonDocument.Parse(await resp.Content.ReadAsStringAsync()).RootElement.GetProperty("api_key").GetProperty("secret").GetString()!;
+    }
+
+    private static Task<HttpResponseMessage> PostAsync(HttpClient http, string url, string json)
+    {
+        var req = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        req.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        return http.SendAsync(req);
+    }
+}
