@@ -30,7 +30,7 @@ var pg = Environment.GetEnvironmentVariable("HUTONG_BENCH_PG") ?? Environment.Ge
 Console.WriteLine($"Hutong load benchmark — {Environment.ProcessorCount} cores, {connections} concurrent clients, {seconds}s per run{(smoke ? " (smoke)" : string.Empty)}");
 Console.WriteLine($"{"scenario",-44} {"req/s",10} {"p50 ms",8} {"p99 ms",8} {"errors",7} {"vs Kestrel",10} {"CPU µs/req",10} {"CPU busy",8}");
 
-if (args.Contains("--writer-only"))
+if (args.Contains("--store-only"))
 {
     var dir0 = Directory.CreateTempSubdirectory("hutong-w-");
     await using var hub0 = await HubApp.BuildAsync([], b =>
@@ -55,7 +55,7 @@ if (args.Contains("--writer-only"))
                 await ps.CreateAsync(m0.Id, new Hutong.Server.Features.Payments.CreatePaymentRequest(1000, "CNY", "w", $"w{callers}-{i}", null, null), null, CancellationToken.None);
             }
         }));
-        Console.WriteLine($"writer-only {callers} callers: {n / swW.Elapsed.TotalSeconds:N0}/s");
+        Console.WriteLine($"create payment in-process (no HTTP), {callers} callers: {n / swW.Elapsed.TotalSeconds:N0}/s");
     }
 
     var (wk, cm) = db0.WriterTime;
