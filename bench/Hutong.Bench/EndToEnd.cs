@@ -66,24 +66,17 @@ internal static class EndToEnd
         });
         await receiver.StartAsync();
 
-        await using var hub = await HubApp.BuildAsync([], b =>
+        await using var hub = await BenchHub.StartAsync(new Dictionary<string, string?>
         {
-            b.WebHost.UseUrls("http://127.0.0.1:0");
-            b.Logging.ClearProviders();
-            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Store:ConnectionString"] = connectionString,
-                ["Hutong:AdminToken"] = "bench-admin",
-                ["Hutong:Webhooks:AllowPrivateTargets"] = "true", // the receiver is on loopback
-            });
+            ["Store:ConnectionString"] = connectionString,
+            ["Hutong:Webhooks:AllowPrivateTargets"] = "true", // the receiver is on loopback
         }, new WalletAccounts(wechat, null, null));
-        await hub.StartAsync();
 
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = conns * 2, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
             Timeout = TimeSpan.FromSeconds(30),
         };
-        var key = await MerchantKeyAsync(http, hub.BaseUrl);
+        var (key, _) = await BenchHub.MerchantAsync(hub.BaseUrl, "e2e");
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         var endpoint = await PostAsync(http, hub.BaseUrl + "/v1/webhook_endpoints", $"{{\"url\":\"{receiver.Urls.First()}/hook\"}}");
         if (!endpoint.IsSuccessStatusCode)
@@ -129,15 +122,6 @@ internal static class EndToEnd
         var succeeded = await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'"), CancellationToken.None);
         var entries = await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'payment_captured'"), CancellationToken.None);
         return (result, succeeded, entries, Interlocked.Read(ref webhooks));
-    }
-
-    private static async Task<string> MerchantKeyAsync(HttpClient http, string baseUrl)
-    {
-        using var req = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/admin/merchants") { Content = new StringContent("{\"name\":\"e2e\"}", Encoding.UTF8, "application/json") };
-        req.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "bench-admin");
-        req.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
-        using var resp = await http.SendAsync(req);
-        return JsonDocument.Parse(await resp.Content.ReadAsStringAsync()).RootElement.GetProperty("api_key").GetProperty("secret").GetString()!;
     }
 
     private static Task<HttpResponseMessage> PostAsync(HttpClient http, string url, string json)

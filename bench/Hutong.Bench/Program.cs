@@ -33,13 +33,7 @@ Console.WriteLine($"{"scenario",-44} {"req/s",10} {"p50 ms",8} {"p99 ms",8} {"er
 if (args.Contains("--store-only"))
 {
     var dir0 = Directory.CreateTempSubdirectory("hutong-w-");
-    await using var hub0 = await HubApp.BuildAsync([], b =>
-    {
-        b.WebHost.UseUrls("http://127.0.0.1:0");
-        b.Logging.ClearProviders();
-        b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Store:ConnectionString"] = $"Data Source={Path.Combine(dir0.FullName, "w.db")}" });
-    });
-    await hub0.StartAsync();
+    await using var hub0 = await BenchHub.StartAsync(new Dictionary<string, string?> { ["Store:ConnectionString"] = $"Data Source={Path.Combine(dir0.FullName, "w.db")}" });
     var db0 = hub0.App.Services.GetRequiredService<Db>();
     var ps = hub0.App.Services.GetRequiredService<Hutong.Server.Features.Payments.PaymentService>();
     var (m0, _) = await hub0.App.Services.GetRequiredService<MerchantStore>().CreateMerchantAsync("w", CancellationToken.None);
@@ -155,24 +149,12 @@ async Task<LoadResult> RunKestrelBaselineAsync(int secs, int conns)
 
 async Task<LoadResult> RunHubAsync(StoreProvider provider, string connectionString, int secs, int conns)
 {
-    await using var hub = await HubApp.BuildAsync([], b =>
+    await using var hub = await BenchHub.StartAsync(new Dictionary<string, string?>
     {
-        b.WebHost.UseUrls("http://127.0.0.1:0");
-        b.Logging.ClearProviders();
-        b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Store:Provider"] = provider.ToString(),
-            ["Store:ConnectionString"] = connectionString,
-            ["Hutong:AdminToken"] = "bench-admin",
-        });
+        ["Store:Provider"] = provider.ToString(),
+        ["Store:ConnectionString"] = connectionString,
     });
-    await hub.StartAsync();
-    using var admin = new HttpClient { BaseAddress = new Uri(hub.BaseUrl) };
-    admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "bench-admin");
-    using var create = new StringContent("{\"name\":\"bench\"}", Encoding.UTF8, "application/json");
-    create.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
-    var body = await (await admin.PostAsync("/admin/merchants", create)).Content.ReadAsStringAsync();
-    var key = JsonDocument.Parse(body).RootElement.GetProperty("api_key").GetProperty("secret").GetString()!;
+    var (key, _) = await BenchHub.MerchantAsync(hub.BaseUrl);
     var db = hub.App.Services.GetRequiredService<Db>();
     var (commits0, writes0) = db.GroupCommitStats;
     var (work0, commit0) = db.WriterTime;
@@ -192,24 +174,8 @@ async Task<LoadResult> RunHubAsync(StoreProvider provider, string connectionStri
 // The same create-payment load on an empty store and after filling it with N payments (and their events and keys).
 async Task<(LoadResult Empty, LoadResult Grown, TimeSpan Fill, long Bytes)> RunGrowthAsync(string dbPath, long rows, int secs, int conns)
 {
-    await using var hub = await HubApp.BuildAsync([], b =>
-    {
-        b.WebHost.UseUrls("http://127.0.0.1:0");
-        b.Logging.ClearProviders();
-        b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Store:ConnectionString"] = $"Data Source={dbPath}",
-            ["Hutong:AdminToken"] = "bench-admin",
-        });
-    });
-    await hub.StartAsync();
-    using var admin = new HttpClient { BaseAddress = new Uri(hub.BaseUrl) };
-    admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "bench-admin");
-    using var create = new StringContent("{\"name\":\"growth\"}", Encoding.UTF8, "application/json");
-    create.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
-    var created = JsonDocument.Parse(await (await admin.PostAsync("/admin/merchants", create)).Content.ReadAsStringAsync()).RootElement;
-    var key = created.GetProperty("api_key").GetProperty("secret").GetString()!;
-    var merchantId = created.GetProperty("merchant").GetProperty("id").GetString()!;
+    await using var hub = await BenchHub.StartAsync(new Dictionary<string, string?> { ["Store:ConnectionString"] = $"Data Source={dbPath}" });
+    var (key, merchantId) = await BenchHub.MerchantAsync(hub.BaseUrl, "growth");
     var empty = await LoadAsync(hub.BaseUrl + "/v1/payments", key, secs, conns);
     var fill = await Growth.FillAsync(dbPath, merchantId, rows);
     var grown = await LoadAsync(hub.BaseUrl + "/v1/payments", key, secs, conns);
@@ -220,17 +186,11 @@ async Task<(LoadResult Empty, LoadResult Grown, TimeSpan Fill, long Bytes)> RunG
 // click count), with the click counter writing to SQLite in the background as it does in production.
 async Task<LoadResult> RunRedirectsAsync(string connectionString, int secs, int conns)
 {
-    await using var hub = await HubApp.BuildAsync([], b =>
+    await using var hub = await BenchHub.StartAsync(new Dictionary<string, string?>
     {
-        b.WebHost.UseUrls("http://127.0.0.1:0");
-        b.Logging.ClearProviders();
-        b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Store:ConnectionString"] = connectionString,
-            ["Hutong:LinkRateLimitPerMinute"] = "1000000000", // the limiter runs, but never refuses the load generator
-        });
+        ["Store:ConnectionString"] = connectionString,
+        ["Hutong:LinkRateLimitPerMinute"] = "1000000000", // the limiter runs, but never refuses the load generator
     }, new WalletAccounts(null, null, null));
-    await hub.StartAsync();
     var merchants = hub.App.Services.GetRequiredService<MerchantStore>();
     var linkService = hub.App.Services.GetRequiredService<LinkService>();
     var (merchant, _) = await merchants.CreateMerchantAsync("bench", CancellationToken.None);

@@ -368,8 +368,7 @@ public static partial class WeChatSandboxEndpoints
 
         if (problem is not null)
         {
-            var code = problem[..problem.IndexOf(':', StringComparison.Ordinal)];
-            await ErrorAsync(ctx, state, merchant, code == "NOT_ENOUGH" ? 403 : 400, code, problem[(code.Length + 1)..]);
+            await ProblemAsync(ctx, state, merchant, problem);
             return;
         }
 
@@ -700,6 +699,13 @@ public static partial class WeChatSandboxEndpoints
         return false;
     }
 
+
+    /// <summary>A refusal decided under an order's lock as "CODE:message"; WeChat answers NOT_ENOUGH and NO_AUTH with 403, the rest with 400.</summary>
+    private static Task ProblemAsync(HttpContext ctx, WeChatSandboxState state, SandboxMerchant merchant, string problem)
+    {
+        var code = problem[..problem.IndexOf(':', StringComparison.Ordinal)];
+        return ErrorAsync(ctx, state, merchant, code is "NOT_ENOUGH" or "NO_AUTH" ? 403 : 400, code, problem[(code.Length + 1)..]);
+    }
 
     private static Task ErrorAsync(HttpContext ctx, WeChatSandboxState state, SandboxMerchant merchant, int status, string code, string message) =>
         WriteAsync(ctx, state, merchant, status, JsonSerializer.Serialize(new { code, message }, Json), badSignature: false);

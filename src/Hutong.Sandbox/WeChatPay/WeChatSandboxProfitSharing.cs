@@ -159,8 +159,7 @@ public static partial class WeChatSandboxEndpoints
 
         if (problem is not null)
         {
-            var code = problem[..problem.IndexOf(':', StringComparison.Ordinal)];
-            await ErrorAsync(ctx, state, merchant, code == "NO_AUTH" ? 403 : 400, code, problem[(code.Length + 1)..]);
+            await ProblemAsync(ctx, state, merchant, problem);
             return;
         }
 
@@ -266,8 +265,7 @@ public static partial class WeChatSandboxEndpoints
 
         if (problem is not null)
         {
-            var code = problem[..problem.IndexOf(':', StringComparison.Ordinal)];
-            await ErrorAsync(ctx, state, merchant, code == "NOT_ENOUGH" ? 403 : 400, code, problem[(code.Length + 1)..]);
+            await ProblemAsync(ctx, state, merchant, problem);
             return;
         }
 
