@@ -5,14 +5,19 @@ using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using Dapper;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace Hutong.Server.Storage;
+
+/// <summary>One SQL statement and the object whose properties fill its @parameters.</summary>
+public sealed record Statement(string Sql, object Param);
 
 /// <summary>
 /// Prepared statements for the hottest writes (payment, outbox event, idempotency answer) on SQLite's single writer
 /// connection. Dapper compiles every statement anew (Microsoft.Data.Sqlite keeps no statement cache), which measured
 /// ~12 µs per insert of the writer's ~100 µs per request; here each statement is compiled once per connection and only
-/// its parameter values change. Anywhere else (PostgreSQL, readers, other statements) it is plain Dapper.
+/// its parameter values change. Anywhere else (readers, other statements) it is plain Dapper. On PostgreSQL the statements
+/// of one write go as one batch: one round trip instead of one per statement.
 /// </summary>
 public static partial class HotStatements
 {
@@ -62,6 +67,36 @@ public static partial class HotStatements
         }
 
         return Task.FromResult(cmd.ExecuteNonQuery()); // Microsoft.Data.Sqlite runs synchronously either way
+    }
+
+    /// <summary>Runs the statements in order and returns the rows each affected (one round trip on PostgreSQL).</summary>
+    public static async Task<int[]> ExecuteAsync(DbConnection c, DbTransaction t, params Statement[] statements)
+    {
+        if (c is NpgsqlConnection pg)
+        {
+            await using var batch = new NpgsqlBatch(pg, (NpgsqlTransaction)t);
+            foreach (var s in statements)
+            {
+                var command = new NpgsqlBatchCommand(s.Sql);
+                foreach (var (name, property) in Bindings.GetOrAdd((s.Param.GetType(), s.Sql), static key => Bind(key.Item1, key.Item2)))
+                {
+                    command.Parameters.Add(new NpgsqlParameter(name[1..], property.GetValue(s.Param) ?? DBNull.Value));
+                }
+
+                batch.BatchCommands.Add(command);
+            }
+
+            await batch.ExecuteNonQueryAsync();
+            return batch.BatchCommands.Cast<NpgsqlBatchCommand>().Select(b => b.RecordsAffected).ToArray();
+        }
+
+        var affected = new int[statements.Length];
+        for (var i = 0; i < statements.Length; i++)
+        {
+            affected[i] = await ExecuteAsync(c, t, statements[i].Sql, statements[i].Param);
+        }
+
+        return affected;
     }
 
     /// <summary>Each @name in the statement, bound to the parameter object's property of that name (case-insensitive, as Dapper does).</summary>

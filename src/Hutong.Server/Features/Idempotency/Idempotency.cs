@@ -28,18 +28,24 @@ public sealed class IdempotencyContext(string scope, string key, string requestH
     /// hub instance committed first), throws <see cref="IdempotencyConflictException"/> so this transaction — and the
     /// change in it — rolls back, and the filter answers with the stored response instead.
     /// </summary>
-    public async Task CompleteAsync(DbConnection c, DbTransaction t, ApiResult response)
+    public async Task CompleteAsync(DbConnection c, DbTransaction t, ApiResult response) =>
+        Confirm(await HotStatements.ExecuteAsync(c, t, Completion(response).Sql, Completion(response).Param));
+
+    /// <summary>The statement that stores the answer, for a handler that sends it with its own statements in one batch.</summary>
+    public Statement Completion(ApiResult response) => new(
+        """
+        INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, response_status, response_body, created_at)
+        VALUES (@scope, @key, @requestHash, 'completed', @Status, @Body, @now)
+        ON CONFLICT (merchant_id, idem_key) DO UPDATE SET request_hash = excluded.request_hash, state = 'completed',
+            response_status = excluded.response_status, response_body = excluded.response_body, locked_at = NULL
+        WHERE idempotency_keys.state <> 'completed'
+        """,
+        new CompletionRow(scope, key, requestHash, response.Status, response.StoredBody ?? response.Body, now));
+
+    /// <summary>Given the rows the completion statement affected: none means the key was completed elsewhere first.</summary>
+    public void Confirm(int affected)
     {
-        var stored = await HotStatements.ExecuteAsync(c, t,
-            """
-            INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, response_status, response_body, created_at)
-            VALUES (@scope, @key, @requestHash, 'completed', @Status, @Body, @now)
-            ON CONFLICT (merchant_id, idem_key) DO UPDATE SET request_hash = excluded.request_hash, state = 'completed',
-                response_status = excluded.response_status, response_body = excluded.response_body, locked_at = NULL
-            WHERE idempotency_keys.state <> 'completed'
-            """,
-            new Completion(scope, key, requestHash, response.Status, response.StoredBody ?? response.Body, now));
-        if (stored == 0)
+        if (affected == 0)
         {
             throw new IdempotencyConflictException();
         }
@@ -48,7 +54,7 @@ public sealed class IdempotencyContext(string scope, string key, string requestH
     }
 }
 
-internal sealed record Completion(string Scope, string Key, string RequestHash, int Status, string? Body, long Now);
+internal sealed record CompletionRow(string Scope, string Key, string RequestHash, int Status, string? Body, long Now);
 
 /// <summary>The key was completed by a concurrent request elsewhere; the change being committed must not stand.</summary>
 public sealed class IdempotencyConflictException() : Exception("The Idempotency-Key was completed by a concurrent request.");

@@ -79,13 +79,11 @@ public sealed partial class PaymentService(
         {
             return await db.WriteAsync(async (c, t) =>
             {
-                await store.InsertAsync(c, t, row);
-                await Outbox.InsertAsync(c, t, evt);
-                if (idem is not null)
-                {
-                    await idem.CompleteAsync(c, t, created);
-                }
-
+                // One batch: a single round trip on PostgreSQL, three prepared statements on SQLite's writer.
+                var affected = await HotStatements.ExecuteAsync(c, t, idem is null
+                    ? [PaymentStore.Insert(row), Outbox.Insert(evt)]
+                    : [PaymentStore.Insert(row), Outbox.Insert(evt), idem.Completion(created)]);
+                idem?.Confirm(affected[2]);
                 return created;
             }, ct);
         }

@@ -13,7 +13,8 @@ public sealed class PaymentStore(Db db)
     /// <summary>Row lock on PostgreSQL; SQLite's single writer already excludes others.</summary>
     private string ForUpdate => db.IsPostgres ? " FOR UPDATE OF p" : string.Empty;
 
-    public Task InsertAsync(DbConnection c, DbTransaction t, PaymentRow p) => HotStatements.ExecuteAsync(c, t,
+    /// <summary>The payment's insert, for a write that batches it with its event and idempotency answer.</summary>
+    public static Statement Insert(PaymentRow p) => new(
         """
         INSERT INTO payments (id, merchant_id, amount, currency, status, description, merchant_order_id, metadata, checkout_token,
                               buyer_id, product_category, expires_at, created_at, updated_at, version, profit_sharing)
