@@ -28,8 +28,11 @@ public sealed class IdempotencyContext(string scope, string key, string requestH
     /// hub instance committed first), throws <see cref="IdempotencyConflictException"/> so this transaction — and the
     /// change in it — rolls back, and the filter answers with the stored response instead.
     /// </summary>
-    public async Task CompleteAsync(DbConnection c, DbTransaction t, ApiResult response) =>
-        Confirm(await HotStatements.ExecuteAsync(c, t, Completion(response).Sql, Completion(response).Param));
+    public async Task CompleteAsync(DbConnection c, DbTransaction t, ApiResult response)
+    {
+        var completion = Completion(response);
+        Confirm(await HotStatements.ExecuteAsync(c, t, completion.Sql, completion.Param));
+    }
 
     /// <summary>The statement that stores the answer, for a handler that sends it with its own statements in one batch.</summary>
     public Statement Completion(ApiResult response) => new(
