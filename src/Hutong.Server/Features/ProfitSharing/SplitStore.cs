@@ -139,12 +139,14 @@ public sealed class SplitStore(Db db)
     public Task<SplitReceiverRow?> GetReceiverAsync(string merchantId, string id, CancellationToken ct) =>
         db.ReadAsync(c => c.QuerySingleOrDefaultAsync<SplitReceiverRow?>("SELECT * FROM split_receivers WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
 
+    /// <summary>The merchant's receivers: all of them, or those with the given ids.</summary>
     public async Task<IReadOnlyList<SplitReceiverRow>> ReceiversAsync(string merchantId, IEnumerable<string>? ids, CancellationToken ct)
     {
-        var list = ids?.ToArray();
-        var sql = "SELECT * FROM split_receivers WHERE merchant_id = @merchantId" + (list is null ? " ORDER BY id" : string.Empty);
-        var rows = await db.ReadAsync(c => c.QueryAsync<SplitReceiverRow>(sql, new { merchantId }), ct);
-        return list is null ? rows.ToList() : rows.Where(r => list.Contains(r.Id, StringComparer.Ordinal)).ToList();
+        var list = ids?.Distinct(StringComparer.Ordinal).ToArray();
+        var sql = list is null
+            ? "SELECT * FROM split_receivers WHERE merchant_id = @merchantId ORDER BY id"
+            : "SELECT * FROM split_receivers WHERE merchant_id = @merchantId AND " + (db.IsPostgres ? "id = ANY(@list)" : "id IN @list"); // Dapper expands the list for SQLite; PostgreSQL takes an array
+        return (await db.ReadAsync(c => c.QueryAsync<SplitReceiverRow>(sql, new { merchantId, list }), ct)).ToList();
     }
 
     public async Task<SplitReceiverRow> InsertReceiverAsync(SplitReceiverRow row, CancellationToken ct)
