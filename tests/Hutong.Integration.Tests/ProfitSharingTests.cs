@@ -77,6 +77,10 @@ public abstract class ProfitSharingTests(HubFixture hub)
         Assert.True(order.Unfrozen); // the rules' split is final: the rest was released to the merchant
         // The merchant receiver was added with its full name, which the sandbox could decrypt with the platform key.
         Assert.Equal("互通平台科技有限公司", hub.Sandbox.WeChat.SplitReceivers[(order.MchId, "MERCHANT_ID", platformMchId)]);
+        // Names are sealed at rest (the hub has a master key here) and never come back through the API.
+        var stored = await hub.Db.ReadAsync(c => c.QuerySingleAsync<string>("SELECT name FROM split_receivers WHERE id = @host", new { host }), default);
+        Assert.DoesNotContain("王小明", stored, StringComparison.Ordinal);
+        Assert.DoesNotContain("王小明", (await m.GetAsync("/v1/split_receivers")).ToString(), StringComparison.Ordinal);
         Assert.Equal(-(10_000 - 60 - 1_494), await BalanceAsync($"merchant_payable:{merchantId}"));
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'split.succeeded' AND merchant_id = @merchantId", new { merchantId }));
 

@@ -55,7 +55,8 @@ public sealed record SplitReturnDto(string Id, string Object, string Payment, st
 /// refund (Alipay), by a return order (WeChat merchant receivers), or as a recorded clawback (WeChat personal receivers).
 /// </summary>
 public sealed partial class ProfitSharingService(
-    Db db, SplitStore store, PaymentStore payments, LedgerStore ledger, WalletRegistry wallets, IOptions<HubOptions> options, TimeProvider time, ILogger<ProfitSharingService> log)
+    Db db, SplitStore store, PaymentStore payments, LedgerStore ledger, WalletRegistry wallets, SecretBox secrets,
+    IOptions<HubOptions> options, TimeProvider time, ILogger<ProfitSharingService> log)
 {
     private readonly SemaphoreSlim _pass = new(1, 1);
 
@@ -100,10 +101,12 @@ public sealed partial class ProfitSharingService(
         }
 
         var now = time.GetUtcNow();
+        var id = SplitStore.NewId(SplitStore.ReceiverPrefix, now);
         var row = await store.InsertReceiverAsync(new SplitReceiverRow
         {
-            Id = SplitStore.NewId(SplitStore.ReceiverPrefix, now), MerchantId = merchantId, Wallet = r.Wallet!, Role = r.Role!, Type = r.Type!,
-            Account = r.Account!.Trim(), Name = r.Name, HostId = r.HostId, CreatedAt = now.ToUnixTimeMilliseconds(),
+            // A person's real name is personal data: sealed at rest under Hutong:MasterKey (bound to the receiver id), never returned by the API.
+            Id = id, MerchantId = merchantId, Wallet = r.Wallet!, Role = r.Role!, Type = r.Type!,
+            Account = r.Account!.Trim(), Name = r.Name is null ? null : secrets.SealIfEnabled(r.Name, id), HostId = r.HostId, CreatedAt = now.ToUnixTimeMilliseconds(),
         }, ct);
         var result = ApiResult.Created(SplitReceiverDto.Of(row));
         if (idem is not null)
@@ -539,12 +542,12 @@ public sealed partial class ProfitSharingService(
 
     /// <summary>The receivers' shares an Alipay refund takes back with it (refund_royalty_parameters).</summary>
     public async Task<IReadOnlyList<RoyaltyReturn>> RoyaltyReturnsAsync(string refundId, CancellationToken ct) =>
-        (await db.ReadAsync(c => c.QueryAsync<(string Type, string Account, string? Name, string Role, long Amount)>(
+        (await db.ReadAsync(c => c.QueryAsync<(string Type, string Account, string Role, long Amount)>(
             """
-            SELECT r.type, r.account, r.name, r.role, x.amount FROM split_returns x JOIN split_receivers r ON r.id = x.receiver_id
+            SELECT r.type, r.account, r.role, x.amount FROM split_returns x JOIN split_receivers r ON r.id = x.receiver_id
             WHERE x.refund_id = @refundId AND x.mode = 'with_refund' AND x.status = 'awaiting_refund' ORDER BY x.id
             """, new { refundId }), ct))
-        .Select(x => new RoyaltyReturn(new WalletSplitReceiver(x.Type == "merchant" ? ReceiverType.Merchant : ReceiverType.Personal, x.Account, x.Name, Relation(x.Role)), x.Amount))
+        .Select(x => new RoyaltyReturn(new WalletSplitReceiver(x.Type == "merchant" ? ReceiverType.Merchant : ReceiverType.Personal, x.Account, null, Relation(x.Role)), x.Amount))
         .ToList();
 
     /// <summary>
@@ -669,12 +672,12 @@ public sealed partial class ProfitSharingService(
 
     private static SplitRule ToRule(SplitRuleRequest r) => new(r.Receiver!, r.Amount, r.RatioBps);
 
-    private static SplitOrderRequest Request(SplitRow split, AttemptRow attempt, IReadOnlyList<SplitLineRow> lines) =>
+    private SplitOrderRequest Request(SplitRow split, AttemptRow attempt, IReadOnlyList<SplitLineRow> lines) =>
         new(attempt.OutTradeNo, attempt.WalletTransactionId ?? string.Empty, split.OutOrderNo,
             lines.Select(l => new SplitOrderReceiver(WalletReceiver(l), l.Amount, Describe(l.Role))).ToList(), split.Final == 1);
 
-    private static WalletSplitReceiver WalletReceiver(SplitLineRow l) =>
-        new(l.Type == "merchant" ? ReceiverType.Merchant : ReceiverType.Personal, l.Account, l.Name, Relation(l.Role));
+    private WalletSplitReceiver WalletReceiver(SplitLineRow l) =>
+        new(l.Type == "merchant" ? ReceiverType.Merchant : ReceiverType.Personal, l.Account, l.Name is null ? null : secrets.OpenIfSealed(l.Name, l.ReceiverId), Relation(l.Role));
 
     /// <summary>The wallets' relation types: the platform is the service provider; hosts and agencies are partners.</summary>
     private static string Relation(string role) => role == "platform" ? "SERVICE_PROVIDER" : "PARTNER";
