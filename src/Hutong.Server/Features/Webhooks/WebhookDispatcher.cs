@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Data.Common;
 using System.Net;
 using System.Text;
 using Dapper;
@@ -132,11 +133,25 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             return rows;
         }, ct);
 
+        var results = new System.Collections.Concurrent.ConcurrentBag<(Due Delivery, int? Status, string? Error, TimeSpan? RetryAfter)>();
         await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (d, token) =>
         {
             var (status, error, retryAfter) = await SendAsync(d, token);
-            await RecordAsync(d, status, error, retryAfter, token);
+            results.Add((d, status, error, retryAfter));
         });
+
+        // One write records the whole pass (a crash before it only means those deliveries are sent again: at least once).
+        if (!results.IsEmpty)
+        {
+            await db.WriteAsync(async (c, t) =>
+            {
+                foreach (var (d, status, error, retryAfter) in results)
+                {
+                    await RecordAsync(c, t, d, status, error, retryAfter);
+                }
+            }, ct);
+        }
+
         return due.Count;
     }
 
@@ -175,42 +190,39 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         }
     }
 
-    private async Task RecordAsync(Due d, int? status, string? error, TimeSpan? retryAfter, CancellationToken ct)
+    private async Task RecordAsync(DbConnection c, DbTransaction t, Due d, int? status, string? error, TimeSpan? retryAfter)
     {
         var now = time.GetUtcNow();
         var attempts = d.Attempts + 1;
-        await db.WriteAsync(async (c, t) =>
+        if (status is >= 200 and < 300)
         {
-            if (status is >= 200 and < 300)
-            {
-                await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'delivered', attempts = @attempts, last_status = @status, last_error = NULL, delivered_at = @at WHERE id = @Id",
-                    new { attempts, status, at = now.ToUnixTimeMilliseconds(), d.Id }, t);
-                return;
-            }
+            await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'delivered', attempts = @attempts, last_status = @status, last_error = NULL, delivered_at = @at WHERE id = @Id",
+                new { attempts, status, at = now.ToUnixTimeMilliseconds(), d.Id }, t);
+            return;
+        }
 
-            if (status == (int)HttpStatusCode.Gone)
-            {
-                // 410 Gone: the receiver asks us to stop. Disable the endpoint and drop its queue.
-                await c.ExecuteAsync("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = 'gone' WHERE id = @EndpointId", new { d.EndpointId }, t);
-                await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'canceled' WHERE endpoint_id = @EndpointId AND status = 'pending' AND id <> @Id", new { d.EndpointId, d.Id }, t);
-                await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'failed', attempts = @attempts, last_status = 410 WHERE id = @Id", new { attempts, d.Id }, t);
-                LogDisabled(log, d.EndpointId);
-                return;
-            }
+        if (status == (int)HttpStatusCode.Gone)
+        {
+            // 410 Gone: the receiver asks us to stop. Disable the endpoint and drop its queue.
+            await c.ExecuteAsync("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = 'gone' WHERE id = @EndpointId", new { d.EndpointId }, t);
+            await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'canceled' WHERE endpoint_id = @EndpointId AND status = 'pending' AND id <> @Id", new { d.EndpointId, d.Id }, t);
+            await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'failed', attempts = @attempts, last_status = 410 WHERE id = @Id", new { attempts, d.Id }, t);
+            LogDisabled(log, d.EndpointId);
+            return;
+        }
 
-            if (attempts >= Options.Schedule.Count)
-            {
-                await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'failed', attempts = @attempts, last_status = @status, last_error = @error WHERE id = @Id",
-                    new { attempts, status, error, d.Id }, t);
-                metrics.WebhookFailed();
-                LogGaveUp(log, d.EventId, d.EndpointId, attempts);
-                return;
-            }
+        if (attempts >= Options.Schedule.Count)
+        {
+            await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'failed', attempts = @attempts, last_status = @status, last_error = @error WHERE id = @Id",
+                new { attempts, status, error, d.Id }, t);
+            metrics.WebhookFailed();
+            LogGaveUp(log, d.EventId, d.EndpointId, attempts);
+            return;
+        }
 
-            var delay = NextDelay(attempts, retryAfter);
-            await c.ExecuteAsync("UPDATE webhook_deliveries SET attempts = @attempts, last_status = @status, last_error = @error, next_attempt_at = @next WHERE id = @Id",
-                new { attempts, status, error, next = (now + delay).ToUnixTimeMilliseconds(), d.Id }, t);
-        }, ct);
+        var delay = NextDelay(attempts, retryAfter);
+        await c.ExecuteAsync("UPDATE webhook_deliveries SET attempts = @attempts, last_status = @status, last_error = @error, next_attempt_at = @next WHERE id = @Id",
+            new { attempts, status, error, next = (now + delay).ToUnixTimeMilliseconds(), d.Id }, t);
     }
 
     /// <summary>The next gap on the schedule, with ±10% jitter; a longer Retry-After (429/503) wins.</summary>
