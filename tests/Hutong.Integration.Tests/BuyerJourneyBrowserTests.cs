@@ -84,7 +84,9 @@ public sealed class BuyerJourneyBrowserTests(SqliteHub hub, BrowserFixture brows
         var withQr = new List<IPage>();
         foreach (var p in new[] { pa, pb })
         {
-            await p.Locator("#qr, #error").First.WaitForAsync(); // the QR, or "another friend has just started paying"
+            // The QR, or "another friend has just started paying": as an error after the refused click, or — when the page's
+            // live status reloaded it on the other friend's claim before the click's answer arrived — as the claimed view.
+            await p.Locator("#qr, #error, #status[data-view$='|claimed']").First.WaitForAsync();
             if (await p.Locator("#qr").CountAsync() == 1)
             {
                 withQr.Add(p);

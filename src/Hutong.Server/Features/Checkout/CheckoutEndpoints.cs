@@ -70,6 +70,9 @@ public static class CheckoutEndpoints
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        // The browser's payer session exists from the page on, so the click that claims the payment carries it even if the
+        // page reloads itself before the click's answer (and its Set-Cookie) arrives.
+        PayerSession.Of(ctx);
         var view = await PayerView.ForAsync(ctx, p, store, now, anyoneOwnsUnclaimed: true);
         var merchant = await merchants.GetAsync(p.MerchantId, ct);
         var secondsLeft = Math.Max(0, (p.ExpiresAt - now) / 1000);

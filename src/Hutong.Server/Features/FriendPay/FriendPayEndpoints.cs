@@ -93,6 +93,9 @@ public static class FriendPayEndpoints
 
         var l = Lang.Of(ctx);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        // The browser's payer session exists from the page on, so the click that claims the payment carries it even if the
+        // page reloads itself before the click's answer (and its Set-Cookie) arrives.
+        PayerSession.Of(ctx);
         var view = await PayerView.ForAsync(ctx, p, store, now, anyoneOwnsUnclaimed: false);
         var merchant = await merchants.GetAsync(p.MerchantId, ct);
         var (statusText, css) = StatusLine(l, p, view.Mine, view.ClaimedByOther, friendPage: true);
