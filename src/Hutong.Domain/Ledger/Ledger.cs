@@ -79,9 +79,17 @@ public static class Postings
     /// partial refunds that add up to the whole return exactly the whole fee, whatever their order and rounding.
     /// </summary>
     public static Money FeeReturned(Money fee, long captured, long refundedBefore, long refund) =>
-        new(ProRata(fee.Minor, refundedBefore + refund, captured) - ProRata(fee.Minor, refundedBefore, captured), fee.Currency);
+        new(RunningShare(fee.Minor, captured, refundedBefore, refund), fee.Currency);
 
-    private static long ProRata(long fee, long part, long whole) => whole == 0 ? 0 : ((fee * part * 2) + whole) / (2 * whole);
+    /// <summary>
+    /// The part of <paramref name="value"/> that <paramref name="part"/> of <paramref name="whole"/> carries, rounded half up on
+    /// the running total (<paramref name="before"/> + part, less what <paramref name="before"/> already carried), so parts that
+    /// add up to the whole carry exactly the whole value. Fees returned on refunds and split shares taken back both use it.
+    /// </summary>
+    public static long RunningShare(long value, long whole, long before, long part) =>
+        ProRata(value, before + part, whole) - ProRata(value, before, whole);
+
+    private static long ProRata(long value, long part, long whole) => whole == 0 ? 0 : ((value * part * 2) + whole) / (2 * whole);
 
     /// <summary>Money captured that must go back (held in suspense until the refund succeeds).</summary>
     public static LedgerLine[] CapturedToSuspense(string wallet, string merchantId, Money amount) =>

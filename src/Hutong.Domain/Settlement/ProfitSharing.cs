@@ -1,3 +1,5 @@
+using Hutong.Domain.Ledger;
+
 namespace Hutong.Domain.Settlement;
 
 /// <summary>Who a split pays, in the merchant's terms.</summary>
@@ -146,9 +148,7 @@ public static class SplitPlanner
     public static long ReturnOnRefund(long share, long stillHeld, long captured, long refundedBefore, long refund) =>
         refundedBefore + refund >= captured
             ? stillHeld
-            : Math.Clamp(ProRata(share, refundedBefore + refund, captured) - ProRata(share, refundedBefore, captured), 0, stillHeld);
-
-    private static long ProRata(long value, long part, long whole) => whole == 0 ? 0 : ((value * part * 2) + whole) / (2 * whole);
+            : Math.Clamp(Postings.RunningShare(share, captured, refundedBefore, refund), 0, stillHeld);
 
     private static (IReadOnlyList<SplitShare>?, SplitRefusal?) Refuse(string code, string message, string? param = null) => (null, new SplitRefusal(code, message, param));
 }

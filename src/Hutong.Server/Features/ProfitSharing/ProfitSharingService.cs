@@ -210,7 +210,7 @@ public sealed partial class ProfitSharingService(
                 return ApiResult.Problem(refusal.Code is "split_too_early" ? 409 : 422, refusal.Code, "The wallet would refuse this split.", refusal.Message, param: refusal.Param);
             }
 
-            var split = NewSplit(payment, "api", rules, r.Final == true, shares!, now);
+            var split = NewSplit(payment, payment.CurrentAttemptId, "api", JsonSerializer.Serialize(rules), r.Final == true, "pending", shares!.Sum(s => s.Amount), now, now);
             await store.InsertSplitAsync(c, t, split);
             foreach (var s in shares!)
             {
@@ -262,7 +262,8 @@ public sealed partial class ProfitSharingService(
     public Task ScheduleRulesAsync(DbConnection c, DbTransaction t, PaymentRow payment, string attemptId, DateTimeOffset now) =>
         payment.ProfitSharing is null or "[]"
             ? Task.CompletedTask
-            : SplitStore.ScheduleRulesAsync(c, t, payment, attemptId, now + (options.Value.SplitDelay ?? TimeSpan.FromSeconds(65)), now);
+            : store.InsertSplitAsync(c, t, NewSplit(payment, attemptId, "rules", payment.ProfitSharing, final: true, "scheduled", 0,
+                now + (options.Value.SplitDelay ?? TimeSpan.FromSeconds(65)), now)); // at most once: unique per payment for 'rules' 
 
     public async Task RunDueAsync(CancellationToken ct)
     {
@@ -592,12 +593,13 @@ public sealed partial class ProfitSharingService(
             return;
         }
 
+        var request = new SplitReturnRequest(split.OutOrderNo, ret.OutReturnNo, account, ret.Amount, "退款回退分账");
         var result = ret.Status == "pending"
-            ? await connector.ReturnAsync(new SplitReturnRequest(split.OutOrderNo, ret.OutReturnNo, account, ret.Amount, "退款回退分账"), CancellationToken.None)
+            ? await connector.ReturnAsync(request, CancellationToken.None)
             : await connector.QueryReturnAsync(split.OutOrderNo, ret.OutReturnNo, ct);
         if (result is { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.NotFound })
         {
-            result = await connector.ReturnAsync(new SplitReturnRequest(split.OutOrderNo, ret.OutReturnNo, account, ret.Amount, "退款回退分账"), CancellationToken.None);
+            result = await connector.ReturnAsync(request, CancellationToken.None); // never arrived: the same return again
         }
 
         var now = time.GetUtcNow();
@@ -652,20 +654,21 @@ public sealed partial class ProfitSharingService(
             : (found, null);
     }
 
-    private static SplitRow NewSplit(PaymentRow payment, string initiatedBy, IReadOnlyList<SplitRuleRequest> rules, bool final, IReadOnlyList<SplitShare> shares, DateTimeOffset now) => new()
+    /// <summary>A split row: the API's (pending, planned already) or a payment's own rules (scheduled, planned when due).</summary>
+    private static SplitRow NewSplit(PaymentRow payment, string attemptId, string initiatedBy, string rules, bool final, string status, long amount, DateTimeOffset due, DateTimeOffset now) => new()
     {
         Id = SplitStore.NewId(SplitStore.SplitPrefix, now),
         MerchantId = payment.MerchantId,
         PaymentId = payment.Id,
-        AttemptId = payment.CurrentAttemptId!,
+        AttemptId = attemptId,
         OutOrderNo = SplitStore.OutNo("PS", now),
         InitiatedBy = initiatedBy,
-        Rules = JsonSerializer.Serialize(rules),
+        Rules = rules,
         Final = final ? 1 : 0,
-        Status = "pending",
-        Amount = shares.Sum(s => s.Amount),
+        Status = status,
+        Amount = amount,
         Currency = payment.Currency,
-        NextCheckAt = now.ToUnixTimeMilliseconds(),
+        NextCheckAt = due.ToUnixTimeMilliseconds(),
         CreatedAt = now.ToUnixTimeMilliseconds(),
         UpdatedAt = now.ToUnixTimeMilliseconds(),
     };

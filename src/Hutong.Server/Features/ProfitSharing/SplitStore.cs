@@ -1,7 +1,6 @@
 using System.Data.Common;
 using Dapper;
 using Hutong.Domain;
-using Hutong.Server.Features.Payments;
 using Hutong.Server.Storage;
 
 namespace Hutong.Server.Features.ProfitSharing;
@@ -178,27 +177,6 @@ public sealed class SplitStore(Db db)
                 0, @NextCheckAt, @CreatedAt, @UpdatedAt)
         ON CONFLICT DO NOTHING
         """, s, t);
-
-    /// <summary>The payment's own rules, split once the wallet's delay has passed: queued in the success transaction.</summary>
-    public static Task ScheduleRulesAsync(DbConnection c, DbTransaction t, PaymentRow payment, string attemptId, DateTimeOffset dueAt, DateTimeOffset now) => c.ExecuteAsync(
-        """
-        INSERT INTO splits (id, merchant_id, payment_id, attempt_id, out_order_no, initiated_by, rules, final, status, amount, currency,
-                            checks, next_check_at, created_at, updated_at)
-        VALUES (@splitId, @MerchantId, @paymentId, @attemptId, @outOrderNo, 'rules', @ProfitSharing, 1, 'scheduled', 0, @Currency, 0, @due, @now, @now)
-        ON CONFLICT DO NOTHING
-        """,
-        new
-        {
-            splitId = NewId(SplitPrefix, now),
-            payment.MerchantId,
-            paymentId = payment.Id,
-            attemptId,
-            outOrderNo = OutNo("PS", now),
-            payment.ProfitSharing,
-            payment.Currency,
-            due = dueAt.ToUnixTimeMilliseconds(),
-            now = now.ToUnixTimeMilliseconds(),
-        }, t);
 
     public Task InsertLineAsync(DbConnection c, DbTransaction t, string splitId, string receiverId, long amount) => c.ExecuteAsync(
         "INSERT INTO split_lines (split_id, receiver_id, amount, result, returned) VALUES (@splitId, @receiverId, @amount, 'pending', 0)",
