@@ -157,7 +157,10 @@ public sealed partial class RefundService(
             return;
         }
 
-        var request = Request(refund, attempt, payment) with { RoyaltyReturns = await profitSharing.RoyaltyReturnsAsync(refund.Id, ct) };
+        // Only a wallet that takes split shares back with the refund (Alipay) carries them in the refund call.
+        var request = connector is IProfitSharingConnector { Policy.Returns: Hutong.Domain.Settlement.SplitReturnMode.WithRefund } && payment.ProfitSharing is not null
+            ? Request(refund, attempt, payment) with { RoyaltyReturns = await profitSharing.RoyaltyReturnsAsync(refund.Id, ct) }
+            : Request(refund, attempt, payment);
         RefundResult result;
         if (refund.Status == "pending")
         {
