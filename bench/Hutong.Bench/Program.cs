@@ -25,6 +25,7 @@ var seconds = Arg("--seconds", smoke ? 2 : 15);
 var connections = Arg("--connections", 64);
 var storeArg = ArgS("--store", "both");
 var growthRows = (long)Arg("--growth", smoke ? 100_000 : 0);
+var only = ArgS("--only", "all"); // all | create | links | e2e
 var pg = Environment.GetEnvironmentVariable("HUTONG_BENCH_PG") ?? Environment.GetEnvironmentVariable("HUTONG_TEST_PG");
 
 Console.WriteLine($"Hutong load benchmark — {Environment.ProcessorCount} cores, {connections} concurrent clients, {seconds}s per run{(smoke ? " (smoke)" : string.Empty)}");
@@ -70,20 +71,32 @@ if (pg is not null && storeArg != "sqlite")
 if (storeArg is "sqlite" or "both")
 {
     var dir = Directory.CreateTempSubdirectory("hutong-bench-");
-    var r = await RunHubAsync(StoreProvider.Sqlite, $"Data Source={Path.Combine(dir.FullName, "bench.db")}", seconds, connections);
-    Print("create payment, SQLite (WAL, synchronous=FULL)", r, kestrel.PerSecond);
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"  writes per SQLite commit (group commit)",-44} {r.WritesPerCommit,10:F1}"));
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"  writer: µs per write / ms per commit",-44} {r.WriterUsPerWrite,10:F0} {r.CommitMs,8:F2}"));
-    Console.WriteLine($"{"  ratio to SQLite single-row commit ceiling",-44} {r.PerSecond / sqliteCommits,10:P0}");
-    var links = await RunRedirectsAsync($"Data Source={Path.Combine(dir.FullName, "links.db")}", seconds, connections);
-    Print("link redirect /l/{code} → 302 (1,000 links)", links, kestrel.PerSecond);
-    var rsa = EndToEnd.RsaSignsPerSecond(1000);
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"RSA-2048 signatures/s, one core (ceiling)",-44} {rsa,10:N0}"));
-    var (e2e, succeeded, captured, webhooks) = await EndToEnd.RunAsync($"Data Source={Path.Combine(dir.FullName, "e2e.db")}", seconds, connections);
-    Print("end to end: create→pay→notify→webhook", e2e, kestrel.PerSecond);
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{"  3 RSA signatures per flow: ceiling flows/s",-44} {rsa * Environment.ProcessorCount / 3,10:N0} {"",8} {"",8} {"",7} {e2e.PerSecond / (rsa * Environment.ProcessorCount / 3),10:P0}"));
-    Console.WriteLine($"  succeeded {succeeded:N0}, captures in the ledger {captured:N0}, webhooks received {webhooks:N0}");
+    if (only is "all" or "create")
+    {
+        var r = await RunHubAsync(StoreProvider.Sqlite, $"Data Source={Path.Combine(dir.FullName, "bench.db")}", seconds, connections);
+        Print("create payment, SQLite (WAL, synchronous=FULL)", r, kestrel.PerSecond);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"  writes per SQLite commit (group commit)",-44} {r.WritesPerCommit,10:F1}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"  writer: µs per write / ms per commit",-44} {r.WriterUsPerWrite,10:F0} {r.CommitMs,8:F2}"));
+        Console.WriteLine($"{"  ratio to SQLite single-row commit ceiling",-44} {r.PerSecond / sqliteCommits,10:P0}");
+    }
+
+    if (only is "all" or "links")
+    {
+        var links = await RunRedirectsAsync($"Data Source={Path.Combine(dir.FullName, "links.db")}", seconds, connections);
+        Print("link redirect /l/{code} → 302 (1,000 links)", links, kestrel.PerSecond);
+    }
+
+    if (only is "all" or "e2e")
+    {
+        var rsa = EndToEnd.RsaSignsPerSecond(1000);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"RSA-2048 signatures/s, one core (ceiling)",-44} {rsa,10:N0}"));
+        var (e2e, succeeded, captured, webhooks) = await EndToEnd.RunAsync($"Data Source={Path.Combine(dir.FullName, "e2e.db")}", seconds, connections);
+        Print("end to end: create→pay→notify→webhook", e2e, kestrel.PerSecond);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{"  3 RSA signatures per flow: ceiling flows/s",-44} {rsa * Environment.ProcessorCount / 3,10:N0} {"",8} {"",8} {"",7} {e2e.PerSecond / (rsa * Environment.ProcessorCount / 3),10:P0}"));
+        Console.WriteLine($"  succeeded {succeeded:N0}, captures in the ledger {captured:N0}, webhooks received {webhooks:N0}");
+    }
+
     if (growthRows > 0)
     {
         var (empty, grown, fill, bytes) = await RunGrowthAsync(Path.Combine(dir.FullName, "growth.db"), growthRows, seconds, connections);
@@ -96,7 +109,7 @@ if (storeArg is "sqlite" or "both")
     dir.Delete(recursive: true);
 }
 
-if (storeArg is "postgres" or "both")
+if (storeArg is "postgres" or "both" && only is "all" or "create")
 {
     if (pg is null)
     {

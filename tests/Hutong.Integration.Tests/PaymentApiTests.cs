@@ -128,7 +128,16 @@ public abstract class PaymentApiTests(HubFixture hub)
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, r.Status);
         Assert.Equal("idempotency_key_reused", r.Str("code"));
+
+        // Create runs before it looks the key up (its answer commits with the payment): a body whose payment would insert
+        // cleanly is rolled back when the key turns out answered, and one that fails validation is still a reuse.
+        var other = await m.PostAsync("/v1/payments", new { amount = 502, currency = "CNY", description = "b", merchant_order_id = "K-2" }, "key-2");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, other.Status);
+        Assert.Equal("idempotency_key_reused", other.Str("code"));
+        var invalid = await m.PostAsync("/v1/payments", new { amount = -1, currency = "CNY", description = "b", merchant_order_id = "K-3" }, "key-2");
+        Assert.Equal("idempotency_key_reused", invalid.Str("code"));
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId }));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE merchant_id = @merchantId", new { merchantId }));
     }
 
     [Fact]

@@ -59,6 +59,15 @@ public sealed class IdempotencyContext(string scope, string key, string requestH
 
 internal sealed record CompletionRow(string Scope, string Key, string RequestHash, int Status, string? Body, long Now);
 
+/// <summary>
+/// Endpoint metadata: the handler's whole effect is one transaction that also stores the answer (no wallet call, nothing
+/// outside the store), so the filter skips the look-up before running it. A repeated key runs again, its transaction finds
+/// the key completed and rolls back (<see cref="IdempotencyConflictException"/>), and the stored answer is replayed; an
+/// answer that was not stored (a 409 from the repeated insert, say) is checked against the stored one. First requests —
+/// nearly all of them — save a read.
+/// </summary>
+public sealed class OptimisticIdempotencyAttribute : Attribute;
+
 /// <summary>The key was completed by a concurrent request elsewhere; the change being committed must not stand.</summary>
 public sealed class IdempotencyConflictException() : Exception("The Idempotency-Key was completed by a concurrent request.");
 
@@ -122,9 +131,10 @@ public sealed class IdempotencyFilter(Db db, IdempotencyClaims claims, TimeProvi
             return heldHash is not null && heldHash != hash ? Mismatch() : InProgress();
         }
 
+        var optimistic = http.GetEndpoint()?.Metadata.GetMetadata<OptimisticIdempotencyAttribute>() is not null;
         try
         {
-            if (await StoredAsync(scope, key, http.RequestAborted) is { } stored)
+            if (!optimistic && await StoredAsync(scope, key, http.RequestAborted) is { } stored)
             {
                 return stored.RequestHash != hash ? Mismatch() : ApiResult.Replay(stored.ResponseStatus ?? 200, stored.ResponseBody);
             }
@@ -135,6 +145,12 @@ public sealed class IdempotencyFilter(Db db, IdempotencyClaims claims, TimeProvi
             try
             {
                 result = await next(context);
+                if (optimistic && !idem.Completed && await StoredAsync(scope, key, CancellationToken.None) is { } earlier)
+                {
+                    // The request ran again for a key already answered (it changed nothing: its insert was refused).
+                    return earlier.RequestHash != hash ? Mismatch() : ApiResult.Replay(earlier.ResponseStatus ?? 200, earlier.ResponseBody);
+                }
+
                 if (!idem.Completed && result is ApiResult r && r.Status is not (400 or 401 or 409 or 422 or 429) && r.Status < 500)
                 {
                     await db.WriteAsync((c, t) => idem.CompleteAsync(c, t, r), CancellationToken.None);

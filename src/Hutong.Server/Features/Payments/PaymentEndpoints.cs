@@ -13,6 +13,7 @@ public static class PaymentEndpoints
         var g = v1.MapGroup("/payments").WithTags("Payments");
 
         g.MapPost("/", CreateAsync)
+            .WithMetadata(new OptimisticIdempotencyAttribute()) // one transaction that stores its own answer
             .Accepts<CreatePaymentRequest>("application/json")
             .Produces<PaymentDto>(201).ProducesProblem(400).ProducesProblem(409).ProducesProblem(422)
             .WithSummary("Create a payment (amount in minor units). Requires Idempotency-Key.");
