@@ -125,6 +125,7 @@ if (storeArg is "postgres" or "both" && only is "all" or "create")
 
         var r = await RunHubAsync(StoreProvider.Postgres, new NpgsqlConnectionStringBuilder(pg) { Database = db, MaxPoolSize = connections + 16 }.ConnectionString, seconds, connections);
         Print("create payment, PostgreSQL", r, kestrel.PerSecond);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"  creates per PostgreSQL commit (group commit)",-44} {r.WritesPerCommit,10:F1}"));
         NpgsqlConnection.ClearAllPools();
         await using var drop = new NpgsqlConnection(pg);
         await drop.ExecuteAsync($"DROP DATABASE IF EXISTS {db} WITH (FORCE)");
@@ -166,6 +167,7 @@ async Task<LoadResult> RunHubAsync(StoreProvider provider, string connectionStri
     {
         ["Store:Provider"] = provider.ToString(),
         ["Store:ConnectionString"] = connectionString,
+        ["Store:PostgresWriters"] = ArgS("--pg-writers", "2"),
     });
     var (key, _) = await BenchHub.MerchantAsync(hub.BaseUrl);
     var db = hub.App.Services.GetRequiredService<Db>();

@@ -60,7 +60,13 @@ public sealed class Db : IAsyncDisposable
         }
 
         _writer = new Lazy<Task>(StartWriter);
+        _pgWriters = new Lazy<Task[]>(() => Enumerable.Range(0, Math.Max(1, options.PostgresWriters)).Select(_ => Task.Run(PgWriterLoopAsync)).ToArray());
     }
+
+    // PostgreSQL: writes made only of known statements are committed in groups as well (see WriteStatementsAsync).
+    private readonly Channel<StatementWrite> _pgWrites = Channel.CreateUnbounded<StatementWrite>();
+    private readonly Lazy<Task[]> _pgWriters;
+    private const int MaxPgBatch = 64;
 
     public StoreProvider Provider => _options.Provider;
 
@@ -130,6 +136,111 @@ public sealed class Db : IAsyncDisposable
 
         // Not cancellable once queued: the caller must learn whether its write committed.
         return await pending.Task;
+    }
+
+    /// <summary>
+    /// A write made only of statements known up front, with a check of the rows each affected that runs before the commit
+    /// (throwing rolls this write back). On SQLite it is an ordinary write on the group-committing writer. On PostgreSQL
+    /// concurrent writes of this kind are committed in groups too: one transaction, one round trip for all their statements
+    /// (an NpgsqlBatch) and one commit, instead of a transaction, two round trips and a commit each. If a statement or a
+    /// check fails, the group rolls back and each of its writes runs again in a transaction of its own, so a failing write
+    /// fails alone and the others still commit.
+    /// </summary>
+    public Task<int[]> WriteStatementsAsync(Statement[] statements, Action<int[]>? check, CancellationToken ct)
+    {
+        if (_pg is null)
+        {
+            return WriteAsync((c, t) => RunStatementsAsync(c, t, statements, check), ct);
+        }
+
+        var write = new StatementWrite(statements, check);
+        _ = _pgWriters.Value;
+        if (!_pgWrites.Writer.TryWrite(write))
+        {
+            throw new ObjectDisposedException(nameof(Db));
+        }
+
+        return write.Done.Task; // not cancellable once queued, as on SQLite
+    }
+
+    private static async Task<int[]> RunStatementsAsync(DbConnection c, DbTransaction t, Statement[] statements, Action<int[]>? check)
+    {
+        var affected = await HotStatements.ExecuteAsync(c, t, statements);
+        check?.Invoke(affected);
+        return affected;
+    }
+
+    private async Task PgWriterLoopAsync()
+    {
+        var group = new List<StatementWrite>(MaxPgBatch);
+        while (await _pgWrites.Reader.WaitToReadAsync())
+        {
+            group.Clear();
+            while (group.Count < MaxPgBatch && _pgWrites.Reader.TryRead(out var next))
+            {
+                group.Add(next);
+            }
+
+            if (group.Count == 0)
+            {
+                continue;
+            }
+
+            bool committing = false;
+            try
+            {
+                await using var c = await _pg!.OpenConnectionAsync();
+                await using var tx = await c.BeginTransactionAsync(IsolationLevel.ReadCommitted);
+                var affected = await HotStatements.ExecuteAsync(c, tx, group.SelectMany(w => w.Statements).ToArray());
+                var results = new int[group.Count][];
+                for (int i = 0, at = 0; i < group.Count; at += group[i].Statements.Length, i++)
+                {
+                    results[i] = affected[at..(at + group[i].Statements.Length)];
+                    group[i].Check?.Invoke(results[i]);
+                }
+
+                committing = true;
+                await tx.CommitAsync();
+                Interlocked.Increment(ref _commits);
+                Interlocked.Add(ref _batchedWrites, group.Count);
+                for (var i = 0; i < group.Count; i++)
+                {
+                    group[i].Done.TrySetResult(results[i]);
+                }
+            }
+            catch (Exception e) when (committing || group.Count == 1)
+            {
+                // A failed commit may still have committed: its writes are not run again, their callers learn of it.
+                foreach (var w in group)
+                {
+                    w.Done.TrySetException(e);
+                }
+            }
+            catch (Exception)
+            {
+                // Rolled back before the commit: each write again on its own, so only a failing one fails.
+                await Task.WhenAll(group.Select(async w =>
+                {
+                    try
+                    {
+                        w.Done.TrySetResult(await WriteAsync((c, t) => RunStatementsAsync(c, t, w.Statements, w.Check), CancellationToken.None));
+                    }
+                    catch (Exception alone)
+                    {
+                        w.Done.TrySetException(alone);
+                    }
+                }));
+            }
+        }
+    }
+
+    private sealed class StatementWrite(Statement[] statements, Action<int[]>? check)
+    {
+        public Statement[] Statements { get; } = statements;
+
+        public Action<int[]>? Check { get; } = check;
+
+        public TaskCompletionSource<int[]> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>Number of write transactions committed and writes they carried (for the benchmark's group-commit figure).</summary>
@@ -333,6 +444,12 @@ public sealed class Db : IAsyncDisposable
     {
         if (_pg is not null)
         {
+            _pgWrites.Writer.TryComplete();
+            if (_pgWriters.IsValueCreated)
+            {
+                await Task.WhenAll(_pgWriters.Value);
+            }
+
             await _pg.DisposeAsync();
         }
         else

@@ -17,4 +17,7 @@ public sealed class StoreOptions
     public string ConnectionString { get; set; } = "Data Source=.data/hutong.db";
 
     public int MaxPoolSize { get; set; } = 80;
+
+    /// <summary>PostgreSQL: transactions that commit groups of concurrent statement-only writes (creates) at once.</summary>
+    public int PostgresWriters { get; set; } = 2;
 }

@@ -48,12 +48,17 @@ public sealed class IdempotencyContext(string scope, string key, string requestH
     /// <summary>Given the rows the completion statement affected: none means the key was completed elsewhere first.</summary>
     public void Confirm(int affected)
     {
+        EnsureFirstAnswer(affected);
+        Completed = true;
+    }
+
+    /// <summary>Throws when the completion statement stored nothing: the key was answered elsewhere first.</summary>
+    public static void EnsureFirstAnswer(int affected)
+    {
         if (affected == 0)
         {
             throw new IdempotencyConflictException();
         }
-
-        Completed = true;
     }
 }
 

@@ -77,15 +77,14 @@ public sealed partial class PaymentService(
         var evt = Outbox.Prepare(merchantId, "payment.created", dto, now);
         try
         {
-            return await db.WriteAsync(async (c, t) =>
-            {
-                // One batch: a single round trip on PostgreSQL, three prepared statements on SQLite's writer.
-                var affected = await HotStatements.ExecuteAsync(c, t, idem is null
-                    ? [PaymentStore.Insert(row), Outbox.Insert(evt)]
-                    : [PaymentStore.Insert(row), Outbox.Insert(evt), idem.Completion(created)]);
-                idem?.Confirm(affected[2]);
-                return created;
-            }, ct);
+            // Statements only, so concurrent creates commit in groups on either store (three prepared statements on SQLite's
+            // writer; one round trip for a whole group on PostgreSQL). A key answered elsewhere meanwhile rolls this one back.
+            var affected = await db.WriteStatementsAsync(idem is null
+                ? [PaymentStore.Insert(row), Outbox.Insert(evt)]
+                : [PaymentStore.Insert(row), Outbox.Insert(evt), idem.Completion(created)],
+                idem is null ? null : a => IdempotencyContext.EnsureFirstAnswer(a[2]), ct);
+            idem?.Confirm(affected[2]);
+            return created;
         }
         catch (DbException e) when (Db.IsUniqueViolation(e))
         {
