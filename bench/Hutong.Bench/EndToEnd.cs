@@ -78,7 +78,7 @@ internal static class EndToEnd
         };
         var (key, _) = await BenchHub.MerchantAsync(hub.BaseUrl, "e2e");
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        var endpoint = await PostAsync(http, hub.BaseUrl + "/v1/webhook_endpoints", $"{{\"url\":\"{receiver.Urls.First()}/hook\"}}");
+        var endpoint = await PostAsync(http, hub.BaseUrl + "/v1/webhook_endpoints", $"{{\"url\":\"{receiver.Urls.First()}/hook\",\"enabled_events\":[\"payment.succeeded\"]}}");
         if (!endpoint.IsSuccessStatusCode)
         {
             throw new InvalidOperationException("could not register the webhook endpoint: " + await endpoint.Content.ReadAsStringAsync());

@@ -34,6 +34,18 @@ public abstract class PaymentFlowTests(HubFixture hub)
         var secret = endpoint.Str("secret");
         Assert.StartsWith("whsec_", secret, StringComparison.Ordinal);
         var path = new Uri(endpoint.Str("url")).AbsolutePath;
+        Assert.Equal("*", endpoint.Json.GetProperty("enabled_events")[0].GetString());
+        // A second endpoint that asked for successes only.
+        var only = await m.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url("/hooks/" + Guid.NewGuid().ToString("N")), enabled_events = new[] { "payment.succeeded" } });
+        Assert.Equal(HttpStatusCode.Created, only.Status);
+        Assert.Equal(["payment.succeeded"], only.Json.GetProperty("enabled_events").EnumerateArray().Select(e => e.GetString()));
+        var onlyPath = new Uri(only.Str("url")).AbsolutePath;
+        foreach (var bad in new object[] { new[] { "*", "payment.succeeded" }, new[] { "Payment Succeeded" }, Array.Empty<string>() })
+        {
+            var refused = await m.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url("/hooks/bad"), enabled_events = bad });
+            Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+            Assert.Equal("enabled_events", refused.Str("param"));
+        }
 
         var id = await m.CreatePaymentAsync(8800);
         var confirm = await m.ConfirmAsync(id);
@@ -60,6 +72,10 @@ public abstract class PaymentFlowTests(HubFixture hub)
         // Every state change was an event: created, pending, succeeded — each delivered.
         var types = hub.Receiver.Deliveries.Where(x => x.Path == path).Select(x => System.Text.Json.JsonDocument.Parse(x.Body).RootElement.GetProperty("type").GetString()).ToHashSet();
         Assert.Superset(new HashSet<string?> { "payment.created", "payment.pending", "payment.succeeded" }, types);
+        var onlyTypes = (await hub.EventuallyAsync(
+            () => Task.FromResult(hub.Receiver.Deliveries.Where(x => x.Path == onlyPath).ToList()), l => l.Count > 0, what: "the successes-only endpoint's webhook"))
+            .Select(x => System.Text.Json.JsonDocument.Parse(x.Body).RootElement.GetProperty("type").GetString());
+        Assert.Equal(["payment.succeeded"], onlyTypes.Distinct());
     }
 
     [Fact]

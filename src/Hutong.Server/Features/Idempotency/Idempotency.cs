@@ -188,11 +188,18 @@ public sealed class IdempotencyFilter(Db db, IdempotencyClaims claims, TimeProvi
         request.Body.Position = 0;
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         sha.AppendData(Encoding.UTF8.GetBytes($"{request.Method} {request.Path}\n"));
-        var buffer = new byte[8192];
-        int read;
-        while ((read = await request.Body.ReadAsync(buffer, http.RequestAborted)) > 0)
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(4096); // a fresh 8 KiB array per request showed in profiles
+        try
         {
-            sha.AppendData(buffer, 0, read);
+            int read;
+            while ((read = await request.Body.ReadAsync(buffer, http.RequestAborted)) > 0)
+            {
+                sha.AppendData(buffer, 0, read);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
 
         request.Body.Position = 0;

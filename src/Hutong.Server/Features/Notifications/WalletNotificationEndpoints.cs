@@ -55,34 +55,57 @@ public static partial class WalletNotificationEndpoints
 
         var id = $"{wallet}:{verified.NotificationId}";
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var alreadyProcessed = await db.WriteAsync(async (c, t) =>
+        var record = new { id, wallet, type = verified.EventType, no = verified.Transaction?.OutTradeNo, body, now };
+        if (verified.Refund is null)
         {
-            await c.ExecuteAsync(
-                "INSERT INTO wallet_notifications (id, wallet, event_type, out_trade_no, body, received_at) VALUES (@id, @wallet, @type, @no, @body, @now) ON CONFLICT DO NOTHING",
-                new { id, wallet, type = verified.EventType, no = verified.Transaction?.OutTradeNo, body, now }, t);
-            return await c.ExecuteScalarAsync<long?>("SELECT processed_at FROM wallet_notifications WHERE id = @id", new { id }, t) is not null;
-        }, ctx.RequestAborted);
-
-        if (!alreadyProcessed)
-        {
-            if (verified.Transaction is { } tx)
+            // A payment's notification is recorded, applied and marked processed in one transaction (one durable commit).
+            // Should applying fail, the body is still kept, unprocessed, and the wallet's retry applies it later.
+            try
             {
-                await payments.ApplyWalletTransactionAsync(tx, "notification", ctx.RequestAborted);
+                await db.WriteAsync(async (c, t) =>
+                {
+                    if (await RecordAsync(c, t, record))
+                    {
+                        if (verified.Transaction is { } tx)
+                        {
+                            await payments.ApplyWalletTransactionAsync(c, t, tx, "notification");
+                        }
+
+                        await MarkProcessedAsync(c, t, id, time);
+                    }
+                }, ctx.RequestAborted);
+            }
+            catch (Exception) when (!ctx.RequestAborted.IsCancellationRequested)
+            {
+                await db.WriteAsync((c, t) => RecordAsync(c, t, record), CancellationToken.None);
+                throw;
             }
 
-            if (verified.Refund is { } refund)
-            {
-                // The refund's outcome settles through the same path the worker uses (a query the notification prompted),
-                // so a notification and a re-query can never disagree about what was recorded.
-                await refunds.RecheckAsync(refund.OutRefundNo, ctx.RequestAborted);
-            }
+            return Ack(connector.Acknowledge(accepted: true));
+        }
 
-            await db.WriteAsync((c, t) => c.ExecuteAsync(
-                "UPDATE wallet_notifications SET processed_at = @now WHERE id = @id", new { id, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t), ctx.RequestAborted);
+        if (await db.WriteAsync((c, t) => RecordAsync(c, t, record), ctx.RequestAborted))
+        {
+            // The refund's outcome settles through the same path the worker uses (a query the notification prompted),
+            // so a notification and a re-query can never disagree about what was recorded.
+            await refunds.RecheckAsync(verified.Refund.OutRefundNo, ctx.RequestAborted);
+            await db.WriteAsync((c, t) => MarkProcessedAsync(c, t, id, time), ctx.RequestAborted);
         }
 
         return Ack(connector.Acknowledge(accepted: true));
     }
+
+    /// <summary>Stores the notification (once per id); true while it is still to be processed.</summary>
+    private static async Task<bool> RecordAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction t, object record)
+    {
+        await c.ExecuteAsync(
+            "INSERT INTO wallet_notifications (id, wallet, event_type, out_trade_no, body, received_at) VALUES (@id, @wallet, @type, @no, @body, @now) ON CONFLICT DO NOTHING",
+            record, t);
+        return await c.ExecuteScalarAsync<long?>("SELECT processed_at FROM wallet_notifications WHERE id = @id", record, t) is null;
+    }
+
+    private static Task MarkProcessedAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction t, string id, TimeProvider time) =>
+        c.ExecuteAsync("UPDATE wallet_notifications SET processed_at = @now WHERE id = @id", new { id, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t);
 
     private static IResult Fail(int status, string code, string message) =>
         Results.Json(new { code, message }, statusCode: status);

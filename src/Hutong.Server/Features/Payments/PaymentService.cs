@@ -459,109 +459,110 @@ public sealed partial class PaymentService(
     /// Applies what a wallet says about one order (verified notification or query). Idempotent:
     /// a duplicate success changes nothing. Returns false when the order is not ours.
     /// </summary>
-    public async Task<bool> ApplyWalletTransactionAsync(WalletTransaction tx, string source, CancellationToken ct)
+    public Task<bool> ApplyWalletTransactionAsync(WalletTransaction tx, string source, CancellationToken ct) =>
+        db.WriteAsync((c, t) => ApplyWalletTransactionAsync(c, t, tx, source), ct);
+
+    /// <summary>The same, inside the caller's transaction (a notification records itself with the change it brings).</summary>
+    public async Task<bool> ApplyWalletTransactionAsync(DbConnection c, DbTransaction t, WalletTransaction tx, string source)
     {
         var now = time.GetUtcNow();
-        return await db.WriteAsync(async (c, t) =>
+        var attempt = await store.GetAttemptByOutTradeNoAsync(c, t, tx.OutTradeNo);
+        if (attempt is null)
         {
-            var attempt = await store.GetAttemptByOutTradeNoAsync(c, t, tx.OutTradeNo);
-            if (attempt is null)
-            {
-                LogUnknownOrder(log, tx.OutTradeNo, source);
-                return false;
-            }
+            LogUnknownOrder(log, tx.OutTradeNo, source);
+            return false;
+        }
 
-            var payment = (await store.LockAsync(c, t, attempt.PaymentId))!;
-            attempt = (await store.GetAttemptAsync(c, t, attempt.Id))!; // re-read under the payment's lock
-            if (attempt.Status == "succeeded" && tx.Status == WalletStatus.Succeeded)
-            {
-                return true; // this success was already applied (duplicate notification, concurrent re-query)
-            }
+        var payment = (await store.LockAsync(c, t, attempt.PaymentId))!;
+        attempt = (await store.GetAttemptAsync(c, t, attempt.Id))!; // re-read under the payment's lock
+        if (attempt.Status == "succeeded" && tx.Status == WalletStatus.Succeeded)
+        {
+            return true; // this success was already applied (duplicate notification, concurrent re-query)
+        }
 
-            if (tx.Status != WalletStatus.Succeeded)
+        if (tx.Status != WalletStatus.Succeeded)
+        {
+            if (tx.Status == WalletStatus.Failed && attempt.Id == payment.CurrentAttemptId && PaymentStateMachine.CanApply(payment.State, PaymentEvent.WalletFailed))
             {
-                if (tx.Status == WalletStatus.Failed && attempt.Id == payment.CurrentAttemptId && PaymentStateMachine.CanApply(payment.State, PaymentEvent.WalletFailed))
+                attempt.Status = "failed";
+                attempt.ErrorCode = tx.RawStatus;
+                attempt.UpdatedAt = now.ToUnixTimeMilliseconds();
+                await store.UpdateAttemptAsync(c, t, attempt);
+                await TransitionAsync(c, t, payment, PaymentEvent.WalletFailed, now, p =>
                 {
-                    attempt.Status = "failed";
-                    attempt.ErrorCode = tx.RawStatus;
-                    attempt.UpdatedAt = now.ToUnixTimeMilliseconds();
-                    await store.UpdateAttemptAsync(c, t, attempt);
-                    await TransitionAsync(c, t, payment, PaymentEvent.WalletFailed, now, p =>
-                    {
-                        p.FailureCode = "wallet_payment_failed";
-                        p.FailureMessage = $"{attempt.Wallet} reported {tx.RawStatus}.";
-                    });
-                }
-
-                return true;
+                    p.FailureCode = "wallet_payment_failed";
+                    p.FailureMessage = $"{attempt.Wallet} reported {tx.RawStatus}.";
+                });
             }
 
-            if (tx.AmountMinor != payment.Amount || (tx.Currency is not null && tx.Currency != payment.Currency))
+            return true;
+        }
+
+        if (tx.AmountMinor != payment.Amount || (tx.Currency is not null && tx.Currency != payment.Currency))
+        {
+            // Never mark paid on a mismatched amount; this needs a human (and reconciliation will flag it).
+            LogAmountMismatch(log, payment.Id, tx.OutTradeNo, payment.Amount, tx.AmountMinor ?? -1);
+            metrics.AmountMismatch();
+            return true;
+        }
+
+        attempt.Status = "succeeded";
+        attempt.WalletTransactionId = tx.TransactionId;
+        attempt.NextCheckAt = null;
+        attempt.UpdatedAt = now.ToUnixTimeMilliseconds();
+        await store.UpdateAttemptAsync(c, t, attempt);
+
+        if (payment.State == PaymentStatus.Succeeded)
+        {
+            if (payment.CurrentAttemptId != attempt.Id)
             {
-                // Never mark paid on a mismatched amount; this needs a human (and reconciliation will flag it).
-                LogAmountMismatch(log, payment.Id, tx.OutTradeNo, payment.Amount, tx.AmountMinor ?? -1);
-                metrics.AmountMismatch();
-                return true;
-            }
-
-            attempt.Status = "succeeded";
-            attempt.WalletTransactionId = tx.TransactionId;
-            attempt.NextCheckAt = null;
-            attempt.UpdatedAt = now.ToUnixTimeMilliseconds();
-            await store.UpdateAttemptAsync(c, t, attempt);
-
-            if (payment.State == PaymentStatus.Succeeded)
-            {
-                if (payment.CurrentAttemptId != attempt.Id)
-                {
-                    // Two attempts of one payment both paid (two friends raced on a wallet whose order cannot be closed):
-                    // the payment keeps the first, and the second is refunded in full, in this same transaction's intent.
-                    LogDoubleCapture(log, payment.Id, tx.OutTradeNo);
-                    metrics.DoubleCapture();
-                    await ledger.AppendAsync(c, t, "capture_to_suspense", attempt.Id, payment.MerchantId,
-                        Postings.CapturedToSuspense(attempt.Wallet, payment.MerchantId, payment.Money), now);
-                    await refunds.AddSystemRefundAsync(c, t, payment, attempt, "duplicate_payment", now);
-                }
-
-                return true;
-            }
-
-            if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.WalletSucceeded))
-            {
-                // Paid after the payment was canceled or expired: nothing to deliver, so the money goes back.
-                LogLateSuccess(log, payment.Id, payment.Status, tx.OutTradeNo);
-                metrics.LateSuccess();
+                // Two attempts of one payment both paid (two friends raced on a wallet whose order cannot be closed):
+                // the payment keeps the first, and the second is refunded in full, in this same transaction's intent.
+                LogDoubleCapture(log, payment.Id, tx.OutTradeNo);
+                metrics.DoubleCapture();
                 await ledger.AppendAsync(c, t, "capture_to_suspense", attempt.Id, payment.MerchantId,
                     Postings.CapturedToSuspense(attempt.Wallet, payment.MerchantId, payment.Money), now);
-                await refunds.AddSystemRefundAsync(c, t, payment, attempt, "payment_" + payment.Status, now);
-                return true;
+                await refunds.AddSystemRefundAsync(c, t, payment, attempt, "duplicate_payment", now);
             }
 
-            await TransitionAsync(c, t, payment, PaymentEvent.WalletSucceeded, now, p =>
-            {
-                p.CurrentAttemptId = attempt.Id;
-                p.Wallet = attempt.Wallet;
-                p.PayerId = tx.PayerId;
-                p.PaidVia = attempt.Via ?? "api";
-                p.FriendLinkId = attempt.FriendLinkId;
-                p.WalletTransactionId = tx.TransactionId;
-                p.SucceededAt = (tx.SucceededAt ?? now).ToUnixTimeMilliseconds();
-                p.FailureCode = null;
-                p.FailureMessage = null;
-            });
-            // The money, in the same transaction as the state change: captured, less the wallet's fee.
-            await ledger.AppendAsync(c, t, "payment_captured", payment.Id, payment.MerchantId, Postings.Captured(attempt.Wallet, payment.MerchantId, payment.Money), now);
-            var fee = Postings.Fee(payment.Money, Options.WalletFeeBasisPoints.GetValueOrDefault(attempt.Wallet));
-            if (fee.Minor > 0)
-            {
-                await ledger.AppendAsync(c, t, "wallet_fee", payment.Id, payment.MerchantId, Postings.WalletFee(attempt.Wallet, payment.MerchantId, fee), now);
-            }
-
-            await profitSharing.ScheduleRulesAsync(c, t, payment, attempt.Id, now);
-
-            metrics.Succeeded();
             return true;
-        }, ct);
+        }
+
+        if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.WalletSucceeded))
+        {
+            // Paid after the payment was canceled or expired: nothing to deliver, so the money goes back.
+            LogLateSuccess(log, payment.Id, payment.Status, tx.OutTradeNo);
+            metrics.LateSuccess();
+            await ledger.AppendAsync(c, t, "capture_to_suspense", attempt.Id, payment.MerchantId,
+                Postings.CapturedToSuspense(attempt.Wallet, payment.MerchantId, payment.Money), now);
+            await refunds.AddSystemRefundAsync(c, t, payment, attempt, "payment_" + payment.Status, now);
+            return true;
+        }
+
+        await TransitionAsync(c, t, payment, PaymentEvent.WalletSucceeded, now, p =>
+        {
+            p.CurrentAttemptId = attempt.Id;
+            p.Wallet = attempt.Wallet;
+            p.PayerId = tx.PayerId;
+            p.PaidVia = attempt.Via ?? "api";
+            p.FriendLinkId = attempt.FriendLinkId;
+            p.WalletTransactionId = tx.TransactionId;
+            p.SucceededAt = (tx.SucceededAt ?? now).ToUnixTimeMilliseconds();
+            p.FailureCode = null;
+            p.FailureMessage = null;
+        });
+        // The money, in the same transaction as the state change: captured, less the wallet's fee.
+        await ledger.AppendAsync(c, t, "payment_captured", payment.Id, payment.MerchantId, Postings.Captured(attempt.Wallet, payment.MerchantId, payment.Money), now);
+        var fee = Postings.Fee(payment.Money, Options.WalletFeeBasisPoints.GetValueOrDefault(attempt.Wallet));
+        if (fee.Minor > 0)
+        {
+            await ledger.AppendAsync(c, t, "wallet_fee", payment.Id, payment.MerchantId, Postings.WalletFee(attempt.Wallet, payment.MerchantId, fee), now);
+        }
+
+        await profitSharing.ScheduleRulesAsync(c, t, payment, attempt.Id, now);
+
+        metrics.Succeeded();
+        return true;
     }
 
     /// <summary>One janitor step for an attempt whose create call went unanswered.</summary>

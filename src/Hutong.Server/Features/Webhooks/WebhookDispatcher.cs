@@ -80,6 +80,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
                 INSERT INTO webhook_deliveries (event_id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at)
                 SELECT o.id, w.id, o.id, 'pending', 0, @now, @now
                 FROM outbox o JOIN webhook_endpoints w ON w.merchant_id = o.merchant_id AND w.enabled = 1
+                    AND (w.enabled_events IS NULL OR w.enabled_events LIKE '%,' || o.type || ',%')
                 WHERE o.dispatched_at IS NULL AND o.seq <= @last
                 ON CONFLICT DO NOTHING
                 """, new { now, last }, t);

@@ -8,15 +8,16 @@ using Microsoft.Extensions.Options;
 
 namespace Hutong.Server.Features.Webhooks;
 
-public sealed record CreateWebhookEndpointRequest(string? Url);
+/// <param name="EnabledEvents">Event types to receive (e.g. payment.succeeded), or ["*"] / absent for every event.</param>
+public sealed record CreateWebhookEndpointRequest(string? Url, string[]? EnabledEvents = null);
 
-public sealed record WebhookEndpointDto(string Id, string Object, string Url, bool Enabled, string? DisabledReason, DateTimeOffset CreatedAt, string? Secret);
+public sealed record WebhookEndpointDto(string Id, string Object, string Url, string[] EnabledEvents, bool Enabled, string? DisabledReason, DateTimeOffset CreatedAt, string? Secret);
 
 /// <summary>
 /// /v1/webhook_endpoints — register, list, rotate the secret, delete. The secret is shown on create and rotate only, and is
 /// sealed at rest under Hutong:MasterKey when one is configured (it must stay recoverable to sign deliveries).
 /// </summary>
-public static class WebhookEndpointsApi
+public static partial class WebhookEndpointsApi
 {
     public static void Map(RouteGroupBuilder v1)
     {
@@ -38,10 +39,39 @@ public static class WebhookEndpointsApi
         public string? DisabledReason { get; set; }
 
         public long CreatedAt { get; set; }
+
+        public string? EnabledEvents { get; set; }
     }
 
+    private const string Columns = "id, url, enabled, disabled_reason, created_at, enabled_events";
+
     private static WebhookEndpointDto Dto(Row r, string? secret = null) =>
-        new(r.Id, "webhook_endpoint", r.Url, r.Enabled == 1, r.DisabledReason, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt), secret);
+        new(r.Id, "webhook_endpoint", r.Url, r.EnabledEvents is null ? ["*"] : r.EnabledEvents.Trim(',').Split(','),
+            r.Enabled == 1, r.DisabledReason, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt), secret);
+
+    /// <summary>Stored form of enabled_events: null for every event, else ",a,b," — or an error for the problem response.</summary>
+    private static (string? Stored, string? Error) EnabledEvents(string[]? events)
+    {
+        if (events is null || events.Contains("*"))
+        {
+            return events is { Length: > 1 } ? (null, "\"*\" cannot be combined with other event types.") : (null, null);
+        }
+
+        if (events.Length is 0 or > 50)
+        {
+            return (null, "enabled_events must list 1 to 50 event types, or [\"*\"] for every event.");
+        }
+
+        if (Array.FindIndex(events, e => e is null || !EventTypePattern().IsMatch(e)) is var bad and >= 0)
+        {
+            return (null, $"\"{events[bad]}\" is not an event type (such as payment.succeeded).");
+        }
+
+        return ("," + string.Join(',', events.Distinct(StringComparer.Ordinal)) + ",", null);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z][a-z_]*(\\.[a-z][a-z_]*)+$")]
+    private static partial System.Text.RegularExpressions.Regex EventTypePattern();
 
     private static async Task<ApiResult> CreateAsync(HttpContext ctx, Db db, SecretBox secrets, IOptions<HubOptions> options, TimeProvider time)
     {
@@ -56,15 +86,21 @@ public static class WebhookEndpointsApi
             return Problems.Invalid("url", error);
         }
 
+        var (events, eventsError) = EnabledEvents(body.EnabledEvents);
+        if (eventsError is not null)
+        {
+            return Problems.Invalid("enabled_events", eventsError);
+        }
+
         var merchantId = MerchantContext.Of(ctx).MerchantId;
-        var row = new Row { Id = Ids.New(Ids.WebhookEndpoint), Url = body.Url!, Enabled = 1, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds() };
+        var row = new Row { Id = Ids.New(Ids.WebhookEndpoint), Url = body.Url!, Enabled = 1, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(), EnabledEvents = events };
         var secret = WebhookSigner.NewSecret();
         var idem = IdempotencyContext.Of(ctx);
         return await db.WriteAsync(async (c, t) =>
         {
             await c.ExecuteAsync(
-                "INSERT INTO webhook_endpoints (id, merchant_id, url, secret, enabled, created_at) VALUES (@Id, @merchantId, @Url, @secret, 1, @CreatedAt)",
-                new { row.Id, merchantId, row.Url, secret = secrets.SealIfEnabled(secret, row.Id), row.CreatedAt }, t);
+                "INSERT INTO webhook_endpoints (id, merchant_id, url, secret, enabled, created_at, enabled_events) VALUES (@Id, @merchantId, @Url, @secret, 1, @CreatedAt, @EnabledEvents)",
+                new { row.Id, merchantId, row.Url, secret = secrets.SealIfEnabled(secret, row.Id), row.CreatedAt, row.EnabledEvents }, t);
             var result = ApiResult.Created(Dto(row, secret)).WithoutSecretsWhenStored(Dto(row));
             if (idem is not null)
             {
@@ -79,7 +115,7 @@ public static class WebhookEndpointsApi
     {
         var merchantId = MerchantContext.Of(ctx).MerchantId;
         var rows = await db.ReadAsync(c => c.QueryAsync<Row>(
-            "SELECT id, url, enabled, disabled_reason, created_at FROM webhook_endpoints WHERE merchant_id = @merchantId ORDER BY id", new { merchantId }), ctx.RequestAborted);
+            $"SELECT {Columns} FROM webhook_endpoints WHERE merchant_id = @merchantId ORDER BY id", new { merchantId }), ctx.RequestAborted);
         return ApiResult.Ok(new { @object = "list", data = rows.Select(r => Dto(r)).ToList() });
     }
 
@@ -100,7 +136,7 @@ public static class WebhookEndpointsApi
                 return Problems.NotFound("webhook endpoint");
             }
 
-            var row = await c.QuerySingleAsync<Row>("SELECT id, url, enabled, disabled_reason, created_at FROM webhook_endpoints WHERE id = @id", new { id }, t);
+            var row = await c.QuerySingleAsync<Row>($"SELECT {Columns} FROM webhook_endpoints WHERE id = @id", new { id }, t);
             var result = ApiResult.Ok(Dto(row, secret)).WithoutSecretsWhenStored(Dto(row));
             if (idem is not null)
             {
