@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text;
 using Dapper;
 using Hutong.Connectors.Abstractions;
@@ -96,7 +97,7 @@ public static partial class WalletNotificationEndpoints
     }
 
     /// <summary>Stores the notification (once per id); true while it is still to be processed.</summary>
-    private static async Task<bool> RecordAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction t, object record)
+    private static async Task<bool> RecordAsync(DbConnection c, DbTransaction t, object record)
     {
         await c.ExecuteAsync(
             "INSERT INTO wallet_notifications (id, wallet, event_type, out_trade_no, body, received_at) VALUES (@id, @wallet, @type, @no, @body, @now) ON CONFLICT DO NOTHING",
@@ -104,7 +105,7 @@ public static partial class WalletNotificationEndpoints
         return await c.ExecuteScalarAsync<long?>("SELECT processed_at FROM wallet_notifications WHERE id = @id", record, t) is null;
     }
 
-    private static Task MarkProcessedAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction t, string id, TimeProvider time) =>
+    private static Task MarkProcessedAsync(DbConnection c, DbTransaction t, string id, TimeProvider time) =>
         c.ExecuteAsync("UPDATE wallet_notifications SET processed_at = @now WHERE id = @id", new { id, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t);
 
     private static IResult Fail(int status, string code, string message) =>
