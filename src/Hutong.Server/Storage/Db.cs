@@ -88,8 +88,9 @@ public sealed class Db : IAsyncDisposable
 
         var c = new SqliteConnection(_sqlite);
         await c.OpenAsync(ct);
-        // Durable commits for money (FULL), WAL for concurrent readers.
-        await c.ExecuteAsync("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
+        // Durable commits for money (FULL), WAL for concurrent readers. Savepoint journals in memory: in a temporary file
+        // they took a third of the writer's time per write.
+        await c.ExecuteAsync("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA temp_store=MEMORY;");
         return c;
     }
 
@@ -115,7 +116,9 @@ public sealed class Db : IAsyncDisposable
         return c;
     }
 
-    public async Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct)
+    public Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct) => WriteAsync(work, statementsOnly: false, ct);
+
+    private async Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, bool statementsOnly, CancellationToken ct)
     {
         if (_pg is not null)
         {
@@ -127,7 +130,7 @@ public sealed class Db : IAsyncDisposable
             return result;
         }
 
-        var pending = new PendingWrite<T>(work);
+        var pending = new PendingWrite<T>(work) { StatementsOnly = statementsOnly };
         _ = _writer.Value;
         if (!_writes.Writer.TryWrite(pending))
         {
@@ -150,7 +153,7 @@ public sealed class Db : IAsyncDisposable
     {
         if (_pg is null)
         {
-            return WriteAsync((c, t) => RunStatementsAsync(c, t, statements, check), ct);
+            return WriteAsync((c, t) => RunStatementsAsync(c, t, statements, check), statementsOnly: true, ct);
         }
 
         var write = new StatementWrite(statements, check);
@@ -309,20 +312,26 @@ public sealed class Db : IAsyncDisposable
                 using var tx = connection.BeginTransaction();
                 savepoints ??= new Savepoints((SqliteConnection)connection);
                 savepoints.Bind((SqliteTransaction)tx);
-                foreach (var write in batch)
+                for (var i = 0; i < batch.Count;)
                 {
-                    savepoints.Save.ExecuteNonQuery();
-                    try
+                    // A run of statement-only writes (creates) shares one savepoint: a savepoint per write cost about as
+                    // much as the write's own inserts. If any of the run fails, the run is rolled back and its writes run
+                    // again one savepoint each, so only the failing one fails.
+                    var run = 1;
+                    while (batch[i].StatementsOnly && i + run < batch.Count && batch[i + run].StatementsOnly)
                     {
-                        write.RunAsync(connection, tx).GetAwaiter().GetResult(); // synchronous on SQLite
-                        savepoints.Release.ExecuteNonQuery();
+                        run++;
                     }
-                    catch (Exception e)
+
+                    if (run == 1 || !TryRunTogether(batch, i, run, connection, tx, savepoints))
                     {
-                        savepoints.Rollback.ExecuteNonQuery();
-                        savepoints.Release.ExecuteNonQuery();
-                        write.Failed = e;
+                        for (var k = i; k < i + run; k++)
+                        {
+                            RunAlone(batch[k], connection, tx, savepoints);
+                        }
                     }
+
+                    i += run;
                 }
 
                 var t1 = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -365,6 +374,43 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
+    private static void RunAlone(PendingWrite write, DbConnection connection, DbTransaction tx, Savepoints savepoints)
+    {
+        savepoints.Save.ExecuteNonQuery();
+        try
+        {
+            write.RunAsync(connection, tx).GetAwaiter().GetResult(); // synchronous on SQLite
+            savepoints.Release.ExecuteNonQuery();
+        }
+        catch (Exception e)
+        {
+            savepoints.Rollback.ExecuteNonQuery();
+            savepoints.Release.ExecuteNonQuery();
+            write.Failed = e;
+        }
+    }
+
+    private static bool TryRunTogether(List<PendingWrite> batch, int from, int count, DbConnection connection, DbTransaction tx, Savepoints savepoints)
+    {
+        savepoints.Save.ExecuteNonQuery();
+        try
+        {
+            for (var k = from; k < from + count; k++)
+            {
+                batch[k].RunAsync(connection, tx).GetAwaiter().GetResult();
+            }
+
+            savepoints.Release.ExecuteNonQuery();
+            return true;
+        }
+        catch (Exception)
+        {
+            savepoints.Rollback.ExecuteNonQuery();
+            savepoints.Release.ExecuteNonQuery();
+            return false;
+        }
+    }
+
     /// <summary>
     /// The three savepoint statements, prepared once on the writer's connection: each write runs inside one, and
     /// SqliteTransaction.Save/Release would compile them again for every write.
@@ -397,6 +443,9 @@ public sealed class Db : IAsyncDisposable
     private abstract class PendingWrite
     {
         public Exception? Failed { get; set; }
+
+        /// <summary>Only statements and a pure check (WriteStatementsAsync): safe to run again after a rollback.</summary>
+        public bool StatementsOnly { get; init; }
 
         public abstract Task RunAsync(DbConnection c, DbTransaction t);
 
