@@ -59,6 +59,33 @@ public sealed class GroupCommitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_writer_reuses_compiled_statements_and_never_shares_one_whose_reader_is_open()
+    {
+        await _db.WriteAsync(async (c, t) =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await c.ExecuteAsync("INSERT INTO t (id, v) VALUES (@i, @v)", new { i = 100 + i, v = $"s{i}" }, t); // one statement, new values
+            }
+        }, default);
+
+        var seen = await _db.WriteAsync((c, t) =>
+        {
+            var pairs = new List<(long Id, int Later, string V)>();
+            const string sql = "SELECT id FROM t WHERE id >= @from ORDER BY id";
+            foreach (var id in c.Query<long>(sql, new { from = 100 }, t, buffered: false))
+            {
+                // The same SQL again while the outer reader is still open on it: it must run on a statement of its own.
+                pairs.Add((id, c.Query<long>(sql, new { from = id }, t).Count(), c.QuerySingle<string>("SELECT v FROM t WHERE id = @id", new { id }, t)));
+            }
+
+            return Task.FromResult(pairs);
+        }, default);
+
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => ((long)(100 + i), 10 - i, $"s{i}")), seen);
+    }
+
+    [Fact]
     public async Task A_write_sees_what_earlier_writes_in_its_group_wrote()
     {
         var first = _db.WriteAsync((c, t) => c.ExecuteAsync("INSERT INTO t (id, v) VALUES (1, 'a')", transaction: t), default);

@@ -289,6 +289,7 @@ public sealed class Db : IAsyncDisposable
     private void WriterLoop()
     {
         DbConnection? connection = null;
+        StatementCache? statements = null; // what the writes run on: the connection, with each SQL compiled once
         Savepoints? savepoints = null;
         var batch = new List<PendingWrite>(MaxBatch);
         while (_writes.Reader.TryPeek(out _) || _writes.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
@@ -304,7 +305,7 @@ public sealed class Db : IAsyncDisposable
                 if (connection is null)
                 {
                     connection = OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
-                    HotStatements.Enable((SqliteConnection)connection);
+                    statements = new StatementCache((SqliteConnection)connection);
                 }
 
                 // Microsoft.Data.Sqlite begins IMMEDIATE unless asked for deferred: the write lock is taken up front.
@@ -323,11 +324,11 @@ public sealed class Db : IAsyncDisposable
                         run++;
                     }
 
-                    if (run == 1 || !TryRunTogether(batch, i, run, connection, tx, savepoints))
+                    if (run == 1 || !TryRunTogether(batch, i, run, statements!, tx, savepoints))
                     {
                         for (var k = i; k < i + run; k++)
                         {
-                            RunAlone(batch[k], connection, tx, savepoints);
+                            RunAlone(batch[k], statements!, tx, savepoints);
                         }
                     }
 
@@ -359,7 +360,8 @@ public sealed class Db : IAsyncDisposable
                 {
                     savepoints?.Dispose();
                     savepoints = null;
-                    HotStatements.Disable((SqliteConnection)connection);
+                    statements?.Dispose();
+                    statements = null;
                     connection.Dispose();
                     connection = null;
                 }
@@ -369,7 +371,7 @@ public sealed class Db : IAsyncDisposable
         if (connection is not null)
         {
             savepoints?.Dispose();
-            HotStatements.Disable((SqliteConnection)connection);
+            statements?.Dispose();
             connection.Dispose();
         }
     }

@@ -32,7 +32,7 @@ public static class Outbox
         return new PreparedEvent(id, merchantId, type, ApiJson.Serialize(new EventEnvelope(id, "event", type, now, new EventData(data))), now.ToUnixTimeMilliseconds());
     }
 
-    public static Task InsertAsync(DbConnection c, DbTransaction t, PreparedEvent e) => HotStatements.ExecuteAsync(c, t, Insert(e).Sql, e);
+    public static Task InsertAsync(DbConnection c, DbTransaction t, PreparedEvent e) => c.ExecuteAsync(Insert(e).Sql, e, t);
 
     public static Statement Insert(PreparedEvent e) =>
         new("INSERT INTO outbox (id, merchant_id, type, payload, created_at) VALUES (@Id, @MerchantId, @Type, @Payload, @CreatedAt)", e);

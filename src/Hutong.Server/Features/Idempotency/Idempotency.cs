@@ -31,14 +31,14 @@ public sealed class IdempotencyContext(string scope, string key, string requestH
     public async Task CompleteAsync(DbConnection c, DbTransaction t, ApiResult response)
     {
         var completion = Completion(response);
-        Confirm(await HotStatements.ExecuteAsync(c, t, completion.Sql, completion.Param));
+        Confirm(await c.ExecuteAsync(completion.Sql, completion.Param, t));
     }
 
     /// <summary>The statement that stores the answer, for a handler that sends it with its own statements in one batch.</summary>
     public Statement Completion(ApiResult response) => new(
         """
         INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, response_status, response_body, created_at)
-        VALUES (@scope, @key, @requestHash, 'completed', @Status, @Body, @now)
+        VALUES (@Scope, @Key, @RequestHash, 'completed', @Status, @Body, @Now)
         ON CONFLICT (merchant_id, idem_key) DO UPDATE SET request_hash = excluded.request_hash, state = 'completed',
             response_status = excluded.response_status, response_body = excluded.response_body, locked_at = NULL
         WHERE idempotency_keys.state <> 'completed'
