@@ -196,6 +196,13 @@ internal sealed class StatementCache(SqliteConnection inner) : DbConnection
             command.Parameters.Clear();
             foreach (SqliteParameter p in _parameters.Parameters)
             {
+                // Dapper names parameters without their prefix, and Microsoft.Data.Sqlite then tries @, : and $ in turn
+                // (a native look-up each); the hub's SQL writes @name, so name it that way once.
+                if (p.ParameterName is [not ('@' or ':' or '$'), ..] && CommandText.Contains("@" + p.ParameterName, StringComparison.Ordinal))
+                {
+                    p.ParameterName = "@" + p.ParameterName;
+                }
+
                 command.Parameters.Add(p);
             }
 
