@@ -5,6 +5,7 @@ using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Sandbox;
 using Hutong.Sandbox.WeChatPay;
 using Hutong.Server.Features.Webhooks;
+using Hutong.Server.Storage;
 using Hutong.Server.Features.Workers;
 
 namespace Hutong.Integration.Tests;
@@ -178,6 +179,39 @@ public abstract class PaymentFlowTests(HubFixture hub)
             l => l.Any(n => n.HttpStatus == 204), TimeSpan.FromSeconds(20), what: "a retried delivery acknowledged");
         Assert.Contains(log, n => n.HttpStatus is null);
         Assert.Equal(204, log.Last(n => n.HttpStatus is not null).HttpStatus); // nothing after the acknowledgement failed
+    }
+
+    [Fact]
+    public async Task A_notification_whose_apply_fails_is_kept_unprocessed_and_a_later_delivery_applies_it()
+    {
+        var (m, id, codeUrl, outTradeNo) = await PendingPaymentAsync();
+        // Recording the success fails inside the database (a trigger refuses this payment's attempt update), so the
+        // notification's one transaction rolls back: its body must still be kept, unprocessed, and the 5xx makes the
+        // wallet deliver again.
+        var trigger = "fail_" + Guid.NewGuid().ToString("N")[..8];
+        await hub.ExecAsync(hub.Provider == StoreProvider.Sqlite
+            ? $"CREATE TRIGGER {trigger} BEFORE UPDATE ON payment_attempts WHEN OLD.payment_id = '{id}' BEGIN SELECT RAISE(ABORT, 'injected'); END"
+            : $"""
+              CREATE FUNCTION {trigger}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected'; END $$ LANGUAGE plpgsql;
+              CREATE TRIGGER {trigger} BEFORE UPDATE ON payment_attempts FOR EACH ROW WHEN (OLD.payment_id = '{id}') EXECUTE FUNCTION {trigger}();
+              """);
+        try
+        {
+            await hub.BuyerPaysAsync(codeUrl);
+            await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM wallet_notifications WHERE out_trade_no = @outTradeNo AND processed_at IS NULL", new { outTradeNo }),
+                n => n == 1, what: "the failed notification kept unprocessed");
+            Assert.Contains(hub.Sandbox.WeChat.NotificationLog, n => n.OutTradeNo == outTradeNo && n.HttpStatus >= 500);
+            Assert.Equal("pending", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
+        }
+        finally
+        {
+            await hub.ExecAsync(hub.Provider == StoreProvider.Sqlite ? $"DROP TRIGGER {trigger}" : $"DROP TRIGGER {trigger} ON payment_attempts; DROP FUNCTION {trigger}()");
+        }
+
+        await m.WaitForStatusAsync(id, "succeeded", TimeSpan.FromSeconds(20));
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM wallet_notifications WHERE out_trade_no = @outTradeNo AND processed_at IS NOT NULL", new { outTradeNo }),
+            n => n == 1, TimeSpan.FromSeconds(20), what: "the redelivered notification processed");
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'payment_captured' AND reference = @id", new { id }));
     }
 
     [Fact]

@@ -189,7 +189,7 @@ public sealed class Db : IAsyncDisposable
                 continue;
             }
 
-            bool committing = false;
+            var committing = false;
             try
             {
                 await using var c = await _pg!.OpenConnectionAsync();
@@ -213,7 +213,8 @@ public sealed class Db : IAsyncDisposable
             }
             catch (Exception e) when (committing || group.Count == 1)
             {
-                // A failed commit may still have committed: its writes are not run again, their callers learn of it.
+                // A write alone failed by itself; and a failed commit may still have committed, so its writes are not
+                // run again: their callers learn of it.
                 foreach (var w in group)
                 {
                     w.Done.TrySetException(e);
