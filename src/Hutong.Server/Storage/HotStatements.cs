@@ -18,6 +18,7 @@ public sealed record Statement(string Sql, object Param);
 public static partial class HotStatements
 {
     private static readonly ConcurrentDictionary<(Type, string), (string Name, PropertyInfo Property)[]> Bindings = new();
+    private static readonly ConcurrentDictionary<(Type, string), (string Sql, PropertyInfo[] Properties)> Positional = new();
 
     /// <summary>Runs the statements in order and returns the rows each affected (one round trip on PostgreSQL).</summary>
     public static async Task<int[]> ExecuteAsync(DbConnection c, DbTransaction t, params Statement[] statements)
@@ -65,8 +66,6 @@ public static partial class HotStatements
             "$" + (Array.FindIndex(bindings, b => string.Equals(b.Item1, "@" + m.Groups[1].Value, StringComparison.OrdinalIgnoreCase)) + 1));
         return (positional, bindings.Select(b => b.Item2).ToArray());
     }
-
-    private static readonly ConcurrentDictionary<(Type, string), (string Sql, PropertyInfo[] Properties)> Positional = new();
 
     /// <summary>Each @name in the statement, bound to the parameter object's property of that name (case-insensitive, as Dapper does).</summary>
     private static (string, PropertyInfo)[] Bind(Type type, string sql) =>

@@ -15,8 +15,7 @@ internal sealed class StatementCache(SqliteConnection inner) : DbConnection
 {
     private const int MaxStatements = 256;
     private readonly Dictionary<string, Cached> _cache = new(StringComparer.Ordinal);
-
-    public SqliteConnection Inner => inner;
+    private readonly Dictionary<string, SqliteCommand> _bound = new(StringComparer.Ordinal);
 
     [AllowNull]
     public override string ConnectionString
@@ -86,8 +85,6 @@ internal sealed class StatementCache(SqliteConnection inner) : DbConnection
 
         return cmd.ExecuteNonQuery();
     }
-
-    private readonly Dictionary<string, SqliteCommand> _bound = new(StringComparer.Ordinal);
 
     private SqliteCommand Rent(string sql, out bool shared)
     {
