@@ -2,7 +2,6 @@ using Dapper;
 using Hutong.Server.Storage;
 using Microsoft.Data.Sqlite;
 using Hutong.Integration.Tests.Infrastructure;
-using Npgsql;
 
 namespace Hutong.Integration.Tests;
 
@@ -91,24 +90,8 @@ public sealed class StatementGroupCommitTests_Postgres : StatementGroupCommitTes
 {
     private readonly string _database = "hutong_sgc_" + Guid.NewGuid().ToString("N")[..10];
 
-    protected override async Task<StoreOptions> StoreAsync()
-    {
-        await using (var c = new NpgsqlConnection(PostgresHub.ServerConnectionString))
-        {
-            await c.ExecuteAsync($"CREATE DATABASE {_database}");
-        }
+    protected override async Task<StoreOptions> StoreAsync() =>
+        new() { Provider = StoreProvider.Postgres, ConnectionString = await PostgresHub.CreateDatabaseAsync(_database) };
 
-        return new StoreOptions
-        {
-            Provider = StoreProvider.Postgres,
-            ConnectionString = new NpgsqlConnectionStringBuilder(PostgresHub.ServerConnectionString) { Database = _database }.ConnectionString,
-        };
-    }
-
-    protected override async Task DropAsync()
-    {
-        NpgsqlConnection.ClearAllPools();
-        await using var c = new NpgsqlConnection(PostgresHub.ServerConnectionString);
-        await c.ExecuteAsync($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
-    }
+    protected override Task DropAsync() => PostgresHub.DropDatabaseAsync(_database);
 }

@@ -221,21 +221,29 @@ public sealed class PostgresHub : HubFixture
     protected override async Task<string> CreateDatabaseAsync()
     {
         _database = "hutong_test_" + Guid.NewGuid().ToString("N")[..10];
+        return await CreateDatabaseAsync(_database);
+    }
+
+    protected override Task DropDatabaseAsync() => DropDatabaseAsync(_database);
+
+    /// <summary>Creates an empty database on the test server; returns its connection string.</summary>
+    public static async Task<string> CreateDatabaseAsync(string name)
+    {
         await using (var c = new NpgsqlConnection(ServerConnectionString))
         {
             await c.OpenAsync();
-            await c.ExecuteAsync($"CREATE DATABASE {_database}");
+            await c.ExecuteAsync($"CREATE DATABASE {name}");
         }
 
-        return new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = _database }.ConnectionString;
+        return new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = name }.ConnectionString;
     }
 
-    protected override async Task DropDatabaseAsync()
+    public static async Task DropDatabaseAsync(string name)
     {
         NpgsqlConnection.ClearAllPools();
         await using var c = new NpgsqlConnection(ServerConnectionString);
         await c.OpenAsync();
-        await c.ExecuteAsync($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
+        await c.ExecuteAsync($"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
     }
 }
 
