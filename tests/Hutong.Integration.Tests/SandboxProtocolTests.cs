@@ -133,9 +133,10 @@ public sealed class SandboxProtocolTests(SqliteHub hub)
             body = await n.Content!.ReadAsStringAsync(),
         }));
 
+        await E2eModules.EnsureInstalledAsync();
         var psi = new ProcessStartInfo("node", "wechatpay-interop.mjs")
         {
-            WorkingDirectory = Path.Combine(BrowserFixture.RepoRoot, "tests", "e2e"),
+            WorkingDirectory = E2eModules.Dir,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };

@@ -230,12 +230,13 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
     /// </summary>
     public async Task<ApiResult> CreateStatementAsync(string merchantId, string id, CreateStatementRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
-        if (!DateOnly.TryParseExact((r.Month ?? string.Empty) + "-01", "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var first))
+        if (!DateOnly.TryParseExact((r.Month ?? string.Empty) + "-01", "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var first)
+            || first.Year < SettlementCalendar.FirstYear || first.Year > SettlementCalendar.LastYear)
         {
-            return Problems.Invalid("month", "month must be yyyy-MM.");
+            return Problems.Invalid("month", $"month must be yyyy-MM, between {SettlementCalendar.FirstYear} and {SettlementCalendar.LastYear}.");
         }
 
-        if (first.AddMonths(1) > TodayInChina)
+        if (!SettlementCalendar.IsMonthOver(first.Year, first.Month, time.GetUtcNow()))
         {
             return Problems.Conflict("month_not_over", "A month can be settled once it is over (China time).");
         }

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Hutong.Integration.Tests.Infrastructure;
+
+/// <summary>
+/// The npm packages that tests/e2e/package.json pins (jsQR and axe-core for the browser tests, an independent WeChat Pay
+/// client for the interop test). A test that needs them installs them first with <c>npm ci</c>, as scripts/test-deps.sh
+/// does, so it never runs without them: if npm cannot install them the test fails and says why, it never passes silently.
+/// </summary>
+public static class E2eModules
+{
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static readonly HashSet<string> Ready = new(StringComparer.Ordinal);
+
+    public static string Dir => Path.Combine(BrowserFixture.RepoRoot, "tests", "e2e");
+
+    public static Task EnsureInstalledAsync() => EnsureInstalledAsync(Dir);
+
+    /// <summary>Runs <c>npm ci</c> in <paramref name="dir"/> unless every dependency its package.json names is installed.</summary>
+    public static async Task EnsureInstalledAsync(string dir)
+    {
+        await Gate.WaitAsync();
+        try
+        {
+            if (Ready.Contains(dir) || Missing(dir).Count == 0)
+            {
+                Ready.Add(dir);
+                return;
+            }
+
+            var psi = new ProcessStartInfo("npm", "ci --no-audit --no-fund")
+            {
+                WorkingDirectory = dir,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            Process npm;
+            try
+            {
+                npm = Process.Start(psi) ?? throw new InvalidOperationException("npm did not start");
+            }
+            catch (System.ComponentModel.Win32Exception e)
+            {
+                throw new InvalidOperationException($"the npm packages in {dir} are not installed and npm cannot run ({e.Message}): install Node.js and npm, or run scripts/test.sh", e);
+            }
+
+            using (npm)
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5)))
+            {
+                var stdout = npm.StandardOutput.ReadToEndAsync(timeout.Token);
+                var stderr = npm.StandardError.ReadToEndAsync(timeout.Token);
+                try
+                {
+                    await npm.WaitForExitAsync(timeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    npm.Kill(entireProcessTree: true);
+                    throw new InvalidOperationException($"npm ci in {dir} did not finish in 5 minutes");
+                }
+
+                var missing = Missing(dir);
+                if (npm.ExitCode != 0 || missing.Count > 0)
+                {
+                    throw new InvalidOperationException(
+                        $"npm ci in {dir} exited with {npm.ExitCode}; still missing: {string.Join(", ", missing)}\n{await stderr}\n{await stdout}");
+                }
+            }
+
+            Ready.Add(dir);
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    private static List<string> Missing(string dir)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "package.json")));
+        return doc.RootElement.TryGetProperty("dependencies", out var deps)
+            ? deps.EnumerateObject().Select(d => d.Name).Where(name => !File.Exists(Path.Combine(dir, "node_modules", name, "package.json"))).ToList()
+            : [];
+    }
+}
