@@ -36,7 +36,7 @@ public static class HutongCli
         {
             var applied = await Migrator.MigrateAsync(db, ct);
             await output.WriteLineAsync(applied.Count == 0 ? "schema is up to date" : $"applied: {string.Join(", ", applied)}");
-        }));
+        }, create: true));
 
         var merchant = new Command("merchant", "Merchants.");
         var name = new Argument<string>("name") { Description = "Display name" };
@@ -200,6 +200,7 @@ public static class HutongCli
             }
 
             var (provider, connectionString) = StoreOf(r, store, connection);
+            await RequireExistingStoreAsync(new StoreOptions { Provider = provider, ConnectionString = connectionString });
             await using var hub = await HubApp.BuildAsync([], b =>
             {
                 b.Logging.ClearProviders();
@@ -224,6 +225,13 @@ public static class HutongCli
                 }), ct);
                 task.Value = task.MaxValue;
             });
+
+            if (report.Channels.Count == 0)
+            {
+                // Nothing to download is not "all reconciled": the wallets of a --demo hub, say, live inside that hub.
+                throw new CliException("no wallet channel is configured here (Connectors:* settings or `hutong channel add`): nothing was reconciled. "
+                    + "A --demo hub's sandbox wallets run inside that hub: reconcile there with POST /admin/reconciliations.");
+            }
 
             var table = new Spectre.Console.Table().AddColumns("channel", "wallet", "status", "bill lines", "matched", "repaired", "open");
             foreach (var c in report.Channels)
@@ -297,14 +305,55 @@ public static class HutongCli
         return (r.GetValue(store) ?? options.Provider, r.GetValue(connection) ?? options.ConnectionString);
     }
 
-    private static async Task<int> WithDbAsync(ParseResult r, Option<StoreProvider?> store, Option<string?> connection, Func<Db, Task> work)
+    /// <param name="create">Only <c>migrate</c> may create a database; every other command needs the hub's existing one.</param>
+    private static async Task<int> WithDbAsync(ParseResult r, Option<StoreProvider?> store, Option<string?> connection, Func<Db, Task> work, bool create = false)
     {
         var options = Config().GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
         (options.Provider, options.ConnectionString) = StoreOf(r, store, connection);
+        if (!create)
+        {
+            await RequireExistingStoreAsync(options);
+        }
+
+        await Console.Error.WriteLineAsync($"store: {options.Describe()}");
         await using var db = new Db(options);
         await Migrator.MigrateAsync(db, CancellationToken.None);
         await work(db);
         return 0;
+    }
+
+    /// <summary>
+    /// A command that reads must not quietly make a new, empty database (and then report on it): the store must exist
+    /// and hold Hutong's schema.
+    /// </summary>
+    private static async Task RequireExistingStoreAsync(StoreOptions options)
+    {
+        var hint = "start the hub once (it creates its store), run `hutong migrate`, or point --store/--connection at the hub's store";
+        if (options.Provider == StoreProvider.Sqlite)
+        {
+            if (!File.Exists(options.SqlitePath))
+            {
+                throw new CliException($"no Hutong database at {options.SqlitePath}: {hint}");
+            }
+
+            return;
+        }
+
+        await using var c = new Npgsql.NpgsqlConnection(options.ConnectionString);
+        try
+        {
+            await c.OpenAsync();
+        }
+        catch (Npgsql.NpgsqlException e)
+        {
+            throw new CliException($"cannot reach {options.Describe()}: {e.Message}");
+        }
+
+        await using var q = new Npgsql.NpgsqlCommand("SELECT to_regclass('schema_migrations') IS NOT NULL", c);
+        if (await q.ExecuteScalarAsync() is not true)
+        {
+            throw new CliException($"{options.Describe()} has no Hutong schema: {hint}");
+        }
     }
 }
 

@@ -223,18 +223,25 @@ public sealed class HubHandle(WebApplication app, SandboxHost? sandbox) : IAsync
             options.PublicBaseUrl = BaseUrl; // wallets and buyers reach us where we actually listen
         }
 
+        var store = app.Services.GetRequiredService<StoreOptions>().Describe();
         if (options.Sandbox.Demo)
         {
-            var secret = await app.Services.GetRequiredService<DemoShop>().SeedAsync(ct);
+            var (merchantId, secret, reused) = await app.Services.GetRequiredService<DemoShop>().SeedAsync(ct);
             Console.WriteLine($"""
 
                   Hutong is running at {options.PublicBaseUrl}
-                  Demo shop:      {options.PublicBaseUrl}/shop
-                  API reference:  {options.PublicBaseUrl}/scalar/v1
+                  Store:           {store}
+                  Demo shop:       {options.PublicBaseUrl}/shop
+                  API reference:   {options.PublicBaseUrl}/scalar/v1
                   Sandbox wallets: {sandbox?.BaseUrl}/sandbox/(wechatpay|alipay|unionpay)/buyer
-                  Demo merchant API key (shown once): {secret}
+                  Demo merchant:   {merchantId}{(reused ? " (the one this store already had)" : string.Empty)}
+                  A new API key for it (shown once; earlier keys still work): {secret}
 
                 """);
+        }
+        else
+        {
+            Console.WriteLine($"Hutong is running at {options.PublicBaseUrl} — store: {store}");
         }
     }
 

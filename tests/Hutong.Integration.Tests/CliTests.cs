@@ -96,6 +96,7 @@ public sealed partial class CliTests : IDisposable
             return (code, output.ToString());
         }
 
+        Assert.Equal(0, (await RunAsync("migrate")).Code);
         var clean = await ReconcileAsync();
         Assert.True(clean.Code == 0, clean.Output);
         Assert.Contains("all bills reconciled", clean.Output, StringComparison.Ordinal);
@@ -125,6 +126,7 @@ public sealed partial class CliTests : IDisposable
         var sp = await Hutong.Server.Features.Demo.SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl, "1900000600", subMchId: "1900000601");
         var configFile = Path.Combine(_dir.FullName, "acquirer.json");
         await File.WriteAllTextAsync(configFile, System.Text.Json.JsonSerializer.Serialize(sp));
+        Assert.Equal(0, (await RunAsync("migrate")).Code);
         var merchantId = MerchantPattern().Match((await RunAsync("merchant", "create", "路由商户")).Output).Value;
 
         var withoutKey = await RunAsync("channel", "add", "wx-acquirer", "--wallet", "wechatpay", "--mode", "acquirer", "--config-file", configFile);
@@ -156,8 +158,46 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Commands_never_create_a_database_of_their_own_and_say_which_store_they_need()
+    {
+        var file = Path.Combine(_dir.FullName, "cli.db");
+        foreach (var command in new[] { new[] { "ledger", "verify" }, ["ledger", "balances"], ["merchant", "create", "x"], ["channel", "list"], ["reconcile"] })
+        {
+            var (code, output) = await RunAsync(command);
+            Assert.True(code == 1, $"{string.Join(' ', command)}: {output}");
+            Assert.Contains($"no Hutong database at {file}", output, StringComparison.Ordinal);
+            Assert.False(File.Exists(file), string.Join(' ', command));
+        }
+
+        Assert.Equal(0, (await RunAsync("migrate")).Code);
+        Assert.True(File.Exists(file));
+        Assert.Contains("ledger ok: 0 entries", (await RunAsync("ledger", "verify")).Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reconcile_with_no_wallet_channel_fails_instead_of_reporting_all_reconciled()
+    {
+        Assert.Equal(0, (await RunAsync("migrate")).Code);
+        var (code, output) = await RunAsync("reconcile", "--date", "2026-11-30");
+        Assert.Equal(1, code);
+        Assert.Contains("no wallet channel", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("all bills reconciled", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Hub_and_CLI_share_one_default_store_whatever_the_working_directory()
+    {
+        var options = new StoreOptions();
+        Assert.True(Path.IsPathRooted(options.SqlitePath), options.SqlitePath);
+        Assert.Equal(StoreOptions.DefaultSqlitePath, options.SqlitePath);
+        Assert.Equal($"SQLite {StoreOptions.DefaultSqlitePath}", options.Describe());
+        Assert.Equal("PostgreSQL db.example:5433/hutong", new StoreOptions { Provider = StoreProvider.Postgres, ConnectionString = "Host=db.example;Port=5433;Database=hutong;Password=secret" }.Describe());
+    }
+
+    [Fact]
     public async Task Mistakes_exit_non_zero_with_a_message()
     {
+        Assert.Equal(0, (await RunAsync("migrate")).Code);
         var (code, output) = await RunAsync("key", "create", "mch_nope");
         Assert.Equal(1, code);
         Assert.Contains("no merchant", output, StringComparison.Ordinal);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
+using Dapper;
 using Hutong.Domain;
 using Hutong.Server.Features.Checkout;
 using Hutong.Server.Features.Links;
@@ -17,7 +18,7 @@ namespace Hutong.Server.Features.Demo;
 /// products → cart → checkout (the cashier offers the wallets) → the sandbox buyer pays; "ask a friend to pay" from
 /// the cashier; and sharing a product as a cross-app link with a share code (口令) that /s turns back into the product.
 /// </summary>
-public sealed partial class DemoShop(MerchantStore merchants, ILogger<DemoShop> log)
+public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILogger<DemoShop> log)
 {
     private sealed record Product(string Sku, string Name, string NameEn, long PriceFen, string Blurb, string Category);
 
@@ -73,12 +74,27 @@ public sealed partial class DemoShop(MerchantStore merchants, ILogger<DemoShop> 
             .DisableAntiforgery();
     }
 
-    public async Task<string> SeedAsync(CancellationToken ct)
+    private const string DemoMerchantName = "互通小铺 Hutong Demo Shop";
+
+    /// <summary>
+    /// The demo sells as one merchant per store: the one an earlier start made, else a new one. Keys are stored only as
+    /// hashes, so each start issues a new key to print (the earlier ones keep working).
+    /// </summary>
+    public async Task<(string MerchantId, string Secret, bool Reused)> SeedAsync(CancellationToken ct)
     {
-        var (merchant, key) = await merchants.CreateMerchantAsync("互通小铺 Hutong Demo Shop", ct);
+        var existing = await db.ReadAsync(
+            c => c.QueryFirstOrDefaultAsync<string?>("SELECT id FROM merchants WHERE name = @DemoMerchantName ORDER BY created_at, id LIMIT 1", new { DemoMerchantName }), ct);
+        if (existing is not null && await merchants.CreateKeyAsync(existing, ct) is { } key)
+        {
+            MerchantId = existing;
+            LogDemoMerchant(log, existing, key.Prefix);
+            return (existing, key.Secret, true);
+        }
+
+        var (merchant, first) = await merchants.CreateMerchantAsync(DemoMerchantName, ct);
         MerchantId = merchant.Id;
-        LogDemoMerchant(log, merchant.Id, key.Prefix);
-        return key.Secret;
+        LogDemoMerchant(log, merchant.Id, first.Prefix);
+        return (merchant.Id, first.Secret, false);
     }
 
     private static Product? Find(string sku) => Products.FirstOrDefault(p => p.Sku == sku);
@@ -221,6 +237,6 @@ public sealed partial class DemoShop(MerchantStore merchants, ILogger<DemoShop> 
             """, refresh: false, "/shop/cart");
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Demo merchant {MerchantId} created; its API key ({KeyPrefix}…) is printed once on the console")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Demo merchant {MerchantId}: a new API key ({KeyPrefix}…) is printed once on the console")]
     private static partial void LogDemoMerchant(ILogger logger, string merchantId, string keyPrefix);
 }
