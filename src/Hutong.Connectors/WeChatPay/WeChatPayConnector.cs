@@ -43,7 +43,7 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharin
             _keys.AddPublicKey(options.PlatformPublicKeyId, options.PlatformPublicKeyPem);
         }
 
-        Notifications = new WeChatPayNotificationVerifier(_keys, _apiV3Key, time);
+        Notifications = new WeChatPayNotificationVerifier(_keys, _apiV3Key, time, options.MchId, options.SubMchId);
     }
 
     public string Wallet => Name;

@@ -14,7 +14,9 @@ public sealed record WeChatPayVerifiedNotification(WxNotification Envelope, stri
 /// signature over TIMESTAMP\nNONCE\nBODY\n with the platform key named by Wechatpay-Serial,
 /// timestamp within ±5 minutes, then AES-GCM decryption of the resource with the APIv3 key.
 /// </summary>
-public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, byte[] apiV3Key, TimeProvider time)
+/// <param name="mchId">The account's mchid (sp_mchid in service-provider mode); null skips the account check (protocol vectors).</param>
+/// <param name="subMchId">The sub-merchant in service-provider mode.</param>
+public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, byte[] apiV3Key, TimeProvider time, string? mchId = null, string? subMchId = null)
 {
     public bool TryVerify(IReadOnlyDictionary<string, string> headers, string body, out WeChatPayVerifiedNotification? verified, out string? reason)
     {
@@ -150,8 +152,20 @@ public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, by
             return NotificationResult.Reject("transaction without out_trade_no");
         }
 
+        if (!IsThisAccount(tx))
+        {
+            // The platform signs for every merchant it serves: a transaction of another mchid is not ours to apply.
+            return NotificationResult.Reject("mchid is not this merchant's");
+        }
+
         return new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, ToWalletTransaction(tx));
     }
+
+    private bool IsThisAccount(WxTransaction tx) =>
+        mchId is null
+        || (string.IsNullOrEmpty(subMchId)
+            ? tx.MchId == mchId && tx.SpMchId is null && tx.SubMchId is null
+            : tx.SpMchId == mchId && tx.SubMchId == subMchId && tx.MchId is null);
 
     internal static WalletTransaction ToWalletTransaction(WxTransaction tx) => new(
         tx.OutTradeNo!,

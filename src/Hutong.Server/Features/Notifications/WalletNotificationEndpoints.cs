@@ -69,7 +69,7 @@ public static partial class WalletNotificationEndpoints
                     {
                         if (verified.Transaction is { } tx)
                         {
-                            await payments.ApplyWalletTransactionAsync(c, t, tx, "notification");
+                            await payments.ApplyWalletTransactionAsync(c, t, tx, "notification", channel);
                         }
 
                         await MarkProcessedAsync(c, t, id, time);

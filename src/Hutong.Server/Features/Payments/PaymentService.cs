@@ -463,13 +463,21 @@ public sealed partial class PaymentService(
         db.WriteAsync((c, t) => ApplyWalletTransactionAsync(c, t, tx, source), ct);
 
     /// <summary>The same, inside the caller's transaction (a notification records itself with the change it brings).</summary>
-    public async Task<bool> ApplyWalletTransactionAsync(DbConnection c, DbTransaction t, WalletTransaction tx, string source)
+    /// <param name="channel">The channel the news came through (a notification's endpoint): it applies only to that channel's attempts.</param>
+    public async Task<bool> ApplyWalletTransactionAsync(DbConnection c, DbTransaction t, WalletTransaction tx, string source, string? channel = null)
     {
         var now = time.GetUtcNow();
         var attempt = await store.GetAttemptByOutTradeNoAsync(c, t, tx.OutTradeNo);
         if (attempt is null)
         {
             LogUnknownOrder(log, tx.OutTradeNo, source);
+            return false;
+        }
+
+        if (channel is not null && (attempt.Channel ?? attempt.Wallet) != channel)
+        {
+            // out_trade_no is only unique within the hub: news from one channel never settles another channel's order.
+            LogForeignOrder(log, tx.OutTradeNo, channel, attempt.Channel ?? attempt.Wallet);
             return false;
         }
 
@@ -810,6 +818,9 @@ public sealed partial class PaymentService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Wallet order {OutTradeNo} from {Source} matches no attempt")]
     private static partial void LogUnknownOrder(ILogger logger, string outTradeNo, string source);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Wallet order {OutTradeNo} arrived through channel {Channel} but belongs to channel {Owner}; ignored")]
+    private static partial void LogForeignOrder(ILogger logger, string outTradeNo, string channel, string owner);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Amount mismatch on payment {PaymentId} order {OutTradeNo}: expected {Expected}, wallet says {Actual}; not marked paid")]
     private static partial void LogAmountMismatch(ILogger logger, string paymentId, string outTradeNo, long expected, long actual);
