@@ -21,6 +21,8 @@ public sealed class HubOptions
 
     public TimeSpan WorkerPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    public Features.Workers.WorkerOptions Workers { get; set; } = new();
+
     /// <summary>Send a new refund to the wallet right after the request (off the request); false leaves it to the worker (the simulation).</summary>
     public bool SendRefundsImmediately { get; set; } = true;
 

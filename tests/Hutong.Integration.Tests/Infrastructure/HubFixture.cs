@@ -87,6 +87,7 @@ public abstract class HubFixture : IAsyncLifetime
                 ["Hutong:AdminToken"] = AdminToken,
                 ["Hutong:MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
                 ["Hutong:WorkerPollInterval"] = "00:00:00.100",
+                ["Hutong:Workers:BackoffBase"] = "00:00:00.200", // a row a wallet fault left due is retried soon, as tests expect
                 ["Hutong:UnknownRecheckSchedule:0"] = "00:00:00.300",
                 ["Hutong:UnknownRecheckSchedule:1"] = "00:00:00.300",
                 ["Hutong:UnknownRecheckSchedule:2"] = "00:00:00.300",

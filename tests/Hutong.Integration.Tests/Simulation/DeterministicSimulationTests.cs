@@ -47,6 +47,7 @@ public sealed class DeterministicSimulationTests
                     ["Hutong:SendRefundsImmediately"] = "false",
                     ["Hutong:WalletFeeBasisPoints:wechatpay"] = "0", // so the wallet's money and the ledger's compare one to one
                     ["Hutong:Reconciliation:Enabled"] = "false",
+                    ["Hutong:Workers:Parallelism"] = "1", // one wallet call at a time, in order: the seed replays exactly
                     ["Hutong:UnknownRecheckSchedule:0"] = "00:00:10",
                     ["Hutong:UnknownRecheckSchedule:1"] = "00:00:30",
                     ["Hutong:UnknownRecheckSchedule:2"] = "00:01:00",

@@ -35,6 +35,9 @@ public sealed partial class PaymentService(
     HubMetrics metrics,
     ILogger<PaymentService> log)
 {
+    /// <summary>An attempt's error_code once its wallet reported it paid with another amount than the payment's.</summary>
+    public const string AmountMismatchCode = "amount_mismatch";
+
     private HubOptions Options => options.Value;
 
     public async Task<ApiResult> CreateAsync(string merchantId, CreatePaymentRequest r, IdempotencyContext? idem, CancellationToken ct)
@@ -508,9 +511,17 @@ public sealed partial class PaymentService(
 
         if (tx.AmountMinor != payment.Amount || (tx.Currency is not null && tx.Currency != payment.Currency))
         {
-            // Never mark paid on a mismatched amount; this needs a human (and reconciliation will flag it).
-            LogAmountMismatch(log, payment.Id, tx.OutTradeNo, payment.Amount, tx.AmountMinor ?? -1);
-            metrics.AmountMismatch();
+            // Never mark paid on a mismatched amount; this needs a human (and reconciliation will flag it). The attempt
+            // records it, so the alert is raised once however often a re-query or the wallet repeats it.
+            if (attempt.ErrorCode != AmountMismatchCode)
+            {
+                attempt.ErrorCode = AmountMismatchCode;
+                attempt.ErrorMessage = $"wallet reports {tx.AmountMinor?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no amount"} {tx.Currency}, payment is {payment.Amount} {payment.Currency}";
+                await store.UpdateAttemptAsync(c, t, attempt);
+                LogAmountMismatch(log, payment.Id, tx.OutTradeNo, payment.Amount, tx.AmountMinor ?? -1);
+                metrics.AmountMismatch();
+            }
+
             return true;
         }
 

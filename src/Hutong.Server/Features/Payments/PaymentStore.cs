@@ -107,38 +107,4 @@ public sealed class PaymentStore(Db db)
 
     public Task<IEnumerable<AttemptRow>> AttemptsOfAsync(DbConnection c, DbTransaction t, string paymentId) =>
         c.QueryAsync<AttemptRow>("SELECT * FROM payment_attempts WHERE payment_id = @paymentId ORDER BY id", new { paymentId }, t);
-
-    /// <summary>
-    /// Attempts whose outcome must be re-queried: UNKNOWN ones that are due, and ones still 'requested' long after
-    /// the call must have ended (the hub stopped mid-call, so nobody recorded the wallet's answer).
-    /// </summary>
-    public async Task<IReadOnlyList<AttemptRow>> DueUnknownAttemptsAsync(long now, long orphanedBefore, int limit, CancellationToken ct) =>
-        (await db.ReadAsync(c => c.QueryAsync<AttemptRow>(
-            """
-            SELECT * FROM payment_attempts
-            WHERE (status = 'unknown' AND next_check_at <= @now) OR (status = 'requested' AND updated_at <= @orphanedBefore)
-            ORDER BY updated_at LIMIT @limit
-            """,
-            new { now, orphanedBefore, limit }), ct)).ToList();
-
-    /// <summary>
-    /// Wallet orders that can no longer be the payment's: superseded by a failover to another channel, or left open
-    /// after the payment was settled or closed. The worker closes them so a buyer cannot pay twice.
-    /// </summary>
-    /// <remarks>An order a wallet cannot close is watched until it lapses: it comes back when its next_check_at is due.</remarks>
-    public async Task<IReadOnlyList<AttemptRow>> StrayOpenAttemptsAsync(long now, int limit, CancellationToken ct) =>
-        (await db.ReadAsync(c => c.QueryAsync<AttemptRow>(
-            """
-            SELECT a.* FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
-            WHERE a.status IN ('open', 'requested')
-              AND (p.current_attempt_id IS NULL OR a.id <> p.current_attempt_id OR p.status IN ('succeeded', 'canceled', 'expired'))
-              AND (a.next_check_at IS NULL OR a.next_check_at <= @now)
-            LIMIT @limit
-            """,
-            new { now, limit }), ct)).ToList();
-
-    public async Task<IReadOnlyList<PaymentRow>> DueExpiriesAsync(long now, int limit, CancellationToken ct) =>
-        (await db.ReadAsync(c => c.QueryAsync<PaymentRow>(
-            SelectPayment + "WHERE p.status IN ('created','pending','failed') AND p.expires_at <= @now ORDER BY p.expires_at LIMIT @limit",
-            new { now, limit }), ct)).ToList();
 }
