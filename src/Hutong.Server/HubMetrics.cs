@@ -11,6 +11,7 @@ public sealed class HubMetrics : IDisposable
     private readonly Counter<long> _unknown;
     private readonly Counter<long> _unresolved;
     private readonly Counter<long> _amountMismatch;
+    private readonly Counter<long> _currencyMismatch;
     private readonly Counter<long> _lateSuccess;
     private readonly Counter<long> _doubleCapture;
     private readonly Counter<long> _notificationsRejected;
@@ -23,6 +24,7 @@ public sealed class HubMetrics : IDisposable
         _unknown = _meter.CreateCounter<long>("hutong.payments.unknown");
         _unresolved = _meter.CreateCounter<long>("hutong.payments.unknown_unresolved", description: "UNKNOWN payments whose re-query schedule ended unresolved: page someone.");
         _amountMismatch = _meter.CreateCounter<long>("hutong.payments.amount_mismatch");
+        _currencyMismatch = _meter.CreateCounter<long>("hutong.payments.currency_mismatch");
         _lateSuccess = _meter.CreateCounter<long>("hutong.payments.late_success");
         _doubleCapture = _meter.CreateCounter<long>("hutong.payments.double_capture");
         _notificationsRejected = _meter.CreateCounter<long>("hutong.notifications.rejected");
@@ -39,6 +41,8 @@ public sealed class HubMetrics : IDisposable
     public void UnknownUnresolved() => _unresolved.Add(1);
 
     public void AmountMismatch() => _amountMismatch.Add(1);
+
+    public void CurrencyMismatch() => _currencyMismatch.Add(1);
 
     public void LateSuccess() => _lateSuccess.Add(1);
 

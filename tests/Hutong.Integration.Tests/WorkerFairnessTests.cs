@@ -87,6 +87,25 @@ public abstract class WorkerFairnessTests(HubFixture hub)
         Assert.True(await hub.CountAsync("SELECT work_failures FROM payment_attempts WHERE payment_id = @id", new { id }) >= 1);
         Assert.Equal("unknown", await hub.Db.ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<string>(c, "SELECT status FROM payment_attempts WHERE payment_id = @id", new { id }), default));
     }
+
+    [Fact]
+    public async Task A_paid_order_in_another_currency_is_alerted_as_a_currency_mismatch()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var (_, id, codeUrl) = await PendingAsync(m, "wechatpay", 1600);
+        var no = await hub.Db.ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<string>(c, "SELECT out_trade_no FROM payment_attempts WHERE payment_id = @id", new { id }), default);
+        hub.Sandbox.WeChat.Orders[(hub.WeChat.MchId, no!)].Currency = "USD"; // same number, another currency
+        Assert.Equal(HttpStatusCode.OK, (await hub.BuyerPaysAsync(codeUrl)).StatusCode);
+
+        await hub.EventuallyAsync(
+            () => hub.Db.ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<string?>(c, "SELECT error_code FROM payment_attempts WHERE payment_id = @id", new { id }), default),
+            code => code is not null, what: "the mismatch recorded");
+        Assert.Equal("currency_mismatch", await hub.Db.ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<string>(c, "SELECT error_code FROM payment_attempts WHERE payment_id = @id", new { id }), default));
+        var alert = Assert.Single(hub.Logs.Lines, l => l.Level == LogLevel.Critical && l.Message.Contains(id, StringComparison.Ordinal));
+        Assert.StartsWith("Currency mismatch", alert.Message, StringComparison.Ordinal);
+        Assert.Contains("expected CNY, wallet says USD", alert.Message, StringComparison.Ordinal);
+        Assert.Equal("pending", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
+    }
 }
 
 [Collection("sqlite")]

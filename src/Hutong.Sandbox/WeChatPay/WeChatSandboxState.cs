@@ -48,7 +48,8 @@ public sealed class SandboxOrder
     /// <summary>Settable so a test can seed an amount discrepancy between the wallet and the hub.</summary>
     public required long Total { get; set; }
 
-    public required string Currency { get; init; }
+    /// <summary>Settable so a test can seed a currency discrepancy.</summary>
+    public required string Currency { get; set; }
 
     /// <summary>Settable so a test can make the merchant's endpoint unreachable for a while.</summary>
     public required string NotifyUrl { get; set; }

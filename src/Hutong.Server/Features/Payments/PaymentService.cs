@@ -38,6 +38,8 @@ public sealed partial class PaymentService(
     /// <summary>An attempt's error_code once its wallet reported it paid with another amount than the payment's.</summary>
     public const string AmountMismatchCode = "amount_mismatch";
 
+    public const string CurrencyMismatchCode = "currency_mismatch";
+
     private HubOptions Options => options.Value;
 
     public async Task<ApiResult> CreateAsync(string merchantId, CreatePaymentRequest r, IdempotencyContext? idem, CancellationToken ct)
@@ -513,13 +515,23 @@ public sealed partial class PaymentService(
         {
             // Never mark paid on a mismatched amount; this needs a human (and reconciliation will flag it). The attempt
             // records it, so the alert is raised once however often a re-query or the wallet repeats it.
-            if (attempt.ErrorCode != AmountMismatchCode)
+            var currencyDiffers = tx.AmountMinor == payment.Amount;
+            var code = currencyDiffers ? CurrencyMismatchCode : AmountMismatchCode;
+            if (attempt.ErrorCode != code)
             {
-                attempt.ErrorCode = AmountMismatchCode;
+                attempt.ErrorCode = code;
                 attempt.ErrorMessage = $"wallet reports {tx.AmountMinor?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no amount"} {tx.Currency}, payment is {payment.Amount} {payment.Currency}";
                 await store.UpdateAttemptAsync(c, t, attempt);
-                LogAmountMismatch(log, payment.Id, tx.OutTradeNo, payment.Amount, tx.AmountMinor ?? -1);
-                metrics.AmountMismatch();
+                if (currencyDiffers)
+                {
+                    LogCurrencyMismatch(log, payment.Id, tx.OutTradeNo, payment.Currency, tx.Currency!);
+                    metrics.CurrencyMismatch();
+                }
+                else
+                {
+                    LogAmountMismatch(log, payment.Id, tx.OutTradeNo, payment.Amount, tx.AmountMinor ?? -1);
+                    metrics.AmountMismatch();
+                }
             }
 
             return true;
@@ -832,6 +844,9 @@ public sealed partial class PaymentService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Wallet order {OutTradeNo} arrived through channel {Channel} but belongs to channel {Owner}; ignored")]
     private static partial void LogForeignOrder(ILogger logger, string outTradeNo, string channel, string owner);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Currency mismatch on payment {PaymentId} order {OutTradeNo}: expected {Expected}, wallet says {Actual}; not marked paid")]
+    private static partial void LogCurrencyMismatch(ILogger logger, string paymentId, string outTradeNo, string expected, string actual);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Amount mismatch on payment {PaymentId} order {OutTradeNo}: expected {Expected}, wallet says {Actual}; not marked paid")]
     private static partial void LogAmountMismatch(ILogger logger, string paymentId, string outTradeNo, long expected, long actual);
