@@ -141,12 +141,7 @@ public static class HubApp
 
         s.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
         s.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.Customize);
-        s.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
-        {
-            doc.Info.Title = "Hutong merchant API";
-            doc.Info.Description = "One API over WeChat Pay, Alipay and UnionPay. Amounts are integers in minor units. Every POST takes an Idempotency-Key.";
-            return Task.CompletedTask;
-        }));
+        s.AddOpenApi(OpenApiConventions.Configure);
 
         var app = builder.Build();
         // A body over Kestrel's cap (or a malformed request) surfaces as BadHttpRequestException: answer its status

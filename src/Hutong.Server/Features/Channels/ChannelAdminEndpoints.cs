@@ -15,11 +15,11 @@ public static partial class ChannelAdminEndpoints
 {
     public static void Map(RouteGroupBuilder admin)
     {
-        admin.MapPost("/channels", CreateAsync).Accepts<CreateChannelRequest>("application/json");
-        admin.MapGet("/channels", async (WalletRegistry wallets, CancellationToken ct) => ApiResult.Ok(new { @object = "list", data = await wallets.ListAsync(ct) }));
-        admin.MapPost("/merchants/{merchantId}/routes/{wallet}", SaveRoutesAsync).Accepts<RouteRulesDto>("application/json");
+        admin.MapPost("/channels", CreateAsync).Accepts<CreateChannelRequest>("application/json").WithTags("Channels");
+        admin.MapGet("/channels", async (WalletRegistry wallets, CancellationToken ct) => ApiResult.Ok(new { @object = "list", data = await wallets.ListAsync(ct) })).WithTags("Channels");
+        admin.MapPost("/merchants/{merchantId}/routes/{wallet}", SaveRoutesAsync).Accepts<RouteRulesDto>("application/json").WithTags("Routes");
         admin.MapGet("/merchants/{merchantId}/routes/{wallet}", async (string merchantId, string wallet, RoutingService routing, CancellationToken ct) =>
-            ApiResult.Ok(new { @object = "routes", merchant_id = merchantId, wallet, rules = await routing.RulesAsync(merchantId, wallet, ct) }));
+            ApiResult.Ok(new { @object = "routes", merchant_id = merchantId, wallet, rules = await routing.RulesAsync(merchantId, wallet, ct) })).WithTags("Routes");
     }
 
     private static async Task<ApiResult> CreateAsync(HttpContext ctx, WalletRegistry wallets, SecretBox secrets)

@@ -15,7 +15,7 @@ public static class FriendPayEndpoints
 {
     public static void MapApi(RouteGroupBuilder v1)
     {
-        var g = v1.WithTags("Friend pay");
+        var g = v1; // tagged per endpoint: tags on the shared /v1 group would apply to every endpoint
         g.MapPost("/payments/{id}/friend_pay_links", async (HttpContext ctx, FriendPayService svc, string id) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateFriendPayLinkRequest>(ctx.Request);
@@ -30,16 +30,16 @@ public static class FriendPayEndpoints
             })
             .Accepts<CreateFriendPayLinkRequest>("application/json")
             .Produces<FriendPayLinkDto>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409)
-            .WithSummary("Create an ask-a-friend-to-pay (代付) link for an unpaid payment.");
+            .WithSummary("Create an ask-a-friend-to-pay (代付) link for an unpaid payment.").WithTags("Friend pay links");
         g.MapGet("/payments/{id}/friend_pay_links", (HttpContext ctx, FriendPayService svc, string id) =>
                 Ids.HasPrefix(id, Ids.Payment) ? svc.ListAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("payment")))
-            .WithSummary("List a payment's friend-pay links.");
+            .WithSummary("List a payment's friend-pay links.").WithTags("Friend pay links");
         g.MapPost("/friend_pay_links/{id}/revoke", (HttpContext ctx, FriendPayService svc, string id) =>
                 Ids.HasPrefix(id, FriendPayService.IdPrefix)
                     ? svc.RevokeAsync(MerchantContext.Of(ctx).MerchantId, id, IdempotencyContext.Of(ctx), ctx.RequestAborted)
                     : Task.FromResult(Problems.NotFound("friend_pay_link")))
             .Produces<FriendPayLinkDto>().ProducesProblem(404)
-            .WithSummary("Revoke a friend-pay link; the friend then sees that it is no longer valid.");
+            .WithSummary("Revoke a friend-pay link; the friend then sees that it is no longer valid.").WithTags("Friend pay links");
     }
 
     public static void MapPages(IEndpointRouteBuilder app)

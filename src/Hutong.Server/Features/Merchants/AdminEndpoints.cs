@@ -16,10 +16,10 @@ public static class AdminEndpoints
 {
     public static void Map(RouteGroupBuilder admin)
     {
-        admin.WithTags("Admin");
-        admin.MapPost("/merchants", CreateMerchantAsync).Accepts<CreateMerchantRequest>("application/json").Produces<OnboardedMerchant>(201);
-        admin.MapPost("/merchants/{id}/api_keys", CreateKeyAsync).Produces<ApiKeyDto>(201).ProducesProblem(404);
-        admin.MapPost("/api_keys/{id}/revoke", RevokeKeyAsync).Produces(200).ProducesProblem(404);
+        // Tagged per endpoint: a tag on the shared /admin group would apply to every operator endpoint.
+        admin.MapPost("/merchants", CreateMerchantAsync).Accepts<CreateMerchantRequest>("application/json").Produces<OnboardedMerchant>(201).WithTags("Merchants");
+        admin.MapPost("/merchants/{id}/api_keys", CreateKeyAsync).Produces<ApiKeyDto>(201).ProducesProblem(404).WithTags("API keys");
+        admin.MapPost("/api_keys/{id}/revoke", RevokeKeyAsync).Produces(200).ProducesProblem(404).WithTags("API keys");
     }
 
     private static async Task<ApiResult> CreateMerchantAsync(HttpContext ctx, MerchantStore merchants)

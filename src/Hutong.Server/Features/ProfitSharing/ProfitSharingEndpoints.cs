@@ -10,7 +10,7 @@ public static class ProfitSharingEndpoints
 {
     public static void Map(RouteGroupBuilder v1)
     {
-        var g = v1.WithTags("Profit sharing");
+        var g = v1; // tagged per endpoint: tags on the shared /v1 group would apply to every endpoint
         g.MapPost("/split_receivers", async (HttpContext ctx, ProfitSharingService svc) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateReceiverRequest>(ctx.Request);
@@ -18,9 +18,9 @@ public static class ProfitSharingEndpoints
             })
             .Accepts<CreateReceiverRequest>("application/json")
             .Produces<SplitReceiverDto>(201).ProducesProblem(400)
-            .WithSummary("Register a receiver (platform, host or agency) at one wallet; the hub adds it at the wallet before its first split.");
+            .WithSummary("Register a receiver (platform, host or agency) at one wallet; the hub adds it at the wallet before its first split.").WithTags("Split receivers");
         g.MapGet("/split_receivers", (HttpContext ctx, ProfitSharingService svc) => svc.ListReceiversAsync(MerchantContext.Of(ctx).MerchantId, ctx.RequestAborted))
-            .WithSummary("The merchant's split receivers.");
+            .WithSummary("The merchant's split receivers.").WithTags("Split receivers");
         g.MapPost("/payments/{id}/splits", async (HttpContext ctx, ProfitSharingService svc, string id) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateSplitRequest>(ctx.Request);
@@ -35,12 +35,12 @@ public static class ProfitSharingEndpoints
             })
             .Accepts<CreateSplitRequest>("application/json")
             .Produces<SplitDto>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422)
-            .WithSummary("Split a succeeded payment to receivers, within the wallet's cap, receiver and time limits (checked before the wallet is called).");
+            .WithSummary("Split a succeeded payment to receivers, within the wallet's cap, receiver and time limits (checked before the wallet is called).").WithTags("Splits");
         g.MapGet("/payments/{id}/splits", (HttpContext ctx, ProfitSharingService svc, string id) =>
                 Ids.HasPrefix(id, Ids.Payment) ? svc.ListSplitsAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("payment")))
-            .WithSummary("A payment's splits and what refunds took back from receivers.");
+            .WithSummary("A payment's splits and what refunds took back from receivers.").WithTags("Splits");
         g.MapGet("/splits/{id}", (HttpContext ctx, ProfitSharingService svc, string id) =>
                 Ids.HasPrefix(id, SplitStore.SplitPrefix) ? svc.GetSplitAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("split")))
-            .Produces<SplitDto>().ProducesProblem(404).WithSummary("Retrieve a split.");
+            .Produces<SplitDto>().ProducesProblem(404).WithSummary("Retrieve a split.").WithTags("Splits");
     }
 }

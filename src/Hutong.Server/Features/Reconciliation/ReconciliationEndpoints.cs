@@ -11,7 +11,7 @@ public static class ReconciliationEndpoints
 {
     public static void Map(RouteGroupBuilder admin)
     {
-        var g = admin.MapGroup("/reconciliations").WithTags("Reconciliation");
+        var g = admin.MapGroup("/reconciliations").WithTags("Reconciliations");
         g.MapPost("/", async (HttpContext ctx, ReconciliationService svc) =>
         {
             var (body, problem) = await RequestBody.ReadAsync<RunReconciliationRequest>(ctx.Request);

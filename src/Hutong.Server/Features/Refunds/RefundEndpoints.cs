@@ -10,7 +10,7 @@ public static class RefundEndpoints
 {
     public static void Map(RouteGroupBuilder v1)
     {
-        var g = v1.WithTags("Refunds");
+        var g = v1; // tagged per endpoint: tags on the shared /v1 group would apply to every endpoint
         g.MapPost("/payments/{id}/refunds", async (HttpContext ctx, RefundService svc, string id) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateRefundRequest>(ctx.Request);
@@ -25,12 +25,12 @@ public static class RefundEndpoints
             })
             .Accepts<CreateRefundRequest>("application/json")
             .Produces<RefundDto>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409)
-            .WithSummary("Refund all or part of a succeeded payment; partial refunds never exceed what was captured.");
+            .WithSummary("Refund all or part of a succeeded payment; partial refunds never exceed what was captured.").WithTags("Refunds");
         g.MapGet("/payments/{id}/refunds", (HttpContext ctx, RefundService svc, string id) =>
                 Ids.HasPrefix(id, Ids.Payment) ? svc.ListAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("payment")))
-            .WithSummary("A payment's refunds, including those the hub made by itself.");
+            .WithSummary("A payment's refunds, including those the hub made by itself.").WithTags("Refunds");
         g.MapGet("/refunds/{id}", (HttpContext ctx, RefundService svc, string id) =>
                 Ids.HasPrefix(id, RefundStore.IdPrefix) ? svc.GetAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("refund")))
-            .Produces<RefundDto>().ProducesProblem(404).WithSummary("Retrieve a refund.");
+            .Produces<RefundDto>().ProducesProblem(404).WithSummary("Retrieve a refund.").WithTags("Refunds");
     }
 }

@@ -11,14 +11,14 @@ public static class RolloutEndpoints
 {
     public static void Map(RouteGroupBuilder v1)
     {
-        var g = v1.MapGroup("/rollouts").WithTags("Rollout");
+        var g = v1.MapGroup("/rollouts").WithTags("Rollouts");
         g.MapGet("/", ListAsync);
         g.MapPost("/{wallet}", SaveAsync).Accepts<RolloutRuleDto>("application/json")
             .WithSummary("Set who is offered this wallet: percentage (stable per user), allow/deny lists, categories, kill switch.");
         g.MapDelete("/{wallet}", DeleteAsync);
         g.MapGet("/{wallet}/explain", ExplainAsync).Produces<RolloutExplanation>()
             .WithSummary("Why was this wallet offered (or not) to user_id for product_category?");
-        v1.MapGet("/wallets/offered", OfferedAsync).WithTags("Rollout")
+        v1.MapGet("/wallets/offered", OfferedAsync).WithTags("Offered wallets")
             .WithSummary("The enabled wallets offered to a buyer (user_id) for a product category, each with the reason.");
     }
 

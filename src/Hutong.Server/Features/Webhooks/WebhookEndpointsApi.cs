@@ -21,7 +21,7 @@ public static partial class WebhookEndpointsApi
 {
     public static void Map(RouteGroupBuilder v1)
     {
-        var g = v1.MapGroup("/webhook_endpoints").WithTags("Webhooks");
+        var g = v1.MapGroup("/webhook_endpoints").WithTags("Webhook endpoints");
         g.MapPost("/", CreateAsync).Accepts<CreateWebhookEndpointRequest>("application/json").Produces<WebhookEndpointDto>(201).ProducesProblem(400);
         g.MapGet("/", ListAsync).Produces<WebhookEndpointDto[]>();
         g.MapPost("/{id}/rotate_secret", RotateAsync).Produces<WebhookEndpointDto>().ProducesProblem(404);
