@@ -144,6 +144,7 @@ public static class HubApp
         s.AddOpenApi(OpenApiConventions.Configure);
 
         var app = builder.Build();
+        app.UseSecurityHeaders();
         // A body over Kestrel's cap (or a malformed request) surfaces as BadHttpRequestException: answer its status
         // (413, 400) as a problem, not a 500.
         app.UseExceptionHandler(new ExceptionHandlerOptions

@@ -29,16 +29,25 @@ public sealed class AggregatedQrTests(SqliteHub hub)
         return (m, id, url[(url.LastIndexOf('/') + 1)..]);
     }
 
+    /// <summary>A wallet app scanning: the GET, then (as the page's script or a tap does) the POST it answers with.</summary>
     private async Task<HttpResponseMessage> ScanAsync(string token, string? ua)
     {
-        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(hub.Hub.BaseUrl) };
-        var request = new HttpRequestMessage(HttpMethod.Get, $"/a/{token}");
-        if (ua is not null)
+        using var browser = new BrowserLikeClient(hub.Hub.BaseUrl, ua ?? string.Empty);
+        if (ua is null)
         {
-            request.Headers.TryAddWithoutValidation("User-Agent", ua);
+            browser.Http.DefaultRequestHeaders.Remove("User-Agent");
         }
 
-        return await http.SendAsync(request);
+        var scan = await browser.Http.GetAsync($"/a/{token}");
+        if (scan.StatusCode != HttpStatusCode.OK)
+        {
+            return scan;
+        }
+
+        var html = await scan.Content.ReadAsStringAsync();
+        Assert.Contains($"<form method=\"post\" action=\"/a/{token}\" id=\"continue\"", html, StringComparison.Ordinal);
+        var wallet = html.Split("name=\"wallet\" value=\"")[1].Split('"')[0];
+        return await browser.Http.PostAsync($"/a/{token}", new FormUrlEncodedContent(new Dictionary<string, string> { ["wallet"] = wallet }));
     }
 
     [Fact]
@@ -62,7 +71,7 @@ public sealed class AggregatedQrTests(SqliteHub hub)
     {
         var (m, id, token) = await NewPaymentAsync();
         var wechat = await ScanAsync(token, WeChatUa);
-        Assert.Equal($"/pay/{token}", wechat.Headers.Location!.ToString());
+        Assert.Equal($"/pay/{token}?lang=en", wechat.Headers.Location!.ToString()); // the scanner's language
         Assert.Equal("wechatpay", (await m.GetAsync($"/v1/payments/{id}")).Str("wallet"));
 
         var (m2, id2, token2) = await NewPaymentAsync();
@@ -73,6 +82,51 @@ public sealed class AggregatedQrTests(SqliteHub hub)
         Assert.Contains("aggregate.png", page, StringComparison.Ordinal);
         var png = await hub.Http.GetAsync($"/pay/{token2}/aggregate.png");
         Assert.Equal("image/png", png.Content.Headers.ContentType!.MediaType);
+    }
+
+    [Fact]
+    public async Task The_scan_itself_changes_nothing_the_wallet_choice_is_a_POST()
+    {
+        var (m, id, token) = await NewPaymentAsync();
+        using var app = new BrowserLikeClient(hub.Hub.BaseUrl, AlipayUa);
+        var scan = await app.Http.GetAsync($"/a/{token}");
+        Assert.Equal(HttpStatusCode.OK, scan.StatusCode); // a page that posts the choice, not a confirm
+        Assert.Contains("id=\"continue\"", await scan.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("created", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id = @id", new { id }));
+
+        // A POST without the session cookie the page set takes no claim and starts nothing.
+        using var bare = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = new Uri(hub.Hub.BaseUrl) };
+        var cookieless = await bare.PostAsync($"/a/{token}", new FormUrlEncodedContent(new Dictionary<string, string> { ["wallet"] = "alipay" }));
+        Assert.Contains("e=cookie", cookieless.Headers.Location!.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id = @id", new { id }));
+    }
+
+    [Fact]
+    public async Task A_scan_while_a_friend_is_paying_shows_someone_else_is_paying_and_leaves_their_order_open()
+    {
+        var (m, id, token) = await NewPaymentAsync();
+        var link = await m.PostAsync($"/v1/payments/{id}/friend_pay_links", new { requester_name = "小明" });
+        var friendPage = new Uri(link.Str("url")).AbsolutePath;
+        using var friend = new BrowserLikeClient(hub.Hub.BaseUrl);
+        await friend.PageAsync(friendPage);
+        Assert.DoesNotContain("e=", (await friend.SubmitAsync(friendPage + "/wechatpay")).Location, StringComparison.Ordinal);
+        var friendsCode = (await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("next_action").GetProperty("code_url").GetString()!;
+
+        using var app = new BrowserLikeClient(hub.Hub.BaseUrl, AlipayUa);
+        var scan = await app.Http.GetAsync($"/a/{token}");
+        Assert.Equal($"/pay/{token}", scan.Headers.Location!.ToString());
+        Assert.Contains("A friend is paying for you", (await app.PageAsync($"/pay/{token}")).Html, StringComparison.Ordinal);
+        // Posting the choice anyway (a page opened before the friend chose) is refused like a cashier button.
+        var posted = await app.Http.PostAsync($"/a/{token}", new FormUrlEncodedContent(new Dictionary<string, string> { ["wallet"] = "alipay" }));
+        Assert.Contains("e=claimed", posted.Headers.Location!.ToString(), StringComparison.Ordinal);
+
+        var p = await m.GetAsync($"/v1/payments/{id}");
+        Assert.Equal("wechatpay", p.Str("wallet"));
+        Assert.Equal(friendsCode, p.Json.GetProperty("next_action").GetProperty("code_url").GetString());
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id = @id", new { id }));
+        Assert.Equal(HttpStatusCode.OK, (await hub.BuyerPaysAsync(friendsCode)).StatusCode); // the friend's order still takes their money
+        await m.WaitForStatusAsync(id, "succeeded");
     }
 
     [Fact]

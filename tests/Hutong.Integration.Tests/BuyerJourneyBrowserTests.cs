@@ -12,7 +12,7 @@ public sealed class BuyerJourneyBrowserTests(SqliteHub hub, BrowserFixture brows
     /// <summary>axe-core's WCAG 2 A/AA rules (labels, contrast, language, names): the ids of what fails.</summary>
     private static async Task<string[]> AccessibilityViolationsAsync(IPage page)
     {
-        await page.AddScriptTagAsync(new PageAddScriptTagOptions { Path = Path.Combine(BrowserFixture.RepoRoot, "tests", "e2e", "node_modules", "axe-core", "axe.min.js") });
+        await BrowserFixture.AddLibraryAsync(page, Path.Combine(BrowserFixture.RepoRoot, "tests", "e2e", "node_modules", "axe-core", "axe.min.js"));
         return await page.EvaluateAsync<string[]>("""
             async () => (await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }))
               .violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))

@@ -82,6 +82,44 @@ public sealed class CheckoutBrowserTests(SqliteHub hub, BrowserFixture browser) 
     }
 
     [Fact]
+    public async Task Under_the_pages_CSP_their_own_style_and_script_work_injected_script_does_not_and_nothing_frames_them()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var id = await m.CreatePaymentAsync(700);
+        var checkout = (await m.GetAsync($"/v1/payments/{id}")).Str("checkout_url");
+        await using var ctx = await browser.Browser.NewContextAsync();
+        var page = await ctx.NewPageAsync();
+        var refused = new List<string>();
+        page.Console += (_, msg) =>
+        {
+            if (msg.Text.Contains("Content Security Policy", StringComparison.Ordinal))
+            {
+                refused.Add(msg.Text);
+            }
+        };
+        await page.GotoAsync(checkout);
+        Assert.Equal("rgb(242, 242, 242)", await page.EvaluateAsync<string>("() => getComputedStyle(document.body).backgroundColor")); // the stylesheet loaded
+        await page.Locator("#pay-wechatpay").ClickAsync();
+        await page.Locator("#qr").WaitForAsync();
+        await hub.BuyerPaysAsync((await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("next_action").GetProperty("code_url").GetString()!);
+        await page.Locator("#status[data-status='succeeded']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 }); // the live script ran
+        Assert.Empty(refused);
+
+        // What an injection would add is refused.
+        Assert.True(await page.EvaluateAsync<bool>("""
+            () => { const s = document.createElement('script'); s.textContent = 'window.injected = 1'; document.body.appendChild(s); return window.injected === undefined; }
+            """));
+        Assert.NotEmpty(refused);
+
+        // Another site framing the cashier (to clickjack its pay buttons) gets nothing.
+        var attacker = await ctx.NewPageAsync();
+        await attacker.SetContentAsync($"<iframe id=\"f\" src=\"{checkout}\" width=\"400\" height=\"400\"></iframe>");
+        await attacker.WaitForTimeoutAsync(500);
+        var frame = attacker.Frames.Single(f => f != attacker.MainFrame);
+        Assert.Equal(0, await frame.Locator("#amount").CountAsync());
+    }
+
+    [Fact]
     public async Task An_unknown_checkout_token_is_a_404_page() =>
         Assert.Equal(404, (await (await browser.Browser.NewPageAsync()).GotoAsync(hub.Hub.BaseUrl + "/pay/not-a-token"))!.Status);
 }

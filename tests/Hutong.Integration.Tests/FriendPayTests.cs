@@ -111,6 +111,7 @@ public abstract class FriendPayTests(HubFixture hub)
         var (m, id, _, url) = await AskAFriendAsync(6600);
         using var a = new BrowserLikeClient(hub.Hub.BaseUrl);
         using var b = new BrowserLikeClient(hub.Hub.BaseUrl);
+        await Task.WhenAll(a.PageAsync(PathOf(url)), b.PageAsync(PathOf(url))); // each page sets its browser's payer session
         await a.SubmitAsync(PathOf(url) + "/unionpay");
         var qrA = (await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("next_action").GetProperty("code_url").GetString()!;
         await hub.ExecAsync("UPDATE payments SET payer_claim_until = 0 WHERE id = @id", new { id });
@@ -150,6 +151,87 @@ public abstract class FriendPayTests(HubFixture hub)
         Assert.Equal(HttpStatusCode.Gone, expired.Status);
         Assert.Contains("expired", expired.Html, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NotFound, (await friend.PageAsync("/f/" + Hutong.Domain.Ids.Token())).Status);
+    }
+
+    [Fact]
+    public async Task Revoking_a_link_closes_the_friends_order_and_releases_their_claim_so_the_buyer_pays_at_once()
+    {
+        var (m, id, linkId, url) = await AskAFriendAsync();
+        using var friend = new BrowserLikeClient(hub.Hub.BaseUrl);
+        await friend.PageAsync(PathOf(url));
+        await friend.SubmitAsync(PathOf(url) + "/wechatpay");
+        var friendsCode = (await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("next_action").GetProperty("code_url").GetString()!;
+
+        Assert.Equal(HttpStatusCode.OK, (await m.PostAsync($"/v1/friend_pay_links/{linkId}/revoke")).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await hub.BuyerPaysAsync(friendsCode)).StatusCode); // closed at the wallet
+        var p = await m.GetAsync($"/v1/payments/{id}");
+        Assert.Equal("pending", p.Str("status"));
+        Assert.False(p.Json.TryGetProperty("next_action", out var next) && next.ValueKind == System.Text.Json.JsonValueKind.Object);
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE id = @id AND payer_claim IS NOT NULL", new { id }));
+
+        // The buyer, at the cashier, is not told "a friend is paying" and gets a QR of their own straight away.
+        var checkout = new Uri(p.Str("checkout_url")).AbsolutePath;
+        using var buyer = new BrowserLikeClient(hub.Hub.BaseUrl);
+        Assert.DoesNotContain("A friend is paying", (await buyer.PageAsync(checkout)).Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("e=", (await buyer.SubmitAsync(checkout + "/wechatpay")).Location, StringComparison.Ordinal);
+        var buyersCode = (await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("next_action").GetProperty("code_url").GetString()!;
+        Assert.NotEqual(friendsCode, buyersCode);
+        Assert.Equal(HttpStatusCode.OK, (await hub.BuyerPaysAsync(buyersCode, openId: "oBuyer1")).StatusCode);
+        Assert.Equal("checkout", (await m.WaitForStatusAsync(id, "succeeded")).Json.GetProperty("payer").GetProperty("via").GetString());
+    }
+
+    [Fact]
+    public async Task A_revoked_friends_UnionPay_order_that_cannot_be_closed_is_refunded_if_paid_and_the_payment_stays_the_buyers()
+    {
+        var (m, id, linkId, url) = await AskAFriendAsync(5500);
+        using var friend = new BrowserLikeClient(hub.Hub.BaseUrl);
+        await friend.PageAsync(PathOf(url));
+        await friend.SubmitAsync(PathOf(url) + "/unionpay");
+        var friendsQr = (await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("next_action").GetProperty("code_url").GetString()!;
+        Assert.Equal(HttpStatusCode.OK, (await m.PostAsync($"/v1/friend_pay_links/{linkId}/revoke")).Status);
+
+        using var sandbox = new HttpClient { BaseAddress = new Uri(hub.Sandbox.BaseUrl) };
+        Assert.True((await sandbox.PostAsJsonAsync("/sandbox/unionpay/buyer/pay", new { qr_code = friendsQr, acc_no = "6222****0009" }, SandboxJson.Options)).IsSuccessStatusCode);
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @id AND status = 'succeeded' AND reason = 'friend_pay_link_revoked'", new { id }),
+            n => n == 1, what: "refund of the capture through the revoked link");
+        Assert.Equal("pending", (await m.GetAsync($"/v1/payments/{id}")).Str("status")); // still the buyer's to pay
+        Assert.Single(hub.Sandbox.UnionPay.Orders.Values, o => o.RefundOf is not null && o.TxnAmt == 5500);
+    }
+
+    [Fact]
+    public async Task While_a_friend_holds_the_payment_the_merchants_API_cannot_replace_their_order()
+    {
+        var (m, id, _, url) = await AskAFriendAsync();
+        using var friend = new BrowserLikeClient(hub.Hub.BaseUrl);
+        await friend.PageAsync(PathOf(url));
+        await friend.SubmitAsync(PathOf(url) + "/wechatpay");
+        var friendsCode = (await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("next_action").GetProperty("code_url").GetString()!;
+
+        var api = await m.PostAsync($"/v1/payments/{id}/confirm", new { wallet = "alipay" });
+        Assert.Equal(HttpStatusCode.Conflict, api.Status);
+        Assert.Equal("payment_claimed", api.Str("code"));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id = @id", new { id }));
+        Assert.Equal(HttpStatusCode.OK, (await hub.BuyerPaysAsync(friendsCode)).StatusCode);
+        await m.WaitForStatusAsync(id, "succeeded");
+    }
+
+    [Fact]
+    public async Task A_pay_button_posted_without_the_pages_session_cookie_claims_nothing()
+    {
+        var (m, id, _, url) = await AskAFriendAsync();
+        using var bare = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = new Uri(hub.Hub.BaseUrl) };
+        for (var i = 0; i < 3; i++)
+        {
+            var r = await bare.PostAsync(PathOf(url) + "/wechatpay", null);
+            Assert.Contains("e=cookie", r.Headers.Location!.ToString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE id = @id AND payer_claim IS NOT NULL", new { id }));
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id = @id", new { id }));
+        var checkout = new Uri((await m.GetAsync($"/v1/payments/{id}")).Str("checkout_url")).AbsolutePath;
+        Assert.Contains("e=cookie", (await bare.PostAsync(checkout + "/wechatpay", null)).Headers.Location!.ToString(), StringComparison.Ordinal);
+        using var friend = new BrowserLikeClient(hub.Hub.BaseUrl);
+        Assert.Contains("allow cookies", (await friend.PageAsync(PathOf(url) + "?e=cookie")).Html, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]

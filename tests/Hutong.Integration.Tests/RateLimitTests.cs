@@ -39,6 +39,13 @@ public sealed class RateLimitTests
         Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
         Assert.Contains("rate_limited", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.TooManyRequests, (await http.GetAsync("/s")).StatusCode); // one budget across the public pages
+        using (var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(hub.BaseUrl) })
+        {
+            // The aggregated QR's scan, its wallet choice and its image are public pages too.
+            Assert.Equal(HttpStatusCode.TooManyRequests, (await noRedirects.GetAsync("/a/guess")).StatusCode);
+            Assert.Equal(HttpStatusCode.TooManyRequests, (await noRedirects.PostAsync("/a/guess", null)).StatusCode);
+            Assert.Equal(HttpStatusCode.TooManyRequests, (await noRedirects.GetAsync("/pay/guess/aggregate.png")).StatusCode);
+        }
 
         for (var i = 0; i < 3; i++)
         {

@@ -1,19 +1,26 @@
+using Hutong.Domain.Payments;
+using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Rollout;
+using Hutong.Server.Http;
 using Microsoft.Extensions.Options;
+using static Hutong.Server.Features.Checkout.BuyerUi;
 
 namespace Hutong.Server.Features.Checkout;
 
 /// <summary>
 /// 聚合码: one QR per payment (/a/{token}). Scanned by a wallet app, its in-app browser names itself in the
-/// User-Agent (MicroMessenger, AlipayClient, UnionPay/CloudPay — the same tests Jeepay and XxPay use); the hub
-/// confirms the payment at that wallet and continues there. Any other scanner lands on the checkout page to choose.
+/// User-Agent (MicroMessenger, AlipayClient, UnionPay/CloudPay — the same tests Jeepay and XxPay use). The scan (a GET)
+/// changes nothing: it answers a page that posts the wallet choice back at once (a tap without JavaScript), and that
+/// POST starts the payment like a pay button on the cashier — taking the payer claim for this browser, so a payment
+/// someone else is paying is refused like anywhere else. Any other scanner lands on the checkout page to choose.
 /// </summary>
 public static class AggregatedQr
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/a/{token}", ScanAsync).ExcludeFromDescription();
+        app.MapGet("/a/{token}", ScanAsync).ExcludeFromDescription().RequireRateLimiting(RateLimits.Public);
+        app.MapPost("/a/{token}", ContinueAsync).ExcludeFromDescription().DisableAntiforgery().RequireRateLimiting(RateLimits.Public);
         app.MapGet("/pay/{token}/aggregate.png", async (string token, PaymentStore store, IOptions<HubOptions> options, CancellationToken ct) =>
         {
             if (await store.GetByCheckoutTokenAsync(token, ct) is null)
@@ -21,8 +28,8 @@ public static class AggregatedQr
                 return Results.NotFound();
             }
 
-            return Results.Bytes(BuyerUi.QrPng(Url(options.Value, token)), "image/png");
-        }).ExcludeFromDescription();
+            return Results.Bytes(QrPng(Url(options.Value, token)), "image/png");
+        }).ExcludeFromDescription().RequireRateLimiting(RateLimits.Public);
     }
 
     public static string Url(HubOptions options, string token) => $"{options.PublicBaseUrl.TrimEnd('/')}/a/{token}";
@@ -37,28 +44,85 @@ public static class AggregatedQr
         _ => null,
     };
 
-    private static async Task<IResult> ScanAsync(HttpContext ctx, string token, PaymentStore store, PaymentService payments, RolloutService rollout, WalletRegistry wallets)
+    /// <summary>The scan: reads only. A wallet app that may pay gets the continue page; everything else the checkout page.</summary>
+    private static async Task<IResult> ScanAsync(
+        HttpContext ctx, string token, PaymentStore store, MerchantStore merchants, RolloutService rollout, WalletRegistry wallets, TimeProvider time)
     {
+        var ct = ctx.RequestAborted;
         var checkout = $"/pay/{Uri.EscapeDataString(token)}";
-        var payment = await store.GetByCheckoutTokenAsync(token, ctx.RequestAborted);
+        var payment = await store.GetByCheckoutTokenAsync(token, ct);
         if (payment is null)
         {
             return Results.Redirect(checkout); // the checkout page says "not found"
         }
 
-        var wallet = DetectWallet(ctx.Request.Headers.UserAgent.ToString());
-        if (wallet is null || !(await wallets.WalletsAsync(ctx.RequestAborted)).ContainsKey(wallet)
-            || !(await rollout.DecideAsync(payment.MerchantId, wallet, payment.BuyerId, payment.ProductCategory, ctx.RequestAborted)).Offered)
+        var wallet = await OfferedWalletAsync(ctx, payment, rollout, wallets);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        PayerSession.Of(ctx); // the continue POST must carry this browser's session
+        var view = await PayerView.ForAsync(ctx, payment, store, now, anyoneOwnsUnclaimed: false);
+        if (wallet is null || view.ClaimedByOther
+            || payment.State is not (PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed) || payment.ExpiresAt <= now)
         {
-            return Results.Redirect(checkout); // unknown app, or a wallet not offered: let the buyer choose
+            // Unknown app, a wallet not offered, someone else paying ("a friend is paying"), or nothing to pay: the
+            // checkout page shows which.
+            return Results.Redirect(checkout);
         }
 
-        await payments.ConfirmAsync(payment, wallet, ctx.RequestAborted);
-        var after = await store.GetByCheckoutTokenAsync(token, ctx.RequestAborted);
+        if (view.Mine && payment is { State: PaymentStatus.Pending, CodeUrl: { } codeUrl } && payment.Wallet == wallet && wallet is "alipay" or "unionpay")
+        {
+            return Results.Redirect(codeUrl); // this browser's own open order (a second scan)
+        }
+
+        var l = Lang.Of(ctx);
+        var merchant = await merchants.GetAsync(payment.MerchantId, ct);
+        var path = $"/a/{token}";
+        var html = $"""
+            <main>
+              <p class="merchant">{E(merchant?.Name ?? "Merchant")}</p>
+              <h1 class="amount" id="amount">{E(payment.Money.ToDisplayString())}</h1>
+              <p class="desc">{E(payment.Description)}</p>
+              <form method="post" action="{E(path)}" id="continue" class="wallets">
+                <input type="hidden" name="wallet" value="{E(wallet)}">
+                <button type="submit" class="{E(wallet)}" id="pay-{E(wallet)}">{l.T("使用", "Pay with ")}{E(l.WalletName(wallet))}{l.T("付款", string.Empty)}</button>
+              </form>
+            </main>
+            <script src="{BuyerAssets.ContinueJsUrl}"></script>
+            """;
+        return Results.Content(Html(l, $"{payment.Money.ToDisplayString()} · {merchant?.Name}", html, refresh: false, path), "text/html; charset=utf-8");
+    }
+
+    /// <summary>The wallet choice, by POST: the same claim and confirm as the cashier's pay buttons.</summary>
+    private static async Task<IResult> ContinueAsync(HttpContext ctx, string token, PaymentStore store, PaymentService payments)
+    {
+        var ct = ctx.RequestAborted;
+        var checkout = $"/pay/{Uri.EscapeDataString(token)}";
+        var payment = await store.GetByCheckoutTokenAsync(token, ct);
+        if (payment is null || !ctx.Request.HasFormContentType)
+        {
+            return Results.Redirect(checkout);
+        }
+
+        if (PayerSession.Existing(ctx) is not { } session)
+        {
+            return WithoutPayerSession(ctx, checkout);
+        }
+
+        var wallet = (await ctx.Request.ReadFormAsync(ct))["wallet"].ToString();
+        var result = await payments.ConfirmAsync(payment, wallet, ct, new PayerContext("checkout", session));
+        var after = result.Status < 400 ? await store.GetByCheckoutTokenAsync(token, ct) : null;
         // Alipay and UnionPay apps open their own QR links directly; WeChat's browser does not open weixin:// links,
         // so the buyer gets the checkout page, whose QR WeChat recognises with a long press.
         return after is { Wallet: "alipay" or "unionpay", CodeUrl: { } codeUrl } && after.Wallet == wallet
             ? Results.Redirect(codeUrl)
-            : Results.Redirect(checkout);
+            : BackAfterConfirm(ctx, checkout, result);
+    }
+
+    private static async Task<string?> OfferedWalletAsync(HttpContext ctx, PaymentRow payment, RolloutService rollout, WalletRegistry wallets)
+    {
+        var wallet = DetectWallet(ctx.Request.Headers.UserAgent.ToString());
+        return wallet is not null && (await wallets.WalletsAsync(ctx.RequestAborted)).ContainsKey(wallet)
+            && (await rollout.DecideAsync(payment.MerchantId, wallet, payment.BuyerId, payment.ProductCategory, ctx.RequestAborted)).Offered
+            ? wallet
+            : null;
     }
 }

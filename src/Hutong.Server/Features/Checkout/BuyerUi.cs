@@ -74,34 +74,7 @@ public static class BuyerUi
         <meta name="viewport" content="width=device-width, initial-scale=1">
         {{(refresh ? "<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>" : string.Empty)}}
         <title>{{E(title)}}</title>
-        <style>
-          body { font-family: system-ui, "PingFang SC", "Noto Sans CJK SC", sans-serif; background: #f2f2f2; color: #1a1a1a; margin: 0; }
-          main { max-width: 28rem; margin: 1.5rem auto; background: #fff; border-radius: .75rem; padding: 1.5rem; text-align: center; box-shadow: 0 1px 4px rgba(0,0,0,.08); }
-          nav.lang { text-align: right; font-size: .85rem; max-width: 28rem; margin: .5rem auto 0; }
-          a { color: #0b4fb3; }
-          .merchant, .desc, .hint { color: #3d3d3d; }
-          .merchant { margin: 0; }
-          .amount { font-size: 2.4rem; margin: .4rem 0; }
-          .asker { background: #fff7e6; color: #5c3b00; border-radius: .4rem; padding: .6rem; }
-          .status { font-weight: 600; padding: .5rem; border-radius: .4rem; }
-          .status.ok { background: #e6f7ee; color: #05603a; }
-          .status.bad { background: #fdecea; color: #8a1c12; }
-          .status.wait { background: #eef3fb; color: #1d3f73; }
-          .qr img { image-rendering: pixelated; max-width: 100%; height: auto; }
-          .hint { font-size: .9rem; }
-          .wallets button, .button { display: block; box-sizing: border-box; width: 100%; margin: .5rem 0; padding: .8rem; font-size: 1rem; border: 0; border-radius: .4rem;
-                     background: #067a3e; color: #fff; cursor: pointer; text-decoration: none; }
-          .wallets button.alipay { background: #0b57d0; }
-          .wallets button.unionpay { background: #b0000e; }
-          .wallets.switch button { background: #fff; color: #1d3f73; border: 1px solid #1d3f73; font-size: .9rem; padding: .5rem; }
-          .secondary { background: #fff !important; color: #1d3f73 !important; border: 1px solid #1d3f73 !important; }
-          button:focus-visible, a:focus-visible, input:focus-visible, textarea:focus-visible { outline: 3px solid #1d3f73; outline-offset: 2px; }
-          label { display: block; text-align: left; margin: .6rem 0 .2rem; font-weight: 600; }
-          input[type=text], textarea { width: 100%; box-sizing: border-box; padding: .6rem; font-size: 1rem; border: 1px solid #6b6b6b; border-radius: .3rem; }
-          .share { word-break: break-all; background: #f6f6f6; padding: .6rem; border-radius: .3rem; text-align: left; }
-          ul.links { list-style: none; padding: 0; text-align: left; }
-          ul.links li { border-top: 1px solid #ddd; padding: .6rem 0; }
-        </style>
+        <link rel="stylesheet" href="{{BuyerAssets.CssUrl}}">
         </head>
         <body>
         <nav class="lang" aria-label="{{l.T("语言", "Language")}}"><a href="{{E(path)}}?lang=zh" lang="zh-CN">中文</a> · <a href="{{E(path)}}?lang=en" lang="en">English</a></nav>
@@ -117,33 +90,49 @@ public static class BuyerUi
     public static IResult BackAfterConfirm(HttpContext ctx, string page, Http.ApiResult result)
     {
         var lang = Lang.Of(ctx).En ? "?lang=en" : "?lang=zh";
-        return Results.Redirect(result.Status < 400
-            ? $"{page}{lang}"
-            : $"{page}{lang}&e={(result.ProblemCode == "payment_claimed" ? "claimed" : Uri.EscapeDataString(result.ProblemCode ?? "error"))}");
+        return Results.Redirect(result.Status < 400 ? $"{page}{lang}" : $"{page}{lang}&e={ErrorCode(result.ProblemCode)}");
     }
+
+    /// <summary>
+    /// A pay button posted without the payer cookie its page sets: it takes no claim (one nobody could prove would lock
+    /// the payment for everyone), and the page says to allow cookies.
+    /// </summary>
+    public static IResult WithoutPayerSession(HttpContext ctx, string page) =>
+        Results.Redirect($"{page}{(Lang.Of(ctx).En ? "?lang=en" : "?lang=zh")}&e=cookie");
+
+    /// <summary>The <c>e</c> a refused pay button sends back: one of the codes <see cref="ErrorText"/> knows.</summary>
+    public static string ErrorCode(string? problemCode) => problemCode switch
+    {
+        "payment_claimed" => "claimed",
+        "payment_expired" or "payment_not_confirmable" or "payment_already_paid" => "not_payable",
+        "wallet_unavailable" or "no_channel" => "unavailable",
+        "wallet_not_offered" or "validation_error" => "not_offered",
+        _ => "error",
+    };
+
+    /// <summary>
+    /// The alert for a page's <c>?e=</c>. Only known codes are shown, as our own words: anything else in the URL is
+    /// ignored, so a crafted link cannot put its text inside the page's trusted error alert.
+    /// </summary>
+    public static string? ErrorText(Lang l, string? code, bool friendPage) => code switch
+    {
+        "claimed" when friendPage => l.T("刚刚有另一位好友开始支付，请稍后再试。", "Another friend has just started paying; try again later."),
+        "claimed" => l.T("好友正在为你支付，请稍候。", "A friend is paying for you right now."),
+        "cookie" => l.T("请允许本页使用 Cookie 后重试：它用来确认是谁在付款。", "Allow cookies for this page and try again: they show who is paying."),
+        "not_payable" => l.T("该订单现在无法支付。", "This payment cannot be paid now."),
+        "unavailable" => l.T("钱包暂时无法连接，请稍后重试或换一种方式。", "The wallet cannot be reached right now; try again shortly or pay another way."),
+        "not_offered" => l.T("该支付方式暂不可用，请换一种方式。", "This way to pay is not available; choose another."),
+        "error" when friendPage => l.T("暂时无法发起支付，请重试。", "The payment could not be started; please try again."),
+        "error" => l.T("暂时无法发起支付，请重试或换一种方式。", "The payment could not be started; try again or pay another way."),
+        _ => null,
+    };
 
     public static string Message(Lang l, string title, string heading, string text, string path) =>
         Html(l, title, $"<main><h1>{E(heading)}</h1><p>{E(text)}</p></main>", refresh: false, path);
 
-    /// <summary>Polls the page's status URL and reloads when what this browser should see changes.</summary>
-    public static string LiveScript(string statusPath) => $$"""
-        <script>
-        (() => {
-          const el = document.getElementById('status');
-          const cd = document.getElementById('countdown');
-          let left = cd ? Number(cd.dataset.seconds) : 0;
-          const tick = () => { if (!cd) return; left = Math.max(0, left - 1); cd.textContent = Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0'); };
-          const poll = async () => {
-            try {
-              const r = await fetch('{{statusPath}}', { cache: 'no-store' });
-              if (r.ok) { const s = await r.json(); if (s.view !== el.dataset.view) { location.reload(); return; } }
-            } catch { }
-            setTimeout(poll, 1000);
-          };
-          if (!['succeeded', 'canceled', 'expired'].includes(el.dataset.status) || el.dataset.view.includes('|claimed')) { setInterval(tick, 1000); setTimeout(poll, 1000); }
-        })();
-        </script>
-        """;
+    /// <summary>Polls the page's status URL and reloads when what this browser should see changes (a file: the CSP forbids inline script).</summary>
+    public static string LiveScript(string statusPath) =>
+        $"<script src=\"{BuyerAssets.LiveJsUrl}\" data-status-url=\"{E(statusPath)}\"></script>";
 
     /// <summary>What one browser sees of a payment; the status endpoint returns it so pages reload only on a real change.</summary>
     public static string View(PaymentRow p, bool mine, bool claimedByOther) =>

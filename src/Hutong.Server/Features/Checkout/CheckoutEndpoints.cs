@@ -19,6 +19,7 @@ public static class CheckoutEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
+        BuyerAssets.Map(app);
         var g = app.MapGroup("/pay/{token}").ExcludeFromDescription().RequireRateLimiting(RateLimits.Public);
         g.MapGet("/", PageAsync);
         g.MapGet("/friend", FriendPageAsync);
@@ -78,12 +79,7 @@ public static class CheckoutEndpoints
         var secondsLeft = Math.Max(0, (p.ExpiresAt - now) / 1000);
         var (statusText, css) = StatusLine(l, p, view.Mine, view.ClaimedByOther, friendPage: false);
         var payable = p.State is PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed && secondsLeft > 0;
-        var error = ctx.Request.Query["e"].ToString() switch
-        {
-            "" => null,
-            "claimed" => l.T("好友正在为你支付，请稍候。", "A friend is paying for you right now."),
-            var code => l.T("暂时无法发起支付，请重试或换一种方式。", "The payment could not be started; try again or pay another way.") + $" ({code})",
-        };
+        var error = ErrorText(l, ctx.Request.Query["e"], friendPage: false);
 
         string body;
         if (p.State == PaymentStatus.Pending && view.Mine && p.CodeUrl is not null && payable)
@@ -138,7 +134,12 @@ public static class CheckoutEndpoints
             return Results.NotFound();
         }
 
-        var result = await payments.ConfirmAsync(p, wallet, ctx.RequestAborted, new PayerContext("checkout", PayerSession.Of(ctx)));
+        if (PayerSession.Existing(ctx) is not { } session)
+        {
+            return WithoutPayerSession(ctx, $"/pay/{token}");
+        }
+
+        var result = await payments.ConfirmAsync(p, wallet, ctx.RequestAborted, new PayerContext("checkout", session));
         return BackAfterConfirm(ctx, $"/pay/{token}", result);
     }
 

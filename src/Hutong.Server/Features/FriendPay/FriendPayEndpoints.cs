@@ -101,12 +101,7 @@ public static class FriendPayEndpoints
         var (statusText, css) = StatusLine(l, p, view.Mine, view.ClaimedByOther, friendPage: true);
         var secondsLeft = Math.Max(0, (p.ExpiresAt - now) / 1000);
         var path = $"/f/{token}";
-        var error = ctx.Request.Query["e"].ToString() switch
-        {
-            "claimed" => l.T("刚刚有另一位好友开始支付，请稍后再试。", "Another friend has just started paying; try again later."),
-            "" => null,
-            var code => l.T("暂时无法发起支付，请重试。", "The payment could not be started; please try again.") + $" ({code})",
-        };
+        var error = ErrorText(l, ctx.Request.Query["e"], friendPage: true);
 
         string body;
         if (p.State == PaymentStatus.Pending && view.Mine && p.CodeUrl is not null)
@@ -154,7 +149,12 @@ public static class FriendPayEndpoints
             return refusal;
         }
 
-        var result = await payments.ConfirmAsync(p!, wallet, ctx.RequestAborted, new PayerContext("friend", PayerSession.Of(ctx), link!.Id));
+        if (PayerSession.Existing(ctx) is not { } session)
+        {
+            return WithoutPayerSession(ctx, $"/f/{token}");
+        }
+
+        var result = await payments.ConfirmAsync(p!, wallet, ctx.RequestAborted, new PayerContext("friend", session, link!.Id));
         return BackAfterConfirm(ctx, $"/f/{token}", result);
     }
 

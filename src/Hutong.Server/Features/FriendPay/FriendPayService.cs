@@ -42,7 +42,7 @@ public sealed record FriendPayLinkDto(
 /// the item, the merchant and who asked — nothing else about the buyer — and pays with any offered wallet. The link
 /// lives as long as the payment and can be revoked. Exactly one payer wins through the payment's payer claim.
 /// </summary>
-public sealed class FriendPayService(Db db, PaymentStore payments, IOptions<HubOptions> options, TimeProvider time)
+public sealed class FriendPayService(Db db, PaymentStore payments, PaymentService paymentService, IOptions<HubOptions> options, TimeProvider time)
 {
     public const string IdPrefix = "fpl";
 
@@ -121,18 +121,23 @@ public sealed class FriendPayService(Db db, PaymentStore payments, IOptions<HubO
         return ApiResult.Ok(new { @object = "list", data = rows.Select(r => ToDto(r, p.ExpiresAt)).ToList() });
     }
 
+    /// <summary>
+    /// Revokes a link. The friend it let in loses the payment with it: their open wallet order is closed and the payer
+    /// claim they hold released (see <see cref="PaymentService.WithdrawFriendLinkAsync"/>).
+    /// </summary>
     public async Task<ApiResult> RevokeAsync(string merchantId, string linkId, IdempotencyContext? idem, CancellationToken ct)
     {
-        var now = time.GetUtcNow();
-        return await db.WriteAsync(async (c, t) =>
+        var link = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<FriendPayLinkRow?>(
+            "SELECT * FROM friend_pay_links WHERE id = @linkId AND merchant_id = @merchantId", new { linkId, merchantId }), ct);
+        if (link is null)
         {
-            var row = await c.QuerySingleOrDefaultAsync<FriendPayLinkRow?>(
-                "SELECT * FROM friend_pay_links WHERE id = @linkId AND merchant_id = @merchantId", new { linkId, merchantId }, t);
-            if (row is null)
-            {
-                return Problems.NotFound("friend_pay_link");
-            }
+            return Problems.NotFound("friend_pay_link");
+        }
 
+        var now = time.GetUtcNow();
+        return await paymentService.WithdrawFriendLinkAsync(link.PaymentId, linkId, async (c, t) =>
+        {
+            var row = (await c.QuerySingleAsync<FriendPayLinkRow>("SELECT * FROM friend_pay_links WHERE id = @linkId", new { linkId }, t))!;
             var expiresAt = await c.ExecuteScalarAsync<long>("SELECT expires_at FROM payments WHERE id = @PaymentId", new { row.PaymentId }, t);
             if (row.Status == "active")
             {

@@ -152,8 +152,7 @@ public sealed partial class PaymentService(
             payment = await store.GetByIdAsync(payment.Id, ct) ?? payment;
             if (!claimed && payment.State is PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed)
             {
-                return ApiResult.Problem(409, "payment_claimed", "Someone else is paying this payment right now.",
-                    "Only one payer at a time; try again when their claim lapses.");
+                return ClaimedProblem();
             }
         }
 
@@ -164,6 +163,11 @@ public sealed partial class PaymentService(
             && (payment.CodeUrl is not null || current?.Status == "requested"))
         {
             return ApiResult.Ok(ToDto(payment)); // the open attempt (or the one being opened right now)
+        }
+
+        if (ClaimedByOther(payment, payer, now.ToUnixTimeMilliseconds()))
+        {
+            return ClaimedProblem(); // the merchant's server may not replace the order of the payer who holds the payment
         }
 
         AttemptRow? replacing = null;
@@ -182,7 +186,7 @@ public sealed partial class PaymentService(
 
             replacing = current;
         }
-        else if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.AttemptStarted))
+        else if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.AttemptStarted) && !(payment.State is PaymentStatus.Pending && payment.CurrentAttemptId is null))
         {
             return Problems.Conflict("payment_not_confirmable", $"A {payment.Status} payment cannot start a wallet attempt.");
         }
@@ -220,9 +224,10 @@ public sealed partial class PaymentService(
             var started = await StartAttemptAsync(payment.Id, wallet, attempt, previous, ct);
             if (started is null)
             {
-                return await store.GetAsync(payment.MerchantId, payment.Id, ct) is { } latest
-                    ? latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? ApiResult.Ok(ToDto(latest)) : Problems.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.")
-                    : Problems.NotFound("payment");
+                return await store.GetAsync(payment.MerchantId, payment.Id, ct) is not { } latest ? Problems.NotFound("payment")
+                    : ClaimedByOther(latest, payer, time.GetUtcNow().ToUnixTimeMilliseconds()) ? ClaimedProblem()
+                    : latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? ApiResult.Ok(ToDto(latest))
+                    : Problems.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.");
             }
 
             var result = await channelConnector.CreateQrOrderAsync(
@@ -259,6 +264,17 @@ public sealed partial class PaymentService(
         return ApiResult.Problem(503, "no_channel", $"No working channel reaches {wallet} for this merchant.", "Check the merchant's routes.");
     }
 
+    /// <summary>
+    /// Whether a payer other than <paramref name="payer"/> holds the payment now. The merchant's own call (no payer)
+    /// defers to any live claim, so exactly one payer holds on every path: cashier, friend page, aggregated QR, API.
+    /// </summary>
+    private static bool ClaimedByOther(PaymentRow p, PayerContext? payer, long nowMs) =>
+        p.PayerClaim is not null && p.PayerClaimUntil > nowMs && p.State is PaymentStatus.Created or PaymentStatus.Pending
+        && p.PayerClaim != payer?.Session;
+
+    private static ApiResult ClaimedProblem() => ApiResult.Problem(409, "payment_claimed", "Someone else is paying this payment right now.",
+        "Only one payer at a time; try again when their claim lapses.");
+
     private static AttemptRow NewAttempt(string paymentId, string wallet, string channel, DateTimeOffset now, PayerContext? payer)
     {
         var attemptId = Ids.MonotonicV7(now);
@@ -288,14 +304,23 @@ public sealed partial class PaymentService(
         return db.WriteAsync(async (c, t) =>
         {
             var current = await store.LockAsync(c, t, paymentId);
-            if (current is null)
+            if (current is null || ClaimedByOther(current, attempt.PayerClaim is null ? null : new PayerContext(attempt.Via ?? "api", attempt.PayerClaim), now.ToUnixTimeMilliseconds()))
             {
+                return null; // another payer took the payment between our claim and now
+            }
+
+            if (attempt.FriendLinkId is not null
+                && await c.ExecuteScalarAsync<string?>("SELECT status FROM friend_pay_links WHERE id = @FriendLinkId", new { attempt.FriendLinkId }, t) != "active")
+            {
+                // Revoked while this friend's click was on its way: no order, and the claim it just took is let go.
+                await c.ExecuteAsync("UPDATE payments SET payer_claim = NULL, payer_claim_until = NULL WHERE id = @paymentId AND payer_claim = @PayerClaim",
+                    new { paymentId, attempt.PayerClaim }, t);
                 return null;
             }
 
-            if (previous is not null)
+            if (previous is not null || (current.State == PaymentStatus.Pending && current.CurrentAttemptId is null))
             {
-                if (current.State != PaymentStatus.Pending || current.CurrentAttemptId != previous.Id)
+                if (current.State != PaymentStatus.Pending || current.CurrentAttemptId != previous?.Id)
                 {
                     return null; // something else settled the payment meanwhile
                 }
@@ -374,6 +399,52 @@ public sealed partial class PaymentService(
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);
+            }
+
+            return result;
+        }, ct);
+    }
+
+    /// <summary>
+    /// Revokes a friend-pay link: that friend's open wallet orders are closed first (a refused close that finds the order
+    /// paid applies the payment: the friend paid before the revoke), then, under the payment's lock, the link is revoked,
+    /// the payer claim it holds is released and its attempt stops being the payment's, so the buyer can pay at once. An
+    /// order the wallet cannot close (UnionPay) is watched like any superseded order until it lapses, and a capture on
+    /// it is refunded. <paramref name="revoke"/> marks the link revoked in that transaction and gives the answer.
+    /// </summary>
+    public async Task<ApiResult> WithdrawFriendLinkAsync(string paymentId, string linkId, Func<DbConnection, DbTransaction, Task<ApiResult>> revoke, CancellationToken ct)
+    {
+        if (await store.GetByIdAsync(paymentId, ct) is { State: PaymentStatus.Unknown })
+        {
+            return Problems.Conflict("payment_outcome_unknown", "The wallet has not yet confirmed whether the friend paid; try again once it is resolved.");
+        }
+
+        var open = await db.ReadAsync(async c => (await c.QueryAsync<AttemptRow>(
+            "SELECT * FROM payment_attempts WHERE payment_id = @paymentId AND friend_link_id = @linkId AND status IN ('requested','open')",
+            new { paymentId, linkId })).ToList(), ct);
+        foreach (var attempt in open)
+        {
+            if (await CloseAttemptAtWalletAsync(attempt, ct) is { Status: not 409 } problem)
+            {
+                return problem; // the wallet did not answer: nothing was changed
+            }
+        }
+
+        var now = time.GetUtcNow();
+        return await db.WriteAsync(async (c, t) =>
+        {
+            var p = await store.LockAsync(c, t, paymentId);
+            var result = await revoke(c, t);
+            await c.ExecuteAsync(
+                """
+                UPDATE payments SET payer_claim = NULL, payer_claim_until = NULL
+                WHERE id = @paymentId AND payer_claim IN (SELECT payer_claim FROM payment_attempts WHERE payment_id = @paymentId AND friend_link_id = @linkId)
+                """, new { paymentId, linkId }, t);
+            if (p is { State: PaymentStatus.Pending, CurrentAttemptId: { } currentId } && (await store.GetAttemptAsync(c, t, currentId))?.FriendLinkId == linkId)
+            {
+                // Pending with no current attempt: the buyer's next choice starts a fresh one (see StartAttemptAsync).
+                await c.ExecuteAsync("UPDATE payments SET current_attempt_id = NULL, wallet = NULL, updated_at = @now WHERE id = @paymentId",
+                    new { paymentId, now = now.ToUnixTimeMilliseconds() }, t);
             }
 
             return result;
@@ -559,14 +630,17 @@ public sealed partial class PaymentService(
             return true;
         }
 
-        if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.WalletSucceeded))
+        // Paid after the payment was canceled or expired, or through a friend-pay link the buyer had withdrawn (its order
+        // was closed, or — UnionPay — could not be): the payment is not theirs to settle, so the money goes back.
+        var withdrawn = attempt.FriendLinkId is not null
+            && await c.ExecuteScalarAsync<string?>("SELECT status FROM friend_pay_links WHERE id = @FriendLinkId", new { attempt.FriendLinkId }, t) == "revoked";
+        if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.WalletSucceeded) || withdrawn)
         {
-            // Paid after the payment was canceled or expired: nothing to deliver, so the money goes back.
-            LogLateSuccess(log, payment.Id, payment.Status, tx.OutTradeNo);
+            LogLateSuccess(log, payment.Id, withdrawn ? "friend_pay_link_revoked" : payment.Status, tx.OutTradeNo);
             metrics.LateSuccess();
             await ledger.AppendAsync(c, t, "capture_to_suspense", attempt.Id, payment.MerchantId,
                 Postings.CapturedToSuspense(attempt.Wallet, payment.MerchantId, payment.Money), now);
-            await refunds.AddSystemRefundAsync(c, t, payment, attempt, "payment_" + payment.Status, now);
+            await refunds.AddSystemRefundAsync(c, t, payment, attempt, withdrawn ? "friend_pay_link_revoked" : "payment_" + payment.Status, now);
             return true;
         }
 

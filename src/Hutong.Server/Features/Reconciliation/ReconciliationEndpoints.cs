@@ -26,8 +26,16 @@ public static class ReconciliationEndpoints
             TryDate(date, out var d) ? ApiResult.Ok(await svc.StoredAsync(d, ct)) : Problems.Invalid("date", "date must be yyyy-MM-dd."));
         g.MapGet("/{date}/report.csv", async (string date, ReconciliationService svc, CancellationToken ct) =>
             TryDate(date, out var d) ? Results.Text(ReconciliationReportWriter.Csv(await svc.StoredAsync(d, ct)), "text/csv; charset=utf-8") : Problems.Invalid("date", "date must be yyyy-MM-dd."));
-        g.MapGet("/{date}/report.html", async (string date, ReconciliationService svc, CancellationToken ct) =>
-            TryDate(date, out var d) ? Results.Content(ReconciliationReportWriter.Html(await svc.StoredAsync(d, ct)), "text/html; charset=utf-8") : Problems.Invalid("date", "date must be yyyy-MM-dd."));
+        g.MapGet("/{date}/report.html", async Task<IResult> (HttpContext ctx, string date, ReconciliationService svc, CancellationToken ct) =>
+        {
+            if (!TryDate(date, out var d))
+            {
+                return Problems.Invalid("date", "date must be yyyy-MM-dd.");
+            }
+
+            ctx.Response.Headers.ContentSecurityPolicy = SecurityHeaders.WithStyleHashes(ReconciliationReportWriter.Style);
+            return Results.Content(ReconciliationReportWriter.Html(await svc.StoredAsync(d, ct)), "text/html; charset=utf-8");
+        });
     }
 
     private static bool TryDate(string? s, out DateOnly date) =>

@@ -25,6 +25,9 @@ public static class ReconciliationReportWriter
         return sb.ToString();
     }
 
+    /// <summary>The report's one stylesheet, inline so a saved report is one file; served, it is allowed by its hash.</summary>
+    public const string Style = "body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse;margin-bottom:2rem}td,th{border:1px solid #999;padding:.3rem .6rem;text-align:left}tr.open td{background:#fdecea}tr.repaired td{background:#e6f7ee}";
+
     public static string Html(ReconciliationReport r)
     {
         static string E(string? s) => WebUtility.HtmlEncode(s ?? string.Empty);
@@ -34,7 +37,7 @@ public static class ReconciliationReportWriter
             $"<tr class=\"{E(d.Resolution)}\"><td>{E(d.Channel)}</td><td>{E(d.Kind)}</td><td>{E(d.OutTradeNo)}</td><td>{E(d.OutRefundNo)}</td><td>{d.HubAmount}</td><td>{d.WalletAmount}</td><td>{E(d.Resolution)}</td><td>{E(d.Detail)}</td></tr>"));
         return $$"""
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Reconciliation {{E(r.BillDate)}}</title>
-            <style>body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse;margin-bottom:2rem}td,th{border:1px solid #999;padding:.3rem .6rem;text-align:left}tr.open td{background:#fdecea}tr.repaired td{background:#e6f7ee}</style>
+            <style>{{Style}}</style>
             </head><body><h1>对账 Reconciliation — {{E(r.BillDate)}}</h1>
             <table><caption>Channels</caption><tr><th>channel</th><th>wallet</th><th>status</th><th>bill lines</th><th>matched</th><th>repaired</th><th>open</th><th>error</th></tr>
             {{channels}}</table>
