@@ -5,8 +5,9 @@ namespace Hutong.Server.Features.Webhooks;
 
 /// <summary>
 /// SSRF guard for merchant webhook URLs (OWASP API7): https only, no credentials, and no loopback, private,
-/// link-local (169.254.169.254), CGNAT, multicast or unspecified targets — checked on the literal at
-/// registration and again on every resolved address at connect time, so DNS rebinding cannot slip through.
+/// link-local (169.254.169.254), CGNAT, multicast or unspecified targets, nor IPv6 addresses that carry one of those
+/// (NAT64, 6to4) — checked on the literal at registration and again on every resolved address at connect time, so DNS
+/// rebinding cannot slip through; delivery never goes through a proxy, so the address checked is the target's.
 /// </summary>
 public static class WebhookUrlGuard
 {
@@ -45,9 +46,9 @@ public static class WebhookUrlGuard
 
     public static bool IsForbidden(IPAddress ip)
     {
-        if (ip.IsIPv4MappedToIPv6)
+        if (EmbeddedIPv4(ip) is { } embedded)
         {
-            ip = ip.MapToIPv4();
+            ip = embedded;
         }
 
         if (IPAddress.IsLoopback(ip) || ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any) || ip.Equals(IPAddress.Broadcast))
@@ -69,13 +70,48 @@ public static class WebhookUrlGuard
                 || b[0] >= 224;                              // multicast and reserved
         }
 
-        return ip.IsIPv6LinkLocal || ip.IsIPv6SiteLocal || ip.IsIPv6Multicast || ip.IsIPv6UniqueLocal;
+        var v6 = ip.GetAddressBytes();
+        return ip.IsIPv6LinkLocal || ip.IsIPv6SiteLocal || ip.IsIPv6Multicast || ip.IsIPv6UniqueLocal
+            || (v6[0] == 0x00 && v6[1] == 0x64 && v6[2] == 0xff && v6[3] == 0x9b && v6[4] == 0 && v6[5] == 1) // NAT64 local use, 64:ff9b:1::/48 (RFC 8215)
+            || (v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0 && v6[3] == 0);                                   // Teredo, 2001::/32: reaches an IPv4 host through a relay
+    }
+
+    /// <summary>
+    /// The IPv4 address an IPv6 address carries to an IPv4 host, so its class is what is checked: IPv4-mapped
+    /// (::ffff:0:0/96), IPv4-compatible (::/96), NAT64 (64:ff9b::/96, RFC 6052) and 6to4 (2002::/16, RFC 3056) — a gateway
+    /// on the path turns 64:ff9b::7f00:1 or 2002:7f00:1:: into 127.0.0.1.
+    /// </summary>
+    private static IPAddress? EmbeddedIPv4(IPAddress ip)
+    {
+        if (ip.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return null;
+        }
+
+        if (ip.IsIPv4MappedToIPv6)
+        {
+            return ip.MapToIPv4();
+        }
+
+        var b = ip.GetAddressBytes();
+        if (b[0] == 0x20 && b[1] == 0x02)
+        {
+            return new IPAddress(b.AsSpan(2, 4));
+        }
+
+        var nat64 = b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b.AsSpan(4, 8).IndexOfAnyExcept((byte)0) < 0;
+        var compatible = b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0; // also :: and ::1, which land in the forbidden 0.0.0.0/8
+        return nat64 || compatible ? new IPAddress(b.AsSpan(12, 4)) : null;
     }
 
     /// <summary>A handler that resolves the host itself and refuses to connect to a forbidden address.</summary>
     public static SocketsHttpHandler CreateHandler(bool allowPrivate) => new()
     {
         AllowAutoRedirect = false,
+
+        // Never through a proxy (HTTPS_PROXY and friends): the connect-time check would see the proxy's address, not the
+        // target's, and the proxy would reach whatever the merchant's URL names.
+        UseProxy = false,
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         ConnectCallback = async (context, ct) =>
         {
