@@ -108,6 +108,15 @@ public sealed class WebhookOptions
 
     /// <summary>How long the previous secret keeps signing after a rotation.</summary>
     public TimeSpan RotationOverlap { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Endpoints a merchant may have (deleted ones do not count); each is a queue the dispatcher serves.</summary>
+    public int MaxEndpointsPerMerchant { get; set; } = 16;
+
+    /// <summary>Deliveries one endpoint may have in flight: all a slow or dead endpoint can hold up is this many sends.</summary>
+    public int MaxConcurrentDeliveriesPerEndpoint { get; set; } = 8;
+
+    /// <summary>Deliveries in flight across all endpoints (keep it well above the per-endpoint figure).</summary>
+    public int MaxConcurrentDeliveries { get; set; } = 256;
 }
 
 public sealed class SandboxOptions

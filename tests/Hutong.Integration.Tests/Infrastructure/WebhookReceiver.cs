@@ -34,6 +34,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
             var path = ctx.Request.Path.Value!;
             using var reader = new StreamReader(ctx.Request.Body);
             var body = await reader.ReadToEndAsync();
+            if (receiver._hangs.TryGetValue(path, out var hang))
+            {
+                await hang.HoldAsync(ctx.RequestAborted);
+            }
+
             var status = receiver.Script.TryGetValue(path, out var q) && q.TryDequeue(out var s) ? s : 204;
             receiver.Deliveries.Enqueue(new Delivery(path, ctx.Request.Headers["webhook-id"].ToString(), ctx.Request.Headers["webhook-timestamp"].ToString(),
                 ctx.Request.Headers["webhook-signature"].ToString(), body, status));
@@ -44,6 +49,39 @@ public sealed class WebhookReceiver : IAsyncDisposable
     }
 
     public void Answer(string path, params int[] statuses) => Script[path] = new ConcurrentQueue<int>(statuses);
+
+    private readonly ConcurrentDictionary<string, Hang> _hangs = new();
+
+    /// <summary>Requests to <paramref name="path"/> get no answer until the handle is disposed (or the sender gives up).</summary>
+    public Hang HangOn(string path) => _hangs[path] = new Hang();
+
+    public sealed class Hang : IDisposable
+    {
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _arrived;
+        private int _ended;
+
+        /// <summary>Requests that arrived, and requests that ended while held (the sender gave up or closed the connection).</summary>
+        public int Arrived => Volatile.Read(ref _arrived);
+
+        public int EndedEarly => Volatile.Read(ref _ended);
+
+        internal async Task HoldAsync(CancellationToken aborted)
+        {
+            Interlocked.Increment(ref _arrived);
+            try
+            {
+                await _released.Task.WaitAsync(aborted);
+            }
+            catch (OperationCanceledException)
+            {
+                Interlocked.Increment(ref _ended);
+                throw;
+            }
+        }
+
+        public void Dispose() => _released.TrySetResult();
+    }
 
     public async ValueTask DisposeAsync()
     {

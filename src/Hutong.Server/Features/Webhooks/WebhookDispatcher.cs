@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Data.Common;
 using System.Net;
 using System.Text;
+using System.Threading.Channels;
 using Dapper;
 using Hutong.Domain;
 using Hutong.Server.Storage;
@@ -12,25 +13,75 @@ namespace Hutong.Server.Features.Webhooks;
 /// <summary>
 /// Drains the outbox into per-endpoint deliveries and sends them: at-least-once, Standard Webhooks
 /// headers, retries on the spec's schedule (honouring Retry-After), 410 Gone disables the endpoint.
+/// Each endpoint has at most a few sends in flight, and nothing waits for one send before starting the others, so a slow
+/// or dead endpoint delays only its own deliveries, never another merchant's.
 /// </summary>
 public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptions<HubOptions> options, TimeProvider time, HubMetrics metrics, ILogger<WebhookDispatcher> log)
     : BackgroundService
 {
-    private const int Batch = 1000;
-    private readonly HttpClient _http = new(WebhookUrlGuard.CreateHandler(options.Value.Webhooks.AllowPrivateTargets))
+    private const int FanOutBatch = 1000;
+    private const int RecordBatch = 256;
+
+    /// <summary>
+    /// The most of a response body ever read. The body is not wanted (the status decides); up to this much is drained so
+    /// the connection can be reused, and a longer one closes the connection instead of being read (or held) whole.
+    /// </summary>
+    public const int ResponseDrainBytes = 4096;
+
+    private readonly HttpClient _http = new(CreateHandler(options.Value.Webhooks.AllowPrivateTargets))
     {
         Timeout = options.Value.Webhooks.Timeout,
     };
 
+    // Sends in flight: all of them (a slot each), and per endpoint (guarded by the dictionary's lock).
+    private readonly SemaphoreSlim _slots = new(MaxInFlight(options.Value.Webhooks));
+    private readonly Dictionary<string, int> _inFlight = new(StringComparer.Ordinal);
+
+    // Nudges the loop when a send ends (its endpoint may take the next delivery) or an outcome is recorded (a retry may be due).
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<Outcome> _outcomes = Channel.CreateUnbounded<Outcome>(new UnboundedChannelOptions { SingleReader = true });
+
     private WebhookOptions Options => options.Value.Webhooks;
+
+    private static int MaxInFlight(WebhookOptions o) => Math.Max(1, o.MaxConcurrentDeliveries);
+
+    private int MaxInFlightPerEndpoint => Math.Max(1, Options.MaxConcurrentDeliveriesPerEndpoint);
+
+    private static SocketsHttpHandler CreateHandler(bool allowPrivate)
+    {
+        var handler = WebhookUrlGuard.CreateHandler(allowPrivate);
+        handler.MaxResponseDrainSize = ResponseDrainBytes;
+        return handler;
+    }
 
     public override void Dispose()
     {
         _http.Dispose();
+        _slots.Dispose();
         base.Dispose();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var recorder = Task.Run(RecordOutcomesAsync, CancellationToken.None);
+        try
+        {
+            await RunLoopAsync(stoppingToken);
+        }
+        finally
+        {
+            // The sends stop with stoppingToken; wait for them, then record what they learned.
+            for (var i = 0; i < MaxInFlight(Options); i++)
+            {
+                await _slots.WaitAsync(CancellationToken.None);
+            }
+
+            _outcomes.Writer.TryComplete();
+            await recorder;
+        }
+    }
+
+    private async Task RunLoopAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -38,23 +89,24 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             try
             {
                 busy |= await FanOutAsync(stoppingToken) > 0;
-                busy |= await DeliverDueAsync(stoppingToken) > 0;
+                busy |= await StartDueAsync(stoppingToken);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
             {
                 LogLoopError(log, e);
             }
 
             if (!busy)
             {
-                try
-                {
-                    await Task.Delay(options.Value.WorkerPollInterval / 4, time, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
+                // Until a send ends or an outcome is recorded, or the next poll for new events.
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                await Task.WhenAny(Task.Delay(options.Value.WorkerPollInterval / 4, time, wait.Token), _wake.Reader.WaitToReadAsync(wait.Token).AsTask());
+                await wait.CancelAsync();
+                _wake.Reader.TryRead(out _);
             }
         }
     }
@@ -69,7 +121,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         return db.WriteAsync(async (c, t) =>
         {
             var (count, last) = await c.QuerySingleAsync<(long Count, long? Last)>(
-                "SELECT COUNT(*), MAX(seq) FROM (SELECT seq FROM outbox WHERE dispatched_at IS NULL ORDER BY seq LIMIT @Batch) b", new { Batch }, t);
+                "SELECT COUNT(*), MAX(seq) FROM (SELECT seq FROM outbox WHERE dispatched_at IS NULL ORDER BY seq LIMIT @FanOutBatch) b", new { FanOutBatch }, t);
             if (count == 0)
             {
                 return 0;
@@ -99,6 +151,8 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
 
         public int Attempts { get; set; }
 
+        public long NextAttemptAt { get; set; }
+
         public string Url { get; set; } = string.Empty;
 
         public string Secret { get; set; } = string.Empty;
@@ -110,50 +164,187 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         public string Payload { get; set; } = string.Empty;
     }
 
-    public async Task<int> DeliverDueAsync(CancellationToken ct)
+    private sealed record Outcome(Due Delivery, long Lease, int? Status, string? Error, TimeSpan? RetryAfter);
+
+    // The oldest due deliveries of every enabled endpoint, at most @perEndpoint each (an index range per endpoint, so a
+    // long backlog on one endpoint costs nothing to the others), oldest first overall. SQLite has no LATERAL: the CROSS
+    // JOIN keeps the endpoints as the outer loop, each looking its few deliveries up by id.
+    private const string DueSqlite =
+        """
+        SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload
+        FROM webhook_endpoints e CROSS JOIN webhook_deliveries d JOIN outbox o ON o.id = d.event_id
+        WHERE e.enabled = 1 AND d.id IN (
+            SELECT x.id FROM webhook_deliveries x
+            WHERE x.endpoint_id = e.id AND x.status = 'pending' AND x.next_attempt_at <= @nowMs
+            ORDER BY x.next_attempt_at, x.id LIMIT @perEndpoint)
+        ORDER BY d.next_attempt_at, d.id LIMIT @scan
+        """;
+
+    private const string DuePostgres =
+        """
+        SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload
+        FROM webhook_endpoints e CROSS JOIN LATERAL (
+            SELECT x.id, x.event_id, x.endpoint_id, x.attempts, x.next_attempt_at FROM webhook_deliveries x
+            WHERE x.endpoint_id = e.id AND x.status = 'pending' AND x.next_attempt_at <= @nowMs
+            ORDER BY x.next_attempt_at, x.id LIMIT @perEndpoint) d
+        JOIN outbox o ON o.id = d.event_id
+        WHERE e.enabled = 1
+        ORDER BY d.next_attempt_at, d.id LIMIT @scan
+        """;
+
+    /// <summary>
+    /// Claims due deliveries, as many as there are free sends (each endpoint up to its own share), and starts them without
+    /// waiting for them. True when every free send was taken (more may be due).
+    /// </summary>
+    private async Task<bool> StartDueAsync(CancellationToken ct)
     {
-        var now = time.GetUtcNow();
-        var nowMs = now.ToUnixTimeMilliseconds();
-        var lease = nowMs + (long)(Options.Timeout.TotalMilliseconds * 2);
-
-        // Claim due deliveries by pushing their next attempt past the send timeout (safe with several hubs).
-        var due = await db.WriteAsync(async (c, t) =>
+        var free = _slots.CurrentCount;
+        if (free == 0)
         {
-            var rows = (await c.QueryAsync<Due>(
-                """
-                SELECT d.id, d.event_id, d.endpoint_id, d.attempts, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload
-                FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN outbox o ON o.id = d.event_id
-                WHERE d.status = 'pending' AND d.next_attempt_at <= @nowMs AND e.enabled = 1
-                ORDER BY d.next_attempt_at LIMIT @Batch
-                """, new { nowMs, Batch }, t)).ToList();
-            foreach (var r in rows)
-            {
-                await c.ExecuteAsync("UPDATE webhook_deliveries SET next_attempt_at = @lease WHERE id = @Id", new { lease, r.Id }, t);
-            }
-
-            return rows;
-        }, ct);
-
-        var results = new System.Collections.Concurrent.ConcurrentBag<(Due Delivery, int? Status, string? Error, TimeSpan? RetryAfter)>();
-        await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (d, token) =>
-        {
-            var (status, error, retryAfter) = await SendAsync(d, token);
-            results.Add((d, status, error, retryAfter));
-        });
-
-        // One write records the whole pass (a crash before it only means those deliveries are sent again: at least once).
-        if (!results.IsEmpty)
-        {
-            await db.WriteAsync(async (c, t) =>
-            {
-                foreach (var (d, status, error, retryAfter) in results)
-                {
-                    await RecordAsync(c, t, d, status, error, retryAfter);
-                }
-            }, ct);
+            return false;
         }
 
-        return due.Count;
+        var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var perEndpoint = MaxInFlightPerEndpoint;
+
+        // Read off the writer; the claim below is conditional. The scan is at most every send's worth, since rows beyond an
+        // endpoint's free share can only be as many as the sends this hub has in flight.
+        var due = await db.ReadAsync(c => c.QueryAsync<Due>(db.IsPostgres ? DuePostgres : DueSqlite, new { nowMs, perEndpoint, scan = MaxInFlight(Options) }), ct);
+        var picked = new List<Due>();
+        lock (_inFlight)
+        {
+            foreach (var d in due)
+            {
+                if (picked.Count == free)
+                {
+                    break;
+                }
+
+                var n = _inFlight.GetValueOrDefault(d.EndpointId);
+                if (n < perEndpoint && _slots.Wait(0, CancellationToken.None))
+                {
+                    _inFlight[d.EndpointId] = n + 1;
+                    picked.Add(d);
+                }
+            }
+        }
+
+        if (picked.Count == 0)
+        {
+            return false;
+        }
+
+        // Claim by pushing the next attempt past the send timeout: a lease, safe with several hubs on one database. Each
+        // claim is conditional on the row being as read, so a delivery another dispatcher claimed meanwhile is left to it.
+        var lease = nowMs + (long)(Options.Timeout.TotalMilliseconds * 2);
+        HashSet<long> claimed;
+        try
+        {
+            claimed = await db.WriteAsync(async (c, t) =>
+            {
+                var won = new HashSet<long>();
+                foreach (var d in picked)
+                {
+                    if (await c.ExecuteAsync(
+                        "UPDATE webhook_deliveries SET next_attempt_at = @lease WHERE id = @Id AND status = 'pending' AND next_attempt_at = @NextAttemptAt",
+                        new { lease, d.Id, d.NextAttemptAt }, t) == 1)
+                    {
+                        won.Add(d.Id);
+                    }
+                }
+
+                return won;
+            }, ct);
+        }
+        catch
+        {
+            picked.ForEach(d => Release(d.EndpointId));
+            throw;
+        }
+
+        foreach (var d in picked)
+        {
+            if (claimed.Contains(d.Id))
+            {
+                _ = Task.Run(() => SendAndQueueOutcomeAsync(d, lease, ct), CancellationToken.None);
+            }
+            else
+            {
+                Release(d.EndpointId);
+            }
+        }
+
+        return picked.Count == free;
+    }
+
+    private void Release(string endpointId)
+    {
+        lock (_inFlight)
+        {
+            if (_inFlight[endpointId] is var n and > 1)
+            {
+                _inFlight[endpointId] = n - 1;
+            }
+            else
+            {
+                _inFlight.Remove(endpointId);
+            }
+        }
+
+        _slots.Release();
+        _wake.Writer.TryWrite(true);
+    }
+
+    private async Task SendAndQueueOutcomeAsync(Due d, long lease, CancellationToken ct)
+    {
+        try
+        {
+            var (status, error, retryAfter) = await SendAsync(d, ct);
+            _outcomes.Writer.TryWrite(new Outcome(d, lease, status, error, retryAfter));
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Shutting down: the lease lapses and the delivery is sent again (at least once).
+        }
+        catch (Exception e)
+        {
+            LogLoopError(log, e); // the lease lapses and the delivery is tried again
+        }
+        finally
+        {
+            Release(d.EndpointId);
+        }
+    }
+
+    /// <summary>Records outcomes as they come, many to a write (a crash before it only means those are sent again: at least once).</summary>
+    private async Task RecordOutcomesAsync()
+    {
+        var batch = new List<Outcome>(RecordBatch);
+        while (await _outcomes.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            batch.Clear();
+            while (batch.Count < RecordBatch && _outcomes.Reader.TryRead(out var o))
+            {
+                batch.Add(o);
+            }
+
+            try
+            {
+                await db.WriteAsync(async (c, t) =>
+                {
+                    foreach (var o in batch)
+                    {
+                        await RecordAsync(c, t, o);
+                    }
+                }, CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                LogLoopError(log, e);
+            }
+
+            _wake.Writer.TryWrite(true);
+        }
     }
 
     private async Task<(int? Status, string? Error, TimeSpan? RetryAfter)> SendAsync(Due d, CancellationToken ct)
@@ -176,7 +367,8 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         request.Headers.UserAgent.ParseAdd("Hutong-Webhooks/1.0");
         try
         {
-            using var response = await _http.SendAsync(request, ct);
+            // Headers only: the body is never read (see ResponseDrainBytes), however much the receiver sends.
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
             var retryAfter = response.Headers.RetryAfter switch
             {
                 { Delta: { } delta } => delta,
@@ -185,45 +377,55 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             };
             return ((int)response.StatusCode, null, retryAfter);
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !ct.IsCancellationRequested))
         {
             return (null, e.GetType().Name + ": " + e.Message, null);
         }
     }
 
-    private async Task RecordAsync(DbConnection c, DbTransaction t, Due d, int? status, string? error, TimeSpan? retryAfter)
+    private async Task RecordAsync(DbConnection c, DbTransaction t, Outcome o)
     {
+        // Each update holds only while this dispatcher's lease does: once it lapsed, another may have claimed the delivery.
+        const string Leased = " WHERE id = @Id AND status = 'pending' AND next_attempt_at = @Lease";
+        var (d, status, error) = (o.Delivery, o.Status, o.Error);
         var now = time.GetUtcNow();
         var attempts = d.Attempts + 1;
         if (status is >= 200 and < 300)
         {
-            await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'delivered', attempts = @attempts, last_status = @status, last_error = NULL, delivered_at = @at WHERE id = @Id",
-                new { attempts, status, at = now.ToUnixTimeMilliseconds(), d.Id }, t);
+            await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'delivered', attempts = @attempts, last_status = @status, last_error = NULL, delivered_at = @at" + Leased,
+                new { attempts, status, at = now.ToUnixTimeMilliseconds(), d.Id, o.Lease }, t);
             return;
         }
 
         if (status == (int)HttpStatusCode.Gone)
         {
             // 410 Gone: the receiver asks us to stop. Disable the endpoint and drop its queue.
+            if (await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'failed', attempts = @attempts, last_status = 410" + Leased, new { attempts, d.Id, o.Lease }, t) == 0)
+            {
+                return;
+            }
+
             await c.ExecuteAsync("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = 'gone' WHERE id = @EndpointId", new { d.EndpointId }, t);
-            await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'canceled' WHERE endpoint_id = @EndpointId AND status = 'pending' AND id <> @Id", new { d.EndpointId, d.Id }, t);
-            await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'failed', attempts = @attempts, last_status = 410 WHERE id = @Id", new { attempts, d.Id }, t);
+            await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'canceled' WHERE endpoint_id = @EndpointId AND status = 'pending'", new { d.EndpointId }, t);
             LogDisabled(log, d.EndpointId);
             return;
         }
 
         if (attempts >= Options.Schedule.Count)
         {
-            await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'failed', attempts = @attempts, last_status = @status, last_error = @error WHERE id = @Id",
-                new { attempts, status, error, d.Id }, t);
-            metrics.WebhookFailed();
-            LogGaveUp(log, d.EventId, d.EndpointId, attempts);
+            if (await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'failed', attempts = @attempts, last_status = @status, last_error = @error" + Leased,
+                new { attempts, status, error, d.Id, o.Lease }, t) == 1)
+            {
+                metrics.WebhookFailed();
+                LogGaveUp(log, d.EventId, d.EndpointId, attempts);
+            }
+
             return;
         }
 
-        var delay = NextDelay(attempts, retryAfter);
-        await c.ExecuteAsync("UPDATE webhook_deliveries SET attempts = @attempts, last_status = @status, last_error = @error, next_attempt_at = @next WHERE id = @Id",
-            new { attempts, status, error, next = (now + delay).ToUnixTimeMilliseconds(), d.Id }, t);
+        var delay = NextDelay(attempts, o.RetryAfter);
+        await c.ExecuteAsync("UPDATE webhook_deliveries SET attempts = @attempts, last_status = @status, last_error = @error, next_attempt_at = @next" + Leased,
+            new { attempts, status, error, next = (now + delay).ToUnixTimeMilliseconds(), d.Id, o.Lease }, t);
     }
 
     /// <summary>The next gap on the schedule, with ±10% jitter; a longer Retry-After (429/503) wins.</summary>

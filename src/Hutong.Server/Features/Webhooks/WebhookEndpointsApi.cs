@@ -22,7 +22,7 @@ public static partial class WebhookEndpointsApi
     public static void Map(RouteGroupBuilder v1)
     {
         var g = v1.MapGroup("/webhook_endpoints").WithTags("Webhook endpoints");
-        g.MapPost("/", CreateAsync).Accepts<CreateWebhookEndpointRequest>("application/json").Produces<WebhookEndpointDto>(201).ProducesProblem(400);
+        g.MapPost("/", CreateAsync).Accepts<CreateWebhookEndpointRequest>("application/json").Produces<WebhookEndpointDto>(201).ProducesProblem(400).ProducesProblem(409);
         g.MapGet("/", ListAsync).Produces<WebhookEndpointDto[]>();
         g.MapPost("/{id}/rotate_secret", RotateAsync).Produces<WebhookEndpointDto>().ProducesProblem(404);
         g.MapDelete("/{id}", DeleteAsync).Produces(204).ProducesProblem(404);
@@ -93,11 +93,27 @@ public static partial class WebhookEndpointsApi
         }
 
         var merchantId = MerchantContext.Of(ctx).MerchantId;
+        var limit = options.Value.Webhooks.MaxEndpointsPerMerchant;
         var row = new Row { Id = Ids.New(Ids.WebhookEndpoint), Url = body.Url!, Enabled = 1, CreatedAt = time.GetUtcNow().ToUnixTimeMilliseconds(), EnabledEvents = events };
         var secret = WebhookSigner.NewSecret();
         var idem = IdempotencyContext.Of(ctx);
         return await db.WriteAsync(async (c, t) =>
         {
+            // Each endpoint is a queue the dispatcher serves: a bound keeps one merchant from spreading over all of them.
+            // On PostgreSQL the merchant's row lock serialises concurrent creates, so two cannot both pass the count.
+            if (db.IsPostgres)
+            {
+                await c.ExecuteAsync("SELECT id FROM merchants WHERE id = @merchantId FOR UPDATE", new { merchantId }, t);
+            }
+
+            if (await c.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM webhook_endpoints WHERE merchant_id = @merchantId AND (disabled_reason IS NULL OR disabled_reason <> 'deleted')",
+                new { merchantId }, t) >= limit)
+            {
+                return Problems.Conflict("webhook_endpoint_limit", $"A merchant may have at most {limit} webhook endpoints.",
+                    "Delete an endpoint you no longer use (DELETE /v1/webhook_endpoints/{id}) before adding another.");
+            }
+
             await c.ExecuteAsync(
                 "INSERT INTO webhook_endpoints (id, merchant_id, url, secret, enabled, created_at, enabled_events) VALUES (@Id, @merchantId, @Url, @secret, 1, @CreatedAt, @EnabledEvents)",
                 new { row.Id, merchantId, row.Url, secret = secrets.SealIfEnabled(secret, row.Id), row.CreatedAt, row.EnabledEvents }, t);

@@ -1,0 +1,166 @@
+using System.Net;
+using Hutong.Integration.Tests.Infrastructure;
+using Hutong.Server;
+using Hutong.Server.Features.Webhooks;
+using Microsoft.Extensions.Options;
+
+namespace Hutong.Integration.Tests;
+
+/// <summary>How the dispatcher treats receivers: one merchant's slow endpoint never delays another's; answers are not read.</summary>
+public abstract class WebhookDeliveryTests(HubFixture hub)
+{
+    private static string NewPath(string name) => $"/{name}/{Guid.NewGuid():N}";
+
+    [Fact]
+    public async Task A_hanging_endpoint_delays_only_itself_and_holds_a_bounded_number_of_sends()
+    {
+        var perEndpoint = hub.Service<IOptions<HubOptions>>().Value.Webhooks.MaxConcurrentDeliveriesPerEndpoint;
+        var (a, _, _) = await hub.NewMerchantAsync("A");
+        var (b, _, _) = await hub.NewMerchantAsync("B");
+        var slow = NewPath("hangs");
+        var fast = NewPath("fast");
+        using var hang = hub.Receiver.HangOn(slow);
+        await a.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url(slow) });
+        await b.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url(fast) });
+
+        // More of A's events than its endpoint may hold in flight; they all go unanswered until the send timeout (3 s).
+        for (var i = 0; i < perEndpoint + 3; i++)
+        {
+            await a.CreatePaymentAsync();
+        }
+
+        await hub.EventuallyAsync(() => Task.FromResult(hang.Arrived), n => n >= perEndpoint, what: "A's endpoint holding its sends");
+
+        var id = await b.CreatePaymentAsync();
+        await hub.EventuallyAsync(() => Task.FromResult(hub.Receiver.Deliveries.Any(d => d.Path == fast && d.Body.Contains(id, StringComparison.Ordinal))),
+            arrived => arrived, what: "B's webhook");
+
+        // B's webhook came while every send to A was still hanging (none had timed out), and A never had more in flight than its share.
+        Assert.Equal(0, hang.EndedEarly);
+        Assert.Equal(perEndpoint, hang.Arrived);
+    }
+
+    [Fact]
+    public async Task A_huge_response_body_is_not_read()
+    {
+        const long huge = 256L * 1024 * 1024;
+        await using var receiver = new HugeBodyReceiver(huge);
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var endpoint = await m.PostAsync("/v1/webhook_endpoints", new { url = receiver.Url, enabled_events = new[] { "payment.created" } });
+        await m.CreatePaymentAsync();
+
+        await receiver.Done.WaitAsync(TimeSpan.FromSeconds(20));
+        await hub.EventuallyAsync(
+            () => hub.CountAsync("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = @id AND status = 'delivered' AND last_status = 200", new { id = endpoint.Str("id") }),
+            n => n == 1, what: "the delivery recorded as delivered");
+
+        // Only what the socket buffers took before the dispatcher closed the connection (a few MB on loopback), not 256 MB.
+        Assert.True(receiver.Sent < 32L * 1024 * 1024, $"the receiver sent {receiver.Sent:N0} bytes");
+    }
+
+    /// <summary>
+    /// Answers one request 200 with an endless-looking body over a raw socket, counting the bytes the connection took
+    /// (Kestrel's writes succeed silently once the peer has gone, so it cannot tell).
+    /// </summary>
+    private sealed class HugeBodyReceiver : IAsyncDisposable
+    {
+        private readonly System.Net.Sockets.TcpListener _listener = new(IPAddress.Loopback, 0);
+        private long _sent;
+
+        public HugeBodyReceiver(long bytes)
+        {
+            _listener.Start();
+            Done = ServeOneAsync(bytes);
+        }
+
+        public string Url => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/huge";
+
+        public long Sent => Interlocked.Read(ref _sent);
+
+        public Task Done { get; }
+
+        private async Task ServeOneAsync(long bytes)
+        {
+            using var client = await _listener.AcceptTcpClientAsync();
+            var stream = client.GetStream();
+            var buffer = new byte[64 * 1024];
+            var got = 0;
+            int headerEnd;
+            while ((headerEnd = buffer.AsSpan(0, got).IndexOf("\r\n\r\n"u8)) < 0)
+            {
+                var n = await stream.ReadAsync(buffer.AsMemory(got));
+                Assert.True(n > 0 && got + n < buffer.Length, "request headers");
+                got += n;
+            }
+
+            var headers = System.Text.Encoding.ASCII.GetString(buffer, 0, headerEnd);
+            var length = int.Parse(System.Text.RegularExpressions.Regex.Match(headers, @"(?im)^content-length:\s*(\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            for (var left = headerEnd + 4 + length - got; left > 0;)
+            {
+                var n = await stream.ReadAsync(buffer);
+                Assert.True(n > 0, "request body");
+                left -= n;
+            }
+
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {bytes}\r\n\r\n"));
+            var chunk = new byte[64 * 1024];
+            try
+            {
+                while (Sent < bytes)
+                {
+                    await stream.WriteAsync(chunk);
+                    Interlocked.Add(ref _sent, chunk.Length);
+                }
+            }
+            catch (IOException)
+            {
+                // The dispatcher closed the connection.
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _listener.Stop();
+            try
+            {
+                await Done.WaitAsync(TimeSpan.FromSeconds(1));
+            }
+            catch (Exception)
+            {
+                // Reported by the test itself.
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_merchant_may_have_a_bounded_number_of_endpoints()
+    {
+        var limit = hub.Service<IOptions<HubOptions>>().Value.Webhooks.MaxEndpointsPerMerchant;
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var ids = new List<string>();
+        for (var i = 0; i < limit; i++)
+        {
+            var r = await m.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url(NewPath("cap")) });
+            Assert.Equal(HttpStatusCode.Created, r.Status);
+            ids.Add(r.Str("id"));
+        }
+
+        var refused = await m.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url(NewPath("cap")) });
+        Assert.Equal(HttpStatusCode.Conflict, refused.Status);
+        Assert.Equal("application/problem+json", refused.ContentHeaders?.ContentType?.MediaType);
+        Assert.Equal("webhook_endpoint_limit", refused.Str("code"));
+        Assert.Equal(limit, await hub.CountAsync("SELECT COUNT(*) FROM webhook_endpoints WHERE merchant_id = @merchantId", new { merchantId }));
+
+        // Another merchant is not affected, and a deleted endpoint frees its place.
+        var (other, _, _) = await hub.NewMerchantAsync();
+        Assert.Equal(HttpStatusCode.Created, (await other.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url(NewPath("cap")) })).Status);
+        Assert.Equal(HttpStatusCode.NoContent, (await m.DeleteAsync($"/v1/webhook_endpoints/{ids[0]}")).Status);
+        Assert.Equal(HttpStatusCode.Created, (await m.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url(NewPath("cap")) })).Status);
+    }
+}
+
+[Collection("sqlite")]
+public sealed class WebhookDeliveryTests_Sqlite(SqliteHub hub) : WebhookDeliveryTests(hub);
+
+[Collection("postgres")]
+public sealed class WebhookDeliveryTests_Postgres(PostgresHub hub) : WebhookDeliveryTests(hub);
