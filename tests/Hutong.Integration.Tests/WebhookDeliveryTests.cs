@@ -133,6 +133,33 @@ public abstract class WebhookDeliveryTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task Two_dispatchers_on_one_database_send_each_delivery_once()
+    {
+        // A second hub's dispatcher on the same store: a delivery one of them has claimed is not the other's to send.
+        using var second = new WebhookDispatcher(hub.Db, hub.Service<Hutong.Server.Storage.SecretBox>(), hub.Service<IOptions<HubOptions>>(), TimeProvider.System,
+            hub.Service<HubMetrics>(), Microsoft.Extensions.Logging.Abstractions.NullLogger<WebhookDispatcher>.Instance);
+        await second.StartAsync(CancellationToken.None);
+        try
+        {
+            var (m, _, _) = await hub.NewMerchantAsync();
+            var path = NewPath("two-hubs");
+            await m.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url(path) });
+            const int events = 40;
+            await Task.WhenAll(Enumerable.Range(0, events).Select(_ => m.CreatePaymentAsync()));
+
+            await hub.EventuallyAsync(() => Task.FromResult(hub.Receiver.Deliveries.Where(d => d.Path == path).Select(d => d.Id).Distinct().Count()),
+                n => n == events, what: "every event delivered");
+            await Task.Delay(500); // a second send of any of them would have arrived by now
+            var twice = hub.Receiver.Deliveries.Where(d => d.Path == path).GroupBy(d => d.Id).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+            Assert.True(twice.Count == 0, "sent twice: " + string.Join(", ", twice));
+        }
+        finally
+        {
+            await second.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task A_merchant_may_have_a_bounded_number_of_endpoints()
     {
         var limit = hub.Service<IOptions<HubOptions>>().Value.Webhooks.MaxEndpointsPerMerchant;
