@@ -77,6 +77,9 @@ public abstract class PaymentApiTests(HubFixture hub)
         { "not json", "application/json", "body" },
         { "{\"amount\":100,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"has space\"}", "application/json", "merchant_order_id" },
         { "amount=100", "application/x-www-form-urlencoded", "unsupported_media_type" },
+        // A repeated key is refused, not "last one wins" (a signer or proxy reading the first would see another request).
+        { "{\"amount\":100,\"amount\":999999,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b12\"}", "application/json", "amount" },
+        { "{\"amount\":100,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b13\",\"metadata\":{\"k\":\"a\",\"k\":\"b\"}}", "application/json", "metadata" },
     };
 
     [Theory]

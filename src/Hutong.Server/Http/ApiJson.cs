@@ -18,6 +18,9 @@ public static class ApiJson
         o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
         o.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         o.NumberHandling = JsonNumberHandling.Strict; // "100" is not an amount
+        // {"amount":100,"amount":999999} is refused, not "last one wins": a proxy or signer that reads the first would
+        // see a different request from the one we execute.
+        o.AllowDuplicateProperties = false;
         return o;
     }
 
