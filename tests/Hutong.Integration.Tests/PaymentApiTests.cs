@@ -80,7 +80,29 @@ public abstract class PaymentApiTests(HubFixture hub)
         // A repeated key is refused, not "last one wins" (a signer or proxy reading the first would see another request).
         { "{\"amount\":100,\"amount\":999999,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b12\"}", "application/json", "amount" },
         { "{\"amount\":100,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b13\",\"metadata\":{\"k\":\"a\",\"k\":\"b\"}}", "application/json", "metadata" },
+        // description is checked in UTF-8 bytes against WeChat Pay's 127: 43 CJK characters are 129 bytes, 127 are 381.
+        { Pay("b14", new string('茶', 43)), "application/json", "description" },
+        { Pay("b15", new string('茶', 127)), "application/json", "description" },
+        { Pay("b16", "tea\\u0000cup"), "application/json", "description" },
+        { Pay("b17", "\\u202Epac aet"), "application/json", "description" },
+        { Pay("b18", "line\\nbreak"), "application/json", "description" },
+        { Pay("b19", "half \\ud83c pair"), "application/json", "description" },
     };
+
+    private static string Pay(string orderId, string description) =>
+        $"{{\"amount\":100,\"currency\":\"CNY\",\"description\":\"{description}\",\"merchant_order_id\":\"{orderId}\"}}";
+
+    [Fact]
+    public async Task A_description_within_127_utf8_bytes_is_accepted_whole()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        foreach (var (orderId, description) in new[] { ("d-cjk", new string('茶', 42)), ("d-ascii", new string('x', 127)), ("d-emoji", "🍵 " + new string('茶', 40)) })
+        {
+            var r = await m.PostAsync("/v1/payments", rawBody: Pay(orderId, description));
+            Assert.Equal(HttpStatusCode.Created, r.Status);
+            Assert.Equal(description, r.Str("description"));
+        }
+    }
 
     [Theory]
     [MemberData(nameof(BadBodies))]

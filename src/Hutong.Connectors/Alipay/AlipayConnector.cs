@@ -17,6 +17,12 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
 {
     public const string Name = "alipay";
 
+    /// <summary>
+    /// <c>subject</c> is String, max length 256, in alipay.trade.precreate (opendocs.alipay.com, 统一收单线下交易预创建, 订单标题):
+    /// counted in characters, so any description within WeChat Pay's 127 UTF-8 bytes fits.
+    /// </summary>
+    public const int SubjectMaxChars = 256;
+
     private readonly HttpClient _http;
     private readonly AlipayOptions _options;
     private readonly TimeProvider _time;
@@ -283,7 +289,7 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
         {
             ["out_trade_no"] = request.OutTradeNo,
             ["total_amount"] = AlipayAmount.FromFen(request.Amount.Minor),
-            ["subject"] = request.Description.Length > 256 ? request.Description[..256] : request.Description,
+            ["subject"] = request.Description.Length > SubjectMaxChars ? request.Description[..SubjectMaxChars] : request.Description,
             ["time_expire"] = request.ExpiresAt.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
         };
         if (request.Attach is not null)

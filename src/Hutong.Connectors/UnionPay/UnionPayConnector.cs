@@ -49,6 +49,8 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
             return CreateOrderResult.Rejected(new WalletError("CURRENCY", "UnionPay QR orders are CNY (156) only."));
         }
 
+        // No description field: 申码 (txnType=01, txnSubType=07) sends none (wallet-protocols.md §3, after egzosn/pay-java-parent
+        // UnionPayService), so UnionPay puts no limit on a payment's description.
         var fields = Common("01", "07", request.OutTradeNo);
         fields["txnAmt"] = request.Amount.Minor.ToString(CultureInfo.InvariantCulture);
         fields["currencyCode"] = "156";

@@ -17,6 +17,12 @@ namespace Hutong.Connectors.WeChatPay;
 public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharingConnector, IDisposable
 {
     public const string Name = "wechatpay";
+
+    /// <summary>
+    /// <c>description</c> is string[1,127] in the APIv3 order APIs (pay.weixin.qq.com, "Native下单 / JSAPI下单", 商品描述),
+    /// counted in UTF-8 bytes: 127 ASCII characters fit, 43 CJK characters (3 bytes each) do not.
+    /// </summary>
+    public const int DescriptionMaxUtf8Bytes = 127;
     private static readonly TimeSpan ChinaOffset = TimeSpan.FromHours(8);
 
     private readonly HttpClient _http;
@@ -66,7 +72,8 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharin
             return CreateOrderResult.Rejected(new WalletError("PARAM_ERROR", "WeChat Pay Native orders are CNY only."));
         }
 
-        var description = Truncate(request.Description, 127);
+        // The hub refuses longer descriptions at creation; this cut (on a character boundary) only protects older payments.
+        var description = TruncateUtf8(request.Description, DescriptionMaxUtf8Bytes);
         var timeExpire = request.ExpiresAt.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
         var amount = new WxAmount(request.Amount.Minor);
         var settle = request.ProfitSharing ? new WxSettleInfo(true) : null; // funds frozen until split or released
@@ -391,6 +398,29 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharin
     }
 
     private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max];
+
+    /// <summary>The longest prefix of whole characters (never half a surrogate pair) that fits in <paramref name="maxBytes"/> UTF-8 bytes.</summary>
+    public static string TruncateUtf8(string s, int maxBytes)
+    {
+        if (System.Text.Encoding.UTF8.GetByteCount(s) <= maxBytes)
+        {
+            return s;
+        }
+
+        int bytes = 0, end = 0;
+        foreach (var rune in s.EnumerateRunes())
+        {
+            if (bytes + rune.Utf8SequenceLength > maxBytes)
+            {
+                break;
+            }
+
+            bytes += rune.Utf8SequenceLength;
+            end += rune.Utf16SequenceLength;
+        }
+
+        return s[..end];
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "WeChat Pay {Method} {Path} got no answer ({Failure}); outcome unknown")]
     private static partial void LogNoAnswer(ILogger logger, string method, string path, string failure);

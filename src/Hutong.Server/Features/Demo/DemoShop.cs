@@ -118,7 +118,7 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
         var total = lines.Sum(x => x.Product.PriceFen * x.Qty);
         var description = string.Join("、", lines.Select(x => x.Qty == 1 ? x.Product.Name : $"{x.Product.Name} ×{x.Qty}"));
         var created = await payments.CreateAsync(merchantId, new CreatePaymentRequest(
-            total, "CNY", description.Length > 120 ? description[..120] : description, $"demo-{DateTime.UtcNow:yyyyMMddHHmmss}-{Ids.Token(6)}", 600,
+            total, "CNY", Hutong.Connectors.WeChatPay.WeChatPayConnector.TruncateUtf8(description, PaymentValidation.DescriptionMaxUtf8Bytes), $"demo-{DateTime.UtcNow:yyyyMMddHHmmss}-{Ids.Token(6)}", 600,
             new() { ["cart"] = string.Join(',', lines.Select(x => $"{x.Product.Sku}:{x.Qty}")) }, buyer, lines[0].Product.Category), null, ct);
         if (created.Status != 201)
         {

@@ -1,4 +1,7 @@
+using System.Text;
 using System.Text.RegularExpressions;
+using Hutong.Connectors.Alipay;
+using Hutong.Connectors.WeChatPay;
 using Hutong.Domain;
 
 namespace Hutong.Server.Features.Payments;
@@ -8,6 +11,16 @@ public static partial class PaymentValidation
     public const long MaxAmount = 100_000_000_000; // 1 billion yuan in fen; wallets cap far lower
     public const int MinExpirySeconds = 60;
     public const int MaxExpirySeconds = 7 * 24 * 3600;
+
+    /// <summary>
+    /// The strictest description limit of all wallets, checked at creation: the buyer picks the wallet only at checkout,
+    /// so a wallet-specific check at confirm would fail in front of the buyer, after the merchant was told "created".
+    /// WeChat Pay: 127 UTF-8 bytes; Alipay: 256 characters (always met within 127 bytes); UnionPay: no description is sent.
+    /// </summary>
+    public const int DescriptionMaxUtf8Bytes = WeChatPayConnector.DescriptionMaxUtf8Bytes;
+
+    // Does not compile (negative constant to uint) if Alipay's character limit ever drops below the byte limit above.
+    private const uint AlipaySubjectHeadroom = AlipayConnector.SubjectMaxChars - DescriptionMaxUtf8Bytes;
 
     public static Dictionary<string, string[]> Validate(CreatePaymentRequest r)
     {
@@ -36,9 +49,13 @@ public static partial class PaymentValidation
         {
             Add("description", "description is required.");
         }
-        else if (r.Description.Length > 127)
+        else if (Encoding.UTF8.GetByteCount(r.Description) > DescriptionMaxUtf8Bytes)
         {
-            Add("description", "description must be at most 127 characters.");
+            Add("description", $"description must be at most {DescriptionMaxUtf8Bytes} bytes in UTF-8 (WeChat Pay's limit): 127 ASCII or 42 Chinese characters.");
+        }
+        else if (!IsPrintableText(r.Description))
+        {
+            Add("description", "description must not contain control characters (NUL, line breaks, tabs), bidirectional overrides or unpaired surrogates.");
         }
 
         if (string.IsNullOrEmpty(r.MerchantOrderId))
@@ -78,6 +95,32 @@ public static partial class PaymentValidation
         }
 
         return errors;
+    }
+
+    /// <summary>
+    /// False for text that would render differently from what the wallet records: C0/C1 controls (NUL ends strings in
+    /// some wallet back ends; CR/LF split form-encoded lines), bidi controls that reorder what the buyer sees on the
+    /// payment sheet (U+061C, U+200E/F, U+202A-E, U+2066-9), and unpaired surrogates (not encodable in UTF-8).
+    /// </summary>
+    public static bool IsPrintableText(string s)
+    {
+        var rest = s.AsSpan();
+        while (!rest.IsEmpty)
+        {
+            if (Rune.DecodeFromUtf16(rest, out var rune, out var used) != System.Buffers.OperationStatus.Done)
+            {
+                return false;
+            }
+
+            if (Rune.IsControl(rune) || rune.Value is 0x061C or 0x200E or 0x200F or (>= 0x202A and <= 0x202E) or (>= 0x2066 and <= 0x2069))
+            {
+                return false;
+            }
+
+            rest = rest[used..];
+        }
+
+        return true;
     }
 
     [GeneratedRegex("^[A-Za-z0-9_\\-.:|]{1,64}$")]
