@@ -158,6 +158,7 @@ public static class HubApp
         app.MapScalarApiReference();
 
         var v1 = app.MapGroup("/v1")
+            .WithMetadata(RequestBody.SizeLimit)
             .AddEndpointFilter<ApiKeyFilter>()
             .AddEndpointFilter<IdempotencyFilter>();
         PaymentEndpoints.Map(v1);
@@ -174,7 +175,7 @@ public static class HubApp
             data = (await w.WalletsAsync(ct)).Values.Select(c => new { wallet = c.Wallet, capabilities = c.Capabilities }).ToList(),
         })).WithTags("Capabilities");
 
-        var admin = app.MapGroup("/admin").AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>();
+        var admin = app.MapGroup("/admin").WithMetadata(RequestBody.SizeLimit).AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>();
         AdminEndpoints.Map(admin);
         ChannelAdminEndpoints.Map(admin);
         ReconciliationEndpoints.Map(admin);

@@ -34,4 +34,38 @@ public sealed class RequestLimitTests(SqliteHub hub)
         var notify = await hub.Http.PostAsync("/notify/wechatpay", new StringContent(new string('z', 70_000), Encoding.UTF8, "application/json"));
         Assert.Equal((HttpStatusCode)413, notify.StatusCode);
     }
+
+    [Fact]
+    public async Task A_chunked_body_over_64_KiB_is_refused_while_it_is_read()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        // 200 KB with no Content-Length: only counting while reading can catch it (Kestrel's own cap is 1 MiB).
+        var body = "{\"amount\":100,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"chunked-1\",\"metadata\":{\"pad\":\""
+            + new string('p', 200_000) + "\"}}";
+        using var request = Chunked("/v1/payments", body, m.Key);
+        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString()); // the idempotency layer hashes the body before the parser reads it
+
+        using var response = await hub.Http.SendAsync(request);
+        Assert.Equal((HttpStatusCode)413, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("request_too_large", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId }));
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM idempotency_keys WHERE merchant_id = @merchantId", new { merchantId }));
+
+        using var notify = await hub.Http.SendAsync(Chunked("/notify/wechatpay", new string('z', 200_000), null));
+        Assert.Equal((HttpStatusCode)413, notify.StatusCode);
+    }
+
+    private static HttpRequestMessage Chunked(string path, string body, string? apiKey)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body))) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Headers.TransferEncodingChunked = true;
+        if (apiKey is not null)
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
+        }
+
+        return request;
+    }
 }

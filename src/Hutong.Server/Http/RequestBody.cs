@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Hutong.Server.Http;
 
@@ -7,12 +9,26 @@ public static class RequestBody
 {
     public const int MaxBytes = 64 * 1024;
 
+    /// <summary>
+    /// Endpoint metadata that routing turns into Kestrel's per-request body limit, so the cap holds while the body is
+    /// read (chunked bodies have no Content-Length to check) — by the idempotency hash as much as by the parser.
+    /// </summary>
+    public static readonly RequestSizeLimitAttribute SizeLimit = new(MaxBytes);
+
+    public static ApiResult TooLarge() => ApiResult.Problem(413, "request_too_large", $"The body must be at most {MaxBytes} bytes.");
+
     public static async Task<(T? Value, ApiResult? Problem)> ReadAsync<T>(HttpRequest request)
         where T : class
     {
         if (request.ContentLength is > MaxBytes)
         {
-            return (null, ApiResult.Problem(413, "request_too_large", $"The body must be at most {MaxBytes} bytes."));
+            return (null, TooLarge());
+        }
+
+        // For an endpoint mapped without SizeLimit: the cap still holds while reading, if nothing has read the body yet.
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit && limit.MaxRequestBodySize is null or > MaxBytes)
+        {
+            limit.MaxRequestBodySize = MaxBytes;
         }
 
         if (request.ContentType is null || !request.ContentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
@@ -28,6 +44,10 @@ public static class RequestBody
             return value is null
                 ? (null, Problems.Invalid("body", "The body must be a JSON object."))
                 : (value, null);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, TooLarge());
         }
         catch (JsonException e)
         {

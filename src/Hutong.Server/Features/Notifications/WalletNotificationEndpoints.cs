@@ -17,7 +17,8 @@ public static partial class WalletNotificationEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/notify/{channel}", HandleAsync).ExcludeFromDescription();
+        // The cap holds while reading (Kestrel's per-request limit), not only against Content-Length: a chunked body has none.
+        app.MapPost("/notify/{channel}", HandleAsync).ExcludeFromDescription().WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxBytes));
     }
 
     private static async Task<IResult> HandleAsync(
@@ -37,9 +38,18 @@ public static partial class WalletNotificationEndpoints
             return Fail(413, "FAIL", "body too large");
         }
 
-        using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
-        var body = await reader.ReadToEndAsync(ctx.RequestAborted);
-        if (body.Length > MaxBytes)
+        string body;
+        try
+        {
+            using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
+            body = await reader.ReadToEndAsync(ctx.RequestAborted);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Fail(413, "FAIL", "body too large");
+        }
+
+        if (body.Length > MaxBytes) // a server without a per-request limit (not Kestrel) read it all
         {
             return Fail(413, "FAIL", "body too large");
         }
