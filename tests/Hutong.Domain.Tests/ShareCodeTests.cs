@@ -98,4 +98,14 @@ public class LandingTests
             Assert.Equal(new LandingAction.Redirect("https://shop.example/p/1"), Landing.Decide(WebOnly, p, null));
         }
     }
+
+    [Theory]
+    [InlineData("https://例子.中国/商品/42?色=青", "https://xn--fsqu00a.xn--fiqs8s/%E5%95%86%E5%93%81/42?%E8%89%B2=%E9%9D%92")]
+    [InlineData("HTTPS://Shop.Example.com/p/1", "https://shop.example.com/p/1")]
+    [InlineData("https://shop.example.com/a b", "https://shop.example.com/a%20b")]
+    [InlineData("https://shop.example.com/p/1\r\nSet-Cookie: a=b", null)]
+    [InlineData("https://shop.example.com/p/1\u0000", null)]
+    [InlineData("https://shop.example.com@evil.example/", null)]
+    [InlineData("ftp://shop.example.com/", null)]
+    public void Web_targets_become_header_safe_ascii_or_are_refused(string raw, string? expected) => Assert.Equal(expected, LinkUrl.NormalizeWeb(raw));
 }

@@ -111,6 +111,62 @@ public abstract class LinkTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task Non_ascii_targets_are_normalised_at_creation_and_the_redirect_is_never_a_500()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var link = await m.PostAsync("/v1/links", new
+        {
+            url = "https://例子.中国/商品/42?色=青",
+            title = "IDN",
+            ios_url = "https://münchen.example/p/42",
+            desktop_url = "https://shop.example.com/商品/42",
+        });
+        Assert.Equal(HttpStatusCode.Created, link.Status);
+        Assert.Equal("https://xn--fsqu00a.xn--fiqs8s/%E5%95%86%E5%93%81/42?%E8%89%B2=%E9%9D%92", link.Str("url"));
+        Assert.Equal("https://xn--mnchen-3ya.example/p/42", link.Str("ios_url"));
+        var path = new Uri(link.Str("short_url")).AbsolutePath;
+        using (var desktop = new BrowserLikeClient(hub.Hub.BaseUrl))
+        {
+            var r = await desktop.Http.GetAsync(path);
+            Assert.Equal(HttpStatusCode.Redirect, r.StatusCode);
+            Assert.Equal("https://shop.example.com/%E5%95%86%E5%93%81/42", r.Headers.Location!.OriginalString);
+        }
+
+        using (var android = new BrowserLikeClient(hub.Hub.BaseUrl, AndroidUa))
+        {
+            Assert.Equal(link.Str("url"), (await android.Http.GetAsync(path)).Headers.Location!.OriginalString);
+        }
+
+        // CR/LF (header splitting) and NUL are refused, not encoded into something the merchant did not write.
+        foreach (var bad in new[] { "https://shop.example.com/p/1\r\nSet-Cookie: a=b", "https://shop.example.com/p\u0000/1", "https://shop.example.com@evil.example/p/1" })
+        {
+            var r = await m.PostAsync("/v1/links", new { url = bad, title = "crlf" });
+            Assert.Equal(HttpStatusCode.BadRequest, r.Status);
+            Assert.True(r.Json.GetProperty("errors").TryGetProperty("url", out _), r.ToString());
+        }
+
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM links WHERE title = 'crlf'"));
+
+        // Links stored before these rules: a Unicode target is normalised on the way out; one that cannot be (CR/LF)
+        // gets a page, not a 500, and its click is not counted.
+        var unicode = await CreateLinkAsync(m);
+        await hub.ExecAsync("UPDATE links SET url = @url, desktop_url = NULL WHERE id = @id", new { url = "https://例子.中国/商品/1", id = unicode.Str("id") });
+        var broken = await CreateLinkAsync(m);
+        await hub.ExecAsync("UPDATE links SET url = @url, desktop_url = @url WHERE id = @id", new { url = "https://shop.example.com/p/1\r\nSet-Cookie: a=b", id = broken.Str("id") });
+        using var browser = new BrowserLikeClient(hub.Hub.BaseUrl);
+        var fixedUp = await browser.Http.GetAsync(new Uri(unicode.Str("short_url")).AbsolutePath);
+        Assert.Equal(HttpStatusCode.Redirect, fixedUp.StatusCode);
+        Assert.Equal("https://xn--fsqu00a.xn--fiqs8s/%E5%95%86%E5%93%81/1", fixedUp.Headers.Location!.OriginalString);
+        var page = await browser.Http.GetAsync(new Uri(broken.Str("short_url")).AbsolutePath);
+        Assert.Equal(HttpStatusCode.NotFound, page.StatusCode);
+        Assert.Null(page.Headers.Location);
+
+        await hub.EventuallyAsync(() => m.GetAsync($"/v1/links/{unicode.Str("id")}"),
+            r => r.Json.GetProperty("clicks").GetProperty("total").GetInt64() == 1, what: "the good click counted");
+        Assert.Equal(0, (await m.GetAsync($"/v1/links/{broken.Str("id")}")).Json.GetProperty("clicks").GetProperty("total").GetInt64());
+    }
+
+    [Fact]
     public async Task A_share_code_resolves_from_pasted_text_with_any_delimiters_and_expires_in_30_days()
     {
         var (m, _, _) = await hub.NewMerchantAsync();

@@ -98,6 +98,21 @@ public static class LinkEndpoints
 
         var (platform, app) = Landing.Classify(ctx.Request.Headers.UserAgent.ToString());
         var action = Landing.Decide(new LinkTargets(link.Url, link.IosUrl, link.AndroidPackage, link.AndroidUrl, link.DesktopUrl), platform, app);
+        if (action is LandingAction.Redirect { Location: var location } && !LinkUrl.IsHeaderSafe(location))
+        {
+            // Links are normalised at creation; one stored before that (a Unicode host, CR/LF) is normalised here, and if
+            // even that fails the click gets a page, not a 500, and is not counted: it went nowhere.
+            if (LinkUrl.NormalizeWeb(location) is not { } fixedUp)
+            {
+                var l = Lang.Of(ctx);
+                return Results.Content(Message(l, l.T("链接无效", "Link is broken"), l.T("链接无效", "This link is broken"),
+                    l.T("链接的目标地址无效，请联系分享者。", "The address it points to is not valid; ask the person who shared it."), $"/l/{code}"),
+                    "text/html; charset=utf-8", statusCode: 404);
+            }
+
+            action = new LandingAction.Redirect(fixedUp);
+        }
+
         if (platform != LandingPlatform.Bot)
         {
             clicks.Count(link.Id, app ?? platform.ToString().ToLowerInvariant());

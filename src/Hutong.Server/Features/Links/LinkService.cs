@@ -31,7 +31,7 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
 
     public async Task<ApiResult> CreateLinkAsync(string merchantId, CreateLinkRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
-        var errors = Validate(r);
+        var (errors, normalized) = Validate(r);
         if (errors.Count > 0)
         {
             return Problems.Validation(errors);
@@ -39,7 +39,7 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
 
         return await db.WriteAsync(async (c, t) =>
         {
-            var row = await InsertLinkAsync(c, t, merchantId, r);
+            var row = await InsertLinkAsync(c, t, merchantId, normalized);
             var result = ApiResult.Created(ToDto(row, NoClicks));
             if (idem is not null)
             {
@@ -149,13 +149,16 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
     public async Task<ApiResult> CreateShareCodeAsync(string merchantId, CreateShareCodeRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
+        CreateLinkRequest? newLink = null;
         if ((r.LinkId is null) == (r.Url is null))
         {
             errors["link_id"] = ["Give either link_id (an existing link) or url and title (a link is created)."];
         }
         else if (r.Url is not null)
         {
-            foreach (var (k, v) in Validate(new CreateLinkRequest(r.Url, r.Title, null, null, null, null, null, null, null)))
+            var (linkErrors, normalized) = Validate(new CreateLinkRequest(r.Url, r.Title, null, null, null, null, null, null, null));
+            newLink = normalized;
+            foreach (var (k, v) in linkErrors)
             {
                 errors[k] = v;
             }
@@ -190,7 +193,7 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
             }
             else
             {
-                link = await InsertLinkAsync(c, t, merchantId, new CreateLinkRequest(r.Url, r.Title, null, null, null, null, null, null, null));
+                link = await InsertLinkAsync(c, t, merchantId, newLink!);
             }
 
             var code = ShareCode.NewCode();
@@ -302,10 +305,14 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
         r.Id, "share_code", r.Code, r.Text, link.Id, ShortUrl(link.Code), r.Status, DateTimeOffset.FromUnixTimeMilliseconds(r.ExpiresAt), r.Resolves,
         DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt));
 
-    private static Dictionary<string, string[]> Validate(CreateLinkRequest r)
+    /// <summary>
+    /// Checks a link request and returns it with its URLs normalised (punycode hosts, percent-encoded paths): the stored
+    /// URLs are what the redirect sends in a Location header, so they must be printable ASCII.
+    /// </summary>
+    private static (Dictionary<string, string[]> Errors, CreateLinkRequest Normalized) Validate(CreateLinkRequest r)
     {
         var errors = new Dictionary<string, string[]>();
-        void Web(string field, string? value, bool required)
+        string? Web(string field, string? value, bool required, bool httpsOnly = false, string? message = null)
         {
             if (value is null)
             {
@@ -314,22 +321,22 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
                     errors[field] = [$"{field} is required."];
                 }
 
-                return;
+                return null;
             }
 
-            if (value.Length > 2048 || !Uri.TryCreate(value, UriKind.Absolute, out var u) || (u.Scheme != Uri.UriSchemeHttps && u.Scheme != Uri.UriSchemeHttp))
+            var normalized = LinkUrl.NormalizeWeb(value, httpsOnly);
+            if (normalized is null)
             {
-                errors[field] = [$"{field} must be an absolute http(s) URL of at most 2048 characters."];
+                errors[field] = [message ?? $"{field} must be an absolute http(s) URL of at most {LinkUrl.MaxLength} characters, without control characters or user:password@."];
             }
+
+            return normalized;
         }
 
-        Web("url", r.Url, required: true);
-        Web("image_url", r.ImageUrl, required: false);
-        Web("desktop_url", r.DesktopUrl, required: false);
-        if (r.IosUrl is not null && (!Uri.TryCreate(r.IosUrl, UriKind.Absolute, out var ios) || ios.Scheme != Uri.UriSchemeHttps || r.IosUrl.Length > 2048))
-        {
-            errors["ios_url"] = ["ios_url must be an https universal link."];
-        }
+        var url = Web("url", r.Url, required: true);
+        var imageUrl = Web("image_url", r.ImageUrl, required: false);
+        var desktopUrl = Web("desktop_url", r.DesktopUrl, required: false);
+        var iosUrl = Web("ios_url", r.IosUrl, required: false, httpsOnly: true, message: "ios_url must be an https universal link.");
 
         if (r.AndroidPackage is not null && !AndroidPackage().IsMatch(r.AndroidPackage))
         {
@@ -364,7 +371,7 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
             errors["expires_in_seconds"] = ["expires_in_seconds must be between 60 and ten years."];
         }
 
-        return errors;
+        return (errors, r with { Url = url, ImageUrl = imageUrl, DesktopUrl = desktopUrl, IosUrl = iosUrl });
     }
 
     [GeneratedRegex(@"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")]

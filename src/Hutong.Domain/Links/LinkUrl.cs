@@ -1,0 +1,48 @@
+namespace Hutong.Domain.Links;
+
+/// <summary>
+/// Turns the URLs a merchant gives a link into what can go in a Location header: printable ASCII, IDN hosts in
+/// punycode, non-ASCII paths and queries percent-encoded. A URL that cannot be made so is refused, never stored.
+/// </summary>
+public static class LinkUrl
+{
+    public const int MaxLength = 2048;
+
+    /// <summary>An absolute http(s) URL, normalised; null when it is not one or has control characters or user info.</summary>
+    public static string? NormalizeWeb(string? raw, bool httpsOnly = false) =>
+        Parse(raw) is { } u && (u.Scheme == Uri.UriSchemeHttps || (!httpsOnly && u.Scheme == Uri.UriSchemeHttp)) && u.IdnHost.Length > 0
+            ? Ascii(u)
+            : null;
+
+    /// <summary>Printable ASCII only: what a header value may carry without the server refusing to send it.</summary>
+    public static bool IsHeaderSafe(string s) => s.Length is > 0 and <= MaxLength && s.All(c => c is > ' ' and < '\u007f');
+
+    private static Uri? Parse(string? raw)
+    {
+        // Raw control characters (CR/LF, NUL, tab) are refused, not percent-encoded: they are never part of an address a
+        // merchant meant, and CR/LF are how a Location header is split.
+        if (raw is null || raw.Length > MaxLength || raw.Any(char.IsControl)
+            || !Uri.TryCreate(raw, UriKind.Absolute, out var u) || u.UserInfo.Length > 0)
+        {
+            return null;
+        }
+
+        return u;
+    }
+
+    private static string? Ascii(Uri u)
+    {
+        string s;
+        try
+        {
+            // AbsoluteUri percent-encodes a non-ASCII path and query but keeps a Unicode host; IdnHost is its punycode.
+            s = u.IdnHost.Length == 0 || u.IdnHost == u.Host ? u.AbsoluteUri : new UriBuilder(u) { Host = u.IdnHost }.Uri.AbsoluteUri;
+        }
+        catch (UriFormatException)
+        {
+            return null;
+        }
+
+        return IsHeaderSafe(s) ? s : null;
+    }
+}
