@@ -100,6 +100,34 @@ public class LandingTests
     }
 
     [Theory]
+    [InlineData("shop://p/1#Intent;package=com.evil;end")] // a fragment: refused, the web page opens instead
+    [InlineData("shop://p/1;end#Intent;S.browser_fallback_url=javascript%3Aalert(1);end")]
+    [InlineData("javascript:alert(1)")]
+    [InlineData("intent://p/1#Intent;scheme=shop;end")]
+    [InlineData("file:///sdcard/x")]
+    [InlineData("shop://p/1\r\n")]
+    [InlineData("shop://user@p/1")]
+    public void A_deep_link_that_could_alter_the_intent_falls_back_to_the_web_page(string appUrl)
+    {
+        Assert.Null(LinkUrl.NormalizeAppLink(appUrl));
+        Assert.Null(Landing.AndroidIntent(appUrl, "com.example.shop", "https://shop.example/p/1"));
+        Assert.Equal(new LandingAction.Redirect("https://shop.example/p/1"), Landing.Decide(All with { AndroidUrl = appUrl }, LandingPlatform.Android, null));
+    }
+
+    [Fact]
+    public void Intent_parameters_come_only_from_checked_parts()
+    {
+        // ';' in the path and query stays data (before the one '#'); the fallback's own '#' and ';' are percent-encoded.
+        var intent = Landing.AndroidIntent("shop://p/1;end;package=com.evil?x=;end", "com.example.shop", "https://shop.example/p/1?a=1#Intent;package=com.evil;end");
+        Assert.Equal("intent://p/1;end;package=com.evil?x=;end#Intent;scheme=shop;package=com.example.shop;"
+            + "S.browser_fallback_url=https%3A%2F%2Fshop.example%2Fp%2F1%3Fa%3D1%23Intent%3Bpackage%3Dcom.evil%3Bend;end", intent);
+        Assert.Single(intent!, c => c == '#');
+        Assert.Null(Landing.AndroidIntent("shop://p/1", "com.example.shop;end", "https://shop.example/p/1")); // a package outside its grammar
+        Assert.Equal("intent://xn--mnchen-3ya.example/%E5%95%86#Intent;scheme=https;package=com.example.shop;S.browser_fallback_url=https%3A%2F%2Fshop.example%2F;end",
+            Landing.AndroidIntent("https://münchen.example/商", "com.example.shop", "https://shop.example/"));
+    }
+
+    [Theory]
     [InlineData("https://例子.中国/商品/42?色=青", "https://xn--fsqu00a.xn--fiqs8s/%E5%95%86%E5%93%81/42?%E8%89%B2=%E9%9D%92")]
     [InlineData("HTTPS://Shop.Example.com/p/1", "https://shop.example.com/p/1")]
     [InlineData("https://shop.example.com/a b", "https://shop.example.com/a%20b")]

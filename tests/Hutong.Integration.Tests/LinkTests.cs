@@ -167,6 +167,57 @@ public abstract class LinkTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task The_android_intent_is_built_from_parsed_parts_and_a_deep_link_cannot_change_its_parameters()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var refused = new[]
+        {
+            "exampleshop://product/42#Intent;package=com.evil.app;end", // a fragment would land among the intent's parameters
+            "exampleshop://product/42;end#Intent;S.browser_fallback_url=javascript%3Aalert(1);end",
+            "javascript:alert(1)",
+            "JavaScript://%0aalert(1)",
+            "intent://product/42#Intent;scheme=exampleshop;package=com.evil.app;end",
+            "file:///data/data/com.example.shop/secret",
+            "content://com.example.shop.provider/secret",
+            "data:text/html,<script>alert(1)</script>",
+            "exampleshop://user:pw@product/42",
+        };
+        foreach (var androidUrl in refused)
+        {
+            var r = await m.PostAsync("/v1/links", new { url = "https://shop.example.com/p/42", title = "inject", android_package = "com.example.shop", android_url = androidUrl });
+            Assert.True(r.Status == HttpStatusCode.BadRequest, androidUrl + " → " + r);
+            Assert.True(r.Json.GetProperty("errors").TryGetProperty("android_url", out _), androidUrl);
+        }
+
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM links WHERE title = 'inject'"));
+
+        // ';' and '=' in the path or query are data, not parameters: the intent still has exactly its three.
+        var link = await m.PostAsync("/v1/links", new
+        {
+            url = "https://shop.example.com/p/42?from=share#top",
+            title = "ok",
+            android_package = "com.example.shop",
+            android_url = "exampleshop://product/42;end;package=com.evil.app?q=a;end&S.x=1",
+        });
+        Assert.Equal(HttpStatusCode.Created, link.Status);
+        using var android = new BrowserLikeClient(hub.Hub.BaseUrl, AndroidUa);
+        var location = (await android.Http.GetAsync(new Uri(link.Str("short_url")).AbsolutePath)).Headers.Location!.OriginalString;
+        var (data, parameters) = ParseIntent(location);
+        Assert.Equal("intent://product/42;end;package=com.evil.app?q=a;end&S.x=1", data);
+        Assert.Equal(["scheme=exampleshop", "package=com.example.shop", "S.browser_fallback_url=https%3A%2F%2Fshop.example.com%2Fp%2F42%3Ffrom%3Dshare%23top"], parameters);
+    }
+
+    /// <summary>Splits an intent URL the way Android's Intent.parseUri does: parameters after the last '#', up to 'end'.</summary>
+    private static (string Data, List<string> Parameters) ParseIntent(string uri)
+    {
+        var hash = uri.LastIndexOf('#');
+        Assert.StartsWith("#Intent;", uri[hash..], StringComparison.Ordinal);
+        var parameters = uri[(hash + "#Intent;".Length)..].Split(';').ToList();
+        Assert.Equal("end", parameters[^1]);
+        return (uri[..hash], parameters[..^1]);
+    }
+
+    [Fact]
     public async Task A_share_code_resolves_from_pasted_text_with_any_delimiters_and_expires_in_30_days()
     {
         var (m, _, _) = await hub.NewMerchantAsync();

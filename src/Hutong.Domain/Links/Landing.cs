@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace Hutong.Domain.Links;
 
 /// <summary>Where a link click comes from, as far as its User-Agent tells.</summary>
@@ -39,7 +41,7 @@ public abstract record LandingAction
 /// page otherwise); Android gets an intent:// URL with S.browser_fallback_url (Chrome opens the app or falls back);
 /// desktops get the desktop or web URL.
 /// </summary>
-public static class Landing
+public static partial class Landing
 {
     public static (LandingPlatform Platform, string? App) Classify(string? userAgent)
     {
@@ -76,20 +78,35 @@ public static class Landing
         LandingPlatform.Bot => new LandingAction.Preview(),
         LandingPlatform.InApp => new LandingAction.Interstitial(t.Url, app ?? "app"),
         LandingPlatform.Ios => new LandingAction.Redirect(t.IosUrl ?? t.Url),
-        LandingPlatform.Android when t.AndroidPackage is not null && t.AndroidUrl is not null
-            => new LandingAction.Redirect(AndroidIntent(t.AndroidUrl, t.AndroidPackage, t.Url)),
-        LandingPlatform.Android => new LandingAction.Redirect(t.Url),
+        LandingPlatform.Android => new LandingAction.Redirect(
+            (t.AndroidPackage is null || t.AndroidUrl is null ? null : AndroidIntent(t.AndroidUrl, t.AndroidPackage, t.Url)) ?? t.Url),
         _ => new LandingAction.Redirect(t.DesktopUrl ?? t.Url),
     };
 
     /// <summary>
-    /// Chrome's intent syntax: intent://HOST/PATH#Intent;scheme=SCHEME;package=PKG;S.browser_fallback_url=URL;end.
-    /// The fallback opens when the app is not installed.
+    /// Chrome's intent syntax: intent://HOST/PATH?QUERY#Intent;scheme=SCHEME;package=PKG;S.browser_fallback_url=URL;end.
+    /// The fallback opens when the app is not installed. Built from the parsed app URL, never pasted from it: Android
+    /// reads parameters after the last '#' up to ';end', so each part is one the parser escaped (no '#' outside ours),
+    /// the scheme and package are checked against their grammars, and the fallback is percent-encoded. Null (the caller
+    /// then redirects to the web page) for anything else, such as a link stored before these rules.
     /// </summary>
-    public static string AndroidIntent(string appUrl, string package, string fallbackUrl)
+    public static string? AndroidIntent(string appUrl, string package, string fallbackUrl)
     {
-        var scheme = new Uri(appUrl).Scheme;
-        var rest = appUrl.Contains("://", StringComparison.Ordinal) ? appUrl[(scheme.Length + 3)..] : appUrl[(scheme.Length + 1)..]; // after "scheme://" or "scheme:"
-        return $"intent://{rest}#Intent;scheme={scheme};package={package};S.browser_fallback_url={Uri.EscapeDataString(fallbackUrl)};end";
+        if (LinkUrl.NormalizeAppLink(appUrl) is not { } normalized || !AndroidPackage().IsMatch(package) || LinkUrl.NormalizeWeb(fallbackUrl) is not { } fallback)
+        {
+            return null;
+        }
+
+        var u = new Uri(normalized);
+        // A hierarchical URL keeps its authority; an opaque one (shop:p/1) becomes intent://p/1, which Chrome opens as shop://p/1.
+        var authority = u.IdnHost.Length == 0 ? string.Empty : u.IsDefaultPort || u.Port < 0 ? u.IdnHost : $"{u.IdnHost}:{u.Port}";
+        var rest = authority + u.AbsolutePath + u.Query;
+        return $"intent://{rest}#Intent;scheme={u.Scheme};package={package};S.browser_fallback_url={Uri.EscapeDataString(fallback)};end";
     }
+
+    /// <summary>An Android application id: dot-separated Java identifiers, at least two segments.</summary>
+    public static bool IsAndroidPackage(string package) => AndroidPackage().IsMatch(package);
+
+    [GeneratedRegex(@"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")]
+    private static partial Regex AndroidPackage();
 }

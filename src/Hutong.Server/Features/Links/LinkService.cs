@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Security.Cryptography;
-using System.Text.RegularExpressions;
 using Dapper;
 using Hutong.Domain;
 using Hutong.Domain.Links;
@@ -338,17 +337,19 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
         var desktopUrl = Web("desktop_url", r.DesktopUrl, required: false);
         var iosUrl = Web("ios_url", r.IosUrl, required: false, httpsOnly: true, message: "ios_url must be an https universal link.");
 
-        if (r.AndroidPackage is not null && !AndroidPackage().IsMatch(r.AndroidPackage))
+        if (r.AndroidPackage is not null && !Landing.IsAndroidPackage(r.AndroidPackage))
         {
             errors["android_package"] = ["android_package must be a package name such as com.example.shop."];
         }
 
+        string? androidUrl = null;
         if (r.AndroidUrl is not null)
         {
-            var scheme = Uri.TryCreate(r.AndroidUrl, UriKind.Absolute, out var a) ? a.Scheme : null;
-            if (scheme is null or "javascript" or "data" or "file" or "vbscript" or "intent" || r.AndroidUrl.Length > 2048)
+            androidUrl = LinkUrl.NormalizeAppLink(r.AndroidUrl);
+            if (androidUrl is null)
             {
-                errors["android_url"] = ["android_url must be the app's deep link, e.g. myshop://product/42."];
+                errors["android_url"] = ["android_url must be the app's deep link, e.g. myshop://product/42: an https App Link or the app's own scheme, "
+                    + "without a #fragment, user:password@ or control characters. Browser schemes (javascript:, file:, intent: …) are refused."];
             }
             else if (r.AndroidPackage is null)
             {
@@ -371,9 +372,6 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
             errors["expires_in_seconds"] = ["expires_in_seconds must be between 60 and ten years."];
         }
 
-        return (errors, r with { Url = url, ImageUrl = imageUrl, DesktopUrl = desktopUrl, IosUrl = iosUrl });
+        return (errors, r with { Url = url, ImageUrl = imageUrl, DesktopUrl = desktopUrl, IosUrl = iosUrl, AndroidUrl = androidUrl });
     }
-
-    [GeneratedRegex(@"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")]
-    private static partial Regex AndroidPackage();
 }
