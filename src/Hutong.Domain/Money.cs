@@ -53,6 +53,22 @@ public sealed record Currency
 /// <summary>An amount in integer minor units. Never a floating-point number.</summary>
 public readonly record struct Money(long Minor, Currency Currency)
 {
+    /// <summary>
+    /// The largest single amount the API takes or returns, in minor units: 10^11, i.e. ¥1,000,000,000 in fen. Far above
+    /// any wallet's per-transaction limit or a sane monthly guarantee, yet small enough that every product the hub
+    /// forms with it (× basis points, × days, × 2 for rounding) stays far inside a long. Payments, refunds, split
+    /// amounts, host guarantees and statements are all held to it.
+    /// </summary>
+    public const long MaxAmount = 100_000_000_000;
+
+    /// <summary>
+    /// The largest balance, either sign, any ledger account may reach: 10^17 minor units (¥10^15 — more than the
+    /// world's yearly output). The ledger refuses a posting that would go past it, so every running sum of an
+    /// account's lines, and the sum of up to 92 accounts, fits in a 64-bit SQL integer (SQLite's SUM fails rather than
+    /// wrap; PostgreSQL's is read back into a long).
+    /// </summary>
+    public const long MaxBalance = 100_000_000_000_000_000;
+
     public static Money Of(long minor, string currency) => new(minor, Currency.Parse(currency));
 
     public Money Add(Money other)

@@ -12,6 +12,15 @@ public sealed record LedgerEntry(string Id, string Kind, string Reference, strin
 
 public sealed class UnbalancedEntryException(string message) : InvalidOperationException(message);
 
+/// <summary>A posting would take an account's balance past <see cref="Money.MaxBalance"/>; nothing was posted.</summary>
+public sealed class LedgerLimitException(string account, string currency)
+    : InvalidOperationException($"Posting this entry would take {account} ({currency}) past the ledger's balance limit of {Money.MaxBalance} minor units.")
+{
+    public string Account { get; } = account;
+
+    public string Currency { get; } = currency;
+}
+
 /// <summary>
 /// The chart of accounts. Assets are positive when debited: <c>wallet_clearing</c> is money the wallet holds for the hub.
 /// Liabilities carry credit (negative) balances: what is owed to merchants, hosts, agencies and the tax office.
@@ -87,9 +96,12 @@ public static class Postings
     /// add up to the whole carry exactly the whole value. Fees returned on refunds and split shares taken back both use it.
     /// </summary>
     public static long RunningShare(long value, long whole, long before, long part) =>
-        ProRata(value, before + part, whole) - ProRata(value, before, whole);
+        checked(ProRata(value, checked(before + part), whole) - ProRata(value, before, whole));
 
-    private static long ProRata(long value, long part, long whole) => whole == 0 ? 0 : ((value * part * 2) + whole) / (2 * whole);
+    // value × part overflows a long from about ¥30,000,000 payments (a fee of 0.6 % times the amount), so in 128 bits;
+    // with part ≤ whole the result is at most value.
+    private static long ProRata(long value, long part, long whole) =>
+        whole == 0 ? 0 : checked((long)((((Int128)value * part * 2) + whole) / (2 * (Int128)whole)));
 
     /// <summary>Money captured that must go back (held in suspense until the refund succeeds).</summary>
     public static LedgerLine[] CapturedToSuspense(string wallet, string merchantId, Money amount) =>
@@ -130,7 +142,7 @@ public static class Postings
 
     /// <summary>A wallet fee in basis points of the amount, rounded half up to the minor unit (四舍五入, as the wallets bill it).</summary>
     public static Money Fee(Money amount, int basisPoints) =>
-        new(((amount.Minor * basisPoints) + 5_000) / 10_000, amount.Currency);
+        new(checked((long)((((Int128)amount.Minor * basisPoints) + 5_000) / 10_000)), amount.Currency);
 
     /// <summary>Every entry has at least two lines, no zero line, and sums to zero in each currency.</summary>
     public static void EnsureBalanced(IReadOnlyList<LedgerLine> lines)

@@ -71,8 +71,10 @@ public static class HostSettlement
         var activeDays = to.DayNumber - from.DayNumber;
         var daysInMonth = DateTime.DaysInMonth(year, month);
         var sales = activeDays == 0 ? 0 : Math.Max(0, attributedSalesFen);
-        var guarantee = c.Model == HostPayModel.RevenueShare ? 0 : ((c.MonthlyGuaranteeFen * activeDays * 2) + daysInMonth) / (2 * daysInMonth);
-        var share = c.Model == HostPayModel.GuaranteedMinimum ? 0 : ((sales * c.ShareBasisPoints) + 5_000) / 10_000;
+        // Products in 128 bits: a prorated guarantee is at most the guarantee and a share at most the sales, so the results
+        // always fit; the API holds both to Money.MaxAmount, but this function must not wrap whatever it is given.
+        var guarantee = c.Model == HostPayModel.RevenueShare ? 0 : checked((long)((((Int128)c.MonthlyGuaranteeFen * activeDays * 2) + daysInMonth) / (2 * daysInMonth)));
+        var share = c.Model == HostPayModel.GuaranteedMinimum ? 0 : checked((long)((((Int128)sales * c.ShareBasisPoints) + 5_000) / 10_000));
         var payable = c.Model switch
         {
             HostPayModel.GuaranteedMinimum => guarantee,
@@ -80,7 +82,7 @@ public static class HostSettlement
             _ => Math.Max(guarantee, share),
         };
         var advanced = c.Model == HostPayModel.RevenueShare ? 0 : guarantee;
-        return new HostStatement(c.Id, year, month, activeDays, daysInMonth, sales, guarantee, share, payable, advanced, payable - advanced,
+        return new HostStatement(c.Id, year, month, activeDays, daysInMonth, sales, guarantee, share, payable, advanced, checked(payable - advanced),
             IncomeTax.WithholdingOnLabour(payable));
     }
 }

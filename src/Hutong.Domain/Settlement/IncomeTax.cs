@@ -3,7 +3,7 @@ namespace Hutong.Domain.Settlement;
 /// <summary>One 劳务报酬 (labour remuneration) prepayment, in fen.</summary>
 public sealed record LabourTax(long Gross, long TaxableIncome, int RateBasisPoints, long QuickDeduction, long Tax)
 {
-    public long Net => Gross - Tax;
+    public long Net => checked(Gross - Tax);
 }
 
 /// <summary>
@@ -21,14 +21,15 @@ public static class IncomeTax
             return new LabourTax(grossFen, 0, 0, 0, 0);
         }
 
-        var taxable = grossFen <= 400_000 ? Math.Max(0, grossFen - 80_000) : ((grossFen * 8) + 5) / 10;
+        // Products in 128 bits, so no gross wraps (a long's gross × 8 or taxable × rate would); the results are at most the gross.
+        var taxable = grossFen <= 400_000 ? Math.Max(0, grossFen - 80_000) : checked((long)(((Int128)grossFen * 8 + 5) / 10));
         var (rate, quick) = taxable switch
         {
             <= 2_000_000 => (2_000, 0L),
             <= 5_000_000 => (3_000, 200_000L),
             _ => (4_000, 700_000L),
         };
-        var tax = Math.Max(0, (((taxable * rate) + 5_000) / 10_000) - quick);
+        var tax = Math.Max(0, checked((long)((((Int128)taxable * rate) + 5_000) / 10_000) - quick));
         return new LabourTax(grossFen, taxable, rate, quick, tax);
     }
 }

@@ -92,9 +92,9 @@ public static class SplitPlanner
             return Refuse("invalid_split_rule", "Each split gives exactly one of amount or ratio_bps.", "splits");
         }
 
-        if (rules.Any(r => r.Amount is <= 0 || r.RatioBasisPoints is <= 0 or > 10_000))
+        if (rules.Any(r => r.Amount is <= 0 or > Money.MaxAmount || r.RatioBasisPoints is <= 0 or > 10_000))
         {
-            return Refuse("invalid_split_rule", "amount is a positive number of minor units; ratio_bps is 1-10000.", "splits");
+            return Refuse("invalid_split_rule", $"amount is 1-{Money.MaxAmount} minor units; ratio_bps is 1-10000.", "splits");
         }
 
         if (p.Finished)
@@ -117,16 +117,16 @@ public static class SplitPlanner
             return Refuse("split_window_closed", $"The wallet released this payment's funds {policy.FreezeWindow.TotalDays:0} days after payment; it can no longer be split.");
         }
 
-        var baseAmount = p.Captured - p.Fee - p.Refunded;
-        var shares = rules.Select(r => new SplitShare(r.ReceiverId, r.Amount ?? Math.Max(0, baseAmount) * r.RatioBasisPoints!.Value / 10_000)).ToList();
+        var baseAmount = checked(p.Captured - p.Fee - p.Refunded);
+        var shares = rules.Select(r => new SplitShare(r.ReceiverId, r.Amount ?? checked(Math.Max(0, baseAmount) * r.RatioBasisPoints!.Value) / 10_000)).ToList();
         if (shares.Any(s => s.Amount <= 0))
         {
             return Refuse("split_amount_zero", "A ratio of what is left after fee and refunds comes to nothing.", "splits");
         }
 
-        var total = shares.Sum(s => s.Amount);
+        var total = shares.Sum(s => s.Amount); // at most MaxReceiversPerSplit × MaxAmount: cannot overflow
         var cap = Cap(p, policy);
-        if (p.AlreadySplit + total > cap)
+        if (checked(p.AlreadySplit + total) > cap)
         {
             return Refuse("split_exceeds_cap",
                 $"Splits may take at most {policy.MaxRatioBasisPoints / 100m:0.##}% of the payment net of the wallet fee ({cap} minor units); {p.AlreadySplit} already split, {total} asked.",
@@ -138,7 +138,7 @@ public static class SplitPlanner
 
     /// <summary>The most all splits of a payment may take together: the max ratio of the amount net of fee and refunds.</summary>
     public static long Cap(SplitContext p, SplitPolicy policy) =>
-        Math.Max(0, p.Captured - p.Fee - p.Refunded) * policy.MaxRatioBasisPoints / 10_000;
+        checked(Math.Max(0, p.Captured - p.Fee - p.Refunded) * policy.MaxRatioBasisPoints) / 10_000;
 
     /// <summary>
     /// What a refund takes back from one receiver: its share pro rata to the refund, computed on the running total (as

@@ -8,7 +8,7 @@ namespace Hutong.Server.Features.Payments;
 
 public static partial class PaymentValidation
 {
-    public const long MaxAmount = 100_000_000_000; // 1 billion yuan in fen; wallets cap far lower
+    public const long MaxAmount = Money.MaxAmount; // 1 billion yuan in fen; wallets cap far lower
     public const int MinExpirySeconds = 60;
     public const int MaxExpirySeconds = 7 * 24 * 3600;
 
