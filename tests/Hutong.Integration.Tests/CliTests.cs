@@ -81,6 +81,38 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task The_ledger_refuses_a_posting_past_its_balance_limit_so_balances_can_always_be_summed()
+    {
+        // Issue 12: host payouts pushed the shared payout_clearing balance past a 64-bit integer, and from then on
+        // `ledger balances` failed with SQLite's "integer overflow" for good.
+        Assert.Equal(0, (await RunAsync("migrate")).Code);
+        const long half = Hutong.Domain.Money.MaxBalance / 2;
+        await using (var db = new Db(new StoreOptions { Provider = StoreProvider.Sqlite, ConnectionString = Connection }))
+        {
+            var ledger = new Hutong.Server.Features.Ledger.LedgerStore(db);
+            Task<bool> Payout(string reference, string host, long amount) => db.WriteAsync((c, t) => ledger.AppendAsync(c, t, "host_payout", reference, "mch_1",
+                [new($"host_payable:{host}", "CNY", amount), new(Hutong.Domain.Ledger.Accounts.PayoutClearing, "CNY", -amount)], DateTimeOffset.UtcNow), default);
+
+            Assert.True(await Payout("hst_1", "host_1", half));
+            Assert.True(await Payout("hst_2", "host_2", half)); // exactly at the limit: allowed
+            await Assert.ThrowsAsync<Hutong.Domain.Ledger.LedgerLimitException>(() => Payout("hst_3", "host_3", 1));
+            for (var i = 0; i < 3; i++)
+            {
+                await Assert.ThrowsAsync<Hutong.Domain.Ledger.LedgerLimitException>(() => Payout($"hst_big_{i}", $"host_big_{i}", 4_000_000_000_000_000_000));
+            }
+
+            Assert.Equal(2L, await db.ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<long>(c, "SELECT COUNT(*) FROM ledger_entries"), default));
+        }
+
+        var balances = await RunAsync("ledger", "balances");
+        Assert.True(balances.Code == 0, balances.Output);
+        Assert.Contains($"payout_clearing\tCNY\t{-2 * half}", balances.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("host_3", balances.Output, StringComparison.Ordinal);
+        var verified = await RunAsync("ledger", "verify");
+        Assert.True(verified.Code == 0, verified.Output);
+    }
+
+    [Fact]
     public async Task Reconcile_shows_progress_and_a_summary_writes_the_reports_and_fails_on_open_discrepancies()
     {
         await using var sandbox = await Hutong.Sandbox.SandboxHost.StartAsync();

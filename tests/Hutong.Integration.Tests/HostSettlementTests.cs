@@ -1,6 +1,9 @@
 using System.Net;
 using Dapper;
+using Hutong.Domain;
+using Hutong.Domain.Ledger;
 using Hutong.Integration.Tests.Infrastructure;
+using Hutong.Server.Features.Ledger;
 
 namespace Hutong.Integration.Tests;
 
@@ -105,6 +108,44 @@ public abstract class HostSettlementTests(HubFixture hub)
         Assert.Equal(3_355, october.GetProperty("tax_withheld").GetInt64()); // 167.74 × 20 % = 33.548
         Assert.Equal(HttpStatusCode.Conflict, (await m.PostAsync($"/v1/host_contracts/{id}/exit", new { date = "2026-10-20" })).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await m.PostAsync("/v1/host_contracts", new { host = host.Str("id"), start_date = "2026-13-01", model = "bonus" })).Status);
+    }
+
+    [Fact]
+    public async Task Amounts_past_the_maximum_are_refused_and_the_ledger_refuses_a_posting_past_its_limit()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var host = (await m.PostAsync("/v1/hosts", new { name = "大主播", live_room = "room-" + Guid.NewGuid().ToString("N")[..8] })).Str("id");
+
+        // Issue 12: a guarantee of 2^63 − 1 was taken and its statement wrapped to 0.
+        foreach (var huge in new[] { long.MaxValue, Money.MaxAmount + 1 })
+        {
+            var refused = await m.PostAsync("/v1/host_contracts", new { host, start_date = "2026-09-01", model = "guaranteed_minimum", monthly_guarantee = huge });
+            Assert.True(refused.Status == HttpStatusCode.BadRequest, refused.ToString());
+            Assert.Equal("monthly_guarantee", refused.Str("param"));
+        }
+
+        var contract = await m.PostAsync("/v1/host_contracts", new { host, start_date = "2026-09-01", model = "guaranteed_minimum", monthly_guarantee = Money.MaxAmount });
+        Assert.True(contract.Status == HttpStatusCode.Created, contract.ToString());
+        var id = contract.Str("id");
+        var september = await m.PostAsync($"/v1/host_contracts/{id}/statements", new { month = "2026-09" });
+        Assert.True(september.Status == HttpStatusCode.Created, september.ToString());
+        Assert.Equal(Money.MaxAmount, september.Json.GetProperty("payable").GetInt64());
+        Assert.Equal(31_999_300_000, september.Json.GetProperty("tax_withheld").GetInt64()); // 10^9 × 80 % × 40 % − 7,000 yuan
+
+        // The merchant's host cost is brought to just under the ledger's limit; October's pay would take it past.
+        var cost = $"host_cost:{merchantId}";
+        var seed = Money.MaxBalance - (2 * Money.MaxAmount) + 1;
+        var ledger = hub.Service<LedgerStore>();
+        await hub.Db.WriteAsync((c, t) => ledger.AppendAsync(c, t, "test_seed", "seed-" + merchantId, merchantId,
+            [new LedgerLine(cost, "CNY", seed), new LedgerLine($"test_offset:{merchantId}", "CNY", -seed)], DateTimeOffset.UtcNow), default);
+        var october = await m.PostAsync($"/v1/host_contracts/{id}/statements", new { month = "2026-10" });
+        Assert.True(october.Status == HttpStatusCode.Conflict, october.ToString());
+        Assert.Equal("ledger_limit", october.Str("code"));
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM host_statements WHERE contract_id = @id AND month = '2026-10'", new { id }));
+        Assert.Equal(Money.MaxBalance - Money.MaxAmount + 1, await BalanceAsync(cost));
+        Assert.Equal([(cost, "CNY", Money.MaxBalance - Money.MaxAmount + 1)], await ledger.BalancesAsync(cost, default));
+        var verified = await ledger.VerifyAsync(null, default);
+        Assert.True(verified.Ok, string.Join('\n', verified.Problems));
     }
 }
 

@@ -140,9 +140,9 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
             errors["start_date"] = ["start_date must be a date, yyyy-MM-dd."];
         }
 
-        if (model != HostPayModel.RevenueShare && r.MonthlyGuarantee is not > 0)
+        if (r.MonthlyGuarantee is < 0 or > Money.MaxAmount || (model != HostPayModel.RevenueShare && r.MonthlyGuarantee is not > 0))
         {
-            errors["monthly_guarantee"] = ["monthly_guarantee (minor units, > 0) is required for this model."];
+            errors["monthly_guarantee"] = [$"monthly_guarantee (minor units, 1–{Money.MaxAmount}) is required for this model."];
         }
 
         if (model != HostPayModel.GuaranteedMinimum && r.ShareBasisPoints is not (> 0 and <= 10_000))
@@ -242,7 +242,7 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
         }
 
         var now = time.GetUtcNow();
-        return await db.WriteAsync(async (c, t) =>
+        return await LedgerLimitedAsync(db.WriteAsync(async (c, t) =>
         {
             var row = await c.QuerySingleOrDefaultAsync<ContractRow?>("SELECT * FROM host_contracts WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }, t);
             if (row is null)
@@ -266,8 +266,18 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
                     """,
                     new { merchantId, from = from.ToUnixTimeMilliseconds(), to = to.ToUnixTimeMilliseconds() }, t))
                 .Where(p => p.Currency == row.Currency && LiveRoomOf(p.Metadata) == room)
-                .Sum(p => p.Amount - p.Refunded);
-            var statement = HostSettlement.Monthly(contract, first.Year, first.Month, sales);
+                .Aggregate(Int128.Zero, (sum, p) => sum + p.Amount - p.Refunded); // 128 bits: any number of payments
+            if (sales > Money.MaxBalance)
+            {
+                return OutOfRange($"The host's sales this month ({sales} minor units) are past what the hub settles ({Money.MaxBalance}).");
+            }
+
+            var statement = HostSettlement.Monthly(contract, first.Year, first.Month, checked((long)sales));
+            if (statement.Payable > Money.MaxAmount)
+            {
+                return OutOfRange($"The month's pay ({statement.Payable} minor units) is more than one payment may be ({Money.MaxAmount}); settle it outside the hub.");
+            }
+
             var statementId = Ids.New("hst", now);
             var dto = ToDto(statementId, statement, r.Month!, row.Currency, null);
             await c.ExecuteAsync(
@@ -298,14 +308,14 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
             }
 
             return result;
-        }, ct);
+        }, ct));
     }
 
     /// <summary>Records that a statement's net pay went out, and posts the payout.</summary>
     public async Task<ApiResult> PayStatementAsync(string merchantId, string id, string month, IdempotencyContext? idem, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        return await db.WriteAsync(async (c, t) =>
+        return await LedgerLimitedAsync(db.WriteAsync(async (c, t) =>
         {
             var s = await c.QuerySingleOrDefaultAsync<(string Id, string Body, long Net, long? PaidAt, string HostId, string Currency)?>(
                 """
@@ -337,7 +347,7 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
             }
 
             return result;
-        }, ct);
+        }, ct));
     }
 
     public async Task<ApiResult> ListStatementsAsync(string merchantId, string id, CancellationToken ct)
@@ -355,6 +365,21 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
                     PaidAt = r.PaidAt is { } p ? DateTimeOffset.FromUnixTimeMilliseconds(p) : null,
                 }).ToList(),
             });
+    }
+
+    private static ApiResult OutOfRange(string detail) => ApiResult.Problem(422, "amount_out_of_range", "An amount is past the hub's limit.", detail);
+
+    /// <summary>A posting the ledger refused (an account would pass Money.MaxBalance): the write rolled back, nothing changed.</summary>
+    private static async Task<ApiResult> LedgerLimitedAsync(Task<ApiResult> write)
+    {
+        try
+        {
+            return await write;
+        }
+        catch (LedgerLimitException e)
+        {
+            return ApiResult.Problem(409, "ledger_limit", "The ledger cannot take this posting.", e.Message);
+        }
     }
 
     private static string? LiveRoomOf(string? metadata)

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using Dapper;
 using Hutong.Domain;
 using Hutong.Domain.Ledger;
@@ -35,6 +36,25 @@ public sealed class LedgerStore(Db db)
             return false;
         }
 
+        // Keep each account's balance within Money.MaxBalance, line by line in posting order, so every running sum of an
+        // account's lines fits a 64-bit integer: SQLite's SUM fails on overflow ("integer overflow") and PostgreSQL's
+        // numeric SUM could not be read back into a long. A line is itself at most the limit, so the addition below
+        // (≤ 2 × 10^17) cannot overflow in SQL. Appends are serialised (see above), so read-add-check is race-free;
+        // throwing rolls the caller's whole transaction back.
+        foreach (var l in lines)
+        {
+            var balance = Math.Abs(l.Amount) > Money.MaxBalance ? long.MaxValue : await c.ExecuteScalarAsync<long>(
+                """
+                INSERT INTO ledger_balances (account, currency, balance) VALUES (@Account, @Currency, @Amount)
+                ON CONFLICT (account, currency) DO UPDATE SET balance = ledger_balances.balance + excluded.balance
+                RETURNING balance
+                """, l, t);
+            if (balance is > Money.MaxBalance or < -Money.MaxBalance)
+            {
+                throw new LedgerLimitException(l.Account, l.Currency);
+            }
+        }
+
         var previous = await c.ExecuteScalarAsync<string?>("SELECT hash FROM ledger_entries ORDER BY seq DESC LIMIT 1", transaction: t) ?? Postings.Genesis;
         var entry = new LedgerEntry(Ids.New("le", now), kind, reference, merchantId, now.ToUnixTimeMilliseconds(), lines);
         await c.ExecuteAsync("INSERT INTO ledger_lines (entry_id, account, currency, amount) VALUES (@EntryId, @Account, @Currency, @Amount)",
@@ -55,11 +75,14 @@ public sealed class LedgerStore(Db db)
         WHERE e.kind = 'wallet_fee' AND e.reference = @paymentId AND l.amount > 0
         """, new { paymentId }, t);
 
-    /// <summary>Balances per account and currency (debit positive), optionally for accounts starting with a prefix.</summary>
+    /// <summary>
+    /// Balances per account and currency (debit positive), optionally for accounts starting with a prefix: the balances the
+    /// appends keep (each within Money.MaxBalance), so this never sums lines and cannot overflow; verify re-sums them.
+    /// </summary>
     public async Task<IReadOnlyList<(string Account, string Currency, long Balance)>> BalancesAsync(string? accountPrefix, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<(string, string, long)>(
-            "SELECT account, currency, SUM(amount) FROM ledger_lines" + (accountPrefix is null ? string.Empty : " WHERE account LIKE @p") +
-            " GROUP BY account, currency ORDER BY account, currency",
+            "SELECT account, currency, balance FROM ledger_balances" + (accountPrefix is null ? string.Empty : " WHERE account LIKE @p") +
+            " ORDER BY account, currency",
             new { p = accountPrefix + "%" }), ct)).ToList();
 
     /// <summary>
@@ -71,6 +94,7 @@ public sealed class LedgerStore(Db db)
         await using var c = await db.OpenAsync(ct);
         var total = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM ledger_entries");
         var problems = new List<string>();
+        var sums = new Dictionary<(string Account, string Currency), Int128>();
         var previous = Postings.Genesis;
         long done = 0;
         long afterSeq = 0;
@@ -94,6 +118,11 @@ public sealed class LedgerStore(Db db)
             foreach (var row in page)
             {
                 var entryLines = lines[row.Id].ToList();
+                foreach (var l in entryLines)
+                {
+                    sums[(l.Account, l.Currency)] = sums.GetValueOrDefault((l.Account, l.Currency)) + l.Amount; // 128 bits: cannot overflow
+                }
+
                 if (row.PrevHash != previous)
                 {
                     problems.Add($"{row.Id} (#{row.Seq}): does not follow the entry before it (an entry was removed or reordered)");
@@ -119,6 +148,27 @@ public sealed class LedgerStore(Db db)
                 done++;
                 progress?.Report((done, total));
             }
+        }
+
+        // The kept balances must be exactly the sums of the lines (each within the limit), or balances would report wrong.
+        var kept = (await c.QueryAsync<(string Account, string Currency, long Balance)>("SELECT account, currency, balance FROM ledger_balances"))
+            .ToDictionary(b => (b.Account, b.Currency), b => b.Balance);
+        foreach (var ((account, currency), sum) in sums.OrderBy(x => x.Key.Account, StringComparer.Ordinal))
+        {
+            if (!kept.TryGetValue((account, currency), out var balance) || balance != sum)
+            {
+                problems.Add($"{account} ({currency}): lines sum to {sum}, kept balance is {(kept.ContainsKey((account, currency)) ? balance.ToString(CultureInfo.InvariantCulture) : "missing")}");
+            }
+        }
+
+        foreach (var ((account, currency), balance) in kept.Where(x => !sums.ContainsKey(x.Key) && x.Value != 0))
+        {
+            problems.Add($"{account} ({currency}): kept balance is {balance} but it has no lines");
+        }
+
+        foreach (var ((account, currency), sum) in sums.Where(x => x.Value > Money.MaxBalance || x.Value < -Money.MaxBalance))
+        {
+            problems.Add($"{account} ({currency}): balance {sum} is past the limit of {Money.MaxBalance}");
         }
 
         return new LedgerVerification(done, problems);
