@@ -138,7 +138,7 @@ public abstract class ProfitSharingTests(HubFixture hub)
         Assert.Equal("split_exceeds_cap", over.Str("code"));
         var many = await m.PostAsync($"/v1/payments/{id}/splits", new { splits = Enumerable.Range(0, 51).Select(i => new { receiver = platform + i, amount = 1 }).ToArray() });
         Assert.Equal(HttpStatusCode.BadRequest, many.Status); // unknown receivers: nothing is even planned
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await m.PostAsync($"/v1/payments/{id}/splits", new { splits = new[] { new { receiver = platform, amount = 5, ratio_bps = 5 } } })).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await m.PostAsync($"/v1/payments/{id}/splits", new { splits = new[] { new { receiver = platform, amount = 5, ratio_bps = 5 } } })).Status);
         Assert.Equal(calls, hub.Sandbox.WeChat.ProfitSharingCalls.Count); // none of these reached the wallet
 
         // Within the cap, in two splits; the second is final; nothing more after it.
@@ -167,6 +167,54 @@ public abstract class ProfitSharingTests(HubFixture hub)
         await PayWeChatAsync(m, plain);
         Assert.Equal("payment_not_split", (await m.PostAsync($"/v1/payments/{plain}/splits", new { splits = new[] { new { receiver = platform, amount = 1 } } })).Str("code"));
         await LedgerHoldsAsync();
+    }
+
+    [Fact]
+    public async Task Malformed_or_out_of_range_rules_amounts_and_receiver_hosts_are_400s_naming_the_field_and_change_nothing()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var platform = await ReceiverAsync(m, "wechatpay", "platform", "merchant", Account(), "平台");
+        var agency = await ReceiverAsync(m, "wechatpay", "agency", "merchant", Account(), "机构");
+        var id = await SplitPaymentAsync(m, 10_000, new { });
+        var payments = await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId });
+
+        // Issue 12/13: a null rule was a NullReferenceException and two amounts of 2^62 overflowed their sum: both 500s.
+        object[] badRules = [new object?[] { null }, new[] { new { receiver = platform, amount = 1L << 62 }, new { receiver = agency, amount = 1L << 62 } }];
+        foreach (var splits in badRules)
+        {
+            var atCreation = await m.PostAsync("/v1/payments", new
+            {
+                amount = 10_000, currency = "CNY", description = "x", merchant_order_id = "ps-" + Guid.NewGuid().ToString("N")[..12], profit_sharing = new { splits },
+            });
+            Assert.True(atCreation.Status == HttpStatusCode.BadRequest, atCreation.ToString());
+            Assert.Equal("profit_sharing.splits", atCreation.Str("param"));
+            var split = await m.PostAsync($"/v1/payments/{id}/splits", new { splits });
+            Assert.True(split.Status == HttpStatusCode.BadRequest, split.ToString());
+            Assert.Equal("splits", split.Str("param"));
+        }
+
+        var refund = await m.PostAsync($"/v1/payments/{id}/refunds", new { amount = 1L << 62 });
+        Assert.Equal((HttpStatusCode.BadRequest, "amount"), (refund.Status, refund.Str("param")));
+        Assert.Equal(payments, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId }));
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM splits WHERE payment_id = @id", new { id }));
+
+        // Issue 17: a receiver's host_id is one of the merchant's own hosts, on a host receiver; nothing else is stored.
+        var (other, _, _) = await hub.NewMerchantAsync();
+        var theirs = (await other.PostAsync("/v1/hosts", new { name = "别家主播", live_room = "room-" + Guid.NewGuid().ToString("N")[..8] })).Str("id");
+        var mine = (await m.PostAsync("/v1/hosts", new { name = "自家主播", live_room = "room-" + Guid.NewGuid().ToString("N")[..8] })).Str("id");
+        var receivers = await hub.CountAsync("SELECT COUNT(*) FROM split_receivers WHERE merchant_id = @merchantId", new { merchantId });
+        foreach (var (role, hostId) in new[] { ("host", theirs), ("host", "<img src=x onerror=alert(1)>" + new string('x', 5_000)), ("host", "host_" + Guid.NewGuid().ToString("N") + "0"), ("platform", mine) })
+        {
+            var r = await m.PostAsync("/v1/split_receivers", new { wallet = "wechatpay", role, type = "personal", account = "o-" + Guid.NewGuid().ToString("N")[..12], host_id = hostId });
+            Assert.True(r.Status == HttpStatusCode.BadRequest, r.ToString());
+            Assert.Equal("host_id", r.Str("param"));
+            Assert.DoesNotContain("<img", r.Body, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(receivers, await hub.CountAsync("SELECT COUNT(*) FROM split_receivers WHERE merchant_id = @merchantId", new { merchantId }));
+        var ok = await m.PostAsync("/v1/split_receivers", new { wallet = "wechatpay", role = "host", type = "personal", account = "o-" + Guid.NewGuid().ToString("N")[..12], host_id = mine });
+        Assert.True(ok.Status == HttpStatusCode.Created, ok.ToString());
+        Assert.Equal(mine, ok.Str("host_id"));
     }
 
     [Fact]

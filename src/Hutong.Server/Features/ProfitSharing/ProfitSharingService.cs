@@ -62,6 +62,8 @@ public sealed partial class ProfitSharingService(
 
     private static readonly string[] Roles = ["platform", "host", "agency"];
 
+    private const string HostIdPrefix = "host"; // Ids.New("host", …) in HostService
+
     public async Task<ApiResult> CreateReceiverAsync(string merchantId, CreateReceiverRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
@@ -93,6 +95,18 @@ public sealed partial class ProfitSharingService(
         else if (r.Name is { Length: > 64 })
         {
             errors["name"] = ["name is at most 64 characters."];
+        }
+
+        // A host receiver may name the merchant's own host (/v1/hosts), checked like any other reference: it is echoed back
+        // and ties the receiver to a host's settlement, so neither another merchant's host nor free text may go in.
+        if (r.HostId is not null && (r.Role != "host" || !Ids.HasPrefix(r.HostId, HostIdPrefix)))
+        {
+            errors["host_id"] = ["host_id is the id of one of your hosts (host_...), for a receiver whose role is host."];
+        }
+        else if (r.HostId is not null && await db.ReadAsync(c => c.ExecuteScalarAsync<long>(
+                     "SELECT COUNT(*) FROM hosts WHERE id = @HostId AND merchant_id = @merchantId", new { r.HostId, merchantId }), ct) == 0)
+        {
+            errors["host_id"] = [$"No such host: {r.HostId}."];
         }
 
         if (errors.Count > 0)
@@ -127,7 +141,7 @@ public sealed partial class ProfitSharingService(
     public async Task<Dictionary<string, string[]>> ValidateRulesAsync(string merchantId, long amount, IReadOnlyList<SplitRuleRequest> rules, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
-        var (receivers, problem) = await ResolveReceiversAsync(merchantId, rules, ct);
+        var (receivers, problem) = RuleProblem(rules) is { } invalid ? ([], invalid) : await ResolveReceiversAsync(merchantId, rules, ct);
         if (problem is not null)
         {
             errors["profit_sharing.splits"] = [problem];
@@ -167,7 +181,7 @@ public sealed partial class ProfitSharingService(
             return Problems.Invalid("splits", "splits lists at least one receiver's share.");
         }
 
-        var (receivers, problem) = await ResolveReceiversAsync(merchantId, rules, ct);
+        var (receivers, problem) = RuleProblem(rules) is { } invalid ? ([], invalid) : await ResolveReceiversAsync(merchantId, rules, ct);
         if (problem is not null)
         {
             return Problems.Invalid("splits", problem);
@@ -639,6 +653,27 @@ public sealed partial class ProfitSharingService(
     {
         var attempt = await payments.GetAttemptAsync(c, t, attemptId);
         return attempt is null ? null : await wallets.ChannelAsync(attempt.Channel ?? attempt.Wallet, ct) as IProfitSharingConnector;
+    }
+
+    /// <summary>
+    /// The shape of each rule, checked before anything is looked up or summed: JSON allows null entries and any integer,
+    /// and neither may reach the planner (a null was a NullReferenceException, two amounts of 2^62 an overflow).
+    /// </summary>
+    private static string? RuleProblem(IReadOnlyList<SplitRuleRequest?> rules)
+    {
+        if (rules.Any(r => r is null))
+        {
+            return "Each split is an object: {\"receiver\": ..., \"amount\" or \"ratio_bps\": ...}.";
+        }
+
+        if (rules.Any(r => (r!.Amount is null) == (r.RatioBps is null)))
+        {
+            return "Each split gives exactly one of amount or ratio_bps.";
+        }
+
+        return rules.Any(r => r!.Amount is < 1 or > Money.MaxAmount || r.RatioBps is < 1 or > 10_000)
+            ? $"amount is 1-{Money.MaxAmount} minor units; ratio_bps is 1-10000."
+            : null;
     }
 
     private async Task<(Dictionary<string, SplitReceiverRow> Receivers, string? Problem)> ResolveReceiversAsync(string merchantId, IReadOnlyList<SplitRuleRequest> rules, CancellationToken ct)

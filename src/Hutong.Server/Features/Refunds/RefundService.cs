@@ -35,9 +35,9 @@ public sealed partial class RefundService(
     public async Task<ApiResult> CreateAsync(string merchantId, string paymentId, CreateRefundRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
-        if (r.Amount is <= 0)
+        if (r.Amount is <= 0 or > Money.MaxAmount)
         {
-            errors["amount"] = ["amount must be a positive integer in minor units."];
+            errors["amount"] = [$"amount must be 1-{Money.MaxAmount} minor units."];
         }
 
         if (r.Reason is { Length: > 80 })
