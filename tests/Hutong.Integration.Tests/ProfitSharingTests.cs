@@ -170,7 +170,7 @@ public abstract class ProfitSharingTests(HubFixture hub)
     }
 
     [Fact]
-    public async Task Malformed_or_out_of_range_rules_amounts_and_receiver_hosts_are_400s_naming_the_field_and_change_nothing()
+    public async Task Malformed_or_out_of_range_rules_and_amounts_are_400s_naming_the_field_and_change_nothing()
     {
         var (m, merchantId, _) = await hub.NewMerchantAsync();
         var platform = await ReceiverAsync(m, "wechatpay", "platform", "merchant", Account(), "平台");
@@ -197,8 +197,13 @@ public abstract class ProfitSharingTests(HubFixture hub)
         Assert.Equal((HttpStatusCode.BadRequest, "amount"), (refund.Status, refund.Str("param")));
         Assert.Equal(payments, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId }));
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM splits WHERE payment_id = @id", new { id }));
+    }
 
-        // Issue 17: a receiver's host_id is one of the merchant's own hosts, on a host receiver; nothing else is stored.
+    [Fact]
+    public async Task A_receivers_host_id_is_one_of_the_merchants_own_hosts_checked_like_any_reference()
+    {
+        // Issue 17: another merchant's host id, or 5,000 characters of markup, were stored and echoed back.
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
         var (other, _, _) = await hub.NewMerchantAsync();
         var theirs = (await other.PostAsync("/v1/hosts", new { name = "别家主播", live_room = "room-" + Guid.NewGuid().ToString("N")[..8] })).Str("id");
         var mine = (await m.PostAsync("/v1/hosts", new { name = "自家主播", live_room = "room-" + Guid.NewGuid().ToString("N")[..8] })).Str("id");
