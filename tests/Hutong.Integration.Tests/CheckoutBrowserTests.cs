@@ -120,6 +120,36 @@ public sealed class CheckoutBrowserTests(SqliteHub hub, BrowserFixture browser) 
     }
 
     [Fact]
+    public async Task The_API_reference_renders_under_its_CSP()
+    {
+        await using var ctx = await browser.Browser.NewContextAsync();
+        var page = await ctx.NewPageAsync();
+        var refused = new List<string>();
+        page.Console += (_, msg) =>
+        {
+            if (msg.Text.Contains("Content Security Policy", StringComparison.Ordinal))
+            {
+                refused.Add(msg.Text);
+            }
+        };
+        var errors = new List<string>();
+        page.Console += (_, msg) => errors.Add(msg.Type + ": " + msg.Text);
+        page.PageError += (_, e) => errors.Add("pageerror: " + e);
+        await page.GotoAsync(hub.Hub.BaseUrl + "/scalar/v1");
+        // The reference shows the document's title once its script has fetched /openapi/v1.json.
+        try
+        {
+            await page.GetByText("Hutong merchant API").First.WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail(string.Join('\n', errors) + "\n" + (await page.ContentAsync())[..Math.Min(3000, (await page.ContentAsync()).Length)]);
+        }
+
+        Assert.True(refused.Count == 0, string.Join('\n', refused));
+    }
+
+    [Fact]
     public async Task An_unknown_checkout_token_is_a_404_page() =>
         Assert.Equal(404, (await (await browser.Browser.NewPageAsync()).GotoAsync(hub.Hub.BaseUrl + "/pay/not-a-token"))!.Status);
 }
