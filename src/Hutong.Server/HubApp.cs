@@ -155,7 +155,7 @@ public static class HubApp
         app.UseRateLimiter();
 
         app.MapOpenApi();
-        app.MapScalarApiReference(o => o.WithDefaultFonts(false)); // its fonts come from fonts.scalar.com: offline hubs and the CSP want none
+        app.MapScalarApiReference(o => o.DisableDefaultFonts()); // its fonts come from fonts.scalar.com: offline hubs and the CSP want none
 
         var v1 = app.MapGroup("/v1")
             .WithMetadata(RequestBody.SizeLimit)
