@@ -1,9 +1,9 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Dapper;
 using Hutong.Domain;
 using Hutong.Server.Storage;
+using Microsoft.Extensions.Caching.Memory;
 
 namespace Hutong.Server.Features.Merchants;
 
@@ -11,15 +11,28 @@ public sealed record Merchant(string Id, string Name, long CreatedAt);
 
 public sealed record IssuedKey(string Id, string MerchantId, string Prefix, string Secret);
 
+/// <summary>An active API key that a request presented: its id (never the secret) and its merchant.</summary>
+public sealed record AuthenticatedKey(string KeyId, string MerchantId);
+
 /// <summary>
 /// Merchants and their API keys. Only a SHA-256 of each key is stored (keys carry 192 random bits, so a
 /// fast hash is enough); the key itself is shown once, at creation.
 /// </summary>
-public sealed class MerchantStore(Db db, TimeProvider time)
+public sealed class MerchantStore(Db db, TimeProvider time, int cacheSize = MerchantStore.DefaultCacheSize)
 {
     public const string KeyPrefix = "sk_";
+
+    /// <summary>
+    /// Key hashes cached at most. Anyone can present made-up keys, so the cache must not grow with them: past this
+    /// bound new entries are dropped until compaction evicts (unknown keys first), and lookups go to the store.
+    /// </summary>
+    public const int DefaultCacheSize = 10_000;
+
     private static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(30);
-    private readonly ConcurrentDictionary<string, (string? MerchantId, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = cacheSize, Clock = new CacheClock(time) });
+
+    /// <summary>Entries in the key cache (tests check its bound).</summary>
+    internal int CachedKeys => _cache.Count;
 
     /// <summary>
     /// Creates a merchant and its first key. <paramref name="alsoInTransaction"/> runs in the same transaction
@@ -74,7 +87,7 @@ public sealed class MerchantStore(Db db, TimeProvider time)
         }, ct);
         if (hash is not null)
         {
-            _cache.TryRemove(hash, out _);
+            _cache.Remove(hash);
         }
 
         return hash is not null;
@@ -85,7 +98,11 @@ public sealed class MerchantStore(Db db, TimeProvider time)
             "SELECT id AS Id, name AS Name, created_at AS CreatedAt FROM merchants WHERE id = @merchantId", new { merchantId }), ct);
 
     /// <summary>Resolves a presented key to its merchant, or null. Results are cached briefly per key hash.</summary>
-    public async Task<string?> AuthenticateAsync(string presentedKey, CancellationToken ct)
+    public async Task<string?> AuthenticateAsync(string presentedKey, CancellationToken ct) =>
+        (await AuthenticateKeyAsync(presentedKey, ct))?.MerchantId;
+
+    /// <summary>Resolves a presented key to its id and merchant, or null. Results are cached briefly per key hash.</summary>
+    public async Task<AuthenticatedKey?> AuthenticateKeyAsync(string presentedKey, CancellationToken ct)
     {
         if (!presentedKey.StartsWith(KeyPrefix, StringComparison.Ordinal) || presentedKey.Length > 100)
         {
@@ -93,16 +110,21 @@ public sealed class MerchantStore(Db db, TimeProvider time)
         }
 
         var hash = Hash(presentedKey);
-        var now = time.GetUtcNow();
-        if (_cache.TryGetValue(hash, out var hit) && hit.Until > now)
+        if (_cache.TryGetValue(hash, out CachedKey? hit) && hit is not null)
         {
-            return hit.MerchantId;
+            return hit.Key;
         }
 
-        var merchantId = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<string?>(
-            "SELECT merchant_id FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", new { hash }), ct);
-        _cache[hash] = (merchantId, now + CacheTtl);
-        return merchantId;
+        var key = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<AuthenticatedKey?>(
+            "SELECT id AS KeyId, merchant_id AS MerchantId FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", new { hash }), ct);
+        _cache.Set(hash, new CachedKey(key), new MemoryCacheEntryOptions
+        {
+            Size = 1,
+            AbsoluteExpirationRelativeToNow = CacheTtl,
+            // A full cache compacts low priority first: made-up keys go before the merchants' real ones.
+            Priority = key is null ? CacheItemPriority.Low : CacheItemPriority.Normal,
+        });
+        return key;
     }
 
     private static IssuedKey NewKey(string merchantId)
@@ -118,4 +140,13 @@ public sealed class MerchantStore(Db db, TimeProvider time)
             new { key.Id, key.MerchantId, key.Prefix, Hash = Hash(key.Secret), Now = now }, t);
 
     private static string Hash(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    /// <summary>A lookup's outcome; a null <see cref="Key"/> remembers an unknown or revoked key.</summary>
+    private sealed record CachedKey(AuthenticatedKey? Key);
+
+    /// <summary>Expires entries on the hub's clock, so the deterministic simulation's time applies to them too.</summary>
+    private sealed class CacheClock(TimeProvider time) : Microsoft.Extensions.Internal.ISystemClock
+    {
+        public DateTimeOffset UtcNow => time.GetUtcNow();
+    }
 }
