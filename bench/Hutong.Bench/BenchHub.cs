@@ -18,7 +18,11 @@ internal static class BenchHub
         {
             b.WebHost.UseUrls("http://127.0.0.1:0");
             b.Logging.ClearProviders();
-            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(settings) { ["Hutong:AdminToken"] = AdminToken });
+            var all = new Dictionary<string, string?>(settings) { ["Hutong:AdminToken"] = AdminToken };
+            // The API limiters run, but never refuse the load generator (one address, one key).
+            all.TryAdd("Hutong:ApiRateLimitPerAddressPerMinute", "1000000000");
+            all.TryAdd("Hutong:ApiRateLimitPerKeyPerMinute", "1000000000");
+            b.Configuration.AddInMemoryCollection(all);
         }, wallets);
         await hub.StartAsync();
         return hub;

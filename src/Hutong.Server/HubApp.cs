@@ -159,6 +159,7 @@ public static class HubApp
 
         var v1 = app.MapGroup("/v1")
             .WithMetadata(RequestBody.SizeLimit)
+            .RequireRateLimiting(RateLimits.Api)
             .AddEndpointFilter<ApiKeyFilter>()
             .AddEndpointFilter<IdempotencyFilter>();
         PaymentEndpoints.Map(v1);

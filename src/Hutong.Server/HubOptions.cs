@@ -44,6 +44,12 @@ public sealed class HubOptions
     /// <summary>Link redirects per minute per client address (0 turns the limit off).</summary>
     public int LinkRateLimitPerMinute { get; set; } = 1200;
 
+    /// <summary>Merchant API (/v1) requests per minute per client address, whatever the key (0 turns the limit off).</summary>
+    public int ApiRateLimitPerAddressPerMinute { get; set; } = 12_000;
+
+    /// <summary>Merchant API (/v1) requests per minute per API key (0 turns the limit off).</summary>
+    public int ApiRateLimitPerKeyPerMinute { get; set; } = 6_000;
+
     public LinkAppOptions Links { get; set; } = new();
 
     public Features.Reconciliation.ReconciliationOptions Reconciliation { get; set; } = new();

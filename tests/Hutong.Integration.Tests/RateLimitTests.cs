@@ -1,4 +1,7 @@
 using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
 using Hutong.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -7,26 +10,23 @@ using Microsoft.Extensions.Logging;
 
 namespace Hutong.Integration.Tests;
 
-/// <summary>The public pages are rate limited per client address (the shared test hubs turn this off).</summary>
+/// <summary>
+/// The public pages are rate limited per client address, the merchant API per address and per key (the shared test
+/// hubs turn limits off).
+/// </summary>
 public sealed class RateLimitTests
 {
+    private const string AdminToken = "rate-limit-admin-token";
+
     [Fact]
     public async Task Public_pages_and_link_redirects_answer_429_with_Retry_After_past_their_limits()
     {
-        var dir = Directory.CreateTempSubdirectory("hutong-rl-");
-        await using var hub = await HubApp.BuildAsync([], b =>
+        await using var hub = await OwnHub.StartAsync(new()
         {
-            b.WebHost.UseUrls("http://127.0.0.1:0");
-            b.Logging.ClearProviders();
-            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Store:ConnectionString"] = $"Data Source={Path.Combine(dir.FullName, "rl.db")}",
-                ["Hutong:PublicRateLimitPerMinute"] = "5",
-                ["Hutong:LinkRateLimitPerMinute"] = "3",
-            });
-        }, new WalletAccounts(null, null, null));
-        await hub.StartAsync();
-        using var http = new HttpClient { BaseAddress = new Uri(hub.BaseUrl) };
+            ["Hutong:PublicRateLimitPerMinute"] = "5",
+            ["Hutong:LinkRateLimitPerMinute"] = "3",
+        });
+        var http = hub.Http;
 
         for (var i = 0; i < 5; i++)
         {
@@ -34,12 +34,9 @@ public sealed class RateLimitTests
         }
 
         var refused = await http.GetAsync("/f/guess-5");
-        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
-        Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero);
-        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("rate_limited", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        await AssertRateLimitedAsync(refused);
         Assert.Equal(HttpStatusCode.TooManyRequests, (await http.GetAsync("/s")).StatusCode); // one budget across the public pages
-        using (var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(hub.BaseUrl) })
+        using (var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = hub.Http.BaseAddress })
         {
             // The aggregated QR's scan, its wallet choice and its image are public pages too.
             Assert.Equal(HttpStatusCode.TooManyRequests, (await noRedirects.GetAsync("/a/guess")).StatusCode);
@@ -53,9 +50,147 @@ public sealed class RateLimitTests
         }
 
         Assert.Equal(HttpStatusCode.TooManyRequests, (await http.GetAsync("/l/nothing3")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode); // the API and health checks are not these limits
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode); // health checks are not these limits
+    }
 
-        await hub.DisposeAsync();
-        dir.Delete(recursive: true);
+    [Fact]
+    public async Task Each_api_key_has_its_own_budget_and_past_it_gets_429_with_Retry_After()
+    {
+        await using var hub = await OwnHub.StartAsync(new()
+        {
+            ["Hutong:ApiRateLimitPerKeyPerMinute"] = "3",
+            ["Hutong:ApiRateLimitPerAddressPerMinute"] = "100",
+        });
+        var (first, merchantId) = await hub.NewMerchantAsync();
+        var second = await hub.NewKeyAsync(merchantId); // same merchant, same address, another key
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await hub.GetAsync("/v1/capabilities", first)).StatusCode);
+        }
+
+        await AssertRateLimitedAsync(await hub.GetAsync("/v1/capabilities", first));
+        Assert.Equal(HttpStatusCode.OK, (await hub.GetAsync("/v1/capabilities", second)).StatusCode);
+        // Made-up keys are not this limit's concern: they stay 401 and never get a budget of their own.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await hub.GetAsync("/v1/capabilities", "sk_made_up")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Each_address_has_one_api_budget_whatever_keys_it_presents()
+    {
+        await using var hub = await OwnHub.StartAsync(new()
+        {
+            ["Hutong:ApiRateLimitPerKeyPerMinute"] = "100",
+            ["Hutong:ApiRateLimitPerAddressPerMinute"] = "5",
+        });
+        var (key, _) = await hub.NewMerchantAsync(); // the admin API is not this limit
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await hub.GetAsync("/v1/capabilities", "sk_guess_" + i)).StatusCode);
+        }
+
+        await AssertRateLimitedAsync(await hub.GetAsync("/v1/capabilities", "sk_guess_5"));
+        await AssertRateLimitedAsync(await hub.GetAsync("/v1/capabilities", key));
+        Assert.Equal(HttpStatusCode.OK, (await hub.Http.GetAsync("/healthz")).StatusCode);
+    }
+
+    private static async Task AssertRateLimitedAsync(HttpResponseMessage refused)
+    {
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero, "Retry-After: " + refused.Headers.RetryAfter);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync());
+        Assert.Equal("rate_limited", problem.RootElement.GetProperty("code").GetString());
+        Assert.Equal(429, problem.RootElement.GetProperty("status").GetInt32());
+    }
+
+    /// <summary>A hub of its own (SQLite, no wallets) with the given limits.</summary>
+    private sealed class OwnHub : IAsyncDisposable
+    {
+        private readonly DirectoryInfo _dir;
+        private readonly HubHandle _hub;
+
+        private OwnHub(DirectoryInfo dir, HubHandle hub)
+        {
+            _dir = dir;
+            _hub = hub;
+            Http = new HttpClient { BaseAddress = new Uri(hub.BaseUrl) };
+        }
+
+        public HttpClient Http { get; }
+
+        public static async Task<OwnHub> StartAsync(Dictionary<string, string?> settings)
+        {
+            var dir = Directory.CreateTempSubdirectory("hutong-rl-");
+            try
+            {
+                var hub = await HubApp.BuildAsync([], b =>
+                {
+                    b.WebHost.UseUrls("http://127.0.0.1:0");
+                    b.Logging.ClearProviders();
+                    b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(settings)
+                    {
+                        ["Store:ConnectionString"] = $"Data Source={Path.Combine(dir.FullName, "rl.db")}",
+                        ["Hutong:AdminToken"] = AdminToken,
+                    });
+                }, new WalletAccounts(null, null, null));
+                await hub.StartAsync();
+                return new OwnHub(dir, hub);
+            }
+            catch
+            {
+                dir.Delete(recursive: true);
+                throw;
+            }
+        }
+
+        public Task<HttpResponseMessage> GetAsync(string path, string apiKey)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+            return SendAsync(request);
+        }
+
+        public async Task<(string Key, string MerchantId)> NewMerchantAsync()
+        {
+            using var created = await AdminPostAsync("/admin/merchants", new { name = "限流商户" });
+            return (created.RootElement.GetProperty("api_key").GetProperty("secret").GetString()!,
+                created.RootElement.GetProperty("merchant").GetProperty("id").GetString()!);
+        }
+
+        public async Task<string> NewKeyAsync(string merchantId)
+        {
+            using var created = await AdminPostAsync($"/admin/merchants/{merchantId}/api_keys", new { });
+            return created.RootElement.GetProperty("secret").GetString()!;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Http.Dispose();
+            await _hub.DisposeAsync();
+            _dir.Delete(recursive: true);
+        }
+
+        private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request)
+        {
+            using (request)
+            {
+                var response = await Http.SendAsync(request);
+                await response.Content.LoadIntoBufferAsync();
+                return response;
+            }
+        }
+
+        private async Task<JsonDocument> AdminPostAsync(string path, object body)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+            request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+            using var response = await Http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode} {text}");
+            return JsonDocument.Parse(text);
+        }
     }
 }

@@ -106,6 +106,8 @@ public abstract class HubFixture : IAsyncLifetime
                 // The whole suite shares 127.0.0.1; RateLimitTests checks the limits on a hub of its own.
                 ["Hutong:PublicRateLimitPerMinute"] = "0",
                 ["Hutong:LinkRateLimitPerMinute"] = "0",
+                ["Hutong:ApiRateLimitPerAddressPerMinute"] = "0",
+                ["Hutong:ApiRateLimitPerKeyPerMinute"] = "0",
             });
         }, new WalletAccounts(WeChat, Alipay, UnionPay));
         await Hub.StartAsync();

@@ -18,22 +18,31 @@ public sealed record MerchantContext(string MerchantId)
     internal void Attach(HttpContext ctx) => ctx.Items[ItemKey] = this;
 }
 
-/// <summary>Bearer API key → merchant. Missing, malformed, unknown and revoked keys all get the same 401.</summary>
-public sealed class ApiKeyFilter(MerchantStore merchants) : IEndpointFilter
+/// <summary>
+/// Bearer API key → merchant. Missing, malformed, unknown and revoked keys all get the same 401; a known key past its
+/// per-key rate limit gets 429.
+/// </summary>
+public sealed class ApiKeyFilter(MerchantStore merchants, ApiKeyLimiter limiter) : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         var header = http.Request.Headers.Authorization.ToString();
         var key = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : null;
-        var merchantId = key is null ? null : await merchants.AuthenticateAsync(key, http.RequestAborted);
-        if (merchantId is null)
+        var authenticated = key is null ? null : await merchants.AuthenticateKeyAsync(key, http.RequestAborted);
+        if (authenticated is null)
         {
             http.Response.Headers.WWWAuthenticate = "Bearer realm=\"hutong\"";
             return ApiResult.Problem(401, "unauthorized", "A valid API key is required.", "Send 'Authorization: Bearer sk_…'.");
         }
 
-        new MerchantContext(merchantId).Attach(http);
+        using var lease = limiter.Acquire(authenticated.KeyId);
+        if (lease is { IsAcquired: false })
+        {
+            return RateLimits.Refuse(http, lease, "Too many requests for this API key.");
+        }
+
+        new MerchantContext(authenticated.MerchantId).Attach(http);
         return await next(context);
     }
 }
