@@ -144,6 +144,12 @@ public static class HubApp
         s.AddOpenApi(OpenApiConventions.Configure);
 
         var app = builder.Build();
+        // First, so the rate limits and logs see the client's address; only from the configured proxies.
+        if (TrustedProxies.Options(hub.TrustedProxies) is { } forwarded)
+        {
+            app.UseForwardedHeaders(forwarded);
+        }
+
         app.UseSecurityHeaders();
         // A body over Kestrel's cap (or a malformed request) surfaces as BadHttpRequestException: answer its status
         // (413, 400) as a problem, not a 500.

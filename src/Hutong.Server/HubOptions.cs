@@ -50,6 +50,11 @@ public sealed class HubOptions
     /// <summary>Merchant API (/v1) requests per minute per API key (0 turns the limit off).</summary>
     public int ApiRateLimitPerKeyPerMinute { get; set; } = 6_000;
 
+    /// <summary>
+    /// Reverse proxies (IPs or CIDR ranges) whose X-Forwarded-For / X-Forwarded-Proto are believed; empty ignores the headers.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
+
     public LinkAppOptions Links { get; set; } = new();
 
     public Features.Reconciliation.ReconciliationOptions Reconciliation { get; set; } = new();

@@ -11,8 +11,8 @@ using Microsoft.Extensions.Logging;
 namespace Hutong.Integration.Tests;
 
 /// <summary>
-/// The public pages are rate limited per client address, the merchant API per address and per key (the shared test
-/// hubs turn limits off).
+/// The public pages are rate limited per client address, the merchant API per address and per key, and the client
+/// address comes from forwarded headers only when a configured proxy sent them (the shared test hubs turn limits off).
 /// </summary>
 public sealed class RateLimitTests
 {
@@ -95,6 +95,51 @@ public sealed class RateLimitTests
         Assert.Equal(HttpStatusCode.OK, (await hub.Http.GetAsync("/healthz")).StatusCode);
     }
 
+    [Fact]
+    public async Task Behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget()
+    {
+        await using var hub = await OwnHub.StartAsync(new()
+        {
+            ["Hutong:PublicRateLimitPerMinute"] = "2",
+            ["Hutong:TrustedProxies:0"] = "192.0.2.10",
+            ["Hutong:TrustedProxies:1"] = "127.0.0.0/8", // the test's connections come from 127.0.0.1
+        });
+
+        Assert.Equal(HttpStatusCode.NotFound, (await hub.GetFromAsync("/f/guess-0", "203.0.113.7")).StatusCode);
+        // What the client wrote itself (left of the proxies' entries) cannot buy it a fresh budget.
+        Assert.Equal(HttpStatusCode.NotFound, (await hub.GetFromAsync("/f/guess-1", "198.51.100.1, 203.0.113.7")).StatusCode);
+        await AssertRateLimitedAsync(await hub.GetFromAsync("/f/guess-2", "198.51.100.2, 203.0.113.7, 192.0.2.10"));
+
+        Assert.Equal(HttpStatusCode.NotFound, (await hub.GetFromAsync("/f/guess-3", "203.0.113.8")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await hub.GetFromAsync("/f/guess-4", "203.0.113.8, 192.0.2.10")).StatusCode);
+        await AssertRateLimitedAsync(await hub.GetFromAsync("/f/guess-5", "203.0.113.8"));
+    }
+
+    [Theory]
+    [InlineData(null)] // the default: no proxy is trusted
+    [InlineData("10.1.2.3")] // a proxy, but not the address these requests come from
+    public async Task Forwarded_headers_from_an_untrusted_address_are_ignored(string? trustedProxy)
+    {
+        var settings = new Dictionary<string, string?> { ["Hutong:PublicRateLimitPerMinute"] = "2" };
+        if (trustedProxy is not null)
+        {
+            settings["Hutong:TrustedProxies:0"] = trustedProxy;
+        }
+
+        await using var hub = await OwnHub.StartAsync(settings);
+
+        Assert.Equal(HttpStatusCode.NotFound, (await hub.GetFromAsync("/f/guess-0", "203.0.113.7")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await hub.GetFromAsync("/f/guess-1", "203.0.113.8")).StatusCode);
+        await AssertRateLimitedAsync(await hub.GetFromAsync("/f/guess-2", "203.0.113.9")); // all one client: 127.0.0.1
+    }
+
+    [Fact]
+    public async Task A_trusted_proxy_entry_that_is_neither_an_address_nor_a_range_stops_the_start()
+    {
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => OwnHub.StartAsync(new() { ["Hutong:TrustedProxies:0"] = "proxy.internal" }));
+        Assert.Contains("proxy.internal", e.Message, StringComparison.Ordinal);
+    }
+
     private static async Task AssertRateLimitedAsync(HttpResponseMessage refused)
     {
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
@@ -149,6 +194,14 @@ public sealed class RateLimitTests
         {
             var request = new HttpRequestMessage(HttpMethod.Get, path);
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+            return SendAsync(request);
+        }
+
+        /// <summary>A request as a reverse proxy passes it on: the chain of addresses in X-Forwarded-For.</summary>
+        public Task<HttpResponseMessage> GetFromAsync(string path, string forwardedFor)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Add("X-Forwarded-For", forwardedFor);
             return SendAsync(request);
         }
 
