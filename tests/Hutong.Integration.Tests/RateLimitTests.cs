@@ -115,6 +115,21 @@ public sealed class RateLimitTests
         await AssertRateLimitedAsync(await hub.GetFromAsync("/f/guess-5", "203.0.113.8"));
     }
 
+    [Fact]
+    public async Task IPv6_clients_are_counted_per_64_so_one_host_cannot_rotate_addresses_for_fresh_budgets()
+    {
+        await using var hub = await OwnHub.StartAsync(new()
+        {
+            ["Hutong:PublicRateLimitPerMinute"] = "2",
+            ["Hutong:TrustedProxies:0"] = "127.0.0.1",
+        });
+
+        Assert.Equal(HttpStatusCode.NotFound, (await hub.GetFromAsync("/f/guess-0", "2001:db8:1:2::1")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await hub.GetFromAsync("/f/guess-1", "2001:db8:1:2:aaaa::2")).StatusCode);
+        await AssertRateLimitedAsync(await hub.GetFromAsync("/f/guess-2", "2001:db8:1:2::ffff"));
+        Assert.Equal(HttpStatusCode.NotFound, (await hub.GetFromAsync("/f/guess-3", "2001:db8:1:3::1")).StatusCode); // another /64
+    }
+
     [Theory]
     [InlineData(null)] // the default: no proxy is trusted
     [InlineData("10.1.2.3")] // a proxy, but not the address these requests come from

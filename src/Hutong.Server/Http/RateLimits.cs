@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
 
@@ -40,7 +42,34 @@ public static class RateLimits
     private static RateLimitPartition<string> PerAddress(HttpContext http, int perMinute) =>
         perMinute <= 0
             ? RateLimitPartition.GetNoLimiter("unlimited")
-            : RateLimitPartition.GetFixedWindowLimiter(http.Connection.RemoteIpAddress?.ToString() ?? "unknown", _ => PerMinute(perMinute));
+            : RateLimitPartition.GetFixedWindowLimiter(ClientKey(http.Connection.RemoteIpAddress), _ => PerMinute(perMinute));
+
+    /// <summary>
+    /// The client an address counts as. IPv6 is counted per /64: a single host is usually given a whole /64 and could
+    /// otherwise take a fresh budget for every address in it.
+    /// </summary>
+    internal static string ClientKey(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return "unknown";
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes) + "/64";
+    }
 
     internal static FixedWindowRateLimiterOptions PerMinute(int permits) => new()
     {
