@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Mvc;
 namespace Hutong.Server.Http;
 
 /// <summary>Reads a JSON body strictly: JSON content type, size cap, no unknown fields, no floats for integers.</summary>
-public static class RequestBody
+public static partial class RequestBody
 {
     public const int MaxBytes = 64 * 1024;
 
@@ -52,13 +52,45 @@ public static class RequestBody
         catch (JsonException e)
         {
             var path = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');
-            return (null, Problems.Invalid(path, $"The body is not valid JSON for this request: {FirstSentence(e.Message)}"));
+            return (null, Problems.Invalid(path, Describe(e, path)));
         }
     }
 
-    private static string FirstSentence(string message)
+    /// <summary>
+    /// What was wrong, in the API's words. The serializer's own messages name our .NET types and members
+    /// (<c>Hutong.Server.Features.Payments.CreatePaymentRequest</c>): a problem response never carries them.
+    /// </summary>
+    internal static string Describe(JsonException e, string path)
     {
-        var i = message.IndexOf(". ", StringComparison.Ordinal);
-        return i < 0 ? message : message[..(i + 1)];
+        var m = e.Message;
+        if (m.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
+        {
+            var field = UnknownField().Match(m) is { Success: true } u ? u.Groups[1].Value : path;
+            return $"'{field}' is not a field of this request.";
+        }
+
+        if (m.Contains("missing required properties", StringComparison.Ordinal))
+        {
+            return "A required field is missing.";
+        }
+
+        if (m.Contains("Duplicate", StringComparison.OrdinalIgnoreCase))
+        {
+            return "A field appears more than once in the same object.";
+        }
+
+        if (m.Contains("could not be converted", StringComparison.Ordinal))
+        {
+            return path == "body"
+                ? "The body must be a JSON object with this request's fields."
+                : $"'{path}' has the wrong type: amounts and counts are whole numbers, text is a JSON string.";
+        }
+
+        return e.LineNumber is { } line && e.BytePositionInLine is { } position
+            ? $"The body is not valid JSON (line {line + 1}, byte {position + 1})."
+            : "The body is not valid JSON.";
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("The JSON property '([^']{1,64})'")]
+    private static partial System.Text.RegularExpressions.Regex UnknownField();
 }
