@@ -41,7 +41,9 @@ public static class HubApp
     public static async Task<HubHandle> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null, WalletAccounts? accounts = null)
     {
         var demo = args.Contains("--demo");
-        var builder = WebApplication.CreateBuilder(args.Where(a => a != "--demo").ToArray());
+        // appsettings.json is read from beside the program, wherever it is started from (from another directory the
+        // hub otherwise fell back to Kestrel's default port 5000 without a word).
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args.Where(a => a != "--demo").ToArray(), ContentRootPath = AppContext.BaseDirectory });
         if (demo)
         {
             builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
