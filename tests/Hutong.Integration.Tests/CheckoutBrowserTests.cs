@@ -124,14 +124,6 @@ public sealed class CheckoutBrowserTests(SqliteHub hub, BrowserFixture browser) 
     {
         await using var ctx = await browser.Browser.NewContextAsync();
         var page = await ctx.NewPageAsync();
-        var refused = new List<string>();
-        page.Console += (_, msg) =>
-        {
-            if (msg.Text.Contains("Content Security Policy", StringComparison.Ordinal))
-            {
-                refused.Add(msg.Text);
-            }
-        };
         var errors = new List<string>();
         page.Console += (_, msg) => errors.Add(msg.Type + ": " + msg.Text);
         page.PageError += (_, e) => errors.Add("pageerror: " + e);
@@ -146,6 +138,7 @@ public sealed class CheckoutBrowserTests(SqliteHub hub, BrowserFixture browser) 
             Assert.Fail(string.Join('\n', errors) + "\n" + (await page.ContentAsync())[..Math.Min(3000, (await page.ContentAsync()).Length)]);
         }
 
+        var refused = errors.Where(e => e.Contains("Content Security Policy", StringComparison.Ordinal)).ToList();
         Assert.True(refused.Count == 0, string.Join('\n', refused));
     }
 
