@@ -21,6 +21,7 @@ using Hutong.Server.Features.Rollout;
 using Hutong.Server.Features.Webhooks;
 using Hutong.Server.Features.Workers;
 using Hutong.Server.Http;
+using Hutong.Server.Observability;
 using Hutong.Server.Storage;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -77,6 +78,7 @@ public static class HubApp
             builder.Configuration.GetSection(UnionPayOptions.Section).Get<UnionPayOptions>());
 
         var s = builder.Services;
+        HubTelemetry.Add(builder);
         s.AddOptions<HubOptions>().Bind(builder.Configuration.GetSection(HubOptions.Section)).PostConfigure(o => o.WithDefaults());
         s.TryAddSingleton(TimeProvider.System); // the deterministic simulation registers its own clock first
         s.AddSingleton(storeOptions);
@@ -195,6 +197,7 @@ public static class HubApp
         LinkEndpoints.MapPublic(app);
         WalletNotificationEndpoints.Map(app);
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).ExcludeFromDescription();
+        HubTelemetry.Map(app);
         if (hub.Sandbox.Demo)
         {
             DemoShop.Map(app);

@@ -59,8 +59,18 @@ public sealed class Db : IAsyncDisposable
             _sqlite = b.ConnectionString;
         }
 
-        _writer = new Lazy<Task>(StartWriter);
-        _pgWriters = new Lazy<Task[]>(() => Enumerable.Range(0, Math.Max(1, options.PostgresWriters)).Select(_ => Task.Run(PgWriterLoopAsync)).ToArray());
+        // The writers start on the first write, and would keep that request's execution context (its trace span, so every
+        // later group commit would be traced as part of that one request): they start with none.
+        _writer = new Lazy<Task>(() => WithoutCallerContext(StartWriter));
+        _pgWriters = new Lazy<Task[]>(() => WithoutCallerContext(() => Enumerable.Range(0, Math.Max(1, options.PostgresWriters)).Select(_ => Task.Run(PgWriterLoopAsync)).ToArray()));
+    }
+
+    private static T WithoutCallerContext<T>(Func<T> start)
+    {
+        using (ExecutionContext.SuppressFlow())
+        {
+            return start();
+        }
     }
 
     // PostgreSQL: writes made only of known statements are committed in groups as well (see WriteStatementsAsync).

@@ -10,7 +10,8 @@ public sealed record EventEnvelope(string Id, string Object, string Type, DateTi
 
 public sealed record EventData(object Object);
 
-public sealed record PreparedEvent(string Id, string MerchantId, string Type, string Payload, long CreatedAt);
+/// <summary>An event ready to insert; <paramref name="TraceParent"/> is the trace its webhook deliveries continue.</summary>
+public sealed record PreparedEvent(string Id, string MerchantId, string Type, string Payload, long CreatedAt, string? TraceParent = null);
 
 /// <summary>
 /// The transactional outbox: called with the same connection and transaction as the state change,
@@ -18,22 +19,22 @@ public sealed record PreparedEvent(string Id, string MerchantId, string Type, st
 /// </summary>
 public static class Outbox
 {
-    public static async Task<string> AddAsync(DbConnection c, DbTransaction t, string merchantId, string type, object data, DateTimeOffset now)
+    public static async Task<string> AddAsync(DbConnection c, DbTransaction t, string merchantId, string type, object data, DateTimeOffset now, string? traceParent = null)
     {
-        var e = Prepare(merchantId, type, data, now);
+        var e = Prepare(merchantId, type, data, now, traceParent);
         await InsertAsync(c, t, e);
         return e.Id;
     }
 
     /// <summary>An event built (and serialised) before its transaction, so the single SQLite writer only inserts it.</summary>
-    public static PreparedEvent Prepare(string merchantId, string type, object data, DateTimeOffset now)
+    public static PreparedEvent Prepare(string merchantId, string type, object data, DateTimeOffset now, string? traceParent = null)
     {
         var id = Ids.New(Ids.Event, now);
-        return new PreparedEvent(id, merchantId, type, ApiJson.Serialize(new EventEnvelope(id, "event", type, now, new EventData(data))), now.ToUnixTimeMilliseconds());
+        return new PreparedEvent(id, merchantId, type, ApiJson.Serialize(new EventEnvelope(id, "event", type, now, new EventData(data))), now.ToUnixTimeMilliseconds(), traceParent);
     }
 
     public static Task InsertAsync(DbConnection c, DbTransaction t, PreparedEvent e) => c.ExecuteAsync(Insert(e).Sql, e, t);
 
     public static Statement Insert(PreparedEvent e) =>
-        new("INSERT INTO outbox (id, merchant_id, type, payload, created_at) VALUES (@Id, @MerchantId, @Type, @Payload, @CreatedAt)", e);
+        new("INSERT INTO outbox (id, merchant_id, type, payload, created_at, trace_parent) VALUES (@Id, @MerchantId, @Type, @Payload, @CreatedAt, @TraceParent)", e);
 }

@@ -54,6 +54,11 @@ public abstract class HubFixture : IAsyncLifetime
 
     protected virtual Task DropDatabaseAsync() => Task.CompletedTask;
 
+    /// <summary>Lets a fixture of its own change the hub's setup after the defaults (e.g. add a trace exporter).</summary>
+    protected virtual void Configure(WebApplicationBuilder builder)
+    {
+    }
+
     public async Task InitializeAsync()
     {
         Sandbox = await SandboxHost.StartAsync();
@@ -109,6 +114,7 @@ public abstract class HubFixture : IAsyncLifetime
                 ["Hutong:ApiRateLimitPerAddressPerMinute"] = "0",
                 ["Hutong:ApiRateLimitPerKeyPerMinute"] = "0",
             });
+            Configure(b);
         }, new WalletAccounts(WeChat, Alipay, UnionPay));
         await Hub.StartAsync();
         Http = new HttpClient { BaseAddress = new Uri(Hub.BaseUrl), Timeout = TimeSpan.FromSeconds(30) };

@@ -3,6 +3,7 @@ using System.Text;
 using Dapper;
 using Hutong.Connectors.Abstractions;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Observability;
 using Hutong.Server.Storage;
 
 namespace Hutong.Server.Features.Notifications;
@@ -64,6 +65,7 @@ public static partial class WalletNotificationEndpoints
             return Ack(connector.Acknowledge(accepted: false));
         }
 
+        using var span = await StartSpanAsync(db, verified.Transaction?.OutTradeNo, wallet, ctx.RequestAborted);
         var id = $"{wallet}:{verified.NotificationId}";
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var record = new { id, wallet, type = verified.EventType, no = verified.Transaction?.OutTradeNo, body, now };
@@ -104,6 +106,25 @@ public static partial class WalletNotificationEndpoints
         }
 
         return Ack(connector.Acknowledge(accepted: true));
+    }
+
+    /// <summary>
+    /// The notification's span continues the trace of the payment it is about (stored when the payment was created) and
+    /// links to this request's own span. Looked up only while something records spans.
+    /// </summary>
+    private static async Task<System.Diagnostics.Activity?> StartSpanAsync(Db db, string? outTradeNo, string wallet, CancellationToken ct)
+    {
+        if (!HubTelemetry.Source.HasListeners())
+        {
+            return null;
+        }
+
+        var payment = outTradeNo is null ? null : await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<(string Id, string? TraceParent)?>(
+            "SELECT p.id, p.trace_parent FROM payment_attempts a JOIN payments p ON p.id = a.payment_id WHERE a.out_trade_no = @outTradeNo",
+            new { outTradeNo }), ct);
+        var span = HubTelemetry.StartFollowUp("hutong.notification", System.Diagnostics.ActivityKind.Consumer, payment?.TraceParent, () => payment?.Id);
+        span?.SetTag("hutong.wallet", wallet);
+        return span;
     }
 
     /// <summary>Stores the notification (once per id); true while it is still to be processed.</summary>

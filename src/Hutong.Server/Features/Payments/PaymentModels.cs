@@ -132,6 +132,9 @@ public sealed class PaymentRow
 
     public Money Money => new(Amount, Domain.Currency.Parse(Currency));
 
+    /// <summary>The creating request's traceparent: the notification and the webhooks continue its trace.</summary>
+    public string? TraceParent { get; set; }
+
     public PaymentRow Copy() => (PaymentRow)MemberwiseClone();
 }
 

@@ -12,6 +12,7 @@ using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Refunds;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Http;
+using Hutong.Server.Observability;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -74,12 +75,14 @@ public sealed partial class PaymentService(
             CreatedAt = now.ToUnixTimeMilliseconds(),
             UpdatedAt = now.ToUnixTimeMilliseconds(),
             Version = 1,
+            TraceParent = HubTelemetry.CurrentTraceParent(),
         };
 
         // Everything but the inserts happens here, off the store's single writer: the response and the event are built first.
         var dto = ToDto(row);
         var created = ApiResult.Created(dto);
-        var evt = Outbox.Prepare(merchantId, "payment.created", dto, now);
+        System.Diagnostics.Activity.Current?.SetTag(HubTelemetry.PaymentIdTag, row.Id);
+        var evt = Outbox.Prepare(merchantId, "payment.created", dto, now, row.TraceParent);
         try
         {
             // Statements only, so concurrent creates commit in groups on either store (three prepared statements on SQLite's
@@ -133,6 +136,7 @@ public sealed partial class PaymentService(
     /// <param name="payer">Set by the cashier and friend-pay pages: the browser session must hold the payer claim.</param>
     public async Task<ApiResult> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct, PayerContext? payer = null)
     {
+        System.Diagnostics.Activity.Current?.SetTag(HubTelemetry.PaymentIdTag, payment.Id);
         var enabled = await wallets.WalletsAsync(ct);
         if (wallet is null || !enabled.TryGetValue(wallet, out var connector))
         {
@@ -872,7 +876,7 @@ public sealed partial class PaymentService(
             next.CodeUrl = null; // a QR is only offered while the payment is pending
         }
 
-        await Outbox.AddAsync(c, t, next.MerchantId, "payment." + to.ToWire(), ToDto(next), now);
+        await Outbox.AddAsync(c, t, next.MerchantId, "payment." + to.ToWire(), ToDto(next), now, next.TraceParent);
         return next;
     }
 

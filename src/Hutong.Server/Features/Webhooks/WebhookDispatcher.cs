@@ -5,6 +5,7 @@ using System.Text;
 using System.Threading.Channels;
 using Dapper;
 using Hutong.Domain;
+using Hutong.Server.Observability;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -162,6 +163,8 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         public long? PreviousSecretExpiresAt { get; set; }
 
         public string Payload { get; set; } = string.Empty;
+
+        public string? TraceParent { get; set; }
     }
 
     private sealed record Outcome(Due Delivery, long Lease, int? Status, string? Error, TimeSpan? RetryAfter);
@@ -171,7 +174,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
     // JOIN keeps the endpoints as the outer loop, each looking its few deliveries up by id.
     private const string DueSqlite =
         """
-        SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload
+        SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload, o.trace_parent
         FROM webhook_endpoints e CROSS JOIN webhook_deliveries d JOIN outbox o ON o.id = d.event_id
         WHERE e.enabled = 1 AND d.id IN (
             SELECT x.id FROM webhook_deliveries x
@@ -182,7 +185,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
 
     private const string DuePostgres =
         """
-        SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload
+        SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload, o.trace_parent
         FROM webhook_endpoints e CROSS JOIN LATERAL (
             SELECT x.id, x.event_id, x.endpoint_id, x.attempts, x.next_attempt_at FROM webhook_deliveries x
             WHERE x.endpoint_id = e.id AND x.status = 'pending' AND x.next_attempt_at <= @nowMs
@@ -349,6 +352,9 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
 
     private async Task<(int? Status, string? Error, TimeSpan? RetryAfter)> SendAsync(Due d, CancellationToken ct)
     {
+        // The delivery continues the trace of the change that emitted the event (for a payment: its creating request).
+        using var span = HubTelemetry.StartFollowUp("hutong.webhook.deliver", System.Diagnostics.ActivityKind.Producer, d.TraceParent, HubTelemetry.PaymentIdOf(d.Payload));
+        span?.SetTag("hutong.event_id", d.EventId);
         var now = time.GetUtcNow();
         var ts = now.ToUnixTimeSeconds();
         var secrets = new List<string> { secretBox.OpenIfSealed(d.Secret, d.EndpointId) };
