@@ -20,6 +20,7 @@ using Hutong.Server.Features.Refunds;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Features.Webhooks;
 using Hutong.Server.Features.Workers;
+using Hutong.Server.Health;
 using Hutong.Server.Http;
 using Hutong.Server.Observability;
 using Hutong.Server.Storage;
@@ -79,6 +80,7 @@ public static class HubApp
 
         var s = builder.Services;
         HubTelemetry.Add(builder);
+        HubHealth.Add(builder, storeOptions);
         s.AddOptions<HubOptions>().Bind(builder.Configuration.GetSection(HubOptions.Section)).PostConfigure(o => o.WithDefaults());
         s.TryAddSingleton(TimeProvider.System); // the deterministic simulation registers its own clock first
         s.AddSingleton(storeOptions);
@@ -196,7 +198,7 @@ public static class HubApp
         FriendPayEndpoints.MapPages(app);
         LinkEndpoints.MapPublic(app);
         WalletNotificationEndpoints.Map(app);
-        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).ExcludeFromDescription();
+        HubHealth.Map(app);
         HubTelemetry.Map(app);
         if (hub.Sandbox.Demo)
         {

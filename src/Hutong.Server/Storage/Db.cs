@@ -80,6 +80,17 @@ public sealed class Db : IAsyncDisposable
 
     public StoreProvider Provider => _options.Provider;
 
+    /// <summary>The PostgreSQL data source (null on SQLite), for the health check and tracing.</summary>
+    internal NpgsqlDataSource? PgDataSource => _pg;
+
+    /// <summary>
+    /// False once the writer (SQLite's one writer thread, or PostgreSQL's group-commit loops) has ended or the store is
+    /// disposed: writes would then fail, so the hub is not ready.
+    /// </summary>
+    public bool WritersAlive => _pg is not null
+        ? !_pgWrites.Reader.Completion.IsCompleted && !(_pgWriters.IsValueCreated && _pgWriters.Value.Any(t => t.IsCompleted))
+        : !_writes.Reader.Completion.IsCompleted && !(_writer.IsValueCreated && _writer.Value.IsCompleted);
+
     public bool IsPostgres => _options.Provider == StoreProvider.Postgres;
 
     /// <summary>

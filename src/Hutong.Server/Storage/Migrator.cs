@@ -6,6 +6,10 @@ namespace Hutong.Server.Storage;
 /// <summary>Applies the embedded, numbered SQL migrations once each, in order, in one transaction per file.</summary>
 public static class Migrator
 {
+    /// <summary>Every migration this build carries, in order: the schema is current when all are applied.</summary>
+    public static IReadOnlyList<string> Versions { get; } = typeof(Migrator).Assembly.GetManifestResourceNames()
+        .Where(n => n.EndsWith(".sql", StringComparison.Ordinal)).Order(StringComparer.Ordinal).Select(n => n.Split('.')[^2]).ToArray();
+
     public static async Task<IReadOnlyList<string>> MigrateAsync(Db db, CancellationToken ct)
     {
         if (db.Provider == StoreProvider.Sqlite)
