@@ -6,6 +6,7 @@ using Hutong.Sandbox.WeChatPay;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Hutong.Sandbox;
@@ -75,6 +76,12 @@ public sealed class SandboxHost : IAsyncDisposable
         await app.StartAsync();
         return new SandboxHost(app, weChat, notifier, alipay, alipayNotifier, unionPay, notifyHttp);
     }
+
+    /// <summary>
+    /// Completes when the sandbox's host is told to stop: Ctrl+C, SIGTERM (what containers and systemd send) or SIGQUIT,
+    /// all handled by its console lifetime. Used by <c>--sandbox-only</c>.
+    /// </summary>
+    public Task WaitForShutdownAsync(CancellationToken ct = default) => _app.WaitForShutdownAsync(ct);
 
     private bool _disposed;
 

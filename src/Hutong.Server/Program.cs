@@ -7,14 +7,10 @@ if (args.Contains("--sandbox-only"))
 {
     var i = Array.IndexOf(args, "--url");
     await using var sandbox = await SandboxHost.StartAsync(i >= 0 && i + 1 < args.Length ? args[i + 1] : "http://127.0.0.1:5081", Microsoft.Extensions.Logging.LogLevel.Information);
-    Console.WriteLine($"Sandbox wallets at {sandbox.BaseUrl} — register merchants with POST /sandbox/wechatpay/merchants. Ctrl+C stops.");
-    var stop = new TaskCompletionSource();
-    Console.CancelKeyPress += (_, e) =>
-    {
-        e.Cancel = true;
-        stop.TrySetResult();
-    };
-    await stop.Task;
+    Console.WriteLine($"Sandbox wallets at {sandbox.BaseUrl} — register merchants with POST /sandbox/wechatpay/merchants. Ctrl+C or SIGTERM stops.");
+    // Waiting on Ctrl+C alone left SIGTERM (containers, systemd) to stop the sandbox's web host while the process hung on:
+    // the host's own lifetime handles both signals, so wait for it.
+    await sandbox.WaitForShutdownAsync();
     return;
 }
 
