@@ -81,6 +81,7 @@ public static class HubApp
         var s = builder.Services;
         HubTelemetry.Add(builder);
         HubHealth.Add(builder, storeOptions);
+        GracefulShutdown.Add(builder);
         s.AddOptions<HubOptions>().Bind(builder.Configuration.GetSection(HubOptions.Section)).PostConfigure(o => o.WithDefaults());
         s.TryAddSingleton(TimeProvider.System); // the deterministic simulation registers its own clock first
         s.AddSingleton(storeOptions);
@@ -157,6 +158,7 @@ public static class HubApp
         }
 
         app.UseSecurityHeaders();
+        GracefulShutdown.Use(app);
         // A body over Kestrel's cap (or a malformed request) surfaces as BadHttpRequestException: answer its status
         // (413, 400) as a problem, not a 500.
         app.UseExceptionHandler(new ExceptionHandlerOptions

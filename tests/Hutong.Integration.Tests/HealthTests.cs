@@ -83,6 +83,41 @@ public sealed class HealthTests
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(http, "/healthz/live")).Status);
     }
 
+    [Fact]
+    public async Task During_the_drain_delay_the_hub_is_not_ready_yet_still_serves_and_closes_each_connection_after_its_answer()
+    {
+        var dir = Directory.CreateTempSubdirectory("hutong-health-");
+        await using (var hub = await BuildAsync(new()
+        {
+            ["Store:ConnectionString"] = $"Data Source={Path.Combine(dir.FullName, "h.db")}",
+            ["Hutong:Shutdown:DrainDelay"] = "00:00:05",
+        }))
+        {
+            await hub.StartAsync();
+            using var http = new HttpClient { BaseAddress = new Uri(hub.BaseUrl) };
+            using (var before = await http.GetAsync("/healthz/live"))
+            {
+                Assert.False(before.Headers.ConnectionClose ?? false);
+            }
+
+            var stopping = hub.App.StopAsync(); // what SIGTERM starts
+            var notReady = await GetAsync(http, "/healthz/ready");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.Status);
+            Assert.Equal("Shutting down.", notReady.Json.GetProperty("checks").GetProperty("accepting").GetProperty("description").GetString());
+            using (var during = await http.GetAsync("/healthz/live"))
+            {
+                Assert.Equal(HttpStatusCode.OK, during.StatusCode); // still listening and serving
+                Assert.True(during.Headers.ConnectionClose, "an answer during shutdown keeps its connection open");
+            }
+
+            Assert.False(stopping.IsCompleted);
+            await stopping;
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        dir.Delete(recursive: true);
+    }
+
     private static Task<HubHandle> BuildAsync(Dictionary<string, string?> settings) => HubApp.BuildAsync([], b =>
     {
         b.WebHost.UseUrls("http://127.0.0.1:0");
