@@ -176,7 +176,7 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
         Dictionary<string, string> f;
         try
         {
-            f = UnionPaySignature.ParseFields(rawBody);
+            f = UnionPaySignature.ParseForm(rawBody);
         }
         catch (FormatException)
         {
@@ -191,6 +191,15 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
         if (f.GetValueOrDefault("merId") != _options.MerId)
         {
             return Task.FromResult(NotificationResult.Reject("merId is not this merchant's"));
+        }
+
+        if (f.GetValueOrDefault("txnType") is not ("01" or "04") and var other)
+        {
+            // UnionPay also sends verified notices of transactions the hub never asks for (txnType=79 token opened, …),
+            // without a queryId and sometimes without an orderId. They are acknowledged, so UnionPay stops resending,
+            // and recorded under a digest of their signature; there is nothing in them to apply.
+            var id = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(f.GetValueOrDefault("signature") ?? string.Empty)))[..32];
+            return Task.FromResult(new NotificationResult(true, null, $"txnType{other}:{id}", $"backUrl.txnType{other}", null));
         }
 
         var orderId = f.GetValueOrDefault("orderId");
@@ -316,7 +325,7 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
         Dictionary<string, string> answer;
         try
         {
-            answer = UnionPaySignature.ParseFields(body);
+            answer = UnionPaySignature.ParseAnswer(body);
         }
         catch (FormatException)
         {

@@ -35,8 +35,68 @@ public static class UnionPaySignature
         }
     }
 
-    /// <summary>ACP answers are k=v&amp;k=v; values are URL-encoded when they hold reserved characters (certificates, URLs).</summary>
-    public static Dictionary<string, string> ParseFields(string body)
+    /// <summary>At most this many fields in one message: bounds the work a hostile or broken body can cause.</summary>
+    public const int MaxFields = 256;
+
+    /// <summary>
+    /// A synchronous gateway answer (backTransReq, queryTrans, fileTransRequest) is raw "k=v&amp;k=v" text, not a form:
+    /// values keep their '+', '/', '=' and CRLF as sent (signPubKeyCert, signature, fileContent), and a value that opens
+    /// with '{' or '[' runs to its matching close, '&amp;' and '=' included — the official SDK's parseQString reads it so.
+    /// Nothing is URL-decoded: decoding would turn the signature's '+' into a space and fail every real answer.
+    /// </summary>
+    public static Dictionary<string, string> ParseAnswer(string body)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        var i = 0;
+        while (i < body.Length)
+        {
+            var eq = body.IndexOf('=', i);
+            var amp = body.IndexOf('&', i);
+            if (eq <= i || (amp >= 0 && amp < eq))
+            {
+                throw new FormatException("field without a name");
+            }
+
+            var name = body[i..eq];
+            var j = eq + 1;
+            var depth = 0;
+            var open = '\0';
+            var close = '\0';
+            for (; j < body.Length; j++)
+            {
+                var c = body[j];
+                if (depth == 0 && c == '&')
+                {
+                    break;
+                }
+
+                if (depth == 0 && c is '{' or '[')
+                {
+                    (open, close, depth) = (c, c == '{' ? '}' : ']', 1);
+                }
+                else if (depth > 0 && c == open)
+                {
+                    depth++;
+                }
+                else if (depth > 0 && c == close)
+                {
+                    depth--;
+                }
+            }
+
+            if (result.Count >= MaxFields || !result.TryAdd(name, body[(eq + 1)..j]))
+            {
+                throw new FormatException(result.Count >= MaxFields ? "too many fields" : $"duplicate field {name}");
+            }
+
+            i = j + 1;
+        }
+
+        return result;
+    }
+
+    /// <summary>A backUrl notification is an HTML form post (application/x-www-form-urlencoded): split, then URL-decode.</summary>
+    public static Dictionary<string, string> ParseForm(string body)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var pair in body.Split('&', StringSplitOptions.RemoveEmptyEntries))
@@ -47,15 +107,12 @@ public static class UnionPaySignature
                 throw new FormatException("field without a name");
             }
 
-            if (!result.TryAdd(WebUtility.UrlDecode(pair[..eq]), WebUtility.UrlDecode(pair[(eq + 1)..])))
+            if (result.Count >= MaxFields || !result.TryAdd(WebUtility.UrlDecode(pair[..eq]), WebUtility.UrlDecode(pair[(eq + 1)..])))
             {
-                throw new FormatException($"duplicate field {pair[..eq]}");
+                throw new FormatException(result.Count >= MaxFields ? "too many fields" : $"duplicate field {pair[..eq]}");
             }
         }
 
         return result;
     }
-
-    public static string FormatFields(IEnumerable<KeyValuePair<string, string>> fields) =>
-        string.Join('&', fields.Select(f => $"{WebUtility.UrlEncode(f.Key)}={WebUtility.UrlEncode(f.Value)}"));
 }

@@ -217,7 +217,7 @@ public sealed class UnionPaySandbox : IDisposable
         var reply = Fields(merId, "76", f.GetValueOrDefault("txnSubType") ?? "01", string.Empty, f.GetValueOrDefault("txnTime") ?? string.Empty);
         reply.Remove("orderId");
         if (!Merchants.TryGetValue(merId, out var merchant) || f.GetValueOrDefault("certId") != merchant.CertId
-            || f.GetValueOrDefault("signMethod") != "01" || !UnionPaySignature.Verify(merchant.Key, f, f.GetValueOrDefault("signature")))
+            || f.GetValueOrDefault("signMethod") != "01" || !AcpGatewayCodec.Verify(merchant.Key, f))
         {
             await WriteAsync(ctx, Answer(reply, "11", "验证签名失败[9100004]"));
             return;
@@ -291,7 +291,7 @@ public sealed class UnionPaySandbox : IDisposable
             f.GetValueOrDefault("orderId") ?? string.Empty, f.GetValueOrDefault("txnTime") ?? string.Empty);
 
         if (!Merchants.TryGetValue(merId, out var merchant) || f.GetValueOrDefault("certId") != merchant.CertId
-            || f.GetValueOrDefault("signMethod") != "01" || !UnionPaySignature.Verify(merchant.Key, f, f.GetValueOrDefault("signature")))
+            || f.GetValueOrDefault("signMethod") != "01" || !AcpGatewayCodec.Verify(merchant.Key, f))
         {
             await WriteAsync(ctx, Answer(reply, "11", "验证签名失败[9100004]"));
             return;
@@ -458,14 +458,15 @@ public sealed class UnionPaySandbox : IDisposable
     private SortedDictionary<string, string> Signed(SortedDictionary<string, string> f)
     {
         f["signPubKeyCert"] = SigningCert.ExportCertificatePem();
-        f["signature"] = UnionPaySignature.Sign(SigningKey, f);
+        f["signature"] = AcpGatewayCodec.Sign(SigningKey, f);
         return f;
     }
 
     private static async Task WriteAsync(HttpContext ctx, IEnumerable<KeyValuePair<string, string>> fields)
     {
+        // The real gateway answers raw k=v text (see AcpGatewayCodec.RawAnswer), never a form-encoded body.
         ctx.Response.ContentType = "text/plain; charset=UTF-8";
-        await ctx.Response.WriteAsync(UnionPaySignature.FormatFields(fields), ctx.RequestAborted);
+        await ctx.Response.WriteAsync(AcpGatewayCodec.RawAnswer(fields), ctx.RequestAborted);
     }
 
     private Task DeliverAsync(UnionPaySandboxOrder order, CancellationToken ct) =>

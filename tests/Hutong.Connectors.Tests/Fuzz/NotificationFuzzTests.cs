@@ -129,15 +129,24 @@ public class NotificationFuzzTests
     }
 
     [Fact]
-    public void UnionPay_form_parser_parses_or_refuses_anything()
+    public void UnionPay_form_and_answer_parsers_parse_or_refuse_anything()
     {
         var rng = new Random(20261123);
         const string valid = "version=5.1.0&encoding=UTF-8&txnType=01&merId=777290058110048&orderId=A1&queryId=Q1&respCode=00&txnAmt=100&signature=abc%3D%3D";
         for (var i = 0; i < 5_000; i++)
         {
+            var mutated = Mutate(rng, valid);
             try
             {
-                UnionPaySignature.ParseFields(Mutate(rng, valid));
+                UnionPaySignature.ParseForm(mutated);
+            }
+            catch (FormatException)
+            {
+            }
+
+            try
+            {
+                UnionPaySignature.ParseAnswer(mutated);
             }
             catch (FormatException)
             {
