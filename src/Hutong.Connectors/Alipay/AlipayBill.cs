@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Compression;
 using System.Text;
+using System.Text.RegularExpressions;
 using Hutong.Connectors.Abstractions;
 
 namespace Hutong.Connectors.Alipay;
@@ -9,9 +10,9 @@ namespace Hutong.Connectors.Alipay;
 /// Alipay's trade bill (bill_type=trade): a ZIP holding "…_业务明细.csv" in GBK. Lines starting with '#' are titles and
 /// summaries; then a header row and one row per 交易 (payment) or 退款 (refund), cells often padded with tabs. Amounts
 /// are yuan; 服务费 is negative on a payment (the fee taken) and positive on a refund (the fee returned). The summary
-/// line "#交易合计：N笔，商家实收共：X元" is checked against the rows.
+/// line "#交易合计：N笔，商家实收共X元" is checked against the rows.
 /// </summary>
-public static class AlipayBill
+public static partial class AlipayBill
 {
     public const string Header = "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注";
     private static readonly TimeSpan China = TimeSpan.FromHours(8);
@@ -111,20 +112,23 @@ public static class AlipayBill
         return result;
     }
 
-    /// <summary>"#交易合计：N笔，商家实收共：X元，…" → (N, X in fen).</summary>
+    /// <summary>
+    /// "#交易合计：N笔，商家实收共X元，…" → (N, X in fen). Real bills write no colon after 商家实收共 (alipay-sdk users'
+    /// recorded bills: "#交易合计：6笔，商家实收共0.06元，商家优惠共0.00元"), older ones say 交易金额共; a colon is tolerated.
+    /// </summary>
     private static (int Trades, long Received) Summary(string line)
     {
-        var count = line.IndexOf('笔', StringComparison.Ordinal);
-        var from = line.IndexOf("商家实收共：", StringComparison.Ordinal);
-        var to = from < 0 ? -1 : line.IndexOf('元', from);
-        if (count < "#交易合计：".Length || from < 0 || to < 0
-            || !int.TryParse(line.AsSpan("#交易合计：".Length, count - "#交易合计：".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+        var m = SummaryPattern().Match(line);
+        if (!m.Success || !int.TryParse(m.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var n))
         {
             throw new BillFormatException("the 交易合计 summary is malformed");
         }
 
-        return (n, BillAmounts.ParseYuan(line[(from + "商家实收共：".Length)..to]));
+        return (n, BillAmounts.ParseYuan(m.Groups[2].Value));
     }
+
+    [GeneratedRegex(@"^#交易合计：(\d{1,9})笔，(?:商家实收共|交易金额共)：?(-?\d{1,13}(?:\.\d{1,2})?)元", RegexOptions.CultureInvariant)]
+    private static partial Regex SummaryPattern();
 
     private static string NonEmpty(string s) => s.Length > 0 ? s : throw new BillFormatException("an order number is empty");
 }

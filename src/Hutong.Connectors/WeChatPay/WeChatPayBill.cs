@@ -5,8 +5,10 @@ namespace Hutong.Connectors.WeChatPay;
 
 /// <summary>
 /// The v3 trade bill (交易账单, bill_type=ALL): UTF-8 CSV with a BOM, a header row, data rows whose every cell starts
-/// with a backtick, then the line "总交易单数,…" and one row of totals. Amounts are yuan. The totals are checked
-/// against the rows, so a truncated or altered file is refused rather than half-read.
+/// with a backtick, then the line "总交易单数,…" and one row of totals. Amounts are yuan; 手续费 carries five decimals
+/// (`0.05940`), so fees are summed in 0.00001 yuan and compared with 手续费总金额 at that precision (to the fen when the
+/// total is written to the fen). The totals are checked against the rows, so a truncated or altered file is refused
+/// rather than half-read.
 /// </summary>
 public static class WeChatPayBill
 {
@@ -24,7 +26,7 @@ public static class WeChatPayBill
 
         var result = new List<BillLine>();
         var i = 1;
-        long settled = 0, refunded = 0, fees = 0;
+        long settled = 0, refunded = 0, fees = 0; // fees in 0.00001 yuan
         for (; i < lines.Length && !lines[i].StartsWith("总交易单数", StringComparison.Ordinal); i++)
         {
             if (lines[i].Length == 0)
@@ -35,8 +37,9 @@ public static class WeChatPayBill
             var c = Cells(lines[i], 27);
             var status = c[9];
             var at = DateTime.TryParseExact(c[0], "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var t) ? new DateTimeOffset(t, China) : (DateTimeOffset?)null;
-            var fee = BillAmounts.ParseYuan(c[22]);
-            fees += fee;
+            var exactFee = ParseFee(c[22]);
+            fees += exactFee;
+            var fee = ToFen(exactFee);
             if (status == "REFUND")
             {
                 var amount = BillAmounts.ParseYuan(c[16]);
@@ -57,8 +60,13 @@ public static class WeChatPayBill
         }
 
         var totals = Cells(lines[i + 1], 7);
-        if (!long.TryParse(totals[0], NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count != result.Count
-            || BillAmounts.ParseYuan(totals[1]) != settled || BillAmounts.ParseYuan(totals[2]) != refunded || BillAmounts.ParseYuan(totals[4]) != fees)
+        // The count is written "45" or, in WeChat's own SDK fixture, "45.0".
+        var countText = totals[0].EndsWith(".0", StringComparison.Ordinal) ? totals[0][..^2] : totals[0];
+        var feeTotal = ParseFee(totals[4]);
+        var feeTotalToFen = totals[4].IndexOf('.', StringComparison.Ordinal) is var dot && (dot < 0 || totals[4].Length - dot - 1 <= 2);
+        if (!long.TryParse(countText, NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count != result.Count
+            || BillAmounts.ParseYuan(totals[1]) != settled || BillAmounts.ParseYuan(totals[2]) != refunded
+            || (feeTotalToFen ? ToFen(fees) * 1000 != feeTotal : fees != feeTotal))
         {
             throw new BillFormatException("the rows do not add up to the bill's totals");
         }
@@ -97,6 +105,26 @@ public static class WeChatPayBill
         }.Select(x => "`" + x))).Append("\r\n");
         return sb.ToString();
     }
+
+    /// <summary>A fee of up to five decimals, in 0.00001 yuan (0.001 fen).</summary>
+    private static long ParseFee(string text)
+    {
+        var s = text.Trim();
+        var dot = s.IndexOf('.', StringComparison.Ordinal);
+        var decimals = dot < 0 ? 0 : s.Length - dot - 1;
+        if (decimals > 5)
+        {
+            throw new BillFormatException($"not a fee in yuan: '{text}'");
+        }
+
+        // Shift the five decimals into whole units, then read it as yuan with at most two (bounded by ParseYuan).
+        var digits = dot < 0 ? s + "000" : s[..dot] + s[(dot + 1)..].PadRight(5, '0')[..3] + "." + s[(dot + 1)..].PadRight(5, '0')[3..];
+        return BillAmounts.ParseYuan(digits);
+    }
+
+    /// <summary>A five-decimal fee to the fen, half away from zero (the fen WeChat settles).</summary>
+    private static long ToFen(long hundredThousandths) =>
+        (long)Math.Round(hundredThousandths / 1000m, MidpointRounding.AwayFromZero);
 
     /// <summary>Every cell starts with a backtick, so ",`" separates cells even when a product name holds a comma.</summary>
     private static string[] Cells(string line, int expected)
