@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Hutong.Connectors.UnionPay;
 using Hutong.Sandbox.WeChatPay;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -207,7 +206,7 @@ public sealed class UnionPaySandbox : IDisposable
 
     /// <summary>
     /// 文件传输 (txnType=76, fileType=00): the settlement file of settleDate (MMdd, this year or last), as Base64 of a ZIP.
-    /// The rows are the day's paid orders and completed 退货 in the sandbox's delimited rendering (see UnionPayBill).
+    /// The rows are the day's paid orders and completed 退货, in the real fixed-width ZM layout (see AcpSettlementFile).
     /// </summary>
     private async Task FileTransferAsync(HttpContext ctx)
     {
@@ -238,15 +237,11 @@ public sealed class UnionPaySandbox : IDisposable
         }
 
         bool OnDay(DateTimeOffset? t) => t is { } v && DateOnly.FromDateTime(v.ToOffset(TimeSpan.FromHours(8)).DateTime) == date;
-        var sb = new StringBuilder(Hutong.Connectors.UnionPay.UnionPayBill.Header).Append('\n');
-        long count = 0, sum = 0;
+        var rows = new List<AcpSettledTransaction>();
         var mine = Orders.Values.Where(o => o.MerId == merId).ToList();
         foreach (var o in mine.Where(o => o.RefundOf is null && o.Paid is not null && OnDay(o.Paid)).OrderBy(o => o.Paid))
         {
-            var fee = SandboxFees.Fee(o.TxnAmt, FeeBasisPoints);
-            sb.Append(CultureInfo.InvariantCulture, $"01|{o.OrderId}|{o.QueryId}|{o.TxnAmt}|{fee}|{o.Paid!.Value.ToOffset(TimeSpan.FromHours(8)):yyyyMMddHHmmss}||00\n");
-            count++;
-            sum += o.TxnAmt;
+            rows.Add(new AcpSettledTransaction("01", o.OrderId, o.QueryId!, o.TxnAmt, SandboxFees.Fee(o.TxnAmt, FeeBasisPoints), o.Paid!.Value, null));
         }
 
         foreach (var paid in mine.Where(o => o.RefundOf is null && o.QueryId is not null))
@@ -260,25 +255,15 @@ public sealed class UnionPaySandbox : IDisposable
                 var at = new DateTimeOffset(DateTime.ParseExact(r.TxnTime, "yyyyMMddHHmmss", CultureInfo.InvariantCulture), TimeSpan.FromHours(8));
                 if (OnDay(at))
                 {
-                    sb.Append(CultureInfo.InvariantCulture, $"04|{r.OrderId}|{r.QueryId}|{r.TxnAmt}|{-back}|{r.TxnTime}|{paid.QueryId}|00\n");
-                    count++;
-                    sum += r.TxnAmt;
+                    rows.Add(new AcpSettledTransaction("04", r.OrderId, r.QueryId!, r.TxnAmt, -back, at, paid.QueryId));
                 }
             }
         }
 
-        sb.Append(CultureInfo.InvariantCulture, $"#TOTAL|{count}|{sum}\n");
-        using var zip = new MemoryStream();
-        using (var archive = new System.IO.Compression.ZipArchive(zip, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
-        {
-            using var w = archive.CreateEntry($"INN{date:yyMMdd}88ZM_{merId}").Open();
-            w.Write(Encoding.UTF8.GetBytes(sb.ToString()));
-        }
-
         reply["settleDate"] = f["settleDate"];
         reply["fileType"] = "00";
-        reply["fileName"] = $"INN{date:yyMMdd}88ZM_{merId}.zip";
-        reply["fileContent"] = Convert.ToBase64String(zip.ToArray());
+        reply["fileName"] = $"{AcpSettlementFile.EntryName(merId, date)}.zip";
+        reply["fileContent"] = Convert.ToBase64String(AcpSettlementFile.Zip(merId, date, rows));
         await WriteAsync(ctx, Answer(reply, "00", "成功[0000000]"));
     }
 

@@ -70,23 +70,76 @@ public class BillParserTests
         Assert.Throws<BillFormatException>(() => AlipayBill.ParseZip([1, 2, 3]));
     }
 
-    private const string UnionPaySample = "txnType|orderId|queryId|txnAmt|fee|txnTime|origQueryId|respCode\n01|C1|Q1|5432|33|20261122100000||00\n04|CR1|Q2|432|-3|20261122110000|Q1|00\n#TOTAL|2|5864\n";
+    /// <summary>The official demo kit's sample settlement archive (Samples/SOURCES.md), as fileContent carries it.</summary>
+    private static string UnionPayFileContent => Convert.ToBase64String(Samples.Bytes("UnionPay", "802310048993424_20150905.zip"));
+
+    private const string ZmName = "INN15090588ZM_802310048993424";
+
+    private static byte[] ZmFile()
+    {
+        using var archive = new ZipArchive(new MemoryStream(Samples.Bytes("UnionPay", "802310048993424_20150905.zip")), ZipArchiveMode.Read);
+        using var s = archive.GetEntry(ZmName)!.Open();
+        using var copy = new MemoryStream();
+        s.CopyTo(copy);
+        return copy.ToArray();
+    }
 
     [Fact]
-    public void UnionPay_settlement_file_names_refunds_by_their_own_order_and_the_payment_by_query_id()
+    public void UnionPay_official_sample_settlement_file_reads_as_fixed_width_fen()
     {
-        using var zip = new MemoryStream();
-        using (var archive = new ZipArchive(zip, ZipArchiveMode.Create, leaveOpen: true))
+        var lines = UnionPayBill.ParseFileContent(UnionPayFileContent);
+
+        Assert.Equal(8, lines.Count);
+        Assert.All(lines, l => Assert.Equal(BillLineKind.Payment, l.Kind));
+        var first = lines[0];
+        Assert.Equal(("10078087", "201509061122031906248", 476_800L, 2_861L), (first.OutTradeNo, first.TransactionId, first.AmountMinor, first.FeeMinor));
+        Assert.Equal(new DateTimeOffset(2015, 9, 6, 11, 22, 3, TimeSpan.FromHours(8)), first.At);
+        Assert.Throws<BillFormatException>(() => UnionPayBill.ParseFileContent("not base64!"));
+    }
+
+    [Fact]
+    public void UnionPay_refund_lines_are_txnType_04_naming_the_payment_by_origQryId()
+    {
+        // Derived from the kit's first line: the same row turned into a 退货 of 1.00 yuan whose 0.06 fee comes back (C).
+        var file = ZmFile();
+        var row = file[..609].ToArray();
+        void Put(int field, string value)
         {
-            using var w = archive.CreateEntry("INN26112288ZM_777290058110048").Open();
-            w.Write(System.Text.Encoding.UTF8.GetBytes(UnionPaySample));
+            var offset = UnionPayBill.ZmWidths.Take(field).Sum() + field;
+            System.Text.Encoding.ASCII.GetBytes(value.PadRight(UnionPayBill.ZmWidths[field])).CopyTo(row, offset);
         }
 
-        var lines = UnionPayBill.ParseFileContent(Convert.ToBase64String(zip.ToArray()));
-        Assert.Equal((BillLineKind.Payment, "C1", 5_432L, 33L), (lines[0].Kind, lines[0].OutTradeNo, lines[0].AmountMinor, lines[0].FeeMinor));
-        Assert.Equal((BillLineKind.Refund, "Q1", "CR1", 432L, 3L), (lines[1].Kind, lines[1].OutTradeNo, lines[1].OutRefundNo, lines[1].AmountMinor, lines[1].FeeMinor));
-        Assert.Throws<BillFormatException>(() => UnionPayBill.Parse(UnionPaySample.Replace("#TOTAL|2|5864", "#TOTAL|2|5865", StringComparison.Ordinal)));
-        Assert.Throws<BillFormatException>(() => UnionPayBill.ParseFileContent("not base64!"));
+        Put(6, "000000000100");
+        Put(9, "201509061200000000001");
+        Put(11, "R10078087");
+        Put(15, "C000000000006");
+        Put(19, "04");
+        Put(26, "201509061122031906248");
+        var lines = UnionPayBill.Parse(ZmName, [.. file, .. row]);
+
+        var refund = lines[^1];
+        Assert.Equal((BillLineKind.Refund, "201509061122031906248", "R10078087", 100L, 6L), (refund.Kind, refund.OutTradeNo, refund.OutRefundNo, refund.AmountMinor, refund.FeeMinor));
+        Put(26, string.Empty);
+        Assert.Throws<BillFormatException>(() => UnionPayBill.Parse(ZmName, [.. file, .. row]));
+    }
+
+    [Theory]
+    [InlineData(0, 1)] // a byte dropped: the line is 606 bytes
+    [InlineData(3, 0)] // the separator after the first field is not a space
+    public void UnionPay_lines_that_drift_from_the_layout_are_refused(int at, int drop)
+    {
+        var file = ZmFile().ToList();
+        if (drop > 0)
+        {
+            file.RemoveAt(at);
+        }
+        else
+        {
+            file[at] = (byte)'X';
+        }
+
+        Assert.Throws<BillFormatException>(() => UnionPayBill.Parse(ZmName, file.ToArray()));
+        Assert.Throws<BillFormatException>(() => UnionPayBill.Parse("INN15090588ZM_777290058110048", ZmFile())); // another merchant's lines
     }
 
     [Theory]
@@ -119,7 +172,7 @@ public class BillParserTests
         {
             (WeChatSample(), t => WeChatPayBill.Parse(t)),
             (AlipaySample, t => AlipayBill.Parse(t)),
-            (UnionPaySample, t => UnionPayBill.Parse(t)),
+            (System.Text.Encoding.Latin1.GetString(ZmFile()), t => UnionPayBill.Parse(ZmName, System.Text.Encoding.Latin1.GetBytes(t))),
         };
         foreach (var (text, parse) in samples)
         {

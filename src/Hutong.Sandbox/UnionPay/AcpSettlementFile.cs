@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+
+namespace Hutong.Sandbox.UnionPay;
+
+/// <summary>One settled transaction as UnionPay's ZM file lists it (amounts in fen; the fee is what the merchant pays, negative when returned).</summary>
+internal sealed record AcpSettledTransaction(string TxnType, string OrderId, string QueryId, long Amount, long MerchantFee, DateTimeOffset Transmitted, string? OrigQryId);
+
+/// <summary>
+/// UnionPay's side of the ACP settlement file, written the way the official demo kit's sample archive is
+/// (assets/对账文件样例/802310048993424_20150905.zip): a ZIP of "INN{yyMMdd}88ZM_{merId}" in GBK, CRLF, no header or
+/// trailer, 607-byte lines of fixed-width fields separated by one space (the kit's parseZMFile widths), amounts as
+/// 12 digits and the fee/settlement fields as D or C and 12 digits. Kept apart from the connector's reader on purpose.
+/// </summary>
+internal static class AcpSettlementFile
+{
+    private static readonly int[] Widths = [3, 11, 11, 6, 10, 19, 12, 4, 2, 21, 2, 32, 2, 6, 10, 13, 13, 4, 15, 2, 2, 6, 2, 4, 32, 1, 21, 15, 1, 15, 32, 13, 13, 8, 32, 13, 13, 12, 2, 1, 131];
+    private static readonly TimeSpan China = TimeSpan.FromHours(8);
+
+    static AcpSettlementFile() => Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+
+    public static string EntryName(string merId, DateOnly settleDate) => $"INN{settleDate:yyMMdd}88ZM_{merId}";
+
+    public static byte[] Zip(string merId, DateOnly settleDate, IEnumerable<AcpSettledTransaction> rows)
+    {
+        var gbk = Encoding.GetEncoding("GBK");
+        using var zip = new MemoryStream();
+        using (var archive = new ZipArchive(zip, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            using var w = archive.CreateEntry(EntryName(merId, settleDate)).Open();
+            foreach (var r in rows)
+            {
+                w.Write(gbk.GetBytes(Line(merId, r) + "\r\n"));
+            }
+        }
+
+        return zip.ToArray();
+    }
+
+    private static string Line(string merId, AcpSettledTransaction r)
+    {
+        var f = new string[Widths.Length];
+        // 交易代码: the kit's sample shows S56 for a consumption; S30 for a 退货 is this sandbox's choice (nothing reads it).
+        f[0] = r.TxnType == "04" ? "S30" : "S56";
+        f[3] = r.QueryId[^6..];
+        f[4] = r.Transmitted.ToOffset(China).ToString("MMddHHmmss", CultureInfo.InvariantCulture);
+        f[6] = r.Amount.ToString("D12", CultureInfo.InvariantCulture);
+        f[9] = r.QueryId;
+        f[11] = r.OrderId;
+        f[15] = DebitCredit(r.MerchantFee);
+        // 结算金额 and 清算净额: what reaches the merchant, credited on a payment and debited on a 退货.
+        var net = r.TxnType == "04" ? -(r.Amount - (-r.MerchantFee)) : r.Amount - r.MerchantFee;
+        f[16] = DebitCredit(-net);
+        f[19] = r.TxnType;
+        f[20] = r.TxnType == "04" ? "00" : "07";
+        f[21] = "000000";
+        f[26] = r.OrigQryId ?? string.Empty;
+        f[27] = merId;
+        f[32] = f[16];
+        var sb = new StringBuilder(607);
+        for (var i = 0; i < Widths.Length; i++)
+        {
+            var v = f[i] ?? string.Empty;
+            if (v.Length > Widths[i])
+            {
+                throw new InvalidOperationException($"ZM field {i + 1} '{v}' is wider than {Widths[i]}");
+            }
+
+            sb.Append(i == 0 ? string.Empty : " ").Append(v.PadRight(Widths[i]));
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>D: the merchant pays (a positive amount here); C: the merchant is credited.</summary>
+    private static string DebitCredit(long merchantPays) =>
+        (merchantPays >= 0 ? "D" : "C") + Math.Abs(merchantPays).ToString("D12", CultureInfo.InvariantCulture);
+}
