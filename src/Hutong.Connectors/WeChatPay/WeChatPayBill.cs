@@ -74,38 +74,6 @@ public static class WeChatPayBill
         return result;
     }
 
-    /// <summary>Writes a bill in the same layout (the sandbox's side, and the parser's round-trip tests).</summary>
-    public static string Write(IEnumerable<IReadOnlyList<string>> rows)
-    {
-        var list = rows.ToList();
-        var sb = new System.Text.StringBuilder("\uFEFF").Append(Header).Append("\r\n");
-        long settled = 0, refunded = 0, fees = 0, ordered = 0, requested = 0;
-        foreach (var r in list)
-        {
-            sb.Append(string.Join(',', r.Select(cell => "`" + cell))).Append("\r\n");
-            if (r[9] == "REFUND")
-            {
-                refunded += BillAmounts.ParseYuan(r[16]);
-                requested += BillAmounts.ParseYuan(r[25]);
-            }
-            else
-            {
-                settled += BillAmounts.ParseYuan(r[12]);
-                ordered += BillAmounts.ParseYuan(r[24]);
-            }
-
-            fees += BillAmounts.ParseYuan(r[22]);
-        }
-
-        sb.Append(TotalsHeader).Append("\r\n");
-        sb.Append(string.Join(',', new[]
-        {
-            list.Count.ToString(CultureInfo.InvariantCulture), BillAmounts.ToYuan(settled), BillAmounts.ToYuan(refunded), "0.00", BillAmounts.ToYuan(fees),
-            BillAmounts.ToYuan(ordered), BillAmounts.ToYuan(requested),
-        }.Select(x => "`" + x))).Append("\r\n");
-        return sb.ToString();
-    }
-
     /// <summary>A fee of up to five decimals, in 0.00001 yuan (0.001 fen).</summary>
     private static long ParseFee(string text)
     {

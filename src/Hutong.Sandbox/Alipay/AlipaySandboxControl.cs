@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Hutong.Connectors.Alipay;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

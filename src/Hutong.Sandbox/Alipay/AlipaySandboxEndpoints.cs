@@ -5,7 +5,6 @@ using System.Security.Cryptography;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Hutong.Connectors.Alipay;
 using Hutong.Sandbox.WeChatPay;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -65,10 +64,10 @@ public static partial class AlipaySandboxEndpoints
         }
 
         var sign = p.GetValueOrDefault("sign");
-        var javaRule = AlipaySignature.Content(p!, dropEmpty: true);
-        var nodeRule = AlipaySignature.Content(p!, dropEmpty: false);
+        var javaRule = AlipayGatewayCodec.SignedText(p!, keepEmpty: false);
+        var nodeRule = AlipayGatewayCodec.SignedText(p!, keepEmpty: true);
         if (p.GetValueOrDefault("sign_type") != "RSA2"
-            || !(AlipaySignature.Verify(app.PublicKey, javaRule, sign) || AlipaySignature.Verify(app.PublicKey, nodeRule, sign)))
+            || !(AlipayGatewayCodec.Verify(app.PublicKey, javaRule, sign) || AlipayGatewayCodec.Verify(app.PublicKey, nodeRule, sign)))
         {
             await RespondAsync(ctx, state, responseKey, Error("40002", "Invalid Arguments", "isv.invalid-signature", $"验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：{javaRule}"));
             return;
@@ -389,7 +388,7 @@ public static partial class AlipaySandboxEndpoints
 
         bool OnDay(DateTimeOffset? t) => t is { } v && DateOnly.FromDateTime(v.ToOffset(ChinaOffset).DateTime) == date;
         string Time(DateTimeOffset t) => t.ToOffset(ChinaOffset).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-        static string Yuan(long fen) => Hutong.Connectors.Abstractions.BillAmounts.ToYuan(fen);
+        static string Yuan(long fen) => AlipayTradeBill.Yuan(fen);
         var rows = new List<string>();
         long received = 0, refunded = 0;
         int trades = 0, refunds = 0;
@@ -429,22 +428,22 @@ public static partial class AlipaySandboxEndpoints
             .Append(CultureInfo.InvariantCulture, $"#账号：[{app.SellerId}]\r\n")
             .Append(CultureInfo.InvariantCulture, $"#起始日期：[{d} 00:00:00]   终止日期：[{date.AddDays(1).ToString("yyyy年MM月dd日", CultureInfo.InvariantCulture)} 00:00:00]\r\n")
             .Append("#-----------------------------------------业务明细列表----------------------------------------\r\n")
-            .Append(Hutong.Connectors.Alipay.AlipayBill.Header).Append("\r\n");
+            .Append(AlipayTradeBill.Header).Append("\r\n");
         foreach (var row in rows)
         {
             csv.Append(row).Append("\r\n");
         }
 
         csv.Append("#-----------------------------------------业务明细列表结束------------------------------------\r\n")
-            .Append(CultureInfo.InvariantCulture, $"#交易合计：{trades}笔，商家实收共：{Yuan(received)}元，商家优惠共：0.00元\r\n")
-            .Append(CultureInfo.InvariantCulture, $"#退款合计：{refunds}笔，商家实收退款共：{Yuan(-refunded)}元，商家优惠退款共：0.00元\r\n")
+            .Append(CultureInfo.InvariantCulture, $"#交易合计：{trades}笔，商家实收共{Yuan(received)}元，商家优惠共0.00元\r\n")
+            .Append(CultureInfo.InvariantCulture, $"#退款合计：{refunds}笔，商家实收退款共{Yuan(-refunded)}元，商家优惠退款共0.00元\r\n")
             .Append(CultureInfo.InvariantCulture, $"#导出时间：[{DateTimeOffset.UtcNow.ToOffset(ChinaOffset).ToString("yyyy年MM月dd日 HH:mm:ss", CultureInfo.InvariantCulture)}]\r\n");
         using var zip = new MemoryStream();
         using (var archive = new System.IO.Compression.ZipArchive(zip, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
         {
             var entry = archive.CreateEntry($"{app.SellerId}{date:yyyyMMdd}_业务明细.csv");
             using var w = entry.Open();
-            var bytes = Hutong.Connectors.Alipay.AlipayBill.Gbk.GetBytes(csv.ToString());
+            var bytes = AlipayTradeBill.Gbk.GetBytes(csv.ToString());
             w.Write(bytes);
         }
 
@@ -456,7 +455,7 @@ public static partial class AlipaySandboxEndpoints
     private static async Task RespondAsync(HttpContext ctx, AlipaySandboxState state, string responseKey, JsonObject response, bool badSignature = false)
     {
         var text = response.ToJsonString(Json);
-        var sign = AlipaySignature.Sign(state.AlipayKey, badSignature ? text + " " : text);
+        var sign = AlipayGatewayCodec.Sign(state.AlipayKey, badSignature ? text + " " : text);
         ctx.Response.ContentType = "application/json; charset=utf-8";
         await ctx.Response.WriteAsync($"{{\"{responseKey}\":{text},\"sign\":\"{sign}\"}}", ctx.RequestAborted);
     }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Hutong.Connectors.Alipay;
 using Hutong.Sandbox.WeChatPay;
 
 namespace Hutong.Sandbox.Alipay;
@@ -78,7 +77,7 @@ public sealed class AlipaySandboxNotifier(AlipaySandboxState state, HttpClient h
             }
         }
 
-        form["sign"] = AlipaySignature.Sign(state.AlipayKey, AlipaySignature.Content(form!, dropEmpty: true, "sign_type"));
+        form["sign"] = AlipayGatewayCodec.Sign(state.AlipayKey, AlipayGatewayCodec.SignedText(form!, keepEmpty: false, "sign_type"));
         return form;
     }
 

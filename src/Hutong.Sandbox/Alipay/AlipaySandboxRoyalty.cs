@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using Hutong.Connectors.Alipay;
 
 namespace Hutong.Sandbox.Alipay;
 

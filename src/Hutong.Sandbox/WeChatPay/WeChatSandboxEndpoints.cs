@@ -5,7 +5,6 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Hutong.Connectors.WeChatPay;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -288,7 +287,7 @@ public static partial class WeChatSandboxEndpoints
         }
 
         var nonce = RandomString(12);
-        var cipher = WeChatPaySignature.EncryptResource(merchant.ApiV3Key, nonce, "certificate", state.PlatformCertificate.ExportCertificatePem());
+        var cipher = WeChatPlatformCodec.Encrypt(merchant.ApiV3Key, nonce, "certificate", state.PlatformCertificate.ExportCertificatePem());
         var json = JsonSerializer.Serialize(new
         {
             data = new[]
@@ -536,7 +535,7 @@ public static partial class WeChatSandboxEndpoints
         string Time(DateTimeOffset t) => t.ToOffset(ChinaOffset).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
         bool OnDay(DateTimeOffset? t) => t is { } v && DateOnly.FromDateTime(v.ToOffset(ChinaOffset).DateTime) == date;
         var rate = (state.FeeBasisPoints / 100m).ToString("0.00", CultureInfo.InvariantCulture) + "%";
-        var rows = new List<IReadOnlyList<string>>();
+        var rows = new List<WeChatTradeBill.Row>();
         foreach (var o in state.Orders.Values.OrderBy(o => o.SuccessTime))
         {
             var mine = subMchId is null ? o.MchId == mchId && o.SpMchId is null : o.SpMchId == mchId && o.MchId == subMchId;
@@ -551,9 +550,10 @@ public static partial class WeChatSandboxEndpoints
                 var name = o.Description;
                 if (o.TradeState is "SUCCESS" or "REFUND" && OnDay(o.SuccessTime))
                 {
-                    rows.Add([Time(o.SuccessTime!.Value), o.AppId, o.SpMchId ?? o.MchId, o.SpMchId is null ? string.Empty : o.MchId, string.Empty, o.TransactionId ?? string.Empty,
+                    rows.Add(new([Time(o.SuccessTime!.Value), o.AppId, o.SpMchId ?? o.MchId, o.SpMchId is null ? string.Empty : o.MchId, string.Empty, o.TransactionId ?? string.Empty,
                         o.OutTradeNo, o.PayerOpenId ?? string.Empty, "NATIVE", "SUCCESS", "OTHERS", o.Currency, Yuan(o.Total), "0.00", "0", "0", "0.00", "0.00",
-                        string.Empty, string.Empty, name, o.Attach ?? string.Empty, Yuan(fee), rate, Yuan(o.Total), "0.00", string.Empty]);
+                        string.Empty, string.Empty, name, o.Attach ?? string.Empty, WeChatTradeBill.Fee(fee), rate, Yuan(o.Total), "0.00", string.Empty],
+                        Refund: false, Settled: o.Total, Refunded: 0, Fee: fee, Ordered: o.Total, Requested: 0));
                 }
 
                 long before = 0;
@@ -563,17 +563,18 @@ public static partial class WeChatSandboxEndpoints
                     before += r.Amount;
                     if (r.Status == "SUCCESS" && OnDay(r.Created))
                     {
-                        rows.Add([Time(r.Created), o.AppId, o.SpMchId ?? o.MchId, o.SpMchId is null ? string.Empty : o.MchId, string.Empty, o.TransactionId ?? string.Empty,
+                        rows.Add(new([Time(r.Created), o.AppId, o.SpMchId ?? o.MchId, o.SpMchId is null ? string.Empty : o.MchId, string.Empty, o.TransactionId ?? string.Empty,
                             o.OutTradeNo, o.PayerOpenId ?? string.Empty, "NATIVE", "REFUND", "OTHERS", o.Currency, "0.00", "0.00", r.RefundId, r.OutRefundNo,
-                            Yuan(r.Amount), "0.00", "ORIGINAL", "SUCCESS", name, o.Attach ?? string.Empty, Yuan(-back), rate, "0.00", Yuan(r.Amount), string.Empty]);
+                            Yuan(r.Amount), "0.00", "ORIGINAL", "SUCCESS", name, o.Attach ?? string.Empty, WeChatTradeBill.Fee(-back), rate, "0.00", Yuan(r.Amount), string.Empty],
+                            Refund: true, Settled: 0, Refunded: r.Amount, Fee: -back, Ordered: 0, Requested: r.Amount));
                     }
                 }
             }
         }
 
-        return WeChatPayBill.Write(rows);
+        return WeChatTradeBill.Write(rows);
 
-        static string Yuan(long fen) => Hutong.Connectors.Abstractions.BillAmounts.ToYuan(fen);
+        static string Yuan(long fen) => WeChatTradeBill.Yuan(fen);
     }
 
     private static async Task<(SandboxMerchant? Merchant, string Body)> AuthenticateAsync(HttpContext ctx, WeChatSandboxState state)
@@ -718,7 +719,7 @@ public static partial class WeChatSandboxEndpoints
         var ts = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         var nonce = RandomString(32);
         var signed = badSignature ? body + " " : body;
-        var signature = WeChatPaySignature.Sign(state.PlatformKey, WeChatPaySignature.ResponseMessage(ts, nonce, signed));
+        var signature = WeChatPlatformCodec.SignResponse(state.PlatformKey, ts, nonce, signed);
         ctx.Response.StatusCode = status;
         ctx.Response.Headers["Request-ID"] = Guid.NewGuid().ToString("N");
         ctx.Response.Headers["Wechatpay-Timestamp"] = ts;

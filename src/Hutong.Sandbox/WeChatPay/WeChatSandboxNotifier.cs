@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Hutong.Connectors.WeChatPay;
 
 namespace Hutong.Sandbox.WeChatPay;
 
@@ -87,7 +86,7 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
             {
                 original_type = originalType,
                 algorithm = "AEAD_AES_256_GCM",
-                ciphertext = WeChatPaySignature.EncryptResource(merchant.ApiV3Key, nonce, originalType, plaintext),
+                ciphertext = WeChatPlatformCodec.Encrypt(merchant.ApiV3Key, nonce, originalType, plaintext),
                 associated_data = originalType,
                 nonce,
             },
@@ -102,9 +101,9 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
         request.Headers.Add("Wechatpay-Timestamp", ts);
         request.Headers.Add("Wechatpay-Nonce", headerNonce);
         request.Headers.Add("Wechatpay-Serial", state.SerialFor(merchant));
-        request.Headers.Add("Wechatpay-Signature-Type", WeChatPaySignature.Schema);
+        request.Headers.Add("Wechatpay-Signature-Type", WeChatPlatformCodec.SignatureType);
         request.Headers.Add("Wechatpay-Signature", forgedSignature
-            ?? WeChatPaySignature.Sign(state.PlatformKey, WeChatPaySignature.ResponseMessage(ts, headerNonce, body)));
+            ?? WeChatPlatformCodec.SignResponse(state.PlatformKey, ts, headerNonce, body));
         return request;
     }
 

@@ -21,7 +21,11 @@ public class BillParserTests
         "OTHERS", "CNY", "0.00", "0.00", "50300001", outRefundNo, amount, "0.00", "ORIGINAL", "SUCCESS", "龙井茶", "pay_x", "-" + feeBack, "0.60%", "0.00", amount, string.Empty,
     ];
 
-    private static string WeChatSample() => WeChatPayBill.Write([WxPayment("A1", "100.50", "0.60"), WxPayment("A2", "0.01", "0.00"), WxRefund("A1", "R1", "50.25", "0.30")]);
+    /// <summary>A small bill in WeChat's layout, written here by hand so the parser is not checked against a writer of its own.</summary>
+    private static string WeChatSample() =>
+        "\uFEFF" + WeChatPayBill.Header + "\r\n"
+        + string.Join("\r\n", new[] { WxPayment("A1", "100.50", "0.60000"), WxPayment("A2", "0.01", "0.00000"), WxRefund("A1", "R1", "50.25", "0.30000") }.Select(r => string.Join(',', r.Select(c => "`" + c))))
+        + "\r\n" + WeChatPayBill.TotalsHeader + "\r\n`3,`100.51,`50.25,`0.00,`0.30,`100.51,`50.25\r\n";
 
     [Fact]
     public void WeChat_bill_rows_become_exact_fen_and_the_totals_are_checked()
