@@ -115,6 +115,16 @@ public abstract class AlipayFlowTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task A_close_with_an_unknown_outcome_is_settled_by_alipay_trade_cancel()
+    {
+        var (m, id, qr) = await PendingAsync();
+        hub.Sandbox.Alipay.Faults.Inject("close", SandboxFault.ServerError, 1, match: id); // 20000: the close's outcome is open
+
+        Assert.Equal("canceled", (await m.PostAsync($"/v1/payments/{id}/cancel")).Str("status"));
+        Assert.Equal("TRADE_CLOSED", hub.Sandbox.Alipay.OrdersByQr[qr["https://qr.alipay.com/".Length..]].TradeStatus);
+    }
+
+    [Fact]
     public async Task A_business_rejection_fails_the_attempt_with_the_sub_code()
     {
         var (m, _, _) = await hub.NewMerchantAsync();

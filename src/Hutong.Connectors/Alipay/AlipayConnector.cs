@@ -131,9 +131,23 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
         }
     }
 
+    /// <summary>
+    /// alipay.trade.close; when its outcome is unknown (no answer, 20000, ACQ.SYSTEM_ERROR) the trade's state is unknown
+    /// too, and Alipay's remedy for that is alipay.trade.cancel (撤销): it closes an unpaid trade and refunds a paid one
+    /// in full, so the trade ends closed either way. retry_flag=Y leaves it open for the next attempt.
+    /// </summary>
     public async Task<CloseResult> CloseAsync(string outTradeNo, CancellationToken cancellationToken)
     {
         var reply = await CallAsync("alipay.trade.close", new JsonObject { ["out_trade_no"] = outTradeNo }, null, cancellationToken);
+        if (reply.Outcome == WalletCallOutcome.Unknown)
+        {
+            reply = await CallAsync("alipay.trade.cancel", new JsonObject { ["out_trade_no"] = outTradeNo }, null, cancellationToken);
+            if (reply is { Outcome: WalletCallOutcome.Ok, Response: var r } && r?["retry_flag"]?.GetValue<string>() == "Y")
+            {
+                return CloseResult.Unknown("alipay.trade.cancel asks to be retried (retry_flag=Y)");
+            }
+        }
+
         return reply.Outcome switch
         {
             WalletCallOutcome.Ok => CloseResult.Ok,

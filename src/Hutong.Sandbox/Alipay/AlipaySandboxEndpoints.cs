@@ -130,6 +130,7 @@ public static partial class AlipaySandboxEndpoints
             "alipay.trade.precreate" => (Precreate(state, app, seller!, p, biz, token: p.GetValueOrDefault("app_auth_token")), null),
             "alipay.trade.query" => (Query(existing), null),
             "alipay.trade.close" => (Close(existing), null),
+            "alipay.trade.cancel" => (Cancel(existing), null),
             "alipay.trade.refund" => (Refund(existing, biz, state), null),
             "alipay.trade.royalty.relation.bind" => (BindRelation(state, appId, biz), null),
             "alipay.trade.order.settle" => (Settle(state, appId, biz), null),
@@ -275,6 +276,41 @@ public static partial class AlipaySandboxEndpoints
         }
 
         return Ok(new JsonObject { ["out_trade_no"] = o.OutTradeNo });
+    }
+
+    /// <summary>
+    /// alipay.trade.cancel (统一收单交易撤销), for a trade whose outcome the merchant does not know: an unpaid trade is
+    /// closed (action=close), a paid one with nothing refunded yet is refunded in full and closed (action=refund).
+    /// </summary>
+    private static JsonObject Cancel(AlipaySandboxOrder? o)
+    {
+        if (o is null)
+        {
+            return Error("40004", "Business Failed", "ACQ.TRADE_NOT_EXIST", "交易不存在");
+        }
+
+        string action;
+        lock (o)
+        {
+            switch (o.TradeStatus)
+            {
+                case "WAIT_BUYER_PAY":
+                case "TRADE_CLOSED" when o.Refunds.Count == 0:
+                    action = "close";
+                    break;
+                case "TRADE_SUCCESS" when o.Refunds.Count == 0:
+                    o.Refunds[o.OutTradeNo] = o.TotalFen;
+                    o.RefundTimes[o.OutTradeNo] = DateTimeOffset.UtcNow;
+                    action = "refund";
+                    break;
+                default:
+                    return Error("40004", "Business Failed", "ACQ.TRADE_STATUS_ERROR", "交易状态不合法，不能撤销");
+            }
+
+            o.TradeStatus = "TRADE_CLOSED";
+        }
+
+        return Ok(new JsonObject { ["out_trade_no"] = o.OutTradeNo, ["trade_no"] = o.TradeNo, ["retry_flag"] = "N", ["action"] = action });
     }
 
     private static JsonObject Refund(AlipaySandboxOrder? o, JsonObject biz, AlipaySandboxState state)
