@@ -13,7 +13,8 @@ public sealed record CreatePaymentRequest(
     Dictionary<string, string>? Metadata,
     string? BuyerId = null,
     string? ProductCategory = null,
-    ProfitSharingRequest? ProfitSharing = null);
+    ProfitSharingRequest? ProfitSharing = null,
+    string? ReturnUrl = null);
 
 /// <summary>
 /// "profit_sharing": {"splits": [...]} on a payment: the wallet holds the funds for splitting, and the rules (if any)
@@ -48,6 +49,7 @@ public sealed record PaymentDto(
     string? BuyerId,
     string? ProductCategory,
     string CheckoutUrl,
+    string? ReturnUrl,
     string? Wallet,
     NextAction? NextAction,
     PaymentPayer? Payer,
@@ -86,6 +88,9 @@ public sealed class PaymentRow
     public string? BuyerId { get; set; }
 
     public string? ProductCategory { get; set; }
+
+    /// <summary>Where the cashier sends the buyer back once the payment is over (the merchant's order page).</summary>
+    public string? ReturnUrl { get; set; }
 
     public string? Wallet { get; set; }
 

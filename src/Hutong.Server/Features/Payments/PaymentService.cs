@@ -70,6 +70,7 @@ public sealed partial class PaymentService(
             CheckoutToken = Ids.OrderedToken(now),
             BuyerId = r.BuyerId,
             ProductCategory = r.ProductCategory,
+            ReturnUrl = r.ReturnUrl is null ? null : PaymentValidation.NormalizeReturnUrl(r.ReturnUrl),
             ProfitSharing = r.ProfitSharing is null ? null : JsonSerializer.Serialize(r.ProfitSharing.Splits ?? []),
             ExpiresAt = now.AddSeconds(r.ExpiresInSeconds ?? Options.DefaultExpirySeconds).ToUnixTimeMilliseconds(),
             CreatedAt = now.ToUnixTimeMilliseconds(),
@@ -897,6 +898,7 @@ public sealed partial class PaymentService(
             p.BuyerId,
             p.ProductCategory,
             checkoutUrl,
+            p.ReturnUrl,
             p.Wallet,
             state == PaymentStatus.Pending && p.CodeUrl is not null ? new NextAction("scan_qr", p.CodeUrl, checkoutUrl + "/qr.png", checkoutUrl + "/qr.svg") : null,
             (p.PayerId is not null || state == PaymentStatus.Succeeded) && p.Wallet is not null

@@ -17,9 +17,9 @@ public sealed class PaymentStore(Db db)
     public static Statement Insert(PaymentRow p) => new(
         """
         INSERT INTO payments (id, merchant_id, amount, currency, status, description, merchant_order_id, metadata, checkout_token,
-                              buyer_id, product_category, expires_at, created_at, updated_at, version, profit_sharing, trace_parent)
+                              buyer_id, product_category, expires_at, created_at, updated_at, version, profit_sharing, trace_parent, return_url)
         VALUES (@Id, @MerchantId, @Amount, @Currency, @Status, @Description, @MerchantOrderId, @Metadata, @CheckoutToken,
-                @BuyerId, @ProductCategory, @ExpiresAt, @CreatedAt, @UpdatedAt, @Version, @ProfitSharing, @TraceParent)
+                @BuyerId, @ProductCategory, @ExpiresAt, @CreatedAt, @UpdatedAt, @Version, @ProfitSharing, @TraceParent, @ReturnUrl)
         """, p);
 
     public Task<PaymentRow?> GetAsync(string merchantId, string id, CancellationToken ct) =>

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Hutong.Connectors.Alipay;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Domain;
+using Hutong.Domain.Links;
 
 namespace Hutong.Server.Features.Payments;
 
@@ -82,6 +83,11 @@ public static partial class PaymentValidation
             Add("product_category", "product_category must be 1-64 characters of letters, digits and _ - . : |");
         }
 
+        if (r.ReturnUrl is not null && NormalizeReturnUrl(r.ReturnUrl) is null)
+        {
+            Add("return_url", $"return_url must be an absolute https URL (http only for localhost or a loopback address) of at most {LinkUrl.MaxLength} characters, without user info or control characters.");
+        }
+
         if (r.Metadata is { } m)
         {
             if (m.Count > 20)
@@ -95,6 +101,22 @@ public static partial class PaymentValidation
         }
 
         return errors;
+    }
+
+    /// <summary>
+    /// The merchant's return_url as the cashier links it: normalised like a link's URL (IDN hosts in punycode, non-ASCII
+    /// percent-encoded), https only, except http to the merchant's own machine (loopback) for local development. The
+    /// buyer follows it from our page, so a cleartext or script URL would be ours to answer for; null when refused.
+    /// </summary>
+    public static string? NormalizeReturnUrl(string raw)
+    {
+        if (LinkUrl.NormalizeWeb(raw) is not { } url)
+        {
+            return null;
+        }
+
+        var u = new Uri(url);
+        return u.Scheme == Uri.UriSchemeHttps || u.IsLoopback || u.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? url : null;
     }
 
     /// <summary>
