@@ -96,6 +96,7 @@ public static class AlipaySandboxControl
     internal static string CashierPage(AlipaySandboxOrder order, string? returnUrl, string? message)
     {
         var e = AlipaySandboxEndpoints.Encode;
+        var payable = order.TradeStatus == "WAIT_BUYER_PAY"; // paid or closed: nothing left to confirm
         var back = message is not null && returnUrl is { Length: > 0 } ? $"<p><a id=\"return\" href=\"{e(returnUrl)}\">返回商户 Back to the merchant</a></p>" : string.Empty;
         return $"""
             <!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -106,7 +107,7 @@ public static class AlipaySandboxControl
             <p id="result" role="status">{e(message)}</p>
             <form method="post" action="/sandbox/alipay/cashier/{e(order.QrToken)}">
               <input type="hidden" name="return_url" value="{e(returnUrl)}">
-              <button type="submit" style="background:#1677ff;color:#fff;border:0;padding:.8rem 2rem;border-radius:.4rem">确认付款 Pay</button>
+              <button type="submit" style="background:{(payable ? "#1677ff" : "#6b6b6b")};color:#fff;border:0;padding:.8rem 2rem;border-radius:.4rem"{(payable ? string.Empty : " disabled")}>{(payable ? "确认付款 Pay" : "已付款 Paid")}</button>
             </form>{back}</body></html>
             """;
     }

@@ -478,13 +478,14 @@ public sealed class UnionPaySandbox : IDisposable
             ? OrdersByQr.GetValueOrDefault(qrCode[(qrCode.LastIndexOf('/') + 1)..]) : null;
         var e = (string? s) => WebUtility.HtmlEncode(s ?? string.Empty);
         var amount = order is null ? string.Empty : $"¥{order.TxnAmt / 100}.{order.TxnAmt % 100:00}";
+        var payable = order is null || order.OrigRespCode == "05"; // paid or expired: nothing left to confirm
         return $"""
             <!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
             <title>UnionPay sandbox buyer</title></head><body style="font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto">
             <h1>云闪付 · Sandbox buyer</h1><p id="result" role="status">{e(message)}</p>
             <p id="order">{(order is null ? string.Empty : $"<strong>{amount}</strong> ({e(order.OrigRespCode)})")}</p>
             <form method="post" action="/sandbox/unionpay/buyer"><input type="hidden" name="qr_code" value="{e(qrCode)}">
-            <button type="submit" style="background:#e60012;color:#fff;border:0;padding:.8rem 2rem;border-radius:.4rem">确认付款 Pay</button></form></body></html>
+            <button type="submit" style="background:{(payable ? "#e60012" : "#6b6b6b")};color:#fff;border:0;padding:.8rem 2rem;border-radius:.4rem"{(payable ? string.Empty : " disabled")}>{(payable ? "确认付款 Pay" : "已付款 Paid")}</button></form></body></html>
             """;
     }
 }

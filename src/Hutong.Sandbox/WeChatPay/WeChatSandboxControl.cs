@@ -134,17 +134,19 @@ public static class WeChatSandboxControl
             : null;
         var e = (string? s) => WebUtility.HtmlEncode(s ?? string.Empty);
         var amount = order is null ? string.Empty : $"¥{order.Total / 100}.{order.Total % 100:00}";
+        // Like the real app: once the order is paid (or closed) there is nothing left to confirm, so the button is off.
+        var payable = order is null || order.TradeState is "NOTPAY" or "PAYERROR";
         return $"""
             <!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
             <title>WeChat Pay sandbox buyer</title>
-            <style>body{"{"}font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem{"}"}button{"{"}background:#07c160;color:#fff;border:0;padding:.8rem 2rem;border-radius:.4rem;font-size:1rem{"}"}</style></head>
+            <style>body{"{"}font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem{"}"}button{"{"}background:#07c160;color:#fff;border:0;padding:.8rem 2rem;border-radius:.4rem;font-size:1rem{"}"}button:disabled{"{"}background:#6b6b6b;cursor:default{"}"}input{"{"}max-width:100%;box-sizing:border-box{"}"}</style></head>
             <body><h1>微信支付 · Sandbox buyer</h1>
             <p role="status" id="result">{e(message)}</p>
             <form method="post" action="/sandbox/wechatpay/buyer">
               <label>code_url <input name="code_url" value="{e(codeUrl)}" size="40"></label>
               <p id="order">{(order is null ? "" : $"{e(order.Description)} — <strong>{amount}</strong> ({e(order.TradeState)})")}</p>
               <input type="hidden" name="openid" value="">
-              <button type="submit" name="result" value="SUCCESS">确认支付 Pay</button>
+              <button type="submit" name="result" value="SUCCESS"{(payable ? string.Empty : " disabled")}>{(payable ? "确认支付 Pay" : "已支付 Paid")}</button>
             </form></body></html>
             """;
     }
