@@ -139,7 +139,31 @@ public static class BuyerUi
         $"{p.Status}|{p.CurrentAttemptId}|{(p.CodeUrl is null ? "-" : "qr")}|{(mine ? "mine" : "other")}{(claimedByOther ? "|claimed" : string.Empty)}";
 
     public static string Countdown(Lang l, long secondsLeft) =>
-        $"<p class=\"hint\">{l.T("剩余时间", "Time left")}: <span id=\"countdown\" data-seconds=\"{secondsLeft}\">{secondsLeft / 60}:{secondsLeft % 60:00}</span></p>";
+        $"<p class=\"hint\">{l.T("剩余时间：", "Time left: ")}<span id=\"countdown\" data-seconds=\"{secondsLeft}\">{secondsLeft / 60}:{secondsLeft % 60:00}</span></p>";
+
+    /// <summary>
+    /// The merchant's description of what is bought. The hub cannot translate it, so on an English page a Chinese
+    /// description says what it is and carries lang="zh-CN" (screen readers then read it in Chinese, not as gibberish).
+    /// </summary>
+    public static string Item(Lang l, string description, string? id = null)
+    {
+        var idAttr = id is null ? string.Empty : $" id=\"{id}\"";
+        return l.En && HasHan(description)
+            ? $"<p class=\"desc\"{idAttr}><span lang=\"zh-CN\">{E(description)}</span> <span class=\"tag\">(item name in Chinese)</span></p>"
+            : $"<p class=\"desc\"{idAttr}>{E(description)}</p>";
+    }
+
+    public static bool HasHan(string s) => s.Any(c => c is (>= '\u3400' and <= '\u9FFF') or (>= '\uF900' and <= '\uFAFF'));
+
+    /// <summary>
+    /// A copy button for the text of element <paramref name="targetId"/>. Hidden until /assets/copy.js shows it: without
+    /// script the text stays selectable, and a button that cannot work is not offered.
+    /// </summary>
+    public static string CopyButton(Lang l, string targetId) =>
+        $"<p class=\"copy-row\"><button type=\"button\" class=\"button secondary copy\" id=\"copy-{E(targetId)}\" data-copy=\"{E(targetId)}\" data-done=\"{l.T("已复制", "Copied")}\" data-failed=\"{l.T("无法复制，请长按文字手动复制", "Could not copy: select the text and copy it")}\" hidden>{l.T("复制", "Copy")}</button>"
+        + $" <span class=\"hint\" role=\"status\" id=\"copy-{E(targetId)}-status\"></span></p>";
+
+    public static string CopyScript => $"<script src=\"{BuyerAssets.CopyJsUrl}\"></script>";
 
     public static (string Text, string Css) StatusLine(Lang l, PaymentRow p, bool mine, bool claimedByOther, bool friendPage) => p.State switch
     {

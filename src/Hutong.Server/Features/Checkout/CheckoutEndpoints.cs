@@ -90,7 +90,7 @@ public static class CheckoutEndpoints
         }
         else if (view.ClaimedByOther)
         {
-            body = $"<p class=\"hint\">{l.T("如好友未完成支付，你可在此时间后自己付款", "If your friend does not finish, you can pay yourself after")}: <span data-seconds=\"{view.ClaimSecondsLeft}\">{view.ClaimSecondsLeft / 60}:{view.ClaimSecondsLeft % 60:00}</span></p>";
+            body = $"<p class=\"hint\">{l.T("如好友未完成支付，你可在此时间后自己付款：", "If your friend does not finish, you can pay yourself after: ")}<span data-seconds=\"{view.ClaimSecondsLeft}\">{view.ClaimSecondsLeft / 60}:{view.ClaimSecondsLeft % 60:00}</span></p>";
         }
         else if (payable && !(p.State == PaymentStatus.Pending && view.Mine))
         {
@@ -109,17 +109,26 @@ public static class CheckoutEndpoints
         var friend = payable && !view.ClaimedByOther
             ? $"<p><a class=\"button secondary\" id=\"ask-friend\" href=\"{path}/friend{(l.En ? "?lang=en" : string.Empty)}\">{l.T("找人代付", "Ask a friend to pay")}</a></p>"
             : string.Empty;
+        // Once the payment is over, the page is the buyer's receipt: the merchant's order number, and the way back to the
+        // merchant's own page when the merchant gave one (return_url).
+        var over = p.State is PaymentStatus.Succeeded or PaymentStatus.Canceled or PaymentStatus.Expired;
+        var receipt = over
+            ? $"<p class=\"order\">{l.T("订单号：", "Order number: ")}<span class=\"id\" id=\"order-id\">{E(p.MerchantOrderId)}</span></p>"
+              + (p.ReturnUrl is null ? string.Empty
+                  : $"<p><a class=\"button{(p.State == PaymentStatus.Succeeded ? string.Empty : " secondary")}\" id=\"return-link\" href=\"{E(p.ReturnUrl)}\">{l.T("返回商家", "Back to the shop")}</a></p>")
+            : string.Empty;
         var html = $"""
             <main>
               <p class="merchant">{E(merchant?.Name ?? "Merchant")}</p>
               <h1 class="amount" id="amount">{E(p.Money.ToDisplayString())}</h1>
-              <p class="desc">{E(p.Description)}</p>
+              {Item(l, p.Description)}
               {(error is null ? string.Empty : $"<p class=\"status bad\" role=\"alert\" id=\"error\">{E(error)}</p>")}
               <p id="status" class="status {css}" role="status" aria-live="polite" data-status="{E(p.Status)}" data-view="{E(View(p, view.Mine, view.ClaimedByOther))}">{E(statusText)}</p>
               {(p.State == PaymentStatus.Failed && p.FailureMessage is not null ? $"<p class=\"hint\" id=\"failure\">{E(p.FailureMessage)}</p>" : string.Empty)}
               {body}
               {(payable ? Countdown(l, secondsLeft) : string.Empty)}
               {friend}
+              {receipt}
             </main>
             {LiveScript(path + "/status")}
             """;
@@ -183,30 +192,34 @@ public static class CheckoutEndpoints
         var links = await friends.ActiveOfPaymentAsync(p.Id, ctx.RequestAborted);
         var payable = p.State is PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed && p.ExpiresAt > time.GetUtcNow().ToUnixTimeMilliseconds();
         var items = string.Join("\n", links.Select(k => $"""
-            <li><p>{l.T("发给好友", "Send to a friend")} ({E(k.RequesterName)}):</p>
+            <li><p>{l.T("发给好友", "Send to a friend")}{l.T("（", " (")}{E(k.RequesterName)}{l.T("）：", "):")}</p>
             <p class="share" id="friend-link-{E(k.Id)}">{E(friends.Url(k.Token))}</p>
+            {CopyButton(l, "friend-link-" + k.Id)}
             <img src="/f/{E(k.Token)}/link.png" width="160" height="160" alt="{l.T("代付链接二维码", "QR code of the pay-for-me link")}">
             <form method="post" action="{path}/{E(k.Id)}/revoke"><button type="submit" class="button secondary" id="revoke-{E(k.Id)}">{l.T("撤回此链接", "Withdraw this link")}</button></form></li>
             """));
+        // The link just made comes first (it is what the buyer came for); the form to make another follows it.
         var form = payable ? $"""
             <form method="post" action="{path}">
+              {(links.Count > 0 ? $"<h2>{l.T("再生成一个链接", "Make another link")}</h2>" : string.Empty)}
               <label for="requester_name">{l.T("你的称呼（好友会看到）", "Your name (your friend sees it)")}</label>
               <input type="text" id="requester_name" name="requester_name" maxlength="32" required autocomplete="nickname">
               <label for="note">{l.T("留言（可选）", "Message (optional)")}</label>
               <input type="text" id="note" name="note" maxlength="140">
-              <button type="submit" class="button" id="create-friend-link">{l.T("生成代付链接", "Create the link")}</button>
+              <button type="submit" class="button{(links.Count > 0 ? " secondary" : string.Empty)}" id="create-friend-link">{l.T("生成代付链接", "Create the link")}</button>
             </form>
             """ : $"<p class=\"status bad\">{l.T("该订单已无需代付。", "This payment can no longer be shared.")}</p>";
         var html = $"""
             <main>
               <h1>{l.T("找人代付", "Ask a friend to pay")}</h1>
               <p class="amount" id="amount">{E(p.Money.ToDisplayString())}</p>
-              <p class="desc">{E(p.Description)}</p>
+              {Item(l, p.Description)}
               <p class="hint">{l.T("好友打开链接后只能看到金额、商品和你的称呼；链接随订单过期，可随时撤回。", "Your friend sees only the amount, the item and your name. The link expires with the payment and can be withdrawn at any time.")}</p>
+              {(links.Count > 0 ? $"<ul class=\"links\">{items}</ul>" : string.Empty)}
               {form}
-              <ul class="links">{items}</ul>
-              <p><a href="/pay/{E(token)}">{l.T("返回收银台", "Back to checkout")}</a></p>
+              <p><a href="/pay/{E(token)}{(l.En ? "?lang=en" : string.Empty)}">{l.T("返回收银台", "Back to checkout")}</a></p>
             </main>
+            {(links.Count > 0 ? CopyScript : string.Empty)}
             """;
         return Results.Content(Html(l, l.T("找人代付", "Ask a friend to pay"), html, refresh: false, path), "text/html; charset=utf-8");
     }

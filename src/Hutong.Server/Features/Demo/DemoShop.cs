@@ -20,13 +20,17 @@ namespace Hutong.Server.Features.Demo;
 /// </summary>
 public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILogger<DemoShop> log)
 {
-    private sealed record Product(string Sku, string Name, string NameEn, long PriceFen, string Blurb, string Category);
+    private sealed record Product(string Sku, string Name, string NameEn, long PriceFen, string BlurbZh, string BlurbEn, string Category)
+    {
+        /// <summary>Both languages: the shared link's preview is read by whoever receives it.</summary>
+        public string Blurb => $"{BlurbZh}{BlurbEn}";
+    }
 
     private static readonly Product[] Products =
     [
-        new("tea", "西湖龙井 250 g", "Longjing tea, 250 g", 16800, "明前龙井，杭州西湖产区。Pre-Qingming Longjing from West Lake, Hangzhou.", "food"),
-        new("mooncake", "广式月饼礼盒", "Mooncake gift box", 9900, "八只装，莲蓉蛋黄。Eight lotus-paste mooncakes with salted egg yolk.", "food"),
-        new("fan", "苏州檀香扇", "Suzhou sandalwood fan", 4500, "手工拉花檀香扇。Hand-carved sandalwood fan from Suzhou.", "crafts"),
+        new("tea", "西湖龙井 250 g", "Longjing tea, 250 g", 16800, "明前龙井，杭州西湖产区。", "Pre-Qingming Longjing from West Lake, Hangzhou.", "food"),
+        new("mooncake", "广式月饼礼盒", "Mooncake gift box", 9900, "八只装，莲蓉蛋黄。", "Eight lotus-paste mooncakes with salted egg yolk.", "food"),
+        new("fan", "苏州檀香扇", "Suzhou sandalwood fan", 4500, "手工拉花檀香扇。", "Hand-carved sandalwood fan from Suzhou.", "crafts"),
     ];
 
     private const string CartCookie = "demo_cart";
@@ -40,7 +44,8 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
     {
         var g = app.MapGroup("/").ExcludeFromDescription();
         g.MapGet("/", () => Results.Redirect("/shop"));
-        g.MapGet("/shop", (HttpContext ctx) => Results.Content(ListPage(Lang.Of(ctx), Cart(ctx)), "text/html; charset=utf-8"));
+        g.MapGet("/shop", async (HttpContext ctx, DemoShop shop, string? order) =>
+            Results.Content(ListPage(Lang.Of(ctx), Cart(ctx), await shop.OrderStatusAsync(order, ctx.RequestAborted)), "text/html; charset=utf-8"));
         g.MapGet("/shop/p/{sku}", (HttpContext ctx, string sku) => Find(sku) is { } p
             ? Results.Content(ProductPage(Lang.Of(ctx), p, null), "text/html; charset=utf-8")
             : Results.NotFound());
@@ -63,14 +68,14 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
             ctx.Response.Cookies.Delete(CartCookie);
             return Results.Redirect("/shop");
         }).DisableAntiforgery();
-        g.MapPost("/shop/checkout", (HttpContext ctx, DemoShop shop, PaymentService payments, CancellationToken ct) =>
+        g.MapPost("/shop/checkout", (HttpContext ctx, DemoShop shop, PaymentService payments, IOptions<HubOptions> options, CancellationToken ct) =>
         {
             var cart = Cart(ctx);
             ctx.Response.Cookies.Delete(CartCookie);
-            return shop.CheckoutAsync(ctx, cart, payments, ct);
+            return shop.CheckoutAsync(ctx, cart, payments, options.Value, ct);
         }).DisableAntiforgery();
-        g.MapPost("/shop/buy/{sku}", (HttpContext ctx, string sku, DemoShop shop, PaymentService payments, CancellationToken ct) =>
-            Find(sku) is null ? Task.FromResult(Results.NotFound()) : shop.CheckoutAsync(ctx, new Dictionary<string, int> { [sku] = 1 }, payments, ct))
+        g.MapPost("/shop/buy/{sku}", (HttpContext ctx, string sku, DemoShop shop, PaymentService payments, IOptions<HubOptions> options, CancellationToken ct) =>
+            Find(sku) is null ? Task.FromResult(Results.NotFound()) : shop.CheckoutAsync(ctx, new Dictionary<string, int> { [sku] = 1 }, payments, options.Value, ct))
             .DisableAntiforgery();
     }
 
@@ -100,7 +105,7 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
     private static Product? Find(string sku) => Products.FirstOrDefault(p => p.Sku == sku);
 
     /// <summary>Creates the payment as the merchant's server would (POST /v1/payments) and sends the buyer to the cashier.</summary>
-    private async Task<IResult> CheckoutAsync(HttpContext ctx, Dictionary<string, int> cart, PaymentService payments, CancellationToken ct)
+    private async Task<IResult> CheckoutAsync(HttpContext ctx, Dictionary<string, int> cart, PaymentService payments, HubOptions options, CancellationToken ct)
     {
         var lines = cart.Where(kv => kv.Value > 0 && Find(kv.Key) is not null).Select(kv => (Product: Find(kv.Key)!, Qty: kv.Value)).ToList();
         if (lines.Count == 0 || MerchantId is not { } merchantId)
@@ -116,10 +121,15 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
         }
 
         var total = lines.Sum(x => x.Product.PriceFen * x.Qty);
-        var description = string.Join("、", lines.Select(x => x.Qty == 1 ? x.Product.Name : $"{x.Product.Name} ×{x.Qty}"));
+        // Named in the buyer's language, as a shop that sells in two languages would.
+        var l = Lang.Of(ctx);
+        var description = string.Join(l.T("、", ", "), lines.Select(x => x.Qty == 1 ? Name(l, x.Product) : $"{Name(l, x.Product)} ×{x.Qty}"));
+        var orderId = $"demo-{DateTime.UtcNow:yyyyMMddHHmmss}-{Ids.Token(6)}";
+        // The cashier links back to the shop, which then shows how the order went (only where return_url may point).
+        var returnUrl = PaymentValidation.NormalizeReturnUrl($"{options.PublicBaseUrl.TrimEnd('/')}/shop?order={orderId}");
         var created = await payments.CreateAsync(merchantId, new CreatePaymentRequest(
-            total, "CNY", Hutong.Connectors.WeChatPay.WeChatPayConnector.TruncateUtf8(description, PaymentValidation.DescriptionMaxUtf8Bytes), $"demo-{DateTime.UtcNow:yyyyMMddHHmmss}-{Ids.Token(6)}", 600,
-            new() { ["cart"] = string.Join(',', lines.Select(x => $"{x.Product.Sku}:{x.Qty}")) }, buyer, lines[0].Product.Category), null, ct);
+            total, "CNY", Hutong.Connectors.WeChatPay.WeChatPayConnector.TruncateUtf8(description, PaymentValidation.DescriptionMaxUtf8Bytes), orderId, 600,
+            new() { ["cart"] = string.Join(',', lines.Select(x => $"{x.Product.Sku}:{x.Qty}")) }, buyer, lines[0].Product.Category, ReturnUrl: returnUrl), null, ct);
         if (created.Status != 201)
         {
             return Results.Content(created.Body ?? string.Empty, "application/problem+json", statusCode: created.Status);
@@ -127,6 +137,19 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
 
         var dto = JsonSerializer.Deserialize<PaymentDto>(created.Body!, ApiJson.Options)!;
         return Results.Redirect(dto.CheckoutUrl);
+    }
+
+    /// <summary>The status of the demo merchant's order <paramref name="orderId"/>, as the shop's "welcome back" line shows it; null when there is none.</summary>
+    private async Task<(string OrderId, string Status)?> OrderStatusAsync(string? orderId, CancellationToken ct)
+    {
+        if (orderId is not { Length: > 0 and <= 64 } || MerchantId is not { } merchantId)
+        {
+            return null;
+        }
+
+        var status = await db.ReadAsync(c => c.QueryFirstOrDefaultAsync<string?>(
+            "SELECT status FROM payments WHERE merchant_id = @merchantId AND merchant_order_id = @orderId", new { merchantId, orderId }), ct);
+        return status is null ? null : (orderId, status);
     }
 
     /// <summary>Share a product: one cross-app link per product (reused), and a fresh share code wrapping it.</summary>
@@ -175,10 +198,13 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
     private static string Name(Lang l, Product p) => l.T(p.Name, p.NameEn);
 
     private static string Header(Lang l, Dictionary<string, int>? cart) =>
-        $"<p class=\"hint\"><a href=\"/shop\">{l.T("互通小铺", "Hutong demo shop")}</a> · <a href=\"/shop/cart\" id=\"cart-link\">{l.T("购物车", "Cart")} ({cart?.Values.Sum() ?? 0})</a> · <a href=\"/s\">{l.T("粘贴口令", "Paste a share code")}</a> · <a href=\"/scalar/v1\">API</a></p>";
+        $"<p class=\"hint\"><a href=\"/shop\">{l.T("互通小铺", "Hutong demo shop")}</a> · <a href=\"/shop/cart\" id=\"cart-link\">{l.T("购物车", "Cart")}{l.T("（", " (")}{cart?.Values.Sum() ?? 0}{l.T("）", ")")}</a> · <a href=\"/s\">{l.T("粘贴口令", "Paste a share code")}</a> · <a href=\"/scalar/v1\">API</a></p>";
 
-    private static string ListPage(Lang l, Dictionary<string, int> cart)
+    private static string ListPage(Lang l, Dictionary<string, int> cart, (string OrderId, string Status)? order)
     {
+        var back = order is not { } o ? string.Empty : o.Status == "succeeded"
+            ? $"<p class=\"status ok\" id=\"order-status\">{l.T("谢谢！订单 ", "Thank you! Order ")}<span class=\"id\">{E(o.OrderId)}</span>{l.T(" 已支付。", " is paid.")}</p>"
+            : $"<p class=\"status wait\" id=\"order-status\">{l.T("订单 ", "Order ")}<span class=\"id\">{E(o.OrderId)}</span>{l.T(" 尚未支付。", " is not paid.")}</p>";
         var items = string.Join("\n", Products.Select(p => $"""
             <li><p><a href="/shop/p/{p.Sku}" id="product-{p.Sku}">{E(Name(l, p))}</a> <strong>{Price(p.PriceFen)}</strong></p>
             <form method="post" action="/shop/cart/{p.Sku}"><button class="button" id="add-{p.Sku}" type="submit">{l.T("加入购物车", "Add to cart")}</button></form>
@@ -188,6 +214,7 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
             <main>
               <h1>{l.T("互通小铺", "Hutong demo shop")}</h1>
               {Header(l, cart)}
+              {back}
               <p class="hint">{l.T("每笔购买都走 Hutong 商户 API，用本地沙箱钱包付款。", "Every purchase goes through Hutong's merchant API and is paid with the local sandbox wallets.")}</p>
               <ul class="links">{items}</ul>
             </main>
@@ -199,8 +226,9 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
         var shared = share is null ? string.Empty : $"""
             <section aria-labelledby="share-title">
               <h2 id="share-title">{l.T("复制分享给好友", "Copy and send to a friend")}</h2>
-              <p class="share" id="share-text">{E(share.Text)}</p>
-              <p class="hint">{l.T("短链接", "Short link")}: <a id="short-link" href="{E(share.ShortUrl)}">{E(share.ShortUrl)}</a> · {l.T("口令有效期至", "Code valid until")} {share.ExpiresAt:yyyy-MM-dd}</p>
+              <p class="share" id="share-text">{ShareTextHtml(share.Text)}</p>
+              {CopyButton(l, "share-text")}
+              <p class="hint">{l.T("短链接：", "Short link: ")}<a id="short-link" href="{E(share.ShortUrl)}">{E(share.ShortUrl)}</a> · {l.T("口令有效期至", "Code valid until")} {share.ExpiresAt:yyyy-MM-dd}</p>
               <img src="{E(share.ShortUrl)}/qr.png" width="160" height="160" alt="{l.T("商品链接二维码", "QR code of the product link")}">
             </section>
             """;
@@ -209,13 +237,26 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
               {Header(l, null)}
               <h1 id="product-name">{E(Name(l, p))}</h1>
               <p class="amount">{Price(p.PriceFen)}</p>
-              <p class="desc">{E(p.Blurb)}</p>
+              <p class="desc">{E(l.T(p.BlurbZh, p.BlurbEn))}</p>
               <form method="post" action="/shop/cart/{p.Sku}"><button class="button" id="add-{p.Sku}" type="submit">{l.T("加入购物车", "Add to cart")}</button></form>
               <form method="post" action="/shop/p/{p.Sku}/share"><button class="button secondary" id="share" type="submit">{l.T("分享（生成口令）", "Share (make a share code)")}</button></form>
               {shared}
             </main>
+            {(share is null ? string.Empty : CopyScript)}
             """, refresh: false, $"/shop/p/{p.Sku}");
     }
+
+    /// <summary>The share text with its delimited code (￥…￥) kept on one line: a code broken across lines, or a ￥ left alone at a line's end, reads as two things.</summary>
+    private static string ShareTextHtml(string text)
+    {
+        var m = DelimitedCode().Match(text);
+        return m.Success
+            ? E(text[..m.Index]) + $"<span class=\"nowrap\" id=\"share-code\">{E(m.Value)}</span>" + E(text[(m.Index + m.Length)..])
+            : E(text);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("￥[A-Za-z0-9]+￥")]
+    private static partial System.Text.RegularExpressions.Regex DelimitedCode();
 
     private static string CartPage(Lang l, Dictionary<string, int> cart)
     {

@@ -116,7 +116,7 @@ public static class FriendPayEndpoints
         }
         else if (view.ClaimedByOther)
         {
-            body = $"<p class=\"hint\">{l.T("如对方未完成支付，你可在此时间后付款", "If they do not finish, you can pay after")}: <span id=\"countdown\" data-seconds=\"{view.ClaimSecondsLeft}\">{view.ClaimSecondsLeft / 60}:{view.ClaimSecondsLeft % 60:00}</span></p>";
+            body = $"<p class=\"hint\">{l.T("如对方未完成支付，你可在此时间后付款：", "If they do not finish, you can pay after: ")}<span id=\"countdown\" data-seconds=\"{view.ClaimSecondsLeft}\">{view.ClaimSecondsLeft / 60}:{view.ClaimSecondsLeft % 60:00}</span></p>";
         }
         else
         {
@@ -131,7 +131,7 @@ public static class FriendPayEndpoints
               {note}
               <p class="merchant">{E(merchant?.Name)}</p>
               <h1 class="amount" id="amount">{E(p.Money.ToDisplayString())}</h1>
-              <p class="desc" id="item">{E(p.Description)}</p>
+              {Item(l, p.Description, "item")}
               {(error is null ? string.Empty : $"<p class=\"status bad\" role=\"alert\" id=\"error\">{E(error)}</p>")}
               <p id="status" class="status {css}" role="status" aria-live="polite" data-status="{E(p.Status)}" data-view="{E(View(p, view.Mine, view.ClaimedByOther))}">{E(statusText)}</p>
               {body}
