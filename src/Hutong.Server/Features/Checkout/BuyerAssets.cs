@@ -27,6 +27,8 @@ public static class BuyerAssets
         .hint { font-size: .9rem; }
         figure { margin: 1rem 0; }
         p, figcaption { text-wrap: pretty; }
+        h1, h2 { text-wrap: balance; }
+        .shopnav a { white-space: nowrap; }
         .id { display: inline-block; overflow-wrap: anywhere; }
         .wallets button, .button { display: block; box-sizing: border-box; width: 100%; margin: .5rem 0; padding: .8rem; font-size: 1rem; border: 0; border-radius: .4rem;
                    background: #067a3e; color: #fff; cursor: pointer; text-decoration: none; }

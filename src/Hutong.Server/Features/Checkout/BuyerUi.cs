@@ -160,7 +160,7 @@ public static class BuyerUi
     /// script the text stays selectable, and a button that cannot work is not offered.
     /// </summary>
     public static string CopyButton(Lang l, string targetId) =>
-        $"<p class=\"copy-row\"><button type=\"button\" class=\"button secondary copy\" id=\"copy-{E(targetId)}\" data-copy=\"{E(targetId)}\" data-done=\"{l.T("已复制", "Copied")}\" data-failed=\"{l.T("无法复制，请长按文字手动复制", "Could not copy: select the text and copy it")}\" hidden>{l.T("复制", "Copy")}</button>"
+        $"<p class=\"copy-row\"><button type=\"button\" class=\"button copy\" id=\"copy-{E(targetId)}\" data-copy=\"{E(targetId)}\" data-done=\"{l.T("已复制", "Copied")}\" data-failed=\"{l.T("无法复制，请长按文字手动复制", "Could not copy: select the text and copy it")}\" hidden>{l.T("复制", "Copy")}</button>"
         + $" <span class=\"hint\" role=\"status\" id=\"copy-{E(targetId)}-status\"></span></p>";
 
     public static string CopyScript => $"<script src=\"{BuyerAssets.CopyJsUrl}\"></script>";

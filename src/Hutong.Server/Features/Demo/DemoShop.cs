@@ -198,7 +198,7 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
     private static string Name(Lang l, Product p) => l.T(p.Name, p.NameEn);
 
     private static string Header(Lang l, Dictionary<string, int>? cart) =>
-        $"<p class=\"hint\"><a href=\"/shop\">{l.T("互通小铺", "Hutong demo shop")}</a> · <a href=\"/shop/cart\" id=\"cart-link\">{l.T("购物车", "Cart")}{l.T("（", " (")}{cart?.Values.Sum() ?? 0}{l.T("）", ")")}</a> · <a href=\"/s\">{l.T("粘贴口令", "Paste a share code")}</a> · <a href=\"/scalar/v1\">API</a></p>";
+        $"<p class=\"hint shopnav\"><a href=\"/shop\">{l.T("互通小铺", "Hutong demo shop")}</a> · <a href=\"/shop/cart\" id=\"cart-link\">{l.T("购物车", "Cart")}{l.T("（", " (")}{cart?.Values.Sum() ?? 0}{l.T("）", ")")}</a> · <a href=\"/s\">{l.T("粘贴口令", "Paste a share code")}</a> · <a href=\"/scalar/v1\">API</a></p>";
 
     private static string ListPage(Lang l, Dictionary<string, int> cart, (string OrderId, string Status)? order)
     {
