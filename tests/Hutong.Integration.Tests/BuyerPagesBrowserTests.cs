@@ -167,5 +167,12 @@ public sealed class BuyerPagesBrowserTests(SqliteHub hub, BrowserFixture browser
         Assert.Equal("西湖龙井 250 g", await page.Locator(".desc [lang='zh-CN']").InnerTextAsync());
         Assert.Contains("in Chinese", await page.Locator(".desc").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Contains("Time left: ", await page.Locator("main").InnerTextAsync(), StringComparison.Ordinal);
+
+        // What the asking friend typed is marked Chinese too.
+        var url = (await m.PostAsync($"/v1/payments/{created.Str("id")}/friend_pay_links", new { requester_name = "小明", note = "帮我付一下茶钱" })).Str("url");
+        await page.GotoAsync(url);
+        Assert.Equal("小明", await page.Locator("#asker [lang='zh-CN']").InnerTextAsync());
+        Assert.Equal("帮我付一下茶钱", await page.Locator(".note [lang='zh-CN']").InnerTextAsync());
+        Assert.Equal("西湖龙井 250 g", await page.Locator("#item [lang='zh-CN']").InnerTextAsync());
     }
 }

@@ -13,6 +13,7 @@ public static class BuyerAssets
     private const string Css = """
         body { font-family: system-ui, "PingFang SC", "Noto Sans CJK SC", sans-serif; background: #f2f2f2; color: #1a1a1a; margin: 0; padding: 0 .5rem; }
         main { max-width: 28rem; margin: 1.5rem auto; background: #fff; border-radius: .75rem; padding: 1.5rem; text-align: center; box-shadow: 0 1px 4px rgba(0,0,0,.08); }
+        main > :first-child { margin-top: 0; }
         nav.lang { text-align: right; font-size: .85rem; max-width: 28rem; margin: .5rem auto 0; }
         a { color: #0b4fb3; }
         .merchant, .desc, .hint { color: #3d3d3d; }

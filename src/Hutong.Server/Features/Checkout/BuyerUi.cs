@@ -142,16 +142,23 @@ public static class BuyerUi
         $"<p class=\"hint\">{l.T("剩余时间：", "Time left: ")}<span id=\"countdown\" data-seconds=\"{secondsLeft}\">{secondsLeft / 60}:{secondsLeft % 60:00}</span></p>";
 
     /// <summary>
-    /// The merchant's description of what is bought. The hub cannot translate it, so on an English page a Chinese
+    /// The merchant's description of what is bought. The hub cannot translate it, so on an English page an all-Chinese
     /// description says what it is and carries lang="zh-CN" (screen readers then read it in Chinese, not as gibberish).
     /// </summary>
     public static string Item(Lang l, string description, string? id = null)
     {
         var idAttr = id is null ? string.Empty : $" id=\"{id}\"";
-        return l.En && HasHan(description)
+        // A description that already carries English words ("测试商品 test item") reads as it is; a unit ("250 g") is no word.
+        return l.En && HasHan(description) && !HasLatinWord(description)
             ? $"<p class=\"desc\"{idAttr}><span lang=\"zh-CN\">{E(description)}</span> <span class=\"tag\">(item name in Chinese)</span></p>"
             : $"<p class=\"desc\"{idAttr}>{E(description)}</p>";
     }
+
+    /// <summary>Text a person typed (a name, a note), marked lang="zh-CN" when it is Chinese on an English page.</summary>
+    public static string Typed(Lang l, string? text) =>
+        l.En && HasHan(text ?? string.Empty) ? $"<span lang=\"zh-CN\">{E(text)}</span>" : E(text);
+
+    private static bool HasLatinWord(string s) => s.Zip(s.Skip(1)).Any(p => char.IsAsciiLetter(p.First) && char.IsAsciiLetter(p.Second));
 
     public static bool HasHan(string s) => s.Any(c => c is (>= '\u3400' and <= '\u9FFF') or (>= '\uF900' and <= '\uFAFF'));
 

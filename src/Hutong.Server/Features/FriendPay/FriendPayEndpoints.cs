@@ -124,10 +124,10 @@ public static class FriendPayEndpoints
             body = WalletButtons(l, offered, path, null, asSwitch: false) + Countdown(l, secondsLeft);
         }
 
-        var note = link!.Note is null ? string.Empty : $"<p class=\"note\">“{E(link.Note)}”</p>";
+        var note = string.IsNullOrEmpty(link!.Note) ? string.Empty : $"<p class=\"note\">“{Typed(l, link.Note)}”</p>";
         var html = $"""
             <main>
-              <p class="asker" id="asker"><strong>{E(link.RequesterName)}</strong> {l.T("请你帮忙付款", "asked you to pay for this")}</p>
+              <p class="asker" id="asker"><strong>{Typed(l, link.RequesterName)}</strong> {l.T("请你帮忙付款", "asked you to pay for this")}</p>
               {note}
               <p class="merchant">{E(merchant?.Name)}</p>
               <h1 class="amount" id="amount">{E(p.Money.ToDisplayString())}</h1>
