@@ -55,6 +55,40 @@ public sealed class SandboxProtocolTests(SqliteHub hub)
         Assert.True(WeChatPaySignature.Verify(hub.Sandbox.WeChat.PlatformKey, WeChatPaySignature.ResponseMessage(ts, nonce, body), r.Headers.GetValues("Wechatpay-Signature").Single()));
     }
 
+    private static string Ok(string mch, string nonce, long ts, string serial, string sig) =>
+        WeChatPaySignature.Authorization(mch, nonce, ts, serial, sig);
+
+    [Fact]
+    public async Task A_refund_without_amount_currency_is_a_PARAM_ERROR_as_at_WeChat()
+    {
+        var without = JsonSerializer.Serialize(new { out_trade_no = "nope" + Guid.NewGuid().ToString("N")[..8], out_refund_no = "r1", amount = new { refund = 1, total = 1 } });
+        var r = await SendAsync("POST", "/v3/refund/domestic/refunds", without, Ok);
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        Assert.Contains("PARAM_ERROR", await r.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        var with = JsonSerializer.Serialize(new { out_trade_no = "nope" + Guid.NewGuid().ToString("N")[..8], out_refund_no = "r1", amount = new { refund = 1, total = 1, currency = "CNY" } });
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync("POST", "/v3/refund/domestic/refunds", with, Ok)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_partner_refund_query_for_a_sub_merchant_not_its_own_finds_nothing()
+    {
+        // Another direct merchant's refunded order: the provider naming that merchant as sub_mchid must not see it.
+        var other = "1900" + RandomNumberGenerator.GetString("0123456789", 6);
+        var order = new SandboxOrder
+        {
+            MchId = other, AppId = "wxother", OutTradeNo = "o" + Guid.NewGuid().ToString("N")[..12], Description = "x", Total = 1, Currency = "CNY",
+            NotifyUrl = "https://example.com/n", CodeToken = Guid.NewGuid().ToString("N"), Fingerprint = "f", TradeState = "REFUND",
+        };
+        var refundNo = "rf" + Guid.NewGuid().ToString("N")[..12];
+        order.Refunds[refundNo] = new SandboxRefund { OutRefundNo = refundNo, RefundId = "50" + refundNo, Amount = 1 };
+        hub.Sandbox.WeChat.Orders[(other, order.OutTradeNo)] = order;
+
+        var r = await SendAsync("GET", $"/v3/refund/domestic/refunds/{refundNo}?sub_mchid={other}", string.Empty, Ok);
+
+        Assert.Equal(HttpStatusCode.NotFound, r.StatusCode);
+    }
+
     [Fact]
     public async Task A_wrong_signature_gets_SIGN_ERROR_with_WeChats_body_shape()
     {

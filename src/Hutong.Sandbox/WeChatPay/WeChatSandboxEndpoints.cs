@@ -323,8 +323,15 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
+        // amount.currency is required on a refund (refunddomestic AmountReq), unlike on an order where CNY is the default.
+        if (req["amount"]?["currency"] is not JsonValue cv || !cv.TryGetValue<string>(out var currency) || currency != "CNY")
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "amount.currency 必填，且仅支持 CNY");
+            return;
+        }
+
         var mchId = Str(req, "sub_mchid") ?? merchant.MchId;
-        if (!state.Orders.TryGetValue((mchId, outTradeNo), out var order))
+        if (!state.Orders.TryGetValue((mchId, outTradeNo), out var order) || !IsTheCallers(order, merchant.MchId, Str(req, "sub_mchid")))
         {
             await ErrorAsync(ctx, state, merchant, 404, "RESOURCE_NOT_EXISTS", "订单不存在");
             return;
@@ -382,8 +389,9 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        var mchId = ctx.Request.Query["sub_mchid"].ToString() is { Length: > 0 } sub ? sub : merchant.MchId;
-        var order = state.Orders.Values.FirstOrDefault(o => o.MchId == mchId && o.Refunds.ContainsKey(outRefundNo));
+        var sub = ctx.Request.Query["sub_mchid"].ToString() is { Length: > 0 } s ? s : null;
+        var mchId = sub ?? merchant.MchId;
+        var order = state.Orders.Values.FirstOrDefault(o => o.MchId == mchId && o.Refunds.ContainsKey(outRefundNo) && IsTheCallers(o, merchant.MchId, sub));
         if (order is null)
         {
             await ErrorAsync(ctx, state, merchant, 404, "RESOURCE_NOT_EXISTS", "退款单不存在");
@@ -392,6 +400,13 @@ public static partial class WeChatSandboxEndpoints
 
         await SignedAsync(ctx, state, merchant, 200, RefundJson(order, order.Refunds[outRefundNo]), null);
     }
+
+    /// <summary>
+    /// A direct merchant sees its own orders; a service provider naming sub_mchid sees only that sub-merchant's orders it
+    /// placed itself (sp_mchid). Anything else is reported as not existing, as WeChat does for another party's order.
+    /// </summary>
+    private static bool IsTheCallers(SandboxOrder o, string caller, string? subMchId) =>
+        subMchId is null ? o.SpMchId is null && o.MchId == caller : o.SpMchId == caller && o.MchId == subMchId;
 
     /// <summary>Refunds settle a few (scaled) seconds after they are accepted, as they do at the bank.</summary>
     private static async Task CompleteRefundLaterAsync(SandboxOrder order, SandboxRefund refund, double timeScale, WeChatSandboxNotifier notifier)
