@@ -80,7 +80,10 @@ public sealed class BuyerJourneyBrowserTests(SqliteHub hub, BrowserFixture brows
         var pb = await b.NewPageAsync();
         await Task.WhenAll(pa.GotoAsync(url), pb.GotoAsync(url));
 
-        await Task.WhenAll(pa.Locator("#pay-wechatpay").ClickAsync(), pb.Locator("#pay-wechatpay").ClickAsync());
+        // Not waiting for the click's navigation: the loser's page may be reloaded by its live status at the same moment,
+        // and the locators below wait for whichever view each page ends on.
+        var click = new LocatorClickOptions { NoWaitAfter = true };
+        await Task.WhenAll(pa.Locator("#pay-wechatpay").ClickAsync(click), pb.Locator("#pay-wechatpay").ClickAsync(click));
         var withQr = new List<IPage>();
         foreach (var p in new[] { pa, pb })
         {

@@ -162,6 +162,34 @@ public sealed class ShutdownTests(Xunit.Abstractions.ITestOutputHelper log) : ID
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Started_in_the_background_it_still_stops_on_SIGINT(bool sandboxOnly)
+    {
+        // `cmd &` in a non-interactive shell starts cmd with SIGINT ignored; the trap reproduces that exactly.
+        var port = FreePort();
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+        var dll = Path.Combine(AppContext.BaseDirectory, "Hutong.Server.dll");
+        string[] args = sandboxOnly
+            ? [dll, "--sandbox-only", "--url", $"http://127.0.0.1:{port}"]
+            : [dll, "--urls", $"http://127.0.0.1:{port}", "--Store:ConnectionString", $"Data Source={DbPath}", "--Logging:LogLevel:Default", "Warning"];
+        var (p, output) = Start(["bash", "-c", "trap '' INT; exec dotnet \"$@\"", "bash", .. args], viaShell: true);
+        using (p)
+        {
+            await WaitAnsweringAsync(http, p, sandboxOnly ? "/sandbox/wechatpay/buyer" : "/healthz", anyStatus: true);
+            Signal(p, "INT");
+            var stopped = p.WaitForExit(TimeSpan.FromSeconds(15));
+            if (!stopped)
+            {
+                p.Kill(entireProcessTree: true);
+            }
+
+            Assert.True(stopped, "SIGINT was ignored\n" + output);
+            Assert.Equal(0, p.ExitCode);
+        }
+    }
+
     private static async Task<string> OnboardAsync(HttpClient http)
     {
         using var req = new HttpRequestMessage(HttpMethod.Post, "/admin/merchants") { Content = JsonContent.Create(new { name = "sigterm" }) };
@@ -176,10 +204,12 @@ public sealed class ShutdownTests(Xunit.Abstractions.ITestOutputHelper log) : ID
         Path.Combine(AppContext.BaseDirectory, "Hutong.Server.dll"), "--urls", $"http://127.0.0.1:{port}", "--Store:ConnectionString", $"Data Source={DbPath}",
         "--Hutong:AdminToken", "sigterm-admin", "--Logging:LogLevel:Default", "Warning", "--shutdownTimeoutSeconds", "15");
 
-    private static (Process, System.Text.StringBuilder) Start(params string[] args)
+    private static (Process, System.Text.StringBuilder) Start(params string[] args) => Start(args, viaShell: false);
+
+    private static (Process, System.Text.StringBuilder) Start(string[] args, bool viaShell)
     {
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = AppContext.BaseDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
+        var psi = new ProcessStartInfo(viaShell ? args[0] : "dotnet") { WorkingDirectory = AppContext.BaseDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in viaShell ? args[1..] : args)
         {
             psi.ArgumentList.Add(a);
         }
