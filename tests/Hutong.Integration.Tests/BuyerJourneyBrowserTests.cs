@@ -80,10 +80,10 @@ public sealed class BuyerJourneyBrowserTests(SqliteHub hub, BrowserFixture brows
         var pb = await b.NewPageAsync();
         await Task.WhenAll(pa.GotoAsync(url), pb.GotoAsync(url));
 
-        // Not waiting for the click's navigation: the loser's page may be reloaded by its live status at the same moment,
-        // and the locators below wait for whichever view each page ends on.
-        var click = new LocatorClickOptions { NoWaitAfter = true };
-        await Task.WhenAll(pa.Locator("#pay-wechatpay").ClickAsync(click), pb.Locator("#pay-wechatpay").ClickAsync(click));
+        // Clicked from the page without waiting for the click's navigation: the loser's page may be reloaded by its live
+        // status at the same moment, and the locators below wait for whichever view each page ends on.
+        const string click = "() => document.getElementById('pay-wechatpay').click()";
+        await Task.WhenAll(pa.EvaluateAsync(click), pb.EvaluateAsync(click));
         var withQr = new List<IPage>();
         foreach (var p in new[] { pa, pb })
         {
