@@ -22,18 +22,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
 
     public async Task InitializeAsync()
     {
-        _hub = await HubApp.BuildAsync(["--demo"], b =>
-        {
-            b.WebHost.UseUrls("http://127.0.0.1:0");
-            b.Logging.ClearProviders();
-            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Hutong:Sandbox:Url"] = "http://127.0.0.1:0",
-                ["Hutong:Sandbox:TimeScale"] = "0.001",
-                ["Store:ConnectionString"] = $"Data Source={Path.Combine(_dir.FullName, "demo.db")}",
-            });
-        });
-        await _hub.StartAsync();
+        _hub = await DemoHub.StartAsync(_dir.FullName);
     }
 
     public async Task DisposeAsync()

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
+using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Sandbox;
 using Hutong.Server;
 using Microsoft.AspNetCore.Builder;
@@ -17,18 +18,7 @@ public sealed partial class DemoTests
     public async Task The_demo_shop_sells_through_the_hub_and_shares_products_as_links_and_share_codes()
     {
         var dir = Directory.CreateTempSubdirectory("hutong-demo-");
-        await using var hub = await HubApp.BuildAsync(["--demo"], b =>
-        {
-            b.WebHost.UseUrls("http://127.0.0.1:0");
-            b.Logging.ClearProviders();
-            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Hutong:Sandbox:Url"] = "http://127.0.0.1:0",
-                ["Hutong:Sandbox:TimeScale"] = "0.001",
-                ["Store:ConnectionString"] = $"Data Source={Path.Combine(dir.FullName, "demo.db")}",
-            });
-        });
-        await hub.StartAsync();
+        await using var hub = await DemoHub.StartAsync(dir.FullName);
         // A browser-like client: keeps cookies (cart, payer session), does not follow redirects so they can be checked.
         using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() }) { BaseAddress = new Uri(hub.BaseUrl) };
         http.DefaultRequestHeaders.UserAgent.ParseAdd("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36");
