@@ -2,10 +2,6 @@ using System.Net.Http.Json;
 using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Sandbox;
 using Hutong.Server;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 
 namespace Hutong.Integration.Tests;

@@ -3,11 +3,6 @@ using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Sandbox;
-using Hutong.Server;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
 
 namespace Hutong.Integration.Tests;
 

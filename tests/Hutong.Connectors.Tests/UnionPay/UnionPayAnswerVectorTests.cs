@@ -26,9 +26,15 @@ public class UnionPayAnswerVectorTests
         Assert.Contains('+', f["signature"]);
         Assert.Contains("\r\n", f["signPubKeyCert"], StringComparison.Ordinal);
         Assert.Equal("512209110416475616528", f["queryId"]);
+        Assert.True(VerifiesWithItsOwnCertificate(f));
+    }
+
+    /// <summary>UnionPay signs every answer with the certificate it carries in signPubKeyCert.</summary>
+    private static bool VerifiesWithItsOwnCertificate(IReadOnlyDictionary<string, string> f)
+    {
         using var cert = X509Certificate2.CreateFromPem(f["signPubKeyCert"]);
         using var key = cert.GetRSAPublicKey()!;
-        Assert.True(UnionPaySignature.Verify(key, f, f["signature"]));
+        return UnionPaySignature.Verify(key, f, f["signature"]);
     }
 
     [Fact]
@@ -62,9 +68,7 @@ public class UnionPayAnswerVectorTests
 
         Assert.Equal(form.Count, f.Count);
         Assert.Equal("{token=6235240000760877254&trId=62000000606&tokenType=01&tokenBegin=20200721202459&tokenEnd=20250720202459&tokenLevel=10}", f["tokenPayData"]);
-        using var cert = X509Certificate2.CreateFromPem(f["signPubKeyCert"]);
-        using var key = cert.GetRSAPublicKey()!;
-        Assert.True(UnionPaySignature.Verify(key, f, f["signature"]));
+        Assert.True(VerifiesWithItsOwnCertificate(f));
     }
 
     [Fact]
