@@ -89,7 +89,8 @@ public abstract class LedgerRefundTests(HubFixture hub)
         var outTradeNo = await hub.Db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT out_trade_no FROM payment_attempts WHERE payment_id = @id", new { id }), default);
         await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM wallet_notifications WHERE event_type = 'REFUND.SUCCESS' AND out_trade_no IS NULL AND processed_at IS NOT NULL AND body LIKE '%REFUND.SUCCESS%'"),
             n => n >= 4, what: "refund notifications processed");
-        Assert.Contains(hub.Sandbox.WeChat.NotificationLog, a => a.OutTradeNo == outTradeNo && a.HttpStatus is 200 or 204);
+        await hub.EventuallyAsync(() => Task.FromResult(hub.Sandbox.WeChat.NotificationLog.Any(a => a.OutTradeNo == outTradeNo && a.HttpStatus is 200 or 204)),
+            acked => acked, what: "the payment notification acknowledged");
     }
 
     [Fact]
