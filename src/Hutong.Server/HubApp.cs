@@ -90,6 +90,10 @@ public static class HubApp
         s.AddSingleton<MerchantStore>();
         s.AddSingleton<PaymentStore>();
         s.AddSingleton<PaymentService>();
+        s.AddSingleton<PaymentDtos>();
+        s.AddSingleton<PaymentOutcomes>();
+        s.AddSingleton<WalletOrders>();
+        s.AddSingleton<PaymentConfirmation>();
         s.AddSingleton<RefundStore>();
         s.AddSingleton<LedgerStore>();
         s.AddSingleton<HostService>();

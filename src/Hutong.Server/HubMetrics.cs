@@ -14,6 +14,7 @@ public sealed class HubMetrics : IDisposable
     private readonly Counter<long> _currencyMismatch;
     private readonly Counter<long> _lateSuccess;
     private readonly Counter<long> _doubleCapture;
+    private readonly Counter<long> _walletContradictions;
     private readonly Counter<long> _notificationsRejected;
     private readonly Counter<long> _webhooksFailed;
     private readonly Counter<long> _clicksDropped;
@@ -27,6 +28,8 @@ public sealed class HubMetrics : IDisposable
         _currencyMismatch = _meter.CreateCounter<long>("hutong.payments.currency_mismatch");
         _lateSuccess = _meter.CreateCounter<long>("hutong.payments.late_success");
         _doubleCapture = _meter.CreateCounter<long>("hutong.payments.double_capture");
+        _walletContradictions = _meter.CreateCounter<long>("hutong.payments.wallet_contradictions",
+            description: "Wallet answers that contradict a success already recorded (closed, unpaid or failed after paid): ignored, check the order.");
         _notificationsRejected = _meter.CreateCounter<long>("hutong.notifications.rejected");
         _webhooksFailed = _meter.CreateCounter<long>("hutong.webhooks.failed");
         _clicksDropped = _meter.CreateCounter<long>("hutong.links.clicks_dropped", description: "Click counts dropped because the counter queue was full.");
@@ -47,6 +50,8 @@ public sealed class HubMetrics : IDisposable
     public void LateSuccess() => _lateSuccess.Add(1);
 
     public void DoubleCapture() => _doubleCapture.Add(1);
+
+    public void WalletContradiction() => _walletContradictions.Add(1);
 
     public void NotificationRejected() => _notificationsRejected.Add(1);
 

@@ -36,7 +36,13 @@ public static class PaymentStateMachine
             [(PaymentStatus.Failed, PaymentEvent.Expire)] = PaymentStatus.Expired,
         }.ToFrozenDictionary();
 
+    /// <summary>Every (from, to) the table allows, whatever the event.</summary>
+    public static readonly FrozenSet<(PaymentStatus From, PaymentStatus To)> Moves =
+        Transitions.Select(t => (t.Key.From, t.Value)).ToFrozenSet();
+
     public static bool CanApply(PaymentStatus from, PaymentEvent e) => Transitions.ContainsKey((from, e));
+
+    public static bool CanMove(PaymentStatus from, PaymentStatus to) => Moves.Contains((from, to));
 
     public static TransitionResult Apply(PaymentStatus from, PaymentEvent e) =>
         Transitions.TryGetValue((from, e), out var to)

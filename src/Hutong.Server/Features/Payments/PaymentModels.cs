@@ -181,6 +181,10 @@ public sealed class AttemptRow
     public string? PayerClaim { get; set; }
 
     public string? FriendLinkId { get; set; }
+
+    public AttemptStatus State => AttemptStatusNames.FromWire(Status);
+
+    public AttemptRow Copy() => (AttemptRow)MemberwiseClone();
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Dapper;
+using Hutong.Domain.Payments;
 using Hutong.Server.Storage;
 
 namespace Hutong.Server.Features.Payments;
@@ -75,12 +76,19 @@ public sealed class PaymentStore(Db db)
                 @Via, @PayerClaim, @FriendLinkId)
         """, a, t);
 
-    public Task UpdateAttemptAsync(DbConnection c, DbTransaction t, AttemptRow a) => c.ExecuteAsync(
-        """
-        UPDATE payment_attempts SET status = @Status, code_url = @CodeUrl, wallet_transaction_id = @WalletTransactionId,
-               error_code = @ErrorCode, error_message = @ErrorMessage, checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt
-        WHERE id = @Id
-        """, a, t);
+    /// <summary>Writes the attempt's new state if its status is still <paramref name="expectedStatus"/>, the one it was decided on.</summary>
+    public async Task<bool> UpdateAttemptAsync(DbConnection c, DbTransaction t, AttemptRow a, AttemptStatus expectedStatus) =>
+        await c.ExecuteAsync(
+            """
+            UPDATE payment_attempts SET status = @Status, code_url = @CodeUrl, wallet_transaction_id = @WalletTransactionId,
+                   error_code = @ErrorCode, error_message = @ErrorMessage, checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt
+            WHERE id = @Id AND status = @ExpectedStatus
+            """,
+            new
+            {
+                a.Status, a.CodeUrl, a.WalletTransactionId, a.ErrorCode, a.ErrorMessage, a.Checks, a.NextCheckAt, a.UpdatedAt, a.Id,
+                ExpectedStatus = expectedStatus.ToWire(),
+            }, t) == 1;
 
     public Task<AttemptRow?> GetAttemptAsync(DbConnection c, DbTransaction? t, string id) =>
         c.QuerySingleOrDefaultAsync<AttemptRow?>("SELECT * FROM payment_attempts WHERE id = @id", new { id }, t);

@@ -1,0 +1,268 @@
+using Dapper;
+using Hutong.Connectors.Abstractions;
+using Hutong.Domain;
+using Hutong.Domain.Payments;
+using Hutong.Server.Features.Channels;
+using Hutong.Server.Features.Rollout;
+using Hutong.Server.Http;
+using Hutong.Server.Observability;
+using Hutong.Server.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Hutong.Server.Features.Payments;
+
+/// <summary>
+/// Starting (or switching) a payment's wallet attempt: the payer claim, rollout and routing with failover. The attempt
+/// row commits before the wallet is called; the wallet's answer is recorded by <see cref="PaymentOutcomes"/>.
+/// </summary>
+public sealed partial class PaymentConfirmation(
+    Db db,
+    PaymentStore store,
+    WalletRegistry wallets,
+    RolloutService rollout,
+    RoutingService routing,
+    WalletOrders orders,
+    PaymentOutcomes outcomes,
+    PaymentDtos dtos,
+    IOptions<HubOptions> options,
+    TimeProvider time,
+    ILogger<PaymentConfirmation> log)
+{
+    private HubOptions Options => options.Value;
+
+    /// <summary>
+    /// Starts an attempt at <paramref name="wallet"/>, or returns the open one. The attempt row (with its own
+    /// out_trade_no) commits before the wallet is called, so a crash mid-call leaves a record to re-query.
+    /// A pending payment may switch wallet (or, from a public page, pass to another payer whose claim it now is):
+    /// the open wallet order is closed first, so the QR shown before can no longer take money.
+    /// </summary>
+    /// <param name="payer">Set by the cashier and friend-pay pages: the browser session must hold the payer claim.</param>
+    public async Task<ApiResult> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct, PayerContext? payer = null)
+    {
+        System.Diagnostics.Activity.Current?.SetTag(HubTelemetry.PaymentIdTag, payment.Id);
+        var enabled = await wallets.WalletsAsync(ct);
+        if (wallet is null || !enabled.TryGetValue(wallet, out var connector))
+        {
+            return Problems.Invalid("wallet", $"wallet must be one of: {string.Join(", ", enabled.Keys.Order(StringComparer.Ordinal))}.");
+        }
+
+        if (payment.ProfitSharing is not null && connector is not IProfitSharingConnector)
+        {
+            return Problems.Invalid("wallet", $"This payment is split among receivers, and {wallet} does not split payments.");
+        }
+
+        var now = time.GetUtcNow();
+        if (payer is not null)
+        {
+            var claimed = await db.WriteAsync((c, t) => store.TryClaimAsync(c, t, payment.Id, payer.Session,
+                now.ToUnixTimeMilliseconds(), (now + Options.PayerClaim).ToUnixTimeMilliseconds()), ct);
+            payment = await store.GetByIdAsync(payment.Id, ct) ?? payment;
+            if (!claimed && payment.State is PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed)
+            {
+                return ClaimedProblem();
+            }
+        }
+
+        // Only a pending payment has an open attempt to return or replace.
+        var current = payment.State == PaymentStatus.Pending ? await store.CurrentAttemptAsync(payment, ct) : null;
+        var samePayer = payer is null || current?.PayerClaim == payer.Session;
+        if (payment.State is PaymentStatus.Pending && payment.Wallet == wallet && samePayer
+            && (payment.CodeUrl is not null || current?.Status == "requested"))
+        {
+            return ApiResult.Ok(ToDto(payment)); // the open attempt (or the one being opened right now)
+        }
+
+        if (ClaimedByOther(payment, payer, now.ToUnixTimeMilliseconds()))
+        {
+            return ClaimedProblem(); // the merchant's server may not replace the order of the payer who holds the payment
+        }
+
+        AttemptRow? replacing = null;
+        if (payment.State is PaymentStatus.Pending && current is not null)
+        {
+            if (payment.ExpiresAt <= now.ToUnixTimeMilliseconds())
+            {
+                return Problems.Conflict("payment_expired", "The payment has expired.");
+            }
+
+            var closed = await orders.CloseAttemptAtWalletAsync(current, ct);
+            if (closed is not null)
+            {
+                return closed;
+            }
+
+            replacing = current;
+        }
+        else if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.AttemptStarted) && !(payment.State is PaymentStatus.Pending && payment.CurrentAttemptId is null))
+        {
+            return Problems.Conflict("payment_not_confirmable", $"A {payment.Status} payment cannot start a wallet attempt.");
+        }
+
+        if (payment.ExpiresAt <= now.ToUnixTimeMilliseconds())
+        {
+            return Problems.Conflict("payment_expired", "The payment has expired.");
+        }
+
+        if (!connector.Capabilities.Currencies.Contains(payment.Currency))
+        {
+            return Problems.Invalid("wallet", $"{wallet} does not accept {payment.Currency}.");
+        }
+
+        var offer = await rollout.DecideAsync(payment.MerchantId, wallet, payment.BuyerId, payment.ProductCategory, ct);
+        if (!offer.Offered)
+        {
+            return ApiResult.Problem(403, "wallet_not_offered", $"{wallet} is not offered to this buyer.",
+                RolloutService.Explain(wallet, offer, payment.BuyerId, payment.ProductCategory), param: "wallet");
+        }
+
+        var channels = await routing.ChannelsAsync(payment, wallet, ct);
+        var previous = replacing;
+        for (var i = 0; i < channels.Count; i++)
+        {
+            var channel = channels[i];
+            var channelConnector = await wallets.ChannelAsync(channel, ct);
+            if (channelConnector is null || channelConnector.Wallet != wallet)
+            {
+                LogBadRoute(log, payment.MerchantId, wallet, channel);
+                continue;
+            }
+
+            var attempt = NewAttempt(payment.Id, wallet, channel, time.GetUtcNow(), payer);
+            var started = await StartAttemptAsync(payment.Id, wallet, attempt, previous, ct);
+            if (started is null)
+            {
+                return await store.GetAsync(payment.MerchantId, payment.Id, ct) is not { } latest ? Problems.NotFound("payment")
+                    : ClaimedByOther(latest, payer, time.GetUtcNow().ToUnixTimeMilliseconds()) ? ClaimedProblem()
+                    : latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? ApiResult.Ok(ToDto(latest))
+                    : Problems.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.");
+            }
+
+            var result = await channelConnector.CreateQrOrderAsync(
+                new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
+                    wallets.NotifyUrl(channel), payment.Id, ProfitSharing: payment.ProfitSharing is not null),
+                CancellationToken.None); // the wallet may act on it: never abandon the answer half way
+
+            if (result.Outcome == WalletCallOutcome.Ok)
+            {
+                routing.RecordSuccess(channel);
+            }
+            else
+            {
+                routing.RecordFailure(channel);
+                if (i < channels.Count - 1)
+                {
+                    // Fail over. The unanswered attempt stays 'requested' and is no longer current, so the worker closes
+                    // its wallet order (or records it if the buyer somehow paid it): the buyer pays once.
+                    LogFailover(log, payment.Id, channel, channels[i + 1], result.Error?.Code ?? "-");
+                    if (result.Outcome == WalletCallOutcome.Rejected)
+                    {
+                        await outcomes.RecordAttemptFailedAsync(attempt, result.Error!, CancellationToken.None);
+                    }
+
+                    previous = attempt;
+                    continue;
+                }
+            }
+
+            var after = await outcomes.RecordCreateOutcomeAsync(attempt, result, CancellationToken.None);
+            return after is null ? Problems.NotFound("payment") : ApiResult.Ok(ToDto(after));
+        }
+
+        return ApiResult.Problem(503, "no_channel", $"No working channel reaches {wallet} for this merchant.", "Check the merchant's routes.");
+    }
+
+    /// <summary>
+    /// Whether a payer other than <paramref name="payer"/> holds the payment now. The merchant's own call (no payer)
+    /// defers to any live claim, so exactly one payer holds on every path: cashier, friend page, aggregated QR, API.
+    /// </summary>
+    private static bool ClaimedByOther(PaymentRow p, PayerContext? payer, long nowMs) =>
+        p.PayerClaim is not null && p.PayerClaimUntil > nowMs && p.State is PaymentStatus.Created or PaymentStatus.Pending
+        && p.PayerClaim != payer?.Session;
+
+    private static ApiResult ClaimedProblem() => ApiResult.Problem(409, "payment_claimed", "Someone else is paying this payment right now.",
+        "Only one payer at a time; try again when their claim lapses.");
+
+    private static AttemptRow NewAttempt(string paymentId, string wallet, string channel, DateTimeOffset now, PayerContext? payer)
+    {
+        var attemptId = Ids.MonotonicV7(now);
+        return new AttemptRow
+        {
+            Id = $"{Ids.Attempt}_{attemptId:N}",
+            PaymentId = paymentId,
+            Wallet = wallet,
+            Channel = channel,
+            OutTradeNo = attemptId.ToString("N"), // 32 chars: WeChat's out_trade_no limit
+            Status = "requested",
+            CreatedAt = now.ToUnixTimeMilliseconds(),
+            UpdatedAt = now.ToUnixTimeMilliseconds(),
+            Via = payer?.Via ?? "api",
+            PayerClaim = payer?.Session,
+            FriendLinkId = payer?.FriendLinkId,
+        };
+    }
+
+    /// <summary>
+    /// Commits the attempt before the wallet is called. The first attempt moves the payment to pending; a failover
+    /// or switch attempt replaces the current one on the already-pending payment.
+    /// </summary>
+    private Task<PaymentRow?> StartAttemptAsync(string paymentId, string wallet, AttemptRow attempt, AttemptRow? previous, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        return db.WriteAsync(async (c, t) =>
+        {
+            var current = await store.LockAsync(c, t, paymentId);
+            if (current is null || ClaimedByOther(current, attempt.PayerClaim is null ? null : new PayerContext(attempt.Via ?? "api", attempt.PayerClaim), now.ToUnixTimeMilliseconds()))
+            {
+                return null; // another payer took the payment between our claim and now
+            }
+
+            if (attempt.FriendLinkId is not null
+                && await c.ExecuteScalarAsync<string?>("SELECT status FROM friend_pay_links WHERE id = @FriendLinkId", new { attempt.FriendLinkId }, t) != "active")
+            {
+                // Revoked while this friend's click was on its way: no order, and the claim it just took is let go.
+                await c.ExecuteAsync("UPDATE payments SET payer_claim = NULL, payer_claim_until = NULL WHERE id = @paymentId AND payer_claim = @PayerClaim",
+                    new { paymentId, attempt.PayerClaim }, t);
+                return null;
+            }
+
+            if (previous is not null || (current.State == PaymentStatus.Pending && current.CurrentAttemptId is null))
+            {
+                if (current.State != PaymentStatus.Pending || current.CurrentAttemptId != previous?.Id)
+                {
+                    return null; // something else settled the payment meanwhile
+                }
+
+                await store.InsertAttemptAsync(c, t, attempt);
+                var next = await outcomes.UpdateAsync(c, t, current, now, p =>
+                {
+                    p.CurrentAttemptId = attempt.Id;
+                    p.Wallet = wallet;
+                });
+                next.CodeUrl = null;
+                return next;
+            }
+
+            if (!PaymentStateMachine.CanApply(current.State, PaymentEvent.AttemptStarted))
+            {
+                return null;
+            }
+
+            await store.InsertAttemptAsync(c, t, attempt);
+            return await outcomes.TransitionAsync(c, t, current, PaymentEvent.AttemptStarted, now, p =>
+            {
+                p.Wallet = wallet;
+                p.CurrentAttemptId = attempt.Id;
+                p.FailureCode = null;
+                p.FailureMessage = null;
+            });
+        }, ct);
+    }
+
+    private PaymentDto ToDto(PaymentRow p) => dtos.ToDto(p);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Merchant {MerchantId} routes {Wallet} to channel {Channel}, which does not exist or is another wallet's")]
+    private static partial void LogBadRoute(ILogger logger, string merchantId, string wallet, string channel);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Payment {PaymentId}: channel {Failed} did not take the order ({Code}); failing over to {Next}")]
+    private static partial void LogFailover(ILogger logger, string paymentId, string failed, string next, string code);
+}
