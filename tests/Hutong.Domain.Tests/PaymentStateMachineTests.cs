@@ -53,6 +53,25 @@ public class PaymentStateMachineTests
         }
     }
 
+    public static TheoryData<PaymentStatus, PaymentStatus> AllMovePairs()
+    {
+        var data = new TheoryData<PaymentStatus, PaymentStatus>();
+        foreach (var from in Enum.GetValues<PaymentStatus>())
+        {
+            foreach (var to in Enum.GetValues<PaymentStatus>())
+            {
+                data.Add(from, to);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(AllMovePairs))]
+    public void Every_from_to_pair_is_allowed_exactly_when_some_event_leads_there(PaymentStatus from, PaymentStatus to) =>
+        Assert.Equal(Expected[from].Values.Contains(to), PaymentStateMachine.CanMove(from, to));
+
     [Fact]
     public void The_pair_list_covers_every_state_and_event()
     {
