@@ -1,5 +1,6 @@
 using Dapper;
 using Hutong.Connectors.Abstractions;
+using Hutong.Domain.FollowUps;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Channels;
 using Hutong.Server.Http;
@@ -163,7 +164,7 @@ public sealed partial class WalletOrders(
 
     private Task ScheduleNextCheckAsync(AttemptRow attempt, CancellationToken ct)
     {
-        var schedule = Options.UnknownRecheckSchedule;
+        var schedule = new FollowUpSchedule(Options.UnknownRecheckSchedule, WhenExhausted.GiveUp);
         return outcomes.ChangeAttemptAsync(attempt, "janitor", (current, now) =>
         {
             // Only an attempt still waiting for its create call's answer is re-checked; one settled meanwhile is left alone.
@@ -172,17 +173,16 @@ public sealed partial class WalletOrders(
                 return new WalletDecision.Ignore(IgnoreReason.AttemptCannotMove, $"a {current.Status} attempt needs no re-check");
             }
 
+            // checks counts the re-queries made. The schedule's first interval was the wait before the first one (set when
+            // the create call went unanswered), so as a follow-up the attempt is one scheduled check ahead of that count.
             current.Checks++;
-            if (current.Checks >= schedule.Count)
+            var step = new FollowUp<AttemptStatus>(current.State, current.Checks, null).CheckLater(current.State, schedule, now);
+            current.NextCheckAt = step.Next.NextCheckAt?.ToUnixTimeMilliseconds();
+            if (step.GaveUp)
             {
                 current.Status = AttemptStateMachine.TryApply(current.State, AttemptEvent.GaveUp)!.Value.ToWire();
-                current.NextCheckAt = null;
                 LogUnresolved(log, current.PaymentId, current.OutTradeNo, current.Checks);
                 metrics.UnknownUnresolved();
-            }
-            else
-            {
-                current.NextCheckAt = (now + schedule[current.Checks]).ToUnixTimeMilliseconds();
             }
 
             return null;
