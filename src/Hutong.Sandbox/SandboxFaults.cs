@@ -26,7 +26,7 @@ public enum SandboxFault
 }
 
 /// <summary>
-/// Faults per operation name ("native", "query", "close", "notify"), consumed one per call. A fault may be
+/// Faults per operation name ("native", "query", "close", "refund", "notify"), consumed one per call. A fault may be
 /// scoped to one order by <c>match</c> (the order's <c>attach</c>, which the hub sets to its payment id), so
 /// concurrent tests and background re-queries never take each other's faults.
 /// </summary>

@@ -284,7 +284,10 @@ public sealed class UnionPaySandbox : IDisposable
 
         var orderId = f.GetValueOrDefault("orderId") ?? string.Empty;
         var existing = Orders.GetValueOrDefault((merId, orderId));
-        var fault = Faults.Next(query ? "query" : "apply", existing?.ReqReserved ?? f.GetValueOrDefault("reqReserved"));
+        // A 退货 carries no reqReserved of its own: it is scoped by the paid order's, so a test can fault one payment's refunds.
+        var attach = existing?.ReqReserved ?? f.GetValueOrDefault("reqReserved")
+            ?? (f.GetValueOrDefault("origQryId") is { Length: > 0 } orig ? Orders.Values.FirstOrDefault(o => o.MerId == merId && o.QueryId == orig)?.ReqReserved : null);
+        var fault = Faults.Next(query ? "query" : "apply", attach);
         switch (fault)
         {
             case SandboxFault.TimeoutBefore:

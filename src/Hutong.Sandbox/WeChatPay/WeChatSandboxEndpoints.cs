@@ -337,6 +337,13 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
+        // Scoped by the paid order's attach (the hub's payment id), so a test can fault one payment's refunds.
+        var fault = state.Faults.Next("refund", order.Attach);
+        if (await BeforeAsync(ctx, state, merchant, fault))
+        {
+            return;
+        }
+
         SandboxRefund? created;
         string? problem;
         lock (order)
@@ -378,7 +385,12 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        await SignedAsync(ctx, state, merchant, 200, RefundJson(order, created!), null);
+        if (await AfterAsync(ctx, state, fault))
+        {
+            return;
+        }
+
+        await SignedAsync(ctx, state, merchant, 200, RefundJson(order, created!), fault);
     }
 
     private static async Task QueryRefundAsync(HttpContext ctx, WeChatSandboxState state, string outRefundNo)
