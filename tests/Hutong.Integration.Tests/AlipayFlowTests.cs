@@ -23,59 +23,32 @@ public abstract class AlipayFlowTests(HubFixture hub)
     }
 
     [Fact]
-    public async Task Buyer_pays_an_Alipay_QR_and_the_signed_form_notification_settles_it()
+    public async Task Alipay_notifications_are_answered_with_exactly_success_or_failure()
     {
+        // The rest of a payment's life (pay, forged/duplicate notifications, timeouts, cancel, refunds, bill) is the wallet
+        // contract (Contract/WalletContract.cs); this is Alipay's own wire format.
         var (m, id, qr) = await PendingAsync(2599);
         Assert.StartsWith("https://qr.alipay.com/", qr, StringComparison.Ordinal);
         var order = hub.Sandbox.Alipay.OrdersByQr[qr["https://qr.alipay.com/".Length..]];
         Assert.Equal(2599, order.TotalFen); // "25.99" on the wire, fen again here
         Assert.Equal(id, order.PassbackParams);
-
+        hub.Sandbox.Alipay.Faults.Inject("notify", SandboxFault.DropNotification, 1, match: id);
         Assert.Equal(HttpStatusCode.OK, (await hub.AlipayBuyerPaysAsync(qr, "2088000000000042")).StatusCode);
-
-        var done = await m.WaitForStatusAsync(id, "succeeded");
-        Assert.Equal("2088000000000042", done.Json.GetProperty("payer").GetProperty("id").GetString());
-        Assert.Equal("alipay", done.Json.GetProperty("payer").GetProperty("wallet").GetString());
-        var log = await hub.EventuallyAsync(() => Task.FromResult(hub.Sandbox.Alipay.NotificationLog.Where(n => n.OutTradeNo == order.OutTradeNo).ToList()), l => l.Count > 0);
-        Assert.Equal(200, log[0].HttpStatus); // acknowledged with the body "success" on the first try
-    }
-
-    [Fact]
-    public async Task Forged_and_tampered_Alipay_notifications_are_refused_and_change_nothing()
-    {
-        var (m, id, qr) = await PendingAsync();
-        var order = hub.Sandbox.Alipay.OrdersByQr[qr["https://qr.alipay.com/".Length..]];
-        lock (order)
-        {
-            order.TradeStatus = "TRADE_SUCCESS";
-            order.TradeNo = "2026112222001400000000000001";
-        }
-
-        var outboxBefore = await hub.CountAsync("SELECT COUNT(*) FROM outbox");
         using var http = new HttpClient { BaseAddress = new Uri(hub.Hub.BaseUrl) };
 
         var forged = hub.Sandbox.AlipayNotifier.BuildForm(order, "forged-1");
         using var someoneElse = RSA.Create(2048);
         forged["sign"] = AlipaySignature.Sign(someoneElse, AlipaySignature.Content(forged!, true, "sign_type"));
-        var r1 = await http.PostAsync("/notify/alipay", new FormUrlEncodedContent(forged));
-        Assert.Equal(HttpStatusCode.BadRequest, r1.StatusCode);
-        Assert.Equal("failure", await r1.Content.ReadAsStringAsync());
+        var refused = await http.PostAsync("/notify/alipay", new FormUrlEncodedContent(forged));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("failure", await refused.Content.ReadAsStringAsync());
 
-        var tampered = hub.Sandbox.AlipayNotifier.BuildForm(order, "tampered-1");
-        tampered["total_amount"] = "0.01";
-        Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsync("/notify/alipay", new FormUrlEncodedContent(tampered))).StatusCode);
-
-        Assert.Equal("pending", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
-        Assert.Equal(outboxBefore, await hub.CountAsync("SELECT COUNT(*) FROM outbox"));
-        Assert.Contains(hub.Logs.Lines, l => l.Message.StartsWith("Rejected alipay notification", StringComparison.Ordinal));
-
-        // The genuine one, even sent twice, settles the payment once.
+        // The genuine one, even sent twice, is answered with the exact body Alipay looks for.
         var genuine = hub.Sandbox.AlipayNotifier.BuildForm(order, "genuine-1");
-        var ok = await http.PostAsync("/notify/alipay", new FormUrlEncodedContent(genuine));
-        Assert.Equal("success", await ok.Content.ReadAsStringAsync());
         Assert.Equal("success", await (await http.PostAsync("/notify/alipay", new FormUrlEncodedContent(genuine))).Content.ReadAsStringAsync());
-        Assert.Equal("succeeded", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
-        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'payment.succeeded' AND payload LIKE @p", new { p = $"%{id}%" }));
+        Assert.Equal("success", await (await http.PostAsync("/notify/alipay", new FormUrlEncodedContent(genuine))).Content.ReadAsStringAsync());
+        var done = await m.WaitForStatusAsync(id, "succeeded");
+        Assert.Equal("2088000000000042", done.Json.GetProperty("payer").GetProperty("id").GetString());
     }
 
     [Fact]
@@ -97,27 +70,6 @@ public abstract class AlipayFlowTests(HubFixture hub)
         Assert.True(log.Count(n => n.HttpStatus == 204) >= 2);
         await Task.Delay(500);
         Assert.Equal(200, hub.Sandbox.Alipay.NotificationLog.Last(n => n.OutTradeNo == order.OutTradeNo).HttpStatus); // nothing resent after "success"
-    }
-
-    [Fact]
-    public async Task An_Alipay_timeout_is_unknown_until_a_re_query_finds_the_order()
-    {
-        var (m, _, _) = await hub.NewMerchantAsync();
-        var id = await m.CreatePaymentAsync();
-        hub.Sandbox.Alipay.Faults.Inject("precreate", SandboxFault.TimeoutAfter, 2, match: id);
-        Assert.Equal("unknown", (await m.ConfirmAsync(id, wallet: "alipay")).Str("status"));
-        var pending = await m.WaitForStatusAsync(id, "pending");
-        Assert.StartsWith("https://qr.alipay.com/", pending.Json.GetProperty("next_action").GetProperty("code_url").GetString(), StringComparison.Ordinal);
-        Assert.Single(hub.Sandbox.Alipay.Orders.Values, o => o.PassbackParams == id);
-    }
-
-    [Fact]
-    public async Task Cancel_closes_the_Alipay_trade()
-    {
-        var (m, id, qr) = await PendingAsync();
-        Assert.Equal("canceled", (await m.PostAsync($"/v1/payments/{id}/cancel")).Str("status"));
-        Assert.Equal("TRADE_CLOSED", hub.Sandbox.Alipay.OrdersByQr[qr["https://qr.alipay.com/".Length..]].TradeStatus);
-        Assert.Equal(HttpStatusCode.BadRequest, (await hub.AlipayBuyerPaysAsync(qr)).StatusCode);
     }
 
     [Fact]

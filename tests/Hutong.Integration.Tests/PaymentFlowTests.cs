@@ -97,7 +97,7 @@ public abstract class PaymentFlowTests(HubFixture hub)
     }
 
     [Fact]
-    public async Task Forged_stale_and_probe_notifications_are_rejected_logged_and_change_nothing()
+    public async Task Stale_and_probe_notifications_are_rejected_logged_and_change_nothing()
     {
         var (m, id, _, outTradeNo) = await PendingPaymentAsync();
         var order = hub.Sandbox.WeChat.Orders[(hub.WeChat.MchId, outTradeNo)];
@@ -112,20 +112,12 @@ public abstract class PaymentFlowTests(HubFixture hub)
         using var http = new HttpClient();
         var notifyUrl = hub.Hub.BaseUrl + "/notify/wechatpay";
 
-        // 1. Signed with someone else's key.
-        using var wrongKey = System.Security.Cryptography.RSA.Create(2048);
-        var forged = hub.Sandbox.WeChatNotifier.BuildRequest(order, "forged-1");
-        var body = await forged.Content!.ReadAsStringAsync();
-        forged.Headers.Remove("Wechatpay-Signature");
-        forged.Headers.Add("Wechatpay-Signature", WeChatPaySignature.Sign(wrongKey, WeChatPaySignature.ResponseMessage(
-            forged.Headers.GetValues("Wechatpay-Timestamp").First(), forged.Headers.GetValues("Wechatpay-Nonce").First(), body)));
-        Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(forged)).StatusCode);
-
-        // 2. WeChat's own signature probe.
+        // A wrong key and a tampered body are the wallet contract's (Contract/WalletContract.cs); these two are WeChat's own.
+        // The signature probe WeChat sends to check that merchants verify.
         var probe = hub.Sandbox.WeChatNotifier.BuildRequest(order, "probe-1", forgedSignature: "WECHATPAY/SIGNTEST/abcdef");
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(probe)).StatusCode);
 
-        // 3. A genuine notification replayed after the 5-minute window: rebuild it with an old timestamp, correctly signed.
+        // A genuine notification replayed after the 5-minute window: rebuild it with an old timestamp, correctly signed.
         var genuine = hub.Sandbox.WeChatNotifier.BuildRequest(order, "stale-1");
         var genuineBody = await genuine.Content!.ReadAsStringAsync();
         var oldTs = DateTimeOffset.UtcNow.AddMinutes(-6).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -136,30 +128,12 @@ public abstract class PaymentFlowTests(HubFixture hub)
         stale.Headers.Add("Wechatpay-Signature", WeChatPaySignature.Sign(hub.Sandbox.WeChat.PlatformKey, WeChatPaySignature.ResponseMessage(oldTs, "n0nce", genuineBody)));
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(stale)).StatusCode);
 
-        // 4. Body tampered after signing.
-        var tampered = hub.Sandbox.WeChatNotifier.BuildRequest(order, "tamper-1");
-        var tBody = (await tampered.Content!.ReadAsStringAsync()).Replace("支付成功", "支付成功!", StringComparison.Ordinal);
-        tampered.Content = new StringContent(tBody, Encoding.UTF8, "application/json");
-        Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(tampered)).StatusCode);
-
         Assert.Equal("pending", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
         Assert.Equal(outboxBefore, await hub.CountAsync("SELECT COUNT(*) FROM outbox"));
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM wallet_notifications WHERE out_trade_no = @outTradeNo", new { outTradeNo }));
         var rejected = hub.Logs.Lines.Where(l => l.Message.StartsWith("Rejected wechatpay notification", StringComparison.Ordinal)).Select(l => l.Message).ToList();
-        Assert.Contains(rejected, l => l.Contains("signature does not verify", StringComparison.Ordinal));
         Assert.Contains(rejected, l => l.Contains("SIGNTEST", StringComparison.Ordinal));
         Assert.Contains(rejected, l => l.Contains("5-minute", StringComparison.Ordinal));
-    }
-
-    [Fact]
-    public async Task A_duplicated_notification_is_applied_once()
-    {
-        var (m, id, codeUrl, _) = await PendingPaymentAsync();
-        hub.Sandbox.WeChat.Faults.Inject("notify", SandboxFault.DuplicateNotification, 1, match: id);
-        await hub.BuyerPaysAsync(codeUrl);
-        await m.WaitForStatusAsync(id, "succeeded");
-        await Task.Delay(300);
-        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'payment.succeeded' AND payload LIKE @p", new { p = $"%{id}%" }));
     }
 
     [Fact]
@@ -217,39 +191,6 @@ public abstract class PaymentFlowTests(HubFixture hub)
     }
 
     [Fact]
-    public async Task Wallet_timeout_leaves_the_payment_unknown_until_the_janitor_re_queries()
-    {
-        var (m, _, _) = await hub.NewMerchantAsync();
-        var id = await m.CreatePaymentAsync();
-        hub.Sandbox.WeChat.Faults.Inject("native", SandboxFault.TimeoutAfter, 2, match: id); // the order is made, the answer is lost
-        hub.Sandbox.WeChat.Faults.Inject("query", SandboxFault.ServerError, 1, match: id);  // first re-query fails too
-
-        var confirm = await m.ConfirmAsync(id);
-        Assert.Equal("unknown", confirm.Str("status"));
-        Assert.False(confirm.Json.TryGetProperty("failure", out _)); // a timeout is not a failure
-
-        var pending = await m.WaitForStatusAsync(id, "pending");
-        var codeUrl = pending.Json.GetProperty("next_action").GetProperty("code_url").GetString()!;
-        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id = @id", new { id }));
-        Assert.Single(hub.Sandbox.WeChat.Orders.Values, o => o.Attach == id); // one wallet order, not two
-
-        await hub.BuyerPaysAsync(codeUrl);
-        await m.WaitForStatusAsync(id, "succeeded");
-    }
-
-    [Fact]
-    public async Task Timeout_before_the_wallet_saw_the_order_is_resolved_by_resending_the_same_order()
-    {
-        var (m, _, _) = await hub.NewMerchantAsync();
-        var id = await m.CreatePaymentAsync();
-        hub.Sandbox.WeChat.Faults.Inject("native", SandboxFault.TimeoutBefore, 2, match: id);
-        Assert.Equal("unknown", (await m.ConfirmAsync(id)).Str("status"));
-        Assert.DoesNotContain(hub.Sandbox.WeChat.Orders.Values, o => o.Attach == id);
-        await m.WaitForStatusAsync(id, "pending");
-        Assert.Single(hub.Sandbox.WeChat.Orders.Values, o => o.Attach == id);
-    }
-
-    [Fact]
     public async Task The_janitor_raises_an_alert_when_its_schedule_ends_unresolved()
     {
         var (m, _, _) = await hub.NewMerchantAsync();
@@ -277,32 +218,6 @@ public abstract class PaymentFlowTests(HubFixture hub)
         Assert.False(r.Json.TryGetProperty("next_action", out _));
         Assert.Contains(hub.Logs.Lines, l => l.Message.Contains("failed signature verification", StringComparison.Ordinal));
         await m.WaitForStatusAsync(id, "pending"); // the re-query gets a properly signed answer
-    }
-
-    [Fact]
-    public async Task Cancel_closes_the_wallet_order_so_the_QR_can_no_longer_be_paid()
-    {
-        var (m, id, codeUrl, outTradeNo) = await PendingPaymentAsync();
-        var r = await m.PostAsync($"/v1/payments/{id}/cancel");
-        Assert.Equal(HttpStatusCode.OK, r.Status);
-        Assert.Equal("canceled", r.Str("status"));
-        Assert.Equal("CLOSED", hub.Sandbox.WeChat.Orders[(hub.WeChat.MchId, outTradeNo)].TradeState);
-        Assert.Equal(HttpStatusCode.BadRequest, (await hub.BuyerPaysAsync(codeUrl)).StatusCode);
-        var again = await m.PostAsync($"/v1/payments/{id}/cancel");
-        Assert.Equal(HttpStatusCode.Conflict, again.Status);
-        Assert.Equal(HttpStatusCode.Conflict, (await m.ConfirmAsync(id)).Status);
-    }
-
-    [Fact]
-    public async Task Cancel_after_the_buyer_paid_reports_paid_instead()
-    {
-        var (m, id, codeUrl, _) = await PendingPaymentAsync();
-        hub.Sandbox.WeChat.Faults.Inject("notify", SandboxFault.DropNotification, 1, match: id);
-        await hub.BuyerPaysAsync(codeUrl);
-        var r = await m.PostAsync($"/v1/payments/{id}/cancel");
-        Assert.Equal(HttpStatusCode.Conflict, r.Status);
-        Assert.Equal("payment_already_paid", r.Str("code"));
-        Assert.Equal("succeeded", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
     }
 
     [Fact]
