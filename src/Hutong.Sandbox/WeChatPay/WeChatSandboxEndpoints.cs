@@ -317,6 +317,11 @@ public static partial class WeChatSandboxEndpoints
         var outRefundNo = req is null ? null : Str(req, "out_refund_no");
         var refund = req?["amount"]?["refund"] is JsonValue rv && rv.TryGetValue<long>(out var r) ? r : 0;
         var total = req?["amount"]?["total"] is JsonValue tv && tv.TryGetValue<long>(out var t) ? t : 0;
+        if (outRefundNo is not null)
+        {
+            state.MoneySends.Enqueue(outRefundNo);
+        }
+
         if (req is null || outRefundNo is null || Str(req, "out_trade_no") is not { } outTradeNo || refund < 1)
         {
             await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "out_trade_no、out_refund_no、amount.refund 必填");

@@ -76,6 +76,11 @@ public static partial class WeChatSandboxEndpoints
 
         var outOrderNo = req is null ? null : Str(req, "out_order_no");
         var transactionId = req is null ? null : Str(req, "transaction_id");
+        if (outOrderNo is not null)
+        {
+            state.MoneySends.Enqueue(outOrderNo);
+        }
+
         if (req is null || outOrderNo is null || transactionId is null || req["receivers"] is not JsonArray list || list.Count is 0 or > MaxSplitReceivers)
         {
             await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", $"transaction_id、out_order_no 必填，receivers 为 1-{MaxSplitReceivers} 个");
@@ -222,6 +227,11 @@ public static partial class WeChatSandboxEndpoints
         var req = ParseObject(body);
         var outOrderNo = req is null ? null : Str(req, "out_order_no");
         var outReturnNo = req is null ? null : Str(req, "out_return_no");
+        if (outReturnNo is not null)
+        {
+            state.MoneySends.Enqueue(outReturnNo);
+        }
+
         var returnMchId = req is null ? null : Str(req, "return_mchid");
         var amount = req?["amount"] is JsonValue v && v.TryGetValue<long>(out var a) ? a : 0;
         if (outOrderNo is null || outReturnNo is null || returnMchId is null || amount < 1)

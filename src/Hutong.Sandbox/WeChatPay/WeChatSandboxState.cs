@@ -165,6 +165,12 @@ public sealed class WeChatSandboxState : IDisposable
     /// <summary>Every profit-sharing call that reached the sandbox (method and path), so tests can prove a refused split never left the hub.</summary>
     public ConcurrentQueue<string> ProfitSharingCalls { get; } = new();
 
+    /// <summary>
+    /// The merchant's number of every request that moves money and reached the sandbox (out_refund_no of a refund, out_order_no
+    /// of a split, out_return_no of a split return), re-sends included, so tests can prove each was sent by one hub only.
+    /// </summary>
+    public ConcurrentQueue<string> MoneySends { get; } = new();
+
     /// <summary>Bills ready for download, by token.</summary>
     public ConcurrentDictionary<string, byte[]> Bills { get; } = new(StringComparer.Ordinal);
 

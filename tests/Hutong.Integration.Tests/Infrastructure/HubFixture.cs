@@ -85,7 +85,7 @@ public abstract class HubFixture : IAsyncLifetime
             b.Logging.ClearProviders();
             b.Logging.SetMinimumLevel(LogLevel.Debug);
             b.Logging.AddProvider(Logs);
-            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            b.Configuration.AddInMemoryCollection(_settings = new Dictionary<string, string?>
             {
                 ["Store:Provider"] = Provider.ToString(),
                 ["Store:ConnectionString"] = connectionString,
@@ -119,6 +119,28 @@ public abstract class HubFixture : IAsyncLifetime
         await Hub.StartAsync();
         Http = new HttpClient { BaseAddress = new Uri(Hub.BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
         Metrics = new MeterCapture(Service<HubMetrics>().Meter);
+    }
+
+    /// <summary>The first hub's settings (store, master key, schedules), for <see cref="StartAnotherHubAsync"/>.</summary>
+    private Dictionary<string, string?> _settings = [];
+
+    /// <summary>
+    /// Another hub instance on this fixture's database, with the same settings, master key and wallets (as several hubs
+    /// behind one load balancer): it migrates (a no-op), runs its own workers, and is the caller's to dispose.
+    /// </summary>
+    public async Task<HubHandle> StartAnotherHubAsync()
+    {
+        var hub = await HubApp.BuildAsync([], b =>
+        {
+            b.WebHost.UseUrls("http://127.0.0.1:0");
+            b.Logging.ClearProviders();
+            b.Logging.SetMinimumLevel(LogLevel.Debug);
+            b.Logging.AddProvider(Logs);
+            b.Configuration.AddInMemoryCollection(_settings);
+            Configure(b);
+        }, new WalletAccounts(WeChat, Alipay, UnionPay));
+        await hub.StartAsync();
+        return hub;
     }
 
     public async Task DisposeAsync()
