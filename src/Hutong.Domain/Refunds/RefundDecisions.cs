@@ -1,0 +1,50 @@
+using Hutong.Domain.FollowUps;
+
+namespace Hutong.Domain.Refunds;
+
+/// <summary>What one wallet answer does to a refund: its next follow-up, and whether it just became final.</summary>
+/// <param name="Next">The refund's state after the answer (next check on the schedule while it is open).</param>
+/// <param name="Settled">It just became succeeded or failed: the money (if it succeeded) and its refund.* event go with the change.</param>
+public sealed record RefundDecision(FollowUp<RefundState> Next, bool Settled)
+{
+    public bool Succeeded => Settled && Next.Status == RefundState.Succeeded;
+}
+
+public static class RefundDecisions
+{
+    /// <summary>
+    /// The wallet's answer for an open refund. A final refund takes no answer: that is an
+    /// <see cref="Payments.IllegalTransitionException"/>, never a second success (the caller read it open, so a final
+    /// one here means another hub settled it first — the conditional update catches that case in the database too).
+    /// </summary>
+    public static RefundDecision Decide(FollowUp<RefundState> current, WalletAnswer answer, FollowUpSchedule schedule, DateTimeOffset now)
+    {
+        var to = answer switch
+        {
+            WalletAnswer.Succeeded => RefundState.Succeeded,
+            WalletAnswer.Failed => RefundState.Failed,
+            WalletAnswer.Processing => RefundState.Processing,
+            WalletAnswer.NoAnswer => RefundState.Unknown,
+            _ => throw new ArgumentOutOfRangeException(nameof(answer), answer, null),
+        };
+        RefundStates.Machine.Move(current.Status, to);
+        return RefundStates.Machine.IsFinal(to)
+            ? new RefundDecision(current.Settle(to), Settled: true)
+            : new RefundDecision(current.CheckLater(to, schedule, now).Next, Settled: false);
+    }
+
+    /// <summary>
+    /// The payment's amount_refunded once a merchant refund succeeded: never more than was captured (refunds are
+    /// checked against the capture when created, so more here means a refund was counted twice — refused, not stored).
+    /// </summary>
+    public static long RefundedAfter(long captured, long refundedBefore, long refund)
+    {
+        if (captured <= 0 || refund <= 0 || refundedBefore < 0 || refund > captured - refundedBefore)
+        {
+            throw new InvalidOperationException(
+                $"A refund of {refund} on top of {refundedBefore} already refunded would exceed the {captured} captured.");
+        }
+
+        return refundedBefore + refund;
+    }
+}

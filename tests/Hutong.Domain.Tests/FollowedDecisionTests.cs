@@ -1,0 +1,108 @@
+using Hutong.Domain.FollowUps;
+using Hutong.Domain.Payments;
+using Hutong.Domain.Refunds;
+using Hutong.Domain.Splits;
+
+namespace Hutong.Domain.Tests;
+
+/// <summary>What a wallet's answer means for a refund, a split and a split return — without a database or HTTP.</summary>
+public class FollowedDecisionTests
+{
+    private static readonly DateTimeOffset Now = new(2025, 3, 1, 8, 0, 0, TimeSpan.Zero);
+
+    private static readonly FollowUpSchedule Schedule = new([TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1)], WhenExhausted.RepeatLast);
+
+    [Theory]
+    [InlineData(RefundState.Pending, WalletAnswer.Succeeded, RefundState.Succeeded, true)]
+    [InlineData(RefundState.Pending, WalletAnswer.Failed, RefundState.Failed, true)]
+    [InlineData(RefundState.Pending, WalletAnswer.Processing, RefundState.Processing, false)]
+    [InlineData(RefundState.Pending, WalletAnswer.NoAnswer, RefundState.Unknown, false)]
+    [InlineData(RefundState.Processing, WalletAnswer.Succeeded, RefundState.Succeeded, true)]
+    [InlineData(RefundState.Processing, WalletAnswer.NoAnswer, RefundState.Unknown, false)]
+    [InlineData(RefundState.Unknown, WalletAnswer.Processing, RefundState.Processing, false)]
+    [InlineData(RefundState.Unknown, WalletAnswer.Failed, RefundState.Failed, true)]
+    public void A_refund_answer_settles_it_or_schedules_the_next_check(RefundState from, WalletAnswer answer, RefundState to, bool settled)
+    {
+        var d = RefundDecisions.Decide(new FollowUp<RefundState>(from, 1, Now), answer, Schedule, Now);
+        Assert.Equal(to, d.Next.Status);
+        Assert.Equal(settled, d.Settled);
+        Assert.Equal(to == RefundState.Succeeded, d.Succeeded);
+        Assert.Equal(settled ? null : Now + TimeSpan.FromMinutes(1), d.Next.NextCheckAt);
+        Assert.Equal(settled ? 1 : 2, d.Next.Checks);
+    }
+
+    [Theory]
+    [InlineData(RefundState.Succeeded)]
+    [InlineData(RefundState.Failed)]
+    public void A_final_refund_takes_no_answer_not_even_a_second_success(RefundState final)
+    {
+        foreach (var answer in Enum.GetValues<WalletAnswer>())
+        {
+            var e = Assert.Throws<IllegalTransitionException>(() => RefundDecisions.Decide(new FollowUp<RefundState>(final, 3, null), answer, Schedule, Now));
+            Assert.Contains(final.ToWire(), e.Message);
+        }
+    }
+
+    [Fact]
+    public void Amount_refunded_never_exceeds_the_capture()
+    {
+        Assert.Equal(10_000, RefundDecisions.RefundedAfter(10_000, 7_000, 3_000));
+        Assert.Equal(3_000, RefundDecisions.RefundedAfter(10_000, 0, 3_000));
+        Assert.Throws<InvalidOperationException>(() => RefundDecisions.RefundedAfter(10_000, 7_001, 3_000)); // counted twice
+        Assert.Throws<InvalidOperationException>(() => RefundDecisions.RefundedAfter(10_000, 0, 0));
+        Assert.Throws<InvalidOperationException>(() => RefundDecisions.RefundedAfter(10_000, -1, 1));
+        Assert.Throws<InvalidOperationException>(() => RefundDecisions.RefundedAfter(long.MaxValue, long.MaxValue - 1, long.MaxValue)); // no overflow
+    }
+
+    [Theory]
+    [InlineData(SplitOrderState.Pending, SplitAnswer.Finished, true, SplitOrderState.Succeeded, true)]
+    [InlineData(SplitOrderState.Pending, SplitAnswer.Finished, false, SplitOrderState.Failed, true)]
+    [InlineData(SplitOrderState.Pending, SplitAnswer.Rejected, false, SplitOrderState.Failed, true)]
+    [InlineData(SplitOrderState.Pending, SplitAnswer.Processing, false, SplitOrderState.Processing, false)]
+    [InlineData(SplitOrderState.Pending, SplitAnswer.NoAnswer, false, SplitOrderState.Unknown, false)]
+    [InlineData(SplitOrderState.Pending, SplitAnswer.NotSent, false, SplitOrderState.Pending, false)]
+    [InlineData(SplitOrderState.Processing, SplitAnswer.NoAnswer, false, SplitOrderState.Processing, false)] // accepted once: stays processing
+    [InlineData(SplitOrderState.Unknown, SplitAnswer.NoAnswer, false, SplitOrderState.Unknown, false)]
+    [InlineData(SplitOrderState.Unknown, SplitAnswer.Finished, true, SplitOrderState.Succeeded, true)]
+    public void A_split_answer_settles_it_or_schedules_the_next_check(SplitOrderState from, SplitAnswer answer, bool paid, SplitOrderState to, bool settled)
+    {
+        var d = SplitDecisions.Decide(new FollowUp<SplitOrderState>(from, 0, Now), answer, paid, Schedule, Now);
+        Assert.Equal((to, settled), (d.Next.Status, d.Settled));
+        Assert.Equal(settled ? null : Now + TimeSpan.FromSeconds(10), d.Next.NextCheckAt);
+    }
+
+    [Fact]
+    public void A_final_split_takes_no_answer_and_a_scheduled_one_is_never_sent()
+    {
+        Assert.Throws<IllegalTransitionException>(() => SplitDecisions.Decide(new FollowUp<SplitOrderState>(SplitOrderState.Succeeded, 1, null), SplitAnswer.Finished, true, Schedule, Now));
+        Assert.Throws<IllegalTransitionException>(() => SplitDecisions.Fail(new FollowUp<SplitOrderState>(SplitOrderState.Failed, 1, null)));
+        Assert.Throws<IllegalTransitionException>(() => SplitDecisions.Decide(new FollowUp<SplitOrderState>(SplitOrderState.Scheduled, 0, Now), SplitAnswer.Processing, false, Schedule, Now));
+        Assert.Equal(SplitOrderState.Failed, SplitDecisions.Fail(new FollowUp<SplitOrderState>(SplitOrderState.Scheduled, 0, Now)).Next.Status);
+    }
+
+    [Theory]
+    [InlineData(SplitReturnState.Pending, WalletAnswer.Succeeded, SplitReturnState.Succeeded, true)]
+    [InlineData(SplitReturnState.Pending, WalletAnswer.Failed, SplitReturnState.Failed, true)]
+    [InlineData(SplitReturnState.Pending, WalletAnswer.Processing, SplitReturnState.Unknown, false)]
+    [InlineData(SplitReturnState.Unknown, WalletAnswer.NoAnswer, SplitReturnState.Unknown, false)]
+    [InlineData(SplitReturnState.Unknown, WalletAnswer.Succeeded, SplitReturnState.Succeeded, true)]
+    public void A_return_answer_settles_it_or_schedules_the_next_check(SplitReturnState from, WalletAnswer answer, SplitReturnState to, bool settled)
+    {
+        var d = SplitDecisions.DecideReturn(new FollowUp<SplitReturnState>(from, 0, Now), answer, Schedule, Now);
+        Assert.Equal((to, settled), (d.Next.Status, d.Settled));
+    }
+
+    [Fact]
+    public void A_return_waiting_for_its_refund_follows_the_refund()
+    {
+        var waiting = new FollowUp<SplitReturnState>(SplitReturnState.AwaitingRefund, 0, null);
+        Assert.Equal((SplitReturnState.Canceled, true), Outcome(SplitDecisions.OnRefundSettled(waiting, refundSucceeded: false, byReturnOrder: true, Now)));
+        Assert.Equal((SplitReturnState.Succeeded, true), Outcome(SplitDecisions.OnRefundSettled(waiting, refundSucceeded: true, byReturnOrder: false, Now)));
+        var due = SplitDecisions.OnRefundSettled(waiting, refundSucceeded: true, byReturnOrder: true, Now);
+        Assert.Equal((SplitReturnState.Pending, false), Outcome(due));
+        Assert.Equal(Now, due.Next.NextCheckAt);
+        Assert.Throws<IllegalTransitionException>(() => SplitDecisions.OnRefundSettled(due.Next, refundSucceeded: true, byReturnOrder: true, Now)); // never twice
+
+        static (SplitReturnState, bool) Outcome(SplitReturnDecision d) => (d.Next.Status, d.Settled);
+    }
+}
