@@ -3,9 +3,11 @@ using System.Text.Json;
 using Dapper;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
+using Hutong.Domain.FollowUps;
 using Hutong.Domain.Ledger;
 using Hutong.Domain.Payments;
 using Hutong.Domain.Settlement;
+using Hutong.Domain.Splits;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Payments;
@@ -285,34 +287,65 @@ public sealed partial class ProfitSharingService(
         try
         {
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            // Each claimed just before its wallet calls (several hubs may share the database; see FollowUpLeases).
             foreach (var split in await store.DueSplitsAsync(now, 50, ct))
             {
-                try
-                {
-                    await StepSplitAsync(split, ct);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    LogStepFailed(log, e, split.Id);
-                }
+                await LeasedAsync(FollowedTable.Splits, split.Id, split.Status, () => StepSplitAsync(split, ct), ct);
             }
 
             foreach (var ret in await store.DueReturnsAsync(now, 50, ct))
             {
-                try
-                {
-                    await StepReturnAsync(ret, ct);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    LogStepFailed(log, e, ret.Id);
-                }
+                await LeasedAsync(FollowedTable.SplitReturns, ret.Id, ret.Status, () => StepReturnAsync(ret, ct), ct);
             }
         }
         finally
         {
             _pass.Release();
         }
+    }
+
+    /// <summary>Works on one row under this hub's claim; skips it when another hub holds it or it moved on since it was read.</summary>
+    private async Task LeasedAsync(FollowedTable table, string id, string readStatus, Func<Task> step, CancellationToken ct)
+    {
+        if (await store.Leases.ClaimAsync(table, id, readStatus, ct) is not { } lease)
+        {
+            return;
+        }
+
+        try
+        {
+            await step();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogStepFailed(log, e, id); // one bad row must not stall the others
+        }
+        finally
+        {
+            await store.Leases.ReleaseAsync(table, id, lease); // a no-op once an outcome was applied
+        }
+    }
+
+    private FollowUpSchedule Schedule => new(options.Value.UnknownRecheckSchedule, WhenExhausted.RepeatLast);
+
+    private static FollowUp<SplitOrderState> FollowUpOf(SplitRow s) =>
+        new(SplitStates.SplitFromWire(s.Status), s.Checks, s.NextCheckAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null);
+
+    private static FollowUp<SplitReturnState> FollowUpOf(SplitReturnRow r) =>
+        new(SplitStates.ReturnFromWire(r.Status), r.Checks, r.NextCheckAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null);
+
+    private static void Set(SplitRow s, FollowUp<SplitOrderState> f)
+    {
+        s.Status = f.Status.ToWire();
+        s.Checks = f.Checks;
+        s.NextCheckAt = f.NextCheckAt?.ToUnixTimeMilliseconds();
+    }
+
+    private static void Set(SplitReturnRow r, FollowUp<SplitReturnState> f)
+    {
+        r.Status = f.Status.ToWire();
+        r.Checks = f.Checks;
+        r.NextCheckAt = f.NextCheckAt?.ToUnixTimeMilliseconds();
     }
 
     private async Task StepSplitAsync(SplitRow split, CancellationToken ct)
@@ -397,9 +430,10 @@ public sealed partial class ProfitSharingService(
             var (shares, refusal) = await PlanAsync(c, t, payment, rules, connector, now);
             if (refusal is { Code: "split_too_early" })
             {
+                SplitStates.Order.Move(SplitStates.SplitFromWire(split.Status), SplitOrderState.Scheduled);
                 split.NextCheckAt = (now + TimeSpan.FromSeconds(5)).ToUnixTimeMilliseconds();
                 split.UpdatedAt = now.ToUnixTimeMilliseconds();
-                await store.UpdateSplitAsync(c, t, split);
+                await store.ApplySplitAsync(c, t, split, split.Status);
                 return false;
             }
 
@@ -409,15 +443,22 @@ public sealed partial class ProfitSharingService(
                 return false;
             }
 
-            foreach (var s in shares!)
+            var read = split.Status;
+            split.Status = SplitStates.Order.Move(SplitStates.SplitFromWire(read), SplitOrderState.Pending).ToWire();
+            var planned = shares!;
+            split.Amount = planned.Sum(s => s.Amount);
+            split.UpdatedAt = now.ToUnixTimeMilliseconds();
+            if (!await store.ApplySplitAsync(c, t, split, read, keepLease: true)) // still ours: it is sent next
+            {
+                LogLostRace(log, split.Id, read);
+                return false;
+            }
+
+            foreach (var s in planned)
             {
                 await store.InsertLineAsync(c, t, split.Id, s.ReceiverId, s.Amount);
             }
 
-            split.Status = "pending";
-            split.Amount = shares.Sum(s => s.Amount);
-            split.UpdatedAt = now.ToUnixTimeMilliseconds();
-            await store.UpdateSplitAsync(c, t, split);
             return true;
         }, ct);
     }
@@ -442,59 +483,65 @@ public sealed partial class ProfitSharingService(
         return SplitPlanner.Plan(rules.Select(ToRule).ToList(), context, policy, now);
     }
 
+    /// <summary>What the wallet's answer means for the split (decided in the domain), applied if nobody else applied one first.</summary>
     private Task RecordAsync(SplitRow split, string wallet, SplitCallResult result, CancellationToken ct, bool sent = true)
     {
         var now = time.GetUtcNow();
-        var schedule = options.Value.UnknownRecheckSchedule;
+        var answer = result switch
+        {
+            _ when !sent => SplitAnswer.NotSent,
+            { Outcome: WalletCallOutcome.Ok, State: SplitState.Finished } => SplitAnswer.Finished,
+            { Outcome: WalletCallOutcome.Rejected } => SplitAnswer.Rejected,
+            { Outcome: WalletCallOutcome.Ok } => SplitAnswer.Processing,
+            _ => SplitAnswer.NoAnswer,
+        };
+        var paid = answer == SplitAnswer.Finished && result.Receivers.Any(r => r.Result == SplitReceiverResult.Succeeded);
+        var decision = SplitDecisions.Decide(FollowUpOf(split), answer, paid, Schedule, now);
+        var read = split.Status;
+        Set(split, decision.Next);
+        split.UpdatedAt = now.ToUnixTimeMilliseconds();
+        split.WalletOrderId = result.WalletOrderId ?? split.WalletOrderId;
+        (split.ErrorCode, split.ErrorMessage) = answer switch
+        {
+            SplitAnswer.Finished when !paid => ("receivers_not_paid", "The wallet paid none of the receivers."),
+            SplitAnswer.Rejected => (result.Error?.Code ?? "SPLIT_REJECTED", result.Error?.Message ?? "The wallet refused the split."),
+            _ => (split.ErrorCode, split.ErrorMessage),
+        };
         return db.WriteAsync(async (c, t) =>
         {
-            var before = split.Status;
-            split.UpdatedAt = now.ToUnixTimeMilliseconds();
-            split.WalletOrderId = result.WalletOrderId ?? split.WalletOrderId;
-            var lines = await store.LinesAsync(c, t, split.Id);
-            switch (result)
+            if (!await store.ApplySplitAsync(c, t, split, read))
             {
-                case { Outcome: WalletCallOutcome.Ok, State: SplitState.Finished }:
-                    foreach (var line in lines.Where(l => l.Result == "pending"))
-                    {
-                        var outcome = result.Receivers.FirstOrDefault(r => r.Account == line.Account);
-                        var ok = outcome?.Result == SplitReceiverResult.Succeeded;
-                        await store.SetLineResultAsync(c, t, split.Id, line.ReceiverId, ok ? "succeeded" : "failed", ok ? null : outcome?.FailReason ?? "not paid by the wallet");
-                        if (ok)
-                        {
-                            // The wallet paid this receiver out of the merchant's funds.
-                            await ledger.AppendAsync(c, t, "split", $"{split.Id}:{line.ReceiverId}", split.MerchantId,
-                                Postings.SplitPaid(wallet, split.MerchantId, new Money(line.Amount, Currency.Parse(split.Currency))), now);
-                        }
-                    }
-
-                    var paid = result.Receivers.Any(r => r.Result == SplitReceiverResult.Succeeded);
-                    split.Status = paid ? "succeeded" : "failed";
-                    (split.ErrorCode, split.ErrorMessage) = paid ? (null, null) : ("receivers_not_paid", "The wallet paid none of the receivers.");
-                    split.NextCheckAt = null;
-                    break;
-                case { Outcome: WalletCallOutcome.Rejected }:
-                    foreach (var line in lines)
-                    {
-                        await store.SetLineResultAsync(c, t, split.Id, line.ReceiverId, "failed", result.Error?.Message);
-                    }
-
-                    split.Status = "failed";
-                    split.ErrorCode = result.Error?.Code ?? "SPLIT_REJECTED";
-                    split.ErrorMessage = result.Error?.Message ?? "The wallet refused the split.";
-                    split.NextCheckAt = null;
-                    LogSplitRejected(log, split.Id, split.PaymentId, split.ErrorCode);
-                    break;
-                default:
-                    // Still paying receivers, or no answer: look again on the janitor's schedule. A split not yet sent stays pending.
-                    split.Status = result.Outcome == WalletCallOutcome.Ok ? "processing" : !sent ? "pending" : before == "processing" ? "processing" : "unknown";
-                    split.NextCheckAt = (now + schedule[Math.Min(split.Checks, schedule.Count - 1)]).ToUnixTimeMilliseconds();
-                    split.Checks++;
-                    break;
+                LogLostRace(log, split.Id, read); // another hub applied an outcome first: its lines, money and event stand
+                return;
             }
 
-            await store.UpdateSplitAsync(c, t, split);
-            if (split.Status != before && split.Status is "succeeded" or "failed")
+            var lines = await store.LinesAsync(c, t, split.Id);
+            if (answer == SplitAnswer.Finished)
+            {
+                foreach (var line in lines.Where(l => l.Result == "pending"))
+                {
+                    var outcome = result.Receivers.FirstOrDefault(r => r.Account == line.Account);
+                    var ok = outcome?.Result == SplitReceiverResult.Succeeded;
+                    await store.SetLineResultAsync(c, t, split.Id, line.ReceiverId, ok ? "succeeded" : "failed", ok ? null : outcome?.FailReason ?? "not paid by the wallet");
+                    if (ok)
+                    {
+                        // The wallet paid this receiver out of the merchant's funds.
+                        Posted(await ledger.AppendAsync(c, t, "split", $"{split.Id}:{line.ReceiverId}", split.MerchantId,
+                            Postings.SplitPaid(wallet, split.MerchantId, new Money(line.Amount, Currency.Parse(split.Currency))), now), split.Id);
+                    }
+                }
+            }
+            else if (answer == SplitAnswer.Rejected)
+            {
+                foreach (var line in lines)
+                {
+                    await store.SetLineResultAsync(c, t, split.Id, line.ReceiverId, "failed", result.Error?.Message);
+                }
+
+                LogSplitRejected(log, split.Id, split.PaymentId, split.ErrorCode!);
+            }
+
+            if (decision.Settled)
             {
                 await Outbox.AddAsync(c, t, split.MerchantId, "split." + split.Status, SplitDto.Of(split, await store.LinesAsync(c, t, split.Id)), now);
             }
@@ -504,16 +551,31 @@ public sealed partial class ProfitSharingService(
     private Task FailAsync(SplitRow split, string code, string message, CancellationToken ct) =>
         db.WriteAsync((c, t) => Fail(c, t, split, code, message, time.GetUtcNow()), ct);
 
+    /// <summary>The hub gives up on the split (before or instead of the wallet); only if it is still as read, with its event.</summary>
     private async Task Fail(DbConnection c, DbTransaction t, SplitRow split, string code, string message, DateTimeOffset now)
     {
-        split.Status = "failed";
+        var read = split.Status;
+        Set(split, SplitDecisions.Fail(FollowUpOf(split)).Next);
         split.ErrorCode = code;
         split.ErrorMessage = message;
-        split.NextCheckAt = null;
         split.UpdatedAt = now.ToUnixTimeMilliseconds();
-        await store.UpdateSplitAsync(c, t, split);
+        if (!await store.ApplySplitAsync(c, t, split, read))
+        {
+            LogLostRace(log, split.Id, read);
+            return;
+        }
+
         await Outbox.AddAsync(c, t, split.MerchantId, "split.failed", SplitDto.Of(split, await store.LinesAsync(c, t, split.Id)), now);
         LogSplitRejected(log, split.Id, split.PaymentId, code);
+    }
+
+    /// <summary>The row changed just now, so its entry cannot exist yet: one that does is a double count, refused with the whole change.</summary>
+    private static void Posted(bool appended, string id)
+    {
+        if (!appended)
+        {
+            throw new InvalidOperationException($"{id} was already posted to the ledger; its outcome is not applied twice.");
+        }
     }
 
     /// <summary>
@@ -573,26 +635,22 @@ public sealed partial class ProfitSharingService(
     {
         foreach (var r in (await store.ReturnsOfRefundAsync(c, t, refund.Id)).Where(r => r.Status == "awaiting_refund"))
         {
+            var read = r.Status;
+            var decision = SplitDecisions.OnRefundSettled(FollowUpOf(r), succeeded, byReturnOrder: r.Mode == "return_order", now);
+            Set(r, decision.Next);
             r.UpdatedAt = now.ToUnixTimeMilliseconds();
-            if (!succeeded)
+            if (!await store.ApplyReturnAsync(c, t, r, read, leased: false))
             {
-                r.Status = "canceled";
-            }
-            else if (r.Mode == "return_order")
-            {
-                r.Status = "pending";
-                r.NextCheckAt = now.ToUnixTimeMilliseconds();
-            }
-            else
-            {
-                r.Status = "succeeded";
-                await store.AddReturnedAsync(c, t, r.SplitId, r.ReceiverId, r.Amount);
-                var money = new Money(r.Amount, Currency.Parse(refund.Currency));
-                await ledger.AppendAsync(c, t, r.Mode == "with_refund" ? "split_returned" : "split_clawback", r.Id, r.MerchantId,
-                    r.Mode == "with_refund" ? Postings.SplitReturned(wallet, r.MerchantId, money) : Postings.ClawbackDue(r.ReceiverId, r.MerchantId, money), now);
+                continue; // settled already (the refund's own conditional update makes this unreachable; never twice)
             }
 
-            await store.UpdateReturnAsync(c, t, r);
+            if (decision.Next.Status == SplitReturnState.Succeeded)
+            {
+                await store.AddReturnedAsync(c, t, r.SplitId, r.ReceiverId, r.Amount);
+                var money = new Money(r.Amount, Currency.Parse(refund.Currency));
+                Posted(await ledger.AppendAsync(c, t, r.Mode == "with_refund" ? "split_returned" : "split_clawback", r.Id, r.MerchantId,
+                    r.Mode == "with_refund" ? Postings.SplitReturned(wallet, r.MerchantId, money) : Postings.ClawbackDue(r.ReceiverId, r.MerchantId, money), now), r.Id);
+            }
         }
     }
 
@@ -617,35 +675,41 @@ public sealed partial class ProfitSharingService(
         }
 
         var now = time.GetUtcNow();
-        var schedule = options.Value.UnknownRecheckSchedule;
+        var answer = result switch
+        {
+            { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.Succeeded } => WalletAnswer.Succeeded,
+            { Outcome: WalletCallOutcome.Rejected } or { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.Failed } => WalletAnswer.Failed,
+            { Outcome: WalletCallOutcome.Ok } => WalletAnswer.Processing,
+            _ => WalletAnswer.NoAnswer,
+        };
+        var decision = SplitDecisions.DecideReturn(FollowUpOf(ret), answer, Schedule, now);
+        var read = ret.Status;
+        Set(ret, decision.Next);
+        ret.UpdatedAt = now.ToUnixTimeMilliseconds();
+        if (answer == WalletAnswer.Failed)
+        {
+            ret.ErrorCode = result.Error?.Code ?? "RETURN_FAILED";
+        }
+
         await db.WriteAsync(async (c, t) =>
         {
-            ret.UpdatedAt = now.ToUnixTimeMilliseconds();
-            switch (result)
+            if (!await store.ApplyReturnAsync(c, t, ret, read, leased: true))
             {
-                case { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.Succeeded }:
-                    ret.Status = "succeeded";
-                    ret.NextCheckAt = null;
-                    await store.AddReturnedAsync(c, t, ret.SplitId, ret.ReceiverId, ret.Amount);
-                    await ledger.AppendAsync(c, t, "split_returned", ret.Id, ret.MerchantId,
-                        Postings.SplitReturned(attempt.Wallet, ret.MerchantId, new Money(ret.Amount, Currency.Parse(split.Currency))), now);
-                    break;
-                case { Outcome: WalletCallOutcome.Rejected }:
-                case { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.Failed }:
-                    ret.Status = "failed";
-                    ret.ErrorCode = result.Error?.Code ?? "RETURN_FAILED";
-                    ret.NextCheckAt = null;
-                    LogReturnFailed(log, ret.Id, ret.ReceiverId, ret.ErrorCode);
-                    await Outbox.AddAsync(c, t, ret.MerchantId, "split_return.failed", SplitReturnDto.Of(ret), now);
-                    break;
-                default:
-                    ret.Status = "unknown";
-                    ret.NextCheckAt = (now + schedule[Math.Min(ret.Checks, schedule.Count - 1)]).ToUnixTimeMilliseconds();
-                    ret.Checks++;
-                    break;
+                LogLostRace(log, ret.Id, read); // another hub applied an outcome first
+                return;
             }
 
-            await store.UpdateReturnAsync(c, t, ret);
+            if (decision.Next.Status == SplitReturnState.Succeeded)
+            {
+                await store.AddReturnedAsync(c, t, ret.SplitId, ret.ReceiverId, ret.Amount);
+                Posted(await ledger.AppendAsync(c, t, "split_returned", ret.Id, ret.MerchantId,
+                    Postings.SplitReturned(attempt.Wallet, ret.MerchantId, new Money(ret.Amount, Currency.Parse(split.Currency))), now), ret.Id);
+            }
+            else if (decision.Next.Status == SplitReturnState.Failed)
+            {
+                LogReturnFailed(log, ret.Id, ret.ReceiverId, ret.ErrorCode!);
+                await Outbox.AddAsync(c, t, ret.MerchantId, "split_return.failed", SplitReturnDto.Of(ret), now);
+            }
         }, ct);
     }
 
@@ -729,6 +793,9 @@ public sealed partial class ProfitSharingService(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Profit sharing {Id}: step failed; retried on the next pass")]
     private static partial void LogStepFailed(ILogger logger, Exception e, string id);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Id}: another hub applied an outcome first (read {Status}); this one is dropped")]
+    private static partial void LogLostRace(ILogger logger, string id, string status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Split {SplitId} of payment {PaymentId} failed: {Code}")]
     private static partial void LogSplitRejected(ILogger logger, string splitId, string paymentId, string code);

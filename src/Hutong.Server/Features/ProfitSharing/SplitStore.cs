@@ -2,6 +2,7 @@ using System.Data.Common;
 using Dapper;
 using Hutong.Domain;
 using Hutong.Server.Storage;
+using Microsoft.Extensions.Options;
 
 namespace Hutong.Server.Features.ProfitSharing;
 
@@ -126,8 +127,11 @@ public sealed class SplitReturnRow
 }
 
 /// <summary>SQL for receivers, splits, their lines and returns. Merchant-facing reads take the merchant id.</summary>
-public sealed class SplitStore(Db db)
+public sealed class SplitStore(Db db, IOptions<HubOptions> options, TimeProvider time)
 {
+    /// <summary>This hub's claims on the splits and split returns it follows (several hubs may share the database).</summary>
+    public FollowUpLeases Leases { get; } = new(db, options.Value.Workers, time);
+
     public const string ReceiverPrefix = "rcv";
     public const string SplitPrefix = "spl";
     public const string ReturnPrefix = "sret";
@@ -182,12 +186,17 @@ public sealed class SplitStore(Db db)
         "INSERT INTO split_lines (split_id, receiver_id, amount, result, returned) VALUES (@splitId, @receiverId, @amount, 'pending', 0)",
         new { splitId, receiverId, amount }, t);
 
-    public Task UpdateSplitAsync(DbConnection c, DbTransaction t, SplitRow s) => c.ExecuteAsync(
-        """
+    /// <summary>
+    /// Applies a split's new state only if it is still in the status it was read in and this hub holds its claim; clears the
+    /// claim unless <paramref name="keepLease"/> (planned, about to be sent). False: another hub got there first — nothing
+    /// else may happen then.
+    /// </summary>
+    public async Task<bool> ApplySplitAsync(DbConnection c, DbTransaction t, SplitRow s, string readStatus, bool keepLease = false) => await c.ExecuteAsync(
+        $"""
         UPDATE splits SET status = @Status, amount = @Amount, wallet_order_id = @WalletOrderId, error_code = @ErrorCode, error_message = @ErrorMessage,
-               checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt
-        WHERE id = @Id
-        """, s, t);
+               checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt{(keepLease ? string.Empty : ", lease_until = NULL, leased_by = NULL")}
+        WHERE id = @Id AND status = @readStatus AND leased_by = @Instance
+        """, new { s.Status, s.Amount, s.WalletOrderId, s.ErrorCode, s.ErrorMessage, s.Checks, s.NextCheckAt, s.UpdatedAt, s.Id, readStatus, Leases.Instance }, t) == 1;
 
     public Task SetLineResultAsync(DbConnection c, DbTransaction t, string splitId, string receiverId, string result, string? failReason) => c.ExecuteAsync(
         "UPDATE split_lines SET result = @result, fail_reason = @failReason WHERE split_id = @splitId AND receiver_id = @receiverId",
@@ -209,10 +218,14 @@ public sealed class SplitStore(Db db)
         (await c.QueryAsync<SplitLineRow>(SelectLines + "JOIN splits s ON s.id = l.split_id WHERE s.payment_id = @paymentId ORDER BY l.split_id, l.receiver_id",
             new { paymentId }, t)).ToList();
 
+    /// <summary>Splits due that no hub holds; each is claimed (<see cref="Leases"/>) before it is worked on.</summary>
     public async Task<IReadOnlyList<SplitRow>> DueSplitsAsync(long now, int limit, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<SplitRow>(
-            "SELECT * FROM splits WHERE status IN ('scheduled', 'pending', 'processing', 'unknown') AND next_check_at <= @now ORDER BY next_check_at LIMIT @limit",
-            new { now, limit }), ct)).ToList();
+            """
+            SELECT * FROM splits WHERE status IN ('scheduled', 'pending', 'processing', 'unknown') AND next_check_at <= @now
+                AND (lease_until IS NULL OR lease_until <= @now)
+            ORDER BY next_check_at LIMIT @limit
+            """, new { now, limit }), ct)).ToList();
 
     public Task InsertReturnAsync(DbConnection c, DbTransaction t, SplitReturnRow r) => c.ExecuteAsync(
         """
@@ -227,13 +240,25 @@ public sealed class SplitStore(Db db)
         (await db.ReadAsync(c => c.QueryAsync<SplitReturnRow>(
             "SELECT * FROM split_returns WHERE merchant_id = @merchantId AND payment_id = @paymentId ORDER BY id", new { merchantId, paymentId }), ct)).ToList();
 
+    /// <summary>Return orders due that no hub holds; each is claimed (<see cref="Leases"/>) before it is worked on.</summary>
     public async Task<IReadOnlyList<SplitReturnRow>> DueReturnsAsync(long now, int limit, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<SplitReturnRow>(
-            "SELECT * FROM split_returns WHERE status IN ('pending', 'unknown') AND next_check_at <= @now ORDER BY next_check_at LIMIT @limit",
-            new { now, limit }), ct)).ToList();
+            """
+            SELECT * FROM split_returns WHERE status IN ('pending', 'unknown') AND next_check_at <= @now
+                AND (lease_until IS NULL OR lease_until <= @now)
+            ORDER BY next_check_at LIMIT @limit
+            """, new { now, limit }), ct)).ToList();
 
-    public Task UpdateReturnAsync(DbConnection c, DbTransaction t, SplitReturnRow r) => c.ExecuteAsync(
-        "UPDATE split_returns SET status = @Status, error_code = @ErrorCode, checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt WHERE id = @Id", r, t);
+    /// <summary>
+    /// Applies a return's new state only if it is still in the status it was read in — and, for a return order this hub
+    /// claimed (<paramref name="leased"/>), only under its own claim, which it clears. False: someone got there first.
+    /// </summary>
+    public async Task<bool> ApplyReturnAsync(DbConnection c, DbTransaction t, SplitReturnRow r, string readStatus, bool leased) => await c.ExecuteAsync(
+        $"""
+        UPDATE split_returns SET status = @Status, error_code = @ErrorCode, checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt,
+               lease_until = NULL, leased_by = NULL
+        WHERE id = @Id AND status = @readStatus{(leased ? " AND leased_by = @Instance" : string.Empty)}
+        """, new { r.Status, r.ErrorCode, r.Checks, r.NextCheckAt, r.UpdatedAt, r.Id, readStatus, Leases.Instance }, t) == 1;
 
     public Task AddReturnedAsync(DbConnection c, DbTransaction t, string splitId, string receiverId, long amount) => c.ExecuteAsync(
         "UPDATE split_lines SET returned = returned + @amount WHERE split_id = @splitId AND receiver_id = @receiverId", new { splitId, receiverId, amount }, t);

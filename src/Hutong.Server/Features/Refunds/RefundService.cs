@@ -1,7 +1,9 @@
 using Dapper;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
+using Hutong.Domain.FollowUps;
 using Hutong.Domain.Ledger;
+using Hutong.Domain.Refunds;
 using Hutong.Server.Features.Ledger;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Idempotency;
@@ -19,7 +21,8 @@ public sealed record CreateRefundRequest(long? Amount, string? Reason);
 /// <summary>
 /// Sends due refunds to their wallet and follows them to a final state. A refund the wallet did not answer is
 /// UNKNOWN and re-queried on the payment janitor's schedule (never re-created blind: out_refund_no makes a re-send
-/// the same refund). Each state change commits with its refund.* event.
+/// the same refund). Each state change commits with its refund.* event. Several hubs may share the database: a refund is
+/// claimed before its wallet call, and its outcome applied only if it is still as it was read (see <see cref="RefundStore.ApplyAsync"/>).
 /// </summary>
 public sealed partial class RefundService(
     Db db, RefundStore refunds, PaymentStore payments, LedgerStore ledger, WalletRegistry wallets, ProfitSharingService profitSharing,
@@ -131,6 +134,12 @@ public sealed partial class RefundService(
     {
         foreach (var refund in await refunds.DueAsync(time.GetUtcNow().ToUnixTimeMilliseconds(), 50, ct))
         {
+            // Claimed one at a time, just before its wallet call, so a lease never runs while the refunds before it are worked on.
+            if (await refunds.Leases.ClaimAsync(FollowedTable.Refunds, refund.Id, refund.Status, ct) is not { } lease)
+            {
+                continue; // another hub is on it, or settled it since it was read
+            }
+
             try
             {
                 await StepAsync(refund, ct);
@@ -138,6 +147,10 @@ public sealed partial class RefundService(
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 LogStepFailed(log, e, refund.Id); // one bad refund must not stall the others
+            }
+            finally
+            {
+                await refunds.Leases.ReleaseAsync(FollowedTable.Refunds, refund.Id, lease); // a no-op once an outcome was applied
             }
         }
     }
@@ -182,64 +195,85 @@ public sealed partial class RefundService(
         new(a.OutTradeNo, r.OutRefundNo, new Money(r.Amount, Currency.Parse(r.Currency)), p.Money,
             r.Reason, wallets.NotifyUrl(a.Channel ?? a.Wallet), a.WalletTransactionId);
 
+    /// <summary>What the wallet's answer means for the refund (decided in the domain), applied if nobody else applied one first.</summary>
     private Task RecordAsync(RefundRow refund, string wallet, RefundResult result, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        var schedule = options.Value.UnknownRecheckSchedule;
+        var read = refund.Status;
+        var answer = result switch
+        {
+            { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.Succeeded } => WalletAnswer.Succeeded,
+            { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.Failed } or { Outcome: WalletCallOutcome.Rejected } => WalletAnswer.Failed,
+            { Outcome: WalletCallOutcome.Ok } => WalletAnswer.Processing,
+            _ => WalletAnswer.NoAnswer,
+        };
+        var decision = RefundDecisions.Decide(FollowUpOf(refund), answer, new FollowUpSchedule(options.Value.UnknownRecheckSchedule, WhenExhausted.RepeatLast), now);
+        refund.Status = decision.Next.Status.ToWire();
+        refund.Checks = decision.Next.Checks;
+        refund.NextCheckAt = decision.Next.NextCheckAt?.ToUnixTimeMilliseconds();
+        refund.UpdatedAt = now.ToUnixTimeMilliseconds();
+        refund.WalletRefundId = result.RefundId ?? refund.WalletRefundId;
+        if (decision.Next.Status == RefundState.Failed)
+        {
+            refund.ErrorCode = result.Error?.Code ?? "REFUND_FAILED";
+            refund.ErrorMessage = result.Error?.Message ?? "The wallet gave up on the refund.";
+        }
+
         return db.WriteAsync(async (c, t) =>
         {
-            var before = refund.Status;
-            refund.UpdatedAt = now.ToUnixTimeMilliseconds();
-            refund.WalletRefundId = result.RefundId ?? refund.WalletRefundId;
-            switch (result)
+            if (!await refunds.ApplyAsync(c, t, refund, read))
             {
-                case { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.Succeeded }:
-                    refund.Status = "succeeded";
-                    refund.NextCheckAt = null;
-                    break;
-                case { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.Failed }:
-                case { Outcome: WalletCallOutcome.Rejected }:
-                    refund.Status = "failed";
-                    refund.ErrorCode = result.Error?.Code ?? "REFUND_FAILED";
-                    refund.ErrorMessage = result.Error?.Message ?? "The wallet gave up on the refund.";
-                    refund.NextCheckAt = null;
-                    LogRefundFailed(log, refund.Id, refund.PaymentId, refund.ErrorCode);
-                    break;
-                default:
-                    // Processing at the wallet, or no answer: look again later on the janitor's schedule.
-                    refund.Status = result.Outcome == WalletCallOutcome.Ok ? "processing" : "unknown";
-                    refund.NextCheckAt = (now + schedule[Math.Min(refund.Checks, schedule.Count - 1)]).ToUnixTimeMilliseconds();
-                    refund.Checks++;
-                    break;
+                LogLostRace(log, refund.Id, read); // another hub applied an outcome first: its money and event stand, not ours
+                return;
             }
 
-            await refunds.UpdateAsync(c, t, refund);
-            if (refund.Status == "succeeded" && before != "succeeded")
+            if (decision.Succeeded)
             {
                 // The money left: from the merchant's balance, or out of suspense for a capture that was never the payment's.
                 var amount = new Money(refund.Amount, Currency.Parse(refund.Currency));
                 if (refund.InitiatedBy == "system")
                 {
-                    await ledger.AppendAsync(c, t, "suspense_refunded", refund.Id, refund.MerchantId, Postings.SuspenseReturned(wallet, refund.MerchantId, amount), now);
+                    Posted(await ledger.AppendAsync(c, t, "suspense_refunded", refund.Id, refund.MerchantId, Postings.SuspenseReturned(wallet, refund.MerchantId, amount), now), refund);
                 }
                 else
                 {
-                    var (captured, refundedBefore) = await c.QuerySingleAsync<(long, long)>(
-                        "SELECT amount, amount_refunded FROM payments WHERE id = @PaymentId", new { refund.PaymentId }, t);
+                    // Under the payment's row lock, so two refunds of one payment settling at once (two hubs) each see the other's.
+                    var payment = await payments.LockAsync(c, t, refund.PaymentId) ?? throw new InvalidOperationException($"Refund {refund.Id}: payment {refund.PaymentId} is gone.");
                     var fee = new Money(await ledger.FeeOfAsync(c, t, refund.PaymentId), amount.Currency);
-                    var feeBack = Postings.FeeReturned(fee, captured, refundedBefore, refund.Amount);
-                    await ledger.AppendAsync(c, t, "refund", refund.Id, refund.MerchantId, Postings.Refunded(wallet, refund.MerchantId, amount, feeBack), now);
-                    await refunds.AddRefundedAsync(c, t, refund.PaymentId, refund.Amount);
+                    var feeBack = Postings.FeeReturned(fee, payment.Amount, payment.AmountRefunded, refund.Amount);
+                    var refundedAfter = RefundDecisions.RefundedAfter(payment.Amount, payment.AmountRefunded, refund.Amount);
+                    Posted(await ledger.AppendAsync(c, t, "refund", refund.Id, refund.MerchantId, Postings.Refunded(wallet, refund.MerchantId, amount, feeBack), now), refund);
+                    await refunds.SetRefundedAsync(c, t, refund.PaymentId, refundedAfter);
                 }
             }
 
-            if (refund.Status != before && refund.Status is "succeeded" or "failed")
+            if (decision.Settled)
             {
-                await profitSharing.SettleReturnsAsync(c, t, refund, refund.Status == "succeeded", wallet, now);
+                if (decision.Next.Status == RefundState.Failed)
+                {
+                    LogRefundFailed(log, refund.Id, refund.PaymentId, refund.ErrorCode!);
+                }
+
+                await profitSharing.SettleReturnsAsync(c, t, refund, decision.Succeeded, wallet, now);
                 await Outbox.AddAsync(c, t, refund.MerchantId, "refund." + refund.Status, RefundDto.Of(refund), now);
             }
         }, ct);
     }
+
+    private static FollowUp<RefundState> FollowUpOf(RefundRow r) =>
+        new(RefundStates.FromWire(r.Status), r.Checks, r.NextCheckAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null);
+
+    /// <summary>The refund's row changed just now, so its entry cannot exist yet: one that does is a double count, refused with the whole change.</summary>
+    private static void Posted(bool appended, RefundRow refund)
+    {
+        if (!appended)
+        {
+            throw new InvalidOperationException($"Refund {refund.Id} was already posted to the ledger; its outcome is not applied twice.");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Refund {RefundId}: another hub applied an outcome first (read {Status}); this answer is dropped")]
+    private static partial void LogLostRace(ILogger logger, string refundId, string status);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Refund {RefundId}: step failed; retried on the next pass")]
     private static partial void LogStepFailed(ILogger logger, Exception e, string refundId);

@@ -3,6 +3,7 @@ using Dapper;
 using Hutong.Domain;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Storage;
+using Microsoft.Extensions.Options;
 
 namespace Hutong.Server.Features.Refunds;
 
@@ -55,9 +56,12 @@ public sealed record RefundDto(
         DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt));
 }
 
-public sealed class RefundStore(Db db)
+public sealed class RefundStore(Db db, IOptions<HubOptions> options, TimeProvider time)
 {
     public const string IdPrefix = "re";
+
+    /// <summary>This hub's claims on refunds it follows (several hubs may share the database).</summary>
+    public FollowUpLeases Leases { get; } = new(db, options.Value.Workers, time);
 
     /// <summary>
     /// Records, inside the caller's transaction, that the hub must return one attempt's whole capture. At most one
@@ -117,22 +121,31 @@ public sealed class RefundStore(Db db)
     public Task<RefundRow?> GetAsync(string merchantId, string id, CancellationToken ct) =>
         db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RefundRow?>("SELECT * FROM refunds WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
 
+    /// <summary>Refunds due a wallet call that no hub holds; each is claimed (<see cref="Leases"/>) before it is worked on.</summary>
     public async Task<IReadOnlyList<RefundRow>> DueAsync(long now, int limit, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<RefundRow>(
-            "SELECT * FROM refunds WHERE status IN ('pending', 'processing', 'unknown') AND next_check_at <= @now ORDER BY next_check_at LIMIT @limit",
-            new { now, limit }), ct)).ToList();
+            """
+            SELECT * FROM refunds WHERE status IN ('pending', 'processing', 'unknown') AND next_check_at <= @now
+                AND (lease_until IS NULL OR lease_until <= @now)
+            ORDER BY next_check_at LIMIT @limit
+            """, new { now, limit }), ct)).ToList();
 
     public async Task<IReadOnlyList<RefundRow>> OfPaymentAsync(string merchantId, string paymentId, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<RefundRow>(
             "SELECT * FROM refunds WHERE merchant_id = @merchantId AND payment_id = @paymentId ORDER BY id", new { merchantId, paymentId }), ct)).ToList();
 
-    public Task AddRefundedAsync(DbConnection c, DbTransaction t, string paymentId, long amount) =>
-        c.ExecuteAsync("UPDATE payments SET amount_refunded = amount_refunded + @amount WHERE id = @paymentId", new { amount, paymentId }, t);
+    /// <summary>Sets what merchant refunds returned of a payment, under the payment's row lock (the caller computed it from the locked row).</summary>
+    public Task SetRefundedAsync(DbConnection c, DbTransaction t, string paymentId, long amountRefunded) =>
+        c.ExecuteAsync("UPDATE payments SET amount_refunded = @amountRefunded WHERE id = @paymentId", new { amountRefunded, paymentId }, t);
 
-    public Task UpdateAsync(DbConnection c, DbTransaction t, RefundRow r) => c.ExecuteAsync(
+    /// <summary>
+    /// Applies an outcome only if the refund is still in the status it was read in and this hub's claim is still its own;
+    /// clears the claim. False: another hub (whose lease this one's outlived) got there first — nothing else may happen then.
+    /// </summary>
+    public async Task<bool> ApplyAsync(DbConnection c, DbTransaction t, RefundRow r, string readStatus) => await c.ExecuteAsync(
         """
         UPDATE refunds SET status = @Status, wallet_refund_id = @WalletRefundId, error_code = @ErrorCode, error_message = @ErrorMessage,
-               checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt
-        WHERE id = @Id
-        """, r, t);
+               checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt, lease_until = NULL, leased_by = NULL
+        WHERE id = @Id AND status = @readStatus AND leased_by = @Instance
+        """, new { r.Status, r.WalletRefundId, r.ErrorCode, r.ErrorMessage, r.Checks, r.NextCheckAt, r.UpdatedAt, r.Id, readStatus, Leases.Instance }, t) == 1;
 }

@@ -1,0 +1,53 @@
+using Dapper;
+
+namespace Hutong.Server.Storage;
+
+/// <summary>The tables whose rows are wallet calls followed to their outcome, each with lease_until / leased_by (0015).</summary>
+public enum FollowedTable
+{
+    Refunds,
+    Splits,
+    SplitReturns,
+}
+
+/// <summary>
+/// One hub instance's claims on followed rows. Several hubs may share one database: a row is claimed by a conditional
+/// update (still in the status that was read, and nobody else's lease current) before its wallet call, so only one hub
+/// sends or queries it; the outcome is then applied conditionally on that status and this hub's lease (see the stores).
+/// A lease outlives the item timeout, so only a hub that died leaves a row to another; it then lapses and is taken again.
+/// </summary>
+public sealed class FollowUpLeases(Db db, Features.Workers.WorkerOptions options, TimeProvider time)
+{
+    /// <summary>A lease outlives the item timeout by this much (as <c>WorkQueue</c>'s).</summary>
+    private static readonly TimeSpan Margin = TimeSpan.FromSeconds(30);
+
+    /// <summary>This hub instance (one per store: two hubs in one process stay two).</summary>
+    public string Instance { get; } = "hub_" + Guid.NewGuid().ToString("N");
+
+    public static string Name(FollowedTable table) => table switch
+    {
+        FollowedTable.Refunds => "refunds",
+        FollowedTable.Splits => "splits",
+        FollowedTable.SplitReturns => "split_returns",
+        _ => throw new ArgumentOutOfRangeException(nameof(table), table, null),
+    };
+
+    /// <summary>The lease's end when claimed, or null when another hub has it or its status moved on since it was read.</summary>
+    public async Task<long?> ClaimAsync(FollowedTable table, string id, string readStatus, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var until = now + (long)(options.ItemTimeout + Margin).TotalMilliseconds;
+        var claimed = await db.WriteAsync((c, t) => c.ExecuteAsync(
+            $"""
+            UPDATE {Name(table)} SET lease_until = @until, leased_by = @Instance
+            WHERE id = @id AND status = @readStatus AND (lease_until IS NULL OR lease_until <= @now)
+            """, new { until, Instance, id, readStatus, now }, t), ct);
+        return claimed == 1 ? until : null;
+    }
+
+    /// <summary>Gives a claim back when no outcome was applied (that clears it already); changes nothing once it lapsed and another hub took it.</summary>
+    public Task ReleaseAsync(FollowedTable table, string id, long until) =>
+        db.WriteAsync((c, t) => c.ExecuteAsync(
+            $"UPDATE {Name(table)} SET lease_until = NULL, leased_by = NULL WHERE id = @id AND leased_by = @Instance AND lease_until = @until",
+            new { id, Instance, until }, t), CancellationToken.None);
+}
