@@ -8,7 +8,7 @@ using System.Text.Json;
 using Dapper;
 using Hutong.Sandbox;
 using Hutong.Server;
-using Hutong.Server.Features.Demo;
+using Hutong.Demo;
 using Hutong.Server.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

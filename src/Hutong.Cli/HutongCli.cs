@@ -108,14 +108,14 @@ public static class HutongCli
 
         var channel = new Command("channel", "Wallet accounts, direct or through an acquirer (credentials sealed with Hutong:MasterKey).");
         var chId = new Argument<string>("id");
-        var chWallet = new Option<string>("--wallet") { Description = "wechatpay, alipay or unionpay", Required = true };
+        var chWallet = new Option<string>("--wallet") { Description = new WalletCatalog(Wallets.Builtin).Describe(), Required = true };
         var chMode = new Option<string>("--mode") { Description = "direct or acquirer", DefaultValueFactory = _ => "direct" };
         var chConfig = new Option<FileInfo>("--config-file") { Description = "JSON with the account's settings (as under Connectors:<Wallet>)", Required = true };
         var addChannel = new Command("add", "Add a channel; its credentials are checked, then stored encrypted.") { chId, chWallet, chMode, chConfig };
         addChannel.SetAction(async (r, ct) => await WithRegistryAsync(r, store, connection, async (registry, _) =>
         {
             var id = r.GetValue(chId)!;
-            if (WalletRegistry.WalletNames.Contains(id))
+            if (registry.IsWalletName(id))
             {
                 throw new CliException("a channel cannot take a wallet's own name");
             }
@@ -289,10 +289,16 @@ public static class HutongCli
     private static Task<int> WithRegistryAsync(ParseResult r, Option<StoreProvider?> store, Option<string?> connection, Func<WalletRegistry, Db, Task> work) =>
         WithDbAsync(r, store, connection, async db =>
         {
-            var services = new ServiceCollection().AddLogging().AddHttpClient().BuildServiceProvider();
-            var registry = new WalletRegistry([], db, SecretBox.FromBase64(Config()[$"{HubOptions.Section}:MasterKey"]),
-                services.GetRequiredService<IHttpClientFactory>(), services.GetRequiredService<ILoggerFactory>(), TimeProvider.System,
-                Options.Create(new HubOptions()));
+            var catalog = new WalletCatalog(Wallets.Builtin);
+            var collection = new ServiceCollection().AddLogging();
+            foreach (var m in catalog.All)
+            {
+                m.AddConnector(collection, null); // the wallets' HttpClients, as the hub has them
+            }
+
+            await using var services = collection.BuildServiceProvider();
+            var registry = new WalletRegistry([], catalog, db, SecretBox.FromBase64(Config()[$"{HubOptions.Section}:MasterKey"]),
+                services, TimeProvider.System, Options.Create(new HubOptions()));
             await work(registry, db);
         });
 

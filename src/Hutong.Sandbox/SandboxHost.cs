@@ -17,42 +17,53 @@ public sealed class SandboxHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly HttpClient _notifyHttp;
 
-    private SandboxHost(WebApplication app, WeChatSandboxState weChat, WeChatSandboxNotifier notifier, AlipaySandboxState alipay, AlipaySandboxNotifier alipayNotifier, UnionPaySandbox unionPay, HttpClient notifyHttp)
+    private SandboxHost(WebApplication app, IReadOnlyList<ISandboxWallet> wallets, HttpClient notifyHttp)
     {
-        UnionPay = unionPay;
         _app = app;
-        WeChat = weChat;
-        WeChatNotifier = notifier;
-        Alipay = alipay;
-        AlipayNotifier = alipayNotifier;
+        Wallets = wallets;
         _notifyHttp = notifyHttp;
     }
 
-    public WeChatSandboxState WeChat { get; }
+    /// <summary>The wallets this sandbox runs, in registration order.</summary>
+    public IReadOnlyList<ISandboxWallet> Wallets { get; }
 
-    public WeChatSandboxNotifier WeChatNotifier { get; }
+    /// <summary>The running wallet of type <typeparamref name="T"/>.</summary>
+    public T Wallet<T>()
+        where T : ISandboxWallet => Wallets.OfType<T>().Single();
 
-    public AlipaySandboxState Alipay { get; }
+    /// <summary>The running wallet named <paramref name="name"/> ("wechatpay").</summary>
+    public ISandboxWallet Wallet(string name) => Wallets.Single(w => w.Name == name);
 
-    public AlipaySandboxNotifier AlipayNotifier { get; }
+    // The built-in wallets' state, for tests that reach inside them.
+    public WeChatSandboxState WeChat => Wallet<WeChatPaySandboxWallet>().State;
 
-    public UnionPaySandbox UnionPay { get; }
+    public WeChatSandboxNotifier WeChatNotifier => Wallet<WeChatPaySandboxWallet>().Notifier;
+
+    public AlipaySandboxState Alipay => Wallet<AlipaySandboxWallet>().State;
+
+    public AlipaySandboxNotifier AlipayNotifier => Wallet<AlipaySandboxWallet>().Notifier;
+
+    public UnionPaySandbox UnionPay => Wallet<UnionPaySandboxWallet>().Sandbox;
 
     /// <summary>1.0 = the wallets' real retry schedules; tests use 0.001.</summary>
     public double TimeScale
     {
         set
         {
-            WeChat.TimeScale = value;
-            Alipay.TimeScale = value;
-            UnionPay.TimeScale = value;
+            foreach (var w in Wallets)
+            {
+                w.TimeScale = value;
+            }
         }
     }
 
     public string BaseUrl => _app.Urls.First();
 
-    /// <summary>Starts the sandbox on <paramref name="url"/> (use port 0 for any free port).</summary>
-    public static async Task<SandboxHost> StartAsync(string url = "http://127.0.0.1:0", LogLevel logLevel = LogLevel.Warning)
+    /// <summary>
+    /// Starts the sandbox on <paramref name="url"/> (use port 0 for any free port) with the built-in wallets and
+    /// <paramref name="more"/> (a wallet a test defines).
+    /// </summary>
+    public static async Task<SandboxHost> StartAsync(string url = "http://127.0.0.1:0", LogLevel logLevel = LogLevel.Warning, IEnumerable<ISandboxWallet>? more = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(url);
@@ -64,17 +75,15 @@ public sealed class SandboxHost : IAsyncDisposable
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
         });
         var app = builder.Build();
-        var weChat = new WeChatSandboxState();
         var notifyHttp = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var notifier = new WeChatSandboxNotifier(weChat, notifyHttp);
-        app.MapWeChatPaySandbox(weChat, notifier);
-        var alipay = new AlipaySandboxState();
-        var alipayNotifier = new AlipaySandboxNotifier(alipay, notifyHttp);
-        app.MapAlipaySandbox(alipay, alipayNotifier);
-        var unionPay = new UnionPaySandbox(notifyHttp);
-        unionPay.Map(app);
+        var wallets = SandboxWallets.Builtin.Select(create => create()).Concat(more ?? []).ToList();
+        foreach (var wallet in wallets)
+        {
+            wallet.Map(app, notifyHttp);
+        }
+
         await app.StartAsync();
-        return new SandboxHost(app, weChat, notifier, alipay, alipayNotifier, unionPay, notifyHttp);
+        return new SandboxHost(app, wallets, notifyHttp);
     }
 
     /// <summary>
@@ -93,14 +102,14 @@ public sealed class SandboxHost : IAsyncDisposable
         }
 
         _disposed = true;
-        WeChatNotifier.Dispose();
-        AlipayNotifier.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        foreach (var wallet in Wallets)
+        {
+            wallet.Dispose(); // its notifier stops resending, then its keys go
+        }
+
         _notifyHttp.Dispose();
-        WeChat.Dispose();
-        Alipay.Dispose();
-        UnionPay.Dispose();
     }
 }
 

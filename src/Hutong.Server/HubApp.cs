@@ -1,7 +1,4 @@
-using Hutong.Connectors.Alipay;
-using Hutong.Connectors.UnionPay;
-using Hutong.Connectors.WeChatPay;
-using Hutong.Sandbox;
+using Hutong.Connectors.Abstractions;
 using Hutong.Server.Features;
 using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Checkout;
@@ -37,23 +34,19 @@ namespace Hutong.Server;
 public static class HubApp
 {
     /// <summary>
-    /// Builds the application. With <c>--demo</c> (or Hutong:Sandbox:Enabled) it also starts the sandbox wallets
-    /// and points the connectors at them, seeds a demo merchant, and serves the demo shop.
+    /// Builds the application. The wallets are <see cref="Wallets.Builtin"/> plus any <see cref="IWalletModule"/> instance
+    /// <paramref name="configure"/> registers; each collects with the account in <paramref name="accounts"/> (tests, the demo
+    /// host's sandbox accounts) or, without it, the one in its configuration section (Connectors:*).
     /// </summary>
-    public static async Task<HubHandle> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null, WalletAccounts? accounts = null)
+    public static async Task<HubHandle> BuildAsync(
+        string[] args, Action<WebApplicationBuilder>? configure = null, WalletAccounts? accounts = null, IAsyncDisposable? companion = null)
     {
-        var demo = args.Contains("--demo");
         // appsettings.json is read from beside the program, wherever it is started from (from another directory the
         // hub otherwise fell back to Kestrel's default port 5000 without a word).
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args.Where(a => a != "--demo").ToArray(), ContentRootPath = AppContext.BaseDirectory });
-        if (demo)
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        foreach (var module in Wallets.Builtin)
         {
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Hutong:Sandbox:Enabled"] = "true",
-                ["Hutong:Sandbox:Demo"] = "true",
-                ["Hutong:Webhooks:AllowPrivateTargets"] = "true",
-            });
+            builder.Services.AddSingleton(module);
         }
 
         configure?.Invoke(builder);
@@ -61,28 +54,29 @@ public static class HubApp
 
         var hub = (builder.Configuration.GetSection(HubOptions.Section).Get<HubOptions>() ?? new HubOptions()).WithDefaults();
         var storeOptions = builder.Configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
-
-        SandboxHost? sandbox = null;
         if (hub.Sandbox.Enabled && accounts is null)
         {
-            sandbox = await SandboxHost.StartAsync(hub.Sandbox.Url);
-            sandbox.TimeScale = hub.Sandbox.TimeScale;
-            accounts = new WalletAccounts(
-                await SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl),
-                await SandboxWiring.RegisterAlipayAppAsync(sandbox.BaseUrl),
-                await SandboxWiring.RegisterUnionPayMerchantAsync(sandbox.BaseUrl));
+            // The sandbox wallets are not part of the production server: pointing at them takes the demo host.
+            throw new InvalidOperationException("Hutong:Sandbox:Enabled needs the demo host, which runs the sandbox wallets: dotnet run --project src/Hutong.Demo");
         }
 
-        accounts ??= new WalletAccounts(
-            builder.Configuration.GetSection(WeChatPayOptions.Section).Get<WeChatPayOptions>(),
-            builder.Configuration.GetSection(AlipayOptions.Section).Get<AlipayOptions>(),
-            builder.Configuration.GetSection(UnionPayOptions.Section).Get<UnionPayOptions>());
+        var wallets = new WalletCatalog(builder.Services
+            .Where(d => d.ServiceType == typeof(IWalletModule))
+            .Select(d => d.ImplementationInstance as IWalletModule ?? throw new InvalidOperationException("Register a wallet module as an instance: the hub reads it before it builds.")));
+        accounts?.EnsureKnown(wallets.All);
 
         var s = builder.Services;
         HubTelemetry.Add(builder);
         HubHealth.Add(builder, storeOptions);
         GracefulShutdown.Add(builder);
-        s.AddOptions<HubOptions>().Bind(builder.Configuration.GetSection(HubOptions.Section)).PostConfigure(o => o.WithDefaults());
+        s.AddOptions<HubOptions>().Bind(builder.Configuration.GetSection(HubOptions.Section)).PostConfigure(o =>
+        {
+            o.WithDefaults();
+            foreach (var m in wallets.All)
+            {
+                o.WalletFeeBasisPoints.TryAdd(m.Name, m.DefaultFeeBasisPoints); // configuration overrides a module's default
+            }
+        });
         s.TryAddSingleton(TimeProvider.System); // the deterministic simulation registers its own clock first
         s.AddSingleton(storeOptions);
         s.AddSingleton<Db>();
@@ -120,31 +114,10 @@ public static class HubApp
         s.AddSingleton<WebhookDispatcher>();
         s.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
         // Configured accounts are the channels named after their wallets; the HTTP clients serve operator-added channels too.
-        if (accounts.WeChat is { Enabled: true } weChat && !string.IsNullOrEmpty(weChat.MchId))
+        s.AddSingleton(wallets);
+        foreach (var m in wallets.All)
         {
-            s.AddWeChatPayConnector(weChat);
-        }
-        else
-        {
-            s.AddWeChatPayHttpClient(new WeChatPayOptions());
-        }
-
-        if (accounts.Alipay is { Enabled: true } alipay && !string.IsNullOrEmpty(alipay.AppId))
-        {
-            s.AddAlipayConnector(alipay);
-        }
-        else
-        {
-            s.AddAlipayHttpClient(new AlipayOptions());
-        }
-
-        if (accounts.UnionPay is { Enabled: true } unionPay && !string.IsNullOrEmpty(unionPay.MerId))
-        {
-            s.AddUnionPayConnector(unionPay);
-        }
-        else
-        {
-            s.AddUnionPayHttpClient(new UnionPayOptions());
+            m.AddConnector(s, accounts is null ? builder.Configuration.GetSection(m.OptionsSection).Get(m.OptionsType) : accounts.For(m));
         }
 
         s.AddSingleton(SecretBox.FromBase64(builder.Configuration[$"{HubOptions.Section}:MasterKey"]));
@@ -199,6 +172,7 @@ public static class HubApp
         ChannelAdminEndpoints.Map(admin);
         ReconciliationEndpoints.Map(admin);
 
+        WalletCatalog.MapCss(app);
         CheckoutEndpoints.Map(app);
         AggregatedQr.Map(app);
         FriendPayEndpoints.MapPages(app);
@@ -211,19 +185,37 @@ public static class HubApp
             DemoShop.Map(app);
         }
 
-        return new HubHandle(app, sandbox);
+        return new HubHandle(app, companion);
     }
 }
 
-/// <summary>The wallet accounts the hub collects with (direct mode); null leaves that wallet disabled.</summary>
-public sealed record WalletAccounts(WeChatPayOptions? WeChat, AlipayOptions? Alipay, UnionPayOptions? UnionPay = null);
+/// <summary>
+/// The wallet accounts the hub collects with (direct mode), each a wallet's options object (WeChatPayOptions, …);
+/// a wallet without one here is disabled. Each is matched to its wallet module by type.
+/// </summary>
+public sealed class WalletAccounts(params object?[] accounts)
+{
+    private readonly object[] _accounts = accounts.OfType<object>().ToArray();
 
-/// <summary>A built hub (and its in-process sandbox, if any). Start runs migrations and fixes up the public URL.</summary>
-public sealed class HubHandle(WebApplication app, SandboxHost? sandbox) : IAsyncDisposable
+    public object? For(IWalletModule module) => _accounts.FirstOrDefault(a => a.GetType() == module.OptionsType);
+
+    /// <summary>An account no registered wallet takes is a wiring mistake, not a wallet to leave off silently.</summary>
+    public void EnsureKnown(IReadOnlyList<IWalletModule> modules)
+    {
+        if (_accounts.FirstOrDefault(a => !modules.Any(m => m.OptionsType == a.GetType())) is { } stray)
+        {
+            throw new InvalidOperationException($"No wallet module takes an account of type {stray.GetType().Name}.");
+        }
+    }
+}
+
+/// <summary>
+/// A built hub, and what its host started with it (the demo host's sandbox wallets), disposed after the hub.
+/// Start runs migrations and fixes up the public URL.
+/// </summary>
+public sealed class HubHandle(WebApplication app, IAsyncDisposable? companion) : IAsyncDisposable
 {
     public WebApplication App => app;
-
-    public SandboxHost? Sandbox => sandbox;
 
     public string BaseUrl => App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
@@ -250,7 +242,7 @@ public sealed class HubHandle(WebApplication app, SandboxHost? sandbox) : IAsync
                   Store:           {store}
                   Demo shop:       {options.PublicBaseUrl}/shop
                   API reference:   {options.PublicBaseUrl}/scalar/v1
-                  Sandbox wallets: {sandbox?.BaseUrl}/sandbox/(wechatpay|alipay|unionpay)/buyer
+                  Sandbox wallets: {options.Sandbox.Url.TrimEnd('/')}/sandbox/({string.Join('|', app.Services.GetRequiredService<WalletCatalog>().Names)})/buyer
                   Demo merchant:   {merchantId}{(reused ? " (the one this store already had)" : string.Empty)}
                   A new API key for it (shown once; earlier keys still work): {secret}
 
@@ -274,9 +266,9 @@ public sealed class HubHandle(WebApplication app, SandboxHost? sandbox) : IAsync
         _disposed = true;
         await app.StopAsync();
         await app.DisposeAsync();
-        if (sandbox is not null)
+        if (companion is not null)
         {
-            await sandbox.DisposeAsync();
+            await companion.DisposeAsync();
         }
     }
 }

@@ -62,8 +62,9 @@ public sealed class HubOptions
     /// <summary>
     /// Each wallet's fee in basis points of a capture, posted to the ledger when a payment succeeds (0.6 % is the usual
     /// rate for ordinary merchants; set what your contract says). Reconciliation compares it with the wallets' bills.
+    /// A wallet not named here takes its module's default (60 for the built-in wallets).
     /// </summary>
-    public Dictionary<string, int> WalletFeeBasisPoints { get; set; } = new(StringComparer.Ordinal) { ["wechatpay"] = 60, ["alipay"] = 60, ["unionpay"] = 60 };
+    public Dictionary<string, int> WalletFeeBasisPoints { get; set; } = new(StringComparer.Ordinal);
 
     public WebhookOptions Webhooks { get; set; } = new();
 

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Sandbox;
 using Hutong.Server;
-using Hutong.Server.Features.Demo;
+using Hutong.Demo;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;

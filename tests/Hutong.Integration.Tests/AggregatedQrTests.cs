@@ -1,5 +1,6 @@
 using System.Net;
 using Hutong.Integration.Tests.Infrastructure;
+using Hutong.Server.Features;
 using Hutong.Server.Features.Checkout;
 
 namespace Hutong.Integration.Tests;
@@ -19,7 +20,7 @@ public sealed class AggregatedQrTests(SqliteHub hub)
     [InlineData(UnionPayUa, "unionpay")]
     [InlineData(Safari, null)]
     [InlineData(null, null)]
-    public void Scanning_apps_are_recognised_by_user_agent(string? ua, string? wallet) => Assert.Equal(wallet, AggregatedQr.DetectWallet(ua));
+    public void Scanning_apps_are_recognised_by_user_agent(string? ua, string? wallet) => Assert.Equal(wallet, new WalletCatalog(Wallets.Builtin).DetectApp(ua));
 
     private async Task<(ApiClient M, string Id, string Token)> NewPaymentAsync()
     {

@@ -4,7 +4,7 @@ using Hutong.Connectors.Abstractions;
 using Hutong.Connectors.Alipay;
 using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Sandbox;
-using Hutong.Server.Features.Demo;
+using Hutong.Demo;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Hutong.Integration.Tests;

@@ -116,7 +116,7 @@ public sealed partial class CliTests : IDisposable
     public async Task Reconcile_shows_progress_and_a_summary_writes_the_reports_and_fails_on_open_discrepancies()
     {
         await using var sandbox = await Hutong.Sandbox.SandboxHost.StartAsync();
-        var wx = await Hutong.Server.Features.Demo.SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl, "1900000700");
+        var wx = await Hutong.Demo.SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl, "1900000700");
         var accounts = new Hutong.Server.WalletAccounts(wx, null);
         var html = Path.Combine(_dir.FullName, "report.html");
         var csv = Path.Combine(_dir.FullName, "report.csv");
@@ -155,7 +155,7 @@ public sealed partial class CliTests : IDisposable
     public async Task Channels_are_added_with_sealed_credentials_and_routes_point_merchants_at_them()
     {
         await using var sandbox = await Hutong.Sandbox.SandboxHost.StartAsync();
-        var sp = await Hutong.Server.Features.Demo.SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl, "1900000600", subMchId: "1900000601");
+        var sp = await Hutong.Demo.SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl, "1900000600", subMchId: "1900000601");
         var configFile = Path.Combine(_dir.FullName, "acquirer.json");
         await File.WriteAllTextAsync(configFile, System.Text.Json.JsonSerializer.Serialize(sp));
         Assert.Equal(0, (await RunAsync("migrate")).Code);

@@ -14,7 +14,7 @@ namespace Hutong.Integration.Tests;
 public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>, IAsyncLifetime
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("hutong-demo-pages-");
-    private HubHandle _hub = null!;
+    private Hutong.Demo.DemoHandle _hub = null!;
 
     public async Task InitializeAsync()
     {
@@ -138,7 +138,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
         await CheckAsync("cashier-pending");
 
         var codeUrl = await BrowserFixture.DecodeQrAsync(page);
-        using (var sandbox = new HttpClient { BaseAddress = new Uri(_hub.Sandbox!.BaseUrl) })
+        using (var sandbox = new HttpClient { BaseAddress = new Uri(_hub.Sandbox.BaseUrl) })
         {
             (await sandbox.PostAsJsonAsync("/sandbox/wechatpay/buyer/pay", new { code_url = codeUrl }, SandboxJson.Options)).EnsureSuccessStatusCode();
         }

@@ -37,7 +37,7 @@ public sealed partial class DemoTests
         page = WebUtility.HtmlDecode(await http.GetStringAsync(cashier));
         Assert.Contains("id=\"qr\"", page, StringComparison.Ordinal);
         var codeUrl = Uri.UnescapeDataString(page.Split("code_url=")[1].Split('"')[0]);
-        using var sandbox = new HttpClient { BaseAddress = new Uri(hub.Sandbox!.BaseUrl) };
+        using var sandbox = new HttpClient { BaseAddress = new Uri(hub.Sandbox.BaseUrl) };
         Assert.Equal(HttpStatusCode.OK, (await sandbox.PostAsJsonAsync("/sandbox/wechatpay/buyer/pay", new { code_url = codeUrl }, SandboxJson.Options)).StatusCode);
 
         var deadline = DateTime.UtcNow.AddSeconds(10);

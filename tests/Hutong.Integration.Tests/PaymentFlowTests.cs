@@ -362,7 +362,7 @@ public abstract class PaymentFlowTests(HubFixture hub)
     public async Task Platform_certificate_mode_downloads_decrypts_and_verifies_certificates()
     {
         // A second WeChat merchant in certificate mode (no PUB_KEY_ID): the connector must fetch /v3/certificates.
-        var options = await Hutong.Server.Features.Demo.SandboxWiring.RegisterWeChatMerchantAsync(hub.Sandbox.BaseUrl, "1900000200", "certificate");
+        var options = await Hutong.Demo.SandboxWiring.RegisterWeChatMerchantAsync(hub.Sandbox.BaseUrl, "1900000200", "certificate");
         Assert.Null(options.PlatformPublicKeyId);
         using var http = new HttpClient(new WeChatPaySigningHandler { InnerHandler = new HttpClientHandler() });
         using var connector = new WeChatPayConnector(http, options, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<WeChatPayConnector>.Instance);
@@ -385,7 +385,7 @@ public sealed class WeChatServiceProviderTests(SqliteHub hub)
     [Fact]
     public async Task A_service_provider_collects_for_its_sub_merchant_through_the_partner_endpoints()
     {
-        var sp = await Hutong.Server.Features.Demo.SandboxWiring.RegisterWeChatMerchantAsync(hub.Sandbox.BaseUrl, "1900000300", subMchId: "1900000301");
+        var sp = await Hutong.Demo.SandboxWiring.RegisterWeChatMerchantAsync(hub.Sandbox.BaseUrl, "1900000300", subMchId: "1900000301");
         using var http = new HttpClient(new WeChatPaySigningHandler { InnerHandler = new HttpClientHandler() });
         using var connector = new WeChatPayConnector(http, sp, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<WeChatPayConnector>.Instance);
         var no = Guid.NewGuid().ToString("N");

@@ -4,7 +4,7 @@ using Hutong.Connectors.Abstractions;
 using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Sandbox;
 using Hutong.Server.Features;
-using Hutong.Server.Features.Demo;
+using Hutong.Demo;
 using Hutong.Server.Features.Reconciliation;
 
 namespace Hutong.Integration.Tests;

@@ -1,7 +1,7 @@
 using System.Net;
 using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Sandbox;
-using Hutong.Server.Features.Demo;
+using Hutong.Demo;
 using Hutong.Server.Features.Workers;
 
 namespace Hutong.Integration.Tests;

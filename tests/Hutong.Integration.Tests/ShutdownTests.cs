@@ -146,7 +146,7 @@ public sealed class ShutdownTests(Xunit.Abstractions.ITestOutputHelper log) : ID
     {
         var port = FreePort();
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
-        var (sandbox, output) = Start(Path.Combine(AppContext.BaseDirectory, "Hutong.Server.dll"), "--sandbox-only", "--url", $"http://127.0.0.1:{port}");
+        var (sandbox, output) = Start(Path.Combine(AppContext.BaseDirectory, "Hutong.Demo.dll"), "--sandbox-only", "--url", $"http://127.0.0.1:{port}");
         using (sandbox)
         {
             await WaitAnsweringAsync(http, sandbox, "/sandbox/wechatpay/buyer", anyStatus: true);
@@ -172,7 +172,7 @@ public sealed class ShutdownTests(Xunit.Abstractions.ITestOutputHelper log) : ID
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
         var dll = Path.Combine(AppContext.BaseDirectory, "Hutong.Server.dll");
         string[] args = sandboxOnly
-            ? [dll, "--sandbox-only", "--url", $"http://127.0.0.1:{port}"]
+            ? [Path.Combine(AppContext.BaseDirectory, "Hutong.Demo.dll"), "--sandbox-only", "--url", $"http://127.0.0.1:{port}"]
             : [dll, "--urls", $"http://127.0.0.1:{port}", "--Store:ConnectionString", $"Data Source={DbPath}", "--Logging:LogLevel:Default", "Warning"];
         var (p, output) = Start(["bash", "-c", "trap '' INT; exec dotnet \"$@\"", "bash", .. args], viaShell: true);
         using (p)

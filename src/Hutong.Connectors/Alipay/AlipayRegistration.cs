@@ -12,14 +12,17 @@ public static class AlipayRegistration
     public static IServiceCollection AddAlipayConnector(this IServiceCollection services, AlipayOptions options)
     {
         services.AddAlipayHttpClient(options);
-        services.AddSingleton(sp => new AlipayConnector(
-            sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
-            options,
-            sp.GetService<TimeProvider>() ?? TimeProvider.System,
-            sp.GetRequiredService<ILogger<AlipayConnector>>()));
+        services.AddSingleton(sp => Create(sp, options));
         services.AddSingleton<IWalletConnector>(sp => sp.GetRequiredService<AlipayConnector>());
         return services;
     }
+
+    /// <summary>A connector for one application, on the shared HttpClient (configured accounts and operator-added channels alike).</summary>
+    public static AlipayConnector Create(IServiceProvider sp, AlipayOptions options) => new(
+        sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
+        options,
+        sp.GetService<TimeProvider>() ?? TimeProvider.System,
+        sp.GetRequiredService<ILogger<AlipayConnector>>());
 
     /// <summary>The resilient HttpClient every Alipay channel uses.</summary>
     public static IServiceCollection AddAlipayHttpClient(this IServiceCollection services, AlipayOptions options)

@@ -12,14 +12,17 @@ public static class WeChatPayRegistration
     public static IServiceCollection AddWeChatPayConnector(this IServiceCollection services, WeChatPayOptions options)
     {
         services.AddWeChatPayHttpClient(options);
-        services.AddSingleton(sp => new WeChatPayConnector(
-            sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
-            options,
-            sp.GetService<TimeProvider>() ?? TimeProvider.System,
-            sp.GetRequiredService<ILogger<WeChatPayConnector>>()));
+        services.AddSingleton(sp => Create(sp, options));
         services.AddSingleton<IWalletConnector>(sp => sp.GetRequiredService<WeChatPayConnector>());
         return services;
     }
+
+    /// <summary>A connector for one account, on the shared HttpClient (configured accounts and operator-added channels alike).</summary>
+    public static WeChatPayConnector Create(IServiceProvider sp, WeChatPayOptions options) => new(
+        sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
+        options,
+        sp.GetService<TimeProvider>() ?? TimeProvider.System,
+        sp.GetRequiredService<ILogger<WeChatPayConnector>>());
 
     /// <summary>The signing, resilient HttpClient every WeChat Pay channel uses.</summary>
     public static IServiceCollection AddWeChatPayHttpClient(this IServiceCollection services, WeChatPayOptions options)

@@ -2,9 +2,6 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Dapper;
 using Hutong.Connectors.Abstractions;
-using Hutong.Connectors.Alipay;
-using Hutong.Connectors.UnionPay;
-using Hutong.Connectors.WeChatPay;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -19,9 +16,8 @@ public sealed record ChannelInfo(string Id, string Wallet, string Mode, bool Con
 /// operators add more at run time, with credentials sealed by <see cref="SecretBox"/> in the store.
 /// </summary>
 public sealed class WalletRegistry(
-    IEnumerable<IWalletConnector> connectors, Db db, SecretBox secrets, IHttpClientFactory http, ILoggerFactory logs, TimeProvider time, IOptions<HubOptions> options)
+    IEnumerable<IWalletConnector> connectors, WalletCatalog modules, Db db, SecretBox secrets, IServiceProvider services, TimeProvider time, IOptions<HubOptions> options)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly Dictionary<string, IWalletConnector> _byName = connectors.ToDictionary(c => c.Wallet, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, IWalletConnector> _channels = new(StringComparer.Ordinal);
 
@@ -31,7 +27,7 @@ public sealed class WalletRegistry(
     private sealed record EnabledWallets(IReadOnlyDictionary<string, IWalletConnector> Wallets, DateTimeOffset Until);
 
     /// <summary>Names a channel may not take: each wallet's configured account is the channel of that name.</summary>
-    public static readonly IReadOnlySet<string> WalletNames = new HashSet<string>(StringComparer.Ordinal) { WeChatPayConnector.Name, AlipayConnector.Name, UnionPayConnector.Name };
+    public bool IsWalletName(string name) => modules.Find(name) is not null;
 
     /// <summary>
     /// The wallets this hub can take, each with a representative connector (for capabilities): those with a configured
@@ -104,14 +100,6 @@ public sealed class WalletRegistry(
             .Concat(stored.Select(s => new ChannelInfo(s.Id, s.Wallet, s.Mode, false))).ToList();
     }
 
-    private IWalletConnector Build(string wallet, string configJson) => wallet switch
-    {
-        WeChatPayConnector.Name => new WeChatPayConnector(http.CreateClient(WeChatPayRegistration.HttpClientName),
-            JsonSerializer.Deserialize<WeChatPayOptions>(configJson, Json)!, time, logs.CreateLogger<WeChatPayConnector>()),
-        AlipayConnector.Name => new AlipayConnector(http.CreateClient(AlipayRegistration.HttpClientName),
-            JsonSerializer.Deserialize<AlipayOptions>(configJson, Json)!, time, logs.CreateLogger<AlipayConnector>()),
-        UnionPayConnector.Name => new UnionPayConnector(http.CreateClient(UnionPayRegistration.HttpClientName),
-            JsonSerializer.Deserialize<UnionPayOptions>(configJson, Json)!, logs.CreateLogger<UnionPayConnector>()),
-        _ => throw new ArgumentException($"Unknown wallet {wallet}.", nameof(wallet)),
-    };
+    private IWalletConnector Build(string wallet, string configJson) =>
+        (modules.Find(wallet) ?? throw new ArgumentException($"Unknown wallet {wallet}.", nameof(wallet))).Build(services, configJson);
 }

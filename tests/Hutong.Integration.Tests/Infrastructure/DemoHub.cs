@@ -1,4 +1,4 @@
-using Hutong.Server;
+using Hutong.Demo;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
@@ -8,9 +8,9 @@ namespace Hutong.Integration.Tests.Infrastructure;
 /// <summary>The hub as `--demo` runs it (in-process sandbox, demo shop), on free ports, its SQLite store in a folder of the test's.</summary>
 public static class DemoHub
 {
-    public static async Task<HubHandle> StartAsync(string dir)
+    public static async Task<DemoHandle> StartAsync(string dir)
     {
-        var hub = await HubApp.BuildAsync(["--demo"], b =>
+        var hub = await DemoHost.BuildAsync([], b =>
         {
             b.WebHost.UseUrls("http://127.0.0.1:0");
             b.Logging.ClearProviders();

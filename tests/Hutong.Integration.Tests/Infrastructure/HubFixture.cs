@@ -6,7 +6,7 @@ using Hutong.Connectors.UnionPay;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Sandbox;
 using Hutong.Server;
-using Hutong.Server.Features.Demo;
+using Hutong.Demo;
 using Hutong.Server.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

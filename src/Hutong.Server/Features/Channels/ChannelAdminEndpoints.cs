@@ -22,7 +22,7 @@ public static partial class ChannelAdminEndpoints
             ApiResult.Ok(new { @object = "routes", merchant_id = merchantId, wallet, rules = await routing.RulesAsync(merchantId, wallet, ct) })).WithTags("Routes");
     }
 
-    private static async Task<ApiResult> CreateAsync(HttpContext ctx, WalletRegistry wallets, SecretBox secrets)
+    private static async Task<ApiResult> CreateAsync(HttpContext ctx, WalletRegistry wallets, WalletCatalog modules, SecretBox secrets)
     {
         var (body, problem) = await RequestBody.ReadAsync<CreateChannelRequest>(ctx.Request);
         if (problem is not null)
@@ -30,14 +30,14 @@ public static partial class ChannelAdminEndpoints
             return problem;
         }
 
-        if (body!.Id is null || !ChannelId().IsMatch(body.Id) || WalletRegistry.WalletNames.Contains(body.Id))
+        if (body!.Id is null || !ChannelId().IsMatch(body.Id) || wallets.IsWalletName(body.Id))
         {
             return Problems.Invalid("id", "id is 3-64 characters of a-z, 0-9 and -, and not a wallet's own name.");
         }
 
-        if (body.Wallet is not ("wechatpay" or "alipay" or "unionpay"))
+        if (modules.Find(body.Wallet) is not { } wallet)
         {
-            return Problems.Invalid("wallet", "wallet is wechatpay, alipay or unionpay.");
+            return Problems.Invalid("wallet", $"wallet is {modules.Describe()}.");
         }
 
         if (body.Mode is not ("direct" or "acquirer"))
@@ -57,7 +57,7 @@ public static partial class ChannelAdminEndpoints
 
         try
         {
-            await wallets.AddChannelAsync(body.Id, body.Wallet, body.Mode, config, ctx.RequestAborted);
+            await wallets.AddChannelAsync(body.Id, wallet.Name, body.Mode, config, ctx.RequestAborted);
         }
         catch (Exception e) when (e is ArgumentException or FormatException or JsonException or System.Security.Cryptography.CryptographicException)
         {
@@ -68,7 +68,7 @@ public static partial class ChannelAdminEndpoints
             return Problems.Conflict("channel_exists", $"A channel {body.Id} already exists.");
         }
 
-        return ApiResult.Created(new ChannelInfo(body.Id, body.Wallet, body.Mode, false));
+        return ApiResult.Created(new ChannelInfo(body.Id, wallet.Name, body.Mode, false));
     }
 
     private static async Task<ApiResult> SaveRoutesAsync(HttpContext ctx, string merchantId, string wallet, RoutingService routing, WalletRegistry wallets)

@@ -10,7 +10,7 @@ namespace Hutong.Server.Features.Checkout;
 
 /// <summary>
 /// 聚合码: one QR per payment (/a/{token}). Scanned by a wallet app, its in-app browser names itself in the
-/// User-Agent (MicroMessenger, AlipayClient, UnionPay/CloudPay — the same tests Jeepay and XxPay use). The scan (a GET)
+/// User-Agent (each wallet module's marks: MicroMessenger, AlipayClient, UnionPay/CloudPay — the same tests Jeepay and XxPay use). The scan (a GET)
 /// changes nothing: it answers a page that posts the wallet choice back at once (a tap without JavaScript), and that
 /// POST starts the payment like a pay button on the cashier — taking the payer claim for this browser, so a payment
 /// someone else is paying is refused like anywhere else. Any other scanner lands on the checkout page to choose.
@@ -33,16 +33,6 @@ public static class AggregatedQr
     }
 
     public static string Url(HubOptions options, string token) => $"{options.PublicBaseUrl.TrimEnd('/')}/a/{token}";
-
-    /// <summary>The wallet whose app is scanning, from its in-app browser's User-Agent; null for anything else.</summary>
-    public static string? DetectWallet(string? userAgent) => userAgent switch
-    {
-        null => null,
-        _ when userAgent.Contains("MicroMessenger", StringComparison.OrdinalIgnoreCase) => "wechatpay",
-        _ when userAgent.Contains("AlipayClient", StringComparison.OrdinalIgnoreCase) => "alipay",
-        _ when userAgent.Contains("UnionPay/", StringComparison.OrdinalIgnoreCase) || userAgent.Contains("CloudPay", StringComparison.OrdinalIgnoreCase) => "unionpay",
-        _ => null,
-    };
 
     /// <summary>The scan: reads only. A wallet app that may pay gets the continue page; everything else the checkout page.</summary>
     private static async Task<IResult> ScanAsync(
@@ -68,7 +58,7 @@ public static class AggregatedQr
             return Results.Redirect(checkout);
         }
 
-        if (view.Mine && payment is { State: PaymentStatus.Pending, CodeUrl: { } codeUrl } && payment.Wallet == wallet && wallet is "alipay" or "unionpay")
+        if (view.Mine && payment is { State: PaymentStatus.Pending, CodeUrl: { } codeUrl } && payment.Wallet == wallet && OpensApp(ctx, wallet))
         {
             return Results.Redirect(codeUrl); // this browser's own open order (a second scan)
         }
@@ -112,14 +102,18 @@ public static class AggregatedQr
         var after = result.Status < 400 ? await store.GetByCheckoutTokenAsync(token, ct) : null;
         // Alipay and UnionPay apps open their own QR links directly; WeChat's browser does not open weixin:// links,
         // so the buyer gets the checkout page, whose QR WeChat recognises with a long press.
-        return after is { Wallet: "alipay" or "unionpay", CodeUrl: { } codeUrl } && after.Wallet == wallet
+        return after is { CodeUrl: { } codeUrl } && after.Wallet == wallet && OpensApp(ctx, wallet)
             ? Results.Redirect(codeUrl)
             : BackAfterConfirm(ctx, checkout, result);
     }
 
+    /// <summary>The wallet's app opens its own code URL (Alipay, UnionPay); WeChat's browser does not open weixin:// links.</summary>
+    private static bool OpensApp(HttpContext ctx, string wallet) =>
+        ctx.RequestServices.GetRequiredService<WalletCatalog>().Find(wallet) is { Display.CodeUrlOpensApp: true };
+
     private static async Task<string?> OfferedWalletAsync(HttpContext ctx, PaymentRow payment, RolloutService rollout, WalletRegistry wallets)
     {
-        var wallet = DetectWallet(ctx.Request.Headers.UserAgent.ToString());
+        var wallet = ctx.RequestServices.GetRequiredService<WalletCatalog>().DetectApp(ctx.Request.Headers.UserAgent.ToString());
         return wallet is not null && (await wallets.WalletsAsync(ctx.RequestAborted)).ContainsKey(wallet)
             && (await rollout.DecideAsync(payment.MerchantId, wallet, payment.BuyerId, payment.ProductCategory, ctx.RequestAborted)).Offered
             ? wallet

@@ -33,8 +33,6 @@ public static class BuyerAssets
         .id { display: inline-block; overflow-wrap: anywhere; }
         .wallets button, .button { display: block; box-sizing: border-box; width: 100%; margin: .5rem 0; padding: .8rem; font-size: 1rem; border: 0; border-radius: .4rem;
                    background: #067a3e; color: #fff; cursor: pointer; text-decoration: none; }
-        .wallets button.alipay { background: #0b57d0; }
-        .wallets button.unionpay { background: #b0000e; }
         .wallets.switch button { background: #fff; color: #1d3f73; border: 1px solid #1d3f73; font-size: .9rem; padding: .5rem; }
         .secondary { background: #fff !important; color: #1d3f73 !important; border: 1px solid #1d3f73 !important; }
         button:focus-visible, a:focus-visible, input:focus-visible, textarea:focus-visible { outline: 3px solid #1d3f73; outline-offset: 2px; }

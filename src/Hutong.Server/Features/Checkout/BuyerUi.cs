@@ -6,39 +6,47 @@ using QRCoder;
 
 namespace Hutong.Server.Features.Checkout;
 
-/// <summary>The page language: ?lang=en|zh, else the browser's first Accept-Language, else Chinese.</summary>
+/// <summary>The page language: ?lang=en|zh, else the browser's first Accept-Language, else Chinese; and the hub's wallets, to name them.</summary>
 public sealed record Lang(bool En)
 {
+    /// <summary>The hub's wallets (their names and button colours); empty outside a hub.</summary>
+    public IReadOnlyList<Hutong.Connectors.Abstractions.IWalletModule> Wallets { get; init; } = [];
+
+    /// <summary>The wallets' stylesheet (pay button colours), when the page belongs to a hub.</summary>
+    public string? WalletCssUrl { get; init; }
+
     public static Lang Of(HttpContext ctx)
+    {
+        var catalog = ctx.RequestServices.GetService<WalletCatalog>();
+        return new Lang(IsEnglish(ctx)) { Wallets = catalog?.All ?? [], WalletCssUrl = catalog?.CssUrl };
+    }
+
+    private static bool IsEnglish(HttpContext ctx)
     {
         var q = ctx.Request.Query["lang"].ToString();
         if (q is "en" or "zh")
         {
             // Remembered, so the forms a page posts (which carry no ?lang) answer in the language chosen.
             ctx.Response.Cookies.Append("hutong_lang", q, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Lax, MaxAge = TimeSpan.FromDays(365) });
-            return new Lang(q == "en");
+            return q == "en";
         }
 
         if (ctx.Request.Cookies["hutong_lang"] is "en" or "zh")
         {
-            return new Lang(ctx.Request.Cookies["hutong_lang"] == "en");
+            return ctx.Request.Cookies["hutong_lang"] == "en";
         }
 
         var first = ctx.Request.Headers.AcceptLanguage.ToString().Split(',')[0].Trim();
-        return new Lang(first.StartsWith("en", StringComparison.OrdinalIgnoreCase));
+        return first.StartsWith("en", StringComparison.OrdinalIgnoreCase);
     }
 
     public string T(string zh, string en) => En ? en : zh;
 
     public string Code => En ? "en" : "zh-CN";
 
-    public string WalletName(string wallet) => wallet switch
-    {
-        "wechatpay" => T("微信支付", "WeChat Pay"),
-        "alipay" => T("支付宝", "Alipay"),
-        "unionpay" => T("云闪付", "UnionPay QuickPass"),
-        _ => wallet,
-    };
+    public Hutong.Connectors.Abstractions.WalletDisplay? Display(string wallet) => Wallets.FirstOrDefault(m => m.Name == wallet)?.Display;
+
+    public string WalletName(string wallet) => Display(wallet) is { } d ? T(d.NameZh, d.NameEn) : wallet;
 }
 
 /// <summary>Shared parts of the buyer-facing pages (cashier, friend-pay, links): layout, QR codes, the payment panel.</summary>
@@ -75,6 +83,7 @@ public static class BuyerUi
         {{(refresh ? "<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>" : string.Empty)}}
         <title>{{E(title)}}</title>
         <link rel="stylesheet" href="{{BuyerAssets.CssUrl}}">
+        {{(l.WalletCssUrl is null ? string.Empty : $"<link rel=\"stylesheet\" href=\"{E(l.WalletCssUrl)}\">")}}
         </head>
         <body>
         <nav class="lang" aria-label="{{l.T("语言", "Language")}}"><a href="{{E(path)}}?lang=zh" lang="zh-CN">中文</a> · <a href="{{E(path)}}?lang=en" lang="en">English</a></nav>
@@ -192,21 +201,16 @@ public static class BuyerUi
     {
         var wallet = p.Wallet ?? string.Empty;
         var amount = p.Money.ToDisplayString();
+        var display = l.Display(wallet);
         // Alipay and UnionPay QR links open their apps from a phone browser; WeChat's weixin:// code links only work
         // when scanned, so a phone shows the QR to long-press (inside WeChat) or to scan from another screen.
-        var deepLink = mobile && (wallet is "alipay" or "unionpay") && p.CodeUrl is not null
+        var deepLink = mobile && display is { CodeUrlOpensApp: true } && p.CodeUrl is not null
             ? $"<a class=\"button\" id=\"open-app\" href=\"{E(p.CodeUrl)}\">{l.T("打开", "Open ")}{E(l.WalletName(wallet))}{l.T("付款", " to pay")}</a>"
             : string.Empty;
-        var buyerPage = wallet switch
-        {
-            "alipay" => $"alipay/buyer?qr_code={Uri.EscapeDataString(p.CodeUrl ?? string.Empty)}",
-            "unionpay" => $"unionpay/buyer?qr_code={Uri.EscapeDataString(p.CodeUrl ?? string.Empty)}",
-            _ => $"wechatpay/buyer?code_url={Uri.EscapeDataString(p.CodeUrl ?? string.Empty)}",
-        };
-        var sandbox = sandboxUrl is null ? string.Empty
-            : $"<p class=\"hint\"><a id=\"sandbox-buyer\" href=\"{E(sandboxUrl.TrimEnd('/'))}/sandbox/{buyerPage}\" target=\"_blank\" rel=\"noopener\">{l.T("沙箱：在模拟钱包 App 中扫码", "Sandbox: scan with the sandbox wallet app")}</a></p>";
-        var scanHint = wallet == "wechatpay"
-            ? l.T("打开微信扫一扫（在微信内可长按二维码识别）", "Open WeChat and scan (inside WeChat, long-press the code)")
+        var sandbox = sandboxUrl is null || display is null ? string.Empty
+            : $"<p class=\"hint\"><a id=\"sandbox-buyer\" href=\"{E(sandboxUrl.TrimEnd('/'))}/sandbox/{display.SandboxBuyerPath}{Uri.EscapeDataString(p.CodeUrl ?? string.Empty)}\" target=\"_blank\" rel=\"noopener\">{l.T("沙箱：在模拟钱包 App 中扫码", "Sandbox: scan with the sandbox wallet app")}</a></p>";
+        var scanHint = display is { ScanHintZh: { } zh, ScanHintEn: { } en }
+            ? l.T(zh, en)
             : l.T($"打开{l.WalletName(wallet)}扫一扫", $"Open {l.WalletName(wallet)} and scan");
         return $"""
             {deepLink}

@@ -37,6 +37,14 @@ public static class CheckoutEndpoints
     /// The wallets the staged rollout offers this payment's buyer for this product, in a stable order; for a payment to be
     /// split among receivers, only wallets that split.
     /// </summary>
+    /// <summary>The wallets' names as a list: "WeChat Pay, Alipay or UnionPay QuickPass" (<paramref name="last"/> joins the last two).</summary>
+    private static string Names(Lang l, IReadOnlyList<string> wallets, string last)
+    {
+        var names = wallets.Select(l.WalletName).ToList();
+        var comma = l.En ? ", " : "、";
+        return names.Count <= 1 ? string.Concat(names) : $"{string.Join(comma, names.Take(names.Count - 1))}{last}{names[^1]}";
+    }
+
     public static async Task<IReadOnlyList<string>> OfferedAsync(PaymentRow p, WalletRegistry wallets, RolloutService rollout, CancellationToken ct)
     {
         var offered = new List<string>();
@@ -96,8 +104,8 @@ public static class CheckoutEndpoints
         {
             var offered = await OfferedAsync(p, wallets, rollout, ct);
             body = $"""
-                <figure class="qr"><img id="aggregate-qr" src="{path}/aggregate.png" width="200" height="200" alt="{l.T("一码通付：微信、支付宝、云闪付均可扫码", "One QR code for WeChat Pay, Alipay and UnionPay")}">
-                <figcaption>{l.T("用微信、支付宝或云闪付扫码，或选择：", "Scan with WeChat, Alipay or UnionPay, or choose:")}</figcaption></figure>
+                <figure class="qr"><img id="aggregate-qr" src="{path}/aggregate.png" width="200" height="200" alt="{E(l.T($"一码通付：{Names(l, offered, "、")}均可扫码", $"One QR code for {Names(l, offered, " and ")}"))}">
+                <figcaption>{E(l.T($"用{Names(l, offered, "或")}扫码，或选择：", $"Scan with {Names(l, offered, " or ")}, or choose:"))}</figcaption></figure>
                 {WalletButtons(l, offered, path, null, asSwitch: false)}
                 """;
         }
