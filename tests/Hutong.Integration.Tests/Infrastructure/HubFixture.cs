@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net.Http.Json;
 using Dapper;
+using Hutong.Connectors.Abstractions;
 using Hutong.Connectors.Alipay;
 using Hutong.Connectors.UnionPay;
 using Hutong.Connectors.WeChatPay;
@@ -54,6 +55,12 @@ public abstract class HubFixture : IAsyncLifetime
 
     protected virtual Task DropDatabaseAsync() => Task.CompletedTask;
 
+    /// <summary>
+    /// Wallets besides the built-in ones (a test's own): each module is registered with the hub, its sandbox side runs in
+    /// <see cref="Sandbox"/>, and the hub collects with a fresh sandbox account. Called once.
+    /// </summary>
+    protected virtual IEnumerable<(IWalletModule Module, ISandboxWallet Sandbox)> MoreWallets() => [];
+
     /// <summary>Lets a fixture of its own change the hub's setup after the defaults (e.g. add a trace exporter).</summary>
     protected virtual void Configure(WebApplicationBuilder builder)
     {
@@ -61,7 +68,8 @@ public abstract class HubFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Sandbox = await SandboxHost.StartAsync();
+        var more = MoreWallets().ToList();
+        Sandbox = await SandboxHost.StartAsync(more: more.Select(w => w.Sandbox));
         Sandbox.TimeScale = 0.001;
         Sandbox.WeChat.Faults.HangFor = TimeSpan.FromSeconds(4);
         Sandbox.Alipay.Faults.HangFor = TimeSpan.FromSeconds(4);
@@ -76,6 +84,12 @@ public abstract class HubFixture : IAsyncLifetime
         UnionPay.AttemptTimeout = TimeSpan.FromMilliseconds(800);
         UnionPay.TotalTimeout = TimeSpan.FromSeconds(2.5);
         Sandbox.UnionPay.Faults.HangFor = TimeSpan.FromSeconds(4);
+        var accounts = new List<object> { WeChat, Alipay, UnionPay };
+        foreach (var (module, sandbox) in more)
+        {
+            accounts.Add(SandboxWiring.As(await sandbox.RegisterAccountAsync(Sandbox.BaseUrl), module.OptionsType));
+        }
+
         Receiver = await WebhookReceiver.StartAsync();
 
         var connectionString = await CreateDatabaseAsync();
@@ -114,8 +128,13 @@ public abstract class HubFixture : IAsyncLifetime
                 ["Hutong:ApiRateLimitPerAddressPerMinute"] = "0",
                 ["Hutong:ApiRateLimitPerKeyPerMinute"] = "0",
             });
+            foreach (var (module, _) in more)
+            {
+                b.Services.AddSingleton(module);
+            }
+
             Configure(b);
-        }, new WalletAccounts(WeChat, Alipay, UnionPay));
+        }, new WalletAccounts([.. accounts]));
         await Hub.StartAsync();
         Http = new HttpClient { BaseAddress = new Uri(Hub.BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
         Metrics = new MeterCapture(Service<HubMetrics>().Meter);
@@ -211,7 +230,7 @@ public abstract class HubFixture : IAsyncLifetime
     }
 }
 
-public sealed class SqliteHub : HubFixture
+public class SqliteHub : HubFixture
 {
     private string _dir = string.Empty;
 
