@@ -36,7 +36,7 @@ public class ArchitectureTests
 
         Assert.NotNull(root);
         var references = System.Xml.Linq.XDocument.Load(Path.Combine(root.FullName, "src", project, $"{project}.csproj"))
-            .Descendants("ProjectReference").Select(r => Path.GetFileNameWithoutExtension((string?)r.Attribute("Include") ?? string.Empty)).ToList();
+            .Descendants("ProjectReference").Select(r => Path.GetFileNameWithoutExtension(((string?)r.Attribute("Include") ?? string.Empty).Replace('\\', '/'))).ToList();
         Assert.DoesNotContain("Hutong.Sandbox", references);
         Assert.DoesNotContain("Hutong.Demo", references);
     }

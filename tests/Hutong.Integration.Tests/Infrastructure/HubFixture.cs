@@ -7,6 +7,7 @@ using Hutong.Connectors.UnionPay;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Sandbox;
 using Hutong.Server;
+using Hutong.Server.Features;
 using Hutong.Demo;
 using Hutong.Server.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -84,10 +85,11 @@ public abstract class HubFixture : IAsyncLifetime
         UnionPay.AttemptTimeout = TimeSpan.FromMilliseconds(800);
         UnionPay.TotalTimeout = TimeSpan.FromSeconds(2.5);
         Sandbox.UnionPay.Faults.HangFor = TimeSpan.FromSeconds(4);
+        // Every other wallet (a new built-in one, or a test's own) collects with a fresh account at its sandbox side.
         var accounts = new List<object> { WeChat, Alipay, UnionPay };
-        foreach (var (module, sandbox) in more)
+        foreach (var module in Wallets.Builtin.Concat(more.Select(w => w.Module)).Where(m => !accounts.Any(a => a.GetType() == m.OptionsType)))
         {
-            accounts.Add(SandboxWiring.As(await sandbox.RegisterAccountAsync(Sandbox.BaseUrl), module.OptionsType));
+            accounts.Add(SandboxWiring.As(await Sandbox.Wallet(module.Name).RegisterAccountAsync(Sandbox.BaseUrl), module.OptionsType));
         }
 
         Receiver = await WebhookReceiver.StartAsync();
