@@ -44,7 +44,7 @@ case "$action" in
     cs="Host=127.0.0.1;Port=$port;Username=hutong;Password=$(cat "$data/password");Database=hutong"
     echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port, data in $data/cluster"
     echo "Run the hub on it:"
-    echo "  Store__Provider=Postgres Store__ConnectionString='$cs' dotnet run --project src/Hutong.Server -- --demo"
+    echo "  Store__Provider=Postgres Store__ConnectionString='$cs' dotnet run --project src/Hutong.Demo -- --demo"
     ;;
   stop)
     as_owner "$bin/pg_ctl" -D "$data/cluster" -m fast stop
