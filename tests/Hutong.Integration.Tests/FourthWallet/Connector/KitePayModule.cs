@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Hutong.Integration.Tests.FourthWallet.Connector;
 
@@ -44,7 +45,7 @@ public sealed class KitePayModule : WalletModule<KitePayOptions>
             throw new ArgumentException("Kite Pay needs BaseUrl, MerchantId and a Secret of 16 characters or more.");
         }
 
-        return new KitePayConnector(services.GetRequiredService<IHttpClientFactory>().CreateClient(WalletName), account);
+        return new KitePayConnector(services.GetRequiredService<IHttpClientFactory>().CreateClient(WalletName), account, services.GetRequiredService<ILogger<KitePayConnector>>());
     }
 }
 
@@ -63,7 +64,7 @@ public sealed class KitePayOptions
 }
 
 /// <summary>The hub's side of the Kite Pay protocol.</summary>
-public sealed class KitePayConnector(HttpClient http, KitePayOptions options) : IWalletConnector
+public sealed partial class KitePayConnector(HttpClient http, KitePayOptions options, ILogger<KitePayConnector> log) : IWalletConnector
 {
     public const string SignatureHeader = "X-Kite-Signature";
 
@@ -194,9 +195,13 @@ public sealed class KitePayConnector(HttpClient http, KitePayOptions options) : 
         }
         catch (Exception e) when (ConnectorHttp.IsNoAnswer(e) && !ct.IsCancellationRequested)
         {
+            LogNoAnswer(log, path, e.GetType().Name);
             return (HttpStatusCode.GatewayTimeout, null);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kite Pay {Path} got no answer ({Failure}); outcome unknown")]
+    private static partial void LogNoAnswer(ILogger logger, string path, string failure);
 
     private bool Verified(string body, string signature) =>
         CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Sign(options.Secret, body)), Encoding.ASCII.GetBytes(signature));
