@@ -18,6 +18,10 @@ public static class Migrator
             await c.ExecuteAsync("PRAGMA journal_mode=WAL;"); // persistent in the file
         }
 
+        // One migrator at a time on PostgreSQL (several hubs starting together): the whole run, the bookkeeping table's
+        // creation included (two concurrent CREATE TABLE IF NOT EXISTS collide in the catalog). Hubs that started later
+        // wait here, then find every migration applied.
+        await using var migrating = await AdvisoryLock.TakeAsync(db, AdvisoryLock.MigrationsKey, ct);
         await db.WriteAsync((c, t) => c.ExecuteAsync(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)", transaction: t), ct);
 
@@ -29,12 +33,6 @@ public static class Migrator
             var sql = ForDialect(await ReadAsync(assembly, name), db.IsPostgres);
             var done = await db.WriteAsync(async (c, t) =>
             {
-                // Serialise concurrent migrators on PostgreSQL (several hub instances starting at once).
-                if (db.IsPostgres)
-                {
-                    await c.ExecuteAsync("SELECT pg_advisory_xact_lock(727274)", transaction: t);
-                }
-
                 if (await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM schema_migrations WHERE version = @version", new { version }, t) > 0)
                 {
                     return false;
