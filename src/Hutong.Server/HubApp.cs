@@ -92,7 +92,6 @@ public static class HubApp
         s.AddSingleton<LedgerStore>();
         s.AddSingleton<HostService>();
         s.AddSingleton<ReconciliationService>();
-        s.AddHostedService<ReconciliationScheduler>();
         s.AddSingleton<FriendPayService>();
         s.AddSingleton<LinkService>();
         s.AddSingleton<ClickCounter>();
@@ -108,8 +107,14 @@ public static class HubApp
         s.AddSingleton<AdminTokenFilter>();
         s.AddSingleton<IdempotencyClaims>();
         s.AddSingleton<IdempotencyFilter>();
-        s.AddSingleton<PaymentWorkers>();
-        s.AddHostedService(sp => sp.GetRequiredService<PaymentWorkers>());
+        // One hosted service per background job; Jobs runs one pass of each in this order (tests, the simulation).
+        s.AddJob<UnknownRequeryJob>();
+        s.AddJob<StrayAttemptJob>();
+        s.AddJob<ExpiryJob>();
+        s.AddJob<RefundJob>();
+        s.AddJob<SplitJob>();
+        s.AddJob<IdempotencyCleanupJob>();
+        s.AddJob<ReconciliationScheduler>();
         s.AddSingleton<DemoShop>();
         s.AddSingleton<WebhookDispatcher>();
         s.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());

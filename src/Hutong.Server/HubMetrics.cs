@@ -18,6 +18,8 @@ public sealed class HubMetrics : IDisposable
     private readonly Counter<long> _notificationsRejected;
     private readonly Counter<long> _webhooksFailed;
     private readonly Counter<long> _clicksDropped;
+    private readonly Counter<long> _jobItems;
+    private readonly Histogram<double> _jobPasses;
 
     public HubMetrics()
     {
@@ -33,6 +35,8 @@ public sealed class HubMetrics : IDisposable
         _notificationsRejected = _meter.CreateCounter<long>("hutong.notifications.rejected");
         _webhooksFailed = _meter.CreateCounter<long>("hutong.webhooks.failed");
         _clicksDropped = _meter.CreateCounter<long>("hutong.links.clicks_dropped", description: "Click counts dropped because the counter queue was full.");
+        _jobItems = _meter.CreateCounter<long>("hutong.jobs.items", "{item}", "Rows a background job worked on, by job and outcome (processed, failed).");
+        _jobPasses = _meter.CreateHistogram<double>("hutong.jobs.pass.duration", "s", "How long one pass of a background job took, by job and outcome (ok, failed, skipped).");
     }
 
     public Meter Meter => _meter;
@@ -59,5 +63,30 @@ public sealed class HubMetrics : IDisposable
 
     public void ClickDropped() => _clicksDropped.Add(1);
 
+    /// <summary>The metrics of one background job, tagged with its name.</summary>
+    public JobMeter Job(string name) => new(name, _jobItems, _jobPasses);
+
     public void Dispose() => _meter.Dispose();
+}
+
+/// <summary>One background job's items and passes (instruments shared by all jobs, tagged "job").</summary>
+public sealed class JobMeter(string job, Counter<long> items, Histogram<double> passes)
+{
+    public string Job => job;
+
+    public void Processed(long n = 1) => Items(n, "processed");
+
+    public void Failed(long n = 1) => Items(n, "failed");
+
+    /// <summary>A pass that ran (ok or failed), or was skipped because another hub holds the job's lock.</summary>
+    public void Pass(TimeSpan elapsed, string outcome) =>
+        passes.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("job", job), new KeyValuePair<string, object?>("outcome", outcome));
+
+    private void Items(long n, string outcome)
+    {
+        if (n > 0)
+        {
+            items.Add(n, new KeyValuePair<string, object?>("job", job), new KeyValuePair<string, object?>("outcome", outcome));
+        }
+    }
 }

@@ -73,7 +73,7 @@ public sealed class BuyerPagesBrowserTests(SqliteHub hub, BrowserFixture browser
         var withUrl = await CreateAsync(m, "A-2002", "https://shop.example/orders/A-2002");
         var without = await CreateAsync(m, "A-2003", null);
         await hub.ExecAsync("UPDATE payments SET expires_at = 0 WHERE id IN (@a, @b)", new { a = withUrl.Str("id"), b = without.Str("id") });
-        await hub.Service<PaymentWorkers>().RunOnceAsync(default);
+        await hub.Service<Jobs>().RunOnceAsync(default);
 
         await using var ctx = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-US" });
         var page = await ctx.NewPageAsync();

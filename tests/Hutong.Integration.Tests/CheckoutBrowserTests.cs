@@ -73,7 +73,7 @@ public sealed class CheckoutBrowserTests(SqliteHub hub, BrowserFixture browser) 
         await page.Locator("#qr").WaitForAsync();
 
         await hub.ExecAsync("UPDATE payments SET expires_at = 0 WHERE id = @id", new { id });
-        await hub.Service<PaymentWorkers>().RunOnceAsync(default);
+        await hub.Service<Jobs>().RunOnceAsync(default);
 
         await page.Locator("#status[data-status='expired']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
         Assert.Contains("Expired", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);

@@ -229,7 +229,7 @@ public abstract class PaymentFlowTests(HubFixture hub)
         await hub.BuyerPaysAsync(paidCode);
 
         await hub.ExecAsync("UPDATE payments SET expires_at = 0 WHERE id IN (@unpaid, @paid)", new { unpaid, paid }); // time passes
-        await hub.Service<PaymentWorkers>().RunOnceAsync(default);
+        await hub.Service<Jobs>().RunOnceAsync(default);
 
         Assert.Equal("expired", (await m.GetAsync($"/v1/payments/{unpaid}")).Str("status"));
         Assert.Equal("CLOSED", hub.Sandbox.WeChat.Orders[(hub.WeChat.MchId, unpaidNo)].TradeState);
@@ -244,7 +244,7 @@ public abstract class PaymentFlowTests(HubFixture hub)
         await hub.ExecAsync("UPDATE payment_attempts SET status = 'requested', code_url = NULL, updated_at = 0 WHERE out_trade_no = @outTradeNo", new { outTradeNo });
         Assert.False((await m.GetAsync($"/v1/payments/{id}")).Json.TryGetProperty("next_action", out _));
 
-        await hub.Service<PaymentWorkers>().RunOnceAsync(default);
+        await hub.Service<Jobs>().RunOnceAsync(default);
 
         var recovered = await m.GetAsync($"/v1/payments/{id}");
         Assert.Equal("pending", recovered.Str("status"));
@@ -262,7 +262,7 @@ public abstract class PaymentFlowTests(HubFixture hub)
         await hub.ExecAsync("UPDATE payments SET status = 'canceled', current_attempt_id = NULL WHERE id IN (@closedId, @paidId)", new { closedId, paidId });
         var before = hub.Metrics.Total("hutong.payments.late_success");
 
-        await hub.Service<PaymentWorkers>().RunOnceAsync(default);
+        await hub.Service<Jobs>().RunOnceAsync(default);
 
         Assert.Equal("CLOSED", hub.Sandbox.WeChat.Orders[(hub.WeChat.MchId, closedNo)].TradeState);
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id IN (@closedId, @paidId) AND status IN ('open', 'requested')", new { closedId, paidId }));

@@ -51,7 +51,7 @@ public abstract class RoutingFailoverTests(HubFixture hub)
         Assert.Equal(fallback.CodeUrl, code);
 
         // The superseded direct order is closed, so it can never be paid as well.
-        await hub.Service<PaymentWorkers>().RunOnceAsync(default);
+        await hub.Service<Jobs>().RunOnceAsync(default);
         Assert.Equal("CLOSED", primary.TradeState);
         Assert.Equal(HttpStatusCode.BadRequest, (await hub.BuyerPaysAsync(primary.CodeUrl)).StatusCode);
 

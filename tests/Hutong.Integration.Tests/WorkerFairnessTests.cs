@@ -66,7 +66,7 @@ public abstract class WorkerFairnessTests(HubFixture hub)
         Assert.Equal(HttpStatusCode.OK, (await hub.BuyerPaysAsync(codeUrl)).StatusCode);
         await hub.ExecAsync("UPDATE payments SET expires_at = 0 WHERE id = @id", new { id }); // expiry finds it paid: close refused, query says paid
 
-        var workers = hub.Service<PaymentWorkers>();
+        var workers = hub.Service<Jobs>();
         for (var i = 0; i < 3; i++)
         {
             await workers.RunOnceAsync(default);

@@ -72,7 +72,7 @@ public sealed class DeterministicSimulationTests
             await Migrator.MigrateAsync(db, default);
             var payments = services.GetRequiredService<PaymentService>();
             var store = services.GetRequiredService<PaymentStore>();
-            var workers = services.GetRequiredService<PaymentWorkers>();
+            var workers = services.GetRequiredService<Jobs>();
             var refunds = services.GetRequiredService<RefundService>();
             var (merchant, _) = await services.GetRequiredService<MerchantStore>().CreateMerchantAsync("sim", default);
             var ids = new List<string>();

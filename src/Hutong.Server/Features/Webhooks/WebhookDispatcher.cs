@@ -42,6 +42,10 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Channel<Outcome> _outcomes = Channel.CreateUnbounded<Outcome>(new UnboundedChannelOptions { SingleReader = true });
 
+    // This job's metrics: a delivery attempt is an item (processed when the receiver took it, failed otherwise); a pass
+    // is one round of fan-out and claiming.
+    private readonly JobMeter _meter = metrics.Job("webhooks");
+
     private WebhookOptions Options => options.Value.Webhooks;
 
     private static int MaxInFlight(WebhookOptions o) => Math.Max(1, o.MaxConcurrentDeliveries);
@@ -87,10 +91,12 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         while (!stoppingToken.IsCancellationRequested)
         {
             var busy = false;
+            var started = time.GetTimestamp();
             try
             {
                 busy |= await FanOutAsync(stoppingToken) > 0;
                 busy |= await StartDueAsync(stoppingToken);
+                _meter.Pass(time.GetElapsedTime(started), "ok");
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -98,6 +104,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             }
             catch (Exception e)
             {
+                _meter.Pass(time.GetElapsedTime(started), "failed");
                 LogLoopError(log, e);
             }
 
@@ -303,6 +310,15 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         try
         {
             var (status, error, retryAfter) = await SendAsync(d, ct);
+            if (status is >= 200 and < 300)
+            {
+                _meter.Processed();
+            }
+            else
+            {
+                _meter.Failed();
+            }
+
             _outcomes.Writer.TryWrite(new Outcome(d, lease, status, error, retryAfter));
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -311,6 +327,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         }
         catch (Exception e)
         {
+            _meter.Failed();
             LogLoopError(log, e); // the lease lapses and the delivery is tried again
         }
         finally

@@ -34,7 +34,7 @@ public sealed record WorkSource(string Table, string From, string DueWhere, stri
 /// mismatch, timeout) waits an exponential back-off instead of being retried on every pass.
 /// </summary>
 public sealed partial class WorkQueue(
-    string name, WorkSource source, Func<WorkItem, CancellationToken, Task> handle, Db db, WorkerOptions options, TimeProvider time, ILogger log)
+    string name, WorkSource source, Func<WorkItem, CancellationToken, Task> handle, Db db, WorkerOptions options, TimeProvider time, ILogger log, JobMeter meter)
 {
     /// <summary>A lease outlives the item's timeout by this much, so only a hub that died leaves a row to another.</summary>
     private static readonly TimeSpan LeaseMargin = TimeSpan.FromSeconds(30);
@@ -52,12 +52,15 @@ public sealed partial class WorkQueue(
     {
         while (!stop.IsCancellationRequested)
         {
+            var started = time.GetTimestamp();
             try
             {
                 await DispatchAsync(stop);
+                meter.Pass(time.GetElapsedTime(started), "ok");
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
+                meter.Pass(time.GetElapsedTime(started), "failed");
                 LogDispatchFailed(log, e, name);
             }
 
@@ -187,10 +190,12 @@ public sealed partial class WorkQueue(
             try
             {
                 await handle(item, linked.Token);
+                meter.Processed();
             }
             catch (Exception e) when (!stop.IsCancellationRequested)
             {
                 // One bad row must not stall the others; it is backed off below like any row a pass left due.
+                meter.Failed();
                 LogItemFailed(log, e, name, item.Id, timeout.IsCancellationRequested);
             }
 

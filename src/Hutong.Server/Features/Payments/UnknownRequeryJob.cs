@@ -1,0 +1,38 @@
+using Dapper;
+using Hutong.Server.Features.Workers;
+using Hutong.Server.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Hutong.Server.Features.Payments;
+
+/// <summary>
+/// Re-queries wallet orders whose outcome the hub does not know: attempts left UNKNOWN, on their schedule, and attempts
+/// still 'requested' long after any wallet call must have ended (the hub stopped mid-call, so nobody recorded the answer).
+/// </summary>
+public sealed class UnknownRequeryJob(PaymentStore store, PaymentService payments, Db db, IOptions<HubOptions> options, HubMetrics metrics, TimeProvider time, ILogger<UnknownRequeryJob> log)
+    : QueueJob("unknown", Source, (item, ct) => HandleAsync(item, store, payments, db, ct), db, options.Value, metrics, time, log)
+{
+    /// <summary>A 'requested' attempt older than this outlived any wallet call: the hub died mid-call.</summary>
+    private static readonly TimeSpan OrphanAfter = TimeSpan.FromMinutes(2);
+
+    private static readonly WorkSource Source = new("payment_attempts", PaymentJobSql.Attempts,
+        "(x.status = 'unknown' AND x.next_check_at <= @now) OR (x.status = 'requested' AND x.updated_at <= @orphanedBefore)",
+        "CASE WHEN x.status = 'unknown' THEN x.next_check_at ELSE x.updated_at END", "p.merchant_id", PaymentJobSql.AttemptChannel,
+        now => new DynamicParameters(new { orphanedBefore = now - (long)OrphanAfter.TotalMilliseconds }));
+
+    private static async Task HandleAsync(WorkItem item, PaymentStore store, PaymentService payments, Db db, CancellationToken ct)
+    {
+        if (await db.ReadAsync(c => store.GetAttemptAsync(c, null, item.Id), ct) is { Status: "unknown" or "requested" } attempt)
+        {
+            await payments.ResolveUnknownAsync(attempt, ct);
+        }
+    }
+}
+
+/// <summary>The rows the attempt jobs lease: attempts (aliased x) with their payment (p).</summary>
+internal static class PaymentJobSql
+{
+    public const string Attempts = "payment_attempts x JOIN payments p ON p.id = x.payment_id";
+
+    public const string AttemptChannel = "COALESCE(x.channel, x.wallet)";
+}
