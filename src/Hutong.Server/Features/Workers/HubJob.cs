@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -126,6 +125,9 @@ public abstract class QueueJob : HubJob
         _poll = options.WorkerPollInterval;
         _queue = new WorkQueue(name, source, handle, db, options.Workers, time, log, Meter);
     }
+
+    /// <summary>Several hubs share a queue's rows through leases: never a singleton.</summary>
+    public sealed override bool Singleton => false;
 
     protected override TimeSpan Interval => _poll;
 
