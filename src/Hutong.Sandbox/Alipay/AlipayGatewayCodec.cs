@@ -24,10 +24,12 @@ internal static class AlipayGatewayCodec
         return sb.ToString();
     }
 
-    public static string Sign(RSA alipayKey, string text) =>
-        Convert.ToBase64String(alipayKey.SignData(Encoding.UTF8.GetBytes(text), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+    /// <summary>Signs <paramref name="text"/> as the bytes the request's charset gives it (UTF-8 when none is named).</summary>
+    public static string Sign(RSA alipayKey, string text, Encoding? charset = null) =>
+        Convert.ToBase64String(alipayKey.SignData((charset ?? Encoding.UTF8).GetBytes(text), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
 
-    public static bool Verify(RSA appPublicKey, string text, string? sign)
+    /// <summary>The gateway verifies the sign content in the request's charset: a GBK-signed request labelled utf-8 fails.</summary>
+    public static bool Verify(RSA appPublicKey, string text, string? sign, Encoding charset)
     {
         if (string.IsNullOrEmpty(sign))
         {
@@ -36,7 +38,7 @@ internal static class AlipayGatewayCodec
 
         var raw = new byte[sign.Length];
         return Convert.TryFromBase64String(sign, raw, out var n)
-            && appPublicKey.VerifyData(Encoding.UTF8.GetBytes(text), raw.AsSpan(0, n), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            && appPublicKey.VerifyData(charset.GetBytes(text), raw.AsSpan(0, n), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
     }
 }
 

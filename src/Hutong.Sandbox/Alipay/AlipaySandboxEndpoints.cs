@@ -35,31 +35,28 @@ public static partial class AlipaySandboxEndpoints
 
     private static async Task GatewayAsync(HttpContext ctx, AlipaySandboxState state)
     {
-        var p = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (k, v) in ctx.Request.Query)
-        {
-            p[k] = v.ToString();
-        }
-
-        if (ctx.Request.HasFormContentType)
-        {
-            foreach (var (k, v) in await ctx.Request.ReadFormAsync(ctx.RequestAborted))
-            {
-                p[k] = v.ToString();
-            }
-        }
-
+        var (p, charset) = await AlipayGatewayRequest.ReadAsync(ctx);
         var method = p.GetValueOrDefault("method");
         var responseKey = string.IsNullOrEmpty(method) ? "error_response" : method.Replace('.', '_') + "_response";
+        // page.pay/wap.pay are opened by the buyer's browser: the real gateway shows its errors as an HTML page.
+        var reply = new Reply(ctx, state, responseKey, method is "alipay.trade.page.pay" or "alipay.trade.wap.pay", charset ?? new AlipayCharset("utf-8", Encoding.UTF8));
         if (string.IsNullOrEmpty(method))
         {
-            await RespondAsync(ctx, state, responseKey, Error("40001", "Missing Required Arguments", "isv.missing-method", "缺少方法名参数"));
+            await reply.SendAsync(Error("40001", "Missing Required Arguments", "isv.missing-method", "缺少方法名参数"));
+            return;
+        }
+
+        if (charset is null)
+        {
+            // Alipay's public error list has no missing-charset code: a request without one gets the same answer as an
+            // unknown one (40002 isv.invalid-charset, "字符集错误"; e.g. github.com/suiyunonghen/DxNetPay AliPay/AlipayErrInfo.go).
+            await reply.SendAsync(Error("40002", "Invalid Arguments", "isv.invalid-charset", "字符集错误，请求参数charset错误，目前支持格式：GBK,UTF-8"));
             return;
         }
 
         if (!p.TryGetValue("app_id", out var appId) || !state.Apps.TryGetValue(appId, out var app))
         {
-            await RespondAsync(ctx, state, responseKey, Error("40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数"));
+            await reply.SendAsync(Error("40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数"));
             return;
         }
 
@@ -67,23 +64,23 @@ public static partial class AlipaySandboxEndpoints
         var javaRule = AlipayGatewayCodec.SignedText(p!, keepEmpty: false);
         var nodeRule = AlipayGatewayCodec.SignedText(p!, keepEmpty: true);
         if (p.GetValueOrDefault("sign_type") != "RSA2"
-            || !(AlipayGatewayCodec.Verify(app.PublicKey, javaRule, sign) || AlipayGatewayCodec.Verify(app.PublicKey, nodeRule, sign)))
+            || !(AlipayGatewayCodec.Verify(app.PublicKey, javaRule, sign, charset.Encoding) || AlipayGatewayCodec.Verify(app.PublicKey, nodeRule, sign, charset.Encoding)))
         {
-            await RespondAsync(ctx, state, responseKey, Error("40002", "Invalid Arguments", "isv.invalid-signature", $"验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：{javaRule}"));
+            await reply.SendAsync(Error("40002", "Invalid Arguments", "isv.invalid-signature", $"验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：{javaRule}"));
             return;
         }
 
         if (!DateTime.TryParseExact(p.GetValueOrDefault("timestamp"), "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var ts)
             || Math.Abs((new DateTimeOffset(ts, ChinaOffset) - DateTimeOffset.UtcNow).TotalMinutes) > 15)
         {
-            await RespondAsync(ctx, state, responseKey, Error("40002", "Invalid Arguments", "isv.invalid-timestamp", "非法的时间戳参数"));
+            await reply.SendAsync(Error("40002", "Invalid Arguments", "isv.invalid-timestamp", "非法的时间戳参数"));
             return;
         }
 
         string? seller = app.SellerId;
         if (p.GetValueOrDefault("app_auth_token") is { Length: > 0 } token && !state.AuthTokens.TryGetValue(token, out seller))
         {
-            await RespondAsync(ctx, state, responseKey, Error("20001", "Insufficient Token Permissions", "aop.invalid-app-auth-token", "无效的应用授权令牌"));
+            await reply.SendAsync(Error("20001", "Insufficient Token Permissions", "aop.invalid-app-auth-token", "无效的应用授权令牌"));
             return;
         }
 
@@ -94,7 +91,7 @@ public static partial class AlipaySandboxEndpoints
         }
         catch (JsonException)
         {
-            await RespondAsync(ctx, state, responseKey, Error("40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content 不是合法的JSON"));
+            await reply.SendAsync(Error("40002", "Invalid Arguments", "isv.invalid-parameter", "biz_content 不是合法的JSON"));
             return;
         }
 
@@ -115,13 +112,13 @@ public static partial class AlipaySandboxEndpoints
 
         if (fault is SandboxFault.ServerError)
         {
-            await RespondAsync(ctx, state, responseKey, Error("20000", "Service Currently Unavailable", "isp.unknow-error", "系统繁忙"));
+            await reply.SendAsync(Error("20000", "Service Currently Unavailable", "isp.unknow-error", "系统繁忙"));
             return;
         }
 
         if (fault is SandboxFault.ParamError)
         {
-            await RespondAsync(ctx, state, responseKey, Error("40004", "Business Failed", "ACQ.INVALID_PARAMETER", "参数无效 (injected)"));
+            await reply.SendAsync(Error("40004", "Business Failed", "ACQ.INVALID_PARAMETER", "参数无效 (injected)"));
             return;
         }
 
@@ -154,7 +151,7 @@ public static partial class AlipaySandboxEndpoints
             return;
         }
 
-        await RespondAsync(ctx, state, responseKey, response!, badSignature: fault is SandboxFault.BadResponseSignature);
+        await reply.SendAsync(response!, badSignature: fault is SandboxFault.BadResponseSignature);
     }
 
     private static JsonObject Precreate(AlipaySandboxState state, AlipaySandboxApp app, string seller, Dictionary<string, string> p, JsonObject biz, string? token)
@@ -488,14 +485,38 @@ public static partial class AlipaySandboxEndpoints
         return new JsonObject { ["code"] = "10000", ["msg"] = "Success", ["bill_download_url"] = $"{baseUrl}/sandbox/alipay/bills/{token}" };
     }
 
-    private static async Task RespondAsync(HttpContext ctx, AlipaySandboxState state, string responseKey, JsonObject response, bool badSignature = false)
+    /// <summary>
+    /// How the gateway answers one request. API methods: {"xxx_response":{…},"sign":"…"} in the request's charset, the
+    /// signature over the response text's bytes in that charset (what the SDKs verify). page.pay/wap.pay errors: the
+    /// HTML page the real gateway shows the buyer, "调试错误，请回到请求来源地，重新发起请求。错误代码 invalid-signature 错误原因: …"
+    /// (the sub_code without its "isv." prefix, HTTP 200), as merchants have quoted it, e.g.
+    /// blog.csdn.net/weixin_43195987/article/details/104274257 and www.cnblogs.com/day959/p/7230250.html.
+    /// </summary>
+    private sealed class Reply(HttpContext ctx, AlipaySandboxState state, string responseKey, bool page, AlipayCharset charset)
     {
-        var text = response.ToJsonString(Json);
-        var sign = AlipayGatewayCodec.Sign(state.AlipayKey, badSignature ? text + " " : text);
-        ctx.Response.ContentType = "application/json; charset=utf-8";
-        await ctx.Response.WriteAsync($"{{\"{responseKey}\":{text},\"sign\":\"{sign}\"}}", ctx.RequestAborted);
+        public async Task SendAsync(JsonObject response, bool badSignature = false)
+        {
+            if (page && response["code"]?.GetValue<string>() is { } code && code != "10000")
+            {
+                var subCode = response["sub_code"]?.GetValue<string>() ?? code;
+                ctx.Response.ContentType = "text/html; charset=utf-8";
+                await ctx.Response.WriteAsync(ErrorPage(subCode.StartsWith("isv.", StringComparison.Ordinal) ? subCode["isv.".Length..] : subCode, response["sub_msg"]?.GetValue<string>() ?? string.Empty), ctx.RequestAborted);
+                return;
+            }
+
+            var text = response.ToJsonString(Json);
+            var sign = AlipayGatewayCodec.Sign(state.AlipayKey, badSignature ? text + " " : text, charset.Encoding);
+            ctx.Response.ContentType = $"application/json; charset={charset.Name}";
+            await ctx.Response.Body.WriteAsync(charset.Encoding.GetBytes($"{{\"{responseKey}\":{text},\"sign\":\"{sign}\"}}"), ctx.RequestAborted);
+        }
     }
 
+    internal static string ErrorPage(string code, string reason) =>
+        $"""
+        <!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>支付宝 - 网上支付 安全快速！</title></head>
+        <body><div class="error"><h1>调试错误，请回到请求来源地，重新发起请求。</h1>
+        <p>错误代码 <span class="code">{Encode(code)}</span> 错误原因: <span class="reason">{Encode(reason)}</span></p></div></body></html>
+        """;
 
     internal static string Encode(string? s) => WebUtility.HtmlEncode(s ?? string.Empty);
 }
