@@ -174,14 +174,22 @@ public enum BillLineKind
 {
     Payment,
     Refund,
+
+    /// <summary>A settled transaction of a type the hub does not reconcile (e.g. a UnionPay 消费撤销): kept for a person to review.</summary>
+    Other,
+
+    /// <summary>A wallet's error or adjustment entry (UnionPay's ZME file), not tied to one of our orders: kept for review.</summary>
+    Adjustment,
 }
 
 /// <summary>
 /// One line of a wallet's daily bill, in our terms: the order (our out_trade_no), the wallet's transaction id, for a
 /// refund our out_refund_no, the amount and the fee in minor units (a refund's fee is the fee returned, as a positive
-/// amount), and the wallet's own status text.
+/// amount), and the wallet's own status text. <paramref name="Detail"/> describes an Other or Adjustment line for the
+/// person who reviews it.
 /// </summary>
-public sealed record BillLine(BillLineKind Kind, string OutTradeNo, string? TransactionId, string? OutRefundNo, long AmountMinor, long FeeMinor, string Status, DateTimeOffset? At);
+public sealed record BillLine(
+    BillLineKind Kind, string OutTradeNo, string? TransactionId, string? OutRefundNo, long AmountMinor, long FeeMinor, string Status, DateTimeOffset? At, string? Detail = null);
 
 public sealed record BillResult(WalletCallOutcome Outcome, IReadOnlyList<BillLine>? Lines, WalletError? Error)
 {

@@ -7,6 +7,12 @@ namespace Hutong.Sandbox.UnionPay;
 /// <summary>One settled transaction as UnionPay's ZM file lists it (amounts in fen; the fee is what the merchant pays, negative when returned).</summary>
 internal sealed record AcpSettledTransaction(string TxnType, string OrderId, string QueryId, long Amount, long MerchantFee, DateTimeOffset Transmitted, string? OrigQryId);
 
+/// <summary>A ZM row of any txnType (amount in fen) that a test adds to a day's settlement file.</summary>
+public sealed record UnionPaySettledRow(string MerId, string TxnType, string OrderId, string QueryId, long Amount, DateTimeOffset Transmitted, string? OrigQryId = null);
+
+/// <summary>A ZME (差错/adjustment) row: its 交易代码, 系统跟踪号, 交易金额 in fen and transmission time.</summary>
+public sealed record UnionPayErrorFileRow(string MerId, string TxnCode, string Trace, long Amount, DateTimeOffset Transmitted);
+
 /// <summary>
 /// UnionPay's side of the ACP settlement file, written the way the official demo kit's sample archive is
 /// (assets/对账文件样例/802310048993424_20150905.zip): a ZIP of "INN{yyMMdd}88ZM_{merId}" in GBK, CRLF, no header or
@@ -16,26 +22,50 @@ internal sealed record AcpSettledTransaction(string TxnType, string OrderId, str
 internal static class AcpSettlementFile
 {
     private static readonly int[] Widths = [3, 11, 11, 6, 10, 19, 12, 4, 2, 21, 2, 32, 2, 6, 10, 13, 13, 4, 15, 2, 2, 6, 2, 4, 32, 1, 21, 15, 1, 15, 32, 13, 13, 8, 32, 13, 13, 12, 2, 1, 131];
+    /// <summary>ZME widths: the kit's DemoBase.parseZMEFile (github.com/xingchen0085/ACPSample_B2C, commit 41d336c0).</summary>
+    private static readonly int[] ZmeWidths = [3, 11, 11, 6, 10, 19, 12, 4, 2, 2, 6, 10, 4, 12, 13, 13, 15, 15, 1, 12, 2, 135];
     private static readonly TimeSpan China = TimeSpan.FromHours(8);
 
     static AcpSettlementFile() => Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
 
     public static string EntryName(string merId, DateOnly settleDate) => $"INN{settleDate:yyMMdd}88ZM_{merId}";
 
-    public static byte[] Zip(string merId, DateOnly settleDate, IEnumerable<AcpSettledTransaction> rows)
+    /// <summary>The archive: the ZM file, and a ZME file ("INN{yyMMdd}88ZME_{merId}") only on a day with 差错 rows.</summary>
+    public static byte[] Zip(string merId, DateOnly settleDate, IEnumerable<AcpSettledTransaction> rows, IReadOnlyCollection<UnionPayErrorFileRow> errors)
     {
         var gbk = Encoding.GetEncoding("GBK");
         using var zip = new MemoryStream();
         using (var archive = new ZipArchive(zip, ZipArchiveMode.Create, leaveOpen: true))
         {
-            using var w = archive.CreateEntry(EntryName(merId, settleDate)).Open();
-            foreach (var r in rows)
+            using (var w = archive.CreateEntry(EntryName(merId, settleDate)).Open())
             {
-                w.Write(gbk.GetBytes(Line(merId, r) + "\r\n"));
+                foreach (var r in rows)
+                {
+                    w.Write(gbk.GetBytes(Line(merId, r) + "\r\n"));
+                }
+            }
+
+            if (errors.Count > 0)
+            {
+                using var e = archive.CreateEntry($"INN{settleDate:yyMMdd}88ZME_{merId}").Open();
+                foreach (var r in errors)
+                {
+                    e.Write(gbk.GetBytes(ErrorLine(r) + "\r\n"));
+                }
             }
         }
 
         return zip.ToArray();
+    }
+
+    private static string ErrorLine(UnionPayErrorFileRow r)
+    {
+        var f = new string[ZmeWidths.Length];
+        f[0] = r.TxnCode;
+        f[3] = r.Trace;
+        f[4] = r.Transmitted.ToOffset(China).ToString("MMddHHmmss", CultureInfo.InvariantCulture);
+        f[6] = r.Amount.ToString("D12", CultureInfo.InvariantCulture);
+        return Join(f, ZmeWidths, "ZME");
     }
 
     private static string Line(string merId, AcpSettledTransaction r)
@@ -50,24 +80,30 @@ internal static class AcpSettlementFile
         f[11] = r.OrderId;
         f[15] = DebitCredit(r.MerchantFee);
         // 结算金额 and 清算净额: what reaches the merchant, credited on a payment and debited on a 退货.
-        var net = r.TxnType == "04" ? -(r.Amount - (-r.MerchantFee)) : r.Amount - r.MerchantFee;
+        var net = r.TxnType == "01" ? r.Amount - r.MerchantFee : -(r.Amount + r.MerchantFee);
         f[16] = DebitCredit(-net);
         f[19] = r.TxnType;
-        f[20] = r.TxnType == "04" ? "00" : "07";
+        f[20] = r.TxnType == "01" ? "07" : "00";
         f[21] = "000000";
         f[26] = r.OrigQryId ?? string.Empty;
         f[27] = merId;
         f[32] = f[16];
-        var sb = new StringBuilder(607);
-        for (var i = 0; i < Widths.Length; i++)
+        return Join(f, Widths, "ZM");
+    }
+
+    /// <summary>Fixed-width fields, one space between; the values written are ASCII, so characters are bytes.</summary>
+    private static string Join(string?[] f, int[] widths, string file)
+    {
+        var sb = new StringBuilder(widths.Sum() + widths.Length);
+        for (var i = 0; i < widths.Length; i++)
         {
             var v = f[i] ?? string.Empty;
-            if (v.Length > Widths[i])
+            if (v.Length > widths[i])
             {
-                throw new InvalidOperationException($"ZM field {i + 1} '{v}' is wider than {Widths[i]}");
+                throw new InvalidOperationException($"{file} field {i + 1} '{v}' is wider than {widths[i]}");
             }
 
-            sb.Append(i == 0 ? string.Empty : " ").Append(v.PadRight(Widths[i]));
+            sb.Append(i == 0 ? string.Empty : " ").Append(v.PadRight(widths[i]));
         }
 
         return sb.ToString();

@@ -91,6 +91,16 @@ public sealed class UnionPaySandbox : IDisposable
 
     public ConcurrentQueue<NotificationAttempt> NotificationLog { get; } = new();
 
+    /// <summary>
+    /// Rows the settlement file of their China day carries beside the sandbox's own payments and 退货: transactions of
+    /// other types in ZM (a 消费撤销, a 预授权…) and 差错/adjustment entries in a ZME file. The sandbox does not make these
+    /// itself; tests add them to see the hub report what it cannot match.
+    /// </summary>
+    public ConcurrentQueue<UnionPaySettledRow> ExtraSettledRows { get; } = new();
+
+    /// <inheritdoc cref="ExtraSettledRows"/>
+    public ConcurrentQueue<UnionPayErrorFileRow> ErrorFileRows { get; } = new();
+
     public void Map(IEndpointRouteBuilder app)
     {
         app.MapPost("/gateway/api/backTransReq.do", (HttpContext ctx) => HandleAsync(ctx, query: false)).DisableAntiforgery();
@@ -260,10 +270,14 @@ public sealed class UnionPaySandbox : IDisposable
             }
         }
 
+        rows.AddRange(ExtraSettledRows.Where(r => r.MerId == merId && OnDay(r.Transmitted))
+            .Select(r => new AcpSettledTransaction(r.TxnType, r.OrderId, r.QueryId, r.Amount, 0, r.Transmitted, r.OrigQryId)));
+        var errors = ErrorFileRows.Where(r => r.MerId == merId && OnDay(r.Transmitted)).ToList();
+
         reply["settleDate"] = f["settleDate"];
         reply["fileType"] = "00";
         reply["fileName"] = $"{AcpSettlementFile.EntryName(merId, date)}.zip";
-        reply["fileContent"] = Convert.ToBase64String(AcpSettlementFile.Zip(merId, date, rows));
+        reply["fileContent"] = Convert.ToBase64String(AcpSettlementFile.Zip(merId, date, rows, errors));
         await WriteAsync(ctx, Answer(reply, "00", "成功[0000000]"));
     }
 

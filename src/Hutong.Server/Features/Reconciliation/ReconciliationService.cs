@@ -12,7 +12,11 @@ using Hutong.Server.Storage;
 namespace Hutong.Server.Features.Reconciliation;
 
 /// <summary>One difference between a wallet's bill and the hub's books, and what the run did about it.</summary>
-/// <param name="Kind">missing_in_hub, missing_in_wallet, amount_mismatch, status_mismatch or fee_mismatch.</param>
+/// <param name="Kind">
+/// missing_in_hub, missing_in_wallet, amount_mismatch, status_mismatch, fee_mismatch, unhandled_transaction_type (a bill
+/// row of a type the hub does not reconcile, e.g. a UnionPay 消费撤销) or wallet_adjustment (a wallet's error/adjustment
+/// entry, UnionPay's ZME file).
+/// </param>
 /// <param name="Resolution">repaired (a re-query proved the wallet right and the hub now agrees) or open (needs a person).</param>
 public sealed record Discrepancy(
     string Kind, string Channel, string Wallet, string OutTradeNo, string? OutRefundNo, long? HubAmount, long? WalletAmount, string Resolution, string Detail);
@@ -212,6 +216,18 @@ public sealed partial class ReconciliationService(
         foreach (var r in hubRefunds.Where(r => !seenRefunds.Contains(r.OutRefundNo)))
         {
             Add("missing_in_wallet", null, r.OutTradeNo, r.OutRefundNo, r.Amount, null, "open", "refund succeeded in the hub but is not in the bill");
+        }
+
+        // Rows the hub cannot match are shown to a person rather than refusing the bill or being dropped: the wallet moved
+        // money the hub's books may not reflect.
+        foreach (var line in bill.Lines!.Where(l => l.Kind == BillLineKind.Other))
+        {
+            Add("unhandled_transaction_type", line, line.OutTradeNo, null, null, line.AmountMinor, "open", line.Detail ?? line.Status);
+        }
+
+        foreach (var line in bill.Lines!.Where(l => l.Kind == BillLineKind.Adjustment))
+        {
+            Add("wallet_adjustment", line, line.OutTradeNo, null, null, line.AmountMinor, "open", line.Detail ?? line.Status);
         }
 
         return await SaveAsync(date, channel, connector.Wallet, started, bill.Lines!.Count, matched, repaired, found, null);
