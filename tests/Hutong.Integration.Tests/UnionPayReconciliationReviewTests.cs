@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Sandbox;
 using Hutong.Sandbox.UnionPay;
-using Hutong.Server.Features.Demo;
+using Hutong.Demo;
 using Hutong.Server.Features.Reconciliation;
 
 namespace Hutong.Integration.Tests;

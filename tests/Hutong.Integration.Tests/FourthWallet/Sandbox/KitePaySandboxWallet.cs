@@ -233,7 +233,7 @@ public sealed class KitePaySandboxWallet : ISandboxWallet
         {
             if (OnDay(o.PaidAt))
             {
-                lines.Add(new JsonObject { ["kind"] = "payment", ["out_trade_no"] = o.OutTradeNo, ["transaction_id"] = o.TransactionId, ["amount"] = o.Amount, ["fee"] = (o.Amount * 30 + 5_000) / 10_000, // to the nearest fen, as the wallets bill it ["status"] = "PAID", ["at"] = o.PaidAt });
+                lines.Add(new JsonObject { ["kind"] = "payment", ["out_trade_no"] = o.OutTradeNo, ["transaction_id"] = o.TransactionId, ["amount"] = o.Amount, ["fee"] = (o.Amount * 30 + 5_000) / 10_000 /* to the nearest fen, as wallets bill */, ["status"] = "PAID", ["at"] = o.PaidAt });
             }
 
             foreach (var x in o.Refunds.Values.Where(x => OnDay(x.At)))
