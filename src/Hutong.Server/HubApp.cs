@@ -80,6 +80,7 @@ public static class HubApp
         s.TryAddSingleton(TimeProvider.System); // the deterministic simulation registers its own clock first
         s.AddSingleton(storeOptions);
         s.AddSingleton<Db>();
+        s.AddSingleton<CacheBus>().AddHostedService(sp => sp.GetRequiredService<CacheBus>()); // caches agree across instances
         s.AddSingleton<HubMetrics>();
         s.AddSingleton<MerchantStore>();
         s.AddSingleton<PaymentStore>();

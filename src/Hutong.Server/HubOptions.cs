@@ -21,6 +21,12 @@ public sealed class HubOptions
 
     public TimeSpan WorkerPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long an in-process cache entry (API keys, links, rollout rules, routes, channels) lives at most. With several
+    /// instances on PostgreSQL a change reaches the others at once by LISTEN/NOTIFY; this bounds staleness when a notice is lost.
+    /// </summary>
+    public TimeSpan CacheTtl { get; set; } = TimeSpan.FromSeconds(30);
+
     public Features.Workers.WorkerOptions Workers { get; set; } = new();
 
     /// <summary>Send a new refund to the wallet right after the request (off the request); false leaves it to the worker (the simulation).</summary>

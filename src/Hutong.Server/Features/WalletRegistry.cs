@@ -16,15 +16,41 @@ public sealed record ChannelInfo(string Id, string Wallet, string Mode, bool Con
 /// operators add more at run time, with credentials sealed by <see cref="SecretBox"/> in the store.
 /// </summary>
 public sealed class WalletRegistry(
-    IEnumerable<IWalletConnector> connectors, WalletCatalog modules, Db db, SecretBox secrets, IServiceProvider services, TimeProvider time, IOptions<HubOptions> options)
+    IEnumerable<IWalletConnector> connectors, WalletCatalog modules, Db db, SecretBox secrets, IServiceProvider services, TimeProvider time, IOptions<HubOptions> options,
+    CacheBus? caches = null)
 {
     private readonly Dictionary<string, IWalletConnector> _byName = connectors.ToDictionary(c => c.Wallet, StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, IWalletConnector> _channels = new(StringComparer.Ordinal);
-
-    // A reference, so readers on other threads see the whole snapshot or none of it.
-    private EnabledWallets? _enabled;
+    private readonly Cached _cached = new(caches);
+    private readonly TimeSpan _cacheTtl = caches?.Ttl ?? CacheBus.DefaultTtl;
 
     private sealed record EnabledWallets(IReadOnlyDictionary<string, IWalletConnector> Wallets, DateTimeOffset Until);
+
+    /// <summary>
+    /// What this instance remembers of the channels: their connectors, and the enabled wallets. A channel added on any
+    /// instance (or by the CLI) drops the snapshot everywhere through <see cref="CacheBus"/>.
+    /// </summary>
+    private sealed class Cached
+    {
+        public Cached(CacheBus? caches) =>
+            Tracker = CacheTracker.Track(caches, CacheBus.WalletChannel, id =>
+            {
+                Channels.TryRemove(id, out _);
+                Enabled = null;
+            }, () =>
+            {
+                Channels.Clear();
+                Enabled = null;
+            });
+
+        public ConcurrentDictionary<string, IWalletConnector> Channels { get; } = new(StringComparer.Ordinal);
+
+        // A reference, so readers on other threads see the whole snapshot or none of it.
+        public EnabledWallets? Enabled { get => Volatile.Read(ref _enabled); set => Volatile.Write(ref _enabled, value); }
+
+        public CacheTracker Tracker { get; }
+
+        private EnabledWallets? _enabled;
+    }
 
     /// <summary>Names a channel may not take: each wallet's configured account is the channel of that name.</summary>
     public bool IsWalletName(string name) => modules.Find(name) is not null;
@@ -35,11 +61,12 @@ public sealed class WalletRegistry(
     /// </summary>
     public async Task<IReadOnlyDictionary<string, IWalletConnector>> WalletsAsync(CancellationToken ct)
     {
-        if (_enabled is { } hit && hit.Until > time.GetUtcNow())
+        if (_cached.Enabled is { } hit && hit.Until > time.GetUtcNow())
         {
             return hit.Wallets;
         }
 
+        var generation = _cached.Tracker.Generation;
         var result = new Dictionary<string, IWalletConnector>(_byName, StringComparer.Ordinal);
         var stored = await db.ReadAsync(c => c.QueryAsync<(string Id, string Wallet)>("SELECT id, wallet FROM channels ORDER BY id"), ct);
         foreach (var (id, wallet) in stored)
@@ -50,7 +77,11 @@ public sealed class WalletRegistry(
             }
         }
 
-        _enabled = new EnabledWallets(result, time.GetUtcNow().AddSeconds(5));
+        if (_cached.Tracker.MayCache(generation))
+        {
+            _cached.Enabled = new EnabledWallets(result, time.GetUtcNow() + _cacheTtl);
+        }
+
         return result;
     }
 
@@ -65,7 +96,7 @@ public sealed class WalletRegistry(
             return configured;
         }
 
-        if (_channels.TryGetValue(channel, out var cached))
+        if (_cached.Channels.TryGetValue(channel, out var cached))
         {
             return cached;
         }
@@ -77,7 +108,7 @@ public sealed class WalletRegistry(
             return null;
         }
 
-        return _channels.GetOrAdd(channel, _ => Build(r.Wallet, secrets.Open(r.ConfigCiphertext, channel)));
+        return _cached.Channels.GetOrAdd(channel, _ => Build(r.Wallet, secrets.Open(r.ConfigCiphertext, channel)));
     }
 
     /// <summary>Adds a channel. Its credentials are proved by building the connector before anything is stored.</summary>
@@ -86,11 +117,15 @@ public sealed class WalletRegistry(
         var raw = config.GetRawText();
         var connector = Build(wallet, raw);
         var sealedConfig = secrets.Seal(raw, id);
-        await db.WriteAsync((c, t) => c.ExecuteAsync(
-            "INSERT INTO channels (id, wallet, mode, config_ciphertext, created_at) VALUES (@id, @wallet, @mode, @sealedConfig, @now)",
-            new { id, wallet, mode, sealedConfig, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t), ct);
-        _channels[id] = connector;
-        _enabled = null;
+        await db.WriteAsync(async (c, t) =>
+        {
+            await c.ExecuteAsync(
+                "INSERT INTO channels (id, wallet, mode, config_ciphertext, created_at) VALUES (@id, @wallet, @mode, @sealedConfig, @now)",
+                new { id, wallet, mode, sealedConfig, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t);
+            await CacheBus.SendAsync(c, t, CacheBus.WalletChannel, id); // the other instances' wallet lists take it in
+        }, ct);
+        _cached.Tracker.Evict(id);
+        _cached.Channels[id] = connector;
     }
 
     public async Task<IReadOnlyList<ChannelInfo>> ListAsync(CancellationToken ct)

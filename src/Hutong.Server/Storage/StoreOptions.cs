@@ -40,6 +40,12 @@ public sealed class StoreOptions
 
     public int MaxPoolSize { get; set; } = 80;
 
+    /// <summary>
+    /// PostgreSQL: where the cache listener LISTENs, if not <see cref="ConnectionString"/>. LISTEN needs a session of its own,
+    /// so behind PgBouncer in transaction mode point this at PostgreSQL directly (or a session-mode pool).
+    /// </summary>
+    public string? ListenerConnectionString { get; set; }
+
     /// <summary>PostgreSQL: transactions that commit groups of concurrent statement-only writes (creates) at once.</summary>
     public int PostgresWriters { get; set; } = 2;
 }

@@ -17,14 +17,30 @@ public sealed record RouteRulesDto(IReadOnlyList<RouteRule>? Rules);
 /// are fallbacks), healthy channels first. With no rules, the wallet's configured account. Changing a merchant from an
 /// acquirer to direct access is a change of rules here; the merchant's integration does not change.
 /// </summary>
-public sealed class RoutingService(Db db, TimeProvider time)
+public sealed class RoutingService
 {
-    private static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan Cooldown = TimeSpan.FromSeconds(30);
     private const int TripAfter = 3;
 
+    private readonly Db _db;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _cacheTtl;
     private readonly ConcurrentDictionary<(string, string), (IReadOnlyList<RouteRule> Rules, DateTimeOffset Until)> _cache = new();
     private readonly ConcurrentDictionary<string, (int Failures, DateTimeOffset Last)> _health = new(StringComparer.Ordinal);
+    private readonly CacheTracker _tracker;
+
+    /// <summary>With <paramref name="caches"/> (the hub), a merchant's routes saved on any instance are evicted here too.</summary>
+    public RoutingService(Db db, TimeProvider time, CacheBus? caches = null)
+    {
+        _db = db;
+        _time = time;
+        _cacheTtl = caches?.Ttl ?? CacheBus.DefaultTtl;
+        _tracker = CacheTracker.Track(caches, CacheBus.Route, key => _cache.TryRemove(ParseKey(key), out _), _cache.Clear);
+    }
+
+    private static string RouteKey(string merchantId, string wallet) => merchantId + ":" + wallet;
+
+    private static (string, string) ParseKey(string key) => key.LastIndexOf(':') is var i and > 0 ? (key[..i], key[(i + 1)..]) : (key, string.Empty);
 
     public async Task<IReadOnlyList<string>> ChannelsAsync(PaymentRow payment, string wallet, CancellationToken ct)
     {
@@ -49,38 +65,45 @@ public sealed class RoutingService(Db db, TimeProvider time)
 
     public async Task<IReadOnlyList<RouteRule>> RulesAsync(string merchantId, string wallet, CancellationToken ct)
     {
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         if (_cache.TryGetValue((merchantId, wallet), out var hit) && hit.Until > now)
         {
             return hit.Rules;
         }
 
-        var json = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<string?>(
+        var generation = _tracker.Generation;
+        var json = await _db.ReadAsync(c => c.QuerySingleOrDefaultAsync<string?>(
             "SELECT rules FROM routes WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet }), ct);
         IReadOnlyList<RouteRule> rules = json is null ? [] : JsonSerializer.Deserialize<List<RouteRule>>(json, ApiJson.Options)!;
-        _cache[(merchantId, wallet)] = (rules, now + CacheTtl);
+        if (_tracker.MayCache(generation))
+        {
+            _cache[(merchantId, wallet)] = (rules, now + _cacheTtl);
+        }
+
         return rules;
     }
 
     public async Task SaveAsync(string merchantId, string wallet, IReadOnlyList<RouteRule> rules, CancellationToken ct)
     {
         var json = ApiJson.Serialize(rules);
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        await db.WriteAsync(async (c, t) =>
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        await _db.WriteAsync(async (c, t) =>
         {
             if (await c.ExecuteAsync("UPDATE routes SET rules = @json, updated_at = @now WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet, json, now }, t) == 0)
             {
                 await c.ExecuteAsync("INSERT INTO routes (merchant_id, wallet, rules, updated_at) VALUES (@merchantId, @wallet, @json, @now)", new { merchantId, wallet, json, now }, t);
             }
+
+            await CacheBus.SendAsync(c, t, CacheBus.Route, RouteKey(merchantId, wallet));
         }, ct);
-        _cache.TryRemove((merchantId, wallet), out _);
+        _tracker.Evict(RouteKey(merchantId, wallet));
     }
 
     public void RecordSuccess(string channel) => _health.TryRemove(channel, out _);
 
     public void RecordFailure(string channel) =>
-        _health.AddOrUpdate(channel, _ => (1, time.GetUtcNow()), (_, h) => (h.Failures + 1, time.GetUtcNow()));
+        _health.AddOrUpdate(channel, _ => (1, _time.GetUtcNow()), (_, h) => (h.Failures + 1, _time.GetUtcNow()));
 
     public bool IsHealthy(string channel) =>
-        !_health.TryGetValue(channel, out var h) || h.Failures < TripAfter || time.GetUtcNow() - h.Last > Cooldown;
+        !_health.TryGetValue(channel, out var h) || h.Failures < TripAfter || _time.GetUtcNow() - h.Last > Cooldown;
 }

@@ -12,15 +12,21 @@ using Microsoft.Extensions.Options;
 namespace Hutong.Server.Features.Links;
 
 /// <summary>
-/// Cross-app links and share codes. Redirect lookups are served from memory (a short TTL, evicted at once on revoke on
-/// this instance) so a click costs no database round trip; clicks are counted off the request path by <see cref="ClickCounter"/>.
+/// Cross-app links and share codes. Redirect lookups are served from memory (Hutong:CacheTtl at most; a revoke evicts
+/// the link at once on this instance, and through <see cref="CacheBus"/> on every other) so a click costs no database round
+/// trip; clicks are counted off the request path by <see cref="ClickCounter"/>.
 /// </summary>
-public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubOptions> options, TimeProvider time)
+public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubOptions> options, TimeProvider time, CacheBus? caches = null)
 {
     public const string LinkPrefix = "lnk";
     public const string SharePrefix = "sc";
     public static readonly TimeSpan DefaultShareCodeLifetime = TimeSpan.FromDays(30);
-    private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
+    private readonly TimeSpan _cacheFor = caches?.Ttl ?? CacheBus.DefaultTtl;
+
+    // The memory cache is shared with nothing else but cannot be emptied: a clear starts a new epoch, and older entries miss.
+    private readonly CacheTracker _tracker = CacheTracker.Track(caches, CacheBus.Link, code => cache.Remove(CacheKey(code)), () => { });
+
+    private sealed record CachedLink(LinkRow? Row, long Epoch);
     private static readonly IReadOnlyDictionary<string, long> NoClicks = new Dictionary<string, long>();
     private const string CodeAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -101,6 +107,7 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
                 row.Status = "revoked";
                 row.RevokedAt = now;
                 await c.ExecuteAsync("UPDATE links SET status = 'revoked', revoked_at = @now WHERE id = @id", new { now, id }, t);
+                await CacheBus.SendAsync(c, t, CacheBus.Link, row.Code); // the other instances forget it when this commits
             }
 
             var ok = ApiResult.Ok(ToDto(row, NoClicks));
@@ -113,7 +120,7 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
         }, ct);
         if (result.Item2 is { } code)
         {
-            cache.Remove(CacheKey(code));
+            _tracker.Evict(code);
         }
 
         return result.Item1;
@@ -122,13 +129,18 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
     /// <summary>The redirect's lookup: memory first. Null for unknown codes (also cached, briefly, against floods).</summary>
     public async ValueTask<LinkRow?> FindByCodeAsync(string code, CancellationToken ct)
     {
-        if (cache.TryGetValue(CacheKey(code), out LinkRow? hit))
+        if (cache.TryGetValue(CacheKey(code), out CachedLink? hit) && hit is not null && hit.Epoch == _tracker.Epoch)
         {
-            return hit;
+            return hit.Row;
         }
 
+        var (generation, epoch) = (_tracker.Generation, _tracker.Epoch);
         var row = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<LinkRow?>("SELECT * FROM links WHERE code = @code", new { code }), ct);
-        cache.Set(CacheKey(code), row, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheFor, Size = 1 });
+        if (_tracker.MayCache(generation))
+        {
+            cache.Set(CacheKey(code), new CachedLink(row, epoch), new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = _cacheFor, Size = 1 });
+        }
+
         return row;
     }
 

@@ -18,8 +18,11 @@ public sealed record AuthenticatedKey(string KeyId, string MerchantId);
 /// Merchants and their API keys. Only a SHA-256 of each key is stored (keys carry 192 random bits, so a
 /// fast hash is enough); the key itself is shown once, at creation.
 /// </summary>
-public sealed class MerchantStore(Db db, TimeProvider time, int cacheSize = MerchantStore.DefaultCacheSize)
+public sealed class MerchantStore
 {
+    private readonly Db _db;
+    private readonly TimeProvider _time;
+
     public const string KeyPrefix = "sk_";
 
     /// <summary>
@@ -28,8 +31,19 @@ public sealed class MerchantStore(Db db, TimeProvider time, int cacheSize = Merc
     /// </summary>
     public const int DefaultCacheSize = 10_000;
 
-    private static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(30);
-    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = cacheSize, Clock = new CacheClock(time) });
+    private readonly TimeSpan _cacheTtl;
+    private readonly MemoryCache _cache;
+    private readonly CacheTracker _tracker;
+
+    /// <summary>With <paramref name="caches"/> (the hub), a revocation on any instance evicts the key here too.</summary>
+    public MerchantStore(Db db, TimeProvider time, int cacheSize = DefaultCacheSize, CacheBus? caches = null)
+    {
+        _db = db;
+        _time = time;
+        _cacheTtl = caches?.Ttl ?? CacheBus.DefaultTtl;
+        _cache = new(new MemoryCacheOptions { SizeLimit = cacheSize, Clock = new CacheClock(time) });
+        _tracker = CacheTracker.Track(caches, CacheBus.ApiKey, hash => _cache.Remove(hash), () => _cache.Clear());
+    }
 
     /// <summary>Entries in the key cache (tests check its bound).</summary>
     internal int CachedKeys => _cache.Count;
@@ -41,10 +55,10 @@ public sealed class MerchantStore(Db db, TimeProvider time, int cacheSize = Merc
     public async Task<(Merchant Merchant, IssuedKey Key)> CreateMerchantAsync(
         string name, CancellationToken ct, Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Merchant, IssuedKey, Task>? alsoInTransaction = null)
     {
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var merchant = new Merchant(Ids.New(Ids.Merchant), name, now);
         var key = NewKey(merchant.Id);
-        await db.WriteAsync(async (c, t) =>
+        await _db.WriteAsync(async (c, t) =>
         {
             await c.ExecuteAsync("INSERT INTO merchants (id, name, created_at) VALUES (@Id, @Name, @CreatedAt)", merchant, t);
             await InsertKeyAsync(c, t, key, now);
@@ -59,14 +73,14 @@ public sealed class MerchantStore(Db db, TimeProvider time, int cacheSize = Merc
     public async Task<IssuedKey?> CreateKeyAsync(string merchantId, CancellationToken ct)
     {
         var key = NewKey(merchantId);
-        var ok = await db.WriteAsync(async (c, t) =>
+        var ok = await _db.WriteAsync(async (c, t) =>
         {
             if (await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM merchants WHERE id = @merchantId", new { merchantId }, t) == 0)
             {
                 return false;
             }
 
-            await InsertKeyAsync(c, t, key, time.GetUtcNow().ToUnixTimeMilliseconds());
+            await InsertKeyAsync(c, t, key, _time.GetUtcNow().ToUnixTimeMilliseconds());
             return true;
         }, ct);
         return ok ? key : null;
@@ -74,27 +88,28 @@ public sealed class MerchantStore(Db db, TimeProvider time, int cacheSize = Merc
 
     public async Task<bool> RevokeKeyAsync(string keyId, CancellationToken ct)
     {
-        var hash = await db.WriteAsync(async (c, t) =>
+        var hash = await _db.WriteAsync(async (c, t) =>
         {
             var h = await c.ExecuteScalarAsync<string?>("SELECT key_hash FROM api_keys WHERE id = @keyId AND revoked_at IS NULL", new { keyId }, t);
             if (h is not null)
             {
                 await c.ExecuteAsync("UPDATE api_keys SET revoked_at = @now WHERE id = @keyId",
-                    new { keyId, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t);
+                    new { keyId, now = _time.GetUtcNow().ToUnixTimeMilliseconds() }, t);
+                await CacheBus.SendAsync(c, t, CacheBus.ApiKey, h); // the other instances forget it when this commits
             }
 
             return h;
         }, ct);
         if (hash is not null)
         {
-            _cache.Remove(hash);
+            _tracker.Evict(hash);
         }
 
         return hash is not null;
     }
 
     public Task<Merchant?> GetAsync(string merchantId, CancellationToken ct) =>
-        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<Merchant?>(
+        _db.ReadAsync(c => c.QuerySingleOrDefaultAsync<Merchant?>(
             "SELECT id AS Id, name AS Name, created_at AS CreatedAt FROM merchants WHERE id = @merchantId", new { merchantId }), ct);
 
     /// <summary>Resolves a presented key to its merchant, or null. Results are cached briefly per key hash.</summary>
@@ -115,15 +130,20 @@ public sealed class MerchantStore(Db db, TimeProvider time, int cacheSize = Merc
             return hit.Key;
         }
 
-        var key = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<AuthenticatedKey?>(
+        var generation = _tracker.Generation;
+        var key = await _db.ReadAsync(c => c.QuerySingleOrDefaultAsync<AuthenticatedKey?>(
             "SELECT id AS KeyId, merchant_id AS MerchantId FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL", new { hash }), ct);
-        _cache.Set(hash, new CachedKey(key), new MemoryCacheEntryOptions
+        if (_tracker.MayCache(generation))
         {
-            Size = 1,
-            AbsoluteExpirationRelativeToNow = CacheTtl,
-            // A full cache compacts low priority first: made-up keys go before the merchants' real ones.
-            Priority = key is null ? CacheItemPriority.Low : CacheItemPriority.Normal,
-        });
+            _cache.Set(hash, new CachedKey(key), new MemoryCacheEntryOptions
+            {
+                Size = 1,
+                AbsoluteExpirationRelativeToNow = _cacheTtl,
+                // A full cache compacts low priority first: made-up keys go before the merchants' real ones.
+                Priority = key is null ? CacheItemPriority.Low : CacheItemPriority.Normal,
+            });
+        }
+
         return key;
     }
 

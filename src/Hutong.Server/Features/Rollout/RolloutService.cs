@@ -16,26 +16,43 @@ public sealed record RolloutRuleDto(
     IReadOnlyList<string>? Categories);
 
 /// <summary>
-/// Per-merchant rollout rules, cached in memory (a few seconds, refreshed on write) so evaluation stays in-process.
-/// A wallet without a rule is offered to everyone.
+/// Per-merchant rollout rules, cached in memory so evaluation stays in-process: a write evicts them here at once and on
+/// every other instance through <see cref="CacheBus"/>; Hutong:CacheTtl bounds them otherwise. A wallet without a rule is
+/// offered to everyone.
 /// </summary>
-public sealed class RolloutService(Db db, TimeProvider time)
+public sealed class RolloutService
 {
-    private static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(5);
+    private readonly Db _db;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _cacheTtl;
     private readonly ConcurrentDictionary<string, (IReadOnlyDictionary<string, RolloutRule> Rules, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+    private readonly CacheTracker _tracker;
+
+    public RolloutService(Db db, TimeProvider time, CacheBus? caches = null)
+    {
+        _db = db;
+        _time = time;
+        _cacheTtl = caches?.Ttl ?? CacheBus.DefaultTtl;
+        _tracker = CacheTracker.Track(caches, CacheBus.Rollout, merchantId => _cache.TryRemove(merchantId, out _), _cache.Clear);
+    }
 
     public async Task<IReadOnlyDictionary<string, RolloutRule>> RulesAsync(string merchantId, CancellationToken ct)
     {
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         if (_cache.TryGetValue(merchantId, out var hit) && hit.Until > now)
         {
             return hit.Rules;
         }
 
-        var rows = await db.ReadAsync(c => c.QueryAsync<(string Wallet, string Rule)>(
+        var generation = _tracker.Generation;
+        var rows = await _db.ReadAsync(c => c.QueryAsync<(string Wallet, string Rule)>(
             "SELECT wallet, rule FROM rollout_rules WHERE merchant_id = @merchantId", new { merchantId }), ct);
         var rules = rows.ToDictionary(r => r.Wallet, r => ToRule(r.Wallet, JsonSerializer.Deserialize<RolloutRuleDto>(r.Rule, ApiJson.Options)!), StringComparer.Ordinal);
-        _cache[merchantId] = (rules, now + CacheTtl);
+        if (_tracker.MayCache(generation))
+        {
+            _cache[merchantId] = (rules, now + _cacheTtl);
+        }
+
         return rules;
     }
 
@@ -47,8 +64,8 @@ public sealed class RolloutService(Db db, TimeProvider time)
     public async Task SaveAsync(string merchantId, string wallet, RolloutRuleDto dto, CancellationToken ct)
     {
         var rule = ApiJson.Serialize(dto);
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        await db.WriteAsync(async (c, t) =>
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        await _db.WriteAsync(async (c, t) =>
         {
             var n = await c.ExecuteAsync("UPDATE rollout_rules SET rule = @rule, updated_at = @now WHERE merchant_id = @merchantId AND wallet = @wallet",
                 new { merchantId, wallet, rule, now }, t);
@@ -57,14 +74,21 @@ public sealed class RolloutService(Db db, TimeProvider time)
                 await c.ExecuteAsync("INSERT INTO rollout_rules (merchant_id, wallet, rule, updated_at) VALUES (@merchantId, @wallet, @rule, @now)",
                     new { merchantId, wallet, rule, now }, t);
             }
+
+            await CacheBus.SendAsync(c, t, CacheBus.Rollout, merchantId);
         }, ct);
-        _cache.TryRemove(merchantId, out _);
+        _tracker.Evict(merchantId);
     }
 
     public async Task<bool> DeleteAsync(string merchantId, string wallet, CancellationToken ct)
     {
-        var n = await db.WriteAsync((c, t) => c.ExecuteAsync("DELETE FROM rollout_rules WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet }, t), ct);
-        _cache.TryRemove(merchantId, out _);
+        var n = await _db.WriteAsync(async (c, t) =>
+        {
+            var deleted = await c.ExecuteAsync("DELETE FROM rollout_rules WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet }, t);
+            await CacheBus.SendAsync(c, t, CacheBus.Rollout, merchantId);
+            return deleted;
+        }, ct);
+        _tracker.Evict(merchantId);
         return n > 0;
     }
 
