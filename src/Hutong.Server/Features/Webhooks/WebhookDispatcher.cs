@@ -122,12 +122,39 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
     /// <summary>
     /// Turns undispatched outbox events into one pending delivery per enabled endpoint, atomically, in three set-based
     /// statements per batch however many events it holds (on SQLite this runs on the one writer, beside every payment).
+    /// On PostgreSQL the batch is the exact rows this transaction locked (FOR UPDATE SKIP LOCKED): several hubs fan out
+    /// disjoint batches without waiting on each other, and an event whose insert commits late (a lower seq than one already
+    /// seen) is never marked dispatched by a range it was not read in.
     /// </summary>
     public Task<int> FanOutAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         return db.WriteAsync(async (c, t) =>
         {
+            if (db.IsPostgres)
+            {
+                var seqs = (await c.QueryAsync<long>(
+                    "SELECT seq FROM outbox WHERE dispatched_at IS NULL ORDER BY seq LIMIT @FanOutBatch FOR UPDATE SKIP LOCKED", new { FanOutBatch }, t)).ToArray();
+                if (seqs.Length == 0)
+                {
+                    return 0;
+                }
+
+                await c.ExecuteAsync(
+                    """
+                    INSERT INTO webhook_deliveries (event_id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at)
+                    SELECT o.id, w.id, o.id, 'pending', 0, @now, @now
+                    FROM outbox o JOIN webhook_endpoints w ON w.merchant_id = o.merchant_id AND w.enabled = 1
+                        AND (w.enabled_events IS NULL OR w.enabled_events LIKE '%,' || o.type || ',%')
+                    WHERE o.seq = ANY(@seqs)
+                    ORDER BY o.seq, w.id
+                    ON CONFLICT DO NOTHING
+                    """, new { now, seqs }, t);
+                await c.ExecuteAsync("UPDATE outbox SET dispatched_at = @now WHERE seq = ANY(@seqs)", new { now, seqs }, t);
+                return seqs.Length;
+            }
+
+            // SQLite: the one writer runs this transaction alone, so the range read is the range updated.
             var (count, last) = await c.QuerySingleAsync<(long Count, long? Last)>(
                 "SELECT COUNT(*), MAX(seq) FROM (SELECT seq FROM outbox WHERE dispatched_at IS NULL ORDER BY seq LIMIT @FanOutBatch) b", new { FanOutBatch }, t);
             if (count == 0)
@@ -244,27 +271,12 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             return false;
         }
 
-        // Claim by pushing the next attempt past the send timeout: a lease, safe with several hubs on one database. Each
-        // claim is conditional on the row being as read, so a delivery another dispatcher claimed meanwhile is left to it.
+        // Claim by pushing the next attempt past the send timeout: a lease, safe with several hubs on one database.
         var lease = nowMs + (long)(Options.Timeout.TotalMilliseconds * 2);
         HashSet<long> claimed;
         try
         {
-            claimed = await db.WriteAsync(async (c, t) =>
-            {
-                var won = new HashSet<long>();
-                foreach (var d in picked)
-                {
-                    if (await c.ExecuteAsync(
-                        "UPDATE webhook_deliveries SET next_attempt_at = @lease WHERE id = @Id AND status = 'pending' AND next_attempt_at = @NextAttemptAt",
-                        new { lease, d.Id, d.NextAttemptAt }, t) == 1)
-                    {
-                        won.Add(d.Id);
-                    }
-                }
-
-                return won;
-            }, ct);
+            claimed = await db.WriteAsync((c, t) => ClaimAsync(c, t, picked, nowMs, lease), ct);
         }
         catch
         {
@@ -285,6 +297,53 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         }
 
         return picked.Count == free;
+    }
+
+    /// <summary>
+    /// Takes the leases of those picked deliveries that are still due and pending. On PostgreSQL one statement: the rows are
+    /// locked in id order and any another dispatcher holds are skipped (SKIP LOCKED), so two dispatchers never wait on each
+    /// other, let alone deadlock, and a row is leased to one of them only; RETURNING gives the attempts as claimed (another
+    /// dispatcher may have recorded one since the read). On SQLite the one writer makes each conditional update alone.
+    /// </summary>
+    private async Task<HashSet<long>> ClaimAsync(DbConnection c, DbTransaction t, List<Due> picked, long nowMs, long lease)
+    {
+        var won = new HashSet<long>();
+        if (db.IsPostgres)
+        {
+            var ids = picked.Select(d => d.Id).ToArray();
+            var rows = await c.QueryAsync<(long Id, int Attempts)>(
+                """
+                UPDATE webhook_deliveries d SET next_attempt_at = @lease
+                FROM (SELECT x.id FROM webhook_deliveries x
+                      WHERE x.id = ANY(@ids) AND x.status = 'pending' AND x.next_attempt_at <= @nowMs
+                      ORDER BY x.id FOR UPDATE SKIP LOCKED) claim
+                WHERE d.id = claim.id
+                RETURNING d.id, d.attempts
+                """, new { lease, ids, nowMs }, t);
+            var attempts = rows.ToDictionary(r => r.Id, r => r.Attempts);
+            foreach (var d in picked)
+            {
+                if (attempts.TryGetValue(d.Id, out var n))
+                {
+                    d.Attempts = n;
+                    won.Add(d.Id);
+                }
+            }
+
+            return won;
+        }
+
+        foreach (var d in picked)
+        {
+            if (await c.ExecuteAsync(
+                "UPDATE webhook_deliveries SET next_attempt_at = @lease WHERE id = @Id AND status = 'pending' AND next_attempt_at = @NextAttemptAt",
+                new { lease, d.Id, d.NextAttemptAt }, t) == 1)
+            {
+                won.Add(d.Id);
+            }
+        }
+
+        return won;
     }
 
     private void Release(string endpointId)
@@ -348,6 +407,8 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
                 batch.Add(o);
             }
 
+            // Rows in id order (a 410's sweep of its endpoint last), the order every writer of deliveries locks them in.
+            batch.Sort((x, y) => (x.Status == 410).CompareTo(y.Status == 410) is var gone and not 0 ? gone : x.Delivery.Id.CompareTo(y.Delivery.Id));
             try
             {
                 await db.WriteAsync(async (c, t) =>
@@ -360,7 +421,20 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             }
             catch (Exception e)
             {
+                // Losing a batch would send all its deliveries again once their leases lapse: record each on its own, so a
+                // failing one fails alone.
                 LogLoopError(log, e);
+                foreach (var o in batch)
+                {
+                    try
+                    {
+                        await db.WriteAsync((c, t) => RecordAsync(c, t, o), CancellationToken.None);
+                    }
+                    catch (Exception alone)
+                    {
+                        LogLoopError(log, alone);
+                    }
+                }
             }
 
             _wake.Writer.TryWrite(true);
