@@ -174,6 +174,22 @@ public abstract class HubFixture : IAsyncLifetime
         Metrics.Dispose();
     }
 
+    /// <summary>Another hub on this fixture's database with some settings of its own (e.g. Hutong:CacheTtl); the caller disposes it.</summary>
+    public async Task<HubHandle> StartAnotherHubAsync(IReadOnlyDictionary<string, string?> overrides)
+    {
+        var hub = await HubApp.BuildAsync([], b =>
+        {
+            b.WebHost.UseUrls("http://127.0.0.1:0");
+            b.Logging.ClearProviders();
+            b.Logging.SetMinimumLevel(LogLevel.Debug);
+            b.Logging.AddProvider(Logs);
+            b.Configuration.AddInMemoryCollection(_settings).AddInMemoryCollection(overrides);
+            Configure(b);
+        }, new WalletAccounts(WeChat, Alipay, UnionPay));
+        await hub.StartAsync();
+        return hub;
+    }
+
     /// <summary>The hub's recent warnings and errors, appended to timeout failures so they explain themselves.</summary>
     public string RecentProblems() =>
         string.Join('\n', Logs.Lines.Where(l => l.Level >= LogLevel.Warning).TakeLast(15).Select(l => $"{l.Level} {l.Category}: {l.Message}"));
