@@ -32,6 +32,37 @@ public static class Resend
         }
     }
 
+    /// <summary>
+    /// Runs <see cref="UntilAcknowledgedAsync"/> in the background. The returned task completes once the first attempt has
+    /// its answer (or has failed, or the schedule was stopped), so a caller can deliver several notifications in an order.
+    /// </summary>
+    public static Task StartAsync(IReadOnlyList<TimeSpan> schedule, Func<double> timeScale, Func<int, CancellationToken, Task<bool>> deliver, CancellationToken ct)
+    {
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await UntilAcknowledgedAsync(schedule, timeScale, async (attempt, token) =>
+                {
+                    try
+                    {
+                        return await deliver(attempt, token);
+                    }
+                    finally
+                    {
+                        first.TrySetResult();
+                    }
+                }, ct);
+            }
+            finally
+            {
+                first.TrySetResult();
+            }
+        }, CancellationToken.None);
+        return first.Task;
+    }
+
     /// <summary>The TimeoutBefore/TimeoutAfter faults: hold the request until the caller gives up, then drop it.</summary>
     public static async Task HangAsync(HttpContext ctx, SandboxFaults faults)
     {

@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Http;
+
 namespace Hutong.Sandbox;
 
 /// <summary>Faults a test (or a person at the control API) asks the sandbox to inject.</summary>
@@ -23,7 +25,16 @@ public enum SandboxFault
 
     /// <summary>Send the payment notification twice.</summary>
     DuplicateNotification,
+
+    /// <summary>
+    /// Answer late: do the work, then wait the injected delay before answering (the answer still comes, unless the caller
+    /// gave up first). On "notify", the notification is sent that much later.
+    /// </summary>
+    Delay,
 }
+
+/// <summary>A fault taken for one call: which, and for <see cref="SandboxFault.Delay"/> how long.</summary>
+public readonly record struct InjectedFault(SandboxFault Fault, TimeSpan Delay);
 
 /// <summary>
 /// Faults per operation name ("native", "query", "close", "refund", "notify"), consumed one per call. A fault may be
@@ -33,12 +44,28 @@ public enum SandboxFault
 public sealed class SandboxFaults
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, List<(SandboxFault Fault, string? Match)>> _faults = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<(SandboxFault Fault, string? Match, TimeSpan Delay)>> _faults = new(StringComparer.Ordinal);
+
+    /// <summary>Bounds what a caller can queue, so the control API cannot be made to hold unbounded memory.</summary>
+    public const int MaxCount = 1_000;
+
+    /// <summary>The longest <see cref="SandboxFault.Delay"/>: longer than any wallet call's timeout, short enough to end.</summary>
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromMinutes(10);
+
+    private const string LateAnswerKey = "Hutong.Sandbox.LateAnswer";
 
     public TimeSpan HangFor { get; set; } = TimeSpan.FromSeconds(30);
 
-    public void Inject(string operation, SandboxFault fault, int count = 1, string? match = null)
+    /// <summary>Queues <paramref name="count"/> faults; <paramref name="delay"/> is required for (and only read by) <see cref="SandboxFault.Delay"/>.</summary>
+    public void Inject(string operation, SandboxFault fault, int count = 1, string? match = null, TimeSpan? delay = null)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, MaxCount);
+        if (fault == SandboxFault.Delay && (delay is not { } d || d <= TimeSpan.Zero || d > MaxDelay))
+        {
+            throw new ArgumentOutOfRangeException(nameof(delay), delay, $"a delay fault needs a delay in (0, {MaxDelay}]");
+        }
+
         lock (_gate)
         {
             if (!_faults.TryGetValue(operation, out var list))
@@ -48,13 +75,54 @@ public sealed class SandboxFaults
 
             for (var i = 0; i < count; i++)
             {
-                list.Add((fault, match));
+                list.Add((fault, match, fault == SandboxFault.Delay ? delay!.Value : TimeSpan.Zero));
             }
         }
     }
 
     /// <summary>Takes the first fault for <paramref name="operation"/> that applies to an order with this attach.</summary>
-    public SandboxFault? Next(string operation, string? attach)
+    public SandboxFault? Next(string operation, string? attach) => Take(operation, attach)?.Fault;
+
+    /// <summary>
+    /// As <see cref="Next(string, string?)"/> for a request being answered: a <see cref="SandboxFault.Delay"/> is kept on
+    /// <paramref name="ctx"/>, and the handler's writer waits it out (<see cref="AnswerLateAsync"/>) once the work is done.
+    /// </summary>
+    public SandboxFault? Next(string operation, string? attach, HttpContext ctx)
+    {
+        var taken = Take(operation, attach);
+        if (taken is { Fault: SandboxFault.Delay, Delay: var delay })
+        {
+            ctx.Items[LateAnswerKey] = delay;
+        }
+
+        return taken?.Fault;
+    }
+
+    /// <summary>
+    /// The <see cref="SandboxFault.Delay"/> fault taken for this request, if any: waits before the answer is written. False
+    /// when the caller gave up meanwhile (nothing is left to answer; the work stays done, as at a slow wallet).
+    /// </summary>
+    public static async Task<bool> AnswerLateAsync(HttpContext ctx)
+    {
+        if (ctx.Items[LateAnswerKey] is not TimeSpan delay)
+        {
+            return true;
+        }
+
+        ctx.Items.Remove(LateAnswerKey);
+        try
+        {
+            await Task.Delay(delay, ctx.RequestAborted);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Takes the first fault for <paramref name="operation"/> that applies to an order with this attach, with its delay.</summary>
+    public InjectedFault? Take(string operation, string? attach)
     {
         lock (_gate)
         {
@@ -69,7 +137,7 @@ public sealed class SandboxFaults
                 return null;
             }
 
-            var fault = list[i].Fault;
+            var fault = new InjectedFault(list[i].Fault, list[i].Delay);
             list.RemoveAt(i);
             return fault;
         }

@@ -13,7 +13,7 @@ public sealed record AlipayBuyerPayRequest(string QrCode, string? BuyerId);
 
 public sealed record AlipayBuyerPayResponse(string OutTradeNo, string TradeStatus, string TradeNo);
 
-/// <summary>Not Alipay's: app registration, ISV authorisation tokens, faults, and the buyer's app. Under /sandbox/alipay.</summary>
+/// <summary>Not Alipay's: app registration, ISV authorisation tokens, faults, time scale, notifications on demand, and the buyer's app. Under /sandbox/alipay.</summary>
 public static class AlipaySandboxControl
 {
     public static void Map(IEndpointRouteBuilder app, AlipaySandboxState state, AlipaySandboxNotifier notifier)
@@ -33,11 +33,9 @@ public static class AlipaySandboxControl
             state.AuthTokens[token] = sellerId;
             return Results.Ok(new { app_auth_token = token, user_id = sellerId });
         });
-        g.MapPost("/faults", (WeChatPay.FaultRequest f) =>
-        {
-            state.Faults.Inject(f.Operation, f.Fault, f.Count, f.Match);
-            return Results.NoContent();
-        });
+        SandboxControl.MapFaults(g, state.Faults);
+        SandboxControl.MapTimeScale(g, () => state.TimeScale, scale => state.TimeScale = scale);
+        SandboxControl.MapNotifications(g, state.Notifications, notifier.ReplayAsync);
         g.MapGet("/notifications", () => Results.Ok(state.NotificationLog.ToArray()));
         g.MapPost("/buyer/pay", (AlipayBuyerPayRequest r) => Pay(state, notifier, r) switch
         {

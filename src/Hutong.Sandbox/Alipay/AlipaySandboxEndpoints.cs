@@ -103,7 +103,7 @@ public static partial class AlipaySandboxEndpoints
             "alipay.trade.query" => "query",
             "alipay.trade.close" => "close",
             _ => method,
-        }, existing?.PassbackParams ?? biz["passback_params"]?.GetValue<string>());
+        }, existing?.PassbackParams ?? biz["passback_params"]?.GetValue<string>(), ctx);
         if (fault is SandboxFault.TimeoutBefore)
         {
             await Resend.HangAsync(ctx, state.Faults);
@@ -141,6 +141,11 @@ public static partial class AlipaySandboxEndpoints
         if (fault is SandboxFault.TimeoutAfter)
         {
             await Resend.HangAsync(ctx, state.Faults);
+            return;
+        }
+
+        if (!await SandboxFaults.AnswerLateAsync(ctx))
+        {
             return;
         }
 

@@ -24,18 +24,25 @@ public sealed class AlipaySandboxNotifier(AlipaySandboxState state, HttpClient h
             return;
         }
 
-        var fault = state.Faults.Next("notify", order.PassbackParams);
-        if (fault == SandboxFault.DropNotification)
+        var fault = state.Faults.Take("notify", order.PassbackParams);
+        if (fault?.Fault == SandboxFault.DropNotification)
         {
             return;
         }
 
         var notifyId = Guid.NewGuid().ToString("N");
-        for (var i = 0; i < (fault == SandboxFault.DuplicateNotification ? 2 : 1); i++)
+        for (var i = 0; i < (fault?.Fault == SandboxFault.DuplicateNotification ? 2 : 1); i++)
         {
-            _ = Task.Run(() => DeliverAsync(order, notifyId, _stop.Token));
+            state.Notifications.Dispatch(order.PassbackParams, notifyId, order.OutTradeNo, () => DeliverAsync(order, notifyId, _stop.Token), fault?.Delay ?? default);
         }
     }
+
+    /// <summary>
+    /// Sends an already sent notification again: the same notify_id and form, signature included (Alipay signs no time of
+    /// sending beyond notify_time, which a resend of the same body keeps).
+    /// </summary>
+    public Task<ReplayResult?> ReplayAsync(string notificationId, CancellationToken ct) =>
+        state.Notifications.ReplayAsync(notificationId, http, state.NotificationLog, null, ct);
 
     /// <summary>The signed form fields of a TRADE_SUCCESS notification for <paramref name="order"/>.</summary>
     public Dictionary<string, string> BuildForm(AlipaySandboxOrder order, string notifyId)
@@ -89,14 +96,17 @@ public sealed class AlipaySandboxNotifier(AlipaySandboxState state, HttpClient h
         }
     }
 
+    /// <summary>Sends until the merchant answers "success"; completes once the first attempt has its answer. Each body is kept for a replay.</summary>
     private Task DeliverAsync(AlipaySandboxOrder order, string notifyId, CancellationToken ct) =>
-        Resend.UntilAcknowledgedAsync(RetrySchedule, () => state.TimeScale, async (attempt, token) =>
+        Resend.StartAsync(RetrySchedule, () => state.TimeScale, async (attempt, token) =>
         {
             int? status = null;
             var acknowledged = false;
             try
             {
                 using var content = new FormUrlEncodedContent(BuildForm(order, notifyId));
+                state.Notifications.Record(new SentNotification(notifyId, order.OutTradeNo, order.NotifyUrl!, await content.ReadAsStringAsync(token),
+                    content.Headers.ContentType!.ToString()));
                 using var response = await http.PostAsync(order.NotifyUrl, content, token);
                 status = (int)response.StatusCode;
                 acknowledged = (await response.Content.ReadAsStringAsync(token)).Trim() == "success";

@@ -94,6 +94,7 @@ public sealed class AlipaySandboxState : IDisposable
 
     public SandboxFaults Faults { get; } = new();
 
+    /// <summary>1.0 = the real resend schedule and settle delay; tests use 0.001.</summary>
     public double TimeScale { get; set; } = 1.0;
 
     public ConcurrentDictionary<string, AlipaySandboxApp> Apps { get; } = new(StringComparer.Ordinal);
@@ -106,6 +107,9 @@ public sealed class AlipaySandboxState : IDisposable
     public ConcurrentDictionary<string, AlipaySandboxOrder> OrdersByQr { get; } = new(StringComparer.Ordinal);
 
     public ConcurrentQueue<NotificationAttempt> NotificationLog { get; } = new();
+
+    /// <summary>Notifications held back, released in a chosen order, and kept for replay.</summary>
+    public SandboxNotifications Notifications { get; } = new();
 
     /// <summary>The 服务费 the sandbox bills on each payment, in basis points (returned pro rata on refunds).</summary>
     public int FeeBasisPoints { get; set; } = 60;

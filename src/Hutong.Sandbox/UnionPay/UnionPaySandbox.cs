@@ -78,6 +78,7 @@ public sealed class UnionPaySandbox : IDisposable
 
     public SandboxFaults Faults { get; } = new();
 
+    /// <summary>1.0 = the real resend schedule; tests use 0.001.</summary>
     public double TimeScale { get; set; } = 1.0;
 
     public ConcurrentDictionary<string, (string CertId, RSA Key)> Merchants { get; } = new(StringComparer.Ordinal);
@@ -101,6 +102,9 @@ public sealed class UnionPaySandbox : IDisposable
     /// <inheritdoc cref="ExtraSettledRows"/>
     public ConcurrentQueue<UnionPayErrorFileRow> ErrorFileRows { get; } = new();
 
+    /// <summary>Notifications held back, released in a chosen order, and kept for replay (by queryId: UnionPay sends no notification id).</summary>
+    public SandboxNotifications Notifications { get; } = new();
+
     public void Map(IEndpointRouteBuilder app)
     {
         app.MapPost("/gateway/api/backTransReq.do", (HttpContext ctx) => HandleAsync(ctx, query: false)).DisableAntiforgery();
@@ -114,11 +118,9 @@ public sealed class UnionPaySandbox : IDisposable
             Merchants[r.MerId] = (r.CertId, key);
             return Results.Ok(new RegisterUnionPayMerchantResponse(SigningCert.ExportCertificatePem()));
         });
-        g.MapPost("/faults", (FaultRequest f) =>
-        {
-            Faults.Inject(f.Operation, f.Fault, f.Count, f.Match);
-            return Results.NoContent();
-        });
+        SandboxControl.MapFaults(g, Faults);
+        SandboxControl.MapTimeScale(g, () => TimeScale, scale => TimeScale = scale);
+        SandboxControl.MapNotifications(g, Notifications, (id, ct) => Notifications.ReplayAsync(id, _http, NotificationLog, null, ct));
         g.MapPost("/buyer/pay", (UnionPayBuyerPayRequest r) => Pay(r) is { } error
             ? Results.BadRequest(new { code = "NOT_PAYABLE", message = error })
             : Results.Ok(new { qr_code = r.QrCode, orig_resp_code = "00" }));
@@ -159,12 +161,12 @@ public sealed class UnionPaySandbox : IDisposable
             order.Paid = DateTimeOffset.UtcNow;
         }
 
-        var fault = Faults.Next("notify", order.ReqReserved);
-        if (fault != SandboxFault.DropNotification)
+        var fault = Faults.Take("notify", order.ReqReserved);
+        if (fault?.Fault != SandboxFault.DropNotification)
         {
-            for (var i = 0; i < (fault == SandboxFault.DuplicateNotification ? 2 : 1); i++)
+            for (var i = 0; i < (fault?.Fault == SandboxFault.DuplicateNotification ? 2 : 1); i++)
             {
-                _ = Task.Run(() => DeliverAsync(order, _stop.Token));
+                Notifications.Dispatch(order.ReqReserved, order.QueryId!, order.OrderId, () => DeliverAsync(order, _stop.Token), fault?.Delay ?? default);
             }
         }
 
@@ -301,7 +303,7 @@ public sealed class UnionPaySandbox : IDisposable
         // A 退货 carries no reqReserved of its own: it is scoped by the paid order's, so a test can fault one payment's refunds.
         var attach = existing?.ReqReserved ?? f.GetValueOrDefault("reqReserved")
             ?? (f.GetValueOrDefault("origQryId") is { Length: > 0 } orig ? Orders.Values.FirstOrDefault(o => o.MerId == merId && o.QueryId == orig)?.ReqReserved : null);
-        var fault = Faults.Next(query ? "query" : "apply", attach);
+        var fault = Faults.Next(query ? "query" : "apply", attach, ctx);
         switch (fault)
         {
             case SandboxFault.TimeoutBefore:
@@ -316,6 +318,11 @@ public sealed class UnionPaySandbox : IDisposable
         }
 
         var answer = query ? Query(reply, existing, f) : f.GetValueOrDefault("txnType") == "04" ? Refund(reply, merId, orderId, f) : Apply(reply, merId, orderId, f);
+        if (!await SandboxFaults.AnswerLateAsync(ctx))
+        {
+            return;
+        }
+
         if (fault == SandboxFault.TimeoutAfter)
         {
             await Resend.HangAsync(ctx, Faults);
@@ -397,7 +404,8 @@ public sealed class UnionPaySandbox : IDisposable
             refund.Paid ??= DateTimeOffset.UtcNow;
             if (fresh && refund.BackUrl.Length > 0)
             {
-                _ = Task.Run(() => DeliverAsync(refund, _stop.Token)); // the 退货 result goes to its backUrl too
+                // The 退货 result goes to its backUrl too; held with the paid order's (the hub's payment id).
+                Notifications.Dispatch(paid.ReqReserved, refund.QueryId, refund.OrderId, () => DeliverAsync(refund, _stop.Token));
             }
             var ok = Answer(reply, "00", "成功[0000000]", sign: false);
             ok["queryId"] = refund.QueryId;
@@ -471,13 +479,16 @@ public sealed class UnionPaySandbox : IDisposable
         await ctx.Response.WriteAsync(AcpGatewayCodec.RawAnswer(fields), ctx.RequestAborted);
     }
 
+    /// <summary>Sends until the merchant answers 200; completes once the first attempt has its answer. Each body is kept for a replay.</summary>
     private Task DeliverAsync(UnionPaySandboxOrder order, CancellationToken ct) =>
-        Resend.UntilAcknowledgedAsync(RetrySchedule, () => TimeScale, async (attempt, token) =>
+        Resend.StartAsync(RetrySchedule, () => TimeScale, async (attempt, token) =>
         {
             int? status = null;
             try
             {
                 using var content = new FormUrlEncodedContent(NotificationFields(order));
+                Notifications.Record(new SentNotification(order.QueryId ?? string.Empty, order.OrderId, order.BackUrl, await content.ReadAsStringAsync(token),
+                    content.Headers.ContentType!.ToString()));
                 using var response = await _http.PostAsync(order.BackUrl, content, token);
                 status = (int)response.StatusCode;
             }

@@ -11,7 +11,8 @@ public sealed record RegisterMerchantRequest(string MchId, string AppId, string 
 
 public sealed record RegisterMerchantResponse(string PlatformPublicKeyId, string PlatformPublicKeyPem, string PlatformCertificateSerial);
 
-public sealed record FaultRequest(string Operation, SandboxFault Fault, int Count = 1, string? Match = null);
+/// <summary>A fault for the control API of any sandbox wallet; <c>delay_ms</c> goes with <c>"fault":"delay"</c> only.</summary>
+public sealed record FaultRequest(string Operation, SandboxFault Fault, int Count = 1, string? Match = null, int? DelayMs = null);
 
 public sealed record BuyerPayRequest(string CodeUrl, string? OpenId, string? Result);
 
@@ -55,21 +56,9 @@ public static class WeChatSandboxControl
             return Results.Ok(new RegisterMerchantResponse(state.PublicKeyId, state.PlatformPublicKeyPem, state.CertificateSerial));
         });
 
-        g.MapPost("/faults", (FaultRequest f) =>
-        {
-            state.Faults.Inject(f.Operation, f.Fault, f.Count, f.Match);
-            return Results.NoContent();
-        });
-        g.MapDelete("/faults", () =>
-        {
-            state.Faults.Clear();
-            return Results.NoContent();
-        });
-        g.MapPost("/time-scale", (double scale) =>
-        {
-            state.TimeScale = scale;
-            return Results.NoContent();
-        });
+        SandboxControl.MapFaults(g, state.Faults);
+        SandboxControl.MapTimeScale(g, () => state.TimeScale, scale => state.TimeScale = scale);
+        SandboxControl.MapNotifications(g, state.Notifications, notifier.ReplayAsync);
         g.MapGet("/notifications", () => Results.Ok(state.NotificationLog.ToArray()));
 
         g.MapPost("/buyer/pay", (BuyerPayRequest r) => Pay(state, notifier, r) switch

@@ -53,7 +53,7 @@ public static partial class WeChatSandboxEndpoints
 
         var req = ParseObject(body);
 
-        var fault = state.Faults.Next("native", req is null ? null : Str(req, "attach"));
+        var fault = state.Faults.Next("native", req is null ? null : Str(req, "attach"), ctx);
         if (await BeforeAsync(ctx, state, merchant, fault))
         {
             return;
@@ -177,7 +177,7 @@ public static partial class WeChatSandboxEndpoints
         var order = byTransactionId
             ? state.Orders.Values.FirstOrDefault(o => o.MchId == orderMchId && o.TransactionId == id)
             : state.Orders.GetValueOrDefault((orderMchId, id));
-        var fault = state.Faults.Next("query", order?.Attach);
+        var fault = state.Faults.Next("query", order?.Attach, ctx);
         if (await BeforeAsync(ctx, state, merchant, fault))
         {
             return;
@@ -230,7 +230,7 @@ public static partial class WeChatSandboxEndpoints
         }
 
         var orderMchId = partner ? subMchId ?? string.Empty : merchant.MchId;
-        var fault = state.Faults.Next("close", state.Orders.GetValueOrDefault((orderMchId, outTradeNo))?.Attach);
+        var fault = state.Faults.Next("close", state.Orders.GetValueOrDefault((orderMchId, outTradeNo))?.Attach, ctx);
         if (await BeforeAsync(ctx, state, merchant, fault))
         {
             return;
@@ -343,7 +343,7 @@ public static partial class WeChatSandboxEndpoints
         }
 
         // Scoped by the paid order's attach (the hub's payment id), so a test can fault one payment's refunds.
-        var fault = state.Faults.Next("refund", order.Attach);
+        var fault = state.Faults.Next("refund", order.Attach, ctx);
         if (await BeforeAsync(ctx, state, merchant, fault))
         {
             return;
@@ -748,6 +748,11 @@ public static partial class WeChatSandboxEndpoints
 
     private static async Task WriteAsync(HttpContext ctx, WeChatSandboxState state, SandboxMerchant? merchant, int status, string body, bool badSignature)
     {
+        if (!await SandboxFaults.AnswerLateAsync(ctx))
+        {
+            return;
+        }
+
         var ts = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         var nonce = RandomString(32);
         var signed = badSignature ? body + " " : body;

@@ -24,30 +24,31 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
 
     public void NotifySuccess(SandboxOrder order)
     {
-        var fault = state.Faults.Next("notify", order.Attach);
-        if (fault == SandboxFault.DropNotification)
+        var fault = state.Faults.Take("notify", order.Attach);
+        if (fault?.Fault == SandboxFault.DropNotification)
         {
             return;
         }
 
-        var copies = fault == SandboxFault.DuplicateNotification ? 2 : 1;
+        var copies = fault?.Fault == SandboxFault.DuplicateNotification ? 2 : 1;
         var id = Guid.NewGuid().ToString();
         for (var i = 0; i < copies; i++)
         {
-            _ = Task.Run(() => DeliverAsync(order, id, () => BuildRequest(order, id), _stop.Token));
+            state.Notifications.Dispatch(order.Attach, id, order.OutTradeNo, () => DeliverAsync(order, id, () => BuildRequest(order, id), _stop.Token), fault?.Delay ?? default);
         }
     }
 
     /// <summary>REFUND.SUCCESS to the refund's notify_url, encrypted and signed like a payment notification, on the same schedule.</summary>
     public void NotifyRefund(SandboxOrder order, SandboxRefund refund)
     {
-        if (refund.NotifyUrl is null || state.Faults.Next("notify", order.Attach) == SandboxFault.DropNotification)
+        var fault = refund.NotifyUrl is null ? null : state.Faults.Take("notify", order.Attach);
+        if (refund.NotifyUrl is null || fault?.Fault == SandboxFault.DropNotification)
         {
             return;
         }
 
         var id = Guid.NewGuid().ToString();
-        _ = Task.Run(() => DeliverAsync(order, id, () =>
+        state.Notifications.Dispatch(order.Attach, id, order.OutTradeNo, () => DeliverAsync(order, id, () =>
         {
             string plaintext;
             lock (order)
@@ -56,8 +57,21 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
             }
 
             return Build(order, id, "REFUND.SUCCESS", "refund", "退款成功", plaintext, refund.NotifyUrl, null);
-        }, _stop.Token));
+        }, _stop.Token), fault?.Delay ?? default);
     }
+
+    /// <summary>
+    /// Sends an already sent notification again, as WeChat's resends do: the same id and body, with fresh
+    /// Wechatpay-Timestamp/Nonce headers and a signature over them (the merchant refuses a stale timestamp).
+    /// </summary>
+    public Task<ReplayResult?> ReplayAsync(string notificationId, CancellationToken ct) =>
+        state.Notifications.ReplayAsync(notificationId, http, state.NotificationLog, (request, sent) =>
+        {
+            if (state.Merchants.TryGetValue(sent.Account ?? string.Empty, out var merchant))
+            {
+                SignHeaders(request, merchant, sent.Body, null);
+            }
+        }, ct);
 
     /// <summary>Builds one signed, encrypted notification request as WeChat would send it now.</summary>
     public HttpRequestMessage BuildRequest(SandboxOrder order, string notificationId, string? forgedSignature = null)
@@ -92,19 +106,24 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
             },
         }, WeChatSandboxEndpoints.Json);
 
-        var ts = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        var headerNonce = WeChatSandboxEndpoints.RandomString(32);
         var request = new HttpRequestMessage(HttpMethod.Post, url)
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
+        SignHeaders(request, merchant, body, forgedSignature);
+        return request;
+    }
+
+    private void SignHeaders(HttpRequestMessage request, SandboxMerchant merchant, string body, string? forgedSignature)
+    {
+        var ts = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var headerNonce = WeChatSandboxEndpoints.RandomString(32);
         request.Headers.Add("Wechatpay-Timestamp", ts);
         request.Headers.Add("Wechatpay-Nonce", headerNonce);
         request.Headers.Add("Wechatpay-Serial", state.SerialFor(merchant));
         request.Headers.Add("Wechatpay-Signature-Type", WeChatPlatformCodec.SignatureType);
         request.Headers.Add("Wechatpay-Signature", forgedSignature
             ?? WeChatPlatformCodec.SignResponse(state.PlatformKey, ts, headerNonce, body));
-        return request;
     }
 
     public void Dispose()
@@ -115,14 +134,19 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
         }
     }
 
-    /// <summary>Sends a notification (built afresh each time, so its timestamp is current) until acknowledged or the schedule ends.</summary>
+    /// <summary>
+    /// Sends a notification (built afresh each time, so its timestamp is current) until acknowledged or the schedule ends;
+    /// completes once the first attempt has its answer. Each body sent is kept for a replay.
+    /// </summary>
     private Task DeliverAsync(SandboxOrder order, string notificationId, Func<HttpRequestMessage> build, CancellationToken ct) =>
-        Resend.UntilAcknowledgedAsync(RetrySchedule, () => state.TimeScale, async (attempt, token) =>
+        Resend.StartAsync(RetrySchedule, () => state.TimeScale, async (attempt, token) =>
         {
             int? status = null;
             try
             {
                 using var request = build();
+                state.Notifications.Record(new SentNotification(notificationId, order.OutTradeNo, request.RequestUri!.ToString(),
+                    await request.Content!.ReadAsStringAsync(token), "application/json; charset=utf-8", order.SpMchId ?? order.MchId));
                 using var response = await http.SendAsync(request, token);
                 status = (int)response.StatusCode;
             }

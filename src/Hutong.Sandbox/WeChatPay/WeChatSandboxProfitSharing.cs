@@ -68,7 +68,7 @@ public static partial class WeChatSandboxEndpoints
 
         state.ProfitSharingCalls.Enqueue("POST orders");
         var req = ParseObject(body);
-        var fault = state.Faults.Next("profitsharing", null);
+        var fault = state.Faults.Next("profitsharing", null, ctx);
         if (await BeforeAsync(ctx, state, merchant, fault))
         {
             return;

@@ -177,6 +177,9 @@ public sealed class WeChatSandboxState : IDisposable
     /// <summary>Every notification attempt the sandbox made, for tests and the control API.</summary>
     public ConcurrentQueue<NotificationAttempt> NotificationLog { get; } = new();
 
+    /// <summary>Notifications held back, released in a chosen order, and kept for replay.</summary>
+    public SandboxNotifications Notifications { get; } = new();
+
     public string SerialFor(SandboxMerchant m) => m.Mode == PlatformKeyMode.PublicKey ? PublicKeyId : CertificateSerial;
 
     public void Dispose()
