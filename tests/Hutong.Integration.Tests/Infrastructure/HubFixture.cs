@@ -148,12 +148,13 @@ public abstract class HubFixture : IAsyncLifetime
     /// <summary>
     /// Another hub instance on this fixture's database, with the same settings, master key and wallets (as several hubs
     /// behind one load balancer): it migrates (a no-op), runs its own workers, and is the caller's to dispose.
+    /// <paramref name="url"/> (default: any free port) lets a test restart a hub where the wallets already send.
     /// </summary>
-    public async Task<HubHandle> StartAnotherHubAsync()
+    public async Task<HubHandle> StartAnotherHubAsync(string url = "http://127.0.0.1:0")
     {
         var hub = await HubApp.BuildAsync([], b =>
         {
-            b.WebHost.UseUrls("http://127.0.0.1:0");
+            b.WebHost.UseUrls(url);
             b.Logging.ClearProviders();
             b.Logging.SetMinimumLevel(LogLevel.Debug);
             b.Logging.AddProvider(Logs);
