@@ -3,7 +3,7 @@ using Dapper;
 using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Sandbox;
 using Hutong.Server;
-using Hutong.Server.Features.Demo;
+using Hutong.Demo;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
