@@ -102,6 +102,10 @@ public static class HubApp
         s.AddSingleton<RefundService>();
         s.AddSingleton<SplitStore>();
         s.AddSingleton<ProfitSharingService>();
+        s.AddSingleton<SplitContracts>();
+        s.AddSingleton<IPaymentSplits>(sp => sp.GetRequiredService<SplitContracts>());
+        s.AddSingleton<IRefundSplitReturns>(sp => sp.GetRequiredService<SplitContracts>());
+        s.AddSingleton<ISystemRefunds, SystemRefunds>();
         s.AddSingleton<WalletRegistry>();
         s.AddSingleton<RolloutService>();
         s.AddSingleton<ApiKeyFilter>();

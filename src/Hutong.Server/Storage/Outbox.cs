@@ -1,7 +1,6 @@
 using System.Data.Common;
 using Dapper;
 using Hutong.Domain;
-using Hutong.Server.Http;
 
 namespace Hutong.Server.Storage;
 

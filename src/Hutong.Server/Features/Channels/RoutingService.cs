@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Dapper;
-using Hutong.Server.Features.Payments;
-using Hutong.Server.Http;
 using Hutong.Server.Storage;
 
 namespace Hutong.Server.Features.Channels;
@@ -11,6 +9,9 @@ namespace Hutong.Server.Features.Channels;
 public sealed record RouteRule(string? Channel, long? MinAmount, long? MaxAmount, IReadOnlyList<string>? Categories, IReadOnlyList<string>? Users);
 
 public sealed record RouteRulesDto(IReadOnlyList<RouteRule>? Rules);
+
+/// <summary>What routing rules look at in a payment (Channels sits below Payments, so it names no payment row).</summary>
+public sealed record RoutedPayment(string MerchantId, long Amount, string? ProductCategory, string? BuyerId);
 
 /// <summary>
 /// Chooses the channels for a payment at a wallet: the merchant's matching rules in order (first is primary, the rest
@@ -42,7 +43,7 @@ public sealed class RoutingService
 
     private static (string, string) ParseKey(string key) => key.LastIndexOf(':') is var i and > 0 ? (key[..i], key[(i + 1)..]) : (key, string.Empty);
 
-    public async Task<IReadOnlyList<string>> ChannelsAsync(PaymentRow payment, string wallet, CancellationToken ct)
+    public async Task<IReadOnlyList<string>> ChannelsAsync(RoutedPayment payment, string wallet, CancellationToken ct)
     {
         var rules = await RulesAsync(payment.MerchantId, wallet, ct);
         var matching = rules

@@ -1,5 +1,4 @@
 using Hutong.Domain.Payments;
-using Hutong.Server.Features.FriendPay;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Rollout;
@@ -11,9 +10,10 @@ namespace Hutong.Server.Features.Checkout;
 
 /// <summary>
 /// The buyer's cashier at /pay/{token}: amount, merchant, the wallets the rollout offers this buyer, a QR on a desktop
-/// and an open-the-app button on a phone, live status, expiry countdown, failure and retry, switching wallet, and
-/// asking a friend to pay. The token is the capability (≥128 random bits). Works without JavaScript (forms, and a
-/// meta refresh to update). Chinese or English by ?lang= or the browser's language.
+/// and an open-the-app button on a phone, live status, expiry countdown, failure and retry, switching wallet, and a
+/// link to ask a friend to pay (that page, /pay/{token}/friend, is FriendPay's: it sits above Checkout). The token is
+/// the capability (≥128 random bits). Works without JavaScript (forms, and a meta refresh to update). Chinese or
+/// English by ?lang= or the browser's language.
 /// </summary>
 public static class CheckoutEndpoints
 {
@@ -22,9 +22,6 @@ public static class CheckoutEndpoints
         BuyerAssets.Map(app);
         var g = app.MapGroup("/pay/{token}").ExcludeFromDescription().RequireRateLimiting(RateLimits.Public);
         g.MapGet("/", PageAsync);
-        g.MapGet("/friend", FriendPageAsync);
-        g.MapPost("/friend", CreateFriendLinkAsync).DisableAntiforgery();
-        g.MapPost("/friend/{linkId}/revoke", RevokeFriendLinkAsync).DisableAntiforgery();
         g.MapPost("/{wallet}", StartAsync).DisableAntiforgery();
         g.MapGet("/status", StatusAsync);
         g.MapGet("/qr.png", async (string token, PaymentStore store, CancellationToken ct) =>
@@ -184,79 +181,5 @@ public static class CheckoutEndpoints
     {
         var p = await store.GetByCheckoutTokenAsync(token, ct);
         return p?.State == PaymentStatus.Pending ? p.CodeUrl : null;
-    }
-
-    /// <summary>The buyer's share page: create a friend-pay link (with the name the friend will see), copy it, show its QR, revoke it.</summary>
-    private static async Task<IResult> FriendPageAsync(HttpContext ctx, string token, PaymentStore store, FriendPayService friends, TimeProvider time)
-    {
-        var l = Lang.Of(ctx);
-        var path = $"/pay/{token}/friend";
-        var p = await store.GetByCheckoutTokenAsync(token, ctx.RequestAborted);
-        if (p is null)
-        {
-            return Results.NotFound();
-        }
-
-        var links = await friends.ActiveOfPaymentAsync(p.Id, ctx.RequestAborted);
-        var payable = p.State is PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed && p.ExpiresAt > time.GetUtcNow().ToUnixTimeMilliseconds();
-        var items = string.Join("\n", links.Select(k => $"""
-            <li><p>{l.T("发给好友", "Send to a friend")}{l.T("（", " (")}{E(k.RequesterName)}{l.T("）：", "):")}</p>
-            <p class="share" id="friend-link-{E(k.Id)}">{E(friends.Url(k.Token))}</p>
-            {CopyButton(l, "friend-link-" + k.Id)}
-            <img src="/f/{E(k.Token)}/link.png" width="160" height="160" alt="{l.T("代付链接二维码", "QR code of the pay-for-me link")}">
-            <form method="post" action="{path}/{E(k.Id)}/revoke"><button type="submit" class="button secondary" id="revoke-{E(k.Id)}">{l.T("撤回此链接", "Withdraw this link")}</button></form></li>
-            """));
-        // The link just made comes first (it is what the buyer came for); the form to make another follows it.
-        var form = payable ? $"""
-            <form method="post" action="{path}">
-              {(links.Count > 0 ? $"<h2>{l.T("再生成一个链接", "Make another link")}</h2>" : string.Empty)}
-              <label for="requester_name">{l.T("你的称呼（好友会看到）", "Your name (your friend sees it)")}</label>
-              <input type="text" id="requester_name" name="requester_name" maxlength="32" required autocomplete="nickname">
-              <label for="note">{l.T("留言（可选）", "Message (optional)")}</label>
-              <input type="text" id="note" name="note" maxlength="140">
-              <button type="submit" class="button{(links.Count > 0 ? " secondary" : string.Empty)}" id="create-friend-link">{l.T("生成代付链接", "Create the link")}</button>
-            </form>
-            """ : $"<p class=\"status bad\">{l.T("该订单已无需代付。", "This payment can no longer be shared.")}</p>";
-        var html = $"""
-            <main>
-              <h1>{l.T("找人代付", "Ask a friend to pay")}</h1>
-              <p class="amount" id="amount">{E(p.Money.ToDisplayString())}</p>
-              {Item(l, p.Description)}
-              <p class="hint">{l.T("好友打开链接后只能看到金额、商品和你的称呼；链接随订单过期，可随时撤回。", "Your friend sees only the amount, the item and your name. The link expires with the payment and can be withdrawn at any time.")}</p>
-              {(links.Count > 0 ? $"<ul class=\"links\">{items}</ul>" : string.Empty)}
-              {form}
-              <p><a href="/pay/{E(token)}{(l.En ? "?lang=en" : string.Empty)}">{l.T("返回收银台", "Back to checkout")}</a></p>
-            </main>
-            {(links.Count > 0 ? CopyScript : string.Empty)}
-            """;
-        return Results.Content(Html(l, l.T("找人代付", "Ask a friend to pay"), html, refresh: false, path), "text/html; charset=utf-8");
-    }
-
-    private static async Task<IResult> CreateFriendLinkAsync(HttpContext ctx, string token, PaymentStore store, FriendPayService friends)
-    {
-        var p = await store.GetByCheckoutTokenAsync(token, ctx.RequestAborted);
-        if (p is null || !ctx.Request.HasFormContentType)
-        {
-            return Results.NotFound();
-        }
-
-        var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
-        var result = await friends.CreateAsync(p.MerchantId, p.Id, new CreateFriendPayLinkRequest(form["requester_name"], form["note"]), null, ctx.RequestAborted);
-        return result.Status < 400
-            ? Results.Redirect($"/pay/{token}/friend{(Lang.Of(ctx).En ? "?lang=en" : string.Empty)}")
-            : Results.Content(result.Body, "application/problem+json", statusCode: result.Status);
-    }
-
-    private static async Task<IResult> RevokeFriendLinkAsync(HttpContext ctx, string token, string linkId, PaymentStore store, FriendPayService friends)
-    {
-        var p = await store.GetByCheckoutTokenAsync(token, ctx.RequestAborted);
-        var links = p is null ? [] : await friends.ActiveOfPaymentAsync(p.Id, ctx.RequestAborted);
-        if (p is null || links.All(k => k.Id != linkId))
-        {
-            return Results.NotFound(); // only this payment's own links
-        }
-
-        await friends.RevokeAsync(p.MerchantId, linkId, null, ctx.RequestAborted);
-        return Results.Redirect($"/pay/{token}/friend");
     }
 }

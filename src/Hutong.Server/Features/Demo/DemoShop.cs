@@ -7,7 +7,6 @@ using Hutong.Server.Features.Checkout;
 using Hutong.Server.Features.Links;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Payments;
-using Hutong.Server.Http;
 using Microsoft.Extensions.Options;
 using static Hutong.Server.Features.Checkout.BuyerUi;
 

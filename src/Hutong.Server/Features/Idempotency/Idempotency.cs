@@ -2,7 +2,6 @@ using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using Dapper;
-using Hutong.Server.Features.Merchants;
 using Hutong.Server.Http;
 using Hutong.Server.Storage;
 
@@ -100,6 +99,20 @@ public sealed class IdempotencyClaims
 }
 
 /// <summary>
+/// Whose keys a request's Idempotency-Key is among: the authenticating filter in front of <see cref="IdempotencyFilter"/>
+/// sets it (the merchant's id); without one (operator endpoints) it is "admin". Owned here so Idempotency does not
+/// depend on Merchants, which sits above it.
+/// </summary>
+public static class IdempotencyScope
+{
+    private const string ItemKey = "hutong.idempotency.scope";
+
+    public static void Set(HttpContext ctx, string scope) => ctx.Items[ItemKey] = scope;
+
+    public static string Of(HttpContext ctx) => ctx.Items[ItemKey] as string ?? "admin";
+}
+
+/// <summary>
 /// Idempotency-Key on every POST (Stripe semantics): same key and body replays the stored response;
 /// same key with another body is 422; a duplicate arriving while the first runs is 409.
 /// Validation failures and conflicts are not stored, so the client can fix and retry with the same key.
@@ -130,7 +143,7 @@ public sealed class IdempotencyFilter(Db db, IdempotencyClaims claims, TimeProvi
         }
 
         var hash = await RequestHashAsync(http);
-        var scope = MerchantContext.Find(http)?.MerchantId ?? "admin";
+        var scope = IdempotencyScope.Of(http);
         if (!claims.TryClaim(scope, key, hash, out var heldHash))
         {
             return heldHash is not null && heldHash != hash ? Mismatch() : InProgress();

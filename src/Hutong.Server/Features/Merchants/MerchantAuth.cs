@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Http;
 using Microsoft.Extensions.Options;
 
@@ -43,6 +44,7 @@ public sealed class ApiKeyFilter(MerchantStore merchants, ApiKeyLimiter limiter)
         }
 
         new MerchantContext(authenticated.MerchantId).Attach(http);
+        IdempotencyScope.Set(http, authenticated.MerchantId);
         return await next(context);
     }
 }

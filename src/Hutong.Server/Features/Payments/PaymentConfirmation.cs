@@ -115,7 +115,7 @@ public sealed partial class PaymentConfirmation(
                 RolloutService.Explain(wallet, offer, payment.BuyerId, payment.ProductCategory), param: "wallet");
         }
 
-        var channels = await routing.ChannelsAsync(payment, wallet, ct);
+        var channels = await routing.ChannelsAsync(new RoutedPayment(payment.MerchantId, payment.Amount, payment.ProductCategory, payment.BuyerId), wallet, ct);
         var previous = replacing;
         for (var i = 0; i < channels.Count; i++)
         {

@@ -5,7 +5,6 @@ using Hutong.Connectors.Abstractions;
 using Hutong.Domain.Ledger;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Ledger;
-using Hutong.Server.Features.Refunds;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -20,9 +19,9 @@ namespace Hutong.Server.Features.Payments;
 public sealed partial class PaymentOutcomes(
     Db db,
     PaymentStore store,
-    RefundStore refunds,
+    ISystemRefunds refunds,
     LedgerStore ledger,
-    ProfitSharing.ProfitSharingService profitSharing,
+    IPaymentSplits profitSharing,
     PaymentDtos dtos,
     IOptions<HubOptions> options,
     TimeProvider time,

@@ -25,7 +25,7 @@ public sealed class PaymentService(
     WalletOrders orders,
     PaymentOutcomes outcomes,
     PaymentDtos dtos,
-    ProfitSharing.ProfitSharingService profitSharing,
+    IPaymentSplits profitSharing,
     IOptions<HubOptions> options,
     TimeProvider time)
 {

@@ -6,7 +6,6 @@ using Hutong.Domain;
 using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Refunds;
-using Hutong.Server.Http;
 using Hutong.Server.Storage;
 
 namespace Hutong.Server.Features.Reconciliation;

@@ -8,7 +8,6 @@ using Hutong.Server.Features.Ledger;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Payments;
-using Hutong.Server.Features.ProfitSharing;
 using Hutong.Server.Http;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
@@ -25,7 +24,7 @@ public sealed record CreateRefundRequest(long? Amount, string? Reason);
 /// claimed before its wallet call, and its outcome applied only if it is still as it was read (see <see cref="RefundStore.ApplyAsync"/>).
 /// </summary>
 public sealed partial class RefundService(
-    Db db, RefundStore refunds, PaymentStore payments, LedgerStore ledger, WalletRegistry wallets, ProfitSharingService profitSharing,
+    Db db, RefundStore refunds, PaymentStore payments, LedgerStore ledger, WalletRegistry wallets, IRefundSplitReturns profitSharing,
     IOptions<HubOptions> options, TimeProvider time, ILogger<RefundService> log)
 {
     private readonly SemaphoreSlim _pass = new(1, 1); // one pass at a time: the worker's and a fresh refund's nudge never overlap

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Dapper;
 using Hutong.Domain.Rollout;
-using Hutong.Server.Http;
 using Hutong.Server.Storage;
 
 namespace Hutong.Server.Features.Rollout;

@@ -2,9 +2,12 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Hutong.Server.Http;
+namespace Hutong.Server;
 
-/// <summary>The merchant API's JSON conventions: snake_case, nulls omitted, enums as snake_case strings.</summary>
+/// <summary>
+/// The hub's one JSON format — the merchant API, the events in the outbox, stored JSON columns: snake_case, nulls
+/// omitted, enums as snake_case strings. In the root namespace because every layer uses it (Storage must not depend on Http).
+/// </summary>
 public static class ApiJson
 {
     public static readonly JsonSerializerOptions Options = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
