@@ -82,36 +82,12 @@ public static class HubApp
         s.AddSingleton<Db>();
         s.AddSingleton<CacheBus>().AddHostedService(sp => sp.GetRequiredService<CacheBus>()); // caches agree across instances
         s.AddSingleton<HubMetrics>();
-        s.AddSingleton<MerchantStore>();
-        s.AddSingleton<PaymentStore>();
-        s.AddSingleton<PaymentService>();
-        s.AddSingleton<PaymentDtos>();
-        s.AddSingleton<PaymentOutcomes>();
-        s.AddSingleton<WalletOrders>();
-        s.AddSingleton<PaymentConfirmation>();
-        s.AddSingleton<RefundStore>();
-        s.AddSingleton<LedgerStore>();
-        s.AddSingleton<HostService>();
-        s.AddSingleton<ReconciliationService>();
-        s.AddSingleton<FriendPayService>();
-        s.AddSingleton<LinkService>();
-        s.AddSingleton<ClickCounter>();
-        s.AddHostedService(sp => sp.GetRequiredService<ClickCounter>());
         s.AddMemoryCache(o => o.SizeLimit = 100_000);
         RateLimits.Add(s, hub);
-        s.AddSingleton<RefundService>();
-        s.AddSingleton<SplitStore>();
-        s.AddSingleton<ProfitSharingService>();
-        s.AddSingleton<SplitContracts>();
-        s.AddSingleton<IPaymentSplits>(sp => sp.GetRequiredService<SplitContracts>());
-        s.AddSingleton<IRefundSplitReturns>(sp => sp.GetRequiredService<SplitContracts>());
-        s.AddSingleton<ISystemRefunds, SystemRefunds>();
-        s.AddSingleton<WalletRegistry>();
-        s.AddSingleton<RolloutService>();
-        s.AddSingleton<ApiKeyFilter>();
-        s.AddSingleton<AdminTokenFilter>();
-        s.AddSingleton<IdempotencyClaims>();
-        s.AddSingleton<IdempotencyFilter>();
+        // The features, lowest first (the order FeatureDirectionTests pins); each registers its own services.
+        s.AddIdempotency().AddMerchants().AddLedger().AddChannels().AddRollout()
+            .AddPayments().AddRefunds().AddProfitSharing()
+            .AddFriendPay().AddLinks().AddHosts().AddReconciliation().AddDemo();
         // One hosted service per background job; Jobs runs one pass of each in this order (tests, the simulation).
         s.AddJob<UnknownRequeryJob>();
         s.AddJob<StrayAttemptJob>();
@@ -120,9 +96,7 @@ public static class HubApp
         s.AddJob<SplitJob>();
         s.AddJob<IdempotencyCleanupJob>();
         s.AddJob<ReconciliationScheduler>();
-        s.AddSingleton<DemoShop>();
-        s.AddSingleton<WebhookDispatcher>();
-        s.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
+        s.AddWebhooks();
         // Configured accounts are the channels named after their wallets; the HTTP clients serve operator-added channels too.
         s.AddSingleton(wallets);
         foreach (var m in wallets.All)
@@ -131,7 +105,6 @@ public static class HubApp
         }
 
         s.AddSingleton(SecretBox.FromBase64(builder.Configuration[$"{HubOptions.Section}:MasterKey"]));
-        s.AddSingleton<RoutingService>();
 
         s.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
         s.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.Customize);
@@ -158,41 +131,24 @@ public static class HubApp
         app.MapOpenApi();
         app.MapScalarApiReference(o => o.DisableDefaultFonts()); // its fonts come from fonts.scalar.com: offline hubs and the CSP want none
 
-        var v1 = app.MapGroup("/v1")
-            .WithMetadata(RequestBody.SizeLimit)
-            .RequireRateLimiting(RateLimits.Api)
-            .AddEndpointFilter<ApiKeyFilter>()
-            .AddEndpointFilter<IdempotencyFilter>();
-        PaymentEndpoints.Map(v1);
-        WebhookEndpointsApi.Map(v1);
-        RolloutEndpoints.Map(v1);
-        FriendPayEndpoints.MapApi(v1);
-        RefundEndpoints.Map(v1);
-        ProfitSharingEndpoints.Map(v1);
-        HostEndpoints.Map(v1);
-        LinkEndpoints.MapApi(v1);
-        v1.MapGet("/capabilities", async (WalletRegistry w, CancellationToken ct) => ApiResult.Ok(new
-        {
-            @object = "list",
-            data = (await w.WalletsAsync(ct)).Values.Select(c => new { wallet = c.Wallet, capabilities = c.Capabilities }).ToList(),
-        })).WithTags("Capabilities");
-
-        var admin = app.MapGroup("/admin").WithMetadata(RequestBody.SizeLimit).AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>();
-        AdminEndpoints.Map(admin);
-        ChannelAdminEndpoints.Map(admin);
-        ReconciliationEndpoints.Map(admin);
-
         WalletCatalog.MapCss(app);
-        CheckoutEndpoints.Map(app);
-        AggregatedQr.Map(app);
-        FriendPayEndpoints.MapPages(app);
-        LinkEndpoints.MapPublic(app);
-        WalletNotificationEndpoints.Map(app);
+        var routes = new HubRoutes(
+            app,
+            Api: app.MapGroup("/v1")
+                .WithMetadata(RequestBody.SizeLimit)
+                .RequireRateLimiting(RateLimits.Api)
+                .AddEndpointFilter<ApiKeyFilter>()
+                .AddEndpointFilter<IdempotencyFilter>(),
+            Admin: app.MapGroup("/admin").WithMetadata(RequestBody.SizeLimit).AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>());
+        routes.MapMerchants().MapChannels().MapRollout()
+            .MapPayments().MapRefunds().MapProfitSharing()
+            .MapCheckout().MapFriendPay().MapLinks().MapHosts().MapReconciliation().MapWebhooks()
+            .MapNotifications();
         HubHealth.Map(app);
         HubTelemetry.Map(app);
         if (hub.Sandbox.Demo)
         {
-            DemoShop.Map(app);
+            routes.MapDemo();
         }
 
         return new HubHandle(app, companion);

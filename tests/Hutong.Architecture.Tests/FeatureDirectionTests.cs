@@ -19,7 +19,8 @@ public class FeatureDirectionTests
     [
         ["Storage", "Observability"],                                     // the engine and telemetry: below everything
         ["Http", "Health"],                                               // HTTP plumbing (problems, limits, bodies), health checks
-        ["Features"],                                                     // the wallet registry shared by features
+        ["Features"],                                                     // the wallet registry and catalog shared by features
+        ["Features.Workers"],                                             // the job base and work queue; each job lives in its feature
         ["Features.Idempotency"],
         ["Features.Merchants"],                                           // its API-key filter sets the idempotency scope
         ["Features.Ledger", "Features.Channels", "Features.Rollout"],
@@ -28,7 +29,7 @@ public class FeatureDirectionTests
         ["Features.ProfitSharing"],                                       // implements the contracts above
         ["Features.Checkout"],                                            // the buyer's pages and their UI kit
         ["Features.FriendPay", "Features.Links", "Features.Hosts", "Features.Reconciliation", "Features.Webhooks"],
-        ["Features.Notifications", "Features.Workers", "Features.Demo"],  // edges: wallets calling in, background jobs, the demo
+        ["Features.Notifications", "Features.Demo"],                      // edges: wallets calling in, the demo shop
     ];
 
     public static TheoryData<string> Namespaces() => [.. Layers.SelectMany(l => l).Select(Full)];

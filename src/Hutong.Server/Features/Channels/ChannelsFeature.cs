@@ -1,0 +1,25 @@
+using Hutong.Server.Http;
+
+namespace Hutong.Server.Features.Channels;
+
+/// <summary>The wallets' channels (accounts), routing among them, and the wallets' capabilities. HubApp composes the hub from these calls.</summary>
+public static class ChannelsFeature
+{
+    public static IServiceCollection AddChannels(this IServiceCollection s)
+    {
+        s.AddSingleton<WalletRegistry>();
+        s.AddSingleton<RoutingService>();
+        return s;
+    }
+
+    public static HubRoutes MapChannels(this HubRoutes routes)
+    {
+        ChannelAdminEndpoints.Map(routes.Admin);
+        routes.Api.MapGet("/capabilities", async (WalletRegistry w, CancellationToken ct) => ApiResult.Ok(new
+        {
+            @object = "list",
+            data = (await w.WalletsAsync(ct)).Values.Select(c => new { wallet = c.Wallet, capabilities = c.Capabilities }).ToList(),
+        })).WithTags("Capabilities");
+        return routes;
+    }
+}

@@ -1,0 +1,24 @@
+using Hutong.Server.Http;
+
+namespace Hutong.Server.Features.Payments;
+
+/// <summary>Payments and their attempts at wallets: creation, confirmation, wallets' answers, the merchant API. HubApp composes the hub from these calls.</summary>
+public static class PaymentsFeature
+{
+    public static IServiceCollection AddPayments(this IServiceCollection s)
+    {
+        s.AddSingleton<PaymentStore>();
+        s.AddSingleton<PaymentService>();
+        s.AddSingleton<PaymentDtos>();
+        s.AddSingleton<PaymentOutcomes>();
+        s.AddSingleton<WalletOrders>();
+        s.AddSingleton<PaymentConfirmation>();
+        return s;
+    }
+
+    public static HubRoutes MapPayments(this HubRoutes routes)
+    {
+        PaymentEndpoints.Map(routes.Api);
+        return routes;
+    }
+}

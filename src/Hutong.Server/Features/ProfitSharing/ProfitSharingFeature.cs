@@ -1,0 +1,25 @@
+using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Refunds;
+using Hutong.Server.Http;
+
+namespace Hutong.Server.Features.ProfitSharing;
+
+/// <summary>Profit sharing: receivers, splits after payment, and what receivers give back on a refund. HubApp composes the hub from these calls.</summary>
+public static class ProfitSharingFeature
+{
+    public static IServiceCollection AddProfitSharing(this IServiceCollection s)
+    {
+        s.AddSingleton<SplitStore>();
+        s.AddSingleton<ProfitSharingService>();
+        s.AddSingleton<SplitContracts>();
+        s.AddSingleton<IPaymentSplits>(sp => sp.GetRequiredService<SplitContracts>()); // Payments' contract
+        s.AddSingleton<IRefundSplitReturns>(sp => sp.GetRequiredService<SplitContracts>()); // Refunds' contract
+        return s;
+    }
+
+    public static HubRoutes MapProfitSharing(this HubRoutes routes)
+    {
+        ProfitSharingEndpoints.Map(routes.Api);
+        return routes;
+    }
+}

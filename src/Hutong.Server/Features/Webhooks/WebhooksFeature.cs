@@ -1,0 +1,20 @@
+using Hutong.Server.Http;
+
+namespace Hutong.Server.Features.Webhooks;
+
+/// <summary>Merchants' webhook endpoints and the dispatcher that delivers the outbox's events to them. HubApp composes the hub from these calls.</summary>
+public static class WebhooksFeature
+{
+    public static IServiceCollection AddWebhooks(this IServiceCollection s)
+    {
+        s.AddSingleton<WebhookDispatcher>();
+        s.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
+        return s;
+    }
+
+    public static HubRoutes MapWebhooks(this HubRoutes routes)
+    {
+        WebhookEndpointsApi.Map(routes.Api);
+        return routes;
+    }
+}
