@@ -12,6 +12,7 @@ using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Refunds;
+using Hutong.Server.Features.Workers;
 using Hutong.Server.Http;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;

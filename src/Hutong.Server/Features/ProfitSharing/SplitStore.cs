@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using Hutong.Domain;
+using Hutong.Server.Features.Workers;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 

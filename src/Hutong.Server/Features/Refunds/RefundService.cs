@@ -8,6 +8,7 @@ using Hutong.Server.Features.Ledger;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Workers;
 using Hutong.Server.Http;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;

@@ -2,6 +2,7 @@ using System.Data.Common;
 using Dapper;
 using Hutong.Domain;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Workers;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 

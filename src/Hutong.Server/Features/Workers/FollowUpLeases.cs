@@ -1,6 +1,7 @@
 using Dapper;
+using Hutong.Server.Storage;
 
-namespace Hutong.Server.Storage;
+namespace Hutong.Server.Features.Workers;
 
 /// <summary>The tables whose rows are wallet calls followed to their outcome, each with lease_until / leased_by (0015).</summary>
 public enum FollowedTable
@@ -16,7 +17,7 @@ public enum FollowedTable
 /// sends or queries it; the outcome is then applied conditionally on that status and this hub's lease (see the stores).
 /// A lease outlives the item timeout, so only a hub that died leaves a row to another; it then lapses and is taken again.
 /// </summary>
-public sealed class FollowUpLeases(Db db, Features.Workers.WorkerOptions options, TimeProvider time)
+public sealed class FollowUpLeases(Db db, WorkerOptions options, TimeProvider time)
 {
     /// <summary>A lease outlives the item timeout by this much (as <c>WorkQueue</c>'s).</summary>
     private static readonly TimeSpan Margin = TimeSpan.FromSeconds(30);
