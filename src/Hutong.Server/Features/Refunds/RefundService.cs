@@ -221,6 +221,11 @@ public sealed partial class RefundService(
 
         return db.WriteAsync(async (c, t) =>
         {
+            // A merchant refund that succeeded moves the payment's amount_refunded: take the payment's row lock before the
+            // refund's, the order creating a refund takes them in, so two hubs settling and creating cannot deadlock.
+            var payment = decision.Succeeded && refund.InitiatedBy != "system"
+                ? await payments.LockAsync(c, t, refund.PaymentId) ?? throw new InvalidOperationException($"Refund {refund.Id}: payment {refund.PaymentId} is gone.")
+                : null;
             if (!await refunds.ApplyAsync(c, t, refund, read))
             {
                 LogLostRace(log, refund.Id, read); // another hub applied an outcome first: its money and event stand, not ours
@@ -237,11 +242,11 @@ public sealed partial class RefundService(
                 }
                 else
                 {
-                    // Under the payment's row lock, so two refunds of one payment settling at once (two hubs) each see the other's.
-                    var payment = await payments.LockAsync(c, t, refund.PaymentId) ?? throw new InvalidOperationException($"Refund {refund.Id}: payment {refund.PaymentId} is gone.");
+                    // Under the payment's row lock (taken above), so two refunds of one payment settling at once (two hubs) each see the other's.
+                    var locked = payment!;
                     var fee = new Money(await ledger.FeeOfAsync(c, t, refund.PaymentId), amount.Currency);
-                    var feeBack = Postings.FeeReturned(fee, payment.Amount, payment.AmountRefunded, refund.Amount);
-                    var refundedAfter = RefundDecisions.RefundedAfter(payment.Amount, payment.AmountRefunded, refund.Amount);
+                    var feeBack = Postings.FeeReturned(fee, locked.Amount, locked.AmountRefunded, refund.Amount);
+                    var refundedAfter = RefundDecisions.RefundedAfter(locked.Amount, locked.AmountRefunded, refund.Amount);
                     Posted(await ledger.AppendAsync(c, t, "refund", refund.Id, refund.MerchantId, Postings.Refunded(wallet, refund.MerchantId, amount, feeBack), now), refund);
                     await refunds.SetRefundedAsync(c, t, refund.PaymentId, refundedAfter);
                 }
