@@ -55,27 +55,7 @@ public enum AttemptEvent
 
 public static class AttemptStatusNames
 {
-    public static string ToWire(this AttemptStatus s) => s switch
-    {
-        AttemptStatus.Requested => "requested",
-        AttemptStatus.Open => "open",
-        AttemptStatus.Unknown => "unknown",
-        AttemptStatus.Succeeded => "succeeded",
-        AttemptStatus.Failed => "failed",
-        AttemptStatus.Closed => "closed",
-        AttemptStatus.Stuck => "stuck",
-        _ => throw new ArgumentOutOfRangeException(nameof(s), s, null),
-    };
+    public static string ToWire(this AttemptStatus s) => WireName<AttemptStatus>.Of(s);
 
-    public static AttemptStatus FromWire(string s) => s switch
-    {
-        "requested" => AttemptStatus.Requested,
-        "open" => AttemptStatus.Open,
-        "unknown" => AttemptStatus.Unknown,
-        "succeeded" => AttemptStatus.Succeeded,
-        "failed" => AttemptStatus.Failed,
-        "closed" => AttemptStatus.Closed,
-        "stuck" => AttemptStatus.Stuck,
-        _ => throw new ArgumentOutOfRangeException(nameof(s), s, "Unknown attempt status."),
-    };
+    public static AttemptStatus FromWire(string s) => WireName<AttemptStatus>.Parse(s, "attempt status");
 }

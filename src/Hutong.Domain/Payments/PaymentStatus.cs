@@ -52,29 +52,9 @@ public enum PaymentEvent
 
 public static class PaymentStatusNames
 {
-    public static string ToWire(this PaymentStatus s) => s switch
-    {
-        PaymentStatus.Created => "created",
-        PaymentStatus.Pending => "pending",
-        PaymentStatus.Unknown => "unknown",
-        PaymentStatus.Succeeded => "succeeded",
-        PaymentStatus.Failed => "failed",
-        PaymentStatus.Canceled => "canceled",
-        PaymentStatus.Expired => "expired",
-        _ => throw new ArgumentOutOfRangeException(nameof(s), s, null),
-    };
+    public static string ToWire(this PaymentStatus s) => WireName<PaymentStatus>.Of(s);
 
-    public static PaymentStatus FromWire(string s) => s switch
-    {
-        "created" => PaymentStatus.Created,
-        "pending" => PaymentStatus.Pending,
-        "unknown" => PaymentStatus.Unknown,
-        "succeeded" => PaymentStatus.Succeeded,
-        "failed" => PaymentStatus.Failed,
-        "canceled" => PaymentStatus.Canceled,
-        "expired" => PaymentStatus.Expired,
-        _ => throw new ArgumentOutOfRangeException(nameof(s), s, "Unknown payment status."),
-    };
+    public static PaymentStatus FromWire(string s) => WireName<PaymentStatus>.Parse(s, "payment status");
 
     public static bool IsTerminal(this PaymentStatus s) =>
         s is PaymentStatus.Succeeded or PaymentStatus.Canceled or PaymentStatus.Expired;

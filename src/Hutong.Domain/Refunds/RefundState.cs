@@ -42,23 +42,7 @@ public static class RefundStates
         (RefundState.Unknown, RefundState.Failed),
     ]);
 
-    public static string ToWire(this RefundState s) => s switch
-    {
-        RefundState.Pending => "pending",
-        RefundState.Processing => "processing",
-        RefundState.Unknown => "unknown",
-        RefundState.Succeeded => "succeeded",
-        RefundState.Failed => "failed",
-        _ => throw new ArgumentOutOfRangeException(nameof(s), s, null),
-    };
+    public static string ToWire(this RefundState s) => WireName<RefundState>.Of(s);
 
-    public static RefundState FromWire(string s) => s switch
-    {
-        "pending" => RefundState.Pending,
-        "processing" => RefundState.Processing,
-        "unknown" => RefundState.Unknown,
-        "succeeded" => RefundState.Succeeded,
-        "failed" => RefundState.Failed,
-        _ => throw new ArgumentOutOfRangeException(nameof(s), s, "Unknown refund status."),
-    };
+    public static RefundState FromWire(string s) => WireName<RefundState>.Parse(s, "refund status");
 }

@@ -87,47 +87,11 @@ public static class SplitStates
         (SplitReturnState.Unknown, SplitReturnState.Failed),
     ]);
 
-    public static string ToWire(this SplitOrderState s) => s switch
-    {
-        SplitOrderState.Scheduled => "scheduled",
-        SplitOrderState.Pending => "pending",
-        SplitOrderState.Processing => "processing",
-        SplitOrderState.Unknown => "unknown",
-        SplitOrderState.Succeeded => "succeeded",
-        SplitOrderState.Failed => "failed",
-        _ => throw new ArgumentOutOfRangeException(nameof(s), s, null),
-    };
+    public static string ToWire(this SplitOrderState s) => WireName<SplitOrderState>.Of(s);
 
-    public static SplitOrderState SplitFromWire(string s) => s switch
-    {
-        "scheduled" => SplitOrderState.Scheduled,
-        "pending" => SplitOrderState.Pending,
-        "processing" => SplitOrderState.Processing,
-        "unknown" => SplitOrderState.Unknown,
-        "succeeded" => SplitOrderState.Succeeded,
-        "failed" => SplitOrderState.Failed,
-        _ => throw new ArgumentOutOfRangeException(nameof(s), s, "Unknown split status."),
-    };
+    public static SplitOrderState SplitFromWire(string s) => WireName<SplitOrderState>.Parse(s, "split status");
 
-    public static string ToWire(this SplitReturnState s) => s switch
-    {
-        SplitReturnState.AwaitingRefund => "awaiting_refund",
-        SplitReturnState.Pending => "pending",
-        SplitReturnState.Unknown => "unknown",
-        SplitReturnState.Succeeded => "succeeded",
-        SplitReturnState.Failed => "failed",
-        SplitReturnState.Canceled => "canceled",
-        _ => throw new ArgumentOutOfRangeException(nameof(s), s, null),
-    };
+    public static string ToWire(this SplitReturnState s) => WireName<SplitReturnState>.Of(s);
 
-    public static SplitReturnState ReturnFromWire(string s) => s switch
-    {
-        "awaiting_refund" => SplitReturnState.AwaitingRefund,
-        "pending" => SplitReturnState.Pending,
-        "unknown" => SplitReturnState.Unknown,
-        "succeeded" => SplitReturnState.Succeeded,
-        "failed" => SplitReturnState.Failed,
-        "canceled" => SplitReturnState.Canceled,
-        _ => throw new ArgumentOutOfRangeException(nameof(s), s, "Unknown split return status."),
-    };
+    public static SplitReturnState ReturnFromWire(string s) => WireName<SplitReturnState>.Parse(s, "split return status");
 }
