@@ -220,8 +220,7 @@ public sealed partial class PaymentConfirmation(
                 && await c.ExecuteScalarAsync<string?>("SELECT status FROM friend_pay_links WHERE id = @FriendLinkId", new { attempt.FriendLinkId }, t) != "active")
             {
                 // Revoked while this friend's click was on its way: no order, and the claim it just took is let go.
-                await c.ExecuteAsync("UPDATE payments SET payer_claim = NULL, payer_claim_until = NULL WHERE id = @paymentId AND payer_claim = @PayerClaim",
-                    new { paymentId, attempt.PayerClaim }, t);
+                await store.ReleaseClaimAsync(c, t, paymentId, attempt.PayerClaim);
                 return null;
             }
 

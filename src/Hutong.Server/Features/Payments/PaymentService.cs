@@ -201,11 +201,7 @@ public sealed class PaymentService(
         {
             var p = await store.LockAsync(c, t, paymentId);
             var result = await revoke(c, t);
-            await c.ExecuteAsync(
-                """
-                UPDATE payments SET payer_claim = NULL, payer_claim_until = NULL
-                WHERE id = @paymentId AND payer_claim IN (SELECT payer_claim FROM payment_attempts WHERE payment_id = @paymentId AND friend_link_id = @linkId)
-                """, new { paymentId, linkId }, t);
+            await store.ReleaseFriendLinkClaimAsync(c, t, paymentId, linkId);
             if (p is { State: PaymentStatus.Pending, CurrentAttemptId: { } currentId } && (await store.GetAttemptAsync(c, t, currentId))?.FriendLinkId == linkId)
             {
                 // Pending with no current attempt: the buyer's next choice starts a fresh one (see PaymentConfirmation).

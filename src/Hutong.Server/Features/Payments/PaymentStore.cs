@@ -107,6 +107,22 @@ public sealed class PaymentStore(Db db)
             """,
             new { paymentId, session, now, until }, t) == 1;
 
+    /// <summary>Lets go of the payer claim <paramref name="payerClaim"/> holds on the payment (nothing when another holds it by now).</summary>
+    public Task ReleaseClaimAsync(DbConnection c, DbTransaction t, string paymentId, string? payerClaim) =>
+        c.ExecuteAsync("UPDATE payments SET payer_claim = NULL, payer_claim_until = NULL WHERE id = @paymentId AND payer_claim = @payerClaim",
+            new { paymentId, payerClaim }, t);
+
+    /// <summary>Lets go of the payer claim if one of the friend-pay link's attempts holds it.</summary>
+    public Task ReleaseFriendLinkClaimAsync(DbConnection c, DbTransaction t, string paymentId, string linkId) => c.ExecuteAsync(
+        """
+        UPDATE payments SET payer_claim = NULL, payer_claim_until = NULL
+        WHERE id = @paymentId AND payer_claim IN (SELECT payer_claim FROM payment_attempts WHERE payment_id = @paymentId AND friend_link_id = @linkId)
+        """, new { paymentId, linkId }, t);
+
+    /// <summary>Sets what merchant refunds returned of a payment, under the payment's row lock (the caller computed it from the locked row).</summary>
+    public Task SetRefundedAsync(DbConnection c, DbTransaction t, string paymentId, long amountRefunded) =>
+        c.ExecuteAsync("UPDATE payments SET amount_refunded = @amountRefunded WHERE id = @paymentId", new { amountRefunded, paymentId }, t);
+
     public async Task<AttemptRow?> CurrentAttemptAsync(PaymentRow p, CancellationToken ct) =>
         p.CurrentAttemptId is null ? null : await db.ReadAsync(c => GetAttemptAsync(c, null, p.CurrentAttemptId), ct);
 

@@ -1,4 +1,3 @@
-using Dapper;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
 using Hutong.Domain.FollowUps;
@@ -112,8 +111,7 @@ public sealed partial class RefundService(
     /// <summary>Follows one refund now (reconciliation found the wallet settled it): a query, then what it proves.</summary>
     public async Task RecheckAsync(string outRefundNo, CancellationToken ct)
     {
-        await db.WriteAsync((c, t) => c.ExecuteAsync(
-            "UPDATE refunds SET next_check_at = 0 WHERE out_refund_no = @outRefundNo AND status IN ('pending', 'processing', 'unknown')", new { outRefundNo }, t), ct);
+        await refunds.MakeDueAsync(outRefundNo, ct);
         await RunDueAsync(ct);
     }
 
@@ -248,7 +246,7 @@ public sealed partial class RefundService(
                     var feeBack = Postings.FeeReturned(fee, locked.Amount, locked.AmountRefunded, refund.Amount);
                     var refundedAfter = RefundDecisions.RefundedAfter(locked.Amount, locked.AmountRefunded, refund.Amount);
                     Posted(await ledger.AppendAsync(c, t, "refund", refund.Id, refund.MerchantId, Postings.Refunded(wallet, refund.MerchantId, amount, feeBack), now), refund);
-                    await refunds.SetRefundedAsync(c, t, refund.PaymentId, refundedAfter);
+                    await payments.SetRefundedAsync(c, t, refund.PaymentId, refundedAfter);
                 }
             }
 

@@ -135,9 +135,9 @@ public sealed class RefundStore(Db db, IOptions<HubOptions> options, TimeProvide
         (await db.ReadAsync(c => c.QueryAsync<RefundRow>(
             "SELECT * FROM refunds WHERE merchant_id = @merchantId AND payment_id = @paymentId ORDER BY id", new { merchantId, paymentId }), ct)).ToList();
 
-    /// <summary>Sets what merchant refunds returned of a payment, under the payment's row lock (the caller computed it from the locked row).</summary>
-    public Task SetRefundedAsync(DbConnection c, DbTransaction t, string paymentId, long amountRefunded) =>
-        c.ExecuteAsync("UPDATE payments SET amount_refunded = @amountRefunded WHERE id = @paymentId", new { amountRefunded, paymentId }, t);
+    /// <summary>Makes an unsettled refund due now (its next check at once), whenever it was next to be followed.</summary>
+    public Task MakeDueAsync(string outRefundNo, CancellationToken ct) => db.WriteAsync((c, t) => c.ExecuteAsync(
+        "UPDATE refunds SET next_check_at = 0 WHERE out_refund_no = @outRefundNo AND status IN ('pending', 'processing', 'unknown')", new { outRefundNo }, t), ct);
 
     /// <summary>
     /// Applies an outcome only if the refund is still in the status it was read in and this hub's claim is still its own;
