@@ -34,15 +34,7 @@ public sealed class IdempotencyContext(string scope, string key, string requestH
     }
 
     /// <summary>The statement that stores the answer, for a handler that sends it with its own statements in one batch.</summary>
-    public Statement Completion(ApiResult response) => new(
-        """
-        INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, response_status, response_body, created_at)
-        VALUES (@Scope, @Key, @RequestHash, 'completed', @Status, @Body, @Now)
-        ON CONFLICT (merchant_id, idem_key) DO UPDATE SET request_hash = excluded.request_hash, state = 'completed',
-            response_status = excluded.response_status, response_body = excluded.response_body, locked_at = NULL
-        WHERE idempotency_keys.state <> 'completed'
-        """,
-        new CompletionRow(scope, key, requestHash, response.Status, response.StoredBody ?? response.Body, now));
+    public Statement Completion(ApiResult response) => IdempotencyStore.Completion(scope, key, requestHash, response, now);
 
     /// <summary>Given the rows the completion statement affected: none means the key was completed elsewhere first.</summary>
     public void Confirm(int affected)
@@ -59,6 +51,25 @@ public sealed class IdempotencyContext(string scope, string key, string requestH
             throw new IdempotencyConflictException();
         }
     }
+}
+
+/// <summary>The one writer of idempotency_keys: a key's stored answer, and forgetting keys past their retention.</summary>
+public static class IdempotencyStore
+{
+    /// <summary>Stores the answer unless the key already has one (then it affects no row: answered elsewhere first).</summary>
+    public static Statement Completion(string scope, string key, string requestHash, ApiResult response, long now) => new(
+        """
+        INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, response_status, response_body, created_at)
+        VALUES (@Scope, @Key, @RequestHash, 'completed', @Status, @Body, @Now)
+        ON CONFLICT (merchant_id, idem_key) DO UPDATE SET request_hash = excluded.request_hash, state = 'completed',
+            response_status = excluded.response_status, response_body = excluded.response_body, locked_at = NULL
+        WHERE idempotency_keys.state <> 'completed'
+        """,
+        new CompletionRow(scope, key, requestHash, response.Status, response.StoredBody ?? response.Body, now));
+
+    /// <summary>Deletes the keys created before <paramref name="cutoff"/> (unix ms); returns how many.</summary>
+    public static Task<int> ForgetOlderThanAsync(Db db, long cutoff, CancellationToken ct) =>
+        db.WriteAsync((c, t) => c.ExecuteAsync("DELETE FROM idempotency_keys WHERE created_at < @cutoff", new { cutoff }, t), ct);
 }
 
 internal sealed record CompletionRow(string Scope, string Key, string RequestHash, int Status, string? Body, long Now);

@@ -1,4 +1,3 @@
-using Dapper;
 using Hutong.Server.Features.Workers;
 using Hutong.Server.Storage;
 
@@ -20,7 +19,7 @@ public sealed class IdempotencyCleanupJob(Db db, HubMetrics metrics, TimeProvide
     protected override async Task PassAsync(CancellationToken ct)
     {
         var cutoff = (Time.GetUtcNow() - Retention).ToUnixTimeMilliseconds();
-        var deleted = await Db.WriteAsync((c, t) => c.ExecuteAsync("DELETE FROM idempotency_keys WHERE created_at < @cutoff", new { cutoff }, t), ct);
+        var deleted = await IdempotencyStore.ForgetOlderThanAsync(Db, cutoff, ct);
         Meter.Processed(deleted);
     }
 }
