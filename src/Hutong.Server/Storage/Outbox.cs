@@ -34,6 +34,14 @@ public static class Outbox
 
     public static Task InsertAsync(DbConnection c, DbTransaction t, PreparedEvent e) => c.ExecuteAsync(Insert(e).Sql, e, t);
 
+    /// <summary>Marks the events of these seqs handed to the webhook dispatcher (PostgreSQL: the rows its fan-out locked).</summary>
+    public static Task MarkDispatchedAsync(DbConnection c, DbTransaction t, long[] seqs, long now) =>
+        c.ExecuteAsync("UPDATE outbox SET dispatched_at = @now WHERE seq = ANY(@seqs)", new { now, seqs }, t);
+
+    /// <summary>Marks every undispatched event up to <paramref name="last"/> handed over (SQLite: its one writer read that range alone).</summary>
+    public static Task MarkDispatchedThroughAsync(DbConnection c, DbTransaction t, long last, long now) =>
+        c.ExecuteAsync("UPDATE outbox SET dispatched_at = @now WHERE dispatched_at IS NULL AND seq <= @last", new { now, last }, t);
+
     public static Statement Insert(PreparedEvent e) =>
         new("INSERT INTO outbox (id, merchant_id, type, payload, created_at, trace_parent) VALUES (@Id, @MerchantId, @Type, @Payload, @CreatedAt, @TraceParent)", e);
 }

@@ -29,6 +29,8 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
     /// </summary>
     public const int ResponseDrainBytes = 4096;
 
+    private readonly WebhookStore _store = new(db);
+
     private readonly HttpClient _http = new(CreateHandler(options.Value.Webhooks.AllowPrivateTargets))
     {
         Timeout = options.Value.Webhooks.Timeout,
@@ -119,115 +121,10 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         }
     }
 
-    /// <summary>
-    /// Turns undispatched outbox events into one pending delivery per enabled endpoint, atomically, in three set-based
-    /// statements per batch however many events it holds (on SQLite this runs on the one writer, beside every payment).
-    /// On PostgreSQL the batch is the exact rows this transaction locked (FOR UPDATE SKIP LOCKED): several hubs fan out
-    /// disjoint batches without waiting on each other, and an event whose insert commits late (a lower seq than one already
-    /// seen) is never marked dispatched by a range it was not read in.
-    /// </summary>
-    public Task<int> FanOutAsync(CancellationToken ct)
-    {
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        return db.WriteAsync(async (c, t) =>
-        {
-            if (db.IsPostgres)
-            {
-                var seqs = (await c.QueryAsync<long>(
-                    "SELECT seq FROM outbox WHERE dispatched_at IS NULL ORDER BY seq LIMIT @FanOutBatch FOR UPDATE SKIP LOCKED", new { FanOutBatch }, t)).ToArray();
-                if (seqs.Length == 0)
-                {
-                    return 0;
-                }
+    /// <summary>Turns undispatched outbox events into pending deliveries (see <see cref="WebhookStore.FanOutAsync"/>); returns how many events.</summary>
+    public Task<int> FanOutAsync(CancellationToken ct) => _store.FanOutAsync(time.GetUtcNow().ToUnixTimeMilliseconds(), FanOutBatch, ct);
 
-                await c.ExecuteAsync(
-                    """
-                    INSERT INTO webhook_deliveries (event_id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at)
-                    SELECT o.id, w.id, o.id, 'pending', 0, @now, @now
-                    FROM outbox o JOIN webhook_endpoints w ON w.merchant_id = o.merchant_id AND w.enabled = 1
-                        AND (w.enabled_events IS NULL OR w.enabled_events LIKE '%,' || o.type || ',%')
-                    WHERE o.seq = ANY(@seqs)
-                    ORDER BY o.seq, w.id
-                    ON CONFLICT DO NOTHING
-                    """, new { now, seqs }, t);
-                await c.ExecuteAsync("UPDATE outbox SET dispatched_at = @now WHERE seq = ANY(@seqs)", new { now, seqs }, t);
-                return seqs.Length;
-            }
-
-            // SQLite: the one writer runs this transaction alone, so the range read is the range updated.
-            var (count, last) = await c.QuerySingleAsync<(long Count, long? Last)>(
-                "SELECT COUNT(*), MAX(seq) FROM (SELECT seq FROM outbox WHERE dispatched_at IS NULL ORDER BY seq LIMIT @FanOutBatch) b", new { FanOutBatch }, t);
-            if (count == 0)
-            {
-                return 0;
-            }
-
-            await c.ExecuteAsync(
-                """
-                INSERT INTO webhook_deliveries (event_id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at)
-                SELECT o.id, w.id, o.id, 'pending', 0, @now, @now
-                FROM outbox o JOIN webhook_endpoints w ON w.merchant_id = o.merchant_id AND w.enabled = 1
-                    AND (w.enabled_events IS NULL OR w.enabled_events LIKE '%,' || o.type || ',%')
-                WHERE o.dispatched_at IS NULL AND o.seq <= @last
-                ON CONFLICT DO NOTHING
-                """, new { now, last }, t);
-            await c.ExecuteAsync("UPDATE outbox SET dispatched_at = @now WHERE dispatched_at IS NULL AND seq <= @last", new { now, last }, t);
-            return (int)count;
-        }, ct);
-    }
-
-    private sealed class Due
-    {
-        public long Id { get; set; }
-
-        public string EventId { get; set; } = string.Empty;
-
-        public string EndpointId { get; set; } = string.Empty;
-
-        public int Attempts { get; set; }
-
-        public long NextAttemptAt { get; set; }
-
-        public string Url { get; set; } = string.Empty;
-
-        public string Secret { get; set; } = string.Empty;
-
-        public string? PreviousSecret { get; set; }
-
-        public long? PreviousSecretExpiresAt { get; set; }
-
-        public string Payload { get; set; } = string.Empty;
-
-        public string? TraceParent { get; set; }
-    }
-
-    private sealed record Outcome(Due Delivery, long Lease, int? Status, string? Error, TimeSpan? RetryAfter);
-
-    // The oldest due deliveries of every enabled endpoint, at most @perEndpoint each (an index range per endpoint, so a
-    // long backlog on one endpoint costs nothing to the others), oldest first overall. SQLite has no LATERAL: the CROSS
-    // JOIN keeps the endpoints as the outer loop, each looking its few deliveries up by id.
-    private const string DueSqlite =
-        """
-        SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload, o.trace_parent
-        FROM webhook_endpoints e CROSS JOIN webhook_deliveries d JOIN outbox o ON o.id = d.event_id
-        WHERE e.enabled = 1 AND d.id IN (
-            SELECT x.id FROM webhook_deliveries x
-            WHERE x.endpoint_id = e.id AND x.status = 'pending' AND x.next_attempt_at <= @nowMs
-            ORDER BY x.next_attempt_at, x.id LIMIT @perEndpoint)
-        ORDER BY d.next_attempt_at, d.id LIMIT @scan
-        """;
-
-    private const string DuePostgres =
-        """
-        SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload, o.trace_parent
-        FROM webhook_endpoints e CROSS JOIN LATERAL (
-            SELECT x.id, x.event_id, x.endpoint_id, x.attempts, x.next_attempt_at FROM webhook_deliveries x
-            WHERE x.endpoint_id = e.id AND x.status = 'pending' AND x.next_attempt_at <= @nowMs
-            ORDER BY x.next_attempt_at, x.id LIMIT @perEndpoint) d
-        JOIN outbox o ON o.id = d.event_id
-        WHERE e.enabled = 1
-        ORDER BY d.next_attempt_at, d.id LIMIT @scan
-        """;
+    private sealed record Outcome(DueDelivery Delivery, long Lease, int? Status, string? Error, TimeSpan? RetryAfter);
 
     /// <summary>
     /// Claims due deliveries, as many as there are free sends (each endpoint up to its own share), and starts them without
@@ -246,8 +143,8 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
 
         // Read off the writer; the claim below is conditional. The scan is at most every send's worth, since rows beyond an
         // endpoint's free share can only be as many as the sends this hub has in flight.
-        var due = await db.ReadAsync(c => c.QueryAsync<Due>(db.IsPostgres ? DuePostgres : DueSqlite, new { nowMs, perEndpoint, scan = MaxInFlight(Options) }), ct);
-        var picked = new List<Due>();
+        var due = await _store.DueAsync(nowMs, perEndpoint, MaxInFlight(Options), ct);
+        var picked = new List<DueDelivery>();
         lock (_inFlight)
         {
             foreach (var d in due)
@@ -276,7 +173,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         HashSet<long> claimed;
         try
         {
-            claimed = await db.WriteAsync((c, t) => ClaimAsync(c, t, picked, nowMs, lease), ct);
+            claimed = await _store.ClaimAsync(picked, nowMs, lease, ct);
         }
         catch
         {
@@ -299,53 +196,6 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         return picked.Count == free;
     }
 
-    /// <summary>
-    /// Takes the leases of those picked deliveries that are still due and pending. On PostgreSQL one statement: the rows are
-    /// locked in id order and any another dispatcher holds are skipped (SKIP LOCKED), so two dispatchers never wait on each
-    /// other, let alone deadlock, and a row is leased to one of them only; RETURNING gives the attempts as claimed (another
-    /// dispatcher may have recorded one since the read). On SQLite the one writer makes each conditional update alone.
-    /// </summary>
-    private async Task<HashSet<long>> ClaimAsync(DbConnection c, DbTransaction t, List<Due> picked, long nowMs, long lease)
-    {
-        var won = new HashSet<long>();
-        if (db.IsPostgres)
-        {
-            var ids = picked.Select(d => d.Id).ToArray();
-            var rows = await c.QueryAsync<(long Id, int Attempts)>(
-                """
-                UPDATE webhook_deliveries d SET next_attempt_at = @lease
-                FROM (SELECT x.id FROM webhook_deliveries x
-                      WHERE x.id = ANY(@ids) AND x.status = 'pending' AND x.next_attempt_at <= @nowMs
-                      ORDER BY x.id FOR UPDATE SKIP LOCKED) claim
-                WHERE d.id = claim.id
-                RETURNING d.id, d.attempts
-                """, new { lease, ids, nowMs }, t);
-            var attempts = rows.ToDictionary(r => r.Id, r => r.Attempts);
-            foreach (var d in picked)
-            {
-                if (attempts.TryGetValue(d.Id, out var n))
-                {
-                    d.Attempts = n;
-                    won.Add(d.Id);
-                }
-            }
-
-            return won;
-        }
-
-        foreach (var d in picked)
-        {
-            if (await c.ExecuteAsync(
-                "UPDATE webhook_deliveries SET next_attempt_at = @lease WHERE id = @Id AND status = 'pending' AND next_attempt_at = @NextAttemptAt",
-                new { lease, d.Id, d.NextAttemptAt }, t) == 1)
-            {
-                won.Add(d.Id);
-            }
-        }
-
-        return won;
-    }
-
     private void Release(string endpointId)
     {
         lock (_inFlight)
@@ -364,7 +214,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         _wake.Writer.TryWrite(true);
     }
 
-    private async Task SendAndQueueOutcomeAsync(Due d, long lease, CancellationToken ct)
+    private async Task SendAndQueueOutcomeAsync(DueDelivery d, long lease, CancellationToken ct)
     {
         try
         {
@@ -441,7 +291,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         }
     }
 
-    private async Task<(int? Status, string? Error, TimeSpan? RetryAfter)> SendAsync(Due d, CancellationToken ct)
+    private async Task<(int? Status, string? Error, TimeSpan? RetryAfter)> SendAsync(DueDelivery d, CancellationToken ct)
     {
         // The delivery continues the trace of the change that emitted the event (for a payment: its creating request).
         using var span = HubTelemetry.StartFollowUp("hutong.webhook.deliver", System.Diagnostics.ActivityKind.Producer, d.TraceParent, HubTelemetry.PaymentIdOf(d.Payload));
@@ -482,36 +332,30 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
 
     private async Task RecordAsync(DbConnection c, DbTransaction t, Outcome o)
     {
-        // Each update holds only while this dispatcher's lease does: once it lapsed, another may have claimed the delivery.
-        const string Leased = " WHERE id = @Id AND status = 'pending' AND next_attempt_at = @Lease";
+        // Each outcome holds only while this dispatcher's lease does (see WebhookStore).
         var (d, status, error) = (o.Delivery, o.Status, o.Error);
         var now = time.GetUtcNow();
         var attempts = d.Attempts + 1;
         if (status is >= 200 and < 300)
         {
-            await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'delivered', attempts = @attempts, last_status = @status, last_error = NULL, delivered_at = @at" + Leased,
-                new { attempts, status, at = now.ToUnixTimeMilliseconds(), d.Id, o.Lease }, t);
+            await WebhookStore.DeliveredAsync(c, t, d.Id, o.Lease, attempts, status, now.ToUnixTimeMilliseconds());
             return;
         }
 
         if (status == (int)HttpStatusCode.Gone)
         {
             // 410 Gone: the receiver asks us to stop. Disable the endpoint and drop its queue.
-            if (await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'failed', attempts = @attempts, last_status = 410" + Leased, new { attempts, d.Id, o.Lease }, t) == 0)
+            if (await WebhookStore.GoneAsync(c, t, d.Id, o.Lease, attempts, d.EndpointId))
             {
-                return;
+                LogDisabled(log, d.EndpointId);
             }
 
-            await c.ExecuteAsync("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = 'gone' WHERE id = @EndpointId", new { d.EndpointId }, t);
-            await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'canceled' WHERE endpoint_id = @EndpointId AND status = 'pending'", new { d.EndpointId }, t);
-            LogDisabled(log, d.EndpointId);
             return;
         }
 
         if (attempts >= Options.Schedule.Count)
         {
-            if (await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'failed', attempts = @attempts, last_status = @status, last_error = @error" + Leased,
-                new { attempts, status, error, d.Id, o.Lease }, t) == 1)
+            if (await WebhookStore.GaveUpAsync(c, t, d.Id, o.Lease, attempts, status, error))
             {
                 metrics.WebhookFailed();
                 LogGaveUp(log, d.EventId, d.EndpointId, attempts);
@@ -521,8 +365,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         }
 
         var delay = NextDelay(attempts, o.RetryAfter);
-        await c.ExecuteAsync("UPDATE webhook_deliveries SET attempts = @attempts, last_status = @status, last_error = @error, next_attempt_at = @next" + Leased,
-            new { attempts, status, error, next = (now + delay).ToUnixTimeMilliseconds(), d.Id, o.Lease }, t);
+        await WebhookStore.RetryAtAsync(c, t, d.Id, o.Lease, attempts, status, error, (now + delay).ToUnixTimeMilliseconds());
     }
 
     /// <summary>The next gap on the schedule, with ±10% jitter; a longer Retry-After (429/503) wins.</summary>

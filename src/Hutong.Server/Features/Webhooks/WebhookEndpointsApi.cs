@@ -73,7 +73,7 @@ public static partial class WebhookEndpointsApi
     [System.Text.RegularExpressions.GeneratedRegex("^[a-z][a-z_]*(\\.[a-z][a-z_]*)+$")]
     private static partial System.Text.RegularExpressions.Regex EventTypePattern();
 
-    private static async Task<ApiResult> CreateAsync(HttpContext ctx, Db db, SecretBox secrets, IOptions<HubOptions> options, TimeProvider time)
+    private static async Task<ApiResult> CreateAsync(HttpContext ctx, Db db, WebhookStore store, SecretBox secrets, IOptions<HubOptions> options, TimeProvider time)
     {
         var (body, problem) = await RequestBody.ReadAsync<CreateWebhookEndpointRequest>(ctx.Request);
         if (problem is not null)
@@ -100,23 +100,13 @@ public static partial class WebhookEndpointsApi
         return await db.WriteAsync(async (c, t) =>
         {
             // Each endpoint is a queue the dispatcher serves: a bound keeps one merchant from spreading over all of them.
-            // On PostgreSQL the merchant's row lock serialises concurrent creates, so two cannot both pass the count.
-            if (db.IsPostgres)
-            {
-                await c.ExecuteAsync("SELECT id FROM merchants WHERE id = @merchantId FOR UPDATE", new { merchantId }, t);
-            }
-
-            if (await c.ExecuteScalarAsync<long>(
-                "SELECT COUNT(*) FROM webhook_endpoints WHERE merchant_id = @merchantId AND (disabled_reason IS NULL OR disabled_reason <> 'deleted')",
-                new { merchantId }, t) >= limit)
+            if (await store.CountForCreateAsync(c, t, merchantId) >= limit)
             {
                 return Problems.Conflict("webhook_endpoint_limit", $"A merchant may have at most {limit} webhook endpoints.",
                     "Delete an endpoint you no longer use (DELETE /v1/webhook_endpoints/{id}) before adding another.");
             }
 
-            await c.ExecuteAsync(
-                "INSERT INTO webhook_endpoints (id, merchant_id, url, secret, enabled, created_at, enabled_events) VALUES (@Id, @merchantId, @Url, @secret, 1, @CreatedAt, @EnabledEvents)",
-                new { row.Id, merchantId, row.Url, secret = secrets.SealIfEnabled(secret, row.Id), row.CreatedAt, row.EnabledEvents }, t);
+            await WebhookStore.InsertEndpointAsync(c, t, row.Id, merchantId, row.Url, secrets.SealIfEnabled(secret, row.Id), row.CreatedAt, row.EnabledEvents);
             var result = ApiResult.Created(Dto(row, secret)).WithoutSecretsWhenStored(Dto(row));
             if (idem is not null)
             {
@@ -144,10 +134,7 @@ public static partial class WebhookEndpointsApi
         var idem = IdempotencyContext.Of(ctx);
         return await db.WriteAsync(async (c, t) =>
         {
-            var n = await c.ExecuteAsync(
-                "UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = @until, secret = @secret WHERE id = @id AND merchant_id = @merchantId",
-                new { id, merchantId, secret = secrets.SealIfEnabled(secret, id), until }, t);
-            if (n == 0)
+            if (!await WebhookStore.RotateSecretAsync(c, t, id, merchantId, secrets.SealIfEnabled(secret, id), until))
             {
                 return Problems.NotFound("webhook endpoint");
             }
@@ -163,21 +150,6 @@ public static partial class WebhookEndpointsApi
         }, ctx.RequestAborted);
     }
 
-    private static async Task<ApiResult> DeleteAsync(HttpContext ctx, string id, Db db)
-    {
-        var merchantId = MerchantContext.Of(ctx).MerchantId;
-        var n = await db.WriteAsync(async (c, t) =>
-        {
-            var changed = await c.ExecuteAsync(
-                "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = 'deleted' WHERE id = @id AND merchant_id = @merchantId AND (disabled_reason IS NULL OR disabled_reason <> 'deleted')",
-                new { id, merchantId }, t);
-            if (changed > 0)
-            {
-                await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'canceled' WHERE endpoint_id = @id AND status = 'pending'", new { id }, t);
-            }
-
-            return changed;
-        }, ctx.RequestAborted);
-        return n == 0 ? Problems.NotFound("webhook endpoint") : ApiResult.NoContent();
-    }
+    private static async Task<ApiResult> DeleteAsync(HttpContext ctx, string id, WebhookStore store) =>
+        await store.DeleteEndpointAsync(id, MerchantContext.Of(ctx).MerchantId, ctx.RequestAborted) ? ApiResult.NoContent() : Problems.NotFound("webhook endpoint");
 }

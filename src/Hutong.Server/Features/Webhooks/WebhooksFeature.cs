@@ -7,6 +7,7 @@ public static class WebhooksFeature
 {
     public static IServiceCollection AddWebhooks(this IServiceCollection s)
     {
+        s.AddSingleton<WebhookStore>();
         s.AddSingleton<WebhookDispatcher>();
         s.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
         return s;
