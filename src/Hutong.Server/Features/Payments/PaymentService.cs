@@ -81,11 +81,12 @@ public sealed class PaymentService(
         {
             // Statements only, so concurrent creates commit in groups on either store (three prepared statements on SQLite's
             // writer; one round trip for a whole group on PostgreSQL). A key answered elsewhere meanwhile rolls this one back.
-            var affected = await db.WriteStatementsAsync(idem is null
-                ? [PaymentStore.Insert(row), Outbox.Insert(evt)]
-                : [PaymentStore.Insert(row), Outbox.Insert(evt), idem.Completion(created)],
-                idem is null ? null : a => IdempotencyContext.EnsureFirstAnswer(a[2]), ct);
-            idem?.Confirm(affected[2]);
+            var write = new WriteBatch(3);
+            write.Add(PaymentStore.Insert(row));
+            write.Add(Outbox.Insert(evt));
+            var answer = idem is null ? default : write.Add(idem.Completion(created), IdempotencyContext.EnsureFirstAnswer);
+            await db.WriteAsync(write, ct);
+            idem?.Confirm(answer.Rows);
             return created;
         }
         catch (DbException e) when (Db.IsUniqueViolation(e))

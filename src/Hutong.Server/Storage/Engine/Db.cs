@@ -8,8 +8,15 @@ using Npgsql;
 namespace Hutong.Server.Storage;
 
 /// <summary>
-/// The store: one schema on SQLite (WAL, synchronous=FULL) or PostgreSQL. Every write runs in one
-/// transaction through <see cref="WriteAsync{T}"/>, so a state change and its outbox row commit together.
+/// The storage engine (this folder): one schema (<see cref="Migrator"/>) on SQLite (WAL, synchronous=FULL) or PostgreSQL.
+/// Its contract: <see cref="ReadAsync{T}"/> sees committed data only. <see cref="WriteAsync{T}"/> runs the work in one
+/// transaction of its own — on SQLite on the one writer thread, in a savepoint, committed in a group with other writes
+/// (one fsync for many) — so a state change and its outbox row commit together and a failing write fails alone; the work
+/// touches only the store (no wallet or HTTP call: on SQLite every other write waits for it) and goes through the owning
+/// table's store, never its own SQL. <see cref="WriteAsync(WriteBatch, CancellationToken)"/> is the hot path for writes
+/// made only of statements known up front: prepared statements on SQLite, one round trip and one commit for a whole group
+/// on PostgreSQL; its checks may run more than once, so they must be pure. Once queued a write is not cancellable, and its
+/// task says whether it committed; a failed commit fails every write of its group.
 /// </summary>
 public sealed class Db : IAsyncDisposable
 {
@@ -73,7 +80,7 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
-    // PostgreSQL: writes made only of known statements are committed in groups as well (see WriteStatementsAsync).
+    // PostgreSQL: writes made only of known statements are committed in groups as well (see WriteAsync(WriteBatch)).
     private readonly Channel<StatementWrite> _pgWrites = Channel.CreateUnbounded<StatementWrite>();
     private readonly Lazy<Task[]> _pgWriters;
     private const int MaxPgBatch = 64;
@@ -163,46 +170,51 @@ public sealed class Db : IAsyncDisposable
     }
 
     /// <summary>
-    /// A write made only of statements known up front, with a check of the rows each affected that runs before the commit
-    /// (throwing rolls this write back). On SQLite it is an ordinary write on the group-committing writer. On PostgreSQL
-    /// concurrent writes of this kind are committed in groups too: one transaction, one round trip for all their statements
-    /// (an NpgsqlBatch) and one commit, instead of a transaction, two round trips and a commit each. If a statement or a
-    /// check fails, the group rolls back and each of its writes runs again in a transaction of its own, so a failing write
-    /// fails alone and the others still commit.
+    /// A write made only of statements known up front (<see cref="WriteBatch"/>), with the checks of the rows each affected
+    /// run before the commit (throwing rolls this write back). On SQLite it is an ordinary write on the group-committing
+    /// writer. On PostgreSQL concurrent writes of this kind are committed in groups too: one transaction, one round trip
+    /// for all their statements (an NpgsqlBatch) and one commit, instead of a transaction, two round trips and a commit
+    /// each. If a statement or a check fails, the group rolls back and each of its writes runs again in a transaction of
+    /// its own, so a failing write fails alone and the others still commit. Once it completes, the batch's handles give
+    /// the rows each statement affected.
     /// </summary>
-    public Task<int[]> WriteStatementsAsync(Statement[] statements, Action<int[]>? check, CancellationToken ct)
+    public Task WriteAsync(WriteBatch write, CancellationToken ct)
     {
+        write.Submit();
         if (_pg is null)
         {
-            return WriteAsync((c, t) => RunStatementsAsync(c, t, statements, check), statementsOnly: true, ct);
+            return WriteAsync(RunBatch(write), statementsOnly: true, ct);
         }
 
-        var write = new StatementWrite(statements, check);
+        var pending = new StatementWrite(write);
         _ = _pgWriters.Value;
-        if (!_pgWrites.Writer.TryWrite(write))
+        if (!_pgWrites.Writer.TryWrite(pending))
         {
             throw new ObjectDisposedException(nameof(Db));
         }
 
-        return write.Done.Task; // not cancellable once queued, as on SQLite
+        return pending.Done.Task; // not cancellable once queued, as on SQLite
     }
 
-    private static async Task<int[]> RunStatementsAsync(DbConnection c, DbTransaction t, Statement[] statements, Action<int[]>? check)
+    private static Func<DbConnection, DbTransaction, Task<bool>> RunBatch(WriteBatch write) => async (c, t) =>
     {
-        var affected = await HotStatements.ExecuteAsync(c, t, statements);
-        check?.Invoke(affected);
-        return affected;
-    }
+        await HotStatements.ExecuteAsync(c, t, write);
+        write.Check();
+        return true;
+    };
 
     private async Task PgWriterLoopAsync()
     {
         var group = new List<StatementWrite>(MaxPgBatch);
+        var batches = new List<WriteBatch>(MaxPgBatch);
         while (await _pgWrites.Reader.WaitToReadAsync())
         {
             group.Clear();
+            batches.Clear();
             while (group.Count < MaxPgBatch && _pgWrites.Reader.TryRead(out var next))
             {
                 group.Add(next);
+                batches.Add(next.Batch);
             }
 
             if (group.Count == 0)
@@ -215,12 +227,10 @@ public sealed class Db : IAsyncDisposable
             {
                 await using var c = await _pg!.OpenConnectionAsync();
                 await using var tx = await c.BeginTransactionAsync(IsolationLevel.ReadCommitted);
-                var affected = await HotStatements.ExecuteAsync(c, tx, group.SelectMany(w => w.Statements).ToArray());
-                var results = new int[group.Count][];
-                for (int i = 0, at = 0; i < group.Count; at += group[i].Statements.Length, i++)
+                await HotStatements.ExecuteAsync(c, tx, batches);
+                foreach (var write in batches)
                 {
-                    results[i] = affected[at..(at + group[i].Statements.Length)];
-                    group[i].Check?.Invoke(results[i]);
+                    write.Check();
                 }
 
                 committing = true;
@@ -229,7 +239,7 @@ public sealed class Db : IAsyncDisposable
                 Interlocked.Add(ref _batchedWrites, group.Count);
                 for (var i = 0; i < group.Count; i++)
                 {
-                    group[i].Done.TrySetResult(results[i]);
+                    group[i].Done.TrySetResult();
                 }
             }
             catch (Exception e) when (committing || group.Count == 1)
@@ -248,7 +258,8 @@ public sealed class Db : IAsyncDisposable
                 {
                     try
                     {
-                        w.Done.TrySetResult(await WriteAsync((c, t) => RunStatementsAsync(c, t, w.Statements, w.Check), CancellationToken.None));
+                        await WriteAsync(RunBatch(w.Batch), CancellationToken.None);
+                        w.Done.TrySetResult();
                     }
                     catch (Exception alone)
                     {
@@ -259,13 +270,11 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
-    private sealed class StatementWrite(Statement[] statements, Action<int[]>? check)
+    private sealed class StatementWrite(WriteBatch batch)
     {
-        public Statement[] Statements { get; } = statements;
+        public WriteBatch Batch { get; } = batch;
 
-        public Action<int[]>? Check { get; } = check;
-
-        public TaskCompletionSource<int[]> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>Number of write transactions committed and writes they carried (for the benchmark's group-commit figure).</summary>
@@ -468,7 +477,7 @@ public sealed class Db : IAsyncDisposable
     {
         public Exception? Failed { get; set; }
 
-        /// <summary>Only statements and a pure check (WriteStatementsAsync): safe to run again after a rollback.</summary>
+        /// <summary>Only statements and pure checks (a <see cref="WriteBatch"/>): safe to run again after a rollback.</summary>
         public bool StatementsOnly { get; init; }
 
         public abstract Task RunAsync(DbConnection c, DbTransaction t);

@@ -7,27 +7,43 @@ using Npgsql;
 
 namespace Hutong.Server.Storage;
 
-/// <summary>One SQL statement and the object whose properties fill its @parameters.</summary>
-public sealed record Statement(string Sql, object Param);
-
 /// <summary>
-/// The statements of one write, known up front. On PostgreSQL they go as one batch (one round trip instead of one per
-/// statement); on SQLite they run in order on the writer, each compiled once and bound by name straight from the
-/// parameter object's properties (<see cref="StatementCache.ExecuteBound"/>).
+/// Runs write batches (<see cref="WriteBatch"/>). On PostgreSQL the statements of one or many batches go as one NpgsqlBatch
+/// (one round trip instead of one per statement); on SQLite they run in order on the writer, each compiled once and bound
+/// by name straight from the parameter object's properties (<see cref="StatementCache.ExecuteBound"/>).
 /// </summary>
-public static partial class HotStatements
+internal static partial class HotStatements
 {
     private static readonly ConcurrentDictionary<(Type, string), (string Name, PropertyInfo Property)[]> Bindings = new();
     private static readonly ConcurrentDictionary<(Type, string), (string Sql, PropertyInfo[] Properties)> Positional = new();
 
-    /// <summary>Runs the statements in order and returns the rows each affected (one round trip on PostgreSQL).</summary>
-    public static async Task<int[]> ExecuteAsync(DbConnection c, DbTransaction t, params Statement[] statements)
+    /// <summary>Runs the batch's statements in order and records the rows each affected (one round trip on PostgreSQL).</summary>
+    public static async Task ExecuteAsync(DbConnection c, DbTransaction t, WriteBatch write)
     {
         if (c is NpgsqlConnection pg)
         {
-            await using var batch = new NpgsqlBatch(pg, (NpgsqlTransaction)t);
-            foreach (var s in statements)
+            await ExecuteAsync(pg, (NpgsqlTransaction)t, [write]);
+            return;
+        }
+
+        for (var i = 0; i < write.Count; i++)
+        {
+            var (sql, param) = write[i];
+            write.SetAffected(i, c is StatementCache writer
+                ? writer.ExecuteBound(sql, Bindings.GetOrAdd((param.GetType(), sql), static key => Bind(key.Item1, key.Item2)), param, t)
+                : await c.ExecuteAsync(sql, param, t));
+        }
+    }
+
+    /// <summary>Runs the statements of all the batches, in order, in one round trip, and records the rows each affected.</summary>
+    public static async Task ExecuteAsync(NpgsqlConnection c, NpgsqlTransaction t, IReadOnlyList<WriteBatch> writes)
+    {
+        await using var batch = new NpgsqlBatch(c, t);
+        foreach (var write in writes)
+        {
+            for (var i = 0; i < write.Count; i++)
             {
+                var s = write[i];
                 var (sql, properties) = Positional.GetOrAdd((s.Param.GetType(), s.Sql), static key => ToPositional(key.Item1, key.Item2));
                 var command = new NpgsqlBatchCommand(sql);
                 foreach (var property in properties)
@@ -37,21 +53,17 @@ public static partial class HotStatements
 
                 batch.BatchCommands.Add(command);
             }
-
-            await batch.ExecuteNonQueryAsync();
-            return batch.BatchCommands.Cast<NpgsqlBatchCommand>().Select(b => b.RecordsAffected).ToArray();
         }
 
-        var affected = new int[statements.Length];
-        for (var i = 0; i < statements.Length; i++)
+        await batch.ExecuteNonQueryAsync();
+        var at = 0;
+        foreach (var write in writes)
         {
-            var (sql, param) = (statements[i].Sql, statements[i].Param);
-            affected[i] = c is StatementCache writer
-                ? writer.ExecuteBound(sql, Bindings.GetOrAdd((param.GetType(), sql), static key => Bind(key.Item1, key.Item2)), param, t)
-                : await c.ExecuteAsync(sql, param, t);
+            for (var i = 0; i < write.Count; i++)
+            {
+                write.SetAffected(i, batch.BatchCommands[at++].RecordsAffected);
+            }
         }
-
-        return affected;
     }
 
     /// <summary>
