@@ -1,4 +1,5 @@
 using System.Text;
+using Hutong.Domain;
 
 namespace Hutong.Server.Http;
 
@@ -91,13 +92,12 @@ public static class Problems
 
     public static string Type(string code) => $"urn:hutong:problem:{code}";
 
-    public static ApiResult Validation(IDictionary<string, string[]> errors) =>
-        ApiResult.Problem(400, "validation_error", "The request is not valid.", "See errors for each field.", errors, errors.Keys.FirstOrDefault());
+    // The wording of these lives with Failure (Hutong.Domain), which services return; these are for the edge itself.
+    public static ApiResult Validation(IDictionary<string, string[]> errors) => Failure.Validation(errors).ToApiResult();
 
-    public static ApiResult Invalid(string param, string message) =>
-        Validation(new Dictionary<string, string[]> { [param] = [message] });
+    public static ApiResult Invalid(string param, string message) => Failure.Invalid(param, message).ToApiResult();
 
-    public static ApiResult NotFound(string what) => ApiResult.Problem(404, "not_found", $"No such {what}.");
+    public static ApiResult NotFound(string what) => Failure.NotFound(what).ToApiResult();
 
     /// <summary>Gives problems the framework writes itself (404 route, 405, 415, 500) our type URI and a code.</summary>
     public static void Customize(ProblemDetailsContext context)
@@ -122,5 +122,5 @@ public static class Problems
         }
     }
 
-    public static ApiResult Conflict(string code, string title, string? detail = null) => ApiResult.Problem(409, code, title, detail);
+    public static ApiResult Conflict(string code, string title, string? detail = null) => Failure.Conflict(code, title, detail).ToApiResult();
 }

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using Dapper;
+using Hutong.Domain;
 using Hutong.Server.Http;
 using Hutong.Server.Storage;
 
@@ -32,6 +33,15 @@ public sealed class IdempotencyContext(string scope, string key, string requestH
         var completion = Completion(response);
         Confirm(await c.ExecuteAsync(completion.Sql, completion.Param, t));
     }
+
+    /// <summary>
+    /// Records the answer the endpoint will send for <paramref name="outcome"/> (mapped to HTTP here, the same way the
+    /// endpoint maps it), in the caller's transaction.
+    /// </summary>
+    public Task CompleteAsync<T>(DbConnection c, DbTransaction t, Outcome<T> outcome) => CompleteAsync(c, t, outcome.ToApiResult());
+
+    /// <summary>The statement that stores the answer the endpoint will send for <paramref name="outcome"/>.</summary>
+    public Statement Completion<T>(Outcome<T> outcome) => Completion(outcome.ToApiResult());
 
     /// <summary>The statement that stores the answer, for a handler that sends it with its own statements in one batch.</summary>
     public Statement Completion(ApiResult response) => IdempotencyStore.Completion(scope, key, requestHash, response, now);
