@@ -13,6 +13,8 @@ public static class Ids
     public const string Merchant = "mch";
     public const string Event = "evt";
     public const string WebhookEndpoint = "we";
+    public const string Refund = "re";
+    public const string Split = "spl";
 
     private static readonly Lock Gate = new();
     private static long _lastMs;
@@ -78,4 +80,74 @@ public static class Ids
 
     public static bool HasPrefix(string? id, string prefix) =>
         id is not null && id.Length == prefix.Length + 33 && id.StartsWith(prefix + "_", StringComparison.Ordinal);
+}
+
+/// <summary>
+/// An id bound from a route value (minimal APIs bind any type with a static <c>TryParse</c>). One that does not parse
+/// binds as <c>default</c>, which is not <see cref="IsBound"/>: the edge answers it as an unknown <see cref="What"/>.
+/// </summary>
+public interface IRouteId
+{
+    /// <summary>False for <c>default</c>: the route held no well-formed id of this kind.</summary>
+    bool IsBound { get; }
+
+    /// <summary>The noun the API's "No such …" problem names.</summary>
+    string What { get; }
+}
+
+/// <summary>A payment's id (<c>pay_…</c>).</summary>
+public readonly record struct PaymentId(string Value) : IRouteId, IParsable<PaymentId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "payment";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out PaymentId result)
+    {
+        result = Ids.HasPrefix(s, Ids.Payment) ? new PaymentId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static PaymentId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a payment id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A refund's id (<c>re_…</c>).</summary>
+public readonly record struct RefundId(string Value) : IRouteId, IParsable<RefundId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "refund";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out RefundId result)
+    {
+        result = Ids.HasPrefix(s, Ids.Refund) ? new RefundId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static RefundId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a refund id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A split's id (<c>spl_…</c>).</summary>
+public readonly record struct SplitId(string Value) : IRouteId, IParsable<SplitId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "split";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out SplitId result)
+    {
+        result = Ids.HasPrefix(s, Ids.Split) ? new SplitId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static SplitId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a split id: {s}");
+
+    public override string ToString() => Value;
 }

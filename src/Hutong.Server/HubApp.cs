@@ -108,6 +108,7 @@ public static class HubApp
 
         s.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
         s.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.Customize);
+        s.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = false); // a malformed route id is answered by RouteIds, in every environment
         s.AddOpenApi(OpenApiConventions.Configure);
 
         var app = builder.Build();
@@ -138,7 +139,8 @@ public static class HubApp
                 .WithMetadata(RequestBody.SizeLimit)
                 .RequireRateLimiting(RateLimits.Api)
                 .AddEndpointFilter<ApiKeyFilter>()
-                .AddEndpointFilter<IdempotencyFilter>(),
+                .AddEndpointFilter<IdempotencyFilter>()
+                .NotFoundForMalformedIds(),
             Admin: app.MapGroup("/admin").WithMetadata(RequestBody.SizeLimit).AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>());
         routes.MapMerchants().MapChannels().MapRollout()
             .MapPayments().MapRefunds().MapProfitSharing()
