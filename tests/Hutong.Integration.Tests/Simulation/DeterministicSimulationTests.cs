@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Dapper;
 using Hutong.Connectors.Abstractions;
 using Hutong.Server;
@@ -95,7 +94,7 @@ public sealed class DeterministicSimulationTests
                     case 0 or 1 or 2:
                         var created = await payments.CreateAsync(merchant.Id, new CreatePaymentRequest(
                             rng.Next(1, 100_000), "CNY", "sim item", $"sim-{step}", 600, null), null, default);
-                        ids.Add(JsonDocument.Parse(created.Body!).RootElement.GetProperty("id").GetString()!);
+                        ids.Add(created.Value!.Id);
                         break;
                     case 3 or 4 or 5 or 6 or 7:
                         await ConfirmAsync();

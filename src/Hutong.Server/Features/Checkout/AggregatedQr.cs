@@ -99,7 +99,7 @@ public static class AggregatedQr
 
         var wallet = (await ctx.Request.ReadFormAsync(ct))["wallet"].ToString();
         var result = await payments.ConfirmAsync(payment, wallet, ct, new PayerContext("checkout", session));
-        var after = result.Status < 400 ? await store.GetByCheckoutTokenAsync(token, ct) : null;
+        var after = result.Succeeded ? await store.GetByCheckoutTokenAsync(token, ct) : null;
         // Alipay and UnionPay apps open their own QR links directly; WeChat's browser does not open weixin:// links,
         // so the buyer gets the checkout page, whose QR WeChat recognises with a long press.
         return after is { CodeUrl: { } codeUrl } && after.Wallet == wallet && OpensApp(ctx, wallet)

@@ -96,10 +96,10 @@ public static class BuyerUi
     /// Back to the page after a pay button (post/redirect/get), in the language the buyer reads, with the reason in
     /// <c>e</c> when the attempt was refused ("claimed": someone else holds the payment).
     /// </summary>
-    public static IResult BackAfterConfirm(HttpContext ctx, string page, Http.ApiResult result)
+    public static IResult BackAfterConfirm<T>(HttpContext ctx, string page, Outcome<T> result)
     {
         var lang = Lang.Of(ctx).En ? "?lang=en" : "?lang=zh";
-        return Results.Redirect(result.Status < 400 ? $"{page}{lang}" : $"{page}{lang}&e={ErrorCode(result.ProblemCode)}");
+        return Results.Redirect(result.Failure is not { } refused ? $"{page}{lang}" : $"{page}{lang}&e={ErrorCode(refused.Code)}");
     }
 
     /// <summary>

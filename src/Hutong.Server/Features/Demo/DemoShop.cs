@@ -7,6 +7,7 @@ using Hutong.Server.Features.Checkout;
 using Hutong.Server.Features.Links;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Http;
 using Microsoft.Extensions.Options;
 using static Hutong.Server.Features.Checkout.BuyerUi;
 
@@ -129,13 +130,13 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
         var created = await payments.CreateAsync(merchantId, new CreatePaymentRequest(
             total, "CNY", Hutong.Connectors.WeChatPay.WeChatPayConnector.TruncateUtf8(description, PaymentValidation.DescriptionMaxUtf8Bytes), orderId, 600,
             new() { ["cart"] = string.Join(',', lines.Select(x => $"{x.Product.Sku}:{x.Qty}")) }, buyer, lines[0].Product.Category, ReturnUrl: returnUrl), null, ct);
-        if (created.Status != 201)
+        if (created.Failure is not null)
         {
-            return Results.Content(created.Body ?? string.Empty, "application/problem+json", statusCode: created.Status);
+            var problem = created.ToApiResult();
+            return Results.Content(problem.Body ?? string.Empty, "application/problem+json", statusCode: problem.Status);
         }
 
-        var dto = JsonSerializer.Deserialize<PaymentDto>(created.Body!, ApiJson.Options)!;
-        return Results.Redirect(dto.CheckoutUrl);
+        return Results.Redirect(created.Value!.CheckoutUrl);
     }
 
     /// <summary>The status of the demo merchant's order <paramref name="orderId"/>, as the shop's "welcome back" line shows it; null when there is none.</summary>

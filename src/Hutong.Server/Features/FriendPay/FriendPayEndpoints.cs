@@ -16,7 +16,7 @@ public static class FriendPayEndpoints
     public static void MapApi(RouteGroupBuilder v1)
     {
         var g = v1; // tagged per endpoint: tags on the shared /v1 group would apply to every endpoint
-        g.MapPost("/payments/{id}/friend_pay_links", async (HttpContext ctx, FriendPayService svc, string id) =>
+        g.MapPost("/payments/{id}/friend_pay_links", async (HttpContext ctx, FriendPayService svc, PaymentId id) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateFriendPayLinkRequest>(ctx.Request);
                 if (problem is not null)
@@ -24,19 +24,17 @@ public static class FriendPayEndpoints
                     return problem;
                 }
 
-                return Ids.HasPrefix(id, Ids.Payment)
-                    ? await svc.CreateAsync(MerchantContext.Of(ctx).MerchantId, id, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted)
-                    : Problems.NotFound("payment");
+                return await svc.CreateAsync(MerchantContext.Of(ctx).MerchantId, id.Value, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
             })
             .Accepts<CreateFriendPayLinkRequest>("application/json")
             .Produces<FriendPayLinkDto>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409)
             .WithSummary("Create an ask-a-friend-to-pay (代付) link for an unpaid payment.").WithTags("Friend pay links");
-        g.MapGet("/payments/{id}/friend_pay_links", (HttpContext ctx, FriendPayService svc, string id) =>
-                Ids.HasPrefix(id, Ids.Payment) ? svc.ListAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("payment")))
+        g.MapGet("/payments/{id}/friend_pay_links", (HttpContext ctx, FriendPayService svc, PaymentId id) =>
+                svc.ListAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .WithSummary("List a payment's friend-pay links.").WithTags("Friend pay links");
         g.MapPost("/friend_pay_links/{id}/revoke", (HttpContext ctx, FriendPayService svc, string id) =>
                 Ids.HasPrefix(id, FriendPayService.IdPrefix)
-                    ? svc.RevokeAsync(MerchantContext.Of(ctx).MerchantId, id, IdempotencyContext.Of(ctx), ctx.RequestAborted)
+                    ? svc.RevokeAsync(MerchantContext.Of(ctx).MerchantId, id, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult()
                     : Task.FromResult(Problems.NotFound("friend_pay_link")))
             .Produces<FriendPayLinkDto>().ProducesProblem(404)
             .WithSummary("Revoke a friend-pay link; the friend then sees that it is no longer valid.").WithTags("Friend pay links");
@@ -247,7 +245,7 @@ public static class FriendPayEndpoints
         }
 
         var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
-        var result = await friends.CreateAsync(p.MerchantId, p.Id, new CreateFriendPayLinkRequest(form["requester_name"], form["note"]), null, ctx.RequestAborted);
+        var result = (await friends.CreateAsync(p.MerchantId, p.Id, new CreateFriendPayLinkRequest(form["requester_name"], form["note"]), null, ctx.RequestAborted)).ToApiResult();
         return result.Status < 400
             ? Results.Redirect($"/pay/{token}/friend{(Lang.Of(ctx).En ? "?lang=en" : string.Empty)}")
             : Results.Content(result.Body, "application/problem+json", statusCode: result.Status);

@@ -3,7 +3,6 @@ using Hutong.Domain;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Payments;
-using Hutong.Server.Http;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -46,7 +45,7 @@ public sealed class FriendPayService(Db db, PaymentStore payments, PaymentServic
 {
     public const string IdPrefix = "fpl";
 
-    public async Task<ApiResult> CreateAsync(string merchantId, string paymentId, CreateFriendPayLinkRequest r, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<FriendPayLinkDto>> CreateAsync(string merchantId, string paymentId, CreateFriendPayLinkRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var name = r.RequesterName?.Trim();
         var errors = new Dictionary<string, string[]>();
@@ -62,22 +61,22 @@ public sealed class FriendPayService(Db db, PaymentStore payments, PaymentServic
 
         if (errors.Count > 0)
         {
-            return Problems.Validation(errors);
+            return Failure.Validation(errors);
         }
 
         var now = time.GetUtcNow();
-        return await db.WriteAsync(async (c, t) =>
+        return await db.WriteAsync<Outcome<FriendPayLinkDto>>(async (c, t) =>
         {
             var p = await c.QuerySingleOrDefaultAsync<PaymentRow?>(
                 "SELECT * FROM payments WHERE id = @paymentId AND merchant_id = @merchantId", new { paymentId, merchantId }, t);
             if (p is null)
             {
-                return Problems.NotFound("payment");
+                return Failure.NotFound("payment");
             }
 
             if (p.State is not (PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed) || p.ExpiresAt <= now.ToUnixTimeMilliseconds())
             {
-                return Problems.Conflict("payment_not_payable", $"A {p.Status} payment cannot be shared for a friend to pay.");
+                return Failure.Conflict("payment_not_payable", $"A {p.Status} payment cannot be shared for a friend to pay.");
             }
 
             var row = new FriendPayLinkRow
@@ -98,7 +97,7 @@ public sealed class FriendPayService(Db db, PaymentStore payments, PaymentServic
                 """, row, t);
             var dto = ToDto(row, p.ExpiresAt);
             await Outbox.AddAsync(c, t, merchantId, "friend_pay_link.created", dto, now);
-            var result = ApiResult.Created(dto);
+            var result = Outcome.Created(dto);
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);
@@ -108,30 +107,30 @@ public sealed class FriendPayService(Db db, PaymentStore payments, PaymentServic
         }, ct);
     }
 
-    public async Task<ApiResult> ListAsync(string merchantId, string paymentId, CancellationToken ct)
+    public async Task<Outcome<object>> ListAsync(string merchantId, string paymentId, CancellationToken ct)
     {
         var p = await payments.GetAsync(merchantId, paymentId, ct);
         if (p is null)
         {
-            return Problems.NotFound("payment");
+            return Failure.NotFound("payment");
         }
 
         var rows = await db.ReadAsync(c => c.QueryAsync<FriendPayLinkRow>(
             "SELECT * FROM friend_pay_links WHERE payment_id = @paymentId AND merchant_id = @merchantId ORDER BY id", new { paymentId, merchantId }), ct);
-        return ApiResult.Ok(new { @object = "list", data = rows.Select(r => ToDto(r, p.ExpiresAt)).ToList() });
+        return Outcome.Ok<object>(new { @object = "list", data = rows.Select(r => ToDto(r, p.ExpiresAt)).ToList() });
     }
 
     /// <summary>
     /// Revokes a link. The friend it let in loses the payment with it: their open wallet order is closed and the payer
     /// claim they hold released (see <see cref="PaymentService.WithdrawFriendLinkAsync"/>).
     /// </summary>
-    public async Task<ApiResult> RevokeAsync(string merchantId, string linkId, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<FriendPayLinkDto>> RevokeAsync(string merchantId, string linkId, IdempotencyContext? idem, CancellationToken ct)
     {
         var link = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<FriendPayLinkRow?>(
             "SELECT * FROM friend_pay_links WHERE id = @linkId AND merchant_id = @merchantId", new { linkId, merchantId }), ct);
         if (link is null)
         {
-            return Problems.NotFound("friend_pay_link");
+            return Failure.NotFound("friend_pay_link");
         }
 
         var now = time.GetUtcNow();
@@ -147,7 +146,7 @@ public sealed class FriendPayService(Db db, PaymentStore payments, PaymentServic
                 await Outbox.AddAsync(c, t, merchantId, "friend_pay_link.revoked", ToDto(row, expiresAt), now);
             }
 
-            var result = ApiResult.Ok(ToDto(row, expiresAt));
+            var result = Outcome.Ok(ToDto(row, expiresAt));
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);

@@ -4,7 +4,6 @@ using Hutong.Domain;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Rollout;
-using Hutong.Server.Http;
 using Hutong.Server.Observability;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
@@ -37,18 +36,18 @@ public sealed partial class PaymentConfirmation(
     /// the open wallet order is closed first, so the QR shown before can no longer take money.
     /// </summary>
     /// <param name="payer">Set by the cashier and friend-pay pages: the browser session must hold the payer claim.</param>
-    public async Task<ApiResult> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct, PayerContext? payer = null)
+    public async Task<Outcome<PaymentDto>> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct, PayerContext? payer = null)
     {
         System.Diagnostics.Activity.Current?.SetTag(HubTelemetry.PaymentIdTag, payment.Id);
         var enabled = await wallets.WalletsAsync(ct);
         if (wallet is null || !enabled.TryGetValue(wallet, out var connector))
         {
-            return Problems.Invalid("wallet", $"wallet must be one of: {string.Join(", ", enabled.Keys.Order(StringComparer.Ordinal))}.");
+            return Failure.Invalid("wallet", $"wallet must be one of: {string.Join(", ", enabled.Keys.Order(StringComparer.Ordinal))}.");
         }
 
         if (payment.ProfitSharing is not null && connector is not IProfitSharingConnector)
         {
-            return Problems.Invalid("wallet", $"This payment is split among receivers, and {wallet} does not split payments.");
+            return Failure.Invalid("wallet", $"This payment is split among receivers, and {wallet} does not split payments.");
         }
 
         var now = time.GetUtcNow();
@@ -69,7 +68,7 @@ public sealed partial class PaymentConfirmation(
         if (payment.State is PaymentStatus.Pending && payment.Wallet == wallet && samePayer
             && (payment.CodeUrl is not null || current?.Status == "requested"))
         {
-            return ApiResult.Ok(ToDto(payment)); // the open attempt (or the one being opened right now)
+            return Outcome.Ok(ToDto(payment)); // the open attempt (or the one being opened right now)
         }
 
         if (ClaimedByOther(payment, payer, now.ToUnixTimeMilliseconds()))
@@ -82,7 +81,7 @@ public sealed partial class PaymentConfirmation(
         {
             if (payment.ExpiresAt <= now.ToUnixTimeMilliseconds())
             {
-                return Problems.Conflict("payment_expired", "The payment has expired.");
+                return Failure.Conflict("payment_expired", "The payment has expired.");
             }
 
             var closed = await orders.CloseAttemptAtWalletAsync(current, ct);
@@ -95,24 +94,24 @@ public sealed partial class PaymentConfirmation(
         }
         else if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.AttemptStarted) && !(payment.State is PaymentStatus.Pending && payment.CurrentAttemptId is null))
         {
-            return Problems.Conflict("payment_not_confirmable", $"A {payment.Status} payment cannot start a wallet attempt.");
+            return Failure.Conflict("payment_not_confirmable", $"A {payment.Status} payment cannot start a wallet attempt.");
         }
 
         if (payment.ExpiresAt <= now.ToUnixTimeMilliseconds())
         {
-            return Problems.Conflict("payment_expired", "The payment has expired.");
+            return Failure.Conflict("payment_expired", "The payment has expired.");
         }
 
         if (!connector.Capabilities.Currencies.Contains(payment.Currency))
         {
-            return Problems.Invalid("wallet", $"{wallet} does not accept {payment.Currency}.");
+            return Failure.Invalid("wallet", $"{wallet} does not accept {payment.Currency}.");
         }
 
         var offer = await rollout.DecideAsync(payment.MerchantId, wallet, payment.BuyerId, payment.ProductCategory, ct);
         if (!offer.Offered)
         {
-            return ApiResult.Problem(403, "wallet_not_offered", $"{wallet} is not offered to this buyer.",
-                RolloutService.Explain(wallet, offer, payment.BuyerId, payment.ProductCategory), param: "wallet");
+            return new Failure(FailureKind.Forbidden, "wallet_not_offered", $"{wallet} is not offered to this buyer.",
+                RolloutService.Explain(wallet, offer, payment.BuyerId, payment.ProductCategory), Param: "wallet");
         }
 
         var channels = await routing.ChannelsAsync(new RoutedPayment(payment.MerchantId, payment.Amount, payment.ProductCategory, payment.BuyerId), wallet, ct);
@@ -131,10 +130,10 @@ public sealed partial class PaymentConfirmation(
             var started = await StartAttemptAsync(payment.Id, wallet, attempt, previous, ct);
             if (started is null)
             {
-                return await store.GetAsync(payment.MerchantId, payment.Id, ct) is not { } latest ? Problems.NotFound("payment")
+                return await store.GetAsync(payment.MerchantId, payment.Id, ct) is not { } latest ? Failure.NotFound("payment")
                     : ClaimedByOther(latest, payer, time.GetUtcNow().ToUnixTimeMilliseconds()) ? ClaimedProblem()
-                    : latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? ApiResult.Ok(ToDto(latest))
-                    : Problems.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.");
+                    : latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? Outcome.Ok(ToDto(latest))
+                    : Failure.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.");
             }
 
             var result = await channelConnector.CreateQrOrderAsync(
@@ -165,10 +164,10 @@ public sealed partial class PaymentConfirmation(
             }
 
             var after = await outcomes.RecordCreateOutcomeAsync(attempt, result, CancellationToken.None);
-            return after is null ? Problems.NotFound("payment") : ApiResult.Ok(ToDto(after));
+            return after is null ? Failure.NotFound("payment") : Outcome.Ok(ToDto(after));
         }
 
-        return ApiResult.Problem(503, "no_channel", $"No working channel reaches {wallet} for this merchant.", "Check the merchant's routes.");
+        return new Failure(FailureKind.Unavailable, "no_channel", $"No working channel reaches {wallet} for this merchant.", "Check the merchant's routes.");
     }
 
     /// <summary>
@@ -179,7 +178,7 @@ public sealed partial class PaymentConfirmation(
         p.PayerClaim is not null && p.PayerClaimUntil > nowMs && p.State is PaymentStatus.Created or PaymentStatus.Pending
         && p.PayerClaim != payer?.Session;
 
-    private static ApiResult ClaimedProblem() => ApiResult.Problem(409, "payment_claimed", "Someone else is paying this payment right now.",
+    private static Failure ClaimedProblem() => Failure.Conflict("payment_claimed", "Someone else is paying this payment right now.",
         "Only one payer at a time; try again when their claim lapses.");
 
     private static AttemptRow NewAttempt(string paymentId, string wallet, string channel, DateTimeOffset now, PayerContext? payer)

@@ -40,18 +40,16 @@ public static class PaymentEndpoints
             return problem;
         }
 
-        return await payments.CreateAsync(MerchantContext.Of(ctx).MerchantId, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted);
+        return await payments.CreateAsync(MerchantContext.Of(ctx).MerchantId, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
     }
 
     private static Task<ApiResult> ListAsync(HttpContext ctx, PaymentService payments, int? limit, string? starting_after, string? status) =>
-        payments.ListAsync(MerchantContext.Of(ctx).MerchantId, limit, starting_after, status, ctx.RequestAborted);
+        payments.ListAsync(MerchantContext.Of(ctx).MerchantId, limit, starting_after, status, ctx.RequestAborted).ToApiResult();
 
-    private static async Task<ApiResult> GetAsync(HttpContext ctx, PaymentService payments, string id) =>
-        Ids.HasPrefix(id, Ids.Payment)
-            ? await payments.GetAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted)
-            : Problems.NotFound("payment");
+    private static Task<ApiResult> GetAsync(HttpContext ctx, PaymentService payments, PaymentId id) =>
+        payments.GetAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult();
 
-    private static async Task<ApiResult> ConfirmAsync(HttpContext ctx, PaymentService payments, PaymentStore store, string id)
+    private static async Task<ApiResult> ConfirmAsync(HttpContext ctx, PaymentService payments, PaymentStore store, PaymentId id)
     {
         var (body, problem) = await RequestBody.ReadAsync<ConfirmPaymentRequest>(ctx.Request);
         if (problem is not null)
@@ -59,12 +57,10 @@ public static class PaymentEndpoints
             return problem;
         }
 
-        var payment = Ids.HasPrefix(id, Ids.Payment) ? await store.GetAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : null;
-        return payment is null ? Problems.NotFound("payment") : await payments.ConfirmAsync(payment, body!.Wallet, ctx.RequestAborted);
+        var payment = await store.GetAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted);
+        return payment is null ? Problems.NotFound("payment") : await payments.ConfirmAsync(payment, body!.Wallet, ctx.RequestAborted).ToApiResult();
     }
 
-    private static async Task<ApiResult> CancelAsync(HttpContext ctx, PaymentService payments, string id) =>
-        Ids.HasPrefix(id, Ids.Payment)
-            ? await payments.CancelAsync(MerchantContext.Of(ctx).MerchantId, id, IdempotencyContext.Of(ctx), ctx.RequestAborted)
-            : Problems.NotFound("payment");
+    private static Task<ApiResult> CancelAsync(HttpContext ctx, PaymentService payments, PaymentId id) =>
+        payments.CancelAsync(MerchantContext.Of(ctx).MerchantId, id.Value, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
 }

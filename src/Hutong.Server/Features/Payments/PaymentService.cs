@@ -5,7 +5,6 @@ using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Idempotency;
-using Hutong.Server.Http;
 using Hutong.Server.Observability;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
@@ -36,7 +35,7 @@ public sealed class PaymentService(
 
     private HubOptions Options => options.Value;
 
-    public async Task<ApiResult> CreateAsync(string merchantId, CreatePaymentRequest r, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<PaymentDto>> CreateAsync(string merchantId, CreatePaymentRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var errors = PaymentValidation.Validate(r);
         if (errors.Count == 0 && r.ProfitSharing?.Splits is { Count: > 0 } rules)
@@ -46,7 +45,7 @@ public sealed class PaymentService(
 
         if (errors.Count > 0)
         {
-            return Problems.Validation(errors);
+            return Failure.Validation(errors);
         }
 
         var now = time.GetUtcNow();
@@ -74,7 +73,7 @@ public sealed class PaymentService(
 
         // Everything but the inserts happens here, off the store's single writer: the response and the event are built first.
         var dto = ToDto(row);
-        var created = ApiResult.Created(dto);
+        var created = Outcome.Created(dto);
         System.Diagnostics.Activity.Current?.SetTag(HubTelemetry.PaymentIdTag, row.Id);
         var evt = Outbox.Prepare(merchantId, "payment.created", dto, now, row.TraceParent);
         try
@@ -91,58 +90,58 @@ public sealed class PaymentService(
         }
         catch (DbException e) when (Db.IsUniqueViolation(e))
         {
-            return ApiResult.Problem(409, "duplicate_merchant_order_id", "A payment with this merchant_order_id already exists.",
+            return Failure.Conflict("duplicate_merchant_order_id", "A payment with this merchant_order_id already exists.",
                 "merchant_order_id must be unique per merchant.", param: "merchant_order_id");
         }
     }
 
-    public async Task<ApiResult> GetAsync(string merchantId, string id, CancellationToken ct) =>
-        await store.GetAsync(merchantId, id, ct) is { } p ? ApiResult.Ok(ToDto(p)) : Problems.NotFound("payment");
+    public async Task<Outcome<PaymentDto>> GetAsync(string merchantId, string id, CancellationToken ct) =>
+        await store.GetAsync(merchantId, id, ct) is { } p ? Outcome.Ok(ToDto(p)) : Failure.NotFound("payment");
 
-    public async Task<ApiResult> ListAsync(string merchantId, int? limit, string? startingAfter, string? status, CancellationToken ct)
+    public async Task<Outcome<PaymentList>> ListAsync(string merchantId, int? limit, string? startingAfter, string? status, CancellationToken ct)
     {
         var take = limit ?? 10;
         if (take is < 1 or > 100)
         {
-            return Problems.Invalid("limit", "limit must be between 1 and 100.");
+            return Failure.Invalid("limit", "limit must be between 1 and 100.");
         }
 
         if (startingAfter is not null && !Ids.HasPrefix(startingAfter, Ids.Payment))
         {
-            return Problems.Invalid("starting_after", "starting_after must be a payment id.");
+            return Failure.Invalid("starting_after", "starting_after must be a payment id.");
         }
 
         if (status is not null && !Enum.GetValues<PaymentStatus>().Any(s => s.ToWire() == status))
         {
-            return Problems.Invalid("status", "Unknown status.");
+            return Failure.Invalid("status", "Unknown status.");
         }
 
         var (rows, hasMore) = await store.ListAsync(merchantId, take, startingAfter, status, ct);
         var data = rows.Select(ToDto).ToList();
-        return ApiResult.Ok(new PaymentList("list", data, hasMore, hasMore ? data[^1].Id : null));
+        return Outcome.Ok(new PaymentList("list", data, hasMore, hasMore ? data[^1].Id : null));
     }
 
     /// <inheritdoc cref="PaymentConfirmation.ConfirmAsync"/>
-    public Task<ApiResult> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct, PayerContext? payer = null) =>
+    public Task<Outcome<PaymentDto>> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct, PayerContext? payer = null) =>
         confirmation.ConfirmAsync(payment, wallet, ct, payer);
 
     /// <summary>Cancels: an unpaid payment with an open wallet order has that order closed first.</summary>
-    public async Task<ApiResult> CancelAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<PaymentDto>> CancelAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
     {
         var payment = await store.GetAsync(merchantId, id, ct);
         if (payment is null)
         {
-            return Problems.NotFound("payment");
+            return Failure.NotFound("payment");
         }
 
         if (payment.State == PaymentStatus.Unknown)
         {
-            return Problems.Conflict("payment_outcome_unknown", "The wallet has not yet confirmed whether the buyer paid; try again once it is resolved.");
+            return Failure.Conflict("payment_outcome_unknown", "The wallet has not yet confirmed whether the buyer paid; try again once it is resolved.");
         }
 
         if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.Cancel))
         {
-            return Problems.Conflict("payment_not_cancelable", $"A {payment.Status} payment cannot be canceled.");
+            return Failure.Conflict("payment_not_cancelable", $"A {payment.Status} payment cannot be canceled.");
         }
 
         var closed = await orders.CloseAtWalletAsync(payment, ct);
@@ -152,16 +151,16 @@ public sealed class PaymentService(
         }
 
         var now = time.GetUtcNow();
-        return await db.WriteAsync(async (c, t) =>
+        return await db.WriteAsync<Outcome<PaymentDto>>(async (c, t) =>
         {
             var current = await store.LockAsync(c, t, id);
             if (current is null || !PaymentStateMachine.CanApply(current.State, PaymentEvent.Cancel))
             {
-                return Problems.Conflict("payment_not_cancelable", $"A {current?.Status} payment cannot be canceled.");
+                return Failure.Conflict("payment_not_cancelable", $"A {current?.Status} payment cannot be canceled.");
             }
 
             var next = await outcomes.TransitionAsync(c, t, current, PaymentEvent.Cancel, now, _ => { });
-            var result = ApiResult.Ok(ToDto(next));
+            var result = Outcome.Ok(ToDto(next));
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);
@@ -179,11 +178,11 @@ public sealed class PaymentService(
     /// order the wallet cannot close (UnionPay) is watched like any superseded order until it lapses, and a capture on
     /// it is refunded. <paramref name="revoke"/> marks the link revoked in that transaction and gives the answer.
     /// </summary>
-    public async Task<ApiResult> WithdrawFriendLinkAsync(string paymentId, string linkId, Func<DbConnection, DbTransaction, Task<ApiResult>> revoke, CancellationToken ct)
+    public async Task<Outcome<T>> WithdrawFriendLinkAsync<T>(string paymentId, string linkId, Func<DbConnection, DbTransaction, Task<Outcome<T>>> revoke, CancellationToken ct)
     {
         if (await store.GetByIdAsync(paymentId, ct) is { State: PaymentStatus.Unknown })
         {
-            return Problems.Conflict("payment_outcome_unknown", "The wallet has not yet confirmed whether the friend paid; try again once it is resolved.");
+            return Failure.Conflict("payment_outcome_unknown", "The wallet has not yet confirmed whether the friend paid; try again once it is resolved.");
         }
 
         var open = await db.ReadAsync(async c => (await c.QueryAsync<AttemptRow>(
@@ -191,7 +190,7 @@ public sealed class PaymentService(
             new { paymentId, linkId })).ToList(), ct);
         foreach (var attempt in open)
         {
-            if (await orders.CloseAttemptAtWalletAsync(attempt, ct) is { Status: not 409 } problem)
+            if (await orders.CloseAttemptAtWalletAsync(attempt, ct) is { Kind: not FailureKind.Conflict } problem)
             {
                 return problem; // the wallet did not answer: nothing was changed
             }

@@ -1,9 +1,9 @@
 using Dapper;
 using Hutong.Connectors.Abstractions;
+using Hutong.Domain;
 using Hutong.Domain.FollowUps;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Channels;
-using Hutong.Server.Http;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -29,7 +29,7 @@ public sealed partial class WalletOrders(
     private HubOptions Options => options.Value;
 
     /// <summary>Closes every non-final attempt of the payment at its wallet. Returns a problem when that cannot be done now.</summary>
-    public async Task<ApiResult?> CloseAtWalletAsync(PaymentRow payment, CancellationToken ct)
+    public async Task<Failure?> CloseAtWalletAsync(PaymentRow payment, CancellationToken ct)
     {
         var attempts = await db.ReadAsync(async c => (await c.QueryAsync<AttemptRow>(
             "SELECT * FROM payment_attempts WHERE payment_id = @Id AND status IN ('requested','open')", new { payment.Id })).ToList(), ct);
@@ -45,7 +45,7 @@ public sealed partial class WalletOrders(
     }
 
     /// <summary>Closes one attempt's wallet order; a refused close is checked by query, and a payment found there is applied.</summary>
-    public async Task<ApiResult?> CloseAttemptAtWalletAsync(AttemptRow attempt, CancellationToken ct)
+    public async Task<Failure?> CloseAttemptAtWalletAsync(AttemptRow attempt, CancellationToken ct)
     {
         if (attempt.State is not (AttemptStatus.Requested or AttemptStatus.Open))
         {
@@ -71,7 +71,7 @@ public sealed partial class WalletOrders(
             await outcomes.ApplyWalletTransactionAsync(query.Transaction!, "query", ct);
             if (query.Transaction!.Status is WalletStatus.Succeeded or WalletStatus.Paying)
             {
-                return Problems.Conflict("payment_already_paid", "The buyer has already paid this payment at the wallet.");
+                return Failure.Conflict("payment_already_paid", "The buyer has already paid this payment at the wallet.");
             }
         }
 
@@ -155,7 +155,7 @@ public sealed partial class WalletOrders(
     {
         if (await CloseAtWalletAsync(payment, ct) is { } problem)
         {
-            LogExpiryDeferred(log, payment.Id, problem.Status);
+            LogExpiryDeferred(log, payment.Id, problem.Code);
             return; // wallet unreachable or already paid: retried on the next pass or resolved by the success
         }
 
@@ -216,11 +216,11 @@ public sealed partial class WalletOrders(
         await wallets.ChannelAsync(attempt.Channel ?? attempt.Wallet, ct)
         ?? throw new InvalidOperationException($"Channel {attempt.Channel ?? attempt.Wallet} of attempt {attempt.Id} no longer exists.");
 
-    private static ApiResult WalletUnavailable() =>
-        ApiResult.Problem(503, "wallet_unavailable", "The wallet did not answer; nothing was changed.", "Retry the request.");
+    private static Failure WalletUnavailable() =>
+        new(FailureKind.Unavailable, "wallet_unavailable", "The wallet did not answer; nothing was changed.", "Retry the request.");
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Payment {PaymentId} not expired yet: closing its wallet order answered {Status}; next pass")]
-    private static partial void LogExpiryDeferred(ILogger logger, string paymentId, int status);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Payment {PaymentId} not expired yet: closing its wallet order answered {Code}; next pass")]
+    private static partial void LogExpiryDeferred(ILogger logger, string paymentId, string code);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "ALERT: payment {PaymentId} order {OutTradeNo} still UNKNOWN after {Checks} re-queries; schedule exhausted")]
     private static partial void LogUnresolved(ILogger logger, string paymentId, string outTradeNo, int checks);
