@@ -11,7 +11,7 @@ public static class RefundEndpoints
     public static void Map(RouteGroupBuilder v1)
     {
         var g = v1; // tagged per endpoint: tags on the shared /v1 group would apply to every endpoint
-        g.MapPost("/payments/{id}/refunds", async (HttpContext ctx, RefundService svc, string id) =>
+        g.MapPost("/payments/{id}/refunds", async (HttpContext ctx, RefundService svc, PaymentId id) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateRefundRequest>(ctx.Request);
                 if (problem is not null)
@@ -19,18 +19,16 @@ public static class RefundEndpoints
                     return problem;
                 }
 
-                return Ids.HasPrefix(id, Ids.Payment)
-                    ? await svc.CreateAsync(MerchantContext.Of(ctx).MerchantId, id, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted)
-                    : Problems.NotFound("payment");
+                return await svc.CreateAsync(MerchantContext.Of(ctx).MerchantId, id.Value, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
             })
             .Accepts<CreateRefundRequest>("application/json")
             .Produces<RefundDto>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409)
             .WithSummary("Refund all or part of a succeeded payment; partial refunds never exceed what was captured.").WithTags("Refunds");
-        g.MapGet("/payments/{id}/refunds", (HttpContext ctx, RefundService svc, string id) =>
-                Ids.HasPrefix(id, Ids.Payment) ? svc.ListAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("payment")))
+        g.MapGet("/payments/{id}/refunds", (HttpContext ctx, RefundService svc, PaymentId id) =>
+                svc.ListAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .WithSummary("A payment's refunds, including those the hub made by itself.").WithTags("Refunds");
-        g.MapGet("/refunds/{id}", (HttpContext ctx, RefundService svc, string id) =>
-                Ids.HasPrefix(id, RefundStore.IdPrefix) ? svc.GetAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("refund")))
+        g.MapGet("/refunds/{id}", (HttpContext ctx, RefundService svc, RefundId id) =>
+                svc.GetAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .Produces<RefundDto>().ProducesProblem(404).WithSummary("Retrieve a refund.").WithTags("Refunds");
     }
 }

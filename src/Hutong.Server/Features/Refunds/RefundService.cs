@@ -8,7 +8,6 @@ using Hutong.Domain.Payments;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Workers;
-using Hutong.Server.Http;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -34,7 +33,7 @@ public sealed partial class RefundService(
     /// plus this one may not exceed the captured amount, so concurrent partial refunds cannot over-refund. The refund is
     /// then sent at once, off the request, and followed to a final state by the worker.
     /// </summary>
-    public async Task<ApiResult> CreateAsync(string merchantId, string paymentId, CreateRefundRequest r, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<RefundDto>> CreateAsync(string merchantId, string paymentId, CreateRefundRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         if (r.Amount is <= 0 or > Money.MaxAmount)
@@ -49,22 +48,22 @@ public sealed partial class RefundService(
 
         if (errors.Count > 0)
         {
-            return Problems.Validation(errors);
+            return Failure.Validation(errors);
         }
 
         var enabled = await wallets.WalletsAsync(ct);
         var now = time.GetUtcNow();
-        var result = await db.WriteAsync(async (c, t) =>
+        var result = await db.WriteAsync<Outcome<RefundDto>>(async (c, t) =>
         {
             var payment = await payments.LockAsync(c, t, paymentId);
             if (payment is null || payment.MerchantId != merchantId)
             {
-                return Problems.NotFound("payment");
+                return Failure.NotFound("payment");
             }
 
             if (payment.State != PaymentStatus.Succeeded || payment.CurrentAttemptId is null)
             {
-                return Problems.Conflict("payment_not_refundable", $"A {payment.Status} payment has nothing to refund.");
+                return Failure.Conflict("payment_not_refundable", $"A {payment.Status} payment has nothing to refund.");
             }
 
             var committed = await refunds.CommittedAsync(c, t, paymentId);
@@ -72,19 +71,19 @@ public sealed partial class RefundService(
             var amount = r.Amount ?? refundable;
             if (amount <= 0 || amount > refundable)
             {
-                return ApiResult.Problem(409, "refund_exceeds_refundable", "The refund is more than what is left to refund.",
+                return Failure.Conflict("refund_exceeds_refundable", "The refund is more than what is left to refund.",
                     $"{refundable} of {payment.Amount} can still be refunded.", param: "amount");
             }
 
             if (amount < payment.Amount && payment.Wallet is { } w && enabled.TryGetValue(w, out var connector) && !connector.Capabilities.PartialRefund)
             {
-                return Problems.Invalid("amount", $"{w} refunds only the whole amount.");
+                return Failure.Invalid("amount", $"{w} refunds only the whole amount.");
             }
 
             var row = RefundStore.NewRow(payment, payment.CurrentAttemptId, amount, r.Reason ?? "requested_by_merchant", "merchant", now);
             await refunds.InsertAsync(c, t, row, now);
             await profitSharing.PlanReturnsAsync(c, t, payment, row, committed, now, ct); // what each paid receiver gives back
-            var created = ApiResult.Created(RefundDto.Of(row));
+            var created = Outcome.Created(RefundDto.Of(row));
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, created);
@@ -92,7 +91,7 @@ public sealed partial class RefundService(
 
             return created;
         }, ct);
-        if (result.Status == 201 && options.Value.SendRefundsImmediately)
+        if (result.Succeeded && options.Value.SendRefundsImmediately)
         {
             _ = Task.Run(() => RunDueAsync(CancellationToken.None), CancellationToken.None);
         }
@@ -100,13 +99,13 @@ public sealed partial class RefundService(
         return result;
     }
 
-    public async Task<ApiResult> GetAsync(string merchantId, string id, CancellationToken ct) =>
-        await refunds.GetAsync(merchantId, id, ct) is { } r ? ApiResult.Ok(RefundDto.Of(r)) : Problems.NotFound("refund");
+    public async Task<Outcome<RefundDto>> GetAsync(string merchantId, string id, CancellationToken ct) =>
+        await refunds.GetAsync(merchantId, id, ct) is { } r ? Outcome.Ok(RefundDto.Of(r)) : Failure.NotFound("refund");
 
-    public async Task<ApiResult> ListAsync(string merchantId, string paymentId, CancellationToken ct) =>
+    public async Task<Outcome<object>> ListAsync(string merchantId, string paymentId, CancellationToken ct) =>
         await payments.GetAsync(merchantId, paymentId, ct) is null
-            ? Problems.NotFound("payment")
-            : ApiResult.Ok(new { @object = "list", data = (await refunds.OfPaymentAsync(merchantId, paymentId, ct)).Select(RefundDto.Of).ToList() });
+            ? Failure.NotFound("payment")
+            : Outcome.Ok<object>(new { @object = "list", data = (await refunds.OfPaymentAsync(merchantId, paymentId, ct)).Select(RefundDto.Of).ToList() });
 
     /// <summary>Follows one refund now (reconciliation found the wallet settled it): a query, then what it proves.</summary>
     public async Task RecheckAsync(string outRefundNo, CancellationToken ct)
