@@ -14,14 +14,14 @@ public static class ProfitSharingEndpoints
         g.MapPost("/split_receivers", async (HttpContext ctx, ProfitSharingService svc) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateReceiverRequest>(ctx.Request);
-                return problem ?? await svc.CreateReceiverAsync(MerchantContext.Of(ctx).MerchantId, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted);
+                return problem ?? await svc.CreateReceiverAsync(MerchantContext.Of(ctx).MerchantId, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
             })
             .Accepts<CreateReceiverRequest>("application/json")
             .Produces<SplitReceiverDto>(201).ProducesProblem(400)
             .WithSummary("Register a receiver (platform, host or agency) at one wallet; the hub adds it at the wallet before its first split.").WithTags("Split receivers");
-        g.MapGet("/split_receivers", (HttpContext ctx, ProfitSharingService svc) => svc.ListReceiversAsync(MerchantContext.Of(ctx).MerchantId, ctx.RequestAborted))
+        g.MapGet("/split_receivers", (HttpContext ctx, ProfitSharingService svc) => svc.ListReceiversAsync(MerchantContext.Of(ctx).MerchantId, ctx.RequestAborted).ToApiResult())
             .WithSummary("The merchant's split receivers.").WithTags("Split receivers");
-        g.MapPost("/payments/{id}/splits", async (HttpContext ctx, ProfitSharingService svc, string id) =>
+        g.MapPost("/payments/{id}/splits", async (HttpContext ctx, ProfitSharingService svc, PaymentId id) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateSplitRequest>(ctx.Request);
                 if (problem is not null)
@@ -29,18 +29,16 @@ public static class ProfitSharingEndpoints
                     return problem;
                 }
 
-                return Ids.HasPrefix(id, Ids.Payment)
-                    ? await svc.CreateSplitAsync(MerchantContext.Of(ctx).MerchantId, id, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted)
-                    : Problems.NotFound("payment");
+                return await svc.CreateSplitAsync(MerchantContext.Of(ctx).MerchantId, id.Value, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
             })
             .Accepts<CreateSplitRequest>("application/json")
             .Produces<SplitDto>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422)
             .WithSummary("Split a succeeded payment to receivers, within the wallet's cap, receiver and time limits (checked before the wallet is called).").WithTags("Splits");
-        g.MapGet("/payments/{id}/splits", (HttpContext ctx, ProfitSharingService svc, string id) =>
-                Ids.HasPrefix(id, Ids.Payment) ? svc.ListSplitsAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("payment")))
+        g.MapGet("/payments/{id}/splits", (HttpContext ctx, ProfitSharingService svc, PaymentId id) =>
+                svc.ListSplitsAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .WithSummary("A payment's splits and what refunds took back from receivers.").WithTags("Splits");
-        g.MapGet("/splits/{id}", (HttpContext ctx, ProfitSharingService svc, string id) =>
-                Ids.HasPrefix(id, SplitStore.SplitPrefix) ? svc.GetSplitAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted) : Task.FromResult(Problems.NotFound("split")))
+        g.MapGet("/splits/{id}", (HttpContext ctx, ProfitSharingService svc, SplitId id) =>
+                svc.GetSplitAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .Produces<SplitDto>().ProducesProblem(404).WithSummary("Retrieve a split.").WithTags("Splits");
     }
 }

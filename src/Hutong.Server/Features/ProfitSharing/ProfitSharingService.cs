@@ -13,7 +13,6 @@ using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Refunds;
 using Hutong.Server.Features.Workers;
-using Hutong.Server.Http;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -67,7 +66,7 @@ public sealed partial class ProfitSharingService(
 
     private const string HostIdPrefix = "host"; // Ids.New("host", …) in HostService
 
-    public async Task<ApiResult> CreateReceiverAsync(string merchantId, CreateReceiverRequest r, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<SplitReceiverDto>> CreateReceiverAsync(string merchantId, CreateReceiverRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         var enabled = await wallets.WalletsAsync(ct);
@@ -114,7 +113,7 @@ public sealed partial class ProfitSharingService(
 
         if (errors.Count > 0)
         {
-            return Problems.Validation(errors);
+            return Failure.Validation(errors);
         }
 
         var now = time.GetUtcNow();
@@ -125,7 +124,7 @@ public sealed partial class ProfitSharingService(
             Id = id, MerchantId = merchantId, Wallet = r.Wallet!, Role = r.Role!, Type = r.Type!,
             Account = r.Account!.Trim(), Name = r.Name is null ? null : secrets.SealIfEnabled(r.Name, id), HostId = r.HostId, CreatedAt = now.ToUnixTimeMilliseconds(),
         }, ct);
-        var result = ApiResult.Created(SplitReceiverDto.Of(row));
+        var result = Outcome.Created(SplitReceiverDto.Of(row));
         if (idem is not null)
         {
             await db.WriteAsync((c, t) => idem.CompleteAsync(c, t, result), ct);
@@ -134,8 +133,8 @@ public sealed partial class ProfitSharingService(
         return result;
     }
 
-    public async Task<ApiResult> ListReceiversAsync(string merchantId, CancellationToken ct) =>
-        ApiResult.Ok(new { @object = "list", data = (await store.ReceiversAsync(merchantId, null, ct)).Select(SplitReceiverDto.Of).ToList() });
+    public async Task<Outcome<object>> ListReceiversAsync(string merchantId, CancellationToken ct) =>
+        Outcome.Ok<object>(new { @object = "list", data = (await store.ReceiversAsync(merchantId, null, ct)).Select(SplitReceiverDto.Of).ToList() });
 
     /// <summary>
     /// Checks a payment's rules when it is created, per wallet (a rule applies when the buyer pays with its receiver's
@@ -172,59 +171,61 @@ public sealed partial class ProfitSharingService(
         return errors;
     }
 
-    public async Task<ApiResult> CreateSplitAsync(string merchantId, string paymentId, CreateSplitRequest r, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<SplitDto>> CreateSplitAsync(string merchantId, string paymentId, CreateSplitRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         if (await payments.GetAsync(merchantId, paymentId, ct) is null)
         {
-            return Problems.NotFound("payment");
+            return Failure.NotFound("payment");
         }
 
         if (r.Splits is not { Count: > 0 } rules)
         {
-            return Problems.Invalid("splits", "splits lists at least one receiver's share.");
+            return Failure.Invalid("splits", "splits lists at least one receiver's share.");
         }
 
         var (receivers, problem) = RuleProblem(rules) is { } invalid ? ([], invalid) : await ResolveReceiversAsync(merchantId, rules, ct);
         if (problem is not null)
         {
-            return Problems.Invalid("splits", problem);
+            return Failure.Invalid("splits", problem);
         }
 
         var now = time.GetUtcNow();
-        var result = await db.WriteAsync(async (c, t) =>
+        var result = await db.WriteAsync<Outcome<SplitDto>>(async (c, t) =>
         {
             var payment = await payments.LockAsync(c, t, paymentId);
             if (payment is null || payment.MerchantId != merchantId)
             {
-                return Problems.NotFound("payment");
+                return Failure.NotFound("payment");
             }
 
             if (payment.ProfitSharing is null)
             {
-                return Problems.Conflict("payment_not_split", "This payment was not created for profit sharing.",
+                return Failure.Conflict("payment_not_split", "This payment was not created for profit sharing.",
                     "Create it with \"profit_sharing\": {} so the wallet holds its funds for splitting.");
             }
 
             if (payment.State != PaymentStatus.Succeeded || payment.CurrentAttemptId is null || payment.Wallet is null)
             {
-                return Problems.Conflict("payment_not_splittable", $"A {payment.Status} payment has nothing to split.");
+                return Failure.Conflict("payment_not_splittable", $"A {payment.Status} payment has nothing to split.");
             }
 
             var connector = await SplitConnectorAsync(c, t, payment.CurrentAttemptId, ct);
             if (connector is null)
             {
-                return Problems.Conflict("wallet_cannot_split", $"{payment.Wallet} does not split payments.");
+                return Failure.Conflict("wallet_cannot_split", $"{payment.Wallet} does not split payments.");
             }
 
             if (rules.FirstOrDefault(x => receivers[x.Receiver!].Wallet != payment.Wallet) is { } other)
             {
-                return Problems.Invalid("splits", $"Receiver {other.Receiver} is a {receivers[other.Receiver!].Wallet} receiver; this payment was paid with {payment.Wallet}.");
+                return Failure.Invalid("splits", $"Receiver {other.Receiver} is a {receivers[other.Receiver!].Wallet} receiver; this payment was paid with {payment.Wallet}.");
             }
 
             var (shares, refusal) = await PlanAsync(c, t, payment, rules, connector, now);
             if (refusal is not null)
             {
-                return ApiResult.Problem(refusal.Code is "split_too_early" ? 409 : 422, refusal.Code, "The wallet would refuse this split.", refusal.Message, param: refusal.Param);
+                // Too early is a state that passes (retry later); the rest are the wallet's fixed rules.
+                return new Failure(refusal.Code is "split_too_early" ? FailureKind.Conflict : FailureKind.Unprocessable, refusal.Code,
+                    "The wallet would refuse this split.", refusal.Message, refusal.Param);
             }
 
             var split = NewSplit(payment, payment.CurrentAttemptId, "api", JsonSerializer.Serialize(rules), r.Final == true, "pending", shares!.Sum(s => s.Amount), now, now);
@@ -234,7 +235,7 @@ public sealed partial class ProfitSharingService(
                 await store.InsertLineAsync(c, t, split.Id, s.ReceiverId, s.Amount);
             }
 
-            var created = ApiResult.Created(SplitDto.Of(split, await store.LinesAsync(c, t, split.Id)));
+            var created = Outcome.Created(SplitDto.Of(split, await store.LinesAsync(c, t, split.Id)));
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, created);
@@ -242,7 +243,7 @@ public sealed partial class ProfitSharingService(
 
             return created;
         }, ct);
-        if (result.Status == 201)
+        if (result.Succeeded)
         {
             _ = Task.Run(() => RunDueAsync(CancellationToken.None), CancellationToken.None);
         }
@@ -250,16 +251,16 @@ public sealed partial class ProfitSharingService(
         return result;
     }
 
-    public async Task<ApiResult> ListSplitsAsync(string merchantId, string paymentId, CancellationToken ct)
+    public async Task<Outcome<object>> ListSplitsAsync(string merchantId, string paymentId, CancellationToken ct)
     {
         if (await payments.GetAsync(merchantId, paymentId, ct) is null)
         {
-            return Problems.NotFound("payment");
+            return Failure.NotFound("payment");
         }
 
         var (splits, lines) = await db.ReadAsync(async c => (await store.SplitsOfPaymentAsync(c, null, paymentId), await store.LinesOfPaymentAsync(c, null, paymentId)), ct);
         var returns = await store.ReturnsOfPaymentAsync(merchantId, paymentId, ct);
-        return ApiResult.Ok(new
+        return Outcome.Ok<object>(new
         {
             @object = "list",
             data = splits.Select(s => SplitDto.Of(s, lines.Where(l => l.SplitId == s.Id))).ToList(),
@@ -267,12 +268,12 @@ public sealed partial class ProfitSharingService(
         });
     }
 
-    public async Task<ApiResult> GetSplitAsync(string merchantId, string id, CancellationToken ct)
+    public async Task<Outcome<SplitDto>> GetSplitAsync(string merchantId, string id, CancellationToken ct)
     {
         var split = await store.GetSplitAsync(merchantId, id, ct);
         return split is null
-            ? Problems.NotFound("split")
-            : ApiResult.Ok(SplitDto.Of(split, await db.ReadAsync(c => store.LinesAsync(c, null, id), ct)));
+            ? Failure.NotFound("split")
+            : Outcome.Ok(SplitDto.Of(split, await db.ReadAsync(c => store.LinesAsync(c, null, id), ct)));
     }
 
     /// <summary>The payment's rules, queued in the transaction that records its success; split after the wallet's delay.</summary>
