@@ -264,6 +264,53 @@ public abstract class PaymentApiTests(HubFixture hub)
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payment_attempts WHERE payment_id = @id", new { id }));
     }
 
+    /// <summary>
+    /// Ids are typed and bound from the route (PaymentId, RefundId, SplitId): a malformed one fails binding, which must
+    /// still be the API's "No such …" problem — byte for byte what an unknown well-formed id gets — and change nothing.
+    /// </summary>
+    [Theory]
+    [InlineData("GET", "/v1/payments/{0}", "payment", null)]
+    [InlineData("POST", "/v1/payments/{0}/confirm", "payment", """{"wallet":"wechatpay"}""")]
+    [InlineData("POST", "/v1/payments/{0}/cancel", "payment", null)]
+    [InlineData("GET", "/v1/payments/{0}/refunds", "payment", null)]
+    [InlineData("POST", "/v1/payments/{0}/refunds", "payment", """{"amount":1}""")]
+    [InlineData("GET", "/v1/payments/{0}/splits", "payment", null)]
+    [InlineData("POST", "/v1/payments/{0}/splits", "payment", """{"splits":[{"receiver":"rcv_x","amount":1}]}""")]
+    [InlineData("GET", "/v1/payments/{0}/friend_pay_links", "payment", null)]
+    [InlineData("POST", "/v1/payments/{0}/friend_pay_links", "payment", """{"requester_name":"x"}""")]
+    [InlineData("GET", "/v1/refunds/{0}", "refund", null)]
+    [InlineData("GET", "/v1/splits/{0}", "split", null)]
+    public async Task A_malformed_id_gets_the_unknown_id_problem_and_changes_nothing(string method, string route, string what, string? body)
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var real = await m.CreatePaymentAsync();
+        var prefix = what switch { "payment" => "pay", "refund" => "re", _ => "spl" };
+        var unknown = $"{prefix}_{Guid.CreateVersion7():N}"; // well-formed, nobody's
+        const string CountAll = """
+            SELECT (SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId) + (SELECT COUNT(*) FROM outbox WHERE merchant_id = @merchantId)
+                 + (SELECT COUNT(*) FROM payment_attempts a JOIN payments p ON p.id = a.payment_id WHERE p.merchant_id = @merchantId)
+            """;
+        var before = await hub.CountAsync(CountAll, new { merchantId });
+
+        async Task<ApiResponse> SendAsync(string id) => method == "GET"
+            ? await m.GetAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, route, id))
+            : await m.PostAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, route, id), rawBody: body ?? "{}");
+
+        var expected = await SendAsync(unknown);
+        Assert.Equal(HttpStatusCode.NotFound, expected.Status);
+        Assert.Equal($$"""{"type":"urn:hutong:problem:not_found","title":"No such {{what}}.","status":404,"code":"not_found"}""", expected.Body);
+        foreach (var malformed in new[] { "nope", $"{prefix}_123", real + "0", "xx" + real[2..], "spl_" + real[4..] + "0" })
+        {
+            var r = await SendAsync(malformed);
+            Assert.Equal(HttpStatusCode.NotFound, r.Status);
+            Assert.Equal(expected.Body, r.Body);
+            Assert.Equal("application/problem+json", r.ContentHeaders?.ContentType?.MediaType);
+        }
+
+        Assert.Equal(before, await hub.CountAsync(CountAll, new { merchantId }));
+        Assert.Equal("created", (await m.GetAsync($"/v1/payments/{real}")).Str("status"));
+    }
+
     [Fact]
     public async Task Missing_wrong_and_revoked_keys_are_401()
     {
