@@ -76,29 +76,44 @@ public partial class AttemptStateMachineTests
     public void Every_state_event_pair_is_legal_exactly_as_the_table_says(AttemptStatus from, AttemptEvent e)
     {
         var legal = Expected.TryGetValue((from, e), out var to);
-        Assert.Equal(legal, AttemptStateMachine.CanApply(from, e));
-        Assert.Equal(legal ? to : null, AttemptStateMachine.TryApply(from, e));
+        var result = AttemptStates.Machine.Apply(from, e);
+        Assert.Equal(legal, AttemptStates.Machine.CanApply(from, e));
+        Assert.Equal(legal, result.IsLegal);
+        if (legal)
+        {
+            Assert.Equal(to, result.ToOrThrow());
+        }
+        else
+        {
+            Assert.Equal(from, result.To);
+            Assert.Contains(from.ToWire(), result.Error);
+            Assert.Throws<IllegalTransitionException>(() => result.ToOrThrow());
+        }
     }
 
     [Theory]
     [MemberData(nameof(AllMovePairs))]
     public void Every_from_to_pair_is_allowed_exactly_as_the_table_says(AttemptStatus from, AttemptStatus to) =>
-        Assert.Equal(ExpectedMoves.Contains((from, to)), AttemptStateMachine.CanMove(from, to));
+        Assert.Equal(ExpectedMoves.Contains((from, to)), AttemptStates.Machine.Allows(from, to));
 
     [Fact]
     public void The_pair_lists_cover_every_state_and_event()
     {
         Assert.Equal(Enum.GetValues<AttemptStatus>().Length * Enum.GetValues<AttemptEvent>().Length, AllEventPairs().Count());
         Assert.Equal(Enum.GetValues<AttemptStatus>().Length * Enum.GetValues<AttemptStatus>().Length, AllMovePairs().Count());
-        Assert.Equal(Expected.Count, AttemptStateMachine.Transitions.Count);
+        Assert.Equal(Expected.Count, AttemptStates.Machine.Table.Count);
     }
 
     [Fact]
     public void A_succeeded_attempt_takes_no_event_and_any_other_can_still_be_paid()
     {
-        Assert.DoesNotContain(Enum.GetValues<AttemptEvent>(), e => AttemptStateMachine.CanApply(Succeeded, e));
-        Assert.All(Enum.GetValues<AttemptStatus>().Where(s => s != Succeeded),
-            s => Assert.Equal(Succeeded, AttemptStateMachine.TryApply(s, AttemptEvent.WalletPaid)));
+        Assert.DoesNotContain(Enum.GetValues<AttemptEvent>(), e => AttemptStates.Machine.CanApply(Succeeded, e));
+        Assert.True(Succeeded.IsTerminal());
+        Assert.All(Enum.GetValues<AttemptStatus>().Where(s => s != Succeeded), s =>
+        {
+            Assert.False(s.IsTerminal());
+            Assert.Equal(Succeeded, AttemptStates.Machine.Apply(s, AttemptEvent.WalletPaid).ToOrThrow());
+        });
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using Hutong.Domain.FollowUps;
-using Hutong.Domain.Payments;
 using Hutong.Domain.Refunds;
 using Hutong.Domain.Splits;
 

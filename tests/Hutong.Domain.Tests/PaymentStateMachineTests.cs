@@ -37,7 +37,7 @@ public class PaymentStateMachineTests
     public void Every_state_event_pair_is_legal_exactly_as_the_table_says(PaymentStatus from, PaymentEvent e)
     {
         var expected = Expected[from][e];
-        var result = PaymentStateMachine.Apply(from, e);
+        var result = PaymentStates.Machine.Apply(from, e);
 
         Assert.Equal(expected is not null, result.IsLegal);
         if (expected is { } to)
@@ -70,13 +70,14 @@ public class PaymentStateMachineTests
     [Theory]
     [MemberData(nameof(AllMovePairs))]
     public void Every_from_to_pair_is_allowed_exactly_when_some_event_leads_there(PaymentStatus from, PaymentStatus to) =>
-        Assert.Equal(Expected[from].Values.Contains(to), PaymentStateMachine.CanMove(from, to));
+        Assert.Equal(Expected[from].Values.Contains(to), PaymentStates.Machine.Allows(from, to));
 
     [Fact]
     public void The_pair_list_covers_every_state_and_event()
     {
         Assert.Equal(Enum.GetValues<PaymentStatus>().Length * Enum.GetValues<PaymentEvent>().Length, AllPairs().Count());
         Assert.Equal(Enum.GetValues<PaymentStatus>().Length, Expected.Count);
+        Assert.Equal(Expected.Values.Sum(row => row.Values.Count(to => to is not null)), PaymentStates.Machine.Table.Count);
     }
 
     [Theory]
@@ -86,14 +87,26 @@ public class PaymentStateMachineTests
     public void Terminal_states_accept_no_event(PaymentStatus s)
     {
         Assert.True(s.IsTerminal());
-        Assert.DoesNotContain(Enum.GetValues<PaymentEvent>(), e => PaymentStateMachine.CanApply(s, e));
+        Assert.True(PaymentStates.Machine.IsFinal(s));
+        Assert.DoesNotContain(Enum.GetValues<PaymentEvent>(), e => PaymentStates.Machine.CanApply(s, e));
+    }
+
+    [Theory]
+    [InlineData(PaymentStatus.Created)]
+    [InlineData(PaymentStatus.Pending)]
+    [InlineData(PaymentStatus.Unknown)]
+    [InlineData(PaymentStatus.Failed)]
+    public void Open_states_are_not_final(PaymentStatus s)
+    {
+        Assert.False(s.IsTerminal());
+        Assert.False(PaymentStates.Machine.IsFinal(s));
     }
 
     [Fact]
     public void Unknown_cannot_be_canceled_or_expired_blind()
     {
-        Assert.False(PaymentStateMachine.CanApply(PaymentStatus.Unknown, PaymentEvent.Cancel));
-        Assert.False(PaymentStateMachine.CanApply(PaymentStatus.Unknown, PaymentEvent.Expire));
+        Assert.False(PaymentStates.Machine.CanApply(PaymentStatus.Unknown, PaymentEvent.Cancel));
+        Assert.False(PaymentStates.Machine.CanApply(PaymentStatus.Unknown, PaymentEvent.Expire));
     }
 
     [Theory]

@@ -223,12 +223,12 @@ public class WalletOutcomeDeciderTests
             switch (d)
             {
                 case WalletDecision.Transition t:
-                    Assert.Equal(t.AttemptTo, AttemptStateMachine.TryApply(a, t.AttemptEvent));
-                    Assert.True(t.PaymentEvent is null || PaymentStateMachine.CanApply(p, t.PaymentEvent.Value));
+                    Assert.Equal(t.AttemptTo, AttemptStates.Machine.Apply(a, t.AttemptEvent).ToOrThrow());
+                    Assert.True(t.PaymentEvent is null || PaymentStates.Machine.CanApply(p, t.PaymentEvent.Value));
                     Assert.True(t.PaymentEvent is null or PaymentEvent.WalletSucceeded || current, "only the current attempt fails or times out the payment");
                     break;
                 case WalletDecision.DoubleCapture or WalletDecision.LateSuccess:
-                    Assert.True(AttemptStateMachine.CanApply(a, AttemptEvent.WalletPaid));
+                    Assert.True(AttemptStates.Machine.CanApply(a, AttemptEvent.WalletPaid));
                     break;
                 case WalletDecision.Ignore i:
                     Assert.False(string.IsNullOrEmpty(i.Detail));

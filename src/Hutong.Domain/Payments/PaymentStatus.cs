@@ -56,6 +56,6 @@ public static class PaymentStatusNames
 
     public static PaymentStatus FromWire(string s) => WireName<PaymentStatus>.Parse(s, "payment status");
 
-    public static bool IsTerminal(this PaymentStatus s) =>
-        s is PaymentStatus.Succeeded or PaymentStatus.Canceled or PaymentStatus.Expired;
+    /// <summary>Succeeded, canceled or expired: no event leaves it.</summary>
+    public static bool IsTerminal(this PaymentStatus s) => PaymentStates.Machine.IsFinal(s);
 }

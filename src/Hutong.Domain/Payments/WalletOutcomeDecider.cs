@@ -193,7 +193,7 @@ public static class WalletOutcomeDecider
             CreateOutcome.Rejected => (AttemptEvent.WalletRejected, PaymentEvent.WalletFailed),
             _ => (AttemptEvent.WalletTimedOut, PaymentEvent.WalletTimedOut),
         };
-        if (AttemptStateMachine.TryApply(attempt.Status, attemptEvent) is not { } attemptTo)
+        if (AttemptStates.Machine.Apply(attempt.Status, attemptEvent) is not { IsLegal: true, To: var attemptTo })
         {
             return Ignore(IgnoreReason.AttemptCannotMove, $"a {attempt.Status.ToWire()} attempt cannot take {attemptEvent}");
         }
@@ -209,7 +209,7 @@ public static class WalletOutcomeDecider
             return new WalletDecision.Transition(attemptEvent, attemptTo, null);
         }
 
-        return PaymentStateMachine.CanApply(payment.Status, paymentEvent)
+        return PaymentStates.Machine.CanApply(payment.Status, paymentEvent)
             ? new WalletDecision.Transition(attemptEvent, attemptTo, paymentEvent)
             : new WalletDecision.Transition(attemptEvent, attemptTo, null, IgnoreReason.PaymentCannotMove);
     }
@@ -225,7 +225,7 @@ public static class WalletOutcomeDecider
 
     /// <summary>Whether the expiry job may expire the payment now, and if not, why.</summary>
     public static IgnoreReason? Expire(PaymentStatus status, long expiresAt, long now) =>
-        !PaymentStateMachine.CanApply(status, PaymentEvent.Expire) ? IgnoreReason.PaymentCannotMove
+        !PaymentStates.Machine.CanApply(status, PaymentEvent.Expire) ? IgnoreReason.PaymentCannotMove
         : expiresAt > now ? IgnoreReason.NotExpiredYet
         : null;
 
@@ -243,7 +243,7 @@ public static class WalletOutcomeDecider
                 : mismatch;
         }
 
-        if (AttemptStateMachine.TryApply(attempt.Status, AttemptEvent.WalletPaid) is not { } attemptTo)
+        if (AttemptStates.Machine.Apply(attempt.Status, AttemptEvent.WalletPaid) is not { IsLegal: true, To: var attemptTo })
         {
             return Ignore(IgnoreReason.AttemptCannotMove, $"a {attempt.Status.ToWire()} attempt cannot be paid");
         }
@@ -264,7 +264,7 @@ public static class WalletOutcomeDecider
             return new WalletDecision.LateSuccess("friend_pay_link_revoked");
         }
 
-        return PaymentStateMachine.CanApply(payment.Status, PaymentEvent.WalletSucceeded)
+        return PaymentStates.Machine.CanApply(payment.Status, PaymentEvent.WalletSucceeded)
             ? new WalletDecision.Transition(AttemptEvent.WalletPaid, attemptTo, PaymentEvent.WalletSucceeded)
             : new WalletDecision.LateSuccess("payment_" + payment.Status.ToWire());
     }
@@ -276,12 +276,12 @@ public static class WalletOutcomeDecider
             return Ignore(IgnoreReason.AttemptNotCurrent, $"failure ({failed.RawStatus}) of an attempt the payment has moved on from");
         }
 
-        if (!PaymentStateMachine.CanApply(payment.Status, PaymentEvent.WalletFailed))
+        if (!PaymentStates.Machine.CanApply(payment.Status, PaymentEvent.WalletFailed))
         {
             return Ignore(IgnoreReason.PaymentCannotMove, $"a {payment.Status.ToWire()} payment cannot fail ({failed.RawStatus})");
         }
 
-        return AttemptStateMachine.TryApply(attempt.Status, AttemptEvent.WalletPaymentFailed) is { } attemptTo
+        return AttemptStates.Machine.Apply(attempt.Status, AttemptEvent.WalletPaymentFailed) is { IsLegal: true, To: var attemptTo }
             ? new WalletDecision.Transition(AttemptEvent.WalletPaymentFailed, attemptTo, PaymentEvent.WalletFailed)
             : Ignore(IgnoreReason.AttemptCannotMove, $"a {attempt.Status.ToWire()} attempt cannot fail ({failed.RawStatus})");
     }

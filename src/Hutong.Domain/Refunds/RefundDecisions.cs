@@ -14,7 +14,7 @@ public static class RefundDecisions
 {
     /// <summary>
     /// The wallet's answer for an open refund. A final refund takes no answer: that is an
-    /// <see cref="Payments.IllegalTransitionException"/>, never a second success (the caller read it open, so a final
+    /// <see cref="IllegalTransitionException"/>, never a second success (the caller read it open, so a final
     /// one here means another hub settled it first — the conditional update catches that case in the database too).
     /// </summary>
     public static RefundDecision Decide(FollowUp<RefundState> current, WalletAnswer answer, FollowUpSchedule schedule, DateTimeOffset now)
@@ -27,7 +27,7 @@ public static class RefundDecisions
             WalletAnswer.NoAnswer => RefundState.Unknown,
             _ => throw new ArgumentOutOfRangeException(nameof(answer), answer, null),
         };
-        RefundStates.Machine.Move(current.Status, to);
+        RefundStates.Machine.Apply(current.Status, to).ToOrThrow();
         return RefundStates.Machine.IsFinal(to)
             ? new RefundDecision(current.Settle(to), Settled: true)
             : new RefundDecision(current.CheckLater(to, schedule, now).Next, Settled: false);

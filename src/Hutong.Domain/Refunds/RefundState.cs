@@ -1,5 +1,3 @@
-using Hutong.Domain.FollowUps;
-
 namespace Hutong.Domain.Refunds;
 
 /// <summary>Where a refund is. Stored as the strings of the refunds.status CHECK constraint (see <see cref="RefundStates"/>).</summary>
@@ -24,7 +22,7 @@ public enum RefundState
 public static class RefundStates
 {
     /// <summary>Every move a refund may make; read top to bottom as its life.</summary>
-    public static readonly Transitions<RefundState> Machine = new("refund", ToWire,
+    public static readonly StateMachine<RefundState, RefundState> Machine = StateMachine.OfMoves<RefundState>("refund",
     [
         (RefundState.Pending, RefundState.Processing),
         (RefundState.Pending, RefundState.Unknown),

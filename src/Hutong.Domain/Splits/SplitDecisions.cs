@@ -44,7 +44,7 @@ public static class SplitDecisions
             SplitAnswer.NoAnswer => current.Status == SplitOrderState.Processing ? SplitOrderState.Processing : SplitOrderState.Unknown,
             _ => throw new ArgumentOutOfRangeException(nameof(answer), answer, null),
         };
-        SplitStates.Order.Move(current.Status, to);
+        SplitStates.Order.Apply(current.Status, to).ToOrThrow();
         return SplitStates.Order.IsFinal(to)
             ? new SplitDecision(current.Settle(to), Settled: true)
             : new SplitDecision(current.CheckLater(to, schedule, now).Next, Settled: false);
@@ -53,7 +53,7 @@ public static class SplitDecisions
     /// <summary>The hub gives up on a split before (or instead of) the wallet: no receivers, wallet cannot split, payment refunded.</summary>
     public static SplitDecision Fail(FollowUp<SplitOrderState> current)
     {
-        SplitStates.Order.Move(current.Status, SplitOrderState.Failed);
+        SplitStates.Order.Apply(current.Status, SplitOrderState.Failed).ToOrThrow();
         return new SplitDecision(current.Settle(SplitOrderState.Failed), Settled: true);
     }
 
@@ -67,7 +67,7 @@ public static class SplitDecisions
             WalletAnswer.Processing or WalletAnswer.NoAnswer => SplitReturnState.Unknown,
             _ => throw new ArgumentOutOfRangeException(nameof(answer), answer, null),
         };
-        SplitStates.Return.Move(current.Status, to);
+        SplitStates.Return.Apply(current.Status, to).ToOrThrow();
         return SplitStates.Return.IsFinal(to)
             ? new SplitReturnDecision(current.Settle(to), Settled: true)
             : new SplitReturnDecision(current.CheckLater(to, schedule, now).Next, Settled: false);
@@ -80,7 +80,7 @@ public static class SplitDecisions
     public static SplitReturnDecision OnRefundSettled(FollowUp<SplitReturnState> current, bool refundSucceeded, bool byReturnOrder, DateTimeOffset now)
     {
         var to = !refundSucceeded ? SplitReturnState.Canceled : byReturnOrder ? SplitReturnState.Pending : SplitReturnState.Succeeded;
-        SplitStates.Return.Move(current.Status, to);
+        SplitStates.Return.Apply(current.Status, to).ToOrThrow();
         return to == SplitReturnState.Pending
             ? new SplitReturnDecision(current with { Status = to, NextCheckAt = now }, Settled: false)
             : new SplitReturnDecision(current.Settle(to), Settled: true);

@@ -1,5 +1,3 @@
-using Hutong.Domain.FollowUps;
-
 namespace Hutong.Domain.Splits;
 
 /// <summary>Where a split order is. Stored as the strings of the splits.status CHECK constraint (see <see cref="SplitStates"/>).</summary>
@@ -49,7 +47,7 @@ public enum SplitReturnState
 public static class SplitStates
 {
     /// <summary>Every move a split order may make. A split whose wallet cannot split fails from any open state.</summary>
-    public static readonly Transitions<SplitOrderState> Order = new("split", ToWire,
+    public static readonly StateMachine<SplitOrderState, SplitOrderState> Order = StateMachine.OfMoves<SplitOrderState>("split",
     [
         (SplitOrderState.Scheduled, SplitOrderState.Scheduled), // too early still: looked at again later
         (SplitOrderState.Scheduled, SplitOrderState.Pending),
@@ -72,7 +70,7 @@ public static class SplitStates
     ]);
 
     /// <summary>Every move a split return may make.</summary>
-    public static readonly Transitions<SplitReturnState> Return = new("split return", ToWire,
+    public static readonly StateMachine<SplitReturnState, SplitReturnState> Return = StateMachine.OfMoves<SplitReturnState>("split return",
     [
         (SplitReturnState.AwaitingRefund, SplitReturnState.Pending), // refund succeeded: a return order is due
         (SplitReturnState.AwaitingRefund, SplitReturnState.Succeeded), // refund succeeded: returned with it, or a clawback recorded

@@ -92,7 +92,7 @@ public sealed partial class PaymentConfirmation(
 
             replacing = current;
         }
-        else if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.AttemptStarted) && !(payment.State is PaymentStatus.Pending && payment.CurrentAttemptId is null))
+        else if (!PaymentStates.Machine.CanApply(payment.State, PaymentEvent.AttemptStarted) && !(payment.State is PaymentStatus.Pending && payment.CurrentAttemptId is null))
         {
             return Failure.Conflict("payment_not_confirmable", $"A {payment.Status} payment cannot start a wallet attempt.");
         }
@@ -240,7 +240,7 @@ public sealed partial class PaymentConfirmation(
                 return next;
             }
 
-            if (!PaymentStateMachine.CanApply(current.State, PaymentEvent.AttemptStarted))
+            if (!PaymentStates.Machine.CanApply(current.State, PaymentEvent.AttemptStarted))
             {
                 return null;
             }

@@ -192,7 +192,7 @@ public sealed partial class PaymentOutcomes(
     public Task RecordAttemptFailedAsync(AttemptRow attemptRead, WalletError error, CancellationToken ct) =>
         ChangeAttemptAsync(attemptRead, "failover", (attempt, now) =>
         {
-            if (AttemptStateMachine.TryApply(attempt.State, AttemptEvent.WalletRejected) is not { } to)
+            if (AttemptStates.Machine.Apply(attempt.State, AttemptEvent.WalletRejected) is not { IsLegal: true, To: var to })
             {
                 return new WalletDecision.Ignore(IgnoreReason.AttemptCannotMove, $"a {attempt.Status} attempt cannot fail over");
             }
@@ -255,7 +255,7 @@ public sealed partial class PaymentOutcomes(
     /// <summary>The single path for a payment state change: legal per the table, guarded by version, with its outbox event.</summary>
     public async Task<PaymentRow> TransitionAsync(DbConnection c, DbTransaction t, PaymentRow current, PaymentEvent e, DateTimeOffset now, Action<PaymentRow> change)
     {
-        var to = PaymentStateMachine.Apply(current.State, e).ToOrThrow();
+        var to = PaymentStates.Machine.Apply(current.State, e).ToOrThrow();
         var next = current.Copy();
         change(next);
         next.Status = to.ToWire();

@@ -12,7 +12,7 @@ using Microsoft.Extensions.Options;
 namespace Hutong.Server.Features.Payments;
 
 /// <summary>
-/// Payment use cases. Each state change goes through <see cref="PaymentStateMachine"/> and commits with its outbox event;
+/// Payment use cases. Each state change goes through <see cref="PaymentStates"/> and commits with its outbox event;
 /// wallet calls happen between transactions, never inside one. Starting attempts lives in <see cref="PaymentConfirmation"/>,
 /// following wallet orders in <see cref="WalletOrders"/>, and what wallets' answers mean in <see cref="PaymentOutcomes"/>
 /// (decided by <see cref="WalletOutcomeDecider"/>); this class keeps the entry points the endpoints and workers call.
@@ -139,7 +139,7 @@ public sealed class PaymentService(
             return Failure.Conflict("payment_outcome_unknown", "The wallet has not yet confirmed whether the buyer paid; try again once it is resolved.");
         }
 
-        if (!PaymentStateMachine.CanApply(payment.State, PaymentEvent.Cancel))
+        if (!PaymentStates.Machine.CanApply(payment.State, PaymentEvent.Cancel))
         {
             return Failure.Conflict("payment_not_cancelable", $"A {payment.Status} payment cannot be canceled.");
         }
@@ -154,7 +154,7 @@ public sealed class PaymentService(
         return await db.WriteAsync<Outcome<PaymentDto>>(async (c, t) =>
         {
             var current = await store.LockAsync(c, t, id);
-            if (current is null || !PaymentStateMachine.CanApply(current.State, PaymentEvent.Cancel))
+            if (current is null || !PaymentStates.Machine.CanApply(current.State, PaymentEvent.Cancel))
             {
                 return Failure.Conflict("payment_not_cancelable", $"A {current?.Status} payment cannot be canceled.");
             }

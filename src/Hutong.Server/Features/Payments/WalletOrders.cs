@@ -180,7 +180,7 @@ public sealed partial class WalletOrders(
             current.NextCheckAt = step.Next.NextCheckAt?.ToUnixTimeMilliseconds();
             if (step.GaveUp)
             {
-                current.Status = AttemptStateMachine.TryApply(current.State, AttemptEvent.GaveUp)!.Value.ToWire();
+                current.Status = AttemptStates.Machine.Apply(current.State, AttemptEvent.GaveUp).ToOrThrow().ToWire();
                 LogUnresolved(log, current.PaymentId, current.OutTradeNo, current.Checks);
                 metrics.UnknownUnresolved();
             }
@@ -200,7 +200,7 @@ public sealed partial class WalletOrders(
         await outcomes.ChangeAttemptAsync(attempt, "close", (current, now) =>
         {
             // Decided on the attempt as it is now: one paid or failed since it was read keeps that news.
-            if (AttemptStateMachine.TryApply(current.State, AttemptEvent.Closed) is not { } closed)
+            if (AttemptStates.Machine.Apply(current.State, AttemptEvent.Closed) is not { IsLegal: true, To: var closed })
             {
                 return new WalletDecision.Ignore(IgnoreReason.AttemptCannotMove, $"a {current.Status} attempt is not closed");
             }

@@ -432,7 +432,7 @@ public sealed partial class ProfitSharingService(
             var (shares, refusal) = await PlanAsync(c, t, payment, rules, connector, now);
             if (refusal is { Code: "split_too_early" })
             {
-                SplitStates.Order.Move(SplitStates.SplitFromWire(split.Status), SplitOrderState.Scheduled);
+                SplitStates.Order.Apply(SplitStates.SplitFromWire(split.Status), SplitOrderState.Scheduled).ToOrThrow();
                 split.NextCheckAt = (now + TimeSpan.FromSeconds(5)).ToUnixTimeMilliseconds();
                 split.UpdatedAt = now.ToUnixTimeMilliseconds();
                 await store.ApplySplitAsync(c, t, split, split.Status);
@@ -446,7 +446,7 @@ public sealed partial class ProfitSharingService(
             }
 
             var read = split.Status;
-            split.Status = SplitStates.Order.Move(SplitStates.SplitFromWire(read), SplitOrderState.Pending).ToWire();
+            split.Status = SplitStates.Order.Apply(SplitStates.SplitFromWire(read), SplitOrderState.Pending).ToOrThrow().ToWire();
             var planned = shares!;
             split.Amount = planned.Sum(s => s.Amount);
             split.UpdatedAt = now.ToUnixTimeMilliseconds();

@@ -1,16 +1,14 @@
-using System.Collections.Frozen;
-
 namespace Hutong.Domain.Payments;
 
 /// <summary>
-/// The one place that says which moves an attempt may make; anything not in <see cref="Transitions"/> is illegal.
+/// The one place that says which moves an attempt may make; anything not in <see cref="Machine"/>'s table is illegal.
 /// What the wallet says it has been paid always wins over what the hub did to the order meanwhile (the money is real):
 /// a failed, closed or stuck attempt can still succeed, and the payment decider decides what that success means.
 /// </summary>
-public static class AttemptStateMachine
+public static class AttemptStates
 {
     /// <summary>(from, event) → to.</summary>
-    public static readonly FrozenDictionary<(AttemptStatus From, AttemptEvent Event), AttemptStatus> Transitions =
+    public static readonly StateMachine<AttemptStatus, AttemptEvent> Machine = StateMachine.OfEvents("attempt",
         new Dictionary<(AttemptStatus, AttemptEvent), AttemptStatus>
         {
             [(AttemptStatus.Requested, AttemptEvent.WalletAccepted)] = AttemptStatus.Open,
@@ -39,18 +37,8 @@ public static class AttemptStateMachine
             [(AttemptStatus.Closed, AttemptEvent.WalletPaid)] = AttemptStatus.Succeeded,
             [(AttemptStatus.Stuck, AttemptEvent.WalletPaid)] = AttemptStatus.Succeeded,
             [(AttemptStatus.Stuck, AttemptEvent.WalletPaymentFailed)] = AttemptStatus.Failed,
-        }.ToFrozenDictionary();
+        });
 
-    /// <summary>Every (from, to) the table allows, whatever the event.</summary>
-    public static readonly FrozenSet<(AttemptStatus From, AttemptStatus To)> Moves =
-        Transitions.Select(t => (t.Key.From, t.Value)).ToFrozenSet();
-
-    public static bool CanApply(AttemptStatus from, AttemptEvent e) => Transitions.ContainsKey((from, e));
-
-    public static bool CanMove(AttemptStatus from, AttemptStatus to) => Moves.Contains((from, to));
-
-    public static AttemptStatus? TryApply(AttemptStatus from, AttemptEvent e) =>
-        Transitions.TryGetValue((from, e), out var to) ? to : null;
-
-    public static bool IsTerminal(this AttemptStatus s) => s == AttemptStatus.Succeeded;
+    /// <summary>Succeeded: the money is taken, and nothing leaves it.</summary>
+    public static bool IsTerminal(this AttemptStatus s) => Machine.IsFinal(s);
 }

@@ -1,15 +1,13 @@
-using System.Collections.Frozen;
-
 namespace Hutong.Domain.Payments;
 
 /// <summary>
-/// The one place that says which moves a payment may make. Anything not in <see cref="Transitions"/>
+/// The one place that says which moves a payment may make. Anything not in <see cref="Machine"/>'s table
 /// is illegal and yields an error — never a silent no-op.
 /// </summary>
-public static class PaymentStateMachine
+public static class PaymentStates
 {
     /// <summary>(from, event) → to. Read top to bottom as the payment's life.</summary>
-    public static readonly FrozenDictionary<(PaymentStatus From, PaymentEvent Event), PaymentStatus> Transitions =
+    public static readonly StateMachine<PaymentStatus, PaymentEvent> Machine = StateMachine.OfEvents("payment",
         new Dictionary<(PaymentStatus, PaymentEvent), PaymentStatus>
         {
             [(PaymentStatus.Created, PaymentEvent.AttemptStarted)] = PaymentStatus.Pending,
@@ -34,31 +32,5 @@ public static class PaymentStateMachine
             [(PaymentStatus.Failed, PaymentEvent.WalletSucceeded)] = PaymentStatus.Succeeded,
             [(PaymentStatus.Failed, PaymentEvent.Cancel)] = PaymentStatus.Canceled,
             [(PaymentStatus.Failed, PaymentEvent.Expire)] = PaymentStatus.Expired,
-        }.ToFrozenDictionary();
-
-    /// <summary>Every (from, to) the table allows, whatever the event.</summary>
-    public static readonly FrozenSet<(PaymentStatus From, PaymentStatus To)> Moves =
-        Transitions.Select(t => (t.Key.From, t.Value)).ToFrozenSet();
-
-    public static bool CanApply(PaymentStatus from, PaymentEvent e) => Transitions.ContainsKey((from, e));
-
-    public static bool CanMove(PaymentStatus from, PaymentStatus to) => Moves.Contains((from, to));
-
-    public static TransitionResult Apply(PaymentStatus from, PaymentEvent e) =>
-        Transitions.TryGetValue((from, e), out var to)
-            ? TransitionResult.Ok(from, to)
-            : TransitionResult.Illegal(from, e);
+        });
 }
-
-public readonly record struct TransitionResult(bool IsLegal, PaymentStatus From, PaymentStatus To, string? Error)
-{
-    public static TransitionResult Ok(PaymentStatus from, PaymentStatus to) => new(true, from, to, null);
-
-    public static TransitionResult Illegal(PaymentStatus from, PaymentEvent e) =>
-        new(false, from, from, $"A {from.ToWire()} payment cannot take the event {e}.");
-
-    public PaymentStatus ToOrThrow() =>
-        IsLegal ? To : throw new IllegalTransitionException(Error!);
-}
-
-public sealed class IllegalTransitionException(string message) : InvalidOperationException(message);
