@@ -53,68 +53,109 @@ public sealed partial class PaymentConfirmation(
         var now = time.GetUtcNow();
         if (payer is not null)
         {
-            var claimed = await db.WriteAsync((c, t) => store.TryClaimAsync(c, t, payment.Id, payer.Session,
-                now.ToUnixTimeMilliseconds(), (now + Options.PayerClaim).ToUnixTimeMilliseconds()), ct);
-            payment = await store.GetByIdAsync(payment.Id, ct) ?? payment;
-            if (!claimed && payment.State is PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed)
+            (payment, var held) = await ClaimForPayerAsync(payment, payer, now, ct);
+            if (!held)
             {
                 return ClaimedProblem();
             }
         }
 
+        var (replacing, answer) = await ReplaceOpenAttemptAsync(payment, wallet, payer, now, ct);
+        if (answer is { } stop)
+        {
+            return stop;
+        }
+
+        if ((Refusal(payment, wallet, connector, now) ?? await NotOfferedAsync(payment, wallet, ct)) is { } refused)
+        {
+            return refused;
+        }
+
+        var channels = await routing.ChannelsAsync(new RoutedPayment(payment.MerchantId, payment.Amount, payment.ProductCategory, payment.BuyerId), wallet, ct);
+        return await StartOnFirstWorkingChannelAsync(payment, wallet, channels, replacing, payer, ct);
+    }
+
+    /// <summary>
+    /// Takes (or renews) the payer claim and reads the payment again. False when another payer holds a payment that is
+    /// still payable; a settled payment is answered as it is.
+    /// </summary>
+    private async Task<(PaymentRow Payment, bool Held)> ClaimForPayerAsync(PaymentRow payment, PayerContext payer, DateTimeOffset now, CancellationToken ct)
+    {
+        var claimed = await db.WriteAsync((c, t) => store.TryClaimAsync(c, t, payment.Id, payer.Session,
+            now.ToUnixTimeMilliseconds(), (now + Options.PayerClaim).ToUnixTimeMilliseconds()), ct);
+        payment = await store.GetByIdAsync(payment.Id, ct) ?? payment;
+        return (payment, claimed || payment.State is not (PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed));
+    }
+
+    /// <summary>
+    /// What to do with a pending payment's open attempt: return it (same wallet, same payer), or close its wallet order
+    /// so a new attempt can replace it. An answer means stop here with it; otherwise the attempt to replace, if any.
+    /// </summary>
+    private async Task<(AttemptRow? Replacing, Outcome<PaymentDto>? Answer)> ReplaceOpenAttemptAsync(
+        PaymentRow payment, string wallet, PayerContext? payer, DateTimeOffset now, CancellationToken ct)
+    {
         // Only a pending payment has an open attempt to return or replace.
         var current = payment.State == PaymentStatus.Pending ? await store.CurrentAttemptAsync(payment, ct) : null;
         var samePayer = payer is null || current?.PayerClaim == payer.Session;
         if (payment.State is PaymentStatus.Pending && payment.Wallet == wallet && samePayer
             && (payment.CodeUrl is not null || current?.Status == "requested"))
         {
-            return Outcome.Ok(ToDto(payment)); // the open attempt (or the one being opened right now)
+            return (null, Outcome.Ok(ToDto(payment))); // the open attempt (or the one being opened right now)
         }
 
         if (ClaimedByOther(payment, payer, now.ToUnixTimeMilliseconds()))
         {
-            return ClaimedProblem(); // the merchant's server may not replace the order of the payer who holds the payment
+            return (null, ClaimedProblem()); // the merchant's server may not replace the order of the payer who holds the payment
         }
 
-        AttemptRow? replacing = null;
         if (payment.State is PaymentStatus.Pending && current is not null)
         {
             if (payment.ExpiresAt <= now.ToUnixTimeMilliseconds())
             {
-                return Failure.Conflict("payment_expired", "The payment has expired.");
+                return (null, Failure.Conflict("payment_expired", "The payment has expired."));
             }
 
             var closed = await orders.CloseAttemptAtWalletAsync(current, ct);
-            if (closed is not null)
-            {
-                return closed;
-            }
-
-            replacing = current;
+            return closed is not null ? (null, closed) : (current, null);
         }
-        else if (!PaymentStates.Machine.CanApply(payment.State, PaymentEvent.AttemptStarted) && !(payment.State is PaymentStatus.Pending && payment.CurrentAttemptId is null))
+
+        if (!PaymentStates.Machine.CanApply(payment.State, PaymentEvent.AttemptStarted) && !(payment.State is PaymentStatus.Pending && payment.CurrentAttemptId is null))
         {
-            return Failure.Conflict("payment_not_confirmable", $"A {payment.Status} payment cannot start a wallet attempt.");
+            return (null, Failure.Conflict("payment_not_confirmable", $"A {payment.Status} payment cannot start a wallet attempt."));
         }
 
+        return (null, null);
+    }
+
+    /// <summary>Why no attempt may start at <paramref name="wallet"/> now, or null.</summary>
+    private static Failure? Refusal(PaymentRow payment, string wallet, IWalletConnector connector, DateTimeOffset now)
+    {
         if (payment.ExpiresAt <= now.ToUnixTimeMilliseconds())
         {
             return Failure.Conflict("payment_expired", "The payment has expired.");
         }
 
-        if (!connector.Capabilities.Currencies.Contains(payment.Currency))
-        {
-            return Failure.Invalid("wallet", $"{wallet} does not accept {payment.Currency}.");
-        }
+        return !connector.Capabilities.Currencies.Contains(payment.Currency)
+            ? Failure.Invalid("wallet", $"{wallet} does not accept {payment.Currency}.")
+            : null;
+    }
 
+    /// <summary>The rollout's refusal when <paramref name="wallet"/> is not offered to this buyer, or null.</summary>
+    private async Task<Failure?> NotOfferedAsync(PaymentRow payment, string wallet, CancellationToken ct)
+    {
         var offer = await rollout.DecideAsync(payment.MerchantId, wallet, payment.BuyerId, payment.ProductCategory, ct);
-        if (!offer.Offered)
-        {
-            return new Failure(FailureKind.Forbidden, "wallet_not_offered", $"{wallet} is not offered to this buyer.",
+        return offer.Offered ? null
+            : new Failure(FailureKind.Forbidden, "wallet_not_offered", $"{wallet} is not offered to this buyer.",
                 RolloutService.Explain(wallet, offer, payment.BuyerId, payment.ProductCategory), Param: "wallet");
-        }
+    }
 
-        var channels = await routing.ChannelsAsync(new RoutedPayment(payment.MerchantId, payment.Amount, payment.ProductCategory, payment.BuyerId), wallet, ct);
+    /// <summary>
+    /// Commits an attempt on each routed channel in turn and asks its wallet for the order; a channel that fails over
+    /// leaves its attempt to the worker. The last channel's answer, whatever it is, is the payment's.
+    /// </summary>
+    private async Task<Outcome<PaymentDto>> StartOnFirstWorkingChannelAsync(
+        PaymentRow payment, string wallet, IReadOnlyList<string> channels, AttemptRow? replacing, PayerContext? payer, CancellationToken ct)
+    {
         var previous = replacing;
         for (var i = 0; i < channels.Count; i++)
         {
@@ -130,17 +171,10 @@ public sealed partial class PaymentConfirmation(
             var started = await StartAttemptAsync(payment.Id, wallet, attempt, previous, ct);
             if (started is null)
             {
-                return await store.GetAsync(payment.MerchantId, payment.Id, ct) is not { } latest ? Failure.NotFound("payment")
-                    : ClaimedByOther(latest, payer, time.GetUtcNow().ToUnixTimeMilliseconds()) ? ClaimedProblem()
-                    : latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? Outcome.Ok(ToDto(latest))
-                    : Failure.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.");
+                return await LostTheStartAsync(payment, wallet, payer, ct);
             }
 
-            var result = await channelConnector.CreateQrOrderAsync(
-                new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
-                    wallets.NotifyUrl(channel), payment.Id, ProfitSharing: payment.ProfitSharing is not null),
-                CancellationToken.None); // the wallet may act on it: never abandon the answer half way
-
+            var result = await CreateOrderAsync(channelConnector, payment, attempt, channel);
             if (result.Outcome == WalletCallOutcome.Ok)
             {
                 routing.RecordSuccess(channel);
@@ -169,6 +203,19 @@ public sealed partial class PaymentConfirmation(
 
         return new Failure(FailureKind.Unavailable, "no_channel", $"No working channel reaches {wallet} for this merchant.", "Check the merchant's routes.");
     }
+
+    /// <summary>The answer when the attempt could not be committed: someone else moved or claimed the payment first.</summary>
+    private async Task<Outcome<PaymentDto>> LostTheStartAsync(PaymentRow payment, string wallet, PayerContext? payer, CancellationToken ct) =>
+        await store.GetAsync(payment.MerchantId, payment.Id, ct) is not { } latest ? Failure.NotFound("payment")
+            : ClaimedByOther(latest, payer, time.GetUtcNow().ToUnixTimeMilliseconds()) ? ClaimedProblem()
+            : latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? Outcome.Ok(ToDto(latest))
+            : Failure.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.");
+
+    private Task<CreateOrderResult> CreateOrderAsync(IWalletConnector connector, PaymentRow payment, AttemptRow attempt, string channel) =>
+        connector.CreateQrOrderAsync(
+            new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
+                wallets.NotifyUrl(channel), payment.Id, ProfitSharing: payment.ProfitSharing is not null),
+            CancellationToken.None); // the wallet may act on it: never abandon the answer half way
 
     /// <summary>
     /// Whether a payer other than <paramref name="payer"/> holds the payment now. The merchant's own call (no payer)
