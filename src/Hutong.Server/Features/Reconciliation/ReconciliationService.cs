@@ -62,6 +62,21 @@ public sealed partial class ReconciliationService(
         public long Amount { get; set; }
     }
 
+    /// <summary>What one channel's run found so far: its discrepancies, and the lines that matched or were repaired.</summary>
+    private sealed class Findings(string channel, string wallet)
+    {
+        private readonly List<Discrepancy> _all = [];
+
+        public IReadOnlyList<Discrepancy> All => _all;
+
+        public int Matched { get; set; }
+
+        public int Repaired { get; set; }
+
+        public void Add(string kind, string outTradeNo, string? outRefundNo, long? hub, long? walletAmount, string resolution, string detail) =>
+            _all.Add(new Discrepancy(kind, channel, wallet, outTradeNo, outRefundNo, hub, walletAmount, resolution, detail));
+    }
+
     public async Task<ReconciliationReport> RunAsync(DateOnly date, IProgress<(string Channel, int Done, int Total)>? progress, CancellationToken ct)
     {
         var channels = (await wallets.WalletsAsync(ct)).Keys.Concat((await wallets.ListAsync(ct)).Select(c => c.Id)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
@@ -92,9 +107,20 @@ public sealed partial class ReconciliationService(
             return await SaveAsync(date, channel, connector.Wallet, started, null, 0, 0, [], $"bill not available: {bill.Error?.Code} {bill.Error?.Message}");
         }
 
+        var (hubPayments, hubRefunds) = await HubBooksAsync(date, channel, ct);
+        var found = new Findings(channel, connector.Wallet);
+        await MatchPaymentsAsync(bill.Lines!, hubPayments, connector, found, ct);
+        await MatchRefundsAsync(bill.Lines!, hubRefunds, found, ct);
+        ReportForAPerson(bill.Lines!, found);
+        return await SaveAsync(date, channel, connector.Wallet, started, bill.Lines!.Count, found.Matched, found.Repaired, found.All, null);
+    }
+
+    /// <summary>The hub's succeeded payments (by attempt) and refunds on <paramref name="channel"/> during the China day.</summary>
+    private Task<(List<HubPayment> Payments, List<HubRefund> Refunds)> HubBooksAsync(DateOnly date, string channel, CancellationToken ct)
+    {
         var from = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), China).ToUnixTimeMilliseconds();
         var to = new DateTimeOffset(date.AddDays(1).ToDateTime(TimeOnly.MinValue), China).ToUnixTimeMilliseconds();
-        var (hubPayments, hubRefunds) = await db.ReadAsync(async c =>
+        return db.ReadAsync(async c =>
         {
             var p = (await c.QueryAsync<HubPayment>(
                 """
@@ -111,125 +137,139 @@ public sealed partial class ReconciliationService(
                 """, new { channel, from, to })).ToList();
             return (p, r);
         }, ct);
+    }
 
-        var found = new List<Discrepancy>();
-        var matched = 0;
-        var repaired = 0;
-        void Add(string kind, BillLine? l, string outTradeNo, string? outRefundNo, long? hub, long? wallet, string resolution, string detail) =>
-            found.Add(new Discrepancy(kind, channel, connector.Wallet, outTradeNo, outRefundNo, hub, wallet, resolution, detail));
-
+    /// <summary>Bill payments against the hub's by out_trade_no, both ways.</summary>
+    private async Task MatchPaymentsAsync(IReadOnlyList<BillLine> lines, List<HubPayment> hubPayments, IWalletConnector connector, Findings found, CancellationToken ct)
+    {
         var hubByTrade = hubPayments.ToDictionary(h => h.OutTradeNo, StringComparer.Ordinal);
         var seenTrades = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var line in bill.Lines!.Where(l => l.Kind == BillLineKind.Payment))
+        foreach (var line in lines.Where(l => l.Kind == BillLineKind.Payment))
         {
             seenTrades.Add(line.OutTradeNo);
-            if (hubByTrade.TryGetValue(line.OutTradeNo, out var h))
+            if (!hubByTrade.TryGetValue(line.OutTradeNo, out var h))
             {
-                if (h.Amount != line.AmountMinor)
-                {
-                    Add("amount_mismatch", line, line.OutTradeNo, null, h.Amount, line.AmountMinor, "open", $"payment {h.PaymentId}");
-                    continue;
-                }
-
-                if (h.Current == 1 && await FeeAsync(h.PaymentId, ct) is var fee && fee != line.FeeMinor)
-                {
-                    Add("fee_mismatch", line, line.OutTradeNo, null, fee, line.FeeMinor, "open", $"payment {h.PaymentId}: ledger fee {fee}, billed {line.FeeMinor}");
-                    continue;
-                }
-
-                matched++;
+                await ResolveUnbookedPaymentAsync(line, connector, found, ct);
                 continue;
             }
 
-            var attempt = await db.ReadAsync(c => store.GetAttemptByOutTradeNoAsync(c, null, line.OutTradeNo), ct);
-            if (attempt is null)
+            if (h.Amount != line.AmountMinor)
             {
-                Add("missing_in_hub", line, line.OutTradeNo, null, null, line.AmountMinor, "open", $"the wallet settled {line.TransactionId}; the hub never made this order");
+                found.Add("amount_mismatch", line.OutTradeNo, null, h.Amount, line.AmountMinor, "open", $"payment {h.PaymentId}");
                 continue;
             }
 
-            if (attempt.Status == "succeeded")
+            if (h.Current == 1 && await FeeAsync(h.PaymentId, ct) is var fee && fee != line.FeeMinor)
             {
-                matched++; // the hub has it on a neighbouring day (a success around midnight): not a difference
+                found.Add("fee_mismatch", line.OutTradeNo, null, fee, line.FeeMinor, "open", $"payment {h.PaymentId}: ledger fee {fee}, billed {line.FeeMinor}");
                 continue;
             }
 
-            // The wallet settled an order the hub does not count as paid: ask the wallet, and believe the answer.
-            var query = await connector.QueryAsync(line.OutTradeNo, ct);
-            if (query is { Outcome: WalletCallOutcome.Ok, Transaction.Status: WalletStatus.Succeeded })
-            {
-                await payments.ApplyWalletTransactionAsync(query.Transaction, "reconciliation", ct);
-            }
-
-            var after = await db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT status FROM payment_attempts WHERE id = @Id", new { attempt.Id }), ct);
-            var fixedNow = after == "succeeded";
-            repaired += fixedNow ? 1 : 0;
-            Add("status_mismatch", line, line.OutTradeNo, null, null, line.AmountMinor, fixedNow ? "repaired" : "open",
-                $"hub had {attempt.Status}; wallet {(fixedNow ? "confirmed the payment on re-query" : "did not confirm on re-query")}");
+            found.Matched++;
         }
 
         foreach (var h in hubPayments.Where(h => !seenTrades.Contains(h.OutTradeNo)))
         {
-            Add("missing_in_wallet", null, h.OutTradeNo, null, h.Amount, null, "open", $"payment {h.PaymentId} succeeded in the hub but is not in the bill");
+            found.Add("missing_in_wallet", h.OutTradeNo, null, h.Amount, null, "open", $"payment {h.PaymentId} succeeded in the hub but is not in the bill");
+        }
+    }
+
+    /// <summary>A billed payment the hub did not book as succeeded that day.</summary>
+    private async Task ResolveUnbookedPaymentAsync(BillLine line, IWalletConnector connector, Findings found, CancellationToken ct)
+    {
+        var attempt = await db.ReadAsync(c => store.GetAttemptByOutTradeNoAsync(c, null, line.OutTradeNo), ct);
+        if (attempt is null)
+        {
+            found.Add("missing_in_hub", line.OutTradeNo, null, null, line.AmountMinor, "open", $"the wallet settled {line.TransactionId}; the hub never made this order");
+            return;
         }
 
+        if (attempt.Status == "succeeded")
+        {
+            found.Matched++; // the hub has it on a neighbouring day (a success around midnight): not a difference
+            return;
+        }
+
+        // The wallet settled an order the hub does not count as paid: ask the wallet, and believe the answer.
+        var query = await connector.QueryAsync(line.OutTradeNo, ct);
+        if (query is { Outcome: WalletCallOutcome.Ok, Transaction.Status: WalletStatus.Succeeded })
+        {
+            await payments.ApplyWalletTransactionAsync(query.Transaction, "reconciliation", ct);
+        }
+
+        var after = await db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT status FROM payment_attempts WHERE id = @Id", new { attempt.Id }), ct);
+        var fixedNow = after == "succeeded";
+        found.Repaired += fixedNow ? 1 : 0;
+        found.Add("status_mismatch", line.OutTradeNo, null, null, line.AmountMinor, fixedNow ? "repaired" : "open",
+            $"hub had {attempt.Status}; wallet {(fixedNow ? "confirmed the payment on re-query" : "did not confirm on re-query")}");
+    }
+
+    /// <summary>Bill refunds against the hub's by out_refund_no, both ways.</summary>
+    private async Task MatchRefundsAsync(IReadOnlyList<BillLine> lines, List<HubRefund> hubRefunds, Findings found, CancellationToken ct)
+    {
         var hubByRefund = hubRefunds.ToDictionary(r => r.OutRefundNo, StringComparer.Ordinal);
         var seenRefunds = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var line in bill.Lines!.Where(l => l.Kind == BillLineKind.Refund))
+        foreach (var line in lines.Where(l => l.Kind == BillLineKind.Refund))
         {
             var no = line.OutRefundNo ?? string.Empty;
             seenRefunds.Add(no);
-            if (hubByRefund.TryGetValue(no, out var r))
+            if (!hubByRefund.TryGetValue(no, out var r))
             {
-                if (r.Amount != line.AmountMinor)
-                {
-                    Add("amount_mismatch", line, r.OutTradeNo, no, r.Amount, line.AmountMinor, "open", "refund amounts differ");
-                }
-                else
-                {
-                    matched++;
-                }
-
-                continue;
+                await ResolveUnbookedRefundAsync(line, no, found, ct);
             }
-
-            var status = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<string?>("SELECT status FROM refunds WHERE out_refund_no = @no", new { no }), ct);
-            if (status is null)
+            else if (r.Amount != line.AmountMinor)
             {
-                Add("missing_in_hub", line, line.OutTradeNo, no, null, line.AmountMinor, "open", "a refund the hub never asked for");
-                continue;
+                found.Add("amount_mismatch", r.OutTradeNo, no, r.Amount, line.AmountMinor, "open", "refund amounts differ");
             }
-
-            if (status == "succeeded")
+            else
             {
-                matched++;
-                continue;
+                found.Matched++;
             }
-
-            await refunds.RecheckAsync(no, ct);
-            var after = await db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT status FROM refunds WHERE out_refund_no = @no", new { no }), ct);
-            repaired += after == "succeeded" ? 1 : 0;
-            Add("status_mismatch", line, line.OutTradeNo, no, null, line.AmountMinor, after == "succeeded" ? "repaired" : "open", $"hub had the refund {status}");
         }
 
         foreach (var r in hubRefunds.Where(r => !seenRefunds.Contains(r.OutRefundNo)))
         {
-            Add("missing_in_wallet", null, r.OutTradeNo, r.OutRefundNo, r.Amount, null, "open", "refund succeeded in the hub but is not in the bill");
+            found.Add("missing_in_wallet", r.OutTradeNo, r.OutRefundNo, r.Amount, null, "open", "refund succeeded in the hub but is not in the bill");
         }
+    }
 
-        // Rows the hub cannot match are shown to a person rather than refusing the bill or being dropped: the wallet moved
-        // money the hub's books may not reflect.
-        foreach (var line in bill.Lines!.Where(l => l.Kind == BillLineKind.Other))
+    /// <summary>A billed refund the hub did not book as succeeded that day.</summary>
+    private async Task ResolveUnbookedRefundAsync(BillLine line, string no, Findings found, CancellationToken ct)
+    {
+        var status = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<string?>("SELECT status FROM refunds WHERE out_refund_no = @no", new { no }), ct);
+        if (status is null)
         {
-            Add("unhandled_transaction_type", line, line.OutTradeNo, null, null, line.AmountMinor, "open", line.Detail ?? line.Status);
+            found.Add("missing_in_hub", line.OutTradeNo, no, null, line.AmountMinor, "open", "a refund the hub never asked for");
+            return;
         }
 
-        foreach (var line in bill.Lines!.Where(l => l.Kind == BillLineKind.Adjustment))
+        if (status == "succeeded")
         {
-            Add("wallet_adjustment", line, line.OutTradeNo, null, null, line.AmountMinor, "open", line.Detail ?? line.Status);
+            found.Matched++;
+            return;
         }
 
-        return await SaveAsync(date, channel, connector.Wallet, started, bill.Lines!.Count, matched, repaired, found, null);
+        await refunds.RecheckAsync(no, ct);
+        var after = await db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT status FROM refunds WHERE out_refund_no = @no", new { no }), ct);
+        found.Repaired += after == "succeeded" ? 1 : 0;
+        found.Add("status_mismatch", line.OutTradeNo, no, null, line.AmountMinor, after == "succeeded" ? "repaired" : "open", $"hub had the refund {status}");
+    }
+
+    /// <summary>
+    /// Rows the hub cannot match are shown to a person rather than refusing the bill or being dropped: the wallet moved
+    /// money the hub's books may not reflect.
+    /// </summary>
+    private static void ReportForAPerson(IReadOnlyList<BillLine> lines, Findings found)
+    {
+        foreach (var line in lines.Where(l => l.Kind == BillLineKind.Other))
+        {
+            found.Add("unhandled_transaction_type", line.OutTradeNo, null, null, line.AmountMinor, "open", line.Detail ?? line.Status);
+        }
+
+        foreach (var line in lines.Where(l => l.Kind == BillLineKind.Adjustment))
+        {
+            found.Add("wallet_adjustment", line.OutTradeNo, null, null, line.AmountMinor, "open", line.Detail ?? line.Status);
+        }
     }
 
     private Task<long> FeeAsync(string paymentId, CancellationToken ct) => db.ReadAsync(c => ledger.FeeOfAsync(c, null, paymentId), ct);
