@@ -25,181 +25,301 @@ public static class HutongCli
     /// <param name="accounts">Tests pass sandbox wallet accounts; otherwise they come from configuration (Connectors:*).</param>
     internal static async Task<int> RunAsync(string[] args, TextWriter output, WalletAccounts? accounts)
     {
-        var store = new Option<StoreProvider?>("--store") { Description = "Sqlite or Postgres (default: configuration)", Recursive = true };
-        var connection = new Option<string?>("--connection") { Description = "Connection string (default: configuration)", Recursive = true };
+        var commands = new Commands(output, accounts);
         var root = new RootCommand("hutong — operate a Hutong payment hub");
-        root.Options.Add(store);
-        root.Options.Add(connection);
+        root.Options.Add(commands.Store);
+        root.Options.Add(commands.Connection);
+        foreach (var command in commands.All())
+        {
+            root.Subcommands.Add(command);
+        }
 
-        var migrate = new Command("migrate", "Apply the schema migrations.");
-        migrate.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        var parsed = root.Parse(args);
+        try
         {
-            var applied = await Migrator.MigrateAsync(db, ct);
-            await output.WriteLineAsync(applied.Count == 0 ? "schema is up to date" : $"applied: {string.Join(", ", applied)}");
-        }, create: true));
+            return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = output, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (e is CliException or InvalidOperationException or ArgumentException or System.Text.Json.JsonException or FileNotFoundException)
+        {
+            await output.WriteLineAsync($"error: {e.Message}");
+            return 1;
+        }
+    }
 
-        var merchant = new Command("merchant", "Merchants.");
-        var name = new Argument<string>("name") { Description = "Display name" };
-        var createMerchant = new Command("create", "Onboard a merchant; prints its API key once.") { name };
-        createMerchant.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
-        {
-            var (m, key) = await new MerchantStore(db, TimeProvider.System).CreateMerchantAsync(r.GetValue(name)!, ct);
-            await output.WriteLineAsync($"merchant {m.Id} created");
-            await output.WriteLineAsync($"api key {key.Id}: {key.Secret}");
-            await output.WriteLineAsync("(the key is shown only now; store it in the merchant's secret store)");
-        }));
-        merchant.Subcommands.Add(createMerchant);
+    /// <summary>One method per command; each builds its arguments and its action. The store options are the root's, for every command.</summary>
+    private sealed class Commands(TextWriter output, WalletAccounts? accounts)
+    {
+        public Option<StoreProvider?> Store { get; } = new("--store") { Description = "Sqlite or Postgres (default: configuration)", Recursive = true };
 
-        var key = new Command("key", "API keys.");
-        var merchantId = new Argument<string>("merchant-id");
-        var createKey = new Command("create", "Issue another API key for a merchant (for rotation).") { merchantId };
-        createKey.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        public Option<string?> Connection { get; } = new("--connection") { Description = "Connection string (default: configuration)", Recursive = true };
+
+        /// <summary>The top-level commands, in the order help lists them.</summary>
+        public IEnumerable<Command> All() =>
+        [
+            Reconcile(),
+            Group(new Command("ledger", "The double-entry ledger."), LedgerVerify(), LedgerBalances()),
+            Group(new Command("channel", "Wallet accounts, direct or through an acquirer (credentials sealed with Hutong:MasterKey)."), ChannelAdd(), ChannelList()),
+            Group(new Command("route", "Which channels a merchant's payments at a wallet go through."), RouteSet()),
+            Migrate(),
+            Group(new Command("merchant", "Merchants."), MerchantCreate()),
+            Group(new Command("key", "API keys."), KeyCreate(), KeyRevoke()),
+            Group(new Command("rollout", "Staged rollout of wallets."), RolloutSet(), RolloutExplain()),
+        ];
+
+        private static Command Group(Command group, params Command[] subcommands)
         {
-            var issued = await new MerchantStore(db, TimeProvider.System).CreateKeyAsync(r.GetValue(merchantId)!, ct)
-                ?? throw new CliException($"no merchant {r.GetValue(merchantId)}");
-            await output.WriteLineAsync($"api key {issued.Id}: {issued.Secret}");
-        }));
-        var keyId = new Argument<string>("key-id");
-        var revokeKey = new Command("revoke", "Revoke an API key (hubs stop accepting it within 30 seconds).") { keyId };
-        revokeKey.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
-        {
-            if (!await new MerchantStore(db, TimeProvider.System).RevokeKeyAsync(r.GetValue(keyId)!, ct))
+            foreach (var sub in subcommands)
             {
-                throw new CliException($"no active key {r.GetValue(keyId)}");
+                group.Subcommands.Add(sub);
             }
 
-            await output.WriteLineAsync($"api key {r.GetValue(keyId)} revoked");
-        }));
-        key.Subcommands.Add(createKey);
-        key.Subcommands.Add(revokeKey);
+            return group;
+        }
 
-        var rollout = new Command("rollout", "Staged rollout of wallets.");
-        var rMerchant = new Argument<string>("merchant-id");
-        var rWallet = new Argument<string>("wallet");
-        var percentage = new Option<int>("--percentage") { Description = "0-100 (stable per user)", DefaultValueFactory = _ => 100 };
-        var allow = new Option<string[]>("--allow") { Description = "User ids always offered", AllowMultipleArgumentsPerToken = true };
-        var deny = new Option<string[]>("--deny") { Description = "User ids never offered", AllowMultipleArgumentsPerToken = true };
-        var categories = new Option<string[]>("--categories") { Description = "Only these product categories", AllowMultipleArgumentsPerToken = true };
-        var kill = new Option<bool>("--kill-switch") { Description = "Offer to nobody" };
-        var set = new Command("set", "Set who is offered a wallet.") { rMerchant, rWallet, percentage, allow, deny, categories, kill };
-        set.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        private Task<int> WithDbAsync(ParseResult r, Func<Db, Task> work, bool create = false) => HutongCli.WithDbAsync(r, Store, Connection, work, create);
+
+        private Task<int> WithRegistryAsync(ParseResult r, Func<WalletRegistry, Db, Task> work) => HutongCli.WithRegistryAsync(r, Store, Connection, work);
+
+        private Command Migrate()
         {
-            if (r.GetValue(percentage) is < 0 or > 100)
+            var migrate = new Command("migrate", "Apply the schema migrations.");
+            migrate.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
             {
-                throw new CliException("--percentage is 0 to 100");
-            }
+                var applied = await Migrator.MigrateAsync(db, ct);
+                await output.WriteLineAsync(applied.Count == 0 ? "schema is up to date" : $"applied: {string.Join(", ", applied)}");
+            }, create: true));
+            return migrate;
+        }
 
-            var dto = new RolloutRuleDto(r.GetValue(percentage), r.GetValue(kill), r.GetValue(allow), r.GetValue(deny),
-                r.GetValue(categories) is { Length: > 0 } c ? c : null);
-            await new RolloutService(db, TimeProvider.System).SaveAsync(r.GetValue(rMerchant)!, r.GetValue(rWallet)!, dto, ct);
-            await output.WriteLineAsync($"{r.GetValue(rWallet)}: {dto.Percentage}%{(dto.KillSwitch == true ? " (kill switch ON)" : string.Empty)} for {r.GetValue(rMerchant)}");
-        }));
-        var user = new Option<string?>("--user") { Description = "The buyer's user id" };
-        var category = new Option<string?>("--category") { Description = "The product category" };
-        var explain = new Command("explain", "Why is a wallet offered (or not) to a user?") { rMerchant, rWallet, user, category };
-        explain.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        private Command MerchantCreate()
         {
-            var wallet = r.GetValue(rWallet)!;
-            var d = await new RolloutService(db, TimeProvider.System).DecideAsync(r.GetValue(rMerchant)!, wallet, r.GetValue(user), r.GetValue(category), ct);
-            await output.WriteLineAsync($"{(d.Offered ? "offered" : "not offered")}: {RolloutService.Explain(wallet, d, r.GetValue(user), r.GetValue(category))}");
-        }));
-        rollout.Subcommands.Add(set);
-        rollout.Subcommands.Add(explain);
-
-        var channel = new Command("channel", "Wallet accounts, direct or through an acquirer (credentials sealed with Hutong:MasterKey).");
-        var chId = new Argument<string>("id");
-        var chWallet = new Option<string>("--wallet") { Description = new WalletCatalog(Wallets.Builtin).Describe(), Required = true };
-        var chMode = new Option<string>("--mode") { Description = "direct or acquirer", DefaultValueFactory = _ => "direct" };
-        var chConfig = new Option<FileInfo>("--config-file") { Description = "JSON with the account's settings (as under Connectors:<Wallet>)", Required = true };
-        var addChannel = new Command("add", "Add a channel; its credentials are checked, then stored encrypted.") { chId, chWallet, chMode, chConfig };
-        addChannel.SetAction(async (r, ct) => await WithRegistryAsync(r, store, connection, async (registry, _) =>
-        {
-            var id = r.GetValue(chId)!;
-            if (registry.IsWalletName(id))
+            var name = new Argument<string>("name") { Description = "Display name" };
+            var createMerchant = new Command("create", "Onboard a merchant; prints its API key once.") { name };
+            createMerchant.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
             {
-                throw new CliException("a channel cannot take a wallet's own name");
-            }
+                var (m, key) = await new MerchantStore(db, TimeProvider.System).CreateMerchantAsync(r.GetValue(name)!, ct);
+                await output.WriteLineAsync($"merchant {m.Id} created");
+                await output.WriteLineAsync($"api key {key.Id}: {key.Secret}");
+                await output.WriteLineAsync("(the key is shown only now; store it in the merchant's secret store)");
+            }));
+            return createMerchant;
+        }
 
-            using var doc = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(r.GetValue(chConfig)!.FullName, ct));
-            await registry.AddChannelAsync(id, r.GetValue(chWallet)!, r.GetValue(chMode)!, doc.RootElement, ct);
-            await output.WriteLineAsync($"channel {id} ({r.GetValue(chWallet)}, {r.GetValue(chMode)}) added; credentials stored encrypted");
-        }));
-        var listChannels = new Command("list", "List channels (never their credentials).");
-        listChannels.SetAction(async (r, ct) => await WithRegistryAsync(r, store, connection, async (registry, _) =>
+        private Command KeyCreate()
         {
-            foreach (var c in await registry.ListAsync(ct))
+            var merchantId = new Argument<string>("merchant-id");
+            var createKey = new Command("create", "Issue another API key for a merchant (for rotation).") { merchantId };
+            createKey.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
             {
-                await output.WriteLineAsync($"{c.Id}\t{c.Wallet}\t{c.Mode}");
-            }
-        }));
-        channel.Subcommands.Add(addChannel);
-        channel.Subcommands.Add(listChannels);
+                var issued = await new MerchantStore(db, TimeProvider.System).CreateKeyAsync(r.GetValue(merchantId)!, ct)
+                    ?? throw new CliException($"no merchant {r.GetValue(merchantId)}");
+                await output.WriteLineAsync($"api key {issued.Id}: {issued.Secret}");
+            }));
+            return createKey;
+        }
 
-        var route = new Command("route", "Which channels a merchant's payments at a wallet go through.");
-        var routeMerchant = new Argument<string>("merchant-id");
-        var routeWallet = new Argument<string>("wallet");
-        var routeChannels = new Option<string[]>("--channels") { Description = "Channel ids, primary first", Required = true, AllowMultipleArgumentsPerToken = true };
-        var setRoute = new Command("set", "Route a merchant's payments at a wallet through channels (primary, then fallbacks).") { routeMerchant, routeWallet, routeChannels };
-        setRoute.SetAction(async (r, ct) => await WithRegistryAsync(r, store, connection, async (registry, db) =>
+        private Command KeyRevoke()
         {
-            var wallet = r.GetValue(routeWallet)!;
-            foreach (var c in r.GetValue(routeChannels)!)
+            var keyId = new Argument<string>("key-id");
+            var revokeKey = new Command("revoke", "Revoke an API key (hubs stop accepting it within 30 seconds).") { keyId };
+            revokeKey.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
             {
-                if (await registry.ChannelAsync(c, ct) is not { } connector || connector.Wallet != wallet)
+                if (!await new MerchantStore(db, TimeProvider.System).RevokeKeyAsync(r.GetValue(keyId)!, ct))
                 {
-                    throw new CliException($"channel {c} does not exist or does not reach {wallet}");
+                    throw new CliException($"no active key {r.GetValue(keyId)}");
                 }
-            }
 
-            var rules = r.GetValue(routeChannels)!.Select(c => new RouteRule(c, null, null, null, null)).ToList();
-            await new RoutingService(db, TimeProvider.System).SaveAsync(r.GetValue(routeMerchant)!, wallet, rules, ct);
-            await output.WriteLineAsync($"{wallet} for {r.GetValue(routeMerchant)}: {string.Join(" → ", rules.Select(x => x.Channel))}");
-        }));
-        route.Subcommands.Add(setRoute);
+                await output.WriteLineAsync($"api key {r.GetValue(keyId)} revoked");
+            }));
+            return revokeKey;
+        }
 
-        var ledger = new Command("ledger", "The double-entry ledger.");
-        var verify = new Command("verify", "Re-derive every entry's hash chain link and balance: finds any edited, removed or unbalanced entry.");
-        verify.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        private Command RolloutSet()
         {
-            var result = await new LedgerStore(db).VerifyAsync(null, ct);
-            foreach (var problem in result.Problems)
+            var rMerchant = new Argument<string>("merchant-id");
+            var rWallet = new Argument<string>("wallet");
+            var percentage = new Option<int>("--percentage") { Description = "0-100 (stable per user)", DefaultValueFactory = _ => 100 };
+            var allow = new Option<string[]>("--allow") { Description = "User ids always offered", AllowMultipleArgumentsPerToken = true };
+            var deny = new Option<string[]>("--deny") { Description = "User ids never offered", AllowMultipleArgumentsPerToken = true };
+            var categories = new Option<string[]>("--categories") { Description = "Only these product categories", AllowMultipleArgumentsPerToken = true };
+            var kill = new Option<bool>("--kill-switch") { Description = "Offer to nobody" };
+            var set = new Command("set", "Set who is offered a wallet.") { rMerchant, rWallet, percentage, allow, deny, categories, kill };
+            set.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
             {
-                await output.WriteLineAsync($"BROKEN {problem}");
-            }
+                if (r.GetValue(percentage) is < 0 or > 100)
+                {
+                    throw new CliException("--percentage is 0 to 100");
+                }
 
-            if (!result.Ok)
-            {
-                throw new CliException($"ledger verification failed: {result.Problems.Count} problem(s) in {result.Entries} entries");
-            }
+                var dto = new RolloutRuleDto(r.GetValue(percentage), r.GetValue(kill), r.GetValue(allow), r.GetValue(deny),
+                    r.GetValue(categories) is { Length: > 0 } c ? c : null);
+                await new RolloutService(db, TimeProvider.System).SaveAsync(r.GetValue(rMerchant)!, r.GetValue(rWallet)!, dto, ct);
+                await output.WriteLineAsync($"{r.GetValue(rWallet)}: {dto.Percentage}%{(dto.KillSwitch == true ? " (kill switch ON)" : string.Empty)} for {r.GetValue(rMerchant)}");
+            }));
+            return set;
+        }
 
-            await output.WriteLineAsync($"ledger ok: {result.Entries} entries, hash chain intact, every entry balanced");
-        }));
-        var prefix = new Option<string?>("--account") { Description = "Only accounts starting with this (e.g. merchant_payable:)" };
-        var balances = new Command("balances", "Balances per account and currency, in minor units (debit positive).") { prefix };
-        balances.SetAction(async (r, ct) => await WithDbAsync(r, store, connection, async db =>
+        private Command RolloutExplain()
         {
-            foreach (var (account, currency, balance) in await new LedgerStore(db).BalancesAsync(r.GetValue(prefix), ct))
+            var rMerchant = new Argument<string>("merchant-id");
+            var rWallet = new Argument<string>("wallet");
+            var user = new Option<string?>("--user") { Description = "The buyer's user id" };
+            var category = new Option<string?>("--category") { Description = "The product category" };
+            var explain = new Command("explain", "Why is a wallet offered (or not) to a user?") { rMerchant, rWallet, user, category };
+            explain.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
             {
-                await output.WriteLineAsync($"{account}\t{currency}\t{balance}");
-            }
-        }));
-        ledger.Subcommands.Add(verify);
-        ledger.Subcommands.Add(balances);
+                var wallet = r.GetValue(rWallet)!;
+                var d = await new RolloutService(db, TimeProvider.System).DecideAsync(r.GetValue(rMerchant)!, wallet, r.GetValue(user), r.GetValue(category), ct);
+                await output.WriteLineAsync($"{(d.Offered ? "offered" : "not offered")}: {RolloutService.Explain(wallet, d, r.GetValue(user), r.GetValue(category))}");
+            }));
+            return explain;
+        }
 
-        var recDate = new Option<string?>("--date") { Description = "Bill date, yyyy-MM-dd in China time (default: yesterday)" };
-        var html = new Option<FileInfo?>("--html") { Description = "Write the report as HTML here" };
-        var csv = new Option<FileInfo?>("--csv") { Description = "Write the discrepancies as CSV here" };
-        var reconcile = new Command("reconcile", "对账: download every channel's bill for a day and match it against the hub; exits 1 if anything is left open.") { recDate, html, csv };
-        reconcile.SetAction(async (r, ct) =>
+        private Command ChannelAdd()
+        {
+            var chId = new Argument<string>("id");
+            var chWallet = new Option<string>("--wallet") { Description = new WalletCatalog(Wallets.Builtin).Describe(), Required = true };
+            var chMode = new Option<string>("--mode") { Description = "direct or acquirer", DefaultValueFactory = _ => "direct" };
+            var chConfig = new Option<FileInfo>("--config-file") { Description = "JSON with the account's settings (as under Connectors:<Wallet>)", Required = true };
+            var addChannel = new Command("add", "Add a channel; its credentials are checked, then stored encrypted.") { chId, chWallet, chMode, chConfig };
+            addChannel.SetAction(async (r, ct) => await WithRegistryAsync(r, async (registry, _) =>
+            {
+                var id = r.GetValue(chId)!;
+                if (registry.IsWalletName(id))
+                {
+                    throw new CliException("a channel cannot take a wallet's own name");
+                }
+
+                using var doc = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(r.GetValue(chConfig)!.FullName, ct));
+                await registry.AddChannelAsync(id, r.GetValue(chWallet)!, r.GetValue(chMode)!, doc.RootElement, ct);
+                await output.WriteLineAsync($"channel {id} ({r.GetValue(chWallet)}, {r.GetValue(chMode)}) added; credentials stored encrypted");
+            }));
+            return addChannel;
+        }
+
+        private Command ChannelList()
+        {
+            var listChannels = new Command("list", "List channels (never their credentials).");
+            listChannels.SetAction(async (r, ct) => await WithRegistryAsync(r, async (registry, _) =>
+            {
+                foreach (var c in await registry.ListAsync(ct))
+                {
+                    await output.WriteLineAsync($"{c.Id}\t{c.Wallet}\t{c.Mode}");
+                }
+            }));
+            return listChannels;
+        }
+
+        private Command RouteSet()
+        {
+            var routeMerchant = new Argument<string>("merchant-id");
+            var routeWallet = new Argument<string>("wallet");
+            var routeChannels = new Option<string[]>("--channels") { Description = "Channel ids, primary first", Required = true, AllowMultipleArgumentsPerToken = true };
+            var setRoute = new Command("set", "Route a merchant's payments at a wallet through channels (primary, then fallbacks).") { routeMerchant, routeWallet, routeChannels };
+            setRoute.SetAction(async (r, ct) => await WithRegistryAsync(r, async (registry, db) =>
+            {
+                var wallet = r.GetValue(routeWallet)!;
+                foreach (var c in r.GetValue(routeChannels)!)
+                {
+                    if (await registry.ChannelAsync(c, ct) is not { } connector || connector.Wallet != wallet)
+                    {
+                        throw new CliException($"channel {c} does not exist or does not reach {wallet}");
+                    }
+                }
+
+                var rules = r.GetValue(routeChannels)!.Select(c => new RouteRule(c, null, null, null, null)).ToList();
+                await new RoutingService(db, TimeProvider.System).SaveAsync(r.GetValue(routeMerchant)!, wallet, rules, ct);
+                await output.WriteLineAsync($"{wallet} for {r.GetValue(routeMerchant)}: {string.Join(" → ", rules.Select(x => x.Channel))}");
+            }));
+            return setRoute;
+        }
+
+        private Command LedgerVerify()
+        {
+            var verify = new Command("verify", "Re-derive every entry's hash chain link and balance: finds any edited, removed or unbalanced entry.");
+            verify.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
+            {
+                var result = await new LedgerStore(db).VerifyAsync(null, ct);
+                foreach (var problem in result.Problems)
+                {
+                    await output.WriteLineAsync($"BROKEN {problem}");
+                }
+
+                if (!result.Ok)
+                {
+                    throw new CliException($"ledger verification failed: {result.Problems.Count} problem(s) in {result.Entries} entries");
+                }
+
+                await output.WriteLineAsync($"ledger ok: {result.Entries} entries, hash chain intact, every entry balanced");
+            }));
+            return verify;
+        }
+
+        private Command LedgerBalances()
+        {
+            var prefix = new Option<string?>("--account") { Description = "Only accounts starting with this (e.g. merchant_payable:)" };
+            var balances = new Command("balances", "Balances per account and currency, in minor units (debit positive).") { prefix };
+            balances.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
+            {
+                foreach (var (account, currency, balance) in await new LedgerStore(db).BalancesAsync(r.GetValue(prefix), ct))
+                {
+                    await output.WriteLineAsync($"{account}\t{currency}\t{balance}");
+                }
+            }));
+            return balances;
+        }
+
+        private Command Reconcile()
+        {
+            var recDate = new Option<string?>("--date") { Description = "Bill date, yyyy-MM-dd in China time (default: yesterday)" };
+            var html = new Option<FileInfo?>("--html") { Description = "Write the report as HTML here" };
+            var csv = new Option<FileInfo?>("--csv") { Description = "Write the discrepancies as CSV here" };
+            var reconcile = new Command("reconcile", "对账: download every channel's bill for a day and match it against the hub; exits 1 if anything is left open.") { recDate, html, csv };
+            reconcile.SetAction(async (r, ct) =>
+            {
+                var date = BillDate(r.GetValue(recDate));
+                var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(output) });
+                var report = await ReconcileAsync(r, date, console, ct);
+                await PrintAsync(report, console);
+                if (r.GetValue(html) is { } h)
+                {
+                    await File.WriteAllTextAsync(h.FullName, Hutong.Server.Features.Reconciliation.ReconciliationReportWriter.Html(report), ct);
+                }
+
+                if (r.GetValue(csv) is { } f)
+                {
+                    await File.WriteAllTextAsync(f.FullName, Hutong.Server.Features.Reconciliation.ReconciliationReportWriter.Csv(report), ct);
+                }
+
+                var open = report.Discrepancies.Count(x => x.Resolution == "open");
+                if (open > 0 || report.Channels.Any(c => c.Status != "completed"))
+                {
+                    throw new CliException($"{open} open discrepancies; {report.Channels.Count(c => c.Status != "completed")} channel(s) without a bill");
+                }
+
+                await output.WriteLineAsync("all bills reconciled");
+                return 0;
+            });
+            return reconcile;
+        }
+
+        /// <summary>--date, or yesterday in China time.</summary>
+        private static DateOnly BillDate(string? given)
         {
             var china = DateTimeOffset.UtcNow.ToOffset(Hutong.Server.Features.Reconciliation.ReconciliationService.China);
             var date = DateOnly.FromDateTime(china.DateTime).AddDays(-1);
-            if (r.GetValue(recDate) is { } d && !DateOnly.TryParseExact(d, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out date))
+            if (given is { } d && !DateOnly.TryParseExact(d, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out date))
             {
                 throw new CliException("--date must be yyyy-MM-dd");
             }
 
-            var (provider, connectionString) = StoreOf(r, store, connection);
+            return date;
+        }
+
+        /// <summary>Runs the hub's own reconciliation on the existing store, showing progress per channel.</summary>
+        private async Task<Hutong.Server.Features.Reconciliation.ReconciliationReport> ReconcileAsync(ParseResult r, DateOnly date, IAnsiConsole console, CancellationToken ct)
+        {
+            var (provider, connectionString) = StoreOf(r, Store, Connection);
             await RequireExistingStoreAsync(new StoreOptions { Provider = provider, ConnectionString = connectionString });
             await using var hub = await HubApp.BuildAsync([], b =>
             {
@@ -212,7 +332,6 @@ public static class HutongCli
             }, accounts);
             await Migrator.MigrateAsync(hub.App.Services.GetRequiredService<Db>(), ct);
             var svc = hub.App.Services.GetRequiredService<Hutong.Server.Features.Reconciliation.ReconciliationService>();
-            var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(output) });
             Hutong.Server.Features.Reconciliation.ReconciliationReport report = null!;
             await console.Progress().StartAsync(async p =>
             {
@@ -225,7 +344,12 @@ public static class HutongCli
                 }), ct);
                 task.Value = task.MaxValue;
             });
+            return report;
+        }
 
+        /// <summary>A table per channel, then one line per discrepancy.</summary>
+        private async Task PrintAsync(Hutong.Server.Features.Reconciliation.ReconciliationReport report, IAnsiConsole console)
+        {
             if (report.Channels.Count == 0)
             {
                 // Nothing to download is not "all reconciled": the wallets of a --demo hub, say, live inside that hub.
@@ -245,44 +369,6 @@ public static class HutongCli
             {
                 await output.WriteLineAsync($"{x.Resolution.ToUpperInvariant()} {x.Kind} {x.Channel} {x.OutTradeNo} {x.OutRefundNo} hub={x.HubAmount} wallet={x.WalletAmount}: {x.Detail}");
             }
-
-            if (r.GetValue(html) is { } h)
-            {
-                await File.WriteAllTextAsync(h.FullName, Hutong.Server.Features.Reconciliation.ReconciliationReportWriter.Html(report), ct);
-            }
-
-            if (r.GetValue(csv) is { } f)
-            {
-                await File.WriteAllTextAsync(f.FullName, Hutong.Server.Features.Reconciliation.ReconciliationReportWriter.Csv(report), ct);
-            }
-
-            var open = report.Discrepancies.Count(x => x.Resolution == "open");
-            if (open > 0 || report.Channels.Any(c => c.Status != "completed"))
-            {
-                throw new CliException($"{open} open discrepancies; {report.Channels.Count(c => c.Status != "completed")} channel(s) without a bill");
-            }
-
-            await output.WriteLineAsync("all bills reconciled");
-            return 0;
-        });
-        root.Subcommands.Add(reconcile);
-        root.Subcommands.Add(ledger);
-        root.Subcommands.Add(channel);
-        root.Subcommands.Add(route);
-        root.Subcommands.Add(migrate);
-        root.Subcommands.Add(merchant);
-        root.Subcommands.Add(key);
-        root.Subcommands.Add(rollout);
-
-        var parsed = root.Parse(args);
-        try
-        {
-            return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = output, EnableDefaultExceptionHandler = false });
-        }
-        catch (Exception e) when (e is CliException or InvalidOperationException or ArgumentException or System.Text.Json.JsonException or FileNotFoundException)
-        {
-            await output.WriteLineAsync($"error: {e.Message}");
-            return 1;
         }
     }
 
