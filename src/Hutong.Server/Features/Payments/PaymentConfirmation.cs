@@ -211,11 +211,12 @@ public sealed partial class PaymentConfirmation(
             : latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? Outcome.Ok(ToDto(latest))
             : Failure.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.");
 
+    /// <summary>Asks the channel's wallet for the order. Not cancellable: the wallet may act on it, so its answer is never abandoned half way.</summary>
     private Task<CreateOrderResult> CreateOrderAsync(IWalletConnector connector, PaymentRow payment, AttemptRow attempt, string channel) =>
         connector.CreateQrOrderAsync(
             new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
                 wallets.NotifyUrl(channel), payment.Id, ProfitSharing: payment.ProfitSharing is not null),
-            CancellationToken.None); // the wallet may act on it: never abandon the answer half way
+            CancellationToken.None);
 
     /// <summary>
     /// Whether a payer other than <paramref name="payer"/> holds the payment now. The merchant's own call (no payer)
