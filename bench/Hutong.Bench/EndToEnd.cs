@@ -6,7 +6,9 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Dapper;
+using Hutong.Connectors.WeChatPay;
 using Hutong.Sandbox;
+using Hutong.Sandbox.WeChatPay;
 using Hutong.Server;
 using Hutong.Demo;
 using Hutong.Server.Storage;
@@ -41,10 +43,17 @@ internal static class EndToEnd
         return n / sw.Elapsed.TotalSeconds;
     }
 
-    public static async Task<(LoadResult Result, long Succeeded, long LedgerEntries, long Webhooks)> RunAsync(string connectionString, int secs, int conns)
+    /// <summary>
+    /// The flows against a hub and the sandbox wallets in this process, or (<paramref name="separate"/>) each in a process of
+    /// its own, as a real wallet would be: the result's hub CPU is then the hub process's alone.
+    /// </summary>
+    public static async Task<(LoadResult Result, long Succeeded, long LedgerEntries, long Webhooks)> RunAsync(
+        StoreProvider provider, string connectionString, int secs, int conns, bool separate = false)
     {
-        await using var sandbox = await SandboxHost.StartAsync(logLevel: LogLevel.None);
-        var wechat = await SandboxWiring.RegisterWeChatMerchantAsync(sandbox.BaseUrl);
+        await using var sandboxChild = separate ? await Child.SandboxAsync() : null;
+        await using var sandboxHere = separate ? null : await SandboxHost.StartAsync(logLevel: LogLevel.None);
+        var sandboxUrl = sandboxChild?.BaseUrl ?? sandboxHere!.BaseUrl;
+        var wechat = await WeChatPaySandboxWallet.RegisterMerchantAsync(sandboxUrl, "1900000109", "public_key", null);
 
         var waiting = new ConcurrentDictionary<string, TaskCompletionSource>(StringComparer.Ordinal);
         long webhooks = 0;
@@ -66,19 +75,23 @@ internal static class EndToEnd
         });
         await receiver.StartAsync();
 
-        await using var hub = await BenchHub.StartAsync(new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
+            ["Store:Provider"] = provider.ToString(),
             ["Store:ConnectionString"] = connectionString,
             ["Hutong:Webhooks:AllowPrivateTargets"] = "true", // the receiver is on loopback
-        }, new WalletAccounts(wechat, null, null));
+        };
+        await using var hubChild = separate ? await Child.HubAsync(settings, wechat) : null;
+        await using var hubHere = separate ? null : await BenchHub.StartAsync(settings, new WalletAccounts(SandboxWiring.As(wechat, typeof(WeChatPayOptions)), null, null));
+        var hubUrl = hubChild?.BaseUrl ?? hubHere!.BaseUrl;
 
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = conns * 2, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
             Timeout = TimeSpan.FromSeconds(30),
         };
-        var (key, _) = await BenchHub.MerchantAsync(hub.BaseUrl, "e2e");
+        var (key, _) = await BenchHub.MerchantAsync(hubUrl, "e2e");
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        var endpoint = await PostAsync(http, hub.BaseUrl + "/v1/webhook_endpoints", $"{{\"url\":\"{receiver.Urls.First()}/hook\",\"enabled_events\":[\"payment.succeeded\"]}}");
+        var endpoint = await PostAsync(http, hubUrl + "/v1/webhook_endpoints", $"{{\"url\":\"{receiver.Urls.First()}/hook\",\"enabled_events\":[\"payment.succeeded\"]}}");
         if (!endpoint.IsSuccessStatusCode)
         {
             throw new InvalidOperationException("could not register the webhook endpoint: " + await endpoint.Content.ReadAsStringAsync());
@@ -90,7 +103,7 @@ internal static class EndToEnd
         {
             var n = Interlocked.Increment(ref seq);
             var t0 = Stopwatch.GetTimestamp();
-            using var created = await PostAsync(http, hub.BaseUrl + "/v1/payments",
+            using var created = await PostAsync(http, hubUrl + "/v1/payments",
                 $"{{\"amount\":{1000 + (n % 9000)},\"currency\":\"CNY\",\"description\":\"e2e {n}\",\"merchant_order_id\":\"e{run}-{n}\"}}");
             if (!created.IsSuccessStatusCode)
             {
@@ -101,9 +114,9 @@ internal static class EndToEnd
             var done = waiting.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             try
             {
-                using var confirmed = await PostAsync(http, $"{hub.BaseUrl}/v1/payments/{id}/confirm", "{\"wallet\":\"wechatpay\"}");
+                using var confirmed = await PostAsync(http, $"{hubUrl}/v1/payments/{id}/confirm", "{\"wallet\":\"wechatpay\"}");
                 var codeUrl = JsonDocument.Parse(await confirmed.Content.ReadAsStringAsync()).RootElement.GetProperty("next_action").GetProperty("code_url").GetString();
-                using var paid = await http.PostAsJsonAsync(sandbox.BaseUrl + "/sandbox/wechatpay/buyer/pay", new { code_url = codeUrl }, SandboxJson.Options);
+                using var paid = await http.PostAsJsonAsync(sandboxUrl + "/sandbox/wechatpay/buyer/pay", new { code_url = codeUrl }, SandboxJson.Options);
                 await done.Task.WaitAsync(TimeSpan.FromSeconds(30));
                 return (Stopwatch.GetTimestamp() - t0, paid.IsSuccessStatusCode);
             }
@@ -117,8 +130,8 @@ internal static class EndToEnd
             }
         }
 
-        var result = await Load.MeasureAsync(secs, conns, FlowAsync);
-        var db = hub.App.Services.GetRequiredService<Db>();
+        var result = await Load.MeasureAsync(secs, conns, FlowAsync, hubChild is null ? null : () => hubChild.Cpu);
+        await using var db = new Db(new StoreOptions { Provider = provider, ConnectionString = connectionString, MaxPoolSize = 2 });
         var succeeded = await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'"), CancellationToken.None);
         var entries = await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'payment_captured'"), CancellationToken.None);
         return (result, succeeded, entries, Interlocked.Read(ref webhooks));

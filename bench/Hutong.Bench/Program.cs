@@ -20,12 +20,20 @@ using Npgsql;
 // Load benchmark: create-payment and link redirects over real HTTP through the hub and its store, N concurrent clients,
 // next to ceilings measured in the same run (raw Kestrel JSON POST, single-row durable commits).
 // Usage: dotnet run -c Release --project bench/Hutong.Bench -- [--smoke] [--seconds 15] [--connections 64] [--store sqlite|postgres|both]
+if (args is ["--child", ..])
+{
+    await Child.RunAsync(args); // a hub or the sandbox wallets in a process of their own, for the runs that need it
+    return;
+}
+
 var smoke = args.Contains("--smoke");
 var seconds = Arg("--seconds", smoke ? 2 : 15);
 var connections = Arg("--connections", 64);
 var storeArg = ArgS("--store", "both");
 var growthRows = (long)Arg("--growth", smoke ? 100_000 : 0);
-var only = ArgS("--only", "all"); // all | create | links | e2e
+var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart)
+var rounds = Arg("--rounds", smoke ? 1 : 3); // PostgreSQL: ceiling and create measured one after the other, this many times
+var maxInstances = Arg("--instances", 3); // PostgreSQL: create with 1..N hub processes
 var pg = Environment.GetEnvironmentVariable("HUTONG_BENCH_PG") ?? Environment.GetEnvironmentVariable("HUTONG_TEST_PG");
 
 Console.WriteLine($"Hutong load benchmark — {Environment.ProcessorCount} cores, {connections} concurrent clients, {seconds}s per run{(smoke ? " (smoke)" : string.Empty)}");
@@ -62,12 +70,6 @@ var kestrel = await RunKestrelBaselineAsync(seconds, connections);
 Print("Kestrel raw JSON POST (ceiling)", kestrel, kestrel.PerSecond);
 var sqliteCommits = await SqliteCommitCeilingAsync(Math.Min(seconds, 5));
 Console.WriteLine($"{"SQLite FULL 1-row commits/s (ceiling)",-44} {sqliteCommits,10:N0}");
-if (pg is not null && storeArg != "sqlite")
-{
-    var pgCommits = await PostgresCommitCeilingAsync(pg, Math.Min(seconds, 5), connections);
-    Console.WriteLine($"{$"PostgreSQL 1-row commits/s, {connections} conns (ceiling)",-44} {pgCommits,10:N0}");
-}
-
 if (storeArg is "sqlite" or "both")
 {
     var dir = Directory.CreateTempSubdirectory("hutong-bench-");
@@ -90,11 +92,16 @@ if (storeArg is "sqlite" or "both")
     {
         var rsa = EndToEnd.RsaSignsPerSecond(1000);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"RSA-2048 signatures/s, one core (ceiling)",-44} {rsa,10:N0}"));
-        var (e2e, succeeded, captured, webhooks) = await EndToEnd.RunAsync($"Data Source={Path.Combine(dir.FullName, "e2e.db")}", seconds, connections);
+        var (e2e, succeeded, captured, webhooks) = await EndToEnd.RunAsync(StoreProvider.Sqlite, $"Data Source={Path.Combine(dir.FullName, "e2e.db")}", seconds, connections);
         Print("end to end: create→pay→notify→webhook", e2e, kestrel.PerSecond);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{"  3 RSA signatures per flow: ceiling flows/s",-44} {rsa * Environment.ProcessorCount / 3,10:N0} {"",8} {"",8} {"",7} {e2e.PerSecond / (rsa * Environment.ProcessorCount / 3),10:P0}"));
         Console.WriteLine($"  succeeded {succeeded:N0}, captures in the ledger {captured:N0}, webhooks received {webhooks:N0}");
+    }
+
+    if (only is "all" or "e2e" or "apart")
+    {
+        await PrintHubCpuPerFlowAsync(StoreProvider.Sqlite, $"Data Source={Path.Combine(dir.FullName, "e2e-apart.db")}", "SQLite");
     }
 
     if (growthRows > 0)
@@ -109,7 +116,7 @@ if (storeArg is "sqlite" or "both")
     dir.Delete(recursive: true);
 }
 
-if (storeArg is "postgres" or "both" && only is "all" or "create")
+if (storeArg is "postgres" or "both" && only is "all" or "create" or "instances" or "e2e" or "apart")
 {
     if (pg is null)
     {
@@ -117,22 +124,122 @@ if (storeArg is "postgres" or "both" && only is "all" or "create")
     }
     else
     {
-        var db = "hutong_bench_" + Guid.NewGuid().ToString("N")[..8];
-        await using (var c = new NpgsqlConnection(pg))
+        // The ceiling and the create load one right after the other, several times: on a shared machine the ceiling itself
+        // moves from minute to minute, so each create is set against its own neighbour and the medians are reported.
+        var ratios = new List<double>();
+        var p99s = new List<double>();
+        var pgCommits = 0.0;
+        for (var round = 1; round <= rounds && only is "all" or "create"; round++)
         {
-            await c.ExecuteAsync($"CREATE DATABASE {db}");
+            pgCommits = await PostgresCommitCeilingAsync(pg, Math.Min(seconds, 5), connections);
+            Console.WriteLine($"{$"PostgreSQL 1-row commits/s, {connections} conns (ceiling)",-44} {pgCommits,10:N0}");
+            var r = await OnFreshDatabaseAsync(pg, cs => RunHubAsync(StoreProvider.Postgres, cs, seconds, connections));
+            Print("create payment, PostgreSQL", r, kestrel.PerSecond);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"  creates per PostgreSQL commit (group commit)",-44} {r.WritesPerCommit,10:F1}"));
+            Console.WriteLine($"{"  ratio to PostgreSQL single-row commit ceiling",-44} {r.PerSecond / pgCommits,10:P0}");
+            ratios.Add(r.PerSecond / pgCommits);
+            p99s.Add(r.P99);
         }
 
-        var r = await RunHubAsync(StoreProvider.Postgres, new NpgsqlConnectionStringBuilder(pg) { Database = db, MaxPoolSize = connections + 16 }.ConnectionString, seconds, connections);
-        Print("create payment, PostgreSQL", r, kestrel.PerSecond);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"  creates per PostgreSQL commit (group commit)",-44} {r.WritesPerCommit,10:F1}"));
-        NpgsqlConnection.ClearAllPools();
-        await using var drop = new NpgsqlConnection(pg);
-        await drop.ExecuteAsync($"DROP DATABASE IF EXISTS {db} WITH (FORCE)");
+        if (ratios.Count > 1)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{$"  median of {ratios.Count}: ratio to ceiling, p99 ms",-44} {Median(ratios),10:P0} {"",8} {Median(p99s),8:F2}"));
+        }
+
+        if (only is "all" or "instances")
+        {
+            // Each hub a process of its own on one database, the load spread round-robin: what scaling out buys on this
+            // machine (where the hubs, PostgreSQL and the load generator share the same cores).
+            if (pgCommits == 0)
+            {
+                pgCommits = await PostgresCommitCeilingAsync(pg, Math.Min(seconds, 5), connections);
+                Console.WriteLine($"{$"PostgreSQL 1-row commits/s, {connections} conns (ceiling)",-44} {pgCommits,10:N0}");
+            }
+
+            for (var n = 1; n <= maxInstances; n++)
+            {
+                var count = n;
+                var r = await OnFreshDatabaseAsync(pg, cs => RunInstancesAsync(cs, count, seconds, connections));
+                Print($"create payment, PostgreSQL, {n} hub process{(n == 1 ? string.Empty : "es")}", r, kestrel.PerSecond);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{"  ratio to ceiling; hubs' own CPU µs/create",-44} {r.PerSecond / pgCommits,10:P0} {r.HubCpuUsPerRequest,8:F0}"));
+            }
+        }
+
+        if (only is "all" or "e2e" or "apart")
+        {
+            await OnFreshDatabaseAsync(pg, async cs =>
+            {
+                await PrintHubCpuPerFlowAsync(StoreProvider.Postgres, cs, "PostgreSQL");
+                return true;
+            });
+        }
     }
 }
 
 return;
+
+// The hub's own CPU per end-to-end payment: the hub and the sandbox wallets each in a process of their own, so the hub's
+// CPU time leaves out the wallets' signing and the load generator; next to one RSA-2048 signature measured just before
+// (the one signature the hub itself must make per flow).
+async Task PrintHubCpuPerFlowAsync(StoreProvider provider, string connectionString, string store)
+{
+    var rsa = EndToEnd.RsaSignsPerSecond(1000);
+    var (e2e, succeeded, captured, webhooks) = await EndToEnd.RunAsync(provider, connectionString, seconds, connections, separate: true);
+    Print($"end to end, hub and sandbox apart ({store})", e2e, kestrel.PerSecond);
+    var signMs = 1000 / rsa;
+    var hubMs = e2e.HubCpuUsPerRequest!.Value / 1000;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{"  hub CPU ms/flow; RSA-2048 sign ms; ratio",-44} {hubMs,10:F2} {signMs,8:F2} {hubMs / signMs,7:F1}×"));
+    Console.WriteLine($"  succeeded {succeeded:N0}, captures in the ledger {captured:N0}, webhooks received {webhooks:N0}");
+}
+
+static double Median(List<double> xs) => xs.Order().ElementAt(xs.Count / 2);
+
+// A PostgreSQL database of its own for one run, dropped afterwards.
+static async Task<T> OnFreshDatabaseAsync<T>(string admin, Func<string, Task<T>> run)
+{
+    var name = "hutong_bench_" + Guid.NewGuid().ToString("N")[..8];
+    await using (var c = new NpgsqlConnection(admin))
+    {
+        await c.ExecuteAsync($"CREATE DATABASE {name}");
+    }
+
+    try
+    {
+        return await run(new NpgsqlConnectionStringBuilder(admin) { Database = name, MaxPoolSize = 40 }.ConnectionString);
+    }
+    finally
+    {
+        NpgsqlConnection.ClearAllPools();
+        await using var drop = new NpgsqlConnection(admin);
+        await drop.ExecuteAsync($"DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    }
+}
+
+// Create-payment load over N hub processes sharing one PostgreSQL database, requests spread round-robin.
+async Task<LoadResult> RunInstancesAsync(string connectionString, int instances, int secs, int conns)
+{
+    var settings = new Dictionary<string, string?>
+    {
+        ["Store:Provider"] = nameof(StoreProvider.Postgres),
+        ["Store:ConnectionString"] = new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 16 }.ConnectionString,
+        ["Store:PostgresWriters"] = ArgS("--pg-writers", "2"),
+    };
+    var hubs = new List<Child> { await Child.HubAsync(settings) }; // the first migrates the database
+    try
+    {
+        hubs.AddRange(await Task.WhenAll(Enumerable.Range(1, instances - 1).Select(_ => Child.HubAsync(settings))));
+        var (key, _) = await BenchHub.MerchantAsync(hubs[0].BaseUrl);
+        return await LoadUrlsAsync(hubs.Select(h => h.BaseUrl + "/v1/payments").ToArray(), key, secs, conns,
+            hubCpu: () => hubs.Aggregate(TimeSpan.Zero, (sum, h) => sum + h.Cpu));
+    }
+    finally
+    {
+        await Task.WhenAll(hubs.Select(h => h.DisposeAsync().AsTask()));
+    }
+}
 
 static void Print(string name, LoadResult r, double kestrelRate) =>
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -225,7 +332,11 @@ async Task<LoadResult> RunRedirectsAsync(string connectionString, int secs, int 
     }, status => status == 302);
 }
 
-static async Task<LoadResult> LoadAsync(string url, string? apiKey, int secs, int conns, Func<long, HttpRequestMessage>? request = null, Func<int, bool>? success = null)
+static Task<LoadResult> LoadAsync(string url, string? apiKey, int secs, int conns, Func<long, HttpRequestMessage>? request = null, Func<int, bool>? success = null) =>
+    LoadUrlsAsync([url], apiKey, secs, conns, request, success);
+
+// Creates against the given URLs in turn (several hubs behind a round-robin balancer).
+static async Task<LoadResult> LoadUrlsAsync(string[] urls, string? apiKey, int secs, int conns, Func<long, HttpRequestMessage>? request = null, Func<int, bool>? success = null, Func<TimeSpan>? hubCpu = null)
 {
     using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = conns, PooledConnectionLifetime = Timeout.InfiniteTimeSpan, AllowAutoRedirect = false })
     {
@@ -253,7 +364,7 @@ static async Task<LoadResult> LoadAsync(string url, string? apiKey, int secs, in
         var json = string.Create(CultureInfo.InvariantCulture,
             $"{{\"amount\":{1000 + (n % 9000)},\"currency\":\"CNY\",\"description\":\"bench item {n}\",\"merchant_order_id\":\"b{run}-{n}\",\"metadata\":{{\"cart\":\"c{n}\"}}}}");
         using var content = new StringContent(json, Encoding.UTF8, "application/json");
-        using var req = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+        using var req = new HttpRequestMessage(HttpMethod.Post, urls[n % urls.Length]) { Content = content };
         req.Headers.Add("Idempotency-Key", $"{run}-{n}");
         var t0 = Stopwatch.GetTimestamp();
         using var resp = await http.SendAsync(req);
@@ -261,7 +372,7 @@ static async Task<LoadResult> LoadAsync(string url, string? apiKey, int secs, in
         return (Stopwatch.GetTimestamp() - t0, (int)resp.StatusCode is 200 or 201);
     }
 
-    return await Load.MeasureAsync(secs, conns, OneAsync);
+    return await Load.MeasureAsync(secs, conns, OneAsync, hubCpu);
 }
 
 static async Task<double> SqliteCommitCeilingAsync(int secs)
@@ -348,12 +459,16 @@ internal sealed record LoadResult(double PerSecond, double P50, double P99, int 
 
     /// <summary>Share of all cores the process used during the run.</summary>
     public double CpuBusy { get; init; }
+
+    /// <summary>CPU time of the hub processes alone per request, when the hubs run in processes of their own.</summary>
+    public double? HubCpuUsPerRequest { get; init; }
 }
 
 internal static class Load
 {
     /// <summary>Runs <paramref name="one"/> from <paramref name="conns"/> concurrent loops: a warm-up, then the measured run.</summary>
-    internal static async Task<LoadResult> MeasureAsync(int secs, int conns, Func<Task<(long Ticks, bool Ok)>> one)
+    /// <remarks><paramref name="hubCpu"/>: the CPU time used so far by the hub processes under load, when they run apart.</remarks>
+    internal static async Task<LoadResult> MeasureAsync(int secs, int conns, Func<Task<(long Ticks, bool Ok)>> one, Func<TimeSpan>? hubCpu = null)
     {
         async Task<(List<long> Lat, int Errors)> WorkerAsync(DateTime until)
         {
@@ -375,17 +490,20 @@ internal static class Load
         // Warm-up (JIT, pools), then the measured run.
         await Task.WhenAll(Enumerable.Range(0, conns).Select(_ => WorkerAsync(DateTime.UtcNow.AddSeconds(Math.Min(2, secs)))));
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var hub0 = hubCpu?.Invoke() ?? TimeSpan.Zero;
         var sw = Stopwatch.StartNew();
         var until = DateTime.UtcNow.AddSeconds(secs);
         var results = await Task.WhenAll(Enumerable.Range(0, conns).Select(_ => Task.Run(() => WorkerAsync(until))));
         sw.Stop();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu0;
+        var hub = (hubCpu?.Invoke() ?? TimeSpan.Zero) - hub0;
         var all = results.SelectMany(r => r.Lat).Order().ToArray();
         double Ms(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))] * 1000.0 / Stopwatch.Frequency;
         return new LoadResult(all.Length / sw.Elapsed.TotalSeconds, Ms(0.50), Ms(0.99), results.Sum(r => r.Errors))
         {
             CpuUsPerRequest = all.Length == 0 ? 0 : cpu.TotalMicroseconds / all.Length,
             CpuBusy = cpu / (sw.Elapsed * Environment.ProcessorCount),
+            HubCpuUsPerRequest = hubCpu is null || all.Length == 0 ? null : hub.TotalMicroseconds / all.Length,
         };
     }
 }

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Hutong.Connectors.WeChatPay;
+using Hutong.Demo;
+using Hutong.Sandbox;
+using Hutong.Server;
+using Microsoft.Extensions.Logging;
+
+/// <summary>
+/// A hub or the sandbox wallets in a process of their own: this benchmark started again with <c>--child hub|sandbox</c>.
+/// Their CPU time is then theirs alone, without the load generator's, the other hubs' or (for a hub) the wallets' signing,
+/// as in production where each runs on its own. The child prints <c>READY url</c> and runs until its standard input closes.
+/// </summary>
+internal sealed class Child : IAsyncDisposable
+{
+    private const string Ready = "READY ";
+    private readonly Process _process;
+
+    private Child(Process process, string baseUrl) => (_process, BaseUrl) = (process, baseUrl);
+
+    public string BaseUrl { get; }
+
+    /// <summary>User plus system CPU time the child has used so far.</summary>
+    public TimeSpan Cpu
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
+    /// <summary>A hub with these settings (as BenchHub takes them) and, when given, the WeChat Pay sandbox account it collects with.</summary>
+    public static Task<Child> HubAsync(IDictionary<string, string?> settings, JsonObject? wechat = null) =>
+        StartAsync("hub", new JsonObject { ["settings"] = JsonSerializer.SerializeToNode(settings), ["wechat"] = wechat?.DeepClone() });
+
+    public static Task<Child> SandboxAsync() => StartAsync("sandbox", new JsonObject());
+
+    private static async Task<Child> StartAsync(string kind, JsonObject config)
+    {
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, config.ToJsonString());
+        // Started as this process was: through the dotnet host (dotnet Hutong.Bench.dll) or the app host.
+        var host = Environment.ProcessPath!;
+        var start = new ProcessStartInfo(host) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(Child).Assembly.Location);
+        }
+
+        foreach (var a in new[] { "--child", kind, file })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        var process = Process.Start(start)!;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (line.StartsWith(Ready, StringComparison.Ordinal))
+                {
+                    _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null); // never let a full pipe block the child
+                    return new Child(process, line[Ready.Length..].Trim());
+                }
+            }
+
+            throw new InvalidOperationException($"the {kind} child exited before it was ready (exit code {(process.HasExited ? process.ExitCode : -1)})");
+        }
+        catch
+        {
+            process.Kill(entireProcessTree: true);
+            process.Dispose();
+            throw;
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _process.StandardInput.Close(); // the child's signal to stop
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await _process.WaitForExitAsync(grace.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        finally
+        {
+            _process.Dispose();
+        }
+    }
+
+    /// <summary>The child's side: <c>--child hub|sandbox FILE</c>.</summary>
+    public static async Task RunAsync(string[] args)
+    {
+        var config = JsonNode.Parse(await File.ReadAllTextAsync(args[2]))!.AsObject();
+        IAsyncDisposable running;
+        string url;
+        if (args[1] == "sandbox")
+        {
+            var sandbox = await SandboxHost.StartAsync(logLevel: LogLevel.None);
+            (running, url) = (sandbox, sandbox.BaseUrl);
+        }
+        else
+        {
+            var settings = config["settings"].Deserialize<Dictionary<string, string?>>()!;
+            var wechat = config["wechat"] is JsonObject w ? SandboxWiring.As(w, typeof(WeChatPayOptions)) : null;
+            var hub = await BenchHub.StartAsync(settings, wechat is null ? null : new WalletAccounts(wechat, null, null));
+            (running, url) = (hub, hub.BaseUrl);
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{Ready}{url}"));
+        await Console.In.ReadToEndAsync(); // until the parent closes our input (or dies)
+        await running.DisposeAsync();
+    }
+}
