@@ -121,10 +121,11 @@ public static class HubApp
         app.UseSecurityHeaders();
         GracefulShutdown.Use(app);
         // A body over Kestrel's cap (or a malformed request) surfaces as BadHttpRequestException: answer its status
-        // (413, 400) as a problem, not a 500.
+        // (413, 400) as a problem, not a 500. A store that is down or restarting is a 503 the client may retry.
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+            StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode
+                : Db.IsUnavailable(e) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
         });
         app.UseStatusCodePages();
         app.UseRateLimiter();

@@ -111,12 +111,20 @@ public static class Problems
             405 => "method_not_allowed",
             413 => "request_too_large",
             415 => "unsupported_media_type",
+            503 when context.Exception is { } e && Storage.Db.IsUnavailable(e) => "store_unavailable",
             _ when status >= 500 => "internal_error",
             _ => "http_" + status,
         };
         context.ProblemDetails.Type = Type(code);
         context.ProblemDetails.Extensions["code"] = code;
-        if (status >= 500)
+        if (code == "store_unavailable")
+        {
+            // The store is restarting or out of reach: retrying soon (with the same Idempotency-Key) is right.
+            context.ProblemDetails.Title = "The service is briefly unavailable.";
+            context.ProblemDetails.Detail = "Retry shortly; repeat a POST with the same Idempotency-Key.";
+            context.HttpContext.Response.Headers.RetryAfter = "1";
+        }
+        else if (status >= 500)
         {
             context.ProblemDetails.Detail = "An internal error occurred; nothing about it is shown here.";
         }

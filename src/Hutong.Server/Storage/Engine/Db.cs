@@ -522,6 +522,31 @@ public sealed class Db : IAsyncDisposable
         _ => false,
     };
 
+    /// <summary>
+    /// True when the exception says the store could not be reached or is not serving (down, restarting, out of
+    /// connections), not that a statement was wrong: the request may be retried (with its Idempotency-Key) once it is back,
+    /// so it is answered 503, not 500.
+    /// </summary>
+    public static bool IsUnavailable(Exception e)
+    {
+        for (var x = (Exception?)e; x is not null; x = x.InnerException)
+        {
+            switch (x)
+            {
+                // 08: connection exceptions; 57P: shutting down, crashed, starting up; 53: out of connections or resources.
+                case PostgresException pg:
+                    return pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P", StringComparison.Ordinal)
+                        || pg.SqlState.StartsWith("53", StringComparison.Ordinal);
+                case NpgsqlOperationInProgressException:
+                    return false; // a programming error, not an outage
+                case NpgsqlException:
+                    return true; // the server never answered: refused, reset, timed out, or no pooled connection came free
+            }
+        }
+
+        return false;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_pg is not null)
