@@ -7,7 +7,7 @@ namespace Hutong.Server.Features.Workers;
 /// One background job, run by a hosted service of its own: a pass every <see cref="Interval"/>, its own logs (the
 /// subclass's category) and metrics (<see cref="HubMetrics.Job"/>). A pass that throws is logged and counted; the job
 /// keeps its schedule and no other job notices. A <see cref="Singleton"/> job runs on one hub at a time: each pass first
-/// takes an advisory lock, and a hub that cannot take it skips its turn.
+/// takes an advisory lock, and a hub that cannot take it skips its turn; a pass whose lock's session ends stops.
 /// </summary>
 public abstract partial class HubJob : BackgroundService
 {
@@ -61,9 +61,16 @@ public abstract partial class HubJob : BackgroundService
             return false;
         }
 
+        // A pass stops once its lock's session is gone (another hub may hold the lock by then); the next pass takes it afresh.
+        using var whileHeld = held is null ? null : CancellationTokenSource.CreateLinkedTokenSource(ct, held.Lost);
         try
         {
-            await PassAsync(ct);
+            await PassAsync(whileHeld?.Token ?? ct);
+        }
+        catch (OperationCanceledException) when (held?.Lost.IsCancellationRequested == true && !ct.IsCancellationRequested)
+        {
+            Meter.Pass(_time.GetElapsedTime(started), "failed");
+            throw new InvalidOperationException($"Job {Name}: the session holding its singleton lock ended mid-pass (the store restarted, or the session was ended); the pass stopped, and the next one takes the lock again.");
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {

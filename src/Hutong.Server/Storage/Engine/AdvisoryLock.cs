@@ -16,10 +16,50 @@ public sealed class AdvisoryLock : IAsyncDisposable
     /// <summary>The key migrations have always locked (earlier versions take it per migration, so they wait for us too).</summary>
     public const long MigrationsKey = 727274;
 
+    /// <summary>How often the session holding a lock is checked to be alive.</summary>
+    internal static readonly TimeSpan CheckEvery = TimeSpan.FromSeconds(1);
+
     private readonly DbConnection? _connection;
     private readonly long _key;
+    private readonly CancellationTokenSource _lost = new();
+    private readonly CancellationTokenSource _stopWatching = new();
+    private readonly Task _watching = Task.CompletedTask;
 
-    private AdvisoryLock(DbConnection? connection, long key) => (_connection, _key) = (connection, key);
+    private AdvisoryLock(DbConnection? connection, long key)
+    {
+        (_connection, _key) = (connection, key);
+        if (connection is not null)
+        {
+            _watching = WatchAsync(connection);
+        }
+    }
+
+    /// <summary>
+    /// Cancelled once the session holding the lock is gone (the server restarted, the session was terminated, the network
+    /// dropped it): the lock went with it and another hub may hold it now, so whatever runs under it must stop. Held work
+    /// takes the lock afresh before it runs again.
+    /// </summary>
+    public CancellationToken Lost => _lost.Token;
+
+    // The lock's connection does nothing else while held, so a trivial query on it tells whether the session lives.
+    private async Task WatchAsync(DbConnection c)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(CheckEvery, _stopWatching.Token);
+                await c.ExecuteScalarAsync<int>(new CommandDefinition("SELECT 1", commandTimeout: 10));
+            }
+        }
+        catch (OperationCanceledException) when (_stopWatching.IsCancellationRequested)
+        {
+        }
+        catch (Exception)
+        {
+            await _lost.CancelAsync();
+        }
+    }
 
     /// <summary>A stable key for a name, the same in every hub process and version (not .NET's randomised string hash).</summary>
     public static long KeyOf(string name) =>
@@ -79,6 +119,9 @@ public sealed class AdvisoryLock : IAsyncDisposable
             return;
         }
 
+        await _stopWatching.CancelAsync();
+        await _watching; // never throws; it finishes its query first, so the unlock below has the connection to itself
+        _stopWatching.Dispose();
         try
         {
             await _connection.ExecuteAsync("SELECT pg_advisory_unlock(@key)", new { key = _key });
@@ -89,6 +132,7 @@ public sealed class AdvisoryLock : IAsyncDisposable
         }
         finally
         {
+            _lost.Dispose();
             await _connection.DisposeAsync(); // pooled connections are reset (DISCARD ALL) too: no lock survives in the pool
         }
     }
