@@ -125,6 +125,11 @@ public sealed partial class CacheBus(Db db, StoreOptions store, IOptions<HubOpti
             Pooling = false,
             ApplicationName = "hutong-cache-listener",
         };
+        if (b.Host?.Contains(',', StringComparison.Ordinal) == true)
+        {
+            b.TargetSessionAttributes = "primary"; // a standby can neither LISTEN nor hear the primary's NOTIFY
+        }
+
         if (b.KeepAlive == 0)
         {
             b.KeepAlive = 15; // a server or network that vanished without a word is noticed within seconds, not never

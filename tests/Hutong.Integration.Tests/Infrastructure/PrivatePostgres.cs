@@ -56,7 +56,7 @@ public sealed class PrivatePostgres : IAsyncDisposable
     {
         var standby = new PrivatePostgres(NewDirectory(), FreePort(), standby: true);
         await RunAsync("pg_basebackup", "-D", standby.Data, "-h", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "-U", "postgres", "-R", "-X", "stream", "--no-sync");
+            "-U", "postgres", "-R", "-X", "stream", "-c", "fast", "--no-sync"); // fast: not a spread checkpoint (minutes)
         await standby.StartAgainAsync();
         return standby;
     }
@@ -206,14 +206,23 @@ public class PrivatePostgresHub : HubFixture
     protected override async Task<string> CreateDatabaseAsync()
     {
         Primary = await PrivatePostgres.StartAsync();
-        var connectionString = await Primary.CreateDatabaseAsync("hutong");
-        if (!WithStandby)
+        try
         {
-            return connectionString;
-        }
+            var connectionString = await Primary.CreateDatabaseAsync("hutong");
+            if (!WithStandby)
+            {
+                return connectionString;
+            }
 
-        Standby = await Primary.StartStandbyAsync();
-        return new NpgsqlConnectionStringBuilder(connectionString) { Host = $"{Primary.HostAndPort},{Standby.HostAndPort}" }.ConnectionString;
+            // The standby is listed first: the hub must still find the primary for every write (and the cache listener).
+            Standby = await Primary.StartStandbyAsync();
+            return new NpgsqlConnectionStringBuilder(connectionString) { Host = $"{Standby.HostAndPort},{Primary.HostAndPort}" }.ConnectionString;
+        }
+        catch
+        {
+            await Primary.DisposeAsync(); // a fixture that failed to start is never disposed: leave no server running
+            throw;
+        }
     }
 
     protected override async Task DropDatabaseAsync()
@@ -228,7 +237,7 @@ public class PrivatePostgresHub : HubFixture
     }
 }
 
-/// <summary>A hub on a private primary and its streaming replica (Store:ConnectionString names both hosts).</summary>
+/// <summary>A hub on a private primary and its streaming replica (Store:ConnectionString names both hosts, the standby first).</summary>
 public sealed class ReplicatedPostgresHub : PrivatePostgresHub
 {
     protected override bool WithStandby => true;

@@ -352,7 +352,9 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
 
     public async Task<ApiResult> ListStatementsAsync(string merchantId, string id, CancellationToken ct)
     {
-        var rows = (await db.ReadAsync(c => c.QueryAsync<(string Body, long? PaidAt)>(
+        // The statements (a report) may come from a standby; whether the contract exists is asked of the primary, so a
+        // contract just created is never answered 404.
+        var rows = (await db.ReadReplicaAsync(c => c.QueryAsync<(string Body, long? PaidAt)>(
             "SELECT body, paid_at FROM host_statements WHERE contract_id = @id AND merchant_id = @merchantId ORDER BY month", new { id, merchantId }), ct)).ToList();
         var exists = await db.ReadAsync(c => c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM host_contracts WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
         return exists == 0

@@ -45,7 +45,8 @@ public sealed class PaymentStore(Db db)
             + (startingAfter is null ? string.Empty : " AND p.id < @startingAfter")
             + (status is null ? string.Empty : " AND p.status = @status")
             + " ORDER BY p.id DESC LIMIT @take";
-        var rows = (await db.ReadAsync(c => c.QueryAsync<PaymentRow>(sql, new { merchantId, startingAfter, status, take = limit + 1 }), ct)).ToList();
+        // A list may lag the primary (a standby serves it, if configured); GET /v1/payments/{id} reads the primary.
+        var rows = (await db.ReadReplicaAsync(c => c.QueryAsync<PaymentRow>(sql, new { merchantId, startingAfter, status, take = limit + 1 }), ct)).ToList();
         var hasMore = rows.Count > limit;
         return (hasMore ? rows.Take(limit).ToList() : rows, hasMore);
     }

@@ -120,7 +120,9 @@ public sealed partial class ReconciliationService(
     {
         var from = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), China).ToUnixTimeMilliseconds();
         var to = new DateTimeOffset(date.AddDays(1).ToDateTime(TimeOnly.MinValue), China).ToUnixTimeMilliseconds();
-        return db.ReadAsync(async c =>
+        // The day's records, the one large read, from a standby if configured: the day is over when it runs, and every
+        // record it finds out of step with the bill is read again from the primary before anything is repaired.
+        return db.ReadReplicaAsync(async c =>
         {
             var p = (await c.QueryAsync<HubPayment>(
                 """

@@ -21,7 +21,9 @@ namespace Hutong.Server.Storage;
 public sealed class Db : IAsyncDisposable
 {
     private readonly StoreOptions _options;
-    private readonly NpgsqlDataSource? _pg;
+    private readonly NpgsqlDataSource? _pg; // the primary: writes, and every read that must see them
+    private readonly NpgsqlDataSource? _pgReplica; // a standby if one answers, else the primary (see ReadReplicaAsync)
+    private readonly NpgsqlDataSource? _pgOwner; // the data source owning the connections (the multi-host one, if several hosts)
     private readonly string? _sqlite;
 
     // SQLite has one writer. Writes queue here and one writer loop commits them in groups (group commit): one durable
@@ -52,7 +54,20 @@ public sealed class Db : IAsyncDisposable
                 b.AutoPrepareMinUsages = 2;
             }
 
-            _pg = NpgsqlDataSource.Create(b.ConnectionString);
+            var builder = new NpgsqlDataSourceBuilder(b.ConnectionString);
+            if (b.Host?.Contains(',', StringComparison.Ordinal) == true)
+            {
+                // Several hosts (Host=primary,standby1,…): writes and read-your-writes go to whichever is the primary,
+                // reads that may lag (lists, reports) to a standby when one answers (Npgsql multi-host data source).
+                var multi = builder.BuildMultiHost();
+                _pgOwner = multi;
+                _pg = multi.WithTargetSession(TargetSessionAttributes.Primary);
+                _pgReplica = multi.WithTargetSession(TargetSessionAttributes.PreferStandby);
+            }
+            else
+            {
+                _pg = _pgReplica = _pgOwner = builder.Build();
+            }
         }
         else
         {
@@ -126,6 +141,31 @@ public sealed class Db : IAsyncDisposable
     {
         await using var c = await OpenReaderAsync(ct);
         return await work(c);
+    }
+
+    /// <summary>
+    /// A read that may be served by a standby (when Store:ConnectionString lists several hosts): lists and reports, which
+    /// may lag the primary by the replication delay. Never for a read that must see the caller's own write (a resource read
+    /// back after its POST, anything a write decides on): those use <see cref="ReadAsync{T}"/>, which reads the primary.
+    /// A standby that fails mid-read (down, restarting) costs nothing but time: the read runs again on the primary.
+    /// </summary>
+    public async Task<T> ReadReplicaAsync<T>(Func<DbConnection, Task<T>> work, CancellationToken ct)
+    {
+        if (_pgReplica is null || ReferenceEquals(_pgReplica, _pg))
+        {
+            return await ReadAsync(work, ct);
+        }
+
+        try
+        {
+            await using var c = await _pgReplica.OpenConnectionAsync(ct);
+            return await work(c);
+        }
+        catch (Exception e) when ((IsUnavailable(e) || e is PostgresException { SqlState: PostgresErrorCodes.SerializationFailure }) && !ct.IsCancellationRequested)
+        {
+            // 40001 on a standby: the query was cancelled by a conflict with recovery (replay needed its rows).
+            return await ReadAsync(work, ct);
+        }
     }
 
     /// <summary>
@@ -557,7 +597,7 @@ public sealed class Db : IAsyncDisposable
                 await Task.WhenAll(_pgWriters.Value);
             }
 
-            await _pg.DisposeAsync();
+            await _pgOwner!.DisposeAsync();
         }
         else
         {
