@@ -321,7 +321,7 @@ async Task<LoadResult> RunRedirectsAsync(string connectionString, int secs, int 
     for (var i = 0; i < 1000; i++)
     {
         var created = await linkService.CreateLinkAsync(merchant.Id, new CreateLinkRequest($"https://shop.example.com/p/{i}", $"product {i}", null, null, null, null, null, null, null), null, CancellationToken.None);
-        codes.Add(JsonDocument.Parse(created.Body!).RootElement.GetProperty("code").GetString()!);
+        codes.Add(created.Value!.Code);
     }
 
     var baseUrl = hub.BaseUrl;

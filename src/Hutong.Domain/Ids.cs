@@ -15,6 +15,15 @@ public static class Ids
     public const string WebhookEndpoint = "we";
     public const string Refund = "re";
     public const string Split = "spl";
+    public const string FriendPayLink = "fpl";
+    public const string Link = "lnk";
+    public const string ShareCode = "sc";
+    public const string Host = "host";
+    public const string HostContract = "hc";
+    public const string HostStatement = "hst";
+
+    /// <summary>API keys are <c>key_</c> and 12 lowercase hex digits (MerchantStore), not a UUIDv7.</summary>
+    public const string ApiKey = "key";
 
     private static readonly Lock Gate = new();
     private static long _lastMs;
@@ -148,6 +157,141 @@ public readonly record struct SplitId(string Value) : IRouteId, IParsable<SplitI
 
     public static SplitId Parse(string s, IFormatProvider? provider) =>
         TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a split id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A friend-pay link's id (<c>fpl_…</c>).</summary>
+public readonly record struct FriendPayLinkId(string Value) : IRouteId, IParsable<FriendPayLinkId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "friend_pay_link";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out FriendPayLinkId result)
+    {
+        result = Ids.HasPrefix(s, Ids.FriendPayLink) ? new FriendPayLinkId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static FriendPayLinkId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a friend_pay_link id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A cross-app link's id (<c>lnk_…</c>); its public short code is not an id.</summary>
+public readonly record struct LinkId(string Value) : IRouteId, IParsable<LinkId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "link";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out LinkId result)
+    {
+        result = Ids.HasPrefix(s, Ids.Link) ? new LinkId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static LinkId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a link id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A share code's id (<c>sc_…</c>); the code people paste is not an id.</summary>
+public readonly record struct ShareCodeId(string Value) : IRouteId, IParsable<ShareCodeId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "share_code";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out ShareCodeId result)
+    {
+        result = Ids.HasPrefix(s, Ids.ShareCode) ? new ShareCodeId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static ShareCodeId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a share_code id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A host contract's id (<c>hc_…</c>).</summary>
+public readonly record struct HostContractId(string Value) : IRouteId, IParsable<HostContractId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "host_contract";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out HostContractId result)
+    {
+        result = Ids.HasPrefix(s, Ids.HostContract) ? new HostContractId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static HostContractId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a host_contract id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A webhook endpoint's id (<c>we_…</c>).</summary>
+public readonly record struct WebhookEndpointId(string Value) : IRouteId, IParsable<WebhookEndpointId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "webhook endpoint";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out WebhookEndpointId result)
+    {
+        result = Ids.HasPrefix(s, Ids.WebhookEndpoint) ? new WebhookEndpointId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static WebhookEndpointId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a webhook endpoint id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A merchant's id (<c>mch_…</c>), in /admin routes.</summary>
+public readonly record struct MerchantId(string Value) : IRouteId, IParsable<MerchantId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "merchant";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out MerchantId result)
+    {
+        result = Ids.HasPrefix(s, Ids.Merchant) ? new MerchantId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static MerchantId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a merchant id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>An API key's id (<c>key_</c> and 12 lowercase hex digits), in /admin routes.</summary>
+public readonly record struct ApiKeyId(string Value) : IRouteId, IParsable<ApiKeyId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "api key";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out ApiKeyId result)
+    {
+        result = s is { Length: 16 } && s.StartsWith(Ids.ApiKey + "_", StringComparison.Ordinal) && !s.AsSpan(4).ContainsAnyExcept("0123456789abcdef")
+            ? new ApiKeyId(s)
+            : default;
+        return result.IsBound;
+    }
+
+    public static ApiKeyId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not an api key id: {s}");
 
     public override string ToString() => Value;
 }

@@ -34,21 +34,6 @@ public sealed class ApiResult : IResult, IStatusCodeHttpResult
 
     int? IStatusCodeHttpResult.StatusCode => Status;
 
-    /// <summary>The problem's machine-readable code, for pages that turn a refused action into a message.</summary>
-    public string? ProblemCode
-    {
-        get
-        {
-            if (Status < 400 || Body is null)
-            {
-                return null;
-            }
-
-            using var doc = System.Text.Json.JsonDocument.Parse(Body);
-            return doc.RootElement.TryGetProperty("code", out var c) ? c.GetString() : null;
-        }
-    }
-
     public static ApiResult Json<T>(int status, T value) => new(status, ApiJson.Serialize(value), "application/json; charset=utf-8");
 
     public static ApiResult Ok<T>(T value) => Json(200, value);

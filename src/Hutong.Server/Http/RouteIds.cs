@@ -27,11 +27,21 @@ public static class RouteIds
                 {
                     if (context.Arguments[i] is IRouteId { IsBound: false } id)
                     {
-                        return ValueTask.FromResult<object?>(Problems.NotFound(id.What));
+                        var what = context.HttpContext.GetEndpoint()?.Metadata.GetMetadata<UnknownIdAnswer>()?.What ?? id.What;
+                        return ValueTask.FromResult<object?>(Problems.NotFound(what));
                     }
                 }
 
                 return next(context);
             };
         });
+
+    /// <summary>
+    /// For a route whose unknown id has always been answered with another noun's "No such …" (a statement addressed by
+    /// its contract's id and month says "No such host_statement."): a malformed id gets that same answer.
+    /// </summary>
+    public static TBuilder MalformedIdsAnswerAs<TBuilder>(this TBuilder builder, string what) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new UnknownIdAnswer(what));
+
+    private sealed record UnknownIdAnswer(string What);
 }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Text.Json;
 using Dapper;
 using Hutong.Domain;
 using Hutong.Server.Features.Checkout;
@@ -130,13 +129,14 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
         var created = await payments.CreateAsync(merchantId, new CreatePaymentRequest(
             total, "CNY", Hutong.Connectors.WeChatPay.WeChatPayConnector.TruncateUtf8(description, PaymentValidation.DescriptionMaxUtf8Bytes), orderId, 600,
             new() { ["cart"] = string.Join(',', lines.Select(x => $"{x.Product.Sku}:{x.Qty}")) }, buyer, lines[0].Product.Category, ReturnUrl: returnUrl), null, ct);
-        if (created.Failure is not null)
-        {
-            var problem = created.ToApiResult();
-            return Results.Content(problem.Body ?? string.Empty, "application/problem+json", statusCode: problem.Status);
-        }
+        return created.Failure is null ? Results.Redirect(created.Value!.CheckoutUrl) : Problem(created);
+    }
 
-        return Results.Redirect(created.Value!.CheckoutUrl);
+    /// <summary>A refused call, answered as the API would answer it.</summary>
+    private static IResult Problem<T>(Outcome<T> refused)
+    {
+        var problem = refused.ToApiResult();
+        return Results.Content(problem.Body ?? string.Empty, "application/problem+json", statusCode: problem.Status);
     }
 
     /// <summary>The status of the demo merchant's order <paramref name="orderId"/>, as the shop's "welcome back" line shows it; null when there is none.</summary>
@@ -165,13 +165,17 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
         {
             var created = await links.CreateLinkAsync(merchantId, new CreateLinkRequest(
                 $"{options.Value.PublicBaseUrl.TrimEnd('/')}/shop/p/{sku}", $"{product.Name} {product.NameEn}", product.Blurb, null, null, null, null, null, null), null, ct);
-            linkId = JsonSerializer.Deserialize<LinkDto>(created.Body!, ApiJson.Options)!.Id;
+            if (created.Failure is not null)
+            {
+                return Problem(created);
+            }
+
+            linkId = created.Value!.Id;
             shop._productLinks[sku] = linkId;
         }
 
         var code = await links.CreateShareCodeAsync(merchantId, new CreateShareCodeRequest(linkId, null, null, null), null, ct);
-        var share = JsonSerializer.Deserialize<ShareCodeDto>(code.Body!, ApiJson.Options)!;
-        return Results.Content(ProductPage(l, product, share), "text/html; charset=utf-8");
+        return code.Failure is null ? Results.Content(ProductPage(l, product, code.Value!), "text/html; charset=utf-8") : Problem(code);
     }
 
     private static Dictionary<string, int> Cart(HttpContext ctx)

@@ -7,7 +7,6 @@ using Hutong.Domain.Ledger;
 using Hutong.Domain.Settlement;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Ledger;
-using Hutong.Server.Http;
 using Hutong.Server.Storage;
 
 namespace Hutong.Server.Features.Hosts;
@@ -86,7 +85,7 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
 
     private DateOnly TodayInChina => DateOnly.FromDateTime(time.GetUtcNow().ToOffset(HostContract.ChinaOffset).DateTime);
 
-    public async Task<ApiResult> CreateHostAsync(string merchantId, CreateHostRequest r, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<HostDto>> CreateHostAsync(string merchantId, CreateHostRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(r.Name) || r.Name.Length > 64)
@@ -101,17 +100,17 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
 
         if (errors.Count > 0)
         {
-            return Problems.Validation(errors);
+            return Failure.Validation(errors);
         }
 
         var now = time.GetUtcNow();
-        var row = new HostRow { Id = Ids.New("host", now), MerchantId = merchantId, Name = r.Name!.Trim(), LiveRoom = r.LiveRoom!.Trim(), CreatedAt = now.ToUnixTimeMilliseconds() };
+        var row = new HostRow { Id = Ids.New(Ids.Host, now), MerchantId = merchantId, Name = r.Name!.Trim(), LiveRoom = r.LiveRoom!.Trim(), CreatedAt = now.ToUnixTimeMilliseconds() };
         try
         {
-            return await db.WriteAsync(async (c, t) =>
+            return await db.WriteAsync<Outcome<HostDto>>(async (c, t) =>
             {
                 await c.ExecuteAsync("INSERT INTO hosts (id, merchant_id, name, live_room, created_at) VALUES (@Id, @MerchantId, @Name, @LiveRoom, @CreatedAt)", row, t);
-                var result = ApiResult.Created(new HostDto(row.Id, "host", row.Name, row.LiveRoom, now));
+                var result = Outcome.Created(new HostDto(row.Id, "host", row.Name, row.LiveRoom, now));
                 if (idem is not null)
                 {
                     await idem.CompleteAsync(c, t, result);
@@ -122,11 +121,11 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
         }
         catch (DbException e) when (Db.IsUniqueViolation(e))
         {
-            return ApiResult.Problem(409, "live_room_taken", "Another host already has this live room.", param: "live_room");
+            return Failure.Conflict("live_room_taken", "Another host already has this live room.", param: "live_room");
         }
     }
 
-    public async Task<ApiResult> CreateContractAsync(string merchantId, CreateHostContractRequest r, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<HostContractDto>> CreateContractAsync(string merchantId, CreateHostContractRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         if (r.Model is null || !Models.TryGetValue(r.Model, out var model))
@@ -157,20 +156,20 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
 
         if (errors.Count > 0)
         {
-            return Problems.Validation(errors);
+            return Failure.Validation(errors);
         }
 
         var now = time.GetUtcNow();
-        return await db.WriteAsync(async (c, t) =>
+        return await db.WriteAsync<Outcome<HostContractDto>>(async (c, t) =>
         {
             if (r.Host is null || await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM hosts WHERE id = @Host AND merchant_id = @merchantId", new { r.Host, merchantId }, t) == 0)
             {
-                return Problems.NotFound("host");
+                return Failure.NotFound("host");
             }
 
             var row = new ContractRow
             {
-                Id = Ids.New("hc", now), MerchantId = merchantId, HostId = r.Host, StartDate = start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+                Id = Ids.New(Ids.HostContract, now), MerchantId = merchantId, HostId = r.Host, StartDate = start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
                 Model = r.Model!, MonthlyGuarantee = model == HostPayModel.RevenueShare ? 0 : r.MonthlyGuarantee!.Value,
                 ShareBasisPoints = model == HostPayModel.GuaranteedMinimum ? 0 : r.ShareBasisPoints!.Value, Currency = currency.Code,
             };
@@ -179,7 +178,7 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
                 INSERT INTO host_contracts (id, merchant_id, host_id, start_date, model, monthly_guarantee, share_basis_points, currency, created_at)
                 VALUES (@Id, @MerchantId, @HostId, @StartDate, @Model, @MonthlyGuarantee, @ShareBasisPoints, @Currency, @now)
                 """, new { row.Id, row.MerchantId, row.HostId, row.StartDate, row.Model, row.MonthlyGuarantee, row.ShareBasisPoints, row.Currency, now = now.ToUnixTimeMilliseconds() }, t);
-            var result = ApiResult.Created(ToDto(row));
+            var result = Outcome.Created(ToDto(row));
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);
@@ -190,31 +189,31 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
     }
 
     /// <summary>The host leaves (at any time): the contract covers no day from <c>date</c> on (default: today in China).</summary>
-    public async Task<ApiResult> ExitAsync(string merchantId, string id, ExitHostContractRequest r, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<HostContractDto>> ExitAsync(string merchantId, string id, ExitHostContractRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var date = TodayInChina;
         if (r.Date is not null && !DateOnly.TryParseExact(r.Date, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out date))
         {
-            return Problems.Invalid("date", "date must be yyyy-MM-dd.");
+            return Failure.Invalid("date", "date must be yyyy-MM-dd.");
         }
 
-        return await db.WriteAsync(async (c, t) =>
+        return await db.WriteAsync<Outcome<HostContractDto>>(async (c, t) =>
         {
             var row = await c.QuerySingleOrDefaultAsync<ContractRow?>("SELECT * FROM host_contracts WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }, t);
             if (row is null)
             {
-                return Problems.NotFound("host_contract");
+                return Failure.NotFound("host_contract");
             }
 
             var contract = row.ToDomain();
             if (row.ExitedOn is not null || date >= contract.TermEnd)
             {
-                return Problems.Conflict("contract_already_ended", "The contract has already ended.");
+                return Failure.Conflict("contract_already_ended", "The contract has already ended.");
             }
 
             row.ExitedOn = (date < contract.Start ? contract.Start : date).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
             await c.ExecuteAsync("UPDATE host_contracts SET exited_on = @ExitedOn WHERE id = @Id", row, t);
-            var result = ApiResult.Ok(ToDto(row));
+            var result = Outcome.Ok(ToDto(row));
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);
@@ -228,32 +227,32 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
     /// Closes a month for a contract: computes the statement from the host's sales, stores it, and posts it to the
     /// ledger, once. Only months that have ended (China time) can be closed.
     /// </summary>
-    public async Task<ApiResult> CreateStatementAsync(string merchantId, string id, CreateStatementRequest r, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<HostStatementDto>> CreateStatementAsync(string merchantId, string id, CreateStatementRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         if (!DateOnly.TryParseExact((r.Month ?? string.Empty) + "-01", "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var first)
             || first.Year < SettlementCalendar.FirstYear || first.Year > SettlementCalendar.LastYear)
         {
-            return Problems.Invalid("month", $"month must be yyyy-MM, between {SettlementCalendar.FirstYear} and {SettlementCalendar.LastYear}.");
+            return Failure.Invalid("month", $"month must be yyyy-MM, between {SettlementCalendar.FirstYear} and {SettlementCalendar.LastYear}.");
         }
 
         if (!SettlementCalendar.IsMonthOver(first.Year, first.Month, time.GetUtcNow()))
         {
-            return Problems.Conflict("month_not_over", "A month can be settled once it is over (China time).");
+            return Failure.Conflict("month_not_over", "A month can be settled once it is over (China time).");
         }
 
         var now = time.GetUtcNow();
-        return await LedgerLimitedAsync(db.WriteAsync(async (c, t) =>
+        return await LedgerLimitedAsync(db.WriteAsync<Outcome<HostStatementDto>>(async (c, t) =>
         {
             var row = await c.QuerySingleOrDefaultAsync<ContractRow?>("SELECT * FROM host_contracts WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }, t);
             if (row is null)
             {
-                return Problems.NotFound("host_contract");
+                return Failure.NotFound("host_contract");
             }
 
             var existing = await c.QuerySingleOrDefaultAsync<string?>("SELECT body FROM host_statements WHERE contract_id = @id AND month = @Month", new { id, r.Month }, t);
             if (existing is not null)
             {
-                return ApiResult.Problem(409, "statement_exists", "This month is already settled.", existing);
+                return Failure.Conflict("statement_exists", "This month is already settled.", existing);
             }
 
             var contract = row.ToDomain();
@@ -278,7 +277,7 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
                 return OutOfRange($"The month's pay ({statement.Payable} minor units) is more than one payment may be ({Money.MaxAmount}); settle it outside the hub.");
             }
 
-            var statementId = Ids.New("hst", now);
+            var statementId = Ids.New(Ids.HostStatement, now);
             var dto = ToDto(statementId, statement, r.Month!, row.Currency, null);
             await c.ExecuteAsync(
                 """
@@ -301,7 +300,7 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
                 await ledger.AppendAsync(c, t, "host_statement", statementId, merchantId, lines, now);
             }
 
-            var result = ApiResult.Created(dto);
+            var result = Outcome.Created(dto);
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);
@@ -312,10 +311,10 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
     }
 
     /// <summary>Records that a statement's net pay went out, and posts the payout.</summary>
-    public async Task<ApiResult> PayStatementAsync(string merchantId, string id, string month, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<HostStatementDto>> PayStatementAsync(string merchantId, string id, string month, IdempotencyContext? idem, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        return await LedgerLimitedAsync(db.WriteAsync(async (c, t) =>
+        return await LedgerLimitedAsync(db.WriteAsync<Outcome<HostStatementDto>>(async (c, t) =>
         {
             var s = await c.QuerySingleOrDefaultAsync<(string Id, string Body, long Net, long? PaidAt, string HostId, string Currency)?>(
                 """
@@ -324,12 +323,12 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
                 """, new { id, month, merchantId }, t);
             if (s is not { } st)
             {
-                return Problems.NotFound("host_statement");
+                return Failure.NotFound("host_statement");
             }
 
             if (st.PaidAt is not null)
             {
-                return Problems.Conflict("statement_already_paid", "This statement was already paid out.");
+                return Failure.Conflict("statement_already_paid", "This statement was already paid out.");
             }
 
             if (st.Net > 0)
@@ -340,7 +339,7 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
 
             await c.ExecuteAsync("UPDATE host_statements SET paid_at = @at WHERE id = @Id", new { at = now.ToUnixTimeMilliseconds(), st.Id }, t);
             var dto = JsonSerializer.Deserialize<HostStatementDto>(st.Body, ApiJson.Options)! with { PaidAt = now };
-            var result = ApiResult.Ok(dto);
+            var result = Outcome.Ok(dto);
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);
@@ -350,7 +349,7 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
         }, ct));
     }
 
-    public async Task<ApiResult> ListStatementsAsync(string merchantId, string id, CancellationToken ct)
+    public async Task<Outcome<object>> ListStatementsAsync(string merchantId, string id, CancellationToken ct)
     {
         // The statements (a report) may come from a standby; whether the contract exists is asked of the primary, so a
         // contract just created is never answered 404.
@@ -358,8 +357,8 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
             "SELECT body, paid_at FROM host_statements WHERE contract_id = @id AND merchant_id = @merchantId ORDER BY month", new { id, merchantId }), ct)).ToList();
         var exists = await db.ReadAsync(c => c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM host_contracts WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
         return exists == 0
-            ? Problems.NotFound("host_contract")
-            : ApiResult.Ok(new
+            ? Failure.NotFound("host_contract")
+            : Outcome.Ok<object>(new
             {
                 @object = "list",
                 data = rows.Select(r => JsonSerializer.Deserialize<HostStatementDto>(r.Body, ApiJson.Options)! with
@@ -369,10 +368,10 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
             });
     }
 
-    private static ApiResult OutOfRange(string detail) => ApiResult.Problem(422, "amount_out_of_range", "An amount is past the hub's limit.", detail);
+    private static Failure OutOfRange(string detail) => new(FailureKind.Unprocessable, "amount_out_of_range", "An amount is past the hub's limit.", detail);
 
     /// <summary>A posting the ledger refused (an account would pass Money.MaxBalance): the write rolled back, nothing changed.</summary>
-    private static async Task<ApiResult> LedgerLimitedAsync(Task<ApiResult> write)
+    private static async Task<Outcome<T>> LedgerLimitedAsync<T>(Task<Outcome<T>> write)
     {
         try
         {
@@ -380,7 +379,7 @@ public sealed class HostService(Db db, LedgerStore ledger, TimeProvider time)
         }
         catch (LedgerLimitException e)
         {
-            return ApiResult.Problem(409, "ledger_limit", "The ledger cannot take this posting.", e.Message);
+            return Failure.Conflict("ledger_limit", "The ledger cannot take this posting.", e.Message);
         }
     }
 

@@ -1,3 +1,4 @@
+using Hutong.Domain;
 using Hutong.Domain.Links;
 using Hutong.Server.Features.Checkout;
 using Hutong.Server.Features.Idempotency;
@@ -17,20 +18,21 @@ public static class LinkEndpoints
         links.MapPost("/", async (HttpContext ctx, LinkService svc) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateLinkRequest>(ctx.Request);
-                return problem ?? await svc.CreateLinkAsync(MerchantContext.Of(ctx).MerchantId, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted);
+                return problem ?? await svc.CreateLinkAsync(MerchantContext.Of(ctx).MerchantId, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
             })
             .Accepts<CreateLinkRequest>("application/json").Produces<LinkDto>(201).ProducesProblem(400)
             .WithSummary("Create a cross-app link with per-app landing rules; short_url and a QR come back.");
-        links.MapGet("/{id}", (HttpContext ctx, LinkService svc, string id) => svc.GetLinkAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted))
+        links.MapGet("/{id}", (HttpContext ctx, LinkService svc, LinkId id) => svc.GetLinkAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .Produces<LinkDto>().ProducesProblem(404).WithSummary("Retrieve a link with its click counts per platform.");
-        links.MapPost("/{id}/revoke", (HttpContext ctx, LinkService svc, string id) => svc.RevokeLinkAsync(MerchantContext.Of(ctx).MerchantId, id, IdempotencyContext.Of(ctx), ctx.RequestAborted))
+        links.MapPost("/{id}/revoke", (HttpContext ctx, LinkService svc, LinkId id) =>
+                svc.RevokeLinkAsync(MerchantContext.Of(ctx).MerchantId, id.Value, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult())
             .Produces<LinkDto>().ProducesProblem(404).WithSummary("Revoke a link: its short URL then shows that the link has expired.");
 
         var codes = v1.MapGroup("/share_codes").WithTags("Share codes");
         codes.MapPost("/", async (HttpContext ctx, LinkService svc) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateShareCodeRequest>(ctx.Request);
-                return problem ?? await svc.CreateShareCodeAsync(MerchantContext.Of(ctx).MerchantId, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted);
+                return problem ?? await svc.CreateShareCodeAsync(MerchantContext.Of(ctx).MerchantId, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
             })
             .Accepts<CreateShareCodeRequest>("application/json").Produces<ShareCodeDto>(201).ProducesProblem(400).ProducesProblem(404)
             .WithSummary("Create a share code (口令) and its share text; 30 days unless expires_in_seconds says otherwise.");
@@ -47,9 +49,10 @@ public static class LinkEndpoints
             })
             .Produces<ShareCodeResolution>().ProducesProblem(404).ProducesProblem(410)
             .WithSummary("Find the share code in pasted text (any delimiters, surrounding text) and return the product it opens.");
-        codes.MapGet("/{id}", (HttpContext ctx, LinkService svc, string id) => svc.GetShareCodeAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted))
+        codes.MapGet("/{id}", (HttpContext ctx, LinkService svc, ShareCodeId id) => svc.GetShareCodeAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .Produces<ShareCodeDto>().ProducesProblem(404).WithSummary("Retrieve a share code.");
-        codes.MapPost("/{id}/revoke", (HttpContext ctx, LinkService svc, string id) => svc.RevokeShareCodeAsync(MerchantContext.Of(ctx).MerchantId, id, IdempotencyContext.Of(ctx), ctx.RequestAborted))
+        codes.MapPost("/{id}/revoke", (HttpContext ctx, LinkService svc, ShareCodeId id) =>
+                svc.RevokeShareCodeAsync(MerchantContext.Of(ctx).MerchantId, id.Value, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult())
             .Produces<ShareCodeDto>().ProducesProblem(404).WithSummary("Revoke a share code.");
     }
 

@@ -4,7 +4,6 @@ using Dapper;
 using Hutong.Domain;
 using Hutong.Domain.Links;
 using Hutong.Server.Features.Idempotency;
-using Hutong.Server.Http;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
@@ -18,8 +17,8 @@ namespace Hutong.Server.Features.Links;
 /// </summary>
 public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubOptions> options, TimeProvider time, CacheBus? caches = null)
 {
-    public const string LinkPrefix = "lnk";
-    public const string SharePrefix = "sc";
+    public const string LinkPrefix = Ids.Link;
+    public const string SharePrefix = Ids.ShareCode;
     public static readonly TimeSpan DefaultShareCodeLifetime = TimeSpan.FromDays(30);
     private readonly TimeSpan _cacheFor = caches?.Ttl ?? CacheBus.DefaultTtl;
 
@@ -34,18 +33,18 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
 
     public string ShortUrl(string code) => $"{BaseUrl}/l/{code}";
 
-    public async Task<ApiResult> CreateLinkAsync(string merchantId, CreateLinkRequest r, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<LinkDto>> CreateLinkAsync(string merchantId, CreateLinkRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var (errors, normalized) = Validate(r);
         if (errors.Count > 0)
         {
-            return Problems.Validation(errors);
+            return Failure.Validation(errors);
         }
 
         return await db.WriteAsync(async (c, t) =>
         {
             var row = await InsertLinkAsync(c, t, merchantId, normalized);
-            var result = ApiResult.Created(ToDto(row, NoClicks));
+            var result = Outcome.Created(ToDto(row, NoClicks));
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);
@@ -85,13 +84,13 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
         return row;
     }
 
-    public async Task<ApiResult> GetLinkAsync(string merchantId, string id, CancellationToken ct)
+    public async Task<Outcome<LinkDto>> GetLinkAsync(string merchantId, string id, CancellationToken ct)
     {
         var row = await db.ReadAsync(c => c.QuerySingleOrDefaultAsync<LinkRow?>("SELECT * FROM links WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
-        return row is null ? Problems.NotFound("link") : ApiResult.Ok(ToDto(row, await ClicksAsync(row.Id, ct)));
+        return row is null ? Failure.NotFound("link") : Outcome.Ok(ToDto(row, await ClicksAsync(row.Id, ct)));
     }
 
-    public async Task<ApiResult> RevokeLinkAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<LinkDto>> RevokeLinkAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var result = await db.WriteAsync(async (c, t) =>
@@ -99,7 +98,7 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
             var row = await c.QuerySingleOrDefaultAsync<LinkRow?>("SELECT * FROM links WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }, t);
             if (row is null)
             {
-                return (Problems.NotFound("link"), (string?)null);
+                return ((Outcome<LinkDto>)Failure.NotFound("link"), (string?)null);
             }
 
             if (row.Status == "active")
@@ -110,7 +109,7 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
                 await CacheBus.SendAsync(c, t, CacheBus.Link, row.Code); // the other instances forget it when this commits
             }
 
-            var ok = ApiResult.Ok(ToDto(row, NoClicks));
+            var ok = Outcome.Ok(ToDto(row, NoClicks));
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, ok);
@@ -157,7 +156,7 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
 
     // ---- share codes ----
 
-    public async Task<ApiResult> CreateShareCodeAsync(string merchantId, CreateShareCodeRequest r, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<ShareCodeDto>> CreateShareCodeAsync(string merchantId, CreateShareCodeRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         CreateLinkRequest? newLink = null;
@@ -182,11 +181,11 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
 
         if (errors.Count > 0)
         {
-            return Problems.Validation(errors);
+            return Failure.Validation(errors);
         }
 
         var now = time.GetUtcNow();
-        return await db.WriteAsync(async (c, t) =>
+        return await db.WriteAsync<Outcome<ShareCodeDto>>(async (c, t) =>
         {
             LinkRow? link;
             if (r.LinkId is not null)
@@ -194,12 +193,12 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
                 link = await c.QuerySingleOrDefaultAsync<LinkRow?>("SELECT * FROM links WHERE id = @LinkId AND merchant_id = @merchantId", new { r.LinkId, merchantId }, t);
                 if (link is null)
                 {
-                    return Problems.NotFound("link");
+                    return Failure.NotFound("link");
                 }
 
                 if (!link.IsLive(now.ToUnixTimeMilliseconds()))
                 {
-                    return Problems.Conflict("link_not_active", "The link is revoked or expired.");
+                    return Failure.Conflict("link_not_active", "The link is revoked or expired.");
                 }
             }
             else
@@ -224,7 +223,7 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
                 INSERT INTO share_codes (id, merchant_id, code, link_id, text, expires_at, status, resolves, created_at)
                 VALUES (@Id, @MerchantId, @Code, @LinkId, @Text, @ExpiresAt, @Status, 0, @CreatedAt)
                 """, row, t);
-            var result = ApiResult.Created(ToDto(row, link));
+            var result = Outcome.Created(ToDto(row, link));
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);
@@ -234,25 +233,25 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
         }, ct);
     }
 
-    public async Task<ApiResult> GetShareCodeAsync(string merchantId, string id, CancellationToken ct)
+    public async Task<Outcome<ShareCodeDto>> GetShareCodeAsync(string merchantId, string id, CancellationToken ct)
     {
         var (row, link) = await db.ReadAsync(async c =>
         {
             var s = await c.QuerySingleOrDefaultAsync<ShareCodeRow?>("SELECT * FROM share_codes WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId });
             return (s, s is null ? null : await c.QuerySingleAsync<LinkRow>("SELECT * FROM links WHERE id = @LinkId", new { s.LinkId }));
         }, ct);
-        return row is null ? Problems.NotFound("share_code") : ApiResult.Ok(ToDto(row, link!));
+        return row is null ? Failure.NotFound("share_code") : Outcome.Ok(ToDto(row, link!));
     }
 
-    public async Task<ApiResult> RevokeShareCodeAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<ShareCodeDto>> RevokeShareCodeAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        return await db.WriteAsync(async (c, t) =>
+        return await db.WriteAsync<Outcome<ShareCodeDto>>(async (c, t) =>
         {
             var row = await c.QuerySingleOrDefaultAsync<ShareCodeRow?>("SELECT * FROM share_codes WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }, t);
             if (row is null)
             {
-                return Problems.NotFound("share_code");
+                return Failure.NotFound("share_code");
             }
 
             if (row.Status == "active")
@@ -263,7 +262,7 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
             }
 
             var link = await c.QuerySingleAsync<LinkRow>("SELECT * FROM links WHERE id = @LinkId", new { row.LinkId }, t);
-            var result = ApiResult.Ok(ToDto(row, link));
+            var result = Outcome.Ok(ToDto(row, link));
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);
