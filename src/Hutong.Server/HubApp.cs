@@ -142,7 +142,8 @@ public static class HubApp
                 .AddEndpointFilter<ApiKeyFilter>()
                 .AddEndpointFilter<IdempotencyFilter>()
                 .NotFoundForMalformedIds(),
-            Admin: app.MapGroup("/admin").WithMetadata(RequestBody.SizeLimit).AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>());
+            Admin: app.MapGroup("/admin").WithMetadata(RequestBody.SizeLimit).AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>()
+                .NotFoundForMalformedIds());
         routes.MapMerchants().MapChannels().MapRollout()
             .MapPayments().MapRefunds().MapProfitSharing()
             .MapCheckout().MapFriendPay().MapLinks().MapHosts().MapReconciliation().MapWebhooks()

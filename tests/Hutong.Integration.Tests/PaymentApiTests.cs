@@ -1,5 +1,8 @@
 using System.Net;
+using Hutong.Domain;
 using Hutong.Integration.Tests.Infrastructure;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Hutong.Integration.Tests;
 
@@ -309,6 +312,105 @@ public abstract class PaymentApiTests(HubFixture hub)
 
         Assert.Equal(before, await hub.CountAsync(CountAll, new { merchantId }));
         Assert.Equal("created", (await m.GetAsync($"/v1/payments/{real}")).Str("status"));
+    }
+
+    /// <summary>
+    /// The other ids the API takes from the route (links, share codes, friend-pay links, host contracts, webhook endpoints,
+    /// and /admin's merchants and API keys) bind as typed ids too: a malformed one — near misses of real ids included —
+    /// gets byte for byte what an unknown well-formed one gets, and changes nothing.
+    /// </summary>
+    [Theory]
+    [InlineData("GET", "/v1/links/{0}", Ids.Link, "link", null)]
+    [InlineData("POST", "/v1/links/{0}/revoke", Ids.Link, "link", null)]
+    [InlineData("GET", "/v1/share_codes/{0}", Ids.ShareCode, "share_code", null)]
+    [InlineData("POST", "/v1/share_codes/{0}/revoke", Ids.ShareCode, "share_code", null)]
+    [InlineData("POST", "/v1/friend_pay_links/{0}/revoke", Ids.FriendPayLink, "friend_pay_link", null)]
+    [InlineData("POST", "/v1/host_contracts/{0}/exit", Ids.HostContract, "host_contract", """{"date":"2026-10-11"}""")]
+    [InlineData("POST", "/v1/host_contracts/{0}/statements", Ids.HostContract, "host_contract", """{"month":"2026-09"}""")]
+    [InlineData("GET", "/v1/host_contracts/{0}/statements", Ids.HostContract, "host_contract", null)]
+    [InlineData("POST", "/v1/host_contracts/{0}/statements/2026-09/pay", Ids.HostContract, "host_statement", null)]
+    [InlineData("POST", "/v1/webhook_endpoints/{0}/rotate_secret", Ids.WebhookEndpoint, "webhook endpoint", null)]
+    [InlineData("DELETE", "/v1/webhook_endpoints/{0}", Ids.WebhookEndpoint, "webhook endpoint", null)]
+    [InlineData("POST", "/admin/merchants/{0}/api_keys", Ids.Merchant, "merchant", null)]
+    [InlineData("POST", "/admin/api_keys/{0}/revoke", Ids.ApiKey, "api key", null)]
+    public async Task Other_malformed_ids_get_the_unknown_id_problem_and_change_nothing(string method, string route, string prefix, string what, string? body)
+    {
+        var (m, merchantId, keyId) = await hub.NewMerchantAsync();
+        var link = (await m.PostAsync("/v1/links", new { url = "https://shop.example.com/p/1", title = "茶杯" })).Str("id");
+        var real = new Dictionary<string, string>
+        {
+            [Ids.Link] = link,
+            [Ids.ShareCode] = (await m.PostAsync("/v1/share_codes", new { link_id = link })).Str("id"),
+            [Ids.FriendPayLink] = (await m.PostAsync($"/v1/payments/{await m.CreatePaymentAsync()}/friend_pay_links", new { requester_name = "小明" })).Str("id"),
+            [Ids.HostContract] = (await m.PostAsync("/v1/host_contracts", new
+            {
+                host = (await m.PostAsync("/v1/hosts", new { name = "小李", live_room = "room-" + Guid.NewGuid().ToString("N")[..8] })).Str("id"),
+                start_date = "2026-09-01", model = "guaranteed_minimum", monthly_guarantee = 300_000,
+            })).Str("id"),
+            [Ids.WebhookEndpoint] = (await m.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url("/hooks/" + Guid.NewGuid().ToString("N")) })).Str("id"),
+            [Ids.Merchant] = merchantId,
+            [Ids.ApiKey] = keyId,
+        }[prefix];
+        var unknown = prefix == Ids.ApiKey ? "key_" + Convert.ToHexString(Guid.NewGuid().ToByteArray()[..6]).ToLowerInvariant() : $"{prefix}_{Guid.CreateVersion7():N}";
+        string[] unchanged =
+        [
+            "SELECT COUNT(*) FROM links WHERE merchant_id = @merchantId AND status = 'active'",
+            "SELECT COUNT(*) FROM share_codes WHERE merchant_id = @merchantId AND status = 'active'",
+            "SELECT COUNT(*) FROM friend_pay_links WHERE merchant_id = @merchantId AND status = 'active'",
+            "SELECT COUNT(*) FROM host_contracts WHERE merchant_id = @merchantId AND exited_on IS NULL",
+            "SELECT COUNT(*) FROM webhook_endpoints WHERE merchant_id = @merchantId AND enabled = 1 AND previous_secret IS NULL",
+            "SELECT COUNT(*) FROM api_keys WHERE merchant_id = @merchantId AND revoked_at IS NULL",
+            "SELECT COUNT(*) FROM host_statements WHERE merchant_id = @merchantId",
+            "SELECT COUNT(*) FROM api_keys",
+            "SELECT COUNT(*) FROM outbox WHERE merchant_id = @merchantId",
+        ];
+        async Task<long[]> StateAsync() => await Task.WhenAll(unchanged.Select(sql => hub.CountAsync(sql, new { merchantId })));
+        var before = await StateAsync();
+        Assert.All(before.Take(6), n => Assert.Equal(1, n)); // the real one of each kind is there, live
+
+        var client = route.StartsWith("/admin/", StringComparison.Ordinal) ? hub.Admin() : m;
+        async Task<ApiResponse> SendAsync(string id)
+        {
+            var path = string.Format(System.Globalization.CultureInfo.InvariantCulture, route, id);
+            return method switch
+            {
+                "GET" => await client.GetAsync(path),
+                "DELETE" => await client.DeleteAsync(path),
+                _ => await client.PostAsync(path, rawBody: body ?? "{}"),
+            };
+        }
+
+        var expected = await SendAsync(unknown);
+        Assert.Equal(HttpStatusCode.NotFound, expected.Status);
+        Assert.Equal($$"""{"type":"urn:hutong:problem:not_found","title":"No such {{what}}.","status":404,"code":"not_found"}""", expected.Body);
+        var other = prefix == Ids.Link ? Ids.ShareCode : Ids.Link;
+        foreach (var malformed in new[] { "nope", $"{prefix}_123", real + "0", real[..^1], "xx" + real[2..], $"{other}_{real[(prefix.Length + 1)..]}", real.ToUpperInvariant() })
+        {
+            var r = await SendAsync(malformed);
+            Assert.True(r.Status == HttpStatusCode.NotFound, $"{malformed}: {r}");
+            Assert.Equal(expected.Body, r.Body);
+            Assert.Equal("application/problem+json", r.ContentHeaders?.ContentType?.MediaType);
+        }
+
+        Assert.Equal(before, await StateAsync());
+    }
+
+    /// <summary>Every {id} in a /v1 or /admin route is bound as a typed id (IRouteId), so no malformed id reaches a service.</summary>
+    [Fact]
+    public void Every_route_id_binds_as_a_typed_id()
+    {
+        var endpoints = hub.Hub.App.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText is { } raw && (raw.StartsWith("/v1/", StringComparison.Ordinal) || raw.StartsWith("/admin/", StringComparison.Ordinal)))
+            .Where(e => e.RoutePattern.Parameters.Any(p => p.Name == "id"))
+            .ToList();
+        var untyped = endpoints
+            .Where(e => e.Metadata.GetMetadata<System.Reflection.MethodInfo>() is not { } handler
+                || !handler.GetParameters().Any(p => p.Name == "id" && typeof(IRouteId).IsAssignableFrom(p.ParameterType)))
+            .Select(e => e.DisplayName)
+            .ToList();
+
+        Assert.True(endpoints.Count >= 20, $"only {endpoints.Count} routes with an id"); // the rule sees the routes
+        Assert.Empty(untyped);
     }
 
     [Fact]

@@ -32,10 +32,8 @@ public static class FriendPayEndpoints
         g.MapGet("/payments/{id}/friend_pay_links", (HttpContext ctx, FriendPayService svc, PaymentId id) =>
                 svc.ListAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .WithSummary("List a payment's friend-pay links.").WithTags("Friend pay links");
-        g.MapPost("/friend_pay_links/{id}/revoke", (HttpContext ctx, FriendPayService svc, string id) =>
-                Ids.HasPrefix(id, FriendPayService.IdPrefix)
-                    ? svc.RevokeAsync(MerchantContext.Of(ctx).MerchantId, id, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult()
-                    : Task.FromResult(Problems.NotFound("friend_pay_link")))
+        g.MapPost("/friend_pay_links/{id}/revoke", (HttpContext ctx, FriendPayService svc, FriendPayLinkId id) =>
+                svc.RevokeAsync(MerchantContext.Of(ctx).MerchantId, id.Value, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult())
             .Produces<FriendPayLinkDto>().ProducesProblem(404)
             .WithSummary("Revoke a friend-pay link; the friend then sees that it is no longer valid.").WithTags("Friend pay links");
     }

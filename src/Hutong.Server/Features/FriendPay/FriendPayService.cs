@@ -43,7 +43,7 @@ public sealed record FriendPayLinkDto(
 /// </summary>
 public sealed class FriendPayService(Db db, PaymentStore payments, PaymentService paymentService, IOptions<HubOptions> options, TimeProvider time)
 {
-    public const string IdPrefix = "fpl";
+    public const string IdPrefix = Ids.FriendPayLink;
 
     public async Task<Outcome<FriendPayLinkDto>> CreateAsync(string merchantId, string paymentId, CreateFriendPayLinkRequest r, IdempotencyContext? idem, CancellationToken ct)
     {

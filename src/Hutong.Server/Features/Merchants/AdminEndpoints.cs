@@ -1,3 +1,4 @@
+using Hutong.Domain;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Http;
 
@@ -50,14 +51,14 @@ public static class AdminEndpoints
         return result!;
     }
 
-    private static async Task<ApiResult> CreateKeyAsync(HttpContext ctx, string id, MerchantStore merchants) =>
-        await merchants.CreateKeyAsync(id, ctx.RequestAborted) is { } key
+    private static async Task<ApiResult> CreateKeyAsync(HttpContext ctx, MerchantId id, MerchantStore merchants) =>
+        await merchants.CreateKeyAsync(id.Value, ctx.RequestAborted) is { } key
             ? ApiResult.Created(new ApiKeyDto(key.Id, "api_key", key.MerchantId, key.Prefix, key.Secret))
                 .WithoutSecretsWhenStored(new ApiKeyDto(key.Id, "api_key", key.MerchantId, key.Prefix, null))
             : Problems.NotFound("merchant");
 
-    private static async Task<ApiResult> RevokeKeyAsync(HttpContext ctx, string id, MerchantStore merchants) =>
-        await merchants.RevokeKeyAsync(id, ctx.RequestAborted)
-            ? ApiResult.Ok(new { id, @object = "api_key", revoked = true })
+    private static async Task<ApiResult> RevokeKeyAsync(HttpContext ctx, ApiKeyId id, MerchantStore merchants) =>
+        await merchants.RevokeKeyAsync(id.Value, ctx.RequestAborted)
+            ? ApiResult.Ok(new { id = id.Value, @object = "api_key", revoked = true })
             : Problems.NotFound("api key");
 }

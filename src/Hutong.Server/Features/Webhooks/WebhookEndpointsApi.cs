@@ -126,20 +126,20 @@ public static partial class WebhookEndpointsApi
     }
 
     /// <summary>New secret now; the old one keeps signing alongside it for the overlap window.</summary>
-    private static async Task<ApiResult> RotateAsync(HttpContext ctx, string id, Db db, SecretBox secrets, IOptions<HubOptions> options, TimeProvider time)
+    private static async Task<ApiResult> RotateAsync(HttpContext ctx, WebhookEndpointId id, Db db, SecretBox secrets, IOptions<HubOptions> options, TimeProvider time)
     {
-        var merchantId = MerchantContext.Of(ctx).MerchantId;
+        var (endpointId, merchantId) = (id.Value, MerchantContext.Of(ctx).MerchantId);
         var secret = WebhookSigner.NewSecret();
         var until = (time.GetUtcNow() + options.Value.Webhooks.RotationOverlap).ToUnixTimeMilliseconds();
         var idem = IdempotencyContext.Of(ctx);
         return await db.WriteAsync(async (c, t) =>
         {
-            if (!await WebhookStore.RotateSecretAsync(c, t, id, merchantId, secrets.SealIfEnabled(secret, id), until))
+            if (!await WebhookStore.RotateSecretAsync(c, t, endpointId, merchantId, secrets.SealIfEnabled(secret, endpointId), until))
             {
                 return Problems.NotFound("webhook endpoint");
             }
 
-            var row = await c.QuerySingleAsync<Row>($"SELECT {Columns} FROM webhook_endpoints WHERE id = @id", new { id }, t);
+            var row = await c.QuerySingleAsync<Row>($"SELECT {Columns} FROM webhook_endpoints WHERE id = @endpointId", new { endpointId }, t);
             var result = ApiResult.Ok(Dto(row, secret)).WithoutSecretsWhenStored(Dto(row));
             if (idem is not null)
             {
@@ -150,6 +150,6 @@ public static partial class WebhookEndpointsApi
         }, ctx.RequestAborted);
     }
 
-    private static async Task<ApiResult> DeleteAsync(HttpContext ctx, string id, WebhookStore store) =>
-        await store.DeleteEndpointAsync(id, MerchantContext.Of(ctx).MerchantId, ctx.RequestAborted) ? ApiResult.NoContent() : Problems.NotFound("webhook endpoint");
+    private static async Task<ApiResult> DeleteAsync(HttpContext ctx, WebhookEndpointId id, WebhookStore store) =>
+        await store.DeleteEndpointAsync(id.Value, MerchantContext.Of(ctx).MerchantId, ctx.RequestAborted) ? ApiResult.NoContent() : Problems.NotFound("webhook endpoint");
 }
