@@ -29,7 +29,11 @@ public class ThinEdgeTests
 
         Assert.Contains("PaymentService", services);
         Assert.Contains("RefundService", services);
-        Assert.Contains("ProfitSharingService", services);
+        Assert.Contains("SplitService", services);
+        Assert.Contains("SplitReceiverService", services);
+        Assert.Contains("SplitRuleService", services);
+        Assert.Contains("SplitFollowUpService", services);
+        Assert.Contains("SplitReturnService", services);
         Assert.Contains("PaymentConfirmation", services);
         Assert.Contains("HostService", services);
         Assert.Contains("LinkService", services);

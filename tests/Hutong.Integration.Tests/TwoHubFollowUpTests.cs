@@ -99,7 +99,7 @@ public sealed class TwoHubFollowUpTests(PostgresHub hub)
 
         Func<CancellationToken, Task>[] passes =
         [
-            hub.Service<ProfitSharingService>().RunDueAsync, other.App.Services.GetRequiredService<ProfitSharingService>().RunDueAsync,
+            hub.Service<SplitFollowUpService>().RunDueAsync, other.App.Services.GetRequiredService<SplitFollowUpService>().RunDueAsync,
             hub.Service<RefundService>().RunDueAsync, other.App.Services.GetRequiredService<RefundService>().RunDueAsync,
         ];
         // The payments' own rules split after the wallet's delay (200 ms here): 10 % of 99.40 each.

@@ -11,7 +11,7 @@ public static class ProfitSharingEndpoints
     public static void Map(RouteGroupBuilder v1)
     {
         var g = v1; // tagged per endpoint: tags on the shared /v1 group would apply to every endpoint
-        g.MapPost("/split_receivers", async (HttpContext ctx, ProfitSharingService svc) =>
+        g.MapPost("/split_receivers", async (HttpContext ctx, SplitReceiverService svc) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateReceiverRequest>(ctx.Request);
                 return problem ?? await svc.CreateReceiverAsync(MerchantContext.Of(ctx).MerchantId, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
@@ -19,9 +19,9 @@ public static class ProfitSharingEndpoints
             .Accepts<CreateReceiverRequest>("application/json")
             .Produces<SplitReceiverDto>(201).ProducesProblem(400)
             .WithSummary("Register a receiver (platform, host or agency) at one wallet; the hub adds it at the wallet before its first split.").WithTags("Split receivers");
-        g.MapGet("/split_receivers", (HttpContext ctx, ProfitSharingService svc) => svc.ListReceiversAsync(MerchantContext.Of(ctx).MerchantId, ctx.RequestAborted).ToApiResult())
+        g.MapGet("/split_receivers", (HttpContext ctx, SplitReceiverService svc) => svc.ListReceiversAsync(MerchantContext.Of(ctx).MerchantId, ctx.RequestAborted).ToApiResult())
             .WithSummary("The merchant's split receivers.").WithTags("Split receivers");
-        g.MapPost("/payments/{id}/splits", async (HttpContext ctx, ProfitSharingService svc, PaymentId id) =>
+        g.MapPost("/payments/{id}/splits", async (HttpContext ctx, SplitService svc, PaymentId id) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateSplitRequest>(ctx.Request);
                 if (problem is not null)
@@ -34,10 +34,10 @@ public static class ProfitSharingEndpoints
             .Accepts<CreateSplitRequest>("application/json")
             .Produces<SplitDto>(201).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422)
             .WithSummary("Split a succeeded payment to receivers, within the wallet's cap, receiver and time limits (checked before the wallet is called).").WithTags("Splits");
-        g.MapGet("/payments/{id}/splits", (HttpContext ctx, ProfitSharingService svc, PaymentId id) =>
+        g.MapGet("/payments/{id}/splits", (HttpContext ctx, SplitService svc, PaymentId id) =>
                 svc.ListSplitsAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .WithSummary("A payment's splits and what refunds took back from receivers.").WithTags("Splits");
-        g.MapGet("/splits/{id}", (HttpContext ctx, ProfitSharingService svc, SplitId id) =>
+        g.MapGet("/splits/{id}", (HttpContext ctx, SplitService svc, SplitId id) =>
                 svc.GetSplitAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .Produces<SplitDto>().ProducesProblem(404).WithSummary("Retrieve a split.").WithTags("Splits");
     }

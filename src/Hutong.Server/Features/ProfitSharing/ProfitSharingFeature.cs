@@ -10,7 +10,11 @@ public static class ProfitSharingFeature
     public static IServiceCollection AddProfitSharing(this IServiceCollection s)
     {
         s.AddSingleton<SplitStore>();
-        s.AddSingleton<ProfitSharingService>();
+        s.AddSingleton<SplitReceiverService>();
+        s.AddSingleton<SplitRuleService>();
+        s.AddSingleton<SplitService>();
+        s.AddSingleton<SplitFollowUpService>();
+        s.AddSingleton<SplitReturnService>();
         s.AddSingleton<SplitContracts>();
         s.AddSingleton<IPaymentSplits>(sp => sp.GetRequiredService<SplitContracts>()); // Payments' contract
         s.AddSingleton<IRefundSplitReturns>(sp => sp.GetRequiredService<SplitContracts>()); // Refunds' contract

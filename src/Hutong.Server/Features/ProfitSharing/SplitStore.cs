@@ -165,6 +165,14 @@ public sealed class SplitStore(Db db, IOptions<HubOptions> options, TimeProvider
             "SELECT * FROM split_receivers WHERE merchant_id = @MerchantId AND wallet = @Wallet AND type = @Type AND account = @Account", row), ct);
     }
 
+    /// <summary>Whether a host receiver's host_id names one of the merchant's own hosts (read here; Hosts owns the table).</summary>
+    public async Task<bool> IsMerchantsHostAsync(string merchantId, string hostId, CancellationToken ct) =>
+        await db.ReadAsync(c => c.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM hosts WHERE id = @hostId AND merchant_id = @merchantId", new { hostId, merchantId }), ct) > 0;
+
+    public Task<string?> AccountOfAsync(DbConnection c, string receiverId) =>
+        c.ExecuteScalarAsync<string>("SELECT account FROM split_receivers WHERE id = @receiverId", new { receiverId });
+
     public Task<bool> IsBoundAsync(string receiverId, string channel, CancellationToken ct) =>
         db.ReadAsync(async c => await c.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM split_receiver_bindings WHERE receiver_id = @receiverId AND channel = @channel", new { receiverId, channel }) > 0, ct);
@@ -219,6 +227,10 @@ public sealed class SplitStore(Db db, IOptions<HubOptions> options, TimeProvider
         (await c.QueryAsync<SplitLineRow>(SelectLines + "JOIN splits s ON s.id = l.split_id WHERE s.payment_id = @paymentId ORDER BY l.split_id, l.receiver_id",
             new { paymentId }, t)).ToList();
 
+    /// <summary>What merchant refunds not failed take of the payment (read here; Refunds owns the table): splits may not exceed the rest.</summary>
+    public Task<long> MerchantRefundedAsync(DbConnection c, DbTransaction t, string paymentId) => c.ExecuteScalarAsync<long>(
+        "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE payment_id = @paymentId AND initiated_by = 'merchant' AND status <> 'failed'", new { paymentId }, t);
+
     /// <summary>Splits due that no hub holds; each is claimed (<see cref="Leases"/>) before it is worked on.</summary>
     public async Task<IReadOnlyList<SplitRow>> DueSplitsAsync(long now, int limit, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<SplitRow>(
@@ -236,6 +248,19 @@ public sealed class SplitStore(Db db, IOptions<HubOptions> options, TimeProvider
 
     public async Task<IReadOnlyList<SplitReturnRow>> ReturnsOfRefundAsync(DbConnection c, DbTransaction? t, string refundId) =>
         (await c.QueryAsync<SplitReturnRow>("SELECT * FROM split_returns WHERE refund_id = @refundId ORDER BY id", new { refundId }, t)).ToList();
+
+    /// <summary>The payment's returns not yet settled either way: their amounts are no longer held by the receivers.</summary>
+    public async Task<IReadOnlyList<(string SplitId, string ReceiverId, long Amount)>> OutstandingReturnsAsync(DbConnection c, DbTransaction t, string paymentId) =>
+        (await c.QueryAsync<(string SplitId, string ReceiverId, long Amount)>(
+            "SELECT split_id, receiver_id, amount FROM split_returns WHERE payment_id = @paymentId AND status IN ('awaiting_refund', 'pending', 'unknown')", new { paymentId }, t)).ToList();
+
+    /// <summary>The refund's returns that go back with it (Alipay), with their receivers.</summary>
+    public async Task<IReadOnlyList<(string Type, string Account, string Role, long Amount)>> WithRefundReturnsAsync(string refundId, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<(string Type, string Account, string Role, long Amount)>(
+            """
+            SELECT r.type, r.account, r.role, x.amount FROM split_returns x JOIN split_receivers r ON r.id = x.receiver_id
+            WHERE x.refund_id = @refundId AND x.mode = 'with_refund' AND x.status = 'awaiting_refund' ORDER BY x.id
+            """, new { refundId }), ct)).ToList();
 
     public async Task<IReadOnlyList<SplitReturnRow>> ReturnsOfPaymentAsync(string merchantId, string paymentId, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<SplitReturnRow>(

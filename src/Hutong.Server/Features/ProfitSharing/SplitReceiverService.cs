@@ -1,0 +1,86 @@
+using Hutong.Connectors.Abstractions;
+using Hutong.Domain;
+using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Storage;
+
+namespace Hutong.Server.Features.ProfitSharing;
+
+/// <summary>
+/// The merchant's split receivers (platform, host, agency), each at one wallet. Registered here and only recorded: the
+/// hub adds a receiver at the wallet before its first split (<see cref="SplitFollowUpService"/>).
+/// </summary>
+public sealed class SplitReceiverService(Db db, SplitStore store, WalletRegistry wallets, SecretBox secrets, TimeProvider time)
+{
+    private static readonly string[] Roles = ["platform", "host", "agency"];
+
+    private const string HostIdPrefix = "host"; // Ids.New("host", …) in HostService
+
+    public async Task<Outcome<SplitReceiverDto>> CreateReceiverAsync(string merchantId, CreateReceiverRequest r, IdempotencyContext? idem, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var enabled = await wallets.WalletsAsync(ct);
+        if (r.Wallet is null || !enabled.TryGetValue(r.Wallet, out var connector) || connector is not IProfitSharingConnector)
+        {
+            errors["wallet"] = [$"wallet must be one that splits payments: {string.Join(", ", enabled.Where(w => w.Value is IProfitSharingConnector).Select(w => w.Key).Order(StringComparer.Ordinal))}."];
+        }
+
+        if (r.Role is null || !Roles.Contains(r.Role))
+        {
+            errors["role"] = ["role is platform, host or agency."];
+        }
+
+        if (r.Type is not ("merchant" or "personal"))
+        {
+            errors["type"] = ["type is merchant (another merchant account) or personal (a person's wallet id)."];
+        }
+
+        if (string.IsNullOrWhiteSpace(r.Account) || r.Account.Length > 64)
+        {
+            errors["account"] = ["account is the receiver's id at the wallet (mchid, openid or Alipay user id), at most 64 characters."];
+        }
+
+        if (r.Type == "merchant" && string.IsNullOrWhiteSpace(r.Name))
+        {
+            errors["name"] = ["name is required for a merchant receiver: its registered full name, as the wallet checks it."];
+        }
+        else if (r.Name is { Length: > 64 })
+        {
+            errors["name"] = ["name is at most 64 characters."];
+        }
+
+        // A host receiver may name the merchant's own host (/v1/hosts), checked like any other reference: it is echoed back
+        // and ties the receiver to a host's settlement, so neither another merchant's host nor free text may go in.
+        if (r.HostId is not null && (r.Role != "host" || !Ids.HasPrefix(r.HostId, HostIdPrefix)))
+        {
+            errors["host_id"] = ["host_id is the id of one of your hosts (host_...), for a receiver whose role is host."];
+        }
+        else if (r.HostId is not null && !await store.IsMerchantsHostAsync(merchantId, r.HostId, ct))
+        {
+            errors["host_id"] = [$"No such host: {r.HostId}."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Failure.Validation(errors);
+        }
+
+        var now = time.GetUtcNow();
+        var id = SplitStore.NewId(SplitStore.ReceiverPrefix, now);
+        var row = await store.InsertReceiverAsync(new SplitReceiverRow
+        {
+            // A person's real name is personal data: sealed at rest under Hutong:MasterKey (bound to the receiver id), never returned by the API.
+            Id = id, MerchantId = merchantId, Wallet = r.Wallet!, Role = r.Role!, Type = r.Type!,
+            Account = r.Account!.Trim(), Name = r.Name is null ? null : secrets.SealIfEnabled(r.Name, id), HostId = r.HostId, CreatedAt = now.ToUnixTimeMilliseconds(),
+        }, ct);
+        var result = Outcome.Created(SplitReceiverDto.Of(row));
+        if (idem is not null)
+        {
+            await db.WriteAsync((c, t) => idem.CompleteAsync(c, t, result), ct);
+        }
+
+        return result;
+    }
+
+    public async Task<Outcome<object>> ListReceiversAsync(string merchantId, CancellationToken ct) =>
+        Outcome.Ok<object>(new { @object = "list", data = (await store.ReceiversAsync(merchantId, null, ct)).Select(SplitReceiverDto.Of).ToList() });
+}
