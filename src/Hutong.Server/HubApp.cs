@@ -16,17 +16,12 @@ using Hutong.Server.Features.ProfitSharing;
 using Hutong.Server.Features.Refunds;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Features.Webhooks;
-using Hutong.Server.Features.Workers;
 using Hutong.Server.Health;
-using Hutong.Server.Http;
 using Hutong.Server.Observability;
 using Hutong.Server.Storage;
-using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using Scalar.AspNetCore;
 
 namespace Hutong.Server;
 
@@ -44,106 +39,28 @@ public static class HubApp
         // appsettings.json is read from beside the program, wherever it is started from (from another directory the
         // hub otherwise fell back to Kestrel's default port 5000 without a word).
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        foreach (var module in Wallets.Builtin)
-        {
-            builder.Services.AddSingleton(module);
-        }
-
+        builder.Services.AddBuiltinWallets();
         configure?.Invoke(builder);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1024 * 1024);
 
-        var hub = (builder.Configuration.GetSection(HubOptions.Section).Get<HubOptions>() ?? new HubOptions()).WithDefaults();
-        var storeOptions = builder.Configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
-        if (hub.Sandbox.Enabled && accounts is null)
-        {
-            // The sandbox wallets are not part of the production server: pointing at them takes the demo host.
-            throw new InvalidOperationException("Hutong:Sandbox:Enabled needs the demo host, which runs the sandbox wallets: dotnet run --project src/Hutong.Demo");
-        }
-
-        var wallets = new WalletCatalog(builder.Services
-            .Where(d => d.ServiceType == typeof(IWalletModule))
-            .Select(d => d.ImplementationInstance as IWalletModule ?? throw new InvalidOperationException("Register a wallet module as an instance: the hub reads it before it builds.")));
-        accounts?.EnsureKnown(wallets.All);
+        var (hub, storeOptions) = builder.ReadHubSettings(accounts);
+        var wallets = builder.Services.WalletCatalogOf(accounts);
 
         var s = builder.Services;
-        HubTelemetry.Add(builder);
-        HubHealth.Add(builder, storeOptions);
-        GracefulShutdown.Add(builder);
-        s.AddOptions<HubOptions>().Bind(builder.Configuration.GetSection(HubOptions.Section)).PostConfigure(o =>
-        {
-            o.WithDefaults();
-            foreach (var m in wallets.All)
-            {
-                o.WalletFeeBasisPoints.TryAdd(m.Name, m.DefaultFeeBasisPoints); // configuration overrides a module's default
-            }
-        });
-        s.TryAddSingleton(TimeProvider.System); // the deterministic simulation registers its own clock first
-        s.AddSingleton(storeOptions);
-        s.AddSingleton<Db>();
-        s.AddSingleton<CacheBus>().AddHostedService(sp => sp.GetRequiredService<CacheBus>()); // caches agree across instances
-        s.AddSingleton<HubMetrics>();
-        s.AddMemoryCache(o => o.SizeLimit = 100_000);
-        RateLimits.Add(s, hub);
+        builder.AddHubInfrastructure(hub, storeOptions, wallets);
         // The features, lowest first (the order FeatureDirectionTests pins); each registers its own services.
         s.AddIdempotency().AddMerchants().AddLedger().AddChannels().AddRollout()
             .AddPayments().AddRefunds().AddProfitSharing()
             .AddFriendPay().AddLinks().AddHosts().AddReconciliation().AddDemo();
-        // One hosted service per background job; Jobs runs one pass of each in this order (tests, the simulation).
-        s.AddJob<UnknownRequeryJob>();
-        s.AddJob<StrayAttemptJob>();
-        s.AddJob<ExpiryJob>();
-        s.AddJob<RefundJob>();
-        s.AddJob<SplitJob>();
-        s.AddJob<IdempotencyCleanupJob>();
-        s.AddJob<ReconciliationScheduler>();
+        s.AddHubJobs();
         s.AddWebhooks();
-        // Configured accounts are the channels named after their wallets; the HTTP clients serve operator-added channels too.
-        s.AddSingleton(wallets);
-        foreach (var m in wallets.All)
-        {
-            m.AddConnector(s, accounts is null ? builder.Configuration.GetSection(m.OptionsSection).Get(m.OptionsType) : accounts.For(m));
-        }
-
+        s.AddWalletConnectors(wallets, builder.Configuration, accounts);
         s.AddSingleton(SecretBox.FromBase64(builder.Configuration[$"{HubOptions.Section}:MasterKey"]));
-
-        s.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
-        s.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.Customize);
-        s.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = false); // a malformed route id is answered by RouteIds, in every environment
-        s.AddOpenApi(OpenApiConventions.Configure);
+        s.AddHubHttp();
 
         var app = builder.Build();
-        // First, so the rate limits and logs see the client's address; only from the configured proxies.
-        if (TrustedProxies.Options(hub.TrustedProxies) is { } forwarded)
-        {
-            app.UseForwardedHeaders(forwarded);
-        }
-
-        app.UseSecurityHeaders();
-        GracefulShutdown.Use(app);
-        // A body over Kestrel's cap (or a malformed request) surfaces as BadHttpRequestException: answer its status
-        // (413, 400) as a problem, not a 500. A store that is down or restarting is a 503 the client may retry.
-        app.UseExceptionHandler(new ExceptionHandlerOptions
-        {
-            StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode
-                : Db.IsUnavailable(e) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
-        });
-        app.UseStatusCodePages();
-        app.UseRateLimiter();
-
-        app.MapOpenApi();
-        app.MapScalarApiReference(o => o.DisableDefaultFonts()); // its fonts come from fonts.scalar.com: offline hubs and the CSP want none
-
-        WalletCatalog.MapCss(app);
-        var routes = new HubRoutes(
-            app,
-            Api: app.MapGroup("/v1")
-                .WithMetadata(RequestBody.SizeLimit)
-                .RequireRateLimiting(RateLimits.Api)
-                .AddEndpointFilter<ApiKeyFilter>()
-                .AddEndpointFilter<IdempotencyFilter>()
-                .NotFoundForMalformedIds(),
-            Admin: app.MapGroup("/admin").WithMetadata(RequestBody.SizeLimit).AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>()
-                .NotFoundForMalformedIds());
+        app.UseHubPipeline(hub);
+        var routes = app.MapHubRoutes();
         routes.MapMerchants().MapChannels().MapRollout()
             .MapPayments().MapRefunds().MapProfitSharing()
             .MapCheckout().MapFriendPay().MapLinks().MapHosts().MapReconciliation().MapWebhooks()
