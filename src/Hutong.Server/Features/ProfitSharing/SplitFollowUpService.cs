@@ -223,18 +223,7 @@ public sealed partial class SplitFollowUpService(
             var lines = await store.LinesAsync(c, t, split.Id);
             if (answer == SplitAnswer.Finished)
             {
-                foreach (var line in lines.Where(l => l.Result == "pending"))
-                {
-                    var outcome = result.Receivers.FirstOrDefault(r => r.Account == line.Account);
-                    var ok = outcome?.Result == SplitReceiverResult.Succeeded;
-                    await store.SetLineResultAsync(c, t, split.Id, line.ReceiverId, ok ? "succeeded" : "failed", ok ? null : outcome?.FailReason ?? "not paid by the wallet");
-                    if (ok)
-                    {
-                        // The wallet paid this receiver out of the merchant's funds.
-                        Posted(await ledger.AppendAsync(c, t, "split", $"{split.Id}:{line.ReceiverId}", split.MerchantId,
-                            Postings.SplitPaid(wallet, split.MerchantId, new Money(line.Amount, Currency.Parse(split.Currency))), now), split.Id);
-                    }
-                }
+                await PayLinesAsync(c, t, split, lines, result, wallet, now);
             }
             else if (answer == SplitAnswer.Rejected)
             {
@@ -251,6 +240,24 @@ public sealed partial class SplitFollowUpService(
                 await Outbox.AddAsync(c, t, split.MerchantId, "split." + split.Status, SplitDto.Of(split, await store.LinesAsync(c, t, split.Id)), now);
             }
         }, ct);
+    }
+
+    /// <summary>A finished split: each pending line takes the wallet's result for its receiver, and a paid one is posted.</summary>
+    private async Task PayLinesAsync(
+        DbConnection c, DbTransaction t, SplitRow split, IReadOnlyList<SplitLineRow> lines, SplitCallResult result, string wallet, DateTimeOffset now)
+    {
+        foreach (var line in lines.Where(l => l.Result == "pending"))
+        {
+            var outcome = result.Receivers.FirstOrDefault(r => r.Account == line.Account);
+            var ok = outcome?.Result == SplitReceiverResult.Succeeded;
+            await store.SetLineResultAsync(c, t, split.Id, line.ReceiverId, ok ? "succeeded" : "failed", ok ? null : outcome?.FailReason ?? "not paid by the wallet");
+            if (ok)
+            {
+                // The wallet paid this receiver out of the merchant's funds.
+                Posted(await ledger.AppendAsync(c, t, "split", $"{split.Id}:{line.ReceiverId}", split.MerchantId,
+                    Postings.SplitPaid(wallet, split.MerchantId, new Money(line.Amount, Currency.Parse(split.Currency))), now), split.Id);
+            }
+        }
     }
 
     private Task FailAsync(SplitRow split, string code, string message, CancellationToken ct) =>
