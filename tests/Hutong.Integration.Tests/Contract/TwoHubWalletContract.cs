@@ -109,6 +109,39 @@ public abstract class TwoHubWalletContract(PostgresHub hub, IWalletDriver wallet
         Assert.True(problems.Count == 0, $"{wallet.Wallet}: {problems.Count} problems:\n" + string.Join('\n', problems));
         await HubRace.LedgerVerifiesAsync(hub);
     }
+    [Fact]
+    public async Task An_unknown_order_re_sent_by_another_hub_is_the_very_same_order()
+    {
+        // Hub B makes the order; its first re-check is an hour away, so only hub A follows it here (as its lease may fall).
+        await using var other = await hub.StartAnotherHubAsync(new Dictionary<string, string?> { ["Hutong:UnknownRecheckSchedule:0"] = "01:00:00" });
+        var (m, _, _) = await hub.NewMerchantAsync();
+        using var otherHttp = new HttpClient { BaseAddress = new Uri(other.BaseUrl) };
+        var m2 = new ApiClient(otherHttp, m.Key, hub.RecentProblems);
+        var id = await m2.CreatePaymentAsync(3_300);
+        wallet.InjectFault(WalletOperation.Create, SandboxFault.TimeoutAfter, id, count: 2); // made, the answer lost
+        Assert.Equal("unknown", (await m2.ConfirmAsync(id, wallet: wallet.Wallet)).Str("status"));
+        var attempt = await hub.Db.ReadAsync(c => c.QuerySingleAsync<AttemptRow>("SELECT * FROM payment_attempts WHERE payment_id = @id", new { id }), default);
+
+        // Hub A re-queries: unpaid, so it re-sends the order to get its code back. Each hub listens at its own address
+        // (no shared PublicBaseUrl), and a wallet refuses an order number re-used with other parameters: the re-send must
+        // carry what the first send did, or the open order is refused as a duplicate and the payment failed.
+        await hub.Service<PaymentService>().ResolveUnknownAsync(attempt, default);
+
+        var after = await m.GetAsync($"/v1/payments/{id}");
+        var problems = new List<string>();
+        HubRace.Expect(problems, "payment status", "pending", after.Str("status"));
+        var (status, error) = await hub.Db.ReadAsync(c => c.QuerySingleAsync<(string, string?)>(
+            "SELECT status, error_code FROM payment_attempts WHERE id = @Id", new { attempt.Id }), default);
+        HubRace.Expect(problems, $"attempt status (error {error ?? "none"})", "open", status);
+        HubRace.Expect(problems, "payment.failed events", 0, await EventsAsync("payment.failed", id));
+        Assert.True(problems.Count == 0, $"{wallet.Wallet}: {problems.Count} problems:\n" + string.Join('\n', problems));
+
+        Assert.Equal(HttpStatusCode.OK, (await wallet.PayAsync(after.Json.GetProperty("next_action"))).StatusCode);
+        await m.WaitForStatusAsync(id, "succeeded");
+        HubRace.Expect(problems, "payment.succeeded events", 1, await EventsAsync("payment.succeeded", id));
+        HubRace.Expect(problems, "captures", 1, await EntriesAsync("payment_captured", id));
+        Assert.True(problems.Count == 0, $"{wallet.Wallet}: {problems.Count} problems:\n" + string.Join('\n', problems));
+    }
 }
 
 /// <summary>Races several hubs' follow-up passes (each in a loop of its own) over the work a test creates.</summary>
