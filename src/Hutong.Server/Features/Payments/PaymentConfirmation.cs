@@ -167,14 +167,15 @@ public sealed partial class PaymentConfirmation(
                 continue;
             }
 
-            var attempt = NewAttempt(payment.Id, wallet, channel, time.GetUtcNow(), payer);
+            var notifyUrl = wallets.NotifyUrl(channel); // kept on the attempt: a re-send, from any hub, must be the very same order
+            var attempt = NewAttempt(payment.Id, wallet, channel, notifyUrl, time.GetUtcNow(), payer);
             var started = await StartAttemptAsync(payment.Id, wallet, attempt, previous, ct);
             if (started is null)
             {
                 return await LostTheStartAsync(payment, wallet, payer, ct);
             }
 
-            var result = await CreateOrderAsync(channelConnector, payment, attempt, channel);
+            var result = await CreateOrderAsync(channelConnector, payment, attempt);
             if (result.Outcome == WalletCallOutcome.Ok)
             {
                 routing.RecordSuccess(channel);
@@ -212,10 +213,10 @@ public sealed partial class PaymentConfirmation(
             : Failure.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.");
 
     /// <summary>Asks the channel's wallet for the order. Not cancellable: the wallet may act on it, so its answer is never abandoned half way.</summary>
-    private Task<CreateOrderResult> CreateOrderAsync(IWalletConnector connector, PaymentRow payment, AttemptRow attempt, string channel) =>
+    private static Task<CreateOrderResult> CreateOrderAsync(IWalletConnector connector, PaymentRow payment, AttemptRow attempt) =>
         connector.CreateQrOrderAsync(
             new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
-                wallets.NotifyUrl(channel), payment.Id, ProfitSharing: payment.ProfitSharing is not null),
+                attempt.NotifyUrl!, payment.Id, ProfitSharing: payment.ProfitSharing is not null),
             CancellationToken.None);
 
     /// <summary>
@@ -229,7 +230,7 @@ public sealed partial class PaymentConfirmation(
     private static Failure ClaimedProblem() => Failure.Conflict("payment_claimed", "Someone else is paying this payment right now.",
         "Only one payer at a time; try again when their claim lapses.");
 
-    private static AttemptRow NewAttempt(string paymentId, string wallet, string channel, DateTimeOffset now, PayerContext? payer)
+    private static AttemptRow NewAttempt(string paymentId, string wallet, string channel, string notifyUrl, DateTimeOffset now, PayerContext? payer)
     {
         var attemptId = Ids.MonotonicV7(now);
         return new AttemptRow
@@ -245,6 +246,7 @@ public sealed partial class PaymentConfirmation(
             Via = payer?.Via ?? "api",
             PayerClaim = payer?.Session,
             FriendLinkId = payer?.FriendLinkId,
+            NotifyUrl = notifyUrl,
         };
     }
 

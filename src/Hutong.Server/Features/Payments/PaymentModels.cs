@@ -182,6 +182,9 @@ public sealed class AttemptRow
 
     public string? FriendLinkId { get; set; }
 
+    /// <summary>The notify_url the order was first sent with, so a re-send from any hub is the very same order; null on older rows.</summary>
+    public string? NotifyUrl { get; set; }
+
     public AttemptStatus State => AttemptStatusNames.FromWire(Status);
 
     public AttemptRow Copy() => (AttemptRow)MemberwiseClone();
