@@ -11,13 +11,15 @@ namespace Hutong.Integration.Tests.Campaign;
 /// hub's tables and each wallet's own books (the sandbox): one capture per payment or an automatic refund of every extra
 /// one; nothing left unknown; refunds never above the capture; amount_refunded = the succeeded merchant refunds; the
 /// wallet refunded exactly what the hub says succeeded; every succeeded refund posted once; the ledger verifies; one
-/// event per real change. Shared by every campaign (one hub, three hubs) so they check the same things.
+/// event per real change; and each payment ends in a state its plan allows — so a payment failed (or left pending) by the
+/// hubs rather than by anything the plan injected is a violation, and one hub and three hubs must agree on the outcomes.
+/// Shared by every campaign (one hub, three hubs) so they check the same things.
 /// </summary>
 public sealed class CampaignInvariants(HubFixture hub, IReadOnlyDictionary<string, IWalletDriver> wallets)
 {
     private sealed record Payment(string Id, string Status, long Amount, long AmountRefunded, string? CurrentAttemptId);
 
-    private sealed record Attempt(string Id, string PaymentId, string Wallet, string OutTradeNo, string Status);
+    private sealed record Attempt(string Id, string PaymentId, string Wallet, string OutTradeNo, string Status, string? ErrorCode, string? ErrorMessage);
 
     private sealed record Refund(string Id, string PaymentId, string AttemptId, long Amount, string Status, string InitiatedBy);
 
@@ -37,7 +39,12 @@ public sealed class CampaignInvariants(HubFixture hub, IReadOnlyDictionary<strin
     }
 
     /// <summary>Every violation found (empty: the invariants hold), and a one-line summary of what was checked.</summary>
-    public async Task<(List<string> Problems, string Summary)> CheckAsync(string merchantId)
+    /// <param name="merchantId">The campaign's merchant.</param>
+    /// <param name="allowed">
+    /// The final statuses the plan allows each payment (by id), whatever the timing: e.g. only "succeeded" for a buyer who
+    /// pays. "failed" only where the plan made the wallet refuse or fail it. Null: a payment the campaign did not plan.
+    /// </param>
+    public async Task<(List<string> Problems, string Summary)> CheckAsync(string merchantId, Func<string, IReadOnlyCollection<string>?> allowed)
     {
         var problems = new List<string>();
         var payments = (await hub.Db.ReadAsync(c => c.QueryAsync<Payment>(
@@ -55,6 +62,20 @@ public sealed class CampaignInvariants(HubFixture hub, IReadOnlyDictionary<strin
             .ToList();
         int Entries(string kind, string reference) => entries.Count(e => e.Kind == kind && e.Reference == reference);
         int Events(string type, string id) => events.Count(e => e.Type == type && e.Id == id);
+
+        // Each payment ends as its plan allows; one that does not is shown with its attempts' errors, so it explains itself.
+        foreach (var p in payments.Values)
+        {
+            if (allowed(p.Id) is not { } statuses)
+            {
+                problems.Add($"payment {p.Id} ({p.Status}): not in the plan");
+            }
+            else if (!statuses.Contains(p.Status))
+            {
+                var tried = attempts.Where(a => a.PaymentId == p.Id).Select(a => $"{a.Id} {a.Wallet} {a.Status}{(a.ErrorCode is null ? "" : $" {a.ErrorCode}: {a.ErrorMessage}")}");
+                problems.Add($"payment {p.Id}: {p.Status}, but its plan allows only {string.Join(" or ", statuses)} (attempts: {string.Join("; ", tried)})");
+            }
+        }
 
         // Nothing left unknown.
         foreach (var p in payments.Values.Where(p => p.Status == "unknown"))
@@ -177,7 +198,7 @@ public sealed class CampaignInvariants(HubFixture hub, IReadOnlyDictionary<strin
 
     private async Task<List<Attempt>> AttemptsAsync(string merchantId) =>
         [.. await hub.Db.ReadAsync(c => c.QueryAsync<Attempt>(
-            "SELECT a.id, a.payment_id AS PaymentId, a.wallet, a.out_trade_no AS OutTradeNo, a.status FROM payment_attempts a JOIN payments p ON p.id = a.payment_id WHERE p.merchant_id = @merchantId",
+            "SELECT a.id, a.payment_id AS PaymentId, a.wallet, a.out_trade_no AS OutTradeNo, a.status, a.error_code AS ErrorCode, a.error_message AS ErrorMessage FROM payment_attempts a JOIN payments p ON p.id = a.payment_id WHERE p.merchant_id = @merchantId",
             new { merchantId }), default)];
 
     private static string Counts(IEnumerable<string> values) =>
