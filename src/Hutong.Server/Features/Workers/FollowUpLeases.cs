@@ -19,9 +19,6 @@ public enum FollowedTable
 /// </summary>
 public sealed class FollowUpLeases(Db db, WorkerOptions options, TimeProvider time)
 {
-    /// <summary>A lease outlives the item timeout by this much (as <c>WorkQueue</c>'s).</summary>
-    private static readonly TimeSpan Margin = TimeSpan.FromSeconds(30);
-
     /// <summary>This hub instance (one per store: two hubs in one process stay two).</summary>
     public string Instance { get; } = "hub_" + Guid.NewGuid().ToString("N");
 
@@ -37,7 +34,7 @@ public sealed class FollowUpLeases(Db db, WorkerOptions options, TimeProvider ti
     public async Task<long?> ClaimAsync(FollowedTable table, string id, string readStatus, CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var until = now + (long)(options.ItemTimeout + Margin).TotalMilliseconds;
+        var until = now + (long)(options.ItemTimeout + options.LeaseMargin).TotalMilliseconds;
         var claimed = await db.WriteAsync((c, t) => c.ExecuteAsync(
             $"""
             UPDATE {Name(table)} SET lease_until = @until, leased_by = @Instance

@@ -36,9 +36,6 @@ public sealed record WorkSource(string Table, string From, string DueWhere, stri
 public sealed partial class WorkQueue(
     string name, WorkSource source, Func<WorkItem, CancellationToken, Task> handle, Db db, WorkerOptions options, TimeProvider time, ILogger log, JobMeter meter)
 {
-    /// <summary>A lease outlives the item's timeout by this much, so only a hub that died leaves a row to another.</summary>
-    private static readonly TimeSpan LeaseMargin = TimeSpan.FromSeconds(30);
-
     /// <summary>Bounds one drain (tests, the simulation): rounds of dispatch-then-wait.</summary>
     private const int MaxDrainRounds = 1000;
 
@@ -149,7 +146,7 @@ public sealed partial class WorkQueue(
                 return 0;
             }
 
-            var lease = now + (long)(options.ItemTimeout + LeaseMargin).TotalMilliseconds;
+            var lease = now + (long)(options.ItemTimeout + options.LeaseMargin).TotalMilliseconds;
             var claimed = await db.WriteAsync(async (c, t) =>
             {
                 var mine = new List<WorkItem>();

@@ -9,6 +9,12 @@ public sealed class WorkerOptions
     /// <summary>How long one item (all its wallet calls and writes) may take before it is abandoned and backed off.</summary>
     public TimeSpan ItemTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a claim outlives <see cref="ItemTimeout"/>, so only a hub that died leaves a row to another: a dead hub's
+    /// rows (payment jobs, refunds, splits) are taken over ItemTimeout + LeaseMargin after it claimed them.
+    /// </summary>
+    public TimeSpan LeaseMargin { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The first wait after a pass that left an item as it was (wallet unreachable, amount mismatch); doubled each time.</summary>
     public TimeSpan BackoffBase { get; set; } = TimeSpan.FromSeconds(10);
 
