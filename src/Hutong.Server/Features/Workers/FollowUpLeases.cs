@@ -19,8 +19,11 @@ public enum FollowedTable
 /// </summary>
 public sealed class FollowUpLeases(Db db, WorkerOptions options, TimeProvider time)
 {
-    /// <summary>This hub instance (one per store: two hubs in one process stay two).</summary>
-    public string Instance { get; } = "hub_" + Guid.NewGuid().ToString("N");
+    /// <summary>
+    /// This hub instance (one per store: two hubs in one process stay two), named after its host and process so an
+    /// operator (or a test that killed one) can tell whose claims a row holds.
+    /// </summary>
+    public string Instance { get; } = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
 
     public static string Name(FollowedTable table) => table switch
     {
