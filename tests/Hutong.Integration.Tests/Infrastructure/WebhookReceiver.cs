@@ -13,7 +13,17 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     private WebhookReceiver(WebApplication app) => _app = app;
 
-    public sealed record Delivery(string Path, string Id, string Timestamp, string Signature, string Body, int AnsweredWith);
+    public sealed record Delivery(string Path, string Id, string Timestamp, string Signature, string Body, int AnsweredWith)
+    {
+        /// <summary>When the receiver answered it.</summary>
+        public DateTimeOffset AnsweredAt { get; } = DateTimeOffset.UtcNow;
+    }
+
+    /// <summary>
+    /// How long every request is held before it is answered (a slow merchant), so deliveries are in flight at any moment; a
+    /// request whose sender goes away meanwhile is not answered, so it is not recorded.
+    /// </summary>
+    public TimeSpan Latency { get; set; }
 
     public ConcurrentQueue<Delivery> Deliveries { get; } = new();
 
@@ -37,6 +47,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
             if (receiver._hangs.TryGetValue(path, out var hang))
             {
                 await hang.HoldAsync(ctx.RequestAborted);
+            }
+
+            if (receiver.Latency > TimeSpan.Zero)
+            {
+                await Task.Delay(receiver.Latency, ctx.RequestAborted);
             }
 
             var status = receiver.Script.TryGetValue(path, out var q) && q.TryDequeue(out var s) ? s : 204;
