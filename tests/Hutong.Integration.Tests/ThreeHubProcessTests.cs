@@ -43,6 +43,12 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
     /// <summary>Every refund's wallet call is answered this late, so a hub holds refund leases most of the time.</summary>
     private static readonly TimeSpan RefundLatency = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// How long the hubs may take to finish everything once the load ended (about 10–25 s here): generous for a busy 2-core
+    /// CI machine, still bounded. A hub's refund pass is sequential, so refunds drain at about one wallet call per hub at a time.
+    /// </summary>
+    private static readonly TimeSpan QuiescenceBound = TimeSpan.FromSeconds(90);
+
     /// <summary>Hutong:Workers:ItemTimeout + LeaseMargin below: how long a claim lasts.</summary>
     private static readonly TimeSpan LeaseFor = TimeSpan.FromSeconds(4);
 
@@ -173,6 +179,10 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
         log.WriteLine($"killed hub 2 ({victimInstance}) at {started.Elapsed.TotalSeconds:F1} s holding refund {leasedRefund}; {payments.Count} payments so far");
         await using var store = await OpenAsync();
         var heldByVictim = (await store.QueryAsync<string>("SELECT id FROM refunds WHERE leased_by = @victimInstance", new { victimInstance })).ToList();
+        // The deliveries some hub held at the kill (a delivery's lease is its next_attempt_at, pushed ahead when claimed):
+        // the victim's among them, including those it had sent and had answered but whose outcome was not yet committed.
+        var deliveriesLeasedAtKill = (await store.QueryAsync<string>(
+            "SELECT message_id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at > @now", new { now = NowMs() })).ToHashSet();
 
         // The survivors go on for a while, then the load ends.
         await Task.Delay(TimeSpan.FromSeconds(3));
@@ -187,7 +197,7 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
             Deliveries: await store.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM webhook_deliveries WHERE status <> 'delivered'"),
             Outbox: await store.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL"),
             Payments: await store.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE status NOT IN ('succeeded', 'canceled', 'expired')")),
-            q => q is { Refunds: 0, Deliveries: 0, Outbox: 0, Payments: 0 }, TimeSpan.FromSeconds(30), "quiescence");
+            q => q is { Refunds: 0, Deliveries: 0, Outbox: 0, Payments: 0 }, QuiescenceBound, "quiescence");
         log.WriteLine($"quiet at {started.Elapsed.TotalSeconds:F1} s");
 
         var problems = new List<string>();
@@ -259,8 +269,9 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
 
         // Each webhook event reaches the merchant exactly once. Standard Webhooks is at-least-once, and the operations doc
         // allows a second send (same webhook-id) only for a delivery the killed hub had sent but not yet recorded: so a
-        // duplicate must have been first answered before the kill, and there can be no more of them than one hub's
-        // deliveries in flight (Webhooks:MaxConcurrentDeliveriesPerEndpoint, 8).
+        // duplicate must have been first answered before the kill, and held (leased) at the kill. Their number is not
+        // bounded by Webhooks:MaxConcurrentDeliveriesPerEndpoint: a send's slot is freed when its answer arrives and the
+        // outcomes are committed in batches behind it, so sends answered but not yet recorded can outnumber the slots.
         var events = (await store.QueryAsync<(string Id, string Type)>("SELECT id, type FROM outbox WHERE merchant_id = @merchantId", new { merchantId })).ToList();
         var messages = (await store.QueryAsync<(string EventId, string MessageId)>(
             "SELECT event_id, message_id FROM webhook_deliveries WHERE endpoint_id = @id", new { id = endpoint.Json.GetProperty("id").GetString() })).ToList();
@@ -273,16 +284,14 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
         var duplicates = received.GroupBy(d => d.Id).Where(g => g.Count() > 1).ToList();
         foreach (var d in duplicates)
         {
-            if (d.Count() > 2 || d.Min(x => x.AnsweredAt) > killedAt)
+            if (d.Count() > 2 || d.Min(x => x.AnsweredAt) > killedAt || !deliveriesLeasedAtKill.Contains(d.Key))
             {
-                problems.Add($"webhook {d.Key} received {d.Count()} times, first at {d.Min(x => x.AnsweredAt):O} (kill at {killedAt:O})");
+                problems.Add($"webhook {d.Key} received {d.Count()} times, first at {d.Min(x => x.AnsweredAt):O} (kill at {killedAt:O}), "
+                    + (deliveriesLeasedAtKill.Contains(d.Key) ? "leased" : "not leased") + " at the kill");
             }
         }
 
-        if (duplicates.Count > 8)
-        {
-            problems.Add($"{duplicates.Count} webhooks received twice: more than the killed hub can have had in flight");
-        }
+        log.WriteLine($"webhooks received twice: {duplicates.Count} (deliveries leased at the kill: {deliveriesLeasedAtKill.Count})");
         foreach (var type in new[] { "payment.created", "payment.succeeded", "refund.succeeded" })
         {
             log.WriteLine($"{type}: {events.Count(e => e.Type == type)}");
@@ -307,20 +316,23 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
         // NoticeBound; with the notice lost, within the cache TTL.
         _hubs[2] = HubProcess.Start(2, victim.Port, _env);
         await _hubs[2]!.WaitReadyAsync();
+        // What is bounded is how long a hub accepts the key: the send time of the last request it answered 200. When the
+        // first 401 came back also counts a request's round trip, which a busy machine can stretch.
         var notice = await RevocationLatencyAsync(client, merchantId, byNotice: true);
-        log.WriteLine("revoked (notice): refused after " + string.Join(", ", notice.Select(t => $"{t.TotalMilliseconds:F0} ms")));
-        Assert.All(notice, t => Assert.True(t <= NoticeBound, $"a hub accepted a revoked key for {t} (notice bound {NoticeBound})"));
+        log.WriteLine("revoked (notice): " + Describe(notice));
+        Assert.All(notice, t => Assert.True(t.Accepted <= NoticeBound && t.Refused < TimeSpan.MaxValue, $"revoked (notice, bound {NoticeBound}): {Describe(notice)}"));
         var lost = await RevocationLatencyAsync(client, merchantId, byNotice: false);
-        log.WriteLine("revoked (no notice): refused after " + string.Join(", ", lost.Select(t => $"{t.TotalMilliseconds:F0} ms")));
-        Assert.All(lost, t => Assert.True(t <= CacheTtl + TimeSpan.FromSeconds(1), $"a hub accepted a revoked key for {t} (TTL {CacheTtl})"));
+        log.WriteLine("revoked (no notice): " + Describe(lost));
+        Assert.All(lost, t => Assert.True(t.Accepted <= CacheTtl && t.Refused < TimeSpan.MaxValue, $"revoked (no notice, TTL {CacheTtl}): {Describe(lost)}"));
         log.WriteLine($"done at {started.Elapsed.TotalSeconds:F1} s");
     }
 
     /// <summary>
     /// Issues a key, has every hub cache it (one authenticated request each), revokes it — through the admin API of one
-    /// hub (which sends the notice) or straight in the table (no notice) — and measures, per hub, how long it kept answering.
+    /// hub (which sends the notice) or straight in the table (no notice) — and measures, per hub, since the revocation began:
+    /// when it was last sent a request it accepted, and when its first refusal came back.
     /// </summary>
-    private async Task<TimeSpan[]> RevocationLatencyAsync(RoundRobin client, string merchantId, bool byNotice)
+    private async Task<(TimeSpan Accepted, TimeSpan Refused)[]> RevocationLatencyAsync(RoundRobin client, string merchantId, bool byNotice)
     {
         var issued = await client.SendAsync(() => Post($"/admin/merchants/{merchantId}/api_keys", new { }, AdminToken, "key-" + byNotice));
         Assert.True(issued.Status == HttpStatusCode.Created, issued.ToString());
@@ -345,19 +357,27 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
 
         return await Task.WhenAll(_hubs.Select(async hub =>
         {
-            while (revokedAt.Elapsed < CacheTtl + TimeSpan.FromSeconds(10))
+            var accepted = TimeSpan.Zero;
+            while (revokedAt.Elapsed < CacheTtl + TimeSpan.FromSeconds(20))
             {
-                if ((await hub!.SendAsync(Get("/v1/capabilities", secret))).Status == HttpStatusCode.Unauthorized)
+                var sent = revokedAt.Elapsed;
+                var status = (await hub!.SendAsync(Get("/v1/capabilities", secret))).Status;
+                if (status == HttpStatusCode.Unauthorized)
                 {
-                    return revokedAt.Elapsed;
+                    return (accepted, revokedAt.Elapsed);
                 }
 
+                Assert.Equal(HttpStatusCode.OK, status);
+                accepted = sent;
                 await Task.Delay(10);
             }
 
-            return TimeSpan.MaxValue;
+            return (accepted, TimeSpan.MaxValue);
         }));
     }
+
+    private static string Describe((TimeSpan Accepted, TimeSpan Refused)[] hubs) => string.Join(", ", hubs.Select((t, i) =>
+        $"hub {i} last accepted at {t.Accepted.TotalMilliseconds:F0} ms, refused at {(t.Refused == TimeSpan.MaxValue ? "never" : $"{t.Refused.TotalMilliseconds:F0} ms")}"));
 
     /// <summary>One payment through the whole flow; what the hubs acknowledged is recorded as it is acknowledged.</summary>
     private async Task PaymentFlowAsync(RoundRobin client, string apiKey, int n, ConcurrentDictionary<string, long> payments,
