@@ -17,6 +17,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
     {
         /// <summary>When the receiver answered it.</summary>
         public DateTimeOffset AnsweredAt { get; } = DateTimeOffset.UtcNow;
+
+        /// <summary>When it arrived (its body was read): a sender that died meanwhile had still sent it.</summary>
+        public DateTimeOffset ArrivedAt { get; init; }
     }
 
     /// <summary>
@@ -44,6 +47,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
             var path = ctx.Request.Path.Value!;
             using var reader = new StreamReader(ctx.Request.Body);
             var body = await reader.ReadToEndAsync();
+            var arrivedAt = DateTimeOffset.UtcNow;
             if (receiver._hangs.TryGetValue(path, out var hang))
             {
                 await hang.HoldAsync(ctx.RequestAborted);
@@ -56,7 +60,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
             var status = receiver.Script.TryGetValue(path, out var q) && q.TryDequeue(out var s) ? s : 204;
             receiver.Deliveries.Enqueue(new Delivery(path, ctx.Request.Headers["webhook-id"].ToString(), ctx.Request.Headers["webhook-timestamp"].ToString(),
-                ctx.Request.Headers["webhook-signature"].ToString(), body, status));
+                ctx.Request.Headers["webhook-signature"].ToString(), body, status) { ArrivedAt = arrivedAt });
             return Results.StatusCode(status);
         });
         await app.StartAsync();
