@@ -24,6 +24,9 @@ public enum FailureKind
 /// </summary>
 public sealed record Failure(FailureKind Kind, string Code, string Title, string? Detail = null, string? Param = null, IDictionary<string, string[]>? Errors = null)
 {
+    /// <summary>When the same request may succeed if sent again this much later (the answer's Retry-After), or null.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     public static Failure Validation(IDictionary<string, string[]> errors) =>
         new(FailureKind.Validation, "validation_error", "The request is not valid.", "See errors for each field.", errors.Keys.FirstOrDefault(), errors);
 

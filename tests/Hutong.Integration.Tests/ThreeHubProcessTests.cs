@@ -138,14 +138,13 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
         // meets a dead hub is sent again to the next with the same Idempotency-Key, as a client behind a load balancer does.
         var payments = new ConcurrentDictionary<string, long>(); // acknowledged payment → amount
         var refunds = new ConcurrentDictionary<string, string>(); // acknowledged refund → payment
-        var canceled = new ConcurrentDictionary<string, string>(); // payment → why the flow canceled it
         using var stop = new CancellationTokenSource();
         var sequence = 0;
         var load = Enumerable.Range(0, Workers).Select(worker => Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested && Interlocked.Increment(ref sequence) is var n && n <= MaxPayments)
             {
-                await PaymentFlowAsync(client, apiKey, n, payments, refunds, canceled);
+                await PaymentFlowAsync(client, apiKey, n, payments, refunds);
             }
         })).ToList();
 
@@ -190,7 +189,7 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
         await Task.Delay(TimeSpan.FromSeconds(3));
         await stop.CancelAsync();
         await Task.WhenAll(load).WaitAsync(TimeSpan.FromSeconds(60));
-        log.WriteLine($"load ended at {started.Elapsed.TotalSeconds:F1} s: {payments.Count} payments, {refunds.Count} refunds, {canceled.Count} canceled");
+        log.WriteLine($"load ended at {started.Elapsed.TotalSeconds:F1} s: {payments.Count} payments, {refunds.Count} refunds");
         Assert.True(payments.Count >= 20, $"only {payments.Count} payments were acknowledged");
 
         // Quiescence: every refund final, every webhook delivered, the outbox fanned out.
@@ -219,7 +218,7 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
                 continue;
             }
 
-            Expect(problems, $"payment {id}: status", canceled.ContainsKey(id) ? "canceled" : "succeeded", row.Status);
+            Expect(problems, $"payment {id}: status", "succeeded", row.Status);
             Expect(problems, $"payment {id}: amount_refunded = sum of its succeeded refunds", row.Succeeded, row.AmountRefunded);
         }
 
@@ -247,7 +246,7 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
         foreach (var (id, _) in payments)
         {
             var mine = orders.Where(o => o.Attach == id).ToList();
-            Expect(problems, $"payment {id}: paid wallet orders", canceled.ContainsKey(id) ? 0 : 1, mine.Count(o => o.TradeState is "SUCCESS" or "REFUND"));
+            Expect(problems, $"payment {id}: paid wallet orders", 1, mine.Count(o => o.TradeState is "SUCCESS" or "REFUND"));
             Expect(problems, $"payment {id}: wallet orders left open", 0, mine.Count(o => o.TradeState is "NOTPAY" or "USERPAYING"));
         }
 
@@ -301,7 +300,7 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
         }
 
         Expect(problems, "refund.succeeded events (one per refund)", refundRows.Values.Count(r => r.Status == "succeeded"), events.Count(e => e.Type == "refund.succeeded"));
-        Expect(problems, "payment.succeeded events (one per paid payment)", payments.Count - canceled.Count, events.Count(e => e.Type == "payment.succeeded"));
+        Expect(problems, "payment.succeeded events (one per paid payment)", payments.Count, events.Count(e => e.Type == "payment.succeeded"));
 
         // The ledger verifies (the operator's `hutong ledger verify`).
         using (var output = new StringWriter())
@@ -384,7 +383,7 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
 
     /// <summary>One payment through the whole flow; what the hubs acknowledged is recorded as it is acknowledged.</summary>
     private async Task PaymentFlowAsync(RoundRobin client, string apiKey, int n, ConcurrentDictionary<string, long> payments,
-        ConcurrentDictionary<string, string> refunds, ConcurrentDictionary<string, string> canceled)
+        ConcurrentDictionary<string, string> refunds)
     {
         var amount = 1_000 + (n * 37 % 9_000);
         var created = await client.SendAsync(() => Post("/v1/payments", new { amount, currency = "CNY", description = "三个互通 load", merchant_order_id = $"three-{n}" }, apiKey, $"create-{n}"));
@@ -392,17 +391,11 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
         var id = created.Str("id");
         payments[id] = amount;
 
+        // A confirm cut off by the kill leaves its attempt 'requested': the other hubs answer 409 attempt_in_progress (the
+        // client retries) until one re-queries it, within the lease bound, and then answer with the QR.
         var confirmed = await client.SendAsync(() => Post($"/v1/payments/{id}/confirm", new { wallet = "wechatpay" }, apiKey, $"confirm-{n}"));
         Assert.True(confirmed.Status == HttpStatusCode.OK, confirmed.ToString());
-        if (!confirmed.Json.TryGetProperty("next_action", out var next) || next.ValueKind != JsonValueKind.Object)
-        {
-            // The hub that took the confirm died mid-call: its attempt stays 'requested' (re-queried only after two
-            // minutes), so another hub answers without a QR code. The merchant gives up on this payment.
-            var cancel = await client.SendAsync(() => Post($"/v1/payments/{id}/cancel", null, apiKey, $"cancel-{n}"));
-            Assert.True(cancel.Status == HttpStatusCode.OK, cancel.ToString());
-            canceled[id] = confirmed.Body;
-            return;
-        }
+        Assert.True(confirmed.Json.TryGetProperty("next_action", out var next) && next.ValueKind == JsonValueKind.Object, "confirmed without a QR code: " + confirmed);
 
         using (var sandbox = new HttpClient { BaseAddress = new Uri(_sandbox.BaseUrl) })
         {
@@ -515,7 +508,7 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
         {
             var first = (Interlocked.Increment(ref _next) & int.MaxValue) % hubs.Length;
             Exception? lastError = null;
-            for (var attempt = 0; attempt < 30; attempt++)
+            for (var attempt = 0; attempt < 40; attempt++)
             {
                 var hub = hubs[(first + attempt) % hubs.Length]!;
                 try
@@ -524,6 +517,14 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
                     if (r.Status == HttpStatusCode.Conflict && r.Body.Contains("idempotency_request_in_progress", StringComparison.Ordinal))
                     {
                         await Task.Delay(100); // the same request still runs on that hub
+                        continue;
+                    }
+
+                    if (r.Status == HttpStatusCode.Conflict && r.Body.Contains("\"attempt_in_progress\"", StringComparison.Ordinal))
+                    {
+                        // The payment's wallet order is being opened by another request, or was by the hub that died mid-call
+                        // (re-queried within the lease bound): the same request again, as told, a bounded number of times.
+                        await Task.Delay(r.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
                         continue;
                     }
 

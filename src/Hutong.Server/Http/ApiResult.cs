@@ -32,6 +32,11 @@ public sealed class ApiResult : IResult, IStatusCodeHttpResult
 
     public ApiResult WithoutSecretsWhenStored<T>(T redacted) => new(Status, Body, ContentType) { StoredBody = ApiJson.Serialize(redacted) };
 
+    /// <summary>Sent as the Retry-After header (whole seconds, at least one): the same request may succeed this much later.</summary>
+    public TimeSpan? RetryAfter { get; private init; }
+
+    public ApiResult RetryingAfter(TimeSpan after) => new(Status, Body, ContentType) { StoredBody = StoredBody, Replayed = Replayed, RetryAfter = after };
+
     int? IStatusCodeHttpResult.StatusCode => Status;
 
     public static ApiResult Json<T>(int status, T value) => new(status, ApiJson.Serialize(value), "application/json; charset=utf-8");
@@ -54,6 +59,11 @@ public sealed class ApiResult : IResult, IStatusCodeHttpResult
         if (Replayed)
         {
             httpContext.Response.Headers["Idempotent-Replayed"] = "true";
+        }
+
+        if (RetryAfter is { } after)
+        {
+            httpContext.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(after.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         if (Body is null)

@@ -24,8 +24,11 @@ public static class OutcomeResults
         return outcome.Stored is { } stored ? result.WithoutSecretsWhenStored(stored) : result;
     }
 
-    public static ApiResult ToApiResult(this Failure failure) =>
-        ApiResult.Problem(Status(failure.Kind), failure.Code, failure.Title, failure.Detail, failure.Errors, failure.Param);
+    public static ApiResult ToApiResult(this Failure failure)
+    {
+        var problem = ApiResult.Problem(Status(failure.Kind), failure.Code, failure.Title, failure.Detail, failure.Errors, failure.Param);
+        return failure.RetryAfter is { } after ? problem.RetryingAfter(after) : problem;
+    }
 
     public static async Task<ApiResult> ToApiResult<T>(this Task<Outcome<T>> outcome) => (await outcome).ToApiResult();
 

@@ -29,6 +29,9 @@ public sealed partial class PaymentConfirmation(
 {
     private HubOptions Options => options.Value;
 
+    /// <summary>What an attempt_in_progress answer suggests: a live hub's create call answers well within it.</summary>
+    private static readonly TimeSpan AttemptRetryAfter = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// Starts an attempt at <paramref name="wallet"/>, or returns the open one. The attempt row (with its own
     /// out_trade_no) commits before the wallet is called, so a crash mid-call leaves a record to re-query.
@@ -100,7 +103,7 @@ public sealed partial class PaymentConfirmation(
         if (payment.State is PaymentStatus.Pending && payment.Wallet == wallet && samePayer
             && (payment.CodeUrl is not null || current?.Status == "requested"))
         {
-            return (null, Outcome.Ok(ToDto(payment))); // the open attempt (or the one being opened right now)
+            return (null, OpenOrInProgress(payment, payer)); // the open attempt (or the one being opened right now)
         }
 
         if (ClaimedByOther(payment, payer, now.ToUnixTimeMilliseconds()))
@@ -209,7 +212,7 @@ public sealed partial class PaymentConfirmation(
     private async Task<Outcome<PaymentDto>> LostTheStartAsync(PaymentRow payment, string wallet, PayerContext? payer, CancellationToken ct) =>
         await store.GetAsync(payment.MerchantId, payment.Id, ct) is not { } latest ? Failure.NotFound("payment")
             : ClaimedByOther(latest, payer, time.GetUtcNow().ToUnixTimeMilliseconds()) ? ClaimedProblem()
-            : latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? Outcome.Ok(ToDto(latest))
+            : latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? OpenOrInProgress(latest, payer)
             : Failure.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.");
 
     /// <summary>Asks the channel's wallet for the order. Not cancellable: the wallet may act on it, so its answer is never abandoned half way.</summary>
@@ -226,6 +229,18 @@ public sealed partial class PaymentConfirmation(
     private static bool ClaimedByOther(PaymentRow p, PayerContext? payer, long nowMs) =>
         p.PayerClaim is not null && p.PayerClaimUntil > nowMs && p.State is PaymentStatus.Created or PaymentStatus.Pending
         && p.PayerClaim != payer?.Session;
+
+    /// <summary>
+    /// The pending payment at this wallet, or — to the merchant's API while its order is still being opened (by another
+    /// request, or by a hub that died mid-call and whose attempt the unknown job re-queries within the lease bound) — a
+    /// retryable 409. The idempotency layer does not store a 409, so the key's answer is not fixed as a 200 without the
+    /// QR; the pages show the pending payment and poll until its QR is there.
+    /// </summary>
+    private Outcome<PaymentDto> OpenOrInProgress(PaymentRow payment, PayerContext? payer) =>
+        payment.CodeUrl is null && payer is null
+            ? Failure.Conflict("attempt_in_progress", "The wallet order for this payment is still being opened.",
+                "Retry the same request after Retry-After seconds; it then answers with the QR code.") with { RetryAfter = AttemptRetryAfter }
+            : Outcome.Ok(ToDto(payment));
 
     private static Failure ClaimedProblem() => Failure.Conflict("payment_claimed", "Someone else is paying this payment right now.",
         "Only one payer at a time; try again when their claim lapses.");

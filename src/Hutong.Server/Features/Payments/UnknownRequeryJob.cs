@@ -10,15 +10,16 @@ namespace Hutong.Server.Features.Payments;
 /// still 'requested' long after any wallet call must have ended (the hub stopped mid-call, so nobody recorded the answer).
 /// </summary>
 public sealed class UnknownRequeryJob(PaymentStore store, PaymentService payments, Db db, IOptions<HubOptions> options, HubMetrics metrics, TimeProvider time, ILogger<UnknownRequeryJob> log)
-    : QueueJob("unknown", Source, (item, ct) => HandleAsync(item, store, payments, db, ct), db, options.Value, metrics, time, log)
+    : QueueJob("unknown", Source(options.Value.Workers.LeaseFor), (item, ct) => HandleAsync(item, store, payments, db, ct), db, options.Value, metrics, time, log)
 {
-    /// <summary>A 'requested' attempt older than this outlived any wallet call: the hub died mid-call.</summary>
-    private static readonly TimeSpan OrphanAfter = TimeSpan.FromMinutes(2);
-
-    private static readonly WorkSource Source = new("payment_attempts", PaymentJobSql.Attempts,
+    /// <summary>
+    /// The attempts to re-query. A 'requested' attempt older than <paramref name="orphanAfter"/> (the lease bound,
+    /// Hutong:Workers:ItemTimeout + LeaseMargin) outlived any wallet call: its hub died mid-call.
+    /// </summary>
+    private static WorkSource Source(TimeSpan orphanAfter) => new("payment_attempts", PaymentJobSql.Attempts,
         "(x.status = 'unknown' AND x.next_check_at <= @now) OR (x.status = 'requested' AND x.updated_at <= @orphanedBefore)",
         "CASE WHEN x.status = 'unknown' THEN x.next_check_at ELSE x.updated_at END", "p.merchant_id", PaymentJobSql.AttemptChannel,
-        now => new DynamicParameters(new { orphanedBefore = now - (long)OrphanAfter.TotalMilliseconds }));
+        now => new DynamicParameters(new { orphanedBefore = now - (long)orphanAfter.TotalMilliseconds }));
 
     private static async Task HandleAsync(WorkItem item, PaymentStore store, PaymentService payments, Db db, CancellationToken ct)
     {

@@ -15,6 +15,13 @@ public sealed class WorkerOptions
     /// </summary>
     public TimeSpan LeaseMargin { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a claim lasts (<see cref="ItemTimeout"/> + <see cref="LeaseMargin"/>). A payment attempt still 'requested'
+    /// this long after it was committed is a dead hub's (its create call outlived any wallet timeout) and is re-queried,
+    /// so a confirm cut off by a dead hub is recovered within the same bound as the dead hub's claimed rows.
+    /// </summary>
+    public TimeSpan LeaseFor => ItemTimeout + LeaseMargin;
+
     /// <summary>The first wait after a pass that left an item as it was (wallet unreachable, amount mismatch); doubled each time.</summary>
     public TimeSpan BackoffBase { get; set; } = TimeSpan.FromSeconds(10);
 
