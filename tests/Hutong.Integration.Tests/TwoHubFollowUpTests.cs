@@ -1,5 +1,6 @@
 using System.Net;
 using Dapper;
+using Hutong.Integration.Tests.Contract;
 using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.ProfitSharing;
@@ -149,35 +150,9 @@ public sealed class TwoHubFollowUpTests(PostgresHub hub)
         await LedgerHoldsAsync();
     }
 
-    /// <summary>
-    /// Runs every pass in a loop of its own (all at once) while <paramref name="start"/> creates the work, until the probe it
-    /// returns reaches <paramref name="expected"/>; then stops the loops and waits for their last pass, so a second hub's late
-    /// double-count would be in the database before the test looks.
-    /// </summary>
-    private async Task RaceAsync(IReadOnlyList<Func<CancellationToken, Task>> passes, Func<Task<Func<Task<long>>>> start, long expected, string what)
-    {
-        using var stop = new CancellationTokenSource();
-        var loops = passes.Select(pass => Task.Run(async () =>
-        {
-            for (var round = 0; round < 10_000 && !stop.IsCancellationRequested; round++)
-            {
-                await pass(CancellationToken.None);
-                await Task.Delay(5, CancellationToken.None);
-            }
-        }, CancellationToken.None)).ToList();
-        try
-        {
-            var probe = await start();
-            await hub.EventuallyAsync(probe, n => n >= expected, TimeSpan.FromSeconds(60), what);
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await Task.WhenAll(loops);
-        }
-
-        await Task.Delay(500); // the hubs' own workers: any pass still running ends
-    }
+    /// <summary>Both hubs' passes race over the work <paramref name="start"/> creates (<see cref="HubRace"/>).</summary>
+    private Task RaceAsync(IReadOnlyList<Func<CancellationToken, Task>> passes, Func<Task<Func<Task<long>>>> start, long expected, string what) =>
+        HubRace.RunAsync(hub, passes, start, expected, what);
 
     private static void Expect(List<string> problems, string what, long expected, long actual)
     {
