@@ -88,8 +88,6 @@ public static class Problems
     public static string Type(string code) => $"urn:hutong:problem:{code}";
 
     // The wording of these lives with Failure (Hutong.Domain), which services return; these are for the edge itself.
-    public static ApiResult Validation(IDictionary<string, string[]> errors) => Failure.Validation(errors).ToApiResult();
-
     public static ApiResult Invalid(string param, string message) => Failure.Invalid(param, message).ToApiResult();
 
     public static ApiResult NotFound(string what) => Failure.NotFound(what).ToApiResult();
