@@ -120,6 +120,31 @@ public abstract class RoutingFailoverTests(HubFixture hub)
         Assert.Equal(HttpStatusCode.Conflict, (await hub.Admin().PostAsync("/admin/channels", new { id = acquirer, wallet = "wechatpay", mode = "acquirer", config })).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await hub.Admin().PostAsync("/admin/channels", new { id = "wx-x", wallet = "paypal", mode = "direct", config })).Status);
     }
+
+    [Fact]
+    public async Task Routes_for_a_merchant_or_wallet_that_does_not_exist_are_refused_and_nothing_is_stored()
+    {
+        var (_, merchantId, _) = await hub.NewMerchantAsync();
+        var rules = new { rules = new[] { new { channel = "wechatpay" } } };
+        var ghost = "mch_" + Guid.NewGuid().ToString("N");
+
+        foreach (var (path, what) in new[] { ($"/admin/merchants/{ghost}/routes/wechatpay", "merchant"), ($"/admin/merchants/{merchantId}/routes/paypal", "wallet") })
+        {
+            var saved = await hub.Admin().PostAsync(path, rules);
+            Assert.Equal(HttpStatusCode.NotFound, saved.Status);
+            Assert.Equal($"No such {what}.", saved.Str("title"));
+            Assert.Equal(HttpStatusCode.NotFound, (await hub.Admin().GetAsync(path)).Status);
+        }
+
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM routes WHERE merchant_id = @ghost", new { ghost }));
+
+        // A bounded list: every rule is checked against the channels on each save.
+        var tooMany = new { rules = Enumerable.Repeat(new { channel = "wechatpay" }, Hutong.Server.Features.Channels.ChannelAdminEndpoints.MaxRules + 1) };
+        var refused = await hub.Admin().PostAsync($"/admin/merchants/{merchantId}/routes/wechatpay", tooMany);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+        Assert.Equal("rules", refused.Str("param"));
+        Assert.Equal(HttpStatusCode.OK, (await hub.Admin().PostAsync($"/admin/merchants/{merchantId}/routes/wechatpay", rules)).Status);
+    }
 }
 
 [Collection("sqlite")]

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Hutong.Server.Features.Merchants;
 using Hutong.Server.Http;
 using Hutong.Server.Storage;
 
@@ -18,9 +19,19 @@ public static partial class ChannelAdminEndpoints
         admin.MapPost("/channels", CreateAsync).Accepts<CreateChannelRequest>("application/json").WithTags("Channels");
         admin.MapGet("/channels", async (WalletRegistry wallets, CancellationToken ct) => ApiResult.Ok(new { @object = "list", data = await wallets.ListAsync(ct) })).WithTags("Channels");
         admin.MapPost("/merchants/{merchantId}/routes/{wallet}", SaveRoutesAsync).Accepts<RouteRulesDto>("application/json").WithTags("Routes");
-        admin.MapGet("/merchants/{merchantId}/routes/{wallet}", async (string merchantId, string wallet, RoutingService routing, CancellationToken ct) =>
-            ApiResult.Ok(new { @object = "routes", merchant_id = merchantId, wallet, rules = await routing.RulesAsync(merchantId, wallet, ct) })).WithTags("Routes");
+        admin.MapGet("/merchants/{merchantId}/routes/{wallet}", async (string merchantId, string wallet, RoutingService routing, WalletRegistry wallets, MerchantStore merchants, CancellationToken ct) =>
+            await UnknownRouteOwnerAsync(merchantId, wallet, wallets, merchants, ct)
+            ?? ApiResult.Ok(new { @object = "routes", merchant_id = merchantId, wallet, rules = await routing.RulesAsync(merchantId, wallet, ct) })).WithTags("Routes");
     }
+
+    /// <summary>Most rules one merchant keeps for one wallet: each is checked against the channels on every save.</summary>
+    public const int MaxRules = 20;
+
+    // Routes for a merchant or wallet that does not exist would be stored and never used: say so instead.
+    private static async Task<ApiResult?> UnknownRouteOwnerAsync(string merchantId, string wallet, WalletRegistry wallets, MerchantStore merchants, CancellationToken ct) =>
+        !wallets.IsWalletName(wallet) ? Problems.NotFound("wallet")
+        : await merchants.GetAsync(merchantId, ct) is null ? Problems.NotFound("merchant")
+        : null;
 
     private static async Task<ApiResult> CreateAsync(HttpContext ctx, WalletRegistry wallets, WalletCatalog modules, SecretBox secrets)
     {
@@ -71,8 +82,13 @@ public static partial class ChannelAdminEndpoints
         return ApiResult.Created(new ChannelInfo(body.Id, wallet.Name, body.Mode, false));
     }
 
-    private static async Task<ApiResult> SaveRoutesAsync(HttpContext ctx, string merchantId, string wallet, RoutingService routing, WalletRegistry wallets)
+    private static async Task<ApiResult> SaveRoutesAsync(HttpContext ctx, string merchantId, string wallet, RoutingService routing, WalletRegistry wallets, MerchantStore merchants)
     {
+        if (await UnknownRouteOwnerAsync(merchantId, wallet, wallets, merchants, ctx.RequestAborted) is { } unknown)
+        {
+            return unknown;
+        }
+
         var (body, problem) = await RequestBody.ReadAsync<RouteRulesDto>(ctx.Request);
         if (problem is not null)
         {
@@ -80,6 +96,11 @@ public static partial class ChannelAdminEndpoints
         }
 
         var rules = body!.Rules ?? [];
+        if (rules.Count > MaxRules)
+        {
+            return Problems.Invalid("rules", $"At most {MaxRules} rules per merchant and wallet.");
+        }
+
         foreach (var rule in rules)
         {
             if (rule.Channel is null || await wallets.ChannelAsync(rule.Channel, ctx.RequestAborted) is not { } c || c.Wallet != wallet)
