@@ -29,6 +29,9 @@ internal static class HubPipeline
         {
             StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode
                 : Db.IsUnavailable(e) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
+            // An outage of the store is expected (a restart, a fail-over) and says nothing new per request: one warning
+            // line each (Problems.Customize), not an error with a stack trace for every request that met it.
+            SuppressDiagnosticsCallback = c => Db.IsUnavailable(c.Exception),
         });
         app.UseStatusCodePages();
         app.UseRateLimiter();

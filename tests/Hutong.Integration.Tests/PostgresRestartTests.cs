@@ -111,6 +111,13 @@ public sealed class PostgresRestartTests(PrivatePostgresHub hub, ITestOutputHelp
         var slow = all.Where(o => o.Took > RequestBound).ToList();
         Assert.True(slow.Count == 0, $"{slow.Count} requests took longer than {RequestBound}; slowest {slow.MaxBy(o => o.Took)}");
 
+        // The outage is logged a line at a time, without stack traces: not an error per request or per job pass.
+        var traced = hub.Logs.Lines.Where(l => l.Level >= Microsoft.Extensions.Logging.LogLevel.Error && l.Message.Contains("   at ", StringComparison.Ordinal)).ToList();
+        output.WriteLine($"{hub.Logs.Lines.Count(l => l.Category == "Hutong.Store")} store-unavailable warnings; {traced.Count} errors with a stack trace: "
+            + string.Join(", ", traced.GroupBy(l => l.Category + " " + l.Message.Split('\n')[0][..Math.Min(80, l.Message.Split('\n')[0].Length)]).Select(g => $"{g.Key} ×{g.Count()}")));
+        Assert.True(traced.Count == 0, $"{traced.Count} errors with a stack trace during the outage; first: {traced.FirstOrDefault()}");
+        Assert.Contains(hub.Logs.Lines, l => l.Category == "Hutong.Store" && l.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+
         // Both hubs took payments again after the restart (creates go through the group-committing writers).
         foreach (var name in new[] { "A", "B" })
         {

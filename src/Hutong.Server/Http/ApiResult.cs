@@ -116,6 +116,9 @@ public static class Problems
             context.ProblemDetails.Title = "The service is briefly unavailable.";
             context.ProblemDetails.Detail = "Retry shortly; repeat a POST with the same Idempotency-Key.";
             context.HttpContext.Response.Headers.RetryAfter = "1";
+            context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Hutong.Store")
+                .LogWarning("{Method} {Path} answered 503: the store is unavailable ({Reason})", context.HttpContext.Request.Method,
+                    context.HttpContext.Request.Path, context.Exception!.GetBaseException().Message);
         }
         else if (status >= 500)
         {

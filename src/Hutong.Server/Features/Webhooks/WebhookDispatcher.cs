@@ -107,7 +107,10 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             catch (Exception e)
             {
                 _meter.Pass(time.GetElapsedTime(started), "failed");
-                LogLoopError(log, e);
+                if (!StoreLog.WhenUnavailable(log, e, "Webhook dispatcher"))
+                {
+                    LogLoopError(log, e);
+                }
             }
 
             if (!busy)
@@ -273,7 +276,11 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             {
                 // Losing a batch would send all its deliveries again once their leases lapse: record each on its own, so a
                 // failing one fails alone.
-                LogLoopError(log, e);
+                if (!StoreLog.WhenUnavailable(log, e, "Webhook outcomes"))
+                {
+                    LogLoopError(log, e);
+                }
+
                 foreach (var o in batch)
                 {
                     try
@@ -282,7 +289,10 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
                     }
                     catch (Exception alone)
                     {
-                        LogLoopError(log, alone);
+                        if (!StoreLog.WhenUnavailable(log, alone, "Webhook outcome"))
+                        {
+                            LogLoopError(log, alone);
+                        }
                     }
                 }
             }

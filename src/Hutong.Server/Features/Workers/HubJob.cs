@@ -95,7 +95,10 @@ public abstract partial class HubJob : BackgroundService
             }
             catch (Exception e) when (!stop.IsCancellationRequested)
             {
-                LogPassFailed(_log, e, Name, Interval);
+                if (!StoreLog.WhenUnavailable(_log, e, "Job " + Name))
+                {
+                    LogPassFailed(_log, e, Name, Interval);
+                }
             }
 
             try

@@ -58,7 +58,10 @@ public sealed partial class WorkQueue(
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 meter.Pass(time.GetElapsedTime(started), "failed");
-                LogDispatchFailed(log, e, name);
+                if (!StoreLog.WhenUnavailable(log, e, "Worker job " + name))
+                {
+                    LogDispatchFailed(log, e, name);
+                }
             }
 
             try
