@@ -34,6 +34,10 @@ var growthRows = (long)Arg("--growth", smoke ? 100_000 : 0);
 var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart)
 var rounds = Arg("--rounds", smoke ? 1 : 3); // PostgreSQL: ceiling and create measured one after the other, this many times
 var maxInstances = Arg("--instances", 3); // PostgreSQL: create with 1..N hub processes
+var openLoad = Arg("--open-load", 75); // PostgreSQL: the open-loop create row's offered rate, in % of the same round's ceiling
+// Open loop: room for far more requests in flight than a healthy hub has (~rate × latency, a few dozen), so the schedule
+// slips only when the hub falls far behind, and then the slip is charged as latency.
+const int OpenLoopInFlight = 512;
 var pg = Environment.GetEnvironmentVariable("HUTONG_BENCH_PG") ?? Environment.GetEnvironmentVariable("HUTONG_TEST_PG");
 
 Console.WriteLine($"Hutong load benchmark — {Environment.ProcessorCount} cores, {connections} concurrent clients, {seconds}s per run{(smoke ? " (smoke)" : string.Empty)}");
@@ -128,6 +132,8 @@ if (storeArg is "postgres" or "both" && only is "all" or "create" or "instances"
         // moves from minute to minute, so each create is set against its own neighbour and the medians are reported.
         var ratios = new List<double>();
         var p99s = new List<double>();
+        var openRatios = new List<double>();
+        var openP99s = new List<double>();
         var pgCommits = 0.0;
         for (var round = 1; round <= rounds && only is "all" or "create"; round++)
         {
@@ -139,12 +145,28 @@ if (storeArg is "postgres" or "both" && only is "all" or "create" or "instances"
             Console.WriteLine($"{"  ratio to PostgreSQL single-row commit ceiling",-44} {r.PerSecond / pgCommits,10:P0}");
             ratios.Add(r.PerSecond / pgCommits);
             p99s.Add(r.P99);
+
+            // The issue's target (create at >= 75 % of the ceiling with p99 <= 25 ms) is a latency at a given throughput:
+            // 64 closed-loop clients cannot show it (by Little's law their mean latency is 64 / rate, ~25 ms at 2,500/s),
+            // so the same round also offers creates at a fixed rate, open loop, latency counted from each request's schedule.
+            var rate = pgCommits * openLoad / 100;
+            var o = await OnFreshDatabaseAsync(pg, cs => RunHubAsync(StoreProvider.Postgres, cs, seconds, OpenLoopInFlight, openRate: rate));
+            Print($"create payment, PostgreSQL, open loop {openLoad} %", o, kestrel.PerSecond);
+            var met = o.PerSecond / pgCommits >= 0.75 && o.P99 <= 25 && o.Errors == 0;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{"  offered/s; achieved ÷ ceiling; ≥75 %, p99≤25",-44} {o.Offered,10:N0} {o.PerSecond / pgCommits,8:P0} {(met ? "met" : "NOT met"),8}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{"  creates/commit; ms statements, ms commit",-44} {o.WritesPerCommit,10:F1} {o.WriterUsPerWrite * o.WritesPerCommit / 1000,8:F2} {o.CommitMs,8:F2}"));
+            openRatios.Add(o.PerSecond / pgCommits);
+            openP99s.Add(o.P99);
         }
 
         if (ratios.Count > 1)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{$"  median of {ratios.Count}: ratio to ceiling, p99 ms",-44} {Median(ratios),10:P0} {"",8} {Median(p99s),8:F2}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{$"  median of {openRatios.Count}, open loop: ratio, p99 ms",-44} {Median(openRatios),10:P0} {"",8} {Median(openP99s),8:F2}"));
         }
 
         if (only is "all" or "instances")
@@ -269,7 +291,7 @@ async Task<LoadResult> RunKestrelBaselineAsync(int secs, int conns)
     }
 }
 
-async Task<LoadResult> RunHubAsync(StoreProvider provider, string connectionString, int secs, int conns)
+async Task<LoadResult> RunHubAsync(StoreProvider provider, string connectionString, int secs, int conns, double? openRate = null)
 {
     await using var hub = await BenchHub.StartAsync(new Dictionary<string, string?>
     {
@@ -281,7 +303,9 @@ async Task<LoadResult> RunHubAsync(StoreProvider provider, string connectionStri
     var db = hub.App.Services.GetRequiredService<Db>();
     var (commits0, writes0) = db.GroupCommitStats;
     var (work0, commit0) = db.WriterTime;
-    var result = await LoadAsync(hub.BaseUrl + "/v1/payments", key, secs, conns);
+    var result = openRate is { } rate
+        ? await LoadUrlsAsync([hub.BaseUrl + "/v1/payments"], key, secs, conns, openRate: rate)
+        : await LoadAsync(hub.BaseUrl + "/v1/payments", key, secs, conns);
     var (commits1, writes1) = db.GroupCommitStats;
     var (work1, commit1) = db.WriterTime;
     var writes = writes1 - writes0;
@@ -336,8 +360,9 @@ async Task<LoadResult> RunRedirectsAsync(string connectionString, int secs, int 
 static Task<LoadResult> LoadAsync(string url, string? apiKey, int secs, int conns, Func<long, HttpRequestMessage>? request = null, Func<int, bool>? success = null) =>
     LoadUrlsAsync([url], apiKey, secs, conns, request, success);
 
-// Creates against the given URLs in turn (several hubs behind a round-robin balancer).
-static async Task<LoadResult> LoadUrlsAsync(string[] urls, string? apiKey, int secs, int conns, Func<long, HttpRequestMessage>? request = null, Func<int, bool>? success = null, Func<TimeSpan>? hubCpu = null)
+// Creates against the given URLs in turn (several hubs behind a round-robin balancer): from conns closed-loop clients, or
+// open loop at openRate requests/s with at most conns in flight.
+static async Task<LoadResult> LoadUrlsAsync(string[] urls, string? apiKey, int secs, int conns, Func<long, HttpRequestMessage>? request = null, Func<int, bool>? success = null, Func<TimeSpan>? hubCpu = null, double? openRate = null)
 {
     using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = conns, PooledConnectionLifetime = Timeout.InfiniteTimeSpan, AllowAutoRedirect = false })
     {
@@ -373,7 +398,9 @@ static async Task<LoadResult> LoadUrlsAsync(string[] urls, string? apiKey, int s
         return (Stopwatch.GetTimestamp() - t0, (int)resp.StatusCode is 200 or 201);
     }
 
-    return await Load.MeasureAsync(secs, conns, OneAsync, hubCpu);
+    return openRate is { } rate
+        ? await OpenLoop.MeasureAsync(rate, secs, Math.Min(2, secs), conns, OneAsync)
+        : await Load.MeasureAsync(secs, conns, OneAsync, hubCpu);
 }
 
 static async Task<double> SqliteCommitCeilingAsync(int secs)
@@ -463,6 +490,9 @@ internal sealed record LoadResult(double PerSecond, double P50, double P99, int 
 
     /// <summary>CPU time of the hub processes alone per request, when the hubs run in processes of their own.</summary>
     public double? HubCpuUsPerRequest { get; init; }
+
+    /// <summary>Open loop: the requests/s offered (<see cref="PerSecond"/> is what was answered).</summary>
+    public double? Offered { get; init; }
 }
 
 internal static class Load
