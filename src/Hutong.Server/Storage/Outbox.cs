@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using Dapper;
 using Hutong.Domain;
 
@@ -18,6 +19,13 @@ public sealed record PreparedEvent(string Id, string MerchantId, string Type, st
 /// </summary>
 public static class Outbox
 {
+    internal const string InsertSql = "INSERT INTO outbox (id, merchant_id, type, payload, created_at, trace_parent) VALUES (@Id, @MerchantId, @Type, @Payload, @CreatedAt, @TraceParent)";
+
+    // The transactions that inserted an event: once one commits, Db says so (Db.EventsCommitted) and the webhook
+    // dispatcher fans out then, instead of on every wake-up of its loop. Weak: a transaction that never commits is forgotten.
+    private static readonly ConditionalWeakTable<DbTransaction, object> Inserted = new();
+    private static readonly object Marker = new();
+
     public static async Task<string> AddAsync(DbConnection c, DbTransaction t, string merchantId, string type, object data, DateTimeOffset now, string? traceParent = null)
     {
         var e = Prepare(merchantId, type, data, now, traceParent);
@@ -32,7 +40,17 @@ public static class Outbox
         return new PreparedEvent(id, merchantId, type, ApiJson.Serialize(new EventEnvelope(id, "event", type, now, new EventData(data))), now.ToUnixTimeMilliseconds(), traceParent);
     }
 
-    public static Task InsertAsync(DbConnection c, DbTransaction t, PreparedEvent e) => c.ExecuteAsync(Insert(e).Sql, e, t);
+    public static Task InsertAsync(DbConnection c, DbTransaction t, PreparedEvent e)
+    {
+        NoteInserted(t);
+        return c.ExecuteAsync(InsertSql, e, t);
+    }
+
+    /// <summary>Records that <paramref name="t"/> inserts an event (see <see cref="TakeInserted"/>).</summary>
+    internal static void NoteInserted(DbTransaction t) => Inserted.AddOrUpdate(t, Marker);
+
+    /// <summary>Whether <paramref name="t"/> inserted an event, forgetting it: the store asks once the transaction committed.</summary>
+    internal static bool TakeInserted(DbTransaction t) => Inserted.Remove(t);
 
     /// <summary>Marks the events of these seqs handed to the webhook dispatcher (PostgreSQL: the rows its fan-out locked).</summary>
     public static Task MarkDispatchedAsync(DbConnection c, DbTransaction t, long[] seqs, long now) =>
@@ -42,6 +60,5 @@ public static class Outbox
     public static Task MarkDispatchedThroughAsync(DbConnection c, DbTransaction t, long last, long now) =>
         c.ExecuteAsync("UPDATE outbox SET dispatched_at = @now WHERE dispatched_at IS NULL AND seq <= @last", new { now, last }, t);
 
-    public static Statement Insert(PreparedEvent e) =>
-        new("INSERT INTO outbox (id, merchant_id, type, payload, created_at, trace_parent) VALUES (@Id, @MerchantId, @Type, @Payload, @CreatedAt, @TraceParent)", e);
+    public static Statement Insert(PreparedEvent e) => new(InsertSql, e);
 }

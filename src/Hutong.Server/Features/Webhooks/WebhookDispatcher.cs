@@ -40,8 +40,17 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
     private readonly SemaphoreSlim _slots = new(MaxInFlight(options.Value.Webhooks));
     private readonly Dictionary<string, int> _inFlight = new(StringComparer.Ordinal);
 
-    // Nudges the loop when a send ends (its endpoint may take the next delivery) or an outcome is recorded (a retry may be due).
+    // Nudges the loop when this hub commits an event (there is something to fan out), when a send ends while due deliveries
+    // were left waiting for a free send, or when a failed attempt's retry was recorded. Not on every send or outcome: each
+    // pass costs a fan-out write and a scan for due deliveries, and that per event was most of the hub's CPU per webhook.
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    // 1 when this hub committed an event since the last fan-out (set from Db.EventsCommitted); the first pass fans out anyway.
+    private int _eventsCommitted = 1;
+
+    // True when the last pass left due deliveries for want of a free send: a send ending should then start the next one.
+    private volatile bool _starved;
+    private long _lastFanOut;
     private readonly Channel<Outcome> _outcomes = Channel.CreateUnbounded<Outcome>(new UnboundedChannelOptions { SingleReader = true });
 
     // This job's metrics: a delivery attempt is an item (processed when the receiver took it, failed otherwise); a pass
@@ -63,13 +72,24 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
 
     public override void Dispose()
     {
+        db.EventsCommitted -= OnEventsCommitted;
         _http.Dispose();
         _slots.Dispose();
         base.Dispose();
     }
 
+    private void OnEventsCommitted()
+    {
+        Volatile.Write(ref _eventsCommitted, 1);
+        _wake.Writer.TryWrite(true);
+    }
+
+    /// <summary>How often the loop looks without being nudged: for events other hubs committed and retries coming due.</summary>
+    private TimeSpan Poll => options.Value.WorkerPollInterval / 4;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        db.EventsCommitted += OnEventsCommitted;
         var recorder = Task.Run(RecordOutcomesAsync, CancellationToken.None);
         try
         {
@@ -96,7 +116,18 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             var started = time.GetTimestamp();
             try
             {
-                busy |= await FanOutAsync(stoppingToken) > 0;
+                // Fan out when this hub committed events, or on the poll (other hubs' events; a signal is never needed for
+                // correctness), and again at once while a fan-out fills its batch.
+                if (Interlocked.Exchange(ref _eventsCommitted, 0) == 1 || time.GetElapsedTime(_lastFanOut) >= Poll)
+                {
+                    _lastFanOut = started;
+                    if (await FanOutAsync(stoppingToken) == FanOutBatch)
+                    {
+                        busy = true;
+                        Volatile.Write(ref _eventsCommitted, 1);
+                    }
+                }
+
                 busy |= await StartDueAsync(stoppingToken);
                 _meter.Pass(time.GetElapsedTime(started), "ok");
             }
@@ -117,7 +148,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             {
                 // Until a send ends or an outcome is recorded, or the next poll for new events.
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                await Task.WhenAny(Task.Delay(options.Value.WorkerPollInterval / 4, time, wait.Token), _wake.Reader.WaitToReadAsync(wait.Token).AsTask());
+                await Task.WhenAny(Task.Delay(Poll, time, wait.Token), _wake.Reader.WaitToReadAsync(wait.Token).AsTask());
                 await wait.CancelAsync();
                 _wake.Reader.TryRead(out _);
             }
@@ -138,6 +169,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         var free = _slots.CurrentCount;
         if (free == 0)
         {
+            _starved = true; // (a send ending wakes the loop)
             return false;
         }
 
@@ -148,23 +180,25 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         // endpoint's free share can only be as many as the sends this hub has in flight.
         var due = await _store.DueAsync(nowMs, perEndpoint, MaxInFlight(Options), ct);
         var picked = new List<DueDelivery>();
+        var left = false;
         lock (_inFlight)
         {
             foreach (var d in due)
             {
-                if (picked.Count == free)
-                {
-                    break;
-                }
-
                 var n = _inFlight.GetValueOrDefault(d.EndpointId);
-                if (n < perEndpoint && _slots.Wait(0, CancellationToken.None))
+                if (picked.Count < free && n < perEndpoint && _slots.Wait(0, CancellationToken.None))
                 {
                     _inFlight[d.EndpointId] = n + 1;
                     picked.Add(d);
                 }
+                else
+                {
+                    left = true; // no free send (overall or for its endpoint): the next send to end starts it
+                }
             }
         }
+
+        _starved = left;
 
         if (picked.Count == 0)
         {
@@ -214,7 +248,10 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         }
 
         _slots.Release();
-        _wake.Writer.TryWrite(true);
+        if (_starved)
+        {
+            _wake.Writer.TryWrite(true);
+        }
     }
 
     private async Task SendAndQueueOutcomeAsync(DueDelivery d, long lease, CancellationToken ct)
@@ -297,7 +334,11 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
                 }
             }
 
-            _wake.Writer.TryWrite(true);
+            // A failed attempt's retry may already be due (a Retry-After of 0, a small TimeScale); a delivered one frees nothing.
+            if (batch.Exists(o => o.Status is not (>= 200 and < 300)))
+            {
+                _wake.Writer.TryWrite(true);
+            }
         }
     }
 

@@ -102,6 +102,21 @@ public sealed class Db : IAsyncDisposable
 
     public StoreProvider Provider => _options.Provider;
 
+    /// <summary>
+    /// Raised after a write that inserted an outbox event committed (on the committing thread: handlers only take note),
+    /// so the webhook dispatcher fans out when there is something to fan out. Events another hub commits are not seen
+    /// here; the dispatcher's poll finds them.
+    /// </summary>
+    public event Action? EventsCommitted;
+
+    private void Committed(bool events)
+    {
+        if (events)
+        {
+            EventsCommitted?.Invoke();
+        }
+    }
+
     /// <summary>The PostgreSQL data source (null on SQLite), for the health check and tracing.</summary>
     internal NpgsqlDataSource? PgDataSource => _pg;
 
@@ -195,6 +210,7 @@ public sealed class Db : IAsyncDisposable
             await using var tx = await c.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
             var result = await work(c, tx);
             await tx.CommitAsync(ct);
+            Committed(Outbox.TakeInserted(tx));
             return result;
         }
 
@@ -238,6 +254,11 @@ public sealed class Db : IAsyncDisposable
 
     private static Func<DbConnection, DbTransaction, Task<bool>> RunBatch(WriteBatch write) => async (c, t) =>
     {
+        if (write.AddsEvents)
+        {
+            Outbox.NoteInserted(t);
+        }
+
         await HotStatements.ExecuteAsync(c, t, write);
         write.Check();
         return true;
@@ -281,6 +302,7 @@ public sealed class Db : IAsyncDisposable
                 Interlocked.Add(ref _commitTicks, System.Diagnostics.Stopwatch.GetTimestamp() - t1);
                 Interlocked.Increment(ref _commits);
                 Interlocked.Add(ref _batchedWrites, group.Count);
+                Committed(batches.Exists(b => b.AddsEvents));
                 for (var i = 0; i < group.Count; i++)
                 {
                     group[i].Done.TrySetResult();
@@ -416,6 +438,7 @@ public sealed class Db : IAsyncDisposable
                 var t1 = System.Diagnostics.Stopwatch.GetTimestamp();
                 tx.Commit();
                 var t2 = System.Diagnostics.Stopwatch.GetTimestamp();
+                Committed(Outbox.TakeInserted(tx));
                 Interlocked.Add(ref _workTicks, t1 - t0);
                 Interlocked.Add(ref _commitTicks, t2 - t1);
                 Interlocked.Increment(ref _commits);

@@ -17,6 +17,9 @@ public sealed class WriteBatch(int capacity = 4)
 
     internal int Count { get; private set; }
 
+    /// <summary>True when a statement inserts an outbox event (the store signals its commit, see Db.EventsCommitted).</summary>
+    internal bool AddsEvents { get; private set; }
+
     /// <summary>Adds a statement; <paramref name="check"/>, if any, is given the rows it affected before the commit.</summary>
     public Affected Add(Statement statement, Action<int>? check = null)
     {
@@ -30,6 +33,7 @@ public sealed class WriteBatch(int capacity = 4)
             Array.Resize(ref _entries, _entries.Length * 2);
         }
 
+        AddsEvents |= ReferenceEquals(statement.Sql, Outbox.InsertSql);
         _entries[Count] = new Entry(statement, check);
         return new Affected(this, Count++);
     }
