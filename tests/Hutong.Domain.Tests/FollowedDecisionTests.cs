@@ -42,6 +42,39 @@ public class FollowedDecisionTests
         }
     }
 
+    [Theory]
+    [InlineData(RefundState.Pending, false, WalletLookup.NotQueried, NextCall.Send)] // no hub claimed it before: sent
+    [InlineData(RefundState.Pending, true, WalletLookup.NotQueried, NextCall.Query)] // a hub's claim lapsed mid-call: asked first
+    [InlineData(RefundState.Pending, true, WalletLookup.Found, NextCall.Record)] // the wallet has it: its answer, no second send
+    [InlineData(RefundState.Pending, true, WalletLookup.NotFound, NextCall.Send)] // the wallet never got it: sent (the same out_refund_no)
+    [InlineData(RefundState.Pending, true, WalletLookup.NoAnswer, NextCall.Record)] // no answer: unknown, queried later — never sent blind
+    [InlineData(RefundState.Processing, false, WalletLookup.NotQueried, NextCall.Query)] // the wallet answered once: sent, whatever sent_at says
+    [InlineData(RefundState.Processing, false, WalletLookup.NoAnswer, NextCall.Record)]
+    [InlineData(RefundState.Unknown, false, WalletLookup.NotQueried, NextCall.Query)]
+    [InlineData(RefundState.Unknown, true, WalletLookup.NotFound, NextCall.Send)]
+    [InlineData(RefundState.Unknown, true, WalletLookup.Found, NextCall.Record)]
+    public void A_refund_is_sent_only_when_no_hub_may_have_sent_it_or_the_wallet_never_got_it(RefundState state, bool sendStarted, WalletLookup lookup, NextCall next) =>
+        Assert.Equal(next, RefundDecisions.Call(state, sendStarted, lookup));
+
+    [Theory]
+    [InlineData(RefundState.Succeeded)]
+    [InlineData(RefundState.Failed)]
+    public void A_final_refund_takes_no_wallet_call(RefundState final) =>
+        Assert.Throws<IllegalTransitionException>(() => RefundDecisions.Call(final, sendStarted: true, WalletLookup.NotQueried));
+
+    [Fact]
+    public void A_send_may_follow_only_no_claim_before_or_a_not_found()
+    {
+        foreach (var lookup in Enum.GetValues<WalletLookup>())
+        {
+            foreach (var sent in new[] { false, true })
+            {
+                var send = SendOnce.Next(sent, lookup) == NextCall.Send;
+                Assert.Equal(lookup == WalletLookup.NotFound || (lookup == WalletLookup.NotQueried && !sent), send);
+            }
+        }
+    }
+
     [Fact]
     public void Amount_refunded_never_exceeds_the_capture()
     {

@@ -34,6 +34,22 @@ public static class RefundDecisions
     }
 
     /// <summary>
+    /// The wallet call an open refund takes next (<see cref="SendOnce"/>): a pending refund no hub claimed before is sent;
+    /// one a hub claimed before (it may have died or stalled mid-call), or one the wallet already answered for, is queried
+    /// first and sent again only when the wallet never got it. A final refund takes no call.
+    /// </summary>
+    /// <param name="sendStarted">The refund's sent_at was set when this hub read it: a hub claimed it to send before.</param>
+    public static NextCall Call(RefundState state, bool sendStarted, WalletLookup lookup)
+    {
+        if (RefundStates.Machine.IsFinal(state))
+        {
+            throw new IllegalTransitionException($"A {state.ToWire()} refund takes no wallet call.");
+        }
+
+        return SendOnce.Next(sendStarted || state != RefundState.Pending, lookup);
+    }
+
+    /// <summary>
     /// The payment's amount_refunded once a merchant refund succeeded: never more than was captured (refunds are
     /// checked against the capture when created, so more here means a refund was counted twice — refused, not stored).
     /// </summary>

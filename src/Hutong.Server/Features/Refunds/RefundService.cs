@@ -171,22 +171,33 @@ public sealed partial class RefundService(
         var request = connector is IProfitSharingConnector { Policy.Returns: Hutong.Domain.Settlement.SplitReturnMode.WithRefund } && payment.ProfitSharing is not null
             ? Request(refund, attempt, payment) with { RoyaltyReturns = await profitSharing.RoyaltyReturnsAsync(refund.Id, ct) }
             : Request(refund, attempt, payment);
-        RefundResult result;
-        if (refund.Status == "pending")
+        // Sent only if no hub claimed it to send before (sent_at as read, before this hub's claim): one that did may have
+        // died or stalled mid-call with the refund already at the wallet, so it is asked first, and re-sent only if the
+        // wallet never got it (decided in the domain: RefundDecisions.Call).
+        var state = RefundStates.FromWire(refund.Status);
+        var sendStarted = refund.SentAt is not null;
+        RefundResult? result = null;
+        if (RefundDecisions.Call(state, sendStarted, WalletLookup.NotQueried) == NextCall.Query)
+        {
+            result = await connector.QueryRefundAsync(attempt.OutTradeNo, refund.OutRefundNo, ct);
+        }
+
+        if (RefundDecisions.Call(state, sendStarted, Lookup(result)) == NextCall.Send)
         {
             result = await connector.RefundAsync(request, CancellationToken.None);
         }
-        else
-        {
-            result = await connector.QueryRefundAsync(attempt.OutTradeNo, refund.OutRefundNo, ct);
-            if (result is { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.NotFound })
-            {
-                result = await connector.RefundAsync(request, CancellationToken.None); // never arrived: send the same refund again
-            }
-        }
 
-        await RecordAsync(refund, attempt.Wallet, result, ct);
+        await RecordAsync(refund, attempt.Wallet, result!, ct);
     }
+
+    /// <summary>What a refund query (null: none made) found at the wallet.</summary>
+    private static WalletLookup Lookup(RefundResult? queried) => queried switch
+    {
+        null => WalletLookup.NotQueried,
+        { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.NotFound } => WalletLookup.NotFound,
+        { Outcome: WalletCallOutcome.Ok or WalletCallOutcome.Rejected } => WalletLookup.Found,
+        _ => WalletLookup.NoAnswer,
+    };
 
     private RefundRequest Request(RefundRow r, AttemptRow a, PaymentRow p) =>
         new(a.OutTradeNo, r.OutRefundNo, new Money(r.Amount, Currency.Parse(r.Currency)), p.Money,

@@ -40,6 +40,9 @@ public sealed class RefundRow
 
     public int Checks { get; set; }
 
+    /// <summary>When a hub first claimed it to make its wallet call (0017); set when read: the wallet may have it, so it is queried before any send.</summary>
+    public long? SentAt { get; set; }
+
     public long? NextCheckAt { get; set; }
 
     public long CreatedAt { get; set; }

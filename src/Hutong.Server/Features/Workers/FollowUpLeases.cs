@@ -33,14 +33,18 @@ public sealed class FollowUpLeases(Db db, WorkerOptions options, TimeProvider ti
         _ => throw new ArgumentOutOfRangeException(nameof(table), table, null),
     };
 
-    /// <summary>The lease's end when claimed, or null when another hub has it or its status moved on since it was read.</summary>
+    /// <summary>
+    /// The lease's end when claimed, or null when another hub has it or its status moved on since it was read. The claim
+    /// also stamps sent_at (0017) the first time, committed before the wallet call: whoever takes the row over after this
+    /// claim lapses knows the wallet may have the call, and queries before it sends (<see cref="Hutong.Domain.FollowUps.SendOnce"/>).
+    /// </summary>
     public async Task<long?> ClaimAsync(FollowedTable table, string id, string readStatus, CancellationToken ct)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var until = now + (long)(options.ItemTimeout + options.LeaseMargin).TotalMilliseconds;
         var claimed = await db.WriteAsync((c, t) => c.ExecuteAsync(
             $"""
-            UPDATE {Name(table)} SET lease_until = @until, leased_by = @Instance
+            UPDATE {Name(table)} SET lease_until = @until, leased_by = @Instance, sent_at = COALESCE(sent_at, @now)
             WHERE id = @id AND status = @readStatus AND (lease_until IS NULL OR lease_until <= @now)
             """, new { until, Instance, id, readStatus, now }, t), ct);
         return claimed == 1 ? until : null;
