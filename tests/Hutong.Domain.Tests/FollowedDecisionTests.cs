@@ -113,6 +113,41 @@ public class FollowedDecisionTests
     }
 
     [Theory]
+    [InlineData(SplitOrderState.Pending, false, WalletLookup.NotQueried, NextCall.Send)]
+    [InlineData(SplitOrderState.Pending, true, WalletLookup.NotQueried, NextCall.Query)] // a claim lapsed mid-call: asked first
+    [InlineData(SplitOrderState.Pending, true, WalletLookup.Found, NextCall.Record)]
+    [InlineData(SplitOrderState.Pending, true, WalletLookup.NoAnswer, NextCall.Record)]
+    [InlineData(SplitOrderState.Pending, true, WalletLookup.NotFound, NextCall.Send)]
+    [InlineData(SplitOrderState.Processing, false, WalletLookup.NotQueried, NextCall.Query)]
+    [InlineData(SplitOrderState.Unknown, false, WalletLookup.NotFound, NextCall.Send)]
+    public void A_split_is_sent_only_when_no_hub_may_have_sent_it_or_the_wallet_never_got_it(SplitOrderState state, bool sendStarted, WalletLookup lookup, NextCall next) =>
+        Assert.Equal(next, SplitDecisions.Call(state, sendStarted, lookup));
+
+    [Theory]
+    [InlineData(SplitReturnState.Pending, false, WalletLookup.NotQueried, NextCall.Send)]
+    [InlineData(SplitReturnState.Pending, true, WalletLookup.NotQueried, NextCall.Query)]
+    [InlineData(SplitReturnState.Pending, true, WalletLookup.NoAnswer, NextCall.Record)]
+    [InlineData(SplitReturnState.Pending, true, WalletLookup.NotFound, NextCall.Send)]
+    [InlineData(SplitReturnState.Unknown, false, WalletLookup.NotQueried, NextCall.Query)]
+    [InlineData(SplitReturnState.Unknown, false, WalletLookup.Found, NextCall.Record)]
+    public void A_return_is_sent_only_when_no_hub_may_have_sent_it_or_the_wallet_never_got_it(SplitReturnState state, bool sendStarted, WalletLookup lookup, NextCall next) =>
+        Assert.Equal(next, SplitDecisions.ReturnCall(state, sendStarted, lookup));
+
+    [Fact]
+    public void A_split_or_return_that_is_not_open_at_the_wallet_takes_no_wallet_call()
+    {
+        foreach (var s in new[] { SplitOrderState.Scheduled, SplitOrderState.Succeeded, SplitOrderState.Failed })
+        {
+            Assert.Throws<IllegalTransitionException>(() => SplitDecisions.Call(s, sendStarted: true, WalletLookup.NotQueried));
+        }
+
+        foreach (var s in new[] { SplitReturnState.AwaitingRefund, SplitReturnState.Succeeded, SplitReturnState.Failed, SplitReturnState.Canceled })
+        {
+            Assert.Throws<IllegalTransitionException>(() => SplitDecisions.ReturnCall(s, sendStarted: true, WalletLookup.NotQueried));
+        }
+    }
+
+    [Theory]
     [InlineData(SplitReturnState.Pending, WalletAnswer.Succeeded, SplitReturnState.Succeeded, true)]
     [InlineData(SplitReturnState.Pending, WalletAnswer.Failed, SplitReturnState.Failed, true)]
     [InlineData(SplitReturnState.Pending, WalletAnswer.Processing, SplitReturnState.Unknown, false)]

@@ -50,6 +50,21 @@ public static class SplitDecisions
             : new SplitDecision(current.CheckLater(to, schedule, now).Next, Settled: false);
     }
 
+    /// <summary>
+    /// The wallet call a planned split takes next (<see cref="SendOnce"/>): sent only if no hub claimed it to send before
+    /// and the wallet never answered for it; otherwise queried first, and sent again only when the wallet never got it.
+    /// </summary>
+    public static NextCall Call(SplitOrderState state, bool sendStarted, WalletLookup lookup) =>
+        state is SplitOrderState.Pending or SplitOrderState.Processing or SplitOrderState.Unknown
+            ? SendOnce.Next(sendStarted || state != SplitOrderState.Pending, lookup)
+            : throw new IllegalTransitionException($"A {state.ToWire()} split takes no wallet call.");
+
+    /// <summary>As <see cref="Call"/>, for a return order (pending: not yet sent; unknown: sent, no final answer).</summary>
+    public static NextCall ReturnCall(SplitReturnState state, bool sendStarted, WalletLookup lookup) =>
+        state is SplitReturnState.Pending or SplitReturnState.Unknown
+            ? SendOnce.Next(sendStarted || state != SplitReturnState.Pending, lookup)
+            : throw new IllegalTransitionException($"A {state.ToWire()} split return takes no wallet call.");
+
     /// <summary>The hub gives up on a split before (or instead of) the wallet: no receivers, wallet cannot split, payment refunded.</summary>
     public static SplitDecision Fail(FollowUp<SplitOrderState> current)
     {

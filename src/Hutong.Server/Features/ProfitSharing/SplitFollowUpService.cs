@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text.Json;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
+using Hutong.Domain.FollowUps;
 using Hutong.Domain.Ledger;
 using Hutong.Domain.Payments;
 using Hutong.Domain.Settlement;
@@ -89,46 +90,59 @@ public sealed partial class SplitFollowUpService(
         }
 
         var lines = await db.ReadAsync(c => store.LinesAsync(c, null, split.Id), ct);
-        SplitCallResult result;
-        if (split.Status is "pending")
-        {
-            var channel = attempt.Channel ?? attempt.Wallet;
-            foreach (var line in lines)
-            {
-                if (await store.IsBoundAsync(line.ReceiverId, channel, ct))
-                {
-                    continue;
-                }
-
-                var bound = await connector.AddReceiverAsync(WalletReceiver(line), CancellationToken.None);
-                if (bound.Outcome == WalletCallOutcome.Rejected)
-                {
-                    await RecordAsync(split, attempt.Wallet, SplitCallResult.Rejected(bound.Error!), ct);
-                    return;
-                }
-
-                if (bound.Outcome == WalletCallOutcome.Unknown)
-                {
-                    await RecordAsync(split, attempt.Wallet, bound, ct, sent: false); // try again later
-                    return;
-                }
-
-                await store.BindAsync(line.ReceiverId, channel, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
-            }
-
-            result = await connector.SplitAsync(Request(split, attempt, lines), CancellationToken.None);
-        }
-        else
+        // Sent only if no hub claimed it to send before (sent_at as read): one that did may have died or stalled mid-call
+        // with the split already at the wallet, so it is asked first, and sent again only if the wallet never got it.
+        var state = SplitStates.SplitFromWire(split.Status);
+        var sendStarted = split.SentAt is not null;
+        SplitCallResult? result = null;
+        if (SplitDecisions.Call(state, sendStarted, WalletLookup.NotQueried) == NextCall.Query)
         {
             result = await connector.QuerySplitAsync(attempt.OutTradeNo, attempt.WalletTransactionId ?? string.Empty, split.OutOrderNo, ct);
-            if (result is { Outcome: WalletCallOutcome.Ok, State: SplitState.NotFound })
-            {
-                result = await connector.SplitAsync(Request(split, attempt, lines), CancellationToken.None); // never arrived: the same split again
-            }
         }
 
-        await RecordAsync(split, attempt.Wallet, result, ct);
+        if (SplitDecisions.Call(state, sendStarted, Lookup(result)) == NextCall.Send)
+        {
+            if (state == SplitOrderState.Pending)
+            {
+                var channel = attempt.Channel ?? attempt.Wallet;
+                foreach (var line in lines)
+                {
+                    if (await store.IsBoundAsync(line.ReceiverId, channel, ct))
+                    {
+                        continue;
+                    }
+
+                    var bound = await connector.AddReceiverAsync(WalletReceiver(line), CancellationToken.None);
+                    if (bound.Outcome == WalletCallOutcome.Rejected)
+                    {
+                        await RecordAsync(split, attempt.Wallet, SplitCallResult.Rejected(bound.Error!), ct);
+                        return;
+                    }
+
+                    if (bound.Outcome == WalletCallOutcome.Unknown)
+                    {
+                        await RecordAsync(split, attempt.Wallet, bound, ct, sent: false); // try again later
+                        return;
+                    }
+
+                    await store.BindAsync(line.ReceiverId, channel, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+                }
+            }
+
+            result = await connector.SplitAsync(Request(split, attempt, lines), CancellationToken.None); // the same out_order_no
+        }
+
+        await RecordAsync(split, attempt.Wallet, result!, ct);
     }
+
+    /// <summary>What a split query (null: none made) found at the wallet.</summary>
+    private static WalletLookup Lookup(SplitCallResult? queried) => queried switch
+    {
+        null => WalletLookup.NotQueried,
+        { Outcome: WalletCallOutcome.Ok, State: SplitState.NotFound } => WalletLookup.NotFound,
+        { Outcome: WalletCallOutcome.Ok or WalletCallOutcome.Rejected } => WalletLookup.Found,
+        _ => WalletLookup.NoAnswer,
+    };
 
     /// <summary>Turns the payment's rules into amounts now that the fee and any refunds are known; false when it is not time yet or they were refused.</summary>
     private async Task<bool> PlanScheduledAsync(SplitRow split, AttemptRow attempt, IProfitSharingConnector connector, CancellationToken ct)

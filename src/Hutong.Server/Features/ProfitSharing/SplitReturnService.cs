@@ -108,13 +108,26 @@ public sealed partial class SplitReturnService(
         }
 
         var request = new SplitReturnRequest(split.OutOrderNo, ret.OutReturnNo, account, ret.Amount, "退款回退分账");
-        var result = ret.Status == "pending"
-            ? await connector.ReturnAsync(request, CancellationToken.None)
-            : await connector.QueryReturnAsync(split.OutOrderNo, ret.OutReturnNo, ct);
-        if (result is { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.NotFound })
+        // Sent only if no hub claimed it to send before (sent_at as read); otherwise asked first, and sent again (the same
+        // out_return_no) only if the wallet never got it.
+        var state = SplitStates.ReturnFromWire(ret.Status);
+        var sendStarted = ret.SentAt is not null;
+        SplitReturnResult? queried = null;
+        if (SplitDecisions.ReturnCall(state, sendStarted, WalletLookup.NotQueried) == NextCall.Query)
         {
-            result = await connector.ReturnAsync(request, CancellationToken.None); // never arrived: the same return again
+            queried = await connector.QueryReturnAsync(split.OutOrderNo, ret.OutReturnNo, ct);
         }
+
+        var lookup = queried switch
+        {
+            null => WalletLookup.NotQueried,
+            { Outcome: WalletCallOutcome.Ok, Status: RefundStatus.NotFound } => WalletLookup.NotFound,
+            { Outcome: WalletCallOutcome.Ok or WalletCallOutcome.Rejected } => WalletLookup.Found,
+            _ => WalletLookup.NoAnswer,
+        };
+        var result = SplitDecisions.ReturnCall(state, sendStarted, lookup) == NextCall.Send
+            ? await connector.ReturnAsync(request, CancellationToken.None)
+            : queried!;
 
         var now = time.GetUtcNow();
         var answer = result switch

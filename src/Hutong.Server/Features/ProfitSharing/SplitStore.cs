@@ -62,6 +62,9 @@ public sealed class SplitRow
 
     public int Checks { get; set; }
 
+    /// <summary>When a hub first claimed it to make its wallet call (0017); set when read: queried before any send.</summary>
+    public long? SentAt { get; set; }
+
     public long? NextCheckAt { get; set; }
 
     public long CreatedAt { get; set; }
@@ -119,6 +122,9 @@ public sealed class SplitReturnRow
     public string? ErrorCode { get; set; }
 
     public int Checks { get; set; }
+
+    /// <summary>When a hub first claimed it to make its wallet call (0017); set when read: queried before any send.</summary>
+    public long? SentAt { get; set; }
 
     public long? NextCheckAt { get; set; }
 
