@@ -148,8 +148,9 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
             }
         })).ToList();
 
-        // The victim dies while it holds a refund's lease: one it claimed within the last 100 ms, so the wallet's answer
-        // (RefundLatency) is still to come when the kill lands. Its claims name its process (leased_by host/pid/…).
+        // The victim dies inside a refund's wallet call: it holds the refund's lease, the wallet has the request, and its
+        // answer (RefundLatency) is still to come when the kill lands — so the hub that takes the refund over must find it
+        // at the wallet, not send it again. Its claims name its process (leased_by host/pid/…).
         var victim = _hubs[2]!;
         string? victimInstance = null;
         string? leasedRefund = null;
@@ -157,13 +158,23 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
         await using (var db = await OpenAsync())
         {
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(40);
+            var reachedWallet = new Dictionary<string, DateTime>();
             while (victimInstance is null && DateTime.UtcNow < deadline)
             {
                 Assert.False(load.All(t => t.IsCompleted), "the load ended before the victim held a refund's lease");
-                var leased = payments.Count < 12 ? null : await db.QueryFirstOrDefaultAsync<(string Id, string LeasedBy)?>(
-                    "SELECT id, leased_by FROM refunds WHERE status = 'pending' AND leased_by LIKE @mine AND lease_until > @recent",
-                    new { mine = $"%/{victim.ProcessId}/%", recent = NowMs() + (long)(LeaseFor - TimeSpan.FromMilliseconds(100)).TotalMilliseconds });
-                if (leased is { } l)
+                var leased = payments.Count < 12 ? [] : await db.QueryAsync<(string Id, string LeasedBy, string OutRefundNo)>(
+                    "SELECT id, leased_by, out_refund_no FROM refunds WHERE status = 'pending' AND leased_by LIKE @mine AND lease_until > @now",
+                    new { mine = $"%/{victim.ProcessId}/%", now = NowMs() });
+                // When each refund request reached the wallet (to this loop's precision): one that arrived within the last
+                // 300 ms is still half a RefundLatency from its answer, so the kill lands inside the call.
+                foreach (var sent in _sandbox.WeChat.MoneySends)
+                {
+                    reachedWallet.TryAdd(sent, DateTime.UtcNow);
+                }
+
+                var fresh = DateTime.UtcNow - TimeSpan.FromMilliseconds(300);
+                if (leased.Where(x => reachedWallet.TryGetValue(x.OutRefundNo, out var at) && at > fresh)
+                    .Select(x => ((string Id, string LeasedBy)?)(x.Id, x.LeasedBy)).FirstOrDefault() is { } l)
                 {
                     victim.Kill();
                     killedAt = DateTimeOffset.UtcNow;
@@ -176,7 +187,7 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
             }
         }
 
-        Assert.True(victimInstance is not null, "the victim never held a refund's lease\n" + victim.Output());
+        Assert.True(victimInstance is not null, "the victim was never inside a refund's wallet call\n" + victim.Output());
         log.WriteLine($"killed hub 2 ({victimInstance}) at {started.Elapsed.TotalSeconds:F1} s holding refund {leasedRefund}; {payments.Count} payments so far");
         await using var store = await OpenAsync();
         var heldByVictim = (await store.QueryAsync<string>("SELECT id FROM refunds WHERE leased_by = @victimInstance", new { victimInstance })).ToList();
@@ -266,6 +277,8 @@ public sealed class ThreeHubProcessTests(Xunit.Abstractions.ITestOutputHelper lo
 
         log.WriteLine($"refunds leased by the killed hub: {heldByVictim.Count}, of them sent to the wallet by the killed hub before it died: "
             + $"{heldByVictim.Count(id => sentBeforeKill.Contains(refundRows[id].OutRefundNo))}");
+        Expect(problems, $"refund {leasedRefund}: still held by the killed hub, and at the wallet, after the kill (the case this test is for)",
+            true, heldByVictim.Contains(leasedRefund!) && sentBeforeKill.Contains(refundRows[leasedRefund!].OutRefundNo));
         Expect(problems, "wallet refunds the hubs do not know", 0, walletRefunds.Count(w => refundRows.Values.All(r => r.OutRefundNo != w.Refund.OutRefundNo)));
 
         // Each webhook event reaches the merchant exactly once. Standard Webhooks is at-least-once, and the operations doc
