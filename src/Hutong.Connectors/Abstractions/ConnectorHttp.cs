@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Polly;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
 using Microsoft.Extensions.Http.Resilience;
@@ -20,6 +21,16 @@ public static class ConnectorHttp
     public static bool IsNoAnswer(Exception e) =>
         e is HttpRequestException or TaskCanceledException or TimeoutRejectedException or TimeoutException or BrokenCircuitException;
 
+    /// <summary>
+    /// A read (GET, HEAD) is retried on any transient failure. A POST — an order, a refund, a split; and every Alipay call —
+    /// is retried only when it never left this machine (the connection could not be made): after a timeout or a 5xx the
+    /// wallet may have acted, and the caller settles that by query (an UNKNOWN outcome) instead of sending it again.
+    /// </summary>
+    public static bool ShouldRetry(HttpMethod? method, Polly.Outcome<HttpResponseMessage> outcome) =>
+        method == HttpMethod.Get || method == HttpMethod.Head
+            ? HttpClientResiliencePredicates.IsTransient(outcome)
+            : outcome.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError };
+
     public static IHttpClientBuilder AddResilientClient(this IServiceCollection services, string name, TimeSpan attemptTimeout, TimeSpan totalTimeout, int maxRetries) =>
         services.AddHttpClient(name).AddStandardResilienceHandler(o =>
         {
@@ -30,5 +41,6 @@ public static class ConnectorHttp
             o.Retry.MaxRetryAttempts = Math.Max(1, maxRetries);
             o.Retry.Delay = TimeSpan.FromMilliseconds(100);
             o.Retry.ShouldRetryAfterHeader = true;
+            o.Retry.ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Context.GetRequestMessage()?.Method, args.Outcome));
         }).Services.AddHttpClient(name);
 }
