@@ -22,6 +22,15 @@ public sealed class HubOptions
     public TimeSpan WorkerPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// How long a till waits for a buyer confirming a payment-code payment (entering the password) before the order is
+    /// reversed; WeChat's guide polls for 30 s.
+    /// </summary>
+    public TimeSpan PaymentCodeWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often a payment-code order the buyer is still confirming is queried (WeChat's guide: every 5 s).</summary>
+    public TimeSpan PaymentCodePollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// How long an in-process cache entry (API keys, links, rollout rules, routes, channels) lives at most. With several
     /// instances on PostgreSQL a change reaches the others at once by LISTEN/NOTIFY; this bounds staleness when a notice is lost.
     /// </summary>

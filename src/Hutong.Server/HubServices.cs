@@ -84,6 +84,7 @@ internal static class HubServices
     public static IServiceCollection AddHubJobs(this IServiceCollection s)
     {
         s.AddJob<UnknownRequeryJob>();
+        s.AddJob<PaymentCodeJob>();
         s.AddJob<StrayAttemptJob>();
         s.AddJob<ExpiryJob>();
         s.AddJob<RefundJob>();

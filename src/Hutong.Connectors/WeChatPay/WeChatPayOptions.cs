@@ -25,6 +25,18 @@ public sealed class WeChatPayOptions
     /// <summary>The APIv3 key used to decrypt notifications and certificates. Secret: never logged.</summary>
     public string ApiV3Key { get; set; } = string.Empty;
 
+    /// <summary>The v2 API key (API密钥, 32 characters) that signs the payment-code API (pay/micropay); null: no payment codes. Secret: never logged.</summary>
+    public string? ApiV2Key { get; set; }
+
+    /// <summary>
+    /// apiclient_cert.pem contents: with <see cref="MerchantPrivateKeyPem"/> the TLS client certificate that
+    /// secapi/pay/reverse requires. Null (the sandbox): the reversal goes without one.
+    /// </summary>
+    public string? ApiClientCertificatePem { get; set; }
+
+    /// <summary>spbill_create_ip of payment-code orders: the till's (or this server's) IPv4 address, which WeChat requires.</summary>
+    public string PaymentCodeClientIp { get; set; } = "127.0.0.1";
+
     /// <summary>Platform public key id (PUB_KEY_ID_…) for merchants in public-key mode.</summary>
     public string? PlatformPublicKeyId { get; set; }
 

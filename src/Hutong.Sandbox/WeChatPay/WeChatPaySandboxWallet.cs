@@ -48,6 +48,8 @@ public sealed class WeChatPaySandboxWallet : ISandboxWallet
             new RegisterMerchantRequest(mchId, appId, serial, key.ExportSubjectPublicKeyInfoPem(), apiV3Key, mode, subMchId is null ? null : [subMchId]), SandboxJson.Options, ct);
         response.EnsureSuccessStatusCode();
         var platform = (await response.Content.ReadFromJsonAsync<RegisterMerchantResponse>(SandboxJson.Options, ct))!;
+        var apiV2Key = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 32);
+        (await http.PostAsJsonAsync("/sandbox/wechatpay/micropay/keys", new MicropayKeyRequest(mchId, apiV2Key), SandboxJson.Options, ct)).EnsureSuccessStatusCode();
         return new JsonObject
         {
             ["BaseUrl"] = sandboxUrl,
@@ -56,6 +58,7 @@ public sealed class WeChatPaySandboxWallet : ISandboxWallet
             ["MerchantSerialNo"] = serial,
             ["MerchantPrivateKeyPem"] = key.ExportPkcs8PrivateKeyPem(),
             ["ApiV3Key"] = apiV3Key,
+            ["ApiV2Key"] = apiV2Key,
             ["PlatformPublicKeyId"] = mode == "public_key" ? platform.PlatformPublicKeyId : null,
             ["PlatformPublicKeyPem"] = mode == "public_key" ? platform.PlatformPublicKeyPem : null,
             ["UsePlatformCertificates"] = mode == "certificate",

@@ -144,6 +144,9 @@ public sealed class WeChatSandboxState : IDisposable
 
     public SandboxFaults Faults { get; } = new();
 
+    /// <summary>The payment-code (v2 micropay) side: merchants' v2 keys and buyers' codes.</summary>
+    public WeChatMicropayRegistry Micropay { get; } = new();
+
     /// <summary>1.0 = the real retry schedule; 0.001 turns 15 s into 15 ms for tests.</summary>
     public double TimeScale { get; set; } = 1.0;
 

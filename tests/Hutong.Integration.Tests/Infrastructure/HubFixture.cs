@@ -122,6 +122,8 @@ public abstract class HubFixture : IAsyncLifetime
                 ["Hutong:Webhooks:TimeScale"] = "0.001",
                 ["Hutong:Webhooks:Timeout"] = "00:00:03",
                 ["Hutong:PayerClaim"] = "00:00:30",
+                ["Hutong:PaymentCodeWait"] = "00:00:02", // a till's wait for the buyer's password (30 s in production)
+                ["Hutong:PaymentCodePollInterval"] = "00:00:00.200",
                 ["Hutong:SplitDelay"] = "00:00:00.200", // with the sandbox at 1/1000 time, its 1-minute rule is 60 ms
                 ["Hutong:Reconciliation:Enabled"] = "false", // ReconciliationTests run it on demand
                 // The whole suite shares 127.0.0.1; RateLimitTests checks the limits on a hub of its own.

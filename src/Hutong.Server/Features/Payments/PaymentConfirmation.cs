@@ -131,7 +131,7 @@ public sealed partial class PaymentConfirmation(
     }
 
     /// <summary>Why no attempt may start at <paramref name="wallet"/> now, or null.</summary>
-    private static Failure? Refusal(PaymentRow payment, string wallet, IWalletConnector connector, DateTimeOffset now)
+    internal static Failure? Refusal(PaymentRow payment, string wallet, IWalletConnector connector, DateTimeOffset now)
     {
         if (payment.ExpiresAt <= now.ToUnixTimeMilliseconds())
         {
@@ -144,7 +144,7 @@ public sealed partial class PaymentConfirmation(
     }
 
     /// <summary>The rollout's refusal when <paramref name="wallet"/> is not offered to this buyer, or null.</summary>
-    private async Task<Failure?> NotOfferedAsync(PaymentRow payment, string wallet, CancellationToken ct)
+    internal async Task<Failure?> NotOfferedAsync(PaymentRow payment, string wallet, CancellationToken ct)
     {
         var offer = await rollout.DecideAsync(payment.MerchantId, wallet, payment.BuyerId, payment.ProductCategory, ct);
         return offer.Offered ? null
@@ -245,7 +245,7 @@ public sealed partial class PaymentConfirmation(
     private static Failure ClaimedProblem() => Failure.Conflict("payment_claimed", "Someone else is paying this payment right now.",
         "Only one payer at a time; try again when their claim lapses.");
 
-    private static AttemptRow NewAttempt(string paymentId, string wallet, string channel, string notifyUrl, DateTimeOffset now, PayerContext? payer)
+    internal static AttemptRow NewAttempt(string paymentId, string wallet, string channel, string notifyUrl, DateTimeOffset now, PayerContext? payer)
     {
         var attemptId = Ids.MonotonicV7(now);
         return new AttemptRow
@@ -269,7 +269,7 @@ public sealed partial class PaymentConfirmation(
     /// Commits the attempt before the wallet is called. The first attempt moves the payment to pending; a failover
     /// or switch attempt replaces the current one on the already-pending payment.
     /// </summary>
-    private Task<PaymentRow?> StartAttemptAsync(string paymentId, string wallet, AttemptRow attempt, AttemptRow? previous, CancellationToken ct)
+    internal Task<PaymentRow?> StartAttemptAsync(string paymentId, string wallet, AttemptRow attempt, AttemptRow? previous, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         return db.WriteAsync(async (c, t) =>

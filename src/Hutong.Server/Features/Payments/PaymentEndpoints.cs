@@ -25,8 +25,8 @@ public static class PaymentEndpoints
             .WithSummary("Retrieve a payment.");
         g.MapPost("/{id}/confirm", ConfirmAsync)
             .Accepts<ConfirmPaymentRequest>("application/json")
-            .Produces<PaymentDto>().ProducesProblem(404).ProducesProblem(409)
-            .WithSummary("Start the attempt at a wallet; the response's next_action carries the QR code_url.");
+            .Produces<PaymentDto>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422)
+            .WithSummary("Start the attempt at a wallet; the response's next_action carries the QR code_url. With auth_code (the buyer's payment code), the wallet charges it at once or the payment stays pending while the buyer confirms.");
         g.MapPost("/{id}/cancel", CancelAsync)
             .Produces<PaymentDto>().ProducesProblem(404).ProducesProblem(409).ProducesProblem(503)
             .WithSummary("Cancel an unpaid payment; an open wallet order is closed first.");
@@ -49,7 +49,7 @@ public static class PaymentEndpoints
     private static Task<ApiResult> GetAsync(HttpContext ctx, PaymentService payments, PaymentId id) =>
         payments.GetAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult();
 
-    private static async Task<ApiResult> ConfirmAsync(HttpContext ctx, PaymentService payments, PaymentStore store, PaymentId id)
+    private static async Task<ApiResult> ConfirmAsync(HttpContext ctx, PaymentService payments, PaymentCodeConfirmation paymentCodes, PaymentStore store, PaymentId id)
     {
         var (body, problem) = await RequestBody.ReadAsync<ConfirmPaymentRequest>(ctx.Request);
         if (problem is not null)
@@ -58,7 +58,9 @@ public static class PaymentEndpoints
         }
 
         var payment = await store.GetAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted);
-        return payment is null ? Problems.NotFound("payment") : await payments.ConfirmAsync(payment, body!.Wallet, ctx.RequestAborted).ToApiResult();
+        return payment is null ? Problems.NotFound("payment")
+            : body!.AuthCode is not null ? await paymentCodes.ConfirmAsync(payment, body.Wallet, body.AuthCode, ctx.RequestAborted).ToApiResult()
+            : await payments.ConfirmAsync(payment, body.Wallet, ctx.RequestAborted).ToApiResult();
     }
 
     private static Task<ApiResult> CancelAsync(HttpContext ctx, PaymentService payments, PaymentId id) =>

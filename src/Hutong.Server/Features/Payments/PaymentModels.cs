@@ -26,7 +26,8 @@ public sealed record ProfitSharingRequest(IReadOnlyList<SplitRuleRequest>? Split
 public sealed record SplitRuleRequest(string? Receiver, long? Amount, int? RatioBps, string? Description = null);
 
 /// <summary>POST /v1/payments/{id}/confirm: start (or return) the attempt at a wallet.</summary>
-public sealed record ConfirmPaymentRequest(string? Wallet);
+/// <param name="AuthCode">The buyer's payment code scanned at a till (付款码); the wallet is told by its prefix when not given.</param>
+public sealed record ConfirmPaymentRequest(string? Wallet, string? AuthCode = null);
 
 public sealed record NextAction(string Type, string CodeUrl, string QrPngUrl, string QrSvgUrl);
 
@@ -184,6 +185,9 @@ public sealed class AttemptRow
 
     /// <summary>The notify_url the order was first sent with, so a re-send from any hub is the very same order; null on older rows.</summary>
     public string? NotifyUrl { get; set; }
+
+    /// <summary>Null: a merchant-presented QR order; "payment_code": the buyer's code scanned at a till (<see cref="PaymentCodeOrders"/>).</summary>
+    public string? Flow { get; set; }
 
     public AttemptStatus State => AttemptStatusNames.FromWire(Status);
 

@@ -13,6 +13,8 @@ public static class PaymentsFeature
         s.AddSingleton<PaymentOutcomes>();
         s.AddSingleton<WalletOrders>();
         s.AddSingleton<PaymentConfirmation>();
+        s.AddSingleton<PaymentCodeOrders>();
+        s.AddSingleton<PaymentCodeConfirmation>();
         return s;
     }
 

@@ -19,6 +19,7 @@ public sealed partial class WalletOrders(
     PaymentStore store,
     WalletRegistry wallets,
     PaymentOutcomes outcomes,
+    PaymentCodeOrders paymentCodes,
     IOptions<HubOptions> options,
     HubMetrics metrics,
     ILogger<WalletOrders> log)
@@ -52,6 +53,11 @@ public sealed partial class WalletOrders(
             return null;
         }
 
+        if (attempt.Flow == PaymentCodeOrders.Flow)
+        {
+            return await paymentCodes.ReverseNowAsync(attempt, ct); // a payment-code order is reversed, never closed
+        }
+
         var connector = await ConnectorOfAsync(attempt, ct);
         var close = await connector.CloseAsync(attempt.OutTradeNo, ct);
         if (close.Outcome == WalletCallOutcome.Unknown)
@@ -82,6 +88,12 @@ public sealed partial class WalletOrders(
     /// <summary>One janitor step for an attempt whose create call went unanswered.</summary>
     public async Task ResolveUnknownAsync(AttemptRow attempt, CancellationToken ct)
     {
+        if (attempt.Flow == PaymentCodeOrders.Flow)
+        {
+            await paymentCodes.FollowAsync(attempt, ct); // never re-sent (the code is single use): queried, then reversed if it must not stand
+            return;
+        }
+
         var owner = await store.GetByIdAsync(attempt.PaymentId, ct);
         if (owner is not null && owner.CurrentAttemptId != attempt.Id)
         {
@@ -126,6 +138,12 @@ public sealed partial class WalletOrders(
     /// </summary>
     public async Task CloseStrayAttemptAsync(AttemptRow attempt, CancellationToken ct)
     {
+        if (attempt.Flow == PaymentCodeOrders.Flow)
+        {
+            await paymentCodes.FollowAsync(attempt, ct); // not the payment's any more: reversed
+            return;
+        }
+
         var connector = await ConnectorOfAsync(attempt, ct);
         var close = await connector.CloseAsync(attempt.OutTradeNo, ct);
         if (close.Outcome == WalletCallOutcome.Unknown)
