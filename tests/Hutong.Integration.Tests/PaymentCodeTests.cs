@@ -222,6 +222,46 @@ public abstract class PaymentCodeTests(HubFixture hub)
         Assert.Empty(await AttemptsAsync(id));
     }
 
+    private async Task<string> AlipayCodeAsync(BuyerCodeBehaviour behaviour)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(hub.Sandbox.BaseUrl) };
+        var r = await http.PostAsJsonAsync("/sandbox/alipay/codes", new BuyerCodeRequest(behaviour), SandboxJson.Options);
+        r.EnsureSuccessStatusCode();
+        return (await r.Content.ReadFromJsonAsync<BuyerCodeResponse>(SandboxJson.Options))!.AuthCode;
+    }
+
+    [Fact]
+    public async Task Alipay_codes_pay_at_once_or_after_the_buyer_confirms_or_are_canceled_after_the_wait()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+
+        var now = await m.CreatePaymentAsync(1200);
+        var paid = await ScanAsync(m, now, await AlipayCodeAsync(BuyerCodeBehaviour.Pay));
+        Assert.Equal(HttpStatusCode.OK, paid.Status);
+        Assert.Equal(("succeeded", "alipay"), (paid.Str("status"), paid.Str("wallet")));
+
+        var later = await m.CreatePaymentAsync(3400);
+        var code = await AlipayCodeAsync(BuyerCodeBehaviour.Password);
+        Assert.Equal("pending", (await ScanAsync(m, later, code, wallet: "alipay")).Str("status")); // 10003 WAIT_BUYER_PAY
+        using (var http = new HttpClient { BaseAddress = new Uri(hub.Sandbox.BaseUrl) })
+        {
+            (await http.PostAsJsonAsync($"/sandbox/alipay/codes/{code}/confirm", new BuyerCodeConfirmRequest("SUCCESS"), SandboxJson.Options)).EnsureSuccessStatusCode();
+        }
+
+        await m.WaitForStatusAsync(later, "succeeded");
+
+        var never = await m.CreatePaymentAsync(560);
+        Assert.Equal("pending", (await ScanAsync(m, never, await AlipayCodeAsync(BuyerCodeBehaviour.Password))).Str("status"));
+        await m.WaitForStatusAsync(never, "failed");
+        var attempt = (await AttemptsAsync(never)).Single();
+        Assert.Equal(("failed", "REVOKED"), (attempt.Status, attempt.ErrorCode));
+        Assert.Equal("TRADE_CLOSED", hub.Sandbox.Alipay.Orders[(hub.Alipay.AppId, attempt.OutTradeNo)].TradeStatus); // alipay.trade.cancel closed it
+
+        var refused = await ScanAsync(m, await m.CreatePaymentAsync(100), await AlipayCodeAsync(BuyerCodeBehaviour.Expired));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.Status);
+        Assert.Contains("ACQ.PAYMENT_AUTH_CODE_INVALID", refused.Str("title"), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Canceling_while_the_buyer_enters_the_password_reverses_the_order()
     {

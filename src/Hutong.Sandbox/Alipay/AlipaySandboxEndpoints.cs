@@ -30,6 +30,7 @@ public static partial class AlipaySandboxEndpoints
             ? Results.Bytes(zip, "application/zip", $"{token}.zip")
             : Results.NotFound());
         AlipaySandboxControl.Map(app, state, notifier);
+        MapTradePay(app, state);
         return app;
     }
 
@@ -128,6 +129,7 @@ public static partial class AlipaySandboxEndpoints
             "alipay.trade.query" => (Query(existing), null),
             "alipay.trade.close" => (Close(existing), null),
             "alipay.trade.cancel" => (Cancel(existing), null),
+            "alipay.trade.pay" => (TradePay(state, app, seller!, p, biz), null),
             "alipay.trade.refund" => (Refund(existing, biz, state), null),
             "alipay.trade.royalty.relation.bind" => (BindRelation(state, appId, biz), null),
             "alipay.trade.order.settle" => (Settle(state, appId, biz), null),

@@ -94,6 +94,9 @@ public sealed class AlipaySandboxState : IDisposable
 
     public SandboxFaults Faults { get; } = new();
 
+    /// <summary>The buyers' payment codes (alipay.trade.pay, scene=bar_code).</summary>
+    public AlipayBuyerCodes BuyerCodes { get; } = new();
+
     /// <summary>1.0 = the real resend schedule and settle delay; tests use 0.001.</summary>
     public double TimeScale { get; set; } = 1.0;
 
