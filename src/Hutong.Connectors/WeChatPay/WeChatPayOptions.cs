@@ -56,6 +56,27 @@ public sealed class WeChatPayOptions
 
     public bool IsServiceProvider => !string.IsNullOrEmpty(SubMchId);
 
+    /// <summary>The official account's AppSecret (公众号 AppSecret) for OAuth snsapi_base (JSAPI). Secret: never logged. Without it there is no JSAPI.</summary>
+    public string? AppSecret { get; set; }
+
+    /// <summary>Where WeChat's OAuth authorize page is (the in-app browser is sent there).</summary>
+    public string OAuthBaseUrl { get; set; } = "https://open.weixin.qq.com";
+
+    /// <summary>Where sns/oauth2/access_token and sns/jscode2session answer.</summary>
+    public string SnsBaseUrl { get; set; } = "https://api.weixin.qq.com";
+
+    /// <summary>The mini-program's app id (bound to this merchant); null: no mini-program flow.</summary>
+    public string? MiniProgramAppId { get; set; }
+
+    /// <summary>The mini-program's AppSecret for jscode2session. Secret: never logged.</summary>
+    public string? MiniProgramSecret { get; set; }
+
+    /// <summary>The mobile app's app id (open platform, bound to this merchant); null: no app flow.</summary>
+    public string? MobileAppId { get; set; }
+
+    /// <summary>H5 pay is enabled for this merchant at WeChat (H5 支付 product, with the hub's domain registered).</summary>
+    public bool H5Enabled { get; set; }
+
     /// <summary>Per-attempt timeout; a timed-out call leaves the payment UNKNOWN.</summary>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

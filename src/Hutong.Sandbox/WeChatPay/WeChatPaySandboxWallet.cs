@@ -43,9 +43,14 @@ public sealed class WeChatPaySandboxWallet : ISandboxWallet
         var apiV3Key = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 32);
         var serial = Convert.ToHexString(RandomNumberGenerator.GetBytes(20));
         var appId = "wx" + Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
+        var appSecret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        var miniAppId = "wx" + Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
+        var miniSecret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        var mobileAppId = "wx" + Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant();
         using var http = new HttpClient { BaseAddress = new Uri(sandboxUrl) };
         var response = await http.PostAsJsonAsync("/sandbox/wechatpay/merchants",
-            new RegisterMerchantRequest(mchId, appId, serial, key.ExportSubjectPublicKeyInfoPem(), apiV3Key, mode, subMchId is null ? null : [subMchId]), SandboxJson.Options, ct);
+            new RegisterMerchantRequest(mchId, appId, serial, key.ExportSubjectPublicKeyInfoPem(), apiV3Key, mode, subMchId is null ? null : [subMchId],
+                appSecret, miniAppId, miniSecret, mobileAppId), SandboxJson.Options, ct);
         response.EnsureSuccessStatusCode();
         var platform = (await response.Content.ReadFromJsonAsync<RegisterMerchantResponse>(SandboxJson.Options, ct))!;
         var apiV2Key = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 32);
@@ -63,6 +68,13 @@ public sealed class WeChatPaySandboxWallet : ISandboxWallet
             ["PlatformPublicKeyPem"] = mode == "public_key" ? platform.PlatformPublicKeyPem : null,
             ["UsePlatformCertificates"] = mode == "certificate",
             ["SubMchId"] = subMchId,
+            ["AppSecret"] = appSecret,
+            ["OAuthBaseUrl"] = sandboxUrl,
+            ["SnsBaseUrl"] = sandboxUrl,
+            ["MiniProgramAppId"] = miniAppId,
+            ["MiniProgramSecret"] = miniSecret,
+            ["MobileAppId"] = mobileAppId,
+            ["H5Enabled"] = true,
         };
     }
 

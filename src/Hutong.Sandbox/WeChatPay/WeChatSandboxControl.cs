@@ -7,7 +7,9 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Hutong.Sandbox.WeChatPay;
 
-public sealed record RegisterMerchantRequest(string MchId, string AppId, string SerialNo, string PublicKeyPem, string ApiV3Key, string? Mode, IReadOnlyList<string>? SubMchIds = null);
+public sealed record RegisterMerchantRequest(
+    string MchId, string AppId, string SerialNo, string PublicKeyPem, string ApiV3Key, string? Mode, IReadOnlyList<string>? SubMchIds = null,
+    string? AppSecret = null, string? MiniProgramAppId = null, string? MiniProgramSecret = null, string? MobileAppId = null);
 
 public sealed record RegisterMerchantResponse(string PlatformPublicKeyId, string PlatformPublicKeyPem, string PlatformCertificateSerial);
 
@@ -53,6 +55,17 @@ public static class WeChatSandboxControl
             }
 
             state.Merchants[r.MchId] = merchant;
+            // The apps bound to the merchant (公众号, 小程序, 移动应用), with the secrets their OAuth checks.
+            state.InApp.Apps[r.AppId] = (r.AppSecret, r.MchId, "official_account");
+            if (r.MiniProgramAppId is not null)
+            {
+                state.InApp.Apps[r.MiniProgramAppId] = (r.MiniProgramSecret, r.MchId, "mini_program");
+            }
+
+            if (r.MobileAppId is not null)
+            {
+                state.InApp.Apps[r.MobileAppId] = (null, r.MchId, "app");
+            }
             return Results.Ok(new RegisterMerchantResponse(state.PublicKeyId, state.PlatformPublicKeyPem, state.CertificateSerial));
         });
 
@@ -81,11 +94,18 @@ public static class WeChatSandboxControl
     public static (BuyerPayResponse? Response, string? Error, string? Message) Pay(WeChatSandboxState state, WeChatSandboxNotifier notifier, BuyerPayRequest r)
     {
         var token = r.CodeUrl?.StartsWith("weixin://wxpay/bizpayurl?pr=", StringComparison.Ordinal) == true ? r.CodeUrl["weixin://wxpay/bizpayurl?pr=".Length..] : null;
-        if (token is null || !state.OrdersByCode.TryGetValue(token, out var order))
+        if (token is null || !state.OrdersByCode.TryGetValue(token, out var order) || order.TradeType != "NATIVE")
         {
             return (null, "INVALID_CODE", "二维码无效 (not a WeChat Pay code of this sandbox)");
         }
 
+        return PayOrder(state, notifier, order, string.IsNullOrEmpty(r.OpenId) ? null : r.OpenId, r.Result);
+    }
+
+    /// <summary>The buyer pays <paramref name="order"/> (or fails to, with <paramref name="result"/> PAYERROR); the notification follows.</summary>
+    public static (BuyerPayResponse? Response, string? Error, string? Message) PayOrder(
+        WeChatSandboxState state, WeChatSandboxNotifier notifier, SandboxOrder order, string? openId, string? result)
+    {
         lock (order)
         {
             if (order.TradeState != "NOTPAY" && order.TradeState != "PAYERROR")
@@ -98,7 +118,7 @@ public static class WeChatSandboxControl
                 return (null, "ORDER_EXPIRED", "二维码已过期");
             }
 
-            if (string.Equals(r.Result, "PAYERROR", StringComparison.Ordinal))
+            if (string.Equals(result, "PAYERROR", StringComparison.Ordinal))
             {
                 order.TradeState = "PAYERROR";
                 order.TradeStateDesc = "支付失败，请重新下单支付";
@@ -108,7 +128,7 @@ public static class WeChatSandboxControl
             order.TradeState = "SUCCESS";
             order.TradeStateDesc = "支付成功";
             order.TransactionId = "4200" + RandomNumberGenerator.GetString("0123456789", 24);
-            order.PayerOpenId = string.IsNullOrEmpty(r.OpenId) ? "oSandbox" + WeChatSandboxEndpoints.RandomString(20) : r.OpenId;
+            order.PayerOpenId = openId ?? "oSandbox" + WeChatSandboxEndpoints.RandomString(20);
             order.SuccessTime = DateTimeOffset.UtcNow;
         }
 

@@ -40,11 +40,12 @@ public static partial class WeChatSandboxEndpoints
         app.MapPost("/v3/pay/partner/transactions/out-trade-no/{outTradeNo}/close", (HttpContext ctx, string outTradeNo) => CloseAsync(ctx, state, outTradeNo, partner: true));
         MapProfitSharing(app, state);
         MapMicropay(app, state);
+        MapInApp(app, state, notifier);
         WeChatSandboxControl.Map(app, state, notifier);
         return app;
     }
 
-    private static async Task NativeAsync(HttpContext ctx, WeChatSandboxState state, bool partner = false)
+    private static async Task NativeAsync(HttpContext ctx, WeChatSandboxState state, bool partner = false, string tradeType = "NATIVE")
     {
         var (merchant, body) = await AuthenticateAsync(ctx, state);
         if (merchant is null)
@@ -54,7 +55,7 @@ public static partial class WeChatSandboxEndpoints
 
         var req = ParseObject(body);
 
-        var fault = state.Faults.Next("native", req is null ? null : Str(req, "attach"), ctx);
+        var fault = state.Faults.Next(tradeType == "NATIVE" ? "native" : tradeType.ToLowerInvariant(), req is null ? null : Str(req, "attach"), ctx);
         if (await BeforeAsync(ctx, state, merchant, fault))
         {
             return;
@@ -81,14 +82,15 @@ public static partial class WeChatSandboxEndpoints
             outTradeNo is null || !OutTradeNoPattern().IsMatch(outTradeNo) ? "out_trade_no 须为 6-32 位字母、数字、_-|*" :
             notifyUrl is null || !Uri.TryCreate(notifyUrl, UriKind.Absolute, out var nu) || (nu.Scheme != "https" && nu.Scheme != "http") ? "notify_url 格式错误" :
             total is null or < 1 or > int.MaxValue ? "amount.total 须为正整数（分）" :
-            currency != "CNY" ? "amount.currency 仅支持 CNY" : null;
+            currency != "CNY" ? "amount.currency 仅支持 CNY" :
+            InAppProblem(req, tradeType);
         if (problem is not null)
         {
             await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", problem);
             return;
         }
 
-        if (mchId != merchant.MchId || appId != merchant.AppId)
+        if (mchId != merchant.MchId || !AppIdFits(state, merchant, appId!, tradeType))
         {
             await ErrorAsync(ctx, state, merchant, 400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配");
             return;
@@ -120,7 +122,14 @@ public static partial class WeChatSandboxEndpoints
             expire = parsed;
         }
 
-        var fingerprint = $"{appId}|{description}|{total}|{currency}|{notifyUrl}|{Str(req, "attach")}";
+        var openId = req["payer"]?["openid"]?.GetValue<string>();
+        if (tradeType == "JSAPI" && !state.InApp.IssuedOpenIds.ContainsKey((appId!, openId!)))
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "appid和openid不匹配");
+            return;
+        }
+
+        var fingerprint = $"{tradeType}|{appId}|{description}|{total}|{currency}|{notifyUrl}|{Str(req, "attach")}|{openId}";
         var order = state.Orders.GetOrAdd((orderMchId, outTradeNo!), _ => new SandboxOrder
         {
             MchId = orderMchId,
@@ -136,8 +145,15 @@ public static partial class WeChatSandboxEndpoints
             CodeToken = Convert.ToBase64String(RandomNumberGenerator.GetBytes(12)).Replace('+', 'x').Replace('/', 'y'),
             Fingerprint = fingerprint,
             ProfitSharing = req["settle_info"]?["profit_sharing"] is JsonValue ps && ps.TryGetValue<bool>(out var split) && split,
+            TradeType = tradeType,
+            PrepayId = tradeType == "NATIVE" ? null : "wx" + DateTimeOffset.UtcNow.ToOffset(ChinaOffset).ToString("ddHHmmss", CultureInfo.InvariantCulture) + RandomString(24),
+            OrderedFor = openId,
         });
         state.OrdersByCode.TryAdd(order.CodeToken, order);
+        if (order.PrepayId is not null)
+        {
+            state.InApp.OrdersByPrepay.TryAdd(order.PrepayId, order);
+        }
 
         // Re-submitting the same order returns the same code_url; a different order under the same number is refused.
         if (order.Fingerprint != fingerprint)
@@ -163,7 +179,7 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        await SignedAsync(ctx, state, merchant, 200, JsonSerializer.Serialize(new { code_url = order.CodeUrl }, Json), fault);
+        await SignedAsync(ctx, state, merchant, 200, OrderAnswer(ctx, order), fault);
     }
 
     private static async Task QueryAsync(HttpContext ctx, WeChatSandboxState state, string id, bool byTransactionId, bool partner = false)
@@ -485,7 +501,7 @@ public static partial class WeChatSandboxEndpoints
         foreach (var (k, v) in new JsonObject
         {
             ["out_trade_no"] = o.OutTradeNo,
-            ["trade_type"] = "NATIVE",
+            ["trade_type"] = o.TradeType,
             ["trade_state"] = o.TradeState,
             ["trade_state_desc"] = o.TradeStateDesc,
             ["attach"] = o.Attach ?? string.Empty,

@@ -75,6 +75,15 @@ public sealed class SandboxOrder
 
     public string CodeUrl => $"weixin://wxpay/bizpayurl?pr={CodeToken}";
 
+    /// <summary>NATIVE, JSAPI, MWEB (H5) or APP, as WeChat reports trade_type.</summary>
+    public string TradeType { get; init; } = "NATIVE";
+
+    /// <summary>The in-app flows' order handle (prepay_id); null for Native.</summary>
+    public string? PrepayId { get; init; }
+
+    /// <summary>A JSAPI order's payer.openid: only that WeChat user can pay it.</summary>
+    public string? OrderedFor { get; init; }
+
     /// <summary>Refunds by out_refund_no.</summary>
     public Dictionary<string, SandboxRefund> Refunds { get; } = new(StringComparer.Ordinal);
 
@@ -155,6 +164,9 @@ public sealed class WeChatSandboxState : IDisposable
     public ConcurrentDictionary<(string MchId, string OutTradeNo), SandboxOrder> Orders { get; } = new();
 
     public ConcurrentDictionary<string, SandboxOrder> OrdersByCode { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>OAuth, mini-program logins and in-app orders (JSAPI, H5, App).</summary>
+    public WeChatSandboxInAppState InApp { get; } = new();
 
     /// <summary>The fee the sandbox bills on each payment, in basis points (returned pro rata on refunds).</summary>
     public int FeeBasisPoints { get; set; } = 60;
