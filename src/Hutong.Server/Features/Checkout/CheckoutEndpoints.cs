@@ -86,8 +86,25 @@ public static class CheckoutEndpoints
         var payable = p.State is PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed && secondsLeft > 0;
         var error = ErrorText(l, ctx.Request.Query["e"], friendPage: false);
 
+        // Inside a wallet's app that pays in place, the buyer is identified first (the wallet's OAuth), and sees no QR.
+        (string, Hutong.Connectors.Abstractions.IWalletConnector)? inApp = null;
+        if (payable && !view.ClaimedByOther)
+        {
+            var here = await OfferedAsync(p, wallets, rollout, ct);
+            if (await InAppPay.AuthorizeIfNeededAsync(ctx, wallets, here, path) is { } signIn)
+            {
+                return signIn;
+            }
+
+            inApp = await InAppPay.InAppWalletAsync(ctx, wallets, here);
+        }
+
         string body;
-        if (p.State == PaymentStatus.Pending && view.Mine && p.CodeUrl is not null && payable)
+        if (p.State == PaymentStatus.Pending && view.Mine && p.CodeUrl is not null && payable && InAppPay.Panel(ctx, l, p, path) is { } panel)
+        {
+            body = panel + WalletButtons(l, await OfferedAsync(p, wallets, rollout, ct), path, p.Wallet, asSwitch: true);
+        }
+        else if (p.State == PaymentStatus.Pending && view.Mine && p.CodeUrl is not null && payable)
         {
             var offered = await OfferedAsync(p, wallets, rollout, ct);
             body = PayPanel(l, p, path + "/qr.png", IsMobile(ctx), options.Value.Sandbox.Enabled ? options.Value.Sandbox.Url : null)
@@ -96,6 +113,10 @@ public static class CheckoutEndpoints
         else if (view.ClaimedByOther)
         {
             body = $"<p class=\"hint\">{l.T("如好友未完成支付，你可在此时间后自己付款：", "If your friend does not finish, you can pay yourself after: ")}<span data-seconds=\"{view.ClaimSecondsLeft}\">{view.ClaimSecondsLeft / 60}:{view.ClaimSecondsLeft % 60:00}</span></p>";
+        }
+        else if (payable && !(p.State == PaymentStatus.Pending && view.Mine) && inApp is not null)
+        {
+            body = WalletButtons(l, await OfferedAsync(p, wallets, rollout, ct), path, null, asSwitch: false); // paid in place: no QR
         }
         else if (payable && !(p.State == PaymentStatus.Pending && view.Mine))
         {
@@ -140,7 +161,7 @@ public static class CheckoutEndpoints
         return Results.Content(Html(l, $"{p.Money.ToDisplayString()} · {merchant?.Name}", html, refresh: !p.State.IsTerminal(), path), "text/html; charset=utf-8");
     }
 
-    private static async Task<IResult> StartAsync(HttpContext ctx, string token, string wallet, PaymentStore store, PaymentService payments)
+    private static async Task<IResult> StartAsync(HttpContext ctx, string token, string wallet, PaymentStore store, PaymentService payments, WalletRegistry wallets)
     {
         var p = await store.GetByCheckoutTokenAsync(token, ctx.RequestAborted);
         if (p is null)
@@ -153,7 +174,8 @@ public static class CheckoutEndpoints
             return WithoutPayerSession(ctx, $"/pay/{token}");
         }
 
-        var result = await payments.ConfirmAsync(p, wallet, ctx.RequestAborted, new PayerContext("checkout", session));
+        var payer = await InAppPay.PayerAsync(ctx, new PayerContext("checkout", session), wallet, wallets, $"/pay/{token}");
+        var result = await payments.ConfirmAsync(p, wallet, ctx.RequestAborted, payer);
         return BackAfterConfirm(ctx, $"/pay/{token}", result);
     }
 

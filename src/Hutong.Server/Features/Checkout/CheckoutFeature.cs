@@ -9,6 +9,7 @@ public static class CheckoutFeature
     {
         CheckoutEndpoints.Map(routes.App);
         AggregatedQr.Map(routes.App);
+        InAppPay.Map(routes.App);
         return routes;
     }
 }

@@ -51,6 +51,10 @@ public static class FriendPayEndpoints
         g.MapPost("/{wallet}", PayAsync).DisableAntiforgery();
         g.MapGet("/status", StatusAsync);
         g.MapGet("/qr.png", QrAsync);
+        g.MapGet("/inapp/params", async (HttpContext ctx, string token, FriendPayService svc, PaymentStore store, WalletRegistry wallets, TimeProvider time) =>
+            await svc.GetByTokenAsync(token, ctx.RequestAborted) is { Status: "active" } link && await store.GetByIdAsync(link.PaymentId, ctx.RequestAborted) is { } p
+                ? await InAppPay.ParamsAsync(ctx, p, store, wallets, time, anyoneOwnsUnclaimed: false)
+                : Results.NotFound());
         g.MapGet("/link.png", async (string token, FriendPayService svc, CancellationToken ct) =>
             await svc.GetByTokenAsync(token, ct) is { Status: "active" } ? Results.Bytes(QrPng(svc.Url(token)), "image/png") : Results.NotFound());
     }
@@ -105,8 +109,19 @@ public static class FriendPayEndpoints
         var path = $"/f/{token}";
         var error = ErrorText(l, ctx.Request.Query["e"], friendPage: true);
 
+        // Inside a wallet's app that pays in place, the friend is identified first (the wallet's OAuth), and sees no QR.
+        var open = p.State is PaymentStatus.Created or PaymentStatus.Pending or PaymentStatus.Failed && !view.ClaimedByOther;
+        if (open && await InAppPay.AuthorizeIfNeededAsync(ctx, wallets, await CheckoutEndpoints.OfferedAsync(p, wallets, rollout, ct), path) is { } signIn)
+        {
+            return signIn;
+        }
+
         string body;
-        if (p.State == PaymentStatus.Pending && view.Mine && p.CodeUrl is not null)
+        if (p.State == PaymentStatus.Pending && view.Mine && p.CodeUrl is not null && InAppPay.Panel(ctx, l, p, path) is { } panel)
+        {
+            body = panel + WalletButtons(l, await CheckoutEndpoints.OfferedAsync(p, wallets, rollout, ct), path, p.Wallet, asSwitch: true) + Countdown(l, secondsLeft);
+        }
+        else if (p.State == PaymentStatus.Pending && view.Mine && p.CodeUrl is not null)
         {
             var offered = await CheckoutEndpoints.OfferedAsync(p, wallets, rollout, ct);
             body = PayPanel(l, p, path + "/qr.png", IsMobile(ctx), options.Value.Sandbox.Enabled ? options.Value.Sandbox.Url : null)
@@ -143,7 +158,8 @@ public static class FriendPayEndpoints
         return Results.Content(Html(l, $"{p.Money.ToDisplayString()} · {link.RequesterName}", html, refresh: !p.State.IsTerminal(), path), "text/html; charset=utf-8");
     }
 
-    private static async Task<IResult> PayAsync(HttpContext ctx, string token, string wallet, FriendPayService svc, PaymentStore store, PaymentService payments, TimeProvider time)
+    private static async Task<IResult> PayAsync(
+        HttpContext ctx, string token, string wallet, FriendPayService svc, PaymentStore store, PaymentService payments, WalletRegistry wallets, TimeProvider time)
     {
         var (link, p, refusal) = await OpenAsync(ctx, token, svc, store, time);
         if (refusal is not null)
@@ -156,7 +172,8 @@ public static class FriendPayEndpoints
             return WithoutPayerSession(ctx, $"/f/{token}");
         }
 
-        var result = await payments.ConfirmAsync(p!, wallet, ctx.RequestAborted, new PayerContext("friend", session, link!.Id));
+        var payer = await InAppPay.PayerAsync(ctx, new PayerContext("friend", session, link!.Id), wallet, wallets, $"/f/{token}");
+        var result = await payments.ConfirmAsync(p!, wallet, ctx.RequestAborted, payer);
         return BackAfterConfirm(ctx, $"/f/{token}", result);
     }
 

@@ -101,7 +101,8 @@ public sealed partial class PaymentConfirmation(
         var current = payment.State == PaymentStatus.Pending ? await store.CurrentAttemptAsync(payment, ct) : null;
         var samePayer = payer is null || current?.PayerClaim == payer.Session;
         if (payment.State is PaymentStatus.Pending && payment.Wallet == wallet && samePayer
-            && (payment.CodeUrl is not null || current?.Status == "requested"))
+            && (payment.CodeUrl is not null || current?.Status == "requested")
+            && current?.Flow == FlowWire(payer)) // the same flow: a QR opened on a desktop is not the in-app order
         {
             return (null, OpenOrInProgress(payment, payer)); // the open attempt (or the one being opened right now)
         }
@@ -178,7 +179,7 @@ public sealed partial class PaymentConfirmation(
                 return await LostTheStartAsync(payment, wallet, payer, ct);
             }
 
-            var result = await CreateOrderAsync(channelConnector, payment, attempt);
+            var result = await CreateOrderAsync(channelConnector, payment, attempt, payer?.FlowPayer);
             if (result.Outcome == WalletCallOutcome.Ok)
             {
                 routing.RecordSuccess(channel);
@@ -216,11 +217,14 @@ public sealed partial class PaymentConfirmation(
             : Failure.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.");
 
     /// <summary>Asks the channel's wallet for the order. Not cancellable: the wallet may act on it, so its answer is never abandoned half way.</summary>
-    private static Task<CreateOrderResult> CreateOrderAsync(IWalletConnector connector, PaymentRow payment, AttemptRow attempt) =>
-        connector.CreateQrOrderAsync(
+    private static Task<CreateOrderResult> CreateOrderAsync(IWalletConnector connector, PaymentRow payment, AttemptRow attempt, FlowPayer? payer) =>
+        PayFlows.CreateAsync(connector, PayFlows.Parse(attempt.Flow),
             new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
                 attempt.NotifyUrl!, payment.Id, ProfitSharing: payment.ProfitSharing is not null),
-            CancellationToken.None);
+            payer, CancellationToken.None);
+
+    /// <summary>The attempt's stored flow: null for the Native QR, so rows of QR attempts are as before.</summary>
+    private static string? FlowWire(PayerContext? payer) => payer is null || payer.Flow == PayFlow.Native ? null : PayFlows.Wire(payer.Flow);
 
     /// <summary>
     /// Whether a payer other than <paramref name="payer"/> holds the payment now. The merchant's own call (no payer)
@@ -262,6 +266,8 @@ public sealed partial class PaymentConfirmation(
             PayerClaim = payer?.Session,
             FriendLinkId = payer?.FriendLinkId,
             NotifyUrl = notifyUrl,
+            Flow = FlowWire(payer),
+            PayerRef = payer?.Flow is PayFlow.H5 ? payer.FlowPayer?.ClientIp : payer?.FlowPayer?.WalletPayerId,
         };
     }
 

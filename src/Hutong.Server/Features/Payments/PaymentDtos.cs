@@ -26,7 +26,7 @@ public sealed class PaymentDtos(IOptions<HubOptions> options)
             checkoutUrl,
             p.ReturnUrl,
             p.Wallet,
-            state == PaymentStatus.Pending && p.CodeUrl is not null ? new NextAction("scan_qr", p.CodeUrl, checkoutUrl + "/qr.png", checkoutUrl + "/qr.svg") : null,
+            state == PaymentStatus.Pending && p.CodeUrl is not null && p.Flow is null ? new NextAction("scan_qr", p.CodeUrl, checkoutUrl + "/qr.png", checkoutUrl + "/qr.svg") : null,
             (p.PayerId is not null || state == PaymentStatus.Succeeded) && p.Wallet is not null
                 ? new PaymentPayer(p.Wallet, p.PayerId, p.PaidVia ?? "api", p.FriendLinkId)
                 : null,

@@ -134,6 +134,9 @@ public sealed class PaymentRow
     /// <summary>Not a payments column: the open attempt's code_url, when joined.</summary>
     public string? CodeUrl { get; set; }
 
+    /// <summary>Not a payments column: the open attempt's flow (null: the Native QR; "jsapi", "h5", …), when joined.</summary>
+    public string? Flow { get; set; }
+
     public PaymentStatus State => PaymentStatusNames.FromWire(Status);
 
     public Money Money => new(Amount, Domain.Currency.Parse(Currency));
@@ -186,8 +189,14 @@ public sealed class AttemptRow
     /// <summary>The notify_url the order was first sent with, so a re-send from any hub is the very same order; null on older rows.</summary>
     public string? NotifyUrl { get; set; }
 
-    /// <summary>Null: a merchant-presented QR order; "payment_code": the buyer's code scanned at a till (<see cref="PaymentCodeOrders"/>).</summary>
+    /// <summary>
+    /// How the order was opened: null for the Native QR (or older rows); "payment_code" for the buyer's code scanned at a
+    /// till (<see cref="PaymentCodeOrders"/>); an in-app flow ("jsapi", "h5", …), whose order handle (prepay id, h5_url) is in CodeUrl.
+    /// </summary>
     public string? Flow { get; set; }
+
+    /// <summary>What the order was placed for: the openid (JSAPI, mini-program) or the phone's IP (H5). Never shown outside the hub.</summary>
+    public string? PayerRef { get; set; }
 
     public AttemptStatus State => AttemptStatusNames.FromWire(Status);
 
@@ -198,4 +207,11 @@ public sealed class AttemptRow
 /// A buyer or friend starting an attempt from a public page. <see cref="Session"/> is the hash of their browser's
 /// payer cookie: only one session may hold a payment at a time, so two friends can never both be shown a QR.
 /// </summary>
-public sealed record PayerContext(string Via, string Session, string? FriendLinkId = null);
+public sealed record PayerContext(string Via, string Session, string? FriendLinkId = null)
+{
+    /// <summary>How this browser pays (the cashier picks it from the User-Agent); Native by default.</summary>
+    public Hutong.Connectors.Abstractions.PayFlow Flow { get; init; } = Hutong.Connectors.Abstractions.PayFlow.Native;
+
+    /// <summary>The flow's payer: openid from OAuth (JSAPI), client IP and return page (H5).</summary>
+    public Hutong.Connectors.Abstractions.FlowPayer? FlowPayer { get; init; }
+}

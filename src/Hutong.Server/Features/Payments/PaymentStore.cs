@@ -9,7 +9,7 @@ namespace Hutong.Server.Features.Payments;
 public sealed class PaymentStore(Db db)
 {
     private const string SelectPayment =
-        "SELECT p.*, a.code_url FROM payments p LEFT JOIN payment_attempts a ON a.id = p.current_attempt_id AND a.status = 'open' ";
+        "SELECT p.*, a.code_url, a.flow FROM payments p LEFT JOIN payment_attempts a ON a.id = p.current_attempt_id AND a.status = 'open' ";
 
     /// <summary>Row lock on PostgreSQL; SQLite's single writer already excludes others.</summary>
     private string ForUpdate => db.IsPostgres ? " FOR UPDATE OF p" : string.Empty;
@@ -72,9 +72,9 @@ public sealed class PaymentStore(Db db)
     public Task InsertAttemptAsync(DbConnection c, DbTransaction t, AttemptRow a) => c.ExecuteAsync(
         """
         INSERT INTO payment_attempts (id, payment_id, wallet, channel, out_trade_no, status, code_url, checks, next_check_at, created_at, updated_at,
-                                      via, payer_claim, friend_link_id, notify_url, flow)
+                                      via, payer_claim, friend_link_id, notify_url, flow, payer_ref)
         VALUES (@Id, @PaymentId, @Wallet, @Channel, @OutTradeNo, @Status, @CodeUrl, @Checks, @NextCheckAt, @CreatedAt, @UpdatedAt,
-                @Via, @PayerClaim, @FriendLinkId, @NotifyUrl, @Flow)
+                @Via, @PayerClaim, @FriendLinkId, @NotifyUrl, @Flow, @PayerRef)
         """, a, t);
 
     /// <summary>Writes the attempt's new state if its status is still <paramref name="expectedStatus"/>, the one it was decided on.</summary>

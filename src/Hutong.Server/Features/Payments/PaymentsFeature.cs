@@ -15,6 +15,7 @@ public static class PaymentsFeature
         s.AddSingleton<PaymentConfirmation>();
         s.AddSingleton<PaymentCodeOrders>();
         s.AddSingleton<PaymentCodeConfirmation>();
+        s.AddSingleton<WalletPayers>();
         return s;
     }
 

@@ -116,10 +116,11 @@ public sealed partial class WalletOrders(
                 // The order exists unpaid (we need its code_url back) or never arrived: re-send the very same
                 // order. Wallets treat an identical order under the same out_trade_no as the same order — so the
                 // notify_url is the one it was first sent with, not this hub's (hubs may listen at their own address).
-                var again = await connector.CreateQrOrderAsync(
+                var again = await PayFlows.CreateAsync(connector, PayFlows.Parse(attempt.Flow),
                     new CreateOrderRequest(attempt.OutTradeNo, owner.Money, owner.Description,
                         DateTimeOffset.FromUnixTimeMilliseconds(owner.ExpiresAt), attempt.NotifyUrl ?? wallets.NotifyUrl(attempt.Channel ?? attempt.Wallet), owner.Id,
-                        ProfitSharing: owner.ProfitSharing is not null), ct);
+                        ProfitSharing: owner.ProfitSharing is not null),
+                    new FlowPayer(attempt.PayerRef, attempt.PayerRef), ct); // the same flow and payer: the very same order
                 if (again.Outcome != WalletCallOutcome.Unknown)
                 {
                     await outcomes.RecordCreateOutcomeAsync(attempt, again, ct);

@@ -1,0 +1,47 @@
+using Dapper;
+using Hutong.Domain;
+using Hutong.Server.Storage;
+
+namespace Hutong.Server.Features.Payments;
+
+/// <summary>
+/// Buyers a wallet identified through its OAuth (WeChat snsapi_base in the in-app browser, jscode2session for a
+/// mini-program): the openid is kept here and handed only to the wallet's order call. A browser stands for it by its
+/// payer session, a mini-program back end by an opaque handle. Owns wallet_payers and oauth_states_used.
+/// </summary>
+public sealed class WalletPayers(Db db, TimeProvider time)
+{
+    /// <summary>How long a browser or handle stands for the openid: the length of a shopping visit, not an account.</summary>
+    public static readonly TimeSpan Lifetime = TimeSpan.FromHours(2);
+
+    public const string HandlePrefix = "wxp_";
+
+    /// <summary>Remembers <paramref name="payerRef"/> for <paramref name="session"/> (null: a handle only) and returns the handle.</summary>
+    public async Task<string> RememberAsync(string wallet, string payerRef, string? session, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var handle = HandlePrefix + Ids.Token();
+        await db.WriteAsync((c, t) => c.ExecuteAsync(
+            "INSERT INTO wallet_payers (handle, wallet, payer_ref, session, created_at, expires_at) VALUES (@handle, @wallet, @payerRef, @session, @now, @until)",
+            new { handle, wallet, payerRef, session, now = now.ToUnixTimeMilliseconds(), until = (now + Lifetime).ToUnixTimeMilliseconds() }, t), ct);
+        return handle;
+    }
+
+    /// <summary>The openid this browser session was identified with at <paramref name="wallet"/>, while it lasts.</summary>
+    public Task<string?> ForSessionAsync(string wallet, string session, CancellationToken ct) => db.ReadAsync(c => c.QueryFirstOrDefaultAsync<string?>(
+        "SELECT payer_ref FROM wallet_payers WHERE session = @session AND wallet = @wallet AND expires_at > @now ORDER BY created_at DESC",
+        new { session, wallet, now = time.GetUtcNow().ToUnixTimeMilliseconds() }), ct);
+
+    /// <summary>The openid behind a mini-program's handle, while it lasts.</summary>
+    public Task<string?> ForHandleAsync(string wallet, string handle, CancellationToken ct) => db.ReadAsync(c => c.QueryFirstOrDefaultAsync<string?>(
+        "SELECT payer_ref FROM wallet_payers WHERE handle = @handle AND wallet = @wallet AND expires_at > @now",
+        new { handle, wallet, now = time.GetUtcNow().ToUnixTimeMilliseconds() }), ct);
+
+    /// <summary>
+    /// Marks an OAuth state used; false when it was used before (a replayed callback). One insert on a primary key, so of
+    /// two hubs receiving the same callback exactly one proceeds.
+    /// </summary>
+    public Task<bool> UseStateOnceAsync(string stateId, long expiresAtMs, CancellationToken ct) => db.WriteAsync(async (c, t) =>
+        await c.ExecuteAsync("INSERT INTO oauth_states_used (id, expires_at) VALUES (@stateId, @expiresAtMs) ON CONFLICT (id) DO NOTHING",
+            new { stateId, expiresAtMs }, t) == 1, ct);
+}
