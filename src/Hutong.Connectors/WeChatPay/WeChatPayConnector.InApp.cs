@@ -143,8 +143,11 @@ public sealed partial class WeChatPayConnector : IInAppPayConnector, IBuyerIdent
         : $"{_options.OAuthBaseUrl.TrimEnd('/')}/connect/oauth2/authorize?appid={Uri.EscapeDataString(_options.AppId)}&redirect_uri={Uri.EscapeDataString(redirectUri)}"
           + $"&response_type=code&scope=snsapi_base&state={Uri.EscapeDataString(state)}#wechat_redirect";
 
-    public byte[]? StateKey => string.IsNullOrEmpty(_options.AppSecret) ? null
-        : HMACSHA256.HashData(Encoding.UTF8.GetBytes(_options.AppSecret), Encoding.UTF8.GetBytes("hutong-oauth-state:" + _options.AppId));
+    public byte[]? StateKey => string.IsNullOrEmpty(_options.AppSecret) ? null : OAuthStateKey(_options.AppSecret, _options.AppId);
+
+    /// <summary>The OAuth state key of an account: derived from its AppSecret, so it is the same on every hub and secret like it.</summary>
+    public static byte[] OAuthStateKey(string appSecret, string appId) =>
+        HMACSHA256.HashData(Encoding.UTF8.GetBytes(appSecret), Encoding.UTF8.GetBytes("hutong-oauth-state:" + appId));
 
     public async Task<BuyerIdResult> ExchangeCodeAsync(string code, bool miniProgram, CancellationToken cancellationToken)
     {
