@@ -162,4 +162,16 @@ public sealed class WeChatInAppProtocolTests(SqliteHub hub)
         var order = Assert.Single(hub.Sandbox.WeChat.InApp.OrdersByPrepay.Values, o => o.PrepayId == r.GetProperty("prepay_id").GetString());
         Assert.Equal(("JSAPI", "SUCCESS", openId), (order.TradeType, order.TradeState, order.PayerOpenId));
     }
+
+    [Fact]
+    public async Task Capabilities_list_each_wallets_flows()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var caps = await m.GetAsync("/v1/capabilities");
+        Assert.Equal(HttpStatusCode.OK, caps.Status);
+        var wechat = caps.Json.GetProperty("data").EnumerateArray().Single(w => w.GetProperty("wallet").GetString() == "wechatpay");
+        Assert.Equal(["native", "jsapi", "mini_program", "h5", "app"], wechat.GetProperty("flows").EnumerateArray().Select(f => f.GetString()!).ToArray());
+        var alipay = caps.Json.GetProperty("data").EnumerateArray().Single(w => w.GetProperty("wallet").GetString() == "alipay");
+        Assert.Equal(["native"], alipay.GetProperty("flows").EnumerateArray().Select(f => f.GetString()!).ToArray());
+    }
 }

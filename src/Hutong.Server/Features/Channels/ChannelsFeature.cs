@@ -18,7 +18,11 @@ public static class ChannelsFeature
         routes.Api.MapGet("/capabilities", async (WalletRegistry w, CancellationToken ct) => ApiResult.Ok(new
         {
             @object = "list",
-            data = (await w.WalletsAsync(ct)).Values.Select(c => new { wallet = c.Wallet, capabilities = c.Capabilities }).ToList(),
+            // flows: native (QR) plus the account's in-app flows (jsapi, mini_program, h5, app); the cashier picks one by browser.
+            data = (await w.WalletsAsync(ct)).Values.Select(c => new
+            {
+                wallet = c.Wallet, capabilities = c.Capabilities, flows = Hutong.Connectors.Abstractions.PayFlows.Of(c).Select(Hutong.Connectors.Abstractions.PayFlows.Wire).ToList(),
+            }).ToList(),
         })).WithTags("Capabilities");
         return routes;
     }
