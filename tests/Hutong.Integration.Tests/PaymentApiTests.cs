@@ -198,7 +198,7 @@ public abstract class PaymentApiTests(HubFixture hub)
         var (m, _, _) = await hub.NewMerchantAsync();
         var id = await m.CreatePaymentAsync();
         // The wallet answers slowly (hangs, then the hub times out): the first confirm holds its key meanwhile.
-        hub.Sandbox.WeChat.Faults.Inject("native", Sandbox.SandboxFault.TimeoutAfter, 2, match: id);
+        hub.Sandbox.WeChat.Faults.Inject("native", Sandbox.SandboxFault.TimeoutAfter, 1, match: id);
 
         var first = m.ConfirmAsync(id, "confirm-key");
         await Task.Delay(300);
@@ -219,7 +219,7 @@ public abstract class PaymentApiTests(HubFixture hub)
         // database decides. Here "the other instance" commits its answer while this one waits on a slow wallet.
         var (m, merchantId, _) = await hub.NewMerchantAsync();
         var id = await m.CreatePaymentAsync();
-        hub.Sandbox.WeChat.Faults.Inject("native", Sandbox.SandboxFault.TimeoutAfter, 2, match: id);
+        hub.Sandbox.WeChat.Faults.Inject("native", Sandbox.SandboxFault.TimeoutAfter, 1, match: id);
         var slow = m.ConfirmAsync(id, "elsewhere-key");
         await Task.Delay(300);
         var body = System.Text.Json.JsonSerializer.Serialize(new { wallet = "wechatpay" });
