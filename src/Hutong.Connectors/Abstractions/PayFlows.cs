@@ -20,6 +20,9 @@ public enum PayFlow
 
     /// <summary>From the merchant's own app through the wallet's SDK.</summary>
     App,
+
+    /// <summary>The buyer's payment code scanned at a till (付款码, <see cref="IPaymentCodeConnector"/>): no order handle, answered or followed by query.</summary>
+    PaymentCode,
 }
 
 /// <summary>Who pays and from where, for the flows that need it: the buyer's id at the wallet (JSAPI, mini-program), the phone's IP and the page to come back to (H5).</summary>
@@ -83,7 +86,7 @@ public static class PayFlows
     }
 
     public static IReadOnlyList<PayFlow> Of(IWalletConnector connector) =>
-        connector is IInAppPayConnector inApp ? [PayFlow.Native, .. inApp.InAppFlows] : [PayFlow.Native];
+        [PayFlow.Native, .. connector is IInAppPayConnector inApp ? inApp.InAppFlows : [], .. connector is IPaymentCodeConnector ? [PayFlow.PaymentCode] : Array.Empty<PayFlow>()];
 
     /// <summary>The wire name of a flow ("jsapi", "mini_program", …), as stored on attempts and listed by /v1/capabilities.</summary>
     public static string Wire(PayFlow flow) => flow switch
@@ -93,6 +96,7 @@ public static class PayFlows
         PayFlow.MiniProgram => "mini_program",
         PayFlow.H5 => "h5",
         PayFlow.App => "app",
+        PayFlow.PaymentCode => "payment_code",
         _ => throw new ArgumentOutOfRangeException(nameof(flow)),
     };
 
@@ -103,6 +107,7 @@ public static class PayFlows
         "mini_program" => PayFlow.MiniProgram,
         "h5" => PayFlow.H5,
         "app" => PayFlow.App,
+        "payment_code" => PayFlow.PaymentCode,
         _ => throw new FormatException($"unknown flow '{wire}'"),
     };
 
