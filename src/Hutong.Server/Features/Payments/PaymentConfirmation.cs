@@ -39,8 +39,10 @@ public sealed partial class PaymentConfirmation(
     /// the open wallet order is closed first, so the QR shown before can no longer take money.
     /// </summary>
     /// <param name="payer">Set by the cashier and friend-pay pages: the browser session must hold the payer claim.</param>
-    public async Task<Outcome<PaymentDto>> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct, PayerContext? payer = null)
+    /// <param name="inApp">Set by the merchant's API for an in-app flow (mini-program, app): the flow and its payer, without a browser's claim.</param>
+    public async Task<Outcome<PaymentDto>> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct, PayerContext? payer = null, FlowChoice? inApp = null)
     {
+        var choice = inApp ?? new FlowChoice(payer?.Flow ?? PayFlow.Native, payer?.FlowPayer);
         System.Diagnostics.Activity.Current?.SetTag(HubTelemetry.PaymentIdTag, payment.Id);
         var enabled = await wallets.WalletsAsync(ct);
         if (wallet is null || !enabled.TryGetValue(wallet, out var connector))
@@ -63,7 +65,7 @@ public sealed partial class PaymentConfirmation(
             }
         }
 
-        var (replacing, answer) = await ReplaceOpenAttemptAsync(payment, wallet, payer, now, ct);
+        var (replacing, answer) = await ReplaceOpenAttemptAsync(payment, wallet, payer, choice, now, ct);
         if (answer is { } stop)
         {
             return stop;
@@ -75,7 +77,7 @@ public sealed partial class PaymentConfirmation(
         }
 
         var channels = await routing.ChannelsAsync(new RoutedPayment(payment.MerchantId, payment.Amount, payment.ProductCategory, payment.BuyerId), wallet, ct);
-        return await StartOnFirstWorkingChannelAsync(payment, wallet, channels, replacing, payer, ct);
+        return await StartOnFirstWorkingChannelAsync(payment, wallet, channels, replacing, payer, choice, ct);
     }
 
     /// <summary>
@@ -95,14 +97,15 @@ public sealed partial class PaymentConfirmation(
     /// so a new attempt can replace it. An answer means stop here with it; otherwise the attempt to replace, if any.
     /// </summary>
     private async Task<(AttemptRow? Replacing, Outcome<PaymentDto>? Answer)> ReplaceOpenAttemptAsync(
-        PaymentRow payment, string wallet, PayerContext? payer, DateTimeOffset now, CancellationToken ct)
+        PaymentRow payment, string wallet, PayerContext? payer, FlowChoice choice, DateTimeOffset now, CancellationToken ct)
     {
         // Only a pending payment has an open attempt to return or replace.
         var current = payment.State == PaymentStatus.Pending ? await store.CurrentAttemptAsync(payment, ct) : null;
         var samePayer = payer is null || current?.PayerClaim == payer.Session;
         if (payment.State is PaymentStatus.Pending && payment.Wallet == wallet && samePayer
             && (payment.CodeUrl is not null || current?.Status == "requested")
-            && current?.Flow == FlowWire(payer)) // the same flow: a QR opened on a desktop is not the in-app order
+            && current?.Flow == FlowWire(choice.Flow) // the same flow: a QR opened on a desktop is not the in-app order
+            && (choice.Flow != PayFlow.MiniProgram || current?.PayerRef == choice.Payer?.WalletPayerId)) // and a mini-program order is one buyer's
         {
             return (null, OpenOrInProgress(payment, payer)); // the open attempt (or the one being opened right now)
         }
@@ -158,7 +161,7 @@ public sealed partial class PaymentConfirmation(
     /// leaves its attempt to the worker. The last channel's answer, whatever it is, is the payment's.
     /// </summary>
     private async Task<Outcome<PaymentDto>> StartOnFirstWorkingChannelAsync(
-        PaymentRow payment, string wallet, IReadOnlyList<string> channels, AttemptRow? replacing, PayerContext? payer, CancellationToken ct)
+        PaymentRow payment, string wallet, IReadOnlyList<string> channels, AttemptRow? replacing, PayerContext? payer, FlowChoice choice, CancellationToken ct)
     {
         var previous = replacing;
         for (var i = 0; i < channels.Count; i++)
@@ -172,14 +175,14 @@ public sealed partial class PaymentConfirmation(
             }
 
             var notifyUrl = wallets.NotifyUrl(channel); // kept on the attempt: a re-send, from any hub, must be the very same order
-            var attempt = NewAttempt(payment.Id, wallet, channel, notifyUrl, time.GetUtcNow(), payer);
+            var attempt = NewAttempt(payment.Id, wallet, channel, notifyUrl, time.GetUtcNow(), payer, choice);
             var started = await StartAttemptAsync(payment.Id, wallet, attempt, previous, ct);
             if (started is null)
             {
                 return await LostTheStartAsync(payment, wallet, payer, ct);
             }
 
-            var result = await CreateOrderAsync(channelConnector, payment, attempt, payer?.FlowPayer);
+            var result = await CreateOrderAsync(channelConnector, payment, attempt, choice.Payer);
             if (result.Outcome == WalletCallOutcome.Ok)
             {
                 routing.RecordSuccess(channel);
@@ -224,7 +227,7 @@ public sealed partial class PaymentConfirmation(
             payer, CancellationToken.None);
 
     /// <summary>The attempt's stored flow: null for the Native QR, so rows of QR attempts are as before.</summary>
-    private static string? FlowWire(PayerContext? payer) => payer is null || payer.Flow == PayFlow.Native ? null : PayFlows.Wire(payer.Flow);
+    private static string? FlowWire(PayFlow flow) => flow == PayFlow.Native ? null : PayFlows.Wire(flow);
 
     /// <summary>
     /// Whether a payer other than <paramref name="payer"/> holds the payment now. The merchant's own call (no payer)
@@ -249,8 +252,9 @@ public sealed partial class PaymentConfirmation(
     private static Failure ClaimedProblem() => Failure.Conflict("payment_claimed", "Someone else is paying this payment right now.",
         "Only one payer at a time; try again when their claim lapses.");
 
-    internal static AttemptRow NewAttempt(string paymentId, string wallet, string channel, string notifyUrl, DateTimeOffset now, PayerContext? payer)
+    internal static AttemptRow NewAttempt(string paymentId, string wallet, string channel, string notifyUrl, DateTimeOffset now, PayerContext? payer, FlowChoice? choice = null)
     {
+        choice ??= new FlowChoice(payer?.Flow ?? PayFlow.Native, payer?.FlowPayer);
         var attemptId = Ids.MonotonicV7(now);
         return new AttemptRow
         {
@@ -266,8 +270,8 @@ public sealed partial class PaymentConfirmation(
             PayerClaim = payer?.Session,
             FriendLinkId = payer?.FriendLinkId,
             NotifyUrl = notifyUrl,
-            Flow = FlowWire(payer),
-            PayerRef = payer?.Flow is PayFlow.H5 ? payer.FlowPayer?.ClientIp : payer?.FlowPayer?.WalletPayerId,
+            Flow = FlowWire(choice.Flow),
+            PayerRef = choice.Flow is PayFlow.H5 ? choice.Payer?.ClientIp : choice.Payer?.WalletPayerId,
         };
     }
 

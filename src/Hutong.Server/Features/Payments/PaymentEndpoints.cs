@@ -26,7 +26,7 @@ public static class PaymentEndpoints
         g.MapPost("/{id}/confirm", ConfirmAsync)
             .Accepts<ConfirmPaymentRequest>("application/json")
             .Produces<PaymentDto>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422)
-            .WithSummary("Start the attempt at a wallet; the response's next_action carries the QR code_url. With auth_code (the buyer's payment code), the wallet charges it at once or the payment stays pending while the buyer confirms.");
+            .WithSummary("Start the attempt at a wallet; the response's next_action carries the QR code_url. With auth_code (the buyer's payment code), the wallet charges it at once or the payment stays pending while the buyer confirms. With flow mini_program (and payer, a wallet payer id) or app, next_action carries the signed params for wx.requestPayment (mini_program_pay) or the app SDK (app_pay).");
         g.MapPost("/{id}/cancel", CancelAsync)
             .Produces<PaymentDto>().ProducesProblem(404).ProducesProblem(409).ProducesProblem(503)
             .WithSummary("Cancel an unpaid payment; an open wallet order is closed first.");
@@ -49,7 +49,8 @@ public static class PaymentEndpoints
     private static Task<ApiResult> GetAsync(HttpContext ctx, PaymentService payments, PaymentId id) =>
         payments.GetAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult();
 
-    private static async Task<ApiResult> ConfirmAsync(HttpContext ctx, PaymentService payments, PaymentCodeConfirmation paymentCodes, PaymentStore store, PaymentId id)
+    private static async Task<ApiResult> ConfirmAsync(
+        HttpContext ctx, PaymentService payments, PaymentCodeConfirmation paymentCodes, InAppConfirmation inApp, PaymentStore store, PaymentId id)
     {
         var (body, problem) = await RequestBody.ReadAsync<ConfirmPaymentRequest>(ctx.Request);
         if (problem is not null)
@@ -59,7 +60,10 @@ public static class PaymentEndpoints
 
         var payment = await store.GetAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted);
         return payment is null ? Problems.NotFound("payment")
-            : body!.AuthCode is not null ? await paymentCodes.ConfirmAsync(payment, body.Wallet, body.AuthCode, ctx.RequestAborted).ToApiResult()
+            : body!.AuthCode is not null && body.Flow is not null ? Problems.Invalid("flow", "A payment code (auth_code) is its own flow: send either auth_code or flow.")
+            : body.AuthCode is not null ? await paymentCodes.ConfirmAsync(payment, body.Wallet, body.AuthCode, ctx.RequestAborted).ToApiResult()
+            : body.Flow is not null ? await inApp.ConfirmAsync(payment, body.Wallet, body.Flow, body.Payer, ctx.RequestAborted).ToApiResult()
+            : body.Payer is not null ? Problems.Invalid("payer", "payer goes with flow mini_program.")
             : await payments.ConfirmAsync(payment, body.Wallet, ctx.RequestAborted).ToApiResult();
     }
 

@@ -27,9 +27,15 @@ public sealed record SplitRuleRequest(string? Receiver, long? Amount, int? Ratio
 
 /// <summary>POST /v1/payments/{id}/confirm: start (or return) the attempt at a wallet.</summary>
 /// <param name="AuthCode">The buyer's payment code scanned at a till (付款码); the wallet is told by its prefix when not given.</param>
-public sealed record ConfirmPaymentRequest(string? Wallet, string? AuthCode = null);
+/// <param name="Flow">An in-app flow for the merchant's own mini-program or app (mini_program, app); none: the QR.</param>
+/// <param name="Payer">The wallet payer handle (POST /v1/wallet_payers) a mini_program order is placed for.</param>
+public sealed record ConfirmPaymentRequest(string? Wallet, string? AuthCode = null, string? Flow = null, string? Payer = null);
 
-public sealed record NextAction(string Type, string CodeUrl, string QrPngUrl, string QrSvgUrl);
+/// <summary>What the buyer's side does next: scan_qr (code_url and its images), or mini_program_pay / app_pay (params for wx.requestPayment / the app SDK).</summary>
+public sealed record NextAction(string Type, string? CodeUrl = null, string? QrPngUrl = null, string? QrSvgUrl = null, IReadOnlyDictionary<string, string>? Params = null);
+
+/// <summary>How an attempt's order is placed: its flow and that flow's payer (openid, client IP), with or without a browser's claim.</summary>
+public sealed record FlowChoice(Hutong.Connectors.Abstractions.PayFlow Flow, Hutong.Connectors.Abstractions.FlowPayer? Payer);
 
 public sealed record PaymentFailure(string Code, string Message);
 

@@ -16,12 +16,14 @@ public static class PaymentsFeature
         s.AddSingleton<PaymentCodeOrders>();
         s.AddSingleton<PaymentCodeConfirmation>();
         s.AddSingleton<WalletPayers>();
+        s.AddSingleton<InAppConfirmation>();
         return s;
     }
 
     public static HubRoutes MapPayments(this HubRoutes routes)
     {
         PaymentEndpoints.Map(routes.Api);
+        WalletPayerEndpoints.Map(routes.Api);
         return routes;
     }
 }

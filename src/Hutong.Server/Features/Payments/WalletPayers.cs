@@ -32,10 +32,21 @@ public sealed class WalletPayers(Db db, TimeProvider time)
         "SELECT payer_ref FROM wallet_payers WHERE session = @session AND wallet = @wallet AND expires_at > @now ORDER BY created_at DESC",
         new { session, wallet, now = time.GetUtcNow().ToUnixTimeMilliseconds() }), ct);
 
-    /// <summary>The openid behind a mini-program's handle, while it lasts.</summary>
-    public Task<string?> ForHandleAsync(string wallet, string handle, CancellationToken ct) => db.ReadAsync(c => c.QueryFirstOrDefaultAsync<string?>(
-        "SELECT payer_ref FROM wallet_payers WHERE handle = @handle AND wallet = @wallet AND expires_at > @now",
-        new { handle, wallet, now = time.GetUtcNow().ToUnixTimeMilliseconds() }), ct);
+    /// <summary>A handle for a mini-program back end of <paramref name="merchantId"/> (no browser session), and when it lapses.</summary>
+    public async Task<(string Handle, DateTimeOffset ExpiresAt)> IssueHandleAsync(string merchantId, string wallet, string payerRef, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var handle = HandlePrefix + Ids.Token();
+        await db.WriteAsync((c, t) => c.ExecuteAsync(
+            "INSERT INTO wallet_payers (handle, wallet, payer_ref, session, created_at, expires_at, merchant_id) VALUES (@handle, @wallet, @payerRef, NULL, @now, @until, @merchantId)",
+            new { handle, wallet, payerRef, now = now.ToUnixTimeMilliseconds(), until = (now + Lifetime).ToUnixTimeMilliseconds(), merchantId }, t), ct);
+        return (handle, DateTimeOffset.FromUnixTimeMilliseconds((now + Lifetime).ToUnixTimeMilliseconds()));
+    }
+
+    /// <summary>The openid behind a mini-program's handle, while it lasts, and only for the merchant it was issued to.</summary>
+    public Task<string?> ForHandleAsync(string merchantId, string wallet, string handle, CancellationToken ct) => db.ReadAsync(c => c.QueryFirstOrDefaultAsync<string?>(
+        "SELECT payer_ref FROM wallet_payers WHERE handle = @handle AND wallet = @wallet AND merchant_id = @merchantId AND session IS NULL AND expires_at > @now",
+        new { handle, wallet, merchantId, now = time.GetUtcNow().ToUnixTimeMilliseconds() }), ct);
 
     /// <summary>
     /// Marks an OAuth state used; false when it was used before (a replayed callback). One insert on a primary key, so of
