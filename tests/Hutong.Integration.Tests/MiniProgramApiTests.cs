@@ -183,6 +183,36 @@ public abstract class MiniProgramApiTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task Another_buyers_handle_gets_its_own_order_and_an_expired_handle_is_refused()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var (first, second) = (NewUser(), NewUser());
+        var handles = new List<string>();
+        foreach (var user in new[] { first, second })
+        {
+            handles.Add((await NewPayerAsync(m, await WxLoginAsync(user))).Str("id"));
+        }
+
+        var id = await m.CreatePaymentAsync(4200);
+        string Prepay(ApiResponse r) => r.Json.GetProperty("next_action").GetProperty("params").GetProperty("package").GetString()!["prepay_id=".Length..];
+        var one = await m.PostAsync($"/v1/payments/{id}/confirm", new { wallet = "wechatpay", flow = "mini_program", payer = handles[0] });
+        Assert.True(one.Status == HttpStatusCode.OK, one.ToString());
+
+        // The second buyer's order is theirs: a re-send of the first buyer's order would be paid by nobody (WeChat checks the user).
+        var two = await m.PostAsync($"/v1/payments/{id}/confirm", new { wallet = "wechatpay", flow = "mini_program", payer = handles[1] });
+        Assert.True(two.Status == HttpStatusCode.OK, two.ToString());
+        Assert.NotEqual(Prepay(one), Prepay(two));
+        Assert.Equal(OpenIdOf(second), hub.Sandbox.WeChat.InApp.OrdersByPrepay[Prepay(two)].OrderedFor);
+        Assert.Equal("CLOSED", hub.Sandbox.WeChat.InApp.OrdersByPrepay[Prepay(one)].TradeState); // the first order can no longer take money
+        Assert.Equal(2, await AttemptsAsync(id));
+
+        await hub.Db.WriteAsync((c, t) => c.ExecuteAsync("UPDATE wallet_payers SET expires_at = 0 WHERE handle = @h", new { h = handles[0] }, t), default);
+        AssertProblem(await m.PostAsync($"/v1/payments/{id}/confirm", new { wallet = "wechatpay", flow = "mini_program", payer = handles[0] }),
+            (HttpStatusCode)422, "wallet_payer_not_found", "payer");
+        Assert.Equal(2, await AttemptsAsync(id));
+    }
+
+    [Fact]
     public async Task An_Idempotency_Key_replay_answers_the_same_handle_and_the_same_params()
     {
         var (m, _, _) = await hub.NewMerchantAsync();
