@@ -21,8 +21,20 @@ public static class ConnectorHttp
     public static bool IsNoAnswer(Exception e) =>
         e is HttpRequestException or TaskCanceledException or TimeoutRejectedException or TimeoutException or BrokenCircuitException;
 
+    /// <summary>Set on a POST that only reads (an Alipay *.query, a UnionPay queryTrans): it is retried like a GET.</summary>
+    public static readonly HttpRequestOptionsKey<bool> ReadOnlyCall = new("hutong.read-only");
+
+    /// <summary>Marks <paramref name="request"/> as a read sent by POST (gateways that take every call as a form POST).</summary>
+    public static HttpRequestMessage AsRead(this HttpRequestMessage request, bool read = true)
+    {
+        request.Options.Set(ReadOnlyCall, read);
+        return request;
+    }
+
+    private static bool IsRead(HttpRequestMessage request) => request.Options.TryGetValue(ReadOnlyCall, out var read) && read;
+
     /// <summary>
-    /// A read (GET, HEAD) is retried on any transient failure. A POST — an order, a refund, a split; and every Alipay call —
+    /// A read (GET, HEAD, or a POST marked <see cref="AsRead"/>) is retried on any transient failure. A POST — an order, a refund, a split; and every Alipay call —
     /// is retried only when it never left this machine (the connection could not be made): after a timeout or a 5xx the
     /// wallet may have acted, and the caller settles that by query (an UNKNOWN outcome) instead of sending it again.
     /// </summary>
@@ -41,6 +53,7 @@ public static class ConnectorHttp
             o.Retry.MaxRetryAttempts = Math.Max(1, maxRetries);
             o.Retry.Delay = TimeSpan.FromMilliseconds(100);
             o.Retry.ShouldRetryAfterHeader = true;
-            o.Retry.ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Context.GetRequestMessage()?.Method, args.Outcome));
+            o.Retry.ShouldHandle = args =>
+                ValueTask.FromResult(args.Context.GetRequestMessage() is { } r && ShouldRetry(IsRead(r) ? HttpMethod.Get : r.Method, args.Outcome));
         }).Services.AddHttpClient(name);
 }

@@ -346,10 +346,11 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
     {
         var parameters = CommonParameters(method, biz, notifyUrl);
         parameters["sign"] = AlipaySignature.Sign(_appKey, AlipaySignature.Content(parameters!));
+        // alipay.trade.query, alipay.trade.fastpay.refund.query, the bill URL query…: reads, retried like a GET.
         using var request = new HttpRequestMessage(HttpMethod.Post, _options.GatewayUrl)
         {
             Content = new FormUrlEncodedContent(parameters),
-        };
+        }.AsRead(method.EndsWith(".query", StringComparison.Ordinal));
 
         string body;
         HttpStatusCode status;

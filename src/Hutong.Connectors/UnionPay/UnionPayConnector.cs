@@ -299,7 +299,9 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
     private async Task<Reply> CallAsync(string path, SortedDictionary<string, string> fields, CancellationToken cancellationToken)
     {
         fields["signature"] = UnionPaySignature.Sign(_key, fields);
-        using var request = new HttpRequestMessage(HttpMethod.Post, _options.GatewayUrl.TrimEnd('/') + path) { Content = new FormUrlEncodedContent(fields) };
+        // Queries and bill requests only read: retried on a transient failure like a GET. Payments and refunds are not.
+        using var request = new HttpRequestMessage(HttpMethod.Post, _options.GatewayUrl.TrimEnd('/') + path) { Content = new FormUrlEncodedContent(fields) }
+            .AsRead(path is "/gateway/api/queryTrans.do" or "/gateway/api/fileTransRequest.do");
         string body;
         try
         {
