@@ -168,19 +168,7 @@ public sealed class SandboxProtocolTests(SqliteHub hub)
         }));
 
         await E2eModules.EnsureInstalledAsync();
-        var psi = new ProcessStartInfo("node", "wechatpay-interop.mjs")
-        {
-            WorkingDirectory = E2eModules.Dir,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.Environment["WX_BASE_URL"] = hub.Sandbox.BaseUrl + "/";
-        psi.Environment["WX_MCHID"] = hub.WeChat.MchId;
-        psi.Environment["WX_APPID"] = hub.WeChat.AppId;
-        psi.Environment["WX_SERIAL"] = hub.WeChat.MerchantSerialNo;
-        psi.Environment["WX_PRIVATE_KEY"] = hub.WeChat.MerchantPrivateKeyPem;
-        psi.Environment["WX_PUB_KEY_ID"] = hub.WeChat.PlatformPublicKeyId;
-        psi.Environment["WX_PUB_KEY"] = hub.WeChat.PlatformPublicKeyPem;
+        var psi = E2eModules.WeChatPayClient("wechatpay-interop.mjs", hub.Sandbox.BaseUrl, hub.WeChat);
         psi.Environment["WX_APIV3_KEY"] = hub.WeChat.ApiV3Key;
         psi.Environment["WX_NOTIFICATION_FILE"] = notificationFile;
         using var node = Process.Start(psi)!;

@@ -139,14 +139,7 @@ public sealed class WeChatInAppProtocolTests(SqliteHub hub)
         Assert.Equal(40029, again.GetProperty("errcode").GetInt32()); // a code is single use
 
         await E2eModules.EnsureInstalledAsync();
-        var psi = new ProcessStartInfo("node", "wechatpay-jsapi-interop.mjs") { WorkingDirectory = E2eModules.Dir, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.Environment["WX_BASE_URL"] = hub.Sandbox.BaseUrl + "/";
-        psi.Environment["WX_MCHID"] = hub.WeChat.MchId;
-        psi.Environment["WX_APPID"] = hub.WeChat.AppId;
-        psi.Environment["WX_SERIAL"] = hub.WeChat.MerchantSerialNo;
-        psi.Environment["WX_PRIVATE_KEY"] = hub.WeChat.MerchantPrivateKeyPem;
-        psi.Environment["WX_PUB_KEY_ID"] = hub.WeChat.PlatformPublicKeyId;
-        psi.Environment["WX_PUB_KEY"] = hub.WeChat.PlatformPublicKeyPem;
+        var psi = E2eModules.WeChatPayClient("wechatpay-jsapi-interop.mjs", hub.Sandbox.BaseUrl, hub.WeChat);
         psi.Environment["WX_OPENID"] = openId;
         psi.Environment["WX_USER_COOKIE"] = cookies.GetCookieHeader(new Uri(hub.Sandbox.BaseUrl));
         using var node = Process.Start(psi)!;

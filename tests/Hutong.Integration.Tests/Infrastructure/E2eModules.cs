@@ -15,6 +15,23 @@ public static class E2eModules
 
     public static string Dir => Path.Combine(BrowserFixture.RepoRoot, "tests", "e2e");
 
+    /// <summary>
+    /// A node script of tests/e2e run as wechatpay-axios-plugin's caller: the merchant's credentials and the sandbox's
+    /// address in the WX_* variables the scripts read; the caller adds the script's own ones.
+    /// </summary>
+    public static ProcessStartInfo WeChatPayClient(string script, string sandboxBaseUrl, Hutong.Connectors.WeChatPay.WeChatPayOptions wechat)
+    {
+        var psi = new ProcessStartInfo("node", script) { WorkingDirectory = Dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["WX_BASE_URL"] = sandboxBaseUrl + "/";
+        psi.Environment["WX_MCHID"] = wechat.MchId;
+        psi.Environment["WX_APPID"] = wechat.AppId;
+        psi.Environment["WX_SERIAL"] = wechat.MerchantSerialNo;
+        psi.Environment["WX_PRIVATE_KEY"] = wechat.MerchantPrivateKeyPem;
+        psi.Environment["WX_PUB_KEY_ID"] = wechat.PlatformPublicKeyId;
+        psi.Environment["WX_PUB_KEY"] = wechat.PlatformPublicKeyPem;
+        return psi;
+    }
+
     public static Task EnsureInstalledAsync() => EnsureInstalledAsync(Dir);
 
     /// <summary>Runs <c>npm ci</c> in <paramref name="dir"/> unless every dependency its package.json names is installed.</summary>
