@@ -31,6 +31,17 @@ public sealed class HubOptions
     public TimeSpan PaymentCodePollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// The first query of an open wallet order nobody has reported on (a lost notification); later ones wait as long as
+    /// the order is old, up to <see cref="OpenOrderPollMax"/>, until the payment expires.
+    /// </summary>
+    public TimeSpan OpenOrderPollFirst { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>The longest wait between two queries of an open wallet order.</summary>
+    public TimeSpan OpenOrderPollMax { get; set; } = TimeSpan.FromMinutes(5);
+
+    internal Hutong.Domain.Payments.OpenOrderPoll OpenOrderPoll => new(OpenOrderPollFirst, OpenOrderPollMax);
+
+    /// <summary>
     /// How long an in-process cache entry (API keys, links, rollout rules, routes, channels) lives at most. With several
     /// instances on PostgreSQL a change reaches the others at once by LISTEN/NOTIFY; this bounds staleness when a notice is lost.
     /// </summary>
@@ -106,6 +117,7 @@ public sealed class HubOptions
             ];
         }
 
+        _ = OpenOrderPoll; // a poll schedule that never waits (or whose max is below its first) is refused at start, not mid-confirm
         return this;
     }
 }

@@ -86,6 +86,7 @@ internal static class HubServices
         s.AddJob<UnknownRequeryJob>();
         s.AddJob<PaymentCodeJob>();
         s.AddJob<StrayAttemptJob>();
+        s.AddJob<OpenOrderPollJob>();
         s.AddJob<ExpiryJob>();
         s.AddJob<RefundJob>();
         s.AddJob<SplitJob>();

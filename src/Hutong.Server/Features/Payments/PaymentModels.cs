@@ -180,6 +180,9 @@ public sealed class AttemptRow
 
     public long? NextCheckAt { get; set; }
 
+    /// <summary>When an open order of a pending payment is next queried (<see cref="Hutong.Domain.Payments.OpenOrderPoll"/>); null: not polled.</summary>
+    public long? PollAt { get; set; }
+
     public long CreatedAt { get; set; }
 
     public long UpdatedAt { get; set; }

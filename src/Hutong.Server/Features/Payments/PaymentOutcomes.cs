@@ -84,6 +84,7 @@ public sealed partial class PaymentOutcomes(
                 break;
             case WalletDecision.Transition { AttemptEvent: AttemptEvent.WalletPaymentFailed } failed:
                 attempt.Status = failed.AttemptTo.ToWire();
+                attempt.PollAt = null;
                 attempt.ErrorCode = tx.RawStatus;
                 attempt.UpdatedAt = now.ToUnixTimeMilliseconds();
                 await SaveAttemptAsync(c, t, attempt, read);
@@ -151,6 +152,9 @@ public sealed partial class PaymentOutcomes(
                 case CreateOutcome.Accepted accepted:
                     attempt.CodeUrl = accepted.CodeUrl;
                     attempt.NextCheckAt = null;
+                    attempt.PollAt = attempt.Flow == PaymentCodeOrders.Flow
+                        ? null // followed by its own job
+                        : Options.OpenOrderPoll.Next(now, now, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt))?.ToUnixTimeMilliseconds();
                     break;
                 case CreateOutcome.Rejected rejected:
                     attempt.ErrorCode = rejected.Code;
@@ -303,6 +307,7 @@ public sealed partial class PaymentOutcomes(
         attempt.Status = AttemptStatus.Succeeded.ToWire();
         attempt.WalletTransactionId = tx.TransactionId;
         attempt.NextCheckAt = null;
+        attempt.PollAt = null;
         attempt.UpdatedAt = now.ToUnixTimeMilliseconds();
         await SaveAttemptAsync(c, t, attempt, read);
     }

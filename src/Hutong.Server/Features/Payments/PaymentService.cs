@@ -237,5 +237,8 @@ public sealed class PaymentService(
     /// <inheritdoc cref="WalletOrders.ExpireAsync"/>
     public Task ExpireAsync(PaymentRow payment, CancellationToken ct) => orders.ExpireAsync(payment, ct);
 
+    /// <inheritdoc cref="WalletOrders.PollOpenAsync"/>
+    public Task PollOpenAsync(AttemptRow attempt, CancellationToken ct) => orders.PollOpenAsync(attempt, ct);
+
     public PaymentDto ToDto(PaymentRow p) => dtos.ToDto(p);
 }

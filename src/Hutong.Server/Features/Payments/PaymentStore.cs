@@ -82,12 +82,12 @@ public sealed class PaymentStore(Db db)
         await c.ExecuteAsync(
             """
             UPDATE payment_attempts SET status = @Status, code_url = @CodeUrl, wallet_transaction_id = @WalletTransactionId,
-                   error_code = @ErrorCode, error_message = @ErrorMessage, checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt
+                   error_code = @ErrorCode, error_message = @ErrorMessage, checks = @Checks, next_check_at = @NextCheckAt, poll_at = @PollAt, updated_at = @UpdatedAt
             WHERE id = @Id AND status = @ExpectedStatus
             """,
             new
             {
-                a.Status, a.CodeUrl, a.WalletTransactionId, a.ErrorCode, a.ErrorMessage, a.Checks, a.NextCheckAt, a.UpdatedAt, a.Id,
+                a.Status, a.CodeUrl, a.WalletTransactionId, a.ErrorCode, a.ErrorMessage, a.Checks, a.NextCheckAt, a.PollAt, a.UpdatedAt, a.Id,
                 ExpectedStatus = expectedStatus.ToWire(),
             }, t) == 1;
 

@@ -170,6 +170,32 @@ public sealed partial class WalletOrders(
         await MarkClosedAsync(attempt, connector, ct);
     }
 
+    /// <summary>
+    /// One poll of the open order of a pending payment: asks the wallet and applies what it says (paid, failed, closed),
+    /// never closes it. While it stays open the next poll is scheduled; the payment's expiry ends the polling.
+    /// </summary>
+    public async Task PollOpenAsync(AttemptRow attempt, CancellationToken ct)
+    {
+        var connector = await ConnectorOfAsync(attempt, ct);
+        var query = await connector.QueryAsync(attempt.OutTradeNo, ct);
+        if (query.Outcome == WalletCallOutcome.Ok && query.Transaction!.Status is not (WalletStatus.NotPaid or WalletStatus.Paying))
+        {
+            await outcomes.ApplyWalletTransactionAsync(query.Transaction, "poll", ct);
+        }
+
+        var expiresAt = DateTimeOffset.FromUnixTimeMilliseconds((await store.GetByIdAsync(attempt.PaymentId, ct))?.ExpiresAt ?? 0);
+        await outcomes.ChangeAttemptAsync(attempt, "poll", (current, now) =>
+        {
+            if (current.State != AttemptStatus.Open || current.PollAt is null)
+            {
+                return new WalletDecision.Ignore(IgnoreReason.AttemptCannotMove, $"a {current.Status} attempt is not polled any more");
+            }
+
+            current.PollAt = Options.OpenOrderPoll.Next(DateTimeOffset.FromUnixTimeMilliseconds(current.CreatedAt), now, expiresAt)?.ToUnixTimeMilliseconds();
+            return null;
+        }, ct);
+    }
+
     /// <summary>Expires a payment past its time: what the wallet says wins, and an open order is closed first.</summary>
     public async Task ExpireAsync(PaymentRow payment, CancellationToken ct)
     {
@@ -228,6 +254,7 @@ public sealed partial class WalletOrders(
             var stillPayable = !connector.Capabilities.Close && now.ToUnixTimeMilliseconds() < lapsesAt;
             current.Status = stillPayable ? current.Status : closed.ToWire();
             current.NextCheckAt = stillPayable ? Math.Min((now + Options.UnknownRecheckSchedule[0]).ToUnixTimeMilliseconds(), lapsesAt) : null;
+            current.PollAt = null; // no longer the payment's to poll: the stray job watches it until it lapses
             return null;
         }, ct);
     }
