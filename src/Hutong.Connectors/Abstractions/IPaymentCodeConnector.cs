@@ -27,7 +27,8 @@ public interface IPaymentCodeConnector
 }
 
 /// <param name="Attach">Echoed by the wallet; the hub sends its payment id (the sandboxes scope injected faults by it).</param>
-public sealed record CodePaymentRequest(string OutTradeNo, Money Amount, string Description, string AuthCode, string? Attach = null);
+/// <param name="NotifyUrl">Where the wallet sends the result, for wallets whose payment-code order requires one (UnionPay's backUrl).</param>
+public sealed record CodePaymentRequest(string OutTradeNo, Money Amount, string Description, string AuthCode, string? Attach = null, string? NotifyUrl = null);
 
 public sealed record CodePaymentResult(WalletCallOutcome Outcome, WalletTransaction? Transaction, WalletError? Error)
 {

@@ -23,6 +23,12 @@ public sealed class UnionPayOptions
     /// <summary>UnionPay's signing certificate, pinned: a response's signPubKeyCert must be this certificate.</summary>
     public string UnionPaySigningCertPem { get; set; } = string.Empty;
 
+    /// <summary>
+    /// The merchant has UnionPay's 手机控件支付 (app consumption, appTransReq) opened: confirms with flow app get a tn for
+    /// the merchant's app to pay with UnionPay's SDK. Off by default: it is a product UnionPay opens per merchant.
+    /// </summary>
+    public bool AppPay { get; set; }
+
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(12);

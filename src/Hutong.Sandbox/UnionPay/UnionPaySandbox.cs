@@ -29,10 +29,22 @@ public sealed class UnionPaySandboxOrder
 
     public required string QrToken { get; init; }
 
+    /// <summary>07 a merchant-presented QR (申码), 06 a payment code (被扫), 01 an app consumption (tn).</summary>
+    public string TxnSubType { get; init; } = "07";
+
+    /// <summary>000000 for the QR product, 000201 for app consumption.</summary>
+    public string BizType { get; init; } = "000000";
+
+    /// <summary>The app consumption's tn (受理订单号), which the buyer's UnionPay app SDK pays.</summary>
+    public string? Tn { get; init; }
+
+    /// <summary>冲正 done: nothing of it stays charged (a paid one is returned in full).</summary>
+    public bool Reversed { get; set; }
+
     /// <summary>For a refund (退货): the queryId of the payment it returns money from.</summary>
     public string? RefundOf { get; init; }
 
-    /// <summary>origRespCode of the order: 05 issued and waiting, 00 paid, 12 lapsed.</summary>
+    /// <summary>origRespCode of the order: 05 issued and waiting, 03 a payment code whose buyer is confirming, 00 paid, 12 lapsed, 01 reversed.</summary>
     public string OrigRespCode { get; set; } = "05";
 
     public string? QueryId { get; set; }
@@ -50,12 +62,15 @@ public sealed record RegisterUnionPayMerchantResponse(string UnionPaySigningCert
 
 public sealed record UnionPayBuyerPayRequest(string QrCode, string? AccNo);
 
+/// <summary>The buyer's UnionPay app SDK paying the tn the merchant's app was given.</summary>
+public sealed record UnionPayAppPayRequest(string Tn, string? AccNo);
+
 /// <summary>
 /// The UnionPay 全渠道 side: back-end QR application and query, each verified with the merchant's key and answered as
 /// signed k=v fields carrying UnionPay's signing certificate; backUrl notifications resent at 1, 2, 4, 8 and 16 minutes
 /// until the merchant answers HTTP 200 (the resend gaps are this sandbox's reading, not a quoted figure).
 /// </summary>
-public sealed class UnionPaySandbox : IDisposable
+public sealed partial class UnionPaySandbox : IDisposable
 {
     public static readonly IReadOnlyList<TimeSpan> RetrySchedule =
         [TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(8), TimeSpan.FromMinutes(16)];
@@ -90,6 +105,11 @@ public sealed class UnionPaySandbox : IDisposable
 
     public ConcurrentDictionary<string, UnionPaySandboxOrder> OrdersByQr { get; } = new(StringComparer.Ordinal);
 
+    public ConcurrentDictionary<string, UnionPaySandboxOrder> OrdersByTn { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The buyers' payment codes (云闪付 付款码) this sandbox knows.</summary>
+    public UnionPayBuyerCodes BuyerCodes { get; } = new();
+
     public ConcurrentQueue<NotificationAttempt> NotificationLog { get; } = new();
 
     /// <summary>
@@ -108,6 +128,7 @@ public sealed class UnionPaySandbox : IDisposable
     public void Map(IEndpointRouteBuilder app)
     {
         app.MapPost("/gateway/api/backTransReq.do", (HttpContext ctx) => HandleAsync(ctx, query: false)).DisableAntiforgery();
+        app.MapPost("/gateway/api/appTransReq.do", (HttpContext ctx) => HandleAsync(ctx, query: false, app: true)).DisableAntiforgery();
         app.MapPost("/gateway/api/queryTrans.do", (HttpContext ctx) => HandleAsync(ctx, query: true)).DisableAntiforgery();
         app.MapPost("/gateway/api/fileTransRequest.do", FileTransferAsync).DisableAntiforgery();
         var g = app.MapGroup("/sandbox/unionpay");
@@ -124,6 +145,10 @@ public sealed class UnionPaySandbox : IDisposable
         g.MapPost("/buyer/pay", (UnionPayBuyerPayRequest r) => Pay(r) is { } error
             ? Results.BadRequest(new { code = "NOT_PAYABLE", message = error })
             : Results.Ok(new { qr_code = r.QrCode, orig_resp_code = "00" }));
+        g.MapPost("/app/pay", (UnionPayAppPayRequest r) => PayTn(r) is { } error
+            ? Results.BadRequest(new { code = "NOT_PAYABLE", message = error })
+            : Results.Ok(new { tn = r.Tn, orig_resp_code = "00" }));
+        MapBuyerCodes(g);
         g.MapGet("/buyer", (string? qr_code) => Results.Content(BuyerPage(qr_code, null), "text/html; charset=utf-8"));
         g.MapPost("/buyer", async (HttpRequest request) =>
         {
@@ -142,9 +167,19 @@ public sealed class UnionPaySandbox : IDisposable
             return "二维码无效";
         }
 
+        return PayOrder(order, r.AccNo);
+    }
+
+    /// <summary>The buyer's app pays an app consumption's tn; returns an error message or null.</summary>
+    public string? PayTn(UnionPayAppPayRequest r) =>
+        r.Tn is { Length: > 0 } && OrdersByTn.TryGetValue(r.Tn, out var order) ? PayOrder(order, r.AccNo) : "tn 无效";
+
+    /// <summary>Pays a waiting order (05 issued, 03 a code whose buyer is confirming) and sends its backUrl notification.</summary>
+    internal string? PayOrder(UnionPaySandboxOrder order, string? accNo)
+    {
         lock (order)
         {
-            if (order.OrigRespCode != "05")
+            if (order.OrigRespCode is not ("05" or "03"))
             {
                 return $"订单状态 {order.OrigRespCode}";
             }
@@ -157,7 +192,7 @@ public sealed class UnionPaySandbox : IDisposable
 
             order.OrigRespCode = "00";
             order.QueryId = DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture) + RandomNumberGenerator.GetString("0123456789", 7);
-            order.AccNo = r.AccNo ?? "6216****" + RandomNumberGenerator.GetString("0123456789", 4);
+            order.AccNo = accNo ?? "6216****" + RandomNumberGenerator.GetString("0123456789", 4);
             order.Paid = DateTimeOffset.UtcNow;
         }
 
@@ -179,7 +214,8 @@ public sealed class UnionPaySandbox : IDisposable
         SortedDictionary<string, string> f;
         lock (o)
         {
-            f = o.RefundOf is null ? Fields(o.MerId, "01", "07", o.OrderId, o.TxnTime) : Fields(o.MerId, "04", "00", o.OrderId, o.TxnTime);
+            f = o.RefundOf is null ? Fields(o.MerId, "01", o.TxnSubType, o.OrderId, o.TxnTime) : Fields(o.MerId, "04", "00", o.OrderId, o.TxnTime);
+            f["bizType"] = o.BizType;
             if (o.RefundOf is not null)
             {
                 f["origQryId"] = o.RefundOf;
@@ -251,7 +287,8 @@ public sealed class UnionPaySandbox : IDisposable
         bool OnDay(DateTimeOffset? t) => t is { } v && DateOnly.FromDateTime(v.ToOffset(TimeSpan.FromHours(8)).DateTime) == date;
         var rows = new List<AcpSettledTransaction>();
         var mine = Orders.Values.Where(o => o.MerId == merId).ToList();
-        foreach (var o in mine.Where(o => o.RefundOf is null && o.Paid is not null && OnDay(o.Paid)).OrderBy(o => o.Paid))
+        // A 冲正 undoes its consumption the same day: neither is settled.
+        foreach (var o in mine.Where(o => o.RefundOf is null && o.Paid is not null && !o.Reversed && OnDay(o.Paid)).OrderBy(o => o.Paid))
         {
             rows.Add(new AcpSettledTransaction("01", o.OrderId, o.QueryId!, o.TxnAmt, SandboxFees.Fee(o.TxnAmt, FeeBasisPoints), o.Paid!.Value, null));
         }
@@ -283,13 +320,14 @@ public sealed class UnionPaySandbox : IDisposable
         await WriteAsync(ctx, Answer(reply, "00", "成功[0000000]"));
     }
 
-    private async Task HandleAsync(HttpContext ctx, bool query)
+    private async Task HandleAsync(HttpContext ctx, bool query, bool app = false)
     {
         var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
         var f = form.ToDictionary(k => k.Key, v => v.Value.ToString(), StringComparer.Ordinal);
         var merId = f.GetValueOrDefault("merId") ?? string.Empty;
         var reply = Fields(merId, f.GetValueOrDefault("txnType") ?? string.Empty, f.GetValueOrDefault("txnSubType") ?? string.Empty,
             f.GetValueOrDefault("orderId") ?? string.Empty, f.GetValueOrDefault("txnTime") ?? string.Empty);
+        reply["bizType"] = f.GetValueOrDefault("bizType") ?? "000000"; // echoed as sent
 
         if (!Merchants.TryGetValue(merId, out var merchant) || f.GetValueOrDefault("certId") != merchant.CertId
             || f.GetValueOrDefault("signMethod") != "01" || !AcpGatewayCodec.Verify(merchant.Key, f))
@@ -317,7 +355,15 @@ public sealed class UnionPaySandbox : IDisposable
                 return;
         }
 
-        var answer = query ? Query(reply, existing, f) : f.GetValueOrDefault("txnType") == "04" ? Refund(reply, merId, orderId, f) : Apply(reply, merId, orderId, f);
+        var answer = query ? Query(reply, existing, f)
+            : app ? ApplyApp(reply, merId, orderId, f)
+            : f.GetValueOrDefault("txnType") switch
+            {
+                "04" => Refund(reply, merId, orderId, f),
+                "99" => Reverse(reply, existing, f),
+                _ when f.GetValueOrDefault("txnSubType") == "06" => PayWithCode(reply, merId, orderId, f),
+                _ => Apply(reply, merId, orderId, f),
+            };
         if (!await SandboxFaults.AnswerLateAsync(ctx))
         {
             return;
@@ -431,7 +477,10 @@ public sealed class UnionPaySandbox : IDisposable
 
             var ok = Answer(reply, "00", "成功[0000000]", sign: false);
             ok["origRespCode"] = order.OrigRespCode;
-            ok["origRespMsg"] = order.OrigRespCode switch { "00" => "成功[0000000]", "05" => "已受理，待付款", _ => "二维码已失效" };
+            ok["origRespMsg"] = order.Reversed ? "交易已冲正" : order.OrigRespCode switch
+            {
+                "00" => "成功[0000000]", "05" => "已受理，待付款", "03" => "交易处理中，待持卡人确认", "01" => "交易失败", _ => "二维码已失效",
+            };
             ok["txnAmt"] = order.TxnAmt.ToString(CultureInfo.InvariantCulture);
             ok["currencyCode"] = "156";
             if (order.QueryId is not null)
@@ -445,7 +494,7 @@ public sealed class UnionPaySandbox : IDisposable
         }
     }
 
-    private static SortedDictionary<string, string> Fields(string merId, string txnType, string txnSubType, string orderId, string txnTime) => new(StringComparer.Ordinal)
+    internal static SortedDictionary<string, string> Fields(string merId, string txnType, string txnSubType, string orderId, string txnTime) => new(StringComparer.Ordinal)
     {
         ["version"] = "5.1.0",
         ["encoding"] = "UTF-8",
@@ -459,13 +508,13 @@ public sealed class UnionPaySandbox : IDisposable
         ["txnTime"] = txnTime,
     };
 
-    private SortedDictionary<string, string> Answer(SortedDictionary<string, string> reply, string code, string msg, bool sign = true)
+    internal SortedDictionary<string, string> Answer(SortedDictionary<string, string> reply, string code, string msg, bool sign = true)
     {
         var a = new SortedDictionary<string, string>(reply, StringComparer.Ordinal) { ["respCode"] = code, ["respMsg"] = msg };
         return sign ? Signed(a) : a;
     }
 
-    private SortedDictionary<string, string> Signed(SortedDictionary<string, string> f)
+    internal SortedDictionary<string, string> Signed(SortedDictionary<string, string> f)
     {
         f["signPubKeyCert"] = SigningCert.ExportCertificatePem();
         f["signature"] = AcpGatewayCodec.Sign(SigningKey, f);

@@ -46,6 +46,7 @@ public sealed class UnionPaySandboxWallet : ISandboxWallet
             ["CertId"] = certId,
             ["SigningPrivateKeyPem"] = key.ExportPkcs8PrivateKeyPem(),
             ["UnionPaySigningCertPem"] = registered.UnionPaySigningCertPem,
+            ["AppPay"] = true, // the sandbox opens 手机控件支付 for every merchant
         };
     }
 

@@ -113,7 +113,7 @@ public sealed class PaymentCodeConfirmation(
         }
 
         // Not cancellable: the wallet may charge the buyer, so its answer is never abandoned half way.
-        var result = await codes.PayWithCodeAsync(new CodePaymentRequest(attempt.OutTradeNo, payment.Money, payment.Description, authCode, payment.Id), CancellationToken.None);
+        var result = await codes.PayWithCodeAsync(new CodePaymentRequest(attempt.OutTradeNo, payment.Money, payment.Description, authCode, payment.Id, attempt.NotifyUrl), CancellationToken.None);
         switch (result)
         {
             case { Outcome: WalletCallOutcome.Ok, Transaction: { Status: WalletStatus.Paying } }:
