@@ -214,6 +214,20 @@ public abstract class UnionPayInAppTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task Canceling_while_the_buyer_enters_the_password_reverses_the_consumption()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var id = await m.CreatePaymentAsync(300);
+        var code = await CodeAsync(BuyerCodeBehaviour.Password);
+        Assert.Equal("pending", (await ScanAsync(m, id, code)).Str("status"));
+
+        var canceled = await m.PostAsync($"/v1/payments/{id}/cancel");
+        Assert.Equal((HttpStatusCode.OK, "canceled"), (canceled.Status, canceled.Str("status")));
+        Assert.True(Order((await AttemptsAsync(id)).Single().OutTradeNo).Reversed);
+        Assert.Equal(HttpStatusCode.BadRequest, (await BuyerConfirmsAsync(code)).StatusCode);
+    }
+
+    [Fact]
     public async Task An_app_confirm_answers_a_tn_the_buyers_app_pays_and_the_merchant_gets_the_webhook()
     {
         var (m, _, _) = await hub.NewMerchantAsync();
