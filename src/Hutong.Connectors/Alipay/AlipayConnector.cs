@@ -80,7 +80,7 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
             return QueryResult.Ok(new WalletTransaction(
                 outTradeNo, mapped, status ?? string.Empty, r["trade_no"]?.GetValue<string>(),
                 AlipayAmount.TryParseFen(r["total_amount"]?.GetValue<string>(), out var fen) ? fen : null, "CNY",
-                r["buyer_user_id"]?.GetValue<string>() ?? r["buyer_logon_id"]?.GetValue<string>(),
+                PayerOf(r["buyer_open_id"]?.GetValue<string>(), r["buyer_user_id"]?.GetValue<string>() ?? r["buyer_logon_id"]?.GetValue<string>()),
                 ParseTime(r["send_pay_date"]?.GetValue<string>()), null));
         }
 
@@ -266,7 +266,7 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
         var tx = new WalletTransaction(
             outTradeNo, AlipayStatusMap.Map(status), status ?? string.Empty, form.GetValueOrDefault("trade_no"),
             AlipayAmount.TryParseFen(form.GetValueOrDefault("total_amount"), out var fen) ? fen : null, "CNY",
-            form.GetValueOrDefault("buyer_id") ?? form.GetValueOrDefault("buyer_logon_id"),
+            PayerOf(form.GetValueOrDefault("buyer_open_id"), form.GetValueOrDefault("buyer_id") ?? form.GetValueOrDefault("buyer_logon_id")),
             ParseTime(form.GetValueOrDefault("gmt_payment")), form.GetValueOrDefault("seller_id"));
         return Task.FromResult(new NotificationResult(true, null, notifyId, form.GetValueOrDefault("notify_type") ?? "trade_status_sync", tx));
     }
@@ -342,9 +342,19 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
 
     private sealed record Reply(WalletCallOutcome Outcome, JsonObject? Response, WalletError? Error);
 
-    private async Task<Reply> CallAsync(string method, JsonObject biz, string? notifyUrl, CancellationToken cancellationToken)
+    /// <summary><paramref name="extra"/>: request parameters outside biz_content (alipay.system.oauth.token's grant_type and code).</summary>
+    private async Task<Reply> CallAsync(string method, JsonObject biz, string? notifyUrl, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? extra = null)
     {
         var parameters = CommonParameters(method, biz, notifyUrl);
+        if (extra is not null)
+        {
+            parameters.Remove("biz_content");
+            foreach (var (k, v) in extra)
+            {
+                parameters[k] = v;
+            }
+        }
+
         parameters["sign"] = AlipaySignature.Sign(_appKey, AlipaySignature.Content(parameters!));
         // alipay.trade.query, alipay.trade.fastpay.refund.query, the bill URL query…: reads, retried like a GET.
         using var request = new HttpRequestMessage(HttpMethod.Post, _options.GatewayUrl)
@@ -377,7 +387,8 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
         }
 
         var responseKey = method.Replace('.', '_') + "_response";
-        var raw = AlipaySignature.ExtractResponseText(body, responseKey) ?? AlipaySignature.ExtractResponseText(body, "error_response");
+        var own = AlipaySignature.ExtractResponseText(body, responseKey);
+        var raw = own ?? AlipaySignature.ExtractResponseText(body, "error_response");
         string? sign = null;
         JsonObject? parsed = null;
         try
@@ -397,7 +408,8 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
         }
 
         var code = parsed["code"]?.GetValue<string>();
-        if (code == "10000")
+        // alipay.system.oauth.token answers success without a code (see ExchangeCodeAsync); its failures come as error_response.
+        if (code == "10000" || (code is null && method == "alipay.system.oauth.token" && own is not null))
         {
             return new Reply(WalletCallOutcome.Ok, parsed, null);
         }

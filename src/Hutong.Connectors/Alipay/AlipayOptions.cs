@@ -23,6 +23,20 @@ public sealed class AlipayOptions
     /// <summary>Service-provider (ISV) mode: the merchant's authorisation token, sent as app_auth_token.</summary>
     public string? AppAuthToken { get; set; }
 
+    /// <summary>
+    /// Where the buyer's Alipay app is sent for the silent auth_base sign-in (publicAppAuthorize.htm); the sandbox in tests.
+    /// </summary>
+    public string OAuthBaseUrl { get; set; } = "https://openauth.alipay.com";
+
+    /// <summary>
+    /// Pay inside Alipay (the cashier opened in the Alipay app): auth_base OAuth, alipay.system.oauth.token,
+    /// alipay.trade.create and the page's AlipayJSBridge tradePay. Needs 网页/移动应用 with 获取会员信息 and JSAPI 支付 at Alipay.
+    /// </summary>
+    public bool InAppEnabled { get; set; }
+
+    /// <summary>App pay (alipay.trade.app.pay): the signed order string a merchant's app hands to the Alipay SDK. Needs APP支付 at Alipay.</summary>
+    public bool AppPayEnabled { get; set; }
+
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(12);

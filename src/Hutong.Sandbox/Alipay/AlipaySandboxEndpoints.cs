@@ -31,6 +31,7 @@ public static partial class AlipaySandboxEndpoints
             : Results.NotFound());
         AlipaySandboxControl.Map(app, state, notifier);
         MapTradePay(app, state);
+        MapInApp(app, state, notifier);
         return app;
     }
 
@@ -130,6 +131,8 @@ public static partial class AlipaySandboxEndpoints
             "alipay.trade.close" => (Close(existing), null),
             "alipay.trade.cancel" => (Cancel(existing), null),
             "alipay.trade.pay" => (TradePay(state, app, seller!, p, biz), null),
+            "alipay.trade.create" => (TradeCreate(state, app, seller!, p, biz), null),
+            "alipay.system.oauth.token" => (OAuthToken(state, appId, p), null),
             "alipay.trade.refund" => (Refund(existing, biz, state), null),
             "alipay.trade.royalty.relation.bind" => (BindRelation(state, appId, biz), null),
             "alipay.trade.order.settle" => (Settle(state, appId, biz), null),
@@ -252,7 +255,19 @@ public static partial class AlipaySandboxEndpoints
             if (o.TradeNo is not null)
             {
                 r["trade_no"] = o.TradeNo;
-                r["buyer_user_id"] = o.BuyerId;
+            }
+
+            if (o.Paid is not null)
+            {
+                if (o.BuyerOpenId is not null)
+                {
+                    r["buyer_open_id"] = o.BuyerOpenId;
+                }
+                else
+                {
+                    r["buyer_user_id"] = o.BuyerId;
+                }
+
                 r["buyer_logon_id"] = "sandbox***@example.com";
                 r["buyer_pay_amount"] = AlipayAmount.FromFen(o.TotalFen);
                 r["send_pay_date"] = o.Paid?.ToOffset(ChinaOffset).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
@@ -511,10 +526,12 @@ public static partial class AlipaySandboxEndpoints
                 return;
             }
 
+            // alipay.system.oauth.token's refusals come as error_response (alipay-sdk 4.14.0 alipay.js: isv.code-invalid "授权码code无效").
+            var key = responseKey == "alipay_system_oauth_token_response" && response["code"] is not null ? "error_response" : responseKey;
             var text = response.ToJsonString(Json);
             var sign = AlipayGatewayCodec.Sign(state.AlipayKey, badSignature ? text + " " : text, charset.Encoding);
             ctx.Response.ContentType = $"application/json; charset={charset.Name}";
-            await ctx.Response.Body.WriteAsync(charset.Encoding.GetBytes($"{{\"{responseKey}\":{text},\"sign\":\"{sign}\"}}"), ctx.RequestAborted);
+            await ctx.Response.Body.WriteAsync(charset.Encoding.GetBytes($"{{\"{key}\":{text},\"sign\":\"{sign}\"}}"), ctx.RequestAborted);
         }
     }
 

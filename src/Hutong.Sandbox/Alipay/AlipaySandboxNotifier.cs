@@ -73,6 +73,13 @@ public sealed class AlipaySandboxNotifier(AlipaySandboxState state, HttpClient h
                 ["gmt_create"] = T(order.Created),
                 ["gmt_payment"] = T(order.Paid),
             };
+            if (order.BuyerOpenId is not null)
+            {
+                // An application in open_id mode is told the buyer's open_id, not the 2088… buyer_id.
+                form.Remove("buyer_id");
+                form["buyer_open_id"] = order.BuyerOpenId;
+            }
+
             if (order.PassbackParams is not null)
             {
                 form["passback_params"] = order.PassbackParams;

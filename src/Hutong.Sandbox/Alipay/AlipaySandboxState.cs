@@ -44,6 +44,15 @@ public sealed class AlipaySandboxOrder
 
     public string? BuyerId { get; set; }
 
+    /// <summary>The payer's open_id (in-app and app pay): notified and queried as buyer_open_id instead of buyer_id.</summary>
+    public string? BuyerOpenId { get; set; }
+
+    /// <summary>alipay.trade.create's buyer (open_id or user_id): only that Alipay user's tradePay pays it.</summary>
+    public string? OrderedFor { get; set; }
+
+    /// <summary>JSAPI_PAY (alipay.trade.create) or QUICK_MSECURITY_PAY (app pay); null for the QR and page flows.</summary>
+    public string? ProductCode { get; set; }
+
     public DateTimeOffset Created { get; init; } = DateTimeOffset.UtcNow;
 
     public DateTimeOffset? Paid { get; set; }
@@ -108,6 +117,9 @@ public sealed class AlipaySandboxState : IDisposable
     public ConcurrentDictionary<(string AppId, string OutTradeNo), AlipaySandboxOrder> Orders { get; } = new();
 
     public ConcurrentDictionary<string, AlipaySandboxOrder> OrdersByQr { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>OAuth, alipay.trade.create, the tradePay bridge and app pay.</summary>
+    public AlipaySandboxInAppState InApp { get; } = new();
 
     public ConcurrentQueue<NotificationAttempt> NotificationLog { get; } = new();
 

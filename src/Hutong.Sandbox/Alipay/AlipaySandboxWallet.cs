@@ -60,6 +60,9 @@ public sealed class AlipaySandboxWallet : ISandboxWallet
             ["AppPrivateKeyPem"] = key.ExportPkcs8PrivateKeyPem(),
             ["AlipayPublicKeyPem"] = registered.AlipayPublicKeyPem,
             ["AppAuthToken"] = token,
+            ["OAuthBaseUrl"] = sandboxUrl.TrimEnd('/'),
+            ["InAppEnabled"] = true,
+            ["AppPayEnabled"] = true,
         };
     }
 

@@ -20,31 +20,47 @@ public static class InAppPay
 {
     public static readonly TimeSpan StateLifetime = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Pays the pending attempt in place with the app's bridge: WeChat's WeixinJSBridge getBrandWCPayRequest, or
+    /// Alipay's AlipayJSBridge tradePay (resultCode 9000 paid, 8000 processing, 6001 cancelled). Neither answer is
+    /// proof of payment: the page waits for the hub (notification or query) through live.js.
+    /// </summary>
     private const string Js = """
         (() => {
           const s = document.currentScript;
-          const btn = document.getElementById('wx-pay');
-          const msg = document.getElementById('wx-pay-status');
+          const alipay = s.dataset.bridge === 'alipay';
+          const btn = document.getElementById(alipay ? 'alipay-pay' : 'wx-pay');
+          const msg = document.getElementById(alipay ? 'alipay-pay-status' : 'wx-pay-status');
           let busy = false;
           const say = (t) => { if (msg) msg.textContent = t; };
+          const done = (outcome) => {
+            busy = false;
+            if (outcome === 'ok') { say(s.dataset.confirming); if (btn) btn.hidden = true; }
+            else say(outcome === 'cancel' ? s.dataset.canceled : s.dataset.failed);
+          };
+          const bridge = () => alipay ? window.AlipayJSBridge : window.WeixinJSBridge;
           const pay = async () => {
-            if (busy || !window.WeixinJSBridge) return;
+            if (busy || !bridge()) return;
             busy = true;
             try {
               const r = await fetch(s.dataset.paramsUrl, { cache: 'no-store', credentials: 'same-origin' });
               if (!r.ok) { busy = false; say(s.dataset.failed); return; }
               const p = await r.json();
-              WeixinJSBridge.invoke('getBrandWCPayRequest', p, (res) => {
-                busy = false;
-                const m = res && res.err_msg;
-                // ok is not proof of payment: the page waits for the hub (notification or query) through live.js.
-                if (m === 'get_brand_wcpay_request:ok') { say(s.dataset.confirming); if (btn) btn.hidden = true; }
-                else say(m === 'get_brand_wcpay_request:cancel' ? s.dataset.canceled : s.dataset.failed);
-              });
+              if (alipay) {
+                AlipayJSBridge.call('tradePay', { tradeNO: p.tradeNO }, (res) => {
+                  const c = res && String(res.resultCode);
+                  done(c === '9000' || c === '8000' ? 'ok' : c === '6001' ? 'cancel' : 'fail');
+                });
+              } else {
+                WeixinJSBridge.invoke('getBrandWCPayRequest', p, (res) => {
+                  const m = res && res.err_msg;
+                  done(m === 'get_brand_wcpay_request:ok' ? 'ok' : m === 'get_brand_wcpay_request:cancel' ? 'cancel' : 'fail');
+                });
+              }
             } catch { busy = false; say(s.dataset.failed); }
           };
           if (btn) btn.addEventListener('click', pay);
-          if (window.WeixinJSBridge) pay(); else document.addEventListener('WeixinJSBridgeReady', pay, { once: true });
+          if (bridge()) pay(); else document.addEventListener(alipay ? 'AlipayJSBridgeReady' : 'WeixinJSBridgeReady', pay, { once: true });
         })();
         """;
 
@@ -124,8 +140,9 @@ public static class InAppPay
     /// or a return path that is not one of our pay pages — changes nothing: no code exchange, no payer stored.
     /// </summary>
     private static async Task<IResult> CallbackAsync(
-        HttpContext ctx, string wallet, string? back, string? code, string? state, WalletRegistry wallets, WalletPayers payers, TimeProvider time)
+        HttpContext ctx, string wallet, string? back, string? code, string? auth_code, string? state, WalletRegistry wallets, WalletPayers payers, TimeProvider time)
     {
+        code ??= auth_code; // WeChat returns code; Alipay returns auth_code (with app_id, source and scope)
         var l = Lang.Of(ctx);
         IResult Refused() => Results.Content(Message(l, l.T("授权失败", "Sign-in failed"), l.T("授权失败", "Sign-in failed"),
             l.T("请返回重新打开付款页面。", "Go back and open the payment page again."), "/"), "text/html; charset=utf-8", statusCode: 400);
@@ -196,6 +213,13 @@ public static class InAppPay
         var name = E(l.WalletName(p.Wallet ?? string.Empty));
         switch (p.Flow)
         {
+            case "jsapi" when p.Wallet == "alipay":
+                return $"""
+                    <p><button type="button" class="button" id="alipay-pay">{l.T($"使用{name}支付 ", $"Pay with {name} ")}{E(p.Money.ToDisplayString())}</button></p>
+                    <p class="hint" role="status" id="alipay-pay-status"></p>
+                    <script src="{JsUrl}" data-bridge="alipay" data-params-url="{E(path)}/inapp/params" data-confirming="{l.T("正在确认支付结果…", "Confirming the payment…")}"
+                      data-failed="{l.T("未能完成支付，请重试。", "The payment did not go through; try again.")}" data-canceled="{l.T("已取消支付。", "Payment canceled.")}"></script>
+                    """;
             case "jsapi":
                 return $"""
                     <p><button type="button" class="button" id="wx-pay">{l.T($"使用{name}支付 ", $"Pay with {name} ")}{E(p.Money.ToDisplayString())}</button></p>
