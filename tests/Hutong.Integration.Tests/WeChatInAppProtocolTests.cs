@@ -165,7 +165,7 @@ public sealed class WeChatInAppProtocolTests(SqliteHub hub)
         var wechat = caps.Json.GetProperty("data").EnumerateArray().Single(w => w.GetProperty("wallet").GetString() == "wechatpay");
         Assert.Equal(["native", "jsapi", "mini_program", "h5", "app", "payment_code"], wechat.GetProperty("flows").EnumerateArray().Select(f => f.GetString()!).ToArray());
         var alipay = caps.Json.GetProperty("data").EnumerateArray().Single(w => w.GetProperty("wallet").GetString() == "alipay");
-        Assert.Equal(["native", "payment_code"], alipay.GetProperty("flows").EnumerateArray().Select(f => f.GetString()!).ToArray());
+        Assert.Equal(["native", "jsapi", "app", "payment_code"], alipay.GetProperty("flows").EnumerateArray().Select(f => f.GetString()!).ToArray());
         var unionpay = caps.Json.GetProperty("data").EnumerateArray().Single(w => w.GetProperty("wallet").GetString() == "unionpay");
         Assert.Equal(["native"], unionpay.GetProperty("flows").EnumerateArray().Select(f => f.GetString()!).ToArray());
     }

@@ -206,7 +206,7 @@ public static partial class AlipaySandboxEndpoints
         IResult Answer(string code, string memo)
         {
             state.InApp.BridgeCalls.Enqueue((tradeNo, code));
-            return Results.Json(new { resultCode = code, memo, result = string.Empty });
+            return Results.Json(new { resultCode = code, memo, result = string.Empty }, Json); // payV2/tradePay field names, not the sandbox API's snake_case
         }
 
         if (!state.InApp.OrdersByTradeNo.TryGetValue(tradeNo, out var order))
@@ -268,7 +268,7 @@ public static partial class AlipaySandboxEndpoints
         IResult Fail(string memo)
         {
             state.InApp.AppPayCalls.Enqueue((outTradeNo, "4000", memo));
-            return Results.Json(new { resultStatus = "4000", memo, result = string.Empty });
+            return Results.Json(new { resultStatus = "4000", memo, result = string.Empty }, Json);
         }
 
         if (orderString.Length is 0 or > 16 * 1024)
@@ -359,7 +359,7 @@ public static partial class AlipaySandboxEndpoints
         {
             resultStatus = "9000", memo = "处理成功",
             result = $"{{\"alipay_trade_app_pay_response\":{response},\"sign\":\"{AlipayGatewayCodec.Sign(state.AlipayKey, response)}\",\"sign_type\":\"RSA2\"}}",
-        });
+        }, Json);
     }
 
     /// <summary>
