@@ -21,6 +21,7 @@ public static class Ids
     public const string Host = "host";
     public const string HostContract = "hc";
     public const string HostStatement = "hst";
+    public const string Payout = "po";
 
     /// <summary>API keys are <c>key_</c> and 12 lowercase hex digits (MerchantStore), not a UUIDv7.</summary>
     public const string ApiKey = "key";
@@ -138,6 +139,25 @@ public readonly record struct RefundId(string Value) : IRouteId, IParsable<Refun
 
     public static RefundId Parse(string s, IFormatProvider? provider) =>
         TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a refund id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A payout's id (<c>po_…</c>).</summary>
+public readonly record struct PayoutId(string Value) : IRouteId, IParsable<PayoutId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "payout";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out PayoutId result)
+    {
+        result = Ids.HasPrefix(s, Ids.Payout) ? new PayoutId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static PayoutId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a payout id: {s}");
 
     public override string ToString() => Value;
 }

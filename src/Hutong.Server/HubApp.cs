@@ -11,6 +11,7 @@ using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Notifications;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Payouts;
 using Hutong.Server.Features.Reconciliation;
 using Hutong.Server.Features.ProfitSharing;
 using Hutong.Server.Features.Refunds;
@@ -51,7 +52,7 @@ public static class HubApp
         // The features, lowest first (the order FeatureDirectionTests pins); each registers its own services.
         s.AddIdempotency().AddMerchants().AddLedger().AddChannels().AddRollout()
             .AddPayments().AddRefunds().AddProfitSharing()
-            .AddFriendPay().AddLinks().AddHosts().AddReconciliation().AddDemo();
+            .AddFriendPay().AddLinks().AddHosts().AddReconciliation().AddPayouts().AddDemo();
         s.AddHubJobs();
         s.AddWebhooks();
         s.AddWalletConnectors(wallets, builder.Configuration, accounts);
@@ -63,7 +64,7 @@ public static class HubApp
         var routes = app.MapHubRoutes();
         routes.MapMerchants().MapChannels().MapRollout()
             .MapPayments().MapRefunds().MapProfitSharing()
-            .MapCheckout().MapFriendPay().MapLinks().MapHosts().MapReconciliation().MapWebhooks()
+            .MapCheckout().MapFriendPay().MapLinks().MapHosts().MapReconciliation().MapPayouts().MapWebhooks()
             .MapNotifications();
         HubHealth.Map(app);
         HubTelemetry.Map(app);

@@ -49,6 +49,9 @@ public sealed class HubOptions
 
     public Features.Workers.WorkerOptions Workers { get; set; } = new();
 
+    /// <summary>Payout limits (Hutong:Payouts).</summary>
+    public Features.Payouts.PayoutOptions Payouts { get; set; } = new();
+
     /// <summary>Send a new refund to the wallet right after the request (off the request); false leaves it to the worker (the simulation).</summary>
     public bool SendRefundsImmediately { get; set; } = true;
 

@@ -90,6 +90,7 @@ internal static class HubServices
         s.AddJob<ExpiryJob>();
         s.AddJob<RefundJob>();
         s.AddJob<SplitJob>();
+        s.AddJob<Features.Payouts.PayoutJob>();
         s.AddJob<IdempotencyCleanupJob>();
         s.AddJob<ReconciliationScheduler>();
         return s;

@@ -104,8 +104,10 @@ public static partial class AlipaySandboxEndpoints
             "alipay.trade.precreate" => "precreate",
             "alipay.trade.query" => "query",
             "alipay.trade.close" => "close",
+            "alipay.fund.trans.uni.transfer" => "transfer",
+            "alipay.fund.trans.common.query" => "transfer_query",
             _ => method,
-        }, existing?.PassbackParams ?? biz["passback_params"]?.GetValue<string>(), ctx);
+        }, existing?.PassbackParams ?? (method.StartsWith("alipay.fund.trans.", StringComparison.Ordinal) ? TransferAttach(state, appId, biz) : biz["passback_params"]?.GetValue<string>()), ctx);
         if (fault is SandboxFault.TimeoutBefore)
         {
             await Resend.HangAsync(ctx, state.Faults);
@@ -138,6 +140,8 @@ public static partial class AlipaySandboxEndpoints
             "alipay.trade.order.settle" => (Settle(state, appId, biz), null),
             "alipay.trade.order.settle.query" => (SettleQuery(state, appId, biz), null),
             "alipay.trade.fastpay.refund.query" => (RefundQuery(existing, biz), null),
+            "alipay.fund.trans.uni.transfer" => (UniTransfer(state, appId, biz), null),
+            "alipay.fund.trans.common.query" => (TransferQuery(state, appId, biz), null),
             "alipay.trade.page.pay" or "alipay.trade.wap.pay" => PagePay(state, app, seller!, p, biz),
             "alipay.data.dataservice.bill.downloadurl.query" => (BillUrl(state, app, biz, $"{ctx.Request.Scheme}://{ctx.Request.Host}"), null),
             _ => (Error("40004", "Business Failed", "isv.invalid-method", "不存在的方法名"), null),

@@ -95,7 +95,7 @@ public sealed class AlipaySandboxRoyalty
     public long Returned { get; set; }
 }
 
-public sealed class AlipaySandboxState : IDisposable
+public sealed partial class AlipaySandboxState : IDisposable
 {
     public RSA AlipayKey { get; } = RSA.Create(2048);
 

@@ -68,6 +68,23 @@ public sealed class LedgerStore(Db db)
         return true;
     }
 
+    /// <summary>
+    /// What the merchant is owed in <paramref name="currency"/> (its merchant_payable balance, credit positive), read in the
+    /// caller's transaction under the lock appends take, so a payout checked against it and reserved in the same transaction
+    /// cannot be overtaken by another hub's reservation (SQLite has one writer; PostgreSQL waits on the chain's lock).
+    /// </summary>
+    public async Task<long> AvailableLockedAsync(DbConnection c, DbTransaction t, string merchantId, string currency)
+    {
+        if (db.IsPostgres)
+        {
+            await c.ExecuteAsync("SELECT pg_advisory_xact_lock(@ChainLock)", new { ChainLock }, t);
+        }
+
+        return -await c.ExecuteScalarAsync<long>(
+            "SELECT COALESCE(SUM(balance), 0) FROM ledger_balances WHERE account = @account AND currency = @currency",
+            new { account = Accounts.MerchantPayable(merchantId), currency }, t);
+    }
+
     /// <summary>The wallet fee posted for a payment (0 if none), as it was posted — not as today's rate would make it.</summary>
     public Task<long> FeeOfAsync(DbConnection c, DbTransaction? t, string paymentId) => c.ExecuteScalarAsync<long>(
         """

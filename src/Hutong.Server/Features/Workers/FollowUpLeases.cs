@@ -9,6 +9,7 @@ public enum FollowedTable
     Refunds,
     Splits,
     SplitReturns,
+    Payouts,
 }
 
 /// <summary>
@@ -30,6 +31,7 @@ public sealed class FollowUpLeases(Db db, WorkerOptions options, TimeProvider ti
         FollowedTable.Refunds => "refunds",
         FollowedTable.Splits => "splits",
         FollowedTable.SplitReturns => "split_returns",
+        FollowedTable.Payouts => "payouts",
         _ => throw new ArgumentOutOfRangeException(nameof(table), table, null),
     };
 

@@ -1,0 +1,337 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Hutong.Connectors.Abstractions;
+using Hutong.Domain;
+using Hutong.Domain.FollowUps;
+using Hutong.Domain.Payouts;
+using Hutong.Server.Features.Idempotency;
+using Hutong.Server.Features.Ledger;
+using Hutong.Server.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Hutong.Server.Features.Payouts;
+
+/// <summary>POST /v1/payouts. Amount in minor units; payee is the wallet's identity of the person or business paid.</summary>
+public sealed record CreatePayoutRequest(
+    long? Amount, string? Currency, string? Wallet, PayoutPayeeRequest? Payee, string? Description, Dictionary<string, string>? Metadata);
+
+/// <param name="Type">Alipay: ALIPAY_USER_ID (2088 + 12 digits) or ALIPAY_LOGON_ID (phone or e-mail).</param>
+/// <param name="Name">The payee's real name; Alipay checks it against the account when given (required for ALIPAY_LOGON_ID).</param>
+public sealed record PayoutPayeeRequest(string? Type, string? Identity, string? Name);
+
+/// <summary>
+/// Payouts: checked against the merchant's available balance and the limits, reserved in the ledger in the transaction
+/// that records them, sent to the wallet once (claimed with sent_at; a timeout is UNKNOWN and queried, a lapsed claim
+/// queries first — <see cref="SendOnce"/>), and followed to succeeded (the reservation leaves with the money) or failed
+/// (it goes back). Each state change commits with its payout.* event; several hubs may share the database.
+/// </summary>
+public sealed partial class PayoutService(
+    Db db, PayoutStore payouts, LedgerStore ledger, WalletRegistry wallets, IOptions<HubOptions> options, TimeProvider time, ILogger<PayoutService> log)
+{
+    private readonly SemaphoreSlim _pass = new(1, 1);
+
+    private static readonly TimeSpan China = TimeSpan.FromHours(8);
+
+    public async Task<Outcome<PayoutDto>> CreateAsync(string merchantId, CreatePayoutRequest r, IdempotencyContext? idem, CancellationToken ct)
+    {
+        if (idem is null)
+        {
+            // Money leaves the hub: a retried request must find the first payout, never make a second one.
+            return Failure.Invalid("Idempotency-Key", "POST /v1/payouts needs an Idempotency-Key header.");
+        }
+
+        var errors = Validate(r);
+        if (errors.Count > 0)
+        {
+            return Failure.Validation(errors);
+        }
+
+        var wallet = r.Wallet!;
+        if (!(await wallets.WalletsAsync(ct)).TryGetValue(wallet, out var connector) || connector is not IPayoutConnector)
+        {
+            return Failure.Invalid("wallet", $"{wallet} cannot send payouts on this hub.");
+        }
+
+        var now = time.GetUtcNow();
+        var opts = options.Value.Payouts;
+        var limits = new PayoutLimits(opts.MaxPerPayout, opts.MaxPerPayeeDaily, opts.MaxPerMerchantDaily);
+        var currency = r.Currency ?? "CNY";
+        var dayStart = new DateTimeOffset(now.ToOffset(China).Date, China).ToUnixTimeMilliseconds();
+        var result = await db.WriteAsync<Outcome<PayoutDto>>(async (c, t) =>
+        {
+            // The balance first (it takes the ledger's lock), then today's payouts: both as of this transaction, which reserves.
+            var available = await ledger.AvailableLockedAsync(c, t, merchantId, currency);
+            var (merchantToday, payeeToday) = await payouts.SentSinceAsync(c, t, merchantId, currency, r.Payee!.Identity!, dayStart);
+            if (PayoutDecisions.Admit(r.Amount!.Value, new PayoutFunds(available, payeeToday, merchantToday), limits) is { } refused)
+            {
+                return refused;
+            }
+
+            var uuid = Ids.MonotonicV7(now);
+            var row = new PayoutRow
+            {
+                Id = $"{Ids.Payout}_{uuid:N}",
+                MerchantId = merchantId,
+                Wallet = wallet,
+                Amount = r.Amount.Value,
+                Currency = currency,
+                PayeeType = r.Payee.Type!,
+                PayeeIdentity = r.Payee.Identity!,
+                PayeeName = r.Payee.Name,
+                Description = r.Description!,
+                Metadata = r.Metadata is null ? null : JsonSerializer.Serialize(r.Metadata),
+                OutBizNo = uuid.ToString("N"),
+                Status = PayoutState.Pending.ToWire(),
+                NextCheckAt = now.ToUnixTimeMilliseconds(),
+                CreatedAt = now.ToUnixTimeMilliseconds(),
+                UpdatedAt = now.ToUnixTimeMilliseconds(),
+            };
+            await payouts.InsertAsync(c, t, row);
+            Posted(await ledger.AppendAsync(c, t, "payout_reserved", row.Id, merchantId, PayoutPostings.Reserved(merchantId, new Money(row.Amount, Currency.Parse(currency))), now), row);
+            await Outbox.AddAsync(c, t, merchantId, "payout.created", PayoutDto.Of(row), now);
+            var created = Outcome.Created(PayoutDto.Of(row));
+            await idem.CompleteAsync(c, t, created);
+            return created;
+        }, ct);
+        if (result.Succeeded && opts.SendImmediately)
+        {
+            _ = Task.Run(() => RunDueAsync(CancellationToken.None), CancellationToken.None);
+        }
+
+        return result;
+    }
+
+    private static Dictionary<string, string[]> Validate(CreatePayoutRequest r)
+    {
+        var errors = new Dictionary<string, string[]>();
+        void Add(string k, string m) => errors[k] = [m];
+        if (r.Amount is not (>= 1 and <= Money.MaxAmount))
+        {
+            Add("amount", $"amount must be 1-{Money.MaxAmount} minor units.");
+        }
+
+        if (r.Currency is not (null or "CNY"))
+        {
+            Add("currency", "Payouts are in CNY.");
+        }
+
+        if (string.IsNullOrEmpty(r.Wallet))
+        {
+            Add("wallet", "wallet is required (alipay).");
+        }
+
+        if (r.Payee is not { } p)
+        {
+            Add("payee", "payee is required.");
+        }
+        else
+        {
+            switch (p.Type)
+            {
+                case "ALIPAY_USER_ID" when p.Identity is not null && AlipayUserId().IsMatch(p.Identity):
+                    break;
+                case "ALIPAY_LOGON_ID" when p.Identity is { Length: >= 3 and <= 100 } && (PhoneNumber().IsMatch(p.Identity) || Email().IsMatch(p.Identity)):
+                    if (string.IsNullOrWhiteSpace(p.Name))
+                    {
+                        Add("payee.name", "payee.name is required with ALIPAY_LOGON_ID (Alipay checks it against the account).");
+                    }
+
+                    break;
+                case "ALIPAY_USER_ID" or "ALIPAY_LOGON_ID":
+                    Add("payee.identity", "payee.identity must be an Alipay user id (2088 and 12 digits) for ALIPAY_USER_ID, or a phone number or e-mail for ALIPAY_LOGON_ID.");
+                    break;
+                default:
+                    Add("payee.type", "payee.type must be ALIPAY_USER_ID or ALIPAY_LOGON_ID.");
+                    break;
+            }
+
+            if (p.Name is { Length: 0 or > 100 })
+            {
+                Add("payee.name", "payee.name is 1-100 characters.");
+            }
+        }
+
+        if (r.Description is not { Length: >= 1 and <= 100 })
+        {
+            Add("description", "description is 1-100 characters (the payee's bill shows it).");
+        }
+
+        if (r.Metadata is { } m && (m.Count > 20 || m.Any(kv => kv.Key.Length is 0 or > 40 || kv.Value is null || kv.Value.Length > 500)))
+        {
+            Add("metadata", "metadata holds at most 20 keys of 1-40 characters, values at most 500 characters.");
+        }
+
+        return errors;
+    }
+
+    public async Task<Outcome<PayoutDto>> GetAsync(string merchantId, string id, CancellationToken ct) =>
+        await payouts.GetAsync(merchantId, id, ct) is { } p ? Outcome.Ok(PayoutDto.Of(p)) : Failure.NotFound("payout");
+
+    public async Task<Outcome<PayoutList>> ListAsync(string merchantId, int? limit, string? startingAfter, CancellationToken ct)
+    {
+        var take = limit ?? 10;
+        if (take is < 1 or > 100)
+        {
+            return Failure.Invalid("limit", "limit must be between 1 and 100.");
+        }
+
+        if (startingAfter is not null && !Ids.HasPrefix(startingAfter, Ids.Payout))
+        {
+            return Failure.Invalid("starting_after", "starting_after must be a payout id.");
+        }
+
+        var (rows, hasMore) = await payouts.ListAsync(merchantId, take, startingAfter, ct);
+        var data = rows.Select(PayoutDto.Of).ToList();
+        return Outcome.Ok(new PayoutList("list", data, hasMore, hasMore ? data[^1].Id : null));
+    }
+
+    public async Task RunDueAsync(CancellationToken ct)
+    {
+        await _pass.WaitAsync(ct);
+        try
+        {
+            foreach (var payout in await payouts.DueAsync(time.GetUtcNow().ToUnixTimeMilliseconds(), 50, ct))
+            {
+                if (await payouts.Leases.ClaimAsync(Workers.FollowedTable.Payouts, payout.Id, payout.Status, ct) is not { } lease)
+                {
+                    continue; // another hub is on it, or settled it since it was read
+                }
+
+                try
+                {
+                    await StepAsync(payout, ct);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogStepFailed(log, e, payout.Id); // one bad payout must not stall the others
+                }
+                finally
+                {
+                    await payouts.Leases.ReleaseAsync(Workers.FollowedTable.Payouts, payout.Id, lease);
+                }
+            }
+        }
+        finally
+        {
+            _pass.Release();
+        }
+    }
+
+    private async Task StepAsync(PayoutRow payout, CancellationToken ct)
+    {
+        if (await wallets.ChannelAsync(payout.Wallet, ct) is not IPayoutConnector connector)
+        {
+            return; // the wallet's account was removed: the payout waits, reserved, for a person
+        }
+
+        // Sent only if no hub claimed it to send before (sent_at as read): one that did may have died mid-call with the
+        // transfer at the wallet, so it is queried first and re-sent only if the wallet never got it.
+        var state = PayoutStates.FromWire(payout.Status);
+        var sendStarted = payout.SentAt is not null;
+        PayoutCallResult? result = null;
+        if (PayoutDecisions.Call(state, sendStarted, WalletLookup.NotQueried) == NextCall.Query)
+        {
+            result = await connector.QueryPayoutAsync(payout.OutBizNo, ct);
+        }
+
+        if (PayoutDecisions.Call(state, sendStarted, Lookup(result)) == NextCall.Send)
+        {
+            result = await connector.PayoutAsync(new PayoutRequest(
+                payout.OutBizNo, payout.Amount, payout.Currency, new PayoutPayee(payout.PayeeType, payout.PayeeIdentity, payout.PayeeName),
+                payout.Description, null, payout.Id), CancellationToken.None);
+        }
+
+        await RecordAsync(payout, result!, ct);
+    }
+
+    private static WalletLookup Lookup(PayoutCallResult? queried) => queried switch
+    {
+        null => WalletLookup.NotQueried,
+        { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.NotFound } => WalletLookup.NotFound,
+        { Outcome: WalletCallOutcome.Ok or WalletCallOutcome.Rejected } => WalletLookup.Found,
+        _ => WalletLookup.NoAnswer,
+    };
+
+    private Task RecordAsync(PayoutRow payout, PayoutCallResult result, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var read = payout.Status;
+        var answer = result switch
+        {
+            { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.Succeeded } => WalletAnswer.Succeeded,
+            { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.Failed } or { Outcome: WalletCallOutcome.Rejected } => WalletAnswer.Failed,
+            // A query that found nothing after a send that was never made (NotFound recorded): still ours to send next time.
+            { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.NotFound } => WalletAnswer.NoAnswer,
+            { Outcome: WalletCallOutcome.Ok } => WalletAnswer.Processing,
+            _ => WalletAnswer.NoAnswer,
+        };
+        var decision = PayoutDecisions.Decide(FollowUpOf(payout), answer, new FollowUpSchedule(options.Value.UnknownRecheckSchedule, WhenExhausted.RepeatLast), now);
+        payout.Status = decision.Next.Status.ToWire();
+        payout.Checks = decision.Next.Checks;
+        payout.NextCheckAt = decision.Next.NextCheckAt?.ToUnixTimeMilliseconds();
+        payout.UpdatedAt = now.ToUnixTimeMilliseconds();
+        payout.WalletOrderId = result.WalletOrderId ?? payout.WalletOrderId;
+        if (decision.Failed)
+        {
+            payout.ErrorCode = result.Error?.Code ?? "PAYOUT_FAILED";
+            payout.ErrorMessage = result.Error?.Message ?? "The wallet did not complete the payout.";
+        }
+
+        return db.WriteAsync(async (c, t) =>
+        {
+            if (!await payouts.ApplyAsync(c, t, payout, read))
+            {
+                LogLostRace(log, payout.Id, read); // another hub applied an outcome first: its money and event stand, not ours
+                return;
+            }
+
+            if (!decision.Settled)
+            {
+                return;
+            }
+
+            var amount = new Money(payout.Amount, Currency.Parse(payout.Currency));
+            if (decision.Succeeded)
+            {
+                Posted(await ledger.AppendAsync(c, t, "payout_sent", payout.Id, payout.MerchantId, PayoutPostings.Sent(payout.Wallet, payout.MerchantId, amount), now), payout);
+            }
+            else
+            {
+                LogPayoutFailed(log, payout.Id, payout.ErrorCode!);
+                Posted(await ledger.AppendAsync(c, t, "payout_released", payout.Id, payout.MerchantId, PayoutPostings.Released(payout.MerchantId, amount), now), payout);
+            }
+
+            await Outbox.AddAsync(c, t, payout.MerchantId, "payout." + payout.Status, PayoutDto.Of(payout), now);
+        }, ct);
+    }
+
+    private static FollowUp<PayoutState> FollowUpOf(PayoutRow r) =>
+        new(PayoutStates.FromWire(r.Status), r.Checks, r.NextCheckAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null);
+
+    /// <summary>The payout's row changed just now, so its entry cannot exist yet: one that does is a double count, refused with the whole change.</summary>
+    private static void Posted(bool appended, PayoutRow payout)
+    {
+        if (!appended)
+        {
+            throw new InvalidOperationException($"Payout {payout.Id} was already posted to the ledger; it is not posted twice.");
+        }
+    }
+
+    [GeneratedRegex("^2088[0-9]{12}$")]
+    private static partial Regex AlipayUserId();
+
+    [GeneratedRegex("^1[0-9]{10}$")]
+    private static partial Regex PhoneNumber();
+
+    [GeneratedRegex(@"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    private static partial Regex Email();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Payout {PayoutId}: another hub applied an outcome first (read {Status}); this answer is dropped")]
+    private static partial void LogLostRace(ILogger logger, string payoutId, string status);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Payout {PayoutId}: step failed; retried on the next pass")]
+    private static partial void LogStepFailed(ILogger logger, Exception e, string payoutId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Payout {PayoutId} failed at the wallet ({Code}); its reservation went back to the merchant's balance")]
+    private static partial void LogPayoutFailed(ILogger logger, string payoutId, string code);
+}

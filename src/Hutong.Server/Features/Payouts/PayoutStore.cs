@@ -1,0 +1,132 @@
+using System.Data.Common;
+using System.Text.Json;
+using Dapper;
+using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.Workers;
+using Hutong.Server.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Hutong.Server.Features.Payouts;
+
+public sealed class PayoutRow
+{
+    public string Id { get; set; } = string.Empty;
+
+    public string MerchantId { get; set; } = string.Empty;
+
+    public string Wallet { get; set; } = string.Empty;
+
+    public long Amount { get; set; }
+
+    public string Currency { get; set; } = string.Empty;
+
+    /// <summary>The payee's identity kind at the wallet (Alipay: ALIPAY_USER_ID, ALIPAY_LOGON_ID).</summary>
+    public string PayeeType { get; set; } = string.Empty;
+
+    public string PayeeIdentity { get; set; } = string.Empty;
+
+    public string? PayeeName { get; set; }
+
+    public string Description { get; set; } = string.Empty;
+
+    /// <summary>The merchant's metadata as JSON (at most 20 keys).</summary>
+    public string? Metadata { get; set; }
+
+    /// <summary>The transfer's number at the wallet (a UUIDv7, 32 hex digits): what makes a re-send the same transfer.</summary>
+    public string OutBizNo { get; set; } = string.Empty;
+
+    /// <summary>pending (not yet sent), processing, unknown (no answer), succeeded, failed.</summary>
+    public string Status { get; set; } = string.Empty;
+
+    public string? WalletOrderId { get; set; }
+
+    public string? ErrorCode { get; set; }
+
+    public string? ErrorMessage { get; set; }
+
+    public int Checks { get; set; }
+
+    public long? NextCheckAt { get; set; }
+
+    /// <summary>When a hub first claimed it to make its wallet call: the wallet may have it, so it is queried before any send.</summary>
+    public long? SentAt { get; set; }
+
+    public long CreatedAt { get; set; }
+
+    public long UpdatedAt { get; set; }
+}
+
+/// <summary>A payout's payee as merchants see it.</summary>
+public sealed record PayoutPayeeDto(string Type, string Identity, string? Name);
+
+/// <summary>A payout as merchants see it (API and payout.* webhooks).</summary>
+public sealed record PayoutDto(
+    string Id, string Object, string Wallet, long Amount, string Currency, string Status, PayoutPayeeDto Payee, string Description,
+    IReadOnlyDictionary<string, string>? Metadata, string? WalletOrderId, PaymentFailure? Failure, DateTimeOffset CreatedAt)
+{
+    public static PayoutDto Of(PayoutRow r) => new(
+        r.Id, "payout", r.Wallet, r.Amount, r.Currency, r.Status, new PayoutPayeeDto(r.PayeeType, r.PayeeIdentity, r.PayeeName), r.Description,
+        r.Metadata is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.Metadata), r.WalletOrderId,
+        r.ErrorCode is null ? null : new PaymentFailure(r.ErrorCode, r.ErrorMessage ?? string.Empty), DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt));
+}
+
+public sealed record PayoutList(string Object, IReadOnlyList<PayoutDto> Data, bool HasMore, string? NextCursor);
+
+/// <summary>The payouts table's one writer.</summary>
+public sealed class PayoutStore(Db db, IOptions<HubOptions> options, TimeProvider time)
+{
+    /// <summary>This hub's claims on payouts it follows (several hubs may share the database).</summary>
+    public FollowUpLeases Leases { get; } = new(db, options.Value.Workers, time);
+
+    public Task InsertAsync(DbConnection c, DbTransaction t, PayoutRow r) => c.ExecuteAsync(
+        """
+        INSERT INTO payouts (id, merchant_id, wallet, amount, currency, payee_type, payee_identity, payee_name, description, metadata,
+                             out_biz_no, status, checks, next_check_at, created_at, updated_at)
+        VALUES (@Id, @MerchantId, @Wallet, @Amount, @Currency, @PayeeType, @PayeeIdentity, @PayeeName, @Description, @Metadata,
+                @OutBizNo, @Status, 0, @NextCheckAt, @CreatedAt, @UpdatedAt)
+        """, r, t);
+
+    /// <summary>What the merchant sent or is sending since <paramref name="since"/> (failed payouts gave theirs back): in all, and to this payee.</summary>
+    public async Task<(long Merchant, long Payee)> SentSinceAsync(DbConnection c, DbTransaction t, string merchantId, string currency, string payeeIdentity, long since)
+    {
+        var row = await c.QuerySingleAsync<(long Merchant, long Payee)>(
+            """
+            SELECT COALESCE(SUM(amount), 0), COALESCE(SUM(CASE WHEN payee_identity = @payeeIdentity THEN amount ELSE 0 END), 0)
+            FROM payouts WHERE merchant_id = @merchantId AND currency = @currency AND created_at >= @since AND status <> 'failed'
+            """, new { merchantId, currency, payeeIdentity, since }, t);
+        return row;
+    }
+
+    public Task<PayoutRow?> GetAsync(string merchantId, string id, CancellationToken ct) =>
+        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<PayoutRow?>("SELECT * FROM payouts WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
+
+    public async Task<(IReadOnlyList<PayoutRow> Rows, bool HasMore)> ListAsync(string merchantId, int limit, string? startingAfter, CancellationToken ct)
+    {
+        var sql = "SELECT * FROM payouts WHERE merchant_id = @merchantId"
+            + (startingAfter is null ? string.Empty : " AND id < @startingAfter")
+            + " ORDER BY id DESC LIMIT @take";
+        var rows = (await db.ReadAsync(c => c.QueryAsync<PayoutRow>(sql, new { merchantId, startingAfter, take = limit + 1 }), ct)).ToList();
+        var hasMore = rows.Count > limit;
+        return (hasMore ? rows.Take(limit).ToList() : rows, hasMore);
+    }
+
+    /// <summary>Payouts due a wallet call that no hub holds; each is claimed (<see cref="Leases"/>) before it is worked on.</summary>
+    public async Task<IReadOnlyList<PayoutRow>> DueAsync(long now, int limit, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<PayoutRow>(
+            """
+            SELECT * FROM payouts WHERE status IN ('pending', 'processing', 'unknown') AND next_check_at <= @now
+                AND (lease_until IS NULL OR lease_until <= @now)
+            ORDER BY next_check_at LIMIT @limit
+            """, new { now, limit }), ct)).ToList();
+
+    /// <summary>
+    /// Applies an outcome only if the payout is still in the status it was read in and this hub's claim is still its own;
+    /// clears the claim. False: another hub got there first — nothing else may happen then.
+    /// </summary>
+    public async Task<bool> ApplyAsync(DbConnection c, DbTransaction t, PayoutRow r, string readStatus) => await c.ExecuteAsync(
+        """
+        UPDATE payouts SET status = @Status, wallet_order_id = @WalletOrderId, error_code = @ErrorCode, error_message = @ErrorMessage,
+               checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt, lease_until = NULL, leased_by = NULL
+        WHERE id = @Id AND status = @readStatus AND leased_by = @Instance
+        """, new { r.Status, r.WalletOrderId, r.ErrorCode, r.ErrorMessage, r.Checks, r.NextCheckAt, r.UpdatedAt, r.Id, readStatus, Leases.Instance }, t) == 1;
+}
