@@ -178,6 +178,46 @@ public abstract class PayoutTests(HubFixture hub)
         await LedgerVerifiesAsync();
     }
 
+    [Fact]
+    public async Task A_transfer_the_wallet_never_got_is_found_missing_by_query_and_sent_under_the_same_out_biz_no()
+    {
+        var (m, merchantId) = await FundedAsync(20_000);
+        // The call hangs before Alipay does anything: UNKNOWN; the query finds no such transfer (ORDER_NOT_EXIST), so it is sent.
+        hub.Sandbox.Alipay.Faults.Inject("transfer", SandboxFault.TimeoutBefore, 1);
+        var id = (await m.PostAsync("/v1/payouts", Body(5_000), idempotencyKey: "po-" + Guid.NewGuid())).Str("id");
+        Assert.Equal("succeeded", (await SettledAsync(m, id)).Str("status"));
+        var outBizNo = await OutBizNoAsync(id);
+        Assert.True(Calls("alipay.fund.trans.common.query", outBizNo) >= 1);
+        Assert.Equal(1, Calls("alipay.fund.trans.uni.transfer", outBizNo)); // the hung call never reached the gateway's handler
+        Assert.Single(hub.Sandbox.Alipay.Transfers.Values, t => t.OutBizNo == outBizNo);
+        Assert.Equal(-15_000, await BalanceAsync($"merchant_payable:{merchantId}"));
+        await LedgerVerifiesAsync();
+    }
+
+    [Fact]
+    public async Task A_wallet_balance_too_low_fails_the_payout_and_gives_the_reservation_back()
+    {
+        var (m, merchantId) = await FundedAsync(40_000);
+        var appId = hub.Alipay.AppId;
+        var before = hub.Sandbox.Alipay.TransferBalanceFen.GetOrAdd(appId, Hutong.Sandbox.Alipay.AlipaySandboxState.DefaultTransferBalanceFen);
+        hub.Sandbox.Alipay.TransferBalanceFen[appId] = 100; // the ledger says 400.00, the Alipay account holds 1.00
+        try
+        {
+            var id = (await m.PostAsync("/v1/payouts", Body(40_000), idempotencyKey: "po-" + Guid.NewGuid())).Str("id");
+            var done = await SettledAsync(m, id);
+            Assert.Equal("failed", done.Str("status"));
+            Assert.Equal("BALANCE_IS_NOT_ENOUGH", done.Json.GetProperty("failure").GetProperty("code").GetString());
+        }
+        finally
+        {
+            hub.Sandbox.Alipay.TransferBalanceFen[appId] = before;
+        }
+
+        Assert.Equal(-40_000, await BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await BalanceAsync(PayoutPostingsReserve(merchantId)));
+        await LedgerVerifiesAsync();
+    }
+
     private static string PayoutPostingsReserve(string merchantId) => Hutong.Domain.Payouts.PayoutPostings.Reserve(merchantId);
 }
 
