@@ -218,6 +218,20 @@ public abstract class PayoutTests(HubFixture hub)
         await LedgerVerifiesAsync();
     }
 
+    [Fact]
+    public async Task Payouts_sent_at_once_never_take_more_than_the_balance()
+    {
+        var (m, merchantId) = await FundedAsync(10_000);
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            m.PostAsync("/v1/payouts", Body(3_000, identity: $"20881021462251{i:00}"), idempotencyKey: "po-" + Guid.NewGuid())));
+        Assert.Equal(3, answers.Count(a => a.Status == HttpStatusCode.Created));
+        Assert.All(answers.Where(a => a.Status != HttpStatusCode.Created), a => Assert.Equal("insufficient_balance", a.Str("code")));
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM payouts WHERE merchant_id = @merchantId AND status = 'succeeded'", new { merchantId }),
+            n => n == 3, what: "the three admitted payouts settle");
+        Assert.Equal(-1_000, await BalanceAsync($"merchant_payable:{merchantId}"));
+        await LedgerVerifiesAsync();
+    }
+
     private static string PayoutPostingsReserve(string merchantId) => Hutong.Domain.Payouts.PayoutPostings.Reserve(merchantId);
 }
 
