@@ -221,7 +221,8 @@ public sealed partial class PayoutService(
     {
         if (await wallets.ChannelAsync(payout.Wallet, ct) is not IPayoutConnector connector)
         {
-            return; // the wallet's account was removed: the payout waits, reserved, for a person
+            LogNoConnector(log, payout.Id, payout.Wallet); // the wallet's account was removed: the payout waits, reserved, for a person
+            return;
         }
 
         // Sent only if no hub claimed it to send before (sent_at as read): one that did may have died mid-call with the
@@ -328,6 +329,9 @@ public sealed partial class PayoutService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Payout {PayoutId}: another hub applied an outcome first (read {Status}); this answer is dropped")]
     private static partial void LogLostRace(ILogger logger, string payoutId, string status);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Payout {PayoutId}: {Wallet} has no account that sends payouts on this hub; left reserved until one is configured")]
+    private static partial void LogNoConnector(ILogger logger, string payoutId, string wallet);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Payout {PayoutId}: step failed; retried on the next pass")]
     private static partial void LogStepFailed(ILogger logger, Exception e, string payoutId);
