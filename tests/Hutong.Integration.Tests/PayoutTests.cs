@@ -109,6 +109,8 @@ public abstract class PayoutTests(HubFixture hub)
         var missingKey = await m.PostAsync("/v1/payouts", Body(100), idempotencyKey: null);
         Assert.Equal(HttpStatusCode.BadRequest, missingKey.Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await m.PostAsync("/v1/payouts", Body(100, identity: "12345"), idempotencyKey: "po-" + Guid.NewGuid())).Status);
+        var belowAlipayMinimum = await m.PostAsync("/v1/payouts", Body(9), idempotencyKey: "po-" + Guid.NewGuid()); // Alipay transfers start at ¥0.10
+        Assert.True(belowAlipayMinimum.Status == HttpStatusCode.BadRequest && belowAlipayMinimum.Body.Contains("\"amount\"", StringComparison.Ordinal), belowAlipayMinimum.ToString());
 
         await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM payouts WHERE status = 'succeeded' AND merchant_id IN (@merchantId, @poorId)", new { merchantId, poorId }),
             n => n == 2, what: "the two admitted payouts settle");

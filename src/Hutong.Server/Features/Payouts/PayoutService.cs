@@ -109,6 +109,11 @@ public sealed partial class PayoutService(
         {
             Add("amount", $"amount must be 1-{Money.MaxAmount} minor units.");
         }
+        else if (r.Wallet == "alipay" && r.Amount < 10)
+        {
+            // alipay.fund.trans.uni.transfer: trans_amount 0.1–100000000 yuan; refused here rather than failed at the wallet.
+            Add("amount", "Alipay transfers start at 10 fen (¥0.10).");
+        }
 
         if (r.Currency is not (null or "CNY"))
         {
