@@ -257,6 +257,25 @@ public readonly record struct HostContractId(string Value) : IRouteId, IParsable
     public override string ToString() => Value;
 }
 
+/// <summary>An event's id (<c>evt_…</c>).</summary>
+public readonly record struct EventId(string Value) : IRouteId, IParsable<EventId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "event";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out EventId result)
+    {
+        result = Ids.HasPrefix(s, Ids.Event) ? new EventId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static EventId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not an event id: {s}");
+
+    public override string ToString() => Value;
+}
+
 /// <summary>A webhook endpoint's id (<c>we_…</c>).</summary>
 public readonly record struct WebhookEndpointId(string Value) : IRouteId, IParsable<WebhookEndpointId>
 {

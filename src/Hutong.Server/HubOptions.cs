@@ -159,6 +159,22 @@ public sealed class WebhookOptions
 
     /// <summary>Deliveries in flight across all endpoints (keep it well above the per-endpoint figure).</summary>
     public int MaxConcurrentDeliveries { get; set; } = 256;
+
+    /// <summary>How long events (GET /v1/events), their deliveries and attempts are kept; the retention job deletes older ones.</summary>
+    public TimeSpan EventRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Events the retention job deletes per transaction, and transactions per pass (a pass every 10 minutes).</summary>
+    public int RetentionBatchSize { get; set; } = 500;
+
+    public int RetentionMaxBatchesPerPass { get; set; } = 20;
+
+    /// <summary>Times one event may be resent to one endpoint (each resend restarts its delivery with the full schedule).</summary>
+    public int MaxResends { get; set; } = 10;
+
+    /// <summary>The widest created range one POST /v1/events/resend may replay, and the most events it may hold.</summary>
+    public TimeSpan ReplayMaxRange { get; set; } = TimeSpan.FromDays(7);
+
+    public int ReplayMaxEvents { get; set; } = 1000;
 }
 
 public sealed class SandboxOptions

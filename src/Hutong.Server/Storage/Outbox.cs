@@ -10,8 +10,9 @@ public sealed record EventEnvelope(string Id, string Object, string Type, DateTi
 
 public sealed record EventData(object Object);
 
-/// <summary>An event ready to insert; <paramref name="TraceParent"/> is the trace its webhook deliveries continue.</summary>
-public sealed record PreparedEvent(string Id, string MerchantId, string Type, string Payload, long CreatedAt, string? TraceParent = null);
+/// <summary>An event ready to insert; <paramref name="TraceParent"/> is the trace its webhook deliveries continue;
+/// <paramref name="ObjectId"/> is the id of the object the event is about (data.object.id), for GET /v1/events?object_id=.</summary>
+public sealed record PreparedEvent(string Id, string MerchantId, string Type, string Payload, long CreatedAt, string? TraceParent = null, string? ObjectId = null);
 
 /// <summary>
 /// The transactional outbox: called with the same connection and transaction as the state change,
@@ -19,7 +20,7 @@ public sealed record PreparedEvent(string Id, string MerchantId, string Type, st
 /// </summary>
 public static class Outbox
 {
-    internal const string InsertSql = "INSERT INTO outbox (id, merchant_id, type, payload, created_at, trace_parent) VALUES (@Id, @MerchantId, @Type, @Payload, @CreatedAt, @TraceParent)";
+    internal const string InsertSql = "INSERT INTO outbox (id, merchant_id, type, payload, created_at, trace_parent, object_id) VALUES (@Id, @MerchantId, @Type, @Payload, @CreatedAt, @TraceParent, @ObjectId)";
 
     // The transactions that inserted an event: once one commits, Db says so (Db.EventsCommitted) and the webhook
     // dispatcher fans out then, instead of on every wake-up of its loop. Weak: a transaction that never commits is forgotten.
@@ -37,8 +38,15 @@ public static class Outbox
     public static PreparedEvent Prepare(string merchantId, string type, object data, DateTimeOffset now, string? traceParent = null)
     {
         var id = Ids.New(Ids.Event, now);
-        return new PreparedEvent(id, merchantId, type, ApiJson.Serialize(new EventEnvelope(id, "event", type, now, new EventData(data))), now.ToUnixTimeMilliseconds(), traceParent);
+        return new PreparedEvent(id, merchantId, type, ApiJson.Serialize(new EventEnvelope(id, "event", type, now, new EventData(data))), now.ToUnixTimeMilliseconds(), traceParent, ObjectIdOf(data));
     }
+
+    // Every event's object is a DTO with a string Id (payment, refund, split, …); the getter is looked up once per type.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, System.Reflection.PropertyInfo?> IdProperties = new();
+
+    /// <summary>The id of the object an event carries, or null when its type has no string Id.</summary>
+    internal static string? ObjectIdOf(object data) =>
+        IdProperties.GetOrAdd(data.GetType(), t => t.GetProperty("Id") is { PropertyType: var p } prop && p == typeof(string) ? prop : null)?.GetValue(data) as string;
 
     public static Task InsertAsync(DbConnection c, DbTransaction t, PreparedEvent e)
     {
@@ -61,4 +69,22 @@ public static class Outbox
         c.ExecuteAsync("UPDATE outbox SET dispatched_at = @now WHERE dispatched_at IS NULL AND seq <= @last", new { now, last }, t);
 
     public static Statement Insert(PreparedEvent e) => new(InsertSql, e);
+
+    /// <summary>
+    /// Up to <paramref name="batch"/> events past retention: handed to the dispatcher before <paramref name="cutoff"/> (unix
+    /// ms), none of their deliveries still pending. Handed over before the cutoff implies created before it, so the
+    /// (dispatched_at, seq) index finds them without another index on this insert-heavy table.
+    /// </summary>
+    public static async Task<string[]> ExpiredAsync(DbConnection c, DbTransaction t, long cutoff, int batch) =>
+        (await c.QueryAsync<string>(
+            """
+            SELECT o.id FROM outbox o
+            WHERE o.dispatched_at < @cutoff
+              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = o.id AND d.status = 'pending')
+            ORDER BY o.dispatched_at, o.seq LIMIT @batch
+            """, new { cutoff, batch }, t)).ToArray();
+
+    /// <summary>Deletes these events (their deliveries go first, by the webhook store).</summary>
+    public static Task<int> DeleteAsync(DbConnection c, DbTransaction t, string[] ids) =>
+        c.ExecuteAsync("DELETE FROM outbox WHERE id IN @ids", new { ids }, t);
 }

@@ -24,10 +24,13 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
     private const int RecordBatch = 256;
 
     /// <summary>
-    /// The most of a response body ever read. The body is not wanted (the status decides); up to this much is drained so
-    /// the connection can be reused, and a longer one closes the connection instead of being read (or held) whole.
+    /// The most of a response body ever read. The body does not decide anything (the status does); up to this much is
+    /// drained so the connection can be reused, and a longer one closes the connection instead of being read (or held) whole.
     /// </summary>
     public const int ResponseDrainBytes = 4096;
+
+    /// <summary>The most of a response body kept with an attempt (GET /v1/events/{id}): enough to show a receiver's error.</summary>
+    public const int ResponseSnippetBytes = 512;
 
     private readonly WebhookStore _store = new(db);
 
@@ -158,7 +161,10 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
     /// <summary>Turns undispatched outbox events into pending deliveries (see <see cref="WebhookStore.FanOutAsync"/>); returns how many events.</summary>
     public Task<int> FanOutAsync(CancellationToken ct) => _store.FanOutAsync(time.GetUtcNow().ToUnixTimeMilliseconds(), FanOutBatch, ct);
 
-    private sealed record Outcome(DueDelivery Delivery, long Lease, int? Status, string? Error, TimeSpan? RetryAfter);
+    private sealed record Outcome(DueDelivery Delivery, long Lease, Sent Sent);
+
+    /// <summary>What one send learned: the answer's status (null: none) or the error, Retry-After, and for the attempt's record when it started, how long it took and the start of the body.</summary>
+    private sealed record Sent(int? Status, string? Error, TimeSpan? RetryAfter, long AttemptedAt, long LatencyMs, string? Snippet);
 
     /// <summary>
     /// Claims due deliveries, as many as there are free sends (each endpoint up to its own share), and starts them without
@@ -258,8 +264,8 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
     {
         try
         {
-            var (status, error, retryAfter) = await SendAsync(d, ct);
-            if (status is >= 200 and < 300)
+            var sent = await SendAsync(d, ct);
+            if (sent.Status is >= 200 and < 300)
             {
                 _meter.Processed();
             }
@@ -268,7 +274,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
                 _meter.Failed();
             }
 
-            _outcomes.Writer.TryWrite(new Outcome(d, lease, status, error, retryAfter));
+            _outcomes.Writer.TryWrite(new Outcome(d, lease, sent));
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -298,7 +304,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             }
 
             // Rows in id order (a 410's sweep of its endpoint last), the order every writer of deliveries locks them in.
-            batch.Sort((x, y) => (x.Status == 410).CompareTo(y.Status == 410) is var gone and not 0 ? gone : x.Delivery.Id.CompareTo(y.Delivery.Id));
+            batch.Sort((x, y) => (x.Sent.Status == 410).CompareTo(y.Sent.Status == 410) is var gone and not 0 ? gone : x.Delivery.Id.CompareTo(y.Delivery.Id));
             try
             {
                 await db.WriteAsync(async (c, t) =>
@@ -335,14 +341,14 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             }
 
             // A failed attempt's retry may already be due (a Retry-After of 0, a small TimeScale); a delivered one frees nothing.
-            if (batch.Exists(o => o.Status is not (>= 200 and < 300)))
+            if (batch.Exists(o => o.Sent.Status is not (>= 200 and < 300)))
             {
                 _wake.Writer.TryWrite(true);
             }
         }
     }
 
-    private async Task<(int? Status, string? Error, TimeSpan? RetryAfter)> SendAsync(DueDelivery d, CancellationToken ct)
+    private async Task<Sent> SendAsync(DueDelivery d, CancellationToken ct)
     {
         // The delivery continues the trace of the change that emitted the event (for a payment: its creating request).
         using var span = HubTelemetry.StartFollowUp("hutong.webhook.deliver", System.Diagnostics.ActivityKind.Producer, d.TraceParent, HubTelemetry.PaymentIdOf(d.Payload));
@@ -363,61 +369,105 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         request.Headers.Add("webhook-timestamp", ts.ToString(CultureInfo.InvariantCulture));
         request.Headers.Add("webhook-signature", WebhookSigner.SignatureHeader(secrets, d.EventId, ts, d.Payload));
         request.Headers.UserAgent.ParseAdd("Hutong-Webhooks/1.0");
+        var started = time.GetTimestamp();
+        var at = now.ToUnixTimeMilliseconds();
+        long Elapsed() => (long)time.GetElapsedTime(started).TotalMilliseconds;
         try
         {
-            // Headers only: the body is never read (see ResponseDrainBytes), however much the receiver sends.
+            // Headers, then at most a snippet of the body (see ResponseDrainBytes), however much the receiver sends.
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            var latency = Elapsed();
             var retryAfter = response.Headers.RetryAfter switch
             {
                 { Delta: { } delta } => delta,
                 { Date: { } date } => date - now,
                 _ => (TimeSpan?)null,
             };
-            return ((int)response.StatusCode, null, retryAfter);
+            return new Sent((int)response.StatusCode, null, retryAfter, at, latency, await SnippetAsync(response, Options.Timeout - time.GetElapsedTime(started), ct));
         }
         catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !ct.IsCancellationRequested))
         {
-            return (null, e.GetType().Name + ": " + e.Message, null);
+            return new Sent(null, e.GetType().Name + ": " + e.Message, null, at, Elapsed(), null);
         }
+    }
+
+    /// <summary>
+    /// The start of the answer's body, at most <see cref="ResponseSnippetBytes"/>, read within what is left of the send's
+    /// timeout (the delivery's lease allows for twice that); null when there is none or it does not come in time.
+    /// </summary>
+    private static async Task<string?> SnippetAsync(HttpResponseMessage response, TimeSpan left, CancellationToken ct)
+    {
+        if (left <= TimeSpan.Zero)
+        {
+            return null;
+        }
+
+        using var within = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        within.CancelAfter(left);
+        var buffer = new byte[ResponseSnippetBytes];
+        var got = 0;
+        try
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(within.Token);
+            int n;
+            while (got < buffer.Length && (n = await body.ReadAsync(buffer.AsMemory(got), within.Token)) > 0)
+            {
+                got += n;
+            }
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            // What came is kept; the status already decided the outcome.
+        }
+
+        return got == 0 ? null : Encoding.UTF8.GetString(buffer, 0, got);
     }
 
     private async Task RecordAsync(DbConnection c, DbTransaction t, Outcome o)
     {
-        // Each outcome holds only while this dispatcher's lease does (see WebhookStore).
-        var (d, status, error) = (o.Delivery, o.Status, o.Error);
+        // Each outcome holds only while this dispatcher's lease does (see WebhookStore); so does its attempt's record.
+        var (d, sent) = (o.Delivery, o.Sent);
+        var (status, error) = (sent.Status, sent.Error);
         var now = time.GetUtcNow();
         var attempts = d.Attempts + 1;
+        long? next = null;
+        bool held;
         if (status is >= 200 and < 300)
         {
-            await WebhookStore.DeliveredAsync(c, t, d.Id, o.Lease, attempts, status, now.ToUnixTimeMilliseconds());
-            return;
+            held = await WebhookStore.DeliveredAsync(c, t, d.Id, o.Lease, attempts, status, now.ToUnixTimeMilliseconds());
         }
-
-        if (status == (int)HttpStatusCode.Gone)
+        else if (status == (int)HttpStatusCode.Gone)
         {
             // 410 Gone: the receiver asks us to stop. Disable the endpoint and drop its queue.
-            if (await WebhookStore.GoneAsync(c, t, d.Id, o.Lease, attempts, d.EndpointId))
+            held = await WebhookStore.GoneAsync(c, t, d.Id, o.Lease, attempts, d.EndpointId);
+            if (held)
             {
                 LogDisabled(log, d.EndpointId);
             }
-
-            return;
         }
-
-        if (attempts >= Options.Schedule.Count)
+        else if (attempts >= Options.Schedule.Count)
         {
-            if (await WebhookStore.GaveUpAsync(c, t, d.Id, o.Lease, attempts, status, error))
+            held = await WebhookStore.GaveUpAsync(c, t, d.Id, o.Lease, attempts, status, error);
+            if (held)
             {
                 metrics.WebhookFailed();
                 LogGaveUp(log, d.EventId, d.EndpointId, attempts);
             }
-
-            return;
+        }
+        else
+        {
+            next = (now + NextDelay(attempts, o.Sent.RetryAfter)).ToUnixTimeMilliseconds();
+            held = await WebhookStore.RetryAtAsync(c, t, d.Id, o.Lease, attempts, status, error, next.Value);
         }
 
-        var delay = NextDelay(attempts, o.RetryAfter);
-        await WebhookStore.RetryAtAsync(c, t, d.Id, o.Lease, attempts, status, error, (now + delay).ToUnixTimeMilliseconds());
+        if (held)
+        {
+            await WebhookStore.AttemptAsync(c, t, new DeliveryAttempt(
+                d.Id, d.EventId, d.EndpointId, d.Resends, attempts, status, Truncate(error, 500), sent.LatencyMs, sent.Snippet, sent.AttemptedAt, next));
+        }
     }
+
+    private static string? Truncate(string? s, int max) => s is null || s.Length <= max ? s : s[..max];
 
     /// <summary>The next gap on the schedule, with ±10% jitter; a longer Retry-After (429/503) wins.</summary>
     private TimeSpan NextDelay(int attempts, TimeSpan? retryAfter)

@@ -15,6 +15,9 @@ internal sealed class DueDelivery
 
     public int Attempts { get; set; }
 
+    /// <summary>How many resends restarted the delivery: the round its attempts are recorded under.</summary>
+    public int Resends { get; set; }
+
     public long NextAttemptAt { get; set; }
 
     public string Url { get; set; } = string.Empty;
@@ -30,9 +33,21 @@ internal sealed class DueDelivery
     public string? TraceParent { get; set; }
 }
 
+/// <summary>One attempt to send a delivery; times in unix ms.</summary>
+public sealed record DeliveryAttempt(
+    long DeliveryId, string EventId, string EndpointId, int Round, int Attempt, int? StatusCode, string? Error, long LatencyMs, string? ResponseSnippet,
+    long AttemptedAt, long? NextRetryAt);
+
 /// <summary>
-/// The one writer of webhook_endpoints and webhook_deliveries: merchants' endpoints (create, rotate, delete) and the
-/// dispatcher's deliveries (fan-out from the outbox, leases, outcomes). A delivery's outcome holds only while the
+/// What a resend did: deliveries queued (new, restarted, or a far retry made due now), left pending because they are being
+/// sent already, and left finished because they were resent <c>MaxResends</c> times.
+/// </summary>
+public sealed record ResendCounts(int Queued, int AlreadyPending, int LimitReached);
+
+/// <summary>
+/// The one writer of webhook_endpoints, webhook_deliveries and webhook_delivery_attempts: merchants' endpoints (create,
+/// rotate, delete), the dispatcher's deliveries (fan-out from the outbox, leases, outcomes, each attempt as recorded) and
+/// merchants' resends. A delivery's outcome holds only while the
 /// dispatcher's lease on it does (next_attempt_at = the lease): once it lapsed, another dispatcher may have claimed it.
 /// </summary>
 public sealed class WebhookStore(Db db)
@@ -97,7 +112,7 @@ public sealed class WebhookStore(Db db)
     // JOIN keeps the endpoints as the outer loop, each looking its few deliveries up by id.
     private const string DueSqlite =
         """
-        SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload, o.trace_parent
+        SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.resends, d.next_attempt_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload, o.trace_parent
         FROM webhook_endpoints e CROSS JOIN webhook_deliveries d JOIN outbox o ON o.id = d.event_id
         WHERE e.enabled = 1 AND d.id IN (
             SELECT x.id FROM webhook_deliveries x
@@ -108,9 +123,9 @@ public sealed class WebhookStore(Db db)
 
     private const string DuePostgres =
         """
-        SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.next_attempt_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload, o.trace_parent
+        SELECT d.id, d.event_id, d.endpoint_id, d.attempts, d.resends, d.next_attempt_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, o.payload, o.trace_parent
         FROM webhook_endpoints e CROSS JOIN LATERAL (
-            SELECT x.id, x.event_id, x.endpoint_id, x.attempts, x.next_attempt_at FROM webhook_deliveries x
+            SELECT x.id, x.event_id, x.endpoint_id, x.attempts, x.resends, x.next_attempt_at FROM webhook_deliveries x
             WHERE x.endpoint_id = e.id AND x.status = 'pending' AND x.next_attempt_at <= @nowMs
             ORDER BY x.next_attempt_at, x.id LIMIT @perEndpoint) d
         JOIN outbox o ON o.id = d.event_id
@@ -170,10 +185,10 @@ public sealed class WebhookStore(Db db)
         return won;
     }, ct);
 
-    /// <summary>The receiver took the delivery.</summary>
-    public static Task DeliveredAsync(DbConnection c, DbTransaction t, long id, long lease, int attempts, int? status, long at) =>
-        c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'delivered', attempts = @attempts, last_status = @status, last_error = NULL, delivered_at = @at" + Leased,
-            new { attempts, status, at, id, lease }, t);
+    /// <summary>The receiver took the delivery; false when the lease had lapsed.</summary>
+    public static async Task<bool> DeliveredAsync(DbConnection c, DbTransaction t, long id, long lease, int attempts, int? status, long at) =>
+        await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'delivered', attempts = @attempts, last_status = @status, last_error = NULL, delivered_at = @at" + Leased,
+            new { attempts, status, at, id, lease }, t) == 1;
 
     /// <summary>
     /// 410 Gone: the receiver asks us to stop. The delivery fails, its endpoint is disabled and its queue dropped; false
@@ -196,10 +211,91 @@ public sealed class WebhookStore(Db db)
         await c.ExecuteAsync("UPDATE webhook_deliveries SET status = 'failed', attempts = @attempts, last_status = @status, last_error = @error" + Leased,
             new { attempts, status, error, id, lease }, t) == 1;
 
-    /// <summary>An attempt failed: the next one at <paramref name="next"/> (unix ms).</summary>
-    public static Task RetryAtAsync(DbConnection c, DbTransaction t, long id, long lease, int attempts, int? status, string? error, long next) =>
-        c.ExecuteAsync("UPDATE webhook_deliveries SET attempts = @attempts, last_status = @status, last_error = @error, next_attempt_at = @next" + Leased,
-            new { attempts, status, error, next, id, lease }, t);
+    /// <summary>An attempt failed: the next one at <paramref name="next"/> (unix ms). False when the lease had lapsed.</summary>
+    public static async Task<bool> RetryAtAsync(DbConnection c, DbTransaction t, long id, long lease, int attempts, int? status, string? error, long next) =>
+        await c.ExecuteAsync("UPDATE webhook_deliveries SET attempts = @attempts, last_status = @status, last_error = @error, next_attempt_at = @next" + Leased,
+            new { attempts, status, error, next, id, lease }, t) == 1;
+
+    /// <summary>One attempt as the dispatcher recorded its outcome (written only with that outcome, so once per attempt).</summary>
+    public static Task AttemptAsync(DbConnection c, DbTransaction t, DeliveryAttempt a) =>
+        c.ExecuteAsync(
+            """
+            INSERT INTO webhook_delivery_attempts (delivery_id, event_id, endpoint_id, round, attempt, status_code, error, latency_ms, response_snippet, attempted_at, next_retry_at)
+            VALUES (@DeliveryId, @EventId, @EndpointId, @Round, @Attempt, @StatusCode, @Error, @LatencyMs, @ResponseSnippet, @AttemptedAt, @NextRetryAt)
+            """, a, t);
+
+    /// <summary>Deletes these events' deliveries and their attempts (retention; the events themselves go next, by the outbox).</summary>
+    public static async Task DeleteForEventsAsync(DbConnection c, DbTransaction t, string[] eventIds)
+    {
+        await c.ExecuteAsync("DELETE FROM webhook_delivery_attempts WHERE event_id IN @eventIds", new { eventIds }, t);
+        await c.ExecuteAsync("DELETE FROM webhook_deliveries WHERE event_id IN @eventIds", new { eventIds }, t);
+    }
+
+    // The (event, endpoint) pairs a resend targets: the merchant's enabled endpoints that take the event's type, or the one
+    // endpoint named (which must also take it). {0}: the endpoint condition.
+    private const string ResendTargets =
+        """
+        FROM outbox o JOIN webhook_endpoints w ON w.merchant_id = o.merchant_id AND w.enabled = 1
+            AND (w.enabled_events IS NULL OR w.enabled_events LIKE '%,' || o.type || ',%'){0}
+        WHERE o.merchant_id = @merchantId AND o.id IN @chunk
+        """;
+
+    /// <summary>
+    /// Sends these events again to the merchant's enabled endpoints that take them (or the one named), keeping each event's
+    /// id — the webhook-id receivers dedupe on. Per (event, endpoint): no delivery yet → a new pending one; a finished one
+    /// (delivered, failed, canceled) → pending again with a fresh schedule and its resends counted, unless it reached
+    /// <paramref name="maxResends"/>; a pending one waiting for a retry later than <paramref name="leaseWindow"/> from now →
+    /// due now; a pending one due sooner (or in flight, leased) → left as it is, it is being sent. Rows are locked in id
+    /// order (PostgreSQL), as every writer of deliveries locks them, and each change is conditional on the state read.
+    /// </summary>
+    public async Task<ResendCounts> ResendAsync(
+        DbConnection c, DbTransaction t, string merchantId, IReadOnlyList<string> eventIds, string? endpointId, long now, long leaseWindow, int maxResends)
+    {
+        var targets = string.Format(System.Globalization.CultureInfo.InvariantCulture, ResendTargets, endpointId is null ? string.Empty : " AND w.id = @endpointId");
+        int queued = 0, pending = 0, limit = 0;
+        foreach (var chunk in eventIds.Chunk(200))
+        {
+            var rows = (await c.QueryAsync<(long Id, string Status, long NextAttemptAt, int Resends)>(
+                $"""
+                SELECT d.id, d.status, d.next_attempt_at, d.resends FROM webhook_deliveries d
+                JOIN (SELECT o.id AS event_id, w.id AS endpoint_id {targets}) p ON d.event_id = p.event_id AND d.endpoint_id = p.endpoint_id
+                ORDER BY d.id{(db.IsPostgres ? " FOR UPDATE OF d" : string.Empty)}
+                """, new { merchantId, chunk, endpointId }, t)).ToList();
+
+            queued += await c.ExecuteAsync(
+                $"""
+                INSERT INTO webhook_deliveries (event_id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at)
+                SELECT o.id, w.id, o.id, 'pending', 0, @now, @now {targets}
+                ORDER BY o.id, w.id
+                ON CONFLICT DO NOTHING
+                """, new { merchantId, chunk, endpointId, now }, t);
+
+            var restart = rows.Where(r => r.Status != "pending" && r.Resends < maxResends).Select(r => r.Id).ToArray();
+            var pull = rows.Where(r => r.Status == "pending" && r.NextAttemptAt > now + leaseWindow).Select(r => r.Id).ToArray();
+            limit += rows.Count(r => r.Status != "pending" && r.Resends >= maxResends);
+            foreach (var ids in restart.Chunk(500))
+            {
+                queued += await c.ExecuteAsync(
+                    """
+                    UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = @now, last_status = NULL, last_error = NULL,
+                        delivered_at = NULL, resends = resends + 1
+                    WHERE id IN @ids AND status <> 'pending' AND resends < @maxResends
+                    """, new { ids, now, maxResends }, t);
+            }
+
+            var threshold = now + leaseWindow;
+            foreach (var ids in pull.Chunk(500))
+            {
+                queued += await c.ExecuteAsync(
+                    "UPDATE webhook_deliveries SET next_attempt_at = @now WHERE id IN @ids AND status = 'pending' AND next_attempt_at > @threshold",
+                    new { ids, now, threshold }, t);
+            }
+
+            pending += rows.Count(r => r.Status == "pending" && r.NextAttemptAt <= now + leaseWindow);
+        }
+
+        return new ResendCounts(queued, pending, limit);
+    }
 
     /// <summary>
     /// The merchant's endpoints not deleted. On PostgreSQL the merchant's row is locked first, so concurrent creates of

@@ -1,3 +1,4 @@
+using Hutong.Server.Features.Workers;
 using Hutong.Server.Http;
 
 namespace Hutong.Server.Features.Webhooks;
@@ -10,12 +11,15 @@ public static class WebhooksFeature
         s.AddSingleton<WebhookStore>();
         s.AddSingleton<WebhookDispatcher>();
         s.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
+        s.AddSingleton<EventService>();
+        s.AddJob<EventRetentionJob>();
         return s;
     }
 
     public static HubRoutes MapWebhooks(this HubRoutes routes)
     {
         WebhookEndpointsApi.Map(routes.Api);
+        EventsApi.Map(routes.Api);
         return routes;
     }
 }
