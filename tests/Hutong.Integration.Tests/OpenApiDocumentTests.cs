@@ -9,7 +9,7 @@ namespace Hutong.Integration.Tests;
 public sealed class OpenApiDocumentTests(SqliteHub hub)
 {
     // Path segments that name an action on a resource rather than the resource itself.
-    private static readonly HashSet<string> Actions = ["confirm", "cancel", "revoke", "exit", "pay", "rotate_secret", "explain", "resolve", "offered"];
+    private static readonly HashSet<string> Actions = ["confirm", "cancel", "revoke", "exit", "pay", "rotate_secret", "explain", "resolve", "offered", "resend"];
 
     private async Task<JsonElement> DocumentAsync()
     {
@@ -39,6 +39,16 @@ public sealed class OpenApiDocumentTests(SqliteHub hub)
             var normalised = tag.ToLowerInvariant().Replace(' ', '_');
             Assert.True(normalised == resource || normalised.EndsWith("_" + resource, StringComparison.Ordinal), $"{method.ToUpperInvariant()} {path} is tagged '{tag}', not by its resource '{resource}'");
         }
+    }
+
+    [Fact]
+    public async Task The_event_log_routes_are_documented()
+    {
+        var operations = Operations(await DocumentAsync()).Select(o => $"{o.Method} {o.Path.TrimEnd('/')}").ToHashSet();
+        Assert.Contains("get /v1/events", operations);
+        Assert.Contains("get /v1/events/{id}", operations);
+        Assert.Contains("post /v1/events/{id}/resend", operations);
+        Assert.Contains("post /v1/events/resend", operations);
     }
 
     [Fact]

@@ -85,6 +85,6 @@ public static class Outbox
             """, new { cutoff, batch }, t)).ToArray();
 
     /// <summary>Deletes these events (their deliveries go first, by the webhook store).</summary>
-    public static Task<int> DeleteAsync(DbConnection c, DbTransaction t, string[] ids) =>
-        c.ExecuteAsync("DELETE FROM outbox WHERE id IN @ids", new { ids }, t);
+    public static Task<int> DeleteAsync(DbConnection c, DbTransaction t, string[] ids, bool postgres) =>
+        c.ExecuteAsync("DELETE FROM outbox WHERE " + (postgres ? "id = ANY(@ids)" : "id IN @ids"), new { ids }, t);
 }

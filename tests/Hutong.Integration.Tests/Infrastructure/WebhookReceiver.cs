@@ -33,6 +33,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>Statuses to answer per path, in order; when empty the answer is 204.</summary>
     public ConcurrentDictionary<string, ConcurrentQueue<int>> Script { get; } = new();
 
+    /// <summary>A body (and optionally a Retry-After) to answer every request to a path with, whatever its status.</summary>
+    public ConcurrentDictionary<string, (string Body, int? RetryAfterSeconds)> Bodies { get; } = new();
+
     public string Url(string path) => _app.Urls.First() + path;
 
     public static async Task<WebhookReceiver> StartAsync()
@@ -61,6 +64,16 @@ public sealed class WebhookReceiver : IAsyncDisposable
             var status = receiver.Script.TryGetValue(path, out var q) && q.TryDequeue(out var s) ? s : 204;
             receiver.Deliveries.Enqueue(new Delivery(path, ctx.Request.Headers["webhook-id"].ToString(), ctx.Request.Headers["webhook-timestamp"].ToString(),
                 ctx.Request.Headers["webhook-signature"].ToString(), body, status) { ArrivedAt = arrivedAt });
+            if (status != 204 && receiver.Bodies.TryGetValue(path, out var answer))
+            {
+                if (answer.RetryAfterSeconds is { } ra)
+                {
+                    ctx.Response.Headers.RetryAfter = ra.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+
+                return Results.Text(answer.Body, "text/plain", statusCode: status);
+            }
+
             return Results.StatusCode(status);
         });
         await app.StartAsync();

@@ -13,6 +13,8 @@ namespace Hutong.Server.Features.Webhooks;
 public sealed class EventRetentionJob(Db db, IOptions<HubOptions> options, HubMetrics metrics, TimeProvider time, ILogger<EventRetentionJob> log)
     : HubJob("event-retention", db, metrics, time, log)
 {
+    private readonly WebhookStore _store = new(db);
+
     public override bool Singleton => true;
 
     protected override TimeSpan Interval => TimeSpan.FromMinutes(10);
@@ -32,8 +34,8 @@ public sealed class EventRetentionJob(Db db, IOptions<HubOptions> options, HubMe
                     return 0;
                 }
 
-                await WebhookStore.DeleteForEventsAsync(c, t, ids);
-                return await Outbox.DeleteAsync(c, t, ids);
+                await _store.DeleteForEventsAsync(c, t, ids);
+                return await Outbox.DeleteAsync(c, t, ids, Db.IsPostgres);
             }, ct);
             Meter.Processed(deleted);
             if (deleted < batch)

@@ -62,6 +62,47 @@ public sealed partial class EventService(Db db, WebhookStore store, IOptions<Hub
         public long CreatedAt { get; set; }
     }
 
+    private sealed class DeliveryRow
+    {
+        public long Id { get; set; }
+
+        public string EndpointId { get; set; } = string.Empty;
+
+        public string Status { get; set; } = string.Empty;
+
+        public int Resends { get; set; }
+
+        public long NextAttemptAt { get; set; }
+    }
+
+    private sealed class AttemptRow
+    {
+        public long DeliveryId { get; set; }
+
+        public int Round { get; set; }
+
+        public int Attempt { get; set; }
+
+        public int? StatusCode { get; set; }
+
+        public string? Error { get; set; }
+
+        public long LatencyMs { get; set; }
+
+        public string? ResponseSnippet { get; set; }
+
+        public long AttemptedAt { get; set; }
+
+        public long? NextRetryAt { get; set; }
+    }
+
+    private sealed class EndpointRow
+    {
+        public int Enabled { get; set; }
+
+        public string? EnabledEvents { get; set; }
+    }
+
     private long RetainedSince => (time.GetUtcNow() - Options.EventRetention).ToUnixTimeMilliseconds();
 
     private static EventDto ToDto(EventRow r, IReadOnlyList<EventDeliveryDto>? deliveries = null)
@@ -120,11 +161,11 @@ public sealed partial class EventService(Db db, WebhookStore store, IOptions<Hub
                 return Failure.NotFound("event");
             }
 
-            var deliveries = (await c.QueryAsync<(long Id, string EndpointId, string Status, int Resends, long NextAttemptAt)>(
+            var deliveries = (await c.QueryAsync<DeliveryRow>(
                 "SELECT id, endpoint_id, status, resends, next_attempt_at FROM webhook_deliveries WHERE event_id = @id ORDER BY id", new { id })).ToList();
-            var attempts = (await c.QueryAsync<DeliveryAttempt>(
+            var attempts = (await c.QueryAsync<AttemptRow>(
                 """
-                SELECT delivery_id, event_id, endpoint_id, round, attempt, status_code, error, latency_ms, response_snippet, attempted_at, next_retry_at
+                SELECT delivery_id, round, attempt, status_code, error, latency_ms, response_snippet, attempted_at, next_retry_at
                 FROM webhook_delivery_attempts WHERE event_id = @id ORDER BY id DESC LIMIT 200
                 """, new { id })).ToLookup(a => a.DeliveryId);
             var dtos = deliveries.Select(d => new EventDeliveryDto(
@@ -259,9 +300,9 @@ public sealed partial class EventService(Db db, WebhookStore store, IOptions<Hub
     /// <summary>Why the merchant's <paramref name="endpoint"/> cannot take a resend (of <paramref name="type"/>), or null.</summary>
     private static async Task<Failure?> EndpointProblemAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction t, string merchantId, string endpoint, string? type)
     {
-        var row = await c.QuerySingleOrDefaultAsync<(int Enabled, string? EnabledEvents)>(
+        var row = await c.QuerySingleOrDefaultAsync<EndpointRow>(
             "SELECT enabled, enabled_events FROM webhook_endpoints WHERE id = @endpoint AND merchant_id = @merchantId", new { endpoint, merchantId }, t);
-        if (row == default)
+        if (row is null)
         {
             return Failure.NotFound("webhook endpoint") with { Param = "endpoint" };
         }

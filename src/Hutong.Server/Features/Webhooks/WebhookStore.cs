@@ -225,10 +225,25 @@ public sealed class WebhookStore(Db db)
             """, a, t);
 
     /// <summary>Deletes these events' deliveries and their attempts (retention; the events themselves go next, by the outbox).</summary>
-    public static async Task DeleteForEventsAsync(DbConnection c, DbTransaction t, string[] eventIds)
+    public async Task DeleteForEventsAsync(DbConnection c, DbTransaction t, string[] eventIds)
     {
-        await c.ExecuteAsync("DELETE FROM webhook_delivery_attempts WHERE event_id IN @eventIds", new { eventIds }, t);
-        await c.ExecuteAsync("DELETE FROM webhook_deliveries WHERE event_id IN @eventIds", new { eventIds }, t);
+        var these = In("event_id", "eventIds");
+        await c.ExecuteAsync("DELETE FROM webhook_delivery_attempts WHERE " + these, new { eventIds }, t);
+        await c.ExecuteAsync("DELETE FROM webhook_deliveries WHERE " + these, new { eventIds }, t);
+    }
+
+    // Dapper expands a list for SQLite; PostgreSQL takes an array.
+    private string In(string column, string parameter) => db.IsPostgres ? $"{column} = ANY(@{parameter})" : $"{column} IN @{parameter}";
+
+    private sealed class ResendRow
+    {
+        public long Id { get; set; }
+
+        public string Status { get; set; } = string.Empty;
+
+        public long NextAttemptAt { get; set; }
+
+        public int Resends { get; set; }
     }
 
     // The (event, endpoint) pairs a resend targets: the merchant's enabled endpoints that take the event's type, or the one
@@ -237,7 +252,7 @@ public sealed class WebhookStore(Db db)
         """
         FROM outbox o JOIN webhook_endpoints w ON w.merchant_id = o.merchant_id AND w.enabled = 1
             AND (w.enabled_events IS NULL OR w.enabled_events LIKE '%,' || o.type || ',%'){0}
-        WHERE o.merchant_id = @merchantId AND o.id IN @chunk
+        WHERE o.merchant_id = @merchantId AND {1}
         """;
 
     /// <summary>
@@ -251,11 +266,11 @@ public sealed class WebhookStore(Db db)
     public async Task<ResendCounts> ResendAsync(
         DbConnection c, DbTransaction t, string merchantId, IReadOnlyList<string> eventIds, string? endpointId, long now, long leaseWindow, int maxResends)
     {
-        var targets = string.Format(System.Globalization.CultureInfo.InvariantCulture, ResendTargets, endpointId is null ? string.Empty : " AND w.id = @endpointId");
+        var targets = string.Format(System.Globalization.CultureInfo.InvariantCulture, ResendTargets, endpointId is null ? string.Empty : " AND w.id = @endpointId", In("o.id", "chunk"));
         int queued = 0, pending = 0, limit = 0;
         foreach (var chunk in eventIds.Chunk(200))
         {
-            var rows = (await c.QueryAsync<(long Id, string Status, long NextAttemptAt, int Resends)>(
+            var rows = (await c.QueryAsync<ResendRow>(
                 $"""
                 SELECT d.id, d.status, d.next_attempt_at, d.resends FROM webhook_deliveries d
                 JOIN (SELECT o.id AS event_id, w.id AS endpoint_id {targets}) p ON d.event_id = p.event_id AND d.endpoint_id = p.endpoint_id
@@ -276,10 +291,10 @@ public sealed class WebhookStore(Db db)
             foreach (var ids in restart.Chunk(500))
             {
                 queued += await c.ExecuteAsync(
-                    """
+                    $"""
                     UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = @now, last_status = NULL, last_error = NULL,
                         delivered_at = NULL, resends = resends + 1
-                    WHERE id IN @ids AND status <> 'pending' AND resends < @maxResends
+                    WHERE {In("id", "ids")} AND status <> 'pending' AND resends < @maxResends
                     """, new { ids, now, maxResends }, t);
             }
 
@@ -287,7 +302,7 @@ public sealed class WebhookStore(Db db)
             foreach (var ids in pull.Chunk(500))
             {
                 queued += await c.ExecuteAsync(
-                    "UPDATE webhook_deliveries SET next_attempt_at = @now WHERE id IN @ids AND status = 'pending' AND next_attempt_at > @threshold",
+                    $"UPDATE webhook_deliveries SET next_attempt_at = @now WHERE {In("id", "ids")} AND status = 'pending' AND next_attempt_at > @threshold",
                     new { ids, now, threshold }, t);
             }
 
