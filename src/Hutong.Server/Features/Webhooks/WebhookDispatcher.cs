@@ -420,7 +420,23 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             // What came is kept; the status already decided the outcome.
         }
 
-        return got == 0 ? null : Encoding.UTF8.GetString(buffer, 0, got);
+        if (got == 0)
+        {
+            return null;
+        }
+
+        // Stored as text: PostgreSQL refuses NUL in text, and a binary body would make the outcome unrecordable (and the
+        // delivery sent again), so control characters other than whitespace become U+FFFD.
+        var text = Encoding.UTF8.GetString(buffer, 0, got).ToCharArray();
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsControl(text[i]) && text[i] is not ('\n' or '\r' or '\t'))
+            {
+                text[i] = '\uFFFD';
+            }
+        }
+
+        return new string(text);
     }
 
     private async Task RecordAsync(DbConnection c, DbTransaction t, Outcome o)
