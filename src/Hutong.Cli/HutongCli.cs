@@ -6,6 +6,7 @@ using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Rollout;
+using Hutong.Server.Features.Webhooks;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -64,6 +65,8 @@ public static class HutongCli
             Group(new Command("merchant", "Merchants."), MerchantCreate()),
             Group(new Command("key", "API keys."), KeyCreate(), KeyRevoke()),
             Group(new Command("rollout", "Staged rollout of wallets."), RolloutSet(), RolloutExplain()),
+            Group(new Command("event", "A merchant's events (kept 30 days) and their webhook deliveries; resend one or replay a time range."),
+                EventList(), EventShow(), EventResend(), EventReplay()),
         ];
 
         private static Command Group(Command group, params Command[] subcommands)
@@ -132,6 +135,77 @@ public static class HutongCli
                 await output.WriteLineAsync($"api key {r.GetValue(keyId)} revoked");
             }));
             return revokeKey;
+        }
+
+        private static EventService Events(Db db) =>
+            new(db, new WebhookStore(db), Options.Create(Config().GetSection(HubOptions.Section).Get<HubOptions>() ?? new HubOptions()), TimeProvider.System);
+
+        /// <summary>The service's answer, or the problem it refused with as the command's error (exit 1).</summary>
+        private static T Value<T>(Hutong.Domain.Outcome<T> outcome) =>
+            outcome.Failure is { } f
+                ? throw new CliException(f.Title + (f.Detail is null ? string.Empty : " " + f.Detail) + (f.Param is null ? string.Empty : $" ({f.Param})")
+                    + (f.Errors is null ? string.Empty : " " + string.Join(" ", f.Errors.SelectMany(e => e.Value))))
+                : outcome.Value!;
+
+        private async Task PrintJsonAsync<T>(T value) =>
+            await output.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(value, new System.Text.Json.JsonSerializerOptions(ApiJson.Options) { WriteIndented = true }));
+
+        private Command EventList()
+        {
+            var merchant = new Argument<string>("merchant-id");
+            var type = new Option<string?>("--type") { Description = "Only events of this type (payment.succeeded, …)" };
+            var objectId = new Option<string?>("--object") { Description = "Only events about this object (pay_…, re_…)" };
+            var limit = new Option<int>("--limit") { Description = "1-100", DefaultValueFactory = _ => 20 };
+            var after = new Option<string?>("--starting-after") { Description = "The last event id of the previous page" };
+            var list = new Command("list", "List a merchant's events, newest first.") { merchant, type, objectId, limit, after };
+            list.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
+            {
+                var page = Value(await Events(db).ListAsync(r.GetValue(merchant)!, r.GetValue(limit), r.GetValue(after), r.GetValue(type), r.GetValue(objectId), ct));
+                foreach (var e in page.Data)
+                {
+                    var about = e.Data.TryGetProperty("object", out var o) && o.TryGetProperty("id", out var id) ? id.GetString() : null;
+                    await output.WriteLineAsync($"{e.Id}\t{e.Type}\t{e.CreatedAt:O}\t{about}");
+                }
+
+                await output.WriteLineAsync(page.HasMore ? $"more: --starting-after {page.NextCursor}" : $"{page.Data.Count} event(s)");
+            }));
+            return list;
+        }
+
+        private Command EventShow()
+        {
+            var merchant = new Argument<string>("merchant-id");
+            var id = new Argument<string>("event-id");
+            var show = new Command("show", "An event with its delivery to each webhook endpoint and every attempt (status, latency, response snippet).") { merchant, id };
+            show.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
+                await PrintJsonAsync(Value(await Events(db).GetAsync(r.GetValue(merchant)!, r.GetValue(id)!, ct)))));
+            return show;
+        }
+
+        private Command EventResend()
+        {
+            var merchant = new Argument<string>("merchant-id");
+            var id = new Argument<string>("event-id");
+            var endpoint = new Option<string?>("--endpoint") { Description = "One webhook endpoint (we_…); default: every enabled endpoint that takes the event" };
+            var resend = new Command("resend", "Send an event again (same id, so receivers dedupe); the hubs' dispatchers deliver it.") { merchant, id, endpoint };
+            resend.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
+                await PrintJsonAsync(Value(await Events(db).ResendAsync(r.GetValue(merchant)!, r.GetValue(id)!, r.GetValue(endpoint), null, ct)))));
+            return resend;
+        }
+
+        private Command EventReplay()
+        {
+            var merchant = new Argument<string>("merchant-id");
+            var from = new Option<DateTimeOffset>("--from") { Description = "Start of the range, inclusive (ISO 8601)", Required = true };
+            var to = new Option<DateTimeOffset>("--to") { Description = "End of the range, exclusive (ISO 8601)", Required = true };
+            var type = new Option<string?>("--type") { Description = "Only events of this type" };
+            var endpoint = new Option<string?>("--endpoint") { Description = "One webhook endpoint (we_…); default: every enabled endpoint" };
+            var replay = new Command("replay", "Send a merchant's events created in [from, to) again, e.g. after its endpoint was down (bounded: Hutong:Webhooks:ReplayMaxRange, ReplayMaxEvents).")
+                { merchant, from, to, type, endpoint };
+            replay.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
+                await PrintJsonAsync(Value(await Events(db).ReplayAsync(
+                    r.GetValue(merchant)!, new ReplayEventsRequest(new CreatedRange(r.GetValue(from), r.GetValue(to)), r.GetValue(type), r.GetValue(endpoint)), null, ct)))));
+            return replay;
         }
 
         private Command RolloutSet()

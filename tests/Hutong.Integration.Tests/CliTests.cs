@@ -238,6 +238,45 @@ public sealed partial class CliTests : IDisposable
         Assert.NotEqual(0, (await RunAsync("merchant", "create")).Code); // missing name
     }
 
+    [Fact]
+    public async Task Events_are_listed_shown_resent_and_replayed_for_a_merchant()
+    {
+        Assert.Equal(0, (await RunAsync("migrate")).Code);
+        var merchantId = MerchantPattern().Match((await RunAsync("merchant", "create", "事件商户")).Output).Value;
+        // The CLI's clock is the system's (events older than the retention are not shown): these events are made now.
+        var at = DateTimeOffset.UtcNow;
+        string eventId;
+        await using (var db = new Db(new StoreOptions { Provider = StoreProvider.Sqlite, ConnectionString = Connection }))
+        {
+            eventId = await db.WriteAsync((c, t) => Outbox.AddAsync(c, t, merchantId, "payment.created", new { Id = "pay_cli", Amount = 100 }, at), default);
+            await db.WriteAsync((c, t) => Outbox.AddAsync(c, t, merchantId, "payment.succeeded", new { Id = "pay_cli", Amount = 100 }, at), default);
+            await db.WriteAsync((c, t) => Hutong.Server.Features.Webhooks.WebhookStore.InsertEndpointAsync(c, t, "we_cli", merchantId, "https://shop.example/hooks", "secret", at.ToUnixTimeMilliseconds(), null), default);
+        }
+
+        var list = await RunAsync("event", "list", merchantId, "--type", "payment.created");
+        Assert.Equal(0, list.Code);
+        Assert.Contains($"{eventId}\tpayment.created", list.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("payment.succeeded", list.Output, StringComparison.Ordinal);
+
+        var resend = await RunAsync("event", "resend", merchantId, eventId);
+        Assert.Equal(0, resend.Code);
+        Assert.Contains("\"queued\": 1", resend.Output, StringComparison.Ordinal);
+
+        var show = await RunAsync("event", "show", merchantId, eventId);
+        Assert.Equal(0, show.Code);
+        Assert.Contains("\"endpoint\": \"we_cli\"", show.Output, StringComparison.Ordinal);
+        Assert.Contains("\"status\": \"pending\"", show.Output, StringComparison.Ordinal);
+
+        var replay = await RunAsync("event", "replay", merchantId, "--from", at.AddMinutes(-1).ToString("O"), "--to", at.AddMinutes(1).ToString("O"));
+        Assert.Equal(0, replay.Code);
+        Assert.Contains("\"events\": 2", replay.Output, StringComparison.Ordinal);
+
+        var tooWide = await RunAsync("event", "replay", merchantId, "--from", at.AddDays(-20).ToString("O"), "--to", at.ToString("O"));
+        Assert.Equal(1, tooWide.Code);
+        Assert.Contains("created[lt]", tooWide.Output, StringComparison.Ordinal);
+        Assert.Equal(1, (await RunAsync("event", "show", "mch_other", eventId)).Code);
+    }
+
     public void Dispose()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
