@@ -297,6 +297,31 @@ public abstract class EventLogTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task A_delivery_being_sent_is_neither_resent_at_once_nor_deleted_by_retention()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var path = NewPath("busy");
+        using var hang = hub.Receiver.HangOn(path);
+        var endpoint = (await m.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url(path) })).Str("id");
+        var id = await EventOfAsync(m, await m.CreatePaymentAsync());
+        await hub.EventuallyAsync(() => Task.FromResult(hang.Arrived), n => n == 1, what: "the send in flight");
+
+        // In flight (leased): a resend would send it twice at once, so it is refused and nothing changes.
+        var refused = await m.PostAsync($"/v1/events/{id}/resend", new { endpoint });
+        Assert.Equal(HttpStatusCode.Conflict, refused.Status);
+        Assert.Equal("delivery_pending", refused.Str("code"));
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM webhook_deliveries WHERE event_id = @id AND resends > 0", new { id }));
+
+        // Past retention, an event whose delivery is still pending stays until that delivery ends.
+        var created = (await m.GetAsync($"/v1/events/{id}")).Json.GetProperty("created_at").GetDateTimeOffset();
+        var job = new EventRetentionJob(hub.Db, Options.Create(new HubOptions()), hub.Service<HubMetrics>(), new FakeTimeProvider(created + TimeSpan.FromDays(31)),
+            NullLogger<EventRetentionJob>.Instance);
+        Assert.True(await job.RunOnceAsync(CancellationToken.None));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE id = @id", new { id }));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM webhook_deliveries WHERE event_id = @id AND status = 'pending'", new { id }));
+    }
+
+    [Fact]
     public async Task Retention_deletes_events_past_30_days_with_their_deliveries_in_bounded_batches()
     {
         var (m, merchantId, _) = await hub.NewMerchantAsync();
@@ -321,8 +346,11 @@ public abstract class EventLogTests(HubFixture hub)
 
         // 30 days on, every event of the store so far is past retention: a pass deletes the oldest, two batches of one.
         clock.Advance(TimeSpan.FromDays(1) + TimeSpan.FromMinutes(1));
-        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE merchant_id = @merchantId AND dispatched_at IS NULL", new { merchantId }),
-            n => n == 0, what: "the events handed to the dispatcher");
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE merchant_id = @merchantId AND dispatched_at IS NOT NULL", new { merchantId }),
+            n => n == 3, what: "the events handed to the dispatcher");
+        await hub.EventuallyAsync(() => hub.CountAsync(
+            "SELECT COUNT(*) FROM webhook_deliveries d JOIN outbox o ON o.id = d.event_id WHERE o.merchant_id = @merchantId AND d.status = 'delivered'", new { merchantId }),
+            n => n == 3, what: "the events delivered");
         var oldest = (await hub.Db.ReadAsync(c => Dapper.SqlMapper.QueryAsync<string>(c,
             """
             SELECT o.id FROM outbox o WHERE o.dispatched_at IS NOT NULL
