@@ -167,6 +167,6 @@ public sealed class WeChatInAppProtocolTests(SqliteHub hub)
         var alipay = caps.Json.GetProperty("data").EnumerateArray().Single(w => w.GetProperty("wallet").GetString() == "alipay");
         Assert.Equal(["native", "jsapi", "app", "payment_code"], alipay.GetProperty("flows").EnumerateArray().Select(f => f.GetString()!).ToArray());
         var unionpay = caps.Json.GetProperty("data").EnumerateArray().Single(w => w.GetProperty("wallet").GetString() == "unionpay");
-        Assert.Equal(["native"], unionpay.GetProperty("flows").EnumerateArray().Select(f => f.GetString()!).ToArray());
+        Assert.Equal(["native", "app", "payment_code"], unionpay.GetProperty("flows").EnumerateArray().Select(f => f.GetString()!).ToArray());
     }
 }
