@@ -48,7 +48,7 @@ public abstract class AlipayFlowTests(HubFixture hub)
         Assert.Equal("success", await (await http.PostAsync("/notify/alipay", new FormUrlEncodedContent(genuine))).Content.ReadAsStringAsync());
         Assert.Equal("success", await (await http.PostAsync("/notify/alipay", new FormUrlEncodedContent(genuine))).Content.ReadAsStringAsync());
         var done = await m.WaitForStatusAsync(id, "succeeded");
-        Assert.Equal("2088000000000042", done.Json.GetProperty("payer").GetProperty("id").GetString());
+        await hub.AssertPayerAsync(done, "alipay", "2088000000000042");
     }
 
     [Fact]

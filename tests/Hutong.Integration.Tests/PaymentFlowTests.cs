@@ -57,7 +57,7 @@ public abstract class PaymentFlowTests(HubFixture hub)
         Assert.Equal(HttpStatusCode.OK, paid.StatusCode);
 
         var done = await m.WaitForStatusAsync(id, "succeeded");
-        Assert.Equal("oBuyer123", done.Json.GetProperty("payer").GetProperty("id").GetString());
+        await hub.AssertPayerAsync(done, "wechatpay", "oBuyer123");
         Assert.Equal("wechatpay", done.Json.GetProperty("payer").GetProperty("wallet").GetString());
         Assert.StartsWith("4200", done.Str("wallet_transaction_id"), StringComparison.Ordinal);
         Assert.False(done.Json.TryGetProperty("next_action", out _));

@@ -178,14 +178,6 @@ public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, by
         DateTimeOffset.TryParse(tx.SuccessTime, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at) ? at : null,
         tx.MchId ?? tx.SubMchId);
 
-    /// <summary>
-    /// A JSAPI (in-app or mini-program) payer's openid is the buyer's identity at the merchant's official account: it
-    /// stays in the hub and goes only to the wallet, so the payment carries a stable pseudonym instead.
-    /// </summary>
-    private static string? PayerId(WxTransaction tx)
-    {
-        var openId = tx.Payer?.OpenId ?? tx.Payer?.SubOpenId ?? tx.Payer?.SpOpenId;
-        return openId is null || tx.TradeType is not "JSAPI" ? openId
-            : "wxpayer_" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{tx.MchId ?? tx.SubMchId}:{openId}")))[..24];
-    }
+    /// <summary>The payer's openid as WeChat sends it (the hub pseudonymises every wallet's payer id before it shows one).</summary>
+    private static string? PayerId(WxTransaction tx) => tx.Payer?.OpenId ?? tx.Payer?.SubOpenId ?? tx.Payer?.SpOpenId;
 }

@@ -82,7 +82,7 @@ public abstract class WalletContract(HubFixture hub, IWalletDriver wallet)
         var done = await p.M.WaitForStatusAsync(p.Id, "succeeded");
         var order = wallet.Order(p.OutTradeNo)!;
         Assert.Equal(WalletOrderState.Paid, order.State);
-        Assert.Equal(order.PayerId, done.Json.GetProperty("payer").GetProperty("id").GetString());
+        await hub.AssertPayerAsync(done, wallet.Wallet, order.PayerId!);
         Assert.Equal(wallet.Wallet, done.Json.GetProperty("payer").GetProperty("wallet").GetString());
         Assert.False(string.IsNullOrEmpty(done.Str("wallet_transaction_id")));
         Assert.False(done.Json.TryGetProperty("next_action", out _));
@@ -163,7 +163,7 @@ public abstract class WalletContract(HubFixture hub, IWalletDriver wallet)
         Assert.Equal("payment_already_paid", cancel.Str("code"));
         var done = await p.M.GetAsync($"/v1/payments/{p.Id}");
         Assert.Equal("succeeded", done.Str("status"));
-        Assert.Equal(wallet.Order(p.OutTradeNo)!.PayerId, done.Json.GetProperty("payer").GetProperty("id").GetString());
+        await hub.AssertPayerAsync(done, wallet.Wallet, wallet.Order(p.OutTradeNo)!.PayerId!);
         Assert.Equal(1, await CapturesAsync(p.Id));
         Assert.Equal(1, await EventsAsync("payment.succeeded", p.Id));
     }

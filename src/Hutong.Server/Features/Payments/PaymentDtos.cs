@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace Hutong.Server.Features.Payments;
 
 /// <summary>The payment as the API and its webhooks show it.</summary>
-public sealed class PaymentDtos(IOptions<HubOptions> options)
+public sealed class PaymentDtos(IOptions<HubOptions> options, PayerPseudonyms pseudonyms)
 {
     public PaymentDto ToDto(PaymentRow p)
     {
@@ -28,7 +28,7 @@ public sealed class PaymentDtos(IOptions<HubOptions> options)
             p.Wallet,
             state == PaymentStatus.Pending && p.CodeUrl is not null && p.Flow is null ? new NextAction("scan_qr", p.CodeUrl, checkoutUrl + "/qr.png", checkoutUrl + "/qr.svg") : null,
             (p.PayerId is not null || state == PaymentStatus.Succeeded) && p.Wallet is not null
-                ? new PaymentPayer(p.Wallet, p.PayerId, p.PaidVia ?? "api", p.FriendLinkId)
+                ? new PaymentPayer(p.Wallet, pseudonyms.For(p.MerchantId, p.Wallet, p.PayerId), p.PaidVia ?? "api", p.FriendLinkId)
                 : null,
             p.WalletTransactionId,
             p.FailureCode is null ? null : new PaymentFailure(p.FailureCode, p.FailureMessage ?? string.Empty),

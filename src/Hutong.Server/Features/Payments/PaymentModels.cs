@@ -39,7 +39,7 @@ public sealed record FlowChoice(Hutong.Connectors.Abstractions.PayFlow Flow, Hut
 
 public sealed record PaymentFailure(string Code, string Message);
 
-/// <summary>Who paid: the wallet's id for the payer (openid, buyer_id, masked card) and how the attempt was started.</summary>
+/// <summary>Who paid: a stable pseudonym of the wallet's id for the payer (<see cref="PayerPseudonyms"/>; never the openid, buyer_id or card) and how the attempt was started.</summary>
 /// <param name="Via">api (the merchant confirmed), checkout (the buyer's cashier page) or friend (a friend-pay link).</param>
 /// <param name="FriendPayLink">The friend-pay link the payer came through, when <paramref name="Via"/> is friend.</param>
 public sealed record PaymentPayer(string Wallet, string? Id, string Via, string? FriendPayLink);

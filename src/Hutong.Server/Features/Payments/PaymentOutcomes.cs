@@ -23,6 +23,7 @@ public sealed partial class PaymentOutcomes(
     LedgerStore ledger,
     IPaymentSplits profitSharing,
     PaymentDtos dtos,
+    PayerPseudonyms pseudonyms,
     IOptions<HubOptions> options,
     TimeProvider time,
     HubMetrics metrics,
@@ -318,7 +319,7 @@ public sealed partial class PaymentOutcomes(
         {
             p.CurrentAttemptId = attempt.Id;
             p.Wallet = attempt.Wallet;
-            p.PayerId = tx.PayerId;
+            p.PayerId = pseudonyms.For(payment.MerchantId, attempt.Wallet, tx.PayerId); // the wallet's raw id stays with the wallet
             p.PaidVia = attempt.Via ?? "api";
             p.FriendLinkId = attempt.FriendLinkId;
             p.WalletTransactionId = tx.TransactionId;

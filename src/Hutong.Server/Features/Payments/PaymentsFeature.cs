@@ -10,6 +10,7 @@ public static class PaymentsFeature
         s.AddSingleton<PaymentStore>();
         s.AddSingleton<PaymentService>();
         s.AddSingleton<PaymentDtos>();
+        s.AddSingleton<PayerPseudonyms>();
         s.AddSingleton<PaymentOutcomes>();
         s.AddSingleton<WalletOrders>();
         s.AddSingleton<PaymentConfirmation>();
