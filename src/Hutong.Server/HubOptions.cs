@@ -67,6 +67,12 @@ public sealed class HubOptions
     /// </summary>
     public TimeSpan? SplitDelay { get; set; }
 
+    /// <summary>
+    /// How long a wallet payer (the openid behind a browser's payer session or a mini-program's wxp_ handle) is kept after
+    /// it lapsed (two hours after sign-in) before the wallet-payer cleanup job deletes it. Zero: as soon as it lapses.
+    /// </summary>
+    public TimeSpan WalletPayerRetention { get; set; } = TimeSpan.FromDays(1);
+
     /// <summary>Requests per minute per client address on the public pages (friend-pay, links, share codes).</summary>
     public int PublicRateLimitPerMinute { get; set; } = 300;
 

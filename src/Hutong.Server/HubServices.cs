@@ -92,6 +92,7 @@ internal static class HubServices
         s.AddJob<SplitJob>();
         s.AddJob<Features.Payouts.PayoutJob>();
         s.AddJob<IdempotencyCleanupJob>();
+        s.AddJob<WalletPayerCleanupJob>();
         s.AddJob<ReconciliationScheduler>();
         return s;
     }

@@ -55,4 +55,21 @@ public sealed class WalletPayers(Db db, TimeProvider time)
     public Task<bool> UseStateOnceAsync(string stateId, long expiresAtMs, CancellationToken ct) => db.WriteAsync(async (c, t) =>
         await c.ExecuteAsync("INSERT INTO oauth_states_used (id, expires_at) VALUES (@stateId, @expiresAtMs) ON CONFLICT (id) DO NOTHING",
             new { stateId, expiresAtMs }, t) == 1, ct);
+
+    /// <summary>
+    /// Forgets at most <paramref name="batch"/> payer rows (a browser's or a handle's openid) that lapsed before
+    /// <paramref name="cutoffMs"/>, oldest first; how many. A lapsed row is never read again (every read wants
+    /// expires_at in the future): it only kept an openid.
+    /// </summary>
+    public Task<int> ForgetPayersLapsedBeforeAsync(long cutoffMs, int batch, CancellationToken ct) => db.WriteAsync((c, t) => c.ExecuteAsync(
+        "DELETE FROM wallet_payers WHERE handle IN (SELECT handle FROM wallet_payers WHERE expires_at < @cutoffMs ORDER BY expires_at LIMIT @batch)",
+        new { cutoffMs, batch }, t), ct);
+
+    /// <summary>
+    /// Forgets at most <paramref name="batch"/> used OAuth states that expired before <paramref name="cutoffMs"/>; how many.
+    /// A callback with an expired state is refused on its signed expiry before this table is asked, so its row is no longer needed.
+    /// </summary>
+    public Task<int> ForgetStatesExpiredBeforeAsync(long cutoffMs, int batch, CancellationToken ct) => db.WriteAsync((c, t) => c.ExecuteAsync(
+        "DELETE FROM oauth_states_used WHERE id IN (SELECT id FROM oauth_states_used WHERE expires_at < @cutoffMs ORDER BY expires_at LIMIT @batch)",
+        new { cutoffMs, batch }, t), ct);
 }
