@@ -213,21 +213,21 @@ public static class InAppPay
         var name = E(l.WalletName(p.Wallet ?? string.Empty));
         switch (p.Flow)
         {
-            case "jsapi" when p.Wallet == "alipay":
+            case PayFlow.Jsapi when p.Wallet == "alipay":
                 return $"""
                     <p><button type="button" class="button" id="alipay-pay">{l.T($"使用{name}支付 ", $"Pay with {name} ")}{E(p.Money.ToDisplayString())}</button></p>
                     <p class="hint" role="status" id="alipay-pay-status"></p>
                     <script src="{JsUrl}" data-bridge="alipay" data-params-url="{E(path)}/inapp/params" data-confirming="{l.T("正在确认支付结果…", "Confirming the payment…")}"
                       data-failed="{l.T("未能完成支付，请重试。", "The payment did not go through; try again.")}" data-canceled="{l.T("已取消支付。", "Payment canceled.")}"></script>
                     """;
-            case "jsapi":
+            case PayFlow.Jsapi:
                 return $"""
                     <p><button type="button" class="button" id="wx-pay">{l.T($"使用{name}支付 ", $"Pay with {name} ")}{E(p.Money.ToDisplayString())}</button></p>
                     <p class="hint" role="status" id="wx-pay-status"></p>
                     <script src="{JsUrl}" data-params-url="{E(path)}/inapp/params" data-confirming="{l.T("正在确认支付结果…", "Confirming the payment…")}"
                       data-failed="{l.T("未能完成支付，请重试。", "The payment did not go through; try again.")}" data-canceled="{l.T("已取消支付。", "Payment canceled.")}"></script>
                     """;
-            case "h5" when p.CodeUrl is not null:
+            case PayFlow.H5 when p.CodeUrl is not null:
                 // The wallet returns the buyer here; that return is no proof of payment: the page waits for the hub's answer.
                 var back = $"{Options(ctx).PublicBaseUrl.TrimEnd('/')}{path}";
                 return $"""
@@ -245,7 +245,7 @@ public static class InAppPay
         ctx.Response.Headers.CacheControl = "no-store";
         var attempt = await store.CurrentAttemptAsync(p, ctx.RequestAborted);
         var view = PayerView.Of(p, attempt, PayerSession.Existing(ctx), time.GetUtcNow().ToUnixTimeMilliseconds(), anyoneOwnsUnclaimed);
-        if (p.State != PaymentStatus.Pending || attempt is not { Flow: "jsapi", CodeUrl: { } prepayId } || !view.Mine
+        if (p.State != PaymentStatus.Pending || attempt is not { Flow: PayFlow.Jsapi, CodeUrl: { } prepayId } || !view.Mine
             || await wallets.ChannelAsync(attempt.Channel ?? attempt.Wallet, ctx.RequestAborted) is not IInAppPayConnector connector
             || connector.PayParams(PayFlow.Jsapi, prepayId) is not { } pay)
         {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Dapper;
 using Hutong.Domain;
+using Hutong.Domain.Payments;
 using Hutong.Server.Features.Checkout;
 using Hutong.Server.Features.Links;
 using Hutong.Server.Features.Merchants;
@@ -206,7 +207,7 @@ public sealed partial class DemoShop(MerchantStore merchants, Storage.Db db, ILo
 
     private static string ListPage(Lang l, Dictionary<string, int> cart, (string OrderId, string Status)? order)
     {
-        var back = order is not { } o ? string.Empty : o.Status == "succeeded"
+        var back = order is not { } o ? string.Empty : PaymentStatusNames.FromWire(o.Status) == PaymentStatus.Succeeded
             ? $"<p class=\"status ok\" id=\"order-status\">{l.T("谢谢！订单 ", "Thank you! Order ")}<span class=\"id\">{E(o.OrderId)}</span>{l.T(" 已支付。", " is paid.")}</p>"
             : $"<p class=\"status wait\" id=\"order-status\">{l.T("订单 ", "Order ")}<span class=\"id\">{E(o.OrderId)}</span>{l.T(" 尚未支付。", " is not paid.")}</p>";
         var items = string.Join("\n", Products.Select(p => $"""

@@ -112,9 +112,9 @@ public sealed class InAppConfirmation(PaymentConfirmation confirmation, PaymentS
     {
         var p = await store.GetByIdAsync(confirmed.Id, ct);
         var attempt = p is { State: PaymentStatus.Pending } ? await store.CurrentAttemptAsync(p, ct) : null;
-        if (attempt is not { Flow: { } wire, CodeUrl: { } orderHandle }
+        if (attempt is not { Flow: not PayFlow.Native and var flow, CodeUrl: { } orderHandle }
             || await wallets.ChannelAsync(attempt.Channel ?? attempt.Wallet, ct) is not IInAppPayConnector connector
-            || connector.PayParams(PayFlows.Parse(wire), orderHandle) is not { } pay)
+            || connector.PayParams(flow, orderHandle) is not { } pay)
         {
             return dto;
         }

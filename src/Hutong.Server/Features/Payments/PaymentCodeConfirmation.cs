@@ -55,7 +55,7 @@ public sealed class PaymentCodeConfirmation(
 
         // The payment's own code attempt, still being settled: the same scan again is that attempt (one charge).
         var current = payment.State is PaymentStatus.Pending or PaymentStatus.Unknown ? await store.CurrentAttemptAsync(payment, ct) : null;
-        if (current?.Flow == PaymentCodeOrders.Flow)
+        if (current?.Flow == PayFlow.PaymentCode)
         {
             return Outcome.Ok(dtos.ToDto(payment));
         }
@@ -104,7 +104,7 @@ public sealed class PaymentCodeConfirmation(
         PaymentRow payment, string wallet, string channel, IPaymentCodeConnector codes, string authCode, AttemptRow? replacing, CancellationToken ct)
     {
         var attempt = PaymentConfirmation.NewAttempt(payment.Id, wallet, channel, wallets.NotifyUrl(channel), time.GetUtcNow(), null);
-        attempt.Flow = PaymentCodeOrders.Flow;
+        attempt.Flow = PayFlow.PaymentCode;
         if (await confirmation.StartAttemptAsync(payment.Id, wallet, attempt, replacing, ct) is null)
         {
             return await store.GetAsync(payment.MerchantId, payment.Id, ct) is { } latest

@@ -21,9 +21,6 @@ public sealed partial class PaymentCodeOrders(
     HubMetrics metrics,
     ILogger<PaymentCodeOrders> log)
 {
-    /// <summary>payment_attempts.flow of a payment-code attempt.</summary>
-    public const string Flow = "payment_code"; // = PayFlows.Wire(PayFlow.PaymentCode); a constant so patterns can match it
-
     /// <summary>What the payment shows for an attempt whose order was reversed (its failure code is wallet_payment_failed).</summary>
     public const string ReversedStatus = "REVOKED";
 

@@ -103,8 +103,8 @@ public sealed partial class PaymentConfirmation(
         var current = payment.State == PaymentStatus.Pending ? await store.CurrentAttemptAsync(payment, ct) : null;
         var samePayer = payer is null || current?.PayerClaim == payer.Session;
         if (payment.State is PaymentStatus.Pending && payment.Wallet == wallet && samePayer
-            && (payment.CodeUrl is not null || current?.Status == "requested")
-            && current?.Flow == FlowWire(choice.Flow) // the same flow: a QR opened on a desktop is not the in-app order
+            && (payment.CodeUrl is not null || current?.State == AttemptStatus.Requested)
+            && (current?.Flow ?? PayFlow.Native) == choice.Flow // the same flow: a QR opened on a desktop is not the in-app order
             && (choice.Flow != PayFlow.MiniProgram || current?.PayerRef == choice.Payer?.WalletPayerId)) // and a mini-program order is one buyer's
         {
             return (null, OpenOrInProgress(payment, payer)); // the open attempt (or the one being opened right now)
@@ -221,14 +221,12 @@ public sealed partial class PaymentConfirmation(
 
     /// <summary>Asks the channel's wallet for the order. Not cancellable: the wallet may act on it, so its answer is never abandoned half way.</summary>
     private static Task<CreateOrderResult> CreateOrderAsync(IWalletConnector connector, PaymentRow payment, AttemptRow attempt, FlowPayer? payer) =>
-        PayFlows.CreateAsync(connector, PayFlows.Parse(attempt.Flow),
+        PayFlows.CreateAsync(connector, attempt.Flow,
             new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
                 attempt.NotifyUrl!, payment.Id, ProfitSharing: payment.ProfitSharing is not null),
             payer, CancellationToken.None);
 
     /// <summary>The attempt's stored flow: null for the Native QR, so rows of QR attempts are as before.</summary>
-    private static string? FlowWire(PayFlow flow) => flow == PayFlow.Native ? null : PayFlows.Wire(flow);
-
     /// <summary>
     /// Whether a payer other than <paramref name="payer"/> holds the payment now. The merchant's own call (no payer)
     /// defers to any live claim, so exactly one payer holds on every path: cashier, friend page, aggregated QR, API.
@@ -263,14 +261,14 @@ public sealed partial class PaymentConfirmation(
             Wallet = wallet,
             Channel = channel,
             OutTradeNo = attemptId.ToString("N"), // 32 chars: WeChat's out_trade_no limit
-            Status = "requested",
+            Status = AttemptStatus.Requested.ToWire(),
             CreatedAt = now.ToUnixTimeMilliseconds(),
             UpdatedAt = now.ToUnixTimeMilliseconds(),
             Via = payer?.Via ?? "api",
             PayerClaim = payer?.Session,
             FriendLinkId = payer?.FriendLinkId,
             NotifyUrl = notifyUrl,
-            Flow = FlowWire(choice.Flow),
+            Flow = choice.Flow,
             PayerRef = choice.Flow is PayFlow.H5 ? choice.Payer?.ClientIp : choice.Payer?.WalletPayerId,
         };
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Hutong.Connectors.Abstractions;
 using Hutong.Domain.Payments;
 using Microsoft.Extensions.Options;
 
@@ -26,7 +27,7 @@ public sealed class PaymentDtos(IOptions<HubOptions> options, PayerPseudonyms ps
             checkoutUrl,
             p.ReturnUrl,
             p.Wallet,
-            state == PaymentStatus.Pending && p.CodeUrl is not null && p.Flow is null ? new NextAction("scan_qr", p.CodeUrl, checkoutUrl + "/qr.png", checkoutUrl + "/qr.svg") : null,
+            state == PaymentStatus.Pending && p.CodeUrl is not null && p.Flow == PayFlow.Native ? new NextAction("scan_qr", p.CodeUrl, checkoutUrl + "/qr.png", checkoutUrl + "/qr.svg") : null,
             (p.PayerId is not null || state == PaymentStatus.Succeeded) && p.Wallet is not null
                 ? new PaymentPayer(p.Wallet, pseudonyms.For(p.MerchantId, p.Wallet, p.PayerId), p.PaidVia ?? "api", p.FriendLinkId)
                 : null,

@@ -140,8 +140,11 @@ public sealed class PaymentRow
     /// <summary>Not a payments column: the open attempt's code_url, when joined.</summary>
     public string? CodeUrl { get; set; }
 
-    /// <summary>Not a payments column: the open attempt's flow (null: the Native QR; "jsapi", "h5", …), when joined.</summary>
-    public string? Flow { get; set; }
+    /// <summary>Not a payments column: the open attempt's flow (Native also when there is none), when joined.</summary>
+    public Hutong.Connectors.Abstractions.PayFlow Flow { get; set; }
+
+    /// <summary>The joined flow column as stored (<see cref="PaymentStore"/> only: read as stored_flow).</summary>
+    public string? StoredFlow { get => PaymentStore.StoredFlow(Flow); set => Flow = PaymentStore.FlowOf(value); }
 
     public PaymentStatus State => PaymentStatusNames.FromWire(Status);
 
@@ -199,10 +202,13 @@ public sealed class AttemptRow
     public string? NotifyUrl { get; set; }
 
     /// <summary>
-    /// How the order was opened: null for the Native QR (or older rows); "payment_code" for the buyer's code scanned at a
-    /// till (<see cref="PaymentCodeOrders"/>); an in-app flow ("jsapi", "h5", …), whose order handle (prepay id, h5_url) is in CodeUrl.
+    /// How the order was opened: the Native QR (also older rows); the buyer's payment code scanned at a till
+    /// (<see cref="PaymentCodeOrders"/>); an in-app flow (JSAPI, H5, …), whose order handle (prepay id, h5_url) is in CodeUrl.
     /// </summary>
-    public string? Flow { get; set; }
+    public Hutong.Connectors.Abstractions.PayFlow Flow { get; set; }
+
+    /// <summary>The flow column as stored (<see cref="PaymentStore"/> only: NULL for Native, else the flow's wire name).</summary>
+    public string? StoredFlow { get => PaymentStore.StoredFlow(Flow); set => Flow = PaymentStore.FlowOf(value); }
 
     /// <summary>What the order was placed for: the openid (JSAPI, mini-program) or the phone's IP (H5). Never shown outside the hub.</summary>
     public string? PayerRef { get; set; }

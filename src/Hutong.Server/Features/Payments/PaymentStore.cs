@@ -1,5 +1,7 @@
 using System.Data.Common;
+using System.Reflection;
 using Dapper;
+using Hutong.Connectors.Abstractions;
 using Hutong.Domain.Payments;
 using Hutong.Server.Storage;
 
@@ -8,8 +10,11 @@ namespace Hutong.Server.Features.Payments;
 /// <summary>SQL for payments and attempts. Every merchant-facing read takes the merchant id.</summary>
 public sealed class PaymentStore(Db db)
 {
+    // The flow column is read into StoredFlow, never straight into the PayFlow property (whose names are not the wire's).
+    static PaymentStore() => SqlMapper.SetTypeMap(typeof(AttemptRow), new FlowColumnMap(typeof(AttemptRow)));
+
     private const string SelectPayment =
-        "SELECT p.*, a.code_url, a.flow FROM payments p LEFT JOIN payment_attempts a ON a.id = p.current_attempt_id AND a.status = 'open' ";
+        "SELECT p.*, a.code_url, a.flow AS stored_flow FROM payments p LEFT JOIN payment_attempts a ON a.id = p.current_attempt_id AND a.status = 'open' ";
 
     /// <summary>Row lock on PostgreSQL; SQLite's single writer already excludes others.</summary>
     private string ForUpdate => db.IsPostgres ? " FOR UPDATE OF p" : string.Empty;
@@ -74,7 +79,7 @@ public sealed class PaymentStore(Db db)
         INSERT INTO payment_attempts (id, payment_id, wallet, channel, out_trade_no, status, code_url, checks, next_check_at, created_at, updated_at,
                                       via, payer_claim, friend_link_id, notify_url, flow, payer_ref)
         VALUES (@Id, @PaymentId, @Wallet, @Channel, @OutTradeNo, @Status, @CodeUrl, @Checks, @NextCheckAt, @CreatedAt, @UpdatedAt,
-                @Via, @PayerClaim, @FriendLinkId, @NotifyUrl, @Flow, @PayerRef)
+                @Via, @PayerClaim, @FriendLinkId, @NotifyUrl, @StoredFlow, @PayerRef)
         """, a, t);
 
     /// <summary>Writes the attempt's new state if its status is still <paramref name="expectedStatus"/>, the one it was decided on.</summary>
@@ -132,4 +137,25 @@ public sealed class PaymentStore(Db db)
 
     public Task<IEnumerable<AttemptRow>> AttemptsOfAsync(DbConnection c, DbTransaction t, string paymentId) =>
         c.QueryAsync<AttemptRow>("SELECT * FROM payment_attempts WHERE payment_id = @paymentId ORDER BY id", new { paymentId }, t);
+
+    /// <summary>payment_attempts.flow as stored: NULL for the Native QR (and rows from before flows), else the flow's wire name.</summary>
+    public static string? StoredFlow(PayFlow flow) => flow == PayFlow.Native ? null : PayFlows.Wire(flow);
+
+    /// <summary>The flow a stored payment_attempts.flow names.</summary>
+    public static PayFlow FlowOf(string? stored) => PayFlows.Parse(stored);
+
+    /// <summary>Dapper's default (snake_case) map, except that the flow column goes to StoredFlow.</summary>
+    private sealed class FlowColumnMap(Type type) : SqlMapper.ITypeMap
+    {
+        private readonly DefaultTypeMap _default = new(type);
+
+        public ConstructorInfo? FindConstructor(string[] names, Type[] types) => _default.FindConstructor(names, types);
+
+        public ConstructorInfo? FindExplicitConstructor() => _default.FindExplicitConstructor();
+
+        public SqlMapper.IMemberMap? GetConstructorParameter(ConstructorInfo constructor, string columnName) => _default.GetConstructorParameter(constructor, columnName);
+
+        public SqlMapper.IMemberMap? GetMember(string columnName) =>
+            _default.GetMember(string.Equals(columnName, "flow", StringComparison.OrdinalIgnoreCase) ? nameof(AttemptRow.StoredFlow) : columnName);
+    }
 }

@@ -1,4 +1,5 @@
 using Dapper;
+using Hutong.Domain.Payments;
 using Hutong.Server.Features.Workers;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
@@ -22,7 +23,7 @@ public sealed class StrayAttemptJob(PaymentStore store, PaymentService payments,
 
     private static async Task HandleAsync(WorkItem item, PaymentStore store, PaymentService payments, Db db, CancellationToken ct)
     {
-        if (await db.ReadAsync(c => store.GetAttemptAsync(c, null, item.Id), ct) is { Status: "open" or "requested" } attempt)
+        if (await db.ReadAsync(c => store.GetAttemptAsync(c, null, item.Id), ct) is { State: AttemptStatus.Open or AttemptStatus.Requested } attempt)
         {
             await payments.CloseStrayAttemptAsync(attempt, ct);
         }

@@ -1,4 +1,5 @@
 using Dapper;
+using Hutong.Domain.Payments;
 using Hutong.Server.Features.Workers;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
@@ -23,7 +24,7 @@ public sealed class UnknownRequeryJob(PaymentStore store, PaymentService payment
 
     private static async Task HandleAsync(WorkItem item, PaymentStore store, PaymentService payments, Db db, CancellationToken ct)
     {
-        if (await db.ReadAsync(c => store.GetAttemptAsync(c, null, item.Id), ct) is { Status: "unknown" or "requested" } attempt)
+        if (await db.ReadAsync(c => store.GetAttemptAsync(c, null, item.Id), ct) is { State: AttemptStatus.Unknown or AttemptStatus.Requested } attempt)
         {
             await payments.ResolveUnknownAsync(attempt, ct);
         }

@@ -53,7 +53,7 @@ public sealed partial class WalletOrders(
             return null;
         }
 
-        if (attempt.Flow == PaymentCodeOrders.Flow)
+        if (attempt.Flow == PayFlow.PaymentCode)
         {
             return await paymentCodes.ReverseNowAsync(attempt, ct); // a payment-code order is reversed, never closed
         }
@@ -88,7 +88,7 @@ public sealed partial class WalletOrders(
     /// <summary>One janitor step for an attempt whose create call went unanswered.</summary>
     public async Task ResolveUnknownAsync(AttemptRow attempt, CancellationToken ct)
     {
-        if (attempt.Flow == PaymentCodeOrders.Flow)
+        if (attempt.Flow == PayFlow.PaymentCode)
         {
             await paymentCodes.FollowAsync(attempt, ct); // never re-sent (the code is single use): queried, then reversed if it must not stand
             return;
@@ -116,7 +116,7 @@ public sealed partial class WalletOrders(
                 // The order exists unpaid (we need its code_url back) or never arrived: re-send the very same
                 // order. Wallets treat an identical order under the same out_trade_no as the same order — so the
                 // notify_url is the one it was first sent with, not this hub's (hubs may listen at their own address).
-                var again = await PayFlows.CreateAsync(connector, PayFlows.Parse(attempt.Flow),
+                var again = await PayFlows.CreateAsync(connector, attempt.Flow,
                     new CreateOrderRequest(attempt.OutTradeNo, owner.Money, owner.Description,
                         DateTimeOffset.FromUnixTimeMilliseconds(owner.ExpiresAt), attempt.NotifyUrl ?? wallets.NotifyUrl(attempt.Channel ?? attempt.Wallet), owner.Id,
                         ProfitSharing: owner.ProfitSharing is not null),
@@ -139,7 +139,7 @@ public sealed partial class WalletOrders(
     /// </summary>
     public async Task CloseStrayAttemptAsync(AttemptRow attempt, CancellationToken ct)
     {
-        if (attempt.Flow == PaymentCodeOrders.Flow)
+        if (attempt.Flow == PayFlow.PaymentCode)
         {
             await paymentCodes.FollowAsync(attempt, ct); // not the payment's any more: reversed
             return;

@@ -84,7 +84,7 @@ public sealed partial class SplitFollowUpService(
             return;
         }
 
-        if (split.Status == "scheduled" && !await PlanScheduledAsync(split, attempt, connector, ct))
+        if (SplitStates.SplitFromWire(split.Status) == SplitOrderState.Scheduled && !await PlanScheduledAsync(split, attempt, connector, ct))
         {
             return;
         }

@@ -57,7 +57,7 @@ public sealed partial class SplitReturnService(
             {
                 Id = SplitStore.NewId(SplitStore.ReturnPrefix, now), MerchantId = payment.MerchantId, PaymentId = payment.Id, RefundId = refund.Id,
                 SplitId = line.SplitId, ReceiverId = line.ReceiverId, OutReturnNo = SplitStore.OutNo("PR", now), Amount = back, Mode = mode,
-                Status = "awaiting_refund", CreatedAt = now.ToUnixTimeMilliseconds(), UpdatedAt = now.ToUnixTimeMilliseconds(),
+                Status = SplitReturnState.AwaitingRefund.ToWire(), CreatedAt = now.ToUnixTimeMilliseconds(), UpdatedAt = now.ToUnixTimeMilliseconds(),
             });
         }
     }
@@ -74,7 +74,7 @@ public sealed partial class SplitReturnService(
     /// </summary>
     public async Task SettleReturnsAsync(DbConnection c, DbTransaction t, RefundRow refund, bool succeeded, string wallet, DateTimeOffset now)
     {
-        foreach (var r in (await store.ReturnsOfRefundAsync(c, t, refund.Id)).Where(r => r.Status == "awaiting_refund"))
+        foreach (var r in (await store.ReturnsOfRefundAsync(c, t, refund.Id)).Where(r => SplitStates.ReturnFromWire(r.Status) == SplitReturnState.AwaitingRefund))
         {
             var read = r.Status;
             var decision = SplitDecisions.OnRefundSettled(FollowUpOf(r), succeeded, byReturnOrder: r.Mode == "return_order", now);

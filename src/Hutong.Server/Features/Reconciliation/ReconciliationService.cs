@@ -3,6 +3,8 @@ using System.Text.Json;
 using Dapper;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
+using Hutong.Domain.Payments;
+using Hutong.Domain.Refunds;
 using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Refunds;
@@ -186,7 +188,7 @@ public sealed partial class ReconciliationService(
             return;
         }
 
-        if (attempt.Status == "succeeded")
+        if (attempt.State == AttemptStatus.Succeeded)
         {
             found.Matched++; // the hub has it on a neighbouring day (a success around midnight): not a difference
             return;
@@ -200,7 +202,7 @@ public sealed partial class ReconciliationService(
         }
 
         var after = await db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT status FROM payment_attempts WHERE id = @Id", new { attempt.Id }), ct);
-        var fixedNow = after == "succeeded";
+        var fixedNow = after is not null && AttemptStatusNames.FromWire(after) == AttemptStatus.Succeeded;
         found.Repaired += fixedNow ? 1 : 0;
         found.Add("status_mismatch", line.OutTradeNo, null, null, line.AmountMinor, fixedNow ? "repaired" : "open",
             $"hub had {attempt.Status}; wallet {(fixedNow ? "confirmed the payment on re-query" : "did not confirm on re-query")}");
@@ -245,7 +247,7 @@ public sealed partial class ReconciliationService(
             return;
         }
 
-        if (status == "succeeded")
+        if (RefundStates.FromWire(status) == RefundState.Succeeded)
         {
             found.Matched++;
             return;
@@ -253,8 +255,9 @@ public sealed partial class ReconciliationService(
 
         await refunds.RecheckAsync(no, ct);
         var after = await db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT status FROM refunds WHERE out_refund_no = @no", new { no }), ct);
-        found.Repaired += after == "succeeded" ? 1 : 0;
-        found.Add("status_mismatch", line.OutTradeNo, no, null, line.AmountMinor, after == "succeeded" ? "repaired" : "open", $"hub had the refund {status}");
+        var fixedNow = after is not null && RefundStates.FromWire(after) == RefundState.Succeeded;
+        found.Repaired += fixedNow ? 1 : 0;
+        found.Add("status_mismatch", line.OutTradeNo, no, null, line.AmountMinor, fixedNow ? "repaired" : "open", $"hub had the refund {status}");
     }
 
     /// <summary>

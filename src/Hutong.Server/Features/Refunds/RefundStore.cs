@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using Hutong.Domain;
+using Hutong.Domain.Refunds;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Workers;
 using Hutong.Server.Storage;
@@ -88,7 +89,7 @@ public sealed class RefundStore(Db db, IOptions<HubOptions> options, TimeProvide
             Reason = reason,
             InitiatedBy = initiatedBy,
             OutRefundNo = uuid.ToString("N"), // a UUIDv7 like out_trade_no: 32 chars (WeChat), and UnionPay derives txnTime from it
-            Status = "pending",
+            Status = RefundState.Pending.ToWire(),
             NextCheckAt = now.ToUnixTimeMilliseconds(),
             CreatedAt = now.ToUnixTimeMilliseconds(),
             UpdatedAt = now.ToUnixTimeMilliseconds(),
