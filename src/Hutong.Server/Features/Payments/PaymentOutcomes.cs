@@ -153,7 +153,7 @@ public sealed partial class PaymentOutcomes(
                 case CreateOutcome.Accepted accepted:
                     attempt.CodeUrl = accepted.CodeUrl;
                     attempt.NextCheckAt = null;
-                    attempt.PollAt = attempt.Flow == PaymentCodeOrders.Flow
+                    attempt.PollAt = attempt.Flow == PayFlow.PaymentCode
                         ? null // followed by its own job
                         : Options.OpenOrderPoll.Next(now, now, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt))?.ToUnixTimeMilliseconds();
                     break;
