@@ -124,11 +124,8 @@ public sealed partial class AlipayConnector : IInAppPayConnector, IBuyerIdentity
     }
 
     /// <summary>
-    /// The buyer's open_id is their identity at this application (what OAuth yields in open_id mode): it stays in the hub
-    /// and goes only to Alipay, so a payment carries a stable pseudonym instead. A 2088… buyer_id is kept as it was.
+    /// The buyer as Alipay names them: the open_id (OAuth's open_id mode), else the 2088… buyer_id. The hub shows every
+    /// wallet's payer id only as its keyed pseudonym (PayerPseudonyms), so the connector passes it on as it came.
     /// </summary>
-    internal string? PayerOf(string? openId, string? userId) =>
-        openId is { Length: > 0 }
-            ? "alipayer_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{_options.AppId}:{openId}")))[..24]
-            : userId;
+    internal static string? PayerOf(string? openId, string? userId) => openId is { Length: > 0 } ? openId : userId;
 }
