@@ -169,7 +169,7 @@ public sealed partial class EventService(Db db, WebhookStore store, IOptions<Hub
                 FROM webhook_delivery_attempts WHERE event_id = @id ORDER BY id DESC LIMIT 200
                 """, new { id })).ToLookup(a => a.DeliveryId);
             var dtos = deliveries.Select(d => new EventDeliveryDto(
-                "webhook_delivery", d.EndpointId, d.Status, d.Resends, d.Status == "pending" ? DateTimeOffset.FromUnixTimeMilliseconds(d.NextAttemptAt) : null,
+                "webhook_delivery", d.EndpointId, d.Status, d.Resends, DeliveryStatusNames.FromWire(d.Status) == DeliveryStatus.Pending ? DateTimeOffset.FromUnixTimeMilliseconds(d.NextAttemptAt) : null,
                 [.. attempts[d.Id].Select(a => new DeliveryAttemptDto(a.Round, a.Attempt, a.StatusCode, a.Error, a.LatencyMs, a.ResponseSnippet,
                     DateTimeOffset.FromUnixTimeMilliseconds(a.AttemptedAt), a.NextRetryAt is { } n ? DateTimeOffset.FromUnixTimeMilliseconds(n) : null))])).ToList();
             return Outcome.Ok(ToDto(row, dtos));

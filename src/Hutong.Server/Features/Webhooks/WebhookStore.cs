@@ -244,6 +244,8 @@ public sealed class WebhookStore(Db db)
         public long NextAttemptAt { get; set; }
 
         public int Resends { get; set; }
+
+        public bool Pending => DeliveryStatusNames.FromWire(Status) == DeliveryStatus.Pending;
     }
 
     // The (event, endpoint) pairs a resend targets: the merchant's enabled endpoints that take the event's type, or the one
@@ -285,9 +287,9 @@ public sealed class WebhookStore(Db db)
                 ON CONFLICT DO NOTHING
                 """, new { merchantId, chunk, endpointId, now }, t);
 
-            var restart = rows.Where(r => r.Status != "pending" && r.Resends < maxResends).Select(r => r.Id).ToArray();
-            var pull = rows.Where(r => r.Status == "pending" && r.NextAttemptAt > now + leaseWindow).Select(r => r.Id).ToArray();
-            limit += rows.Count(r => r.Status != "pending" && r.Resends >= maxResends);
+            var restart = rows.Where(r => !r.Pending && r.Resends < maxResends).Select(r => r.Id).ToArray();
+            var pull = rows.Where(r => r.Pending && r.NextAttemptAt > now + leaseWindow).Select(r => r.Id).ToArray();
+            limit += rows.Count(r => !r.Pending && r.Resends >= maxResends);
             foreach (var ids in restart.Chunk(500))
             {
                 queued += await c.ExecuteAsync(
@@ -306,7 +308,7 @@ public sealed class WebhookStore(Db db)
                     new { ids, now, threshold }, t);
             }
 
-            pending += rows.Count(r => r.Status == "pending" && r.NextAttemptAt <= now + leaseWindow);
+            pending += rows.Count(r => r.Pending && r.NextAttemptAt <= now + leaseWindow);
         }
 
         return new ResendCounts(queued, pending, limit);
