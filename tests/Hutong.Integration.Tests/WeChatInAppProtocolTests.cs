@@ -124,7 +124,7 @@ public sealed class WeChatInAppProtocolTests(SqliteHub hub)
     }
 
     [Fact]
-    public async Task An_independent_npm_clients_jsapi_order_and_paySign_are_accepted_by_the_sandbox_bridge()
+    public async Task An_independent_npm_clients_jsapi_order_and_paySign_are_accepted_by_the_sandbox_bridge_and_its_h5_and_app_orders_answered()
     {
         // A WeChat user of the sandbox signs in to the merchant's official account (snsapi_base) and gets an openid.
         var cookies = new CookieContainer();
@@ -142,6 +142,7 @@ public sealed class WeChatInAppProtocolTests(SqliteHub hub)
         var psi = E2eModules.WeChatPayClient("wechatpay-jsapi-interop.mjs", hub.Sandbox.BaseUrl, hub.WeChat);
         psi.Environment["WX_OPENID"] = openId;
         psi.Environment["WX_USER_COOKIE"] = cookies.GetCookieHeader(new Uri(hub.Sandbox.BaseUrl));
+        psi.Environment["WX_MOBILE_APPID"] = hub.WeChat.MobileAppId;
         using var node = Process.Start(psi)!;
         var stdout = await node.StandardOutput.ReadToEndAsync();
         var stderr = await node.StandardError.ReadToEndAsync();
@@ -154,6 +155,14 @@ public sealed class WeChatInAppProtocolTests(SqliteHub hub)
         Assert.Equal("get_brand_wcpay_request:ok", r.GetProperty("paid").GetString());
         var order = Assert.Single(hub.Sandbox.WeChat.InApp.OrdersByPrepay.Values, o => o.PrepayId == r.GetProperty("prepay_id").GetString());
         Assert.Equal(("JSAPI", "SUCCESS", openId), (order.TradeType, order.TradeState, order.PayerOpenId));
+
+        // The sandbox's H5 and App answers, verified by the plugin: an h5_url to send the phone to, and an App prepay id.
+        var h5Url = r.GetProperty("h5_url").GetString()!;
+        Assert.Contains("/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=", h5Url, StringComparison.Ordinal);
+        var h5 = Assert.Single(hub.Sandbox.WeChat.InApp.OrdersByPrepay.Values, o => h5Url.Contains("prepay_id=" + o.PrepayId + "&", StringComparison.Ordinal));
+        Assert.Equal(("MWEB", "NOTPAY"), (h5.TradeType, h5.TradeState));
+        var app = Assert.Single(hub.Sandbox.WeChat.InApp.OrdersByPrepay.Values, o => o.PrepayId == r.GetProperty("app_prepay_id").GetString());
+        Assert.Equal(("APP", "NOTPAY"), (app.TradeType, app.TradeState));
     }
 
     [Fact]
