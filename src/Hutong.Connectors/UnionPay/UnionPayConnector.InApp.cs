@@ -1,4 +1,3 @@
-using System.Globalization;
 using Hutong.Connectors.Abstractions;
 
 namespace Hutong.Connectors.UnionPay;
@@ -25,25 +24,7 @@ public sealed partial class UnionPayConnector : IInAppPayConnector
             return CreateOrderResult.Rejected(new WalletError("CURRENCY", "UnionPay app orders are CNY (156) only."));
         }
 
-        var fields = Common("01", "01", request.OutTradeNo);
-        fields["bizType"] = "000201";
-        fields["txnAmt"] = request.Amount.Minor.ToString(CultureInfo.InvariantCulture);
-        fields["currencyCode"] = "156";
-        fields["backUrl"] = request.NotifyUrl;
-        fields["payTimeout"] = request.ExpiresAt.ToOffset(ChinaOffset).ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
-        if (request.Attach is not null)
-        {
-            fields["reqReserved"] = request.Attach;
-        }
-
-        var reply = await CallAsync("/gateway/api/appTransReq.do", fields, cancellationToken);
-        return reply.Outcome switch
-        {
-            WalletCallOutcome.Ok when reply.Fields!.GetValueOrDefault("tn") is { Length: > 0 } tn => CreateOrderResult.Ok(tn),
-            WalletCallOutcome.Ok => CreateOrderResult.Unknown("verified answer without tn"),
-            WalletCallOutcome.Rejected => CreateOrderResult.Rejected(reply.Error!),
-            _ => CreateOrderResult.Unknown(reply.Error?.Message ?? "no answer"),
-        };
+        return await ConsumeAsync("/gateway/api/appTransReq.do", "01", bizType: "000201", request, "tn", cancellationToken);
     }
 
     /// <summary>The app SDK needs only the tn (and its own mode: "00" production, "01" UnionPay's test environment).</summary>

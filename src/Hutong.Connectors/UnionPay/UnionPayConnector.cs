@@ -51,7 +51,22 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
 
         // No description field: 申码 (txnType=01, txnSubType=07) sends none (wallet-protocols.md §3, after egzosn/pay-java-parent
         // UnionPayService), so UnionPay puts no limit on a payment's description.
-        var fields = Common("01", "07", request.OutTradeNo);
+        return await ConsumeAsync("/gateway/api/backTransReq.do", "07", bizType: null, request, "qrCode", cancellationToken);
+    }
+
+    /// <summary>
+    /// A consumption (txnType=01) whose answer hands back the buyer's order handle in <paramref name="handleField"/>:
+    /// 申码's qrCode, or app pay's tn. The same amount, currency, backUrl, payTimeout and reqReserved either way.
+    /// </summary>
+    private async Task<CreateOrderResult> ConsumeAsync(
+        string path, string txnSubType, string? bizType, CreateOrderRequest request, string handleField, CancellationToken cancellationToken)
+    {
+        var fields = Common("01", txnSubType, request.OutTradeNo);
+        if (bizType is not null)
+        {
+            fields["bizType"] = bizType;
+        }
+
         fields["txnAmt"] = request.Amount.Minor.ToString(CultureInfo.InvariantCulture);
         fields["currencyCode"] = "156";
         fields["backUrl"] = request.NotifyUrl;
@@ -61,11 +76,11 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
             fields["reqReserved"] = request.Attach;
         }
 
-        var reply = await CallAsync("/gateway/api/backTransReq.do", fields, cancellationToken);
+        var reply = await CallAsync(path, fields, cancellationToken);
         return reply.Outcome switch
         {
-            WalletCallOutcome.Ok when reply.Fields!.GetValueOrDefault("qrCode") is { Length: > 0 } qr => CreateOrderResult.Ok(qr),
-            WalletCallOutcome.Ok => CreateOrderResult.Unknown("verified answer without qrCode"),
+            WalletCallOutcome.Ok when reply.Fields!.GetValueOrDefault(handleField) is { Length: > 0 } handle => CreateOrderResult.Ok(handle),
+            WalletCallOutcome.Ok => CreateOrderResult.Unknown($"verified answer without {handleField}"),
             WalletCallOutcome.Rejected => CreateOrderResult.Rejected(reply.Error!),
             _ => CreateOrderResult.Unknown(reply.Error?.Message ?? "no answer"),
         };
