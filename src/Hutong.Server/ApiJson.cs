@@ -27,5 +27,30 @@ public static class ApiJson
         return o;
     }
 
+    /// <summary>Options for reading a request body: <see cref="Options"/>, and no NUL in any text (<see cref="NoNulString"/>).</summary>
+    public static readonly JsonSerializerOptions RequestOptions = new(Options) { Converters = { new NoNulString() } };
+
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
+
+    /// <summary>
+    /// Refuses U+0000 in any string of a request: PostgreSQL's text cannot hold it (22021, a 500 where a 400 belongs) and
+    /// several wallets' back ends end strings there. Other control characters are the fields' own validators' business.
+    /// </summary>
+    public sealed class NoNulString : JsonConverter<string>
+    {
+        public const string Message = "Text may not contain the NUL character (\\u0000).";
+
+        public override string? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            if (reader.TokenType != JsonTokenType.String)
+            {
+                throw new JsonException(); // the serializer's own "could not be converted", with the path
+            }
+
+            var s = reader.GetString()!;
+            return s.Contains('\0', StringComparison.Ordinal) ? throw new JsonException(Message) : s;
+        }
+
+        public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
+    }
 }

@@ -172,6 +172,35 @@ public abstract class EventLogTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task Repeated_resends_during_an_outage_pull_a_retry_forward_at_most_MaxResends_times()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var path = NewPath("hammered");
+        await m.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url(path), enabled_events = new[] { "payment.created" } });
+        hub.Receiver.Answer(path, Enumerable.Repeat(503, 40).ToArray());
+        hub.Receiver.Bodies[path] = ("down", 86_400); // each failure asks for the next try a day later
+        var id = await EventOfAsync(m, await m.CreatePaymentAsync());
+        await hub.EventuallyAsync(() => Task.FromResult(At(path).Count), n => n == 1, what: "the first failed send");
+
+        // Each resend pulls the far-off retry forward (one more send now) and counts against Hutong:Webhooks:MaxResends (10),
+        // so a merchant cannot fire the endpoint's whole retry schedule within seconds by asking again and again.
+        for (var i = 1; i <= 10; i++)
+        {
+            var r = await m.PostAsync($"/v1/events/{id}/resend");
+            Assert.True(r.Status == HttpStatusCode.OK && r.Json.GetProperty("queued").GetInt32() == 1, $"resend {i}: {r}");
+            await hub.EventuallyAsync(() => Task.FromResult(At(path).Count), n => n == i + 1, what: $"send {i + 1}");
+            await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM webhook_delivery_attempts WHERE event_id = @id", new { id }),
+                n => n == i + 1, what: $"attempt {i + 1} recorded");
+        }
+
+        var refused = await m.PostAsync($"/v1/events/{id}/resend");
+        Assert.Equal(HttpStatusCode.Conflict, refused.Status);
+        Assert.Equal("resend_limit_reached", refused.Str("code"));
+        await Task.Delay(300);
+        Assert.Equal(11, At(path).Count);
+    }
+
+    [Fact]
     public async Task A_replay_of_a_time_range_sends_the_outage_events_again_now()
     {
         var (m, _, _) = await hub.NewMerchantAsync();
@@ -208,8 +237,12 @@ public abstract class EventLogTests(HubFixture hub)
         Assert.Single(At(path), d => d.Id == beforeId); // outside the range: not sent again
         foreach (var id in down)
         {
-            var delivery = (await m.GetAsync($"/v1/events/{id}")).Json.GetProperty("deliveries")[0];
-            Assert.Equal([204, 503], delivery.GetProperty("attempts").EnumerateArray().Select(a => a.GetProperty("status_code").GetInt32()));
+            // The receiver logs a delivery before it answers; the dispatcher records the attempt once the answer is in.
+            var codes = await hub.EventuallyAsync(
+                async () => (await m.GetAsync($"/v1/events/{id}")).Json.GetProperty("deliveries")[0].GetProperty("attempts").EnumerateArray()
+                    .Select(a => a.GetProperty("status_code").GetInt32()).ToList(),
+                c => c.Count == 2, what: "both attempts recorded");
+            Assert.Equal([204, 503], codes);
         }
     }
 

@@ -95,6 +95,19 @@ public abstract class PayoutTests(HubFixture hub)
         Assert.Equal(HttpStatusCode.Created, (await m.PostAsync("/v1/payouts", Body(3_000_000), idempotencyKey: "po-" + Guid.NewGuid())).Status);
         var payeeDay = await m.PostAsync("/v1/payouts", Body(2_000_001), idempotencyKey: "po-" + Guid.NewGuid()); // MaxPerPayeeDaily ¥50,000
         Assert.Equal("payout_payee_daily_limit_exceeded", payeeDay.Str("code"));
+        // The same payee spelt another way: a trailing newline, a zero-width or a leading space is refused.
+        foreach (var variant in new[] { Payee + "\n", Payee + "\u200b", " " + Payee })
+        {
+            var spelt = await m.PostAsync("/v1/payouts", Body(2_000_001, identity: variant), idempotencyKey: "po-" + Guid.NewGuid());
+            Assert.True(spelt.Status == HttpStatusCode.BadRequest && spelt.Body.Contains("payee.identity", StringComparison.Ordinal), spelt.ToString());
+        }
+
+        foreach (var text in new[] { new { name = "张\u202e三", description = "佣金" }, new { name = "张三", description = "佣金\r\n伪造" }, new { name = "张三", description = "佣\u0000金" } })
+        {
+            var bad = await m.PostAsync("/v1/payouts", new { amount = 100, wallet = "alipay", payee = new { type = "ALIPAY_USER_ID", identity = Payee, name = text.name }, description = text.description },
+                idempotencyKey: "po-" + Guid.NewGuid());
+            Assert.True(bad.Status == HttpStatusCode.BadRequest, bad.ToString());
+        }
 
         var (poor, poorId) = await FundedAsync(1_000);
         var key = "po-" + Guid.NewGuid();
@@ -119,6 +132,13 @@ public abstract class PayoutTests(HubFixture hub)
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payouts WHERE merchant_id = @merchantId", new { merchantId }));
         Assert.Equal(-7_000_000, await BalanceAsync($"merchant_payable:{merchantId}"));
         await LedgerVerifiesAsync();
+
+        // An e-mail logon id in another case is the same payee, under the same daily limit (another merchant, so the
+        // counts above stay this test's).
+        var (e, _) = await FundedAsync(10_000_000);
+        Assert.Equal(HttpStatusCode.Created, (await e.PostAsync("/v1/payouts", Body(3_000_000, identity: "dup@example.com", type: "ALIPAY_LOGON_ID", name: "张三"), idempotencyKey: "po-" + Guid.NewGuid())).Status);
+        var otherCase = await e.PostAsync("/v1/payouts", Body(2_000_001, identity: "Dup@Example.com", type: "ALIPAY_LOGON_ID", name: "张三"), idempotencyKey: "po-" + Guid.NewGuid());
+        Assert.Equal("payout_payee_daily_limit_exceeded", otherCase.Str("code"));
     }
 
     [Fact]

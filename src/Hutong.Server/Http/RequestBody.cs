@@ -40,7 +40,7 @@ public static partial class RequestBody
         {
             request.EnableBuffering();
             request.Body.Position = 0;
-            var value = await JsonSerializer.DeserializeAsync<T>(request.Body, ApiJson.Options, request.HttpContext.RequestAborted);
+            var value = await JsonSerializer.DeserializeAsync<T>(request.Body, ApiJson.RequestOptions, request.HttpContext.RequestAborted);
             return value is null
                 ? (null, Problems.Invalid("body", "The body must be a JSON object."))
                 : (value, null);
@@ -77,6 +77,11 @@ public static partial class RequestBody
         if (m.Contains("Duplicate", StringComparison.OrdinalIgnoreCase))
         {
             return "A field appears more than once in the same object.";
+        }
+
+        if (m.StartsWith(ApiJson.NoNulString.Message, StringComparison.Ordinal))
+        {
+            return $"'{path}' may not contain the NUL character (\\u0000).";
         }
 
         if (m.Contains("could not be converted", StringComparison.Ordinal))

@@ -6,6 +6,7 @@ using Hutong.Domain.FollowUps;
 using Hutong.Domain.Payouts;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Ledger;
+using Hutong.Server.Features.Payments;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -46,6 +47,9 @@ public sealed partial class PayoutService(
             return Failure.Validation(errors);
         }
 
+        // One payee, one spelling: an e-mail logon id is compared (and sent) lower-case, so the per-payee limit cannot be
+        // split over Dup@ and dup@. (The same person by user id and by logon id still counts as two: Alipay alone knows.)
+        r = r with { Payee = r.Payee! with { Identity = r.Payee.Identity!.Contains('@', StringComparison.Ordinal) ? r.Payee.Identity.ToLowerInvariant() : r.Payee.Identity } };
         var wallet = r.Wallet!;
         if (!(await wallets.WalletsAsync(ct)).TryGetValue(wallet, out var connector) || connector is not IPayoutConnector)
         {
@@ -150,15 +154,15 @@ public sealed partial class PayoutService(
                     break;
             }
 
-            if (p.Name is { Length: 0 or > 100 })
+            if (p.Name is { Length: 0 or > 100 } || (p.Name is not null && !PaymentValidation.IsPrintableText(p.Name)))
             {
-                Add("payee.name", "payee.name is 1-100 characters.");
+                Add("payee.name", "payee.name is 1-100 characters, without control characters, bidirectional overrides or unpaired surrogates.");
             }
         }
 
-        if (r.Description is not { Length: >= 1 and <= 100 })
+        if (r.Description is not { Length: >= 1 and <= 100 } || !PaymentValidation.IsPrintableText(r.Description))
         {
-            Add("description", "description is 1-100 characters (the payee's bill shows it).");
+            Add("description", "description is 1-100 characters (the payee's bill shows it), without control characters, bidirectional overrides or unpaired surrogates.");
         }
 
         if (r.Metadata is { } m && (m.Count > 20 || m.Any(kv => kv.Key.Length is 0 or > 40 || kv.Value is null || kv.Value.Length > 500)))
@@ -323,13 +327,13 @@ public sealed partial class PayoutService(
         }
     }
 
-    [GeneratedRegex("^2088[0-9]{12}$")]
+    [GeneratedRegex(@"\A2088[0-9]{12}\z")]
     private static partial Regex AlipayUserId();
 
-    [GeneratedRegex("^1[0-9]{10}$")]
+    [GeneratedRegex(@"\A1[0-9]{10}\z")]
     private static partial Regex PhoneNumber();
 
-    [GeneratedRegex(@"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    [GeneratedRegex(@"\A[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+\z")]
     private static partial Regex Email();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Payout {PayoutId}: another hub applied an outcome first (read {Status}); this answer is dropped")]

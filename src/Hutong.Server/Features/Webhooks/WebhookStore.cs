@@ -262,7 +262,7 @@ public sealed class WebhookStore(Db db)
     /// id — the webhook-id receivers dedupe on. Per (event, endpoint): no delivery yet → a new pending one; a finished one
     /// (delivered, failed, canceled) → pending again with a fresh schedule and its resends counted, unless it reached
     /// <paramref name="maxResends"/>; a pending one waiting for a retry later than <paramref name="leaseWindow"/> from now →
-    /// due now; a pending one due sooner (or in flight, leased) → left as it is, it is being sent. Rows are locked in id
+    /// due now, counted as a resend too (same limit); a pending one due sooner (or in flight, leased) → left as it is, it is being sent. Rows are locked in id
     /// order (PostgreSQL), as every writer of deliveries locks them, and each change is conditional on the state read.
     /// </summary>
     public async Task<ResendCounts> ResendAsync(
@@ -288,8 +288,10 @@ public sealed class WebhookStore(Db db)
                 """, new { merchantId, chunk, endpointId, now }, t);
 
             var restart = rows.Where(r => !r.Pending && r.Resends < maxResends).Select(r => r.Id).ToArray();
-            var pull = rows.Where(r => r.Pending && r.NextAttemptAt > now + leaseWindow).Select(r => r.Id).ToArray();
-            limit += rows.Count(r => !r.Pending && r.Resends >= maxResends);
+            // Pulling a retry forward counts as a resend too, so repeated replays cannot fire a delivery's whole retry
+            // schedule at an endpoint within seconds (at most maxResends early sends per event and endpoint).
+            var pull = rows.Where(r => r.Pending && r.NextAttemptAt > now + leaseWindow && r.Resends < maxResends).Select(r => r.Id).ToArray();
+            limit += rows.Count(r => r.Resends >= maxResends && (!r.Pending || r.NextAttemptAt > now + leaseWindow));
             foreach (var ids in restart.Chunk(500))
             {
                 queued += await c.ExecuteAsync(
@@ -304,8 +306,11 @@ public sealed class WebhookStore(Db db)
             foreach (var ids in pull.Chunk(500))
             {
                 queued += await c.ExecuteAsync(
-                    $"UPDATE webhook_deliveries SET next_attempt_at = @now WHERE {In("id", "ids")} AND status = 'pending' AND next_attempt_at > @threshold",
-                    new { ids, now, threshold }, t);
+                    $"""
+                    UPDATE webhook_deliveries SET next_attempt_at = @now, resends = resends + 1
+                    WHERE {In("id", "ids")} AND status = 'pending' AND next_attempt_at > @threshold AND resends < @maxResends
+                    """,
+                    new { ids, now, threshold, maxResends }, t);
             }
 
             pending += rows.Count(r => r.Pending && r.NextAttemptAt <= now + leaseWindow);
