@@ -61,6 +61,16 @@ public class SplitPlannerTests
     }
 
     [Fact]
+    public void A_share_split_after_a_refund_is_taken_back_on_what_remained_so_the_receiver_never_keeps_more_than_its_part()
+    {
+        // LedgerPropertyTests found it (seed 12911020831228294664,11637905213200897975): ¥29,008.41 paid, ¥10,064.86
+        // refunded, then ¥2,273.22 split (within 30 % of the ¥18,943.55 left), then ¥18,188.66 refunded. Pro rata to the
+        // whole payment only ¥1,425.34 came back: the receiver kept ¥847.88 of the ¥754.89 left. Now it keeps its part
+        // of the rest, ¥90.59 (2,273.22 × 754.89 ÷ 18,943.55, rounded up), and gives back ¥2,182.63.
+        Assert.Equal(218_263, SplitPlanner.ReturnOnRefund(227_322, 227_322, 2_900_841, 1_006_486, 1_818_866));
+    }
+
+    [Fact]
     public void Refunds_take_shares_back_pro_rata_and_everything_on_a_full_refund()
     {
         // 9.94 split; refunds of 33.33, 33.33 and the rest 33.34 of 100.00 take back 3.31, 3.32 (on the running total) and 3.31.

@@ -145,10 +145,20 @@ public static class SplitPlanner
     /// fees are), so partial refunds adding up to the whole take back exactly the whole share; never more than the
     /// receiver still holds, and everything it still holds when the payment is refunded in full.
     /// </summary>
-    public static long ReturnOnRefund(long share, long stillHeld, long captured, long refundedBefore, long refund) =>
-        refundedBefore + refund >= captured
-            ? stillHeld
-            : Math.Clamp(Postings.RunningShare(share, captured, refundedBefore, refund), 0, stillHeld);
+    public static long ReturnOnRefund(long share, long stillHeld, long captured, long refundedBefore, long refund)
+    {
+        if (refundedBefore + refund >= captured)
+        {
+            return stillHeld;
+        }
+
+        // A share split after an earlier refund came out of less than the whole payment, so taking it back pro rata to the
+        // whole would leave the receiver more than its part of what remains (and the merchant's payable below zero). The
+        // receiver never keeps more than the held share's part of the rest: held × (remaining after ÷ remaining before).
+        var remainingBefore = captured - refundedBefore;
+        var keepAtMost = (long)(((Int128)stillHeld * (remainingBefore - refund) + remainingBefore - 1) / remainingBefore);
+        return Math.Clamp(Math.Max(Postings.RunningShare(share, captured, refundedBefore, refund), stillHeld - keepAtMost), 0, stillHeld);
+    }
 
     private static (IReadOnlyList<SplitShare>?, SplitRefusal?) Refuse(string code, string message, string? param = null) => (null, new SplitRefusal(code, message, param));
 }
