@@ -173,16 +173,23 @@ public static class Postings
     /// The chain link: SHA-256 over the previous hash and a canonical text of the entry (lines sorted, so the order the
     /// database returns them in does not matter). Any edited field, line, or reordering of entries breaks the chain.
     /// </summary>
-    public static string Hash(string previousHash, LedgerEntry e)
+    public static string Hash(string previousHash, LedgerEntry e) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(previousHash + "\n" + CanonicalText(e))));
+
+    /// <summary>
+    /// The entry's canonical text, which <see cref="Hash"/> hashes after the previous hash and a line feed: a store may
+    /// compute the same link itself (SHA-256 of the UTF-8 text, lower-case hex).
+    /// </summary>
+    public static string CanonicalText(LedgerEntry e)
     {
         var sb = new StringBuilder();
-        sb.Append(previousHash).Append('\n').Append(e.Id).Append('|').Append(e.Kind).Append('|').Append(e.Reference).Append('|')
+        sb.Append(e.Id).Append('|').Append(e.Kind).Append('|').Append(e.Reference).Append('|')
             .Append(e.MerchantId).Append('|').Append(e.CreatedAt.ToString(CultureInfo.InvariantCulture));
         foreach (var l in e.Lines.OrderBy(l => l.Account, StringComparer.Ordinal).ThenBy(l => l.Currency, StringComparer.Ordinal).ThenBy(l => l.Amount))
         {
             sb.Append('\n').Append(l.Account).Append('|').Append(l.Currency).Append('|').Append(l.Amount.ToString(CultureInfo.InvariantCulture));
         }
 
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
+        return sb.ToString();
     }
 }

@@ -208,10 +208,20 @@ public sealed class Db : IAsyncDisposable
             // PostgreSQL already groups concurrent commits server-side; measured, one client-side writer was slower.
             await using var c = await OpenAsync(ct);
             await using var tx = await c.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
-            var result = await work(c, tx);
-            await tx.CommitAsync(ct);
-            Committed(Outbox.TakeInserted(tx));
-            return result;
+            var committing = new CommitScope();
+            Deferred.AddOrUpdate(tx, committing);
+            try
+            {
+                var result = await work(c, tx);
+                await committing.RunAsync(c, tx);
+                await tx.CommitAsync(ct);
+                Committed(Outbox.TakeInserted(tx));
+                return result;
+            }
+            finally
+            {
+                Deferred.Remove(tx);
+            }
         }
 
         var pending = new PendingWrite<T>(work) { StatementsOnly = statementsOnly };
@@ -223,6 +233,53 @@ public sealed class Db : IAsyncDisposable
 
         // Not cancellable once queued: the caller must learn whether its write committed.
         return await pending.Task;
+    }
+
+    // PostgreSQL write transactions (WriteAsync with a work function) and what is to run in each just before its commit.
+    // Keyed by the transaction object, which Npgsql reuses for the connection's next transaction: so each entry lives
+    // exactly as long as its WriteAsync (added at the start, removed in its finally), never longer.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbTransaction, CommitScope> Deferred = new();
+
+    /// <summary>
+    /// The scope of <paramref name="t"/> when it is a PostgreSQL write transaction of this store, through which work is
+    /// deferred to just before its commit; false otherwise (SQLite, or a transaction this store does not commit), and then
+    /// the caller must do the work at once. For work that must hold a lock every writer shares until the commit (the
+    /// ledger's chain): taken last, it is held for the commit only, not for the rest of the transaction.
+    /// </summary>
+    internal static bool TryGetCommitScope(DbTransaction t, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out CommitScope? scope) =>
+        Deferred.TryGetValue(t, out scope);
+
+    /// <summary>Work a PostgreSQL write transaction runs after the rest of its work, just before it commits.</summary>
+    internal interface IBeforeCommit
+    {
+        Task RunAsync(DbConnection c, DbTransaction t);
+    }
+
+    /// <summary>One transaction's deferred work: one instance of each kind, run in the order first asked for.</summary>
+    internal sealed class CommitScope
+    {
+        private List<IBeforeCommit>? _steps;
+
+        public T GetOrAdd<T>(Func<T> create) where T : class, IBeforeCommit
+        {
+            if (_steps?.OfType<T>().FirstOrDefault() is { } existing)
+            {
+                return existing;
+            }
+
+            var step = create();
+            (_steps ??= []).Add(step);
+            return step;
+        }
+
+        public async Task RunAsync(DbConnection c, DbTransaction t)
+        {
+            // A step that throws rolls the transaction back.
+            for (var i = 0; _steps is not null && i < _steps.Count; i++)
+            {
+                await _steps[i].RunAsync(c, t);
+            }
+        }
     }
 
     /// <summary>
