@@ -22,6 +22,11 @@ internal sealed class Child : IAsyncDisposable
 
     public string BaseUrl { get; }
 
+    private long _jitMethods = -1;
+
+    /// <summary>Methods the child's JIT has compiled so far, as it last reported (-1 before its first report).</summary>
+    public long JitMethods => Interlocked.Read(ref _jitMethods);
+
     /// <summary>User plus system CPU time the child has used so far.</summary>
     public TimeSpan Cpu
     {
@@ -63,8 +68,9 @@ internal sealed class Child : IAsyncDisposable
             {
                 if (line.StartsWith(Ready, StringComparison.Ordinal))
                 {
-                    _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null); // never let a full pipe block the child
-                    return new Child(process, line[Ready.Length..].Trim());
+                    var child = new Child(process, line[Ready.Length..].Trim());
+                    _ = child.ReadReportsAsync(); // and never let a full pipe block the child
+                    return child;
                 }
             }
 
@@ -81,6 +87,26 @@ internal sealed class Child : IAsyncDisposable
             File.Delete(file);
         }
     }
+
+    private async Task ReadReportsAsync()
+    {
+        try
+        {
+            while (await _process.StandardOutput.ReadLineAsync() is { } line)
+            {
+                if (line.StartsWith(JitReport, StringComparison.Ordinal) && long.TryParse(line.AsSpan(JitReport.Length), CultureInfo.InvariantCulture, out var n))
+                {
+                    Interlocked.Exchange(ref _jitMethods, n);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // the child is gone
+        }
+    }
+
+    private const string JitReport = "JIT ";
 
     public async ValueTask DisposeAsync()
     {
@@ -120,7 +146,19 @@ internal sealed class Child : IAsyncDisposable
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{Ready}{url}"));
+        // How far the JIT has got, so the parent measures once the hot code is compiled (as in a hub up for a while).
+        using var stop = new CancellationTokenSource();
+        var reports = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{JitReport}{System.Runtime.JitInfo.GetCompiledMethodCount()}"));
+                await Task.Delay(500, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        });
         await Console.In.ReadToEndAsync(); // until the parent closes our input (or dies)
+        await stop.CancelAsync();
+        await reports;
         await running.DisposeAsync();
     }
 }

@@ -132,7 +132,8 @@ internal static class EndToEnd
 
         // Apart, the hub's CPU per flow is the figure: measured once its hot code is compiled at tier 1, as in a hub that has
         // been up for a while (the first seconds of a process compile, and a 2 s warm-up left that inside the window).
-        var result = await Load.MeasureAsync(secs, conns, FlowAsync, hubChild is null ? null : () => hubChild.Cpu, steadyWarmUp: separate);
+        var result = await Load.MeasureAsync(secs, conns, FlowAsync, hubChild is null ? null : () => hubChild.Cpu, steadyWarmUp: separate,
+            hubJitMethods: hubChild is null ? null : () => hubChild.JitMethods);
         await using var db = new Db(new StoreOptions { Provider = provider, ConnectionString = connectionString, MaxPoolSize = 2 });
         var succeeded = await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'"), CancellationToken.None);
         var entries = await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'payment_captured'"), CancellationToken.None);

@@ -214,7 +214,7 @@ async Task PrintHubCpuPerFlowAsync(StoreProvider provider, string connectionStri
     var signMs = 1000 / rsa;
     var hubMs = e2e.HubCpuUsPerRequest!.Value / 1000;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{"  hub CPU ms/flow; RSA-2048 sign ms; ratio",-44} {hubMs,10:F2} {signMs,8:F2} {hubMs / signMs,7:F1}×   (after {e2e.WarmUp.TotalSeconds:F0} s warm-up to a steady rate)"));
+        $"{"  hub CPU ms/flow; RSA-2048 sign ms; ratio",-44} {hubMs,10:F2} {signMs,8:F2} {hubMs / signMs,7:F1}×   (after {e2e.WarmUp.TotalSeconds:F0} s warm-up to a steady rate; {e2e.HubJitMethods} methods JIT-compiled in the window)"));
     Console.WriteLine($"  succeeded {succeeded:N0}, captures in the ledger {captured:N0}, webhooks received {webhooks:N0}");
 }
 
@@ -496,6 +496,9 @@ internal sealed record LoadResult(double PerSecond, double P50, double P99, int 
 
     /// <summary>How long the load ran before the measured window.</summary>
     public TimeSpan WarmUp { get; init; }
+
+    /// <summary>Methods the hub's JIT compiled during the measured window (a hub apart only): near 0 once it is warm.</summary>
+    public long? HubJitMethods { get; init; }
 }
 
 internal static class Load
@@ -503,7 +506,7 @@ internal static class Load
     /// <summary>Runs <paramref name="one"/> from <paramref name="conns"/> concurrent loops: a warm-up, then the measured run.</summary>
     /// <remarks><paramref name="hubCpu"/>: the CPU time used so far by the hub processes under load, when they run apart.
     /// <paramref name="steadyWarmUp"/>: warm up until the rate is steady rather than for 2 s (see <see cref="LoadResult.WarmUp"/>).</remarks>
-    internal static async Task<LoadResult> MeasureAsync(int secs, int conns, Func<Task<(long Ticks, bool Ok)>> one, Func<TimeSpan>? hubCpu = null, bool steadyWarmUp = false)
+    internal static async Task<LoadResult> MeasureAsync(int secs, int conns, Func<Task<(long Ticks, bool Ok)>> one, Func<TimeSpan>? hubCpu = null, bool steadyWarmUp = false, Func<long>? hubJitMethods = null)
     {
         async Task<(List<long> Lat, int Errors)> WorkerAsync(DateTime until)
         {
@@ -523,22 +526,27 @@ internal static class Load
         }
 
         // Warm-up (JIT, pools), then the measured run. With steadyWarmUp the warm-up runs in 2 s slices until two slices in a
-        // row agree on the rate within 10% (tiered compilation has moved the hot code to tier 1 by then), for at most four
-        // measured windows (60 s at most; the smoke run's 2 s windows allow 8 s).
+        // row agree on the rate within 10% and (when the hub reports it) its JIT compiled fewer than 50 methods in the last
+        // slice — tiered compilation has moved the hot code to tier 1 by then —, for at most 90 s (the smoke run's 2 s
+        // windows allow 8 s). A low flow rate takes long to get there: each method tiers up after enough calls.
         var warm = Stopwatch.StartNew();
         double? previous = null;
         for (var slice = 0; ; slice++)
         {
             var t = Stopwatch.StartNew();
+            var jit0 = hubJitMethods?.Invoke() ?? 0;
             var warmed = await Task.WhenAll(Enumerable.Range(0, conns).Select(_ => WorkerAsync(DateTime.UtcNow.AddSeconds(Math.Min(2, secs)))));
             var rate = warmed.Sum(r => r.Lat.Count) / t.Elapsed.TotalSeconds;
-            if (!steadyWarmUp || (slice >= 2 && previous is { } p && Math.Abs(rate - p) <= 0.1 * p) || warm.Elapsed.TotalSeconds >= Math.Min(60, 4 * secs))
+            var jitQuiet = hubJitMethods is null || hubJitMethods() - jit0 < 50;
+            if (!steadyWarmUp || (slice >= 2 && jitQuiet && previous is { } p && Math.Abs(rate - p) <= 0.1 * p) || warm.Elapsed.TotalSeconds >= (secs <= 2 ? 8 : 90))
             {
                 break;
             }
 
             previous = rate;
         }
+
+        var jitBefore = hubJitMethods?.Invoke() ?? 0;
 
         warm.Stop();
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
@@ -557,6 +565,7 @@ internal static class Load
             CpuBusy = cpu / (sw.Elapsed * Environment.ProcessorCount),
             HubCpuUsPerRequest = hubCpu is null || all.Length == 0 ? null : hub.TotalMicroseconds / all.Length,
             WarmUp = warm.Elapsed,
+            HubJitMethods = hubJitMethods is null ? null : hubJitMethods() - jitBefore,
         };
     }
 }
