@@ -165,7 +165,9 @@ public sealed record RefundResult(WalletCallOutcome Outcome, RefundStatus? Statu
 }
 
 /// <summary>Outcome of verifying an inbound wallet notification; a refund notification carries <see cref="Refund"/> instead of a transaction.</summary>
-public sealed record NotificationResult(bool Verified, string? RejectReason, string? NotificationId, string? EventType, WalletTransaction? Transaction, RefundNotice? Refund = null)
+/// <param name="PayoutOutBizNo">A payout's result notification (WeChat Pay MCHTRANSFER.BILL.FINISHED): the transfer's out_bill_no, settled by a query.</param>
+public sealed record NotificationResult(bool Verified, string? RejectReason, string? NotificationId, string? EventType, WalletTransaction? Transaction, RefundNotice? Refund = null,
+    string? PayoutOutBizNo = null)
 {
     public static NotificationResult Reject(string reason) => new(false, reason, null, null, null);
 }

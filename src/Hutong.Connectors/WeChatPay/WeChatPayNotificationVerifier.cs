@@ -132,6 +132,33 @@ public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, by
                 new RefundNotice(refund.OutTradeNo, refund.OutRefundNo, status, refund.RefundId));
         }
 
+        if (verified.Envelope.EventType?.StartsWith("MCHTRANSFER.", StringComparison.Ordinal) == true)
+        {
+            // MCHTRANSFER.BILL.FINISHED (wechatpay.js.org webhook/v3/MCHTRANSFER.BILL.FINISHED.md): a transfer reached
+            // SUCCESS, FAIL or CANCELLED. Only its out_bill_no is taken: the payout settles by a query, as the worker's do.
+            WxTransferBill? bill;
+            try
+            {
+                bill = JsonSerializer.Deserialize(verified.Plaintext, WxTransferJson.Default.WxTransferBill);
+            }
+            catch (JsonException)
+            {
+                return NotificationResult.Reject("decrypted resource is not a transfer bill");
+            }
+
+            if (bill?.OutBillNo is null)
+            {
+                return NotificationResult.Reject("transfer bill without out_bill_no");
+            }
+
+            if (mchId is not null && bill.NoticeMchId != mchId)
+            {
+                return NotificationResult.Reject("mchid is not this merchant's");
+            }
+
+            return new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, null, null, bill.OutBillNo);
+        }
+
         if (verified.Envelope.EventType is null || !verified.Envelope.EventType.StartsWith("TRANSACTION.", StringComparison.Ordinal))
         {
             return new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, null);

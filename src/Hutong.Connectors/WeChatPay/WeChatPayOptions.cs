@@ -77,6 +77,21 @@ public sealed class WeChatPayOptions
     /// <summary>H5 pay is enabled for this merchant at WeChat (H5 支付 product, with the hub's domain registered).</summary>
     public bool H5Enabled { get; set; }
 
+    /// <summary>
+    /// Merchant transfers (payouts): the transfer scene the merchant has at WeChat (商户平台 › 商家转账; 1005 = 佣金报酬).
+    /// The scene fixes the report items WeChat requires and the payee's perception text.
+    /// </summary>
+    public string TransferSceneId { get; set; } = "1005";
+
+    /// <summary>user_recv_perception: what the payee sees as the reason (one of the scene's allowed texts; null: the scene's default).</summary>
+    public string? TransferUserRecvPerception { get; set; } = "劳务报酬";
+
+    /// <summary>transfer_scene_report_infos: info_type → info_content, as the scene requires (1005: 岗位类型, 报酬说明).</summary>
+    public Dictionary<string, string> TransferSceneReportInfos { get; set; } = new(StringComparer.Ordinal) { ["岗位类型"] = "合作伙伴", ["报酬说明"] = "佣金结算" };
+
+    /// <summary>The app whose openids payouts go to (the payee's openid is per app); null: <see cref="AppId"/>.</summary>
+    public string? TransferAppId { get; set; }
+
     /// <summary>Per-attempt timeout; a timed-out call leaves the payment UNKNOWN.</summary>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -11,6 +11,9 @@ public sealed record PayoutDecision(FollowUp<PayoutState> Next, bool Settled)
     public bool Succeeded => Settled && Next.Status == PayoutState.Succeeded;
 
     public bool Failed => Settled && Next.Status == PayoutState.Failed;
+
+    /// <summary>Withdrawn at the merchant's request: the reservation goes back, as for a failure.</summary>
+    public bool Canceled => Settled && Next.Status == PayoutState.Canceled;
 }
 
 /// <summary>The hub's payout limits (per payout, per payee per day, per merchant per day), in minor units; 0 turns one off.</summary>
@@ -83,11 +86,51 @@ public static class PayoutDecisions
             WalletAnswer.NoAnswer => PayoutState.Unknown,
             _ => throw new ArgumentOutOfRangeException(nameof(answer), answer, null),
         };
+        return Decide(current, to, schedule, now);
+    }
+
+    /// <summary>
+    /// The state a wallet answer names for an open payout (<see cref="Answered"/>): final ones settle it, open ones put
+    /// its next check on the schedule. A final payout takes no answer (<see cref="IllegalTransitionException"/>).
+    /// </summary>
+    public static PayoutDecision Decide(FollowUp<PayoutState> current, PayoutState to, FollowUpSchedule schedule, DateTimeOffset now)
+    {
         PayoutStates.Machine.Apply(current.Status, to).ToOrThrow();
         return PayoutStates.Machine.IsFinal(to)
             ? new PayoutDecision(current.Settle(to), Settled: true)
             : new PayoutDecision(current.CheckLater(to, schedule, now).Next, Settled: false);
     }
+
+    /// <summary>
+    /// What a wallet's answer about a transfer makes of the payout. <paramref name="cancelRequested"/>: the merchant asked to
+    /// cancel it, so a transfer the wallet withdrew is <see cref="PayoutState.Canceled"/>; one withdrawn without that request
+    /// (the payee never confirmed in time) failed. Null state: no answer (or the wallet never got it) — unknown, queried.
+    /// </summary>
+    public static PayoutState Answered(PayoutWalletAnswer? answer, bool cancelRequested) => answer switch
+    {
+        PayoutWalletAnswer.Succeeded => PayoutState.Succeeded,
+        PayoutWalletAnswer.Failed => PayoutState.Failed,
+        PayoutWalletAnswer.Processing => PayoutState.Processing,
+        PayoutWalletAnswer.AwaitingConfirmation => PayoutState.AwaitingConfirmation,
+        PayoutWalletAnswer.Canceling => PayoutState.Canceling,
+        PayoutWalletAnswer.Canceled => cancelRequested ? PayoutState.Canceled : PayoutState.Failed,
+        null => PayoutState.Unknown,
+        _ => throw new ArgumentOutOfRangeException(nameof(answer), answer, null),
+    };
+
+    /// <summary>
+    /// The wallet call a payout the merchant asked to cancel takes: a transfer still waiting for the payee is withdrawn
+    /// (WeChat Pay cancel); one the wallet is already withdrawing, or whose state is unknown, is queried first.
+    /// </summary>
+    public static PayoutCancelCall CancelCall(PayoutState state) => state switch
+    {
+        PayoutState.AwaitingConfirmation => PayoutCancelCall.Cancel,
+        PayoutState.Canceling or PayoutState.Unknown => PayoutCancelCall.Query,
+        _ => PayoutCancelCall.None,
+    };
+
+    /// <summary>Whether the merchant may still ask to cancel a payout in this state (before the payee accepted it).</summary>
+    public static bool Cancelable(PayoutState state) => state == PayoutState.AwaitingConfirmation;
 
     /// <summary>
     /// The wallet call an open payout takes next (<see cref="SendOnce"/>): one no hub claimed to send is sent; one a hub
@@ -102,6 +145,36 @@ public static class PayoutDecisions
 
         return SendOnce.Next(sendStarted || state != PayoutState.Pending, lookup);
     }
+}
+
+/// <summary>A wallet's reading of one transfer, as far as the payout's state goes.</summary>
+public enum PayoutWalletAnswer
+{
+    Processing,
+    Succeeded,
+    Failed,
+
+    /// <summary>Held until the payee accepts it in the wallet's app.</summary>
+    AwaitingConfirmation,
+
+    /// <summary>Being withdrawn.</summary>
+    Canceling,
+
+    /// <summary>Withdrawn before the payee accepted it.</summary>
+    Canceled,
+}
+
+/// <summary>What a payout the merchant asked to cancel does next.</summary>
+public enum PayoutCancelCall
+{
+    /// <summary>Nothing to cancel (already past the payee's confirmation): followed as usual.</summary>
+    None,
+
+    /// <summary>Ask the wallet to withdraw it.</summary>
+    Cancel,
+
+    /// <summary>Ask the wallet where it is (a withdrawal under way or an unknown state).</summary>
+    Query,
 }
 
 /// <summary>The ledger side of a payout: reserved from the merchant's balance when created, then sent or given back.</summary>

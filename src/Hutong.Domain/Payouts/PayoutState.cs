@@ -17,6 +17,18 @@ public enum PayoutState
 
     /// <summary>The wallet refused or gave up; the reservation went back to the merchant's balance. Final.</summary>
     Failed,
+
+    /// <summary>
+    /// The wallet holds the transfer until the payee accepts it in the wallet's app (WeChat Pay WAIT_USER_CONFIRM: the
+    /// merchant's app opens the confirmation page with package_info); the merchant may still cancel it.
+    /// </summary>
+    AwaitingConfirmation,
+
+    /// <summary>The merchant asked to cancel an unconfirmed transfer and the wallet is withdrawing it (WeChat Pay CANCELING); queried.</summary>
+    Canceling,
+
+    /// <summary>Withdrawn at the merchant's request before the payee accepted it; the reservation went back. Final.</summary>
+    Canceled,
 }
 
 public static class PayoutStates
@@ -38,6 +50,27 @@ public static class PayoutStates
         (PayoutState.Unknown, PayoutState.Unknown),
         (PayoutState.Unknown, PayoutState.Succeeded),
         (PayoutState.Unknown, PayoutState.Failed),
+
+        // The payee's confirmation step (WeChat Pay merchant transfer, user-confirmation mode).
+        (PayoutState.Pending, PayoutState.AwaitingConfirmation),
+        (PayoutState.Processing, PayoutState.AwaitingConfirmation),
+        (PayoutState.Unknown, PayoutState.AwaitingConfirmation),
+        (PayoutState.AwaitingConfirmation, PayoutState.AwaitingConfirmation),
+        (PayoutState.AwaitingConfirmation, PayoutState.Processing),
+        (PayoutState.AwaitingConfirmation, PayoutState.Unknown),
+        (PayoutState.AwaitingConfirmation, PayoutState.Succeeded),
+        (PayoutState.AwaitingConfirmation, PayoutState.Failed),
+        (PayoutState.AwaitingConfirmation, PayoutState.Canceling),
+        (PayoutState.AwaitingConfirmation, PayoutState.Canceled),
+        (PayoutState.Processing, PayoutState.Canceling),
+        (PayoutState.Processing, PayoutState.Canceled),
+        (PayoutState.Unknown, PayoutState.Canceling),
+        (PayoutState.Unknown, PayoutState.Canceled),
+        (PayoutState.Canceling, PayoutState.Canceling),
+        (PayoutState.Canceling, PayoutState.Unknown),
+        (PayoutState.Canceling, PayoutState.Canceled),
+        (PayoutState.Canceling, PayoutState.Succeeded),
+        (PayoutState.Canceling, PayoutState.Failed),
     ]);
 
     public static string ToWire(this PayoutState s) => WireName<PayoutState>.Of(s);

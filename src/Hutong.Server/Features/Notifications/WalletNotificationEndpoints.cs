@@ -23,7 +23,7 @@ public static partial class WalletNotificationEndpoints
     }
 
     private static async Task<IResult> HandleAsync(
-        HttpContext ctx, string channel, WalletRegistry wallets, PaymentService payments, Refunds.RefundService refunds, Db db, HubMetrics metrics, TimeProvider time, ILoggerFactory logs)
+        HttpContext ctx, string channel, WalletRegistry wallets, PaymentService payments, Refunds.RefundService refunds, Payouts.PayoutService payouts, Db db, HubMetrics metrics, TimeProvider time, ILoggerFactory logs)
     {
         var log = logs.CreateLogger("Hutong.Notifications");
         var connector = await wallets.ChannelAsync(channel, ctx.RequestAborted);
@@ -69,6 +69,18 @@ public static partial class WalletNotificationEndpoints
         var id = $"{wallet}:{verified.NotificationId}";
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var record = new { id, wallet, type = verified.EventType, no = verified.Transaction?.OutTradeNo, body, now };
+        if (verified.PayoutOutBizNo is { } outBizNo)
+        {
+            if (await db.WriteAsync((c, t) => RecordAsync(c, t, record), ctx.RequestAborted))
+            {
+                // A transfer's result (WeChat Pay MCHTRANSFER.BILL.FINISHED) settles by the worker's own query, like a refund's.
+                await payouts.RecheckAsync(outBizNo, ctx.RequestAborted);
+                await db.WriteAsync((c, t) => MarkProcessedAsync(c, t, id, time), ctx.RequestAborted);
+            }
+
+            return Ack(connector.Acknowledge(accepted: true));
+        }
+
         if (verified.Refund is null)
         {
             // A payment's notification is recorded, applied and marked processed in one transaction (one durable commit).

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Hutong.Connectors.Abstractions;
+using Hutong.Connectors.WeChatPay;
 using Hutong.Domain;
 using Hutong.Domain.FollowUps;
 using Hutong.Domain.Payouts;
@@ -16,8 +17,11 @@ namespace Hutong.Server.Features.Payouts;
 public sealed record CreatePayoutRequest(
     long? Amount, string? Currency, string? Wallet, PayoutPayeeRequest? Payee, string? Description, Dictionary<string, string>? Metadata);
 
-/// <param name="Type">Alipay: ALIPAY_USER_ID (2088 + 12 digits) or ALIPAY_LOGON_ID (phone or e-mail).</param>
-/// <param name="Name">The payee's real name; Alipay checks it against the account when given (required for ALIPAY_LOGON_ID).</param>
+/// <param name="Type">Alipay: ALIPAY_USER_ID (2088 + 12 digits) or ALIPAY_LOGON_ID (phone or e-mail). WeChat Pay: WECHAT_OPENID (the payee's openid under the merchant's app).</param>
+/// <param name="Name">
+/// The payee's real name; Alipay checks it against the account when given (required for ALIPAY_LOGON_ID); WeChat Pay checks it
+/// when given and requires it from ¥2,000 (it travels RSA-OAEP encrypted).
+/// </param>
 public sealed record PayoutPayeeRequest(string? Type, string? Identity, string? Name);
 
 /// <summary>
@@ -118,6 +122,10 @@ public sealed partial class PayoutService(
             // alipay.fund.trans.uni.transfer: trans_amount 0.1–100000000 yuan; refused here rather than failed at the wallet.
             Add("amount", "Alipay transfers start at 10 fen (¥0.10).");
         }
+        else if (r.Wallet == WeChatPayConnector.Name && r.Amount < WeChatMinimumFen)
+        {
+            Add("amount", "WeChat Pay transfers start at 10 fen (¥0.10).");
+        }
 
         if (r.Currency is not (null or "CNY"))
         {
@@ -126,7 +134,7 @@ public sealed partial class PayoutService(
 
         if (string.IsNullOrEmpty(r.Wallet))
         {
-            Add("wallet", "wallet is required (alipay).");
+            Add("wallet", "wallet is required (alipay or wechatpay).");
         }
 
         if (r.Payee is not { } p)
@@ -149,9 +157,25 @@ public sealed partial class PayoutService(
                 case "ALIPAY_USER_ID" or "ALIPAY_LOGON_ID":
                     Add("payee.identity", "payee.identity must be an Alipay user id (2088 and 12 digits) for ALIPAY_USER_ID, or a phone number or e-mail for ALIPAY_LOGON_ID.");
                     break;
-                default:
-                    Add("payee.type", "payee.type must be ALIPAY_USER_ID or ALIPAY_LOGON_ID.");
+                case WeChatOpenId when p.Identity is not null && OpenId().IsMatch(p.Identity):
+                    if (string.IsNullOrWhiteSpace(p.Name) && r.Amount >= WeChatPayConnector.RealNameThresholdFen)
+                    {
+                        // transfer-bills user_name: required from 2,000 yuan (and checked against the openid's real name).
+                        Add("payee.name", "payee.name is required for WeChat Pay transfers of ¥2,000 or more (WeChat checks it against the payee's real name).");
+                    }
+
                     break;
+                case WeChatOpenId:
+                    Add("payee.identity", "payee.identity must be a WeChat openid (6-128 letters, digits, _ or -) for WECHAT_OPENID.");
+                    break;
+                default:
+                    Add("payee.type", "payee.type must be ALIPAY_USER_ID or ALIPAY_LOGON_ID (alipay), or WECHAT_OPENID (wechatpay).");
+                    break;
+            }
+
+            if (!errors.ContainsKey("payee.type") && r.Wallet is "alipay" or WeChatPayConnector.Name && (p.Type == WeChatOpenId) != (r.Wallet == WeChatPayConnector.Name))
+            {
+                Add("payee.type", r.Wallet == WeChatPayConnector.Name ? "wechatpay payouts go to a WECHAT_OPENID payee." : "alipay payouts go to an ALIPAY_USER_ID or ALIPAY_LOGON_ID payee.");
             }
 
             if (p.Name is { Length: 0 or > 100 } || (p.Name is not null && !PaymentValidation.IsPrintableText(p.Name)))
@@ -163,6 +187,10 @@ public sealed partial class PayoutService(
         if (r.Description is not { Length: >= 1 and <= 100 } || !PaymentValidation.IsPrintableText(r.Description))
         {
             Add("description", "description is 1-100 characters (the payee's bill shows it), without control characters, bidirectional overrides or unpaired surrogates.");
+        }
+        else if (r.Wallet == WeChatPayConnector.Name && r.Description.Length > WeChatPayConnector.TransferRemarkMaxChars)
+        {
+            Add("description", $"WeChat Pay shows at most {WeChatPayConnector.TransferRemarkMaxChars} characters of a transfer's remark: description is 1-{WeChatPayConnector.TransferRemarkMaxChars} characters.");
         }
 
         if (r.Metadata is { } m && (m.Count > 20 || m.Any(kv => kv.Key.Length is 0 or > 40 || kv.Value is null || kv.Value.Length > 500)))
@@ -234,11 +262,33 @@ public sealed partial class PayoutService(
             return;
         }
 
+        var state = PayoutStates.FromWire(payout.Status);
+        PayoutCallResult? result = null;
+        if (payout.CancelRequestedAt is not null && connector is IPayoutCancelConnector canceler)
+        {
+            // The merchant asked to withdraw a transfer the payee had not accepted: the wallet is asked to cancel it (a
+            // refusal — the payee accepted meanwhile — is followed by a query); a withdrawal under way or an unknown
+            // state is queried. Never sent: it was at the wallet when the cancel was accepted.
+            switch (PayoutDecisions.CancelCall(state))
+            {
+                case PayoutCancelCall.Cancel:
+                    result = await canceler.CancelPayoutAsync(payout.OutBizNo, CancellationToken.None);
+                    if (result.Outcome == WalletCallOutcome.Rejected)
+                    {
+                        result = await connector.QueryPayoutAsync(payout.OutBizNo, ct);
+                    }
+
+                    await RecordAsync(payout, result, connector, ct);
+                    return;
+                case PayoutCancelCall.Query:
+                    await RecordAsync(payout, await connector.QueryPayoutAsync(payout.OutBizNo, ct), connector, ct);
+                    return;
+            }
+        }
+
         // Sent only if no hub claimed it to send before (sent_at as read): one that did may have died mid-call with the
         // transfer at the wallet, so it is queried first and re-sent only if the wallet never got it.
-        var state = PayoutStates.FromWire(payout.Status);
         var sendStarted = payout.SentAt is not null;
-        PayoutCallResult? result = null;
         if (PayoutDecisions.Call(state, sendStarted, WalletLookup.NotQueried) == NextCall.Query)
         {
             result = await connector.QueryPayoutAsync(payout.OutBizNo, ct);
@@ -248,10 +298,10 @@ public sealed partial class PayoutService(
         {
             result = await connector.PayoutAsync(new PayoutRequest(
                 payout.OutBizNo, payout.Amount, payout.Currency, new PayoutPayee(payout.PayeeType, payout.PayeeIdentity, payout.PayeeName),
-                payout.Description, null, payout.Id), CancellationToken.None);
+                payout.Description, null, payout.Id, wallets.NotifyUrl(payout.Wallet)), CancellationToken.None);
         }
 
-        await RecordAsync(payout, result!, ct);
+        await RecordAsync(payout, result!, connector, ct);
     }
 
     private static WalletLookup Lookup(PayoutCallResult? queried) => queried switch
@@ -262,25 +312,43 @@ public sealed partial class PayoutService(
         _ => WalletLookup.NoAnswer,
     };
 
-    private Task RecordAsync(PayoutRow payout, PayoutCallResult result, CancellationToken ct)
+    private static PayoutWalletAnswer? AnswerOf(PayoutCallResult result) => result switch
+    {
+        { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.Succeeded } => PayoutWalletAnswer.Succeeded,
+        { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.Failed } or { Outcome: WalletCallOutcome.Rejected } => PayoutWalletAnswer.Failed,
+        // A query that found nothing after a send that was never made (NotFound recorded): still ours to send next time.
+        { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.NotFound } => null,
+        { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.AwaitingConfirmation } => PayoutWalletAnswer.AwaitingConfirmation,
+        { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.Canceling } => PayoutWalletAnswer.Canceling,
+        { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.Canceled } => PayoutWalletAnswer.Canceled,
+        { Outcome: WalletCallOutcome.Ok } => PayoutWalletAnswer.Processing,
+        _ => null,
+    };
+
+    private Task RecordAsync(PayoutRow payout, PayoutCallResult result, IPayoutConnector connector, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         var read = payout.Status;
-        var answer = result switch
-        {
-            { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.Succeeded } => WalletAnswer.Succeeded,
-            { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.Failed } or { Outcome: WalletCallOutcome.Rejected } => WalletAnswer.Failed,
-            // A query that found nothing after a send that was never made (NotFound recorded): still ours to send next time.
-            { Outcome: WalletCallOutcome.Ok, State: PayoutWalletState.NotFound } => WalletAnswer.NoAnswer,
-            { Outcome: WalletCallOutcome.Ok } => WalletAnswer.Processing,
-            _ => WalletAnswer.NoAnswer,
-        };
-        var decision = PayoutDecisions.Decide(FollowUpOf(payout), answer, new FollowUpSchedule(options.Value.UnknownRecheckSchedule, WhenExhausted.RepeatLast), now);
+        var to = PayoutDecisions.Answered(AnswerOf(result), payout.CancelRequestedAt is not null);
+        var decision = PayoutDecisions.Decide(FollowUpOf(payout), to, new FollowUpSchedule(options.Value.UnknownRecheckSchedule, WhenExhausted.RepeatLast), now);
+        var awaitingNow = decision.Next.Status == PayoutState.AwaitingConfirmation && read != PayoutState.AwaitingConfirmation.ToWire();
         payout.Status = decision.Next.Status.ToWire();
         payout.Checks = decision.Next.Checks;
         payout.NextCheckAt = decision.Next.NextCheckAt?.ToUnixTimeMilliseconds();
         payout.UpdatedAt = now.ToUnixTimeMilliseconds();
         payout.WalletOrderId = result.WalletOrderId ?? payout.WalletOrderId;
+        if (result.PackageInfo is { } package && connector is WeChatPayConnector wechat)
+        {
+            var (mchId, appId) = wechat.ConfirmationAccount;
+            payout.ConfirmationPackage = JsonSerializer.Serialize(new PayoutConfirmation(mchId, appId, package));
+        }
+        else if (awaitingNow && payout.ConfirmationPackage is null && connector is WeChatPayConnector w)
+        {
+            // Known to wait for the payee only from a query (the create answer was lost): the query carries no package_info.
+            var (mchId, appId) = w.ConfirmationAccount;
+            payout.ConfirmationPackage = JsonSerializer.Serialize(new PayoutConfirmation(mchId, appId, null));
+        }
+
         if (decision.Failed)
         {
             payout.ErrorCode = result.Error?.Code ?? "PAYOUT_FAILED";
@@ -295,6 +363,12 @@ public sealed partial class PayoutService(
                 return;
             }
 
+            if (awaitingNow)
+            {
+                // The merchant's app needs next_action to let the payee accept it: told once, when it starts waiting.
+                await Outbox.AddAsync(c, t, payout.MerchantId, "payout.awaiting_confirmation", PayoutDto.Of(payout), now);
+            }
+
             if (!decision.Settled)
             {
                 return;
@@ -307,12 +381,61 @@ public sealed partial class PayoutService(
             }
             else
             {
-                LogPayoutFailed(log, payout.Id, payout.ErrorCode!);
+                LogPayoutFailed(log, payout.Id, payout.Status, payout.ErrorCode ?? "-");
                 Posted(await ledger.AppendAsync(c, t, "payout_released", payout.Id, payout.MerchantId, PayoutPostings.Released(payout.MerchantId, amount), now), payout);
             }
 
             await Outbox.AddAsync(c, t, payout.MerchantId, "payout." + payout.Status, PayoutDto.Of(payout), now);
         }, ct);
+    }
+
+    /// <summary>
+    /// POST /v1/payouts/{id}/cancel: withdraws a payout the payee has not accepted yet (WeChat Pay WAIT_USER_CONFIRM). The
+    /// request is recorded with its idempotency answer (200, the payout with cancel_requested); the wallet's cancel follows
+    /// off the request, and the payout ends canceled (reservation back, payout.canceled) — or, if the payee accepted first,
+    /// as that transfer ends. Asking again is harmless: the same answer for the same key, the current payout otherwise.
+    /// </summary>
+    public async Task<Outcome<PayoutDto>> CancelAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
+    {
+        if (idem is null)
+        {
+            return Failure.Invalid("Idempotency-Key", "POST /v1/payouts/{id}/cancel needs an Idempotency-Key header.");
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var result = await db.WriteAsync<Outcome<PayoutDto>>(async (c, t) =>
+        {
+            var requested = await payouts.RequestCancelAsync(c, t, merchantId, id, now);
+            if (await payouts.GetLockedAsync(c, t, merchantId, id) is not { } row)
+            {
+                return Failure.NotFound("payout");
+            }
+
+            if (!requested && row.CancelRequestedAt is null && PayoutStates.FromWire(row.Status) != PayoutState.Canceled)
+            {
+                return Failure.Conflict("payout_not_cancelable", "The payout can no longer be canceled.",
+                    $"Only a payout awaiting the payee's confirmation can be canceled; this one is {row.Status}.");
+            }
+
+            var accepted = Outcome.Ok(PayoutDto.Of(row));
+            await idem.CompleteAsync(c, t, accepted);
+            return accepted;
+        }, ct);
+        if (result.Succeeded)
+        {
+            _ = Task.Run(() => RunDueAsync(CancellationToken.None), CancellationToken.None);
+        }
+
+        return result;
+    }
+
+    /// <summary>A wallet's notification about a transfer: the payout is checked now (by query, as the worker would).</summary>
+    public async Task RecheckAsync(string outBizNo, CancellationToken ct)
+    {
+        if (await payouts.MakeDueAsync(outBizNo, time.GetUtcNow().ToUnixTimeMilliseconds(), ct) > 0)
+        {
+            await RunDueAsync(ct);
+        }
     }
 
     private static FollowUp<PayoutState> FollowUpOf(PayoutRow r) =>
@@ -326,6 +449,15 @@ public sealed partial class PayoutService(
             throw new InvalidOperationException($"Payout {payout.Id} was already posted to the ledger; it is not posted twice.");
         }
     }
+
+    /// <summary>WeChat Pay payee: the openid under the merchant's app.</summary>
+    public const string WeChatOpenId = "WECHAT_OPENID";
+
+    /// <summary>The smallest WeChat Pay merchant transfer the hub sends (¥0.10; see docs/payouts-wechat.md).</summary>
+    public const long WeChatMinimumFen = 10;
+
+    [GeneratedRegex(@"\A[A-Za-z0-9_-]{6,128}\z")]
+    private static partial Regex OpenId();
 
     [GeneratedRegex(@"\A2088[0-9]{12}\z")]
     private static partial Regex AlipayUserId();
@@ -345,6 +477,6 @@ public sealed partial class PayoutService(
     [LoggerMessage(Level = LogLevel.Error, Message = "Payout {PayoutId}: step failed; retried on the next pass")]
     private static partial void LogStepFailed(ILogger logger, Exception e, string payoutId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Payout {PayoutId} failed at the wallet ({Code}); its reservation went back to the merchant's balance")]
-    private static partial void LogPayoutFailed(ILogger logger, string payoutId, string code);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Payout {PayoutId} {Status} at the wallet ({Code}); its reservation went back to the merchant's balance")]
+    private static partial void LogPayoutFailed(ILogger logger, string payoutId, string status, string code);
 }

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Text.Json;
 using Dapper;
+using Hutong.Domain.Payouts;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Workers;
 using Hutong.Server.Storage;
@@ -54,7 +55,22 @@ public sealed class PayoutRow
     public long CreatedAt { get; set; }
 
     public long UpdatedAt { get; set; }
+
+    /// <summary>
+    /// While the payee must accept the transfer in the wallet's app: what the merchant's app needs to open the page, as
+    /// JSON (<see cref="PayoutConfirmation"/>: WeChat Pay mch_id, appid, package_info). Kept once set.
+    /// </summary>
+    public string? ConfirmationPackage { get; set; }
+
+    /// <summary>When the merchant asked to cancel it (POST /v1/payouts/{id}/cancel): the wallet is then asked to withdraw it.</summary>
+    public long? CancelRequestedAt { get; set; }
 }
+
+/// <summary>What a merchant's app passes to WeChat's wx.requestMerchantTransfer (mchId, appId, package) so the payee can accept.</summary>
+public sealed record PayoutConfirmation(string MchId, string AppId, string? PackageInfo);
+
+/// <summary>What the merchant does next for a payout awaiting the payee (type <c>wechat_merchant_transfer</c>).</summary>
+public sealed record PayoutNextAction(string Type, PayoutConfirmation Wechat);
 
 /// <summary>A payout's payee as merchants see it.</summary>
 public sealed record PayoutPayeeDto(string Type, string Identity, string? Name);
@@ -62,12 +78,18 @@ public sealed record PayoutPayeeDto(string Type, string Identity, string? Name);
 /// <summary>A payout as merchants see it (API and payout.* webhooks).</summary>
 public sealed record PayoutDto(
     string Id, string Object, string Wallet, long Amount, string Currency, string Status, PayoutPayeeDto Payee, string Description,
-    IReadOnlyDictionary<string, string>? Metadata, string? WalletOrderId, PaymentFailure? Failure, DateTimeOffset CreatedAt)
+    IReadOnlyDictionary<string, string>? Metadata, string? WalletOrderId, PaymentFailure? Failure, DateTimeOffset CreatedAt,
+    PayoutNextAction? NextAction = null, bool CancelRequested = false)
 {
     public static PayoutDto Of(PayoutRow r) => new(
         r.Id, "payout", r.Wallet, r.Amount, r.Currency, r.Status, new PayoutPayeeDto(r.PayeeType, r.PayeeIdentity, r.PayeeName), r.Description,
         r.Metadata is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.Metadata), r.WalletOrderId,
-        r.ErrorCode is null ? null : new PaymentFailure(r.ErrorCode, r.ErrorMessage ?? string.Empty), DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt));
+        r.ErrorCode is null ? null : new PaymentFailure(r.ErrorCode, r.ErrorMessage ?? string.Empty), DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt),
+        // Only while the payee can still accept it: afterwards the package opens nothing.
+        r.ConfirmationPackage is not null && r.Status == PayoutState.AwaitingConfirmation.ToWire() && r.CancelRequestedAt is null
+            ? new PayoutNextAction("wechat_merchant_transfer", JsonSerializer.Deserialize<PayoutConfirmation>(r.ConfirmationPackage)!)
+            : null,
+        r.CancelRequestedAt is not null);
 }
 
 public sealed record PayoutList(string Object, IReadOnlyList<PayoutDto> Data, bool HasMore, string? NextCursor);
@@ -92,7 +114,7 @@ public sealed class PayoutStore(Db db, IOptions<HubOptions> options, TimeProvide
         var row = await c.QuerySingleAsync<(long Merchant, long Payee)>(
             """
             SELECT COALESCE(SUM(amount), 0), COALESCE(SUM(CASE WHEN payee_identity = @payeeIdentity THEN amount ELSE 0 END), 0)
-            FROM payouts WHERE merchant_id = @merchantId AND currency = @currency AND created_at >= @since AND status <> 'failed'
+            FROM payouts WHERE merchant_id = @merchantId AND currency = @currency AND created_at >= @since AND status NOT IN ('failed', 'canceled')
             """, new { merchantId, currency, payeeIdentity, since }, t);
         return row;
     }
@@ -114,7 +136,7 @@ public sealed class PayoutStore(Db db, IOptions<HubOptions> options, TimeProvide
     public async Task<IReadOnlyList<PayoutRow>> DueAsync(long now, int limit, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<PayoutRow>(
             """
-            SELECT * FROM payouts WHERE status IN ('pending', 'processing', 'unknown') AND next_check_at <= @now
+            SELECT * FROM payouts WHERE status IN ('pending', 'processing', 'unknown', 'awaiting_confirmation', 'canceling') AND next_check_at <= @now
                 AND (lease_until IS NULL OR lease_until <= @now)
             ORDER BY next_check_at LIMIT @limit
             """, new { now, limit }), ct)).ToList();
@@ -123,10 +145,37 @@ public sealed class PayoutStore(Db db, IOptions<HubOptions> options, TimeProvide
     /// Applies an outcome only if the payout is still in the status it was read in and this hub's claim is still its own;
     /// clears the claim. False: another hub got there first — nothing else may happen then.
     /// </summary>
+    /// <remarks>A cancel request that arrived after the row was read (cancel_requested_at set, not seen) makes it due now.</remarks>
     public async Task<bool> ApplyAsync(DbConnection c, DbTransaction t, PayoutRow r, string readStatus) => await c.ExecuteAsync(
         """
         UPDATE payouts SET status = @Status, wallet_order_id = @WalletOrderId, error_code = @ErrorCode, error_message = @ErrorMessage,
-               checks = @Checks, next_check_at = @NextCheckAt, updated_at = @UpdatedAt, lease_until = NULL, leased_by = NULL
+               checks = @Checks, updated_at = @UpdatedAt, lease_until = NULL, leased_by = NULL,
+               confirmation_package = COALESCE(@ConfirmationPackage, confirmation_package),
+               next_check_at = CASE WHEN cancel_requested_at IS NOT NULL AND @cancelSeen = 0 AND @NextCheckAt IS NOT NULL THEN @UpdatedAt ELSE @NextCheckAt END
         WHERE id = @Id AND status = @readStatus AND leased_by = @Instance
-        """, new { r.Status, r.WalletOrderId, r.ErrorCode, r.ErrorMessage, r.Checks, r.NextCheckAt, r.UpdatedAt, r.Id, readStatus, Leases.Instance }, t) == 1;
+        """, new
+        {
+            r.Status, r.WalletOrderId, r.ErrorCode, r.ErrorMessage, r.Checks, r.NextCheckAt, r.UpdatedAt, r.ConfirmationPackage, r.Id, readStatus, Leases.Instance,
+            cancelSeen = r.CancelRequestedAt is null ? 0 : 1,
+        }, t) == 1;
+
+    /// <summary>
+    /// Records the merchant's request to cancel a payout still awaiting the payee, and makes it due now. False: it is not
+    /// (or no longer) awaiting the payee — the caller reads it again to answer.
+    /// </summary>
+    public async Task<bool> RequestCancelAsync(DbConnection c, DbTransaction t, string merchantId, string id, long now) => await c.ExecuteAsync(
+        """
+        UPDATE payouts SET cancel_requested_at = COALESCE(cancel_requested_at, @now), next_check_at = @now, updated_at = @now
+        WHERE id = @id AND merchant_id = @merchantId AND status = 'awaiting_confirmation'
+        """, new { id, merchantId, now }, t) == 1;
+
+    public Task<PayoutRow?> GetLockedAsync(DbConnection c, DbTransaction t, string merchantId, string id) =>
+        c.QuerySingleOrDefaultAsync<PayoutRow?>("SELECT * FROM payouts WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }, t);
+
+    /// <summary>A wallet's notification about this transfer: an open payout is checked on the next pass.</summary>
+    public Task<int> MakeDueAsync(string outBizNo, long now, CancellationToken ct) => db.WriteAsync((c, t) => c.ExecuteAsync(
+        """
+        UPDATE payouts SET next_check_at = @now
+        WHERE out_biz_no = @outBizNo AND status IN ('pending', 'processing', 'unknown', 'awaiting_confirmation', 'canceling')
+        """, new { outBizNo, now }, t), ct);
 }
