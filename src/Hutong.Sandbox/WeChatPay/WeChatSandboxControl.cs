@@ -80,6 +80,14 @@ public static class WeChatSandboxControl
             var bad => Results.BadRequest(new { code = bad.Error, message = bad.Message }),
         });
 
+        // The payee's WeChat opening a merchant transfer's confirmation page (wx.requestMerchantTransfer with package_info):
+        // confirm, decline, or let it lapse.
+        g.MapPost("/buyer/transfer", (BuyerTransferRequest r) => WeChatSandboxEndpoints.ActOnTransfer(state, notifier, r) switch
+        {
+            { Error: null } ok => Results.Ok(ok.Response),
+            var bad => Results.BadRequest(new { code = bad.Error, message = bad.Message }),
+        });
+
         // A stand-in for the WeChat app: a page that "scans" a code_url and pays with one button.
         g.MapGet("/buyer", (string? code_url) => Results.Content(BuyerPage(state, code_url, null), "text/html; charset=utf-8"));
         g.MapPost("/buyer", async (HttpRequest request) =>

@@ -41,6 +41,7 @@ public static partial class WeChatSandboxEndpoints
         MapProfitSharing(app, state);
         MapMicropay(app, state);
         MapInApp(app, state, notifier);
+        MapTransfers(app, state, notifier);
         WeChatSandboxControl.Map(app, state, notifier);
         return app;
     }

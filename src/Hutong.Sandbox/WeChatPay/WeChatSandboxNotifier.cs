@@ -61,6 +61,24 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
     }
 
     /// <summary>
+    /// MCHTRANSFER.BILL.FINISHED to the bill's notify_url once it ended (SUCCESS, FAIL, CANCELLED), encrypted and signed like a
+    /// payment notification (original_type mch_payment), on the same retry schedule. Faults: operation "notify", match the out_bill_no.
+    /// </summary>
+    public void NotifyTransfer(SandboxTransferBill bill)
+    {
+        var fault = bill.NotifyUrl is null ? null : state.Faults.Take("notify", bill.OutBillNo);
+        if (bill.NotifyUrl is null || fault?.Fault == SandboxFault.DropNotification)
+        {
+            return;
+        }
+
+        var id = Guid.NewGuid().ToString();
+        state.Notifications.Dispatch(bill.OutBillNo, id, bill.OutBillNo, () => DeliverAsync(bill.OutBillNo, bill.MchId, id, () =>
+            Build(bill.MchId, id, "MCHTRANSFER.BILL.FINISHED", "mch_payment", "商家转账单据终态通知", WeChatSandboxEndpoints.TransferNotificationJson(bill), bill.NotifyUrl, null),
+            _stop.Token), fault?.Delay ?? default);
+    }
+
+    /// <summary>
     /// Sends an already sent notification again, as WeChat's resends do: the same id and body, with fresh
     /// Wechatpay-Timestamp/Nonce headers and a signature over them (the merchant refuses a stale timestamp).
     /// </summary>
@@ -85,9 +103,13 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
         return Build(order, notificationId, "TRANSACTION.SUCCESS", "transaction", "支付成功", plaintext, order.NotifyUrl, forgedSignature);
     }
 
-    private HttpRequestMessage Build(SandboxOrder order, string notificationId, string eventType, string originalType, string summary, string plaintext, string url, string? forgedSignature)
+    private HttpRequestMessage Build(SandboxOrder order, string notificationId, string eventType, string originalType, string summary, string plaintext, string url, string? forgedSignature) =>
+        // A service provider decrypts its sub-merchants' notifications.
+        Build(order.SpMchId ?? order.MchId, notificationId, eventType, originalType, summary, plaintext, url, forgedSignature);
+
+    private HttpRequestMessage Build(string account, string notificationId, string eventType, string originalType, string summary, string plaintext, string url, string? forgedSignature)
     {
-        var merchant = state.Merchants[order.SpMchId ?? order.MchId]; // a service provider decrypts its sub-merchants' notifications
+        var merchant = state.Merchants[account];
         var nonce = WeChatSandboxEndpoints.RandomString(12);
         var body = JsonSerializer.Serialize(new
         {
@@ -139,14 +161,17 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
     /// completes once the first attempt has its answer. Each body sent is kept for a replay.
     /// </summary>
     private Task DeliverAsync(SandboxOrder order, string notificationId, Func<HttpRequestMessage> build, CancellationToken ct) =>
+        DeliverAsync(order.OutTradeNo, order.SpMchId ?? order.MchId, notificationId, build, ct);
+
+    private Task DeliverAsync(string outNo, string account, string notificationId, Func<HttpRequestMessage> build, CancellationToken ct) =>
         Resend.StartAsync(RetrySchedule, () => state.TimeScale, async (attempt, token) =>
         {
             int? status = null;
             try
             {
                 using var request = build();
-                state.Notifications.Record(new SentNotification(notificationId, order.OutTradeNo, request.RequestUri!.ToString(),
-                    await request.Content!.ReadAsStringAsync(token), "application/json; charset=utf-8", order.SpMchId ?? order.MchId));
+                state.Notifications.Record(new SentNotification(notificationId, outNo, request.RequestUri!.ToString(),
+                    await request.Content!.ReadAsStringAsync(token), "application/json; charset=utf-8", account));
                 using var response = await http.SendAsync(request, token);
                 status = (int)response.StatusCode;
             }
@@ -155,7 +180,7 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
                 // Counted as a failed delivery; the schedule goes on.
             }
 
-            state.NotificationLog.Enqueue(new NotificationAttempt(order.OutTradeNo, notificationId, attempt, status, DateTimeOffset.UtcNow));
+            state.NotificationLog.Enqueue(new NotificationAttempt(outNo, notificationId, attempt, status, DateTimeOffset.UtcNow));
             return status is 200 or 204;
         }, ct);
 }

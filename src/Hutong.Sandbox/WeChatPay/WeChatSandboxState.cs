@@ -127,7 +127,7 @@ public sealed class SandboxSplitReceiver
 public sealed record SandboxSplitReturn(string OutReturnNo, string ReturnId, string OutOrderNo, string ReturnMchId, long Amount, string Result);
 
 /// <summary>Everything the WeChat Pay sandbox remembers. Thread-safe; one lock per order for state changes.</summary>
-public sealed class WeChatSandboxState : IDisposable
+public sealed partial class WeChatSandboxState : IDisposable
 {
     public WeChatSandboxState()
     {
