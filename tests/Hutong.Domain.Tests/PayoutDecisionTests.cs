@@ -87,4 +87,45 @@ public class PayoutDecisionTests
         Assert.Equal(0, PayoutPostings.Reserved("mch_1", amount).Concat(PayoutPostings.Released("mch_1", amount))
             .Where(l => l.Account == Accounts.MerchantPayable("mch_1")).Sum(l => l.Amount));
     }
+
+    [Theory]
+    [InlineData(PayoutWalletAnswer.AwaitingConfirmation, false, PayoutState.AwaitingConfirmation)]
+    [InlineData(PayoutWalletAnswer.Canceling, true, PayoutState.Canceling)]
+    [InlineData(PayoutWalletAnswer.Canceled, true, PayoutState.Canceled)] // withdrawn at the merchant's request
+    [InlineData(PayoutWalletAnswer.Canceled, false, PayoutState.Failed)] // closed unconfirmed without one: the payee never took it
+    [InlineData(PayoutWalletAnswer.Succeeded, true, PayoutState.Succeeded)] // the payee accepted before the cancel reached the wallet
+    [InlineData(null, true, PayoutState.Unknown)]
+    public void A_wallet_answer_names_the_payouts_state_and_only_a_requested_cancel_is_canceled(PayoutWalletAnswer? answer, bool cancelRequested, PayoutState to) =>
+        Assert.Equal(to, PayoutDecisions.Answered(answer, cancelRequested));
+
+    [Theory]
+    [InlineData(PayoutState.AwaitingConfirmation, PayoutState.AwaitingConfirmation, false)]
+    [InlineData(PayoutState.Pending, PayoutState.AwaitingConfirmation, false)]
+    [InlineData(PayoutState.AwaitingConfirmation, PayoutState.Canceling, false)]
+    [InlineData(PayoutState.Canceling, PayoutState.Canceled, true)]
+    [InlineData(PayoutState.AwaitingConfirmation, PayoutState.Failed, true)]
+    [InlineData(PayoutState.AwaitingConfirmation, PayoutState.Succeeded, true)]
+    public void The_payees_confirmation_step_waits_open_and_ends_settled(PayoutState from, PayoutState to, bool settled)
+    {
+        var now = DateTimeOffset.FromUnixTimeSeconds(1_800_000_000);
+        var d = PayoutDecisions.Decide(new FollowUp<PayoutState>(from, 0, now), to, new FollowUpSchedule([TimeSpan.FromSeconds(5)], WhenExhausted.RepeatLast), now);
+        Assert.Equal(to, d.Next.Status);
+        Assert.Equal(settled, d.Settled);
+        Assert.Equal(settled, d.Next.NextCheckAt is null);
+        Assert.Equal(to == PayoutState.Canceled, d.Canceled);
+    }
+
+    [Fact]
+    public void A_canceled_payout_takes_no_answer_and_only_an_unconfirmed_one_can_be_canceled()
+    {
+        Assert.Throws<IllegalTransitionException>(() => PayoutDecisions.Decide(new FollowUp<PayoutState>(PayoutState.Canceled, 1, null), PayoutState.Succeeded,
+            new FollowUpSchedule([TimeSpan.FromSeconds(5)], WhenExhausted.RepeatLast), DateTimeOffset.UnixEpoch));
+        Assert.True(PayoutDecisions.Cancelable(PayoutState.AwaitingConfirmation));
+        Assert.All(new[] { PayoutState.Pending, PayoutState.Processing, PayoutState.Unknown, PayoutState.Succeeded, PayoutState.Failed, PayoutState.Canceled },
+            s => Assert.False(PayoutDecisions.Cancelable(s)));
+        Assert.Equal(PayoutCancelCall.Cancel, PayoutDecisions.CancelCall(PayoutState.AwaitingConfirmation));
+        Assert.Equal(PayoutCancelCall.Query, PayoutDecisions.CancelCall(PayoutState.Canceling)); // CANCELING: asked where it is, not cancelled again
+        Assert.Equal(PayoutCancelCall.Query, PayoutDecisions.CancelCall(PayoutState.Unknown));
+        Assert.Equal(PayoutCancelCall.None, PayoutDecisions.CancelCall(PayoutState.Processing));
+    }
 }

@@ -86,8 +86,11 @@ public sealed class WeChatPayOptions
     /// <summary>user_recv_perception: what the payee sees as the reason (one of the scene's allowed texts; null: the scene's default).</summary>
     public string? TransferUserRecvPerception { get; set; } = "劳务报酬";
 
-    /// <summary>transfer_scene_report_infos: info_type → info_content, as the scene requires (1005: 岗位类型, 报酬说明).</summary>
-    public Dictionary<string, string> TransferSceneReportInfos { get; set; } = new(StringComparer.Ordinal) { ["岗位类型"] = "合作伙伴", ["报酬说明"] = "佣金结算" };
+    /// <summary>
+    /// transfer_scene_report_infos: info_type → info_content, as the scene requires (1000: 活动名称, 奖励说明; 1005: 岗位类型,
+    /// 报酬说明). Empty with scene 1005: 岗位类型=合作伙伴, 报酬说明=佣金结算.
+    /// </summary>
+    public Dictionary<string, string> TransferSceneReportInfos { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>The app whose openids payouts go to (the payee's openid is per app); null: <see cref="AppId"/>.</summary>
     public string? TransferAppId { get; set; }

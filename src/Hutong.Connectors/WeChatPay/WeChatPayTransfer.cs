@@ -44,7 +44,10 @@ public sealed partial class WeChatPayConnector : IPayoutConnector, IPayoutCancel
             return PayoutCallResult.Rejected(new WalletError("NO_PLATFORM_KEY", "No platform key to encrypt the payee's name with."));
         }
 
-        var reports = _options.TransferSceneReportInfos.Select(kv => new WxTransferSceneReportInfo(kv.Key, kv.Value)).ToList();
+        var reports = (_options.TransferSceneReportInfos.Count > 0 || _options.TransferSceneId != "1005"
+                ? _options.TransferSceneReportInfos
+                : new Dictionary<string, string>(StringComparer.Ordinal) { ["岗位类型"] = "合作伙伴", ["报酬说明"] = "佣金结算" })
+            .Select(kv => new WxTransferSceneReportInfo(kv.Key, kv.Value)).ToList();
         var body = JsonSerializer.Serialize(new WxTransferBillRequest(
             ConfirmationAccount.AppId, request.OutBizNo, _options.TransferSceneId, request.Payee.Identity, name, request.Amount,
             Truncate(request.Title, TransferRemarkMaxChars), request.NotifyUrl, _options.TransferUserRecvPerception, reports.Count == 0 ? null : reports),

@@ -3,6 +3,10 @@
 -- withdrawn at the merchant's request (canceling while WeChat withdraws it, then canceled: the reservation goes back).
 -- cancel_requested_at: when the merchant asked to cancel (POST /v1/payouts/{id}/cancel); the worker then calls the
 -- wallet's cancel instead of a query. confirmation_package: package_info from the create answer (the query has none).
+-- contract step: the status CHECK only widens (three new values). The previous version writes only the old values,
+-- reads status as text in GET /v1/payouts, and its due query selects only the old open statuses, so it leaves the new
+-- ones to upgraded hubs. SQLite cannot alter a CHECK, so its table is rebuilt with every column kept (plus two nullable
+-- ones) in this migration's one transaction; nothing references payouts.
 -- dialect: postgres
 ALTER TABLE payouts DROP CONSTRAINT payouts_status_check;
 ALTER TABLE payouts ADD CONSTRAINT payouts_status_check
