@@ -100,6 +100,13 @@ public abstract class WeChatPayoutTests(HubFixture hub)
         Assert.Equal("1005", bill.SceneId);
         Assert.Null(bill.UserName); // below ¥2,000 and none given
 
+        using (var phone = new HttpClient { BaseAddress = new Uri(hub.Sandbox.BaseUrl) })
+        {
+            // The payee's page (what wx.requestMerchantTransfer opens) shows the transfer.
+            var page = await phone.GetStringAsync($"/sandbox/wechatpay/buyer/transfer?package_info={Uri.EscapeDataString(package)}");
+            Assert.Contains("¥200.00", page, StringComparison.Ordinal);
+        }
+
         Assert.True((await PayeeAsync(package, "confirm")).IsSuccessStatusCode);
         var done = await StatusAsync(m, id, "succeeded", "failed");
         Assert.Equal("succeeded", done.Str("status"));

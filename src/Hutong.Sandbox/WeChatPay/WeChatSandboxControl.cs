@@ -87,6 +87,13 @@ public static class WeChatSandboxControl
             { Error: null } ok => Results.Ok(ok.Response),
             var bad => Results.BadRequest(new { code = bad.Error, message = bad.Message }),
         });
+        g.MapGet("/buyer/transfer", (string? package_info) => Results.Content(TransferPage(state, package_info, null), "text/html; charset=utf-8"));
+        g.MapPost("/buyer/transfer/form", async (HttpRequest request) =>
+        {
+            var form = await request.ReadFormAsync();
+            var result = WeChatSandboxEndpoints.ActOnTransfer(state, notifier, new BuyerTransferRequest(form["package_info"].ToString(), form["action"].ToString()));
+            return Results.Content(TransferPage(state, form["package_info"], result.Error is null ? "已处理 Done" : $"失败 {result.Message}"), "text/html; charset=utf-8");
+        }).DisableAntiforgery();
 
         // A stand-in for the WeChat app: a page that "scans" a code_url and pays with one button.
         g.MapGet("/buyer", (string? code_url) => Results.Content(BuyerPage(state, code_url, null), "text/html; charset=utf-8"));
@@ -142,6 +149,27 @@ public static class WeChatSandboxControl
 
         notifier.NotifySuccess(order);
         return (new BuyerPayResponse(order.OutTradeNo, order.TradeState, order.TransactionId), null, null);
+    }
+
+    /// <summary>The payee's confirmation page (what wx.requestMerchantTransfer opens): accept or decline a merchant transfer.</summary>
+    private static string TransferPage(WeChatSandboxState state, string? packageInfo, string? message)
+    {
+        var bill = packageInfo is null ? null : state.TransfersByPackage.GetValueOrDefault(packageInfo);
+        var e = (string? s) => WebUtility.HtmlEncode(s ?? string.Empty);
+        var waiting = bill?.State == "WAIT_USER_CONFIRM";
+        var amount = bill is null ? string.Empty : $"¥{bill.Amount / 100}.{bill.Amount % 100:00}";
+        return $"""
+            <!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+            <title>WeChat Pay sandbox payee</title></head>
+            <body><h1>确认收款 · Sandbox payee</h1>
+            <p role="status" id="result">{e(message)}</p>
+            <p id="bill">{(bill is null ? "" : $"{e(bill.Remark)} — <strong>{amount}</strong> ({e(bill.State)})")}</p>
+            <form method="post" action="/sandbox/wechatpay/buyer/transfer/form">
+              <input type="hidden" name="package_info" value="{e(packageInfo)}">
+              <button type="submit" name="action" value="confirm"{(waiting ? string.Empty : " disabled")}>确认收款 Accept</button>
+              <button type="submit" name="action" value="decline"{(waiting ? string.Empty : " disabled")}>拒绝 Decline</button>
+            </form></body></html>
+            """;
     }
 
     private static string BuyerPage(WeChatSandboxState state, string? codeUrl, string? message)
