@@ -28,7 +28,8 @@ public class FeatureDirectionTests
         ["Features.Refunds"],                                             // owns IRefundSplitReturns
         ["Features.ProfitSharing"],                                       // implements the contracts above
         ["Features.Checkout"],                                            // the buyer's pages and their UI kit
-        ["Features.FriendPay", "Features.Links", "Features.Hosts", "Features.Reconciliation", "Features.Webhooks", "Features.Payouts"],
+        ["Features.Payouts"],                                             // owns IPayoutSettlement (host statements follow their payouts)
+        ["Features.FriendPay", "Features.Links", "Features.Hosts", "Features.Reconciliation", "Features.Webhooks"],
         ["Features.Notifications", "Features.Demo"],                      // edges: wallets calling in, the demo shop
     ];
 

@@ -50,11 +50,20 @@ public sealed record HostContract(string Id, string HostId, DateOnly Start, Host
 }
 
 /// <summary>One host's month: what the contract owes, the true-up, the tax withheld and what is paid out (fen).</summary>
+/// <param name="CarriedIn">Clawbacks carried into this statement (zero or negative): earlier months' pay taken back because of
+/// refunds after they closed, and an earlier statement's negative rest. Tax is withheld on <see cref="Gross"/>.</param>
 public sealed record HostStatement(
     string ContractId, int Year, int Month, int ActiveDays, int DaysInMonth, long AttributedSales, long Guarantee, long Share,
-    long Payable, long GuaranteeAdvanced, long TrueUp, LabourTax Tax)
+    long Payable, long GuaranteeAdvanced, long TrueUp, LabourTax Tax, long CarriedIn = 0)
 {
-    public long NetPayout => Tax.Net;
+    /// <summary>The month's pay with the clawbacks carried in: what tax is withheld on and what the ledger posts (when positive).</summary>
+    public long Gross => checked(Payable + CarriedIn);
+
+    /// <summary>What is paid out to the host: never negative.</summary>
+    public long NetPayout => Math.Max(0, Tax.Net);
+
+    /// <summary>What the host still owes when the clawbacks exceed this month's pay (zero or negative): carried into the next statement.</summary>
+    public long CarryOut => Math.Min(0, Tax.Net);
 }
 
 public static class HostSettlement
@@ -84,5 +93,34 @@ public static class HostSettlement
         var advanced = c.Model == HostPayModel.RevenueShare ? 0 : guarantee;
         return new HostStatement(c.Id, year, month, activeDays, daysInMonth, sales, guarantee, share, payable, advanced, checked(payable - advanced),
             IncomeTax.WithholdingOnLabour(payable));
+    }
+
+    /// <summary>
+    /// A statement with clawbacks carried into it (<paramref name="carriedIn"/> ≤ 0): tax is withheld on the month's pay less
+    /// the clawbacks; when they exceed it, nothing is paid and the rest (<see cref="HostStatement.CarryOut"/>) goes on to the
+    /// next statement. Tax withheld on the earlier month is not given back here (that is the annual reconciliation's).
+    /// </summary>
+    public static HostStatement Carry(HostStatement s, long carriedIn)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(carriedIn, 0);
+        var gross = checked(s.Payable + carriedIn);
+        return s with { CarriedIn = carriedIn, Tax = IncomeTax.WithholdingOnLabour(gross) };
+    }
+
+    /// <summary>
+    /// What a closed month's pay changes by (zero or negative) now that its attributed sales are <paramref name="salesNow"/>
+    /// instead of the <paramref name="settledSales"/> it was settled on (a refund after the month closed). Sales only go
+    /// down after a month closes (refunds); a rise is not paid here (it is a payment the statement did not count: zero).
+    /// </summary>
+    public static long Clawback(HostContract c, int year, int month, long settledSales, long salesNow)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        if (salesNow >= settledSales)
+        {
+            return 0;
+        }
+
+        return checked(Monthly(c, year, month, salesNow).Payable - Monthly(c, year, month, settledSales).Payable);
     }
 }

@@ -18,6 +18,18 @@ public static class HostEndpoints
             })
             .Accepts<CreateHostRequest>("application/json").Produces<HostDto>(201).ProducesProblem(400).ProducesProblem(409)
             .WithSummary("Register a livestream host and the live room whose sales are theirs (payments' metadata.live_room).").WithTags("Hosts");
+        g.MapPost("/hosts/{id}/payout_account", async (HttpContext ctx, HostService svc, string id) =>
+            {
+                if (!Ids.HasPrefix(id, Ids.Host))
+                {
+                    return Failure.NotFound("host").ToApiResult();
+                }
+
+                var (body, problem) = await RequestBody.ReadAsync<HostPayoutAccountRequest>(ctx.Request);
+                return problem ?? await svc.SetPayoutAccountAsync(MerchantContext.Of(ctx).MerchantId, id, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
+            })
+            .Accepts<HostPayoutAccountRequest>("application/json").Produces<HostDto>().ProducesProblem(400).ProducesProblem(404)
+            .WithSummary("Set where the host's statements are paid: wallet (alipay), type (ALIPAY_USER_ID or ALIPAY_LOGON_ID), identity and real name.").WithTags("Hosts");
         g.MapPost("/host_contracts", async (HttpContext ctx, HostService svc) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateHostContractRequest>(ctx.Request);
@@ -44,6 +56,6 @@ public static class HostEndpoints
         g.MapPost("/host_contracts/{id}/statements/{month}/pay", (HttpContext ctx, HostService svc, HostContractId id, string month) =>
                 svc.PayStatementAsync(MerchantContext.Of(ctx).MerchantId, id.Value, month, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult())
             .MalformedIdsAnswerAs("host_statement") // the statement (contract and month) is what is unknown
-            .Produces<HostStatementDto>().ProducesProblem(404).ProducesProblem(409).WithSummary("Record the net pay as paid out (posted to the ledger).").WithTags("Host statements");
+            .Produces<HostStatementDto>().ProducesProblem(404).ProducesProblem(409).WithSummary("Pay the statement's net pay to the host's payout account through a payout; the statement is paying until the payout settles (paid, or payable again if it failed).").WithTags("Host statements");
     }
 }

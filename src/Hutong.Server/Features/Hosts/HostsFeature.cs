@@ -8,6 +8,8 @@ public static class HostsFeature
     public static IServiceCollection AddHosts(this IServiceCollection s)
     {
         s.AddSingleton<HostService>();
+        s.AddSingleton<HostStatementPayouts>();
+        s.AddSingleton<Payouts.IPayoutSettlement>(sp => sp.GetRequiredService<HostStatementPayouts>());
         return s;
     }
 

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Hutong.Connectors.Abstractions;
@@ -30,8 +31,21 @@ public sealed record PayoutPayeeRequest(string? Type, string? Identity, string? 
 /// queries first — <see cref="SendOnce"/>), and followed to succeeded (the reservation leaves with the money) or failed
 /// (it goes back). Each state change commits with its payout.* event; several hubs may share the database.
 /// </summary>
+/// <summary>
+/// Something a payout was made for (a host statement): told, in the transaction that settles the payout, that it
+/// succeeded or failed, so its own state and events commit with the payout's.
+/// </summary>
+public interface IPayoutSettlement
+{
+    /// <summary>Whether this settlement follows <paramref name="payout"/> (e.g. it carries a host statement id).</summary>
+    bool Follows(PayoutRow payout);
+
+    Task SettledAsync(DbConnection c, DbTransaction t, PayoutRow payout, bool succeeded, DateTimeOffset now);
+}
+
 public sealed partial class PayoutService(
-    Db db, PayoutStore payouts, LedgerStore ledger, WalletRegistry wallets, IOptions<HubOptions> options, TimeProvider time, ILogger<PayoutService> log)
+    Db db, PayoutStore payouts, LedgerStore ledger, WalletRegistry wallets, IOptions<HubOptions> options, TimeProvider time, ILogger<PayoutService> log,
+    IEnumerable<IPayoutSettlement> settlements)
 {
     private readonly SemaphoreSlim _pass = new(1, 1);
 
@@ -45,6 +59,38 @@ public sealed partial class PayoutService(
             return Failure.Invalid("Idempotency-Key", "POST /v1/payouts needs an Idempotency-Key header.");
         }
 
+        var result = await db.WriteAsync<Outcome<PayoutDto>>(async (c, t) =>
+        {
+            var reserved = await ReserveAsync(c, t, merchantId, r, null, ct);
+            if (reserved.Failure is { } refused)
+            {
+                return refused;
+            }
+
+            var created = Outcome.Created(PayoutDto.Of(reserved.Value!));
+            await idem.CompleteAsync(c, t, created);
+            return created;
+        }, ct);
+        Kick(result.Succeeded);
+        return result;
+    }
+
+    /// <summary>Starts a pass of the payout job now, when payouts are sent at once (Payouts:SendImmediately) and one was just made.</summary>
+    public void Kick(bool created)
+    {
+        if (created && options.Value.Payouts.SendImmediately)
+        {
+            _ = Task.Run(() => RunDueAsync(CancellationToken.None), CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Checks a payout against the limits and the merchant's available balance and, when admitted, records it, reserves
+    /// its amount in the ledger and adds payout.created — all in the caller's transaction. A refusal writes nothing.
+    /// </summary>
+    /// <param name="hostStatementId">The host statement this payout pays, if any (<see cref="IPayoutSettlement"/>).</param>
+    public async Task<Outcome<PayoutRow>> ReserveAsync(DbConnection c, DbTransaction t, string merchantId, CreatePayoutRequest r, string? hostStatementId, CancellationToken ct)
+    {
         var errors = Validate(r);
         if (errors.Count > 0)
         {
@@ -65,7 +111,6 @@ public sealed partial class PayoutService(
         var limits = new PayoutLimits(opts.MaxPerPayout, opts.MaxPerPayeeDaily, opts.MaxPerMerchantDaily);
         var currency = r.Currency ?? "CNY";
         var dayStart = new DateTimeOffset(now.ToOffset(China).Date, China).ToUnixTimeMilliseconds();
-        var result = await db.WriteAsync<Outcome<PayoutDto>>(async (c, t) =>
         {
             // The balance first (it takes the ledger's lock), then today's payouts: both as of this transaction, which reserves.
             var available = await ledger.AvailableLockedAsync(c, t, merchantId, currency);
@@ -93,23 +138,17 @@ public sealed partial class PayoutService(
                 NextCheckAt = now.ToUnixTimeMilliseconds(),
                 CreatedAt = now.ToUnixTimeMilliseconds(),
                 UpdatedAt = now.ToUnixTimeMilliseconds(),
+                HostStatementId = hostStatementId,
             };
             await payouts.InsertAsync(c, t, row);
             Posted(await ledger.AppendAsync(c, t, "payout_reserved", row.Id, merchantId, PayoutPostings.Reserved(merchantId, new Money(row.Amount, Currency.Parse(currency))), now), row);
             await Outbox.AddAsync(c, t, merchantId, "payout.created", PayoutDto.Of(row), now);
-            var created = Outcome.Created(PayoutDto.Of(row));
-            await idem.CompleteAsync(c, t, created);
-            return created;
-        }, ct);
-        if (result.Succeeded && opts.SendImmediately)
-        {
-            _ = Task.Run(() => RunDueAsync(CancellationToken.None), CancellationToken.None);
+            return Outcome.Created(row);
         }
-
-        return result;
     }
 
-    private static Dictionary<string, string[]> Validate(CreatePayoutRequest r)
+    /// <summary>The request's field errors (empty: valid), keyed by the field's name in the request.</summary>
+    public static Dictionary<string, string[]> Validate(CreatePayoutRequest r)
     {
         var errors = new Dictionary<string, string[]>();
         void Add(string k, string m) => errors[k] = [m];
@@ -386,6 +425,10 @@ public sealed partial class PayoutService(
             }
 
             await Outbox.AddAsync(c, t, payout.MerchantId, "payout." + payout.Status, PayoutDto.Of(payout), now);
+            foreach (var s in settlements.Where(s => s.Follows(payout)))
+            {
+                await s.SettledAsync(c, t, payout, decision.Succeeded, now);
+            }
         }, ct);
     }
 

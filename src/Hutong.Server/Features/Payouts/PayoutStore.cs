@@ -64,6 +64,9 @@ public sealed class PayoutRow
 
     /// <summary>When the merchant asked to cancel it (POST /v1/payouts/{id}/cancel): the wallet is then asked to withdraw it.</summary>
     public long? CancelRequestedAt { get; set; }
+
+    /// <summary>The host statement this payout pays (POST …/statements/{month}/pay), if any: it follows the payout's outcome.</summary>
+    public string? HostStatementId { get; set; }
 }
 
 /// <summary>What a merchant's app passes to WeChat's wx.requestMerchantTransfer (mchId, appId, package) so the payee can accept.</summary>
@@ -103,9 +106,9 @@ public sealed class PayoutStore(Db db, IOptions<HubOptions> options, TimeProvide
     public Task InsertAsync(DbConnection c, DbTransaction t, PayoutRow r) => c.ExecuteAsync(
         """
         INSERT INTO payouts (id, merchant_id, wallet, amount, currency, payee_type, payee_identity, payee_name, description, metadata,
-                             out_biz_no, status, checks, next_check_at, created_at, updated_at)
+                             out_biz_no, status, checks, next_check_at, created_at, updated_at, host_statement_id)
         VALUES (@Id, @MerchantId, @Wallet, @Amount, @Currency, @PayeeType, @PayeeIdentity, @PayeeName, @Description, @Metadata,
-                @OutBizNo, @Status, 0, @NextCheckAt, @CreatedAt, @UpdatedAt)
+                @OutBizNo, @Status, 0, @NextCheckAt, @CreatedAt, @UpdatedAt, @HostStatementId)
         """, r, t);
 
     /// <summary>What the merchant sent or is sending since <paramref name="since"/> (failed payouts gave theirs back): in all, and to this payee.</summary>
