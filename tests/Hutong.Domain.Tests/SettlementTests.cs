@@ -98,4 +98,36 @@ public class HostContractTests
         Assert.Equal(14, exitMid.ActiveDays);
         Assert.Equal(225_806, exitMid.Guarantee); // 5,000 × 14/31 = 2,258.06
     }
+
+    [Fact]
+    public void A_refund_after_a_closed_month_claws_back_the_pay_it_changes_and_nothing_else()
+    {
+        var share = Contract(HostPayModel.RevenueShare, new DateOnly(2026, 1, 1)); // 10 %
+        Assert.Equal(-50_000, HostSettlement.Clawback(share, 2026, 2, 1_000_000, 500_000)); // 100.00 → 50.00
+        Assert.Equal(0, HostSettlement.Clawback(share, 2026, 2, 1_000_000, 1_000_000));
+        Assert.Equal(0, HostSettlement.Clawback(share, 2026, 2, 1_000_000, 1_200_000)); // sales never rise after a close: nothing paid here
+
+        // Greater of: the guarantee (5,000) stays above the share either way, so the refund takes nothing back.
+        var greater = Contract(HostPayModel.GreaterOf, new DateOnly(2026, 1, 1));
+        Assert.Equal(0, HostSettlement.Clawback(greater, 2026, 2, 3_000_000, 1_000_000));
+        // A busy month's true-up shrinks to the guarantee, no further: 30,000 share → 5,000 guarantee.
+        Assert.Equal(-2_500_000, HostSettlement.Clawback(greater, 2026, 3, 30_000_000, 0));
+    }
+
+    [Fact]
+    public void Clawbacks_carried_into_a_statement_lower_its_pay_and_tax_and_a_rest_goes_on()
+    {
+        var c = Contract(HostPayModel.RevenueShare, new DateOnly(2026, 1, 1));
+        var month = HostSettlement.Monthly(c, 2026, 3, 2_000_000); // 200.00
+        var after = HostSettlement.Carry(month, -50_000);
+        Assert.Equal((200_000L, -50_000L, 150_000L), (after.Payable, after.CarriedIn, after.Gross));
+        Assert.Equal(14_000, after.Tax.Tax); // (1,500 − 800) × 20 %
+        Assert.Equal(136_000, after.NetPayout);
+        Assert.Equal(0, after.CarryOut);
+
+        var exceeded = HostSettlement.Carry(month, -300_000);
+        Assert.Equal((0L, 0L, -100_000L), (exceeded.NetPayout, exceeded.Tax.Tax, exceeded.CarryOut));
+        Assert.Equal(month, HostSettlement.Carry(month, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => HostSettlement.Carry(month, 1));
+    }
 }
