@@ -10,7 +10,7 @@ ALTER TABLE hosts ADD COLUMN payout_identity_type TEXT;
 ALTER TABLE hosts ADD COLUMN payout_identity TEXT;
 ALTER TABLE hosts ADD COLUMN payout_name TEXT;
 
-ALTER TABLE host_statements ADD COLUMN status TEXT NOT NULL DEFAULT 'payable' CHECK (status IN ('payable', 'paying', 'paid'));
+ALTER TABLE host_statements ADD COLUMN status TEXT NOT NULL DEFAULT 'payable'; -- payable, paying, paid (HostStatementState; no CHECK: an added CHECK waits a release)
 ALTER TABLE host_statements ADD COLUMN payout_id TEXT;
 ALTER TABLE host_statements ADD COLUMN settled_sales BIGINT;
 ALTER TABLE host_statements ADD COLUMN carried_in BIGINT NOT NULL DEFAULT 0;
