@@ -249,6 +249,47 @@ public abstract class ProfitSharingTests(HubFixture hub)
         Assert.Equal(0, await BalanceAsync($"merchant_payable:{merchantId}")); // all back to the buyer; nothing owed either way
         await LedgerHoldsAsync();
     }
+
+    [Fact]
+    public async Task Split_receivers_are_listed_a_page_at_a_time_newest_first()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var r = await m.PostAsync("/v1/split_receivers", new { wallet = "wechatpay", role = "agency", type = "personal", account = "o-page-" + Guid.NewGuid().ToString("N")[..12] });
+            Assert.True(r.Status == HttpStatusCode.Created, r.ToString());
+            ids.Add(r.Str("id"));
+        }
+
+        var seen = new List<string>();
+        string? cursor = null;
+        for (var page = 0; page < 10; page++) // bounded: 5 receivers in pages of 2 is 3 pages
+        {
+            var list = await m.GetAsync("/v1/split_receivers?limit=2" + (cursor is null ? string.Empty : "&starting_after=" + cursor));
+            Assert.True(list.Status == HttpStatusCode.OK, list.ToString());
+            var data = list.Json.GetProperty("data").EnumerateArray().Select(d => d.GetProperty("id").GetString()!).ToList();
+            Assert.True(data.Count <= 2);
+            seen.AddRange(data);
+            if (!list.Json.GetProperty("has_more").GetBoolean())
+            {
+                break;
+            }
+
+            cursor = list.Json.GetProperty("next_cursor").GetString();
+        }
+
+        Assert.Equal(Enumerable.Reverse(ids).ToList(), seen);
+        Assert.Equal(5, (await m.GetAsync("/v1/split_receivers?limit=100")).Json.GetProperty("data").GetArrayLength());
+        foreach (var bad in new[] { "limit=0", "limit=101", "limit=-1", "starting_after=pay_123", "limit=abc" })
+        {
+            var refused = await m.GetAsync("/v1/split_receivers?" + bad);
+            Assert.True(refused.Status == HttpStatusCode.BadRequest, $"{bad}: {refused}");
+        }
+
+        Assert.Equal("limit", (await m.GetAsync("/v1/split_receivers?limit=101")).Str("param"));
+        Assert.Equal("starting_after", (await m.GetAsync("/v1/split_receivers?starting_after=pay_123")).Str("param"));
+    }
 }
 
 [Collection("sqlite")]

@@ -19,8 +19,10 @@ public static class ProfitSharingEndpoints
             .Accepts<CreateReceiverRequest>("application/json")
             .Produces<SplitReceiverDto>(201).ProducesProblem(400)
             .WithSummary("Register a receiver (platform, host or agency) at one wallet; the hub adds it at the wallet before its first split.").WithTags("Split receivers");
-        g.MapGet("/split_receivers", (HttpContext ctx, SplitReceiverService svc) => svc.ListReceiversAsync(MerchantContext.Of(ctx).MerchantId, ctx.RequestAborted).ToApiResult())
-            .WithSummary("The merchant's split receivers.").WithTags("Split receivers");
+        g.MapGet("/split_receivers", (HttpContext ctx, SplitReceiverService svc, int? limit, string? starting_after) =>
+                svc.ListReceiversAsync(MerchantContext.Of(ctx).MerchantId, limit, starting_after, ctx.RequestAborted).ToApiResult())
+            .Produces<SplitReceiverList>().ProducesProblem(400)
+            .WithSummary("The merchant's split receivers, newest first, with cursor pagination (starting_after, limit ≤ 100, default 10).").WithTags("Split receivers");
         g.MapPost("/payments/{id}/splits", async (HttpContext ctx, SplitService svc, PaymentId id) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateSplitRequest>(ctx.Request);

@@ -31,3 +31,6 @@ public sealed record SplitReturnDto(string Id, string Object, string Payment, st
 {
     public static SplitReturnDto Of(SplitReturnRow r) => new(r.Id, "split_return", r.PaymentId, r.RefundId, r.SplitId, r.ReceiverId, r.Amount, r.Mode, r.Status);
 }
+
+/// <summary>A page of split receivers (GET /v1/split_receivers): next_cursor is the starting_after of the next page.</summary>
+public sealed record SplitReceiverList(string Object, IReadOnlyList<SplitReceiverDto> Data, bool HasMore, string? NextCursor);

@@ -81,6 +81,22 @@ public sealed class SplitReceiverService(Db db, SplitStore store, WalletRegistry
         return result;
     }
 
-    public async Task<Outcome<object>> ListReceiversAsync(string merchantId, CancellationToken ct) =>
-        Outcome.Ok<object>(new { @object = "list", data = (await store.ReceiversAsync(merchantId, null, ct)).Select(SplitReceiverDto.Of).ToList() });
+    /// <summary>The merchant's receivers, newest first, a page at a time (limit 1–100, default 10; starting_after a receiver id).</summary>
+    public async Task<Outcome<SplitReceiverList>> ListReceiversAsync(string merchantId, int? limit, string? startingAfter, CancellationToken ct)
+    {
+        var take = limit ?? 10;
+        if (take is < 1 or > 100)
+        {
+            return Failure.Invalid("limit", "limit must be between 1 and 100.");
+        }
+
+        if (startingAfter is not null && (!Ids.HasPrefix(startingAfter, SplitStore.ReceiverPrefix) || startingAfter.Length > 64))
+        {
+            return Failure.Invalid("starting_after", "starting_after must be a split receiver id (rcv_...).");
+        }
+
+        var (rows, hasMore) = await store.ReceiversPageAsync(merchantId, take, startingAfter, ct);
+        var data = rows.Select(SplitReceiverDto.Of).ToList();
+        return Outcome.Ok(new SplitReceiverList("list", data, hasMore, hasMore ? data[^1].Id : null));
+    }
 }

@@ -159,6 +159,17 @@ public sealed class SplitStore(Db db, IOptions<HubOptions> options, TimeProvider
         return (await db.ReadAsync(c => c.QueryAsync<SplitReceiverRow>(sql, new { merchantId, list }), ct)).ToList();
     }
 
+    /// <summary>A page of the merchant's receivers, newest first (ids are UUIDv7: time-ordered), and whether more follow.</summary>
+    public async Task<(IReadOnlyList<SplitReceiverRow> Rows, bool HasMore)> ReceiversPageAsync(string merchantId, int limit, string? startingAfter, CancellationToken ct)
+    {
+        var sql = "SELECT * FROM split_receivers WHERE merchant_id = @merchantId"
+            + (startingAfter is null ? string.Empty : " AND id < @startingAfter")
+            + " ORDER BY id DESC LIMIT @take";
+        var rows = (await db.ReadAsync(c => c.QueryAsync<SplitReceiverRow>(sql, new { merchantId, startingAfter, take = limit + 1 }), ct)).ToList();
+        var hasMore = rows.Count > limit;
+        return (hasMore ? rows.Take(limit).ToList() : rows, hasMore);
+    }
+
     public async Task<SplitReceiverRow> InsertReceiverAsync(SplitReceiverRow row, CancellationToken ct)
     {
         await db.WriteAsync((c, t) => c.ExecuteAsync(

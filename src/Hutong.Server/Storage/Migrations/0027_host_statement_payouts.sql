@@ -20,3 +20,4 @@ UPDATE host_statements SET status = 'paid' WHERE paid_at IS NOT NULL;
 
 ALTER TABLE payouts ADD COLUMN host_statement_id TEXT;
 CREATE INDEX ix_payouts_host_statement ON payouts (host_statement_id);
+CREATE INDEX ix_split_receivers_merchant_id ON split_receivers (merchant_id, id); -- GET /v1/split_receivers pages newest first
