@@ -290,6 +290,52 @@ public abstract class ProfitSharingTests(HubFixture hub)
         Assert.Equal("limit", (await m.GetAsync("/v1/split_receivers?limit=101")).Str("param"));
         Assert.Equal("starting_after", (await m.GetAsync("/v1/split_receivers?starting_after=pay_123")).Str("param"));
     }
+
+    [Fact]
+    public async Task WeChat_profit_sharing_notifications_are_verified_applied_once_and_never_move_a_split_back()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var platform = await ReceiverAsync(m, "wechatpay", "platform", "merchant", Account(), "互通平台科技有限公司");
+        var id = await SplitPaymentAsync(m, 10_000, new { splits = new[] { new { receiver = platform, ratio_bps = 1_000 } } });
+        // Each PROFITSHARING.SUCCESS for this payment's split is sent twice, under two notification ids.
+        hub.Sandbox.WeChat.Faults.Inject("profitsharing_notify", Hutong.Sandbox.SandboxFault.DuplicateNotification, 1, match: id);
+        await PayWeChatAsync(m, id);
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM splits WHERE payment_id = @id AND status = 'succeeded'", new { id }), n => n == 1, what: "the split succeeds");
+        var outOrderNo = await hub.Db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT out_order_no FROM splits WHERE payment_id = @id", new { id }), default);
+        var sent = hub.Sandbox.WeChat.ProfitSharingNotifications.Where(n => n.OutOrderNo == outOrderNo).ToList();
+        Assert.Equal(2, sent.Count);
+        Assert.All(sent, n => Assert.Equal("PROFITSHARING.SUCCESS", n.EventType));
+        // Both copies verified (signature, AES-GCM resource), recorded and processed.
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM wallet_notifications WHERE event_type = 'PROFITSHARING.SUCCESS' AND body LIKE @like AND processed_at IS NOT NULL",
+            new { like = "%" }), n => n >= 2, what: "the notices are processed");
+        foreach (var n in sent)
+        {
+            Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM wallet_notifications WHERE id = @nid AND processed_at IS NOT NULL", new { nid = "wechatpay:" + n.Id }));
+        }
+
+        var before = await hub.Db.ReadAsync(c => c.QuerySingleAsync<(string Status, long UpdatedAt)>("SELECT status, updated_at FROM splits WHERE payment_id = @id", new { id }), default);
+        var events = await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE merchant_id = @merchantId", new { merchantId });
+        // The same notice again (WeChat's resend: same id, fresh signature): acknowledged, changes nothing, emits nothing.
+        var replayed = await hub.Sandbox.WeChatNotifier.ReplayAsync(sent[0].Id, default);
+        Assert.True(replayed!.HttpStatus is 200 or 204, $"{replayed.HttpStatus}"); // acknowledged
+        await Task.Delay(300);
+        Assert.Equal(before, await hub.Db.ReadAsync(c => c.QuerySingleAsync<(string Status, long UpdatedAt)>("SELECT status, updated_at FROM splits WHERE payment_id = @id", new { id }), default));
+        Assert.Equal(events, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE merchant_id = @merchantId", new { merchantId }));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'split.succeeded' AND merchant_id = @merchantId", new { merchantId }));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'split' AND merchant_id = @merchantId", new { merchantId }));
+
+        // A refund takes the merchant receiver's share back by a return order: WeChat sends PROFITSHARING.RETURN, which is
+        // applied through the same query — the split stays succeeded (never back), the return counted once.
+        Assert.Equal(HttpStatusCode.Created, (await m.PostAsync($"/v1/payments/{id}/refunds", new { amount = 5_000 })).Status);
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM split_returns WHERE payment_id = @id AND status = 'succeeded'", new { id }), n => n == 1, what: "the return");
+        await hub.EventuallyAsync(() => Task.FromResult((long)hub.Sandbox.WeChat.ProfitSharingNotifications.Count(n => n.OutOrderNo == outOrderNo && n.EventType == "PROFITSHARING.RETURN")),
+            n => n == 1, what: "the return notice is sent");
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM wallet_notifications WHERE event_type = 'PROFITSHARING.RETURN' AND processed_at IS NOT NULL AND id = @nid",
+            new { nid = "wechatpay:" + hub.Sandbox.WeChat.ProfitSharingNotifications.Single(n => n.OutOrderNo == outOrderNo && n.EventType == "PROFITSHARING.RETURN").Id }), n => n == 1, what: "the return notice is processed");
+        Assert.Equal("succeeded", await hub.Db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT status FROM splits WHERE payment_id = @id", new { id }), default));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'split_returned' AND merchant_id = @merchantId", new { merchantId }));
+        await LedgerHoldsAsync();
+    }
 }
 
 [Collection("sqlite")]

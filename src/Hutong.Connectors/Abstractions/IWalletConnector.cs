@@ -164,10 +164,14 @@ public sealed record RefundResult(WalletCallOutcome Outcome, RefundStatus? Statu
     public static RefundResult Unknown(string reason) => new(WalletCallOutcome.Unknown, null, null, null, new WalletError("UNKNOWN", reason));
 }
 
+/// <summary>A profit-sharing notification (WeChat PROFITSHARING.SUCCESS / PROFITSHARING.RETURN): the split it is about, by out_order_no.</summary>
+public sealed record SplitNotice(string OutOrderNo, bool Returned);
+
 /// <summary>Outcome of verifying an inbound wallet notification; a refund notification carries <see cref="Refund"/> instead of a transaction.</summary>
 /// <param name="PayoutOutBizNo">A payout's result notification (WeChat Pay MCHTRANSFER.BILL.FINISHED): the transfer's out_bill_no, settled by a query.</param>
+/// <param name="Split">A profit-sharing notification (WeChat PROFITSHARING.*): the split it is about, settled by a query.</param>
 public sealed record NotificationResult(bool Verified, string? RejectReason, string? NotificationId, string? EventType, WalletTransaction? Transaction, RefundNotice? Refund = null,
-    string? PayoutOutBizNo = null)
+    string? PayoutOutBizNo = null, SplitNotice? Split = null)
 {
     public static NotificationResult Reject(string reason) => new(false, reason, null, null, null);
 }

@@ -159,6 +159,11 @@ public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, by
             return new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, null, null, bill.OutBillNo);
         }
 
+        if (verified.Envelope.EventType?.StartsWith("PROFITSHARING.", StringComparison.Ordinal) == true)
+        {
+            return ProfitSharing(verified);
+        }
+
         if (verified.Envelope.EventType is null || !verified.Envelope.EventType.StartsWith("TRANSACTION.", StringComparison.Ordinal))
         {
             return new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, null);
@@ -186,6 +191,44 @@ public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, by
         }
 
         return new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, ToWalletTransaction(tx));
+    }
+
+    /// <summary>
+    /// 分账动账通知 (PROFITSHARING.SUCCESS / PROFITSHARING.RETURN): the decrypted resource names the split by out_order_no
+    /// (with order_id, transaction_id, one receiver {type, account, amount, description} and success_time) and the
+    /// account as mchid, or sp_mchid + sub_mchid for a service provider. Source: the published notification formats,
+    /// https://pay.weixin.qq.com/docs/merchant/apis/profit-sharing/notice-division.html, as transcribed in
+    /// TheNorthMemory/wechatpay.js.org webhook/v3/PROFITSHARING.SUCCESS.md and PROFITSHARING.RETURN.md. Only the split's
+    /// number is taken: its outcome is re-queried (a notification never moves a split by itself).
+    /// </summary>
+    private NotificationResult ProfitSharing(WeChatPayVerifiedNotification verified)
+    {
+        string? outOrderNo, mch, sp, sub;
+        try
+        {
+            using var doc = JsonDocument.Parse(verified.Plaintext);
+            var root = doc.RootElement;
+            string? Str(string name) => root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            (outOrderNo, mch, sp, sub) = (Str("out_order_no"), Str("mchid"), Str("sp_mchid"), Str("sub_mchid"));
+        }
+        catch (JsonException)
+        {
+            return NotificationResult.Reject("decrypted resource is not a profit-sharing notice");
+        }
+
+        if (outOrderNo is not { Length: >= 1 and <= 64 })
+        {
+            return NotificationResult.Reject("profit-sharing notice without out_order_no");
+        }
+
+        var ours = mchId is null || (string.IsNullOrEmpty(subMchId) ? (mch ?? sp) == mchId : sp == mchId && sub == subMchId);
+        if (!ours)
+        {
+            return NotificationResult.Reject("mchid is not this merchant's");
+        }
+
+        return new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, null, null,
+            Split: new SplitNotice(outOrderNo, verified.Envelope.EventType == "PROFITSHARING.RETURN"));
     }
 
     private bool IsThisAccount(WxTransaction tx) =>

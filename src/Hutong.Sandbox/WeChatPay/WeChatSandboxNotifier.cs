@@ -79,6 +79,45 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
     }
 
     /// <summary>
+    /// 分账动账通知: PROFITSHARING.SUCCESS when a receiver is paid, PROFITSHARING.RETURN when money is returned from it, to
+    /// the payment's notify_url, encrypted and signed like the others. The resource as WeChat publishes it
+    /// (https://pay.weixin.qq.com/docs/merchant/apis/profit-sharing/notice-division.html; transcribed in
+    /// TheNorthMemory/wechatpay.js.org webhook/v3/PROFITSHARING.SUCCESS.md): mchid (sp_mchid + sub_mchid for a service
+    /// provider), transaction_id, order_id, out_order_no, receiver {type, account, amount, description}, success_time.
+    /// A "profitsharing_notify" fault keyed by the payment's attach drops it or sends it twice (two ids).
+    /// </summary>
+    public void NotifyProfitSharing(SandboxOrder order, SandboxSplitOrder split, string type, string account, long amount, string description, bool returned)
+    {
+        var fault = state.Faults.Take("profitsharing_notify", order.Attach);
+        if (fault?.Fault == SandboxFault.DropNotification)
+        {
+            return;
+        }
+
+        var copies = fault?.Fault == SandboxFault.DuplicateNotification ? 2 : 1;
+        for (var i = 0; i < copies; i++)
+        {
+            var id = Guid.NewGuid().ToString();
+            var eventType = returned ? "PROFITSHARING.RETURN" : "PROFITSHARING.SUCCESS";
+            state.ProfitSharingNotifications.Enqueue((split.OutOrderNo, eventType, id));
+            state.Notifications.Dispatch(order.Attach, id, order.OutTradeNo, () => DeliverAsync(order, id, () =>
+            {
+                var plaintext = JsonSerializer.Serialize(new Dictionary<string, object?>
+                {
+                    [order.SpMchId is null ? "mchid" : "sp_mchid"] = order.SpMchId ?? order.MchId,
+                    ["sub_mchid"] = order.SpMchId is null ? null : order.MchId,
+                    ["transaction_id"] = order.TransactionId,
+                    ["order_id"] = split.OrderId,
+                    ["out_order_no"] = split.OutOrderNo,
+                    ["receiver"] = new { type, account, amount, description },
+                    ["success_time"] = DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture),
+                }.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value), WeChatSandboxEndpoints.Json);
+                return Build(order, id, eventType, "profitsharing", returned ? "分账回退" : "分账", plaintext, order.NotifyUrl, null);
+            }, _stop.Token), fault?.Delay ?? default);
+        }
+    }
+
+    /// <summary>
     /// Sends an already sent notification again, as WeChat's resends do: the same id and body, with fresh
     /// Wechatpay-Timestamp/Nonce headers and a signature over them (the merchant refuses a stale timestamp).
     /// </summary>

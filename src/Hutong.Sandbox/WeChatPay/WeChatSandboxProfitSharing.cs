@@ -20,12 +20,12 @@ public static partial class WeChatSandboxEndpoints
     private const int MaxSplitReceivers = 50;
     private const int MaxSplitsPerOrder = 50;
 
-    private static void MapProfitSharing(IEndpointRouteBuilder app, WeChatSandboxState state)
+    private static void MapProfitSharing(IEndpointRouteBuilder app, WeChatSandboxState state, WeChatSandboxNotifier notifier)
     {
         app.MapPost("/v3/profitsharing/receivers/add", (HttpContext ctx) => AddReceiverAsync(ctx, state));
-        app.MapPost("/v3/profitsharing/orders", (HttpContext ctx) => SplitAsync(ctx, state));
+        app.MapPost("/v3/profitsharing/orders", (HttpContext ctx) => SplitAsync(ctx, state, notifier));
         app.MapGet("/v3/profitsharing/orders/{outOrderNo}", (HttpContext ctx, string outOrderNo) => QuerySplitAsync(ctx, state, outOrderNo));
-        app.MapPost("/v3/profitsharing/return-orders", (HttpContext ctx) => ReturnSplitAsync(ctx, state));
+        app.MapPost("/v3/profitsharing/return-orders", (HttpContext ctx) => ReturnSplitAsync(ctx, state, notifier));
         app.MapGet("/v3/profitsharing/return-orders/{outReturnNo}", (HttpContext ctx, string outReturnNo) => QueryReturnAsync(ctx, state, outReturnNo));
     }
 
@@ -58,7 +58,7 @@ public static partial class WeChatSandboxEndpoints
         await SignedAsync(ctx, state, merchant, 200, JsonSerializer.Serialize(new { sub_mchid = Str(req, "sub_mchid"), type, account, relation_type = Str(req, "relation_type") }, Json), null);
     }
 
-    private static async Task SplitAsync(HttpContext ctx, WeChatSandboxState state)
+    private static async Task SplitAsync(HttpContext ctx, WeChatSandboxState state, WeChatSandboxNotifier notifier)
     {
         var (merchant, body) = await AuthenticateAsync(ctx, state);
         if (merchant is null)
@@ -158,7 +158,7 @@ public static partial class WeChatSandboxEndpoints
                 split = new SandboxSplitOrder { OutOrderNo = outOrderNo, OrderId = "3008" + RandomNumberGenerator.GetString("0123456789", 24), Receivers = receivers };
                 order.Splits[outOrderNo] = split;
                 var final = req["unfreeze_unsplit"] is JsonValue u && u.TryGetValue<bool>(out var f) && f;
-                _ = FinishSplitLaterAsync(order, split, final, state.TimeScale);
+                _ = FinishSplitLaterAsync(order, split, final, state.TimeScale, notifier);
             }
         }
 
@@ -177,14 +177,22 @@ public static partial class WeChatSandboxEndpoints
     }
 
     /// <summary>Receivers are paid a moment (scaled) after the split is accepted; a final split then releases the rest.</summary>
-    private static async Task FinishSplitLaterAsync(SandboxOrder order, SandboxSplitOrder split, bool final, double timeScale)
+    /// <remarks>Each receiver paid then gets a PROFITSHARING.SUCCESS notification (分账动账通知), one per receiver.</remarks>
+    private static async Task FinishSplitLaterAsync(SandboxOrder order, SandboxSplitOrder split, bool final, double timeScale, WeChatSandboxNotifier notifier)
     {
         await Task.Delay(TimeSpan.FromSeconds(1) * timeScale);
+        List<SandboxSplitReceiver> paid;
         lock (order)
         {
             split.Receivers.ForEach(r => r.Result = "SUCCESS");
             split.State = "FINISHED";
             order.Unfrozen |= final;
+            paid = [.. split.Receivers];
+        }
+
+        foreach (var r in paid)
+        {
+            notifier.NotifyProfitSharing(order, split, r.Type, r.Account, r.Amount, r.Description, returned: false);
         }
     }
 
@@ -215,7 +223,7 @@ public static partial class WeChatSandboxEndpoints
         await SignedAsync(ctx, state, merchant, 200, json, null);
     }
 
-    private static async Task ReturnSplitAsync(HttpContext ctx, WeChatSandboxState state)
+    private static async Task ReturnSplitAsync(HttpContext ctx, WeChatSandboxState state, WeChatSandboxNotifier notifier)
     {
         var (merchant, body) = await AuthenticateAsync(ctx, state);
         if (merchant is null)
@@ -249,6 +257,7 @@ public static partial class WeChatSandboxEndpoints
         }
 
         SandboxSplitReturn? ret;
+        SandboxSplitReceiver? returnedFrom = null;
         string? problem = null;
         lock (order)
         {
@@ -270,6 +279,7 @@ public static partial class WeChatSandboxEndpoints
                 receiver.Returned += amount;
                 ret = new SandboxSplitReturn(outReturnNo, "3008" + RandomNumberGenerator.GetString("0123456789", 24), outOrderNo, returnMchId, amount, "SUCCESS");
                 order.SplitReturns[outReturnNo] = ret;
+                returnedFrom = receiver;
             }
         }
 
@@ -277,6 +287,12 @@ public static partial class WeChatSandboxEndpoints
         {
             await ProblemAsync(ctx, state, merchant, problem);
             return;
+        }
+
+        if (returnedFrom is not null)
+        {
+            // 分账动账通知 for the return: PROFITSHARING.RETURN, the receiver and the amount returned.
+            notifier.NotifyProfitSharing(order, order.Splits[outOrderNo], returnedFrom.Type, returnedFrom.Account, ret!.Amount, returnedFrom.Description, returned: true);
         }
 
         await SignedAsync(ctx, state, merchant, 200, ReturnJson(ret!), null);

@@ -129,6 +129,9 @@ public sealed record SandboxSplitReturn(string OutReturnNo, string ReturnId, str
 /// <summary>Everything the WeChat Pay sandbox remembers. Thread-safe; one lock per order for state changes.</summary>
 public sealed partial class WeChatSandboxState : IDisposable
 {
+    /// <summary>Every 分账动账通知 sent: (out_order_no, event_type, notification id).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(string OutOrderNo, string EventType, string Id)> ProfitSharingNotifications { get; } = new();
+
     public WeChatSandboxState()
     {
         PlatformKey = RSA.Create(2048);

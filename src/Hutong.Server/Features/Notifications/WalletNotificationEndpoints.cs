@@ -23,7 +23,7 @@ public static partial class WalletNotificationEndpoints
     }
 
     private static async Task<IResult> HandleAsync(
-        HttpContext ctx, string channel, WalletRegistry wallets, PaymentService payments, Refunds.RefundService refunds, Payouts.PayoutService payouts, Db db, HubMetrics metrics, TimeProvider time, ILoggerFactory logs)
+        HttpContext ctx, string channel, WalletRegistry wallets, PaymentService payments, Refunds.RefundService refunds, Payouts.PayoutService payouts, ProfitSharing.SplitFollowUpService splits, Db db, HubMetrics metrics, TimeProvider time, ILoggerFactory logs)
     {
         var log = logs.CreateLogger("Hutong.Notifications");
         var connector = await wallets.ChannelAsync(channel, ctx.RequestAborted);
@@ -75,6 +75,20 @@ public static partial class WalletNotificationEndpoints
             {
                 // A transfer's result (WeChat Pay MCHTRANSFER.BILL.FINISHED) settles by the worker's own query, like a refund's.
                 await payouts.RecheckAsync(outBizNo, ctx.RequestAborted);
+                await db.WriteAsync((c, t) => MarkProcessedAsync(c, t, id, time), ctx.RequestAborted);
+            }
+
+            return Ack(connector.Acknowledge(accepted: true));
+        }
+
+        if (verified.Split is { } notice)
+        {
+            // A profit-sharing notice settles through the follow-up's own query, under its lease and with its conditional
+            // updates: a notice never moves a split backwards, and a repeated one (same id: recorded once; another id:
+            // the split is already final) changes nothing and emits nothing.
+            if (await db.WriteAsync((c, t) => RecordAsync(c, t, record), ctx.RequestAborted))
+            {
+                await splits.RecheckAsync(notice.OutOrderNo, ctx.RequestAborted);
                 await db.WriteAsync((c, t) => MarkProcessedAsync(c, t, id, time), ctx.RequestAborted);
             }
 

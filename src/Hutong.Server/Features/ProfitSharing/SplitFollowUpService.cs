@@ -28,6 +28,16 @@ public sealed partial class SplitFollowUpService(
 {
     private readonly SemaphoreSlim _pass = new(1, 1);
 
+    /// <summary>
+    /// A wallet's notice about a split (WeChat PROFITSHARING.*): the split and its open return orders are made due now and
+    /// a pass runs, so the outcome is the wallet's answer to a query, applied like any other.
+    /// </summary>
+    public async Task RecheckAsync(string outOrderNo, CancellationToken ct)
+    {
+        await store.MakeDueAsync(outOrderNo, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+        await RunDueAsync(ct);
+    }
+
     /// <summary>One pass: the due splits, then the due return orders, each under this hub's claim.</summary>
     public async Task RunDueAsync(CancellationToken ct)
     {

@@ -249,6 +249,20 @@ public sealed class SplitStore(Db db, IOptions<HubOptions> options, TimeProvider
         "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE payment_id = @paymentId AND initiated_by = 'merchant' AND status <> 'failed'", new { paymentId }, t);
 
     /// <summary>Splits due that no hub holds; each is claimed (<see cref="Leases"/>) before it is worked on.</summary>
+    /// <summary>Brings an open split (sent, not final) and its open return orders forward to now; final ones stay as they are.</summary>
+    public Task MakeDueAsync(string outOrderNo, long now, CancellationToken ct) => db.WriteAsync(async (c, t) =>
+    {
+        await c.ExecuteAsync(
+            "UPDATE splits SET next_check_at = @now WHERE out_order_no = @outOrderNo AND status IN ('pending', 'processing', 'unknown') AND next_check_at > @now",
+            new { outOrderNo, now }, t);
+        await c.ExecuteAsync(
+            """
+            UPDATE split_returns SET next_check_at = @now
+            WHERE split_id IN (SELECT id FROM splits WHERE out_order_no = @outOrderNo) AND status IN ('pending', 'unknown') AND next_check_at > @now
+            """, new { outOrderNo, now }, t);
+        return true;
+    }, ct);
+
     public async Task<IReadOnlyList<SplitRow>> DueSplitsAsync(long now, int limit, CancellationToken ct) =>
         (await db.ReadAsync(c => c.QueryAsync<SplitRow>(
             """
