@@ -29,7 +29,7 @@ public static class HostEndpoints
                 return problem ?? await svc.SetPayoutAccountAsync(MerchantContext.Of(ctx).MerchantId, id, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
             })
             .Accepts<HostPayoutAccountRequest>("application/json").Produces<HostDto>().ProducesProblem(400).ProducesProblem(404)
-            .WithSummary("Set where the host's statements are paid: wallet (alipay), type (ALIPAY_USER_ID or ALIPAY_LOGON_ID), identity and real name.").WithTags("Hosts");
+            .WithSummary("Set where the host's statements are paid: wallet (alipay), type (ALIPAY_USER_ID or ALIPAY_LOGON_ID), identity and real name.").WithTags("Host payout account");
         g.MapPost("/host_contracts", async (HttpContext ctx, HostService svc) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateHostContractRequest>(ctx.Request);
