@@ -117,7 +117,8 @@ public sealed record WalletTransaction(
     string? Currency,
     string? PayerId,
     DateTimeOffset? SucceededAt,
-    string? MerchantId);
+    string? MerchantId,
+    Hutong.Domain.Payments.WalletAmountReport? Amounts = null);
 
 public sealed record QueryResult(WalletCallOutcome Outcome, WalletTransaction? Transaction, WalletError? Error)
 {

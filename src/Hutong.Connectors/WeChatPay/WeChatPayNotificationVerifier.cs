@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Hutong.Connectors.Abstractions;
 using Hutong.Connectors.WeChatPay.Models;
+using Hutong.Domain.Payments;
 
 namespace Hutong.Connectors.WeChatPay;
 
@@ -246,7 +247,26 @@ public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, by
         tx.Amount?.Currency,
         PayerId(tx),
         DateTimeOffset.TryParse(tx.SuccessTime, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at) ? at : null,
-        tx.MchId ?? tx.SubMchId);
+        tx.MchId ?? tx.SubMchId,
+        AmountReport(tx));
+
+    /// <summary>
+    /// How the order was funded when WeChat says the buyer paid less than the total (amount.payer_total) or lists coupons
+    /// (promotion_detail); null when the buyer paid it all. The hub checks the parts add up before it books anything.
+    /// </summary>
+    internal static WalletAmountReport? AmountReport(WxTransaction tx)
+    {
+        if (tx.Amount is not { PayerTotal: { } payer } amount || (payer == amount.Total && tx.PromotionDetail is not { Count: > 0 }))
+        {
+            return null;
+        }
+
+        var coupons = (tx.PromotionDetail ?? []).Take(WalletDiscounts.MaxCoupons + 1).Select(p => new WalletCoupon(
+            p.CouponId ?? string.Empty,
+            p.Type switch { "CASH" => CouponFunding.WalletSettled, "NOCASH" => CouponFunding.MerchantBorne, _ => CouponFunding.Unrecognised },
+            p.Amount, p.WechatpayContribute, p.MerchantContribute, p.OtherContribute)).ToList();
+        return new WalletAmountReport(amount.Total, payer, coupons);
+    }
 
     /// <summary>The payer's openid as WeChat sends it (the hub pseudonymises every wallet's payer id before it shows one).</summary>
     private static string? PayerId(WxTransaction tx) => tx.Payer?.OpenId ?? tx.Payer?.SubOpenId ?? tx.Payer?.SpOpenId;

@@ -52,6 +52,23 @@ public static class Accounts
     /// <summary>A split receiver's share of a refunded payment that the wallet cannot take back (a memorandum pair with <see cref="ClawbackClaims"/>).</summary>
     public static string ClawbackReceivable(string receiverId) => $"clawback_receivable:{receiverId}";
 
+    /// <summary>
+    /// The wallet-settled (pre-funded) coupons of paid orders: the part of the order the wallet settles to the merchant out of
+    /// a coupon issuer's deposit rather than the buyer's money (WeChat CASH coupons, Alipay's own discounts). An asset like
+    /// <see cref="WalletClearing"/>, kept apart so the buyer's money and the wallet's funding can be told apart.
+    /// </summary>
+    public static string WalletDiscountReceivable(string wallet) => $"wallet_discount_receivable:{wallet}";
+
+    /// <summary>
+    /// The merchant-borne (not pre-funded) coupons of paid orders (WeChat NOCASH, Alipay merchant vouchers): the merchant's
+    /// discount expense. The wallet never settles this part, so the merchant's payable never holds it; this memorandum pair
+    /// with <see cref="MerchantDiscountGranted"/> records what it cost the merchant.
+    /// </summary>
+    public static string MerchantDiscountExpense(string merchantId) => $"merchant_discount_expense:{merchantId}";
+
+    /// <summary>The other side of <see cref="MerchantDiscountExpense"/>: the order value the buyer did not pay, granted by the merchant.</summary>
+    public static string MerchantDiscountGranted(string merchantId) => $"merchant_discount_granted:{merchantId}";
+
     /// <summary>The merchant's side of open clawbacks: what its receivers owe it back, outside the wallet.</summary>
     public static string ClawbackClaims(string merchantId) => $"clawback_claims:{merchantId}";
 }
@@ -65,6 +82,36 @@ public static class Postings
         new(Accounts.WalletClearing(wallet), amount.Currency.Code, amount.Minor),
         new(Accounts.MerchantPayable(merchantId), amount.Currency.Code, -amount.Minor),
     ];
+
+    /// <summary>
+    /// The buyer paid with coupons: the wallet holds what the buyer paid and owes the wallet-settled coupons, the merchant is
+    /// owed the settlement (order less merchant-borne coupons), and the merchant-borne coupons are booked as its discount
+    /// expense (memorandum pair). Without coupons this is exactly <see cref="Captured"/>.
+    /// </summary>
+    public static LedgerLine[] CapturedWithDiscounts(string wallet, string merchantId, string currency, Payments.AmountDetails d) => NonZero(
+    [
+        new(Accounts.WalletClearing(wallet), currency, d.BuyerPaid),
+        new(Accounts.WalletDiscountReceivable(wallet), currency, d.WalletDiscount),
+        new(Accounts.MerchantPayable(merchantId), currency, -d.Settlement),
+        new(Accounts.MerchantDiscountExpense(merchantId), currency, d.MerchantDiscount),
+        new(Accounts.MerchantDiscountGranted(merchantId), currency, -d.MerchantDiscount),
+    ]);
+
+    /// <summary>
+    /// A refund of a discounted payment: the buyer's part (less the fee returned) leaves the wallet's clearing, the
+    /// wallet-settled coupons' part leaves the receivable, the merchant's payable drops by the settlement refund less the fee
+    /// returned, and the merchant-borne coupons' part reverses its expense. Without coupons this is exactly <see cref="Refunded"/>.
+    /// </summary>
+    public static LedgerLine[] RefundedWithDiscounts(string wallet, string merchantId, string currency, Payments.RefundDetails r, long feeReturned) => NonZero(
+    [
+        new(Accounts.MerchantPayable(merchantId), currency, r.SettlementRefund - feeReturned),
+        new(Accounts.WalletClearing(wallet), currency, -(r.BuyerRefund - feeReturned)),
+        new(Accounts.WalletDiscountReceivable(wallet), currency, -r.WalletDiscountRefund),
+        new(Accounts.MerchantDiscountGranted(merchantId), currency, r.MerchantDiscountRefund),
+        new(Accounts.MerchantDiscountExpense(merchantId), currency, -r.MerchantDiscountRefund),
+    ]);
+
+    private static LedgerLine[] NonZero(LedgerLine[] lines) => lines.Where(l => l.Amount != 0).ToArray();
 
     /// <summary>The wallet keeps its fee out of the capture; the merchant bears it.</summary>
     public static LedgerLine[] WalletFee(string wallet, string merchantId, Money fee) =>

@@ -18,7 +18,8 @@ public abstract record WalletResult
     }
 
     /// <summary>Money taken. <see cref="Amount"/> and <see cref="Currency"/> are the wallet's, to be checked against the payment's.</summary>
-    public sealed record Paid(long? Amount, string? Currency, string? PayerId = null, string? TransactionId = null, DateTimeOffset? PaidAt = null) : WalletResult;
+    /// <see cref="Amounts"/> is how the wallet says the order was funded (buyer, coupons), when it says.
+    public sealed record Paid(long? Amount, string? Currency, string? PayerId = null, string? TransactionId = null, DateTimeOffset? PaidAt = null, WalletAmountReport? Amounts = null) : WalletResult;
 
     /// <summary>The buyer's payment failed at the wallet.</summary>
     public sealed record PaymentFailed(string RawStatus) : WalletResult;
@@ -54,6 +55,9 @@ public enum MismatchKind
 {
     Amount,
     Currency,
+
+    /// <summary>The order amount matches but the wallet's account of buyer and coupons does not add up (<see cref="WalletDiscounts.Derive"/>).</summary>
+    Discounts,
 }
 
 /// <summary>Why nothing (or less than asked) changes. Each one is logged; <see cref="IgnoreReasons.SignalsMoneyTrouble"/> ones are counted.</summary>
@@ -124,7 +128,12 @@ public abstract record WalletDecision
     /// <summary>Paid with another amount or currency than the payment's: never succeed; record it on the attempt and alert.</summary>
     public sealed record Mismatch(MismatchKind Kind, string Detail) : WalletDecision
     {
-        public string ErrorCode => Kind == MismatchKind.Amount ? AmountMismatchCode : CurrencyMismatchCode;
+        public string ErrorCode => Kind switch
+        {
+            MismatchKind.Amount => AmountMismatchCode,
+            MismatchKind.Currency => CurrencyMismatchCode,
+            _ => DiscountMismatchCode,
+        };
     }
 
     /// <summary>Nothing changes, for <see cref="Reason"/>.</summary>
@@ -134,6 +143,9 @@ public abstract record WalletDecision
     public const string AmountMismatchCode = "amount_mismatch";
 
     public const string CurrencyMismatchCode = "currency_mismatch";
+
+    /// <summary>The attempt's error_code once its wallet reported coupons and a buyer's part that do not make the amount.</summary>
+    public const string DiscountMismatchCode = "discount_mismatch";
 }
 
 /// <summary>What to do next with an attempt whose create call went unanswered, given what a query says.</summary>
@@ -238,6 +250,15 @@ public static class WalletOutcomeDecider
             var kind = paid.Amount == payment.Amount ? MismatchKind.Currency : MismatchKind.Amount;
             var mismatch = new WalletDecision.Mismatch(kind,
                 $"wallet reports {paid.Amount?.ToString(CultureInfo.InvariantCulture) ?? "no amount"} {paid.Currency}, payment is {payment.Amount} {payment.Currency}");
+            return attempt.ErrorCode == mismatch.ErrorCode
+                ? Ignore(IgnoreReason.MismatchAlreadyRecorded, mismatch.Detail)
+                : mismatch;
+        }
+
+        if (paid.Amounts is { } report && WalletDiscounts.Derive(payment.Amount, report).Problem is { } problem)
+        {
+            // Coupons that do not add up are never booked: the payment stays as it is for a person to reconcile with the wallet.
+            var mismatch = new WalletDecision.Mismatch(MismatchKind.Discounts, problem.Detail);
             return attempt.ErrorCode == mismatch.ErrorCode
                 ? Ignore(IgnoreReason.MismatchAlreadyRecorded, mismatch.Detail)
                 : mismatch;

@@ -85,7 +85,24 @@ public sealed record WxTransaction(
     [property: JsonPropertyName("attach")] string? Attach,
     [property: JsonPropertyName("success_time")] string? SuccessTime,
     [property: JsonPropertyName("payer")] WxPayer? Payer,
-    [property: JsonPropertyName("amount")] WxAmount? Amount);
+    [property: JsonPropertyName("amount")] WxAmount? Amount,
+    [property: JsonPropertyName("promotion_detail")] IReadOnlyList<WxPromotionDetail>? PromotionDetail = null);
+
+/// <summary>
+/// One coupon of a paid order (wechatpay-java service/payments/model/PromotionDetail.java): scope GLOBAL/SINGLE, type
+/// CASH (充值型, pre-funded: settled to the merchant) or NOCASH (免充值型: not settled, the merchant bears it), amounts in fen.
+/// </summary>
+public sealed record WxPromotionDetail(
+    [property: JsonPropertyName("coupon_id")] string? CouponId,
+    [property: JsonPropertyName("name")] string? Name,
+    [property: JsonPropertyName("scope")] string? Scope,
+    [property: JsonPropertyName("type")] string? Type,
+    [property: JsonPropertyName("amount")] long Amount,
+    [property: JsonPropertyName("stock_id")] string? StockId,
+    [property: JsonPropertyName("wechatpay_contribute")] long WechatpayContribute,
+    [property: JsonPropertyName("merchant_contribute")] long MerchantContribute,
+    [property: JsonPropertyName("other_contribute")] long OtherContribute,
+    [property: JsonPropertyName("currency")] string? Currency);
 
 public sealed record WxError(
     [property: JsonPropertyName("code")] string? Code,

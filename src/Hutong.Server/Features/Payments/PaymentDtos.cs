@@ -37,6 +37,9 @@ public sealed class PaymentDtos(IOptions<HubOptions> options, PayerPseudonyms ps
             p.ProfitSharing is null ? null : JsonSerializer.Deserialize<List<SplitRuleRequest>>(p.ProfitSharing),
             DateTimeOffset.FromUnixTimeMilliseconds(p.ExpiresAt),
             DateTimeOffset.FromUnixTimeMilliseconds(p.CreatedAt),
-            p.SucceededAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null);
+            p.SucceededAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null,
+            p.SucceededAt is null ? null : AmountDetailsOf(p.Funding));
     }
+
+    private static PaymentAmountDetails AmountDetailsOf(AmountDetails f) => new(f.BuyerPaid, f.WalletDiscount, f.MerchantDiscount, f.Settlement);
 }

@@ -66,7 +66,15 @@ public sealed record PaymentDto(
     IReadOnlyList<SplitRuleRequest>? ProfitSharing,
     DateTimeOffset ExpiresAt,
     DateTimeOffset CreatedAt,
-    DateTimeOffset? SucceededAt);
+    DateTimeOffset? SucceededAt,
+    PaymentAmountDetails? AmountDetails = null);
+
+/// <summary>
+/// How a succeeded payment's amount was funded (minor units): amount = buyer_paid + wallet_discount + merchant_discount;
+/// settlement_amount (what the wallet settles to the merchant) = amount − merchant_discount. Without coupons buyer_paid and
+/// settlement_amount are the amount.
+/// </summary>
+public sealed record PaymentAmountDetails(long BuyerPaid, long WalletDiscount, long MerchantDiscount, long SettlementAmount);
 
 public sealed record PaymentList(string Object, IReadOnlyList<PaymentDto> Data, bool HasMore, string? NextCursor);
 
@@ -136,6 +144,18 @@ public sealed class PaymentRow
 
     /// <summary>The profit-sharing rules as JSON; null when the payment is not split.</summary>
     public string? ProfitSharing { get; set; }
+
+    /// <summary>What the buyer paid of the amount, as the wallet reported it; null: the whole amount (no coupon, or before discounts).</summary>
+    public long? BuyerPaid { get; set; }
+
+    /// <summary>The wallet-settled (pre-funded) coupons' part of the amount; null: none.</summary>
+    public long? WalletDiscount { get; set; }
+
+    /// <summary>The merchant-borne coupons' part of the amount; null: none.</summary>
+    public long? MerchantDiscount { get; set; }
+
+    /// <summary>How the amount was funded (the whole amount by the buyer unless the wallet reported coupons).</summary>
+    public AmountDetails Funding => BuyerPaid is { } paid ? new(Amount, paid, WalletDiscount ?? 0, MerchantDiscount ?? 0) : AmountDetails.Undiscounted(Amount);
 
     /// <summary>Not a payments column: the open attempt's code_url, when joined.</summary>
     public string? CodeUrl { get; set; }

@@ -2,6 +2,7 @@ using System.Data;
 using System.Data.Common;
 using Dapper;
 using Hutong.Connectors.Abstractions;
+using Hutong.Domain;
 using Hutong.Domain.Ledger;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Ledger;
@@ -75,6 +76,11 @@ public sealed partial class PaymentOutcomes(
                 {
                     LogCurrencyMismatch(log, payment.Id, tx.OutTradeNo, payment.Currency, tx.Currency!);
                     metrics.CurrencyMismatch();
+                }
+                else if (mismatch.Kind == MismatchKind.Discounts)
+                {
+                    LogDiscountMismatch(log, payment.Id, tx.OutTradeNo, mismatch.Detail);
+                    metrics.AmountMismatch();
                 }
                 else
                 {
@@ -315,8 +321,19 @@ public sealed partial class PaymentOutcomes(
 
     private async Task SucceedAsync(DbConnection c, DbTransaction t, PaymentRow payment, AttemptRow attempt, PaymentEvent e, WalletTransaction tx, DateTimeOffset now)
     {
+        // The decider has checked the wallet's report adds up (a report that does not is a mismatch, never here).
+        var funding = tx.Amounts is { } report
+            ? WalletDiscounts.Derive(payment.Amount, report).Details ?? throw new InvalidOperationException("an inconsistent discount report reached success")
+            : AmountDetails.Undiscounted(payment.Amount);
         await TransitionAsync(c, t, payment, e, now, p =>
         {
+            if (funding.Discounted)
+            {
+                p.BuyerPaid = funding.BuyerPaid;
+                p.WalletDiscount = funding.WalletDiscount;
+                p.MerchantDiscount = funding.MerchantDiscount;
+            }
+
             p.CurrentAttemptId = attempt.Id;
             p.Wallet = attempt.Wallet;
             p.PayerId = pseudonyms.For(payment.MerchantId, attempt.Wallet, tx.PayerId); // the wallet's raw id stays with the wallet
@@ -328,9 +345,12 @@ public sealed partial class PaymentOutcomes(
             p.FailureMessage = null;
         });
 
-        // The money, in the same transaction as the state change: captured, less the wallet's fee.
-        await ledger.AppendAsync(c, t, "payment_captured", payment.Id, payment.MerchantId, Postings.Captured(attempt.Wallet, payment.MerchantId, payment.Money), now);
-        var fee = Postings.Fee(payment.Money, Options.WalletFeeBasisPoints.GetValueOrDefault(attempt.Wallet));
+        // The money, in the same transaction as the state change: captured (each funding source to its own account), less the
+        // wallet's fee, which the wallets charge on what they settle (the order less merchant-borne coupons).
+        await ledger.AppendAsync(c, t, "payment_captured", payment.Id, payment.MerchantId, funding.Discounted
+            ? Postings.CapturedWithDiscounts(attempt.Wallet, payment.MerchantId, payment.Currency, funding)
+            : Postings.Captured(attempt.Wallet, payment.MerchantId, payment.Money), now);
+        var fee = Postings.Fee(new Money(funding.Settlement, payment.Money.Currency), Options.WalletFeeBasisPoints.GetValueOrDefault(attempt.Wallet));
         if (fee.Minor > 0)
         {
             await ledger.AppendAsync(c, t, "wallet_fee", payment.Id, payment.MerchantId, Postings.WalletFee(attempt.Wallet, payment.MerchantId, fee), now);
@@ -368,7 +388,7 @@ public sealed partial class PaymentOutcomes(
     /// <summary>The connector's answer in the decider's terms.</summary>
     public static WalletResult ToResult(WalletTransaction tx) => tx.Status switch
     {
-        WalletStatus.Succeeded => new WalletResult.Paid(tx.AmountMinor, tx.Currency, tx.PayerId, tx.TransactionId, tx.SucceededAt),
+        WalletStatus.Succeeded => new WalletResult.Paid(tx.AmountMinor, tx.Currency, tx.PayerId, tx.TransactionId, tx.SucceededAt, tx.Amounts),
         WalletStatus.Failed => new WalletResult.PaymentFailed(tx.RawStatus),
         WalletStatus.Closed => new WalletResult.Closed(tx.RawStatus),
         WalletStatus.NotPaid or WalletStatus.Paying => new WalletResult.NotPaidYet(tx.RawStatus),
@@ -406,6 +426,9 @@ public sealed partial class PaymentOutcomes(
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Currency mismatch on payment {PaymentId} order {OutTradeNo}: expected {Expected}, wallet says {Actual}; not marked paid")]
     private static partial void LogCurrencyMismatch(ILogger logger, string paymentId, string outTradeNo, string expected, string actual);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Discount mismatch on payment {PaymentId} order {OutTradeNo}: {Detail}; not marked paid")]
+    private static partial void LogDiscountMismatch(ILogger logger, string paymentId, string outTradeNo, string detail);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Amount mismatch on payment {PaymentId} order {OutTradeNo}: expected {Expected}, wallet says {Actual}; not marked paid")]
     private static partial void LogAmountMismatch(ILogger logger, string paymentId, string outTradeNo, long expected, long actual);

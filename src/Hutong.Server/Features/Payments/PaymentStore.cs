@@ -63,13 +63,15 @@ public sealed class PaymentStore(Db db)
             """
             UPDATE payments SET status = @Status, wallet = @Wallet, current_attempt_id = @CurrentAttemptId, payer_id = @PayerId,
                    wallet_transaction_id = @WalletTransactionId, failure_code = @FailureCode, failure_message = @FailureMessage,
-                   succeeded_at = @SucceededAt, paid_via = @PaidVia, friend_link_id = @FriendLinkId, updated_at = @UpdatedAt, version = @Version
+                   succeeded_at = @SucceededAt, paid_via = @PaidVia, friend_link_id = @FriendLinkId, updated_at = @UpdatedAt, version = @Version,
+                   buyer_paid = @BuyerPaid, wallet_discount = @WalletDiscount, merchant_discount = @MerchantDiscount
             WHERE id = @Id AND version = @ExpectedVersion
             """,
             new
             {
                 next.Status, next.Wallet, next.CurrentAttemptId, next.PayerId, next.WalletTransactionId, next.FailureCode,
                 next.FailureMessage, next.SucceededAt, next.PaidVia, next.FriendLinkId, next.UpdatedAt, next.Version, next.Id, ExpectedVersion = expectedVersion,
+                next.BuyerPaid, next.WalletDiscount, next.MerchantDiscount,
             }, t);
         return n == 1;
     }

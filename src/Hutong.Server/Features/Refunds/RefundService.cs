@@ -255,7 +255,11 @@ public sealed partial class RefundService(
                     var fee = new Money(await ledger.FeeOfAsync(c, t, refund.PaymentId), amount.Currency);
                     var feeBack = Postings.FeeReturned(fee, locked.Amount, locked.AmountRefunded, refund.Amount);
                     var refundedAfter = RefundDecisions.RefundedAfter(locked.Amount, locked.AmountRefunded, refund.Amount);
-                    Posted(await ledger.AppendAsync(c, t, "refund", refund.Id, refund.MerchantId, Postings.Refunded(wallet, refund.MerchantId, amount, feeBack), now), refund);
+                    // A discounted payment's refund returns its coupons as the wallet does: in proportion, on the running total.
+                    var funding = locked.Funding;
+                    Posted(await ledger.AppendAsync(c, t, "refund", refund.Id, refund.MerchantId, funding.Discounted
+                        ? Postings.RefundedWithDiscounts(wallet, refund.MerchantId, refund.Currency, WalletDiscounts.SplitRefund(funding, locked.AmountRefunded, refund.Amount), feeBack.Minor)
+                        : Postings.Refunded(wallet, refund.MerchantId, amount, feeBack), now), refund);
                     await payments.SetRefundedAsync(c, t, refund.PaymentId, refundedAfter);
                 }
             }
