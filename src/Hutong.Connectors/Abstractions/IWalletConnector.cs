@@ -193,10 +193,14 @@ public enum BillLineKind
 /// One line of a wallet's daily bill, in our terms: the order (our out_trade_no), the wallet's transaction id, for a
 /// refund our out_refund_no, the amount and the fee in minor units (a refund's fee is the fee returned, as a positive
 /// amount), and the wallet's own status text. <paramref name="Detail"/> describes an Other or Adjustment line for the
-/// person who reviews it.
+/// person who reviews it. Where the bill has coupon columns (docs/discounts.md), <paramref name="SettlementMinor"/> is what the
+/// wallet settles for the line (WeChat 应结订单金额 / 退款金额) and <paramref name="CouponMinor"/> the coupon column (WeChat
+/// 代金券金额: the merchant-borne coupons of a payment; 充值券退款金额: the wallet-settled coupons a refund returned); null: the
+/// bill does not say.
 /// </summary>
 public sealed record BillLine(
-    BillLineKind Kind, string OutTradeNo, string? TransactionId, string? OutRefundNo, long AmountMinor, long FeeMinor, string Status, DateTimeOffset? At, string? Detail = null);
+    BillLineKind Kind, string OutTradeNo, string? TransactionId, string? OutRefundNo, long AmountMinor, long FeeMinor, string Status, DateTimeOffset? At, string? Detail = null,
+    long? SettlementMinor = null, long? CouponMinor = null);
 
 public sealed record BillResult(WalletCallOutcome Outcome, IReadOnlyList<BillLine>? Lines, WalletError? Error)
 {

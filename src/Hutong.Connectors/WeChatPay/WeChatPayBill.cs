@@ -40,17 +40,21 @@ public static class WeChatPayBill
             var exactFee = ParseFee(c[22]);
             fees += exactFee;
             var fee = ToFen(exactFee);
+            // Amounts: the order-level one (订单金额 / 申请退款金额) is the line's amount; the settled one (应结订单金额 / 退款金额,
+            // which leave out merchant-borne 免充值 coupons) and the coupon column go with it for reconciliation.
             if (status == "REFUND")
             {
-                var amount = BillAmounts.ParseYuan(c[16]);
-                refunded += amount;
-                result.Add(new BillLine(BillLineKind.Refund, Required(c[6], "商户订单号"), c[5], Required(c[15], "商户退款单号"), amount, -fee, c[19], at));
+                var settledRefund = BillAmounts.ParseYuan(c[16]);
+                refunded += settledRefund;
+                result.Add(new BillLine(BillLineKind.Refund, Required(c[6], "商户订单号"), c[5], Required(c[15], "商户退款单号"), OrderLevel(c[25], settledRefund), -fee, c[19], at,
+                    SettlementMinor: settledRefund, CouponMinor: BillAmounts.ParseYuan(c[17])));
             }
             else
             {
-                var amount = BillAmounts.ParseYuan(c[12]);
-                settled += amount;
-                result.Add(new BillLine(BillLineKind.Payment, Required(c[6], "商户订单号"), c[5], null, amount, fee, status, at));
+                var settlement = BillAmounts.ParseYuan(c[12]);
+                settled += settlement;
+                result.Add(new BillLine(BillLineKind.Payment, Required(c[6], "商户订单号"), c[5], null, OrderLevel(c[24], settlement), fee, status, at,
+                    SettlementMinor: settlement, CouponMinor: BillAmounts.ParseYuan(c[13])));
             }
         }
 
@@ -73,6 +77,9 @@ public static class WeChatPayBill
 
         return result;
     }
+
+    /// <summary>订单金额 / 申请退款金额, or the settled amount where an older bill leaves the column empty.</summary>
+    private static long OrderLevel(string cell, long settled) => cell.Length == 0 ? settled : BillAmounts.ParseYuan(cell);
 
     /// <summary>A fee of up to five decimals, in 0.00001 yuan (0.001 fen).</summary>
     private static long ParseFee(string text)

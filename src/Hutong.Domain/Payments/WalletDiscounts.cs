@@ -145,11 +145,11 @@ public static class WalletDiscounts
             throw new ArgumentOutOfRangeException(nameof(refund), string.Create(CultureInfo.InvariantCulture, $"refund {refund} after {refundedBefore} of {details.Order}"));
         }
 
-        // The coupons' share as a whole first (so it never exceeds the refund: the buyer's part is never negative), then the
-        // wallet-settled part of it; the merchant-borne part is the rest.
-        var coupons = Postings.RunningShare(checked(details.WalletDiscount + details.MerchantDiscount), details.Order, refundedBefore, refund);
-        // (On a rare step the rounding may make the rest −1 fen; the running totals still return every coupon exactly.)
+        // Each kind of coupon goes back in proportion to the refund (WeChat: 代金券按比例退回), the buyer gets the rest. On a rare
+        // partial step the rounding of two kinds may leave the buyer's part a fen short (even −1); the running totals still
+        // return every coupon and the buyer's whole payment exactly once the order is refunded in full.
         var wallet = Postings.RunningShare(details.WalletDiscount, details.Order, refundedBefore, refund);
-        return new RefundDetails(refund, refund - coupons, wallet, coupons - wallet);
+        var merchant = Postings.RunningShare(details.MerchantDiscount, details.Order, refundedBefore, refund);
+        return new RefundDetails(refund, refund - wallet - merchant, wallet, merchant);
     }
 }

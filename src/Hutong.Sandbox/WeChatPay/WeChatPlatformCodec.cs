@@ -37,7 +37,7 @@ internal static class WeChatTradeBill
     public const string TotalsHeader = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额";
 
     /// <summary>One row; amounts in fen, the fee written with WeChat's five decimals.</summary>
-    public sealed record Row(IReadOnlyList<string> Cells, bool Refund, long Settled, long Refunded, long Fee, long Ordered, long Requested);
+    public sealed record Row(IReadOnlyList<string> Cells, bool Refund, long Settled, long Refunded, long Fee, long Ordered, long Requested, long CashCouponRefunded = 0);
 
     public static string Yuan(long fen) =>
         (fen < 0 ? "-" : string.Empty) + (Math.Abs(fen) / 100).ToString(CultureInfo.InvariantCulture) + "." + (Math.Abs(fen) % 100).ToString("00", CultureInfo.InvariantCulture);
@@ -54,7 +54,7 @@ internal static class WeChatTradeBill
 
         sb.Append(TotalsHeader).Append("\r\n").Append(string.Join(',', new[]
         {
-            rows.Count.ToString(CultureInfo.InvariantCulture), Yuan(rows.Sum(r => r.Settled)), Yuan(rows.Sum(r => r.Refunded)), "0.00",
+            rows.Count.ToString(CultureInfo.InvariantCulture), Yuan(rows.Sum(r => r.Settled)), Yuan(rows.Sum(r => r.Refunded)), Yuan(rows.Sum(r => r.CashCouponRefunded)),
             Yuan(rows.Sum(r => r.Fee)), Yuan(rows.Sum(r => r.Ordered)), Yuan(rows.Sum(r => r.Requested)),
         }.Select(x => "`" + x))).Append("\r\n");
         return sb.ToString();

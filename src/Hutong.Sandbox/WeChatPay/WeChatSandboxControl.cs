@@ -73,6 +73,7 @@ public static class WeChatSandboxControl
         SandboxControl.MapTimeScale(g, () => state.TimeScale, scale => state.TimeScale = scale);
         SandboxControl.MapNotifications(g, state.Notifications, notifier.ReplayAsync);
         g.MapGet("/notifications", () => Results.Ok(state.NotificationLog.ToArray()));
+        WeChatSandboxCoupons.Map(g, state);
 
         g.MapPost("/buyer/pay", (BuyerPayRequest r) => Pay(state, notifier, r) switch
         {
@@ -144,6 +145,7 @@ public static class WeChatSandboxControl
             order.TradeStateDesc = "支付成功";
             order.TransactionId = "4200" + RandomNumberGenerator.GetString("0123456789", 24);
             order.PayerOpenId = openId ?? "oSandbox" + WeChatSandboxEndpoints.RandomString(20);
+            order.Promotions.AddRange(state.Coupons.Use(openId, order.Total)); // the buyer's coupons that fit the order
             order.SuccessTime = DateTimeOffset.UtcNow;
         }
 

@@ -391,9 +391,12 @@ public static partial class WeChatSandboxEndpoints
             }
             else
             {
+                var couponRefunds = WeChatSandboxCoupons.SplitRefund(order, order.Refunds.Values.Sum(x => x.Amount), refund);
                 created = new SandboxRefund
                 {
                     OutRefundNo = outRefundNo, RefundId = "50" + RandomNumberGenerator.GetString("0123456789", 27), Amount = refund, NotifyUrl = Str(req, "notify_url"),
+                    CouponRefunds = couponRefunds,
+                    NoCashRefund = order.Promotions.Where(p => p.NoCash).Sum(p => couponRefunds.GetValueOrDefault(p.CouponId)),
                 };
                 order.Refunds[outRefundNo] = created;
                 order.TradeState = "REFUND";
@@ -468,7 +471,7 @@ public static partial class WeChatSandboxEndpoints
         refund_status = r.Status,
         success_time = r.SuccessTime?.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture),
         user_received_account = "支付用户零钱",
-        amount = new { total = o.Total, refund = r.Amount, payer_total = o.Total, payer_refund = r.Amount },
+        amount = new { total = o.Total, refund = r.Amount, payer_total = o.PayerTotal, payer_refund = r.Amount - r.DiscountRefund },
     }, Json);
 
     private static string RefundJson(SandboxOrder o, SandboxRefund r)
@@ -487,9 +490,12 @@ public static partial class WeChatSandboxEndpoints
                 ["create_time"] = r.Created.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture),
                 ["amount"] = new JsonObject
                 {
-                    ["total"] = o.Total, ["refund"] = r.Amount, ["payer_total"] = o.Total, ["payer_refund"] = r.Amount,
-                    ["settlement_refund"] = r.Amount, ["settlement_total"] = o.Total, ["discount_refund"] = 0, ["currency"] = o.Currency,
+                    // payer_refund = refund − discount_refund; settlement_refund = refund − NOCASH coupons returned; settlement_total
+                    // = total − NOCASH coupons (wechatpay-java service/refund/model/Amount.java).
+                    ["total"] = o.Total, ["refund"] = r.Amount, ["payer_total"] = o.PayerTotal, ["payer_refund"] = r.Amount - r.DiscountRefund,
+                    ["settlement_refund"] = r.Amount - r.NoCashRefund, ["settlement_total"] = o.SettlementTotal, ["discount_refund"] = r.DiscountRefund, ["currency"] = o.Currency,
                 },
+                ["promotion_detail"] = WeChatSandboxCoupons.RefundPromotionDetail(o, r),
             }.ToJsonString(Json);
         }
     }
@@ -518,8 +524,12 @@ public static partial class WeChatSandboxEndpoints
             tx["bank_type"] = "OTHERS";
             tx["success_time"] = o.SuccessTime?.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
             tx["payer"] = new JsonObject { [o.SpMchId is null ? "openid" : "sp_openid"] = o.PayerOpenId };
-            tx["amount"]!["payer_total"] = o.Total;
+            tx["amount"]!["payer_total"] = o.PayerTotal;
             tx["amount"]!["payer_currency"] = o.Currency;
+            if (o.Promotions.Count > 0)
+            {
+                tx["promotion_detail"] = WeChatSandboxCoupons.PromotionDetail(o, o.Currency);
+            }
         }
 
         return tx.ToJsonString(Json);
@@ -596,14 +606,15 @@ public static partial class WeChatSandboxEndpoints
 
             lock (o)
             {
-                var fee = SandboxFees.Fee(o.Total, state.FeeBasisPoints);
+                var fee = SandboxFees.Fee(o.SettlementTotal, state.FeeBasisPoints); // charged on what WeChat settles
+                var noCash = o.Total - o.SettlementTotal;
                 var name = o.Description;
                 if (o.TradeState is "SUCCESS" or "REFUND" && OnDay(o.SuccessTime))
                 {
                     rows.Add(new([Time(o.SuccessTime!.Value), o.AppId, o.SpMchId ?? o.MchId, o.SpMchId is null ? string.Empty : o.MchId, string.Empty, o.TransactionId ?? string.Empty,
-                        o.OutTradeNo, o.PayerOpenId ?? string.Empty, "NATIVE", "SUCCESS", "OTHERS", o.Currency, Yuan(o.Total), "0.00", "0", "0", "0.00", "0.00",
+                        o.OutTradeNo, o.PayerOpenId ?? string.Empty, "NATIVE", "SUCCESS", "OTHERS", o.Currency, Yuan(o.SettlementTotal), Yuan(noCash), "0", "0", "0.00", "0.00",
                         string.Empty, string.Empty, name, o.Attach ?? string.Empty, WeChatTradeBill.Fee(fee), rate, Yuan(o.Total), "0.00", string.Empty],
-                        Refund: false, Settled: o.Total, Refunded: 0, Fee: fee, Ordered: o.Total, Requested: 0));
+                        Refund: false, Settled: o.SettlementTotal, Refunded: 0, Fee: fee, Ordered: o.Total, Requested: 0));
                 }
 
                 long before = 0;
@@ -615,8 +626,8 @@ public static partial class WeChatSandboxEndpoints
                     {
                         rows.Add(new([Time(r.Created), o.AppId, o.SpMchId ?? o.MchId, o.SpMchId is null ? string.Empty : o.MchId, string.Empty, o.TransactionId ?? string.Empty,
                             o.OutTradeNo, o.PayerOpenId ?? string.Empty, "NATIVE", "REFUND", "OTHERS", o.Currency, "0.00", "0.00", r.RefundId, r.OutRefundNo,
-                            Yuan(r.Amount), "0.00", "ORIGINAL", "SUCCESS", name, o.Attach ?? string.Empty, WeChatTradeBill.Fee(-back), rate, "0.00", Yuan(r.Amount), string.Empty],
-                            Refund: true, Settled: 0, Refunded: r.Amount, Fee: -back, Ordered: 0, Requested: r.Amount));
+                            Yuan(r.Amount - r.NoCashRefund), Yuan(r.CashRefund), "ORIGINAL", "SUCCESS", name, o.Attach ?? string.Empty, WeChatTradeBill.Fee(-back), rate, "0.00", Yuan(r.Amount), string.Empty],
+                            Refund: true, Settled: 0, Refunded: r.Amount - r.NoCashRefund, Fee: -back, Ordered: 0, Requested: r.Amount, CashCouponRefunded: r.CashRefund));
                     }
                 }
             }

@@ -87,6 +87,15 @@ public sealed class SandboxOrder
     /// <summary>Refunds by out_refund_no.</summary>
     public Dictionary<string, SandboxRefund> Refunds { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The buyer's coupons the payment used (promotion_detail).</summary>
+    public List<SandboxCoupon> Promotions { get; } = [];
+
+    /// <summary>What the buyer paid (amount.payer_total): the total less every coupon.</summary>
+    public long PayerTotal => Total - Promotions.Sum(p => p.Amount);
+
+    /// <summary>What WeChat settles to the merchant (settlement_total, 应结订单金额): the total less the NOCASH (免充值) coupons.</summary>
+    public long SettlementTotal => Total - Promotions.Where(p => p.NoCash).Sum(p => p.Amount);
+
     /// <summary>settle_info.profit_sharing was set: the funds are frozen for splitting.</summary>
     public bool ProfitSharing { get; init; }
 
@@ -195,6 +204,9 @@ public sealed partial class WeChatSandboxState : IDisposable
     /// <summary>Every notification attempt the sandbox made, for tests and the control API.</summary>
     public ConcurrentQueue<NotificationAttempt> NotificationLog { get; } = new();
 
+    /// <summary>The buyers' coupons (POST /sandbox/wechatpay/buyer/coupons).</summary>
+    public WeChatSandboxCoupons Coupons { get; } = new();
+
     /// <summary>Notifications held back, released in a chosen order, and kept for replay.</summary>
     public SandboxNotifications Notifications { get; } = new();
 
@@ -223,6 +235,18 @@ public sealed class SandboxRefund
     public DateTimeOffset? SuccessTime { get; set; }
 
     public DateTimeOffset Created { get; init; } = DateTimeOffset.UtcNow;
+
+    /// <summary>What the refund returned of each coupon, by coupon id (set when the refund is accepted).</summary>
+    public Dictionary<string, long> CouponRefunds { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>The coupons returned (discount_refund).</summary>
+    public long DiscountRefund => CouponRefunds.Values.Sum();
+
+    /// <summary>The NOCASH coupons returned; the refund less them is settlement_refund (退款金额 in the bill).</summary>
+    public long NoCashRefund { get; init; }
+
+    /// <summary>The CASH coupons returned (充值券退款金额 in the bill).</summary>
+    public long CashRefund => DiscountRefund - NoCashRefund;
 }
 
 public sealed record NotificationAttempt(string OutTradeNo, string NotificationId, int Attempt, int? HttpStatus, DateTimeOffset At);

@@ -14,7 +14,8 @@ namespace Hutong.Server.Features.Reconciliation;
 
 /// <summary>One difference between a wallet's bill and the hub's books, and what the run did about it.</summary>
 /// <param name="Kind">
-/// missing_in_hub, missing_in_wallet, amount_mismatch, status_mismatch, fee_mismatch, unhandled_transaction_type (a bill
+/// missing_in_hub, missing_in_wallet, amount_mismatch, status_mismatch, fee_mismatch, settlement_mismatch and coupon_mismatch
+/// (the bill's settled amount or coupon column differ from the coupons the hub booked), unhandled_transaction_type (a bill
 /// row of a type the hub does not reconcile, e.g. a UnionPay 消费撤销) or wallet_adjustment (a wallet's error/adjustment
 /// entry, UnionPay's ZME file).
 /// </param>
@@ -53,6 +54,9 @@ public sealed partial class ReconciliationService(
 
         /// <summary>1 when the attempt is the payment's own (0: a second capture the hub is refunding).</summary>
         public long Current { get; set; }
+
+        /// <summary>The merchant-borne coupons recorded on the payment (0: none).</summary>
+        public long MerchantDiscount { get; set; }
     }
 
     private sealed class HubRefund
@@ -62,6 +66,12 @@ public sealed partial class ReconciliationService(
         public string OutTradeNo { get; set; } = string.Empty;
 
         public long Amount { get; set; }
+
+        /// <summary>The merchant-borne coupons this refund returned, as the ledger posted it (0: none).</summary>
+        public long MerchantPart { get; set; }
+
+        /// <summary>The wallet-settled coupons this refund returned, as the ledger posted it (0: none).</summary>
+        public long WalletPart { get; set; }
     }
 
     /// <summary>What one channel's run found so far: its discrepancies, and the lines that matched or were repaired.</summary>
@@ -128,7 +138,8 @@ public sealed partial class ReconciliationService(
         {
             var p = (await c.QueryAsync<HubPayment>(
                 """
-                SELECT a.id AS attempt_id, a.out_trade_no, p.id AS payment_id, p.amount, CASE WHEN p.current_attempt_id = a.id THEN 1 ELSE 0 END AS current
+                SELECT a.id AS attempt_id, a.out_trade_no, p.id AS payment_id, p.amount, CASE WHEN p.current_attempt_id = a.id THEN 1 ELSE 0 END AS current,
+                       COALESCE(p.merchant_discount, 0) AS merchant_discount
                 FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
                 WHERE COALESCE(a.channel, a.wallet) = @channel AND a.status = 'succeeded'
                   AND ((p.current_attempt_id = a.id AND p.succeeded_at >= @from AND p.succeeded_at < @to)
@@ -136,7 +147,12 @@ public sealed partial class ReconciliationService(
                 """, new { channel, from, to })).ToList();
             var r = (await c.QueryAsync<HubRefund>(
                 """
-                SELECT r.out_refund_no, a.out_trade_no, r.amount FROM refunds r JOIN payment_attempts a ON a.id = r.attempt_id
+                SELECT r.out_refund_no, a.out_trade_no, r.amount,
+                       COALESCE((SELECT SUM(l.amount) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
+                                 WHERE e.kind = 'refund' AND e.reference = r.id AND l.account LIKE 'merchant_discount_granted:%'), 0) AS merchant_part,
+                       -COALESCE((SELECT SUM(l.amount) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
+                                  WHERE e.kind = 'refund' AND e.reference = r.id AND l.account LIKE 'wallet_discount_receivable:%'), 0) AS wallet_part
+                FROM refunds r JOIN payment_attempts a ON a.id = r.attempt_id
                 WHERE COALESCE(a.channel, a.wallet) = @channel AND r.status = 'succeeded' AND r.updated_at >= @from AND r.updated_at < @to
                 """, new { channel, from, to })).ToList();
             return (p, r);
@@ -160,6 +176,19 @@ public sealed partial class ReconciliationService(
             if (h.Amount != line.AmountMinor)
             {
                 found.Add("amount_mismatch", line.OutTradeNo, null, h.Amount, line.AmountMinor, "open", $"payment {h.PaymentId}");
+                continue;
+            }
+
+            // Where the bill has coupon columns: what the wallet settles (the order less merchant-borne coupons) and those coupons.
+            if (h.Current == 1 && line.SettlementMinor is { } settlement && settlement != h.Amount - h.MerchantDiscount)
+            {
+                found.Add("settlement_mismatch", line.OutTradeNo, null, h.Amount - h.MerchantDiscount, settlement, "open", $"payment {h.PaymentId}: settlement amounts differ");
+                continue;
+            }
+
+            if (h.Current == 1 && line.CouponMinor is { } coupons && coupons != h.MerchantDiscount)
+            {
+                found.Add("coupon_mismatch", line.OutTradeNo, null, h.MerchantDiscount, coupons, "open", $"payment {h.PaymentId}: merchant-borne coupons differ");
                 continue;
             }
 
@@ -224,6 +253,14 @@ public sealed partial class ReconciliationService(
             else if (r.Amount != line.AmountMinor)
             {
                 found.Add("amount_mismatch", r.OutTradeNo, no, r.Amount, line.AmountMinor, "open", "refund amounts differ");
+            }
+            else if (line.SettlementMinor is { } settled && settled != r.Amount - r.MerchantPart)
+            {
+                found.Add("settlement_mismatch", r.OutTradeNo, no, r.Amount - r.MerchantPart, settled, "open", "refund settlement amounts differ");
+            }
+            else if (line.CouponMinor is { } coupons && coupons != r.WalletPart)
+            {
+                found.Add("coupon_mismatch", r.OutTradeNo, no, r.WalletPart, coupons, "open", "wallet-settled coupon refunds differ");
             }
             else
             {
