@@ -32,7 +32,8 @@ public class BillParserTests
     {
         var lines = WeChatPayBill.Parse(WeChatSample());
         Assert.Equal(3, lines.Count); // the product name "龙井茶, 250 g" holds a comma: cells split on ",`" only
-        Assert.Equal(new BillLine(BillLineKind.Payment, "A1", "4200000001202611220001", null, 10_050, 60, "SUCCESS", new DateTimeOffset(2026, 11, 22, 10, 0, 1, TimeSpan.FromHours(8))), lines[0]);
+        Assert.Equal(new BillLine(BillLineKind.Payment, "A1", "4200000001202611220001", null, 10_050, 60, "SUCCESS", new DateTimeOffset(2026, 11, 22, 10, 0, 1, TimeSpan.FromHours(8)),
+            SettlementMinor: 10_050, CouponMinor: 0), lines[0]);
         Assert.Equal(1, lines[1].AmountMinor);
         Assert.Equal((BillLineKind.Refund, "R1", 5_025L, 30L), (lines[2].Kind, lines[2].OutRefundNo, lines[2].AmountMinor, lines[2].FeeMinor));
         Assert.Contains("`100.50", WeChatSample(), StringComparison.Ordinal); // every cell starts with a backtick
@@ -41,6 +42,29 @@ public class BillParserTests
         Assert.Throws<BillFormatException>(() => WeChatPayBill.Parse(tampered));
         var truncated = WeChatSample()[..WeChatSample().IndexOf(WeChatPayBill.TotalsHeader, StringComparison.Ordinal)];
         Assert.Throws<BillFormatException>(() => WeChatPayBill.Parse(truncated));
+    }
+
+    [Fact]
+    public void WeChat_coupon_columns_give_the_order_amount_the_settled_amount_and_the_coupons()
+    {
+        // 订单金额 100.00 paid with a 2.00 免充值 coupon: 应结订单金额 98.00, 代金券金额 2.00 (应结 = 订单 − 免充值券). A refund of
+        // 申请退款金额 30.00 returning 0.60 of it and 0.90 of a 充值 coupon: 退款金额 (settled) 29.40, 充值券退款金额 0.90.
+        string[] payment =
+        [
+            "2026-11-22 10:00:01", "wx8888888888888888", "1900000100", string.Empty, string.Empty, "4200000001202611220009", "C1", "oUser1", "NATIVE", "SUCCESS",
+            "OTHERS", "CNY", "98.00", "2.00", "0", "0", "0.00", "0.00", string.Empty, string.Empty, "茶", "pay_c", "0.59000", "0.60%", "100.00", "0.00", string.Empty,
+        ];
+        string[] refund =
+        [
+            "2026-11-22 11:00:00", "wx8888888888888888", "1900000100", string.Empty, string.Empty, "4200000001202611220009", "C1", "oUser1", "NATIVE", "REFUND",
+            "OTHERS", "CNY", "0.00", "0.00", "50300009", "RC1", "29.40", "0.90", "ORIGINAL", "SUCCESS", "茶", "pay_c", "-0.18000", "0.60%", "0.00", "30.00", string.Empty,
+        ];
+        var csv = "\uFEFF" + WeChatPayBill.Header + "\r\n"
+            + string.Join("\r\n", new[] { payment, refund }.Select(r => string.Join(',', r.Select(c => "`" + c))))
+            + "\r\n" + WeChatPayBill.TotalsHeader + "\r\n`2,`98.00,`29.40,`0.90,`0.41,`100.00,`30.00\r\n";
+        var lines = WeChatPayBill.Parse(csv);
+        Assert.Equal((10_000L, 9_800L, 200L, 59L), (lines[0].AmountMinor, lines[0].SettlementMinor!.Value, lines[0].CouponMinor!.Value, lines[0].FeeMinor));
+        Assert.Equal((3_000L, 2_940L, 90L, 18L), (lines[1].AmountMinor, lines[1].SettlementMinor!.Value, lines[1].CouponMinor!.Value, lines[1].FeeMinor));
     }
 
     private const string AlipaySample = """
