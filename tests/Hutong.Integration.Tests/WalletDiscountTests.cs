@@ -195,6 +195,54 @@ public abstract class WalletDiscountTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task Alipay_vouchers_split_between_merchant_and_Alipay_are_booked_returned_pro_rata_and_reconcile_clean()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var buyer = "2088" + Random.Shared.NextInt64(100_000_000_000, 999_999_999_999);
+        using (var http = new HttpClient { BaseAddress = new Uri(hub.Sandbox.BaseUrl) })
+        {
+            // One voucher of 3.00: 1.00 from the merchant (never settled), 2.00 from Alipay (settled with the order).
+            var granted = await http.PostAsJsonAsync("/sandbox/alipay/buyer/vouchers", new { buyer_id = buyer, amount = 300, merchant_contribute = 100, other_contribute = 200 }, SandboxJson.Options);
+            Assert.True(granted.IsSuccessStatusCode, await granted.Content.ReadAsStringAsync());
+        }
+
+        var id = await m.CreatePaymentAsync(5_000);
+        var qr = (await m.ConfirmAsync(id, wallet: "alipay")).Json.GetProperty("next_action").GetProperty("code_url").GetString()!;
+        Assert.True((await hub.AlipayBuyerPaysAsync(qr, buyer)).IsSuccessStatusCode);
+        await m.WaitForStatusAsync(id, "succeeded");
+        var details = (await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("amount_details");
+        Assert.Equal((4_700L, 200L, 100L, 4_900L), (details.GetProperty("buyer_paid").GetInt64(), details.GetProperty("wallet_discount").GetInt64(),
+            details.GetProperty("merchant_discount").GetInt64(), details.GetProperty("settlement_amount").GetInt64()));
+        // The fee on what the merchant receives: 0.6 % of 49.00 = 0.294 → 0.29.
+        Assert.Equal(-(4_900 - 29), await BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(200, await PostedAsync(id, "wallet_discount_receivable:"));
+        Assert.Equal(100, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        await LedgerVerifiesAsync();
+
+        // 20 % back: 0.20 of the merchant's part, 0.40 of Alipay's, 9.40 to the buyer (present_refund_* at the sandbox).
+        var first = await RefundAsync(m, id, 1_000, 1_000);
+        var outTradeNo = await hub.Db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT out_trade_no FROM payment_attempts WHERE payment_id = @id", new { id }), default);
+        var order = hub.Sandbox.Alipay.Orders[(hub.Alipay.AppId, outTradeNo!)];
+        Assert.Equal((20L, 40L), order.RefundVouchers.Values.Single());
+        Assert.Equal(-40, await PostedAsync(first, "wallet_discount_receivable:"));
+        Assert.Equal(80, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        await LedgerVerifiesAsync();
+
+        var rest = await RefundAsync(m, id, 4_000, 5_000);
+        Assert.Equal(0, await PostedAsync(id, "wallet_discount_receivable:") + await PostedAsync(first, "wallet_discount_receivable:") + await PostedAsync(rest, "wallet_discount_receivable:"));
+        Assert.Equal(0, await BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        await LedgerVerifiesAsync();
+
+        // The 业务明细 bill: 订单金额, 商家实收, 支付宝优惠 and 商家优惠 agree with the hub's books for this order.
+        var report = await hub.Service<ReconciliationService>().RunAsync(TodayInChina, null, default);
+        var alipay = Assert.Single(report.Channels, c => c.Channel == "alipay");
+        Assert.Equal("completed", alipay.Status);
+        Assert.DoesNotContain(alipay.Discrepancies, d => d.OutTradeNo == outTradeNo);
+        await LedgerVerifiesAsync();
+    }
+
+    [Fact]
     public async Task An_independent_npm_WeChat_Pay_client_accepts_the_sandbox_s_coupon_bearing_answers_and_notification()
     {
         // The hub's own WeChat merchant (the npm client signs as it).

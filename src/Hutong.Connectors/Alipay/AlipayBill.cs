@@ -85,14 +85,18 @@ public static partial class AlipayBill
             var fee = BillAmounts.ParseYuan(cells[22]);
             switch (cells[2])
             {
+                // 订单金额 is the line's amount; 商家实收 (the order less the merchant's discounts) the settled one; the coupon
+                // column is 商家优惠 for a payment and, for a refund, 支付宝优惠 (the platform's voucher part returned).
                 case "交易":
-                    var amount = BillAmounts.ParseYuan(cells[12]);
-                    received += amount;
+                    var receipt = BillAmounts.ParseYuan(cells[12]);
+                    received += receipt;
                     trades++;
-                    result.Add(new BillLine(BillLineKind.Payment, NonEmpty(cells[1]), cells[0], null, amount, -fee, "交易", at));
+                    result.Add(new BillLine(BillLineKind.Payment, NonEmpty(cells[1]), cells[0], null, BillAmounts.ParseYuan(cells[11]), -fee, "交易", at,
+                        SettlementMinor: receipt, CouponMinor: BillAmounts.ParseYuan(cells[16])));
                     break;
                 case "退款":
-                    result.Add(new BillLine(BillLineKind.Refund, NonEmpty(cells[1]), cells[0], NonEmpty(cells[21]), -BillAmounts.ParseYuan(cells[12]), fee, "退款", at));
+                    result.Add(new BillLine(BillLineKind.Refund, NonEmpty(cells[1]), cells[0], NonEmpty(cells[21]), -BillAmounts.ParseYuan(cells[11]), fee, "退款", at,
+                        SettlementMinor: -BillAmounts.ParseYuan(cells[12]), CouponMinor: -BillAmounts.ParseYuan(cells[15])));
                     break;
                 default:
                     throw new BillFormatException($"unknown 业务类型 '{cells[2]}'");

@@ -67,7 +67,8 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
 
     public async Task<QueryResult> QueryAsync(string outTradeNo, CancellationToken cancellationToken)
     {
-        var reply = await CallAsync("alipay.trade.query", new JsonObject { ["out_trade_no"] = outTradeNo }, null, cancellationToken);
+        // query_options asks for the vouchers a paid order used (returned only when asked).
+        var reply = await CallAsync("alipay.trade.query", new JsonObject { ["out_trade_no"] = outTradeNo, ["query_options"] = new JsonArray("voucher_detail_list") }, null, cancellationToken);
         if (reply.Outcome == WalletCallOutcome.Ok && reply.Response is { } r)
         {
             var status = r["trade_status"]?.GetValue<string>();
@@ -81,7 +82,11 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
                 outTradeNo, mapped, status ?? string.Empty, r["trade_no"]?.GetValue<string>(),
                 AlipayAmount.TryParseFen(r["total_amount"]?.GetValue<string>(), out var fen) ? fen : null, "CNY",
                 PayerOf(r["buyer_open_id"]?.GetValue<string>(), r["buyer_user_id"]?.GetValue<string>() ?? r["buyer_logon_id"]?.GetValue<string>()),
-                ParseTime(r["send_pay_date"]?.GetValue<string>()), null));
+                ParseTime(r["send_pay_date"]?.GetValue<string>()), null,
+                mapped == WalletStatus.Succeeded
+                    ? AlipayDiscounts.Report(AlipayAmount.TryParseFen(r["total_amount"]?.GetValue<string>(), out var total) ? total : null, r["buyer_pay_amount"]?.GetValue<string>(),
+                        r["point_amount"]?.GetValue<string>(), r["receipt_amount"]?.GetValue<string>(), AlipayDiscounts.FromQuery(r["voucher_detail_list"]))
+                    : null));
         }
 
         if (reply.Outcome == WalletCallOutcome.Rejected && reply.Error?.Code == "ACQ.TRADE_NOT_EXIST")
@@ -267,7 +272,11 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
             outTradeNo, AlipayStatusMap.Map(status), status ?? string.Empty, form.GetValueOrDefault("trade_no"),
             AlipayAmount.TryParseFen(form.GetValueOrDefault("total_amount"), out var fen) ? fen : null, "CNY",
             PayerOf(form.GetValueOrDefault("buyer_open_id"), form.GetValueOrDefault("buyer_id") ?? form.GetValueOrDefault("buyer_logon_id")),
-            ParseTime(form.GetValueOrDefault("gmt_payment")), form.GetValueOrDefault("seller_id"));
+            ParseTime(form.GetValueOrDefault("gmt_payment")), form.GetValueOrDefault("seller_id"),
+            AlipayStatusMap.Map(status) == WalletStatus.Succeeded
+                ? AlipayDiscounts.Report(AlipayAmount.TryParseFen(form.GetValueOrDefault("total_amount"), out var total) ? total : null, form.GetValueOrDefault("buyer_pay_amount"),
+                    form.GetValueOrDefault("point_amount"), form.GetValueOrDefault("receipt_amount"), AlipayDiscounts.FromNotification(form.GetValueOrDefault("voucher_detail_list")))
+                : null);
         return Task.FromResult(new NotificationResult(true, null, notifyId, form.GetValueOrDefault("notify_type") ?? "trade_status_sync", tx));
     }
 

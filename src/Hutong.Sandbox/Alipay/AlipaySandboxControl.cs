@@ -34,6 +34,7 @@ public static class AlipaySandboxControl
             return Results.Ok(new { app_auth_token = token, user_id = sellerId });
         });
         SandboxControl.MapFaults(g, state.Faults);
+        AlipaySandboxVouchers.Map(g, state);
         SandboxControl.MapTimeScale(g, () => state.TimeScale, scale => state.TimeScale = scale);
         SandboxControl.MapNotifications(g, state.Notifications, notifier.ReplayAsync);
         g.MapGet("/notifications", () => Results.Ok(state.NotificationLog.ToArray()));
@@ -84,6 +85,7 @@ public static class AlipaySandboxControl
             order.TradeNo = DateTime.UtcNow.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture) + "22001" + RandomNumberGenerator.GetString("0123456789", 15);
             order.BuyerId = r.BuyerId ?? "2088" + RandomNumberGenerator.GetString("0123456789", 12);
             order.Paid = DateTimeOffset.UtcNow;
+            order.VouchersUsed.AddRange(AlipaySandboxVouchers.Use(state, r.BuyerId, order.TotalFen)); // the buyer's vouchers that fit
         }
 
         notifier.NotifySuccess(order);

@@ -129,7 +129,7 @@ public static partial class AlipaySandboxEndpoints
         var (response, html) = method switch
         {
             "alipay.trade.precreate" => (Precreate(state, app, seller!, p, biz, token: p.GetValueOrDefault("app_auth_token")), null),
-            "alipay.trade.query" => (Query(existing), null),
+            "alipay.trade.query" => (Query(existing, biz), null),
             "alipay.trade.close" => (Close(existing), null),
             "alipay.trade.cancel" => (Cancel(existing), null),
             "alipay.trade.pay" => (TradePay(state, app, seller!, p, biz), null),
@@ -241,8 +241,10 @@ public static partial class AlipaySandboxEndpoints
         };
     }
 
-    private static JsonObject Query(AlipaySandboxOrder? o)
+    private static JsonObject Query(AlipaySandboxOrder? o, JsonObject biz)
     {
+        // query_options (e.g. ["voucher_detail_list"]) asks for the optional lists (bounded: a handful of names).
+        var queryOptions = (biz["query_options"] as JsonArray ?? []).Take(10).Select(n => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : string.Empty).ToHashSet(StringComparer.Ordinal);
         if (o is null)
         {
             return Error("40004", "Business Failed", "ACQ.TRADE_NOT_EXIST", "交易不存在");
@@ -273,7 +275,14 @@ public static partial class AlipaySandboxEndpoints
                 }
 
                 r["buyer_logon_id"] = "sandbox***@example.com";
-                r["buyer_pay_amount"] = AlipayAmount.FromFen(o.TotalFen);
+                r["buyer_pay_amount"] = AlipayAmount.FromFen(o.BuyerPayFen);
+                r["receipt_amount"] = AlipayAmount.FromFen(o.ReceiptFen);
+                r["invoice_amount"] = AlipayAmount.FromFen(o.BuyerPayFen);
+                r["point_amount"] = "0.00";
+                if (o.VouchersUsed.Count > 0 && queryOptions.Contains("voucher_detail_list"))
+                {
+                    r["voucher_detail_list"] = AlipaySandboxVouchers.QueryList(o); // only when query_options asks for it
+                }
                 r["send_pay_date"] = o.Paid?.ToOffset(ChinaOffset).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
             }
 
@@ -376,6 +385,7 @@ public static partial class AlipaySandboxEndpoints
             }
             else
             {
+                o.RefundVouchers[requestNo] = AlipaySandboxVouchers.SplitRefund(o, o.Refunds.Values.Sum(), fen);
                 o.Refunds[requestNo] = fen;
                 o.RefundTimes[requestNo] = DateTimeOffset.UtcNow;
                 if (o.Refunds.Values.Sum() == o.TotalFen)
@@ -388,6 +398,12 @@ public static partial class AlipaySandboxEndpoints
             {
                 ["trade_no"] = o.TradeNo, ["out_trade_no"] = o.OutTradeNo, ["fund_change"] = changed,
                 ["refund_fee"] = AlipayAmount.FromFen(o.Refunds.Values.Sum()), ["buyer_user_id"] = o.BuyerId,
+                // This refund's parts (AlipayTradeRefundResponse): the buyer's, the platform's and the merchant's voucher parts,
+                // and what the merchant actually sends back (the refund less its own voucher part).
+                ["present_refund_buyer_amount"] = AlipayAmount.FromFen(fen - o.RefundVouchers[requestNo].Merchant - o.RefundVouchers[requestNo].Other),
+                ["present_refund_discount_amount"] = AlipayAmount.FromFen(o.RefundVouchers[requestNo].Other),
+                ["present_refund_mdiscount_amount"] = AlipayAmount.FromFen(o.RefundVouchers[requestNo].Merchant),
+                ["send_back_fee"] = AlipayAmount.FromFen(fen - o.RefundVouchers[requestNo].Merchant),
             });
         }
     }
@@ -449,20 +465,24 @@ public static partial class AlipaySandboxEndpoints
         string Time(DateTimeOffset t) => t.ToOffset(ChinaOffset).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
         static string Yuan(long fen) => AlipayTradeBill.Yuan(fen);
         var rows = new List<string>();
-        long received = 0, refunded = 0;
+        long received = 0, refunded = 0, mdiscount = 0, mdiscountRefunded = 0;
         int trades = 0, refunds = 0;
         foreach (var o in state.Orders.Values.Where(o => o.AppId == app.AppId).OrderBy(o => o.Paid))
         {
             lock (o)
             {
-                var fee = SandboxFees.Fee(o.TotalFen, state.FeeBasisPoints);
+                var fee = SandboxFees.Fee(o.ReceiptFen, state.FeeBasisPoints); // on what the merchant receives
                 var subject = o.Subject.Replace(',', '，');
+                var merchantVouchers = o.VouchersUsed.Sum(v => v.MerchantContributeFen);
+                var otherVouchers = o.VouchersUsed.Sum(v => v.OtherContributeFen);
                 if (o.Paid is { } paid && OnDay(paid))
                 {
                     trades++;
-                    received += o.TotalFen;
+                    received += o.ReceiptFen;
+                    mdiscount += merchantVouchers;
                     rows.Add(string.Join(",\t", o.TradeNo, o.OutTradeNo, "交易", subject, Time(o.Created), Time(paid), string.Empty, string.Empty, string.Empty, string.Empty,
-                        o.BuyerId, Yuan(o.TotalFen), Yuan(o.TotalFen), "0.00", "0.00", "0.00", "0.00", "0.00", string.Empty, "0.00", "0.00", string.Empty, Yuan(-fee), "0.00", string.Empty));
+                        o.BuyerId, Yuan(o.TotalFen), Yuan(o.ReceiptFen), "0.00", "0.00", Yuan(otherVouchers), Yuan(merchantVouchers), Yuan(merchantVouchers + otherVouchers),
+                        string.Join('|', o.VouchersUsed.Select(v => v.Name)), "0.00", "0.00", string.Empty, Yuan(-fee), "0.00", string.Empty));
                 }
 
                 long before = 0;
@@ -473,9 +493,11 @@ public static partial class AlipaySandboxEndpoints
                     if (OnDay(o.RefundTimes.GetValueOrDefault(requestNo)))
                     {
                         refunds++;
-                        refunded += fen;
+                        var (m, other) = o.RefundVouchers.GetValueOrDefault(requestNo);
+                        refunded += fen - m;
+                        mdiscountRefunded += m;
                         rows.Add(string.Join(",\t", o.TradeNo, o.OutTradeNo, "退款", subject, Time(o.Created), Time(o.RefundTimes[requestNo]), string.Empty, string.Empty, string.Empty,
-                            string.Empty, o.BuyerId, Yuan(-fen), Yuan(-fen), "0.00", "0.00", "0.00", "0.00", "0.00", string.Empty, "0.00", "0.00", requestNo, Yuan(back), "0.00", string.Empty));
+                            string.Empty, o.BuyerId, Yuan(-fen), Yuan(-(fen - m)), "0.00", "0.00", Yuan(-other), Yuan(-m), Yuan(-(m + other)), string.Empty, "0.00", "0.00", requestNo, Yuan(back), "0.00", string.Empty));
                     }
                 }
             }
@@ -494,8 +516,8 @@ public static partial class AlipaySandboxEndpoints
         }
 
         csv.Append("#-----------------------------------------业务明细列表结束------------------------------------\r\n")
-            .Append(CultureInfo.InvariantCulture, $"#交易合计：{trades}笔，商家实收共{Yuan(received)}元，商家优惠共0.00元\r\n")
-            .Append(CultureInfo.InvariantCulture, $"#退款合计：{refunds}笔，商家实收退款共{Yuan(-refunded)}元，商家优惠退款共0.00元\r\n")
+            .Append(CultureInfo.InvariantCulture, $"#交易合计：{trades}笔，商家实收共{Yuan(received)}元，商家优惠共{Yuan(mdiscount)}元\r\n")
+            .Append(CultureInfo.InvariantCulture, $"#退款合计：{refunds}笔，商家实收退款共{Yuan(-refunded)}元，商家优惠退款共{Yuan(-mdiscountRefunded)}元\r\n")
             .Append(CultureInfo.InvariantCulture, $"#导出时间：[{DateTimeOffset.UtcNow.ToOffset(ChinaOffset).ToString("yyyy年MM月dd日 HH:mm:ss", CultureInfo.InvariantCulture)}]\r\n");
         using var zip = new MemoryStream();
         using (var archive = new System.IO.Compression.ZipArchive(zip, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))

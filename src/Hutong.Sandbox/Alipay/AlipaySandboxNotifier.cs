@@ -67,8 +67,10 @@ public sealed class AlipaySandboxNotifier(AlipaySandboxState state, HttpClient h
                 ["seller_id"] = order.SellerId,
                 ["trade_status"] = order.TradeStatus,
                 ["total_amount"] = AlipayAmount.FromFen(order.TotalFen),
-                ["receipt_amount"] = AlipayAmount.FromFen(order.TotalFen),
-                ["buyer_pay_amount"] = AlipayAmount.FromFen(order.TotalFen),
+                ["receipt_amount"] = AlipayAmount.FromFen(order.ReceiptFen),
+                ["buyer_pay_amount"] = AlipayAmount.FromFen(order.BuyerPayFen),
+                ["invoice_amount"] = AlipayAmount.FromFen(order.BuyerPayFen),
+                ["point_amount"] = "0.00",
                 ["subject"] = order.Subject,
                 ["gmt_create"] = T(order.Created),
                 ["gmt_payment"] = T(order.Paid),
@@ -83,6 +85,12 @@ public sealed class AlipaySandboxNotifier(AlipaySandboxState state, HttpClient h
             if (order.PassbackParams is not null)
             {
                 form["passback_params"] = order.PassbackParams;
+            }
+
+            if (order.VouchersUsed.Count > 0)
+            {
+                form["voucher_detail_list"] = AlipaySandboxVouchers.NotifyList(order);
+                form["fund_bill_list"] = AlipaySandboxVouchers.NotifyFundBills(order);
             }
 
             if (order.AppAuthToken is not null)

@@ -62,6 +62,18 @@ public sealed class AlipaySandboxOrder
     /// <summary>Refunds by out_request_no, in fen.</summary>
     public Dictionary<string, long> Refunds { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The vouchers the payment used (voucher_detail_list).</summary>
+    public List<AlipaySandboxVoucher> VouchersUsed { get; } = [];
+
+    /// <summary>receipt_amount (商家实收): the total less the merchant's voucher contributions.</summary>
+    public long ReceiptFen => TotalFen - VouchersUsed.Sum(v => v.MerchantContributeFen);
+
+    /// <summary>buyer_pay_amount: the total less every voucher.</summary>
+    public long BuyerPayFen => TotalFen - VouchersUsed.Sum(v => v.AmountFen);
+
+    /// <summary>What each refund returned of the merchant's and the others' voucher parts, by out_request_no.</summary>
+    public Dictionary<string, (long Merchant, long Other)> RefundVouchers { get; } = new(StringComparer.Ordinal);
+
     /// <summary>When each refund was made (the bill's 完成时间).</summary>
     public Dictionary<string, DateTimeOffset> RefundTimes { get; } = new(StringComparer.Ordinal);
 
@@ -128,6 +140,9 @@ public sealed partial class AlipaySandboxState : IDisposable
 
     /// <summary>The 服务费 the sandbox bills on each payment, in basis points (returned pro rata on refunds).</summary>
     public int FeeBasisPoints { get; set; } = 60;
+
+    /// <summary>The buyers' vouchers by buyer_id (POST /sandbox/alipay/buyer/vouchers).</summary>
+    public ConcurrentDictionary<string, List<AlipaySandboxVoucher>> Vouchers { get; } = new(StringComparer.Ordinal);
 
     /// <summary>The default maximum share of a trade that may be settled to others (30 %).</summary>
     public int MaxSplitRatioBasisPoints { get; set; } = 3_000;
