@@ -240,6 +240,32 @@ public abstract class WalletDiscountTests(HubFixture hub)
         Assert.Equal("completed", alipay.Status);
         Assert.DoesNotContain(alipay.Discrepancies, d => d.OutTradeNo == outTradeNo);
         await LedgerVerifiesAsync();
+
+        // Alipay's own SDK accepts the sandbox's voucher-bearing query answer and notification (and refuses a tampered one).
+        var notificationFile = Path.GetTempFileName();
+        await File.WriteAllTextAsync(notificationFile, JsonSerializer.Serialize(hub.Sandbox.AlipayNotifier.BuildForm(order, "coupon-" + Guid.NewGuid().ToString("N")[..8])));
+        await E2eModules.EnsureInstalledAsync();
+        var psi = new ProcessStartInfo("node", "alipay-coupon-interop.mjs") { WorkingDirectory = E2eModules.Dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["TZ"] = "Asia/Shanghai"; // the SDK's timestamp is local time; Alipay reads it as China time
+        psi.Environment["ALI_SANDBOX"] = hub.Sandbox.BaseUrl.TrimEnd('/');
+        psi.Environment["ALI_APPID"] = hub.Alipay.AppId;
+        psi.Environment["ALI_PRIVATE_KEY"] = hub.Alipay.AppPrivateKeyPem;
+        psi.Environment["ALI_PUBLIC_KEY"] = hub.Alipay.AlipayPublicKeyPem;
+        psi.Environment["ALI_OUT_TRADE_NO"] = outTradeNo;
+        psi.Environment["ALI_NOTIFICATION_FILE"] = notificationFile;
+        using var node = Process.Start(psi)!;
+        var stdout = await node.StandardOutput.ReadToEndAsync();
+        var stderr = await node.StandardError.ReadToEndAsync();
+        await node.WaitForExitAsync();
+        File.Delete(notificationFile);
+        Assert.True(node.ExitCode == 0, stderr);
+        var r = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        Assert.False(r.TryGetProperty("error", out var error), error.ToString());
+        Assert.Equal(("50.00", "49.00", "47.00", "3.00=1.00+2.00"), (r.GetProperty("total_amount").GetString(), r.GetProperty("receipt_amount").GetString(),
+            r.GetProperty("buyer_pay_amount").GetString(), r.GetProperty("vouchers").GetString()));
+        Assert.True(r.GetProperty("notification_sign_ok").GetBoolean());
+        Assert.False(r.GetProperty("tampered_sign_ok").GetBoolean());
+        Assert.Equal(1, r.GetProperty("notification_vouchers").GetInt32());
     }
 
     [Fact]
