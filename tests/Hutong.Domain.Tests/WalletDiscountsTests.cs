@@ -87,4 +87,18 @@ public class WalletDiscountsTests
             Assert.Equal((d.BuyerPaid, wallet, merchant, fee), (buyerBack, walletBack, merchantBack, feeBack));
         }
     }
+
+    [Fact]
+    public void The_decider_never_marks_paid_on_a_report_that_does_not_add_up_and_alerts_once()
+    {
+        var payment = new PaymentFacts(PaymentStatus.Pending, 1_000, "CNY", "att_1");
+        var bad = new WalletResult.Paid(1_000, "CNY", Amounts: new WalletAmountReport(1_000, 900, [new WalletCoupon("c", CouponFunding.WalletSettled, 100, 50, 10, 0)]));
+        var first = Assert.IsType<WalletDecision.Mismatch>(WalletOutcomeDecider.Decide(payment, new AttemptFacts("att_1", AttemptStatus.Open), bad));
+        Assert.Equal((MismatchKind.Discounts, WalletDecision.DiscountMismatchCode), (first.Kind, first.ErrorCode));
+        var again = Assert.IsType<WalletDecision.Ignore>(WalletOutcomeDecider.Decide(payment, new AttemptFacts("att_1", AttemptStatus.Open, first.ErrorCode), bad));
+        Assert.Equal(IgnoreReason.MismatchAlreadyRecorded, again.Reason);
+
+        var good = bad with { Amounts = new WalletAmountReport(1_000, 900, [Cash(100)]) };
+        Assert.IsType<WalletDecision.Transition>(WalletOutcomeDecider.Decide(payment, new AttemptFacts("att_1", AttemptStatus.Open), good));
+    }
 }
