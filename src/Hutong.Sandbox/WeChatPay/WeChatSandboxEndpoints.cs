@@ -39,6 +39,7 @@ public static partial class WeChatSandboxEndpoints
         app.MapGet("/v3/pay/partner/transactions/out-trade-no/{outTradeNo}", (HttpContext ctx, string outTradeNo) => QueryAsync(ctx, state, outTradeNo, byTransactionId: false, partner: true));
         app.MapPost("/v3/pay/partner/transactions/out-trade-no/{outTradeNo}/close", (HttpContext ctx, string outTradeNo) => CloseAsync(ctx, state, outTradeNo, partner: true));
         MapProfitSharing(app, state, notifier);
+        MapComplaints(app, state, notifier);
         MapMicropay(app, state);
         MapInApp(app, state, notifier);
         MapTransfers(app, state, notifier);

@@ -142,6 +142,31 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
         return Build(order, notificationId, "TRANSACTION.SUCCESS", "transaction", "支付成功", plaintext, order.NotifyUrl, forgedSignature);
     }
 
+    /// <summary>
+    /// COMPLAINT.CREATE / COMPLAINT.STATE_CHANGE to the URL the merchant registered (complaint-notifications), encrypted and
+    /// signed like a payment notification, on the same retry schedule. Nothing is sent to a merchant that registered none.
+    /// </summary>
+    public void NotifyComplaint(SandboxComplaint complaint, string eventType, string actionType)
+    {
+        var account = complaint.Order.SpMchId ?? complaint.Order.MchId;
+        if (!state.Complaints.NotifyUrls.TryGetValue(account, out var url))
+        {
+            return;
+        }
+
+        var fault = state.Faults.Take("notify", complaint.Order.Attach);
+        if (fault?.Fault == SandboxFault.DropNotification)
+        {
+            return;
+        }
+
+        var id = Guid.NewGuid().ToString();
+        var plaintext = WeChatSandboxEndpoints.ComplaintNotificationJson(complaint, actionType);
+        var summary = eventType == "COMPLAINT.CREATE" ? "产生新投诉" : "投诉单状态变化";
+        state.Notifications.Dispatch(complaint.Order.Attach, id, complaint.Order.OutTradeNo, () => DeliverAsync(complaint.Order, id,
+            () => Build(account, id, eventType, "complaint", summary, plaintext, url, null), _stop.Token), fault?.Delay ?? default);
+    }
+
     private HttpRequestMessage Build(SandboxOrder order, string notificationId, string eventType, string originalType, string summary, string plaintext, string url, string? forgedSignature) =>
         // A service provider decrypts its sub-merchants' notifications.
         Build(order.SpMchId ?? order.MchId, notificationId, eventType, originalType, summary, plaintext, url, forgedSignature);

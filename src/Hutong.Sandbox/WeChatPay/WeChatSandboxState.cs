@@ -210,6 +210,9 @@ public sealed partial class WeChatSandboxState : IDisposable
     /// <summary>Notifications held back, released in a chosen order, and kept for replay.</summary>
     public SandboxNotifications Notifications { get; } = new();
 
+    /// <summary>Consumer complaints (消费者投诉2.0) and the URLs merchants registered for their notifications.</summary>
+    public WeChatSandboxComplaintState Complaints { get; } = new();
+
     public string SerialFor(SandboxMerchant m) => m.Mode == PlatformKeyMode.PublicKey ? PublicKeyId : CertificateSerial;
 
     public void Dispose()
