@@ -171,8 +171,9 @@ public sealed record SplitNotice(string OutOrderNo, bool Returned);
 /// <summary>Outcome of verifying an inbound wallet notification; a refund notification carries <see cref="Refund"/> instead of a transaction.</summary>
 /// <param name="PayoutOutBizNo">A payout's result notification (WeChat Pay MCHTRANSFER.BILL.FINISHED): the transfer's out_bill_no, settled by a query.</param>
 /// <param name="Split">A profit-sharing notification (WeChat PROFITSHARING.*): the split it is about, settled by a query.</param>
+/// <param name="Complaint">A consumer complaint's notification (WeChat COMPLAINT.*): the complaint, read by a signed query.</param>
 public sealed record NotificationResult(bool Verified, string? RejectReason, string? NotificationId, string? EventType, WalletTransaction? Transaction, RefundNotice? Refund = null,
-    string? PayoutOutBizNo = null, SplitNotice? Split = null)
+    string? PayoutOutBizNo = null, SplitNotice? Split = null, ComplaintNotice? Complaint = null)
 {
     public static NotificationResult Reject(string reason) => new(false, reason, null, null, null);
 }

@@ -105,7 +105,13 @@ public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, by
             return NotificationResult.Reject(reason!);
         }
 
-        if (verified!.Envelope.EventType?.StartsWith("REFUND.", StringComparison.Ordinal) == true)
+        if (verified!.Envelope.EventType?.StartsWith("COMPLAINT.", StringComparison.Ordinal) == true)
+        {
+            // COMPLAINT.CREATE / COMPLAINT.STATE_CHANGE (消费者投诉2.0): the resource names the complaint and the action.
+            return WeChatPayConnector.ComplaintNotification(verified);
+        }
+
+        if (verified.Envelope.EventType?.StartsWith("REFUND.", StringComparison.Ordinal) == true)
         {
             // REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED: the decrypted resource is the refund.
             WxRefundNotice? refund;
