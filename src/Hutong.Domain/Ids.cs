@@ -22,6 +22,7 @@ public static class Ids
     public const string HostContract = "hc";
     public const string HostStatement = "hst";
     public const string Payout = "po";
+    public const string Dispute = "dp";
 
     /// <summary>API keys are <c>key_</c> and 12 lowercase hex digits (MerchantStore), not a UUIDv7.</summary>
     public const string ApiKey = "key";
@@ -158,6 +159,25 @@ public readonly record struct PayoutId(string Value) : IRouteId, IParsable<Payou
 
     public static PayoutId Parse(string s, IFormatProvider? provider) =>
         TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a payout id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A dispute's id (<c>dp_…</c>).</summary>
+public readonly record struct DisputeId(string Value) : IRouteId, IParsable<DisputeId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "dispute";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out DisputeId result)
+    {
+        result = Ids.HasPrefix(s, Ids.Dispute) ? new DisputeId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static DisputeId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a dispute id: {s}");
 
     public override string ToString() => Value;
 }

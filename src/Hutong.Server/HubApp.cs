@@ -12,6 +12,7 @@ using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Notifications;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Payouts;
+using Hutong.Server.Features.Disputes;
 using Hutong.Server.Features.Reconciliation;
 using Hutong.Server.Features.ProfitSharing;
 using Hutong.Server.Features.Refunds;
@@ -52,7 +53,7 @@ public static class HubApp
         // The features, lowest first (the order FeatureDirectionTests pins); each registers its own services.
         s.AddIdempotency().AddMerchants().AddLedger().AddChannels().AddRollout()
             .AddPayments().AddRefunds().AddProfitSharing()
-            .AddFriendPay().AddLinks().AddHosts().AddReconciliation().AddPayouts().AddDemo();
+            .AddFriendPay().AddLinks().AddHosts().AddReconciliation().AddPayouts().AddDisputes().AddDemo();
         s.AddHubJobs();
         s.AddWebhooks();
         s.AddWalletConnectors(wallets, builder.Configuration, accounts);
@@ -64,7 +65,7 @@ public static class HubApp
         var routes = app.MapHubRoutes();
         routes.MapMerchants().MapChannels().MapRollout()
             .MapPayments().MapRefunds().MapProfitSharing()
-            .MapCheckout().MapFriendPay().MapLinks().MapHosts().MapReconciliation().MapPayouts().MapWebhooks()
+            .MapCheckout().MapFriendPay().MapLinks().MapHosts().MapReconciliation().MapPayouts().MapDisputes().MapWebhooks()
             .MapNotifications();
         HubHealth.Map(app);
         HubTelemetry.Map(app);

@@ -18,6 +18,7 @@ public sealed class HubMetrics : IDisposable
     private readonly Counter<long> _notificationsRejected;
     private readonly Counter<long> _webhooksFailed;
     private readonly Counter<long> _clicksDropped;
+    private readonly Counter<long> _disputesOverdue;
     private readonly Counter<long> _jobItems;
     private readonly Histogram<double> _jobPasses;
 
@@ -35,6 +36,7 @@ public sealed class HubMetrics : IDisposable
         _notificationsRejected = _meter.CreateCounter<long>("hutong.notifications.rejected");
         _webhooksFailed = _meter.CreateCounter<long>("hutong.webhooks.failed");
         _clicksDropped = _meter.CreateCounter<long>("hutong.links.clicks_dropped", description: "Click counts dropped because the counter queue was full.");
+        _disputesOverdue = _meter.CreateCounter<long>("hutong.disputes.overdue", description: "Disputes past their response deadline without the merchant's answer.");
         _jobItems = _meter.CreateCounter<long>("hutong.jobs.items", "{item}", "Rows a background job worked on, by job and outcome (processed, failed).");
         _jobPasses = _meter.CreateHistogram<double>("hutong.jobs.pass.duration", "s", "How long one pass of a background job took, by job and outcome (ok, failed, skipped).");
     }
@@ -62,6 +64,9 @@ public sealed class HubMetrics : IDisposable
     public void WebhookFailed() => _webhooksFailed.Add(1);
 
     public void ClickDropped() => _clicksDropped.Add(1);
+
+    /// <summary>A dispute passed its response deadline without the merchant's answer (counted once per dispute).</summary>
+    public void DisputeOverdue() => _disputesOverdue.Add(1);
 
     /// <summary>The metrics of one background job, tagged with its name.</summary>
     public JobMeter Job(string name) => new(name, _jobItems, _jobPasses);

@@ -52,6 +52,9 @@ public sealed class HubOptions
     /// <summary>Payout limits (Hutong:Payouts).</summary>
     public Features.Payouts.PayoutOptions Payouts { get; set; } = new();
 
+    /// <summary>Disputes: deadline alerts and the complaint sync (Hutong:Disputes).</summary>
+    public Features.Disputes.DisputeOptions Disputes { get; set; } = new();
+
     /// <summary>Send a new refund to the wallet right after the request (off the request); false leaves it to the worker (the simulation).</summary>
     public bool SendRefundsImmediately { get; set; } = true;
 

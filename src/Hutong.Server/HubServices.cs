@@ -91,6 +91,8 @@ internal static class HubServices
         s.AddJob<RefundJob>();
         s.AddJob<SplitJob>();
         s.AddJob<Features.Payouts.PayoutJob>();
+        s.AddJob<Features.Disputes.DisputeSyncJob>();
+        s.AddJob<Features.Disputes.DisputeDeadlineJob>();
         s.AddJob<IdempotencyCleanupJob>();
         s.AddJob<WalletPayerCleanupJob>();
         s.AddJob<ReconciliationScheduler>();

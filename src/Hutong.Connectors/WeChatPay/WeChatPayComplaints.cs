@@ -124,7 +124,7 @@ public sealed partial class WeChatPayConnector : IDisputeConnector
         }
 
         return notice?.ComplaintId is { Length: > 0 and <= 64 } id
-            ? new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, null, null, new ComplaintNotice(id, notice.ActionType))
+            ? new NotificationResult(true, null, verified.Envelope.Id, verified.Envelope.EventType, null, null, Complaint: new ComplaintNotice(id, notice.ActionType))
             : NotificationResult.Reject("complaint notification without complaint_id");
     }
 }

@@ -23,7 +23,7 @@ public static partial class WalletNotificationEndpoints
     }
 
     private static async Task<IResult> HandleAsync(
-        HttpContext ctx, string channel, WalletRegistry wallets, PaymentService payments, Refunds.RefundService refunds, Payouts.PayoutService payouts, ProfitSharing.SplitFollowUpService splits, Db db, HubMetrics metrics, TimeProvider time, ILoggerFactory logs)
+        HttpContext ctx, string channel, WalletRegistry wallets, PaymentService payments, Refunds.RefundService refunds, Payouts.PayoutService payouts, ProfitSharing.SplitFollowUpService splits, Disputes.DisputeService disputes, Db db, HubMetrics metrics, TimeProvider time, ILoggerFactory logs)
     {
         var log = logs.CreateLogger("Hutong.Notifications");
         var connector = await wallets.ChannelAsync(channel, ctx.RequestAborted);
@@ -92,6 +92,27 @@ public static partial class WalletNotificationEndpoints
                 await db.WriteAsync((c, t) => MarkProcessedAsync(c, t, id, time), ctx.RequestAborted);
             }
 
+            return Ack(connector.Acknowledge(accepted: true));
+        }
+
+        if (verified.Complaint is { } complaint)
+        {
+            // A complaint's notification names it; the complaint itself is read with a signed query and applied with its
+            // dispute.* event. Unread (the wallet did not answer): refused, so the wallet sends it again.
+            if (connector is not Hutong.Connectors.Abstractions.IDisputeConnector complaints)
+            {
+                return Ack(connector.Acknowledge(accepted: true));
+            }
+
+            // Read again even when this notification was recorded before: its first delivery may have met an unanswered
+            // read (refused, so sent again). Applying is idempotent: an unchanged complaint changes and emits nothing.
+            await db.WriteAsync((c, t) => RecordAsync(c, t, record), ctx.RequestAborted);
+            if (!await disputes.SyncAsync(complaints, wallet, channel, complaint.ComplaintId, ctx.RequestAborted))
+            {
+                return Fail(500, "FAIL", "complaint not read yet");
+            }
+
+            await db.WriteAsync((c, t) => MarkProcessedAsync(c, t, id, time), ctx.RequestAborted);
             return Ack(connector.Acknowledge(accepted: true));
         }
 
