@@ -146,6 +146,30 @@ public static partial class WeChatSandboxEndpoints
         return (complaint, null);
     }
 
+    /// <summary>
+    /// A refund of a complained-about order succeeded: the complaint records REFUND_SUCCESS, complaint_full_refunded
+    /// follows the order's refunded total, and the merchant is notified (COMPLAINT.STATE_CHANGE, WxJava ComplaintNotifyResult).
+    /// </summary>
+    private static void ComplaintRefunded(SandboxOrder order, SandboxRefund refund, WeChatSandboxNotifier notifier)
+    {
+        foreach (var c in notifier.ComplaintsOf(order))
+        {
+            lock (c)
+            {
+                long refunded;
+                lock (order)
+                {
+                    refunded = order.Refunds.Values.Where(r => r.Status == "SUCCESS").Sum(r => r.Amount);
+                }
+
+                c.FullRefunded = refunded >= order.Total;
+                c.History.Add(new SandboxComplaintLog(NewLogId(), "微信支付", DateTimeOffset.UtcNow, "REFUND_SUCCESS", $"退款成功 {refund.Amount} 分", []));
+            }
+
+            notifier.NotifyComplaint(c, "COMPLAINT.STATE_CHANGE", "REFUND_SUCCESS");
+        }
+    }
+
     private static string NewLogId() => "3002" + RandomNumberGenerator.GetString("0123456789", 22);
 
     private static async Task ComplaintNotifyUrlAsync(HttpContext ctx, WeChatSandboxState state, bool set)
@@ -340,7 +364,6 @@ public static partial class WeChatSandboxEndpoints
                         complaint.History.Add(new SandboxComplaintLog(NewLogId(), "商户", DateTimeOffset.UtcNow,
                             act == "APPROVE" ? "MERCHANT_APPROVE_REFUND" : "MERCHANT_REJECT_REFUND", act == "APPROVE" ? $"预计{days}个工作日内发起退款" : reason, []));
                         complaint.State = "PROCESSING";
-                        complaint.FullRefunded = act == "APPROVE" && complaint.Order.Refunds.Values.Where(r => r.Status is "SUCCESS" or "PROCESSING").Sum(r => r.Amount) >= complaint.Order.Total;
                     }
 
                     notifyAction = act == "APPROVE" ? "MERCHANT_APPROVE_REFUND" : "MERCHANT_REJECT_REFUND";

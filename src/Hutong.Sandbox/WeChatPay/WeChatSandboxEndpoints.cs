@@ -458,6 +458,7 @@ public static partial class WeChatSandboxEndpoints
         }
 
         notifier.NotifyRefund(order, refund);
+        ComplaintRefunded(order, refund, notifier);
     }
 
     /// <summary>The REFUND.SUCCESS resource (decrypted form), as wechatpay-go's refunddomestic notification model.</summary>

@@ -167,6 +167,10 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
             () => Build(account, id, eventType, "complaint", summary, plaintext, url, null), _stop.Token), fault?.Delay ?? default);
     }
 
+    /// <summary>The complaints filed about <paramref name="order"/>.</summary>
+    public IReadOnlyList<SandboxComplaint> ComplaintsOf(SandboxOrder order) =>
+        state.Complaints.Complaints.Values.Where(c => ReferenceEquals(c.Order, order)).ToList();
+
     private HttpRequestMessage Build(SandboxOrder order, string notificationId, string eventType, string originalType, string summary, string plaintext, string url, string? forgedSignature) =>
         // A service provider decrypts its sub-merchants' notifications.
         Build(order.SpMchId ?? order.MchId, notificationId, eventType, originalType, summary, plaintext, url, forgedSignature);
