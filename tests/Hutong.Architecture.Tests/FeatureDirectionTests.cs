@@ -29,7 +29,7 @@ public class FeatureDirectionTests
         ["Features.ProfitSharing"],                                       // implements the contracts above
         ["Features.Checkout"],                                            // the buyer's pages and their UI kit
         ["Features.Payouts"],                                             // owns IPayoutSettlement (host statements follow their payouts)
-        ["Features.FriendPay", "Features.Links", "Features.Hosts", "Features.Reconciliation", "Features.Webhooks"],
+        ["Features.FriendPay", "Features.Links", "Features.Hosts", "Features.Reconciliation", "Features.Webhooks", "Features.Disputes"],
         ["Features.Notifications", "Features.Demo"],                      // edges: wallets calling in, the demo shop
     ];
 
