@@ -285,7 +285,7 @@ public static partial class WeChatSandboxEndpoints
         {
             ["log_id"] = h.LogId,
             ["operator"] = h.Operator,
-            ["operate_time"] = Rfc3339(h.OperateTime),
+            ["operate_time"] = Rfc3339Millis(h.OperateTime),
             ["operate_type"] = h.OperateType,
             ["operate_details"] = h.OperateDetails,
             ["image_list"] = new JsonArray([.. h.Images.Select(i => (JsonNode)JsonValue.Create(i))]),
@@ -415,7 +415,7 @@ public static partial class WeChatSandboxEndpoints
     private static JsonObject ComplaintNode(SandboxComplaint c) => new()
     {
         ["complaint_id"] = c.ComplaintId,
-        ["complaint_time"] = Rfc3339(c.Time),
+        ["complaint_time"] = Rfc3339Millis(c.Time),
         ["complaint_detail"] = c.Detail,
         ["complaint_state"] = c.State,
         ["complainted_mchid"] = c.MchId,
@@ -436,7 +436,7 @@ public static partial class WeChatSandboxEndpoints
         ["user_tag_list"] = new JsonArray(),
     };
 
-    private static string Rfc3339(DateTimeOffset at) => at.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture);
+    private static string Rfc3339Millis(DateTimeOffset at) => at.ToOffset(ChinaOffset).ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture);
 
     /// <summary>The notification's decrypted resource: the complaint and what happened (WxJava ComplaintNotifyResult).</summary>
     internal static string ComplaintNotificationJson(SandboxComplaint c, string actionType) =>
