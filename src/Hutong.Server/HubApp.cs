@@ -15,6 +15,7 @@ using Hutong.Server.Features.Payouts;
 using Hutong.Server.Features.Disputes;
 using Hutong.Server.Features.Reconciliation;
 using Hutong.Server.Features.ProfitSharing;
+using Hutong.Server.Features.Subsidies;
 using Hutong.Server.Features.Refunds;
 using Hutong.Server.Features.Rollout;
 using Hutong.Server.Features.Webhooks;
@@ -52,7 +53,7 @@ public static class HubApp
         builder.AddHubInfrastructure(hub, storeOptions, wallets);
         // The features, lowest first (the order FeatureDirectionTests pins); each registers its own services.
         s.AddIdempotency().AddMerchants().AddLedger().AddChannels().AddRollout()
-            .AddPayments().AddRefunds().AddProfitSharing()
+            .AddPayments().AddRefunds().AddProfitSharing().AddSubsidies()
             .AddFriendPay().AddLinks().AddHosts().AddReconciliation().AddPayouts().AddDisputes().AddDemo();
         s.AddHubJobs();
         s.AddWebhooks();
@@ -64,7 +65,7 @@ public static class HubApp
         app.UseHubPipeline(hub);
         var routes = app.MapHubRoutes();
         routes.MapMerchants().MapChannels().MapRollout()
-            .MapPayments().MapRefunds().MapProfitSharing()
+            .MapPayments().MapRefunds().MapProfitSharing().MapSubsidies()
             .MapCheckout().MapFriendPay().MapLinks().MapHosts().MapReconciliation().MapPayouts().MapDisputes().MapWebhooks()
             .MapNotifications();
         HubHealth.Map(app);

@@ -23,6 +23,7 @@ public sealed partial class PaymentConfirmation(
     WalletOrders orders,
     PaymentOutcomes outcomes,
     PaymentDtos dtos,
+    IPaymentSubsidies subsidies,
     IOptions<HubOptions> options,
     TimeProvider time,
     ILogger<PaymentConfirmation> log)
@@ -222,7 +223,7 @@ public sealed partial class PaymentConfirmation(
     /// <summary>Asks the channel's wallet for the order. Not cancellable: the wallet may act on it, so its answer is never abandoned half way.</summary>
     private static Task<CreateOrderResult> CreateOrderAsync(IWalletConnector connector, PaymentRow payment, AttemptRow attempt, FlowPayer? payer) =>
         PayFlows.CreateAsync(connector, attempt.Flow,
-            new CreateOrderRequest(attempt.OutTradeNo, payment.Money, payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
+            new CreateOrderRequest(attempt.OutTradeNo, attempt.WalletMoney(payment), payment.Description, DateTimeOffset.FromUnixTimeMilliseconds(payment.ExpiresAt),
                 attempt.NotifyUrl!, payment.Id, ProfitSharing: payment.ProfitSharing is not null),
             payer, CancellationToken.None);
 
@@ -303,6 +304,7 @@ public sealed partial class PaymentConfirmation(
                     return null; // something else settled the payment meanwhile
                 }
 
+                attempt.SubsidyAmount = await SubsidyOfAsync(c, t, current, wallet, attempt, now);
                 await store.InsertAttemptAsync(c, t, attempt);
                 var next = await outcomes.UpdateAsync(c, t, current, now, p =>
                 {
@@ -318,6 +320,7 @@ public sealed partial class PaymentConfirmation(
                 return null;
             }
 
+            attempt.SubsidyAmount = await SubsidyOfAsync(c, t, current, wallet, attempt, now);
             await store.InsertAttemptAsync(c, t, attempt);
             return await outcomes.TransitionAsync(c, t, current, PaymentEvent.AttemptStarted, now, p =>
             {
@@ -328,6 +331,13 @@ public sealed partial class PaymentConfirmation(
             });
         }, ct);
     }
+
+    /// <summary>
+    /// The platform subsidy this attempt's wallet order is reduced by: reserved (or kept, or released) with the attempt's
+    /// insert, in its transaction. A payment code scanned at a till is charged what the till asked: no subsidy.
+    /// </summary>
+    private async Task<long> SubsidyOfAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction t, PaymentRow current, string wallet, AttemptRow attempt, DateTimeOffset now) =>
+        attempt.Flow == PayFlow.PaymentCode ? 0 : await subsidies.ReserveAsync(c, t, current, wallet, now);
 
     private PaymentDto ToDto(PaymentRow p) => dtos.ToDto(p);
 

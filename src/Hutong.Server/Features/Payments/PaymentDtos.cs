@@ -38,7 +38,10 @@ public sealed class PaymentDtos(IOptions<HubOptions> options, PayerPseudonyms ps
             DateTimeOffset.FromUnixTimeMilliseconds(p.ExpiresAt),
             DateTimeOffset.FromUnixTimeMilliseconds(p.CreatedAt),
             p.SucceededAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null,
-            p.SucceededAt is null ? null : AmountDetailsOf(p.Funding));
+            p.SucceededAt is null ? null : AmountDetailsOf(p.Funding),
+            p.SubsidyCampaignId is { } campaign && p.SubsidyStatus is { } subsidyStatus
+                ? new PaymentSubsidy(campaign, p.SubsidyWallet ?? string.Empty, p.SubsidyAmount, p.Amount - p.SubsidyAmount, subsidyStatus, p.SubsidyReturned)
+                : null);
     }
 
     private static PaymentAmountDetails AmountDetailsOf(AmountDetails f) => new(f.BuyerPaid, f.WalletDiscount, f.MerchantDiscount, f.Settlement);

@@ -67,7 +67,8 @@ public sealed record PaymentDto(
     DateTimeOffset ExpiresAt,
     DateTimeOffset CreatedAt,
     DateTimeOffset? SucceededAt,
-    PaymentAmountDetails? AmountDetails = null);
+    PaymentAmountDetails? AmountDetails = null,
+    PaymentSubsidy? Subsidy = null);
 
 /// <summary>
 /// How a succeeded payment's amount was funded (minor units): amount = buyer_paid + wallet_discount + merchant_discount;
@@ -75,6 +76,12 @@ public sealed record PaymentDto(
 /// settlement_amount are the amount.
 /// </summary>
 public sealed record PaymentAmountDetails(long BuyerPaid, long WalletDiscount, long MerchantDiscount, long SettlementAmount);
+
+/// <summary>
+/// A platform subsidy on the payment: amount is taken off the order amount (the payment's amount, which the merchant
+/// receives in full); the buyer's wallet order is for wallet_amount. returned: what refunds handed back to the platform.
+/// </summary>
+public sealed record PaymentSubsidy(string Campaign, string Wallet, long Amount, long WalletAmount, string Status, long Returned);
 
 public sealed record PaymentList(string Object, IReadOnlyList<PaymentDto> Data, bool HasMore, string? NextCursor);
 
@@ -154,8 +161,33 @@ public sealed class PaymentRow
     /// <summary>The merchant-borne coupons' part of the amount; null: none.</summary>
     public long? MerchantDiscount { get; set; }
 
-    /// <summary>How the amount was funded (the whole amount by the buyer unless the wallet reported coupons).</summary>
-    public AmountDetails Funding => BuyerPaid is { } paid ? new(Amount, paid, WalletDiscount ?? 0, MerchantDiscount ?? 0) : AmountDetails.Undiscounted(Amount);
+    /// <summary>
+    /// How the wallet order was funded (the whole of it by the buyer unless the wallet reported coupons): the wallet order is
+    /// the amount less a consumed platform subsidy.
+    /// </summary>
+    public AmountDetails Funding
+    {
+        get
+        {
+            var walletAmount = Amount - (SubsidyStatus == Hutong.Domain.Subsidies.SubsidyReservationState.Consumed.ToWire() ? SubsidyAmount : 0);
+            return BuyerPaid is { } paid ? new(walletAmount, paid, WalletDiscount ?? 0, MerchantDiscount ?? 0) : AmountDetails.Undiscounted(walletAmount);
+        }
+    }
+
+    /// <summary>The platform subsidy campaign this payment's subsidy is reserved (or consumed) against; null: none.</summary>
+    public string? SubsidyCampaignId { get; set; }
+
+    /// <summary>The wallet the subsidy was reserved for.</summary>
+    public string? SubsidyWallet { get; set; }
+
+    /// <summary>The subsidy off the order amount (minor units); the wallet order is for <see cref="Amount"/> less this.</summary>
+    public long SubsidyAmount { get; set; }
+
+    /// <summary>reserved, consumed or released (<see cref="Hutong.Domain.Subsidies.SubsidyReservationState"/>); null: none.</summary>
+    public string? SubsidyStatus { get; set; }
+
+    /// <summary>What succeeded refunds have handed back to the platform of <see cref="SubsidyAmount"/>.</summary>
+    public long SubsidyReturned { get; set; }
 
     /// <summary>Not a payments column: the open attempt's code_url, when joined.</summary>
     public string? CodeUrl { get; set; }
@@ -230,10 +262,16 @@ public sealed class AttemptRow
     /// <summary>The flow column as stored (<see cref="PaymentStore"/> only: NULL for Native, else the flow's wire name).</summary>
     public string? StoredFlow { get => PaymentStore.StoredFlow(Flow); set => Flow = PaymentStore.FlowOf(value); }
 
+    /// <summary>The platform subsidy taken off this attempt's wallet order: the order is for the payment's amount less this.</summary>
+    public long SubsidyAmount { get; set; }
+
     /// <summary>What the order was placed for: the openid (JSAPI, mini-program) or the phone's IP (H5). Never shown outside the hub.</summary>
     public string? PayerRef { get; set; }
 
     public AttemptStatus State => AttemptStatusNames.FromWire(Status);
+
+    /// <summary>What this attempt's wallet order asks the buyer for: the payment's order amount less the attempt's subsidy.</summary>
+    public Money WalletMoney(PaymentRow payment) => new(payment.Amount - SubsidyAmount, Domain.Currency.Parse(payment.Currency));
 
     public AttemptRow Copy() => (AttemptRow)MemberwiseClone();
 }

@@ -23,6 +23,7 @@ public sealed partial class PaymentOutcomes(
     ISystemRefunds refunds,
     LedgerStore ledger,
     IPaymentSplits profitSharing,
+    IPaymentSubsidies subsidies,
     PaymentDtos dtos,
     PayerPseudonyms pseudonyms,
     IOptions<HubOptions> options,
@@ -61,7 +62,7 @@ public sealed partial class PaymentOutcomes(
             && await c.ExecuteScalarAsync<string?>("SELECT status FROM friend_pay_links WHERE id = @FriendLinkId", new { attempt.FriendLinkId }, t) == "revoked";
 
         // Decide, then persist.
-        var decision = WalletOutcomeDecider.Decide(Facts(payment), Facts(attempt, revoked), result);
+        var decision = WalletOutcomeDecider.Decide(Facts(payment, attempt), Facts(attempt, revoked), result);
         var read = attempt.State;
         switch (decision)
         {
@@ -144,7 +145,7 @@ public sealed partial class PaymentOutcomes(
             }
 
             var outcome = ToOutcome(result);
-            var decision = WalletOutcomeDecider.Decide(Facts(payment), Facts(attempt), outcome);
+            var decision = WalletOutcomeDecider.Decide(Facts(payment, attempt), Facts(attempt), outcome);
             if (decision is not WalletDecision.Transition move)
             {
                 Ignored(payment.Id, attempt.OutTradeNo, "create", (WalletDecision.Ignore)decision);
@@ -282,6 +283,11 @@ public sealed partial class PaymentOutcomes(
             next.CodeUrl = null; // a QR is only offered while the payment is pending
         }
 
+        if (to is PaymentStatus.Failed or PaymentStatus.Expired or PaymentStatus.Canceled)
+        {
+            await subsidies.ReleaseAsync(c, t, next, now); // its reserved subsidy goes back to the budget, with the state change
+        }
+
         await Outbox.AddAsync(c, t, next.MerchantId, "payment." + to.ToWire(), dtos.ToDto(next), now, next.TraceParent);
         return next;
     }
@@ -321,10 +327,15 @@ public sealed partial class PaymentOutcomes(
 
     private async Task SucceedAsync(DbConnection c, DbTransaction t, PaymentRow payment, AttemptRow attempt, PaymentEvent e, WalletTransaction tx, DateTimeOffset now)
     {
-        // The decider has checked the wallet's report adds up (a report that does not is a mismatch, never here).
+        // The platform's subsidy first (consumed and posted), so the payment.succeeded event shows it consumed.
+        await subsidies.ConsumeAsync(c, t, payment, attempt, now);
+
+        // What the wallet order asked for (the order less any platform subsidy), and how the wallet says it was funded. The
+        // decider has checked the wallet's report adds up (a report that does not is a mismatch, never here).
+        var captured = attempt.WalletMoney(payment);
         var funding = tx.Amounts is { } report
-            ? WalletDiscounts.Derive(payment.Amount, report).Details ?? throw new InvalidOperationException("an inconsistent discount report reached success")
-            : AmountDetails.Undiscounted(payment.Amount);
+            ? WalletDiscounts.Derive(captured.Minor, report).Details ?? throw new InvalidOperationException("an inconsistent discount report reached success")
+            : AmountDetails.Undiscounted(captured.Minor);
         await TransitionAsync(c, t, payment, e, now, p =>
         {
             if (funding.Discounted)
@@ -345,11 +356,12 @@ public sealed partial class PaymentOutcomes(
             p.FailureMessage = null;
         });
 
-        // The money, in the same transaction as the state change: captured (each funding source to its own account), less the
-        // wallet's fee, which the wallets charge on what they settle (the order less merchant-borne coupons).
+        // The money, in the same transaction as the state change: what the wallet captured (each funding source to its own
+        // account; the platform subsidy was posted above), less the wallet's fee, which the wallets charge on what they
+        // settle (the wallet order less merchant-borne coupons).
         await ledger.AppendAsync(c, t, "payment_captured", payment.Id, payment.MerchantId, funding.Discounted
             ? Postings.CapturedWithDiscounts(attempt.Wallet, payment.MerchantId, payment.Currency, funding)
-            : Postings.Captured(attempt.Wallet, payment.MerchantId, payment.Money), now);
+            : Postings.Captured(attempt.Wallet, payment.MerchantId, captured), now);
         var fee = Postings.Fee(new Money(funding.Settlement, payment.Money.Currency), Options.WalletFeeBasisPoints.GetValueOrDefault(attempt.Wallet));
         if (fee.Minor > 0)
         {
@@ -364,7 +376,7 @@ public sealed partial class PaymentOutcomes(
     private async Task RefundCaptureAsync(DbConnection c, DbTransaction t, PaymentRow payment, AttemptRow attempt, string reason, DateTimeOffset now)
     {
         await ledger.AppendAsync(c, t, "capture_to_suspense", attempt.Id, payment.MerchantId,
-            Postings.CapturedToSuspense(attempt.Wallet, payment.MerchantId, payment.Money), now);
+            Postings.CapturedToSuspense(attempt.Wallet, payment.MerchantId, attempt.WalletMoney(payment)), now);
         await refunds.AddSystemRefundAsync(c, t, payment, attempt, reason, now);
     }
 
@@ -381,7 +393,8 @@ public sealed partial class PaymentOutcomes(
         }
     }
 
-    private static PaymentFacts Facts(PaymentRow p) => new(p.State, p.Amount, p.Currency, p.CurrentAttemptId);
+    /// <summary>The payment as the decider sees one attempt's answer: the amount expected is that attempt's wallet order (the order amount less its subsidy).</summary>
+    private static PaymentFacts Facts(PaymentRow p, AttemptRow a) => new(p.State, a.WalletMoney(p).Minor, p.Currency, p.CurrentAttemptId);
 
     private static AttemptFacts Facts(AttemptRow a, bool friendLinkRevoked = false) => new(a.Id, a.State, a.ErrorCode, friendLinkRevoked);
 

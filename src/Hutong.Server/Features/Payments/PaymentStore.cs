@@ -79,9 +79,9 @@ public sealed class PaymentStore(Db db)
     public Task InsertAttemptAsync(DbConnection c, DbTransaction t, AttemptRow a) => c.ExecuteAsync(
         """
         INSERT INTO payment_attempts (id, payment_id, wallet, channel, out_trade_no, status, code_url, checks, next_check_at, created_at, updated_at,
-                                      via, payer_claim, friend_link_id, notify_url, flow, payer_ref)
+                                      via, payer_claim, friend_link_id, notify_url, flow, payer_ref, subsidy_amount)
         VALUES (@Id, @PaymentId, @Wallet, @Channel, @OutTradeNo, @Status, @CodeUrl, @Checks, @NextCheckAt, @CreatedAt, @UpdatedAt,
-                @Via, @PayerClaim, @FriendLinkId, @NotifyUrl, @StoredFlow, @PayerRef)
+                @Via, @PayerClaim, @FriendLinkId, @NotifyUrl, @StoredFlow, @PayerRef, @SubsidyAmount)
         """, a, t);
 
     /// <summary>Writes the attempt's new state if its status is still <paramref name="expectedStatus"/>, the one it was decided on.</summary>
@@ -130,6 +130,10 @@ public sealed class PaymentStore(Db db)
     /// <summary>Sets what merchant refunds returned of a payment, under the payment's row lock (the caller computed it from the locked row).</summary>
     public Task SetRefundedAsync(DbConnection c, DbTransaction t, string paymentId, long amountRefunded) =>
         c.ExecuteAsync("UPDATE payments SET amount_refunded = @amountRefunded WHERE id = @paymentId", new { amountRefunded, paymentId }, t);
+
+    /// <summary>Adds what a succeeded refund handed back to the platform of the payment's subsidy (under the payment's row lock).</summary>
+    public Task AddSubsidyReturnedAsync(DbConnection c, DbTransaction t, string paymentId, long amount) =>
+        c.ExecuteAsync("UPDATE payments SET subsidy_returned = subsidy_returned + @amount WHERE id = @paymentId", new { amount, paymentId }, t);
 
     public async Task<AttemptRow?> CurrentAttemptAsync(PaymentRow p, CancellationToken ct) =>
         p.CurrentAttemptId is null ? null : await db.ReadAsync(c => GetAttemptAsync(c, null, p.CurrentAttemptId), ct);

@@ -117,7 +117,7 @@ public sealed partial class WalletOrders(
                 // order. Wallets treat an identical order under the same out_trade_no as the same order — so the
                 // notify_url is the one it was first sent with, not this hub's (hubs may listen at their own address).
                 var again = await PayFlows.CreateAsync(connector, attempt.Flow,
-                    new CreateOrderRequest(attempt.OutTradeNo, owner.Money, owner.Description,
+                    new CreateOrderRequest(attempt.OutTradeNo, attempt.WalletMoney(owner), owner.Description,
                         DateTimeOffset.FromUnixTimeMilliseconds(owner.ExpiresAt), attempt.NotifyUrl ?? wallets.NotifyUrl(attempt.Channel ?? attempt.Wallet), owner.Id,
                         ProfitSharing: owner.ProfitSharing is not null),
                     new FlowPayer(attempt.PayerRef, attempt.PayerRef), ct); // the same flow and payer: the very same order

@@ -3,6 +3,7 @@ using Hutong.Domain;
 using Hutong.Domain.FollowUps;
 using Hutong.Domain.Ledger;
 using Hutong.Domain.Refunds;
+using Hutong.Domain.Subsidies;
 using Hutong.Server.Features.Ledger;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Idempotency;
@@ -81,6 +82,18 @@ public sealed partial class RefundService(
             }
 
             var row = RefundStore.NewRow(payment, payment.CurrentAttemptId, amount, r.Reason ?? "requested_by_merchant", "merchant", now);
+            if (SubsidyOf(payment) is { } subsidy)
+            {
+                // A subsidised payment: the platform gets its share back, the wallet refunds the buyer the rest (decided in the domain).
+                var split = SubsidyDecisions.SplitRefund(payment.Amount, subsidy, committed, await refunds.CommittedSubsidyAsync(c, t, paymentId), amount);
+                if (split is not { } parts)
+                {
+                    return Failure.Invalid("amount", "This refund is too small to return anything through the wallet: the platform's subsidy would take all of it.");
+                }
+
+                row.SubsidyAmount = parts.SubsidyPart;
+            }
+
             await refunds.InsertAsync(c, t, row, now);
             await profitSharing.PlanReturnsAsync(c, t, payment, row, committed, now, ct); // what each paid receiver gives back
             var created = Outcome.Created(RefundDto.Of(row));
@@ -199,8 +212,13 @@ public sealed partial class RefundService(
         _ => WalletLookup.NoAnswer,
     };
 
+    /// <summary>The consumed platform subsidy of a payment, or null.</summary>
+    private static long? SubsidyOf(PaymentRow p) =>
+        p.SubsidyAmount > 0 && p.SubsidyStatus is { } s && SubsidyStates.ReservationFromWire(s) == SubsidyReservationState.Consumed ? p.SubsidyAmount : null;
+
+    /// <summary>The wallet refunds its part (the refund less the platform's share) of what its order captured (the order less its subsidy).</summary>
     private RefundRequest Request(RefundRow r, AttemptRow a, PaymentRow p) =>
-        new(a.OutTradeNo, r.OutRefundNo, new Money(r.Amount, Currency.Parse(r.Currency)), p.Money,
+        new(a.OutTradeNo, r.OutRefundNo, new Money(r.Amount - r.SubsidyAmount, Currency.Parse(r.Currency)), a.WalletMoney(p),
             r.Reason, wallets.NotifyUrl(a.Channel ?? a.Wallet), a.WalletTransactionId);
 
     /// <summary>What the wallet's answer means for the refund (decided in the domain), applied if nobody else applied one first.</summary>
@@ -255,11 +273,21 @@ public sealed partial class RefundService(
                     var fee = new Money(await ledger.FeeOfAsync(c, t, refund.PaymentId), amount.Currency);
                     var feeBack = Postings.FeeReturned(fee, locked.Amount, locked.AmountRefunded, refund.Amount);
                     var refundedAfter = RefundDecisions.RefundedAfter(locked.Amount, locked.AmountRefunded, refund.Amount);
-                    // A discounted payment's refund returns its coupons as the wallet does: in proportion, on the running total.
+                    // The wallet returned its part to the buyer (coupons returned as the wallet does: in proportion, on the
+                    // wallet order's running total); the platform's share of a subsidy goes back to it from the merchant's balance.
+                    var walletPart = new Money(refund.Amount - refund.SubsidyAmount, amount.Currency);
                     var funding = locked.Funding;
                     Posted(await ledger.AppendAsync(c, t, "refund", refund.Id, refund.MerchantId, funding.Discounted
-                        ? Postings.RefundedWithDiscounts(wallet, refund.MerchantId, refund.Currency, WalletDiscounts.SplitRefund(funding, locked.AmountRefunded, refund.Amount), feeBack.Minor)
-                        : Postings.Refunded(wallet, refund.MerchantId, amount, feeBack), now), refund);
+                        ? Postings.RefundedWithDiscounts(wallet, refund.MerchantId, refund.Currency,
+                            WalletDiscounts.SplitRefund(funding, locked.AmountRefunded - locked.SubsidyReturned, walletPart.Minor), feeBack.Minor)
+                        : Postings.Refunded(wallet, refund.MerchantId, walletPart, feeBack), now), refund);
+                    if (refund.SubsidyAmount > 0 && locked.SubsidyCampaignId is { } campaign)
+                    {
+                        var back = new Money(refund.SubsidyAmount, amount.Currency);
+                        Posted(await ledger.AppendAsync(c, t, "subsidy_returned", refund.Id, refund.MerchantId, SubsidyPostings.Returned(campaign, refund.MerchantId, back), now), refund);
+                        await payments.AddSubsidyReturnedAsync(c, t, refund.PaymentId, refund.SubsidyAmount);
+                    }
+
                     await payments.SetRefundedAsync(c, t, refund.PaymentId, refundedAfter);
                 }
             }

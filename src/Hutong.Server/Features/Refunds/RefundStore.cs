@@ -21,6 +21,9 @@ public sealed class RefundRow
 
     public long Amount { get; set; }
 
+    /// <summary>The part of <see cref="Amount"/> that goes back to the platform (a subsidised payment); the wallet refunds the rest.</summary>
+    public long SubsidyAmount { get; set; }
+
     public string Currency { get; set; } = string.Empty;
 
     public string Reason { get; set; } = string.Empty;
@@ -73,7 +76,7 @@ public sealed class RefundStore(Db db, IOptions<HubOptions> options, TimeProvide
     /// such refund per attempt (unique index), however many times the wallet reports the capture.
     /// </summary>
     public async Task AddSystemRefundAsync(DbConnection c, DbTransaction t, PaymentRow payment, AttemptRow attempt, string reason, DateTimeOffset now) =>
-        await InsertAsync(c, t, NewRow(payment, attempt.Id, payment.Amount, reason, "system", now), now);
+        await InsertAsync(c, t, NewRow(payment, attempt.Id, attempt.WalletMoney(payment).Minor, reason, "system", now), now); // what that wallet order captured
 
     public static RefundRow NewRow(PaymentRow payment, string attemptId, long amount, string reason, string initiatedBy, DateTimeOffset now)
     {
@@ -105,9 +108,9 @@ public sealed class RefundStore(Db db, IOptions<HubOptions> options, TimeProvide
         var inserted = await c.ExecuteAsync(
             """
             INSERT INTO refunds (id, merchant_id, payment_id, attempt_id, amount, currency, reason, initiated_by, out_refund_no, status,
-                                 checks, next_check_at, created_at, updated_at)
+                                 checks, next_check_at, created_at, updated_at, subsidy_amount)
             VALUES (@Id, @MerchantId, @PaymentId, @AttemptId, @Amount, @Currency, @Reason, @InitiatedBy, @OutRefundNo, @Status,
-                    0, @NextCheckAt, @CreatedAt, @UpdatedAt)
+                    0, @NextCheckAt, @CreatedAt, @UpdatedAt, @SubsidyAmount)
             ON CONFLICT DO NOTHING
             """, row, t);
         if (inserted == 1)
@@ -121,6 +124,11 @@ public sealed class RefundStore(Db db, IOptions<HubOptions> options, TimeProvide
     /// <summary>What the merchant has refunded or is refunding of a payment (failed refunds give the room back).</summary>
     public Task<long> CommittedAsync(DbConnection c, DbTransaction t, string paymentId) => c.ExecuteScalarAsync<long>(
         "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE payment_id = @paymentId AND initiated_by = 'merchant' AND status <> 'failed'",
+        new { paymentId }, t);
+
+    /// <summary>The platform's share of the merchant refunds of a payment that are done or under way (failed refunds give it back).</summary>
+    public Task<long> CommittedSubsidyAsync(DbConnection c, DbTransaction t, string paymentId) => c.ExecuteScalarAsync<long>(
+        "SELECT COALESCE(SUM(subsidy_amount), 0) FROM refunds WHERE payment_id = @paymentId AND initiated_by = 'merchant' AND status <> 'failed'",
         new { paymentId }, t);
 
     public Task<RefundRow?> GetAsync(string merchantId, string id, CancellationToken ct) =>
