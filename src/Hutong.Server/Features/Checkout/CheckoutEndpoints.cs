@@ -2,6 +2,8 @@ using Hutong.Domain.Payments;
 using Hutong.Server.Features.Merchants;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Rollout;
+using Hutong.Server.Features.Subsidies;
+using Hutong.Domain.Subsidies;
 using Hutong.Server.Http;
 using Microsoft.Extensions.Options;
 using static Hutong.Server.Features.Checkout.BuyerUi;
@@ -63,7 +65,7 @@ public static class CheckoutEndpoints
 
     private static async Task<IResult> PageAsync(
         HttpContext ctx, string token, PaymentStore store, MerchantStore merchants, WalletRegistry wallets, RolloutService rollout,
-        IOptions<HubOptions> options, TimeProvider time)
+        SubsidyService subsidies, IOptions<HubOptions> options, TimeProvider time)
     {
         var ct = ctx.RequestAborted;
         var l = Lang.Of(ctx);
@@ -132,6 +134,10 @@ public static class CheckoutEndpoints
             body = string.Empty;
         }
 
+        // The platform's subsidies: the price after the subsidy per wallet, each shown offer recorded for the campaign's report.
+        var offers = payable && !view.ClaimedByOther
+            ? await subsidies.OffersAsync(p, await OfferedAsync(p, wallets, rollout, ct), record: true, ct)
+            : new Dictionary<string, Hutong.Domain.Subsidies.SubsidyOffer>();
         var friend = payable && !view.ClaimedByOther
             ? $"<p><a class=\"button secondary\" id=\"ask-friend\" href=\"{path}/friend{(l.En ? "?lang=en" : string.Empty)}\">{l.T("找人代付", "Ask a friend to pay")}</a></p>"
             : string.Empty;
@@ -148,6 +154,7 @@ public static class CheckoutEndpoints
               <p class="merchant">{E(merchant?.Name ?? "Merchant")}</p>
               <h1 class="amount" id="amount">{E(p.Money.ToDisplayString())}</h1>
               {Item(l, p.Description)}
+              {SubsidyLines(l, p, offers, view.Mine)}
               {(error is null ? string.Empty : $"<p class=\"status bad\" role=\"alert\" id=\"error\">{E(error)}</p>")}
               <p id="status" class="status {css}" role="status" aria-live="polite" data-status="{E(p.Status)}" data-view="{E(View(p, view.Mine, view.ClaimedByOther))}">{E(statusText)}</p>
               {(p.State == PaymentStatus.Failed && p.FailureMessage is not null ? $"<p class=\"hint\" id=\"failure\">{E(p.FailureMessage)}</p>" : string.Empty)}
@@ -159,6 +166,32 @@ public static class CheckoutEndpoints
             {LiveScript(path + "/status")}
             """;
         return Results.Content(Html(l, $"{p.Money.ToDisplayString()} · {merchant?.Name}", html, refresh: !p.State.IsTerminal(), path), "text/html; charset=utf-8");
+    }
+
+    /// <summary>"¥5.00 off with WeChat Pay: you pay ¥95.00" per wallet with an offer; and while an order reduced by a subsidy is open, what the buyer pays.</summary>
+    private static string SubsidyLines(Lang l, PaymentRow p, IReadOnlyDictionary<string, Hutong.Domain.Subsidies.SubsidyOffer> offers, bool mine)
+    {
+        var lines = new List<string>();
+        foreach (var (wallet, offer) in offers.OrderBy(o => o.Key, StringComparer.Ordinal))
+        {
+            var off = new Hutong.Domain.Money(offer.Amount, p.Money.Currency).ToDisplayString();
+            var pay = new Hutong.Domain.Money(p.Amount - offer.Amount, p.Money.Currency).ToDisplayString();
+            var name = l.WalletName(wallet);
+            var text = l.T($"用{name}立减{off}，实付{pay}", $"{off} off with {name}: you pay {pay}");
+            lines.Add($"<li id=\"subsidy-{E(wallet)}\" data-wallet=\"{E(wallet)}\" data-off=\"{offer.Amount}\" data-pay=\"{p.Amount - offer.Amount}\">{E(text)}</li>");
+        }
+
+        var reserved = SubsidyReservationState.Reserved.ToWire();
+        var paying = string.Empty;
+        if (p.State == PaymentStatus.Pending && mine && p.SubsidyStatus == reserved && p.SubsidyAmount > 0)
+        {
+            var subsidy = new Hutong.Domain.Money(p.SubsidyAmount, p.Money.Currency).ToDisplayString();
+            var due = new Hutong.Domain.Money(p.Amount - p.SubsidyAmount, p.Money.Currency).ToDisplayString();
+            var text = l.T($"平台补贴{subsidy}，实付{due}", $"Platform subsidy {subsidy}: you pay {due}");
+            paying = $"<p class=\"offer\" id=\"pay-amount\" data-pay=\"{p.Amount - p.SubsidyAmount}\">{E(text)}</p>";
+        }
+
+        return (lines.Count == 0 ? string.Empty : $"<ul class=\"offers\" id=\"subsidies\">{string.Join(string.Empty, lines)}</ul>") + paying;
     }
 
     private static async Task<IResult> StartAsync(HttpContext ctx, string token, string wallet, PaymentStore store, PaymentService payments, WalletRegistry wallets)
