@@ -162,13 +162,20 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
         var (m, _, _) = await hub.NewMerchantAsync();
         var campaign = await CreateCampaignAsync(m, Campaign(perBuyerLimit: new { count = 1 }));
 
-        // The buyer's attempt fails at the wallet: released, budget and limit back.
+        // The wallet refuses the order: the payment fails and its reservation is released, budget and limit back.
         var (failing, _) = await PaymentAsync(m, 3_000, "limited");
-        var failCode = await CodeUrlAsync(m, failing);
-        Assert.Equal(500, await CommittedAsync(campaign));
-        await hub.BuyerPaysAsync(failCode, result: "PAYERROR");
-        var failed = await m.WaitForStatusAsync(failing, "failed");
+        hub.Sandbox.WeChat.Faults.Inject("native", Hutong.Sandbox.SandboxFault.ParamError, 1, match: failing);
+        var failed = await m.ConfirmAsync(failing);
+        Assert.Equal("failed", failed.Str("status"));
         Assert.Equal("released", failed.Json.GetProperty("subsidy").GetProperty("status").GetString());
+        Assert.Equal(0, await CommittedAsync(campaign));
+        // The buyer tries again: reserved anew (the limit is free again), and then the wallet order is left to expire.
+        var retried = await m.ConfirmAsync(failing);
+        Assert.Equal(("pending", "reserved"), (retried.Str("status"), retried.Json.GetProperty("subsidy").GetProperty("status").GetString()));
+        Assert.Equal(500, await CommittedAsync(campaign));
+        await hub.ExecAsync("UPDATE payments SET expires_at = 0 WHERE id = @failing", new { failing });
+        await hub.Service<Jobs>().RunOnceAsync(default);
+        await m.WaitForStatusAsync(failing, "expired");
         Assert.Equal(0, await CommittedAsync(campaign));
 
         // The payment expires: released.
