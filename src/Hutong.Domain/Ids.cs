@@ -23,6 +23,7 @@ public static class Ids
     public const string HostStatement = "hst";
     public const string Payout = "po";
     public const string Dispute = "dp";
+    public const string SubsidyCampaign = "subc";
 
     /// <summary>API keys are <c>key_</c> and 12 lowercase hex digits (MerchantStore), not a UUIDv7.</summary>
     public const string ApiKey = "key";
@@ -140,6 +141,25 @@ public readonly record struct RefundId(string Value) : IRouteId, IParsable<Refun
 
     public static RefundId Parse(string s, IFormatProvider? provider) =>
         TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a refund id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A platform subsidy campaign's id (<c>subc_…</c>).</summary>
+public readonly record struct SubsidyCampaignId(string Value) : IRouteId, IParsable<SubsidyCampaignId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "subsidy campaign";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out SubsidyCampaignId result)
+    {
+        result = Ids.HasPrefix(s, Ids.SubsidyCampaign) ? new SubsidyCampaignId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static SubsidyCampaignId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a subsidy campaign id: {s}");
 
     public override string ToString() => Value;
 }

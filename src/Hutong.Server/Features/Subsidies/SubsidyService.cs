@@ -21,7 +21,7 @@ namespace Hutong.Server.Features.Subsidies;
 /// </summary>
 public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegistry wallets, TimeProvider time, ILogger<SubsidyService> log) : IPaymentSubsidies
 {
-    public const string IdPrefix = "subc";
+    public const string IdPrefix = Ids.SubsidyCampaign;
 
     private static readonly TimeSpan LongestCampaign = TimeSpan.FromDays(366);
 
