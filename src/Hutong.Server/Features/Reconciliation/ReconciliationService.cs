@@ -138,7 +138,7 @@ public sealed partial class ReconciliationService(
         {
             var p = (await c.QueryAsync<HubPayment>(
                 """
-                SELECT a.id AS attempt_id, a.out_trade_no, p.id AS payment_id, p.amount, CASE WHEN p.current_attempt_id = a.id THEN 1 ELSE 0 END AS current,
+                SELECT a.id AS attempt_id, a.out_trade_no, p.id AS payment_id, p.amount - a.subsidy_amount AS amount, CASE WHEN p.current_attempt_id = a.id THEN 1 ELSE 0 END AS current,
                        COALESCE(p.merchant_discount, 0) AS merchant_discount
                 FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
                 WHERE COALESCE(a.channel, a.wallet) = @channel AND a.status = 'succeeded'
@@ -147,7 +147,7 @@ public sealed partial class ReconciliationService(
                 """, new { channel, from, to })).ToList();
             var r = (await c.QueryAsync<HubRefund>(
                 """
-                SELECT r.out_refund_no, a.out_trade_no, r.amount,
+                SELECT r.out_refund_no, a.out_trade_no, r.amount - r.subsidy_amount AS amount,
                        COALESCE((SELECT SUM(l.amount) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
                                  WHERE e.kind = 'refund' AND e.reference = r.id AND l.account LIKE 'merchant_discount_granted:%'), 0) AS merchant_part,
                        -COALESCE((SELECT SUM(l.amount) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
