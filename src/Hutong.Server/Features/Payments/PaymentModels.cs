@@ -1,4 +1,5 @@
 using Hutong.Domain;
+using Hutong.Domain.Subsidies;
 using Hutong.Domain.Payments;
 
 namespace Hutong.Server.Features.Payments;
@@ -169,7 +170,7 @@ public sealed class PaymentRow
     {
         get
         {
-            var walletAmount = Amount - (SubsidyStatus == Hutong.Domain.Subsidies.SubsidyReservationState.Consumed.ToWire() ? SubsidyAmount : 0);
+            var walletAmount = Amount - (SubsidyStatus == SubsidyReservationState.Consumed.ToWire() ? SubsidyAmount : 0);
             return BuyerPaid is { } paid ? new(walletAmount, paid, WalletDiscount ?? 0, MerchantDiscount ?? 0) : AmountDetails.Undiscounted(walletAmount);
         }
     }
