@@ -164,6 +164,25 @@ public readonly record struct SubsidyCampaignId(string Value) : IRouteId, IParsa
     public override string ToString() => Value;
 }
 
+/// <summary>A livestream host's id (<c>host_…</c>).</summary>
+public readonly record struct HostId(string Value) : IRouteId, IParsable<HostId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "host";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out HostId result)
+    {
+        result = Ids.HasPrefix(s, Ids.Host) ? new HostId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static HostId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a host id: {s}");
+
+    public override string ToString() => Value;
+}
+
 /// <summary>A payout's id (<c>po_…</c>).</summary>
 public readonly record struct PayoutId(string Value) : IRouteId, IParsable<PayoutId>
 {

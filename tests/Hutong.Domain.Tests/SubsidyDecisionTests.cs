@@ -109,6 +109,32 @@ public class SubsidyDecisionTests
         Assert.Throws<ArgumentOutOfRangeException>(() => SubsidyDecisions.SplitRefund(10_000, 1_000, 9_000, 900, 1_001));
     }
 
+    [Fact]
+    public void A_partial_refund_never_uses_up_the_wallet_order_before_the_last_refund()
+    {
+        // A 100 %-off campaign leaves a 1-fen wallet order: a partial refund cannot return anything through the wallet
+        // and keep a fen for the last one, so it is refused, and the whole refund still goes through (review finding:
+        // the first partial refund took the wallet's only fen and the rest could never be refunded).
+        Assert.Null(SubsidyDecisions.SplitRefund(200, 199, 0, 0, 100));
+        Assert.Equal(new SubsidyRefundSplit(1, 199), SubsidyDecisions.SplitRefund(200, 199, 0, 0, 200));
+        // A 10-fen wallet order under a ¥99.90 subsidy: halves split so the wallet keeps its share for the last one.
+        var first = SubsidyDecisions.SplitRefund(10_000, 9_990, 0, 0, 5_000)!.Value;
+        Assert.Equal(new SubsidyRefundSplit(5, 4_995), first);
+        Assert.Equal(new SubsidyRefundSplit(5, 4_995), SubsidyDecisions.SplitRefund(10_000, 9_990, 5_000, 4_995, 5_000));
+        // Many small refunds first: each keeps at least a fen of the wallet order for the last.
+        long before = 0, back = 0, wallet = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            if (SubsidyDecisions.SplitRefund(10_000, 9_990, before, back, 100) is { } s)
+            {
+                (before, back, wallet) = (before + 100, back + s.SubsidyPart, wallet + s.WalletPart);
+            }
+        }
+
+        Assert.True(wallet <= 9);
+        Assert.Equal(new SubsidyRefundSplit(10 - wallet, 9_990 - back), SubsidyDecisions.SplitRefund(10_000, 9_990, before, back, 10_000 - before));
+    }
+
     [Property(MaxTest = 300)]
     public Property Refund_parts_always_add_up_to_the_subsidy_and_the_wallet_capture()
     {
@@ -132,10 +158,12 @@ public class SubsidyDecisionTests
 
                 if (SubsidyDecisions.SplitRefund(x.amount, x.subsidy, before, subsidyBack, refund) is not { } split)
                 {
-                    return true; // refused (the wallet's part would be 0): nothing moved; allowed only when the subsidy leaves too little
+                    // Refused (nothing moved): allowed for a partial refund only, and all that is left can still be refunded.
+                    return before + refund < x.amount && SubsidyDecisions.SplitRefund(x.amount, x.subsidy, before, subsidyBack, x.amount - before) is not null;
                 }
 
-                if (split.WalletPart < 1 || split.SubsidyPart < 0 || split.WalletPart + split.SubsidyPart != refund)
+                if (split.WalletPart < 1 || split.SubsidyPart < 0 || split.WalletPart + split.SubsidyPart != refund
+                    || walletBack + split.WalletPart > x.amount - x.subsidy)
                 {
                     return false;
                 }

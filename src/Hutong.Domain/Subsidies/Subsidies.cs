@@ -233,31 +233,28 @@ public static class SubsidyDecisions
     /// <summary>
     /// Splits a refund of <paramref name="refund"/> (in order-amount units) of a payment of <paramref name="orderAmount"/> that
     /// carried <paramref name="subsidy"/>: the platform's part is its proportional share on the running total (half up,
-    /// <see cref="Postings.RunningShare"/>), kept within what is left of the subsidy and so the wallet returns at least 1 fen;
-    /// the refund that brings the payment to fully refunded takes the remainder, so the parts add up to exactly the subsidy.
-    /// Null when the wallet's part would be 0 (a refund too small to return anything through the wallet).
+    /// <see cref="Postings.RunningShare"/>), kept within what is left of the subsidy; the refund that brings the payment to
+    /// fully refunded takes the remainder, so the parts add up to exactly the subsidy. A wallet cannot refund 0, so every
+    /// refund returns at least 1 fen through the wallet, and one that does not complete the payment leaves at least 1 fen of
+    /// the wallet order for the one that does (else the last refund could only be the platform's, and never be made).
+    /// Null when no split keeps to that (a partial refund of a wallet order with 1 fen left: refund all that is left).
     /// </summary>
     public static SubsidyRefundSplit? SplitRefund(long orderAmount, long subsidy, long refundedBefore, long subsidyReturnedBefore, long refund)
     {
-        if (refund <= 0 || refundedBefore < 0 || checked(refundedBefore + refund) > orderAmount || subsidy < 0 || subsidyReturnedBefore > subsidy)
+        if (refund <= 0 || refundedBefore < 0 || checked(refundedBefore + refund) > orderAmount || subsidy < 0 || subsidyReturnedBefore > subsidy
+            || subsidyReturnedBefore < 0 || subsidyReturnedBefore > refundedBefore)
         {
             throw new ArgumentOutOfRangeException(nameof(refund), "A refund is within what is left of the payment.");
         }
 
         var subsidyLeft = subsidy - subsidyReturnedBefore;
-        long part;
-        if (refundedBefore + refund == orderAmount)
-        {
-            part = subsidyLeft;
-        }
-        else
-        {
-            part = Math.Clamp(Postings.RunningShare(subsidy, orderAmount, refundedBefore, refund), 0, subsidyLeft);
-            part = Math.Min(part, refund - 1);
-        }
-
+        var walletLeft = orderAmount - subsidy - (refundedBefore - subsidyReturnedBefore);
+        var final = refundedBefore + refund == orderAmount;
+        var part = final
+            ? subsidyLeft
+            : Math.Min(Math.Max(Math.Clamp(Postings.RunningShare(subsidy, orderAmount, refundedBefore, refund), 0, subsidyLeft), refund - (walletLeft - 1)), refund - 1);
         var wallet = refund - part;
-        return wallet <= 0 || part < 0 ? null : new SubsidyRefundSplit(wallet, part);
+        return wallet < 1 || wallet > walletLeft - (final ? 0 : 1) || part < 0 || part > subsidyLeft ? null : new SubsidyRefundSplit(wallet, part);
     }
 }
 

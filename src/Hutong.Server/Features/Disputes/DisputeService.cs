@@ -92,7 +92,11 @@ public sealed partial class DisputeService(
                 };
                 Fill(row, complaint, next, historyJson, now);
                 DisputeDecisions.Observe(null, next, changedOtherwise: false);
-                await disputes.InsertAsync(c, t, row);
+                if (await disputes.InsertAsync(c, t, row) != 1)
+                {
+                    return; // another hub or the sync job recorded it first, with its own event
+                }
+
                 await Outbox.AddAsync(c, t, row.MerchantId, "dispute.created", DisputeDto.Of(row), now);
                 return;
             }
@@ -218,16 +222,17 @@ public sealed partial class DisputeService(
             return Failure.NotFound("dispute");
         }
 
-        var refund = await refunds.CreateAsync(merchantId, dispute.PaymentId, new CreateRefundRequest(r.Amount, r.Reason ?? "dispute"), idem, ct);
+        // The dispute names its refund in the refund's own transaction: a crash between the two, and a retry answered from the
+        // stored idempotent answer, would otherwise leave a refund the wallet is never told of.
+        var refund = await refunds.CreateAsync(merchantId, dispute.PaymentId, new CreateRefundRequest(r.Amount, r.Reason ?? "dispute"), idem, ct,
+            (c, t, refundId) => Dapper.SqlMapper.ExecuteAsync(c,
+                "UPDATE disputes SET refund_id = @refundId, refund_reported = 0, version = version + 1, updated_at = @now WHERE id = @id",
+                new { refundId, id, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t));
         if (!refund.Succeeded)
         {
             return refund;
         }
 
-        var refundId = refund.Value!.Id;
-        await db.WriteAsync((c, t) => Dapper.SqlMapper.ExecuteAsync(c,
-            "UPDATE disputes SET refund_id = @refundId, refund_reported = 0, version = version + 1, updated_at = @now WHERE id = @id",
-            new { refundId, id, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t), ct);
         await ReportRefundAsync(id, ct);
         return refund;
     }

@@ -109,7 +109,8 @@ public sealed class DisputeStore(Db db)
     public Task<DisputeRow?> GetAsync(string merchantId, string id, CancellationToken ct) =>
         db.ReadAsync(c => c.QuerySingleOrDefaultAsync<DisputeRow?>("SELECT * FROM disputes WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
 
-    public Task InsertAsync(DbConnection c, DbTransaction t, DisputeRow r) => c.ExecuteAsync(
+    /// <summary>Inserts the dispute unless its complaint is already one; the rows inserted (0 or 1).</summary>
+    public Task<int> InsertAsync(DbConnection c, DbTransaction t, DisputeRow r) => c.ExecuteAsync(
         """
         INSERT INTO disputes (id, merchant_id, payment_id, wallet, channel, wallet_dispute_id, status, wallet_status, reason, problem_type, detail,
                               amount, requested_refund, currency, out_trade_no, wallet_transaction_id, full_refunded, awaiting_merchant, complaint_times,

@@ -18,15 +18,10 @@ public static class HostEndpoints
             })
             .Accepts<CreateHostRequest>("application/json").Produces<HostDto>(201).ProducesProblem(400).ProducesProblem(409)
             .WithSummary("Register a livestream host and the live room whose sales are theirs (payments' metadata.live_room).").WithTags("Hosts");
-        g.MapPost("/hosts/{id}/payout_account", async (HttpContext ctx, HostService svc, string id) =>
+        g.MapPost("/hosts/{id}/payout_account", async (HttpContext ctx, HostService svc, HostId id) =>
             {
-                if (!Ids.HasPrefix(id, Ids.Host))
-                {
-                    return Failure.NotFound("host").ToApiResult();
-                }
-
                 var (body, problem) = await RequestBody.ReadAsync<HostPayoutAccountRequest>(ctx.Request);
-                return problem ?? await svc.SetPayoutAccountAsync(MerchantContext.Of(ctx).MerchantId, id, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
+                return problem ?? await svc.SetPayoutAccountAsync(MerchantContext.Of(ctx).MerchantId, id.Value, body!, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
             })
             .Accepts<HostPayoutAccountRequest>("application/json").Produces<HostDto>().ProducesProblem(400).ProducesProblem(404)
             .WithSummary("Set where the host's statements are paid: wallet (alipay), type (ALIPAY_USER_ID or ALIPAY_LOGON_ID), identity and real name.").WithTags("Host payout account");

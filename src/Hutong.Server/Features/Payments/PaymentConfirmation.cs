@@ -336,8 +336,12 @@ public sealed partial class PaymentConfirmation(
     /// The platform subsidy this attempt's wallet order is reduced by: reserved (or kept, or released) with the attempt's
     /// insert, in its transaction. A payment code scanned at a till is charged what the till asked: no subsidy.
     /// </summary>
-    private async Task<long> SubsidyOfAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction t, PaymentRow current, string wallet, AttemptRow attempt, DateTimeOffset now) =>
-        attempt.Flow == PayFlow.PaymentCode ? 0 : await subsidies.ReserveAsync(c, t, current, wallet, now);
+    private async Task<long> SubsidyOfAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction t, PaymentRow current, string wallet, AttemptRow attempt, DateTimeOffset now)
+    {
+        var amount = attempt.Flow == PayFlow.PaymentCode ? 0 : await subsidies.ReserveAsync(c, t, current, wallet, now);
+        attempt.SubsidyCampaignId = amount > 0 ? current.SubsidyCampaignId : null;
+        return amount;
+    }
 
     private PaymentDto ToDto(PaymentRow p) => dtos.ToDto(p);
 

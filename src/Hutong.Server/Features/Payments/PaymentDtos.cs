@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain.Payments;
+using Hutong.Domain.Subsidies;
 using Microsoft.Extensions.Options;
 
 namespace Hutong.Server.Features.Payments;
@@ -40,7 +41,8 @@ public sealed class PaymentDtos(IOptions<HubOptions> options, PayerPseudonyms ps
             p.SucceededAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null,
             p.SucceededAt is null ? null : AmountDetailsOf(p.Funding),
             p.SubsidyCampaignId is { } campaign && p.SubsidyStatus is { } subsidyStatus
-                ? new PaymentSubsidy(campaign, p.SubsidyWallet ?? string.Empty, p.SubsidyAmount, p.Amount - p.SubsidyAmount, subsidyStatus, p.SubsidyReturned)
+                ? new PaymentSubsidy(campaign, p.SubsidyWallet ?? string.Empty, p.SubsidyAmount,
+                    subsidyStatus == SubsidyReservationState.Released.ToWire() ? p.Amount : p.Amount - p.SubsidyAmount, subsidyStatus, p.SubsidyReturned)
                 : null);
     }
 

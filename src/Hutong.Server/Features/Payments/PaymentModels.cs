@@ -72,9 +72,9 @@ public sealed record PaymentDto(
     PaymentSubsidy? Subsidy = null);
 
 /// <summary>
-/// How a succeeded payment's amount was funded (minor units): amount = buyer_paid + wallet_discount + merchant_discount;
-/// settlement_amount (what the wallet settles to the merchant) = amount − merchant_discount. Without coupons buyer_paid and
-/// settlement_amount are the amount.
+/// How a succeeded payment's wallet order was funded (minor units): the wallet order (the amount, less a platform subsidy
+/// if one applied) = buyer_paid + wallet_discount + merchant_discount; settlement_amount (what the wallet settles to the
+/// merchant) = the wallet order − merchant_discount. Without coupons buyer_paid and settlement_amount are the wallet order.
 /// </summary>
 public sealed record PaymentAmountDetails(long BuyerPaid, long WalletDiscount, long MerchantDiscount, long SettlementAmount);
 
@@ -265,6 +265,9 @@ public sealed class AttemptRow
 
     /// <summary>The platform subsidy taken off this attempt's wallet order: the order is for the payment's amount less this.</summary>
     public long SubsidyAmount { get; set; }
+
+    /// <summary>The campaign that subsidy is of (the payment's reservation may have moved to another since, with another wallet).</summary>
+    public string? SubsidyCampaignId { get; set; }
 
     /// <summary>What the order was placed for: the openid (JSAPI, mini-program) or the phone's IP (H5). Never shown outside the hub.</summary>
     public string? PayerRef { get; set; }

@@ -79,9 +79,9 @@ public sealed class PaymentStore(Db db)
     public Task InsertAttemptAsync(DbConnection c, DbTransaction t, AttemptRow a) => c.ExecuteAsync(
         """
         INSERT INTO payment_attempts (id, payment_id, wallet, channel, out_trade_no, status, code_url, checks, next_check_at, created_at, updated_at,
-                                      via, payer_claim, friend_link_id, notify_url, flow, payer_ref, subsidy_amount)
+                                      via, payer_claim, friend_link_id, notify_url, flow, payer_ref, subsidy_amount, subsidy_campaign_id)
         VALUES (@Id, @PaymentId, @Wallet, @Channel, @OutTradeNo, @Status, @CodeUrl, @Checks, @NextCheckAt, @CreatedAt, @UpdatedAt,
-                @Via, @PayerClaim, @FriendLinkId, @NotifyUrl, @StoredFlow, @PayerRef, @SubsidyAmount)
+                @Via, @PayerClaim, @FriendLinkId, @NotifyUrl, @StoredFlow, @PayerRef, @SubsidyAmount, @SubsidyCampaignId)
         """, a, t);
 
     /// <summary>Writes the attempt's new state if its status is still <paramref name="expectedStatus"/>, the one it was decided on.</summary>

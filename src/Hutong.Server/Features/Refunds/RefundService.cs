@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
 using Hutong.Domain.FollowUps;
@@ -34,7 +35,10 @@ public sealed partial class RefundService(
     /// plus this one may not exceed the captured amount, so concurrent partial refunds cannot over-refund. The refund is
     /// then sent at once, off the request, and followed to a final state by the worker.
     /// </summary>
-    public async Task<Outcome<RefundDto>> CreateAsync(string merchantId, string paymentId, CreateRefundRequest r, IdempotencyContext? idem, CancellationToken ct)
+    /// <param name="alsoInTransaction">Run in the refund's own transaction once it is inserted (e.g. a dispute linking the
+    /// refund it was made from), so the link commits with the refund and its stored idempotent answer, or neither does.</param>
+    public async Task<Outcome<RefundDto>> CreateAsync(string merchantId, string paymentId, CreateRefundRequest r, IdempotencyContext? idem, CancellationToken ct,
+        Func<DbConnection, DbTransaction, string, Task>? alsoInTransaction = null)
     {
         var errors = new Dictionary<string, string[]>();
         if (r.Amount is <= 0 or > Money.MaxAmount)
@@ -88,7 +92,8 @@ public sealed partial class RefundService(
                 var split = SubsidyDecisions.SplitRefund(payment.Amount, subsidy, committed, await refunds.CommittedSubsidyAsync(c, t, paymentId), amount);
                 if (split is not { } parts)
                 {
-                    return Failure.Invalid("amount", "This refund is too small to return anything through the wallet: the platform's subsidy would take all of it.");
+                    return Failure.Invalid("amount",
+                        "This refund cannot be split between the wallet and the platform's subsidy: the wallet must return at least 1 fen of it and keep 1 fen of its order for the last refund. Refund more, or all that is left.");
                 }
 
                 row.SubsidyAmount = parts.SubsidyPart;
@@ -96,6 +101,11 @@ public sealed partial class RefundService(
 
             await refunds.InsertAsync(c, t, row, now);
             await profitSharing.PlanReturnsAsync(c, t, payment, row, committed, now, ct); // what each paid receiver gives back
+            if (alsoInTransaction is not null)
+            {
+                await alsoInTransaction(c, t, row.Id);
+            }
+
             var created = Outcome.Created(RefundDto.Of(row));
             if (idem is not null)
             {
@@ -271,15 +281,17 @@ public sealed partial class RefundService(
                     // Under the payment's row lock (taken above), so two refunds of one payment settling at once (two hubs) each see the other's.
                     var locked = payment!;
                     var fee = new Money(await ledger.FeeOfAsync(c, t, refund.PaymentId), amount.Currency);
-                    var feeBack = Postings.FeeReturned(fee, locked.Amount, locked.AmountRefunded, refund.Amount);
+                    // The wallet returns its fee in proportion to its own part of each refund (of its order, without the subsidy).
+                    var walletPart = new Money(refund.Amount - refund.SubsidyAmount, amount.Currency);
+                    var funding = locked.Funding;
+                    var walletRefundedBefore = locked.AmountRefunded - locked.SubsidyReturned;
+                    var feeBack = Postings.FeeReturned(fee, funding.Order, walletRefundedBefore, walletPart.Minor);
                     var refundedAfter = RefundDecisions.RefundedAfter(locked.Amount, locked.AmountRefunded, refund.Amount);
                     // The wallet returned its part to the buyer (coupons returned as the wallet does: in proportion, on the
                     // wallet order's running total); the platform's share of a subsidy goes back to it from the merchant's balance.
-                    var walletPart = new Money(refund.Amount - refund.SubsidyAmount, amount.Currency);
-                    var funding = locked.Funding;
                     Posted(await ledger.AppendAsync(c, t, "refund", refund.Id, refund.MerchantId, funding.Discounted
                         ? Postings.RefundedWithDiscounts(wallet, refund.MerchantId, refund.Currency,
-                            WalletDiscounts.SplitRefund(funding, locked.AmountRefunded - locked.SubsidyReturned, walletPart.Minor), feeBack.Minor)
+                            WalletDiscounts.SplitRefund(funding, walletRefundedBefore, walletPart.Minor), feeBack.Minor)
                         : Postings.Refunded(wallet, refund.MerchantId, walletPart, feeBack), now), refund);
                     if (refund.SubsidyAmount > 0 && locked.SubsidyCampaignId is { } campaign)
                     {

@@ -444,7 +444,8 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
             return;
         }
 
-        if (payment.SubsidyCampaignId is not { } campaignId || payment.SubsidyStatus is not { } status)
+        // The paid order's own campaign: the payment's reservation may have moved to another since (the buyer switched wallets).
+        if ((attempt.SubsidyCampaignId ?? payment.SubsidyCampaignId) is not { } campaignId || payment.SubsidyStatus is not { } status)
         {
             throw new InvalidOperationException($"Payment {payment.Id}: attempt {attempt.Id} carries a subsidy the payment has no campaign for.");
         }
@@ -457,18 +458,20 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
             // The wallet already took the reduced amount: the subsidy is owed. Committed again within the budget if it fits, else an overrun.
             await RecommitAsync(c, t, campaignId, key, attempt.SubsidyAmount);
         }
-        else if (attempt.SubsidyAmount != payment.SubsidyAmount)
+        else if (campaignId != payment.SubsidyCampaignId || attempt.SubsidyAmount != payment.SubsidyAmount)
         {
-            // An older order (placed with another subsidy) was the one paid: the reservation becomes what that order was reduced by.
-            await GiveBackAsync(c, t, campaignId, key, payment.SubsidyAmount);
+            // An older order (placed with another subsidy, or another campaign's) was the one paid: the reservation goes back
+            // to where it was taken, and what that order was reduced by is committed to the order's own campaign.
+            await GiveBackAsync(c, t, payment.SubsidyCampaignId!, key, payment.SubsidyAmount);
             await RecommitAsync(c, t, campaignId, key, attempt.SubsidyAmount);
         }
 
-        await c.ExecuteAsync("UPDATE payments SET subsidy_status = @to, subsidy_amount = @amount, subsidy_wallet = @wallet WHERE id = @Id",
-            new { to = consumed.ToWire(), amount = attempt.SubsidyAmount, wallet = attempt.Wallet, payment.Id }, t);
+        await c.ExecuteAsync("UPDATE payments SET subsidy_status = @to, subsidy_amount = @amount, subsidy_wallet = @wallet, subsidy_campaign_id = @campaignId WHERE id = @Id",
+            new { to = consumed.ToWire(), amount = attempt.SubsidyAmount, wallet = attempt.Wallet, campaignId, payment.Id }, t);
         payment.SubsidyStatus = consumed.ToWire();
         payment.SubsidyAmount = attempt.SubsidyAmount;
         payment.SubsidyWallet = attempt.Wallet;
+        payment.SubsidyCampaignId = campaignId;
         var money = new Money(attempt.SubsidyAmount, Currency.Parse(payment.Currency));
         await ledger.AppendAsync(c, t, "subsidy_granted", payment.Id, payment.MerchantId, SubsidyPostings.Granted(campaignId, payment.MerchantId, money), now);
     }

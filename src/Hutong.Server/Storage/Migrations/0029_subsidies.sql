@@ -54,5 +54,8 @@ ALTER TABLE payments ADD COLUMN subsidy_returned BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX ix_payments_subsidy_campaign ON payments (subsidy_campaign_id) WHERE subsidy_campaign_id IS NOT NULL;
 -- What the attempt's wallet order was reduced by: the order sent (and re-sent) is amount - subsidy_amount.
 ALTER TABLE payment_attempts ADD COLUMN subsidy_amount BIGINT NOT NULL DEFAULT 0;
+-- ... and the campaign it is of: the paid order's subsidy is consumed from its own campaign, whatever the payment's
+-- reservation moved to since (another wallet, another campaign).
+ALTER TABLE payment_attempts ADD COLUMN subsidy_campaign_id TEXT;
 -- A refund's share that goes back to the platform; the wallet is asked to refund amount - subsidy_amount.
 ALTER TABLE refunds ADD COLUMN subsidy_amount BIGINT NOT NULL DEFAULT 0;
