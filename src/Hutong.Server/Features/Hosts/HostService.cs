@@ -545,14 +545,21 @@ public sealed class HostService(Db db, LedgerStore ledger, PayoutService payouts
     private static async Task<long?> SalesAsync(DbConnection c, DbTransaction t, string merchantId, HostContract contract, string currency, string room, int year, int month)
     {
         var (from, to) = contract.ActiveInstants(year, month);
-        var sales = (await c.QueryAsync<(long Amount, long Refunded, string? Metadata, string Currency)>(
-                """
-                SELECT amount, amount_refunded, metadata, currency FROM payments
-                WHERE merchant_id = @merchantId AND status = 'succeeded' AND succeeded_at >= @from AND succeeded_at < @to
-                """,
-                new { merchantId, from = from.ToUnixTimeMilliseconds(), to = to.ToUnixTimeMilliseconds() }, t))
-            .Where(p => p.Currency == currency && LiveRoomOf(p.Metadata) == room)
-            .Aggregate(Int128.Zero, (sum, p) => sum + p.Amount - p.Refunded); // 128 bits: any number of payments
+        // Streamed, not buffered: a merchant's month may hold millions of payments (the live room is inside metadata).
+        var sales = Int128.Zero; // 128 bits: any number of payments
+        await foreach (var p in c.QueryUnbufferedAsync<(long Amount, long Refunded, string? Metadata, string Currency)>(
+                           """
+                           SELECT amount, amount_refunded, metadata, currency FROM payments
+                           WHERE merchant_id = @merchantId AND status = 'succeeded' AND succeeded_at >= @from AND succeeded_at < @to
+                           """,
+                           new { merchantId, from = from.ToUnixTimeMilliseconds(), to = to.ToUnixTimeMilliseconds() }, t))
+        {
+            if (p.Currency == currency && LiveRoomOf(p.Metadata) == room)
+            {
+                sales += p.Amount - p.Refunded;
+            }
+        }
+
         return sales > Money.MaxBalance ? null : (long)sales;
     }
 
