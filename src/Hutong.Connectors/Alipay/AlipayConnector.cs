@@ -260,6 +260,11 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
             return Task.FromResult(NotificationResult.Reject("app_id is not this application's"));
         }
 
+        if (form.GetValueOrDefault("msg_method") == ComplaintChangedMethod || form.GetValueOrDefault("notify_type") == ComplaintChangedMethod)
+        {
+            return Task.FromResult(ComplaintNotification(form));
+        }
+
         var outTradeNo = form.GetValueOrDefault("out_trade_no");
         var notifyId = form.GetValueOrDefault("notify_id");
         if (string.IsNullOrEmpty(outTradeNo) || string.IsNullOrEmpty(notifyId))

@@ -27,18 +27,37 @@ public sealed record ResponseWindows(TimeSpan FirstResponse, TimeSpan Resolution
     /// (消费者投诉处理指南, kf.qq.com/faq/230125a6NbmA230125vMNZnE.html).
     /// </summary>
     public static ResponseWindows WeChatPay { get; } = new(TimeSpan.FromHours(24), TimeSpan.FromHours(72));
+
+    /// <summary>
+    /// Alipay trade complaints (交易投诉): the merchant handles a MERCHANT_PROCESSING complaint (feedback.submit) within 72 hours
+    /// of its creation, after which the status reads 商家处理超时 (the "merchant processing timed out" state that
+    /// alipay.merchant.tradecomplain.reply.submit names, alipay-sdk-net-all v3/docs/AlipayMerchantTradecomplainReplyApi.md).
+    /// The 72-hour figure is NOT pinned by a public source found so far (see docs/disputes.md, "Alipay"); it is the
+    /// conservative reading until one is: answer and resolution share the window.
+    /// </summary>
+    public static ResponseWindows Alipay { get; } = new(TimeSpan.FromHours(72), TimeSpan.FromHours(72));
+
+    /// <summary>The windows of a wallet by its name (wechatpay, alipay); WeChat Pay's, the shortest, for any other.</summary>
+    public static ResponseWindows For(string wallet) => wallet == "alipay" ? Alipay : WeChatPay;
 }
 
 public static class DisputeDecisions
 {
     /// <summary>The hub's state for a wallet's complaint state; null for a word the hub does not know (nothing is changed then).</summary>
-    /// <param name="walletState">WeChat complaint_state: PENDING, PROCESSING, PROCESSED.</param>
+    /// <param name="walletState">WeChat complaint_state: PENDING, PROCESSING, PROCESSED. Alipay trade-complaint status:
+    /// MERCHANT_PROCESSING (商家处理中), MERCHANT_FEEDBACKED (商家已反馈), PLATFORM_PROCESSING (平台处理中), FINISHED (投诉已完结),
+    /// CANCELLED (投诉已撤销), PLATFORM_FINISH (平台处理完结), CLOSED (系统关闭) — the words of
+    /// AlipayMerchantTradecomplainBatchqueryModel.status (essensoft/paylink, alipay-sdk-net-all).</param>
     /// <param name="incomingUserResponse">The buyer wrote and nobody answered yet: the merchant owes a reply again.</param>
     public static DisputeState? FromWallet(string walletState, bool incomingUserResponse) => walletState switch
     {
         "PENDING" => DisputeState.NeedsResponse,
         "PROCESSING" => incomingUserResponse ? DisputeState.NeedsResponse : DisputeState.UnderReview,
         "PROCESSED" => DisputeState.Closed,
+        "MERCHANT_PROCESSING" => DisputeState.NeedsResponse,
+        "MERCHANT_FEEDBACKED" => incomingUserResponse ? DisputeState.NeedsResponse : DisputeState.UnderReview,
+        "PLATFORM_PROCESSING" => DisputeState.UnderReview,
+        "FINISHED" or "CANCELLED" or "PLATFORM_FINISH" or "CLOSED" => DisputeState.Closed,
         _ => null,
     };
 

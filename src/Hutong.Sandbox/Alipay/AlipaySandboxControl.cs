@@ -35,6 +35,7 @@ public static class AlipaySandboxControl
         });
         SandboxControl.MapFaults(g, state.Faults);
         AlipaySandboxVouchers.Map(g, state);
+        AlipaySandboxEndpoints.MapComplaints(g, state, notifier);
         SandboxControl.MapTimeScale(g, () => state.TimeScale, scale => state.TimeScale = scale);
         SandboxControl.MapNotifications(g, state.Notifications, notifier.ReplayAsync);
         g.MapGet("/notifications", () => Results.Ok(state.NotificationLog.ToArray()));

@@ -24,8 +24,8 @@ public static partial class AlipaySandboxEndpoints
 
     public static IEndpointRouteBuilder MapAlipaySandbox(this IEndpointRouteBuilder app, AlipaySandboxState state, AlipaySandboxNotifier notifier)
     {
-        app.MapPost("/gateway.do", (HttpContext ctx) => GatewayAsync(ctx, state)).DisableAntiforgery();
-        app.MapGet("/gateway.do", (HttpContext ctx) => GatewayAsync(ctx, state));
+        app.MapPost("/gateway.do", (HttpContext ctx) => GatewayAsync(ctx, state, notifier)).DisableAntiforgery();
+        app.MapGet("/gateway.do", (HttpContext ctx) => GatewayAsync(ctx, state, notifier));
         app.MapGet("/sandbox/alipay/bills/{token}", (string token) => state.Bills.TryGetValue(token, out var zip)
             ? Results.Bytes(zip, "application/zip", $"{token}.zip")
             : Results.NotFound());
@@ -35,7 +35,7 @@ public static partial class AlipaySandboxEndpoints
         return app;
     }
 
-    private static async Task GatewayAsync(HttpContext ctx, AlipaySandboxState state)
+    private static async Task GatewayAsync(HttpContext ctx, AlipaySandboxState state, AlipaySandboxNotifier notifier)
     {
         var (p, charset) = await AlipayGatewayRequest.ReadAsync(ctx);
         var method = p.GetValueOrDefault("method");
@@ -142,6 +142,9 @@ public static partial class AlipaySandboxEndpoints
             "alipay.trade.fastpay.refund.query" => (RefundQuery(existing, biz), null),
             "alipay.fund.trans.uni.transfer" => (UniTransfer(state, appId, biz), null),
             "alipay.fund.trans.common.query" => (TransferQuery(state, appId, biz), null),
+            "alipay.merchant.tradecomplain.batchquery" => (ComplainBatchQuery(state, appId, biz), null),
+            "alipay.merchant.tradecomplain.query" => (ComplainQuery(state, appId, biz), null),
+            "alipay.merchant.tradecomplain.feedback.submit" => (ComplainFeedback(state, notifier, appId, biz), null),
             "alipay.trade.page.pay" or "alipay.trade.wap.pay" => PagePay(state, app, seller!, p, biz),
             "alipay.data.dataservice.bill.downloadurl.query" => (BillUrl(state, app, biz, $"{ctx.Request.Scheme}://{ctx.Request.Host}"), null),
             _ => (Error("40004", "Business Failed", "isv.invalid-method", "不存在的方法名"), null),

@@ -103,6 +103,53 @@ public sealed class AlipaySandboxNotifier(AlipaySandboxState state, HttpClient h
         return form;
     }
 
+    /// <summary>
+    /// alipay.merchant.tradecomplain.changed (消息服务): a form with msg_method, app_id, notify_id, utc_timestamp, version,
+    /// charset, sign_type and biz_content {"complain_event_id"}, signed like the trade notifications (every field but sign and
+    /// sign_type), resent on the same schedule until the merchant answers "success".
+    /// </summary>
+    public void NotifyComplaintChanged(AlipaySandboxComplaint complaint)
+    {
+        if (string.IsNullOrEmpty(complaint.NotifyUrl))
+        {
+            return;
+        }
+
+        var notifyId = Guid.NewGuid().ToString("N");
+        var form = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["msg_method"] = "alipay.merchant.tradecomplain.changed",
+            ["app_id"] = complaint.AppId,
+            ["notify_id"] = notifyId,
+            ["utc_timestamp"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture),
+            ["version"] = "1.1",
+            ["charset"] = "utf-8",
+            ["sign_type"] = "RSA2",
+            ["biz_content"] = "{\"complain_event_id\":\"" + complaint.ComplainEventId + "\"}",
+        };
+        form["sign"] = AlipayGatewayCodec.Sign(state.AlipayKey, AlipayGatewayCodec.SignedText(form!, keepEmpty: false, "sign_type"));
+        state.Notifications.Dispatch(complaint.ComplainEventId, notifyId, complaint.OutTradeNo, () => Resend.StartAsync(RetrySchedule, () => state.TimeScale, async (attempt, token) =>
+        {
+            int? status = null;
+            var acknowledged = false;
+            try
+            {
+                using var content = new FormUrlEncodedContent(form);
+                state.Notifications.Record(new SentNotification(notifyId, complaint.OutTradeNo, complaint.NotifyUrl, await content.ReadAsStringAsync(token),
+                    content.Headers.ContentType!.ToString()));
+                using var response = await http.PostAsync(complaint.NotifyUrl, content, token);
+                status = (int)response.StatusCode;
+                acknowledged = (await response.Content.ReadAsStringAsync(token)).Trim() == "success";
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+            }
+
+            state.NotificationLog.Enqueue(new NotificationAttempt(complaint.OutTradeNo, notifyId, attempt, status, DateTimeOffset.UtcNow));
+            return acknowledged;
+        }, _stop.Token));
+    }
+
     public void Dispose()
     {
         if (!_stop.IsCancellationRequested)

@@ -156,5 +156,8 @@ public sealed partial class AlipaySandboxState : IDisposable
     /// <summary>Bill archives ready for download, by token (the real URL is a short-lived signed OSS link).</summary>
     public ConcurrentDictionary<string, byte[]> Bills { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Trade complaints (交易投诉) filed by buyers (POST /sandbox/alipay/buyer/complain).</summary>
+    public AlipaySandboxComplaintBook Complaints { get; } = new();
+
     public void Dispose() => AlipayKey.Dispose();
 }

@@ -72,7 +72,7 @@ public sealed partial class DisputeService(
                     return;
                 }
 
-                var windows = ResponseWindows.WeChatPay;
+                var windows = ResponseWindows.For(wallet);
                 row = new DisputeRow
                 {
                     Id = Ids.New(Ids.Dispute, now),
