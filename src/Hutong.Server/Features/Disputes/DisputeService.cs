@@ -137,10 +137,13 @@ public sealed partial class DisputeService(
         row.UpdatedAt = now.ToUnixTimeMilliseconds();
     }
 
-    /// <summary>buyer, merchant or wallet: who wrote the step (WeChat names the operator in Chinese and the type says the rest).</summary>
+    /// <summary>
+    /// buyer, merchant or wallet: who wrote the step (WeChat names the operator in Chinese and the type says the rest;
+    /// Alipay's replier_role is USER, MERCHANT, SYSTEM, AUDITOR or GOVERNMENT).
+    /// </summary>
     private static string Actor(string op, string type) =>
-        type.StartsWith("USER_", StringComparison.Ordinal) || op == "投诉人" ? "buyer"
-        : type.StartsWith("MERCHANT_", StringComparison.Ordinal) || op == "商户" ? "merchant"
+        type.StartsWith("USER_", StringComparison.Ordinal) || op is "投诉人" or "USER" ? "buyer"
+        : type.StartsWith("MERCHANT_", StringComparison.Ordinal) || op is "商户" or "MERCHANT" ? "merchant"
         : "wallet";
 
     public async Task<Outcome<DisputeDto>> GetAsync(string merchantId, string id, CancellationToken ct) =>
