@@ -15,6 +15,27 @@ public class DisputeDecisionTests
     public void The_wallets_complaint_state_names_the_disputes(string wallet, bool incoming, DisputeState expected) =>
         Assert.Equal(expected, DisputeDecisions.FromWallet(wallet, incoming));
 
+    [Theory]
+    [InlineData("MERCHANT_PROCESSING", false, DisputeState.NeedsResponse)] // 商家处理中
+    [InlineData("MERCHANT_FEEDBACKED", false, DisputeState.UnderReview)] // 商家已反馈
+    [InlineData("MERCHANT_FEEDBACKED", true, DisputeState.NeedsResponse)] // the buyer wrote after the merchant's feedback
+    [InlineData("PLATFORM_PROCESSING", false, DisputeState.UnderReview)] // 平台处理中
+    [InlineData("FINISHED", false, DisputeState.Closed)]
+    [InlineData("CANCELLED", false, DisputeState.Closed)]
+    [InlineData("PLATFORM_FINISH", false, DisputeState.Closed)]
+    [InlineData("CLOSED", false, DisputeState.Closed)]
+    public void Alipays_trade_complaint_status_names_the_disputes(string wallet, bool incoming, DisputeState expected) =>
+        Assert.Equal(expected, DisputeDecisions.FromWallet(wallet, incoming));
+
+    [Fact]
+    public void Each_wallet_has_its_response_window()
+    {
+        Assert.Equal(TimeSpan.FromHours(24), ResponseWindows.For("wechatpay").FirstResponse);
+        Assert.Equal(TimeSpan.FromHours(72), ResponseWindows.For("alipay").FirstResponse);
+        var filed = new DateTimeOffset(2026, 3, 1, 10, 0, 0, TimeSpan.FromHours(8));
+        Assert.Equal(filed.AddDays(3), DisputeDecisions.RespondBy(filed, ResponseWindows.For("alipay")));
+    }
+
     [Fact]
     public void An_unknown_wallet_state_changes_nothing() => Assert.Null(DisputeDecisions.FromWallet("ESCALATED", false));
 

@@ -85,6 +85,31 @@ public abstract class AlipayDisputeTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task A_forged_complaint_message_is_answered_failure_and_brings_nothing_in()
+    {
+        var (m, _, paymentId, outTradeNo) = await PaidAsync();
+        var complaintId = await ComplainAsync(outTradeNo, drop: true);
+        var forged = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["msg_method"] = "alipay.merchant.tradecomplain.changed", ["app_id"] = hub.Alipay.AppId, ["notify_id"] = "forged-" + Guid.NewGuid(),
+            ["utc_timestamp"] = "1767225600000", ["version"] = "1.1", ["charset"] = "utf-8", ["sign_type"] = "RSA2",
+            ["biz_content"] = $$"""{"complain_event_id":"{{complaintId}}"}""",
+        };
+        using var someoneElse = System.Security.Cryptography.RSA.Create(2048);
+        forged["sign"] = Hutong.Connectors.Alipay.AlipaySignature.Sign(someoneElse, Hutong.Connectors.Alipay.AlipaySignature.Content(forged!, true, "sign_type"));
+        using var http = new HttpClient { BaseAddress = new Uri(hub.Hub.BaseUrl) };
+        var refused = await http.PostAsync("/notify/alipay", new FormUrlEncodedContent(forged));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("failure", await refused.Content.ReadAsStringAsync());
+        Assert.Equal(0, Calls($"query:{complaintId}"));
+        Assert.Equal(0, (await m.GetAsync($"/v1/disputes?payment={paymentId}")).Json.GetProperty("data").GetArrayLength());
+
+        // Alipay's own message (the buyer writes again) is taken and answered "success".
+        await BuyerAsync(complaintId, "message");
+        await DisputeOfAsync(m, paymentId);
+    }
+
+    [Fact]
     public async Task A_complaint_whose_message_was_lost_is_found_by_the_sync_job()
     {
         var (m, merchantId, paymentId, outTradeNo) = await PaidAsync();
