@@ -254,6 +254,39 @@ public abstract class PayoutTests(HubFixture hub)
         await LedgerVerifiesAsync();
     }
 
+    [Fact]
+    public async Task Alipay_s_own_npm_SDK_transfers_and_queries_at_the_sandbox_and_reads_a_refused_payee()
+    {
+        // An independent client (alipay-sdk, verifying every answer's signature itself) against the sandbox's fund.trans
+        // methods: what the connector was written for is what Alipay's own SDK sends and accepts.
+        await E2eModules.EnsureInstalledAsync();
+        var outBizNo = "interop" + Guid.NewGuid().ToString("N")[..16];
+        var psi = new System.Diagnostics.ProcessStartInfo("node", "alipay-transfer-interop.mjs")
+        {
+            WorkingDirectory = E2eModules.Dir, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        psi.Environment["TZ"] = "Asia/Shanghai"; // the SDK's timestamp is local time; Alipay reads it as China time
+        psi.Environment["ALI_SANDBOX"] = hub.Sandbox.BaseUrl.TrimEnd('/');
+        psi.Environment["ALI_APPID"] = hub.Alipay.AppId;
+        psi.Environment["ALI_PRIVATE_KEY"] = hub.Alipay.AppPrivateKeyPem;
+        psi.Environment["ALI_PUBLIC_KEY"] = hub.Alipay.AlipayPublicKeyPem;
+        psi.Environment["ALI_OUT_BIZ_NO"] = outBizNo;
+        using var node = System.Diagnostics.Process.Start(psi)!;
+        var stdout = await node.StandardOutput.ReadToEndAsync();
+        var stderr = await node.StandardError.ReadToEndAsync();
+        await node.WaitForExitAsync();
+        Assert.True(node.ExitCode == 0, stderr);
+        var r = System.Text.Json.JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        Assert.False(r.TryGetProperty("error", out var error), error.ToString());
+        Assert.Equal(("10000", "SUCCESS", outBizNo), (r.GetProperty("transfer").GetProperty("code").GetString(),
+            r.GetProperty("transfer").GetProperty("status").GetString(), r.GetProperty("transfer").GetProperty("out_biz_no").GetString()));
+        Assert.Equal(("10000", "SUCCESS", "1.23"), (r.GetProperty("query").GetProperty("code").GetString(),
+            r.GetProperty("query").GetProperty("status").GetString(), r.GetProperty("query").GetProperty("trans_amount").GetString()));
+        Assert.Equal(r.GetProperty("transfer").GetProperty("order_id").GetString(), r.GetProperty("query").GetProperty("order_id").GetString());
+        Assert.Equal("PAYEE_NOT_EXIST", r.GetProperty("refused").GetProperty("sub_code").GetString());
+        Assert.NotEqual("10000", r.GetProperty("refused").GetProperty("code").GetString());
+    }
+
     private static string PayoutPostingsReserve(string merchantId) => Hutong.Domain.Payouts.PayoutPostings.Reserve(merchantId);
 }
 
