@@ -244,6 +244,34 @@ public abstract class DisputeTests(HubFixture hub)
         Assert.Equal(1, await EventsAsync(merchantId, "dispute.deadline_approaching"));
         Assert.Contains(hub.Logs.Lines, e => e.Message.Contains($"Dispute {id}", StringComparison.Ordinal) && e.Message.Contains("past its response deadline", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task An_independent_npm_client_lists_complaints_at_the_sandbox_and_verifies_its_signatures()
+    {
+        await E2eModules.EnsureInstalledAsync();
+        var (_, _, _, outTradeNo) = await PaidAsync();
+        var complaintId = await ComplainAsync(outTradeNo);
+        var today = DateOnly.FromDateTime(DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(8)).DateTime);
+        var psi = E2eModules.WeChatPayClient("wechatpay-complaints-interop.mjs", hub.Sandbox.BaseUrl, hub.WeChat);
+        psi.Environment["WX_COMPLAINT_ID"] = complaintId;
+        psi.Environment["WX_BEGIN_DATE"] = today.AddDays(-1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        psi.Environment["WX_END_DATE"] = today.AddDays(1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        using var node = System.Diagnostics.Process.Start(psi)!;
+        var stdout = await node.StandardOutput.ReadToEndAsync();
+        var stderr = await node.StandardError.ReadToEndAsync();
+        await node.WaitForExitAsync();
+
+        Assert.True(node.ExitCode == 0, stderr);
+        var r = System.Text.Json.JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        Assert.False(r.TryGetProperty("error", out var error), error.ToString());
+        Assert.Contains(complaintId, r.GetProperty("ids").EnumerateArray().Select(x => x.GetString()));
+        Assert.True(r.GetProperty("total_count").GetInt32() >= 1);
+        Assert.Equal(outTradeNo, r.GetProperty("listed_out_trade_no").GetString());
+        Assert.Equal(complaintId, r.GetProperty("detail_id").GetString());
+        Assert.Equal(r.GetProperty("listed_state").GetString(), r.GetProperty("detail_state").GetString());
+        Assert.Equal(400, r.GetProperty("bad_status").GetInt32());
+        Assert.Equal("PARAM_ERROR", r.GetProperty("bad_code").GetString());
+    }
 }
 
 [Collection("sqlite")]

@@ -14,7 +14,7 @@ namespace Hutong.Connectors.WeChatPay;
 /// WeChat Pay API v3, direct-merchant mode: Native (QR) order, query by out_trade_no, close.
 /// Every request is signed; every 2xx response is verified before it is believed.
 /// </summary>
-public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharingConnector, IDisposable
+public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharingConnector, ISplitBillConnector, IDisposable
 {
     public const string Name = "wechatpay";
 
@@ -127,22 +127,68 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharin
     {
         var path = $"/v3/bill/tradebill?bill_date={billDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}&bill_type=ALL"
             + (_options.IsServiceProvider ? $"&sub_mchid={Uri.EscapeDataString(_options.SubMchId!)}" : string.Empty);
+        var (outcome, body, error) = await BillFileAsync(path, billDate, cancellationToken);
+        if (outcome != WalletCallOutcome.Ok)
+        {
+            return outcome == WalletCallOutcome.Rejected ? BillResult.Rejected(error!) : BillResult.Unknown(error?.Message ?? "download failed");
+        }
+
+        try
+        {
+            return BillResult.Ok(WeChatPayBill.Parse(body!));
+        }
+        catch (BillFormatException e)
+        {
+            return BillResult.Unknown(e.Message);
+        }
+    }
+
+    /// <summary>
+    /// The profit-sharing bill (分账账单) of one day: GET /v3/profitsharing/bills?bill_date=, then the file at download_url
+    /// exactly as the trade bill (signed request, unsigned file, SHA1 from the signed answer).
+    /// </summary>
+    public async Task<SplitBillResult> DownloadSplitBillAsync(DateOnly billDate, CancellationToken cancellationToken)
+    {
+        var path = $"/v3/profitsharing/bills?bill_date={billDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}"
+            + (_options.IsServiceProvider ? $"&sub_mchid={Uri.EscapeDataString(_options.SubMchId!)}" : string.Empty);
+        var (outcome, body, error) = await BillFileAsync(path, billDate, cancellationToken);
+        if (outcome != WalletCallOutcome.Ok)
+        {
+            return outcome == WalletCallOutcome.Rejected ? SplitBillResult.Rejected(error!) : SplitBillResult.Unknown(error?.Message ?? "download failed");
+        }
+
+        try
+        {
+            return SplitBillResult.Ok(WeChatPayProfitSharingBill.Parse(body!));
+        }
+        catch (BillFormatException e)
+        {
+            return SplitBillResult.Unknown(e.Message);
+        }
+    }
+
+    /// <summary>
+    /// A bill file: ask for the download URL (a signed call), download the file (its answer is not signed, as on the real
+    /// API) and check its SHA1 digest from the signed answer.
+    /// </summary>
+    private async Task<(WalletCallOutcome Outcome, string? Body, WalletError? Error)> BillFileAsync(string path, DateOnly billDate, CancellationToken cancellationToken)
+    {
         var reply = await SendAsync(HttpMethod.Get, path, null, cancellationToken);
         if (reply.Outcome == WalletCallOutcome.Rejected)
         {
-            return BillResult.Rejected(reply.Error!);
+            return (WalletCallOutcome.Rejected, null, reply.Error);
         }
 
         if (reply.Outcome != WalletCallOutcome.Ok || Parse(reply.Body, WxJson.Default.WxBillUrl) is not { DownloadUrl: { } url } info
             || !Uri.TryCreate(url, UriKind.Absolute, out var downloadUri))
         {
-            return BillResult.Unknown(reply.Error?.Message ?? "no download_url");
+            return (WalletCallOutcome.Unknown, null, new WalletError("UNKNOWN", reply.Error?.Message ?? "no download_url"));
         }
 
         var file = await SendAsync(HttpMethod.Get, downloadUri.PathAndQuery, null, cancellationToken, verify: false);
         if (file.Outcome != WalletCallOutcome.Ok)
         {
-            return file.Outcome == WalletCallOutcome.Rejected ? BillResult.Rejected(file.Error!) : BillResult.Unknown(file.Error?.Message ?? "download failed");
+            return (file.Outcome, null, file.Error ?? new WalletError("UNKNOWN", "download failed"));
         }
 
         // The digest covers the bytes as sent; the text was read without its BOM, so accept the digest with or without it.
@@ -152,17 +198,10 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharin
             || !(Matches(SHA1.HashData(bytes), info.HashValue) || Matches(SHA1.HashData(withBom), info.HashValue)))
         {
             LogBillDigest(_log, billDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
-            return BillResult.Unknown("the bill does not match its digest");
+            return (WalletCallOutcome.Unknown, null, new WalletError("UNKNOWN", "the bill does not match its digest"));
         }
 
-        try
-        {
-            return BillResult.Ok(WeChatPayBill.Parse(file.Body));
-        }
-        catch (BillFormatException e)
-        {
-            return BillResult.Unknown(e.Message);
-        }
+        return (WalletCallOutcome.Ok, file.Body, null);
 
         static bool Matches(byte[] digest, string? hex) => hex is not null && Convert.ToHexStringLower(digest) == hex.ToLowerInvariant();
     }

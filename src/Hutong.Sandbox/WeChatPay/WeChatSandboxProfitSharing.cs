@@ -27,6 +27,7 @@ public static partial class WeChatSandboxEndpoints
         app.MapGet("/v3/profitsharing/orders/{outOrderNo}", (HttpContext ctx, string outOrderNo) => QuerySplitAsync(ctx, state, outOrderNo));
         app.MapPost("/v3/profitsharing/return-orders", (HttpContext ctx) => ReturnSplitAsync(ctx, state, notifier));
         app.MapGet("/v3/profitsharing/return-orders/{outReturnNo}", (HttpContext ctx, string outReturnNo) => QueryReturnAsync(ctx, state, outReturnNo));
+        app.MapGet("/v3/profitsharing/bills", (HttpContext ctx) => ProfitSharingBillAsync(ctx, state));
     }
 
     private static async Task AddReceiverAsync(HttpContext ctx, WeChatSandboxState state)
@@ -176,6 +177,100 @@ public static partial class WeChatSandboxEndpoints
         await SignedAsync(ctx, state, merchant, 200, SplitJson(order, split!), fault);
     }
 
+    /// <summary>
+    /// GET /v3/profitsharing/bills?bill_date=YYYY-MM-DD[&amp;sub_mchid=]: the day's profit-sharing bill (分账账单) of the
+    /// signing merchant (or the sub-merchant), answered like the trade bill: a signed {hash_type, hash_value, download_url},
+    /// the file from /v3/billdownload/file. Only successful splits and returns are billed, one row per receiver paid and per
+    /// return, amounts in yuan, every cell prefixed with a backtick (WeChat Pay's 申请分账账单 page,
+    /// https://pay.weixin.qq.com/doc/v3/merchant/4012529628; the columns as in docs/settlement-payouts.md).
+    /// </summary>
+    private static async Task ProfitSharingBillAsync(HttpContext ctx, WeChatSandboxState state)
+    {
+        var (merchant, _) = await AuthenticateAsync(ctx, state);
+        if (merchant is null)
+        {
+            return;
+        }
+
+        state.ProfitSharingCalls.Enqueue("GET bills");
+        if (!DateOnly.TryParseExact(ctx.Request.Query["bill_date"].ToString(), "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.None, out var date))
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", "bill_date 格式应为 yyyy-MM-dd");
+            return;
+        }
+
+        if (date > DateOnly.FromDateTime(DateTimeOffset.UtcNow.ToOffset(ChinaOffset).DateTime))
+        {
+            await ErrorAsync(ctx, state, merchant, 400, "NO_STATEMENT_EXIST", "账单日期不合法或账单尚未生成");
+            return;
+        }
+
+        var sub = ctx.Request.Query["sub_mchid"].ToString();
+        var payer = sub.Length > 0 ? sub : merchant.MchId;
+        var text = state.ProfitSharingBillReplacements.TryGetValue(payer, out var replaced) ? replaced : ProfitSharingBillCsv(state, merchant.MchId, sub.Length > 0 ? sub : null, date);
+        var csv = Encoding.UTF8.GetBytes(text);
+        var token = RandomString(32);
+        state.Bills[token] = csv;
+        var url = $"{ctx.Request.Scheme}://{ctx.Request.Host}/v3/billdownload/file?token={token}";
+        await SignedAsync(ctx, state, merchant, 200,
+            JsonSerializer.Serialize(new { hash_type = "SHA1", hash_value = Convert.ToHexStringLower(SHA1.HashData(csv)), download_url = url }, Json), null);
+    }
+
+    private static string ProfitSharingBillCsv(WeChatSandboxState state, string mchId, string? subMchId, DateOnly date)
+    {
+        const string header = "分账时间,分账发起方,分账方,微信订单号,微信分账/回退单号,分账明细单号,商户分账/回退单号,订单金额,分账接收方,金额,业务类型,处理状态,备注";
+        string Time(DateTimeOffset t) => t.ToOffset(ChinaOffset).ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+        bool OnDay(DateTimeOffset? t) => t is { } v && DateOnly.FromDateTime(v.ToOffset(ChinaOffset).DateTime) == date;
+        var sb = new StringBuilder("\uFEFF").Append(header).Append("\r\n");
+        void Row(string payer, string[] cells, string outNo, long amount)
+        {
+            if (state.ProfitSharingBillEdits.TryGetValue((payer, outNo), out var edit))
+            {
+                if (edit is not { } other)
+                {
+                    return;
+                }
+
+                cells[9] = WeChatTradeBill.Yuan(other);
+            }
+
+            sb.Append(string.Join(',', cells.Select(c => "`" + c))).Append("\r\n");
+        }
+
+        foreach (var o in state.Orders.Values.OrderBy(o => o.SuccessTime))
+        {
+            var mine = subMchId is null ? o.MchId == mchId && o.SpMchId is null : o.SpMchId == mchId && o.MchId == subMchId;
+            if (!mine)
+            {
+                continue;
+            }
+
+            lock (o)
+            {
+                var initiator = o.SpMchId ?? o.MchId;
+                foreach (var s in o.Splits.Values.Where(s => s.State == "FINISHED" && OnDay(s.FinishedAt)))
+                {
+                    var detail = 0;
+                    foreach (var r in s.Receivers.Where(r => r.Result == "SUCCESS"))
+                    {
+                        detail++;
+                        Row(o.MchId, [Time(s.FinishedAt!.Value), initiator, o.MchId, o.TransactionId ?? string.Empty, s.OrderId, s.OrderId + detail.ToString("000", System.Globalization.CultureInfo.InvariantCulture),
+                            s.OutOrderNo, WeChatTradeBill.Yuan(o.Total), r.Account, WeChatTradeBill.Yuan(r.Amount), "分账", "成功", r.Description.Replace(",", "，", StringComparison.Ordinal)], s.OutOrderNo, r.Amount);
+                    }
+                }
+
+                foreach (var r in o.SplitReturns.Values.Where(r => r.Result == "SUCCESS" && OnDay(r.At)))
+                {
+                    Row(o.MchId, [Time(r.At!.Value), initiator, o.MchId, o.TransactionId ?? string.Empty, r.ReturnId, r.ReturnId + "001",
+                        r.OutReturnNo, WeChatTradeBill.Yuan(o.Total), r.ReturnMchId, WeChatTradeBill.Yuan(r.Amount), "回退", "成功", string.Empty], r.OutReturnNo, r.Amount);
+                }
+            }
+        }
+
+        return sb.ToString();
+    }
+
     /// <summary>Receivers are paid a moment (scaled) after the split is accepted; a final split then releases the rest.</summary>
     /// <remarks>Each receiver paid then gets a PROFITSHARING.SUCCESS notification (分账动账通知), one per receiver.</remarks>
     private static async Task FinishSplitLaterAsync(SandboxOrder order, SandboxSplitOrder split, bool final, double timeScale, WeChatSandboxNotifier notifier)
@@ -186,6 +281,7 @@ public static partial class WeChatSandboxEndpoints
         {
             split.Receivers.ForEach(r => r.Result = "SUCCESS");
             split.State = "FINISHED";
+            split.FinishedAt = DateTimeOffset.UtcNow;
             order.Unfrozen |= final;
             paid = [.. split.Receivers];
         }
@@ -277,7 +373,7 @@ public static partial class WeChatSandboxEndpoints
             else
             {
                 receiver.Returned += amount;
-                ret = new SandboxSplitReturn(outReturnNo, "3008" + RandomNumberGenerator.GetString("0123456789", 24), outOrderNo, returnMchId, amount, "SUCCESS");
+                ret = new SandboxSplitReturn(outReturnNo, "3008" + RandomNumberGenerator.GetString("0123456789", 24), outOrderNo, returnMchId, amount, "SUCCESS", DateTimeOffset.UtcNow);
                 order.SplitReturns[outReturnNo] = ret;
                 returnedFrom = receiver;
             }

@@ -116,6 +116,9 @@ public sealed class SandboxSplitOrder
     public required List<SandboxSplitReceiver> Receivers { get; init; }
 
     public string State { get; set; } = "PROCESSING";
+
+    /// <summary>When the receivers were paid (the split FINISHED): the 分账时间 of its rows in the profit-sharing bill.</summary>
+    public DateTimeOffset? FinishedAt { get; set; }
 }
 
 public sealed class SandboxSplitReceiver
@@ -133,7 +136,7 @@ public sealed class SandboxSplitReceiver
     public long Returned { get; set; }
 }
 
-public sealed record SandboxSplitReturn(string OutReturnNo, string ReturnId, string OutOrderNo, string ReturnMchId, long Amount, string Result);
+public sealed record SandboxSplitReturn(string OutReturnNo, string ReturnId, string OutOrderNo, string ReturnMchId, long Amount, string Result, DateTimeOffset? At = null);
 
 /// <summary>Everything the WeChat Pay sandbox remembers. Thread-safe; one lock per order for state changes.</summary>
 public sealed partial class WeChatSandboxState : IDisposable
@@ -191,6 +194,16 @@ public sealed partial class WeChatSandboxState : IDisposable
 
     /// <summary>Every profit-sharing call that reached the sandbox (method and path), so tests can prove a refused split never left the hub.</summary>
     public ConcurrentQueue<string> ProfitSharingCalls { get; } = new();
+
+    /// <summary>
+    /// Test hooks for the profit-sharing bill (分账账单), by merchant (mchid, or the sub-merchant's): a row of a split
+    /// (out_order_no) or return (out_return_no) left out (null) or billed with another amount in fen, and a whole file
+    /// served instead of the real one (garbled bills).
+    /// </summary>
+    public ConcurrentDictionary<(string MchId, string OutOrderNo), long?> ProfitSharingBillEdits { get; } = new();
+
+    /// <inheritdoc cref="ProfitSharingBillEdits"/>
+    public ConcurrentDictionary<string, string> ProfitSharingBillReplacements { get; } = new(StringComparer.Ordinal);
 
     /// <summary>
     /// The merchant's number of every request that moves money and reached the sandbox (out_refund_no of a refund, out_order_no

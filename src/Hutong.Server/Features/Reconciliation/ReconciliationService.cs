@@ -17,7 +17,9 @@ namespace Hutong.Server.Features.Reconciliation;
 /// missing_in_hub, missing_in_wallet, amount_mismatch, status_mismatch, fee_mismatch, settlement_mismatch and coupon_mismatch
 /// (the bill's settled amount or coupon column differ from the coupons the hub booked), unhandled_transaction_type (a bill
 /// row of a type the hub does not reconcile, e.g. a UnionPay 消费撤销) or wallet_adjustment (a wallet's error/adjustment
-/// entry, UnionPay's ZME file).
+/// entry, UnionPay's ZME file); for profit-sharing bills (分账账单) split_missing_in_hub, split_missing_in_wallet,
+/// split_amount_mismatch (OutTradeNo is then the split's out_order_no or the return's out_return_no) and
+/// split_bill_unavailable (the bill could not be had or read).
 /// </param>
 /// <param name="Resolution">repaired (a re-query proved the wallet right and the hub now agrees) or open (needs a person).</param>
 public sealed record Discrepancy(
@@ -124,7 +126,8 @@ public sealed partial class ReconciliationService(
         await MatchPaymentsAsync(bill.Lines!, hubPayments, connector, found, ct);
         await MatchRefundsAsync(bill.Lines!, hubRefunds, found, ct);
         ReportForAPerson(bill.Lines!, found);
-        return await SaveAsync(date, channel, connector.Wallet, started, bill.Lines!.Count, found.Matched, found.Repaired, found.All, null);
+        var splitLines = connector is ISplitBillConnector splitBills ? await MatchSplitBillAsync(date, channel, splitBills, found, ct) : 0;
+        return await SaveAsync(date, channel, connector.Wallet, started, bill.Lines!.Count + splitLines, found.Matched, found.Repaired, found.All, null);
     }
 
     /// <summary>The hub's succeeded payments (by attempt) and refunds on <paramref name="channel"/> during the China day.</summary>
