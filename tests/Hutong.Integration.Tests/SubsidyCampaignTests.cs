@@ -30,9 +30,10 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
             ends_at = DateTimeOffset.UtcNow.AddDays(1),
         };
 
-    private static async Task<string> CreateCampaignAsync(ApiClient m, object body)
+    /// <summary>The platform pays a campaign, so only its operator creates one (/admin), for a merchant's checkout.</summary>
+    private async Task<string> CreateCampaignAsync(string merchantId, object body)
     {
-        var r = await m.PostAsync("/v1/subsidy_campaigns", body, idempotencyKey: "sc-" + Guid.NewGuid());
+        var r = await hub.Admin().PostAsync($"/admin/merchants/{merchantId}/subsidy_campaigns", body, idempotencyKey: "sc-" + Guid.NewGuid());
         Assert.True(r.Status == HttpStatusCode.Created, r.ToString());
         return r.Str("id");
     }
@@ -87,7 +88,7 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
     public async Task A_subsidised_payment_asks_the_wallet_for_less_and_the_merchant_is_owed_the_whole_order()
     {
         var (m, merchantId, _) = await hub.NewMerchantAsync();
-        var campaign = await CreateCampaignAsync(m, Campaign());
+        var campaign = await CreateCampaignAsync(merchantId, Campaign());
         var (id, token) = await PaymentAsync(m, 10_000, "buyer-a");
 
         var page = await CashierAsync(token);
@@ -126,7 +127,7 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
     public async Task Two_hundred_concurrent_buyers_against_a_budget_for_fifty_reserve_exactly_fifty()
     {
         var (m, merchantId, _) = await hub.NewMerchantAsync();
-        var campaign = await CreateCampaignAsync(m, Campaign(budget: 25_000)); // 50 × ¥5
+        var campaign = await CreateCampaignAsync(merchantId, Campaign(budget: 25_000)); // 50 × ¥5
         var payments = new List<string>();
         for (var i = 0; i < 200; i++)
         {
@@ -159,8 +160,8 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
     [Fact]
     public async Task The_per_buyer_limit_holds_and_a_failed_expired_or_switched_payment_releases_its_reservation()
     {
-        var (m, _, _) = await hub.NewMerchantAsync();
-        var campaign = await CreateCampaignAsync(m, Campaign(perBuyerLimit: new { count = 1 }));
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var campaign = await CreateCampaignAsync(merchantId, Campaign(perBuyerLimit: new { count = 1 }));
 
         // The wallet refuses the order: the payment fails and its reservation is released, budget and limit back.
         var (failing, _) = await PaymentAsync(m, 3_000, "limited");
@@ -222,7 +223,7 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
     public async Task Partial_and_full_refunds_return_the_subsidy_proportionally()
     {
         var (m, merchantId, _) = await hub.NewMerchantAsync();
-        var campaign = await CreateCampaignAsync(m, Campaign(amountOff: null, percentOffBps: 1_000, maxOff: 2_000)); // 10 %, at most ¥20
+        var campaign = await CreateCampaignAsync(merchantId, Campaign(amountOff: null, percentOffBps: 1_000, maxOff: 2_000)); // 10 %, at most ¥20
         var (id, _) = await PaymentAsync(m, 10_000, "refunded");
         await hub.BuyerPaysAsync(await CodeUrlAsync(m, id));
         await m.WaitForStatusAsync(id, "succeeded");
@@ -254,8 +255,8 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
     [Fact]
     public async Task A_buyer_outside_the_targeting_sees_no_offer_and_pays_in_full()
     {
-        var (m, _, _) = await hub.NewMerchantAsync();
-        await CreateCampaignAsync(m, Campaign(targeting: new { percentage = 0, allow_users = new[] { "vip" }, categories = new[] { "food" } }));
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        await CreateCampaignAsync(merchantId, Campaign(targeting: new { percentage = 0, allow_users = new[] { "vip" }, categories = new[] { "food" } }));
         var (outsider, outsiderToken) = await PaymentAsync(m, 4_000, "nobody", "food");
         Assert.DoesNotContain("id=\"subsidies\"", await CashierAsync(outsiderToken));
         await CodeUrlAsync(m, outsider);
@@ -270,8 +271,8 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
     [Fact]
     public async Task The_report_counts_cost_payments_buyers_and_conversion_by_wallet()
     {
-        var (m, _, _) = await hub.NewMerchantAsync();
-        var campaign = await CreateCampaignAsync(m, Campaign(wallets: ["wechatpay", "alipay"]));
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var campaign = await CreateCampaignAsync(merchantId, Campaign(wallets: ["wechatpay", "alipay"]));
         var paidIds = new List<string>();
         for (var i = 0; i < 4; i++)
         {
@@ -302,6 +303,7 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
     public async Task Campaigns_are_validated_idempotent_scoped_and_can_be_ended()
     {
         var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var admin = hub.Admin();
         foreach (var (body, param) in new (object Body, string Param)[]
         {
             (Campaign(amountOff: null), "amount_off"),
@@ -315,15 +317,20 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
             (new { name = "x", amount_off = 1, wallets = new[] { "wechatpay" }, budget = 10 }, "ends_at"),
         })
         {
-            var bad = await m.PostAsync("/v1/subsidy_campaigns", body, idempotencyKey: "sc-" + Guid.NewGuid());
+            var bad = await admin.PostAsync($"/admin/merchants/{merchantId}/subsidy_campaigns", body, idempotencyKey: "sc-" + Guid.NewGuid());
             Assert.True(bad.Status == HttpStatusCode.BadRequest && bad.Str("param") == param, $"{param}: {bad}");
         }
 
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM subsidy_campaigns WHERE merchant_id = @merchantId", new { merchantId })); // refusals change nothing
         var key = "sc-" + Guid.NewGuid();
         var body1 = Campaign();
-        var created = await m.PostAsync("/v1/subsidy_campaigns", body1, idempotencyKey: key);
-        var again = await m.PostAsync("/v1/subsidy_campaigns", body1, idempotencyKey: key);
+        // The platform pays a campaign: a merchant's key can neither create nor end one (it would pay itself), only the operator.
+        Assert.True((await m.PostAsync("/v1/subsidy_campaigns", body1, idempotencyKey: "sc-" + Guid.NewGuid())).Status is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await m.PostAsync($"/admin/merchants/{merchantId}/subsidy_campaigns", body1, idempotencyKey: "sc-" + Guid.NewGuid())).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.PostAsync("/admin/merchants/mch_nope/subsidy_campaigns", body1, idempotencyKey: "sc-" + Guid.NewGuid())).Status);
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM subsidy_campaigns WHERE merchant_id = @merchantId", new { merchantId }));
+        var created = await admin.PostAsync($"/admin/merchants/{merchantId}/subsidy_campaigns", body1, idempotencyKey: key);
+        var again = await admin.PostAsync($"/admin/merchants/{merchantId}/subsidy_campaigns", body1, idempotencyKey: key);
         Assert.Equal(created.Str("id"), again.Str("id"));
         var id = created.Str("id");
         Assert.Equal(id, (await m.GetAsync("/v1/subsidy_campaigns")).Json.GetProperty("data")[0].GetProperty("id").GetString());
@@ -331,7 +338,10 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
         Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"/v1/subsidy_campaigns/{id}")).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"/v1/subsidy_campaigns/{id}/report")).Status);
 
-        var ended = await m.PostAsync($"/v1/subsidy_campaigns/{id}/end", null, idempotencyKey: "end-" + Guid.NewGuid());
+        Assert.True((await m.PostAsync($"/v1/subsidy_campaigns/{id}/end", null, idempotencyKey: "end-" + Guid.NewGuid())).Status is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed);
+        var (_, otherId, _) = await hub.NewMerchantAsync();
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.PostAsync($"/admin/merchants/{otherId}/subsidy_campaigns/{id}/end", null, idempotencyKey: "end-" + Guid.NewGuid())).Status);
+        var ended = await admin.PostAsync($"/admin/merchants/{merchantId}/subsidy_campaigns/{id}/end", null, idempotencyKey: "end-" + Guid.NewGuid());
         Assert.Equal("ended", ended.Str("status"));
         var (pay, token) = await PaymentAsync(m, 2_000, "late-buyer");
         Assert.DoesNotContain("id=\"subsidies\"", await CashierAsync(token));

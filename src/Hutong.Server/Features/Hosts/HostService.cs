@@ -178,6 +178,10 @@ public sealed class HostService(Db db, LedgerStore ledger, PayoutService payouts
                 "UPDATE hosts SET payout_wallet = @PayoutWallet, payout_identity_type = @PayoutIdentityType, payout_identity = @PayoutIdentity, payout_name = @PayoutName WHERE id = @Id",
                 row, t);
             var result = Outcome.Ok(row.ToDto());
+            // Where a host's pay goes is worth an event: a changed account (a leaked key, say) is seen, not only its payouts.
+            // Without the identity and name: the event says that it changed, a GET says to what.
+            await Outbox.AddAsync(c, t, merchantId, "host.payout_account_updated",
+                new { id = row.Id, @object = "host", payout_account = new { wallet = row.PayoutWallet, type = row.PayoutIdentityType } }, time.GetUtcNow());
             if (idem is not null)
             {
                 await idem.CompleteAsync(c, t, result);

@@ -104,9 +104,15 @@ public static partial class WalletNotificationEndpoints
                 return Ack(connector.Acknowledge(accepted: true));
             }
 
-            // Read again even when this notification was recorded before: its first delivery may have met an unanswered
-            // read (refused, so sent again). Applying is idempotent: an unchanged complaint changes and emits nothing.
-            await db.WriteAsync((c, t) => RecordAsync(c, t, record), ctx.RequestAborted);
+            // Read again when this notification was recorded before but not processed: its first delivery met an unanswered
+            // read (refused, so sent again). One already processed is acknowledged without a read, so a replayed body
+            // (Alipay's carry no timestamp) costs no wallet calls. Applying is idempotent either way.
+            if (!await db.WriteAsync((c, t) => RecordAsync(c, t, record), ctx.RequestAborted)
+                && await db.ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<long?>(c, "SELECT processed_at FROM wallet_notifications WHERE id = @id", new { id }), ctx.RequestAborted) is not null)
+            {
+                return Ack(connector.Acknowledge(accepted: true));
+            }
+
             if (!await disputes.SyncAsync(complaints, wallet, channel, complaint.ComplaintId, ctx.RequestAborted))
             {
                 return Fail(500, "FAIL", "complaint not read yet");

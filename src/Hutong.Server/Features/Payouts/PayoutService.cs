@@ -446,9 +446,10 @@ public sealed partial class PayoutService(
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var requestedNow = false;
         var result = await db.WriteAsync<Outcome<PayoutDto>>(async (c, t) =>
         {
-            var requested = await payouts.RequestCancelAsync(c, t, merchantId, id, now);
+            var requested = requestedNow = await payouts.RequestCancelAsync(c, t, merchantId, id, now);
             if (await payouts.GetLockedAsync(c, t, merchantId, id) is not { } row)
             {
                 return Failure.NotFound("payout");
@@ -464,7 +465,7 @@ public sealed partial class PayoutService(
             await idem.CompleteAsync(c, t, accepted);
             return accepted;
         }, ct);
-        if (result.Succeeded)
+        if (result.Succeeded && requestedNow)
         {
             _ = Task.Run(() => RunDueAsync(CancellationToken.None), CancellationToken.None);
         }

@@ -164,13 +164,13 @@ public sealed class PayoutStore(Db db, IOptions<HubOptions> options, TimeProvide
 
     /// <summary>
     /// Records the merchant's request to cancel a payout still awaiting the payee, and makes it due now. False: it is not
-    /// (or no longer) awaiting the payee — the caller reads it again to answer.
+    /// (or no longer) awaiting the payee, or its cancel was asked for already — the caller reads it again to answer.
     /// </summary>
     public async Task<bool> RequestCancelAsync(DbConnection c, DbTransaction t, string merchantId, string id, long now) => await c.ExecuteAsync(
         """
-        UPDATE payouts SET cancel_requested_at = COALESCE(cancel_requested_at, @now), next_check_at = @now, updated_at = @now
-        WHERE id = @id AND merchant_id = @merchantId AND status = 'awaiting_confirmation'
-        """, new { id, merchantId, now }, t) == 1;
+        UPDATE payouts SET cancel_requested_at = @now, next_check_at = @now, updated_at = @now
+        WHERE id = @id AND merchant_id = @merchantId AND status = 'awaiting_confirmation' AND cancel_requested_at IS NULL
+        """, new { id, merchantId, now }, t) == 1; // once: asking again (another key) sends no second cancel to the wallet
 
     public Task<PayoutRow?> GetLockedAsync(DbConnection c, DbTransaction t, string merchantId, string id) =>
         c.QuerySingleOrDefaultAsync<PayoutRow?>("SELECT * FROM payouts WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }, t);

@@ -15,7 +15,7 @@ public static class SubsidiesFeature
 
     public static HubRoutes MapSubsidies(this HubRoutes routes)
     {
-        SubsidyEndpoints.Map(routes.Api);
+        SubsidyEndpoints.Map(routes.Api, routes.Admin);
         return routes;
     }
 }

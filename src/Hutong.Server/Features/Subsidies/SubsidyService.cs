@@ -31,7 +31,12 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
     {
         if (idem is null)
         {
-            return Failure.Invalid("Idempotency-Key", "POST /v1/subsidy_campaigns needs an Idempotency-Key header.");
+            return Failure.Invalid("Idempotency-Key", "Creating a subsidy campaign needs an Idempotency-Key header.");
+        }
+
+        if (await db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM merchants WHERE id = @merchantId", new { merchantId }), ct) == 0)
+        {
+            return Failure.NotFound("merchant");
         }
 
         var now = time.GetUtcNow();
