@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain.Payments;
-using Hutong.Domain.Subsidies;
 using Microsoft.Extensions.Options;
 
 namespace Hutong.Server.Features.Payments;
@@ -41,8 +40,7 @@ public sealed class PaymentDtos(IOptions<HubOptions> options, PayerPseudonyms ps
             p.SucceededAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null,
             p.SucceededAt is null ? null : AmountDetailsOf(p.Funding),
             p.SubsidyCampaignId is { } campaign && p.SubsidyStatus is { } subsidyStatus
-                ? new PaymentSubsidy(campaign, p.SubsidyWallet ?? string.Empty, p.SubsidyAmount,
-                    subsidyStatus == SubsidyReservationState.Released.ToWire() ? p.Amount : p.Amount - p.SubsidyAmount, subsidyStatus, p.SubsidyReturned)
+                ? new PaymentSubsidy(campaign, p.SubsidyWallet ?? string.Empty, p.SubsidyAmount, p.WalletAmount, subsidyStatus, p.SubsidyReturned)
                 : null);
     }
 

@@ -163,6 +163,13 @@ public sealed class PaymentRow
     public long? MerchantDiscount { get; set; }
 
     /// <summary>
+    /// What the buyer's wallet order asks: the amount less a platform subsidy reserved or consumed for it; the whole
+    /// amount when there is none, or it was released.
+    /// </summary>
+    public long WalletAmount =>
+        SubsidyStatus is { } s && SubsidyStates.ReservationFromWire(s) != SubsidyReservationState.Released ? Amount - SubsidyAmount : Amount;
+
+    /// <summary>
     /// How the wallet order was funded (the whole of it by the buyer unless the wallet reported coupons): the wallet order is
     /// the amount less a consumed platform subsidy.
     /// </summary>
@@ -170,7 +177,7 @@ public sealed class PaymentRow
     {
         get
         {
-            var walletAmount = Amount - (SubsidyStatus == SubsidyReservationState.Consumed.ToWire() ? SubsidyAmount : 0);
+            var walletAmount = WalletAmount;
             return BuyerPaid is { } paid ? new(walletAmount, paid, WalletDiscount ?? 0, MerchantDiscount ?? 0) : AmountDetails.Undiscounted(walletAmount);
         }
     }
