@@ -32,6 +32,7 @@ public class WalletDiscountsTests
     [InlineData("unknown type")]
     [InlineData("too large")]
     [InlineData("other order")]
+    [InlineData("unreadable")]
     public void A_report_that_does_not_add_up_is_a_problem_never_a_funding(string what)
     {
         var report = what switch
@@ -41,6 +42,7 @@ public class WalletDiscountsTests
             "settlement" => new WalletAmountReport(1_000, 900, [NoCash(100)], SettlementTotal: 1_000),
             "unknown type" => new WalletAmountReport(1_000, 900, [new WalletCoupon("c", CouponFunding.Unrecognised, 100, 100, 0, 0)]),
             "too large" => new WalletAmountReport(1_000, 0, [Cash(700), NoCash(700)]),
+            "unreadable" => WalletAmountReport.Unread(1_000, "couponInfo is not JSON"),
             _ => new WalletAmountReport(999, 999, []),
         };
         var (d, problem) = WalletDiscounts.Derive(1_000, report);

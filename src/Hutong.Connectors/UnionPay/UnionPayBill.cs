@@ -38,7 +38,7 @@ public static class UnionPayBill
     /// <summary>Decompressed bytes read from the archive at most: a day of ~100,000 lines, far past any merchant's.</summary>
     private const int MaxFileBytes = 64 * 1024 * 1024;
 
-    private const int Transmitted = 4, Amount = 6, QueryId = 9, OrderId = 11, Fee = 15, TxnType = 19, TxnSubType = 20, OrigQueryId = 26, MerId = 27;
+    private const int Transmitted = 4, Amount = 6, QueryId = 9, OrderId = 11, Fee = 15, Settled = 16, TxnType = 19, TxnSubType = 20, OrigQueryId = 26, MerId = 27;
     private const int ZmeCode = 0, ZmeTrace = 3, ZmeAccount = 5;
     private static readonly TimeSpan China = TimeSpan.FromHours(8);
     private static readonly int[] Offsets = ZmWidths.Select((_, i) => ZmWidths.Take(i).Sum() + i).ToArray();
@@ -231,11 +231,15 @@ public static class UnionPayBill
         var merchantFee = Signed(Field(line, Fee));
         var at = Transmission(Field(line, Transmitted), settled);
         var origQueryId = Field(line, OrigQueryId);
+        // 结算金额: what reaches the merchant net of the fee — C on a payment, D on a 退货 (the kit's sample: 交易金额 476800,
+        // 商户手续费 D2861, 结算金额 C473939). Before the fee it is what UnionPay settles: the order less merchant-funded
+        // discounts ("银联或付款行出资的营销金额不影响商户的清算金额", docs/discounts-unionpay.md). Blank: the file does not say.
+        long? net = Field(line, Settled) is { Length: > 0 } settledText ? Signed(settledText) : null;
         return txnType switch
         {
-            "01" => new BillLine(BillLineKind.Payment, orderId, queryId, null, amount, merchantFee, "00", at),
+            "01" => new BillLine(BillLineKind.Payment, orderId, queryId, null, amount, merchantFee, "00", at, SettlementMinor: -net + merchantFee),
             // A 退货 is named by its own orderId; the payment it returns is found by origQryId. Its fee comes back (C).
-            "04" => new BillLine(BillLineKind.Refund, NonEmpty(origQueryId), queryId, orderId, amount, -merchantFee, "00", at),
+            "04" => new BillLine(BillLineKind.Refund, NonEmpty(origQueryId), queryId, orderId, amount, -merchantFee, "00", at, SettlementMinor: net - merchantFee),
             _ => new BillLine(BillLineKind.Other, orderId, queryId, null, amount, merchantFee, txnType, at,
                 $"txnType {txnType}{(TxnTypeNames.TryGetValue(txnType, out var name) ? $" ({name})" : string.Empty)}, txnSubType {Field(line, TxnSubType)}, "
                 + $"queryId {queryId}{(origQueryId.Length > 0 ? $", origQryId {origQueryId}" : string.Empty)}: not a payment (01) or a 退货 (04)"),

@@ -283,7 +283,9 @@ public sealed partial class UnionPayConnector : IWalletConnector, IDisposable
         f.GetValueOrDefault("accNo"),
         DateTime.TryParseExact(f.GetValueOrDefault("traceTime"), "MMddHHmmss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var t)
             ? new DateTimeOffset(DateTime.UtcNow.Year, t.Month, t.Day, t.Hour, t.Minute, t.Second, ChinaOffset) : null,
-        f.GetValueOrDefault("merId"));
+        f.GetValueOrDefault("merId"),
+        // couponInfo and settleAmt: how the order was funded (UnionPayCoupons; docs/discounts-unionpay.md).
+        UnionPayCoupons.Report(f));
 
     /// <summary>Null when the fields carry the pinned UnionPay certificate and verify with it.</summary>
     private string? VerifyFields(Dictionary<string, string> f)

@@ -24,7 +24,13 @@ public sealed record WalletCoupon(
 
 /// <summary>What a wallet reported about how an order was paid: the order amount, the buyer's part and the coupons.</summary>
 /// <param name="SettlementTotal">The settlement amount when the wallet states it (WeChat <c>settlement_total</c>); checked, never trusted alone.</param>
-public sealed record WalletAmountReport(long Total, long PayerTotal, IReadOnlyList<WalletCoupon> Coupons, long? SettlementTotal = null);
+/// <param name="Unreadable">Why the connector could not read the wallet's coupon report (bad JSON, a field out of its bounds —
+/// UnionPay <c>couponInfo</c>); such a report is refused, never read in part.</param>
+public sealed record WalletAmountReport(long Total, long PayerTotal, IReadOnlyList<WalletCoupon> Coupons, long? SettlementTotal = null, string? Unreadable = null)
+{
+    /// <summary>A report the connector could not read: refused by <see cref="WalletDiscounts.Derive"/> with the reason.</summary>
+    public static WalletAmountReport Unread(long total, string reason) => new(total, total, [], null, reason);
+}
 
 /// <summary>
 /// How a paid order's amount was funded, in minor units: <see cref="Order"/> = <see cref="BuyerPaid"/> +
@@ -68,6 +74,11 @@ public static class WalletDiscounts
     /// <summary>The payment's amount details from the wallet's report, or why the report is inconsistent.</summary>
     public static (AmountDetails? Details, DiscountProblem? Problem) Derive(long orderAmount, WalletAmountReport report)
     {
+        if (report.Unreadable is { } unreadable)
+        {
+            return Problem($"the wallet's coupon report cannot be read: {unreadable}");
+        }
+
         if (report.Total != orderAmount)
         {
             return Problem($"the report is for {report.Total}, the order is {orderAmount}");

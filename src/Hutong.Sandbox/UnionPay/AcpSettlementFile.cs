@@ -4,8 +4,14 @@ using System.Text;
 
 namespace Hutong.Sandbox.UnionPay;
 
-/// <summary>One settled transaction as UnionPay's ZM file lists it (amounts in fen; the fee is what the merchant pays, negative when returned).</summary>
-internal sealed record AcpSettledTransaction(string TxnType, string OrderId, string QueryId, long Amount, long MerchantFee, DateTimeOffset Transmitted, string? OrigQryId);
+/// <summary>
+/// One settled transaction as UnionPay's ZM file lists it (amounts in fen; the fee is what the merchant pays, negative when
+/// returned). <paramref name="Settled"/> is what UnionPay settles before the fee — the amount less the merchant-funded
+/// discount (or, for a 退货, less the merchant-funded part it returns); <paramref name="Discount"/> every sponsor's discount
+/// on the line (优惠金额).
+/// </summary>
+internal sealed record AcpSettledTransaction(string TxnType, string OrderId, string QueryId, long Amount, long MerchantFee, DateTimeOffset Transmitted, string? OrigQryId,
+    long? Settled = null, long Discount = 0);
 
 /// <summary>A ZM row of any txnType (amount in fen) that a test adds to a day's settlement file.</summary>
 public sealed record UnionPaySettledRow(string MerId, string TxnType, string OrderId, string QueryId, long Amount, DateTimeOffset Transmitted, string? OrigQryId = null);
@@ -79,8 +85,11 @@ internal static class AcpSettlementFile
         f[9] = r.QueryId;
         f[11] = r.OrderId;
         f[15] = DebitCredit(r.MerchantFee);
-        // 结算金额 and 清算净额: what reaches the merchant, credited on a payment and debited on a 退货.
-        var net = r.TxnType == "01" ? r.Amount - r.MerchantFee : -(r.Amount + r.MerchantFee);
+        // 结算金额 and 清算净额: what reaches the merchant, credited on a payment and debited on a 退货 — net of the fee, as in
+        // the kit's sample (交易金额 476800, 商户手续费 D2861, 结算金额 C473939); a merchant-funded discount is not settled,
+        // UnionPay's and the issuer bank's are ("银联或付款行出资的营销金额不影响商户的清算金额", id 12509909572).
+        var settled = r.Settled ?? r.Amount;
+        var net = r.TxnType == "01" ? settled - r.MerchantFee : -(settled + r.MerchantFee);
         f[16] = DebitCredit(-net);
         f[19] = r.TxnType;
         f[20] = r.TxnType == "01" ? "07" : "00";
@@ -88,6 +97,9 @@ internal static class AcpSettlementFile
         f[26] = r.OrigQryId ?? string.Empty;
         f[27] = merId;
         f[32] = f[16];
+        // 优惠金额 (field 36): 12 digits as the kit's sample writes it ("000000000000"); the sandbox puts every sponsor's
+        // discount there. Its exact meaning is not public, so the hub's reader does not rely on it.
+        f[35] = r.Discount.ToString("D12", CultureInfo.InvariantCulture);
         return Join(f, Widths, "ZM");
     }
 

@@ -54,6 +54,27 @@ public sealed class UnionPaySandboxOrder
     public DateTimeOffset? Paid { get; set; }
 
     public string QrCode => $"https://qr.95516.com/00010000/{QrToken}";
+
+    /// <summary>A paid order's discount, one entry per sponsor (couponInfo); a test may change them to make the wallet drift.</summary>
+    public List<UnionPaySandboxCouponPart> Coupons { get; } = [];
+
+    /// <summary>couponInfo text sent verbatim instead of <see cref="Coupons"/> (a test's lever for a malformed report).</summary>
+    public string? RawCouponInfo { get; set; }
+
+    /// <summary>The merchant-funded part of the discount: entries whose spnsrId is a 15-character merchant code.</summary>
+    public long MerchantDiscount => Coupons.Where(c => c.SpnsrId.Length == 15).Sum(c => c.OffstAmt);
+
+    /// <summary>For a 退货: the merchant-funded and the whole discount it returned (pro rata, see UnionPaySandboxCoupons).</summary>
+    public long MerchantDiscountReturned { get; set; }
+
+    /// <inheritdoc cref="MerchantDiscountReturned"/>
+    public long DiscountReturned { get; set; }
+
+    /// <summary>
+    /// settleAmt (清算金额): a payment's amount less its merchant-funded discount (UnionPay's and the bank's parts are settled
+    /// to the merchant), a 退货's amount less the merchant-funded part it returns.
+    /// </summary>
+    public long SettleAmt => RefundOf is null ? TxnAmt - MerchantDiscount : TxnAmt - MerchantDiscountReturned;
 }
 
 public sealed record RegisterUnionPayMerchantRequest(string MerId, string CertId, string PublicKeyPem);
@@ -110,6 +131,9 @@ public sealed partial class UnionPaySandbox : IDisposable
     /// <summary>The buyers' payment codes (云闪付 付款码) this sandbox knows.</summary>
     public UnionPayBuyerCodes BuyerCodes { get; } = new();
 
+    /// <summary>The buyers' discount activities (POST /sandbox/unionpay/buyer/coupons), by card number.</summary>
+    public UnionPaySandboxCoupons Coupons { get; } = new();
+
     public ConcurrentQueue<NotificationAttempt> NotificationLog { get; } = new();
 
     /// <summary>
@@ -149,6 +173,7 @@ public sealed partial class UnionPaySandbox : IDisposable
             ? Results.BadRequest(new { code = "NOT_PAYABLE", message = error })
             : Results.Ok(new { tn = r.Tn, orig_resp_code = "00" }));
         MapBuyerCodes(g);
+        Coupons.Map(g);
         g.MapGet("/buyer", (string? qr_code) => Results.Content(BuyerPage(qr_code, null), "text/html; charset=utf-8"));
         g.MapPost("/buyer", async (HttpRequest request) =>
         {
@@ -194,6 +219,12 @@ public sealed partial class UnionPaySandbox : IDisposable
             order.QueryId = DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture) + RandomNumberGenerator.GetString("0123456789", 7);
             order.AccNo = accNo ?? "6216****" + RandomNumberGenerator.GetString("0123456789", 4);
             order.Paid = DateTimeOffset.UtcNow;
+            // The card's discount activity, if the order covers one (at most one per transaction).
+            if (Coupons.Use(accNo, order.TxnAmt) is { } activity)
+            {
+                order.Coupons.AddRange(UnionPaySandboxCoupons.Parts(activity, order.MerId));
+                order.RawCouponInfo = activity.RawCouponInfo;
+            }
         }
 
         var fault = Faults.Take("notify", order.ReqReserved);
@@ -224,7 +255,12 @@ public sealed partial class UnionPaySandbox : IDisposable
             f["respCode"] = "00";
             f["respMsg"] = "成功[0000000]";
             f["txnAmt"] = o.TxnAmt.ToString(CultureInfo.InvariantCulture);
-            f["settleAmt"] = f["txnAmt"];
+            f["settleAmt"] = o.SettleAmt.ToString(CultureInfo.InvariantCulture);
+            if (o.RefundOf is null && CouponInfo(o) is { } couponInfo)
+            {
+                f["couponInfo"] = couponInfo; // plain JSON text in the form field, as a recorded UnionPay QR notification carries it
+            }
+
             f["currencyCode"] = "156";
             f["settleCurrencyCode"] = "156";
             f["queryId"] = o.QueryId ?? string.Empty;
@@ -240,6 +276,10 @@ public sealed partial class UnionPaySandbox : IDisposable
 
         return Signed(f);
     }
+
+    /// <summary>A paid order's couponInfo, or null without a discount.</summary>
+    internal static string? CouponInfo(UnionPaySandboxOrder o) =>
+        o.RawCouponInfo ?? (o.Coupons.Count > 0 ? UnionPaySandboxCoupons.CouponInfo(o.Coupons) : null);
 
     public void Dispose()
     {
@@ -290,12 +330,14 @@ public sealed partial class UnionPaySandbox : IDisposable
         // A 冲正 undoes its consumption the same day: neither is settled.
         foreach (var o in mine.Where(o => o.RefundOf is null && o.Paid is not null && !o.Reversed && OnDay(o.Paid)).OrderBy(o => o.Paid))
         {
-            rows.Add(new AcpSettledTransaction("01", o.OrderId, o.QueryId!, o.TxnAmt, SandboxFees.Fee(o.TxnAmt, FeeBasisPoints), o.Paid!.Value, null));
+            // The fee is charged on what UnionPay settles (the amount less the merchant-funded discount).
+            rows.Add(new AcpSettledTransaction("01", o.OrderId, o.QueryId!, o.TxnAmt, SandboxFees.Fee(o.SettleAmt, FeeBasisPoints), o.Paid!.Value, null,
+                o.SettleAmt, o.Coupons.Sum(c => c.OffstAmt)));
         }
 
         foreach (var paid in mine.Where(o => o.RefundOf is null && o.QueryId is not null))
         {
-            var fee = SandboxFees.Fee(paid.TxnAmt, FeeBasisPoints);
+            var fee = SandboxFees.Fee(paid.SettleAmt, FeeBasisPoints);
             long before = 0;
             foreach (var r in mine.Where(o => o.RefundOf == paid.QueryId && o.OrigRespCode == "00").OrderBy(o => o.TxnTime, StringComparer.Ordinal))
             {
@@ -304,7 +346,7 @@ public sealed partial class UnionPaySandbox : IDisposable
                 var at = new DateTimeOffset(DateTime.ParseExact(r.TxnTime, "yyyyMMddHHmmss", CultureInfo.InvariantCulture), TimeSpan.FromHours(8));
                 if (OnDay(at))
                 {
-                    rows.Add(new AcpSettledTransaction("04", r.OrderId, r.QueryId!, r.TxnAmt, -back, at, paid.QueryId));
+                    rows.Add(new AcpSettledTransaction("04", r.OrderId, r.QueryId!, r.TxnAmt, -back, at, paid.QueryId, r.SettleAmt, r.DiscountReturned));
                 }
             }
         }
@@ -446,6 +488,15 @@ public sealed partial class UnionPaySandbox : IDisposable
             }
 
             var fresh = refund.QueryId is null;
+            if (fresh && paid.Coupons.Count > 0)
+            {
+                // What this 退货 returns of the discount: each sponsor kind in proportion, on the running refunded total.
+                var merchant = paid.MerchantDiscount;
+                var all = paid.Coupons.Sum(c => c.OffstAmt);
+                refund.MerchantDiscountReturned = UnionPaySandboxCoupons.Share(merchant, paid.TxnAmt, refunded, amt);
+                refund.DiscountReturned = refund.MerchantDiscountReturned + UnionPaySandboxCoupons.Share(all - merchant, paid.TxnAmt, refunded, amt);
+            }
+
             refund.QueryId ??= DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture) + RandomNumberGenerator.GetString("0123456789", 7);
             refund.Paid ??= DateTimeOffset.UtcNow;
             if (fresh && refund.BackUrl.Length > 0)
@@ -485,6 +536,15 @@ public sealed partial class UnionPaySandbox : IDisposable
             ok["currencyCode"] = "156";
             if (order.QueryId is not null)
             {
+                // settleAmt/settleCurrencyCode/settleDate as UnionPay's test environment answers them (Samples/UnionPay/queryTrans-answer.txt).
+                ok["settleAmt"] = order.SettleAmt.ToString(CultureInfo.InvariantCulture);
+                ok["settleCurrencyCode"] = "156";
+                ok["settleDate"] = order.Paid!.Value.ToOffset(ChinaOffset).ToString("MMdd", CultureInfo.InvariantCulture);
+                if (order.RefundOf is null && CouponInfo(order) is { } couponInfo)
+                {
+                    ok["couponInfo"] = couponInfo;
+                }
+
                 ok["queryId"] = order.QueryId;
                 ok["accNo"] = order.AccNo ?? string.Empty;
                 ok["traceTime"] = order.Paid!.Value.ToOffset(ChinaOffset).ToString("MMddHHmmss", CultureInfo.InvariantCulture);
