@@ -24,6 +24,7 @@ public static class Ids
     public const string Payout = "po";
     public const string Dispute = "dp";
     public const string SubsidyCampaign = "subc";
+    public const string File = "file";
 
     /// <summary>API keys are <c>key_</c> and 12 lowercase hex digits (MerchantStore), not a UUIDv7.</summary>
     public const string ApiKey = "key";
@@ -198,6 +199,25 @@ public readonly record struct PayoutId(string Value) : IRouteId, IParsable<Payou
 
     public static PayoutId Parse(string s, IFormatProvider? provider) =>
         TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a payout id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>An uploaded file's id (<c>file_…</c>).</summary>
+public readonly record struct FileId(string Value) : IRouteId, IParsable<FileId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "file";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out FileId result)
+    {
+        result = Ids.HasPrefix(s, Ids.File) ? new FileId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static FileId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a file id: {s}");
 
     public override string ToString() => Value;
 }

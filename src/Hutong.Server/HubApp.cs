@@ -13,6 +13,7 @@ using Hutong.Server.Features.Notifications;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Payouts;
 using Hutong.Server.Features.Disputes;
+using Hutong.Server.Features.Files;
 using Hutong.Server.Features.Reconciliation;
 using Hutong.Server.Features.ProfitSharing;
 using Hutong.Server.Features.Subsidies;
@@ -53,7 +54,7 @@ public static class HubApp
         builder.AddHubInfrastructure(hub, storeOptions, wallets);
         // The features, lowest first (the order FeatureDirectionTests pins); each registers its own services.
         s.AddIdempotency().AddMerchants().AddLedger().AddChannels().AddRollout()
-            .AddPayments().AddRefunds().AddProfitSharing().AddSubsidies()
+            .AddPayments().AddRefunds().AddProfitSharing().AddSubsidies().AddFiles()
             .AddFriendPay().AddLinks().AddHosts().AddReconciliation().AddPayouts().AddDisputes().AddDemo();
         s.AddHubJobs();
         s.AddWebhooks();
@@ -65,7 +66,7 @@ public static class HubApp
         app.UseHubPipeline(hub);
         var routes = app.MapHubRoutes();
         routes.MapMerchants().MapChannels().MapRollout()
-            .MapPayments().MapRefunds().MapProfitSharing().MapSubsidies()
+            .MapPayments().MapRefunds().MapProfitSharing().MapSubsidies().MapFiles()
             .MapCheckout().MapFriendPay().MapLinks().MapHosts().MapReconciliation().MapPayouts().MapDisputes().MapWebhooks()
             .MapNotifications();
         HubHealth.Map(app);

@@ -26,7 +26,7 @@ public class FeatureDirectionTests
         ["Features.Ledger", "Features.Channels", "Features.Rollout"],
         ["Features.Payments"],                                            // owns IPaymentSplits, ISystemRefunds
         ["Features.Refunds"],                                             // owns IRefundSplitReturns
-        ["Features.ProfitSharing", "Features.Subsidies"],                 // implement the contracts above
+        ["Features.ProfitSharing", "Features.Subsidies", "Features.Files"], // implement the contracts above; merchants' uploads
         ["Features.Checkout"],                                            // the buyer's pages and their UI kit
         ["Features.Payouts"],                                             // owns IPayoutSettlement (host statements follow their payouts)
         ["Features.FriendPay", "Features.Links", "Features.Hosts", "Features.Reconciliation", "Features.Webhooks", "Features.Disputes"],

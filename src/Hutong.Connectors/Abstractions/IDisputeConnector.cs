@@ -15,6 +15,17 @@ public interface IDisputeConnector
     /// <summary>The complaint's negotiation history, oldest first, at most <paramref name="limit"/> entries.</summary>
     Task<ComplaintHistoryResult> ComplaintHistoryAsync(string complaintId, int limit, CancellationToken cancellationToken);
 
+    /// <summary>What evidence images the wallet takes with an answer: how many, how large, which types.</summary>
+    ComplaintImageRules ComplaintImages { get; }
+
+    /// <summary>
+    /// Uploads one evidence image to the wallet; the id it issued (WeChat media_id, Alipay image_id) goes with an answer.
+    /// Uploading again is harmless (a new id for the same image), so an upload without an answer is simply repeated.
+    /// </summary>
+    /// <param name="fileName">The name the wallet is told, ending in the type (e.g. <c>file_….jpg</c>).</param>
+    /// <param name="type">jpg, png or bmp (read from the bytes).</param>
+    Task<ComplaintImageResult> UploadComplaintImageAsync(string fileName, string type, byte[] content, CancellationToken cancellationToken);
+
     /// <summary>The merchant's reply to the buyer (with image ids the wallet issued for uploads).</summary>
     Task<ComplaintActionResult> RespondToComplaintAsync(string complaintId, string text, IReadOnlyList<string> imageIds, CancellationToken cancellationToken);
 
@@ -48,6 +59,15 @@ public sealed record ComplaintActionResult(WalletCallOutcome Outcome, WalletErro
 {
     public static ComplaintActionResult Ok { get; } = new(WalletCallOutcome.Ok, null);
 }
+
+/// <summary>The evidence images a wallet takes with one answer.</summary>
+/// <param name="MaxImages">At most this many images per answer.</param>
+/// <param name="MaxBytes">Each image at most this many bytes.</param>
+/// <param name="Types">The types it takes (jpg, png, bmp).</param>
+public sealed record ComplaintImageRules(int MaxImages, long MaxBytes, IReadOnlyList<string> Types);
+
+/// <summary>An uploaded image's id at the wallet, or why there is none (Unknown: no answer; upload again).</summary>
+public sealed record ComplaintImageResult(WalletCallOutcome Outcome, string? ImageId, WalletError? Error);
 
 /// <summary>A verified complaint notification: which complaint, and what happened (WeChat action_type, e.g. CREATE_COMPLAINT).</summary>
 public sealed record ComplaintNotice(string ComplaintId, string? ActionType);

@@ -357,7 +357,12 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
     private sealed record Reply(WalletCallOutcome Outcome, JsonObject? Response, WalletError? Error);
 
     /// <summary><paramref name="extra"/>: request parameters outside biz_content (alipay.system.oauth.token's grant_type and code).</summary>
-    private async Task<Reply> CallAsync(string method, JsonObject biz, string? notifyUrl, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? extra = null)
+    /// <param name="file">A file upload (alipay.merchant.image.upload's image_content): the request goes as multipart/form-data,
+    /// the common parameters and sign in the query string, <paramref name="extra"/> as form fields, the file as a part that is
+    /// not signed (alipay-sdk-java-all AlipayUploadRequest: getTextParams are signed, getFileParams are not; alipay-sdk (npm)
+    /// dist/commonjs/alipay.js #multipartExec: "文件不需要签名", formatUrl puts the common parameters in the URL).</param>
+    private async Task<Reply> CallAsync(string method, JsonObject biz, string? notifyUrl, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? extra = null,
+        (string Field, string FileName, string ContentType, byte[] Content)? file = null)
     {
         var parameters = CommonParameters(method, biz, notifyUrl);
         if (extra is not null)
@@ -371,7 +376,7 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
 
         parameters["sign"] = AlipaySignature.Sign(_appKey, AlipaySignature.Content(parameters!));
         // alipay.trade.query, alipay.trade.fastpay.refund.query, the bill URL query…: reads, retried like a GET.
-        using var request = new HttpRequestMessage(HttpMethod.Post, _options.GatewayUrl)
+        using var request = file is { } upload ? Multipart(parameters, extra!, upload) : new HttpRequestMessage(HttpMethod.Post, _options.GatewayUrl)
         {
             Content = new FormUrlEncodedContent(parameters),
         }.AsRead(method.EndsWith(".query", StringComparison.Ordinal));
@@ -435,6 +440,22 @@ public sealed partial class AlipayConnector : IWalletConnector, IProfitSharingCo
         // 20000 (service unavailable) and ACQ.SYSTEM_ERROR leave the outcome open; other codes are definite answers.
         var open = code == "20000" || subCode is "ACQ.SYSTEM_ERROR" or "aop.ACQ.SYSTEM_ERROR";
         return new Reply(open ? WalletCallOutcome.Unknown : WalletCallOutcome.Rejected, parsed, error);
+    }
+
+    private HttpRequestMessage Multipart(SortedDictionary<string, string> parameters, IReadOnlyDictionary<string, string> fields, (string Field, string FileName, string ContentType, byte[] Content) file)
+    {
+        var query = string.Join('&', parameters.Where(p => !fields.ContainsKey(p.Key)).Select(p => $"{Uri.EscapeDataString(p.Key)}={Uri.EscapeDataString(p.Value)}"));
+        var separator = _options.GatewayUrl.Contains('?', StringComparison.Ordinal) ? "&" : "?";
+        var form = new MultipartFormDataContent();
+        foreach (var (k, v) in fields)
+        {
+            form.Add(new StringContent(v, System.Text.Encoding.UTF8), k);
+        }
+
+        var part = new ByteArrayContent(file.Content);
+        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(file.ContentType);
+        form.Add(part, file.Field, file.FileName);
+        return new HttpRequestMessage(HttpMethod.Post, _options.GatewayUrl + separator + query) { Content = form };
     }
 
     private static DateTimeOffset? ParseTime(string? chinaTime) =>

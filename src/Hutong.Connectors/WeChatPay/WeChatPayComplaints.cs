@@ -60,6 +60,36 @@ public sealed partial class WeChatPayConnector : IDisputeConnector
         return new ComplaintHistoryResult(reply.Outcome == WalletCallOutcome.Ok ? WalletCallOutcome.Unknown : reply.Outcome, [], reply.Error ?? new WalletError("UNREADABLE", "unreadable history"));
     }
 
+    /// <summary>
+    /// response_images: at most 4 media ids (docs/disputes.md, 回复用户); images "JPG、BMP、PNG … 不能超过2M"
+    /// (wechatpay-im/website openapi/v3/merchant-service/images/upload.md).
+    /// </summary>
+    public ComplaintImageRules ComplaintImages { get; } = new(4, 2 * 1024 * 1024, ["jpg", "png", "bmp"]);
+
+    /// <summary>
+    /// POST /v3/merchant-service/images/upload (商户上传反馈图片): multipart/form-data with a <c>meta</c> part
+    /// {"filename", "sha256"} and the <c>file</c> part; the signature covers the meta JSON only; the answer is {"media_id"}
+    /// (wechatpay-im/website openapi/v3/merchant-service/images/upload.md; wechatpay-axios-plugin lib/multipart.js, lib/decorator.js).
+    /// </summary>
+    public async Task<ComplaintImageResult> UploadComplaintImageAsync(string fileName, string type, byte[] content, CancellationToken cancellationToken)
+    {
+        var meta = JsonSerializer.Serialize(new WxImageMeta(fileName, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content))), WxComplaintJson.Default.WxImageMeta);
+        using var form = new MultipartFormDataContent();
+        var metaPart = new StringContent(meta, System.Text.Encoding.UTF8, "application/json");
+        form.Add(metaPart, "meta");
+        var filePart = new ByteArrayContent(content);
+        filePart.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(type switch { "png" => "image/png", "bmp" => "image/bmp", _ => "image/jpeg" });
+        form.Add(filePart, "file", fileName);
+        var reply = await SendAsync(HttpMethod.Post, "/v3/merchant-service/images/upload", null, cancellationToken, upload: (form, meta));
+        if (reply.Outcome == WalletCallOutcome.Ok && Parse(reply.Body, WxComplaintJson.Default.WxMediaUpload)?.MediaId is { Length: > 0 and <= 512 } mediaId)
+        {
+            return new ComplaintImageResult(WalletCallOutcome.Ok, mediaId, null);
+        }
+
+        return new ComplaintImageResult(reply.Outcome == WalletCallOutcome.Ok ? WalletCallOutcome.Unknown : reply.Outcome, null,
+            reply.Error ?? new WalletError("UNREADABLE", "upload answer without media_id"));
+    }
+
     public async Task<ComplaintActionResult> RespondToComplaintAsync(string complaintId, string text, IReadOnlyList<string> imageIds, CancellationToken cancellationToken)
     {
         var body = JsonSerializer.Serialize(new WxComplaintResponse(ComplaintedMchId, text, imageIds.Count == 0 ? null : imageIds), WxComplaintJson.Default.WxComplaintResponse);

@@ -321,7 +321,9 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharin
 
     private sealed record Reply(WalletCallOutcome Outcome, HttpStatusCode Status, string Body, WalletError? Error, IReadOnlyDictionary<string, string> Headers);
 
-    private async Task<Reply> SendAsync(HttpMethod method, string pathAndQuery, string? body, CancellationToken cancellationToken, bool verify = true, string? encryptedWithSerial = null)
+    /// <param name="upload">A multipart body (an image upload) and the meta JSON it is signed over, instead of <paramref name="body"/>.</param>
+    private async Task<Reply> SendAsync(HttpMethod method, string pathAndQuery, string? body, CancellationToken cancellationToken, bool verify = true, string? encryptedWithSerial = null,
+        (HttpContent Content, string SignedPayload)? upload = null)
     {
         var uri = new Uri(new Uri(_options.BaseUrl.TrimEnd('/') + "/"), pathAndQuery.TrimStart('/'));
         using var request = new HttpRequestMessage(method, uri);
@@ -330,6 +332,12 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharin
         if (body is not null)
         {
             request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+
+        if (upload is { } u)
+        {
+            request.Content = u.Content;
+            request.Options.Set(WeChatPaySigningHandler.SignedPayloadKey, u.SignedPayload);
         }
 
         request.Options.Set(WeChatPaySigningHandler.SignerKey, Sign);

@@ -196,6 +196,11 @@ public static partial class AlipaySandboxEndpoints
             return Error("40004", "Business Failed", "INVALID_PARAMETER", "参数有误：feedback_code、feedback_content(≤200字)、feedback_images(≤4)");
         }
 
+        if (UnknownImage(state, appId, images) is { } unknown)
+        {
+            return Error("40004", "Business Failed", "INVALID_PARAMETER", $"参数有误：feedback_images 中的图片 {unknown} 不存在，请先通过商户上传处理图片接口上传");
+        }
+
         lock (c)
         {
             if (c.Status is not ("MERCHANT_PROCESSING" or "MERCHANT_FEEDBACKED"))

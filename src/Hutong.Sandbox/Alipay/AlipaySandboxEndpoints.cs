@@ -145,6 +145,7 @@ public static partial class AlipaySandboxEndpoints
             "alipay.merchant.tradecomplain.batchquery" => (ComplainBatchQuery(state, appId, biz), null),
             "alipay.merchant.tradecomplain.query" => (ComplainQuery(state, appId, biz), null),
             "alipay.merchant.tradecomplain.feedback.submit" => (ComplainFeedback(state, notifier, appId, biz), null),
+            "alipay.merchant.image.upload" => (await ImageUploadAsync(ctx, state, appId, p), null),
             "alipay.trade.page.pay" or "alipay.trade.wap.pay" => PagePay(state, app, seller!, p, biz),
             "alipay.data.dataservice.bill.downloadurl.query" => (BillUrl(state, app, biz, $"{ctx.Request.Scheme}://{ctx.Request.Host}"), null),
             _ => (Error("40004", "Business Failed", "isv.invalid-method", "不存在的方法名"), null),

@@ -159,5 +159,8 @@ public sealed partial class AlipaySandboxState : IDisposable
     /// <summary>Trade complaints (交易投诉) filed by buyers (POST /sandbox/alipay/buyer/complain).</summary>
     public AlipaySandboxComplaintBook Complaints { get; } = new();
 
+    /// <summary>Images uploaded with alipay.merchant.image.upload, by image_id.</summary>
+    public AlipaySandboxImageBook ComplaintImages { get; } = new();
+
     public void Dispose() => AlipayKey.Dispose();
 }

@@ -71,6 +71,7 @@ public sealed record BuyerComplaintRequest(string? OutTradeNo, string? Detail, s
 /// GET /v3/merchant-service/complaints-v2 (limit 1-50, offset, begin_date/end_date yyyy-MM-dd at most 30 days apart),
 /// GET …/{complaint_id}, GET …/{complaint_id}/negotiation-historys, POST …/{complaint_id}/response (204),
 /// POST …/{complaint_id}/complete (204), POST …/{complaint_id}/update-refund-progress (204), and the notify URL at
+/// (response_images must be media ids this merchant uploaded with /v3/merchant-service/images/upload, WeChatSandboxImages.cs)
 /// /v3/merchant-service/complaint-notifications. payer_phone is RSA-OAEP encrypted with the merchant's key, as the
 /// real API encrypts it (敏感信息加密). Every request's signature is checked and every answer signed.
 /// </summary>
@@ -328,6 +329,7 @@ public static partial class WeChatSandboxEndpoints
                     problem = Str(req, "complainted_mchid") != complaint.MchId ? "complainted_mchid 与投诉单不符"
                         : content is null || content.Length > 200 ? "response_content 长度须为 1-200"
                         : images.Count > 4 || images.Any(i => i.Length is 0 or > 512) ? "response_images 最多4张"
+                        : UnknownMedia(state, merchant, images) is { } unknown ? unknown
                         : complaint.State == "PROCESSED" ? "投诉单已处理完成，不能回复" : null;
                     if (problem is null)
                     {

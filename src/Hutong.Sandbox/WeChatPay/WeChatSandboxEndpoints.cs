@@ -40,6 +40,7 @@ public static partial class WeChatSandboxEndpoints
         app.MapPost("/v3/pay/partner/transactions/out-trade-no/{outTradeNo}/close", (HttpContext ctx, string outTradeNo) => CloseAsync(ctx, state, outTradeNo, partner: true));
         MapProfitSharing(app, state, notifier);
         MapComplaints(app, state, notifier);
+        MapImages(app, state);
         MapMicropay(app, state);
         MapInApp(app, state, notifier);
         MapTransfers(app, state, notifier);
@@ -640,11 +641,21 @@ public static partial class WeChatSandboxEndpoints
         static string Yuan(long fen) => WeChatTradeBill.Yuan(fen);
     }
 
-    private static async Task<(SandboxMerchant? Merchant, string Body)> AuthenticateAsync(HttpContext ctx, WeChatSandboxState state)
+    /// <param name="signedPayload">What the request is signed over when not its body: an upload's meta JSON (图片上传).</param>
+    private static async Task<(SandboxMerchant? Merchant, string Body)> AuthenticateAsync(HttpContext ctx, WeChatSandboxState state, string? signedPayload = null)
     {
-        ctx.Request.EnableBuffering();
-        using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8, leaveOpen: true);
-        var body = await reader.ReadToEndAsync(ctx.RequestAborted);
+        string body;
+        if (signedPayload is not null)
+        {
+            body = signedPayload;
+        }
+        else
+        {
+            ctx.Request.EnableBuffering();
+            using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8, leaveOpen: true);
+            body = await reader.ReadToEndAsync(ctx.RequestAborted);
+        }
+
         var header = ctx.Request.Headers.Authorization.ToString();
         var fields = ParseAuthorization(header);
         var canonicalUrl = ctx.Request.PathBase + ctx.Request.Path + ctx.Request.QueryString;

@@ -226,6 +226,9 @@ public sealed partial class WeChatSandboxState : IDisposable
     /// <summary>Consumer complaints (消费者投诉2.0) and the URLs merchants registered for their notifications.</summary>
     public WeChatSandboxComplaintState Complaints { get; } = new();
 
+    /// <summary>Merchant-service images (商户上传反馈图片) by media_id.</summary>
+    public WeChatSandboxImageState Images { get; } = new();
+
     public string SerialFor(SandboxMerchant m) => m.Mode == PlatformKeyMode.PublicKey ? PublicKeyId : CertificateSerial;
 
     public void Dispose()

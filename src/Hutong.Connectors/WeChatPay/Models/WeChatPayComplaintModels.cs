@@ -62,7 +62,20 @@ public sealed record WxComplaintNotice(
     [property: JsonPropertyName("complaint_id")] string? ComplaintId,
     [property: JsonPropertyName("action_type")] string? ActionType);
 
+/// <summary>
+/// The meta part of POST /v3/merchant-service/images/upload: the image's name (ending in JPG, BMP or PNG) and the lowercase
+/// hex SHA-256 of its bytes; the request is signed over this JSON, not the whole multipart body
+/// (wechatpay-im/website openapi/v3/merchant-service/images/upload.md; wechatpay-axios-plugin lib/decorator.js signs config.meta).
+/// </summary>
+public sealed record WxImageMeta(
+    [property: JsonPropertyName("filename")] string FileName,
+    [property: JsonPropertyName("sha256")] string Sha256);
+
+public sealed record WxMediaUpload([property: JsonPropertyName("media_id")] string? MediaId);
+
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(WxImageMeta))]
+[JsonSerializable(typeof(WxMediaUpload))]
 [JsonSerializable(typeof(WxComplaint))]
 [JsonSerializable(typeof(WxComplaintList))]
 [JsonSerializable(typeof(WxComplaintHistory))]

@@ -18,6 +18,12 @@ public sealed class DisputeOptions
     /// <summary>The most pages of 50 complaints one sync pass reads per wallet account (default 10).</summary>
     public int SyncMaxPages { get; set; } = 10;
 
+    /// <summary>
+    /// How long the id a wallet issued for an uploaded evidence image is used again (default 1 day): an answer retried
+    /// after no answer sends the same ids; later, the image is uploaded again (the wallets publish no lifetime for the ids).
+    /// </summary>
+    public TimeSpan EvidenceReuse { get; set; } = TimeSpan.FromDays(1);
+
     /// <summary>The most disputes one deadline pass alerts on (default 200).</summary>
     public int DeadlineBatch { get; set; } = 200;
 }

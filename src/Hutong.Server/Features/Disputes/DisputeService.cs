@@ -3,6 +3,7 @@ using System.Text.Json;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
 using Hutong.Domain.Disputes;
+using Hutong.Server.Features.Files;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Features.Refunds;
@@ -11,8 +12,12 @@ using Microsoft.Extensions.Options;
 
 namespace Hutong.Server.Features.Disputes;
 
-/// <summary>POST /v1/disputes/{id}/respond: the reply the buyer reads at the wallet, with image ids the wallet issued.</summary>
-public sealed record RespondDisputeRequest(string? Text, List<string>? ImageIds);
+/// <summary>
+/// POST /v1/disputes/{id}/respond: the reply the buyer reads at the wallet, with evidence images — <c>files</c> uploaded to
+/// the hub (POST /v1/files, purpose dispute_evidence), sent to the wallet with the answer, and/or <c>image_ids</c> the
+/// wallet already issued — together at most the wallet's maximum (4 at both).
+/// </summary>
+public sealed record RespondDisputeRequest(string? Text, List<string>? ImageIds, List<string>? Files);
 
 /// <summary>POST /v1/disputes/{id}/refund: all that is left of the payment by default.</summary>
 public sealed record DisputeRefundRequest(long? Amount, string? Reason);
@@ -24,9 +29,12 @@ public sealed record DisputeRefundRequest(long? Amount, string? Reason);
 /// wallet first; the dispute is then read again, so the hub shows what the wallet holds, never what it hoped.
 /// </summary>
 public sealed partial class DisputeService(
-    Db db, DisputeStore disputes, WalletRegistry wallets, RefundService refunds, IOptions<HubOptions> options, HubMetrics metrics, TimeProvider time, ILogger<DisputeService> log)
+    Db db, DisputeStore disputes, FileStore files, WalletRegistry wallets, RefundService refunds, IOptions<HubOptions> options, HubMetrics metrics, TimeProvider time, ILogger<DisputeService> log)
 {
     private const int MaxHistory = 100;
+
+    /// <summary>The most images an answer carries at any wallet (WeChat response_images ≤ 4; the wallet's own rule is checked too).</summary>
+    private const int MaxEvidence = 4;
     private static readonly TimeSpan China = TimeSpan.FromHours(8);
 
     private DisputeOptions Options => options.Value.Disputes;
@@ -190,18 +198,97 @@ public sealed partial class DisputeService(
             errors["text"] = ["text is 1-200 characters (the wallet's limit), without control characters, bidirectional overrides or unpaired surrogates."];
         }
 
-        if (r.ImageIds is { } images && (images.Count > 4 || images.Any(i => i is not { Length: >= 1 and <= 512 } || !PaymentValidation.IsPrintableText(i) || i.Contains(' ', StringComparison.Ordinal))))
+        if (r.ImageIds is { } images && (images.Count > MaxEvidence || images.Any(i => i is not { Length: >= 1 and <= 512 } || !PaymentValidation.IsPrintableText(i) || i.Contains(' ', StringComparison.Ordinal))))
         {
-            errors["image_ids"] = ["image_ids holds at most 4 media ids the wallet issued for uploaded images."];
+            errors["image_ids"] = [$"image_ids holds at most {MaxEvidence} media ids the wallet issued for uploaded images."];
         }
 
-        return errors.Count > 0
-            ? Failure.Validation(errors)
-            : await ActAsync(merchantId, id, "respond", idem, (connector, d) => connector.RespondToComplaintAsync(d.WalletDisputeId, r.Text!, r.ImageIds ?? [], ct), ct);
+        if (r.Files is { } fileIds && (fileIds.Count > MaxEvidence || fileIds.Any(f => !Ids.HasPrefix(f, Ids.File)) || fileIds.Distinct(StringComparer.Ordinal).Count() != fileIds.Count))
+        {
+            errors["files"] = [$"files holds at most {MaxEvidence} distinct file ids (file_…) from POST /v1/files."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Failure.Validation(errors);
+        }
+
+        var evidence = new List<FileRow>();
+        return await ActAsync(merchantId, id, "respond", idem, async (connector, d) =>
+            {
+                // Every image is checked against the dispute's wallet before anything is sent: a refusal changes nothing anywhere.
+                var rules = connector.ComplaintImages;
+                if ((r.ImageIds?.Count ?? 0) + (r.Files?.Count ?? 0) > rules.MaxImages)
+                {
+                    return Failure.Invalid("files", $"{d.Wallet} takes at most {rules.MaxImages} images with an answer (files and image_ids together).");
+                }
+
+                foreach (var fileId in r.Files ?? [])
+                {
+                    if (await files.GetAsync(merchantId, fileId, ct) is not { } file)
+                    {
+                        return Failure.NotFound("file");
+                    }
+
+                    if (file.Purpose != FileService.DisputeEvidence || !rules.Types.Contains(file.Type) || file.Size > rules.MaxBytes)
+                    {
+                        return Failure.Invalid("files", $"{file.Id} ({file.Type}, {file.Size} bytes) is not an image {d.Wallet} takes: {string.Join(", ", rules.Types)}, at most {rules.MaxBytes} bytes.");
+                    }
+
+                    evidence.Add(file);
+                }
+
+                return null;
+            },
+            async (connector, d) =>
+            {
+                var imageIds = new List<string>(r.ImageIds ?? []);
+                foreach (var file in evidence)
+                {
+                    var uploaded = await WalletImageAsync(connector, d, file, ct);
+                    if (uploaded.Outcome != WalletCallOutcome.Ok)
+                    {
+                        return new ComplaintActionResult(uploaded.Outcome, uploaded.Error); // nothing was answered: the same request may be sent again
+                    }
+
+                    imageIds.Add(uploaded.ImageId!);
+                }
+
+                return await connector.RespondToComplaintAsync(d.WalletDisputeId, r.Text!, imageIds, ct);
+            }, ct);
+    }
+
+    /// <summary>
+    /// The id the dispute's wallet account issued for the file: the one remembered from an earlier upload (within
+    /// Disputes:EvidenceReuse), so an answer sent again after no answer carries the same ids; else the image is uploaded now
+    /// (uploading again is harmless) and the new id remembered.
+    /// </summary>
+    private async Task<ComplaintImageResult> WalletImageAsync(IDisputeConnector connector, DisputeRow dispute, FileRow file, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        if (await files.WalletImageAsync(file.Id, dispute.Channel, (now - Options.EvidenceReuse).ToUnixTimeMilliseconds(), ct) is { } known)
+        {
+            return new ComplaintImageResult(WalletCallOutcome.Ok, known, null);
+        }
+
+        var content = await files.ContentAsync(dispute.MerchantId, file.Id, ct);
+        if (content is null)
+        {
+            return new ComplaintImageResult(WalletCallOutcome.Rejected, null, new WalletError("FILE_GONE", "the file is no longer stored"));
+        }
+
+        var uploaded = await connector.UploadComplaintImageAsync($"{file.Id}.{file.Type}", file.Type, content, ct);
+        LogEvidenceUpload(log, dispute.Id, file.Id, dispute.Wallet, uploaded.Outcome.ToString(), uploaded.Error?.Code ?? "-");
+        if (uploaded.Outcome == WalletCallOutcome.Ok)
+        {
+            await files.SaveWalletImageAsync(file.Id, dispute.Channel, uploaded.ImageId!, now.ToUnixTimeMilliseconds(), ct);
+        }
+
+        return uploaded;
     }
 
     public Task<Outcome<DisputeDto>> CloseAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct) =>
-        ActAsync(merchantId, id, "close", idem, (connector, d) => connector.CompleteComplaintAsync(d.WalletDisputeId, ct), ct);
+        ActAsync(merchantId, id, "close", idem, (_, _) => Task.FromResult<Failure?>(null), (connector, d) => connector.CompleteComplaintAsync(d.WalletDisputeId, ct), ct);
 
     /// <summary>
     /// A normal refund of the dispute's payment (ledger, refund.* events, the wallet's refund API), then the approval
@@ -269,8 +356,10 @@ public sealed partial class DisputeService(
         await SyncAsync(connector, dispute.Wallet, dispute.Channel, dispute.WalletDisputeId, ct);
     }
 
+    /// <param name="check">What the request asks checked against the dispute and its wallet before any wallet call; a failure ends it there.</param>
     private async Task<Outcome<DisputeDto>> ActAsync(
-        string merchantId, string id, string action, IdempotencyContext? idem, Func<IDisputeConnector, DisputeRow, Task<ComplaintActionResult>> call, CancellationToken ct)
+        string merchantId, string id, string action, IdempotencyContext? idem, Func<IDisputeConnector, DisputeRow, Task<Failure?>> check,
+        Func<IDisputeConnector, DisputeRow, Task<ComplaintActionResult>> call, CancellationToken ct)
     {
         if (idem is null)
         {
@@ -290,6 +379,11 @@ public sealed partial class DisputeService(
         if (await ConnectorAsync(dispute, ct) is not { } connector)
         {
             return new Failure(FailureKind.Unavailable, "wallet_unavailable", $"{dispute.Wallet} cannot take dispute answers on this hub.");
+        }
+
+        if (await check(connector, dispute) is { } bad)
+        {
+            return bad;
         }
 
         var result = await call(connector, dispute);
@@ -418,6 +512,9 @@ public sealed partial class DisputeService(
 
         return alerted;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dispute {DisputeId}: evidence {FileId} uploaded to {Wallet}: {Outcome} ({Code})")]
+    private static partial void LogEvidenceUpload(ILogger logger, string disputeId, string fileId, string wallet, string outcome, string code);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dispute: {Wallet} complaint {ComplaintId} could not be read ({Code}); the wallet's retry or the sync job reads it later")]
     private static partial void LogUnread(ILogger logger, string wallet, string complaintId, string code);

@@ -218,6 +218,11 @@ public sealed class IdempotencyFilter(Db db, IdempotencyClaims claims, TimeProvi
     private static async Task<string> RequestHashAsync(HttpContext http)
     {
         var request = http.Request;
+        if (request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            return await MultipartHashAsync(http);
+        }
+
         request.EnableBuffering();
         request.Body.Position = 0;
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -237,6 +242,39 @@ public sealed class IdempotencyFilter(Db db, IdempotencyClaims claims, TimeProvi
         }
 
         request.Body.Position = 0;
+        return Convert.ToHexString(sha.GetHashAndReset());
+    }
+
+    /// <summary>
+    /// A multipart body is hashed by what it says, not its bytes: each client picks a new boundary for every send, so the
+    /// same upload retried with the same key must still be the same request. Fields and files are taken in name order;
+    /// a file by its part name, file name and the SHA-256 of its content. A body that is not well-formed multipart hashes
+    /// by its bytes' length and the reason (the endpoint refuses it anyway).
+    /// </summary>
+    private static async Task<string> MultipartHashAsync(HttpContext http)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(Encoding.UTF8.GetBytes($"{http.Request.Method} {http.Request.Path}\nmultipart\n"));
+        try
+        {
+            var form = await http.Request.ReadFormAsync(http.RequestAborted);
+            foreach (var (name, value) in form.OrderBy(f => f.Key, StringComparer.Ordinal))
+            {
+                sha.AppendData(Encoding.UTF8.GetBytes($"field {name.Length}:{name} {value.ToString().Length}:{value}\n"));
+            }
+
+            foreach (var file in form.Files.OrderBy(f => f.Name, StringComparer.Ordinal).ThenBy(f => f.FileName, StringComparer.Ordinal))
+            {
+                await using var content = file.OpenReadStream();
+                var digest = Convert.ToHexString(await SHA256.HashDataAsync(content, http.RequestAborted));
+                sha.AppendData(Encoding.UTF8.GetBytes($"file {file.Name.Length}:{file.Name} {file.FileName.Length}:{file.FileName} {file.Length} {digest}\n"));
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
+        {
+            sha.AppendData(Encoding.UTF8.GetBytes($"unreadable {e.GetType().Name}"));
+        }
+
         return Convert.ToHexString(sha.GetHashAndReset());
     }
 
