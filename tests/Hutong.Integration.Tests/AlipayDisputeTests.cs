@@ -131,17 +131,21 @@ public abstract class AlipayDisputeTests(HubFixture hub)
         var complaintId = await ComplainAsync(outTradeNo, demand: "商品问题");
         var id = (await DisputeOfAsync(m, paymentId)).Json.GetProperty("data")[0].GetProperty("id").GetString()!;
 
+        // image_ids: an image id the merchant got from Alipay itself (here: the connector's upload) goes through as it is.
+        var uploaded = await hub.Service<Hutong.Connectors.Alipay.AlipayConnector>().UploadComplaintImageAsync("receipt.jpg", "jpg", [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3], default);
+        Assert.Equal(Hutong.Connectors.Abstractions.WalletCallOutcome.Ok, uploaded.Outcome);
+        var imageId = uploaded.ImageId!;
         var key = "dp-" + Guid.NewGuid();
-        var answered = await m.PostAsync($"/v1/disputes/{id}/respond", new { text = "已为您补发，请查收", image_ids = new[] { "img-1" } }, idempotencyKey: key);
+        var answered = await m.PostAsync($"/v1/disputes/{id}/respond", new { text = "已为您补发，请查收", image_ids = new[] { imageId } }, idempotencyKey: key);
         Assert.Equal(HttpStatusCode.OK, answered.Status);
         Assert.Equal("under_review", answered.Str("status"));
         Assert.Equal("MERCHANT_FEEDBACKED", answered.Str("wallet_status"));
-        var again = await m.PostAsync($"/v1/disputes/{id}/respond", new { text = "已为您补发，请查收", image_ids = new[] { "img-1" } }, idempotencyKey: key);
+        var again = await m.PostAsync($"/v1/disputes/{id}/respond", new { text = "已为您补发，请查收", image_ids = new[] { imageId } }, idempotencyKey: key);
         Assert.Equal(answered.Body, again.Body);
         Assert.Equal(1, Calls($"feedback:{complaintId}:04"));
         lock (Complaint(complaintId))
         {
-            Assert.Equal(["img-1"], Complaint(complaintId).Replies.Single(r => r.Role == "MERCHANT").Images);
+            Assert.Equal([imageId], Complaint(complaintId).Replies.Single(r => r.Role == "MERCHANT").Images);
         }
 
         Assert.Contains(answered.Json.GetProperty("history").EnumerateArray(),

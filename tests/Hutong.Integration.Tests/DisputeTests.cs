@@ -121,11 +121,15 @@ public abstract class DisputeTests(HubFixture hub)
         var complaintId = await ComplainAsync(outTradeNo);
         var id = (await DisputeOfAsync(m, paymentId)).Json.GetProperty("data")[0].GetProperty("id").GetString()!;
 
+        // image_ids: a media id the merchant got from WeChat itself (here: the connector's upload) goes through as it is.
+        var uploaded = await hub.Service<WeChatPayConnector>().UploadComplaintImageAsync("receipt.png", "png", [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3], default);
+        Assert.Equal(WalletCallOutcome.Ok, uploaded.Outcome);
+        var mediaId = uploaded.ImageId!;
         var key = "dp-" + Guid.NewGuid();
-        var answered = await m.PostAsync($"/v1/disputes/{id}/respond", new { text = "已为您补发，请查收", image_ids = new[] { "media-1" } }, idempotencyKey: key);
+        var answered = await m.PostAsync($"/v1/disputes/{id}/respond", new { text = "已为您补发，请查收", image_ids = new[] { mediaId } }, idempotencyKey: key);
         Assert.Equal(HttpStatusCode.OK, answered.Status);
         Assert.Equal("under_review", answered.Str("status"));
-        var again = await m.PostAsync($"/v1/disputes/{id}/respond", new { text = "已为您补发，请查收", image_ids = new[] { "media-1" } }, idempotencyKey: key);
+        var again = await m.PostAsync($"/v1/disputes/{id}/respond", new { text = "已为您补发，请查收", image_ids = new[] { mediaId } }, idempotencyKey: key);
         Assert.Equal(answered.Body, again.Body);
         Assert.Equal(1, Complaint(complaintId).Count("MERCHANT_RESPONSE"));
         var history = answered.Json.GetProperty("history").EnumerateArray().ToList();

@@ -58,8 +58,15 @@ public static partial class WeChatSandboxEndpoints
             }
         }
 
-        // The signature covers the meta part exactly as sent.
+        // The signature covers the meta part exactly as sent. WeChat reads the parts by name: a client may send meta as a
+        // plain field or as a part with a filename and a content type (axios serialises wechatpay-axios-plugin's Multipart so).
         var meta = form?["meta"].ToString() ?? string.Empty;
+        if (meta.Length == 0 && form?.Files.GetFile("meta") is { Length: > 0 and <= 4096 } metaPart)
+        {
+            using var reader = new StreamReader(metaPart.OpenReadStream(), System.Text.Encoding.UTF8);
+            meta = await reader.ReadToEndAsync(ctx.RequestAborted);
+        }
+
         var (merchant, _) = await AuthenticateAsync(ctx, state, meta);
         if (merchant is null)
         {
