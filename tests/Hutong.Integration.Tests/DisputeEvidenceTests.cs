@@ -330,6 +330,73 @@ public abstract class DisputeEvidenceTests(HubFixture hub)
         Assert.Equal(401, r.GetProperty("bad_sign_status").GetInt32());
         Assert.Equal("SIGN_ERROR", r.GetProperty("bad_sign_code").GetString());
     }
+
+    [Fact]
+    public async Task Alipays_node_sdk_uploads_an_image_to_the_sandbox_and_a_type_alipay_does_not_take_is_refused()
+    {
+        await E2eModules.EnsureInstalledAsync();
+        var png = Png(3_000);
+        var psi = new System.Diagnostics.ProcessStartInfo("node", "alipay-images-interop.mjs") { WorkingDirectory = E2eModules.Dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["TZ"] = "Asia/Shanghai"; // the SDK's timestamp is local time; Alipay reads it as China time
+        psi.Environment["ALI_SANDBOX"] = hub.Sandbox.BaseUrl.TrimEnd('/');
+        psi.Environment["ALI_APPID"] = hub.Alipay.AppId;
+        psi.Environment["ALI_PRIVATE_KEY"] = hub.Alipay.AppPrivateKeyPem;
+        psi.Environment["ALI_PUBLIC_KEY"] = hub.Alipay.AlipayPublicKeyPem;
+        psi.Environment["ALI_IMAGE_B64"] = Convert.ToBase64String(png);
+        using var node = System.Diagnostics.Process.Start(psi)!;
+        var stdout = await node.StandardOutput.ReadToEndAsync();
+        var stderr = await node.StandardError.ReadToEndAsync();
+        await node.WaitForExitAsync();
+
+        Assert.True(node.ExitCode == 0, stderr);
+        var r = System.Text.Json.JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
+        Assert.False(r.TryGetProperty("error", out var error), error.ToString());
+        Assert.Equal("10000", r.GetProperty("code").GetString());
+        var image = hub.Sandbox.Alipay.ComplaintImages.Images[r.GetProperty("image_id").GetString()!];
+        Assert.Equal(png, image.Content);
+        Assert.Equal(hub.Alipay.AppId, image.AppId);
+        Assert.Equal("40002", r.GetProperty("refused").GetProperty("code").GetString());
+        Assert.Equal("isv.invalid-file-extension", r.GetProperty("refused").GetProperty("sub_code").GetString());
+    }
+
+    [Fact]
+    public async Task The_sandboxes_refuse_bad_images_with_the_wallets_codes_and_an_answer_naming_an_image_they_never_issued()
+    {
+        var wechat = hub.Service<WeChatPayConnector>();
+        var alipay = hub.Service<Hutong.Connectors.Alipay.AlipayConnector>();
+        var gif = Image("GIF89a"u8.ToArray(), 300);
+
+        async Task WeChatRefuses(string name, string type, byte[] content)
+        {
+            var r = await wechat.UploadComplaintImageAsync(name, type, content, default);
+            Assert.Equal((WalletCallOutcome.Rejected, "PARAM_ERROR"), (r.Outcome, r.Error?.Code));
+        }
+
+        async Task AlipayRefuses(string type, byte[] content, string subCode)
+        {
+            var r = await alipay.UploadComplaintImageAsync("x." + type, type, content, default);
+            Assert.Equal((WalletCallOutcome.Rejected, subCode), (r.Outcome, r.Error?.Code));
+        }
+
+        await WeChatRefuses("x.png", "png", gif);                           // not an image it takes, by its bytes
+        await WeChatRefuses("x.png", "png", Jpg());                         // the bytes are not what the name says
+        await WeChatRefuses("x.gif", "png", Png());                         // the name must end in JPG, BMP or PNG
+        await WeChatRefuses("x.png", "png", Png(2 * 1024 * 1024 + 1));      // "不能超过2M"
+        await AlipayRefuses("png", gif, "isv.invalid-file-extension");
+        await AlipayRefuses("bmp", Bmp(), "isv.invalid-file-extension");   // jpg, jpeg, png only
+        await AlipayRefuses("png", Png(5 * 1024 * 1024 + 1), "isv.invalid-file-size"); // "最大为5M"
+        Assert.DoesNotContain(hub.Sandbox.WeChat.Images.Media.Values, m => m.FileName is "x.png" or "x.gif");
+
+        // Ids the wallet never issued: the answer is refused there (422 wallet_refused), nothing recorded.
+        var (m, _, wxId, wxComplaint) = await DisputeAsync("wechatpay");
+        var wx = await m.PostAsync($"/v1/disputes/{wxId}/respond", new { text = "见附图", image_ids = new[] { "never-issued" } });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, wx.Status);
+        Assert.Empty(WeChatResponses(wxComplaint));
+        var (am, _, alipayId, alipayComplaint) = await DisputeAsync("alipay");
+        var ali = await am.PostAsync($"/v1/disputes/{alipayId}/respond", new { text = "见附图", image_ids = new[] { "never-issued" } });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, ali.Status);
+        Assert.Empty(AlipayReplies(alipayComplaint));
+    }
 }
 
 [Collection("sqlite")]

@@ -45,28 +45,11 @@ public static partial class WeChatSandboxEndpoints
 
     private static async Task UploadImageAsync(HttpContext ctx, WeChatSandboxState state)
     {
-        IFormCollection? form = null;
-        if (ctx.Request.HasFormContentType && ctx.Request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true)
-        {
-            try
-            {
-                form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
-            }
-            catch (InvalidDataException)
-            {
-                form = null;
-            }
-        }
+        var parts = await ReadPartsAsync(ctx);
 
-        // The signature covers the meta part exactly as sent. WeChat reads the parts by name: a client may send meta as a
-        // plain field or as a part with a filename and a content type (axios serialises wechatpay-axios-plugin's Multipart so).
-        var meta = form?["meta"].ToString() ?? string.Empty;
-        if (meta.Length == 0 && form?.Files.GetFile("meta") is { Length: > 0 and <= 4096 } metaPart)
-        {
-            using var reader = new StreamReader(metaPart.OpenReadStream(), System.Text.Encoding.UTF8);
-            meta = await reader.ReadToEndAsync(ctx.RequestAborted);
-        }
-
+        // The signature covers the meta part exactly as sent. Parts are read by name, with or without a filename or a
+        // content type: axios (under wechatpay-axios-plugin) sends both parts without filenames, as octet-streams.
+        var meta = parts?.GetValueOrDefault("meta") is { Length: <= 4096 } metaBytes ? System.Text.Encoding.UTF8.GetString(metaBytes) : string.Empty;
         var (merchant, _) = await AuthenticateAsync(ctx, state, meta);
         if (merchant is null)
         {
@@ -80,7 +63,7 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        if (form is null)
+        if (parts is null)
         {
             await RefuseImageAsync(ctx, state, merchant, "-", "INVALID_REQUEST", "请求主体类型须为 multipart/form-data");
             return;
@@ -97,15 +80,9 @@ public static partial class WeChatSandboxEndpoints
 
         var filename = m is null ? null : Str(m, "filename");
         var sha256 = m is null ? null : Str(m, "sha256");
-        var file = form.Files.GetFile("file");
+        var file = parts.GetValueOrDefault("file");
         var suffix = filename is null ? null : Path.GetExtension(filename).TrimStart('.').ToLowerInvariant();
-        byte[] content = [];
-        if (file is not null && file.Length <= MaxImageBytes)
-        {
-            using var ms = new MemoryStream();
-            await file.CopyToAsync(ms, ctx.RequestAborted);
-            content = ms.ToArray();
-        }
+        var content = file is { Length: <= (int)MaxImageBytes } ? file : [];
 
         var sniffed = SniffImage(content);
         var problem =
@@ -136,6 +113,50 @@ public static partial class WeChatSandboxEndpoints
         }
 
         await SignedAsync(ctx, state, merchant, 200, JsonSerializer.Serialize(new { media_id = mediaId }, Json), fault);
+    }
+
+    /// <summary>
+    /// The multipart body's parts by name (the first of each), raw bytes; a part over 2 MiB is kept as 2 MiB + 1 bytes of
+    /// it so the size check can refuse it. Null when the body is not multipart/form-data or not well-formed.
+    /// </summary>
+    private static async Task<Dictionary<string, byte[]>?> ReadPartsAsync(HttpContext ctx)
+    {
+        if (!Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(ctx.Request.ContentType, out var type)
+            || !type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
+            || Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(type.Boundary).Value is not { Length: > 0 and <= 200 } boundary)
+        {
+            return null;
+        }
+
+        var parts = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        try
+        {
+            var reader = new Microsoft.AspNetCore.WebUtilities.MultipartReader(boundary, ctx.Request.Body);
+            while (await reader.ReadNextSectionAsync(ctx.RequestAborted) is { } section && parts.Count < 8)
+            {
+                if (!Microsoft.Net.Http.Headers.ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                    || Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(disposition.Name).Value is not { Length: > 0 } name)
+                {
+                    continue;
+                }
+
+                using var ms = new MemoryStream();
+                var buffer = new byte[81920];
+                int n;
+                while ((n = await section.Body.ReadAsync(buffer, ctx.RequestAborted)) > 0)
+                {
+                    ms.Write(buffer, 0, (int)Math.Min(n, MaxImageBytes + 1 - ms.Length));
+                }
+
+                parts.TryAdd(name, ms.ToArray());
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            return null;
+        }
+
+        return parts;
     }
 
     private static Task RefuseImageAsync(HttpContext ctx, WeChatSandboxState state, SandboxMerchant merchant, string filename, string code, string message)
