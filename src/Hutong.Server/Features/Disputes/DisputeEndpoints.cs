@@ -30,7 +30,7 @@ public static class DisputeEndpoints
             })
             .Accepts<RespondDisputeRequest>("application/json")
             .Produces<DisputeDto>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422).ProducesProblem(503)
-            .WithSummary("Answer the buyer at the wallet (text, optional image ids; Idempotency-Key required).").WithTags("Disputes");
+            .WithSummary("Answer the buyer at the wallet (text; evidence images as files from POST /v1/files and/or image ids the wallet issued, at most 4; Idempotency-Key required).").WithTags("Disputes");
         v1.MapPost("/disputes/{id}/close", (HttpContext ctx, DisputeService svc, DisputeId id) =>
                 svc.CloseAsync(MerchantContext.Of(ctx).MerchantId, id.Value, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult())
             .Produces<DisputeDto>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422).ProducesProblem(503)
