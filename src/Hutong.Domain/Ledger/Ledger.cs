@@ -187,6 +187,16 @@ public static class Postings
         new(Accounts.ClawbackClaims(merchantId), amount.Currency.Code, -amount.Minor),
     ];
 
+    /// <summary>
+    /// A receiver's clawback closed (the reverse of <see cref="ClawbackDue"/>): netted against a split share or payout the
+    /// merchant sent less of (the difference stayed in the merchant's funds), repaid outside the hub, or written off.
+    /// </summary>
+    public static LedgerLine[] ClawbackClosed(string receiverId, string merchantId, Money amount) =>
+    [
+        new(Accounts.ClawbackClaims(merchantId), amount.Currency.Code, amount.Minor),
+        new(Accounts.ClawbackReceivable(receiverId), amount.Currency.Code, -amount.Minor),
+    ];
+
     /// <summary>A wallet fee in basis points of the amount, rounded half up to the minor unit (四舍五入, as the wallets bill it).</summary>
     public static Money Fee(Money amount, int basisPoints) =>
         new(checked((long)((((Int128)amount.Minor * basisPoints) + 5_000) / 10_000)), amount.Currency);

@@ -9,6 +9,7 @@ using Hutong.Domain.Payouts;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Payments;
+using Hutong.Server.Features.ProfitSharing;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -45,7 +46,7 @@ public interface IPayoutSettlement
 
 public sealed partial class PayoutService(
     Db db, PayoutStore payouts, LedgerStore ledger, WalletRegistry wallets, IOptions<HubOptions> options, TimeProvider time, ILogger<PayoutService> log,
-    IEnumerable<IPayoutSettlement> settlements)
+    IEnumerable<IPayoutSettlement> settlements, ClawbackService clawbacks)
 {
     private readonly SemaphoreSlim _pass = new(1, 1);
 
@@ -115,7 +116,20 @@ public sealed partial class PayoutService(
             // The balance first (it takes the ledger's lock), then today's payouts: both as of this transaction, which reserves.
             var available = await ledger.AvailableLockedAsync(c, t, merchantId, currency);
             var (merchantToday, payeeToday) = await payouts.SentSinceAsync(c, t, merchantId, currency, r.Payee!.Identity!, dayStart);
-            if (PayoutDecisions.Admit(r.Amount!.Value, new PayoutFunds(available, payeeToday, merchantToday), limits) is { } refused)
+            Failure? Admit(long send) => PayoutDecisions.Admit(send, new PayoutFunds(available, payeeToday, merchantToday), limits);
+
+            // A payout of the merchant's own accord (not a host statement's, whose amount is the statement's net pay) to a payee
+            // that owes a split clawback sends less: the payee's debt takes what it can (ClawbackNetting), taken now.
+            var netted = hostStatementId is null
+                ? await clawbacks.NetPayeeAsync(c, t, merchantId, wallet, r.Payee!.Identity!, r.Amount!.Value, MinimumFen(wallet), Admit)
+                : null;
+            if (netted?.Refused is { } netRefused)
+            {
+                return netRefused;
+            }
+
+            var offset = netted?.Offset ?? 0;
+            if (netted is null && Admit(r.Amount!.Value) is { } refused)
             {
                 return refused;
             }
@@ -126,7 +140,9 @@ public sealed partial class PayoutService(
                 Id = $"{Ids.Payout}_{uuid:N}",
                 MerchantId = merchantId,
                 Wallet = wallet,
-                Amount = r.Amount.Value,
+                Amount = r.Amount!.Value - offset,
+                ClawbackOffset = offset,
+                ClawbackReceiverId = offset > 0 ? netted!.ReceiverId : null,
                 Currency = currency,
                 PayeeType = r.Payee.Type!,
                 PayeeIdentity = r.Payee.Identity!,
@@ -425,6 +441,13 @@ public sealed partial class PayoutService(
             }
 
             await Outbox.AddAsync(c, t, payout.MerchantId, "payout." + payout.Status, PayoutDto.Of(payout), now);
+            if (payout.ClawbackOffset > 0 && payout.ClawbackReceiverId is { } receiver)
+            {
+                // Sent: the part kept back settles the payee's clawback; failed or canceled: it is owed again.
+                await clawbacks.NettedAsync(c, t, payout.MerchantId, receiver, payout.ClawbackOffset, payout.Currency, decision.Succeeded,
+                    payout.Id, null, payout.Id, now);
+            }
+
             foreach (var s in settlements.Where(s => s.Follows(payout)))
             {
                 await s.SettledAsync(c, t, payout, decision.Succeeded, now);
@@ -499,6 +522,9 @@ public sealed partial class PayoutService(
 
     /// <summary>The smallest WeChat Pay merchant transfer the hub sends (¥0.10; see docs/payouts-wechat.md).</summary>
     public const long WeChatMinimumFen = 10;
+
+    /// <summary>The smallest transfer a wallet takes (Alipay trans_amount from 0.1 yuan; WeChat ¥0.10): a netted payout still sends it.</summary>
+    private static long MinimumFen(string wallet) => wallet is "alipay" ? 10 : WeChatMinimumFen;
 
     [GeneratedRegex(@"\A[A-Za-z0-9_-]{6,128}\z")]
     private static partial Regex OpenId();

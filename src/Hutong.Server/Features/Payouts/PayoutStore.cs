@@ -67,6 +67,12 @@ public sealed class PayoutRow
 
     /// <summary>The host statement this payout pays (POST …/statements/{month}/pay), if any: it follows the payout's outcome.</summary>
     public string? HostStatementId { get; set; }
+
+    /// <summary>The part of the amount asked for that settled the payee's split clawback instead of being sent (0033): amount is what is sent.</summary>
+    public long ClawbackOffset { get; set; }
+
+    /// <summary>The split receiver (the same payee at the same wallet) whose clawback the payout netted.</summary>
+    public string? ClawbackReceiverId { get; set; }
 }
 
 /// <summary>What a merchant's app passes to WeChat's wx.requestMerchantTransfer (mchId, appId, package) so the payee can accept.</summary>
@@ -82,7 +88,7 @@ public sealed record PayoutPayeeDto(string Type, string Identity, string? Name);
 public sealed record PayoutDto(
     string Id, string Object, string Wallet, long Amount, string Currency, string Status, PayoutPayeeDto Payee, string Description,
     IReadOnlyDictionary<string, string>? Metadata, string? WalletOrderId, PaymentFailure? Failure, DateTimeOffset CreatedAt,
-    PayoutNextAction? NextAction = null, bool CancelRequested = false)
+    PayoutNextAction? NextAction = null, bool CancelRequested = false, long ClawbackOffset = 0, string? ClawbackReceiver = null)
 {
     public static PayoutDto Of(PayoutRow r) => new(
         r.Id, "payout", r.Wallet, r.Amount, r.Currency, r.Status, new PayoutPayeeDto(r.PayeeType, r.PayeeIdentity, r.PayeeName), r.Description,
@@ -92,7 +98,7 @@ public sealed record PayoutDto(
         r.ConfirmationPackage is not null && r.Status == PayoutState.AwaitingConfirmation.ToWire() && r.CancelRequestedAt is null
             ? new PayoutNextAction("wechat_merchant_transfer", JsonSerializer.Deserialize<PayoutConfirmation>(r.ConfirmationPackage)!)
             : null,
-        r.CancelRequestedAt is not null);
+        r.CancelRequestedAt is not null, r.ClawbackOffset, r.ClawbackReceiverId);
 }
 
 public sealed record PayoutList(string Object, IReadOnlyList<PayoutDto> Data, bool HasMore, string? NextCursor);
@@ -106,9 +112,10 @@ public sealed class PayoutStore(Db db, IOptions<HubOptions> options, TimeProvide
     public Task InsertAsync(DbConnection c, DbTransaction t, PayoutRow r) => c.ExecuteAsync(
         """
         INSERT INTO payouts (id, merchant_id, wallet, amount, currency, payee_type, payee_identity, payee_name, description, metadata,
-                             out_biz_no, status, checks, next_check_at, created_at, updated_at, host_statement_id)
+                             out_biz_no, status, checks, next_check_at, created_at, updated_at, host_statement_id,
+                             clawback_offset, clawback_receiver_id)
         VALUES (@Id, @MerchantId, @Wallet, @Amount, @Currency, @PayeeType, @PayeeIdentity, @PayeeName, @Description, @Metadata,
-                @OutBizNo, @Status, 0, @NextCheckAt, @CreatedAt, @UpdatedAt, @HostStatementId)
+                @OutBizNo, @Status, 0, @NextCheckAt, @CreatedAt, @UpdatedAt, @HostStatementId, @ClawbackOffset, @ClawbackReceiverId)
         """, r, t);
 
     /// <summary>What the merchant sent or is sending since <paramref name="since"/> (failed payouts gave theirs back): in all, and to this payee.</summary>

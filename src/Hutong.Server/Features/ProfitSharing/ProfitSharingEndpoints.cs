@@ -19,10 +19,29 @@ public static class ProfitSharingEndpoints
             .Accepts<CreateReceiverRequest>("application/json")
             .Produces<SplitReceiverDto>(201).ProducesProblem(400)
             .WithSummary("Register a receiver (platform, host or agency) at one wallet; the hub adds it at the wallet before its first split.").WithTags("Split receivers");
-        g.MapGet("/split_receivers", (HttpContext ctx, SplitReceiverService svc, int? limit, string? starting_after) =>
-                svc.ListReceiversAsync(MerchantContext.Of(ctx).MerchantId, limit, starting_after, ctx.RequestAborted).ToApiResult())
+        g.MapGet("/split_receivers", (HttpContext ctx, SplitReceiverService svc, int? limit, string? starting_after, string? clawback) =>
+                svc.ListReceiversAsync(MerchantContext.Of(ctx).MerchantId, limit, starting_after, clawback, ctx.RequestAborted).ToApiResult())
             .Produces<SplitReceiverList>().ProducesProblem(400)
-            .WithSummary("The merchant's split receivers, newest first, with cursor pagination (starting_after, limit ≤ 100, default 10).").WithTags("Split receivers");
+            .WithSummary("The merchant's split receivers, newest first, with cursor pagination (starting_after, limit ≤ 100, default 10); clawback=outstanding lists only those that owe a clawback.").WithTags("Split receivers");
+        g.MapGet("/split_receivers/{id}", (HttpContext ctx, SplitReceiverService svc, string id) =>
+                svc.GetReceiverAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted).ToApiResult())
+            .Produces<SplitReceiverDto>().ProducesProblem(404)
+            .WithSummary("Retrieve a split receiver, with the clawback it owes (clawback_outstanding).").WithTags("Split receivers");
+        foreach (var (path, writeOff) in new[] { ("settle", false), ("write_off", true) })
+        {
+            g.MapPost($"/split_receivers/{{id}}/clawbacks/{path}", async (HttpContext ctx, ClawbackService svc, string id) =>
+                {
+                    var (body, problem) = await RequestBody.ReadAsync<CloseClawbackRequest>(ctx.Request);
+                    return problem ?? await svc.CloseAsync(MerchantContext.Of(ctx).MerchantId, id, body, writeOff, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
+                })
+                .Accepts<CloseClawbackRequest>("application/json")
+                .Produces<SplitReceiverDto>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(422)
+                .WithSummary(writeOff
+                    ? "Write off part or all of the clawback a receiver owes (it will not be netted any more); at most what it owes."
+                    : "Record that a receiver repaid part or all of its clawback outside the hub; at most what it owes.")
+                .WithTags("Split receivers");
+        }
+
         g.MapPost("/payments/{id}/splits", async (HttpContext ctx, SplitService svc, PaymentId id) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<CreateSplitRequest>(ctx.Request);

@@ -15,6 +15,7 @@ public static class ProfitSharingFeature
         s.AddSingleton<SplitService>();
         s.AddSingleton<SplitFollowUpService>();
         s.AddSingleton<SplitReturnService>();
+        s.AddSingleton<ClawbackService>();
         s.AddSingleton<SplitContracts>();
         s.AddSingleton<IPaymentSplits>(sp => sp.GetRequiredService<SplitContracts>()); // Payments' contract
         s.AddSingleton<IRefundSplitReturns>(sp => sp.GetRequiredService<SplitContracts>()); // Refunds' contract

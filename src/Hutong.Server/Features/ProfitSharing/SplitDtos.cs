@@ -8,13 +8,19 @@ public sealed record CreateReceiverRequest(string? Wallet, string? Role, string?
 /// <summary>POST /v1/payments/{id}/splits: one split order; final releases whatever is left to the merchant.</summary>
 public sealed record CreateSplitRequest(IReadOnlyList<SplitRuleRequest>? Splits, bool? Final);
 
-public sealed record SplitReceiverDto(string Id, string Object, string Wallet, string Role, string Type, string Account, string? HostId, DateTimeOffset CreatedAt)
+/// <param name="ClawbackOutstanding">
+/// What the receiver owes the merchant back (shares of refunded payments the wallet could not take back) that no split or
+/// payout in flight is netting yet; the next split share or payout to it is sent less by it (docs/settlement-payouts.md).
+/// </param>
+public sealed record SplitReceiverDto(string Id, string Object, string Wallet, string Role, string Type, string Account, string? HostId, DateTimeOffset CreatedAt, long ClawbackOutstanding)
 {
     public static SplitReceiverDto Of(SplitReceiverRow r) =>
-        new(r.Id, "split_receiver", r.Wallet, r.Role, r.Type, r.Account, r.HostId, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt));
+        new(r.Id, "split_receiver", r.Wallet, r.Role, r.Type, r.Account, r.HostId, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt), r.ClawbackOutstanding);
 }
 
-public sealed record SplitLineDto(string Receiver, string Role, long Amount, string Result, long Returned, string? FailReason);
+/// <param name="Amount">The receiver's share.</param>
+/// <param name="ClawbackOffset">The part of the share kept to settle the receiver's clawback: the wallet was sent amount − clawback_offset.</param>
+public sealed record SplitLineDto(string Receiver, string Role, long Amount, string Result, long Returned, string? FailReason, long ClawbackOffset);
 
 public sealed record SplitDto(
     string Id, string Object, string Payment, string Status, long Amount, string Currency, bool Final, string InitiatedBy,
@@ -22,7 +28,7 @@ public sealed record SplitDto(
 {
     public static SplitDto Of(SplitRow s, IEnumerable<SplitLineRow> lines) => new(
         s.Id, "split", s.PaymentId, s.Status, s.Amount, s.Currency, s.Final == 1, s.InitiatedBy,
-        lines.Select(l => new SplitLineDto(l.ReceiverId, l.Role, l.Amount, l.Result, l.Returned, l.FailReason)).ToList(),
+        lines.Select(l => new SplitLineDto(l.ReceiverId, l.Role, l.Amount, l.Result, l.Returned, l.FailReason, l.ClawbackOffset)).ToList(),
         s.ErrorCode is null ? null : new PaymentFailure(s.ErrorCode, s.ErrorMessage ?? string.Empty),
         DateTimeOffset.FromUnixTimeMilliseconds(s.CreatedAt));
 }

@@ -24,7 +24,7 @@ namespace Hutong.Server.Features.ProfitSharing;
 /// </summary>
 public sealed partial class SplitFollowUpService(
     Db db, SplitStore store, PaymentStore payments, LedgerStore ledger, WalletRegistry wallets, SecretBox secrets,
-    SplitRuleService planning, SplitReturnService returns, IOptions<HubOptions> options, TimeProvider time, ILogger<SplitFollowUpService> log)
+    SplitRuleService planning, SplitReturnService returns, ClawbackService clawbacks, IOptions<HubOptions> options, TimeProvider time, ILogger<SplitFollowUpService> log)
 {
     private readonly SemaphoreSlim _pass = new(1, 1);
 
@@ -205,7 +205,8 @@ public sealed partial class SplitFollowUpService(
 
             foreach (var s in planned)
             {
-                await store.InsertLineAsync(c, t, split.Id, s.ReceiverId, s.Amount);
+                // A receiver that owes a clawback is sent less: the rest of its share stays with the merchant and settles it.
+                await store.InsertLineAsync(c, t, split.Id, s.ReceiverId, s.Amount, await clawbacks.TakeAsync(c, t, s.ReceiverId, s.Amount, SplitService.SplitMinimumFen));
             }
 
             return true;
@@ -254,6 +255,7 @@ public sealed partial class SplitFollowUpService(
                 foreach (var line in lines)
                 {
                     await store.SetLineResultAsync(c, t, split.Id, line.ReceiverId, "failed", result.Error?.Message);
+                    await GiveBackOffsetAsync(c, t, split, line, now);
                 }
 
                 LogSplitRejected(log, split.Id, split.PaymentId, split.ErrorCode!);
@@ -277,10 +279,29 @@ public sealed partial class SplitFollowUpService(
             await store.SetLineResultAsync(c, t, split.Id, line.ReceiverId, ok ? "succeeded" : "failed", ok ? null : outcome?.FailReason ?? "not paid by the wallet");
             if (ok)
             {
-                // The wallet paid this receiver out of the merchant's funds.
+                // The wallet paid this receiver out of the merchant's funds: its share less what settles its clawback.
                 Posted(await ledger.AppendAsync(c, t, "split", $"{split.Id}:{line.ReceiverId}", split.MerchantId,
-                    Postings.SplitPaid(wallet, split.MerchantId, new Money(line.Amount, Currency.Parse(split.Currency))), now), split.Id);
+                    Postings.SplitPaid(wallet, split.MerchantId, new Money(line.Amount - line.ClawbackOffset, Currency.Parse(split.Currency))), now), split.Id);
+                if (line.ClawbackOffset > 0)
+                {
+                    await clawbacks.NettedAsync(c, t, split.MerchantId, line.ReceiverId, line.ClawbackOffset, split.Currency, succeeded: true,
+                        $"{split.Id}:{line.ReceiverId}", split.Id, null, now);
+                }
             }
+            else
+            {
+                await GiveBackOffsetAsync(c, t, split, line, now);
+            }
+        }
+    }
+
+    /// <summary>A line that will not be paid: what it netted is owed again (cleared once, conditionally, so never given back twice).</summary>
+    private async Task GiveBackOffsetAsync(DbConnection c, DbTransaction t, SplitRow split, SplitLineRow line, DateTimeOffset now)
+    {
+        if (await store.ClearLineOffsetAsync(c, t, split.Id, line.ReceiverId, line.ClawbackOffset))
+        {
+            await clawbacks.NettedAsync(c, t, split.MerchantId, line.ReceiverId, line.ClawbackOffset, split.Currency, succeeded: false,
+                $"{split.Id}:{line.ReceiverId}", split.Id, null, now);
         }
     }
 
@@ -301,13 +322,18 @@ public sealed partial class SplitFollowUpService(
             return;
         }
 
+        foreach (var line in await store.LinesAsync(c, t, split.Id))
+        {
+            await GiveBackOffsetAsync(c, t, split, line, now);
+        }
+
         await Outbox.AddAsync(c, t, split.MerchantId, "split.failed", SplitDto.Of(split, await store.LinesAsync(c, t, split.Id)), now);
         LogSplitRejected(log, split.Id, split.PaymentId, code);
     }
 
     private SplitOrderRequest Request(SplitRow split, AttemptRow attempt, IReadOnlyList<SplitLineRow> lines) =>
         new(attempt.OutTradeNo, attempt.WalletTransactionId ?? string.Empty, split.OutOrderNo,
-            lines.Select(l => new SplitOrderReceiver(WalletReceiver(l), l.Amount, Describe(l.Role))).ToList(), split.Final == 1);
+            lines.Select(l => new SplitOrderReceiver(WalletReceiver(l), l.Amount - l.ClawbackOffset, Describe(l.Role))).ToList(), split.Final == 1);
 
     private WalletSplitReceiver WalletReceiver(SplitLineRow l) =>
         new(l.Type == "merchant" ? ReceiverType.Merchant : ReceiverType.Personal, l.Account, l.Name is null ? null : secrets.OpenIfSealed(l.Name, l.ReceiverId), Relation(l.Role));

@@ -82,8 +82,18 @@ public sealed class SplitReceiverService(Db db, SplitStore store, WalletRegistry
     }
 
     /// <summary>The merchant's receivers, newest first, a page at a time (limit 1–100, default 10; starting_after a receiver id).</summary>
-    public async Task<Outcome<SplitReceiverList>> ListReceiversAsync(string merchantId, int? limit, string? startingAfter, CancellationToken ct)
+    public async Task<Outcome<SplitReceiverDto>> GetReceiverAsync(string merchantId, string id, CancellationToken ct) =>
+        Ids.HasPrefix(id, SplitStore.ReceiverPrefix) && await store.GetReceiverAsync(merchantId, id, ct) is { } row
+            ? Outcome.Ok(SplitReceiverDto.Of(row))
+            : Failure.NotFound("split receiver");
+
+    public async Task<Outcome<SplitReceiverList>> ListReceiversAsync(string merchantId, int? limit, string? startingAfter, string? clawback, CancellationToken ct)
     {
+        if (clawback is not (null or "outstanding"))
+        {
+            return Failure.Invalid("clawback", "clawback=outstanding lists the receivers that owe a clawback; leave it out for all.");
+        }
+
         var take = limit ?? 10;
         if (take is < 1 or > 100)
         {
@@ -95,7 +105,7 @@ public sealed class SplitReceiverService(Db db, SplitStore store, WalletRegistry
             return Failure.Invalid("starting_after", "starting_after must be a split receiver id (rcv_...).");
         }
 
-        var (rows, hasMore) = await store.ReceiversPageAsync(merchantId, take, startingAfter, ct);
+        var (rows, hasMore) = await store.ReceiversPageAsync(merchantId, take, startingAfter, ct, owingOnly: clawback is not null);
         var data = rows.Select(SplitReceiverDto.Of).ToList();
         return Outcome.Ok(new SplitReceiverList("list", data, hasMore, hasMore ? data[^1].Id : null));
     }

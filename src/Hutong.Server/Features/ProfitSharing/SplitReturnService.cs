@@ -91,6 +91,14 @@ public sealed partial class SplitReturnService(
                 var money = new Money(r.Amount, Currency.Parse(refund.Currency));
                 Posted(await ledger.AppendAsync(c, t, r.Mode == "with_refund" ? "split_returned" : "split_clawback", r.Id, r.MerchantId,
                     r.Mode == "with_refund" ? Postings.SplitReturned(wallet, r.MerchantId, money) : Postings.ClawbackDue(r.ReceiverId, r.MerchantId, money), now), r.Id);
+                if (r.Mode == "clawback")
+                {
+                    // Owed by the receiver now: the next split share or payout to it is netted (ClawbackService).
+                    await store.AddClawbackAsync(c, t, r.ReceiverId, r.Amount);
+                    await Outbox.AddAsync(c, t, r.MerchantId, "split_receiver.clawback_due",
+                        new ClawbackEventDto("split_receiver_clawback", r.ReceiverId, "due", r.Amount, refund.Currency,
+                            await store.ClawbackOutstandingAsync(c, t, r.ReceiverId), r.SplitId, null, null), now);
+                }
             }
         }
     }

@@ -12,7 +12,7 @@ namespace Hutong.Server.Features.ProfitSharing;
 /// limits (<see cref="SplitRuleService"/>) and recorded before the wallet is called; <see cref="SplitFollowUpService"/>
 /// sends it and follows it. What refunds take back from receivers is <see cref="SplitReturnService"/>'s.
 /// </summary>
-public sealed class SplitService(Db db, SplitStore store, PaymentStore payments, SplitRuleService planning, SplitFollowUpService followUp, TimeProvider time)
+public sealed class SplitService(Db db, SplitStore store, PaymentStore payments, SplitRuleService planning, SplitFollowUpService followUp, ClawbackService clawbacks, TimeProvider time)
 {
     /// <summary>Plans and records a split under the payment's row lock, with its receivers' amounts, before the wallet is called.</summary>
     public async Task<Outcome<SplitDto>> CreateSplitAsync(string merchantId, string paymentId, CreateSplitRequest r, IdempotencyContext? idem, CancellationToken ct)
@@ -76,7 +76,8 @@ public sealed class SplitService(Db db, SplitStore store, PaymentStore payments,
             await store.InsertSplitAsync(c, t, split);
             foreach (var s in shares!)
             {
-                await store.InsertLineAsync(c, t, split.Id, s.ReceiverId, s.Amount);
+                // A receiver that owes a clawback is sent less: the rest of its share stays with the merchant and settles it.
+                await store.InsertLineAsync(c, t, split.Id, s.ReceiverId, s.Amount, await clawbacks.TakeAsync(c, t, s.ReceiverId, s.Amount, SplitMinimumFen));
             }
 
             var created = Outcome.Created(SplitDto.Of(split, await store.LinesAsync(c, t, split.Id)));
@@ -94,6 +95,9 @@ public sealed class SplitService(Db db, SplitStore store, PaymentStore payments,
 
         return result;
     }
+
+    /// <summary>The least a receiver of a split is sent (WeChat amount and Alipay royalty amount are whole fen, at least 1): a netted share keeps it.</summary>
+    public const long SplitMinimumFen = 1;
 
     public async Task<Outcome<object>> ListSplitsAsync(string merchantId, string paymentId, CancellationToken ct)
     {

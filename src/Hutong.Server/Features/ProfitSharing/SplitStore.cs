@@ -25,6 +25,9 @@ public sealed class SplitReceiverRow
 
     public string? HostId { get; set; }
 
+    /// <summary>What it owes the merchant back that no netting has taken yet (0033).</summary>
+    public long ClawbackOutstanding { get; set; }
+
     public long CreatedAt { get; set; }
 }
 
@@ -85,6 +88,9 @@ public sealed class SplitLineRow
     public long Returned { get; set; }
 
     public string? FailReason { get; set; }
+
+    /// <summary>The part of the share kept to settle the receiver's clawback: the wallet is sent amount − clawback_offset (0033).</summary>
+    public long ClawbackOffset { get; set; }
 
     // Joined from split_receivers.
     public string Type { get; set; } = string.Empty;
@@ -160,9 +166,10 @@ public sealed class SplitStore(Db db, IOptions<HubOptions> options, TimeProvider
     }
 
     /// <summary>A page of the merchant's receivers, newest first (ids are UUIDv7: time-ordered), and whether more follow.</summary>
-    public async Task<(IReadOnlyList<SplitReceiverRow> Rows, bool HasMore)> ReceiversPageAsync(string merchantId, int limit, string? startingAfter, CancellationToken ct)
+    public async Task<(IReadOnlyList<SplitReceiverRow> Rows, bool HasMore)> ReceiversPageAsync(string merchantId, int limit, string? startingAfter, CancellationToken ct, bool owingOnly = false)
     {
         var sql = "SELECT * FROM split_receivers WHERE merchant_id = @merchantId"
+            + (owingOnly ? " AND clawback_outstanding > 0" : string.Empty)
             + (startingAfter is null ? string.Empty : " AND id < @startingAfter")
             + " ORDER BY id DESC LIMIT @take";
         var rows = (await db.ReadAsync(c => c.QueryAsync<SplitReceiverRow>(sql, new { merchantId, startingAfter, take = limit + 1 }), ct)).ToList();
@@ -208,9 +215,39 @@ public sealed class SplitStore(Db db, IOptions<HubOptions> options, TimeProvider
         ON CONFLICT DO NOTHING
         """, s, t);
 
-    public Task InsertLineAsync(DbConnection c, DbTransaction t, string splitId, string receiverId, long amount) => c.ExecuteAsync(
-        "INSERT INTO split_lines (split_id, receiver_id, amount, result, returned) VALUES (@splitId, @receiverId, @amount, 'pending', 0)",
-        new { splitId, receiverId, amount }, t);
+    public Task InsertLineAsync(DbConnection c, DbTransaction t, string splitId, string receiverId, long amount, long clawbackOffset = 0) => c.ExecuteAsync(
+        "INSERT INTO split_lines (split_id, receiver_id, amount, result, returned, clawback_offset) VALUES (@splitId, @receiverId, @amount, 'pending', 0, @clawbackOffset)",
+        new { splitId, receiverId, amount, clawbackOffset }, t);
+
+    /// <summary>What the receiver owes back that no netting has taken yet, as of this transaction.</summary>
+    public Task<long> ClawbackOutstandingAsync(DbConnection c, DbTransaction t, string receiverId) => c.ExecuteScalarAsync<long>(
+        "SELECT clawback_outstanding FROM split_receivers WHERE id = @receiverId", new { receiverId }, t);
+
+    /// <summary>
+    /// Takes <paramref name="amount"/> of the receiver's clawback only if it still stands at <paramref name="read"/>: two hubs
+    /// netting the same clawback cannot both take it (the second finds the value moved, re-reads and decides again).
+    /// </summary>
+    public async Task<bool> TakeClawbackAsync(DbConnection c, DbTransaction t, string receiverId, long amount, long read) => await c.ExecuteAsync(
+        "UPDATE split_receivers SET clawback_outstanding = clawback_outstanding - @amount WHERE id = @receiverId AND clawback_outstanding = @read AND @amount <= @read",
+        new { receiverId, amount, read }, t) == 1;
+
+    /// <summary>A clawback recorded, or a netting given back (its split line or payout failed).</summary>
+    public Task AddClawbackAsync(DbConnection c, DbTransaction t, string receiverId, long amount) => c.ExecuteAsync(
+        "UPDATE split_receivers SET clawback_outstanding = clawback_outstanding + @amount WHERE id = @receiverId", new { receiverId, amount }, t);
+
+    /// <summary>Clears a line's netting once (conditional on the offset read): true when this call cleared it and must give it back.</summary>
+    public async Task<bool> ClearLineOffsetAsync(DbConnection c, DbTransaction t, string splitId, string receiverId, long read) => read > 0 && await c.ExecuteAsync(
+        "UPDATE split_lines SET clawback_offset = 0 WHERE split_id = @splitId AND receiver_id = @receiverId AND clawback_offset = @read",
+        new { splitId, receiverId, read }, t) == 1;
+
+    /// <summary>The merchant's receivers at <paramref name="wallet"/> known by <paramref name="account"/> that owe a clawback (a payout's payee).</summary>
+    public async Task<IReadOnlyList<SplitReceiverRow>> OwingPayeesAsync(DbConnection c, DbTransaction t, string merchantId, string wallet, string account) =>
+        (await c.QueryAsync<SplitReceiverRow>(
+            "SELECT * FROM split_receivers WHERE merchant_id = @merchantId AND wallet = @wallet AND account = @account AND clawback_outstanding > 0 ORDER BY id",
+            new { merchantId, wallet, account }, t)).ToList();
+
+    public Task<SplitReceiverRow?> GetReceiverAsync(DbConnection c, DbTransaction t, string merchantId, string id) =>
+        c.QuerySingleOrDefaultAsync<SplitReceiverRow?>("SELECT * FROM split_receivers WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }, t);
 
     /// <summary>
     /// Applies a split's new state only if it is still in the status it was read in and this hub holds its claim; clears the
