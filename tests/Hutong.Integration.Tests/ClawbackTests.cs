@@ -184,29 +184,34 @@ public abstract class ClawbackTests(HubFixture hub)
     }
 
     [Fact]
-    public async Task Two_splits_at_once_never_net_the_same_clawback_twice()
+    public async Task Splits_at_once_never_net_the_same_clawback_twice()
     {
         var (m, merchantId, host, openId) = await OwingAsync();
-        var a = await PaidAsync(m, 10_000, new { });
-        var b = await PaidAsync(m, 10_000, new { });
+        var payments = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            payments.Add(await PaidAsync(m, 10_000, new { }));
+        }
+
         await Task.Delay(300); // past the split delay (200 ms here)
 
-        var made = await Task.WhenAll(new[] { a, b }.Select(p => m.PostAsync($"/v1/payments/{p}/splits", new { splits = new[] { new { receiver = host, amount = 500 } }, final = true })));
+        // Four splits of 1.00 each at once, against 2.50 owed: together they net exactly 2.50 (each keeps the wallet's 1 fen).
+        var made = await Task.WhenAll(payments.Select(p => m.PostAsync($"/v1/payments/{p}/splits", new { splits = new[] { new { receiver = host, amount = 100 } }, final = true })));
         Assert.All(made, r => Assert.Equal(HttpStatusCode.Created, r.Status));
         var offsets = made.Select(r => r.Json.GetProperty("receivers").EnumerateArray().Single().GetProperty("clawback_offset").GetInt64()).Order().ToArray();
-        Assert.Equal([0L, 250L], offsets); // one of them took it all, the other none
+        Assert.Equal([0L, 52L, 99L, 99L], offsets);
 
-        foreach (var p in new[] { a, b })
+        foreach (var p in payments)
         {
             Assert.Equal("succeeded", (await SplitOfAsync(m, p)).GetProperty("status").GetString());
         }
 
-        var sent = new[] { a, b }.Select(p => hub.Sandbox.WeChat.Orders.Values.Single(o => o.Attach == p).Splits.Values.Single().Receivers.Single())
+        var sent = payments.Select(p => hub.Sandbox.WeChat.Orders.Values.Single(o => o.Attach == p).Splits.Values.Single().Receivers.Single())
             .Select(r => (r.Account, r.Amount)).Order().ToArray();
-        Assert.Equal([(openId, 250L), (openId, 500L)], sent);
+        Assert.Equal([(openId, 1L), (openId, 1L), (openId, 48L), (openId, 100L)], sent);
         Assert.Equal(0, await OutstandingAsync(m, host));
         Assert.Equal(0, await BalanceAsync($"clawback_receivable:{host}"));
-        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'clawback_offset' AND merchant_id = @merchantId", new { merchantId }));
+        Assert.Equal(3, await hub.CountAsync("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'clawback_offset' AND merchant_id = @merchantId", new { merchantId }));
         await LedgerHoldsAsync();
     }
 

@@ -158,7 +158,9 @@ public sealed class WeChatPayNotificationVerifier(WeChatPayPlatformKeys keys, by
                 return NotificationResult.Reject("transfer bill without out_bill_no");
             }
 
-            if (mchId is not null && bill.NoticeMchId != mchId)
+            // A service provider's bill names it as mchid and its sub-merchant as sub_mchid (the partner query's fields,
+            // website openapi/v3/fund-app/mch-transfer/partner/transfer-bills/out-bill-no/{out_bill_no}.md).
+            if (mchId is not null && (bill.NoticeMchId != mchId || (!string.IsNullOrEmpty(subMchId) && bill.SubMchId is not null && bill.SubMchId != subMchId)))
             {
                 return NotificationResult.Reject("mchid is not this merchant's");
             }

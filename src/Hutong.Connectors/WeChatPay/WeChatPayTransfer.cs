@@ -11,7 +11,11 @@ namespace Hutong.Connectors.WeChatPay;
 /// the MCHTRANSFER.BILL.FINISHED notification (mapped in <see cref="WeChatPayNotificationVerifier"/>). out_bill_no is the
 /// wallet's idempotency key. States (wechatpy WeChatMchTransferState; wechatpay-im/website): ACCEPTED, PROCESSING,
 /// TRANSFERING (open), WAIT_USER_CONFIRM (the payee confirms in WeChat, opened with package_info), SUCCESS, FAIL,
-/// CANCELING, CANCELLED. Direct merchants only (service providers use /v3/fund-app/mch-transfer/partner/…).
+/// CANCELING, CANCELLED. A service provider (SubMchId set) uses the partner API for its sub-merchant, which funds the
+/// transfer: POST /v3/fund-app/mch-transfer/partner/transfer-bills (sub_mchid in the body), GET …/partner/transfer-bills/
+/// out-bill-no/{out_bill_no}?sub_mchid=…, POST …/cancel with {"sub_mchid"} (wechatpay-im/website openapi/v3/fund-app/
+/// mch-transfer/partner/*.md; pay.weixin.qq.com/doc/v3/partner/4015469096, 4015469131, 4015469118; docs/payouts-partner.md).
+/// The sub-merchant must first have authorised the service provider (…/partner/sub-mch-authorizations), done outside the hub.
 /// </summary>
 public sealed partial class WeChatPayConnector : IPayoutConnector, IPayoutCancelConnector
 {
@@ -28,9 +32,9 @@ public sealed partial class WeChatPayConnector : IPayoutConnector, IPayoutCancel
 
     public async Task<PayoutCallResult> PayoutAsync(PayoutRequest request, CancellationToken cancellationToken)
     {
-        if (request.Currency != "CNY" || _options.IsServiceProvider)
+        if (request.Currency != "CNY")
         {
-            return PayoutCallResult.Rejected(new WalletError("PARAM_ERROR", "WeChat Pay merchant transfers are CNY, from a direct merchant."));
+            return PayoutCallResult.Rejected(new WalletError("PARAM_ERROR", "WeChat Pay merchant transfers are CNY."));
         }
 
         if (request.Payee.IdentityType != "WECHAT_OPENID")
@@ -48,16 +52,21 @@ public sealed partial class WeChatPayConnector : IPayoutConnector, IPayoutCancel
                 ? _options.TransferSceneReportInfos
                 : new Dictionary<string, string>(StringComparer.Ordinal) { ["岗位类型"] = "合作伙伴", ["报酬说明"] = "佣金结算" })
             .Select(kv => new WxTransferSceneReportInfo(kv.Key, kv.Value)).ToList();
-        var body = JsonSerializer.Serialize(new WxTransferBillRequest(
-            ConfirmationAccount.AppId, request.OutBizNo, _options.TransferSceneId, request.Payee.Identity, name, request.Amount,
-            Truncate(request.Title, TransferRemarkMaxChars), request.NotifyUrl, _options.TransferUserRecvPerception, reports.Count == 0 ? null : reports),
-            WxTransferJson.Default.WxTransferBillRequest);
-        return ToPayoutResult(await SendAsync(HttpMethod.Post, "/v3/fund-app/mch-transfer/transfer-bills", body, cancellationToken, encryptedWithSerial: serial));
+        var remark = Truncate(request.Title, TransferRemarkMaxChars);
+        var body = _options.IsServiceProvider
+            ? JsonSerializer.Serialize(new WxPartnerTransferBillRequest(
+                _options.SubMchId!, ConfirmationAccount.AppId, request.OutBizNo, _options.TransferSceneId, request.Payee.Identity, name, request.Amount,
+                remark, request.NotifyUrl, _options.TransferUserRecvPerception, reports.Count == 0 ? null : reports), WxTransferJson.Default.WxPartnerTransferBillRequest)
+            : JsonSerializer.Serialize(new WxTransferBillRequest(
+                ConfirmationAccount.AppId, request.OutBizNo, _options.TransferSceneId, request.Payee.Identity, name, request.Amount,
+                remark, request.NotifyUrl, _options.TransferUserRecvPerception, reports.Count == 0 ? null : reports), WxTransferJson.Default.WxTransferBillRequest);
+        return ToPayoutResult(await SendAsync(HttpMethod.Post, $"/v3/fund-app/mch-transfer/{TransferPartner}transfer-bills", body, cancellationToken, encryptedWithSerial: serial));
     }
 
     public async Task<PayoutCallResult> QueryPayoutAsync(string outBizNo, CancellationToken cancellationToken)
     {
-        var reply = await SendAsync(HttpMethod.Get, $"/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{Uri.EscapeDataString(outBizNo)}", null, cancellationToken);
+        var query = _options.IsServiceProvider ? $"?sub_mchid={Uri.EscapeDataString(_options.SubMchId!)}" : string.Empty;
+        var reply = await SendAsync(HttpMethod.Get, $"/v3/fund-app/mch-transfer/{TransferPartner}transfer-bills/out-bill-no/{Uri.EscapeDataString(outBizNo)}{query}", null, cancellationToken);
         if (reply is { Outcome: WalletCallOutcome.Rejected, Status: HttpStatusCode.NotFound })
         {
             return PayoutCallResult.Ok(PayoutWalletState.NotFound, null); // NOT_FOUND: the wallet never got it
@@ -68,8 +77,15 @@ public sealed partial class WeChatPayConnector : IPayoutConnector, IPayoutCancel
     }
 
     public async Task<PayoutCallResult> CancelPayoutAsync(string outBizNo, CancellationToken cancellationToken) =>
-        ToPayoutResult(await SendAsync(HttpMethod.Post, $"/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{Uri.EscapeDataString(outBizNo)}/cancel", null,
+        ToPayoutResult(await SendAsync(HttpMethod.Post, $"/v3/fund-app/mch-transfer/{TransferPartner}transfer-bills/out-bill-no/{Uri.EscapeDataString(outBizNo)}/cancel",
+            _options.IsServiceProvider ? JsonSerializer.Serialize(new WxPartnerCancelTransferRequest(_options.SubMchId!), WxTransferJson.Default.WxPartnerCancelTransferRequest) : null,
             cancellationToken));
+
+    /// <summary>"partner/" for a service provider: /v3/fund-app/mch-transfer/partner/transfer-bills… (the direct API answers a service provider 403).</summary>
+    private string TransferPartner => _options.IsServiceProvider ? "partner/" : string.Empty;
+
+    /// <summary>The sub-merchant a service provider transfers for (wx.requestMerchantTransfer's subMchId, 服务商模式下必填); null for a direct merchant.</summary>
+    public string? ConfirmationSubMchId => _options.IsServiceProvider ? _options.SubMchId : null;
 
     private static PayoutCallResult ToPayoutResult(Reply reply)
     {
@@ -78,12 +94,17 @@ public sealed partial class WeChatPayConnector : IPayoutConnector, IPayoutCancel
             return PayoutCallResult.Rejected(reply.Error!);
         }
 
-        if (reply.Outcome != WalletCallOutcome.Ok || Parse(reply.Body, WxTransferJson.Default.WxTransferBill) is not { State: { } state } bill)
+        var parsed = reply.Outcome == WalletCallOutcome.Ok ? Parse(reply.Body, WxTransferJson.Default.WxTransferBill) : null;
+        // The partner create answer lists sub_mchid, out_bill_no, transfer_bill_no, create_time and package_info, without
+        // state (website openapi/v3/fund-app/mch-transfer/partner/transfer-bills.md, 返回字典): a bill with package_info waits
+        // for the payee. Without either, nothing is known and the payout is queried.
+        var state = parsed?.State ?? (parsed?.PackageInfo is { Length: > 0 } ? "WAIT_USER_CONFIRM" : null);
+        if (parsed is null || state is null)
         {
             return PayoutCallResult.Unknown(reply.Error?.Message ?? "unreadable transfer answer");
         }
 
-        return MapBill(bill, state);
+        return MapBill(parsed, state);
     }
 
     internal static PayoutCallResult MapBill(WxTransferBill bill, string state) => state switch

@@ -73,8 +73,9 @@ public sealed class WeChatSandboxNotifier(WeChatSandboxState state, HttpClient h
         }
 
         var id = Guid.NewGuid().ToString();
-        state.Notifications.Dispatch(bill.OutBillNo, id, bill.OutBillNo, () => DeliverAsync(bill.OutBillNo, bill.MchId, id, () =>
-            Build(bill.MchId, id, "MCHTRANSFER.BILL.FINISHED", "mch_payment", "商家转账单据终态通知", WeChatSandboxEndpoints.TransferNotificationJson(bill), bill.NotifyUrl, null),
+        var account = bill.SpMchId ?? bill.MchId; // a partner bill is told to the service provider that made it
+        state.Notifications.Dispatch(bill.OutBillNo, id, bill.OutBillNo, () => DeliverAsync(bill.OutBillNo, account, id, () =>
+            Build(account, id, "MCHTRANSFER.BILL.FINISHED", "mch_payment", "商家转账单据终态通知", WeChatSandboxEndpoints.TransferNotificationJson(bill), bill.NotifyUrl, null),
             _stop.Token), fault?.Delay ?? default);
     }
 

@@ -13,7 +13,11 @@ namespace Hutong.Sandbox.WeChatPay;
 /// <summary>One merchant transfer (商家转账) bill as the sandbox's WeChat Pay keeps it, by (mchid, out_bill_no).</summary>
 public sealed class SandboxTransferBill
 {
+    /// <summary>The merchant whose funds pay it: the direct merchant, or a service provider's sub-merchant (出资商户号).</summary>
     public required string MchId { get; init; }
+
+    /// <summary>The service provider that made it through the partner API (null: a direct merchant's own).</summary>
+    public string? SpMchId { get; init; }
 
     public required string AppId { get; init; }
 
@@ -73,12 +77,31 @@ public static partial class WeChatSandboxEndpoints
 
     internal static void MapTransfers(IEndpointRouteBuilder app, WeChatSandboxState state, WeChatSandboxNotifier notifier)
     {
-        app.MapPost("/v3/fund-app/mch-transfer/transfer-bills", (HttpContext ctx) => CreateTransferAsync(ctx, state));
-        app.MapGet("/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{outBillNo}", (HttpContext ctx, string outBillNo) => QueryTransferAsync(ctx, state, outBillNo));
-        app.MapPost("/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{outBillNo}/cancel", (HttpContext ctx, string outBillNo) => CancelTransferAsync(ctx, state, notifier, outBillNo));
+        app.MapPost("/v3/fund-app/mch-transfer/transfer-bills", (HttpContext ctx) => CreateTransferAsync(ctx, state, partner: false));
+        app.MapGet("/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{outBillNo}", (HttpContext ctx, string outBillNo) => QueryTransferAsync(ctx, state, outBillNo, partner: false));
+        app.MapPost("/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{outBillNo}/cancel", (HttpContext ctx, string outBillNo) => CancelTransferAsync(ctx, state, notifier, outBillNo, partner: false));
+
+        // 服务商 (普通服务商) transfers for a sub-merchant, which funds them (wechatpay-im/website openapi/v3/fund-app/mch-transfer/
+        // partner/transfer-bills.md, …/out-bill-no/{out_bill_no}.md, …/cancel.md; pay.weixin.qq.com/doc/v3/partner/4015469096,
+        // 4015469131, 4015469118): sub_mchid in the body (create, cancel) or the query (query), the same rules otherwise; the
+        // sub-merchant must be one the service provider acts for. The create answer has no state (website 返回字典).
+        app.MapPost("/v3/fund-app/mch-transfer/partner/transfer-bills", (HttpContext ctx) => CreateTransferAsync(ctx, state, partner: true));
+        app.MapGet("/v3/fund-app/mch-transfer/partner/transfer-bills/out-bill-no/{outBillNo}", (HttpContext ctx, string outBillNo) => QueryTransferAsync(ctx, state, outBillNo, partner: true));
+        app.MapPost("/v3/fund-app/mch-transfer/partner/transfer-bills/out-bill-no/{outBillNo}/cancel", (HttpContext ctx, string outBillNo) => CancelTransferAsync(ctx, state, notifier, outBillNo, partner: true));
     }
 
-    private static async Task CreateTransferAsync(HttpContext ctx, WeChatSandboxState state)
+    /// <summary>The merchant whose bills a call may touch: the caller, or (partner API) the sub-merchant it names and acts for; an error otherwise.</summary>
+    private static (string? MchId, int Status, string? Code, string? Message) Funder(SandboxMerchant caller, bool partner, string? subMchId) =>
+        !partner ? (caller.MchId, 0, null, null)
+        : string.IsNullOrEmpty(subMchId) ? (null, 400, "PARAM_ERROR", "缺少参数 sub_mchid")
+        : caller.SubMerchants.ContainsKey(subMchId) ? (subMchId, 0, null, null)
+        : (null, 403, "NO_AUTH", "子商户未授权服务商发起商家转账");
+
+    /// <summary>Whether the caller may see the bill: its own (direct API), or its sub-merchant's made through the partner API.</summary>
+    private static bool Sees(SandboxTransferBill bill, SandboxMerchant caller, bool partner) =>
+        partner ? bill.SpMchId == caller.MchId : bill.SpMchId is null;
+
+    private static async Task CreateTransferAsync(HttpContext ctx, WeChatSandboxState state, bool partner)
     {
         var (merchant, body) = await AuthenticateAsync(ctx, state);
         if (merchant is null)
@@ -120,6 +143,13 @@ public static partial class WeChatSandboxEndpoints
         if (problem is not null)
         {
             await ErrorAsync(ctx, state, merchant, 400, "PARAM_ERROR", problem);
+            return;
+        }
+
+        var (funder, denied, deniedCode, deniedMessage) = Funder(merchant, partner, Str(req, "sub_mchid"));
+        if (funder is null)
+        {
+            await ErrorAsync(ctx, state, merchant, denied, deniedCode!, deniedMessage!);
             return;
         }
 
@@ -167,9 +197,9 @@ public static partial class WeChatSandboxEndpoints
         }
 
         SandboxTransferBill bill;
-        lock (state.TransferGate(merchant.MchId))
+        lock (state.TransferGate(funder))
         {
-            if (state.TransferBills.TryGetValue((merchant.MchId, outBillNo!), out var same))
+            if (state.TransferBills.TryGetValue((funder, outBillNo!), out var same))
             {
                 if (same.Amount != amount || same.OpenId != openId)
                 {
@@ -180,7 +210,7 @@ public static partial class WeChatSandboxEndpoints
             }
             else
             {
-                var balance = state.TransferBalanceFen.GetOrAdd(merchant.MchId, WeChatSandboxState.DefaultTransferBalanceFen);
+                var balance = state.TransferBalanceFen.GetOrAdd(funder, WeChatSandboxState.DefaultTransferBalanceFen);
                 if (amount > balance)
                 {
                     problem = "NOT_ENOUGH:商户运营账户资金不足";
@@ -190,7 +220,7 @@ public static partial class WeChatSandboxEndpoints
                 {
                     bill = new SandboxTransferBill
                     {
-                        MchId = merchant.MchId, AppId = appId!, OutBillNo = outBillNo!, OpenId = openId!, UserName = userName, Amount = amount!.Value,
+                        MchId = funder, SpMchId = partner ? merchant.MchId : null, AppId = appId!, OutBillNo = outBillNo!, OpenId = openId!, UserName = userName, Amount = amount!.Value,
                         Remark = remark!, SceneId = sceneId!, NotifyUrl = notifyUrl,
                         TransferBillNo = "1330" + RandomNumberGenerator.GetString("0123456789", 36),
                         PackageInfo = "ABBQO+oYAAABAAAAAAB" + RandomString(40),
@@ -203,10 +233,10 @@ public static partial class WeChatSandboxEndpoints
                     }
                     else
                     {
-                        state.TransferBalanceFen[merchant.MchId] = balance - amount.Value; // locked for the bill until it ends
+                        state.TransferBalanceFen[funder] = balance - amount.Value; // locked for the bill until it ends
                     }
 
-                    state.TransferBills[(merchant.MchId, outBillNo!)] = bill;
+                    state.TransferBills[(funder, outBillNo!)] = bill;
                     state.TransfersByPackage[bill.PackageInfo] = bill;
                 }
             }
@@ -223,10 +253,10 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        await SignedAsync(ctx, state, merchant, 200, TransferCreatedJson(bill), fault);
+        await SignedAsync(ctx, state, merchant, 200, partner ? PartnerTransferCreatedJson(bill) : TransferCreatedJson(bill), fault);
     }
 
-    private static async Task QueryTransferAsync(HttpContext ctx, WeChatSandboxState state, string outBillNo)
+    private static async Task QueryTransferAsync(HttpContext ctx, WeChatSandboxState state, string outBillNo, bool partner)
     {
         var (merchant, _) = await AuthenticateAsync(ctx, state);
         if (merchant is null)
@@ -241,7 +271,14 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        if (!state.TransferBills.TryGetValue((merchant.MchId, outBillNo), out var bill))
+        var (funder, denied, deniedCode, deniedMessage) = Funder(merchant, partner, ctx.Request.Query["sub_mchid"].ToString());
+        if (funder is null)
+        {
+            await ErrorAsync(ctx, state, merchant, denied, deniedCode!, deniedMessage!);
+            return;
+        }
+
+        if (!state.TransferBills.TryGetValue((funder, outBillNo), out var bill) || !Sees(bill, merchant, partner))
         {
             await ErrorAsync(ctx, state, merchant, 404, "NOT_FOUND", "记录不存在");
             return;
@@ -250,9 +287,9 @@ public static partial class WeChatSandboxEndpoints
         await SignedAsync(ctx, state, merchant, 200, TransferQueryJson(bill), fault);
     }
 
-    private static async Task CancelTransferAsync(HttpContext ctx, WeChatSandboxState state, WeChatSandboxNotifier notifier, string outBillNo)
+    private static async Task CancelTransferAsync(HttpContext ctx, WeChatSandboxState state, WeChatSandboxNotifier notifier, string outBillNo, bool partner)
     {
-        var (merchant, _) = await AuthenticateAsync(ctx, state);
+        var (merchant, cancelBody) = await AuthenticateAsync(ctx, state);
         if (merchant is null)
         {
             return;
@@ -265,14 +302,21 @@ public static partial class WeChatSandboxEndpoints
             return;
         }
 
-        if (!state.TransferBills.TryGetValue((merchant.MchId, outBillNo), out var bill))
+        var (funder, denied, deniedCode, deniedMessage) = Funder(merchant, partner, partner ? (ParseObject(cancelBody) is { } cb ? Str(cb, "sub_mchid") : null) : null);
+        if (funder is null)
+        {
+            await ErrorAsync(ctx, state, merchant, denied, deniedCode!, deniedMessage!);
+            return;
+        }
+
+        if (!state.TransferBills.TryGetValue((funder, outBillNo), out var bill) || !Sees(bill, merchant, partner))
         {
             await ErrorAsync(ctx, state, merchant, 404, "NOT_FOUND", "记录不存在");
             return;
         }
 
         string? problem = null;
-        lock (state.TransferGate(merchant.MchId))
+        lock (state.TransferGate(funder))
         {
             switch (bill.State)
             {
@@ -302,6 +346,7 @@ public static partial class WeChatSandboxEndpoints
 
         await SignedAsync(ctx, state, merchant, 200, JsonSerializer.Serialize(new
         {
+            sub_mchid = bill.SpMchId is null ? null : bill.MchId,
             out_bill_no = bill.OutBillNo,
             transfer_bill_no = bill.TransferBillNo,
             state = bill.State,
@@ -390,9 +435,28 @@ public static partial class WeChatSandboxEndpoints
         }
     }
 
+    /// <summary>The partner create answer: sub_mchid, out_bill_no, transfer_bill_no, create_time, package_info — no state (website 返回字典).</summary>
+    private static string PartnerTransferCreatedJson(SandboxTransferBill b)
+    {
+        lock (b)
+        {
+            return JsonSerializer.Serialize(new
+            {
+                sub_mchid = b.MchId,
+                out_bill_no = b.OutBillNo,
+                transfer_bill_no = b.TransferBillNo,
+                create_time = Rfc3339(b.Created),
+                package_info = b.State == "WAIT_USER_CONFIRM" ? b.PackageInfo : null,
+            }, JsonSkipNull);
+        }
+    }
+
+    /// <summary>A direct merchant's bill names it as mch_id; a partner bill names the service provider as mchid and the sub-merchant as sub_mchid.</summary>
     private static string TransferQueryJson(SandboxTransferBill b) => JsonSerializer.Serialize(new
     {
-        mch_id = b.MchId,
+        mch_id = b.SpMchId is null ? b.MchId : null,
+        mchid = b.SpMchId,
+        sub_mchid = b.SpMchId is null ? null : b.MchId,
         out_bill_no = b.OutBillNo,
         transfer_bill_no = b.TransferBillNo,
         appid = b.AppId,
@@ -408,7 +472,8 @@ public static partial class WeChatSandboxEndpoints
     /// <summary>The MCHTRANSFER.BILL.FINISHED resource (wechatpay.js.org webhook/v3/MCHTRANSFER.BILL.FINISHED.md).</summary>
     internal static string TransferNotificationJson(SandboxTransferBill b) => JsonSerializer.Serialize(new
     {
-        mchid = b.MchId,
+        mchid = b.SpMchId ?? b.MchId,
+        sub_mchid = b.SpMchId is null ? null : b.MchId,
         out_bill_no = b.OutBillNo,
         transfer_bill_no = b.TransferBillNo,
         state = b.State,

@@ -28,6 +28,36 @@ public class TransferBillVectorTests
     }
 
     [Fact]
+    public void The_partner_request_names_the_sub_merchant_first_and_otherwise_carries_the_same_fields()
+    {
+        // wechatpay-im/website openapi/v3/fund-app/mch-transfer/partner/transfer-bills.md, 'json' of the example call
+        // (official page https://pay.weixin.qq.com/doc/v3/partner/4015469096).
+        var json = JsonSerializer.Serialize(new WxPartnerTransferBillRequest("1900001121", "wxf636efh567hg4356", "plfk2020042013", "1000", "o-MYE42l80oelYMDE34nYD456Xoy",
+            "757b340b45ebef5467rter35gf464344v3542sdf4t6re4tb4f54ty45t4yyry45", 400000, "2020年4月报销", "https://www.weixin.qq.com/wxpay/pay.php", "现金奖励",
+            [new WxTransferSceneReportInfo("活动名称", "注册会员有礼")]), WxTransferJson.Default.WxPartnerTransferBillRequest);
+        using var doc = JsonDocument.Parse(json);
+        Assert.Equal(
+            ["sub_mchid", "appid", "out_bill_no", "transfer_scene_id", "openid", "user_name", "transfer_amount", "transfer_remark", "notify_url", "user_recv_perception", "transfer_scene_report_infos"],
+            doc.RootElement.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal("1900001121", doc.RootElement.GetProperty("sub_mchid").GetString());
+        Assert.Equal("""{"sub_mchid":"1900001109"}""", JsonSerializer.Serialize(new WxPartnerCancelTransferRequest("1900001109"), WxTransferJson.Default.WxPartnerCancelTransferRequest));
+    }
+
+    [Fact]
+    public void The_partner_query_answer_names_the_service_provider_and_the_sub_merchant()
+    {
+        // wechatpay-im/website …/partner/transfer-bills/out-bill-no/{out_bill_no}.md, 返回字典: sub_mchid, mchid, …, state.
+        const string plain = """
+            {"sub_mchid":"1900001121","mchid":"1900001109","out_bill_no":"plfk2020042013","transfer_bill_no":"1330000071100999991182020050700019480001",
+             "appid":"wxf636efh567hg4356","state":"SUCCESS","transfer_amount":400000,"transfer_remark":"2020年4月报销",
+             "openid":"o-MYE42l80oelYMDE34nYD456Xoy","create_time":"2015-05-20T13:29:35.120+08:00","update_time":"2015-05-20T13:29:35.120+08:00"}
+            """;
+        var bill = JsonSerializer.Deserialize(plain, WxTransferJson.Default.WxTransferBill)!;
+        Assert.Equal(("1900001109", "1900001121"), (bill.NoticeMchId, bill.SubMchId));
+        Assert.Equal(PayoutWalletState.Succeeded, WeChatPayConnector.MapBill(bill, bill.State!).State);
+    }
+
+    [Fact]
     public void The_finished_notification_resource_reads_as_a_bill()
     {
         // wechatpay.js.org MCHTRANSFER.BILL.FINISHED.md, "resource.ciphertext 解密后的明文格式".

@@ -395,13 +395,13 @@ public sealed partial class PayoutService(
         if (result.PackageInfo is { } package && connector is WeChatPayConnector wechat)
         {
             var (mchId, appId) = wechat.ConfirmationAccount;
-            payout.ConfirmationPackage = JsonSerializer.Serialize(new PayoutConfirmation(mchId, appId, package));
+            payout.ConfirmationPackage = JsonSerializer.Serialize(new PayoutConfirmation(mchId, appId, package, wechat.ConfirmationSubMchId));
         }
         else if (awaitingNow && payout.ConfirmationPackage is null && connector is WeChatPayConnector w)
         {
             // Known to wait for the payee only from a query (the create answer was lost): the query carries no package_info.
             var (mchId, appId) = w.ConfirmationAccount;
-            payout.ConfirmationPackage = JsonSerializer.Serialize(new PayoutConfirmation(mchId, appId, null));
+            payout.ConfirmationPackage = JsonSerializer.Serialize(new PayoutConfirmation(mchId, appId, null, w.ConfirmationSubMchId));
         }
 
         if (decision.Failed)

@@ -76,7 +76,8 @@ public sealed class PayoutRow
 }
 
 /// <summary>What a merchant's app passes to WeChat's wx.requestMerchantTransfer (mchId, appId, package) so the payee can accept.</summary>
-public sealed record PayoutConfirmation(string MchId, string AppId, string? PackageInfo);
+/// <param name="SubMchId">A service provider's sub-merchant (wx.requestMerchantTransfer subMchId, 服务商模式下必填); null for a direct merchant.</param>
+public sealed record PayoutConfirmation(string MchId, string AppId, string? PackageInfo, string? SubMchId = null);
 
 /// <summary>What the merchant does next for a payout awaiting the payee (type <c>wechat_merchant_transfer</c>).</summary>
 public sealed record PayoutNextAction(string Type, PayoutConfirmation Wechat);

@@ -39,7 +39,7 @@ public static class ProfitSharingEndpoints
                 .WithSummary(writeOff
                     ? "Write off part or all of the clawback a receiver owes (it will not be netted any more); at most what it owes."
                     : "Record that a receiver repaid part or all of its clawback outside the hub; at most what it owes.")
-                .WithTags("Split receivers");
+                .WithTags("Split receiver clawbacks");
         }
 
         g.MapPost("/payments/{id}/splits", async (HttpContext ctx, SplitService svc, PaymentId id) =>
