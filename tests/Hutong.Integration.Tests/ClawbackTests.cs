@@ -27,7 +27,7 @@ public abstract class ClawbackTests(HubFixture hub)
         return r.Str("id");
     }
 
-    private async Task<string> PaidAsync(ApiClient m, long amount, object profitSharing)
+    protected async Task<string> PaidAsync(ApiClient m, long amount, object profitSharing)
     {
         var r = await m.PostAsync("/v1/payments", new
         {
@@ -41,13 +41,13 @@ public abstract class ClawbackTests(HubFixture hub)
         return id;
     }
 
-    private Task<JsonElement> SplitOfAsync(ApiClient m, string paymentId) =>
+    protected Task<JsonElement> SplitOfAsync(ApiClient m, string paymentId) =>
         hub.EventuallyAsync(() => m.GetAsync($"/v1/payments/{paymentId}/splits"),
             r => r.Json.GetProperty("data").EnumerateArray().Any(s => s.GetProperty("status").GetString() is "succeeded" or "failed"), what: "the split settles")
             .ContinueWith(t => t.Result.Json.GetProperty("data").EnumerateArray().Single());
 
     /// <summary>A paid split of 500 to the person, then half the payment refunded: it owes 250 back (a recorded clawback).</summary>
-    private async Task<(ApiClient M, string MerchantId, string Receiver, string OpenId)> OwingAsync()
+    protected async Task<(ApiClient M, string MerchantId, string Receiver, string OpenId)> OwingAsync()
     {
         var (m, merchantId, _) = await hub.NewMerchantAsync();
         var openId = OpenId();
@@ -62,20 +62,20 @@ public abstract class ClawbackTests(HubFixture hub)
         return (m, merchantId, host, openId);
     }
 
-    private Task<long> BalanceAsync(string account) =>
+    protected Task<long> BalanceAsync(string account) =>
         hub.Db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = @account", new { account }), default);
 
-    private Task<long> EventsAsync(string merchantId, string type) =>
+    protected Task<long> EventsAsync(string merchantId, string type) =>
         hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = @type AND merchant_id = @merchantId", new { type, merchantId });
 
-    private async Task LedgerHoldsAsync()
+    protected async Task LedgerHoldsAsync()
     {
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM (SELECT currency FROM ledger_lines GROUP BY currency HAVING SUM(amount) <> 0) x"));
         var verified = await hub.Service<LedgerStore>().VerifyAsync(null, default);
         Assert.True(verified.Ok, string.Join('\n', verified.Problems));
     }
 
-    private async Task<long> OutstandingAsync(ApiClient m, string receiver) => (await m.GetAsync($"/v1/split_receivers/{receiver}")).Json.GetProperty("clawback_outstanding").GetInt64();
+    protected async Task<long> OutstandingAsync(ApiClient m, string receiver) => (await m.GetAsync($"/v1/split_receivers/{receiver}")).Json.GetProperty("clawback_outstanding").GetInt64();
 
     [Fact]
     public async Task The_next_split_to_a_receiver_that_owes_a_clawback_sends_less_and_the_ledger_closes_it()
@@ -215,7 +215,7 @@ public abstract class ClawbackTests(HubFixture hub)
         await LedgerHoldsAsync();
     }
 
-    private async Task<string> PackageAsync(ApiClient m, string payoutId) =>
+    protected async Task<string> PackageAsync(ApiClient m, string payoutId) =>
         (await hub.EventuallyAsync(() => m.GetAsync($"/v1/payouts/{payoutId}"), r => r.Str("status") == "awaiting_confirmation", what: "the payout waits for the payee"))
         .Json.GetProperty("next_action").GetProperty("wechat").GetProperty("package_info").GetString()!;
 
@@ -225,7 +225,7 @@ public abstract class ClawbackTests(HubFixture hub)
         return hub.Sandbox.WeChat.TransferBills[(hub.WeChat.MchId, outBillNo)];
     }
 
-    private async Task PayeeAsync(string packageInfo, string action)
+    protected async Task PayeeAsync(string packageInfo, string action)
     {
         using var http = new HttpClient { BaseAddress = new Uri(hub.Sandbox.BaseUrl) };
         Assert.True((await http.PostAsJsonAsync("/sandbox/wechatpay/buyer/transfer", new { package_info = packageInfo, action }, SandboxJson.Options)).IsSuccessStatusCode);
@@ -236,4 +236,47 @@ public abstract class ClawbackTests(HubFixture hub)
 public sealed class ClawbackTests_Sqlite(SqliteHub hub) : ClawbackTests(hub);
 
 [Collection("postgres")]
-public sealed class ClawbackTests_Postgres(PostgresHub hub) : ClawbackTests(hub);
+public sealed class ClawbackTests_Postgres(PostgresHub hub) : ClawbackTests(hub)
+{
+    [Fact]
+    public async Task Two_hubs_netting_splits_and_payouts_at_once_take_the_clawback_exactly_once()
+    {
+        await using var other = await hub.StartAnotherHubAsync();
+        using var httpB = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(other.BaseUrl) };
+        var (m, merchantId, host, openId) = await OwingAsync();
+        var onB = new ApiClient(httpB, m.Key);
+        await hub.Db.WriteAsync((c, t) => hub.Service<LedgerStore>().AppendAsync(c, t, "payment_captured", Ids.New("pay"), merchantId,
+            Postings.Captured("wechatpay", merchantId, new Money(100_000, Currency.Cny)), DateTimeOffset.UtcNow), default);
+        var p1 = await PaidAsync(m, 10_000, new { });
+        var p2 = await PaidAsync(m, 10_000, new { });
+        await Task.Delay(300); // past the split delay (200 ms here)
+
+        object Split() => new { splits = new[] { new { receiver = host, amount = 100 } }, final = true };
+        object Payout() => new { amount = 200, currency = "CNY", wallet = "wechatpay", payee = new { type = "WECHAT_OPENID", identity = openId }, description = "佣金" };
+        // Both hubs, each a split and a payout to the same person, at once: 2.50 owed, up to 0.99 + 0.99 + 1.90 + 1.90 could be netted.
+        var answers = await Task.WhenAll(
+            m.PostAsync($"/v1/payments/{p1}/splits", Split()), onB.PostAsync($"/v1/payments/{p2}/splits", Split()),
+            m.PostAsync("/v1/payouts", Payout(), idempotencyKey: "cb2-" + Guid.NewGuid()), onB.PostAsync("/v1/payouts", Payout(), idempotencyKey: "cb2-" + Guid.NewGuid()));
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.Created, a.Status));
+        var offsets = answers.Take(2).Select(a => a.Json.GetProperty("receivers").EnumerateArray().Single().GetProperty("clawback_offset").GetInt64())
+            .Concat(answers.Skip(2).Select(a => a.Json.GetProperty("clawback_offset").GetInt64())).ToList();
+        Assert.Equal(250, offsets.Sum());
+        Assert.Equal(0, await OutstandingAsync(m, host));
+
+        foreach (var payout in answers.Skip(2))
+        {
+            await PayeeAsync(await PackageAsync(m, payout.Str("id")), "confirm");
+            await hub.EventuallyAsync(() => m.GetAsync($"/v1/payouts/{payout.Str("id")}"), r => r.Str("status") == "succeeded", what: "the payout succeeds");
+        }
+
+        foreach (var p in new[] { p1, p2 })
+        {
+            Assert.Equal("succeeded", (await SplitOfAsync(m, p)).GetProperty("status").GetString());
+        }
+
+        Assert.Equal(0, await BalanceAsync($"clawback_receivable:{host}"));
+        Assert.Equal(0, await BalanceAsync($"clawback_claims:{merchantId}"));
+        Assert.Equal(offsets.Count(o => o > 0), await hub.CountAsync("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'clawback_offset' AND merchant_id = @merchantId", new { merchantId }));
+        await LedgerHoldsAsync();
+    }
+}
