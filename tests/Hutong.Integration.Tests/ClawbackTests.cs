@@ -157,6 +157,7 @@ public abstract class ClawbackTests(HubFixture hub)
         var tooMuch = await m.PostAsync($"/v1/split_receivers/{host}/clawbacks/settle", new { amount = 251 });
         Assert.Equal((HttpStatusCode.UnprocessableEntity, "clawback_amount_exceeds_outstanding"), (tooMuch.Status, tooMuch.Str("code")));
         Assert.Equal(HttpStatusCode.BadRequest, (await m.PostAsync($"/v1/split_receivers/{host}/clawbacks/settle", new { amount = 0 })).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await m.PostAsync($"/v1/split_receivers/{host}/clawbacks/settle", new { amount = 10, note = "x‮y" })).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await m.PostAsync($"/v1/split_receivers/{host}/clawbacks/settle", new { amount = 10 }, idempotencyKey: null)).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await m.PostAsync("/v1/split_receivers/rcv_nope/clawbacks/write_off", new { amount = 10 })).Status);
         var (other, _, _) = await hub.NewMerchantAsync();

@@ -125,9 +125,9 @@ public sealed class ClawbackService(Db db, SplitStore store, LedgerStore ledger,
             return Failure.Invalid("currency", "Clawbacks are in CNY.");
         }
 
-        if (r.Note is { Length: > 200 })
+        if (r.Note is { Length: 0 or > 200 } || (r.Note is not null && !Payments.PaymentValidation.IsPrintableText(r.Note)))
         {
-            return Failure.Invalid("note", "note is at most 200 characters.");
+            return Failure.Invalid("note", "note is 1-200 characters, without control characters, bidirectional overrides or unpaired surrogates.");
         }
 
         var now = time.GetUtcNow();
