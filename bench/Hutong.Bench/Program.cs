@@ -31,7 +31,7 @@ var seconds = Arg("--seconds", smoke ? 2 : 15);
 var connections = Arg("--connections", 64);
 var storeArg = ArgS("--store", "both");
 var growthRows = (long)Arg("--growth", smoke ? 100_000 : 0);
-var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart)
+var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart) | collab
 var rounds = Arg("--rounds", smoke ? 1 : 3); // PostgreSQL: ceiling and create measured one after the other, this many times
 var maxInstances = Arg("--instances", 3); // PostgreSQL: create with 1..N hub processes
 var openLoad = Arg("--open-load", 75); // PostgreSQL: the open-loop create row's offered rate, in % of the same round's ceiling
@@ -39,6 +39,16 @@ var openLoad = Arg("--open-load", 75); // PostgreSQL: the open-loop create row's
 // slips only when the hub falls far behind, and then the slip is charged as latency.
 const int OpenLoopInFlight = 512;
 var pg = Environment.GetEnvironmentVariable("HUTONG_BENCH_PG") ?? Environment.GetEnvironmentVariable("HUTONG_TEST_PG");
+
+// Cooperation protocols (issue 19): CPU-bound, no hub; first, so that its peak memory is its own.
+if (only is "collab" || (only is "all" && !smoke))
+{
+    CollabBench.Run(smoke, Arg("--psi-items", smoke ? 10_000 : 100_000));
+    if (only is "collab")
+    {
+        return;
+    }
+}
 
 Console.WriteLine($"Hutong load benchmark — {Environment.ProcessorCount} cores, {connections} concurrent clients, {seconds}s per run{(smoke ? " (smoke)" : string.Empty)}");
 Console.WriteLine($"{"scenario",-44} {"req/s",10} {"p50 ms",8} {"p99 ms",8} {"errors",7} {"vs Kestrel",10} {"CPU µs/req",10} {"CPU busy",8}");
