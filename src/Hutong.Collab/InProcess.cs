@@ -36,18 +36,34 @@ public static class InProcess
         var sender = new EcdhPsiParty(PsiSuite.Agree(sHello, rHello), sKey);
         long up = 0, down = 0;
 
-        // The two first stages are independent: on a network they run at once; here one after the other, each on all cores.
-        foreach (var batch in receiver.MaskAll("", receiverIds, batchSize))
+        // The two directions are independent and run at once, as on a network: R's items go out and come back masked
+        // by S while S's items are masked by R. Each batch is spread over all cores; running both directions together
+        // fills one direction's batch tails with the other's work. Only S mutates S's state in the first task and only
+        // R mutates R's state in the second.
+        var outbound = Task.Run(() =>
         {
-            up += batch.Ciphertext.Length;
-            sender.AcceptPeerEnc(batch);
-        }
+            long bytes = 0;
+            foreach (var batch in receiver.MaskAll("", receiverIds, batchSize))
+            {
+                bytes += batch.Ciphertext.Length;
+                sender.AcceptPeerEnc(batch);
+            }
 
-        foreach (var batch in sender.MaskAll("", senderIds, batchSize))
+            return bytes;
+        });
+        var inbound = Task.Run(() =>
         {
-            down += batch.Ciphertext.Length;
-            receiver.AcceptPeerEnc(batch);
-        }
+            long bytes = 0;
+            foreach (var batch in sender.MaskAll("", senderIds, batchSize))
+            {
+                bytes += batch.Ciphertext.Length;
+                receiver.AcceptPeerEnc(batch);
+            }
+
+            return bytes;
+        });
+        up += outbound.GetAwaiter().GetResult();
+        down += inbound.GetAwaiter().GetResult();
 
         foreach (var batch in sender.PeerDualBatches("", batchSize))
         {
