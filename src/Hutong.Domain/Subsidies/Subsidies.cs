@@ -114,12 +114,15 @@ public enum SubsidyRefusal
     BudgetExhausted,
     BuyerCountLimit,
     BuyerAmountLimit,
+
+    /// <summary>The buyer is in the campaign's control group: the offer the buyer would have had is not made (see <see cref="SubsidyHoldout"/>).</summary>
+    HeldOut,
 }
 
-/// <summary>The facts about one campaign an offer is decided on (loaded from its row).</summary>
+/// <summary>The facts about one campaign an offer is decided on (loaded from its row). HoldoutPercent: the control group's share (0: none).</summary>
 public sealed record SubsidyCampaignFacts(
     string Id, SubsidyCampaignState State, string Currency, IReadOnlySet<string> Wallets, RolloutRule Targeting, SubsidyTerms Terms,
-    SubsidyLimits Limits, long Committed, DateTimeOffset StartsAt, DateTimeOffset EndsAt);
+    SubsidyLimits Limits, long Committed, DateTimeOffset StartsAt, DateTimeOffset EndsAt, int HoldoutPercent = 0);
 
 /// <summary>The payment an offer is for: its order amount and who and what it is.</summary>
 public sealed record SubsidyPaymentFacts(long Amount, string Currency, string? BuyerId, string? ProductCategory, bool ProfitSharing);
@@ -127,6 +130,9 @@ public sealed record SubsidyPaymentFacts(long Amount, string Currency, string? B
 public readonly record struct SubsidyOffer(string? CampaignId, long Amount, SubsidyRefusal Refusal)
 {
     public bool Offered => Amount > 0 && Refusal == SubsidyRefusal.None;
+
+    /// <summary>A control buyer's would-be offer: not made (<see cref="Offered"/> is false), but its campaign and amount are known, for the control view.</summary>
+    public bool HeldOut => Amount > 0 && Refusal == SubsidyRefusal.HeldOut;
 
     public static SubsidyOffer None(SubsidyRefusal why) => new(null, 0, why);
 }
@@ -191,7 +197,15 @@ public static class SubsidyDecisions
         }
 
         // Shown only while the budget can still cover it (the reservation decides for real, under the row's lock).
-        return campaign.Committed > campaign.Limits.Budget - amount ? SubsidyOffer.None(SubsidyRefusal.BudgetExhausted) : new SubsidyOffer(campaign.Id, amount, SubsidyRefusal.None);
+        if (campaign.Committed > campaign.Limits.Budget - amount)
+        {
+            return SubsidyOffer.None(SubsidyRefusal.BudgetExhausted);
+        }
+
+        // Last, so the control group is exactly the buyers who would otherwise have had this offer.
+        return SubsidyHoldout.ArmOf(campaign.Id, campaign.HoldoutPercent, payment.BuyerId) == HoldoutArm.Control
+            ? new SubsidyOffer(campaign.Id, amount, SubsidyRefusal.HeldOut)
+            : new SubsidyOffer(campaign.Id, amount, SubsidyRefusal.None);
     }
 
     /// <summary>The best offer (largest subsidy; ties: the smaller campaign id) among the campaigns.</summary>

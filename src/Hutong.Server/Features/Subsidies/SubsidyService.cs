@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Dapper;
 using Hutong.Domain;
+using Hutong.Domain.Payments;
 using Hutong.Domain.Subsidies;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Ledger;
@@ -62,6 +63,7 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
             Budget = r.Budget!.Value,
             PerBuyerCount = r.PerBuyerLimit?.Count,
             PerBuyerAmount = r.PerBuyerLimit?.Amount,
+            HoldoutPercent = r.HoldoutPercent ?? 0,
             StartsAt = starts.ToUnixTimeMilliseconds(),
             EndsAt = r.EndsAt!.Value.ToUnixTimeMilliseconds(),
             Status = Active,
@@ -74,9 +76,9 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
             await c.ExecuteAsync(
                 """
                 INSERT INTO subsidy_campaigns (id, merchant_id, name, currency, amount_off, percent_off_bps, max_off, wallets, targeting, budget,
-                                               committed, overrun, per_buyer_count, per_buyer_amount, starts_at, ends_at, status, metadata, created_at, updated_at)
+                                               committed, overrun, per_buyer_count, per_buyer_amount, holdout_percent, starts_at, ends_at, status, metadata, created_at, updated_at)
                 VALUES (@Id, @MerchantId, @Name, @Currency, @AmountOff, @PercentOffBps, @MaxOff, @Wallets, @Targeting, @Budget,
-                        0, 0, @PerBuyerCount, @PerBuyerAmount, @StartsAt, @EndsAt, @Status, @Metadata, @CreatedAt, @UpdatedAt)
+                        0, 0, @PerBuyerCount, @PerBuyerAmount, @HoldoutPercent, @StartsAt, @EndsAt, @Status, @Metadata, @CreatedAt, @UpdatedAt)
                 """, row, t);
             var dto = SubsidyCampaignDto.Of(row);
             await Outbox.AddAsync(c, t, merchantId, "subsidy_campaign.created", dto, now);
@@ -161,6 +163,11 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
             {
                 Add("per_buyer_limit.amount", $"per_buyer_limit.amount is 1-{Money.MaxAmount} minor units.");
             }
+        }
+
+        if (r.HoldoutPercent is < 0 or > SubsidyHoldout.MaxPercent)
+        {
+            Add("holdout_percent", $"holdout_percent is 0-{SubsidyHoldout.MaxPercent} (percent of eligible buyers held out of the offer as the control group).");
         }
 
         var starts = r.StartsAt ?? now;
@@ -265,8 +272,11 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
                 """, new { id, consumedWire });
             var reserved = await c.ExecuteScalarAsync<long>(
                 "SELECT COALESCE(SUM(subsidy_amount), 0) FROM payments WHERE subsidy_campaign_id = @id AND subsidy_status = @reservedWire", new { id, reservedWire });
+            // The offer's views: treatment and unassigned buyers (a control buyer was not shown it).
+            var controlWire = HoldoutArm.Control.ToWire();
             var views = (await c.QueryAsync<(string Wallet, long Views)>(
-                "SELECT wallet, CAST(COUNT(*) AS BIGINT) FROM subsidy_views WHERE campaign_id = @id GROUP BY wallet", new { id })).ToDictionary(v => v.Wallet, v => v.Views, StringComparer.Ordinal);
+                "SELECT wallet, CAST(COUNT(*) AS BIGINT) FROM subsidy_views WHERE campaign_id = @id AND arm <> @controlWire GROUP BY wallet",
+                new { id, controlWire })).ToDictionary(v => v.Wallet, v => v.Views, StringComparer.Ordinal);
             // Paid among the payments the offer was shown for at that wallet: the conversion the measurement needs.
             var paid = (await c.QueryAsync<(string Wallet, long Paid)>(
                 """
@@ -274,15 +284,46 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
                 WHERE v.campaign_id = @id AND p.subsidy_campaign_id = @id AND p.subsidy_status = @consumedWire AND p.subsidy_wallet = v.wallet
                 GROUP BY v.wallet
                 """, new { id, consumedWire })).ToDictionary(v => v.Wallet, v => v.Paid, StringComparer.Ordinal);
-            var byWallet = row.WalletList.Select(w => Conversion(w, views.GetValueOrDefault(w), paid.GetValueOrDefault(w))).ToList();
+            // The holdout comparison. An arm's conversion: the payments it viewed that succeeded at the wallet viewed, whether or
+            // not with the subsidy (intent to treat: a treated buyer whose reservation the budget refused still counts).
+            var succeeded = PaymentStatus.Succeeded.ToWire();
+            var armRows = (await c.QueryAsync<(string Wallet, string Arm, long Views, long Paid)>(
+                """
+                SELECT v.wallet, v.arm, CAST(COUNT(*) AS BIGINT),
+                       CAST(COALESCE(SUM(CASE WHEN p.status = @succeeded AND p.wallet = v.wallet THEN 1 ELSE 0 END), 0) AS BIGINT)
+                FROM subsidy_views v JOIN payments p ON p.id = v.payment_id WHERE v.campaign_id = @id GROUP BY v.wallet, v.arm
+                """, new { id, succeeded })).ToList();
+            // Overall per payment, not per (payment, wallet): the cashier shows every covered wallet at once, so one payment's
+            // views at two wallets are one buyer's one decision (the interval assumes independent views).
+            var overall = (await c.QueryAsync<(string Arm, long Views, long Paid)>(
+                """
+                SELECT v.arm, CAST(COUNT(DISTINCT v.payment_id) AS BIGINT),
+                       CAST(COUNT(DISTINCT CASE WHEN p.status = @succeeded AND p.wallet = v.wallet THEN v.payment_id END) AS BIGINT)
+                FROM subsidy_views v JOIN payments p ON p.id = v.payment_id WHERE v.campaign_id = @id GROUP BY v.arm
+                """, new { id, succeeded })).ToDictionary(a => a.Arm, a => new ArmCounts(a.Views, a.Paid), StringComparer.Ordinal);
+            var treatmentWire = HoldoutArm.Treatment.ToWire();
+            var treatmentCost = (await c.QueryAsync<(string Wallet, long Cost)>(
+                """
+                SELECT p.subsidy_wallet, CAST(COALESCE(SUM(p.subsidy_amount - p.subsidy_returned), 0) AS BIGINT) FROM payments p
+                WHERE p.subsidy_campaign_id = @id AND p.subsidy_status = @consumedWire
+                  AND EXISTS (SELECT 1 FROM subsidy_views v WHERE v.campaign_id = @id AND v.payment_id = p.id AND v.wallet = p.subsidy_wallet AND v.arm = @treatmentWire)
+                GROUP BY p.subsidy_wallet
+                """, new { id, consumedWire, treatmentWire })).ToDictionary(x => x.Wallet, x => x.Cost, StringComparer.Ordinal);
+            ArmCounts Arm(string wallet, HoldoutArm arm) =>
+                armRows.Where(a => a.Wallet == wallet && a.Arm == arm.ToWire()).Select(a => new ArmCounts(a.Views, a.Paid)).FirstOrDefault();
+            SubsidyExperiment Experiment(Func<HoldoutArm, ArmCounts> arm, long cost) =>
+                SubsidyExperiment.Of(arm(HoldoutArm.Treatment), arm(HoldoutArm.Control), arm(HoldoutArm.Unassigned), cost);
+
+            var byWallet = row.WalletList.Select(w => new SubsidyWalletConversion(
+                w, views.GetValueOrDefault(w), paid.GetValueOrDefault(w), Bps(paid.GetValueOrDefault(w), views.GetValueOrDefault(w)),
+                Experiment(a => Arm(w, a), treatmentCost.GetValueOrDefault(w)))).ToList();
             var allViews = byWallet.Sum(w => w.Views);
             var allPaid = byWallet.Sum(w => w.Paid);
             return Outcome.Ok(new SubsidyCampaignReport(
                 "subsidy_campaign_report", row.Id, row.Currency, row.Budget, row.Committed, reserved, totals.Consumed, totals.Returned,
-                totals.Consumed - totals.Returned, row.Overrun, totals.Payments, totals.Buyers, allViews, Bps(allPaid, allViews), byWallet));
+                totals.Consumed - totals.Returned, row.Overrun, totals.Payments, totals.Buyers, allViews, Bps(allPaid, allViews), row.HoldoutPercent,
+                Experiment(a => overall.GetValueOrDefault(a.ToWire()), treatmentCost.Values.Sum()), byWallet));
         }, ct);
-
-    private static SubsidyWalletConversion Conversion(string wallet, long views, long paid) => new(wallet, views, paid, Bps(paid, views));
 
     /// <summary>paid / views in basis points, rounded down; 0 without views.</summary>
     private static int Bps(long paid, long views) => views == 0 ? 0 : (int)Math.Min(10_000, paid * 10_000 / views);
@@ -290,7 +331,9 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
     /// <summary>
     /// The cashier's offers: for each wallet, the best subsidy this payment's buyer can have there now (the budget and the
     /// buyer's limits as they stand; the reservation decides for real). Each offer shown is recorded once per payment and
-    /// wallet, the report's conversion base.
+    /// wallet, the report's conversion base, as a treatment view (unassigned without a buyer_id). A control buyer is shown
+    /// nothing; where a campaign would have offered them the best subsidy at a wallet, and nothing else is offered there,
+    /// that is recorded as the campaign's control view (same admission, same once per payment and wallet).
     /// </summary>
     public async Task<IReadOnlyDictionary<string, SubsidyOffer>> OffersAsync(PaymentRow p, IReadOnlyList<string> offered, bool record, CancellationToken ct)
     {
@@ -304,12 +347,14 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
 
         var facts = Facts(p);
         var key = BuyerKey(p);
+        var heldOut = new Dictionary<string, SubsidyOffer>(StringComparer.Ordinal); // a control buyer's would-be offers, never shown
         foreach (var wallet in offered)
         {
             foreach (var campaign in campaigns.OrderBy(c => c.Id, StringComparer.Ordinal))
             {
                 var offer = SubsidyDecisions.Offer(campaign.Facts(), facts, wallet, now);
-                if (!offer.Offered || (result.TryGetValue(wallet, out var best) && best.Amount >= offer.Amount))
+                var pick = offer.Offered ? result : heldOut;
+                if (!(offer.Offered || offer.HeldOut) || (pick.TryGetValue(wallet, out var best) && best.Amount >= offer.Amount))
                 {
                     continue;
                 }
@@ -321,20 +366,24 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
                 var admitted = mine || SubsidyDecisions.Admit(offer.Amount, campaign.Committed, use, limits) == SubsidyRefusal.None;
                 if (admitted)
                 {
-                    result[wallet] = offer;
+                    pick[wallet] = offer;
                 }
             }
         }
 
-        if (record && result.Count > 0)
+        var views = result.Select(o => (Wallet: o.Key, Campaign: o.Value.CampaignId!,
+                Arm: SubsidyHoldout.ArmOf(o.Value.CampaignId!, campaigns.Single(c => c.Id == o.Value.CampaignId).HoldoutPercent, p.BuyerId)))
+            .Concat(heldOut.Where(h => !result.ContainsKey(h.Key)).Select(h => (Wallet: h.Key, Campaign: h.Value.CampaignId!, Arm: HoldoutArm.Control)))
+            .ToList();
+        if (record && views.Count > 0)
         {
             await db.WriteAsync(async (c, t) =>
             {
-                foreach (var (wallet, offer) in result)
+                foreach (var v in views)
                 {
                     await c.ExecuteAsync(
-                        "INSERT INTO subsidy_views (campaign_id, wallet, payment_id, created_at) VALUES (@campaign, @wallet, @payment, @now) ON CONFLICT DO NOTHING",
-                        new { campaign = offer.CampaignId, wallet, payment = p.Id, now = now.ToUnixTimeMilliseconds() }, t);
+                        "INSERT INTO subsidy_views (campaign_id, wallet, payment_id, arm, created_at) VALUES (@Campaign, @Wallet, @payment, @arm, @now) ON CONFLICT DO NOTHING",
+                        new { v.Campaign, v.Wallet, payment = p.Id, arm = v.Arm.ToWire(), now = now.ToUnixTimeMilliseconds() }, t);
                 }
             }, ct);
         }
