@@ -95,7 +95,7 @@ public static class HoldoutMeasure
             return new HoldoutMeasurement(treatment.ConversionBps, control.Views == 0 ? null : control.ConversionBps, null, null, null, false, null, null);
         }
 
-        // (paid_t/views_t − paid_c/views_c) = excess / (views_t·views_c), excess in conversions × views_c.
+        // p_t − p_c = excess / (views_t·views_c) with excess = paid_t·views_c − views_t·paid_c, exactly.
         Int128 vt = treatment.Views, vc = control.Views;
         var excess = (Int128)treatment.Paid * vc - vt * control.Paid;
         var lift = (int)(excess * 10_000 / (vt * vc)); // C#'s integer division truncates toward zero
@@ -103,6 +103,8 @@ public static class HoldoutMeasure
         var pt = (double)treatment.Paid / treatment.Views;
         var pc = (double)control.Paid / control.Views;
         var half = Z95 * Math.Sqrt((pt * (1 - pt) / treatment.Views) + (pc * (1 - pc) / control.Views));
+        // The 1e-9 keeps a bound that is a whole bps in exact arithmetic (e.g. 0 with no variance) from moving a whole bps
+        // outward through binary rounding.
         var low = (int)Math.Floor(((pt - pc - half) * 10_000) + 1e-9);
         var high = (int)Math.Ceiling(((pt - pc + half) * 10_000) - 1e-9);
 

@@ -28,7 +28,7 @@ public static class SubsidyEndpoints
             })
             .Accepts<CreateSubsidyCampaignRequest>("application/json")
             .Produces<SubsidyCampaignDto>(201).ProducesProblem(400).ProducesProblem(404)
-            .WithTags("Subsidy campaigns").WithSummary("Create a platform subsidy campaign for a merchant's checkout (operator; Idempotency-Key required): amount or percentage off with a cap, wallets, targeting, budget, per-buyer limit, window.");
+            .WithTags("Subsidy campaigns").WithSummary("Create a platform subsidy campaign for a merchant's checkout (operator; Idempotency-Key required): amount or percentage off with a cap, wallets, targeting, budget, per-buyer limit, window, holdout_percent (control group, 0-50).");
         a.MapPost("/{campaign}/end", (HttpContext ctx, SubsidyService svc, MerchantId id, SubsidyCampaignId campaign) =>
                 svc.EndAsync(id.Value, campaign.Value, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult())
             .Produces<SubsidyCampaignDto>().ProducesProblem(404)
@@ -45,6 +45,6 @@ public static class SubsidyEndpoints
                 svc.ReportAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .Produces<SubsidyCampaignReport>().ProducesProblem(404)
             .WithTags("Subsidy campaign report")
-            .WithSummary("The campaign's cost, subsidised payments, distinct buyers and conversion by wallet (cashier views with the offer → paid).");
+            .WithSummary("The campaign's cost, subsidised payments, distinct buyers and conversion by wallet (cashier views with the offer → paid); with a holdout, treatment against control: lift, its 95 % interval, incremental conversions and cost per incremental conversion.");
     }
 }
