@@ -87,6 +87,18 @@ public class SubsidyHoldoutTests
     }
 
     [Fact]
+    public void The_example_in_the_docs()
+    {
+        // docs/subsidy-holdout.md: 31 of 47 treated against 6 of 18 held out, ¥155.00 treatment cost.
+        var m = HoldoutMeasure.Measure(new(47, 31), new(18, 6), 15_500);
+        Assert.Equal((6_595, 3_333, 3_262), (m.TreatmentBps, m.ControlBps!.Value, m.LiftBps!.Value));
+        Assert.Equal((697, 5_828), (m.LiftLowBps!.Value, m.LiftHighBps!.Value)); // [697.70, 5827.12] widened to whole bps
+        Assert.Equal(15.33m, m.IncrementalConversions);                            // 31 − 47·6/18
+        Assert.Equal(1_011, m.CostPerIncremental);                                // 15 500·18 / 276 = 1010.87
+        Assert.True(m.Significant);
+    }
+
+    [Fact]
     public void The_cost_per_incremental_conversion_is_exact_and_rounded_half_up_to_the_fen()
     {
         // 3 of 4 against 1 of 4: lift 0.5, incremental 4 × 0.5 = 2.

@@ -73,7 +73,6 @@ public abstract class SubsidyHoldoutTests(HubFixture hub)
         var treatment = new ArmCounts(0, 0);
         var control = new ArmCounts(0, 0);
         var treatmentCost = 0L;
-        var i = 0;
         // Every buyer opens one payment's cashier; every fourth buyer comes back with a second payment (the arm must hold).
         foreach (var buyer in buyers.Concat(buyers.Where((_, n) => n % 4 == 0)))
         {
@@ -94,9 +93,8 @@ public abstract class SubsidyHoldoutTests(HubFixture hub)
                 }
             }
 
-            // Treated buyers pay two times in three, held-out buyers one time in three (a lift the report must find).
-            var pays = held ? i % 3 == 0 : i % 3 != 0;
-            i++;
+            // Of each arm's payments in turn, treated buyers pay two in three, held-out buyers one in three (a lift the report must find).
+            var pays = held ? control.Views % 3 == 0 : treatment.Views % 3 != 0;
             if (held)
             {
                 control = control with { Views = control.Views + 1, Paid = control.Paid + (pays ? 1 : 0) };
