@@ -25,6 +25,7 @@ public static class Ids
     public const string Dispute = "dp";
     public const string SubsidyCampaign = "subc";
     public const string File = "file";
+    public const string SplitReceiver = "rcv";
 
     /// <summary>API keys are <c>key_</c> and 12 lowercase hex digits (MerchantStore), not a UUIDv7.</summary>
     public const string ApiKey = "key";
@@ -256,6 +257,25 @@ public readonly record struct SplitId(string Value) : IRouteId, IParsable<SplitI
 
     public static SplitId Parse(string s, IFormatProvider? provider) =>
         TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a split id: {s}");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A split receiver's id (<c>rcv_…</c>).</summary>
+public readonly record struct SplitReceiverId(string Value) : IRouteId, IParsable<SplitReceiverId>
+{
+    public bool IsBound => Value is not null;
+
+    public string What => "split receiver";
+
+    public static bool TryParse(string? s, IFormatProvider? provider, out SplitReceiverId result)
+    {
+        result = Ids.HasPrefix(s, Ids.SplitReceiver) ? new SplitReceiverId(s!) : default;
+        return result.IsBound;
+    }
+
+    public static SplitReceiverId Parse(string s, IFormatProvider? provider) =>
+        TryParse(s, provider, out var id) ? id : throw new FormatException($"Not a split receiver id: {s}");
 
     public override string ToString() => Value;
 }

@@ -48,6 +48,9 @@ public abstract class DisputeEvidenceTests(HubFixture hub)
         form.Add(file, "file", filename);
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/files") { Content = form };
         request.Headers.Add("Idempotency-Key", key ?? Guid.NewGuid().ToString());
+        // Wait for the hub's go-ahead before sending the body: a body over the limit is refused (413) from its
+        // Content-Length alone, and without the wait the client could still be writing it when the hub closes (EPIPE).
+        request.Headers.ExpectContinue = true;
         return m.SendAsync(request);
     }
 

@@ -23,16 +23,16 @@ public static class ProfitSharingEndpoints
                 svc.ListReceiversAsync(MerchantContext.Of(ctx).MerchantId, limit, starting_after, clawback, ctx.RequestAborted).ToApiResult())
             .Produces<SplitReceiverList>().ProducesProblem(400)
             .WithSummary("The merchant's split receivers, newest first, with cursor pagination (starting_after, limit ≤ 100, default 10); clawback=outstanding lists only those that owe a clawback.").WithTags("Split receivers");
-        g.MapGet("/split_receivers/{id}", (HttpContext ctx, SplitReceiverService svc, string id) =>
-                svc.GetReceiverAsync(MerchantContext.Of(ctx).MerchantId, id, ctx.RequestAborted).ToApiResult())
+        g.MapGet("/split_receivers/{id}", (HttpContext ctx, SplitReceiverService svc, SplitReceiverId id) =>
+                svc.GetReceiverAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .Produces<SplitReceiverDto>().ProducesProblem(404)
             .WithSummary("Retrieve a split receiver, with the clawback it owes (clawback_outstanding).").WithTags("Split receivers");
         foreach (var (path, writeOff) in new[] { ("settle", false), ("write_off", true) })
         {
-            g.MapPost($"/split_receivers/{{id}}/clawbacks/{path}", async (HttpContext ctx, ClawbackService svc, string id) =>
+            g.MapPost($"/split_receivers/{{id}}/clawbacks/{path}", async (HttpContext ctx, ClawbackService svc, SplitReceiverId id) =>
                 {
                     var (body, problem) = await RequestBody.ReadAsync<CloseClawbackRequest>(ctx.Request);
-                    return problem ?? await svc.CloseAsync(MerchantContext.Of(ctx).MerchantId, id, body, writeOff, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
+                    return problem ?? await svc.CloseAsync(MerchantContext.Of(ctx).MerchantId, id.Value, body, writeOff, IdempotencyContext.Of(ctx), ctx.RequestAborted).ToApiResult();
                 })
                 .Accepts<CloseClawbackRequest>("application/json")
                 .Produces<SplitReceiverDto>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(422)

@@ -145,7 +145,7 @@ public sealed class SplitStore(Db db, IOptions<HubOptions> options, TimeProvider
     /// <summary>This hub's claims on the splits and split returns it follows (several hubs may share the database).</summary>
     public FollowUpLeases Leases { get; } = new(db, options.Value.Workers, time);
 
-    public const string ReceiverPrefix = "rcv";
+    public const string ReceiverPrefix = Ids.SplitReceiver;
     public const string SplitPrefix = "spl";
     public const string ReturnPrefix = "sret";
 
