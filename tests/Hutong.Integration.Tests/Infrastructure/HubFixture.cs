@@ -62,6 +62,12 @@ public abstract class HubFixture : IAsyncLifetime
     /// </summary>
     protected virtual IEnumerable<(IWalletModule Module, ISandboxWallet Sandbox)> MoreWallets() => [];
 
+    /// <summary>
+    /// The sub-merchant the hub's WeChat Pay account acts for: set, the account is a service provider's (服务商,
+    /// WeChatPay:SubMchId; the sandbox registers the sub-merchant as authorised); null (the default), a direct merchant's.
+    /// </summary>
+    protected virtual string? WeChatSubMchId => null;
+
     /// <summary>Lets a fixture of its own change the hub's setup after the defaults (e.g. add a trace exporter).</summary>
     protected virtual void Configure(WebApplicationBuilder builder)
     {
@@ -74,7 +80,7 @@ public abstract class HubFixture : IAsyncLifetime
         Sandbox.TimeScale = 0.001;
         Sandbox.WeChat.Faults.HangFor = TimeSpan.FromSeconds(4);
         Sandbox.Alipay.Faults.HangFor = TimeSpan.FromSeconds(4);
-        WeChat = await SandboxWiring.RegisterWeChatMerchantAsync(Sandbox.BaseUrl);
+        WeChat = await SandboxWiring.RegisterWeChatMerchantAsync(Sandbox.BaseUrl, subMchId: WeChatSubMchId);
         WeChat.AttemptTimeout = TimeSpan.FromMilliseconds(800);
         WeChat.TotalTimeout = TimeSpan.FromSeconds(2.5);
         WeChat.MaxRetries = 1;
@@ -279,7 +285,7 @@ public class SqliteHub : HubFixture
 }
 
 /// <summary>A fresh database on the PostgreSQL server named by HUTONG_TEST_PG (scripts/test.sh starts one).</summary>
-public sealed class PostgresHub : HubFixture
+public class PostgresHub : HubFixture
 {
     private string _database = string.Empty;
 
