@@ -102,7 +102,10 @@ public sealed partial class PayoutService(
         // split over Dup@ and dup@. (The same person by user id and by logon id still counts as two: Alipay alone knows.)
         r = r with { Payee = r.Payee! with { Identity = r.Payee.Identity!.Contains('@', StringComparison.Ordinal) ? r.Payee.Identity.ToLowerInvariant() : r.Payee.Identity } };
         var wallet = r.Wallet!;
-        if (!(await wallets.WalletsAsync(ct)).TryGetValue(wallet, out var connector) || connector is not IPayoutConnector)
+        // Sent through the wallet's own configured account (StepAsync: ChannelAsync(payout.Wallet)). A wallet this hub reaches
+        // only through an operator-added channel (an acquirer, service-provider mode) is enabled but has none: a payout admitted
+        // there would wait, reserved, for ever.
+        if (!(await wallets.WalletsAsync(ct)).ContainsKey(wallet) || await wallets.ChannelAsync(wallet, ct) is not IPayoutConnector)
         {
             return Failure.Invalid("wallet", $"{wallet} cannot send payouts on this hub.");
         }
