@@ -136,7 +136,8 @@ public static class IdempotencyScope
 /// <summary>
 /// Idempotency-Key on every POST (Stripe semantics): same key and body replays the stored response;
 /// same key with another body is 422; a duplicate arriving while the first runs is 409.
-/// Validation failures and conflicts are not stored, so the client can fix and retry with the same key.
+/// Validation failures (400, 413 body too large, 415 wrong media type, 422) and conflicts are not stored, so the client
+/// can fix and retry with the same key.
 /// The key is held in memory while its request runs (no write before the work: the answer is stored with the change);
 /// across hub instances the database decides — the second commit of a key fails and replays the first's answer.
 /// </summary>
@@ -190,7 +191,7 @@ public sealed class IdempotencyFilter(Db db, IdempotencyClaims claims, TimeProvi
                     return earlier.RequestHash != hash ? Mismatch() : ApiResult.Replay(earlier.ResponseStatus ?? 200, earlier.ResponseBody);
                 }
 
-                if (!idem.Completed && result is ApiResult r && r.Status is not (400 or 401 or 409 or 422 or 429) && r.Status < 500)
+                if (!idem.Completed && result is ApiResult r && r.Status is not (400 or 401 or 409 or 413 or 415 or 422 or 429) && r.Status < 500)
                 {
                     await db.WriteAsync((c, t) => idem.CompleteAsync(c, t, r), CancellationToken.None);
                 }

@@ -77,7 +77,8 @@ public sealed class ClawbackService(Db db, SplitStore store, LedgerStore ledger,
             }
         }
 
-        throw new InvalidOperationException($"The clawback owed by payee {account} kept moving; the payout is rolled back and may be asked again.");
+        // Never the payee's account (an openid or login: PII) in the message — unhandled exceptions are logged.
+        throw new InvalidOperationException($"The clawback owed by a payee of {merchantId} at {wallet} kept moving; the payout is rolled back and may be asked again.");
     }
 
     /// <summary>
