@@ -52,6 +52,9 @@ public sealed class HubOptions
     /// <summary>Payout limits (Hutong:Payouts).</summary>
     public Features.Payouts.PayoutOptions Payouts { get; set; } = new();
 
+    /// <summary>Uploaded files: the daily bytes per merchant (Hutong:Files).</summary>
+    public Features.Files.FileOptions Files { get; set; } = new();
+
     /// <summary>Disputes: deadline alerts and the complaint sync (Hutong:Disputes).</summary>
     public Features.Disputes.DisputeOptions Disputes { get; set; } = new();
 

@@ -54,8 +54,8 @@ public static class FileEndpoints
             })
             .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes))
             .Accepts<FileUploadForm>("multipart/form-data")
-            .Produces<FileDto>(201).ProducesProblem(400).ProducesProblem(413).ProducesProblem(415)
-            .WithSummary("Upload an evidence image (purpose=dispute_evidence; JPG, PNG or BMP by content, at most 2 MiB; Idempotency-Key required).").WithTags("Files");
+            .Produces<FileDto>(201).ProducesProblem(400).ProducesProblem(413).ProducesProblem(415).ProducesProblem(422)
+            .WithSummary("Upload an evidence image (purpose=dispute_evidence; JPG, PNG or BMP by content, at most 2 MiB; at most Files:DailyBytesPerMerchant a day per merchant; Idempotency-Key required).").WithTags("Files");
         v1.MapGet("/files/{id}", (HttpContext ctx, FileService svc, FileId id) =>
                 svc.GetAsync(MerchantContext.Of(ctx).MerchantId, id.Value, ctx.RequestAborted).ToApiResult())
             .Produces<FileDto>().ProducesProblem(404).WithSummary("Retrieve an uploaded file's details (not its bytes).").WithTags("Files");

@@ -3,6 +3,7 @@ using Hutong.Domain;
 using Hutong.Domain.Files;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Storage;
+using Microsoft.Extensions.Options;
 
 namespace Hutong.Server.Features.Files;
 
@@ -11,7 +12,7 @@ namespace Hutong.Server.Features.Files;
 /// limits, <see cref="EvidenceImages"/>) and stored with the answer to its Idempotency-Key in one transaction. It goes to a
 /// wallet only when a dispute's answer uses it.
 /// </summary>
-public sealed class FileService(Db db, FileStore files, TimeProvider time)
+public sealed class FileService(Db db, FileStore files, IOptions<HubOptions> options, TimeProvider time)
 {
     public const string DisputeEvidence = "dispute_evidence";
 
@@ -61,12 +62,20 @@ public sealed class FileService(Db db, FileStore files, TimeProvider time)
             CreatedAt = now.ToUnixTimeMilliseconds(),
         };
         var created = Outcome.Created(FileDto.Of(row));
-        await db.WriteAsync(async (c, t) =>
+        var quota = options.Value.Files.DailyBytesPerMerchant;
+        return await db.WriteAsync<Outcome<FileDto>>(async (c, t) =>
         {
+            // Files are kept in the store: one merchant's uploads are bounded per day, so no API key can fill the disk.
+            if (await files.BytesSinceAsync(c, t, merchantId, now.AddDays(-1)) + row.Size > quota)
+            {
+                return new Failure(FailureKind.Unprocessable, "file_quota_exceeded", "The merchant's uploads of the last 24 hours are at their limit.",
+                    $"At most {quota} bytes of files a merchant may upload in any 24 hours; try again later.", "file");
+            }
+
             await files.InsertAsync(c, t, row, content);
             await idem.CompleteAsync(c, t, created);
+            return created;
         }, ct);
-        return created;
     }
 
     public async Task<Outcome<FileDto>> GetAsync(string merchantId, string id, CancellationToken ct) =>

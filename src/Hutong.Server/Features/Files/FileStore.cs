@@ -41,6 +41,14 @@ public sealed class FileStore(Db db)
         "INSERT INTO files (id, merchant_id, purpose, filename, type, size, sha256, content, created_at) VALUES (@Id, @MerchantId, @Purpose, @Filename, @Type, @Size, @Sha256, @content, @CreatedAt)",
         new { r.Id, r.MerchantId, r.Purpose, r.Filename, r.Type, r.Size, r.Sha256, content, r.CreatedAt }, t);
 
+    /// <summary>
+    /// The bytes the merchant uploaded since <paramref name="since"/>: ids are UUIDv7, so the ids from then on are those at or
+    /// above <c>file_</c> and the time's 12 hex digits — a range of ix_files_merchant, never reading the contents.
+    /// </summary>
+    public Task<long> BytesSinceAsync(DbConnection c, DbTransaction t, string merchantId, DateTimeOffset since) => c.ExecuteScalarAsync<long>(
+        "SELECT COALESCE(SUM(size), 0) FROM files WHERE merchant_id = @merchantId AND id >= @floor",
+        new { merchantId, floor = $"{Hutong.Domain.Ids.File}_{since.ToUnixTimeMilliseconds():x12}" }, t);
+
     public Task<FileRow?> GetAsync(string merchantId, string id, CancellationToken ct) =>
         db.ReadAsync(c => c.QuerySingleOrDefaultAsync<FileRow?>($"SELECT {Columns} FROM files WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
 
