@@ -216,6 +216,38 @@ public abstract class ClawbackTests(HubFixture hub)
         await LedgerHoldsAsync();
     }
 
+    [Fact]
+    public async Task A_netted_split_reconciles_with_the_profit_sharing_bill_at_what_the_wallet_paid()
+    {
+        // A WeChat Pay merchant of its own, so its bills hold exactly this test's orders (as ProfitSharingBillTests).
+        var channel = "wx-cbr-" + Guid.NewGuid().ToString("N")[..8];
+        var mchId = "16" + Random.Shared.Next(10_000_000, 99_999_999);
+        var config = await Hutong.Demo.SandboxWiring.RegisterWeChatMerchantAsync(hub.Sandbox.BaseUrl, mchId);
+        Assert.Equal(HttpStatusCode.Created, (await hub.Admin().PostAsync("/admin/channels", new { id = channel, wallet = "wechatpay", mode = "direct", config })).Status);
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        Assert.Equal(HttpStatusCode.OK, (await hub.Admin().PostAsync($"/admin/merchants/{merchantId}/routes/wechatpay", new { rules = new[] { new { channel } } })).Status);
+        var openId = OpenId();
+        var host = await PersonAsync(m, openId);
+
+        // Paid 5.00, half refunded: the person owes 2.50; the next split of 5.00 sends it 2.50.
+        var first = await PaidAsync(m, 10_000, new { splits = new[] { new { receiver = host, amount = 500 } } });
+        Assert.Equal("succeeded", (await SplitOfAsync(m, first)).GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.Created, (await m.PostAsync($"/v1/payments/{first}/refunds", new { amount = 5_000 })).Status);
+        await hub.EventuallyAsync(() => m.GetAsync($"/v1/split_receivers/{host}"), r => r.Json.GetProperty("clawback_outstanding").GetInt64() == 250, what: "the clawback");
+        var next = await PaidAsync(m, 10_000, new { splits = new[] { new { receiver = host, amount = 500 } } });
+        var line = (await SplitOfAsync(m, next)).GetProperty("receivers").EnumerateArray().Single();
+        Assert.Equal((500L, 250L, "succeeded"), (line.GetProperty("amount").GetInt64(), line.GetProperty("clawback_offset").GetInt64(), line.GetProperty("result").GetString()));
+        var outOrderNo = hub.Sandbox.WeChat.Orders.Values.Single(o => o.Attach == next).Splits.Keys.Single();
+
+        // The bill has the 2.50 the wallet paid: the hub matches it with what it sent, not the 5.00 share before netting.
+        var today = DateOnly.FromDateTime(DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(8)).DateTime);
+        var report = Assert.Single((await hub.Service<Hutong.Server.Features.Reconciliation.ReconciliationService>().RunAsync(today, null, default)).Channels, c => c.Channel == channel);
+        Assert.Equal("completed", report.Status);
+        Assert.DoesNotContain(report.Discrepancies, d => d.OutTradeNo == outOrderNo);
+        Assert.Empty(report.Discrepancies);
+        await LedgerHoldsAsync();
+    }
+
     protected async Task<string> PackageAsync(ApiClient m, string payoutId) =>
         (await hub.EventuallyAsync(() => m.GetAsync($"/v1/payouts/{payoutId}"), r => r.Str("status") == "awaiting_confirmation", what: "the payout waits for the payee"))
         .Json.GetProperty("next_action").GetProperty("wechat").GetProperty("package_info").GetString()!;

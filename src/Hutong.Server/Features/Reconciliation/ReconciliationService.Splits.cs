@@ -98,9 +98,11 @@ public sealed partial class ReconciliationService
         var to = new DateTimeOffset(date.AddDays(1).ToDateTime(TimeOnly.MinValue), China).ToUnixTimeMilliseconds();
         return db.ReadReplicaAsync(async c =>
         {
+            // A line's amount is its share; the wallet paid the receiver the share less what netted its clawback
+            // (clawback_offset, sent as amount − clawback_offset), and that is what the bill lists.
             var s = (await c.QueryAsync<HubSplitRow>(
                 $"""
-                SELECT s.out_order_no, r.account, l.amount, s.id AS split_id
+                SELECT s.out_order_no, r.account, l.amount - l.clawback_offset AS amount, s.id AS split_id
                 FROM splits s JOIN split_lines l ON l.split_id = s.id JOIN split_receivers r ON r.id = l.receiver_id JOIN payment_attempts a ON a.id = s.attempt_id
                 WHERE COALESCE(a.channel, a.wallet) = @channel AND s.status = 'succeeded' AND l.result = 'succeeded' AND s.updated_at >= @from AND s.updated_at < @to
                 ORDER BY s.id LIMIT {MaxSplitRows}
@@ -120,7 +122,7 @@ public sealed partial class ReconciliationService
     private Task<HubSplitRow?> HubSplitAnyDayAsync(string outOrderNo, string account, CancellationToken ct) =>
         db.ReadAsync(c => c.QuerySingleOrDefaultAsync<HubSplitRow?>(
             """
-            SELECT s.out_order_no, r.account, l.amount, s.id AS split_id
+            SELECT s.out_order_no, r.account, l.amount - l.clawback_offset AS amount, s.id AS split_id
             FROM splits s JOIN split_lines l ON l.split_id = s.id JOIN split_receivers r ON r.id = l.receiver_id
             WHERE s.out_order_no = @outOrderNo AND r.account = @account AND s.status = 'succeeded' AND l.result = 'succeeded'
             """, new { outOrderNo, account }), ct);
