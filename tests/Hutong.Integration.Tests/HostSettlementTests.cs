@@ -25,9 +25,6 @@ public abstract class HostSettlementTests(HubFixture hub)
         return id;
     }
 
-    private Task<long> BalanceAsync(string account) =>
-        hub.Db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = @account", new { account }), default);
-
     [Fact]
     public async Task A_month_is_settled_with_its_true_up_and_tax_posted_once_then_paid_out()
     {
@@ -63,8 +60,8 @@ public abstract class HostSettlementTests(HubFixture hub)
         Assert.Equal(420_000, s.GetProperty("net_payout").GetInt64());
 
         var hostAccount = $"host_payable:{host.Str("id")}";
-        Assert.Equal(500_000, await BalanceAsync($"host_cost:{merchantId}"));
-        Assert.Equal(-420_000, await BalanceAsync(hostAccount));
+        Assert.Equal(500_000, await hub.BalanceAsync($"host_cost:{merchantId}"));
+        Assert.Equal(-420_000, await hub.BalanceAsync(hostAccount));
         Assert.Equal(HttpStatusCode.Conflict, (await m.PostAsync($"/v1/host_contracts/{id}/statements", new { month = "2026-10" })).Status);
         // The boundary (China midnight) is pinned by SettlementCalendarTests on a fake clock; the hub here runs on the real one,
         // so the month not yet over is one no run of this suite will see end.
@@ -75,7 +72,6 @@ public abstract class HostSettlementTests(HubFixture hub)
             Assert.True(refused.Status == HttpStatusCode.BadRequest, $"{bad}: {refused}");
         }
 
-
         // No payout account yet: refused, nothing changes.
         var noAccount = await m.PostAsync($"/v1/host_contracts/{id}/statements/2026-10/pay");
         Assert.Equal(HttpStatusCode.Conflict, noAccount.Status);
@@ -83,7 +79,7 @@ public abstract class HostSettlementTests(HubFixture hub)
         Assert.Equal(HttpStatusCode.OK, (await m.PostAsync($"/v1/hosts/{host.Str("id")}/payout_account", Account(GoodPayee))).Status);
         Assert.Equal(HttpStatusCode.OK, (await m.PostAsync($"/v1/host_contracts/{id}/statements/2026-10/pay")).Status);
         await StatementPaidAsync(m, id, "2026-10");
-        Assert.Equal(0, await BalanceAsync(hostAccount));
+        Assert.Equal(0, await hub.BalanceAsync(hostAccount));
         Assert.Equal(HttpStatusCode.Conflict, (await m.PostAsync($"/v1/host_contracts/{id}/statements/2026-10/pay")).Status);
         var list = (await m.GetAsync($"/v1/host_contracts/{id}/statements")).Json.GetProperty("data");
         Assert.Single(list.EnumerateArray());
@@ -109,12 +105,6 @@ public abstract class HostSettlementTests(HubFixture hub)
 
     private async Task<System.Text.Json.JsonElement> StatementPaidAsync(ApiClient m, string contract, string month, string status = "paid") =>
         await hub.EventuallyAsync(() => StatementAsync(m, contract, month), s => s.GetProperty("status").GetString() == status, what: $"statement {month} {status}");
-
-    private async Task LedgerVerifiesAsync()
-    {
-        var verified = await hub.Service<LedgerStore>().VerifyAsync(null, default);
-        Assert.True(verified.Ok, string.Join('\n', verified.Problems));
-    }
 
     private Task<long> EventsAsync(string merchantId, string type) =>
         hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = @type AND merchant_id = @merchantId", new { type, merchantId });
@@ -162,8 +152,8 @@ public abstract class HostSettlementTests(HubFixture hub)
         Assert.Equal(GoodPayee, payout.Json.GetProperty("payee").GetProperty("identity").GetString());
         var outBizNo = await hub.Db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT out_biz_no FROM payouts WHERE id = @payoutId", new { payoutId }), default);
         Assert.Equal(1, hub.Sandbox.Alipay.TransferCalls.Skip(calls).Count(x => x.Method == "alipay.fund.trans.uni.transfer" && x.OutBizNo == outBizNo));
-        Assert.Equal(0, await BalanceAsync($"host_payable:{host}"));
-        Assert.Equal(0, await BalanceAsync(Hutong.Domain.Payouts.PayoutPostings.Reserve(merchantId)));
+        Assert.Equal(0, await hub.BalanceAsync($"host_payable:{host}"));
+        Assert.Equal(0, await hub.BalanceAsync(Hutong.Domain.Payouts.PayoutPostings.Reserve(merchantId)));
         Assert.Equal(1, await EventsAsync(merchantId, "host_statement.paying"));
         Assert.Equal(1, await EventsAsync(merchantId, "host_statement.paid"));
         Assert.Equal(1, await EventsAsync(merchantId, "payout.created"));
@@ -176,7 +166,7 @@ public abstract class HostSettlementTests(HubFixture hub)
         var badWallet = await m.PostAsync("/v1/hosts", new { name = "x", live_room = "r-" + Guid.NewGuid().ToString("N")[..8], payout_account = new { type = "ALIPAY_USER_ID", identity = GoodPayee } });
         Assert.True(badWallet.Status == HttpStatusCode.BadRequest && badWallet.Body.Contains("payout_account.wallet", StringComparison.Ordinal), badWallet.ToString());
         Assert.Equal(HttpStatusCode.NotFound, (await m.PostAsync("/v1/hosts/host_nope/payout_account", Account(GoodPayee))).Status);
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -191,18 +181,18 @@ public abstract class HostSettlementTests(HubFixture hub)
         Assert.False(failed.TryGetProperty("payout", out var gone) && gone.ValueKind != System.Text.Json.JsonValueKind.Null);
         Assert.Equal("failed", (await m.GetAsync($"/v1/payouts/{first.Str("payout")}")).Str("status"));
         Assert.Equal(1, await EventsAsync(merchantId, "host_statement.payout_failed"));
-        Assert.Equal(-(200_000 - 24_000), await BalanceAsync($"host_payable:{host}")); // still owed: (2,000 − 800) × 20 % withheld
+        Assert.Equal(-(200_000 - 24_000), await hub.BalanceAsync($"host_payable:{host}")); // still owed: (2,000 − 800) × 20 % withheld
 
         Assert.Equal(HttpStatusCode.OK, (await m.PostAsync($"/v1/hosts/{host}/payout_account", Account(GoodPayee))).Status);
         var second = await m.PostAsync($"/v1/host_contracts/{contract}/statements/2026-09/pay");
         Assert.Equal("paying", second.Str("status"));
         Assert.NotEqual(first.Str("payout"), second.Str("payout"));
         await StatementPaidAsync(m, contract, "2026-09");
-        Assert.Equal(0, await BalanceAsync($"host_payable:{host}"));
+        Assert.Equal(0, await hub.BalanceAsync($"host_payable:{host}"));
         Assert.Equal(1, await EventsAsync(merchantId, "host_statement.paid"));
         Assert.Equal(1, await EventsAsync(merchantId, "payout.failed"));
         Assert.Equal(1, await EventsAsync(merchantId, "payout.succeeded"));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -245,10 +235,10 @@ public abstract class HostSettlementTests(HubFixture hub)
         Assert.Equal(176_000, (await m.GetAsync($"/v1/payouts/{paying.Str("payout")}")).Json.GetProperty("amount").GetInt64());
 
         // The host was paid 1,760 + 1,760 for 20,000 + 5,000 + 30,000 − 15,000 = 40,000 of sales: 10 % less what was withheld.
-        Assert.Equal(0, await BalanceAsync($"host_payable:{host}"));
-        Assert.Equal(200_000 + 200_000, await BalanceAsync($"host_cost:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync($"host_payable:{host}"));
+        Assert.Equal(200_000 + 200_000, await hub.BalanceAsync($"host_cost:{merchantId}"));
         Assert.Equal(2, await hub.CountAsync("SELECT COUNT(*) FROM payouts WHERE merchant_id = @merchantId AND status = 'succeeded'", new { merchantId }));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -300,7 +290,7 @@ public abstract class HostSettlementTests(HubFixture hub)
         Assert.True(october.Status == HttpStatusCode.Conflict, october.ToString());
         Assert.Equal("ledger_limit", october.Str("code"));
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM host_statements WHERE contract_id = @id AND month = '2026-10'", new { id }));
-        Assert.Equal(Money.MaxBalance - Money.MaxAmount + 1, await BalanceAsync(cost));
+        Assert.Equal(Money.MaxBalance - Money.MaxAmount + 1, await hub.BalanceAsync(cost));
         Assert.Equal([(cost, "CNY", Money.MaxBalance - Money.MaxAmount + 1)], await ledger.BalancesAsync(cost, default));
         var verified = await ledger.VerifyAsync(null, default);
         Assert.True(verified.Ok, string.Join('\n', verified.Problems));

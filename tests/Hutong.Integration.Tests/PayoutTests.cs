@@ -35,15 +35,6 @@ public abstract class PayoutTests(HubFixture hub)
         metadata = new Dictionary<string, string> { ["batch"] = "2026-12" },
     };
 
-    private Task<long> BalanceAsync(string account) =>
-        hub.Db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = @account", new { account }), default);
-
-    private async Task LedgerVerifiesAsync()
-    {
-        var verified = await hub.Service<LedgerStore>().VerifyAsync(null, default);
-        Assert.True(verified.Ok, string.Join('\n', verified.Problems));
-    }
-
     private Task<ApiResponse> SettledAsync(ApiClient m, string id) =>
         hub.EventuallyAsync(() => m.GetAsync($"/v1/payouts/{id}"), r => r.Str("status") is "succeeded" or "failed", what: $"payout {id} settles");
 
@@ -61,7 +52,7 @@ public abstract class PayoutTests(HubFixture hub)
         var id = created.Str("id");
         Assert.StartsWith("po_", id);
         // Reserved with the payout: no longer available, whether or not it has gone yet.
-        Assert.Equal(-80_000, await BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(-80_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
 
         var done = await SettledAsync(m, id);
         Assert.Equal("succeeded", done.Str("status"));
@@ -73,13 +64,13 @@ public abstract class PayoutTests(HubFixture hub)
         Assert.Equal(id, transfer.PassbackParams);
         Assert.Equal(1, Calls("alipay.fund.trans.uni.transfer", outBizNo));
 
-        Assert.Equal(-80_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync(PayoutPostingsReserve(merchantId)));
+        Assert.Equal(-80_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync(PayoutPostingsReserve(merchantId)));
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'payout.created' AND merchant_id = @merchantId", new { merchantId }));
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'payout.succeeded' AND merchant_id = @merchantId", new { merchantId }));
         var list = await m.GetAsync("/v1/payouts?limit=1");
         Assert.Equal(id, list.Json.GetProperty("data")[0].GetProperty("id").GetString());
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -115,7 +106,7 @@ public abstract class PayoutTests(HubFixture hub)
         Assert.Equal(HttpStatusCode.UnprocessableEntity, broke.Status);
         Assert.Equal("insufficient_balance", broke.Str("code"));
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payouts WHERE merchant_id = @poorId", new { poorId }));
-        Assert.Equal(-1_000, await BalanceAsync($"merchant_payable:{poorId}"));
+        Assert.Equal(-1_000, await hub.BalanceAsync($"merchant_payable:{poorId}"));
         // A refusal is not the key's answer: with the money there, the same key goes through.
         Assert.Equal(HttpStatusCode.Created, (await poor.PostAsync("/v1/payouts", Body(1_000), idempotencyKey: key)).Status);
 
@@ -130,8 +121,8 @@ public abstract class PayoutTests(HubFixture hub)
         // Only the two admitted payouts reached the wallet: every refusal was decided before any call.
         Assert.Equal(2, hub.Sandbox.Alipay.TransferCalls.Skip(calls).Count(x => x.Method == "alipay.fund.trans.uni.transfer"));
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payouts WHERE merchant_id = @merchantId", new { merchantId }));
-        Assert.Equal(-7_000_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-7_000_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
 
         // An e-mail logon id in another case is the same payee, under the same daily limit (another merchant, so the
         // counts above stay this test's).
@@ -157,8 +148,8 @@ public abstract class PayoutTests(HubFixture hub)
         await hub.Service<Hutong.Server.Features.Payouts.PayoutService>().RunDueAsync(default);
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payouts WHERE merchant_id = @merchantId", new { merchantId }));
         Assert.Equal(1, Calls("alipay.fund.trans.uni.transfer", await OutBizNoAsync(id)));
-        Assert.Equal(-40_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-40_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -175,10 +166,10 @@ public abstract class PayoutTests(HubFixture hub)
         var outBizNo = await OutBizNoAsync(id);
         Assert.Equal(1, Calls("alipay.fund.trans.uni.transfer", outBizNo));
         Assert.True(Calls("alipay.fund.trans.common.query", outBizNo) >= 1);
-        Assert.Equal(-(50_000 - 12_345), await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync(PayoutPostingsReserve(merchantId)));
+        Assert.Equal(-(50_000 - 12_345), await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync(PayoutPostingsReserve(merchantId)));
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'payout.succeeded' AND merchant_id = @merchantId", new { merchantId }));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -190,14 +181,14 @@ public abstract class PayoutTests(HubFixture hub)
         var done = await SettledAsync(m, created.Str("id"));
         Assert.Equal("failed", done.Str("status"));
         Assert.Equal("PAYEE_NOT_EXIST", done.Json.GetProperty("failure").GetProperty("code").GetString());
-        Assert.Equal(-30_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync(PayoutPostingsReserve(merchantId)));
+        Assert.Equal(-30_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync(PayoutPostingsReserve(merchantId)));
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'payout.failed' AND merchant_id = @merchantId", new { merchantId }));
         // The money is back: the whole balance can go out now.
         var next = await m.PostAsync("/v1/payouts", Body(30_000), idempotencyKey: "po-" + Guid.NewGuid());
         Assert.Equal(HttpStatusCode.Created, next.Status);
         Assert.Equal("succeeded", (await SettledAsync(m, next.Str("id"))).Str("status"));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -212,8 +203,8 @@ public abstract class PayoutTests(HubFixture hub)
         Assert.True(Calls("alipay.fund.trans.common.query", outBizNo) >= 1);
         Assert.Equal(1, Calls("alipay.fund.trans.uni.transfer", outBizNo)); // the hung call never reached the gateway's handler
         Assert.Single(hub.Sandbox.Alipay.Transfers.Values, t => t.OutBizNo == outBizNo);
-        Assert.Equal(-15_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-15_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -235,9 +226,9 @@ public abstract class PayoutTests(HubFixture hub)
             hub.Sandbox.Alipay.TransferBalanceFen[appId] = before;
         }
 
-        Assert.Equal(-40_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync(PayoutPostingsReserve(merchantId)));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-40_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync(PayoutPostingsReserve(merchantId)));
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -250,8 +241,8 @@ public abstract class PayoutTests(HubFixture hub)
         Assert.All(answers.Where(a => a.Status != HttpStatusCode.Created), a => Assert.Equal("insufficient_balance", a.Str("code")));
         await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM payouts WHERE merchant_id = @merchantId AND status = 'succeeded'", new { merchantId }),
             n => n == 3, what: "the three admitted payouts settle");
-        Assert.Equal(-1_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-1_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]

@@ -62,17 +62,8 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
 
     private long WeChatOrderTotal(string paymentId) => hub.Sandbox.WeChat.Orders.Values.Where(o => o.Attach == paymentId).OrderBy(o => o.OutTradeNo).Last().Total;
 
-    private Task<long> BalanceAsync(string account) =>
-        hub.Db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = @account", new { account }), default);
-
     private Task<long> CommittedAsync(string campaign) =>
         hub.Db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT committed FROM subsidy_campaigns WHERE id = @campaign", new { campaign }), default);
-
-    private async Task LedgerVerifiesAsync()
-    {
-        var verified = await hub.Service<LedgerStore>().VerifyAsync(null, default);
-        Assert.True(verified.Ok, string.Join('\n', verified.Problems));
-    }
 
     private async Task<string> CashierAsync(string token)
     {
@@ -110,8 +101,8 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
         var paid = await m.WaitForStatusAsync(id, "succeeded");
         Assert.Equal("consumed", paid.Json.GetProperty("subsidy").GetProperty("status").GetString());
         // Captured 95.00 less the 0.6 % fee on it (0.57), plus the platform's 5.00: the merchant is owed 100.00 - 0.57.
-        Assert.Equal(-(10_000 - 57), await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(500, await BalanceAsync(Expense(campaign)));
+        Assert.Equal(-(10_000 - 57), await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(500, await hub.BalanceAsync(Expense(campaign)));
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM ledger_entries WHERE reference = @id AND kind = 'subsidy_granted'", new { id }));
         Assert.Equal(9_500 - 57, await hub.CountAsync(
             "SELECT COALESCE(SUM(l.amount), 0) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id WHERE l.account = 'wallet_clearing:wechatpay' AND e.merchant_id = @merchantId",
@@ -120,7 +111,7 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
             "SELECT payload FROM outbox WHERE type = 'payment.succeeded' AND merchant_id = @merchantId", new { merchantId }), default);
         Assert.Contains("\"consumed\"", succeeded);
         Assert.Equal(500, await CommittedAsync(campaign));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -149,12 +140,12 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
         await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId AND status = 'succeeded'", new { merchantId }),
             n => n == 200, TimeSpan.FromSeconds(60), "all 200 payments succeed");
         Assert.Equal(50, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE subsidy_campaign_id = @campaign AND subsidy_status = 'consumed'", new { campaign }));
-        Assert.Equal(25_000, await BalanceAsync(Expense(campaign))); // never a fen over
+        Assert.Equal(25_000, await hub.BalanceAsync(Expense(campaign))); // never a fen over
         Assert.Equal(25_000, await CommittedAsync(campaign));
-        Assert.Equal(-(200 * 2_000L) + (50 * 9L) + (150 * 12L), await BalanceAsync($"merchant_payable:{merchantId}")); // fees: 0.6 % of 15.00 and of 20.00
+        Assert.Equal(-(200 * 2_000L) + (50 * 9L) + (150 * 12L), await hub.BalanceAsync($"merchant_payable:{merchantId}")); // fees: 0.6 % of 15.00 and of 20.00
         var report = await m.GetAsync($"/v1/subsidy_campaigns/{campaign}/report");
         Assert.Equal((50L, 50L, 25_000L), (report.Json.GetProperty("payments").GetInt64(), report.Json.GetProperty("buyers").GetInt64(), report.Json.GetProperty("cost").GetInt64()));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -216,7 +207,7 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
         await CodeUrlAsync(m, other);
         Assert.Equal(2_500, WeChatOrderTotal(other));
         Assert.Equal(1_000, await CommittedAsync(campaign));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -234,22 +225,22 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
         await hub.EventuallyAsync(() => m.GetAsync($"/v1/payments/{id}"), p => p.Json.GetProperty("amount_refunded").GetInt64() == 3_333, what: "the partial refund succeeds");
         var order = hub.Sandbox.WeChat.Orders.Values.Single(o => o.Attach == id);
         Assert.Equal(3_000, order.Refunds.Values.Sum(r => r.Amount)); // 3,333 less the platform's 333 (333.3 rounded half up)
-        Assert.Equal(1_000 - 333, await BalanceAsync(Expense(campaign)));
+        Assert.Equal(1_000 - 333, await hub.BalanceAsync(Expense(campaign)));
         Assert.Equal(333, (await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("subsidy").GetProperty("returned").GetInt64());
 
         var rest = await m.PostAsync($"/v1/payments/{id}/refunds", new { reason = "the rest" });
         Assert.Equal(6_667, rest.Json.GetProperty("amount").GetInt64());
         await hub.EventuallyAsync(() => m.GetAsync($"/v1/payments/{id}"), p => p.Json.GetProperty("amount_refunded").GetInt64() == 10_000, what: "the last refund succeeds");
         Assert.Equal(9_000, order.Refunds.Values.Sum(r => r.Amount)); // the wallet returned all it captured
-        Assert.Equal(0, await BalanceAsync(Expense(campaign)));     // the platform got all its subsidy back: the last refund took the remainder
-        Assert.Equal(0, await BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync(Expense(campaign)));     // the platform got all its subsidy back: the last refund took the remainder
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
         Assert.Equal(0, await hub.CountAsync(
             "SELECT COALESCE(SUM(l.amount), 0) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id WHERE l.account = 'wallet_clearing:wechatpay' AND e.merchant_id = @merchantId",
             new { merchantId }));
         Assert.Equal(2, await hub.CountAsync("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'subsidy_returned' AND merchant_id = @merchantId", new { merchantId }));
         var report = (await m.GetAsync($"/v1/subsidy_campaigns/{campaign}/report")).Json;
         Assert.Equal((1_000L, 1_000L, 0L), (report.GetProperty("consumed").GetInt64(), report.GetProperty("returned").GetInt64(), report.GetProperty("cost").GetInt64()));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -296,7 +287,7 @@ public abstract class SubsidyCampaignTests(HubFixture hub)
         var byWallet = r.GetProperty("by_wallet").EnumerateArray().ToDictionary(w => w.GetProperty("wallet").GetString()!, w => w);
         Assert.Equal((4L, 3L, 7_500), (byWallet["wechatpay"].GetProperty("views").GetInt64(), byWallet["wechatpay"].GetProperty("paid").GetInt64(), byWallet["wechatpay"].GetProperty("conversion_bps").GetInt32()));
         Assert.Equal((4L, 0L, 0), (byWallet["alipay"].GetProperty("views").GetInt64(), byWallet["alipay"].GetProperty("paid").GetInt64(), byWallet["alipay"].GetProperty("conversion_bps").GetInt32()));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]

@@ -81,21 +81,6 @@ public abstract class UnionPayDiscountTests(HubFixture hub)
         return hub.Sandbox.UnionPay.Orders[(merId, outTradeNo!)];
     }
 
-    private Task<long> BalanceAsync(string account) =>
-        hub.Db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = @account", new { account }), default);
-
-    /// <summary>What the entries posted for one reference (payment or refund id) put on accounts starting with <paramref name="prefix"/>.</summary>
-    private Task<long> PostedAsync(string reference, string prefix) =>
-        hub.Db.ReadAsync(c => c.ExecuteScalarAsync<long>(
-            "SELECT COALESCE(SUM(l.amount), 0) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id WHERE e.reference = @reference AND l.account LIKE @prefix",
-            new { reference, prefix = prefix + "%" }), default);
-
-    private async Task LedgerVerifiesAsync()
-    {
-        var verified = await hub.Service<LedgerStore>().VerifyAsync(null, default);
-        Assert.True(verified.Ok, string.Join('\n', verified.Problems));
-    }
-
     private async Task<string> RefundAsync(ApiClient m, string paymentId, long amount, long refundedAfter)
     {
         var created = await m.PostAsync($"/v1/payments/{paymentId}/refunds", new { amount });
@@ -129,34 +114,34 @@ public abstract class UnionPayDiscountTests(HubFixture hub)
 
         // Ledger: the buyer's 94.00 in clearing less the fee on the settled 99.00 (0.6 % = 0.594 → 0.59), UnionPay's and the
         // bank's 5.00 receivable from UnionPay, the merchant owed 99.00 less the fee, its own 1.00 its discount expense.
-        Assert.Equal(9_400 - 59, await PostedAsync(id, "wallet_clearing:"));
-        Assert.Equal(500, await PostedAsync(id, "wallet_discount_receivable:"));
-        Assert.Equal(-(9_900 - 59), await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(100, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
-        Assert.Equal(-100, await BalanceAsync($"merchant_discount_granted:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(9_400 - 59, await hub.PostedAsync(id, "wallet_clearing:"));
+        Assert.Equal(500, await hub.PostedAsync(id, "wallet_discount_receivable:"));
+        Assert.Equal(-(9_900 - 59), await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(100, await hub.BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        Assert.Equal(-100, await hub.BalanceAsync($"merchant_discount_granted:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
 
         // A 退货 of 30.00 returns 30 % of each part (UnionPay and bank 1.50, the merchant 0.30), the buyer 28.20; the fee
         // returned is 30 % of 0.59 (0.177 → 0.18); UnionPay takes the settlement refund 29.70 less it from the merchant.
         var first = await RefundAsync(m, id, 3_000, 3_000);
         var firstAtWallet = hub.Sandbox.UnionPay.Orders.Values.Single(o => o.RefundOf == order.QueryId);
         Assert.Equal((30L, 180L, 2_970L), (firstAtWallet.MerchantDiscountReturned, firstAtWallet.DiscountReturned, firstAtWallet.SettleAmt));
-        Assert.Equal(-150, await PostedAsync(first, "wallet_discount_receivable:"));
-        Assert.Equal(-(2_820 - 18), await PostedAsync(first, "wallet_clearing:"));
-        Assert.Equal(-(9_900 - 59 - (2_970 - 18)), await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(70, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-150, await hub.PostedAsync(first, "wallet_discount_receivable:"));
+        Assert.Equal(-(2_820 - 18), await hub.PostedAsync(first, "wallet_clearing:"));
+        Assert.Equal(-(9_900 - 59 - (2_970 - 18)), await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(70, await hub.BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
 
         // The rest: every part is back in full, the buyer has exactly what they paid, nothing is owed either way.
         var rest = await RefundAsync(m, id, 7_000, 10_000);
         var restAtWallet = hub.Sandbox.UnionPay.Orders.Values.Single(o => o.RefundOf == order.QueryId && o != firstAtWallet);
         Assert.Equal((70L, 420L), (restAtWallet.MerchantDiscountReturned, restAtWallet.DiscountReturned));
-        Assert.Equal(0, await PostedAsync(id, "wallet_discount_receivable:") + await PostedAsync(first, "wallet_discount_receivable:") + await PostedAsync(rest, "wallet_discount_receivable:"));
-        Assert.Equal(0, await PostedAsync(id, "wallet_clearing:") + await PostedAsync(first, "wallet_clearing:") + await PostedAsync(rest, "wallet_clearing:"));
-        Assert.Equal(0, await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync($"merchant_discount_granted:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(0, await hub.PostedAsync(id, "wallet_discount_receivable:") + await hub.PostedAsync(first, "wallet_discount_receivable:") + await hub.PostedAsync(rest, "wallet_discount_receivable:"));
+        Assert.Equal(0, await hub.PostedAsync(id, "wallet_clearing:") + await hub.PostedAsync(first, "wallet_clearing:") + await hub.PostedAsync(rest, "wallet_clearing:"));
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_discount_granted:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
 
         // The day's ZM file: the payment's 结算金额 (99.00 less the fee) and each 退货's (less the merchant's part returned)
         // agree with the hub's books, and the fee on the settled amount too.
@@ -165,7 +150,7 @@ public abstract class UnionPayDiscountTests(HubFixture hub)
         Assert.Equal("completed", ours.Status);
         Assert.Empty(ours.Discrepancies);
         Assert.Equal(3, ours.Matched); // the payment and its two 退货
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -180,9 +165,9 @@ public abstract class UnionPayDiscountTests(HubFixture hub)
         var details = (await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("amount_details");
         Assert.Equal((1_500L, 0L, 500L, 1_500L), (details.GetProperty("buyer_paid").GetInt64(), details.GetProperty("wallet_discount").GetInt64(),
             details.GetProperty("merchant_discount").GetInt64(), details.GetProperty("settlement_amount").GetInt64()));
-        Assert.Equal(-(1_500 - 9), await BalanceAsync($"merchant_payable:{merchantId}")); // 0.6 % of 15.00
-        Assert.Equal(500, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-(1_500 - 9), await hub.BalanceAsync($"merchant_payable:{merchantId}")); // 0.6 % of 15.00
+        Assert.Equal(500, await hub.BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
 
         // UnionPay's records drift: the part is now UnionPay's, so its file settles the whole 20.00.
         var order = await SandboxOrderAsync(merId, id);
@@ -191,7 +176,7 @@ public abstract class UnionPayDiscountTests(HubFixture hub)
         var ours = Assert.Single(report.Channels, c => c.Channel == channel);
         var found = Assert.Single(ours.Discrepancies);
         Assert.Equal(("settlement_mismatch", order.OrderId, 1_500L, 2_000L), (found.Kind, found.OutTradeNo, found.HubAmount!.Value, found.WalletAmount!.Value));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Theory]
@@ -210,8 +195,8 @@ public abstract class UnionPayDiscountTests(HubFixture hub)
             code => code == "discount_mismatch", what: "the mismatch is recorded on the attempt");
         Assert.Equal("pending", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM ledger_entries WHERE reference = @id", new { id }));
-        Assert.Equal(0, await BalanceAsync($"merchant_payable:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
     }
 }
 

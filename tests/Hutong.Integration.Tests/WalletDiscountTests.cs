@@ -54,21 +54,6 @@ public abstract class WalletDiscountTests(HubFixture hub)
         return id;
     }
 
-    private Task<long> BalanceAsync(string account) =>
-        hub.Db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = @account", new { account }), default);
-
-    /// <summary>What the entries posted for one reference (payment or refund id) put on accounts starting with <paramref name="prefix"/>.</summary>
-    private Task<long> PostedAsync(string reference, string prefix) =>
-        hub.Db.ReadAsync(c => c.ExecuteScalarAsync<long>(
-            "SELECT COALESCE(SUM(l.amount), 0) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id WHERE e.reference = @reference AND l.account LIKE @prefix",
-            new { reference, prefix = prefix + "%" }), default);
-
-    private async Task LedgerVerifiesAsync()
-    {
-        var verified = await hub.Service<LedgerStore>().VerifyAsync(null, default);
-        Assert.True(verified.Ok, string.Join('\n', verified.Problems));
-    }
-
     private async Task<string> RefundAsync(ApiClient m, string paymentId, long amount, long refundedAfter)
     {
         var created = await m.PostAsync($"/v1/payments/{paymentId}/refunds", new { amount });
@@ -99,12 +84,12 @@ public abstract class WalletDiscountTests(HubFixture hub)
 
         // Ledger: the buyer's 95.00 in clearing, the CASH coupon's 3.00 receivable from the wallet, the merchant owed the
         // settlement 98.00 less the fee on it (0.6 % of 98.00 = 0.588 → 0.59), the NOCASH 2.00 its discount expense.
-        Assert.Equal(9_500, await PostedAsync(id, "wallet_clearing:") + 59);
-        Assert.Equal(300, await PostedAsync(id, "wallet_discount_receivable:"));
-        Assert.Equal(-(9_800 - 59), await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(200, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
-        Assert.Equal(-200, await BalanceAsync($"merchant_discount_granted:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(9_500, await hub.PostedAsync(id, "wallet_clearing:") + 59);
+        Assert.Equal(300, await hub.PostedAsync(id, "wallet_discount_receivable:"));
+        Assert.Equal(-(9_800 - 59), await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(200, await hub.BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        Assert.Equal(-200, await hub.BalanceAsync($"merchant_discount_granted:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
 
         // A partial refund of 30.00 returns 30 % of each coupon (0.90 CASH, 0.60 NOCASH), the buyer gets 28.50, the fee
         // returned is 30 % of 0.59 (0.177 → 0.18); the merchant's payable drops by the settlement refund 29.40 less it.
@@ -113,22 +98,22 @@ public abstract class WalletDiscountTests(HubFixture hub)
         var order = hub.Sandbox.WeChat.Orders[(mchId, outTradeNo!)];
         var firstAtWallet = order.Refunds.Values.Single();
         Assert.Equal((150L, 60L), (firstAtWallet.DiscountRefund, firstAtWallet.NoCashRefund));
-        Assert.Equal(-90, await PostedAsync(first, "wallet_discount_receivable:"));
-        Assert.Equal(-(2_850 - 18), await PostedAsync(first, "wallet_clearing:"));
-        Assert.Equal(-(9_800 - 59 - (2_940 - 18)), await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(140, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-90, await hub.PostedAsync(first, "wallet_discount_receivable:"));
+        Assert.Equal(-(2_850 - 18), await hub.PostedAsync(first, "wallet_clearing:"));
+        Assert.Equal(-(9_800 - 59 - (2_940 - 18)), await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(140, await hub.BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
 
         // The rest: every coupon is back in full, the buyer has exactly what they paid, nothing is owed either way.
         var rest = await RefundAsync(m, id, 7_000, 10_000);
         var restAtWallet = order.Refunds.Values.Single(r => r != firstAtWallet);
         Assert.Equal((210L + 140L, 140L), (restAtWallet.DiscountRefund, restAtWallet.NoCashRefund));
-        Assert.Equal(0, await PostedAsync(id, "wallet_discount_receivable:") + await PostedAsync(first, "wallet_discount_receivable:") + await PostedAsync(rest, "wallet_discount_receivable:"));
-        Assert.Equal(0, await PostedAsync(id, "wallet_clearing:") + await PostedAsync(first, "wallet_clearing:") + await PostedAsync(rest, "wallet_clearing:"));
-        Assert.Equal(0, await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync($"merchant_discount_granted:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(0, await hub.PostedAsync(id, "wallet_discount_receivable:") + await hub.PostedAsync(first, "wallet_discount_receivable:") + await hub.PostedAsync(rest, "wallet_discount_receivable:"));
+        Assert.Equal(0, await hub.PostedAsync(id, "wallet_clearing:") + await hub.PostedAsync(first, "wallet_clearing:") + await hub.PostedAsync(rest, "wallet_clearing:"));
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_discount_granted:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
 
         // The day's bill: 应结订单金额 98.00, 代金券金额 2.00, refunds' 退款金额 (settled) and 充值券退款金额 all agree.
         var report = await hub.Service<ReconciliationService>().RunAsync(TodayInChina, null, default);
@@ -136,7 +121,7 @@ public abstract class WalletDiscountTests(HubFixture hub)
         Assert.Equal("completed", ours.Status);
         Assert.Empty(ours.Discrepancies);
         Assert.Equal(3, ours.Matched); // the payment and its two refunds
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -157,7 +142,7 @@ public abstract class WalletDiscountTests(HubFixture hub)
         var ours = Assert.Single(report.Channels, c => c.Channel == channel);
         var found = Assert.Single(ours.Discrepancies);
         Assert.Equal(("settlement_mismatch", outTradeNo, 1_500L, 2_000L), (found.Kind, found.OutTradeNo, found.HubAmount!.Value, found.WalletAmount!.Value));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -172,8 +157,8 @@ public abstract class WalletDiscountTests(HubFixture hub)
             code => code == "discount_mismatch", what: "the mismatch is recorded on the attempt");
         Assert.Equal("pending", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM ledger_entries WHERE reference = @id", new { id }));
-        Assert.Equal(0, await BalanceAsync($"merchant_payable:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -185,13 +170,13 @@ public abstract class WalletDiscountTests(HubFixture hub)
         var id = await PayWithCouponsAsync(m, 800, openId);
         var details = (await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("amount_details");
         Assert.Equal((0L, 800L, 0L), (details.GetProperty("buyer_paid").GetInt64(), details.GetProperty("merchant_discount").GetInt64(), details.GetProperty("settlement_amount").GetInt64()));
-        Assert.Equal(0, await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(800, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(800, await hub.BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
 
         await RefundAsync(m, id, 800, 800);
-        Assert.Equal(0, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -214,32 +199,32 @@ public abstract class WalletDiscountTests(HubFixture hub)
         Assert.Equal((4_700L, 200L, 100L, 4_900L), (details.GetProperty("buyer_paid").GetInt64(), details.GetProperty("wallet_discount").GetInt64(),
             details.GetProperty("merchant_discount").GetInt64(), details.GetProperty("settlement_amount").GetInt64()));
         // The fee on what the merchant receives: 0.6 % of 49.00 = 0.294 → 0.29.
-        Assert.Equal(-(4_900 - 29), await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(200, await PostedAsync(id, "wallet_discount_receivable:"));
-        Assert.Equal(100, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-(4_900 - 29), await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(200, await hub.PostedAsync(id, "wallet_discount_receivable:"));
+        Assert.Equal(100, await hub.BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
 
         // 20 % back: 0.20 of the merchant's part, 0.40 of Alipay's, 9.40 to the buyer (present_refund_* at the sandbox).
         var first = await RefundAsync(m, id, 1_000, 1_000);
         var outTradeNo = await hub.Db.ReadAsync(c => c.ExecuteScalarAsync<string>("SELECT out_trade_no FROM payment_attempts WHERE payment_id = @id", new { id }), default);
         var order = hub.Sandbox.Alipay.Orders[(hub.Alipay.AppId, outTradeNo!)];
         Assert.Equal((20L, 40L), order.RefundVouchers.Values.Single());
-        Assert.Equal(-40, await PostedAsync(first, "wallet_discount_receivable:"));
-        Assert.Equal(80, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-40, await hub.PostedAsync(first, "wallet_discount_receivable:"));
+        Assert.Equal(80, await hub.BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
 
         var rest = await RefundAsync(m, id, 4_000, 5_000);
-        Assert.Equal(0, await PostedAsync(id, "wallet_discount_receivable:") + await PostedAsync(first, "wallet_discount_receivable:") + await PostedAsync(rest, "wallet_discount_receivable:"));
-        Assert.Equal(0, await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync($"merchant_discount_expense:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(0, await hub.PostedAsync(id, "wallet_discount_receivable:") + await hub.PostedAsync(first, "wallet_discount_receivable:") + await hub.PostedAsync(rest, "wallet_discount_receivable:"));
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync($"merchant_discount_expense:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
 
         // The 业务明细 bill: 订单金额, 商家实收, 支付宝优惠 and 商家优惠 agree with the hub's books for this order.
         var report = await hub.Service<ReconciliationService>().RunAsync(TodayInChina, null, default);
         var alipay = Assert.Single(report.Channels, c => c.Channel == "alipay");
         Assert.Equal("completed", alipay.Status);
         Assert.DoesNotContain(alipay.Discrepancies, d => d.OutTradeNo == outTradeNo);
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
 
         // Alipay's own SDK accepts the sandbox's voucher-bearing query answer and notification (and refuses a tampered one).
         var notificationFile = Path.GetTempFileName();
@@ -315,7 +300,7 @@ public abstract class WalletDiscountTests(HubFixture hub)
         Assert.Equal("COUPON,DISCOUNT", r.GetProperty("refund_promotion_types").GetString());
         Assert.True(r.GetProperty("notification_signature_ok").GetBoolean());
         Assert.Equal((850, 2), (r.GetProperty("notification_payer_total").GetInt32(), r.GetProperty("notification_promotions").GetInt32()));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 }
 

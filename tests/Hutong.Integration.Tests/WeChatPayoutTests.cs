@@ -41,15 +41,6 @@ public abstract class WeChatPayoutTests(HubFixture hub)
 
     private static string Key() => "wxpo-" + Guid.NewGuid();
 
-    private Task<long> BalanceAsync(string account) =>
-        hub.Db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = @account", new { account }), default);
-
-    private async Task LedgerVerifiesAsync()
-    {
-        var verified = await hub.Service<LedgerStore>().VerifyAsync(null, default);
-        Assert.True(verified.Ok, string.Join('\n', verified.Problems));
-    }
-
     private Task<ApiResponse> StatusAsync(ApiClient m, string id, params string[] statuses) =>
         hub.EventuallyAsync(() => m.GetAsync($"/v1/payouts/{id}"), r => statuses.Contains(r.Str("status")), what: $"payout {id} is {string.Join(" or ", statuses)}");
 
@@ -80,7 +71,7 @@ public abstract class WeChatPayoutTests(HubFixture hub)
         var created = await m.PostAsync("/v1/payouts", Body(20_000, openId), idempotencyKey: Key());
         Assert.Equal(HttpStatusCode.Created, created.Status);
         var id = created.Str("id");
-        Assert.Equal(-80_000, await BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(-80_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
 
         var waiting = await StatusAsync(m, id, "awaiting_confirmation");
         var action = waiting.Json.GetProperty("next_action");
@@ -117,11 +108,11 @@ public abstract class WeChatPayoutTests(HubFixture hub)
         await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM wallet_notifications WHERE event_type = 'MCHTRANSFER.BILL.FINISHED'"),
             n => n >= 1, what: "the transfer notification is recorded");
 
-        Assert.Equal(-80_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync(Reserve(merchantId)));
+        Assert.Equal(-80_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync(Reserve(merchantId)));
         Assert.Equal(1, await EventsAsync(merchantId, "payout.created"));
         Assert.Equal(1, await EventsAsync(merchantId, "payout.succeeded"));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -136,8 +127,8 @@ public abstract class WeChatPayoutTests(HubFixture hub)
         var done = await StatusAsync(m, id, "succeeded", "failed");
         Assert.Equal("failed", done.Str("status"));
         Assert.Equal("USER_DECLINED", done.Json.GetProperty("failure").GetProperty("code").GetString());
-        Assert.Equal(-30_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync(Reserve(merchantId)));
+        Assert.Equal(-30_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync(Reserve(merchantId)));
         Assert.Equal(1, await EventsAsync(merchantId, "payout.failed"));
 
         // A lapsed confirmation (WeChat closes the bill unconfirmed: CANCELLED without the merchant asking) fails it as well.
@@ -147,9 +138,9 @@ public abstract class WeChatPayoutTests(HubFixture hub)
         var d2 = await StatusAsync(m, lapsed, "succeeded", "failed", "canceled");
         Assert.Equal("failed", d2.Str("status"));
         Assert.Equal("CANCELLED", d2.Json.GetProperty("failure").GetProperty("code").GetString());
-        Assert.Equal(-30_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync(Reserve(merchantId)));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-30_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync(Reserve(merchantId)));
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -184,8 +175,8 @@ public abstract class WeChatPayoutTests(HubFixture hub)
         var late = await m.PostAsync($"/v1/payouts/{id}/cancel", new { }, idempotencyKey: Key());
         Assert.Equal(HttpStatusCode.OK, late.Status);
         Assert.Equal("canceled", late.Str("status"));
-        Assert.Equal(-50_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync(Reserve(merchantId)));
+        Assert.Equal(-50_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync(Reserve(merchantId)));
         Assert.Equal(1, await EventsAsync(merchantId, "payout.canceled"));
         Assert.Equal(0, await EventsAsync(merchantId, "payout.failed"));
 
@@ -197,8 +188,8 @@ public abstract class WeChatPayoutTests(HubFixture hub)
         var refused = await m.PostAsync($"/v1/payouts/{paid}/cancel", new { }, idempotencyKey: Key());
         Assert.Equal(HttpStatusCode.Conflict, refused.Status);
         Assert.Equal("payout_not_cancelable", refused.Str("code"));
-        Assert.Equal(-40_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-40_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -219,10 +210,10 @@ public abstract class WeChatPayoutTests(HubFixture hub)
         Assert.Equal("succeeded", (await StatusAsync(m, id, "succeeded", "failed")).Str("status"));
         Assert.Equal(1, Calls("create", outBillNo));
         Assert.Single(hub.Sandbox.WeChat.TransferBills.Values, b => b.OutBillNo == outBillNo);
-        Assert.Equal(-(50_000 - 12_345), await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync(Reserve(merchantId)));
+        Assert.Equal(-(50_000 - 12_345), await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync(Reserve(merchantId)));
         Assert.Equal(1, await EventsAsync(merchantId, "payout.succeeded"));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -257,11 +248,11 @@ public abstract class WeChatPayoutTests(HubFixture hub)
         Assert.Equal(HttpStatusCode.UnprocessableEntity, broke.Status);
         Assert.Equal("insufficient_balance", broke.Str("code"));
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payouts WHERE merchant_id IN (@merchantId, @poorId)", new { merchantId, poorId }));
-        Assert.Equal(-1_000, await BalanceAsync($"merchant_payable:{poorId}"));
-        Assert.Equal(-10_000_000, await BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(-1_000, await hub.BalanceAsync($"merchant_payable:{poorId}"));
+        Assert.Equal(-10_000_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
         // Nothing reached WeChat: every refusal was decided before any call.
         Assert.Equal(calls, hub.Sandbox.WeChat.TransferCalls.Count);
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -283,10 +274,10 @@ public abstract class WeChatPayoutTests(HubFixture hub)
             hub.Sandbox.WeChat.TransferBalanceFen[mchId] = before;
         }
 
-        Assert.Equal(-40_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync(Reserve(merchantId)));
+        Assert.Equal(-40_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync(Reserve(merchantId)));
         Assert.Equal(1, await EventsAsync(merchantId, "payout.failed"));
-        await LedgerVerifiesAsync();
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -305,8 +296,8 @@ public abstract class WeChatPayoutTests(HubFixture hub)
         await hub.Service<Hutong.Server.Features.Payouts.PayoutService>().RunDueAsync(default);
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payouts WHERE merchant_id = @merchantId", new { merchantId }));
         Assert.Equal(1, Calls("create", await OutBillNoAsync(id)));
-        Assert.Equal(-40_000, await BalanceAsync($"merchant_payable:{merchantId}"));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-40_000, await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
@@ -329,9 +320,9 @@ public abstract class WeChatPayoutTests(HubFixture hub)
         var failed = await StatusAsync(m, wrong, "succeeded", "failed");
         Assert.Equal("failed", failed.Str("status"));
         Assert.Equal("NAME_NOT_CORRECT", failed.Json.GetProperty("failure").GetProperty("code").GetString());
-        Assert.Equal(-(1_000_000 - 250_000), await BalanceAsync($"merchant_payable:{merchantId}"));
-        Assert.Equal(0, await BalanceAsync(Reserve(merchantId)));
-        await LedgerVerifiesAsync();
+        Assert.Equal(-(1_000_000 - 250_000), await hub.BalanceAsync($"merchant_payable:{merchantId}"));
+        Assert.Equal(0, await hub.BalanceAsync(Reserve(merchantId)));
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]
