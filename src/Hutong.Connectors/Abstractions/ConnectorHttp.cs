@@ -43,8 +43,17 @@ public static class ConnectorHttp
             ? HttpClientResiliencePredicates.IsTransient(outcome)
             : outcome.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError };
 
-    public static IHttpClientBuilder AddResilientClient(this IServiceCollection services, string name, TimeSpan attemptTimeout, TimeSpan totalTimeout, int maxRetries) =>
-        services.AddHttpClient(name).AddStandardResilienceHandler(o =>
+    /// <summary>
+    /// The most a wallet's answer may hold (256 MiB): API answers are a few KB, but the same client downloads the day's
+    /// bills, which for a large merchant run to tens of MB. A longer answer is not read into memory: the call fails as
+    /// "no answer" (<see cref="IsNoAnswer"/>), so a payment stays UNKNOWN and is re-queried rather than the hub running out
+    /// of memory on one wallet's (or one impostor's) endless body.
+    /// </summary>
+    public const long DefaultMaxAnswerBytes = 256L * 1024 * 1024;
+
+    public static IHttpClientBuilder AddResilientClient(
+        this IServiceCollection services, string name, TimeSpan attemptTimeout, TimeSpan totalTimeout, int maxRetries, long maxAnswerBytes = DefaultMaxAnswerBytes) =>
+        services.AddHttpClient(name, c => c.MaxResponseContentBufferSize = maxAnswerBytes).AddStandardResilienceHandler(o =>
         {
             o.AttemptTimeout.Timeout = attemptTimeout;
             o.TotalRequestTimeout.Timeout = totalTimeout;

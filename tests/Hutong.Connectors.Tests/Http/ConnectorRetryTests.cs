@@ -61,10 +61,27 @@ public sealed class ConnectorRetryTests
         Assert.True(ConnectorHttp.ShouldRetry(HttpMethod.Get, cutOff));
     }
 
-    private static HttpClient Client(TimeSpan attemptTimeout)
+    [Fact]
+    public async Task An_answer_longer_than_the_bound_is_not_read_and_counts_as_no_answer()
+    {
+        // Every read of an outside answer is bounded: a body past the client's bound fails the call (no answer → UNKNOWN,
+        // settled by query) instead of being buffered whole. The same body within the bound is read.
+        var body = new string('x', 64 * 1024);
+        using var server = new CountingServer($"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}");
+        using var small = Client(TimeSpan.FromSeconds(10), maxAnswerBytes: 16 * 1024);
+        using var large = Client(TimeSpan.FromSeconds(10), maxAnswerBytes: 128 * 1024);
+
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => small.GetStringAsync(server.Url));
+        Assert.True(ConnectorHttp.IsNoAnswer(e), e.ToString());
+        Assert.Equal(body.Length, (await large.GetStringAsync(server.Url)).Length);
+        using var wallets = Client(TimeSpan.FromSeconds(1));
+        Assert.Equal(ConnectorHttp.DefaultMaxAnswerBytes, wallets.MaxResponseContentBufferSize);
+    }
+
+    private static HttpClient Client(TimeSpan attemptTimeout, long maxAnswerBytes = ConnectorHttp.DefaultMaxAnswerBytes)
     {
         var services = new ServiceCollection();
-        services.AddResilientClient("retry-test", attemptTimeout, attemptTimeout * 3, maxRetries: 1);
+        services.AddResilientClient("retry-test", attemptTimeout, attemptTimeout * 3, maxRetries: 1, maxAnswerBytes);
         return services.BuildServiceProvider().GetRequiredService<IHttpClientFactory>().CreateClient("retry-test");
     }
 
