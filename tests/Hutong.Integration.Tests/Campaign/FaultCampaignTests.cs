@@ -226,8 +226,8 @@ public sealed class FaultCampaignTests(PostgresHub hub, ITestOutputHelper output
             Fault CallFault(WalletOperation op)
             {
                 var kind = CallFaults[r.Next(CallFaults.Length)];
-                // A slow answer either within the connector's 800 ms attempt timeout or beyond it.
-                return new Fault(op, kind, r.Next(1, 3), kind == SandboxFault.Delay ? TimeSpan.FromMilliseconds(r.Next(2) == 0 ? 300 : 1_200) : null);
+                // A slow answer either within the connector's attempt timeout (HubFixture.AttemptTimeout, 2 s) or beyond it.
+                return new Fault(op, kind, r.Next(1, 3), kind == SandboxFault.Delay ? TimeSpan.FromMilliseconds(r.Next(2) == 0 ? 300 : 2_600) : null);
             }
 
             if (r.NextDouble() < 0.4)

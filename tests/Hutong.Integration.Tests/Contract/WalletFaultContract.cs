@@ -104,7 +104,7 @@ public abstract class WalletFaultContract(HubFixture hub, IWalletDriver wallet)
         var (m, _, _) = await hub.NewMerchantAsync();
         var id = await m.CreatePaymentAsync(2_700);
         var unanswered = NoAnswerLogged();
-        await DelayAsync(WalletOperation.Create, id, delayMs: 400); // the attempt timeout is 800 ms
+        await DelayAsync(WalletOperation.Create, id, delayMs: 400); // the attempt timeout is 2 s (HubFixture.AttemptTimeout)
 
         var clock = Stopwatch.StartNew();
         var confirm = await m.ConfirmAsync(id, wallet: wallet.Wallet);
@@ -123,7 +123,7 @@ public abstract class WalletFaultContract(HubFixture hub, IWalletDriver wallet)
         var (m, _, _) = await hub.NewMerchantAsync();
         var id = await m.CreatePaymentAsync(2_800);
         var unanswered = NoAnswerLogged();
-        await DelayAsync(WalletOperation.Create, id, delayMs: 1_500, count: 2); // the order is made at once; both answers come too late
+        await DelayAsync(WalletOperation.Create, id, delayMs: 3_000, count: 2); // the order is made at once; both answers come too late (attempt 2 s)
 
         var confirm = await m.ConfirmAsync(id, wallet: wallet.Wallet);
         Assert.Equal("unknown", confirm.Str("status"));

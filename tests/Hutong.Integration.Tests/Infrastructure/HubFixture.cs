@@ -73,6 +73,16 @@ public abstract class HubFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>
+    /// The connectors' attempt timeout in tests: short, so timeouts are cheap to test, yet long enough that a wallet's
+    /// answer delayed by a busy 2-core CI box (PostgreSQL, Chromium and the hub sharing it) is not taken for no answer.
+    /// The sandbox's hang (4 s) is past the total; "slow but within" delays stay well under the attempt timeout.
+    /// </summary>
+    public static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>The connectors' total timeout in tests (attempt and retry), still under the sandbox's 4 s hang.</summary>
+    public static readonly TimeSpan TotalTimeout = TimeSpan.FromSeconds(3.5);
+
     public async Task InitializeAsync()
     {
         var more = MoreWallets().ToList();
@@ -81,15 +91,15 @@ public abstract class HubFixture : IAsyncLifetime
         Sandbox.WeChat.Faults.HangFor = TimeSpan.FromSeconds(4);
         Sandbox.Alipay.Faults.HangFor = TimeSpan.FromSeconds(4);
         WeChat = await SandboxWiring.RegisterWeChatMerchantAsync(Sandbox.BaseUrl, subMchId: WeChatSubMchId);
-        WeChat.AttemptTimeout = TimeSpan.FromMilliseconds(800);
-        WeChat.TotalTimeout = TimeSpan.FromSeconds(2.5);
+        WeChat.AttemptTimeout = AttemptTimeout;
+        WeChat.TotalTimeout = TotalTimeout;
         WeChat.MaxRetries = 1;
         Alipay = await SandboxWiring.RegisterAlipayAppAsync(Sandbox.BaseUrl);
-        Alipay.AttemptTimeout = TimeSpan.FromMilliseconds(800);
-        Alipay.TotalTimeout = TimeSpan.FromSeconds(2.5);
+        Alipay.AttemptTimeout = AttemptTimeout;
+        Alipay.TotalTimeout = TotalTimeout;
         UnionPay = await SandboxWiring.RegisterUnionPayMerchantAsync(Sandbox.BaseUrl);
-        UnionPay.AttemptTimeout = TimeSpan.FromMilliseconds(800);
-        UnionPay.TotalTimeout = TimeSpan.FromSeconds(2.5);
+        UnionPay.AttemptTimeout = AttemptTimeout;
+        UnionPay.TotalTimeout = TotalTimeout;
         Sandbox.UnionPay.Faults.HangFor = TimeSpan.FromSeconds(4);
         // Every other wallet (a new built-in one, or a test's own) collects with a fresh account at its sandbox side.
         var accounts = new List<object> { WeChat, Alipay, UnionPay };
