@@ -101,7 +101,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
         Assert.Equal(shareText, await page.EvaluateAsync<string>("() => navigator.clipboard.readText()"));
 
         await page.Locator("#add-tea").ClickAsync();
-        await page.WaitForURLAsync("**/shop/cart");
+        await page.WaitForURLAsync("**/shop/cart", new() { WaitUntil = WaitUntilState.DOMContentLoaded });
         await CheckAsync("cart");
 
         await page.Locator("#checkout").ClickAsync();
@@ -148,7 +148,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
         Assert.StartsWith("demo-", await page.Locator("#order-id").InnerTextAsync(), StringComparison.Ordinal);
 
         await page.Locator("#return-link").ClickAsync();
-        await page.WaitForURLAsync("**/shop?order=*");
+        await page.WaitForURLAsync("**/shop?order=*", new() { WaitUntil = WaitUntilState.DOMContentLoaded });
         Assert.Contains(lang == "zh" ? "已支付" : "is paid", await page.Locator("#order-status").InnerTextAsync(), StringComparison.Ordinal);
         await CheckAsync("shop-back");
 
