@@ -56,7 +56,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
 
         async Task CheckAsync(string name)
         {
-            await page.WaitForLoadStateAsync(LoadState.Load);
+            await page.WaitForLoadStateAsync(LoadState.Load, new() { Timeout = 90_000 }); // a cold Chromium on a loaded 2-core box
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shotDir, $"{name}-{lang}-{width}.png"), FullPage = true });
             var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
             if (overflow > 0)
@@ -101,7 +101,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
         Assert.Equal(shareText, await page.EvaluateAsync<string>("() => navigator.clipboard.readText()"));
 
         await page.Locator("#add-tea").ClickAsync();
-        await page.WaitForURLAsync("**/shop/cart", new() { WaitUntil = WaitUntilState.DOMContentLoaded });
+        await page.WaitForURLAsync("**/shop/cart", new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
         await CheckAsync("cart");
 
         await page.Locator("#checkout").ClickAsync();
@@ -148,7 +148,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
         Assert.StartsWith("demo-", await page.Locator("#order-id").InnerTextAsync(), StringComparison.Ordinal);
 
         await page.Locator("#return-link").ClickAsync();
-        await page.WaitForURLAsync("**/shop?order=*", new() { WaitUntil = WaitUntilState.DOMContentLoaded });
+        await page.WaitForURLAsync("**/shop?order=*", new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
         Assert.Contains(lang == "zh" ? "已支付" : "is paid", await page.Locator("#order-status").InnerTextAsync(), StringComparison.Ordinal);
         await CheckAsync("shop-back");
 
