@@ -50,13 +50,14 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
             Permissions = ["clipboard-read", "clipboard-write"],
         });
         var page = await buyer.NewPageAsync();
+        var watches = new Dictionary<IPage, PageWatch> { [page] = new PageWatch(page) };
         var problems = new List<string>();
         var shotDir = Path.Combine(BrowserFixture.ArtifactsDir, "pages");
         Directory.CreateDirectory(shotDir);
 
         async Task CheckAsync(string name)
         {
-            await page.WaitForLoadStateAsync(LoadState.Load, new() { Timeout = 90_000 }); // a cold Chromium on a loaded 2-core box
+            await watches[page].LoadedAsync();
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shotDir, $"{name}-{lang}-{width}.png"), FullPage = true });
             var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
             if (overflow > 0)
@@ -126,6 +127,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
             ViewportSize = new ViewportSize { Width = width, Height = width < 600 ? 844 : 800 },
         });
         var friend = await friendContext.NewPageAsync();
+        watches[friend] = new PageWatch(friend);
         await friend.GotoAsync(friendUrl);
         var mainPage = page;
         page = friend;
