@@ -36,12 +36,9 @@ public sealed class AlipaySdkInteropTests(SqliteHub hub)
         psi.Environment["ALI_AUTH_CODE"] = authCode;
         psi.Environment["ALI_BUYER_CODE"] = buyerCode;
         psi.Environment["ALI_USER_COOKIE"] = cookies.GetCookieHeader(new Uri(hub.Sandbox.BaseUrl));
-        using var node = Process.Start(psi)!;
-        var stdout = await node.StandardOutput.ReadToEndAsync();
-        var stderr = await node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
+        var (exitCode, stdout, stderr) = await E2eModules.RunNodeAsync(psi);
 
-        Assert.True(node.ExitCode == 0, stderr);
+        Assert.True(exitCode == 0, stderr);
         var r = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
         Assert.False(r.TryGetProperty("error", out var error), error.ToString());
         string S(string name) => r.GetProperty(name).GetString()!;

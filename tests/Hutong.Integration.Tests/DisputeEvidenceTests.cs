@@ -318,12 +318,9 @@ public abstract class DisputeEvidenceTests(HubFixture hub)
         var png = Png(4_000);
         var psi = E2eModules.WeChatPayClient("wechatpay-images-interop.mjs", hub.Sandbox.BaseUrl, hub.WeChat);
         psi.Environment["WX_IMAGE_B64"] = Convert.ToBase64String(png);
-        using var node = System.Diagnostics.Process.Start(psi)!;
-        var stdout = await node.StandardOutput.ReadToEndAsync();
-        var stderr = await node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
+        var (exitCode, stdout, stderr) = await E2eModules.RunNodeAsync(psi);
 
-        Assert.True(node.ExitCode == 0, stderr);
+        Assert.True(exitCode == 0, stderr);
         var r = System.Text.Json.JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
         Assert.False(r.TryGetProperty("error", out var error), error.ToString());
         var mediaId = r.GetProperty("media_id").GetString()!;
@@ -349,12 +346,9 @@ public abstract class DisputeEvidenceTests(HubFixture hub)
         psi.Environment["ALI_PRIVATE_KEY"] = hub.Alipay.AppPrivateKeyPem;
         psi.Environment["ALI_PUBLIC_KEY"] = hub.Alipay.AlipayPublicKeyPem;
         psi.Environment["ALI_IMAGE_B64"] = Convert.ToBase64String(png);
-        using var node = System.Diagnostics.Process.Start(psi)!;
-        var stdout = await node.StandardOutput.ReadToEndAsync();
-        var stderr = await node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
+        var (exitCode, stdout, stderr) = await E2eModules.RunNodeAsync(psi);
 
-        Assert.True(node.ExitCode == 0, stderr);
+        Assert.True(exitCode == 0, stderr);
         var r = System.Text.Json.JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
         Assert.False(r.TryGetProperty("error", out var error), error.ToString());
         Assert.Equal("10000", r.GetProperty("code").GetString());

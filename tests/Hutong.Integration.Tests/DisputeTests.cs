@@ -260,12 +260,9 @@ public abstract class DisputeTests(HubFixture hub)
         psi.Environment["WX_COMPLAINT_ID"] = complaintId;
         psi.Environment["WX_BEGIN_DATE"] = today.AddDays(-1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment["WX_END_DATE"] = today.AddDays(1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
-        using var node = System.Diagnostics.Process.Start(psi)!;
-        var stdout = await node.StandardOutput.ReadToEndAsync();
-        var stderr = await node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
+        var (exitCode, stdout, stderr) = await E2eModules.RunNodeAsync(psi);
 
-        Assert.True(node.ExitCode == 0, stderr);
+        Assert.True(exitCode == 0, stderr);
         var r = System.Text.Json.JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
         Assert.False(r.TryGetProperty("error", out var error), error.ToString());
         Assert.Contains(complaintId, r.GetProperty("ids").EnumerateArray().Select(x => x.GetString()));

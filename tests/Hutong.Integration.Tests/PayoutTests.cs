@@ -262,11 +262,8 @@ public abstract class PayoutTests(HubFixture hub)
         psi.Environment["ALI_PRIVATE_KEY"] = hub.Alipay.AppPrivateKeyPem;
         psi.Environment["ALI_PUBLIC_KEY"] = hub.Alipay.AlipayPublicKeyPem;
         psi.Environment["ALI_OUT_BIZ_NO"] = outBizNo;
-        using var node = System.Diagnostics.Process.Start(psi)!;
-        var stdout = await node.StandardOutput.ReadToEndAsync();
-        var stderr = await node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
-        Assert.True(node.ExitCode == 0, stderr);
+        var (exitCode, stdout, stderr) = await E2eModules.RunNodeAsync(psi);
+        Assert.True(exitCode == 0, stderr);
         var r = System.Text.Json.JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
         Assert.False(r.TryGetProperty("error", out var error), error.ToString());
         Assert.Equal(("10000", "SUCCESS", outBizNo), (r.GetProperty("transfer").GetProperty("code").GetString(),

@@ -171,13 +171,10 @@ public sealed class SandboxProtocolTests(SqliteHub hub)
         var psi = E2eModules.WeChatPayClient("wechatpay-interop.mjs", hub.Sandbox.BaseUrl, hub.WeChat);
         psi.Environment["WX_APIV3_KEY"] = hub.WeChat.ApiV3Key;
         psi.Environment["WX_NOTIFICATION_FILE"] = notificationFile;
-        using var node = Process.Start(psi)!;
-        var stdout = await node.StandardOutput.ReadToEndAsync();
-        var stderr = await node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
+        var (exitCode, stdout, stderr) = await E2eModules.RunNodeAsync(psi);
         File.Delete(notificationFile);
 
-        Assert.True(node.ExitCode == 0, stderr);
+        Assert.True(exitCode == 0, stderr);
         var r = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
         Assert.False(r.TryGetProperty("error", out var error), error.ToString());
         Assert.StartsWith("weixin://wxpay/bizpayurl?pr=", r.GetProperty("code_url").GetString(), StringComparison.Ordinal);

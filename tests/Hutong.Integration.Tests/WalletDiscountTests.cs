@@ -238,12 +238,9 @@ public abstract class WalletDiscountTests(HubFixture hub)
         psi.Environment["ALI_PUBLIC_KEY"] = hub.Alipay.AlipayPublicKeyPem;
         psi.Environment["ALI_OUT_TRADE_NO"] = outTradeNo;
         psi.Environment["ALI_NOTIFICATION_FILE"] = notificationFile;
-        using var node = Process.Start(psi)!;
-        var stdout = await node.StandardOutput.ReadToEndAsync();
-        var stderr = await node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
+        var (exitCode, stdout, stderr) = await E2eModules.RunNodeAsync(psi);
         File.Delete(notificationFile);
-        Assert.True(node.ExitCode == 0, stderr);
+        Assert.True(exitCode == 0, stderr);
         var r = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
         Assert.False(r.TryGetProperty("error", out var error), error.ToString());
         Assert.Equal(("50.00", "49.00", "47.00", "3.00=1.00+2.00"), (r.GetProperty("total_amount").GetString(), r.GetProperty("receipt_amount").GetString(),
@@ -283,13 +280,10 @@ public abstract class WalletDiscountTests(HubFixture hub)
         psi.Environment["WX_NOTIFICATION_FILE"] = notificationFile;
         psi.Environment["WX_OUT_TRADE_NO"] = outTradeNo;
         psi.Environment["WX_OUT_REFUND_NO"] = outRefundNo;
-        using var node = Process.Start(psi)!;
-        var stdout = await node.StandardOutput.ReadToEndAsync();
-        var stderr = await node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
+        var (exitCode, stdout, stderr) = await E2eModules.RunNodeAsync(psi);
         File.Delete(notificationFile);
 
-        Assert.True(node.ExitCode == 0, stderr);
+        Assert.True(exitCode == 0, stderr);
         var r = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
         Assert.False(r.TryGetProperty("error", out var error), error.ToString());
         Assert.Equal((1_000, 850, "CASH,NOCASH", 150), (r.GetProperty("total").GetInt32(), r.GetProperty("payer_total").GetInt32(),

@@ -143,12 +143,9 @@ public sealed class WeChatInAppProtocolTests(SqliteHub hub)
         psi.Environment["WX_OPENID"] = openId;
         psi.Environment["WX_USER_COOKIE"] = cookies.GetCookieHeader(new Uri(hub.Sandbox.BaseUrl));
         psi.Environment["WX_MOBILE_APPID"] = hub.WeChat.MobileAppId;
-        using var node = Process.Start(psi)!;
-        var stdout = await node.StandardOutput.ReadToEndAsync();
-        var stderr = await node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
+        var (exitCode, stdout, stderr) = await E2eModules.RunNodeAsync(psi);
 
-        Assert.True(node.ExitCode == 0, stderr);
+        Assert.True(exitCode == 0, stderr);
         var r = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
         Assert.False(r.TryGetProperty("error", out var error), error.ToString());
         Assert.Equal("get_brand_wcpay_request:fail", r.GetProperty("tampered").GetString());

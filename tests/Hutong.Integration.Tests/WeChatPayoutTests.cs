@@ -333,12 +333,9 @@ public abstract class WeChatPayoutTests(HubFixture hub)
         hub.Sandbox.WeChat.TransferRealNames[openId] = "张三";
         var psi = E2eModules.WeChatPayClient("wechatpay-transfer-interop.mjs", hub.Sandbox.BaseUrl, hub.WeChat);
         psi.Environment["WX_OPENID"] = openId;
-        using var node = Process.Start(psi)!;
-        var stdout = await node.StandardOutput.ReadToEndAsync();
-        var stderr = await node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
+        var (exitCode, stdout, stderr) = await E2eModules.RunNodeAsync(psi);
 
-        Assert.True(node.ExitCode == 0, stderr);
+        Assert.True(exitCode == 0, stderr);
         var r = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
         Assert.False(r.TryGetProperty("error", out var error), error.ToString());
         Assert.Equal("WAIT_USER_CONFIRM", r.GetProperty("state").GetString());

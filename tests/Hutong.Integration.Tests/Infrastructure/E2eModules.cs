@@ -32,6 +32,33 @@ public static class E2eModules
         return psi;
     }
 
+    /// <summary>
+    /// Runs a node script to its end, at most <paramref name="timeout"/> (60 s unless given): both output streams are read
+    /// at once (a script that fills one pipe while the other is read would otherwise hang), and a script still running at
+    /// the deadline is killed and the test fails saying so, with what it printed.
+    /// </summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunNodeAsync(ProcessStartInfo psi, TimeSpan? timeout = null)
+    {
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        using var node = Process.Start(psi) ?? throw new InvalidOperationException($"{psi.FileName} did not start");
+        var stdout = node.StandardOutput.ReadToEndAsync();
+        var stderr = node.StandardError.ReadToEndAsync();
+        using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        try
+        {
+            await node.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            node.Kill(entireProcessTree: true);
+            await node.WaitForExitAsync();
+            throw new TimeoutException($"{psi.FileName} {psi.Arguments} ran past {(timeout ?? TimeSpan.FromSeconds(60)).TotalSeconds:0} s and was killed; stdout: {await stdout}; stderr: {await stderr}");
+        }
+
+        return (node.ExitCode, await stdout, await stderr);
+    }
+
     public static Task EnsureInstalledAsync() => EnsureInstalledAsync(Dir);
 
     /// <summary>Runs <c>npm ci</c> in <paramref name="dir"/> unless every dependency its package.json names is installed.</summary>
