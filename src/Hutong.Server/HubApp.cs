@@ -1,4 +1,5 @@
 using Hutong.Connectors.Abstractions;
+using Hutong.Server.Collab.DataSets;
 using Hutong.Server.Features;
 using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Checkout;
@@ -56,6 +57,7 @@ public static class HubApp
         s.AddIdempotency().AddMerchants().AddLedger().AddChannels().AddRollout()
             .AddPayments().AddRefunds().AddProfitSharing().AddSubsidies().AddFiles()
             .AddFriendPay().AddLinks().AddHosts().AddReconciliation().AddPayouts().AddDisputes().AddDemo();
+        s.AddCollabDataSets();
         s.AddHubJobs();
         s.AddWebhooks();
         s.AddWalletConnectors(wallets, builder.Configuration, accounts);
@@ -69,6 +71,7 @@ public static class HubApp
             .MapPayments().MapRefunds().MapProfitSharing().MapSubsidies().MapFiles()
             .MapCheckout().MapFriendPay().MapLinks().MapHosts().MapReconciliation().MapPayouts().MapDisputes().MapWebhooks()
             .MapNotifications();
+        routes.MapCollabDataSets();
         HubHealth.Map(app);
         HubTelemetry.Map(app);
         if (hub.Sandbox.Demo)

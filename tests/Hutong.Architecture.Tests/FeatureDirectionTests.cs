@@ -31,6 +31,7 @@ public class FeatureDirectionTests
         ["Features.Payouts"],                                             // owns IPayoutSettlement (host statements follow their payouts)
         ["Features.FriendPay", "Features.Links", "Features.Hosts", "Features.Reconciliation", "Features.Webhooks", "Features.Disputes"],
         ["Features.Notifications", "Features.Demo"],                      // edges: wallets calling in, the demo shop
+        ["Collab.DataSets"],                                              // cooperation data sets (issue 19): read payments, serve the job engine
     ];
 
     public static TheoryData<string> Namespaces() => [.. Layers.SelectMany(l => l).Select(Full)];

@@ -57,6 +57,16 @@ public static class CollabBuckets
     public static int BucketOf(string normalizedId, int bucketCount)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(bucketCount, 1);
+        return (int)(HashOf(normalizedId) % (uint)bucketCount);
+    }
+
+    /// <summary>
+    /// The 32-bit value <see cref="BucketOf"/> reduces: the first 4 bytes of SHA-256("hutong/collab/bucket/v1" ‖ 0x00 ‖
+    /// id), big-endian. Stored with each data set row, so rows can be re-bucketed to any bucket count without hashing again.
+    /// </summary>
+    public static uint HashOf(string normalizedId)
+    {
+        ArgumentNullException.ThrowIfNull(normalizedId);
         var tag = "hutong/collab/bucket/v1"u8;
         var idBytes = System.Text.Encoding.UTF8.GetBytes(normalizedId);
         var input = new byte[tag.Length + 1 + idBytes.Length];
@@ -64,7 +74,6 @@ public static class CollabBuckets
         idBytes.CopyTo(input.AsSpan(tag.Length + 1));
         Span<byte> hash = stackalloc byte[32];
         System.Security.Cryptography.SHA256.HashData(input, hash);
-        var v = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(hash);
-        return (int)(v % (uint)bucketCount);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(hash);
     }
 }
