@@ -19,7 +19,7 @@ namespace Hutong.Cli;
 /// The operator's command line: the same store and services as the hub, no HTTP in between.
 /// The store comes from --store/--connection, else Store__Provider / Store__ConnectionString, else appsettings.json.
 /// </summary>
-public static class HutongCli
+public static partial class HutongCli
 {
     public static Task<int> RunAsync(string[] args, TextWriter output) => RunAsync(args, output, null);
 
@@ -48,7 +48,7 @@ public static class HutongCli
     }
 
     /// <summary>One method per command; each builds its arguments and its action. The store options are the root's, for every command.</summary>
-    private sealed class Commands(TextWriter output, WalletAccounts? accounts)
+    private sealed partial class Commands(TextWriter output, WalletAccounts? accounts)
     {
         public Option<StoreProvider?> Store { get; } = new("--store") { Description = "Sqlite or Postgres (default: configuration)", Recursive = true };
 
@@ -67,6 +67,7 @@ public static class HutongCli
             Group(new Command("rollout", "Staged rollout of wallets."), RolloutSet(), RolloutExplain()),
             Group(new Command("event", "A merchant's events (kept 30 days) and their webhook deliveries; resend one or replay a time range."),
                 EventList(), EventShow(), EventResend(), EventReplay()),
+            Group(new Command("collab", "Cooperation without sharing data (issue 19)."), CollabDataset()),
         ];
 
         private static Command Group(Command group, params Command[] subcommands)
