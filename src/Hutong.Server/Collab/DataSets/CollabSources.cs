@@ -163,7 +163,8 @@ public static class CollabSources
         }
 
         var t = Nullable.GetUnderlyingType(f.ClrType) ?? f.ClrType;
-        if (t == typeof(string))
+        // Parquet.Net 6 reports a UTF-8 string column as ReadOnlyMemory<char>; its string overload reads it as strings.
+        if (t == typeof(string) || t == typeof(ReadOnlyMemory<char>))
         {
             var buffer = new string?[n];
             await rg.ReadAsync(f, buffer.AsMemory(), null, ct);
