@@ -1,5 +1,6 @@
 using Hutong.Connectors.Abstractions;
 using Hutong.Server.Collab.DataSets;
+using Hutong.Server.Collab;
 using Hutong.Server.Features;
 using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Checkout;
@@ -63,6 +64,7 @@ public static class HubApp
         s.AddWalletConnectors(wallets, builder.Configuration, accounts);
         s.AddSingleton(SecretBox.FromBase64(builder.Configuration[$"{HubOptions.Section}:MasterKey"]));
         s.AddHubHttp();
+        s.AddCollab(builder.Configuration);
 
         var app = builder.Build();
         app.UseHubPipeline(hub);
@@ -72,6 +74,7 @@ public static class HubApp
             .MapCheckout().MapFriendPay().MapLinks().MapHosts().MapReconciliation().MapPayouts().MapDisputes().MapWebhooks()
             .MapNotifications();
         routes.MapCollabDataSets();
+        routes.MapCollab();
         HubHealth.Map(app);
         HubTelemetry.Map(app);
         if (hub.Sandbox.Demo)

@@ -113,10 +113,20 @@ public sealed class AttributionValueHolder
     /// Decrypts the ad side's sums. Every limb sum must lie within what our own conversions allow
     /// (<see cref="ConversionsSent"/> × (2^LimbBits − 1)); a larger one is refused.
     /// </summary>
-    public IReadOnlyList<SegmentSum> DecryptSums(IReadOnlyList<EncryptedSegmentSum> sums)
+    public IReadOnlyList<SegmentSum> DecryptSums(IReadOnlyList<EncryptedSegmentSum> sums) => DecryptSums(sums, ConversionsSent);
+
+    /// <summary>
+    /// As <see cref="DecryptSums(IReadOnlyList{EncryptedSegmentSum})"/>, for a job whose conversions were sent by
+    /// several holders (one per hash bucket, e.g. after a restart): <paramref name="conversionsSent"/> is the job's total.
+    /// </summary>
+    public IReadOnlyList<SegmentSum> DecryptSums(IReadOnlyList<EncryptedSegmentSum> sums, long conversionsSent)
     {
         ArgumentNullException.ThrowIfNull(sums);
-        dlog ??= new DiscreteLog(Encoding.LimbSumBound(ConversionsSent));
+        if (dlog is null || dlog.Max != Encoding.LimbSumBound(conversionsSent))
+        {
+            dlog = new DiscreteLog(Encoding.LimbSumBound(conversionsSent));
+        }
+
         var result = new List<SegmentSum>(sums.Count);
         Span<byte> mG = stackalloc byte[Ristretto255.PointBytes];
         Span<ulong> limbSums = stackalloc ulong[Encoding.Limbs];

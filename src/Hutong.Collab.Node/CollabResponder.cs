@@ -1,0 +1,468 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using Google.Protobuf;
+using Grpc.Core;
+using Hutong.Collab.Crypto;
+using Hutong.Collab.Data;
+using Hutong.Collab.Ids;
+using Hutong.Collab.Psi;
+using Hutong.Collab.Sum;
+using Hutong.Collab.Node.Wire;
+using Microsoft.Extensions.Logging;
+
+namespace Hutong.Collab.Node;
+
+/// <summary>
+/// The answering side of the gRPC service: records proposals and decisions from peers, and answers the protocol steps
+/// of a running job whose computing party is the peer. A message is checked in this order, and refused with nothing
+/// changed at the first failure: the caller is a known peer (its pinned certificate), the job is this peer's, the step
+/// is known, the payload is well-formed (lengths, canonical group elements), the sequence number is above every earlier
+/// one, the job is approved by both sides and running. Only then is the sequence number recorded and the step run.
+/// Per-bucket protocol state lives in memory: a restart loses it, and the driver restarts that bucket ("no_session").
+/// </summary>
+public sealed class CollabResponder(
+    ICollabStore store, ICollabDataSets dataSets, ICollabKeySealer sealer, CollabNodeOptions options, string ownFingerprint, ILogger<CollabResponder> log)
+{
+    public static readonly string[] Steps = ["hello", "begin", "enc", "fetch_enc", "fetch_dual", "fetch_conv", "decrypt", "finish"];
+
+    private readonly ConcurrentDictionary<(string Job, int Bucket), Session> _sessions = new();
+    private readonly LimbEncoding _encoding = new();
+
+    public async Task<Ack> ProposeAsync(string callerFingerprint, JobProposal p, CancellationToken ct)
+    {
+        var peer = await PeerAsync(callerFingerprint, ct);
+        CollabTerms terms;
+        try
+        {
+            terms = CollabTerms.FromJson(p.TermsJson);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw CollabWireErrors.Refuse("bad_terms", "the terms are not valid JSON: " + e.Message);
+        }
+
+        if (terms.Sha256() != p.TermsSha256 || terms.ProposerFingerprint != callerFingerprint || terms.PeerFingerprint != ownFingerprint
+            || terms.Problems().Count > 0 || string.IsNullOrWhiteSpace(p.JobId) || p.JobId.Length > 64)
+        {
+            throw CollabWireErrors.Refuse("bad_terms", "the terms do not name the caller as proposer and this node as peer, or are invalid, or their hash differs");
+        }
+
+        if (await store.GetJobAsync(p.JobId, ct) is { } existing)
+        {
+            return existing.TermsSha256 == p.TermsSha256 && existing.PeerName == peer.Name
+                ? new Ack { Ok = true }
+                : throw CollabWireErrors.Refuse("conflict", "a different job with that id exists", StatusCode.AlreadyExists);
+        }
+
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var job = new CollabJob(p.JobId, peer.Name, CollabSide.Peer, terms, p.TermsSha256, CollabJobState.Proposed,
+            ApprovedHere: false, ApprovedThere: false, ProposalSent: true, DecisionSent: true, FinishSent: false, CancelledHere: false,
+            LastSeq: 0, PeerItems: 0, SealedKeys: null, DecryptRequestSha256: null, ResultJson: null, Error: null, now, now);
+        await store.InsertJobAsync(job, "peer:" + peer.Name, "proposal_received",
+            $"{terms.Protocol}: theirs {terms.ProposerDataSet}, ours {terms.PeerDataSet}, output to {terms.OutputTo}", ct);
+        return new Ack { Ok = true };
+    }
+
+    public async Task<Ack> DecideAsync(string callerFingerprint, JobDecision d, CancellationToken ct)
+    {
+        var peer = await PeerAsync(callerFingerprint, ct);
+        var job = await JobAsync(peer, d.JobId, ct);
+        if (job.TermsSha256 != d.TermsSha256)
+        {
+            throw CollabWireErrors.Refuse("terms_mismatch", "the decision names other terms than this node holds");
+        }
+
+        var actor = "peer:" + peer.Name;
+        switch (d.Decision)
+        {
+            case "approve":
+                if (job.ApprovedThere)
+                {
+                    return new Ack { Ok = true };
+                }
+
+                if (job.State != CollabJobState.Proposed)
+                {
+                    throw CollabWireErrors.Refuse("invalid_state", $"the job is {job.State.Wire()}", StatusCode.FailedPrecondition);
+                }
+
+                await store.UpdateAsync(job.Id, CollabJobState.Proposed, new CollabJobChange { ApprovedThere = true }, actor, "peer_approved", null, ct);
+                if (job.ApprovedHere)
+                {
+                    await store.MoveAsync(job.Id, CollabJobState.Proposed, CollabJobState.Approved, CollabJobChange.None, "node", "both_approved", null, ct);
+                }
+
+                return new Ack { Ok = true };
+            case "cancel":
+                if (CollabJobStates.CanMove(job.State, CollabJobState.Cancelled))
+                {
+                    await store.MoveAsync(job.Id, job.State, CollabJobState.Cancelled, CollabJobChange.None, actor, "peer_cancelled", null, ct);
+                    Drop(job.Id);
+                }
+
+                return new Ack { Ok = true };
+            default:
+                throw CollabWireErrors.Refuse("bad_message", "decision must be approve or cancel");
+        }
+    }
+
+    public async Task<Envelope> ExchangeAsync(string callerFingerprint, Envelope e, CancellationToken ct)
+    {
+        var peer = await PeerAsync(callerFingerprint, ct);
+        var job = await JobAsync(peer, e.JobId, ct);
+        if (job.IsDriver)
+        {
+            throw CollabWireErrors.Refuse("wrong_role", "this node computes this job; it does not answer its steps");
+        }
+
+        if (!Steps.Contains(e.Step))
+        {
+            throw CollabWireErrors.Refuse("bad_step", $"unknown step '{e.Step}'");
+        }
+
+        CheckPayload(job, e);
+        if (e.Seq <= job.LastSeq)
+        {
+            throw CollabWireErrors.Refuse("replayed", $"sequence number {e.Seq} was already seen (last {job.LastSeq}): a replayed message");
+        }
+
+        if (!job.ApprovedHere || !job.ApprovedThere)
+        {
+            throw CollabWireErrors.Refuse("not_approved", "both parties must approve the job before it runs", StatusCode.FailedPrecondition);
+        }
+
+        if (job.State == CollabJobState.Approved && e.Step == "hello")
+        {
+            await store.MoveAsync(job.Id, CollabJobState.Approved, CollabJobState.Running, CollabJobChange.None, "peer:" + peer.Name, "started", null, ct);
+            job = (await store.GetJobAsync(job.Id, ct))!;
+        }
+
+        if (job.State != CollabJobState.Running)
+        {
+            throw CollabWireErrors.Refuse("not_running", $"the job is {job.State.Wire()}", StatusCode.FailedPrecondition);
+        }
+
+        if (!await store.AcceptSeqAsync(job.Id, e.Seq, ct))
+        {
+            throw CollabWireErrors.Refuse("replayed", $"sequence number {e.Seq} was already seen: a replayed message");
+        }
+
+        try
+        {
+            return await StepAsync(job, peer, e, ct);
+        }
+        catch (CollabProtocolException x)
+        {
+            throw CollabWireErrors.Refuse(x.Code, x.Message);
+        }
+    }
+
+    /// <summary>Checks framing and group elements before anything is recorded.</summary>
+    private static void CheckPayload(CollabJob job, Envelope e)
+    {
+        if (e.Bucket < 0 || e.Bucket >= job.Terms.Buckets)
+        {
+            throw CollabWireErrors.Refuse("bad_message", $"bucket {e.Bucket} does not exist (the job has {job.Terms.Buckets})");
+        }
+
+        if (e.Index < 0 || e.Segment.Length > 200)
+        {
+            throw CollabWireErrors.Refuse("bad_message", "negative index or overlong segment");
+        }
+
+        switch (e.Step)
+        {
+            case "hello" when e.Hello is null:
+            case "decrypt" when e.Sums is null:
+            case "enc" when e.Batch is null:
+                throw CollabWireErrors.Refuse("bad_message", $"step '{e.Step}' needs its payload");
+        }
+
+        if (e.Step == "enc")
+        {
+            var b = e.Batch;
+            if (b.Type != CipherType.Enc || b.BucketIndex != 0 || b.BatchIndex < 0 || b.Count < 0 || (long)b.Count * Ristretto255.PointBytes != b.Ciphertext.Length)
+            {
+                throw CollabWireErrors.Refuse("bad_message", $"'{b.Type}' batch {b.BatchIndex}: {b.Ciphertext.Length} bytes for {b.Count} points of {Ristretto255.PointBytes} bytes");
+            }
+
+            var span = b.Ciphertext.Span;
+            for (var i = 0; i < b.Count; i++)
+            {
+                var point = span.Slice(i * Ristretto255.PointBytes, Ristretto255.PointBytes);
+                if (!point.ContainsAnyExcept((byte)0) || !Ristretto255.IsValidPoint(point))
+                {
+                    throw CollabWireErrors.Refuse("bad_point", $"batch {b.BatchIndex}, item {i}: not a canonical ristretto255 encoding of a non-identity element");
+                }
+            }
+        }
+
+        if (e.Step == "decrypt")
+        {
+            var width = new LimbEncoding().Limbs * ExpElGamal.CiphertextBytes;
+            foreach (var s in e.Sums.Sums)
+            {
+                if (s.Ciphertexts.Length != width)
+                {
+                    throw CollabWireErrors.Refuse("bad_message", $"segment '{s.Segment}': {s.Ciphertexts.Length} bytes of sums, expected {width}");
+                }
+            }
+        }
+    }
+
+    private async Task<Envelope> StepAsync(CollabJob job, CollabPeer peer, Envelope e, CancellationToken ct)
+    {
+        var reply = new Envelope { JobId = job.Id, Step = e.Step, Bucket = e.Bucket, Seq = e.Seq, Index = e.Index, Segment = e.Segment };
+        var attribution = job.Terms.Protocol == CollabTerms.Attribution;
+        switch (e.Step)
+        {
+            case "hello":
+            {
+                var info = await OwnInfoAsync(job, ct);
+                if (e.Hello.IdRule != info.Rule.Name() || e.Hello.BucketCount != job.Terms.Buckets || e.Hello.ItemNum < 0)
+                {
+                    throw new CollabProtocolException("suite_mismatch", $"the peer's id rule {e.Hello.IdRule} or bucket count differs from ours ({info.Rule.Name()}, {job.Terms.Buckets})");
+                }
+
+                await store.UpdateAsync(job.Id, CollabJobState.Running, new CollabJobChange { PeerItems = e.Hello.ItemNum }, "peer:" + peer.Name, null, null, ct);
+                using var keys = await JobKeys.LoadOrCreateAsync(job, store, sealer, ct);
+                reply.Hello = new Hello
+                {
+                    Version = PsiSuite.Version, ItemNum = info.Rows, Curve = "ristretto255", Hash = "SHA-512", HashToCurve = "ristretto255_from_hash",
+                    IdRule = info.Rule.Name(), BucketCount = job.Terms.Buckets,
+                    BitLengthAfterTruncated = PsiSuite.TruncatedBytesFor(info.Rows, e.Hello.ItemNum) * 8,
+                    ElgamalPublicKey = attribution ? ByteString.CopyFrom(ExpElGamal.PublicKey(keys.ElGamal)) : ByteString.Empty,
+                };
+                return reply;
+            }
+
+            case "begin":
+            {
+                var session = await NewSessionAsync(job, e.Bucket, ct);
+                if (_sessions.TryRemove((job.Id, e.Bucket), out var old))
+                {
+                    old.Dispose();
+                }
+
+                _sessions[(job.Id, e.Bucket)] = session;
+                return reply;
+            }
+
+            case "enc":
+            {
+                var s = SessionOf(job, e.Bucket);
+                lock (s)
+                {
+                    (attribution ? s.Holder!.Psi : s.Party!).AcceptPeerEnc(Wire(e.Batch));
+                }
+
+                return reply;
+            }
+
+            case "fetch_enc":
+            {
+                var s = SessionOf(job, e.Bucket);
+                if (attribution)
+                {
+                    throw new CollabProtocolException("bad_step", "fetch_enc belongs to overlap jobs");
+                }
+
+                lock (s)
+                {
+                    s.OwnEnc ??= [.. s.Party!.MaskAll(string.Empty, s.Ids, options.BatchSize)];
+                    reply.Batch = Wire(Pick(s.OwnEnc, e.Index));
+                }
+
+                return reply;
+            }
+
+            case "fetch_dual":
+            {
+                var s = SessionOf(job, e.Bucket);
+                lock (s)
+                {
+                    var party = attribution ? s.Holder!.Psi : s.Party!;
+                    if (!s.Dual.TryGetValue(e.Segment, out var dual))
+                    {
+                        dual = [.. party.PeerDualBatches(e.Segment, options.BatchSize)];
+                        s.Dual[e.Segment] = dual;
+                    }
+
+                    reply.Batch = Wire(Pick(dual, e.Index));
+                }
+
+                return reply;
+            }
+
+            case "fetch_conv":
+            {
+                var s = SessionOf(job, e.Bucket);
+                if (!attribution)
+                {
+                    throw new CollabProtocolException("bad_step", "fetch_conv belongs to attribution jobs");
+                }
+
+                lock (s)
+                {
+                    if (s.Conversions is null)
+                    {
+                        var batches = Math.Max(1, (s.Values.Count + options.BatchSize - 1) / options.BatchSize);
+                        s.Conversions = [.. Enumerable.Range(0, batches).Select(i =>
+                            s.Holder!.MaskBatch([.. s.Values.Skip(i * options.BatchSize).Take(options.BatchSize)], i, i == batches - 1))];
+                    }
+
+                    var c = Pick(s.Conversions, e.Index);
+                    reply.Conversions = new ConversionBatch
+                    {
+                        BatchIndex = c.BatchIndex, IsLastBatch = c.IsLastBatch, Count = c.Count,
+                        Points = ByteString.CopyFrom(c.Points.Span), Ciphertexts = ByteString.CopyFrom(c.Ciphertexts.Span),
+                    };
+                }
+
+                return reply;
+            }
+
+            case "decrypt":
+            {
+                if (!attribution)
+                {
+                    throw new CollabProtocolException("bad_step", "decrypt belongs to attribution jobs");
+                }
+
+                // Only one set of sums is ever decrypted per job (a repeat of the same request is answered again): the
+                // ad side could otherwise ask for the decryption of any single ciphertext it received.
+                var hash = Convert.ToHexStringLower(SHA256.HashData(e.Sums.ToByteArray()));
+                if (!await store.RecordDecryptRequestAsync(job.Id, hash, ct))
+                {
+                    throw new CollabProtocolException("decrypt_refused", "this job's sums were decrypted already; only that same request is answered again");
+                }
+
+                var info = await OwnInfoAsync(job, ct);
+                using var keys = await JobKeys.LoadOrCreateAsync(job, store, sealer, ct);
+                var suite = Suite(job, info);
+                var holder = new AttributionValueHolder(suite, keys.Psi, keys.ElGamal, _encoding);
+                var sums = holder.DecryptSums([.. e.Sums.Sums.Select(s => new EncryptedSegmentSum(s.Segment, s.Ciphertexts.ToByteArray()))], info.Rows);
+                reply.Sums = new Wire.SegmentSums();
+                foreach (var s in sums)
+                {
+                    reply.Sums.Sums.Add(new Wire.SegmentSum
+                    {
+                        Segment = s.Segment, Sum = s.Sum.ToString(CultureInfo.InvariantCulture), SumOfSquares = s.SumOfSquares.ToString(CultureInfo.InvariantCulture),
+                    });
+                }
+
+                await store.AuditAsync(job.Id, "peer:" + peer.Name, "decrypted", $"{sums.Count} segment sums released to the ad side", ct);
+                return reply;
+            }
+
+            case "finish":
+            {
+                var result = job.Terms.DeliverToOther && e.Delivery is { } d ? d.ResultJson : null;
+                await store.MoveAsync(job.Id, CollabJobState.Running, CollabJobState.Finished, new CollabJobChange { ResultJson = result },
+                    "peer:" + peer.Name, "finished", result is null ? "the answer stays with the peer" : "the answer was delivered to this node", ct);
+                Drop(job.Id);
+                return reply;
+            }
+
+            default:
+                throw new CollabProtocolException("bad_step", $"unknown step '{e.Step}'");
+        }
+    }
+
+    private static T Pick<T>(List<T> list, int index) => index < list.Count
+        ? list[index]
+        : throw new CollabProtocolException("bad_message", $"batch {index} does not exist ({list.Count} batches)");
+
+    private Session SessionOf(CollabJob job, int bucket) =>
+        _sessions.TryGetValue((job.Id, bucket), out var s)
+            ? s
+            : throw new CollabProtocolException("no_session", $"bucket {bucket} has no state here (this node restarted?): begin it again");
+
+    private async Task<Session> NewSessionAsync(CollabJob job, int bucket, CancellationToken ct)
+    {
+        var info = await OwnInfoAsync(job, ct);
+        var keys = await JobKeys.LoadOrCreateAsync(job, store, sealer, ct);
+        var suite = Suite(job, info);
+        var ids = new List<string>();
+        var values = new List<Conversion>();
+        await foreach (var row in dataSets.ReadBucketAsync(job.OwnDataSet, bucket, job.Terms.Buckets, ct))
+        {
+            if (job.Terms.Protocol == CollabTerms.Attribution)
+            {
+                if (row.Value > 0)
+                {
+                    values.Add(new Conversion(row.Id, (ulong)row.Value));
+                }
+            }
+            else
+            {
+                ids.Add(row.Id);
+            }
+        }
+
+        return job.Terms.Protocol == CollabTerms.Attribution
+            ? new Session(keys, ids, values) { Holder = new AttributionValueHolder(suite, keys.Psi, keys.ElGamal, _encoding) }
+            : new Session(keys, ids, values) { Party = new EcdhPsiParty(suite, keys.Psi) };
+    }
+
+    internal static PsiSuite Suite(CollabJob job, CollabDataSetInfo own) => new(job.Id, own.Rule, own.Rows, job.PeerItems, bucketBits: 0);
+
+    private async Task<CollabDataSetInfo> OwnInfoAsync(CollabJob job, CancellationToken ct) =>
+        await dataSets.GetAsync(job.OwnDataSet, ct) ?? throw new CollabProtocolException("unknown_data_set", $"this node has no data set {job.OwnDataSet} any more");
+
+    private async Task<CollabPeer> PeerAsync(string fingerprint, CancellationToken ct) =>
+        await store.FindPeerByFingerprintAsync(fingerprint, ct)
+            ?? throw CollabWireErrors.Refuse("unknown_peer", "this node has no peer with the caller's certificate", StatusCode.PermissionDenied);
+
+    private async Task<CollabJob> JobAsync(CollabPeer peer, string jobId, CancellationToken ct)
+    {
+        var job = await store.GetJobAsync(jobId, ct);
+        if (job is null || job.PeerName != peer.Name)
+        {
+            log.LogWarning("collab: peer {Peer} named job {Job}, which is not a job with it", peer.Name, jobId.Length > 64 ? jobId[..64] : jobId);
+            throw CollabWireErrors.Refuse("unknown_job", "no such job with the caller", StatusCode.NotFound);
+        }
+
+        return job;
+    }
+
+    private void Drop(string jobId)
+    {
+        foreach (var key in _sessions.Keys.Where(k => k.Job == jobId))
+        {
+            if (_sessions.TryRemove(key, out var s))
+            {
+                s.Dispose();
+            }
+        }
+    }
+
+    internal static EcdhPsiCipherBatch Wire(CipherBatch b) =>
+        new(b.Type, b.Segment, b.BucketIndex, b.BatchIndex, b.IsLastBatch, b.Count, b.Ciphertext.Memory);
+
+    internal static CipherBatch Wire(EcdhPsiCipherBatch b) => new()
+    {
+        Type = b.Type, Segment = b.Segment, BucketIndex = b.BucketIndex, BatchIndex = b.BatchIndex, IsLastBatch = b.IsLastBatch,
+        Count = b.Count, Ciphertext = ByteString.CopyFrom(b.Ciphertext.Span),
+    };
+
+    private sealed class Session(JobKeys keys, List<string> ids, List<Conversion> values) : IDisposable
+    {
+        public List<string> Ids { get; } = ids;
+
+        public List<Conversion> Values { get; } = values;
+
+        public EcdhPsiParty? Party { get; init; }
+
+        public AttributionValueHolder? Holder { get; init; }
+
+        public List<EcdhPsiCipherBatch>? OwnEnc { get; set; }
+
+        public Dictionary<string, List<EcdhPsiCipherBatch>> Dual { get; } = new(StringComparer.Ordinal);
+
+        public List<EncryptedConversionBatch>? Conversions { get; set; }
+
+        public void Dispose() => keys.Dispose();
+    }
+}
