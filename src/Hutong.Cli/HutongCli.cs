@@ -67,8 +67,14 @@ public static partial class HutongCli
             Group(new Command("rollout", "Staged rollout of wallets."), RolloutSet(), RolloutExplain()),
             Group(new Command("event", "A merchant's events (kept 30 days) and their webhook deliveries; resend one or replay a time range."),
                 EventList(), EventShow(), EventResend(), EventReplay()),
-            Group(new Command("collab", "Cooperation without sharing data (issue 19)."), CollabDataset()),
+            WithSubcommand(CollabCli.Build(output, Config(), (r, work) => WithDbAsync(r, work)), CollabDataset()),
         ];
+
+        private static Command WithSubcommand(Command group, Command subcommand)
+        {
+            group.Subcommands.Add(subcommand);
+            return group;
+        }
 
         private static Command Group(Command group, params Command[] subcommands)
         {
