@@ -12,11 +12,11 @@ public static class CollabEndpoints
     public static HubRoutes MapCollab(this HubRoutes routes)
     {
         ArgumentNullException.ThrowIfNull(routes);
-        var g = routes.Admin.MapGroup("/collab").WithTags("Cooperation");
+        var g = routes.Admin.MapGroup("/collab");
         g.MapGet("/node", (CollabIdentity identity, CollabNodeOptions options) => identity.Fingerprint is { } fp
                 ? ApiResult.Ok(new { @object = "collab_node", fingerprint = fp, port = options.Port })
                 : ApiResult.Problem(404, "no_certificate", $"No node certificate at {options.CertificatePath}: create one with `hutong collab cert new`."))
-            .WithSummary("This node's certificate fingerprint (SHA-256, what the peer pins) and gRPC port.");
+            .WithTags("Collab node").WithSummary("This node's certificate fingerprint (SHA-256, what the peer pins) and gRPC port.");
         g.MapPost("/peers", async (HttpContext ctx, CollabJobService jobs, CollabIdentity identity) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<AddPeerRequest>(ctx.Request);
@@ -32,11 +32,11 @@ public static class CollabEndpoints
 
                 return Result(await jobs.AddPeerAsync(body!.Name, body.Url, body.Fingerprint, "admin", ctx.RequestAborted), p => Peer(p));
             })
-            .Accepts<AddPeerRequest>("application/json").ProducesProblem(400).ProducesProblem(409)
+            .Accepts<AddPeerRequest>("application/json").ProducesProblem(400).ProducesProblem(409).WithTags("Collab peers")
             .WithSummary("Register a peer node: name, its https:// URL (its Hutong:Collab:Port) and its certificate's SHA-256 fingerprint (pinned; Idempotency-Key required).");
         g.MapGet("/peers", async (ICollabStore store, CancellationToken ct) =>
                 ApiResult.Ok(new { @object = "list", data = (await store.ListPeersAsync(ct)).Select(Peer) }))
-            .WithSummary("The registered peers.");
+            .WithTags("Collab peers").WithSummary("The registered peers.");
         g.MapPost("/jobs", async (HttpContext ctx, CollabJobService jobs, CollabIdentity identity) =>
             {
                 var (body, problem) = await RequestBody.ReadAsync<ProposeJobRequest>(ctx.Request);
@@ -52,11 +52,11 @@ public static class CollabEndpoints
 
                 return Result(await jobs.ProposeAsync(body!, "admin", ctx.RequestAborted), Job);
             })
-            .Accepts<ProposeJobRequest>("application/json").ProducesProblem(400).ProducesProblem(404).ProducesProblem(422)
+            .Accepts<ProposeJobRequest>("application/json").ProducesProblem(400).ProducesProblem(404).ProducesProblem(422).WithTags("Collab jobs")
             .WithSummary("Propose a job to a peer: protocol (overlap | attribution), own_data_set, peer_data_set, output_to (proposer | peer | both), ad_side (attribution), minimum_count, epsilon, buckets, spend_fen. Runs only after both parties approved (Idempotency-Key required).");
         g.MapGet("/jobs", async (ICollabStore store, CancellationToken ct) =>
                 ApiResult.Ok(new { @object = "list", data = (await store.ListJobsAsync(100, ct)).Select(Job) }))
-            .WithSummary("The latest 100 jobs.");
+            .WithTags("Collab jobs").WithSummary("The latest 100 jobs.");
         g.MapGet("/jobs/{id}", async (string id, ICollabStore store, CancellationToken ct) =>
             {
                 if (await store.GetJobAsync(id, ct) is not { } job)
@@ -73,20 +73,20 @@ public static class CollabEndpoints
                     audit = audit.Select(a => new { a.At, a.Actor, a.Action, a.Detail }),
                 });
             })
-            .ProducesProblem(404).WithSummary("A job: terms, state, approvals, progress (buckets done) and its audit trail.");
+            .ProducesProblem(404).WithTags("Collab jobs").WithSummary("A job: terms, state, approvals, progress (buckets done) and its audit trail.");
         g.MapPost("/jobs/{id}/approve", async (string id, HttpContext ctx, CollabJobService jobs) =>
                 Result(await jobs.ApproveAsync(id, "admin", ctx.RequestAborted), Job))
-            .ProducesProblem(404).ProducesProblem(409).ProducesProblem(422)
+            .ProducesProblem(404).ProducesProblem(409).ProducesProblem(422).WithTags("Collab jobs")
             .WithSummary("Approve a job's terms on this node (its data set must exist and fit its role; Idempotency-Key required).");
         g.MapPost("/jobs/{id}/cancel", async (string id, HttpContext ctx, CollabJobService jobs) =>
                 Result(await jobs.CancelAsync(id, "admin", ctx.RequestAborted), Job))
-            .ProducesProblem(404).ProducesProblem(409).WithSummary("Cancel a job (the peer is told; Idempotency-Key required).");
+            .ProducesProblem(404).ProducesProblem(409).WithTags("Collab jobs").WithSummary("Cancel a job (the peer is told; Idempotency-Key required).");
         g.MapGet("/jobs/{id}/result", async (string id, CollabJobService jobs, CancellationToken ct) =>
             {
                 var r = await jobs.ResultAsync(id, ct);
                 return r.Ok ? ApiResult.Ok(JsonDocument.Parse(r.Value!).RootElement) : Problem(r);
             })
-            .ProducesProblem(403).ProducesProblem(404).ProducesProblem(409)
+            .ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).WithTags("Collab job result")
             .WithSummary("A finished job's answer — only on the node entitled to it.");
         return routes;
     }
