@@ -9,7 +9,7 @@ namespace Hutong.Integration.Tests;
 public sealed class OpenApiDocumentTests(SqliteHub hub)
 {
     // Path segments that name an action on a resource rather than the resource itself.
-    private static readonly HashSet<string> Actions = ["confirm", "cancel", "revoke", "exit", "pay", "rotate_secret", "explain", "resolve", "offered", "resend", "respond", "close", "refund", "end", "settle", "write_off", "approve"];
+    private static readonly HashSet<string> Actions = ["confirm", "cancel", "revoke", "exit", "pay", "rotate_secret", "explain", "resolve", "offered", "resend", "respond", "close", "refund", "end", "settle", "write_off", "approve", "from-payments"];
 
     private async Task<JsonElement> DocumentAsync()
     {

@@ -25,18 +25,18 @@ public static class CollabDataSetEndpoints
             .WithSummary("Upload a data set (the file is the body, CSV or Parquet; options in the query: name, kind=conversions|exposures, id_column, "
                 + "id_rule=phone|device|opaque, value_column, value_format=minor|amount, time_column, campaign_column, group_column, currency, duplicates=refuse|sum). "
                 + "Streamed; either the whole data set is stored or nothing.")
-            .WithTags("Collab data sets");
+            .WithTags("Collab datasets");
         admin.MapPost("/collab/datasets/from-payments", FromPaymentsAsync)
             .Accepts<FromPaymentsBody>("application/json")
             .Produces<CollabDataSetDto>(201).ProducesProblem(400)
             .WithSummary("Build a conversions data set from a merchant's succeeded payments (buyer_id, amount − refunded per buyer, first paid time).")
-            .WithTags("Collab data sets");
+            .WithTags("Collab datasets");
         admin.MapGet("/collab/datasets", (HttpContext ctx, CollabDataSetService svc) => svc.ListAsync(ctx.RequestAborted).ToApiResult())
-            .Produces<CollabDataSetList>().WithSummary("List the data sets (newest first; never any id).").WithTags("Collab data sets");
+            .Produces<CollabDataSetList>().WithSummary("List the data sets (newest first; never any id).").WithTags("Collab datasets");
         admin.MapGet("/collab/datasets/{id}", (HttpContext ctx, string id, CollabDataSetService svc) => svc.GetAsync(id, ctx.RequestAborted).ToApiResult())
-            .Produces<CollabDataSetDto>().ProducesProblem(404).WithSummary("A data set: counts, totals, id rule and options.").WithTags("Collab data sets");
+            .Produces<CollabDataSetDto>().ProducesProblem(404).WithSummary("A data set: counts, totals, id rule and options.").WithTags("Collab datasets");
         admin.MapDelete("/collab/datasets/{id}", (HttpContext ctx, string id, CollabDataSetService svc) => svc.DeleteAsync(id, ctx.RequestAborted).ToApiResult())
-            .Produces(204).ProducesProblem(404).ProducesProblem(409).WithSummary("Delete a data set and all its rows.").WithTags("Collab data sets");
+            .Produces(204).ProducesProblem(404).ProducesProblem(409).WithSummary("Delete a data set and all its rows.").WithTags("Collab datasets");
     }
 
     private static async Task<ApiResult> UploadAsync(HttpContext ctx, CollabDataSetService svc, IOptions<CollabDataSetLimits> limits)
