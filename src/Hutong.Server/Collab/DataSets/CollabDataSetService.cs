@@ -344,7 +344,8 @@ public sealed class CollabDataSetService(Db db, CollabDataSetStore store, IOptio
     private async Task<bool> FlushAsync(DataSetRow header, Dictionary<(string Id, string Campaign), PendingRow> chunk, ChunkMerge merge, bool created,
         List<string> problems, DataSetUploadOptions o, CancellationToken ct)
     {
-        var rows = chunk.Values.ToList();
+        // In key order (stored bucket, id, campaign): each statement then appends to few index pages instead of 256.
+        var rows = chunk.Values.OrderBy(r => r.Hash % CollabDataSetStore.StoredBuckets).ThenBy(r => r.Id, StringComparer.Ordinal).ThenBy(r => r.Campaign, StringComparer.Ordinal).ToList();
         chunk.Clear();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var refused = await db.WriteAsync(async (c, t) =>
