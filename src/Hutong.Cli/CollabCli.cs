@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Hutong.Collab.Data;
 using Hutong.Collab.Node;
-using Hutong.Server.Collab;
+using Hutong.Server.Collab.Nodes;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Configuration;
 using Spectre.Console;
@@ -29,7 +29,8 @@ internal static class CollabCli
         {
             var path = CertPath(r);
             var fp = File.Exists(path) ? NodeIdentity.Fingerprint(NodeIdentity.Load(path)) : throw new CliException($"no node certificate at {path}: run `hutong collab cert new` first");
-            ICollabDataSets data = r.GetValue(synthetic) || config.GetValue<bool>($"{CollabNodeOptions.Section}:Synthetic") ? new SyntheticDataSets() : new NoCollabDataSets();
+            ICollabDataSets stored = new Hutong.Server.Collab.DataSets.CollabDataSetStore(db);
+            ICollabDataSets data = r.GetValue(synthetic) || config.GetValue<bool>($"{CollabNodeOptions.Section}:Synthetic") ? new SyntheticBesideStored(new SyntheticDataSets(), stored) : stored;
             return new CollabJobService(new SqlCollabStore(db, TimeProvider.System), data, TimeProvider.System, fp);
         }
 

@@ -1,6 +1,6 @@
 using Hutong.Connectors.Abstractions;
 using Hutong.Server.Collab.DataSets;
-using Hutong.Server.Collab;
+using Hutong.Server.Collab.Nodes;
 using Hutong.Server.Features;
 using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Checkout;

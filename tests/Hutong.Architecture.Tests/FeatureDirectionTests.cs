@@ -32,7 +32,7 @@ public class FeatureDirectionTests
         ["Features.FriendPay", "Features.Links", "Features.Hosts", "Features.Reconciliation", "Features.Webhooks", "Features.Disputes"],
         ["Features.Notifications", "Features.Demo"],                      // edges: wallets calling in, the demo shop
         ["Collab.DataSets"],                                              // cooperation data sets (issue 19): read payments, serve the job engine
-        ["Collab"],                                                       // cooperation nodes: no payment feature; data sets only through ICollabDataSets
+        ["Collab.Nodes"],                                                 // cooperation nodes: no payment feature; data sets only through ICollabDataSets
     ];
 
     public static TheoryData<string> Namespaces() => [.. Layers.SelectMany(l => l).Select(Full)];

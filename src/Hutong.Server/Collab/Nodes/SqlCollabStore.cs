@@ -3,7 +3,7 @@ using Dapper;
 using Hutong.Collab.Node;
 using Hutong.Server.Storage;
 
-namespace Hutong.Server.Collab;
+namespace Hutong.Server.Collab.Nodes;
 
 /// <summary>
 /// The cooperation node's tables (migration 0034) on SQLite or PostgreSQL. Every state change is a conditional update on

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Hutong.Collab.Node;
 using Hutong.Server.Http;
 
-namespace Hutong.Server.Collab;
+namespace Hutong.Server.Collab.Nodes;
 
 /// <summary>/admin/collab — the same operations as `hutong collab …` (operator token; Idempotency-Key on every POST).</summary>
 public static class CollabEndpoints

@@ -5,7 +5,7 @@ using Hutong.Collab.Node;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
-namespace Hutong.Server.Collab;
+namespace Hutong.Server.Collab.Nodes;
 
 /// <summary>
 /// The node's identity, loaded on first use from Hutong:Collab:CertificatePath (null when there is no such file: the
@@ -29,6 +29,18 @@ public sealed class NoCollabDataSets : ICollabDataSets
         throw new CollabProtocolException("unknown_data_set", $"no data set {dataSetId}");
 }
 
+/// <summary>Data set ids starting "synthetic:" from the seeded generator, every other id from the stored data sets.</summary>
+public sealed class SyntheticBesideStored(SyntheticDataSets synthetic, ICollabDataSets stored) : ICollabDataSets
+{
+    private const string Prefix = SyntheticDataSets.Prefix;
+
+    public Task<CollabDataSetInfo?> GetAsync(string dataSetId, CancellationToken ct) =>
+        dataSetId.StartsWith(Prefix, StringComparison.Ordinal) ? synthetic.GetAsync(dataSetId, ct) : stored.GetAsync(dataSetId, ct);
+
+    public IAsyncEnumerable<CollabRow> ReadBucketAsync(string dataSetId, int bucket, int bucketCount, CancellationToken ct) =>
+        dataSetId.StartsWith(Prefix, StringComparison.Ordinal) ? synthetic.ReadBucketAsync(dataSetId, bucket, bucketCount, ct) : stored.ReadBucketAsync(dataSetId, bucket, bucketCount, ct);
+}
+
 public static class CollabFeature
 {
     /// <summary>
@@ -42,12 +54,16 @@ public static class CollabFeature
         s.AddSingleton<CollabIdentity>();
         s.AddSingleton<ICollabStore>(sp => new SqlCollabStore(sp.GetRequiredService<Db>(), sp.GetRequiredService<TimeProvider>()));
         s.AddSingleton<ICollabKeySealer>(sp => new SecretBoxKeySealer(sp.GetRequiredService<SecretBox>()));
+        s.TryAddSingleton<ICollabDataSets, NoCollabDataSets>();
         if (options.Synthetic)
         {
-            s.TryAddSingleton<ICollabDataSets, SyntheticDataSets>();
+            // The seeded synthetic data sets (ids "synthetic:…") beside the stored ones, for walkthroughs and tests.
+            var stored = s.Last(d => d.ServiceType == typeof(ICollabDataSets));
+            s.Replace(ServiceDescriptor.Singleton<ICollabDataSets>(sp => new SyntheticBesideStored(new SyntheticDataSets(), stored.ImplementationInstance as ICollabDataSets
+                ?? stored.ImplementationFactory?.Invoke(sp) as ICollabDataSets
+                ?? (ICollabDataSets)ActivatorUtilities.CreateInstance(sp, stored.ImplementationType!))));
         }
 
-        s.TryAddSingleton<ICollabDataSets, NoCollabDataSets>();
         s.AddSingleton(sp => new CollabJobService(sp.GetRequiredService<ICollabStore>(), sp.GetRequiredService<ICollabDataSets>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<CollabIdentity>().Fingerprint ?? string.Empty));
         if (options.Port > 0)
