@@ -50,7 +50,7 @@ public static class VflLocal
 {
     public static async Task<VflLocalRun> TrainAsync(AlignedData guest, AlignedData host, VflOptions options, bool record = false,
         VflCheckpoint? guestResume = null, VflCheckpoint? hostResume = null, int? stopAfterEpoch = null,
-        IProgress<VflEpochProgress>? progress = null, CancellationToken ct = default)
+        IProgress<VflEpochProgress>? progress = null, Action<VflRole, VflCheckpoint>? saved = null, CancellationToken ct = default)
     {
         var (g, h) = InProcessVflChannel.CreatePair(record);
         var run = new VflLocalRun(new VflParty(VflRole.Guest, guest, options, guestResume), new VflParty(VflRole.Host, host, options, hostResume), g, h);
@@ -59,12 +59,20 @@ public static class VflLocal
             var guestTask = Task.Run(async () =>
             {
                 await run.Guest.ConnectAsync(g, ct);
-                return await run.Guest.TrainAsync(g, c => run.GuestCheckpoint = c, stopAfterEpoch, progress, ct);
+                return await run.Guest.TrainAsync(g, c =>
+                {
+                    run.GuestCheckpoint = c;
+                    saved?.Invoke(VflRole.Guest, c);
+                }, stopAfterEpoch, progress, ct);
             }, ct);
             var hostTask = Task.Run(async () =>
             {
                 await run.Host.ConnectAsync(h, ct);
-                return await run.Host.TrainAsync(h, c => run.HostCheckpoint = c, stopAfterEpoch, null, ct);
+                return await run.Host.TrainAsync(h, c =>
+                {
+                    run.HostCheckpoint = c;
+                    saved?.Invoke(VflRole.Host, c);
+                }, stopAfterEpoch, null, ct);
             }, ct);
             run.GuestReport = await guestTask;
             await hostTask;

@@ -28,3 +28,30 @@ public class TrainingTests(ITestOutputHelper output)
         Assert.Equal(replay.Holdout.Auc, metrics.Auc, 12);
     }
 }
+
+public class ScoringTests
+{
+    [Fact]
+    public async Task Online_scoring_answers_the_host_with_the_probability_batch_scoring_gives_the_guest()
+    {
+        var (guest, host, _, _) = VflData.Load("breast");
+        using var run = await VflLocal.TrainAsync(guest, host, new VflOptions { Epochs = 2, BatchSize = 64 });
+        var rows = new[] { 0, 5, 77, 300 };
+        var hostBatch = run.Host.ScoreBatchAsync(run.HostEnd, rows);
+        var batch = (await run.Guest.ScoreBatchAsync(run.GuestEnd, rows))!;
+        Assert.Null(await hostBatch); // the host gets no per-row predictions from batch scoring
+
+        var serve = run.Guest.ServeAsync(run.GuestEnd);
+        var online = new List<double>();
+        foreach (var r in rows)
+        {
+            online.Add(await run.Host.AskAsync(run.HostEnd, host.Ids[r]));
+        }
+
+        await VflParty.ByeAsync(run.HostEnd);
+        Assert.Equal(rows.Length, await serve);
+        Assert.Equal(batch, online.ToArray());
+        Assert.All(online, p => Assert.InRange(p, 0, 1));
+        await Assert.ThrowsAsync<VflProtocolException>(() => run.Host.AskAsync(run.HostEnd, "nobody"));
+    }
+}

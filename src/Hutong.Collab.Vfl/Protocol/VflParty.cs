@@ -141,6 +141,7 @@ public sealed class VflParty : IDisposable
         {
             var sw = Stopwatch.StartNew();
             var prev = (double[])weights.Clone();
+            var before = Checkpoint() with { Previous = null }; // the state this epoch starts from: kept as the rollback point
             var order = options.EpochOrder(train, epoch);
             var batches = (order.Length + options.BatchSize - 1) / options.BatchSize;
             for (var b = 0; b < batches; b++)
@@ -165,7 +166,7 @@ public sealed class VflParty : IDisposable
                 await SendAsync(channel, VflMessageType.Decision, epoch, 0, [VflMessage.Int(stop ? 1 : 0)], cancellationToken);
             }
 
-            previous = Checkpoint() with { Previous = null };
+            previous = before;
             epoch++;
             stopped = stop || epoch >= options.Epochs;
             epochSeconds.Add(sw.Elapsed.TotalSeconds);
