@@ -31,7 +31,7 @@ var seconds = Arg("--seconds", smoke ? 2 : 15);
 var connections = Arg("--connections", 64);
 var storeArg = ArgS("--store", "both");
 var growthRows = (long)Arg("--growth", smoke ? 100_000 : 0);
-var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart) | collab | collab-upload
+var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart) | collab | collab-upload | vfl
 var rounds = Arg("--rounds", smoke ? 1 : 3); // PostgreSQL: ceiling and create measured one after the other, this many times
 var maxInstances = Arg("--instances", 3); // PostgreSQL: create with 1..N hub processes
 var openLoad = Arg("--open-load", 75); // PostgreSQL: the open-loop create row's offered rate, in % of the same round's ceiling
@@ -55,6 +55,16 @@ if (only is "collab-upload")
 {
     await CollabUploadBench.RunAsync(Arg("--upload-rows", smoke ? 100_000 : 2_000_000), storeArg is "postgres" or "both" ? pg : null);
     return;
+}
+
+// Vertical federated learning (issue 20): CPU-bound, no hub.
+if (only is "vfl" || (only is "all" && !smoke))
+{
+    await VflBench.RunAsync(Arg("--vfl-epochs", 3), Arg("--vfl-batch", 512), Arg("--vfl-rows", 0));
+    if (only is "vfl")
+    {
+        return;
+    }
 }
 
 Console.WriteLine($"Hutong load benchmark — {Environment.ProcessorCount} cores, {connections} concurrent clients, {seconds}s per run{(smoke ? " (smoke)" : string.Empty)}");
