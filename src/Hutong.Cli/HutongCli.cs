@@ -67,7 +67,7 @@ public static partial class HutongCli
             Group(new Command("rollout", "Staged rollout of wallets."), RolloutSet(), RolloutExplain()),
             Group(new Command("event", "A merchant's events (kept 30 days) and their webhook deliveries; resend one or replay a time range."),
                 EventList(), EventShow(), EventResend(), EventReplay()),
-            WithSubcommand(CollabCli.Build(output, Config(), (r, work) => WithDbAsync(r, work)), CollabDataset()),
+            VflCli.AddTo(WithSubcommand(CollabCli.Build(output, Config(), (r, work) => WithDbAsync(r, work)), CollabDataset()), output),
         ];
 
         private static Command WithSubcommand(Command group, Command subcommand)
