@@ -4,6 +4,7 @@ using Hutong.Server.Collab.Nodes;
 using Hutong.Server.Features;
 using Hutong.Server.Features.Channels;
 using Hutong.Server.Features.Checkout;
+using Hutong.Server.Features.Console;
 using Hutong.Server.Features.Demo;
 using Hutong.Server.Features.FriendPay;
 using Hutong.Server.Features.Hosts;
@@ -57,7 +58,7 @@ public static class HubApp
         // The features, lowest first (the order FeatureDirectionTests pins); each registers its own services.
         s.AddIdempotency().AddMerchants().AddLedger().AddChannels().AddRollout()
             .AddPayments().AddRefunds().AddProfitSharing().AddSubsidies().AddFiles()
-            .AddFriendPay().AddLinks().AddHosts().AddReconciliation().AddPayouts().AddDisputes().AddDemo();
+            .AddFriendPay().AddLinks().AddHosts().AddReconciliation().AddPayouts().AddDisputes().AddConsole().AddDemo();
         s.AddCollabDataSets();
         s.AddHubJobs();
         s.AddWebhooks();
@@ -68,11 +69,12 @@ public static class HubApp
 
         var app = builder.Build();
         app.UseHubPipeline(hub);
+        app.UseConsoleSessions();
         var routes = app.MapHubRoutes();
         routes.MapMerchants().MapChannels().MapRollout()
             .MapPayments().MapRefunds().MapProfitSharing().MapSubsidies().MapFiles()
             .MapCheckout().MapFriendPay().MapLinks().MapHosts().MapReconciliation().MapPayouts().MapDisputes().MapWebhooks()
-            .MapNotifications();
+            .MapNotifications().MapConsole();
         routes.MapCollabDataSets();
         routes.MapCollab();
         HubHealth.Map(app);
