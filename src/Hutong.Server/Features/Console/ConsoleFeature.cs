@@ -1,4 +1,5 @@
 using Hutong.Server.Http;
+using Microsoft.AspNetCore.Mvc.ApplicationParts;
 using Microsoft.AspNetCore.Mvc.Filters;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 
@@ -23,6 +24,17 @@ public static class ConsoleFeature
         {
             o.RootDirectory = "/Features/Console/Pages";
             o.Conventions.ConfigureFilter(new ConsolePageFilter());
+        }).ConfigureApplicationPartManager(parts =>
+        {
+            // The pages are compiled into this assembly; the host may be another one (the demo, the CLI, the tests).
+            var server = typeof(ConsoleFeature).Assembly;
+            if (!parts.ApplicationParts.OfType<AssemblyPart>().Any(p => p.Assembly == server))
+            {
+                foreach (var part in ApplicationPartFactory.GetApplicationPartFactory(server).GetApplicationParts(server))
+                {
+                    parts.ApplicationParts.Add(part);
+                }
+            }
         });
         s.AddAntiforgery(o =>
         {

@@ -32,7 +32,7 @@ public sealed class PaymentModel(ConsolePaymentQueries queries, ConsoleStore sto
     }
 
     [Requires(ConsolePermission.PaymentsCancel)]
-    public async Task<IActionResult> OnPostCancelAsync(string? key, PaymentService payments, CancellationToken ct)
+    public async Task<IActionResult> OnPostCancelAsync(string? key, [FromServices] PaymentService payments, CancellationToken ct)
     {
         if (await queries.TimelineAsync(Me.Scope, Id, ct) is not { } found)
         {
@@ -45,7 +45,7 @@ public sealed class PaymentModel(ConsolePaymentQueries queries, ConsoleStore sto
     }
 
     [Requires(ConsolePermission.WebhooksResend)]
-    public async Task<IActionResult> OnPostResendAsync(string? key, string? eventId, EventService events, CancellationToken ct)
+    public async Task<IActionResult> OnPostResendAsync(string? key, string? eventId, [FromServices] EventService events, CancellationToken ct)
     {
         if (await queries.TimelineAsync(Me.Scope, Id, ct) is not { } found || found.Events.All(e => e.Id != eventId))
         {
