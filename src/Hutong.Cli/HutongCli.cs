@@ -68,7 +68,42 @@ public static partial class HutongCli
             Group(new Command("event", "A merchant's events (kept 30 days) and their webhook deliveries; resend one or replay a time range."),
                 EventList(), EventShow(), EventResend(), EventReplay()),
             VflCli.AddTo(WithSubcommand(CollabCli.Build(output, Config(), (r, work) => WithDbAsync(r, work)), CollabDataset()), output),
+            Group(new Command("console", "The web console at /console."), Group(new Command("user", "Console users."), ConsoleUserAdd())),
         ];
+
+        private Command ConsoleUserAdd()
+        {
+            var email = new Argument<string>("email");
+            var name = new Option<string?>("--name") { Description = "Display name (default: the email)" };
+            var op = new Option<bool>("--operator") { Description = "A hub operator: sees and acts for every merchant" };
+            var merchant = new Option<string?>("--merchant") { Description = "The merchant the user belongs to" };
+            var role = new Option<string?>("--role") { Description = "owner | developer | support | finance (with --merchant)" };
+            var add = new Command("add", "Create a console user; prints a generated password once (an owner then invites the others from the console).")
+                { email, name, op, merchant, role };
+            add.SetAction(async (r, ct) => await WithDbAsync(r, async db =>
+            {
+                var isOperator = r.GetValue(op);
+                var merchantId = r.GetValue(merchant);
+                var parsed = Hutong.Server.Features.Console.ConsolePermissions.Parse(r.GetValue(role) ?? (isOperator ? "operator" : null));
+                if (isOperator == (merchantId is not null) || parsed is null || (parsed == Hutong.Server.Features.Console.ConsoleRole.Operator) != isOperator)
+                {
+                    throw new CliException("give either --operator, or --merchant ID --role owner|developer|support|finance");
+                }
+
+                if (merchantId is not null && await new MerchantStore(db, TimeProvider.System).GetAsync(merchantId, ct) is null)
+                {
+                    throw new CliException($"no merchant {merchantId}");
+                }
+
+                var password = Hutong.Domain.Ids.Token(18);
+                var accounts = new Hutong.Server.Features.Console.ConsoleAccounts(db, new Hutong.Server.Features.Console.ConsoleStore(db), SecretBox.FromBase64(null), TimeProvider.System);
+                var user = await accounts.CreateUserAsync(r.GetValue(email)!, r.GetValue(name) ?? r.GetValue(email)!, password, merchantId, parsed.Value, ct)
+                    ?? throw new CliException($"a console user with email {r.GetValue(email)} exists already");
+                await output.WriteLineAsync($"console user {user.Id} ({user.Email}, {user.Role}) created");
+                await output.WriteLineAsync($"password (shown only now; sign in at /console/sign-in): {password}");
+            }));
+            return add;
+        }
 
         private static Command WithSubcommand(Command group, Command subcommand)
         {

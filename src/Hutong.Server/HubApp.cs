@@ -135,6 +135,7 @@ public sealed class HubHandle(WebApplication app, IAsyncDisposable? companion) :
         if (options.Sandbox.Demo)
         {
             var (merchantId, secret, reused) = await app.Services.GetRequiredService<DemoShop>().SeedAsync(ct);
+            var (consoleEmail, consolePassword) = await app.Services.GetRequiredService<ConsoleAccounts>().DemoUserAsync(merchantId, ct);
             Console.WriteLine($"""
 
                   Hutong is running at {options.PublicBaseUrl}
@@ -144,6 +145,7 @@ public sealed class HubHandle(WebApplication app, IAsyncDisposable? companion) :
                   Sandbox wallets: {options.Sandbox.Url.TrimEnd('/')}/sandbox/({string.Join('|', app.Services.GetRequiredService<WalletCatalog>().Names)})/buyer
                   Demo merchant:   {merchantId}{(reused ? " (the one this store already had)" : string.Empty)}
                   A new API key for it (shown once; earlier keys still work): {secret}
+                  Console:         {options.PublicBaseUrl}/console  (sign in as {consoleEmail} / {consolePassword}, the demo merchant's owner; a new password each start)
 
                 """);
         }

@@ -81,6 +81,27 @@ public sealed class ConsoleAccounts(Db db, ConsoleStore store, SecretBox secrets
         return created ? user : null;
     }
 
+    /// <summary>
+    /// The demo's owner user for <paramref name="merchantId"/>: created on the first start, and given a new random
+    /// password on every start (printed by the demo host; its earlier sessions end), like the demo's API key.
+    /// </summary>
+    public async Task<(string Email, string Password)> DemoUserAsync(string merchantId, CancellationToken ct)
+    {
+        const string email = "demo@hutong.local";
+        var password = Ids.Token(12);
+        if (await CreateUserAsync(email, "Demo owner", password, merchantId, ConsoleRole.Owner, ct) is null)
+        {
+            var now = Now;
+            await db.WriteAsync(async (c, t) =>
+            {
+                await store.SetPasswordAsync(c, t, email, ConsoleCrypto.HashPassword(password), now);
+                await ConsoleStore.AuditAsync(c, t, new ConsoleAuditEntry(null, "demo", merchantId, "user.password_reset", email, null, null), now);
+            }, ct);
+        }
+
+        return (email, password);
+    }
+
     /// <summary>Checks email and password; a user with TOTP gets a session that can only enter the code.</summary>
     public async Task<SignInResult> SignInAsync(string email, string password, string? ip, CancellationToken ct)
     {

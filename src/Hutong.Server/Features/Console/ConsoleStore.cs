@@ -83,6 +83,14 @@ public sealed class ConsoleStore(Db db)
         return changed == 1;
     }
 
+    /// <summary>Sets a new password (the demo's start); the user's sessions end and the throttle is cleared.</summary>
+    public async Task SetPasswordAsync(DbConnection c, DbTransaction t, string email, string hash, long now)
+    {
+        await c.ExecuteAsync("UPDATE console_users SET password_hash = @hash, failed_logins = 0, throttled_until = NULL, updated_at = @now WHERE email = @email",
+            new { email, hash, now }, t);
+        await c.ExecuteAsync("DELETE FROM console_sessions WHERE user_id IN (SELECT id FROM console_users WHERE email = @email)", new { email }, t);
+    }
+
     /// <summary>A correct password: the failure count is cleared, and a hash made with weaker settings replaced.</summary>
     public Task SignedInAsync(DbConnection c, DbTransaction t, string userId, string? newHash, long now) => c.ExecuteAsync(
         "UPDATE console_users SET failed_logins = 0, throttled_until = NULL, password_hash = COALESCE(@newHash, password_hash), updated_at = @now WHERE id = @userId",
