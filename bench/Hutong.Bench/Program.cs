@@ -31,7 +31,7 @@ var seconds = Arg("--seconds", smoke ? 2 : 15);
 var connections = Arg("--connections", 64);
 var storeArg = ArgS("--store", "both");
 var growthRows = (long)Arg("--growth", smoke ? 100_000 : 0);
-var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart) | collab | collab-upload | vfl
+var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart) | collab | collab-upload | vfl | console-search
 var rounds = Arg("--rounds", smoke ? 1 : 3); // PostgreSQL: ceiling and create measured one after the other, this many times
 var maxInstances = Arg("--instances", 3); // PostgreSQL: create with 1..N hub processes
 var openLoad = Arg("--open-load", 75); // PostgreSQL: the open-loop create row's offered rate, in % of the same round's ceiling
@@ -65,6 +65,18 @@ if (only is "vfl" || (only is "all" && !smoke))
     {
         return;
     }
+}
+
+// The console's payments search at a large store (issue 15): PostgreSQL only.
+if (only is "console-search")
+{
+    var rows = (long)Arg("--console-rows", smoke ? 100_000 : 10_000_000);
+    await OnFreshDatabaseAsync(pg ?? throw new InvalidOperationException("set HUTONG_BENCH_PG or HUTONG_TEST_PG"), async cs =>
+    {
+        await ConsoleSearchBench.RunAsync(cs, rows);
+        return 0;
+    });
+    return;
 }
 
 Console.WriteLine($"Hutong load benchmark — {Environment.ProcessorCount} cores, {connections} concurrent clients, {seconds}s per run{(smoke ? " (smoke)" : string.Empty)}");

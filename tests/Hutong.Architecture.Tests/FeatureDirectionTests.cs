@@ -30,7 +30,8 @@ public class FeatureDirectionTests
         ["Features.Checkout"],                                            // the buyer's pages and their UI kit
         ["Features.Payouts"],                                             // owns IPayoutSettlement (host statements follow their payouts)
         ["Features.FriendPay", "Features.Links", "Features.Hosts", "Features.Reconciliation", "Features.Webhooks", "Features.Disputes"],
-        ["Features.Console", "Features.Console.Pages"],                  // the console's pages over the features' services
+        ["Features.Console"],                                             // the console: users, sessions, permissions, queries
+        ["Features.Console.Pages"],                                       // its pages, over the features' services
         ["Features.Notifications", "Features.Demo"],                      // edges: wallets calling in, the demo shop
         ["Collab.DataSets"],                                              // cooperation data sets (issue 19): read payments, serve the job engine
         ["Collab.Nodes"],                                                 // cooperation nodes: no payment feature; data sets only through ICollabDataSets

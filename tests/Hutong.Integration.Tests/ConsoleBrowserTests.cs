@@ -83,7 +83,8 @@ public abstract class ConsoleBrowserTests(HubFixture hub, BrowserFixture browser
         await GoAsync(support, $"{Url}/console/payments?payment={paymentId}");
         Assert.Equal(1, await support.Locator("#payments tbody tr").CountAsync());
         await support.Locator($"a[href='/console/payments/{paymentId}']").ClickAsync();
-        await support.Locator("#timeline").WaitForAsync();
+        await support.WaitForURLAsync($"**/console/payments/{paymentId}", new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
+        Assert.True(await support.Locator("#timeline").CountAsync() == 1, await support.ContentAsync() + hub.RecentProblems());
         Assert.Equal(0, await support.Locator("#refund").CountAsync());
         Assert.Equal(0, await support.Locator("#nav-users").CountAsync());
         Assert.True(await support.Locator("#timeline tr[data-kind=attempt]").CountAsync() >= 1);
@@ -142,7 +143,7 @@ public abstract class ConsoleBrowserTests(HubFixture hub, BrowserFixture browser
         var page = await SignInAsync(finance!.Email, "zh");
 
         await GoAsync(page, $"{Url}/console/payments?amount=15.00");
-        Assert.Equal(1, await page.Locator("#payments tbody tr").CountAsync());
+        Assert.True(1 == await page.Locator("#payments tbody tr").CountAsync(), await page.Locator("main").InnerTextAsync() + hub.RecentProblems());
         Assert.Contains(paymentId, await page.Locator("#payments").InnerTextAsync(), StringComparison.Ordinal);
         Assert.DoesNotContain(otherPayment, await page.Locator("#payments").InnerTextAsync(), StringComparison.Ordinal);
         await GoAsync(page, $"{Url}/console/payments/{paymentId}");

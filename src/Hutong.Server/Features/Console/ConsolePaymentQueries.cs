@@ -70,6 +70,24 @@ public sealed class ConsolePaymentQueries(Db db)
         return new PaymentPage(rows.Take(PageSize).ToList(), next);
     }
 
+    /// <summary>"(@in0, @in1, …)" with its parameters: the same SQL on both stores (Dapper sends a list to PostgreSQL as one array parameter).</summary>
+    private static string In(IReadOnlyList<string> values, out DynamicParameters p)
+    {
+        p = new DynamicParameters();
+        for (var i = 0; i < values.Count; i++)
+        {
+            p.Add($"in{i}", values[i]);
+        }
+
+        return "(" + string.Join(", ", values.Select((_, i) => $"@in{i}")) + ")";
+    }
+
+    private static DynamicParameters With(DynamicParameters p, string name, object value)
+    {
+        p.Add(name, value);
+        return p;
+    }
+
     private static (long, string)? Cursor(string? after)
     {
         var dot = after?.IndexOf('.', StringComparison.Ordinal) ?? -1;
@@ -106,8 +124,8 @@ public sealed class ConsolePaymentQueries(Db db)
         if (outTradeNos.Length > 0)
         {
             foreach (var n in await c.QueryAsync<(string Id, string Wallet, string? EventType, long ReceivedAt, long? ProcessedAt)>(
-                "SELECT id, wallet, event_type, received_at, processed_at FROM wallet_notifications WHERE out_trade_no IN @outTradeNos ORDER BY received_at",
-                new { outTradeNos }))
+                $"SELECT id, wallet, event_type, received_at, processed_at FROM wallet_notifications WHERE out_trade_no IN {In(outTradeNos, out var tradeNos)} ORDER BY received_at",
+                tradeNos))
             {
                 items.Add(new(n.ReceivedAt, "notification", $"{n.Wallet} · {n.EventType ?? "-"}", n.ProcessedAt is null ? "unprocessed" : "processed", n.Id));
             }
@@ -131,10 +149,10 @@ public sealed class ConsolePaymentQueries(Db db)
 
         string[] references = [paymentId, .. attempts.Select(a => a.Id), .. refunds.Select(r => r.Id), .. splits.Select(s => s.Id)];
         var ledger = (await c.QueryAsync<LedgerLineRow>(
-            """
+            $"""
             SELECT e.id AS entry_id, e.kind, e.reference, e.created_at, l.account, l.currency, l.amount
-            FROM ledger_entries e JOIN ledger_lines l ON l.entry_id = e.id WHERE e.reference IN @references ORDER BY e.seq, l.id
-            """, new { references })).AsList();
+            FROM ledger_entries e JOIN ledger_lines l ON l.entry_id = e.id WHERE e.reference IN {In(references, out var refs)} ORDER BY e.seq, l.id
+            """, refs)).AsList();
         foreach (var entry in ledger.GroupBy(l => l.EntryId))
         {
             items.Add(new(entry.First().CreatedAt, "ledger", entry.First().Kind, string.Join(", ", entry.Select(l => $"{l.Account} {l.Amount:+#;-#;0}")), entry.Key));
@@ -142,8 +160,8 @@ public sealed class ConsolePaymentQueries(Db db)
 
         string[] objects = [paymentId, .. refunds.Select(r => r.Id), .. splits.Select(s => s.Id)];
         var events = (await c.QueryAsync<EventRow>(
-            "SELECT id, type, created_at, dispatched_at FROM outbox WHERE merchant_id = @merchantId AND object_id IN @objects ORDER BY seq",
-            new { merchantId = payment.MerchantId, objects })).AsList();
+            $"SELECT id, type, created_at, dispatched_at FROM outbox WHERE merchant_id = @merchantId AND object_id IN {In(objects, out var objs)} ORDER BY seq",
+            With(objs, "merchantId", payment.MerchantId))).AsList();
         foreach (var e in events)
         {
             items.Add(new(e.CreatedAt, "event", e.Type, e.DispatchedAt is null ? "queued" : "dispatched", e.Id));
@@ -153,15 +171,16 @@ public sealed class ConsolePaymentQueries(Db db)
         if (eventIds.Length > 0)
         {
             foreach (var a in await c.QueryAsync<(string EventId, string EndpointId, long Round, long Attempt, long? StatusCode, string? Error, long LatencyMs, long AttemptedAt)>(
-                "SELECT event_id, endpoint_id, CAST(round AS BIGINT), CAST(attempt AS BIGINT), CAST(status_code AS BIGINT), error, latency_ms, attempted_at FROM webhook_delivery_attempts WHERE event_id IN @eventIds ORDER BY id",
-                new { eventIds }))
+                $"SELECT event_id, endpoint_id, CAST(round AS BIGINT), CAST(attempt AS BIGINT), CAST(status_code AS BIGINT), error, latency_ms, attempted_at FROM webhook_delivery_attempts WHERE event_id IN {In(eventIds, out var evs)} ORDER BY id",
+                evs))
             {
                 items.Add(new(a.AttemptedAt, "delivery", $"{a.EventId} → {a.EndpointId} (#{a.Round}.{a.Attempt})",
                     (a.StatusCode?.ToString(CultureInfo.InvariantCulture) ?? a.Error ?? "-") + $" · {a.LatencyMs} ms", a.EventId));
             }
         }
 
-        var refunded = refunds.Where(r => r.Status != "failed").Sum(r => r.Amount);
+        var refunded = await c.ExecuteScalarAsync<long>(
+            "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE payment_id = @paymentId AND status <> 'failed'", new { paymentId });
         return new PaymentTimeline(payment, items.OrderBy(i => i.At).ToList(), ledger, events, refunded);
     }, ct);
 }
