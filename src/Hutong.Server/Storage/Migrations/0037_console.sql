@@ -59,5 +59,6 @@ CREATE INDEX ix_console_audit_merchant ON console_audit (merchant_id, seq);
 CREATE INDEX ix_payments_merchant_created ON payments (merchant_id, created_at, id);
 CREATE INDEX ix_payments_created ON payments (created_at, id);
 CREATE INDEX ix_payments_payer ON payments (payer_id) WHERE payer_id IS NOT NULL;
+CREATE INDEX ix_payments_merchant_amount ON payments (merchant_id, amount, created_at);
 CREATE INDEX ix_ledger_entries_reference ON ledger_entries (reference);
 CREATE INDEX ix_wallet_notifications_out_trade_no ON wallet_notifications (out_trade_no) WHERE out_trade_no IS NOT NULL;
