@@ -20,6 +20,7 @@ public static class ConsoleFeature
         s.AddSingleton<ConsoleStore>();
         s.AddSingleton<ConsoleAccounts>();
         s.AddSingleton<ConsolePaymentQueries>();
+        s.AddSingleton<ConsoleOpsQueries>();
         s.AddRazorPages(o =>
         {
             o.RootDirectory = "/Features/Console/Pages";

@@ -13,6 +13,7 @@ public static class ConsoleNav
         new("users", "/console/users", "用户", "Users", ConsolePermission.UsersRead),
         new("audit", "/console/audit", "操作日志", "Audit log", ConsolePermission.AuditRead),
         new("account", "/console/account", "我的账户", "My account", ConsolePermission.PaymentsRead),
+        .. ConsoleOpsNav.Items,
     ];
 
     public static string RoleName(Lang l, ConsoleRole role) => role switch
@@ -37,6 +38,6 @@ public static class ConsoleNav
         "removed" => l.T("用户已移除，其会话已结束。", "The user was removed and their sessions ended."),
         "totp" => l.T("已启用两步验证。", "Two-step verification is on."),
         "repeat" => l.T("这个操作已经提交过，未再次执行。", "This action was already submitted; it was not done twice."),
-        _ => string.Empty,
+        _ => ConsoleOpsNav.DoneText(l, done),
     };
 }

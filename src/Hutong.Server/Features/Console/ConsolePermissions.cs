@@ -27,6 +27,16 @@ public enum ConsolePermission
     AuditRead,
     /// <summary>Sees every merchant's data, not only its own (operators).</summary>
     AllMerchants,
+    // The money, developer and operations pages (ConsoleOpsPermissions holds their rows of the table).
+    MoneyRead,
+    DisputesRespond,
+    KeysRead,
+    KeysManage,
+    EventsRead,
+    WebhookEndpointsManage,
+    OperationsRead,
+    RolloutManage,
+    ReconciliationRead,
 }
 
 /// <summary>
@@ -48,7 +58,7 @@ public static class ConsolePermissions
         [ConsoleRole.Finance] = [ConsolePermission.PaymentsRead, ConsolePermission.PaymentsRefund, ConsolePermission.AuditRead],
     };
 
-    public static bool Allows(ConsoleRole role, ConsolePermission permission) => Table[role].Contains(permission);
+    public static bool Allows(ConsoleRole role, ConsolePermission permission) => Table[role].Contains(permission) || ConsoleOpsPermissions.Allows(role, permission);
 
     /// <summary>The roles a merchant user can have (an owner invites into these).</summary>
     public static readonly ConsoleRole[] MerchantRoles = [ConsoleRole.Owner, ConsoleRole.Developer, ConsoleRole.Support, ConsoleRole.Finance];

@@ -70,7 +70,9 @@ public sealed class MerchantStore
         return (merchant, key);
     }
 
-    public async Task<IssuedKey?> CreateKeyAsync(string merchantId, CancellationToken ct)
+    /// <summary>A new key for the merchant, or null without one; <paramref name="alsoInTransaction"/> runs in the insert's transaction (the console's audit line and idempotent answer).</summary>
+    public async Task<IssuedKey?> CreateKeyAsync(string merchantId, CancellationToken ct,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, IssuedKey, Task>? alsoInTransaction = null)
     {
         var key = NewKey(merchantId);
         var ok = await _db.WriteAsync(async (c, t) =>
@@ -81,12 +83,19 @@ public sealed class MerchantStore
             }
 
             await InsertKeyAsync(c, t, key, _time.GetUtcNow().ToUnixTimeMilliseconds());
+            if (alsoInTransaction is not null)
+            {
+                await alsoInTransaction(c, t, key);
+            }
+
             return true;
         }, ct);
         return ok ? key : null;
     }
 
-    public async Task<bool> RevokeKeyAsync(string keyId, CancellationToken ct)
+    /// <summary>Revokes an active key; false when there is none. <paramref name="alsoInTransaction"/> runs in the revocation's transaction.</summary>
+    public async Task<bool> RevokeKeyAsync(string keyId, CancellationToken ct,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? alsoInTransaction = null)
     {
         var hash = await _db.WriteAsync(async (c, t) =>
         {
@@ -96,6 +105,10 @@ public sealed class MerchantStore
                 await c.ExecuteAsync("UPDATE api_keys SET revoked_at = @now WHERE id = @keyId",
                     new { keyId, now = _time.GetUtcNow().ToUnixTimeMilliseconds() }, t);
                 await CacheBus.SendAsync(c, t, CacheBus.ApiKey, h); // the other instances forget it when this commits
+                if (alsoInTransaction is not null)
+                {
+                    await alsoInTransaction(c, t);
+                }
             }
 
             return h;

@@ -60,7 +60,9 @@ public sealed class RolloutService
             ? rule.Evaluate(userId, category)
             : new RolloutDecision(true, RolloutReason.NoRule, null, 100);
 
-    public async Task SaveAsync(string merchantId, string wallet, RolloutRuleDto dto, CancellationToken ct)
+    /// <summary>Stores the wallet's rule; <paramref name="alsoInTransaction"/> runs in the same transaction (the console's audit line).</summary>
+    public async Task SaveAsync(string merchantId, string wallet, RolloutRuleDto dto, CancellationToken ct,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? alsoInTransaction = null)
     {
         var rule = ApiJson.Serialize(dto);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -75,6 +77,10 @@ public sealed class RolloutService
             }
 
             await CacheBus.SendAsync(c, t, CacheBus.Rollout, merchantId);
+            if (alsoInTransaction is not null)
+            {
+                await alsoInTransaction(c, t);
+            }
         }, ct);
         _tracker.Evict(merchantId);
     }

@@ -1,0 +1,52 @@
+using Hutong.Server.Features.Checkout;
+
+namespace Hutong.Server.Features.Console;
+
+/// <summary>
+/// The rows of the permission table for the money, developer and operations pages (ConsolePermissions.Allows asks this
+/// table too; the operator has every permission there already). docs/console-pages.md shows the same table and
+/// ConsoleOpsBrowserTests pins the writes.
+/// </summary>
+public static class ConsoleOpsPermissions
+{
+    private static readonly Dictionary<ConsoleRole, HashSet<ConsolePermission>> Table = new()
+    {
+        [ConsoleRole.Operator] = [],
+        [ConsoleRole.Owner] =
+        [
+            ConsolePermission.MoneyRead, ConsolePermission.DisputesRespond, ConsolePermission.KeysRead, ConsolePermission.KeysManage,
+            ConsolePermission.EventsRead, ConsolePermission.WebhookEndpointsManage, ConsolePermission.OperationsRead, ConsolePermission.RolloutManage,
+        ],
+        [ConsoleRole.Developer] =
+        [
+            ConsolePermission.KeysRead, ConsolePermission.KeysManage, ConsolePermission.EventsRead, ConsolePermission.WebhookEndpointsManage,
+            ConsolePermission.OperationsRead,
+        ],
+        [ConsoleRole.Support] = [ConsolePermission.EventsRead],
+        [ConsoleRole.Finance] = [ConsolePermission.MoneyRead, ConsolePermission.DisputesRespond],
+    };
+
+    public static bool Allows(ConsoleRole role, ConsolePermission permission) => Table.TryGetValue(role, out var set) && set.Contains(permission);
+}
+
+/// <summary>The navigation lines and post-redirect confirmations of the money, developer and operations pages.</summary>
+public static class ConsoleOpsNav
+{
+    public static readonly ConsoleNav.Item[] Items =
+    [
+        new("money", "/console/money", "资金", "Money", ConsolePermission.MoneyRead),
+        new("charts", "/console/charts", "图表", "Charts", ConsolePermission.PaymentsRead),
+        new("keys", "/console/developers/keys", "API 密钥", "API keys", ConsolePermission.KeysRead),
+        new("events", "/console/developers/events", "事件", "Events", ConsolePermission.EventsRead),
+        new("rollout", "/console/operations/rollout", "灰度发布", "Rollout", ConsolePermission.OperationsRead),
+        new("reconciliation", "/console/money/reconciliation", "对账", "Reconciliation", ConsolePermission.ReconciliationRead),
+    ];
+
+    public static string DoneText(Lang l, string done) => done switch
+    {
+        "key-revoked" => l.T("API 密钥已吊销，立即失效。", "The API key was revoked; it stops working at once."),
+        "rollout-saved" => l.T("灰度规则已保存，立即生效。", "The rollout rule was saved and applies at once."),
+        "event-resent" => l.T("事件已重新排队发送。", "The event was queued to be sent again."),
+        _ => string.Empty,
+    };
+}

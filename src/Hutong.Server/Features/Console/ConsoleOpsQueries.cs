@@ -1,0 +1,114 @@
+using System.Globalization;
+using Dapper;
+using Hutong.Server.Storage;
+
+namespace Hutong.Server.Features.Console;
+
+public sealed record BalanceRow(string Account, string Currency, long Balance);
+
+public sealed record LedgerEntryRow(long Seq, string Id, string Kind, string Reference, string? MerchantId, long CreatedAt);
+
+public sealed record LedgerEntryLine(string EntryId, string Account, string Currency, long Amount);
+
+public sealed record LedgerPage(IReadOnlyList<LedgerEntryRow> Entries, ILookup<string, LedgerEntryLine> Lines, long? Next);
+
+public sealed record ApiKeyRow(string Id, string MerchantId, string Prefix, long CreatedAt, long? RevokedAt);
+
+/// <summary>One day (China time) and wallet of the payments chart: how many were made, how many paid, and the paid amount.</summary>
+public sealed record WalletDayRow(string Day, string Wallet, long Payments, long Paid, long Volume);
+
+/// <summary>The checkout funnel the hub records: orders made, a wallet chosen (a confirmation reached a wallet), paid.</summary>
+public sealed record FunnelRow(long Created, long WalletChosen, long Paid);
+
+public sealed record RefundDayRow(string Day, long Refunds, long Succeeded, long Amount);
+
+public sealed record ReconciliationDayRow(string BillDate, long Runs, long BillLines, long Matched, long Discrepancies, long Repaired, long Failed);
+
+/// <summary>
+/// The console's reads for the money, developer and operations pages over tables their own features write (ledger,
+/// api_keys, payments, refunds, reconciliation_runs, events): scoped to one merchant, or hub-wide (null) for operators.
+/// Lists are keyset pages; the charts group by China day with integer arithmetic that both stores run the same way.
+/// </summary>
+public sealed class ConsoleOpsQueries(Db db)
+{
+    public const int PageSize = 50;
+    private const long DayMs = 86_400_000;
+    private static readonly long ChinaMs = (long)ConsoleFormat.ChinaOffset.TotalMilliseconds;
+
+    /// <summary>Balances per account: a merchant's accounts end with ":merchant id" (Accounts.MerchantPayable and the rest).</summary>
+    public async Task<IReadOnlyList<BalanceRow>> BalancesAsync(string? scope, CancellationToken ct) => scope is null
+        ? (await db.ReadAsync(c => c.QueryAsync<BalanceRow>("SELECT account, currency, balance FROM ledger_balances ORDER BY account, currency LIMIT 1000"), ct)).AsList()
+        : (await db.ReadAsync(c => c.QueryAsync<BalanceRow>(
+            "SELECT account, currency, balance FROM ledger_balances WHERE account LIKE @p ESCAPE '!' ORDER BY account, currency",
+            new { p = "%:" + LikeEscape(scope) }), ct)).AsList();
+
+    /// <summary>Ledger entries newest first, <see cref="PageSize"/> a page by keyset on seq, each with its lines.</summary>
+    public async Task<LedgerPage> LedgerAsync(string? scope, long? before, CancellationToken ct) => await db.ReadReplicaAsync(async c =>
+    {
+        var entries = (await c.QueryAsync<LedgerEntryRow>(
+            "SELECT seq, id, kind, reference, merchant_id, created_at FROM ledger_entries WHERE " +
+            (scope is null ? "1 = 1" : "merchant_id = @scope") + (before is null ? string.Empty : " AND seq < @before") +
+            " ORDER BY seq DESC LIMIT " + (PageSize + 1).ToString(CultureInfo.InvariantCulture), new { scope, before })).AsList();
+        var page = entries.Take(PageSize).ToList();
+        var ids = page.Select(e => e.Id).ToArray();
+        var lines = ids.Length == 0 ? [] : (await c.QueryAsync<LedgerEntryLine>(
+            "SELECT entry_id, account, currency, amount FROM ledger_lines WHERE entry_id IN @ids ORDER BY id", new { ids })).AsList();
+        return new LedgerPage(page, lines.ToLookup(l => l.EntryId), entries.Count > PageSize ? page[^1].Seq : null);
+    }, ct);
+
+    public async Task<IReadOnlyList<ApiKeyRow>> KeysAsync(string? scope, CancellationToken ct) => (await db.ReadAsync(c => c.QueryAsync<ApiKeyRow>(
+        "SELECT id, merchant_id, prefix, created_at, revoked_at FROM api_keys WHERE (@scope IS NULL OR merchant_id = @scope) " +
+        "ORDER BY CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END, created_at DESC LIMIT 500", new { scope }), ct)).AsList();
+
+    /// <summary>One key if it is the merchant's (or any, for operators): another merchant's key is not found.</summary>
+    public Task<ApiKeyRow?> KeyAsync(string? scope, string id, CancellationToken ct) => db.ReadAsync(c => c.QueryFirstOrDefaultAsync<ApiKeyRow>(
+        "SELECT id, merchant_id, prefix, created_at, revoked_at FROM api_keys WHERE id = @id AND (@scope IS NULL OR merchant_id = @scope)", new { id, scope }), ct);
+
+    public Task<bool> MerchantExistsAsync(string id, CancellationToken ct) => db.ReadAsync(
+        async c => await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM merchants WHERE id = @id", new { id }) > 0, ct);
+
+    /// <summary>Payments per China day and wallet since <paramref name="from"/> (unix ms): made, paid, and the paid amount.</summary>
+    public async Task<IReadOnlyList<WalletDayRow>> WalletDaysAsync(string? scope, long from, CancellationToken ct)
+    {
+        var rows = await db.ReadReplicaAsync(c => c.QueryAsync<(long Day, string Wallet, long Payments, long Paid, long Volume)>(
+            $"""
+            SELECT (created_at + {ChinaMs}) / {DayMs} AS day, COALESCE(wallet, '') AS wallet, COUNT(*) AS payments,
+                   SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) AS paid, SUM(CASE WHEN status = 'succeeded' THEN amount ELSE 0 END) AS volume
+            FROM payments WHERE created_at >= @from {(scope is null ? string.Empty : "AND merchant_id = @scope")}
+            GROUP BY (created_at + {ChinaMs}) / {DayMs}, COALESCE(wallet, '') ORDER BY 1, 2
+            """, new { scope, from }), ct);
+        return rows.Select(r => new WalletDayRow(Day(r.Day), r.Wallet, r.Payments, r.Paid, r.Volume)).ToList();
+    }
+
+    public Task<FunnelRow> FunnelAsync(string? scope, long from, CancellationToken ct) => db.ReadReplicaAsync(c => c.QuerySingleAsync<FunnelRow>(
+        $"""
+        SELECT COUNT(*) AS created, COALESCE(SUM(CASE WHEN wallet IS NOT NULL THEN 1 ELSE 0 END), 0) AS wallet_chosen,
+               COALESCE(SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), 0) AS paid
+        FROM payments WHERE created_at >= @from {(scope is null ? string.Empty : "AND merchant_id = @scope")}
+        """, new { scope, from }), ct);
+
+    public async Task<IReadOnlyList<RefundDayRow>> RefundDaysAsync(string? scope, long from, CancellationToken ct)
+    {
+        var rows = await db.ReadReplicaAsync(c => c.QueryAsync<(long Day, long Refunds, long Succeeded, long Amount)>(
+            $"""
+            SELECT (created_at + {ChinaMs}) / {DayMs} AS day, COUNT(*) AS refunds, SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
+                   SUM(CASE WHEN status = 'succeeded' THEN amount ELSE 0 END) AS amount
+            FROM refunds WHERE created_at >= @from {(scope is null ? string.Empty : "AND merchant_id = @scope")}
+            GROUP BY (created_at + {ChinaMs}) / {DayMs} ORDER BY 1
+            """, new { scope, from }), ct);
+        return rows.Select(r => new RefundDayRow(Day(r.Day), r.Refunds, r.Succeeded, r.Amount)).ToList();
+    }
+
+    /// <summary>Reconciliation runs per bill day (hub-wide: a channel's bill is the hub's), newest first.</summary>
+    public async Task<IReadOnlyList<ReconciliationDayRow>> ReconciliationDaysAsync(int days, CancellationToken ct) => (await db.ReadAsync(c => c.QueryAsync<ReconciliationDayRow>(
+        """
+        SELECT bill_date, COUNT(*) AS runs, SUM(bill_lines) AS bill_lines, SUM(matched) AS matched, SUM(discrepancies) AS discrepancies,
+               SUM(repaired) AS repaired, SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed
+        FROM reconciliation_runs GROUP BY bill_date ORDER BY bill_date DESC LIMIT @days
+        """, new { days }), ct)).AsList();
+
+    public static string Day(long dayNumber) =>
+        DateOnly.FromDayNumber((int)(dayNumber + DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    private static string LikeEscape(string s) => s.Replace("!", "!!", StringComparison.Ordinal).Replace("%", "!%", StringComparison.Ordinal).Replace("_", "!_", StringComparison.Ordinal);
+}
