@@ -40,6 +40,7 @@ public static class ConsoleAssets
         .inline { display: inline; }
         code, .mono { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
         .pager { margin-top: 1rem; }
+        svg.chart { display: block; max-width: 100%; height: auto; margin: .5rem 0; } ul.lines { margin: 0; padding-left: 1rem; }
         """;
 
     public static readonly string CssPath = "/console/assets/console." + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Css)))[..12] + ".css";

@@ -21,7 +21,7 @@ public static class ConsoleCharts
     public static string Colour(int i) => Palette[i % Palette.Length];
 
     /// <summary>Vertical bars per label (x), stacked by series; the series' colours in a legend under the chart.</summary>
-    public static IHtmlContent Stacked(string id, string label, IReadOnlyList<ChartBar> bars, Func<long, string> format)
+    public static IHtmlContent Stacked(string id, string label, IReadOnlyList<ChartBar> bars, Func<long, string> format, string noData = "-")
     {
         var labels = bars.Select(b => b.Label).Distinct().ToList();
         var series = bars.Select(b => b.Series).Distinct().ToList();
@@ -30,7 +30,7 @@ public static class ConsoleCharts
         var slot = labels.Count == 0 ? 0 : (width - left - 10) / labels.Count;
         var max = Math.Max(1, labels.Select(l => bars.Where(b => b.Label == l).Sum(b => b.Value)).DefaultIfEmpty(0).Max());
         var svg = new StringBuilder();
-        svg.Append(CultureInfo.InvariantCulture, $"<svg id=\"{id}\" class=\"chart\" role=\"img\" aria-label=\"{Enc(label)}\" viewBox=\"0 0 {width} {height + 40}\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\" xmlns=\"http://www.w3.org/2000/svg\">");
+        svg.Append(CultureInfo.InvariantCulture, $"<svg id=\"{id}\" class=\"chart\" role=\"img\" aria-label=\"{Enc(label)}\" viewBox=\"0 0 {width} {height + 50}\" width=\"{width}\" height=\"{height + 50}\" preserveAspectRatio=\"xMinYMin meet\" xmlns=\"http://www.w3.org/2000/svg\">");
         svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" y1=\"{top + height}\" x2=\"{width - 5}\" y2=\"{top + height}\" stroke=\"#4a4a4a\"/>");
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 6}\" y=\"{top + 10}\" text-anchor=\"end\" font-size=\"11\" fill=\"#1a1a1a\">{Enc(format(max))}</text>");
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 6}\" y=\"{top + height}\" text-anchor=\"end\" font-size=\"11\" fill=\"#1a1a1a\">0</text>");
@@ -47,6 +47,11 @@ public static class ConsoleCharts
             }
 
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{x + (slot - barGap) / 2}\" y=\"{top + height + 14}\" text-anchor=\"middle\" font-size=\"10\" fill=\"#1a1a1a\">{Enc(labels[i].Length > 5 ? labels[i][5..] : labels[i])}</text>");
+        }
+
+        if (bars.Count == 0)
+        {
+            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left + 10}\" y=\"{top + height / 2}\" font-size=\"13\" fill=\"#1a1a1a\">{Enc(noData)}</text>");
         }
 
         var lx = left;
@@ -66,7 +71,7 @@ public static class ConsoleCharts
         const int row = 26, left = 150, barWidth = 300;
         var top = max ?? Math.Max(1, bars.Select(b => b.Value).DefaultIfEmpty(0).Max());
         var svg = new StringBuilder();
-        svg.Append(CultureInfo.InvariantCulture, $"<svg id=\"{id}\" class=\"chart\" role=\"img\" aria-label=\"{Enc(label)}\" viewBox=\"0 0 {left + barWidth + 90} {bars.Count * row + 6}\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\" xmlns=\"http://www.w3.org/2000/svg\">");
+        svg.Append(CultureInfo.InvariantCulture, $"<svg id=\"{id}\" class=\"chart\" role=\"img\" aria-label=\"{Enc(label)}\" viewBox=\"0 0 {left + barWidth + 90} {bars.Count * row + 6}\" width=\"{left + barWidth + 90}\" height=\"{bars.Count * row + 6}\" preserveAspectRatio=\"xMinYMin meet\" xmlns=\"http://www.w3.org/2000/svg\">");
         for (var i = 0; i < bars.Count; i++)
         {
             var b = bars[i];

@@ -39,6 +39,7 @@ public static class ConsoleOpsNav
         new("keys", "/console/developers/keys", "API 密钥", "API keys", ConsolePermission.KeysRead),
         new("events", "/console/developers/events", "事件", "Events", ConsolePermission.EventsRead),
         new("rollout", "/console/operations/rollout", "灰度发布", "Rollout", ConsolePermission.OperationsRead),
+        new("links", "/console/operations/links", "链接与口令", "Links", ConsolePermission.OperationsRead),
         new("reconciliation", "/console/money/reconciliation", "对账", "Reconciliation", ConsolePermission.ReconciliationRead),
     ];
 

@@ -18,11 +18,41 @@ public sealed record ApiKeyRow(string Id, string MerchantId, string Prefix, long
 public sealed record WalletDayRow(string Day, string Wallet, long Payments, long Paid, long Volume);
 
 /// <summary>The checkout funnel the hub records: orders made, a wallet chosen (a confirmation reached a wallet), paid.</summary>
-public sealed record FunnelRow(long Created, long WalletChosen, long Paid);
+public sealed class FunnelRow
+{
+    public long Created { get; set; }
+    public long WalletChosen { get; set; }
+    public long Paid { get; set; }
+}
 
 public sealed record RefundDayRow(string Day, long Refunds, long Succeeded, long Amount);
 
-public sealed record ReconciliationDayRow(string BillDate, long Runs, long BillLines, long Matched, long Discrepancies, long Repaired, long Failed);
+/// <summary>A link's clicks on one platform (platform "" when it has none yet).</summary>
+public sealed class LinkClicksRow
+{
+    public string Id { get; set; } = string.Empty;
+    public string MerchantId { get; set; } = string.Empty;
+    public string Code { get; set; } = string.Empty;
+    public string Title { get; set; } = string.Empty;
+    public string Status { get; set; } = string.Empty;
+    public long CreatedAt { get; set; }
+    public string? Platform { get; set; }
+    public long? Clicks { get; set; }
+    public long ShareCodes { get; set; }
+    public long Resolves { get; set; }
+}
+
+/// <summary>A bill day's runs summed (a class: SQLite types aggregate columns by value, which records' constructors cannot take).</summary>
+public sealed class ReconciliationDayRow
+{
+    public string BillDate { get; set; } = string.Empty;
+    public long Runs { get; set; }
+    public long BillLines { get; set; }
+    public long Matched { get; set; }
+    public long Discrepancies { get; set; }
+    public long Repaired { get; set; }
+    public long Failed { get; set; }
+}
 
 /// <summary>
 /// The console's reads for the money, developer and operations pages over tables their own features write (ledger,
@@ -50,9 +80,12 @@ public sealed class ConsoleOpsQueries(Db db)
             (scope is null ? "1 = 1" : "merchant_id = @scope") + (before is null ? string.Empty : " AND seq < @before") +
             " ORDER BY seq DESC LIMIT " + (PageSize + 1).ToString(CultureInfo.InvariantCulture), new { scope, before })).AsList();
         var page = entries.Take(PageSize).ToList();
-        var ids = page.Select(e => e.Id).ToArray();
-        var lines = ids.Length == 0 ? [] : (await c.QueryAsync<LedgerEntryLine>(
-            "SELECT entry_id, account, currency, amount FROM ledger_lines WHERE entry_id IN @ids ORDER BY id", new { ids })).AsList();
+        // The page's entries are the scope's entries in a seq range: their lines by that range (no IN list, which Npgsql
+        // and Dapper would send as one array parameter).
+        var lines = page.Count == 0 ? [] : (await c.QueryAsync<LedgerEntryLine>(
+            "SELECT l.entry_id, l.account, l.currency, l.amount FROM ledger_entries e JOIN ledger_lines l ON l.entry_id = e.id " +
+            "WHERE e.seq BETWEEN @low AND @high" + (scope is null ? string.Empty : " AND e.merchant_id = @scope") + " ORDER BY l.id",
+            new { low = page[^1].Seq, high = page[0].Seq, scope })).AsList();
         return new LedgerPage(page, lines.ToLookup(l => l.EntryId), entries.Count > PageSize ? page[^1].Seq : null);
     }, ct);
 
@@ -106,6 +139,17 @@ public sealed class ConsoleOpsQueries(Db db)
                SUM(repaired) AS repaired, SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed
         FROM reconciliation_runs GROUP BY bill_date ORDER BY bill_date DESC LIMIT @days
         """, new { days }), ct)).AsList();
+
+    /// <summary>The newest 50 links with their clicks per platform (link_clicks, counted by ClickCounter) and share codes.</summary>
+    public async Task<IReadOnlyList<LinkClicksRow>> LinksAsync(string? scope, CancellationToken ct) => (await db.ReadAsync(c => c.QueryAsync<LinkClicksRow>(
+        """
+        SELECT l.id, l.merchant_id, l.code, l.title, l.status, l.created_at, k.platform, k.clicks,
+               (SELECT COUNT(*) FROM share_codes s WHERE s.link_id = l.id) AS share_codes,
+               (SELECT COALESCE(SUM(s.resolves), 0) FROM share_codes s WHERE s.link_id = l.id) AS resolves
+        FROM (SELECT * FROM links WHERE (@scope IS NULL OR merchant_id = @scope) ORDER BY created_at DESC, id DESC LIMIT 50) l
+        LEFT JOIN link_clicks k ON k.link_id = l.id
+        ORDER BY l.created_at DESC, l.id DESC, k.platform
+        """, new { scope }), ct)).AsList();
 
     public static string Day(long dayNumber) =>
         DateOnly.FromDayNumber((int)(dayNumber + DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
