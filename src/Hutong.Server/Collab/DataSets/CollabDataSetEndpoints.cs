@@ -49,7 +49,7 @@ public static class CollabDataSetEndpoints
 
         if (ctx.Request.ContentLength is { } length && length > limits.Value.MaxBytes)
         {
-            return ApiResult.Problem(413, "dataset_too_large", $"The file must be at most {limits.Value.MaxBytes} bytes (Collab:DataSets:MaxBytes).");
+            return ApiResult.Problem(413, "dataset_too_large", $"The file must be at most {limits.Value.MaxBytes} bytes (Hutong:Collab:DataSets:MaxBytes).");
         }
 
         var (options, format, failure) = Options(q, ctx.Request.ContentType);
@@ -64,7 +64,7 @@ public static class CollabDataSetEndpoints
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return ApiResult.Problem(413, "dataset_too_large", $"The file must be at most {limits.Value.MaxBytes} bytes (Collab:DataSets:MaxBytes).");
+            return ApiResult.Problem(413, "dataset_too_large", $"The file must be at most {limits.Value.MaxBytes} bytes (Hutong:Collab:DataSets:MaxBytes).");
         }
     }
 

@@ -169,12 +169,12 @@ public sealed record DataSetUploadOptions
 }
 
 /// <summary>
-/// Bounds on uploads (configuration section Collab:DataSets). Whatever an upload's size, the hub's memory stays bounded
+/// Bounds on uploads (configuration section Hutong:Collab:DataSets). Whatever an upload's size, the hub's memory stays bounded
 /// by <see cref="ChunkRows"/> rows in flight; these cap the store's growth and the time one upload takes.
 /// </summary>
 public sealed class CollabDataSetLimits
 {
-    public const string Section = "Collab:DataSets";
+    public const string Section = "Hutong:Collab:DataSets";
 
     /// <summary>At most this many input rows (data rows, not counting the header).</summary>
     public long MaxRows { get; set; } = 20_000_000;

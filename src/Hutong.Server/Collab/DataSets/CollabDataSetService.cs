@@ -189,7 +189,7 @@ public sealed class CollabDataSetService(Db db, CollabDataSetStore store, IOptio
         return errors.Count > 0 ? Failure.Validation(errors) : null;
     }
 
-    private static Failure TooLarge(long max) => Refused("dataset_too_large", $"The file is larger than the limit of {max} bytes (Collab:DataSets:MaxBytes).", []);
+    private static Failure TooLarge(long max) => Refused("dataset_too_large", $"The file is larger than the limit of {max} bytes (Hutong:Collab:DataSets:MaxBytes).", []);
 
     private static Failure Refused(string code, string detail, IReadOnlyList<string> rows)
     {
@@ -279,7 +279,7 @@ public sealed class CollabDataSetService(Db db, CollabDataSetStore store, IOptio
             if (tooMany)
             {
                 await DiscardAsync(header.Id, created);
-                return Refused("too_many_rows", $"The file has more than {limit.MaxRows} data rows (Collab:DataSets:MaxRows).", []);
+                return Refused("too_many_rows", $"The file has more than {limit.MaxRows} data rows (Hutong:Collab:DataSets:MaxRows).", []);
             }
 
             if (problems.Count == 0 && chunk.Count > 0)

@@ -231,7 +231,7 @@ public static class CollabSources
     }
 }
 
-/// <summary>A read-only view of a stream that refuses to read past a byte limit (an upload's Collab:DataSets:MaxBytes).</summary>
+/// <summary>A read-only view of a stream that refuses to read past a byte limit (an upload's Hutong:Collab:DataSets:MaxBytes).</summary>
 public sealed class LimitedStream(Stream inner, long max) : Stream
 {
     public long BytesRead { get; private set; }
@@ -258,7 +258,7 @@ public sealed class LimitedStream(Stream inner, long max) : Stream
     {
         BytesRead += n;
         return BytesRead > max
-            ? throw new CollabInputException("dataset_too_large", $"The file is larger than the limit of {max} bytes (Collab:DataSets:MaxBytes).")
+            ? throw new CollabInputException("dataset_too_large", $"The file is larger than the limit of {max} bytes (Hutong:Collab:DataSets:MaxBytes).")
             : n;
     }
 
