@@ -37,6 +37,12 @@ public sealed class CollabNodeOptions
     /// <summary>One RPC's deadline.</summary>
     public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Most segment sums (campaign × group) the value holder decrypts for one attribution job. Bounds what an ad side
+    /// that deviates from the protocol (sending single conversions as segments) could learn.
+    /// </summary>
+    public int MaxDecryptSegments { get; set; } = 64;
+
     /// <summary>Largest gRPC message (a batch is BatchSize × 32 bytes, or × 64 × limbs for conversions).</summary>
     public int MaxMessageBytes { get; set; } = 64 * 1024 * 1024;
 }

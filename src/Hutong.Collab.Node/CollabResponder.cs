@@ -159,7 +159,7 @@ public sealed class CollabResponder(
     }
 
     /// <summary>Checks framing and group elements before anything is recorded.</summary>
-    private static void CheckPayload(CollabJob job, Envelope e)
+    private void CheckPayload(CollabJob job, Envelope e)
     {
         if (e.Bucket < 0 || e.Bucket >= job.Terms.Buckets)
         {
@@ -200,6 +200,19 @@ public sealed class CollabResponder(
 
         if (e.Step == "decrypt")
         {
+            // Semi-honest model: the ad side sums the ciphertexts it was sent and asks for the sums of its segments.
+            // A deviating ad side could instead send single ciphertexts as "segments"; at most MaxDecryptSegments
+            // distinct segments are decrypted per job, so that costs it a bounded number of values, never all of them.
+            if (e.Sums.Sums.Count > options.MaxDecryptSegments)
+            {
+                throw CollabWireErrors.Refuse("decrypt_refused", $"{e.Sums.Sums.Count} segments asked for; at most {options.MaxDecryptSegments} are decrypted per job (Hutong:Collab:MaxDecryptSegments)");
+            }
+
+            if (e.Sums.Sums.Select(s => s.Segment).Distinct(StringComparer.Ordinal).Count() != e.Sums.Sums.Count)
+            {
+                throw CollabWireErrors.Refuse("bad_message", "a segment is named twice");
+            }
+
             var width = new LimbEncoding().Limbs * ExpElGamal.CiphertextBytes;
             foreach (var s in e.Sums.Sums)
             {

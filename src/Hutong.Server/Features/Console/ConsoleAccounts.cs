@@ -131,7 +131,7 @@ public sealed class ConsoleAccounts(Db db, ConsoleStore store, SecretBox secrets
         var lifetime = stage == "active" ? SessionLifetime : CodeStepLifetime;
         await db.WriteAsync(async (c, t) =>
         {
-            await store.SignedInAsync(c, t, user.Id, rehash ? ConsoleCrypto.HashPassword(password) : null, now);
+            await store.SignedInAsync(c, t, user.Id, rehash ? ConsoleCrypto.HashPassword(password) : null, now, complete: stage == "active");
             await store.InsertSessionAsync(c, t, ConsoleCrypto.TokenHash(token), user.Id, stage, now, now + (long)lifetime.TotalMilliseconds);
             await ConsoleStore.AuditAsync(c, t, Entry(user, stage == "active" ? "sign_in" : "sign_in.password_ok", ip), now);
         }, ct);

@@ -92,8 +92,14 @@ public sealed class ConsoleStore(Db db)
     }
 
     /// <summary>A correct password: the failure count is cleared, and a hash made with weaker settings replaced.</summary>
-    public Task SignedInAsync(DbConnection c, DbTransaction t, string userId, string? newHash, long now) => c.ExecuteAsync(
-        "UPDATE console_users SET failed_logins = 0, throttled_until = NULL, password_hash = COALESCE(@newHash, password_hash), updated_at = @now WHERE id = @userId",
+    /// <summary>
+    /// A step of signing in passed. The failure count is cleared only when the sign-in is complete: clearing it at the
+    /// password step of a TOTP user would let a caller who knows the password guess codes four at a time forever.
+    /// </summary>
+    public Task SignedInAsync(DbConnection c, DbTransaction t, string userId, string? newHash, long now, bool complete = true) => c.ExecuteAsync(
+        complete
+            ? "UPDATE console_users SET failed_logins = 0, throttled_until = NULL, password_hash = COALESCE(@newHash, password_hash), updated_at = @now WHERE id = @userId"
+            : "UPDATE console_users SET password_hash = COALESCE(@newHash, password_hash), updated_at = @now WHERE id = @userId",
         new { userId, newHash, now }, t);
 
     /// <summary>Records a used TOTP step; false when that step (or a later one) was used already (a replayed code).</summary>
@@ -101,8 +107,12 @@ public sealed class ConsoleStore(Db db)
         "UPDATE console_users SET totp_last_step = @step, updated_at = @now WHERE id = @userId AND (totp_last_step IS NULL OR totp_last_step < @step)",
         new { userId, step, now }, t));
 
+    /// <summary>
+    /// Turns TOTP on; false when it is on already: a second factor is never replaced from a session alone (a stolen
+    /// cookie would swap in the thief's own authenticator and lock the user out).
+    /// </summary>
     public Task<bool> SetTotpAsync(DbConnection c, DbTransaction t, string userId, string? sealedSecret, long? step, long now) => Changed(c.ExecuteAsync(
-        "UPDATE console_users SET totp_secret = @sealedSecret, totp_last_step = @step, updated_at = @now WHERE id = @userId AND status = 'active'",
+        "UPDATE console_users SET totp_secret = @sealedSecret, totp_last_step = @step, updated_at = @now WHERE id = @userId AND status = 'active' AND totp_secret IS NULL",
         new { userId, sealedSecret, step, now }, t));
 
     public Task InsertSessionAsync(DbConnection c, DbTransaction t, string tokenHash, string userId, string stage, long now, long expiresAt) => c.ExecuteAsync(
