@@ -65,12 +65,16 @@ public sealed record VflOptions
         return (train, test);
     }
 
-    /// <summary>Epoch e's batch order over the training rows: a shuffle seeded by (seed, epoch).</summary>
+    /// <summary>
+    /// Epoch e's batch order over the training rows: a shuffle seeded by (seed, epoch). The seed is mixed by fixed
+    /// arithmetic, not HashCode.Combine, which is randomised per process: the two parties run in two processes and must
+    /// draw the same order, and a run must be repeatable.
+    /// </summary>
     public int[] EpochOrder(int[] train, int epoch)
     {
         ArgumentNullException.ThrowIfNull(train);
         var order = (int[])train.Clone();
-        new Random(HashCode.Combine(Seed, epoch, 0x5f1)).Shuffle(order);
+        new Random(unchecked((Seed * 1_000_003) ^ (epoch * 7_919) ^ 0x5f1)).Shuffle(order);
         return order;
     }
 }
