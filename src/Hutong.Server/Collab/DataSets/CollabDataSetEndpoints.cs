@@ -33,9 +33,9 @@ public static class CollabDataSetEndpoints
             .WithTags("Collab datasets");
         admin.MapGet("/collab/datasets", (HttpContext ctx, CollabDataSetService svc) => svc.ListAsync(ctx.RequestAborted).ToApiResult())
             .Produces<CollabDataSetList>().WithSummary("List the data sets (newest first; never any id).").WithTags("Collab datasets");
-        admin.MapGet("/collab/datasets/{id}", (HttpContext ctx, string id, CollabDataSetService svc) => svc.GetAsync(id, ctx.RequestAborted).ToApiResult())
+        admin.MapGet("/collab/datasets/{id}", (HttpContext ctx, CollabDataSetId id, CollabDataSetService svc) => svc.GetAsync(id.Value, ctx.RequestAborted).ToApiResult())
             .Produces<CollabDataSetDto>().ProducesProblem(404).WithSummary("A data set: counts, totals, id rule and options.").WithTags("Collab datasets");
-        admin.MapDelete("/collab/datasets/{id}", (HttpContext ctx, string id, CollabDataSetService svc) => svc.DeleteAsync(id, ctx.RequestAborted).ToApiResult())
+        admin.MapDelete("/collab/datasets/{id}", (HttpContext ctx, CollabDataSetId id, CollabDataSetService svc) => svc.DeleteAsync(id.Value, ctx.RequestAborted).ToApiResult())
             .Produces(204).ProducesProblem(404).ProducesProblem(409).WithSummary("Delete a data set and all its rows.").WithTags("Collab datasets");
     }
 

@@ -57,15 +57,16 @@ public static class CollabEndpoints
         g.MapGet("/jobs", async (ICollabStore store, CancellationToken ct) =>
                 ApiResult.Ok(new { @object = "list", data = (await store.ListJobsAsync(100, ct)).Select(Job) }))
             .WithTags("Collab jobs").WithSummary("The latest 100 jobs.");
-        g.MapGet("/jobs/{id}", async (string id, ICollabStore store, CancellationToken ct) =>
+        g.MapGet("/jobs/{id}", async (CollabJobId id, ICollabStore store, CancellationToken ct) =>
             {
-                if (await store.GetJobAsync(id, ct) is not { } job)
+                var jobId = id.Value;
+                if (await store.GetJobAsync(jobId, ct) is not { } job)
                 {
                     return Problems.NotFound("collab job");
                 }
 
-                var progress = await store.ProgressAsync(id, ct);
-                var audit = await store.AuditTrailAsync(id, ct);
+                var progress = await store.ProgressAsync(jobId, ct);
+                var audit = await store.AuditTrailAsync(jobId, ct);
                 return ApiResult.Ok(new
                 {
                     job = Job(job),
@@ -74,16 +75,16 @@ public static class CollabEndpoints
                 });
             })
             .ProducesProblem(404).WithTags("Collab jobs").WithSummary("A job: terms, state, approvals, progress (buckets done) and its audit trail.");
-        g.MapPost("/jobs/{id}/approve", async (string id, HttpContext ctx, CollabJobService jobs) =>
-                Result(await jobs.ApproveAsync(id, "admin", ctx.RequestAborted), Job))
+        g.MapPost("/jobs/{id}/approve", async (CollabJobId id, HttpContext ctx, CollabJobService jobs) =>
+                Result(await jobs.ApproveAsync(id.Value, "admin", ctx.RequestAborted), Job))
             .ProducesProblem(404).ProducesProblem(409).ProducesProblem(422).WithTags("Collab jobs")
             .WithSummary("Approve a job's terms on this node (its data set must exist and fit its role; Idempotency-Key required).");
-        g.MapPost("/jobs/{id}/cancel", async (string id, HttpContext ctx, CollabJobService jobs) =>
-                Result(await jobs.CancelAsync(id, "admin", ctx.RequestAborted), Job))
+        g.MapPost("/jobs/{id}/cancel", async (CollabJobId id, HttpContext ctx, CollabJobService jobs) =>
+                Result(await jobs.CancelAsync(id.Value, "admin", ctx.RequestAborted), Job))
             .ProducesProblem(404).ProducesProblem(409).WithTags("Collab jobs").WithSummary("Cancel a job (the peer is told; Idempotency-Key required).");
-        g.MapGet("/jobs/{id}/result", async (string id, CollabJobService jobs, CancellationToken ct) =>
+        g.MapGet("/jobs/{id}/result", async (CollabJobId id, CollabJobService jobs, CancellationToken ct) =>
             {
-                var r = await jobs.ResultAsync(id, ct);
+                var r = await jobs.ResultAsync(id.Value, ct);
                 return r.Ok ? ApiResult.Ok(JsonDocument.Parse(r.Value!).RootElement) : Problem(r);
             })
             .ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).WithTags("Collab job result")
