@@ -16,12 +16,13 @@ public sealed class ConfirmCutOffTests(PostgresHub hub)
     [Fact]
     public async Task A_confirm_cut_off_by_a_dead_hub_is_retryable_on_another_and_answers_with_the_QR_within_the_lease_bound()
     {
-        // The other hub's claims last 2 s, so a dead hub's 'requested' attempt is re-queried by it after 2 s; the
-        // fixture's hub (30 s + 30 s) would leave it for a minute, and before the bound was the lease's, for two.
+        // The other hub's claims last 6 s, so a dead hub's 'requested' attempt is re-queried by it after 6 s; the
+        // fixture's hub (30 s + 30 s) would leave it for a minute. (With 2 s, a loaded CI box sometimes took longer than
+        // that between marking the attempt and the retry, and the retry already got the QR.)
         await using var other = await hub.StartAnotherHubAsync(new Dictionary<string, string?>
         {
-            ["Hutong:Workers:ItemTimeout"] = "00:00:01",
-            ["Hutong:Workers:LeaseMargin"] = "00:00:01",
+            ["Hutong:Workers:ItemTimeout"] = "00:00:03",
+            ["Hutong:Workers:LeaseMargin"] = "00:00:03",
             // Behind one load balancer, as in production: a re-sent order carries the same notify_url, so the wallet
             // takes it as the same order (another URL would make it another order, refused under the same out_trade_no).
             ["Hutong:PublicBaseUrl"] = hub.Hub.BaseUrl,
