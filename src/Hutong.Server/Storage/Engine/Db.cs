@@ -206,21 +206,21 @@ public sealed class Db : IAsyncDisposable
         if (_pg is not null)
         {
             // PostgreSQL already groups concurrent commits server-side; measured, one client-side writer was slower.
-            await using var c = await OpenAsync(ct);
-            await using var tx = await c.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
-            var committing = new CommitScope();
-            Deferred.AddOrUpdate(tx, committing);
-            try
+            for (var attempt = 1; ; attempt++)
             {
-                var result = await work(c, tx);
-                await committing.RunAsync(c, tx);
-                await tx.CommitAsync(ct);
-                Committed(Outbox.TakeInserted(tx));
-                return result;
-            }
-            finally
-            {
-                Deferred.Remove(tx);
+                try
+                {
+                    return await WritePgOnceAsync(work, ct);
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < MaxDeadlockAttempts && !ct.IsCancellationRequested)
+                {
+                    // 40P01: the server rolled this whole transaction back to break a lock cycle with another writer (for
+                    // instance a payout and a netting give-back taking the ledger and a receiver row in opposite orders,
+                    // possibly on another hub). Nothing of it committed and the work function only talks to the database,
+                    // so running it again is what the caller would do; a short random pause lets the other writer finish.
+                    Interlocked.Increment(ref _deadlockRetries);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 25 * attempt)), ct);
+                }
             }
         }
 
@@ -233,6 +233,35 @@ public sealed class Db : IAsyncDisposable
 
         // Not cancellable once queued: the caller must learn whether its write committed.
         return await pending.Task;
+    }
+
+    /// <summary>Attempts of one PostgreSQL write before a deadlock (40P01) reaches its caller.</summary>
+    internal const int MaxDeadlockAttempts = 4;
+
+    private long _deadlockRetries;
+
+    /// <summary>PostgreSQL writes run again because the server broke a deadlock by rolling them back.</summary>
+    public long DeadlockRetries => Interlocked.Read(ref _deadlockRetries);
+
+    private async Task<T> WritePgOnceAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
+        var committing = new CommitScope();
+        Deferred.AddOrUpdate(tx, committing);
+        try
+        {
+            var result = await work(c, tx);
+            await committing.RunAsync(c, tx);
+            await tx.CommitAsync(ct);
+            Committed(Outbox.TakeInserted(tx));
+            return result;
+        }
+        finally
+        {
+            Deferred.Remove(tx);
+            Outbox.TakeInserted(tx); // a rolled-back attempt's mark must not carry over to the next transaction object
+        }
     }
 
     // PostgreSQL write transactions (WriteAsync with a work function) and what is to run in each just before its commit.
