@@ -95,6 +95,7 @@ public sealed class ConsoleAccounts(Db db, ConsoleStore store, SecretBox secrets
             await db.WriteAsync(async (c, t) =>
             {
                 await store.SetPasswordAsync(c, t, email, ConsoleCrypto.HashPassword(password), now);
+                await ConsoleStore.ClearEmailFailuresAsync(c, t, EmailKey(email));
                 await ConsoleStore.AuditAsync(c, t, new ConsoleAuditEntry(null, "demo", merchantId, "user.password_reset", email, null, null), now);
             }, ct);
         }
@@ -102,27 +103,29 @@ public sealed class ConsoleAccounts(Db db, ConsoleStore store, SecretBox secrets
         return (email, password);
     }
 
-    /// <summary>Checks email and password; a user with TOTP gets a session that can only enter the code.</summary>
+    /// <summary>
+    /// Checks email and password; a user with TOTP gets a session that can only enter the code. An email that is no
+    /// account is answered exactly as a wrong password (the same steps: a password hash checked, a failure counted under
+    /// the submitted email, an audit line), and throttling is counted per submitted email whether or not it is an
+    /// account: neither the answer, nor when throttling starts, nor the time taken tells which emails are accounts.
+    /// </summary>
     public async Task<SignInResult> SignInAsync(string email, string password, string? ip, CancellationToken ct)
     {
         var now = Now;
-        var user = await store.UserByEmailAsync(NormalizeEmail(email), ct);
-        if (user is null)
+        var normalized = NormalizeEmail(email);
+        var emailKey = EmailKey(normalized);
+        var user = await store.UserByEmailAsync(normalized, ct);
+        var shown = normalized.Length > 200 ? normalized[..200] : normalized;
+        if (await store.ThrottledUntilAsync(emailKey, now, ct) is { } until)
         {
-            ConsoleCrypto.VerifyPassword(DummyHash, password, out _);
-            return new SignInResult(SignInStep.Refused);
-        }
-
-        if (user.ThrottledUntil is { } until && until > now)
-        {
-            await store.AuditAsync(Entry(user, "sign_in.throttled", ip), now, ct);
+            await store.AuditAsync(user is null ? Unknown(shown, "sign_in.throttled", ip) : Entry(user, "sign_in.throttled", ip), now, ct);
             return new SignInResult(SignInStep.Throttled, RetryAt: DateTimeOffset.FromUnixTimeMilliseconds(until));
         }
 
-        if (!ConsoleCrypto.VerifyPassword(user.PasswordHash, password, out var rehash) || user.Status != "active")
+        var passwordOk = ConsoleCrypto.VerifyPassword(user?.PasswordHash ?? DummyHash, password, out var rehash);
+        if (user is null || !passwordOk || user.Status != "active")
         {
-            await store.RecordFailureAsync(user.Id, now, ct);
-            await store.AuditAsync(Entry(user, "sign_in.refused", ip), now, ct);
+            await store.RecordEmailFailureAsync(emailKey, user is null ? Unknown(shown, "sign_in.refused", ip) : Entry(user, "sign_in.refused", ip), now, ct);
             return new SignInResult(SignInStep.Refused);
         }
 
@@ -132,6 +135,7 @@ public sealed class ConsoleAccounts(Db db, ConsoleStore store, SecretBox secrets
         await db.WriteAsync(async (c, t) =>
         {
             await store.SignedInAsync(c, t, user.Id, rehash ? ConsoleCrypto.HashPassword(password) : null, now, complete: stage == "active");
+            await ConsoleStore.ClearEmailFailuresAsync(c, t, emailKey);
             await store.InsertSessionAsync(c, t, ConsoleCrypto.TokenHash(token), user.Id, stage, now, now + (long)lifetime.TotalMilliseconds);
             await ConsoleStore.AuditAsync(c, t, Entry(user, stage == "active" ? "sign_in" : "sign_in.password_ok", ip), now);
         }, ct);
@@ -308,6 +312,13 @@ public sealed class ConsoleAccounts(Db db, ConsoleStore store, SecretBox secrets
 
         return ok;
     }, ct);
+
+    /// <summary>The throttle's key for a normalised email: its SHA-256, so an email that is no account is not kept in clear.</summary>
+    public static string EmailKey(string normalizedEmail) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(normalizedEmail)));
+
+    /// <summary>The audit line of a sign-in for an email that is no account (operators' audit log only: no merchant).</summary>
+    private static ConsoleAuditEntry Unknown(string email, string action, string? ip) => new(null, email, null, action, null, null, ip);
 
     private static ConsoleAuditEntry Entry(ConsoleUserRow user, string action, string? ip) => new(user.Id, user.Email, user.MerchantId, action, null, null, ip);
 }

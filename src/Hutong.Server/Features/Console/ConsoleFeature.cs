@@ -21,6 +21,7 @@ public static class ConsoleFeature
         s.AddSingleton<ConsoleAccounts>();
         s.AddSingleton<ConsolePaymentQueries>();
         s.AddSingleton<ConsoleOpsQueries>();
+        ConsoleKeyRing.AddConsoleKeyRing(s); // the antiforgery tokens and any protected cookie: one key ring for every instance
         s.AddRazorPages(o =>
         {
             o.RootDirectory = "/Features/Console/Pages";

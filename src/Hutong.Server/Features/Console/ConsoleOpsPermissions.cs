@@ -38,6 +38,7 @@ public static class ConsoleOpsNav
         new("charts", "/console/charts", "图表", "Charts", ConsolePermission.PaymentsRead),
         new("keys", "/console/developers/keys", "API 密钥", "API keys", ConsolePermission.KeysRead),
         new("events", "/console/developers/events", "事件", "Events", ConsolePermission.EventsRead),
+        new("webhooks", "/console/developers/webhooks", "Webhook 端点", "Webhook endpoints", ConsolePermission.EventsRead),
         new("rollout", "/console/operations/rollout", "灰度发布", "Rollout", ConsolePermission.OperationsRead),
         new("links", "/console/operations/links", "链接与口令", "Links", ConsolePermission.OperationsRead),
         new("reconciliation", "/console/money/reconciliation", "对账", "Reconciliation", ConsolePermission.ReconciliationRead),
@@ -47,6 +48,8 @@ public static class ConsoleOpsNav
     {
         "key-revoked" => l.T("API 密钥已吊销，立即失效。", "The API key was revoked; it stops working at once."),
         "rollout-saved" => l.T("灰度规则已保存，立即生效。", "The rollout rule was saved and applies at once."),
+        "endpoint-disabled" => l.T("端点已停用，不再收到新事件。", "The endpoint was disabled; it gets no new events."),
+        "endpoint-enabled" => l.T("端点已启用。", "The endpoint was enabled."),
         "event-resent" => l.T("事件已重新排队发送。", "The event was queued to be sent again."),
         _ => string.Empty,
     };

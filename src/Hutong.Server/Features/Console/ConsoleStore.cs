@@ -62,6 +62,35 @@ public sealed class ConsoleStore(Db db)
         }
     }, ct);
 
+    /// <summary>When sign-ins with this email key are throttled until, or null (no row, or its wait is over).</summary>
+    public Task<long?> ThrottledUntilAsync(string emailKey, long now, CancellationToken ct) => db.ReadAsync(c => c.QueryFirstOrDefaultAsync<long?>(
+        "SELECT throttled_until FROM console_sign_in_throttle WHERE email_key = @emailKey AND throttled_until > @now", new { emailKey, now }), ct);
+
+    /// <summary>
+    /// A refused sign-in for the submitted email (an account or not: the same row, the same counts), with its audit line,
+    /// in one transaction: from the fifth failure in a row the email is throttled (doubling, at most 15 min).
+    /// </summary>
+    public Task RecordEmailFailureAsync(string emailKey, ConsoleAuditEntry audit, long now, CancellationToken ct) => db.WriteAsync(async (c, t) =>
+    {
+        var failed = await c.ExecuteScalarAsync<long>(
+            """
+            INSERT INTO console_sign_in_throttle (email_key, failures, throttled_until, updated_at) VALUES (@emailKey, 1, NULL, @now)
+            ON CONFLICT (email_key) DO UPDATE SET failures = console_sign_in_throttle.failures + 1, updated_at = @now
+            RETURNING failures
+            """, new { emailKey, now }, t);
+        if (failed >= 5)
+        {
+            var wait = Math.Min(15 * 60_000L, 30_000L << (int)Math.Min(10, failed - 5));
+            await c.ExecuteAsync("UPDATE console_sign_in_throttle SET throttled_until = @until WHERE email_key = @emailKey", new { emailKey, until = now + wait }, t);
+        }
+
+        await AuditAsync(c, t, audit, now);
+    }, ct);
+
+    /// <summary>A correct password: the email's failure count starts again.</summary>
+    public static Task ClearEmailFailuresAsync(DbConnection c, DbTransaction t, string emailKey) =>
+        c.ExecuteAsync("DELETE FROM console_sign_in_throttle WHERE email_key = @emailKey", new { emailKey }, t);
+
     public Task<bool> SetRoleAsync(DbConnection c, DbTransaction t, string userId, string? merchantId, string role, long now) =>
         Changed(c.ExecuteAsync(
             "UPDATE console_users SET role = @role, updated_at = @now WHERE id = @userId AND (@merchantId IS NULL OR merchant_id = @merchantId) AND status <> 'removed' AND role <> 'operator'",

@@ -12,6 +12,7 @@ public static class WebhooksFeature
         s.AddSingleton<WebhookDispatcher>();
         s.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
         s.AddSingleton<EventService>();
+        s.AddSingleton<WebhookEndpointService>();
         s.AddJob<EventRetentionJob>();
         return s;
     }
