@@ -8,9 +8,9 @@ public class ConsoleSecurityTests
 {
     // The tables of docs/console.md and docs/console-pages.md; a change to ConsolePermissions or ConsoleOpsPermissions must change this test and those docs together.
     [Theory]
-    [InlineData(ConsoleRole.Operator, "PaymentsRead PaymentsRefund PaymentsCancel WebhooksResend UsersRead UsersManage AuditRead AllMerchants MoneyRead DisputesRespond KeysRead KeysManage EventsRead WebhookEndpointsManage OperationsRead RolloutManage ReconciliationRead")]
-    [InlineData(ConsoleRole.Owner, "PaymentsRead PaymentsRefund PaymentsCancel WebhooksResend UsersRead UsersManage AuditRead MoneyRead DisputesRespond KeysRead KeysManage EventsRead WebhookEndpointsManage OperationsRead RolloutManage")]
-    [InlineData(ConsoleRole.Developer, "PaymentsRead PaymentsCancel WebhooksResend AuditRead KeysRead KeysManage EventsRead WebhookEndpointsManage OperationsRead")]
+    [InlineData(ConsoleRole.Operator, "PaymentsRead PaymentsRefund PaymentsCancel WebhooksResend UsersRead UsersManage AuditRead AllMerchants MoneyRead DisputesRespond KeysRead KeysManage EventsRead WebhookEndpointsManage OperationsRead RolloutManage ReconciliationRead LinksManage HostsManage ChannelsManage")]
+    [InlineData(ConsoleRole.Owner, "PaymentsRead PaymentsRefund PaymentsCancel WebhooksResend UsersRead UsersManage AuditRead MoneyRead DisputesRespond KeysRead KeysManage EventsRead WebhookEndpointsManage OperationsRead RolloutManage LinksManage HostsManage")]
+    [InlineData(ConsoleRole.Developer, "PaymentsRead PaymentsCancel WebhooksResend AuditRead KeysRead KeysManage EventsRead WebhookEndpointsManage OperationsRead LinksManage")]
     [InlineData(ConsoleRole.Support, "PaymentsRead EventsRead")]
     [InlineData(ConsoleRole.Finance, "PaymentsRead PaymentsRefund AuditRead MoneyRead DisputesRespond")]
     public void The_permission_table_is_as_documented(ConsoleRole role, string allowed)

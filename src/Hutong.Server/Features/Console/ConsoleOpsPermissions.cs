@@ -16,11 +16,12 @@ public static class ConsoleOpsPermissions
         [
             ConsolePermission.MoneyRead, ConsolePermission.DisputesRespond, ConsolePermission.KeysRead, ConsolePermission.KeysManage,
             ConsolePermission.EventsRead, ConsolePermission.WebhookEndpointsManage, ConsolePermission.OperationsRead, ConsolePermission.RolloutManage,
+            ConsolePermission.LinksManage, ConsolePermission.HostsManage,
         ],
         [ConsoleRole.Developer] =
         [
             ConsolePermission.KeysRead, ConsolePermission.KeysManage, ConsolePermission.EventsRead, ConsolePermission.WebhookEndpointsManage,
-            ConsolePermission.OperationsRead,
+            ConsolePermission.OperationsRead, ConsolePermission.LinksManage,
         ],
         [ConsoleRole.Support] = [ConsolePermission.EventsRead],
         [ConsoleRole.Finance] = [ConsolePermission.MoneyRead, ConsolePermission.DisputesRespond],
@@ -51,6 +52,13 @@ public static class ConsoleOpsNav
         "endpoint-disabled" => l.T("端点已停用，不再收到新事件。", "The endpoint was disabled; it gets no new events."),
         "endpoint-enabled" => l.T("端点已启用。", "The endpoint was enabled."),
         "event-resent" => l.T("事件已重新排队发送。", "The event was queued to be sent again."),
+        "dispute-responded" => l.T("回复已发给钱包。", "The answer was sent to the wallet."),
+        "dispute-closed" => l.T("投诉已在钱包处完结。", "The complaint was closed at the wallet."),
+        "share-code-created" => l.T("口令已生成。", "The share code was created."),
+        "share-code-revoked" => l.T("口令已吊销，立即失效。", "The share code was revoked; it stops working at once."),
+        "contract-ended" => l.T("合约已终止。", "The contract was ended."),
+        "contract-created" => l.T("合约已创建。", "The contract was created."),
+        "routes-saved" => l.T("路由规则已保存，立即生效。", "The routing rules were saved and apply at once."),
         _ => string.Empty,
     };
 }

@@ -12,6 +12,21 @@ public sealed record LedgerEntryLine(string EntryId, string Account, string Curr
 
 public sealed record LedgerPage(IReadOnlyList<LedgerEntryRow> Entries, ILookup<string, LedgerEntryLine> Lines, long? Next);
 
+/// <summary>A share code as the links page lists it: its link's short code, and how often it was pasted and resolved.</summary>
+public sealed class ShareCodeListRow
+{
+    public string Id { get; set; } = string.Empty;
+    public string MerchantId { get; set; } = string.Empty;
+    public string Code { get; set; } = string.Empty;
+    public string Text { get; set; } = string.Empty;
+    public string LinkId { get; set; } = string.Empty;
+    public string LinkCode { get; set; } = string.Empty;
+    public string Status { get; set; } = string.Empty;
+    public long ExpiresAt { get; set; }
+    public long Resolves { get; set; }
+    public long CreatedAt { get; set; }
+}
+
 public sealed record ApiKeyRow(string Id, string MerchantId, string Prefix, long CreatedAt, long? RevokedAt);
 
 /// <summary>One day (China time) and wallet of the payments chart: how many were made, how many paid, and the paid amount.</summary>
@@ -150,6 +165,29 @@ public sealed class ConsoleOpsQueries(Db db)
         LEFT JOIN link_clicks k ON k.link_id = l.id
         ORDER BY l.created_at DESC, l.id DESC, k.platform
         """, new { scope }), ct)).AsList();
+
+    /// <summary>The merchant a dispute belongs to if it is in scope (any, for operators): another merchant's dispute is not found.</summary>
+    public Task<string?> DisputeMerchantAsync(string? scope, string id, CancellationToken ct) => db.ReadAsync(c => c.QueryFirstOrDefaultAsync<string?>(
+        "SELECT merchant_id FROM disputes WHERE id = @id AND (@scope IS NULL OR merchant_id = @scope)", new { id, scope }), ct);
+
+    /// <summary>The newest 100 share codes in scope with their links' short codes.</summary>
+    public async Task<IReadOnlyList<ShareCodeListRow>> ShareCodesAsync(string? scope, CancellationToken ct) => (await db.ReadAsync(c => c.QueryAsync<ShareCodeListRow>(
+        """
+        SELECT s.id, s.merchant_id, s.code, s.text, s.link_id, l.code AS link_code, s.status, s.expires_at, s.resolves, s.created_at
+        FROM share_codes s JOIN links l ON l.id = s.link_id
+        WHERE (@scope IS NULL OR s.merchant_id = @scope) ORDER BY s.created_at DESC, s.id DESC LIMIT 100
+        """, new { scope }), ct)).AsList();
+
+    /// <summary>A share code if it is in scope (any, for operators): another merchant's code is not found.</summary>
+    public Task<ShareCodeListRow?> ShareCodeAsync(string? scope, string id, CancellationToken ct) => db.ReadAsync(c => c.QueryFirstOrDefaultAsync<ShareCodeListRow>(
+        """
+        SELECT s.id, s.merchant_id, s.code, s.text, s.link_id, l.code AS link_code, s.status, s.expires_at, s.resolves, s.created_at
+        FROM share_codes s JOIN links l ON l.id = s.link_id WHERE s.id = @id AND (@scope IS NULL OR s.merchant_id = @scope)
+        """, new { id, scope }), ct);
+
+    /// <summary>The merchant a link belongs to if it is in scope (any, for operators).</summary>
+    public Task<string?> LinkMerchantAsync(string? scope, string id, CancellationToken ct) => db.ReadAsync(c => c.QueryFirstOrDefaultAsync<string?>(
+        "SELECT merchant_id FROM links WHERE id = @id AND (@scope IS NULL OR merchant_id = @scope)", new { id, scope }), ct);
 
     public static string Day(long dayNumber) =>
         DateOnly.FromDayNumber((int)(dayNumber + DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);

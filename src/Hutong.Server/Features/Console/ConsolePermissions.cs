@@ -37,6 +37,10 @@ public enum ConsolePermission
     OperationsRead,
     RolloutManage,
     ReconciliationRead,
+    // Share codes, host contracts, channels and routes (ConsoleOpsPermissions).
+    LinksManage,
+    HostsManage,
+    ChannelsManage,
 }
 
 /// <summary>

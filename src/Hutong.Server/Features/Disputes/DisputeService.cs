@@ -190,7 +190,9 @@ public sealed partial class DisputeService(
         return Outcome.Ok(new DisputeList("list", data, hasMore, hasMore ? data[^1].Id : null));
     }
 
-    public async Task<Outcome<DisputeDto>> RespondAsync(string merchantId, string id, RespondDisputeRequest r, IdempotencyContext? idem, CancellationToken ct)
+    /// <param name="alsoInTransaction">Written with the stored answer, in its transaction (the console's audit line), only when the wallet took the answer.</param>
+    public async Task<Outcome<DisputeDto>> RespondAsync(string merchantId, string id, RespondDisputeRequest r, IdempotencyContext? idem, CancellationToken ct,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? alsoInTransaction = null)
     {
         var errors = new Dictionary<string, string[]>();
         if (r.Text is not { Length: >= 1 and <= 200 } || !PaymentValidation.IsPrintableText(r.Text))
@@ -255,7 +257,7 @@ public sealed partial class DisputeService(
                 }
 
                 return await connector.RespondToComplaintAsync(d.WalletDisputeId, r.Text!, imageIds, ct);
-            }, ct);
+            }, ct, alsoInTransaction);
     }
 
     /// <summary>
@@ -287,8 +289,10 @@ public sealed partial class DisputeService(
         return uploaded;
     }
 
-    public Task<Outcome<DisputeDto>> CloseAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct) =>
-        ActAsync(merchantId, id, "close", idem, (_, _) => Task.FromResult<Failure?>(null), (connector, d) => connector.CompleteComplaintAsync(d.WalletDisputeId, ct), ct);
+    /// <param name="alsoInTransaction">Written with the stored answer, in its transaction (the console's audit line), only when the wallet closed it.</param>
+    public Task<Outcome<DisputeDto>> CloseAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? alsoInTransaction = null) =>
+        ActAsync(merchantId, id, "close", idem, (_, _) => Task.FromResult<Failure?>(null), (connector, d) => connector.CompleteComplaintAsync(d.WalletDisputeId, ct), ct, alsoInTransaction);
 
     /// <summary>
     /// A normal refund of the dispute's payment (ledger, refund.* events, the wallet's refund API), then the approval
@@ -359,7 +363,8 @@ public sealed partial class DisputeService(
     /// <param name="check">What the request asks checked against the dispute and its wallet before any wallet call; a failure ends it there.</param>
     private async Task<Outcome<DisputeDto>> ActAsync(
         string merchantId, string id, string action, IdempotencyContext? idem, Func<IDisputeConnector, DisputeRow, Task<Failure?>> check,
-        Func<IDisputeConnector, DisputeRow, Task<ComplaintActionResult>> call, CancellationToken ct)
+        Func<IDisputeConnector, DisputeRow, Task<ComplaintActionResult>> call, CancellationToken ct,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? alsoInTransaction = null)
     {
         if (idem is null)
         {
@@ -404,7 +409,14 @@ public sealed partial class DisputeService(
         await SyncAsync(connector, dispute.Wallet, dispute.Channel, dispute.WalletDisputeId, ct);
         var after = await disputes.GetAsync(merchantId, id, ct) ?? dispute;
         var answer = Outcome.Ok(DisputeDto.Of(after));
-        await db.WriteAsync((c, t) => idem.CompleteAsync(c, t, answer), ct);
+        await db.WriteAsync(async (c, t) =>
+        {
+            await idem.CompleteAsync(c, t, answer);
+            if (alsoInTransaction is not null)
+            {
+                await alsoInTransaction(c, t);
+            }
+        }, ct);
         return answer;
     }
 

@@ -156,7 +156,9 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
 
     // ---- share codes ----
 
-    public async Task<Outcome<ShareCodeDto>> CreateShareCodeAsync(string merchantId, CreateShareCodeRequest r, IdempotencyContext? idem, CancellationToken ct)
+    /// <param name="alsoInTransaction">Written in the share code's transaction with its id (the console's audit line).</param>
+    public async Task<Outcome<ShareCodeDto>> CreateShareCodeAsync(string merchantId, CreateShareCodeRequest r, IdempotencyContext? idem, CancellationToken ct,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, string, Task>? alsoInTransaction = null)
     {
         var errors = new Dictionary<string, string[]>();
         CreateLinkRequest? newLink = null;
@@ -223,6 +225,11 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
                 INSERT INTO share_codes (id, merchant_id, code, link_id, text, expires_at, status, resolves, created_at)
                 VALUES (@Id, @MerchantId, @Code, @LinkId, @Text, @ExpiresAt, @Status, 0, @CreatedAt)
                 """, row, t);
+            if (alsoInTransaction is not null)
+            {
+                await alsoInTransaction(c, t, row.Id);
+            }
+
             var result = Outcome.Created(ToDto(row, link));
             if (idem is not null)
             {
@@ -243,7 +250,9 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
         return row is null ? Failure.NotFound("share_code") : Outcome.Ok(ToDto(row, link!));
     }
 
-    public async Task<Outcome<ShareCodeDto>> RevokeShareCodeAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
+    /// <param name="alsoInTransaction">Written in the revocation's transaction when this call revoked it (the console's audit line).</param>
+    public async Task<Outcome<ShareCodeDto>> RevokeShareCodeAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? alsoInTransaction = null)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         return await db.WriteAsync<Outcome<ShareCodeDto>>(async (c, t) =>
@@ -259,6 +268,10 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
                 row.Status = "revoked";
                 row.RevokedAt = now;
                 await c.ExecuteAsync("UPDATE share_codes SET status = 'revoked', revoked_at = @now WHERE id = @id", new { now, id }, t);
+                if (alsoInTransaction is not null)
+                {
+                    await alsoInTransaction(c, t);
+                }
             }
 
             var link = await c.QuerySingleAsync<LinkRow>("SELECT * FROM links WHERE id = @LinkId", new { row.LinkId }, t);

@@ -1,0 +1,175 @@
+using Hutong.Domain;
+using Hutong.Server.Features.Disputes;
+using Hutong.Server.Features.Files;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Hutong.Server.Features.Console.Pages;
+
+/// <summary>
+/// A dispute with its timeline (the negotiation history the wallet holds), and for owner and finance (DisputesRespond) the
+/// two answers the REST API gives: respond — the text the buyer reads at the wallet, with evidence images uploaded first
+/// through FileService.CreateAsync (POST /v1/files' path, purpose dispute_evidence) and sent as <c>files</c> through
+/// DisputeService.RespondAsync — and close (DisputeService.CloseAsync, after a confirmation page). Each runs under the
+/// form's Idempotency-Key; the audit line commits with the stored answer; a refusal is shown as the API's problem and audited.
+/// Another merchant's dispute is 404.
+/// </summary>
+[Requires(ConsolePermission.MoneyRead)]
+[RequestSizeLimit(MaxBodyBytes)]
+[RequestFormLimits(MultipartBodyLengthLimit = MaxBodyBytes)]
+public sealed class DisputeModel(ConsoleOpsQueries queries, DisputeService disputes, FileService files, ConsoleStore store, TimeProvider time) : ConsoleOpsPageModel
+{
+    /// <summary>At most 4 images (the wallets' maximum) of at most 2 MiB each, and the form around them.</summary>
+    public const long MaxBodyBytes = 4 * FileEndpoints.MaxBodyBytes;
+
+    public override string Title => L.T("投诉", "Dispute");
+
+    [BindProperty(SupportsGet = true)]
+    public string Id { get; set; } = string.Empty;
+
+    [BindProperty(SupportsGet = true)]
+    public string? Confirm { get; set; }
+
+    [BindProperty]
+    public string? Key { get; set; }
+
+    [BindProperty]
+    public string? Text { get; set; }
+
+    [BindProperty]
+    public bool Understood { get; set; }
+
+    [BindProperty]
+    public List<IFormFile> Evidence { get; set; } = [];
+
+    public DisputeDto? Dispute { get; private set; }
+
+    public bool ConfirmingClose => Confirm == "close" && Dispute is { Status: not "closed" };
+
+    public bool CanAct => Can(ConsolePermission.DisputesRespond) && Dispute is { Status: not "closed" };
+
+    public async Task<IActionResult> OnGetAsync(CancellationToken ct) => await LoadAsync(ct) ? Page() : NotFoundPage();
+
+    [Requires(ConsolePermission.DisputesRespond)]
+    public async Task<IActionResult> OnPostRespondAsync(CancellationToken ct)
+    {
+        if (!await LoadAsync(ct))
+        {
+            return NotFoundPage();
+        }
+
+        var merchant = DisputeMerchant!;
+        var text = Text?.Trim();
+        var actor = Actor("dispute.responded", merchant, Id);
+        if (!Understood)
+        {
+            await store.AuditAsync(actor with { Action = "dispute.refused", Detail = "not_confirmed" }, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            Problem = new ConsoleProblem(400, "validation_error", L.T("请勾选确认", "Tick the confirmation"),
+                L.T("回复会发给钱包并展示给买家，发出后无法修改。", "The answer goes to the wallet and the buyer reads it; it cannot be changed once sent."));
+            return Page();
+        }
+
+        if (Evidence.Count > 4)
+        {
+            await store.AuditAsync(actor with { Action = "dispute.refused", Detail = "validation_error" }, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            Problem = new ConsoleProblem(400, "validation_error", L.T("最多 4 张图片", "At most 4 images"), null);
+            return Page();
+        }
+
+        // The images first, each as POST /v1/files stores it (type by content, size and daily quota checked), under a key
+        // derived from the form's: the same form sent twice stores each image once.
+        var fileIds = new List<string>();
+        for (var i = 0; i < Evidence.Count; i++)
+        {
+            var f = Evidence[i];
+            byte[] content;
+            using (var ms = new MemoryStream())
+            {
+                await f.CopyToAsync(ms, ct);
+                content = ms.ToArray();
+            }
+
+            var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content));
+            var uploaded = await ConsoleActions.RunAsync(merchant, Key is null ? null : $"{Key}-f{i}", $"file:{f.FileName}:{hash}", time, idem =>
+                files.CreateAsync(merchant, FileService.DisputeEvidence, f.FileName, content, idem, ct));
+            if (uploaded.Outcome.Failure is { } bad)
+            {
+                await store.AuditAsync(actor with { Action = "dispute.refused", Detail = bad.Code }, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+                Problem = ProblemOf(bad);
+                return Page();
+            }
+
+            fileIds.Add(uploaded.Outcome.Value!.Id);
+        }
+
+        var request = new RespondDisputeRequest(text, null, fileIds.Count == 0 ? null : fileIds);
+        var result = await ConsoleActions.RunAsync(merchant, Key, $"dispute-respond:{Id}:{text}:{string.Join(",", fileIds)}", time, idem =>
+            disputes.RespondAsync(merchant, Id, request, idem, ct,
+                (c, t) => ConsoleStore.AuditAsync(c, t, actor with { Detail = fileIds.Count == 0 ? null : string.Join(" ", fileIds) }, time.GetUtcNow().ToUnixTimeMilliseconds())));
+        return await AfterAsync(result, actor, "dispute-responded", ct);
+    }
+
+    [Requires(ConsolePermission.DisputesRespond)]
+    public async Task<IActionResult> OnPostCloseAsync(CancellationToken ct)
+    {
+        if (!await LoadAsync(ct))
+        {
+            return NotFoundPage();
+        }
+
+        var merchant = DisputeMerchant!;
+        var actor = Actor("dispute.closed", merchant, Id);
+        var result = await ConsoleActions.RunAsync(merchant, Key, $"dispute-close:{Id}", time, idem =>
+            disputes.CloseAsync(merchant, Id, idem, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds())));
+        return await AfterAsync(result, actor, "dispute-closed", ct);
+    }
+
+    /// <summary>The merchant the dispute belongs to (the signed-in user's own, or for an operator the dispute's).</summary>
+    public string? DisputeMerchant { get; private set; }
+
+    private string Back(string done) => $"/console/money/disputes/{Uri.EscapeDataString(Id)}?done={done}";
+
+    private async Task<IActionResult> AfterAsync(ConsoleActionResult<DisputeDto> result, ConsoleAuditEntry actor, string done, CancellationToken ct)
+    {
+        if (result.Repeated)
+        {
+            return LocalRedirect(Back("repeat"));
+        }
+
+        if (result.Outcome.Failure is { } failure)
+        {
+            await store.AuditAsync(actor with { Action = "dispute.refused", Detail = $"{actor.Action} {failure.Code}" }, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            Problem = ProblemOf(failure);
+            await LoadAsync(ct);
+            return Page();
+        }
+
+        return LocalRedirect(Back(done));
+    }
+
+    private async Task<bool> LoadAsync(CancellationToken ct)
+    {
+        if (!Ids.HasPrefix(Id, Ids.Dispute) || await queries.DisputeMerchantAsync(Me.Scope, Id, ct) is not { } merchant)
+        {
+            return false;
+        }
+
+        DisputeMerchant = merchant;
+        Dispute = (await disputes.GetAsync(merchant, Id, ct)).Value;
+        return Dispute is not null;
+    }
+
+    public static string ActorName(Checkout.Lang l, string actor) => actor switch
+    {
+        "buyer" => l.T("买家", "Buyer"),
+        "merchant" => l.T("商户", "Merchant"),
+        _ => l.T("钱包", "Wallet"),
+    };
+
+    public static string StatusName(Checkout.Lang l, string status) => status switch
+    {
+        "needs_response" => l.T("待回复", "Needs a response"),
+        "under_review" => l.T("处理中", "Under review"),
+        "closed" => l.T("已完结", "Closed"),
+        _ => status,
+    };
+}
