@@ -308,6 +308,215 @@ public abstract class ConsoleMoneyBrowserTests(HubFixture hub, BrowserFixture br
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM share_codes WHERE merchant_id = @merchantId", new { merchantId }));
     }
 
+    // ---- host contracts and statements ----
+
+    /// <summary>A merchant with a host, a contract from 2026-09-15 whose October has one sale of ¥10,000 and its statement.</summary>
+    private async Task<(ApiClient M, string MerchantId, string HostId, string ContractId)> HostWithStatementAsync()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var room = "room-" + Guid.NewGuid().ToString("N")[..6];
+        var host = (await m.PostAsync("/v1/hosts", new { name = "小李", live_room = room })).Str("id");
+        var contract = (await m.PostAsync("/v1/host_contracts", new
+        {
+            host, start_date = "2026-09-15", model = "greater_of", monthly_guarantee = 500_000, share_basis_points = 1_000,
+        })).Str("id");
+        var created = await m.PostAsync("/v1/payments", new
+        {
+            amount = 1_000_000, currency = "CNY", description = "直播间商品", merchant_order_id = "live-" + Guid.NewGuid().ToString("N")[..10],
+            metadata = new Dictionary<string, string> { ["live_room"] = room },
+        });
+        var id = created.Str("id");
+        var code = (await m.ConfirmAsync(id)).Json.GetProperty("next_action").GetProperty("code_url").GetString()!;
+        await hub.BuyerPaysAsync(code);
+        await m.WaitForStatusAsync(id, "succeeded");
+        // As if sold in October 2026 (China time): a month over for any run of this suite, as HostSettlementTests does.
+        await hub.ExecAsync("UPDATE payments SET succeeded_at = @at WHERE id = @id", new { at = new DateTimeOffset(2026, 10, 10, 12, 0, 0, TimeSpan.FromHours(8)).ToUnixTimeMilliseconds(), id });
+        Assert.Equal(System.Net.HttpStatusCode.Created, (await m.PostAsync($"/v1/host_contracts/{contract}/statements", new { month = "2026-10" })).Status);
+        return (m, merchantId, host, contract);
+    }
+
+    [Fact]
+    public async Task Finance_reads_a_contracts_statements_and_an_owner_signs_and_ends_a_contract_after_confirming()
+    {
+        var (_, merchantId, hostId, contractId) = await HostWithStatementAsync();
+
+        // Finance: the contract and its statement's lines, read-only (no form, a forged POST 403 with nothing made).
+        var finance = await SignInAsync(await UserAsync(merchantId, ConsoleRole.Finance));
+        await GoAsync(finance, $"{Url}/console/money/hosts");
+        await finance.Locator($"[id='contract-{contractId}']").ClickAsync();
+        var line = finance.Locator("#statements tr[data-month='2026-10']");
+        await line.WaitForAsync();
+        Assert.Equal("1000000", await line.GetAttributeAsync("data-gross"));
+        Assert.Equal("100000", await line.GetAttributeAsync("data-share")); // 10 %
+        Assert.Equal("80000", await line.GetAttributeAsync("data-tax")); // (5,000 × 80 %) × 20 %: the guarantee is greater
+        Assert.Equal("420000", await line.GetAttributeAsync("data-net"));
+        var stored = await hub.Db.ReadAsync(c => c.QuerySingleAsync<(long Tax, long Net)>(
+            "SELECT tax, net FROM host_statements WHERE contract_id = @contractId AND month = '2026-10'", new { contractId }), default);
+        Assert.Equal((80_000L, 420_000L), stored);
+        Assert.Equal(0, await finance.Locator("#end-contract").CountAsync());
+        await GoAsync(finance, $"{Url}/console/money/hosts");
+        Assert.Equal(0, await finance.Locator("#create-contract").CountAsync());
+        var refused = await finance.Context.APIRequest.PostAsync($"{Url}/console/money/hosts/{contractId}", new()
+        {
+            Form = Form(finance.Context.APIRequest, ("__csrf", await CsrfAsync(finance)), ("key", NewKey()), ("date", "2026-12-01")),
+            MaxRedirects = 0,
+        });
+        Assert.Equal(403, refused.Status);
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM host_contracts WHERE id = @contractId AND exited_on IS NOT NULL", new { contractId }));
+
+        // The owner signs a contract that starts in 2999 (so no run of this suite sees it start), then ends it after confirming.
+        var owner = await SignInAsync(await UserAsync(merchantId, ConsoleRole.Owner));
+        await GoAsync(owner, $"{Url}/console/money/hosts");
+        await owner.Locator("#host").SelectOptionAsync(hostId);
+        await owner.Locator("#start-date").FillAsync("2999-01-01");
+        await owner.Locator("#model").SelectOptionAsync("greater_of");
+        await owner.Locator("#guarantee").FillAsync("5000");
+        await owner.Locator("#share").FillAsync("12.5");
+        await owner.Locator("#create-contract").ClickAsync();
+        await owner.Locator("#done").WaitForAsync();
+        var signed = await hub.Db.ReadAsync(c => c.QuerySingleAsync<(string Id, long Guarantee, long Bp)>(
+            "SELECT id, monthly_guarantee, share_basis_points FROM host_contracts WHERE merchant_id = @merchantId AND start_date = '2999-01-01'", new { merchantId }), default);
+        Assert.Equal((500_000L, 1_250L), (signed.Guarantee, signed.Bp));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM console_audit WHERE action = 'host_contract.created' AND target = @id", new { id = signed.Id }));
+        Assert.Equal("scheduled", await owner.Locator("#contract-status").GetAttributeAsync("data-status"));
+
+        await owner.Locator("#end-contract").ClickAsync();
+        await owner.Locator("#confirm-end").WaitForAsync();
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM host_contracts WHERE id = @id AND exited_on IS NOT NULL", new { id = signed.Id }));
+        await owner.Locator("#date").FillAsync("2999-02-01");
+        await owner.Locator("#confirm-end").ClickAsync();
+        await owner.Locator("#done").WaitForAsync();
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM host_contracts WHERE id = @id AND exited_on = '2999-02-01'", new { id = signed.Id }));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM console_audit WHERE action = 'host_contract.ended' AND target = @id", new { id = signed.Id }));
+
+        // A bad share is the API's validation problem; nothing is signed.
+        await GoAsync(owner, $"{Url}/console/money/hosts");
+        await owner.Locator("#start-date").FillAsync("2999-06-01");
+        await owner.Locator("#model").SelectOptionAsync("revenue_share");
+        await owner.Locator("#share").FillAsync("150");
+        await owner.Locator("#create-contract").ClickAsync();
+        await owner.Locator("#problem").WaitForAsync();
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM host_contracts WHERE merchant_id = @merchantId AND start_date = '2999-06-01'", new { merchantId }));
+
+        // Another merchant's owner: the contract is not found, to read or to end.
+        var (_, otherMerchant, _) = await hub.NewMerchantAsync();
+        var other = await SignInAsync(await UserAsync(otherMerchant, ConsoleRole.Owner));
+        Assert.Equal(404, (await other.Context.APIRequest.GetAsync($"{Url}/console/money/hosts/{contractId}")).Status);
+        var forged = await other.Context.APIRequest.PostAsync($"{Url}/console/money/hosts/{contractId}", new()
+        {
+            Form = Form(other.Context.APIRequest, ("__csrf", await CsrfAsync(other)), ("key", NewKey()), ("date", "2026-12-01")),
+            MaxRedirects = 0,
+        });
+        Assert.Equal(404, forged.Status);
+        var noCsrf = await owner.Context.APIRequest.PostAsync($"{Url}/console/money/hosts/{contractId}", new()
+        {
+            Form = Form(owner.Context.APIRequest, ("key", NewKey()), ("date", "2026-12-01")),
+            MaxRedirects = 0,
+        });
+        Assert.Equal(400, noCsrf.Status);
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM host_contracts WHERE id = @contractId AND exited_on IS NOT NULL", new { contractId }));
+    }
+
+    // ---- channels and routes ----
+
+    private Task<string?> RoutesJsonAsync(string merchantId) => hub.Db.ReadAsync(c => c.QuerySingleOrDefaultAsync<string?>(
+        "SELECT rules FROM routes WHERE merchant_id = @merchantId AND wallet = 'wechatpay'", new { merchantId }), default);
+
+    [Fact]
+    public async Task An_operator_sees_the_channels_and_adds_then_removes_a_route_after_confirming_while_an_owner_is_refused()
+    {
+        var (_, merchantId, _) = await hub.NewMerchantAsync();
+        var op = await SignInAsync(await UserAsync(null, ConsoleRole.Operator));
+        await GoAsync(op, $"{Url}/console/operations/channels");
+        Assert.Equal(1, await op.Locator("#channels tr[data-channel='wechatpay']").CountAsync());
+
+        await GoAsync(op, $"{Url}/console/operations/channels?merchant={merchantId}");
+        Assert.Equal("0", await op.Locator("#rules-wechatpay").GetAttributeAsync("data-rules"));
+        // min > max: the admin API's check refuses it; nothing is stored.
+        await op.Locator("#channel-wechatpay").SelectOptionAsync("wechatpay");
+        await op.Locator("#min-wechatpay").FillAsync("100");
+        await op.Locator("#max-wechatpay").FillAsync("1");
+        await op.Locator("#add-wechatpay").ClickAsync();
+        await op.Locator("#problem").WaitForAsync();
+        Assert.Null(await RoutesJsonAsync(merchantId));
+
+        await GoAsync(op, $"{Url}/console/operations/channels?merchant={merchantId}");
+        await op.Locator("#channel-wechatpay").SelectOptionAsync("wechatpay");
+        await op.Locator("#min-wechatpay").FillAsync("1");
+        await op.Locator("#max-wechatpay").FillAsync("100");
+        await op.Locator("#add-wechatpay").ClickAsync();
+        await op.Locator("#done").WaitForAsync();
+        var rules = await hub.Service<Hutong.Server.Features.Channels.RoutingService>().RulesAsync(merchantId, "wechatpay", default);
+        Assert.Equal(("wechatpay", 100L, 10_000L), (rules.Single().Channel!, rules.Single().MinAmount!.Value, rules.Single().MaxAmount!.Value));
+        Assert.Contains("10000", await RoutesJsonAsync(merchantId), StringComparison.Ordinal);
+        Assert.Equal(1, await AuditAsync(merchantId, "routes.saved"));
+
+        // Remove: a confirmation first, nothing changes before it.
+        await op.Locator("[id='remove-wechatpay-0']").ClickAsync();
+        await op.Locator("#confirm-remove").WaitForAsync();
+        Assert.Contains("wechatpay", await RoutesJsonAsync(merchantId), StringComparison.Ordinal);
+        await op.Locator("#confirm-remove").ClickAsync();
+        await op.Locator("#done").WaitForAsync();
+        Assert.Equal("[]", await RoutesJsonAsync(merchantId));
+        Assert.Equal(2, await AuditAsync(merchantId, "routes.saved"));
+
+        // An owner: no page, no navigation line, and a forged POST is 403 with nothing stored.
+        var owner = await SignInAsync(await UserAsync(merchantId, ConsoleRole.Owner));
+        Assert.Equal(0, await owner.Locator("#nav-channels").CountAsync());
+        Assert.Equal(403, (await owner.Context.APIRequest.GetAsync($"{Url}/console/operations/channels", new() { MaxRedirects = 0 })).Status);
+        var forged = await owner.Context.APIRequest.PostAsync($"{Url}/console/operations/channels?handler=Add", new()
+        {
+            Form = Form(owner.Context.APIRequest, ("__csrf", await CsrfAsync(owner)), ("merchant", merchantId), ("wallet", "wechatpay"), ("channel", "wechatpay")),
+            MaxRedirects = 0,
+        });
+        Assert.Equal(403, forged.Status);
+        Assert.Equal("[]", await RoutesJsonAsync(merchantId));
+
+        // An unknown merchant is 404; a POST without the antiforgery token is refused.
+        Assert.Equal(404, (await op.Context.APIRequest.GetAsync($"{Url}/console/operations/channels?merchant=mch_nobody")).Status);
+        var noCsrf = await op.Context.APIRequest.PostAsync($"{Url}/console/operations/channels?handler=Add", new()
+        {
+            Form = Form(op.Context.APIRequest, ("merchant", merchantId), ("wallet", "wechatpay"), ("channel", "wechatpay")),
+            MaxRedirects = 0,
+        });
+        Assert.Equal(400, noCsrf.Status);
+        Assert.Equal("[]", await RoutesJsonAsync(merchantId));
+    }
+
+    // ---- the funnel's "cashier opened" ----
+
+    [Fact]
+    public async Task Opening_the_hosted_checkout_is_recorded_once_per_payment_and_the_funnel_shows_it()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var opened = await m.CreatePaymentAsync(1_200);
+        var openedAndPaid = await m.CreatePaymentAsync(3_400);
+        await m.CreatePaymentAsync(5_600); // never opened
+
+        var buyer = await (await browser.Browser.NewContextAsync()).NewPageAsync();
+        foreach (var id in new[] { opened, openedAndPaid })
+        {
+            await GoAsync(buyer, (await m.GetAsync($"/v1/payments/{id}")).Str("checkout_url"));
+        }
+
+        var first = await hub.Db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT cashier_opened_at FROM payments WHERE id = @opened", new { opened }), default);
+        Assert.True(first > 0);
+        await Task.Delay(20);
+        await GoAsync(buyer, (await m.GetAsync($"/v1/payments/{opened}")).Str("checkout_url")); // opened again: still the first time
+        Assert.Equal(first, await hub.Db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT cashier_opened_at FROM payments WHERE id = @opened", new { opened }), default));
+
+        var code = (await m.ConfirmAsync(openedAndPaid)).Json.GetProperty("next_action").GetProperty("code_url").GetString()!;
+        await hub.BuyerPaysAsync(code);
+        await m.WaitForStatusAsync(openedAndPaid, "succeeded");
+        Assert.Equal(2, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId AND cashier_opened_at IS NOT NULL", new { merchantId }));
+
+        var finance = await SignInAsync(await UserAsync(merchantId, ConsoleRole.Finance));
+        await GoAsync(finance, $"{Url}/console/charts");
+        var funnel = await finance.Locator("#funnel-table tbody tr").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.value)");
+        Assert.Equal(new[] { "3", "2", "1", "1" }, funnel); // made, cashier opened, wallet chosen, paid
+        Assert.Empty(await AccessibilityViolationsAsync(finance));
+    }
+
     // ---- every new page, zh and en ----
 
     [Theory]
@@ -337,6 +546,12 @@ public abstract class ConsoleMoneyBrowserTests(HubFixture hub, BrowserFixture br
         await CheckAsync(owner, "links-share-codes", "/console/operations/links");
         await CheckAsync(owner, "revoke-share-code", $"/console/operations/links?revoke={code}");
         await CheckAsync(op, "operator-dispute", $"/console/money/disputes/{disputeId}");
+        var (_, hostMerchant, _, contractId) = await HostWithStatementAsync();
+        var hostOwner = await SignInAsync(await UserAsync(hostMerchant, ConsoleRole.Owner), lang);
+        await CheckAsync(hostOwner, "host-contracts", "/console/money/hosts");
+        await CheckAsync(hostOwner, "host-contract", $"/console/money/hosts/{contractId}");
+        await CheckAsync(hostOwner, "host-contract-end", $"/console/money/hosts/{contractId}?confirm=end");
+        await CheckAsync(op, "channels", $"/console/operations/channels?merchant={hostMerchant}");
         Assert.Empty(problems);
     }
 }

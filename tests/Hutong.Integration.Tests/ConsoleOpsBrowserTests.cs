@@ -243,7 +243,7 @@ public abstract class ConsoleOpsBrowserTests(HubFixture hub, BrowserFixture brow
         Assert.Equal("100%", (await finance.Locator("#rate-chart").GetAttributeAsync("aria-label"))!.Split(' ')[^1]);
 
         var funnel = await finance.Locator("#funnel-table tbody tr").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.value)");
-        Assert.Equal(new[] { "3", "2", "2" }, funnel);
+        Assert.Equal(new[] { "3", "0", "2", "2" }, funnel); // made, cashier opened (paid through the API, no hosted page), wallet chosen, paid
         Assert.Equal(3, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId }));
         Assert.Equal("400", await finance.Locator("#refund-table tr[data-amount]").First.GetAttributeAsync("data-amount"));
         Assert.Equal("400", await finance.Locator("#refund-chart rect[data-value]").First.GetAttributeAsync("data-value"));

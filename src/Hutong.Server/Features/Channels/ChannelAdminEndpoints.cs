@@ -96,26 +96,37 @@ public static partial class ChannelAdminEndpoints
         }
 
         var rules = body!.Rules ?? [];
-        if (rules.Count > MaxRules)
+        if (await RulesProblemAsync(wallet, rules, wallets, ctx.RequestAborted) is { } bad)
         {
-            return Problems.Invalid("rules", $"At most {MaxRules} rules per merchant and wallet.");
-        }
-
-        foreach (var rule in rules)
-        {
-            if (rule.Channel is null || await wallets.ChannelAsync(rule.Channel, ctx.RequestAborted) is not { } c || c.Wallet != wallet)
-            {
-                return Problems.Invalid("rules", $"channel {rule.Channel} does not exist or does not reach {wallet}.");
-            }
-
-            if (rule.MinAmount is < 0 || rule.MaxAmount is < 0 || rule.MinAmount > rule.MaxAmount)
-            {
-                return Problems.Invalid("rules", "min_amount and max_amount are non-negative, min ≤ max.");
-            }
+            return Problems.Invalid("rules", bad);
         }
 
         await routing.SaveAsync(merchantId, wallet, rules, ctx.RequestAborted);
         return ApiResult.Ok(new { @object = "routes", merchant_id = merchantId, wallet, rules });
+    }
+
+    /// <summary>What is wrong with a merchant's rules for a wallet (the admin API's and the console's check), or null.</summary>
+    public static async Task<string?> RulesProblemAsync(string wallet, IReadOnlyList<RouteRule> rules, WalletRegistry wallets, CancellationToken ct)
+    {
+        if (rules.Count > MaxRules)
+        {
+            return $"At most {MaxRules} rules per merchant and wallet.";
+        }
+
+        foreach (var rule in rules)
+        {
+            if (rule.Channel is null || await wallets.ChannelAsync(rule.Channel, ct) is not { } c || c.Wallet != wallet)
+            {
+                return $"channel {rule.Channel} does not exist or does not reach {wallet}.";
+            }
+
+            if (rule.MinAmount is < 0 || rule.MaxAmount is < 0 || rule.MinAmount > rule.MaxAmount)
+            {
+                return "min_amount and max_amount are non-negative, min ≤ max.";
+            }
+        }
+
+        return null;
     }
 
     [GeneratedRegex("^[a-z0-9-]{3,64}$")]

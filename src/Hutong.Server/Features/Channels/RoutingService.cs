@@ -84,7 +84,9 @@ public sealed class RoutingService
         return rules;
     }
 
-    public async Task SaveAsync(string merchantId, string wallet, IReadOnlyList<RouteRule> rules, CancellationToken ct)
+    /// <param name="alsoInTransaction">Written in the rules' transaction (the console's audit line).</param>
+    public async Task SaveAsync(string merchantId, string wallet, IReadOnlyList<RouteRule> rules, CancellationToken ct,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? alsoInTransaction = null)
     {
         var json = ApiJson.Serialize(rules);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -96,6 +98,10 @@ public sealed class RoutingService
             }
 
             await CacheBus.SendAsync(c, t, CacheBus.Route, RouteKey(merchantId, wallet));
+            if (alsoInTransaction is not null)
+            {
+                await alsoInTransaction(c, t);
+            }
         }, ct);
         _tracker.Evict(RouteKey(merchantId, wallet));
     }

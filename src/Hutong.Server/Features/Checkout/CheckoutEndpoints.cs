@@ -78,6 +78,11 @@ public static class CheckoutEndpoints
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (p.CashierOpenedAt is null)
+        {
+            await store.MarkCashierOpenedAsync(p.Id, now, ct); // the funnel's "cashier opened": once per payment
+        }
+
         // The browser's payer session exists from the page on, so the click that claims the payment carries it even if the
         // page reloads itself before the click's answer (and its Set-Cookie) arrives.
         PayerSession.Of(ctx);

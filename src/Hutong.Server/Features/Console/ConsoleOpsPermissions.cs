@@ -43,6 +43,8 @@ public static class ConsoleOpsNav
         new("rollout", "/console/operations/rollout", "灰度发布", "Rollout", ConsolePermission.OperationsRead),
         new("links", "/console/operations/links", "链接与口令", "Links", ConsolePermission.OperationsRead),
         new("reconciliation", "/console/money/reconciliation", "对账", "Reconciliation", ConsolePermission.ReconciliationRead),
+        new("hosts", "/console/money/hosts", "主播合约", "Host contracts", ConsolePermission.MoneyRead),
+        new("channels", "/console/operations/channels", "渠道与路由", "Channels and routes", ConsolePermission.ChannelsManage),
     ];
 
     public static string DoneText(Lang l, string done) => done switch

@@ -32,10 +32,14 @@ public sealed record ApiKeyRow(string Id, string MerchantId, string Prefix, long
 /// <summary>One day (China time) and wallet of the payments chart: how many were made, how many paid, and the paid amount.</summary>
 public sealed record WalletDayRow(string Day, string Wallet, long Payments, long Paid, long Volume);
 
-/// <summary>The checkout funnel the hub records: orders made, a wallet chosen (a confirmation reached a wallet), paid.</summary>
+/// <summary>
+/// The checkout funnel the hub records: orders made, the hosted cashier opened (payments.cashier_opened_at), a wallet
+/// chosen (a confirmation reached a wallet), paid.
+/// </summary>
 public sealed class FunnelRow
 {
     public long Created { get; set; }
+    public long CashierOpened { get; set; }
     public long WalletChosen { get; set; }
     public long Paid { get; set; }
 }
@@ -130,7 +134,8 @@ public sealed class ConsoleOpsQueries(Db db)
 
     public Task<FunnelRow> FunnelAsync(string? scope, long from, CancellationToken ct) => db.ReadReplicaAsync(c => c.QuerySingleAsync<FunnelRow>(
         $"""
-        SELECT COUNT(*) AS created, COALESCE(SUM(CASE WHEN wallet IS NOT NULL THEN 1 ELSE 0 END), 0) AS wallet_chosen,
+        SELECT COUNT(*) AS created, COALESCE(SUM(CASE WHEN cashier_opened_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS cashier_opened,
+               COALESCE(SUM(CASE WHEN wallet IS NOT NULL THEN 1 ELSE 0 END), 0) AS wallet_chosen,
                COALESCE(SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), 0) AS paid
         FROM payments WHERE created_at >= @from {(scope is null ? string.Empty : "AND merchant_id = @scope")}
         """, new { scope, from }), ct);
@@ -188,6 +193,10 @@ public sealed class ConsoleOpsQueries(Db db)
     /// <summary>The merchant a link belongs to if it is in scope (any, for operators).</summary>
     public Task<string?> LinkMerchantAsync(string? scope, string id, CancellationToken ct) => db.ReadAsync(c => c.QueryFirstOrDefaultAsync<string?>(
         "SELECT merchant_id FROM links WHERE id = @id AND (@scope IS NULL OR merchant_id = @scope)", new { id, scope }), ct);
+
+    /// <summary>The merchant a host contract belongs to if it is in scope (any, for operators).</summary>
+    public Task<string?> HostContractMerchantAsync(string? scope, string id, CancellationToken ct) => db.ReadAsync(c => c.QueryFirstOrDefaultAsync<string?>(
+        "SELECT merchant_id FROM host_contracts WHERE id = @id AND (@scope IS NULL OR merchant_id = @scope)", new { id, scope }), ct);
 
     public static string Day(long dayNumber) =>
         DateOnly.FromDayNumber((int)(dayNumber + DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);

@@ -210,7 +210,9 @@ public sealed class HostService(Db db, LedgerStore ledger, PayoutService payouts
         row.PayoutName = a.Name;
     }
 
-    public async Task<Outcome<HostContractDto>> CreateContractAsync(string merchantId, CreateHostContractRequest r, IdempotencyContext? idem, CancellationToken ct)
+    /// <param name="alsoInTransaction">Written in the contract's transaction with its id (the console's audit line).</param>
+    public async Task<Outcome<HostContractDto>> CreateContractAsync(string merchantId, CreateHostContractRequest r, IdempotencyContext? idem, CancellationToken ct,
+        Func<DbConnection, DbTransaction, string, Task>? alsoInTransaction = null)
     {
         var errors = new Dictionary<string, string[]>();
         if (r.Model is null || !Models.TryGetValue(r.Model, out var model))
@@ -263,6 +265,11 @@ public sealed class HostService(Db db, LedgerStore ledger, PayoutService payouts
                 INSERT INTO host_contracts (id, merchant_id, host_id, start_date, model, monthly_guarantee, share_basis_points, currency, created_at)
                 VALUES (@Id, @MerchantId, @HostId, @StartDate, @Model, @MonthlyGuarantee, @ShareBasisPoints, @Currency, @now)
                 """, new { row.Id, row.MerchantId, row.HostId, row.StartDate, row.Model, row.MonthlyGuarantee, row.ShareBasisPoints, row.Currency, now = now.ToUnixTimeMilliseconds() }, t);
+            if (alsoInTransaction is not null)
+            {
+                await alsoInTransaction(c, t, row.Id);
+            }
+
             var result = Outcome.Created(ToDto(row));
             if (idem is not null)
             {
@@ -274,7 +281,9 @@ public sealed class HostService(Db db, LedgerStore ledger, PayoutService payouts
     }
 
     /// <summary>The host leaves (at any time): the contract covers no day from <c>date</c> on (default: today in China).</summary>
-    public async Task<Outcome<HostContractDto>> ExitAsync(string merchantId, string id, ExitHostContractRequest r, IdempotencyContext? idem, CancellationToken ct)
+    /// <param name="alsoInTransaction">Written in the exit's transaction (the console's audit line).</param>
+    public async Task<Outcome<HostContractDto>> ExitAsync(string merchantId, string id, ExitHostContractRequest r, IdempotencyContext? idem, CancellationToken ct,
+        Func<DbConnection, DbTransaction, Task>? alsoInTransaction = null)
     {
         var date = TodayInChina;
         if (r.Date is not null && !DateOnly.TryParseExact(r.Date, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out date))
@@ -298,6 +307,11 @@ public sealed class HostService(Db db, LedgerStore ledger, PayoutService payouts
 
             row.ExitedOn = (date < contract.Start ? contract.Start : date).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
             await c.ExecuteAsync("UPDATE host_contracts SET exited_on = @ExitedOn WHERE id = @Id", row, t);
+            if (alsoInTransaction is not null)
+            {
+                await alsoInTransaction(c, t);
+            }
+
             var result = Outcome.Ok(ToDto(row));
             if (idem is not null)
             {
@@ -530,20 +544,17 @@ public sealed class HostService(Db db, LedgerStore ledger, PayoutService payouts
 
     public async Task<Outcome<object>> ListStatementsAsync(string merchantId, string id, CancellationToken ct)
     {
-        // The statements (a report) may come from a standby; whether the contract exists is asked of the primary, so a
-        // contract just created is never answered 404.
-        var rows = (await db.ReadReplicaAsync(c => c.QueryAsync<(string Body, long? PaidAt, string Status, string? PayoutId)>(
-            "SELECT body, paid_at, status, payout_id FROM host_statements WHERE contract_id = @id AND merchant_id = @merchantId ORDER BY month", new { id, merchantId }), ct)).ToList();
+        var statements = await StatementsAsync(merchantId, id, ct);
+        // Whether the contract exists is asked of the primary, so a contract just created is never answered 404.
         var exists = await db.ReadAsync(c => c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM host_contracts WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
-        return exists == 0
-            ? Failure.NotFound("host_contract")
-            : Outcome.Ok<object>(new
-            {
-                @object = "list",
-                data = rows.Select(r => Dto(r.Body, HostStatementStates.FromWire(r.Status), r.PayoutId,
-                    r.PaidAt is { } p ? DateTimeOffset.FromUnixTimeMilliseconds(p) : null)).ToList(),
-            });
+        return exists == 0 ? Failure.NotFound("host_contract") : Outcome.Ok<object>(new { @object = "list", data = statements });
     }
+
+    /// <summary>A contract's statements by month (a report: they may come from a standby).</summary>
+    public async Task<IReadOnlyList<HostStatementDto>> StatementsAsync(string merchantId, string id, CancellationToken ct) =>
+        (await db.ReadReplicaAsync(c => c.QueryAsync<(string Body, long? PaidAt, string Status, string? PayoutId)>(
+            "SELECT body, paid_at, status, payout_id FROM host_statements WHERE contract_id = @id AND merchant_id = @merchantId ORDER BY month", new { id, merchantId }), ct))
+        .Select(r => Dto(r.Body, HostStatementStates.FromWire(r.Status), r.PayoutId, r.PaidAt is { } p ? DateTimeOffset.FromUnixTimeMilliseconds(p) : null)).ToList();
 
     /// <summary>The host's attributed sales in the contract's days of a month, net of what was refunded until now; null past Money.MaxBalance.</summary>
     private static async Task<long?> SalesAsync(DbConnection c, DbTransaction t, string merchantId, HostContract contract, string currency, string room, int year, int month)
@@ -644,6 +655,17 @@ public sealed class HostService(Db db, LedgerStore ledger, PayoutService payouts
         using var doc = JsonDocument.Parse(metadata);
         return doc.RootElement.TryGetProperty("live_room", out var v) ? v.GetString() : null;
     }
+
+    /// <summary>The merchant's contracts (or the one named), newest first, at most 500, with their state today: the console's read.</summary>
+    public async Task<IReadOnlyList<HostContractDto>> ContractsAsync(string merchantId, string? id, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<ContractRow>(
+            "SELECT * FROM host_contracts WHERE merchant_id = @merchantId AND (@id IS NULL OR id = @id) ORDER BY created_at DESC, id DESC LIMIT 500",
+            new { merchantId, id }), ct)).Select(ToDto).ToList();
+
+    /// <summary>The merchant's hosts, at most 500 (their payout accounts stay out: the console shows name and live room only).</summary>
+    public async Task<IReadOnlyList<HostDto>> HostsAsync(string merchantId, CancellationToken ct) =>
+        (await db.ReadAsync(c => c.QueryAsync<HostRow>("SELECT * FROM hosts WHERE merchant_id = @merchantId ORDER BY created_at, id LIMIT 500", new { merchantId }), ct))
+        .Select(h => h.ToDto() with { PayoutAccount = null }).ToList();
 
     private HostContractDto ToDto(ContractRow r)
     {

@@ -89,6 +89,9 @@ public sealed record PaymentList(string Object, IReadOnlyList<PaymentDto> Data, 
 /// <summary>A payments row as stored (joined with the current attempt's code_url).</summary>
 public sealed class PaymentRow
 {
+    /// <summary>When the hosted checkout page was first served for the payment (the funnel's "cashier opened"); null: never.</summary>
+    public long? CashierOpenedAt { get; set; }
+
     public string Id { get; set; } = string.Empty;
 
     public string MerchantId { get; set; } = string.Empty;

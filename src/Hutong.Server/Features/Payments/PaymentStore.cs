@@ -37,6 +37,13 @@ public sealed class PaymentStore(Db db)
     public Task<PaymentRow?> GetByCheckoutTokenAsync(string token, CancellationToken ct) =>
         db.ReadAsync(c => c.QuerySingleOrDefaultAsync<PaymentRow?>(SelectPayment + "WHERE p.checkout_token = @token", new { token }), ct);
 
+    /// <summary>
+    /// Records the first time the hosted checkout page was served for the payment: one conditional UPDATE that sets
+    /// only the time and only while unset (no state change, no event, no buyer data).
+    /// </summary>
+    public Task MarkCashierOpenedAsync(string id, long now, CancellationToken ct) => db.WriteAsync(
+        (c, t) => c.ExecuteAsync("UPDATE payments SET cashier_opened_at = @now WHERE id = @id AND cashier_opened_at IS NULL", new { id, now }, t), ct);
+
     public Task<PaymentRow?> LockAsync(DbConnection c, DbTransaction t, string id) =>
         c.QuerySingleOrDefaultAsync<PaymentRow?>(SelectPayment + "WHERE p.id = @id" + ForUpdate, new { id }, t);
 

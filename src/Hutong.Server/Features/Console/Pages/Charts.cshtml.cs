@@ -40,6 +40,7 @@ public sealed class ChartsModel(ConsoleOpsQueries queries, TimeProvider time) : 
         FunnelBars =
         [
             new ChartBar(L.T("创建订单", "Order made"), funnel.Created),
+            new ChartBar(L.T("打开收银台", "Cashier opened"), funnel.CashierOpened),
             new ChartBar(L.T("选择钱包", "Wallet chosen"), funnel.WalletChosen),
             new ChartBar(L.T("支付成功", "Paid"), funnel.Paid),
         ];

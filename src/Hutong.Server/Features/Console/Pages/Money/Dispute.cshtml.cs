@@ -1,4 +1,5 @@
 using Hutong.Domain;
+using Hutong.Domain.Disputes;
 using Hutong.Server.Features.Disputes;
 using Hutong.Server.Features.Files;
 using Microsoft.AspNetCore.Mvc;
@@ -43,9 +44,11 @@ public sealed class DisputeModel(ConsoleOpsQueries queries, DisputeService dispu
 
     public DisputeDto? Dispute { get; private set; }
 
-    public bool ConfirmingClose => Confirm == "close" && Dispute is { Status: not "closed" };
+    public bool Open => Dispute is { } d && DisputeStates.FromWire(d.Status) != DisputeState.Closed;
 
-    public bool CanAct => Can(ConsolePermission.DisputesRespond) && Dispute is { Status: not "closed" };
+    public bool ConfirmingClose => Confirm == "close" && Open;
+
+    public bool CanAct => Can(ConsolePermission.DisputesRespond) && Open;
 
     public async Task<IActionResult> OnGetAsync(CancellationToken ct) => await LoadAsync(ct) ? Page() : NotFoundPage();
 
