@@ -375,6 +375,64 @@ public abstract class CollabDataSetTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task The_same_Idempotency_Key_with_other_query_options_is_a_mismatch_and_stores_nothing()
+    {
+        const string csv = "uid,campaign\r\nu-1,c1\r\nu-2,c1\r\n";
+        var key = Guid.NewGuid().ToString();
+        var first = await UploadAsync("name=first&kind=exposures&id_rule=opaque&id_column=uid&campaign_column=campaign", csv, key);
+        Assert.True(first.Status == HttpStatusCode.Created, first.ToString());
+        var before = await StoredAsync();
+
+        // Same body, same key, another option in the query (a name; then an id rule): refused as a reused key, nothing stored.
+        foreach (var other in new[] { "name=second&kind=exposures&id_rule=opaque&id_column=uid&campaign_column=campaign", "name=first&kind=exposures&id_rule=device&id_column=uid&campaign_column=campaign" })
+        {
+            var r = await UploadAsync(other, csv, key);
+            Assert.True(r.Status == HttpStatusCode.UnprocessableEntity, r.ToString());
+            Assert.Equal("idempotency_key_reused", r.Str("code"));
+            Assert.Equal(before, await StoredAsync());
+        }
+
+        // The same options in another order are the same request: the first answer again.
+        var again = await UploadAsync("campaign_column=campaign&id_column=uid&id_rule=opaque&kind=exposures&name=first", csv, key);
+        Assert.Equal(HttpStatusCode.Created, again.Status);
+        Assert.Equal(first.Str("id"), again.Str("id"));
+        Assert.Equal(before, await StoredAsync());
+    }
+
+    [Fact]
+    public async Task A_data_set_a_job_that_has_not_ended_uses_cannot_be_deleted()
+    {
+        var r = await UploadAsync("name=in-use&kind=exposures&id_rule=opaque&id_column=uid&campaign_column=campaign", "uid,campaign\r\nu-1,c1\r\nu-2,c1\r\nu-3,c1\r\n");
+        Assert.True(r.Status == HttpStatusCode.Created, r.ToString());
+        var id = r.Str("id");
+        var store = hub.Service<Hutong.Collab.Node.ICollabStore>();
+        var peer = "peer-" + Guid.NewGuid().ToString("N")[..8];
+        Assert.True(await store.AddPeerAsync(new Hutong.Collab.Node.CollabPeer(peer, "https://127.0.0.1:1", new string('a', 56) + Guid.NewGuid().ToString("N")[..8], 1), "test", CancellationToken.None));
+        var terms = new Hutong.Collab.Node.CollabTerms(Hutong.Collab.Node.CollabTerms.Overlap, "fp-own", "fp-peer", id, "synthetic:x", "proposer", null, 10, null, 4, null);
+        var jobId = "cj_inuse" + Guid.NewGuid().ToString("N")[..12];
+        var job = new Hutong.Collab.Node.CollabJob(jobId, peer, Hutong.Collab.Node.CollabSide.Proposer, terms, terms.Sha256(), Hutong.Collab.Node.CollabJobState.Proposed,
+            false, false, false, true, false, false, 0, 0, null, null, null, null, 1, 1);
+        Assert.True(await store.InsertJobAsync(job, "test", "proposed", null, CancellationToken.None));
+        Assert.True(await store.MoveAsync(jobId, Hutong.Collab.Node.CollabJobState.Proposed, Hutong.Collab.Node.CollabJobState.Approved, Hutong.Collab.Node.CollabJobChange.None, "test", "both_approved", null, CancellationToken.None));
+        Assert.True(await store.MoveAsync(jobId, Hutong.Collab.Node.CollabJobState.Approved, Hutong.Collab.Node.CollabJobState.Running, Hutong.Collab.Node.CollabJobChange.None, "test", "started", null, CancellationToken.None));
+
+        // Running: refused with a problem naming the job; the data set and its rows stay, still ready to read.
+        var before = await StoredAsync();
+        var refused = await hub.Admin().DeleteAsync($"/admin/collab/datasets/{id}");
+        Assert.True(refused.Status == HttpStatusCode.Conflict, refused.ToString());
+        Assert.Equal("dataset_in_use", refused.Str("code"));
+        Assert.Contains(jobId, refused.Str("detail"), StringComparison.Ordinal);
+        Assert.Equal(before, await StoredAsync());
+        Assert.Equal("ready", (await hub.Admin().GetAsync($"/admin/collab/datasets/{id}")).Str("state"));
+        Assert.Equal(3, (await ReadAllAsync(id, 4)).Count);
+
+        // Once the job ended, the data set goes.
+        Assert.True(await store.MoveAsync(jobId, Hutong.Collab.Node.CollabJobState.Running, Hutong.Collab.Node.CollabJobState.Failed, new Hutong.Collab.Node.CollabJobChange { Error = "test" }, "test", "failed", null, CancellationToken.None));
+        Assert.Equal(HttpStatusCode.NoContent, (await hub.Admin().DeleteAsync($"/admin/collab/datasets/{id}")).Status);
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM collab_dataset_rows WHERE dataset_id = @id", new { id }));
+    }
+
+    [Fact]
     public async Task The_CLI_uploads_lists_and_refuses_with_a_non_zero_exit_and_the_rows()
     {
         var store = hub.Service<StoreOptions>();

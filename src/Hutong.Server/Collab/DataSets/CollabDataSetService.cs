@@ -465,7 +465,10 @@ public sealed class CollabDataSetService(Db db, CollabDataSetStore store, IOptio
     public async Task<Outcome<CollabDataSetDto>> GetAsync(string id, CancellationToken ct) =>
         await store.FindAsync(id, ct) is { } row ? Outcome.Ok(row.ToDto()) : Failure.NotFound("collab_dataset");
 
-    /// <summary>Marks the data set deleting (jobs stop seeing it at once), then removes its rows bucket by bucket.</summary>
+    /// <summary>
+    /// Marks the data set deleting (jobs stop seeing it at once), then removes its rows bucket by bucket; refused (409
+    /// dataset_in_use, naming the jobs) while a job that has not ended uses it.
+    /// </summary>
     public async Task<Outcome<CollabDataSetDto>> DeleteAsync(string id, CancellationToken ct)
     {
         if (await store.FindAsync(id, ct) is null)
@@ -473,7 +476,14 @@ public sealed class CollabDataSetService(Db db, CollabDataSetStore store, IOptio
             return Failure.NotFound("collab_dataset");
         }
 
-        if (!await store.MarkDeletingAsync(id, time.GetUtcNow().ToUnixTimeMilliseconds(), ct))
+        var (marked, jobs) = await store.MarkDeletingUnlessUsedAsync(id, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+        if (jobs.Count > 0)
+        {
+            return Failure.Conflict("dataset_in_use", "A cooperation job that has not ended uses this data set.",
+                $"Jobs {string.Join(", ", jobs)} name it; cancel them or wait until they finish, then delete it.", "id");
+        }
+
+        if (!marked)
         {
             return Failure.Conflict("dataset_deleting", "The data set is already being deleted.");
         }

@@ -132,10 +132,36 @@ public sealed class CollabDataSetStore(Db db) : ICollabDataSets
             WHERE id = @id AND state = 'loading'
             """, new { id, rows, inputRows, merged = inputRows - rows, valueTotal, inputBytes, now }, t) == 1;
 
-    /// <summary>Ready or loading → deleting; false when there is no such data set or it is already being deleted.</summary>
-    public async Task<bool> MarkDeletingAsync(string id, long now, CancellationToken ct) =>
-        await db.WriteAsync(async (c, t) => await c.ExecuteAsync(
-            "UPDATE collab_datasets SET state = 'deleting', updated_at = @now WHERE id = @id AND state IN ('loading', 'ready')", new { id, now }, t) == 1, ct);
+    /// <summary>
+    /// Ready or loading → deleting, unless a cooperation job that is not final (proposed, approved, running) names the
+    /// data set as this node's: then nothing changes and the jobs are answered (a running job must never read a set
+    /// whose rows are half gone). The jobs are read and the data set marked in one transaction; a job proposed after it
+    /// finds the data set gone (only ready data sets are offered to jobs). Marked is false when there is no such data
+    /// set or it is already being deleted.
+    /// </summary>
+    public async Task<(bool Marked, IReadOnlyList<string> Jobs)> MarkDeletingUnlessUsedAsync(string id, long now, CancellationToken ct) =>
+        await db.WriteAsync(async (c, t) =>
+        {
+            var jobs = new List<string>();
+            foreach (var job in await c.QueryAsync<(string Id, string Side, string TermsJson)>(
+                "SELECT id, side, terms_json FROM collab_jobs WHERE state IN ('proposed', 'approved', 'running') ORDER BY id", transaction: t))
+            {
+                var terms = Hutong.Collab.Node.CollabTerms.FromJson(job.TermsJson);
+                if ((job.Side == "proposer" ? terms.ProposerDataSet : terms.PeerDataSet) == id)
+                {
+                    jobs.Add(job.Id);
+                }
+            }
+
+            if (jobs.Count > 0)
+            {
+                return (false, (IReadOnlyList<string>)jobs);
+            }
+
+            var marked = await c.ExecuteAsync(
+                "UPDATE collab_datasets SET state = 'deleting', updated_at = @now WHERE id = @id AND state IN ('loading', 'ready')", new { id, now }, t) == 1;
+            return (marked, []);
+        }, ct);
 
     /// <summary>Deletes a data set's rows one stored bucket per transaction (bounded work per write), then the data set.</summary>
     public async Task DeleteAsync(string id, CancellationToken ct)
