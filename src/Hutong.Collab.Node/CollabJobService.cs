@@ -40,9 +40,23 @@ public sealed class CollabJobService(ICollabStore store, ICollabDataSets dataSet
             return CollabOutcome<CollabPeer>.Problem(400, "invalid_request", "name: 1–64 letters, digits, '-', '_' or '.'", "name");
         }
 
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps)
+        // One address, or a comma-separated list of the instances of one party (sharing its store and certificate).
+        var uris = new List<string>();
+        foreach (var one in url is null ? [] : CollabPeerClients.Urls(url))
         {
-            return CollabOutcome<CollabPeer>.Problem(400, "invalid_request", "url: the peer node's https:// address (its Hutong:Collab:Port)", "url");
+            if (!Uri.TryCreate(one, UriKind.Absolute, out var u) || u.Scheme != Uri.UriSchemeHttps)
+            {
+                uris.Clear();
+                break;
+            }
+
+            uris.Add(u.ToString().TrimEnd('/'));
+        }
+
+        if (uris.Count is 0 or > 16)
+        {
+            return CollabOutcome<CollabPeer>.Problem(400, "invalid_request",
+                "url: the peer node's https:// address (its Hutong:Collab:Port), or up to 16 of them separated by commas (the instances of one party)", "url");
         }
 
         if (NodeIdentity.NormalizeFingerprint(fingerprint) is not { } fp)
@@ -55,7 +69,7 @@ public sealed class CollabJobService(ICollabStore store, ICollabDataSets dataSet
             return CollabOutcome<CollabPeer>.Problem(400, "invalid_request", "fingerprint: that is this node's own certificate", "fingerprint");
         }
 
-        var peer = new CollabPeer(name, uri.ToString().TrimEnd('/'), fp, time.GetUtcNow().ToUnixTimeMilliseconds());
+        var peer = new CollabPeer(name, string.Join(", ", uris), fp, time.GetUtcNow().ToUnixTimeMilliseconds());
         return await store.AddPeerAsync(peer, actor, ct)
             ? CollabOutcome<CollabPeer>.Success(peer, 201)
             : CollabOutcome<CollabPeer>.Problem(409, "conflict", $"a peer named {name}, or with that fingerprint, exists already");

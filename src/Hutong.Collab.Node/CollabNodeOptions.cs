@@ -43,6 +43,14 @@ public sealed class CollabNodeOptions
     /// </summary>
     public int MaxDecryptSegments { get; set; } = 64;
 
+    /// <summary>
+    /// Most items of the peer one job takes, whatever the peer's hello announces: a hello announcing more is refused
+    /// (too_many_items), and neither side ever holds more of the peer's items than the hello announced nor more than
+    /// this (the answering side's stored "enc" batches; the driver's fetched batches per bucket). A peer that sends more
+    /// is refused with too_many_items and the job fails on both sides with that reason; nothing of it is counted.
+    /// </summary>
+    public long MaxPeerItems { get; set; } = 100_000_000;
+
     /// <summary>Largest gRPC message (a batch is BatchSize × 32 bytes, or × 64 × limbs for conversions).</summary>
     public int MaxMessageBytes { get; set; } = 64 * 1024 * 1024;
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
 using Grpc.Net.Client;
 using Hutong.Collab.Node.Wire;
 
@@ -9,17 +10,36 @@ namespace Hutong.Collab.Node;
 /// <summary>
 /// gRPC clients to peers over mutual TLS: this node presents its certificate, and accepts the peer's server
 /// certificate only if its SHA-256 equals the pinned fingerprint (no CA, no host-name check: the pin is the identity).
-/// One channel per (URL, fingerprint), reused.
+/// One channel per (URL, fingerprint), reused. A peer's URL may be a list ("https://b1:7443, https://b2:7443"): the
+/// instances of one answering party that share its store (and its certificate); calls go round robin over the
+/// addresses not known to be down, and an address that failed to answer (unavailable) is left out for RetryMax.
 /// </summary>
 public sealed class CollabPeerClients(X509Certificate2 identity, CollabNodeOptions options) : IDisposable
 {
     private readonly ConcurrentDictionary<(string Url, string Fingerprint), GrpcChannel> _channels = new();
 
+    private readonly ConcurrentDictionary<(string Urls, string Fingerprint), RoundRobinInvoker> _lists = new();
+
     public CollabNode.CollabNodeClient For(CollabPeer peer)
     {
         ArgumentNullException.ThrowIfNull(peer);
-        var channel = _channels.GetOrAdd((peer.Url, peer.Fingerprint), k => Open(k.Url, k.Fingerprint, identity, options));
+        var urls = Urls(peer.Url);
+        if (urls.Count > 1)
+        {
+            return new CollabNode.CollabNodeClient(_lists.GetOrAdd((peer.Url, peer.Fingerprint), k => new RoundRobinInvoker(
+                [.. urls.Select(u => _channels.GetOrAdd((u, k.Fingerprint), c => Open(c.Url, c.Fingerprint, identity, options)).CreateCallInvoker())],
+                options.RetryMax)));
+        }
+
+        var channel = _channels.GetOrAdd((urls[0], peer.Fingerprint), k => Open(k.Url, k.Fingerprint, identity, options));
         return new CollabNode.CollabNodeClient(channel);
+    }
+
+    /// <summary>The addresses of a peer's URL field: one, or a comma-separated list of the instances of one party.</summary>
+    public static IReadOnlyList<string> Urls(string url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        return [.. url.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
     }
 
     /// <summary>A channel presenting <paramref name="certificate"/> and pinning <paramref name="pinnedFingerprint"/>.</summary>
@@ -56,5 +76,60 @@ public sealed class CollabPeerClients(X509Certificate2 identity, CollabNodeOptio
         }
 
         _channels.Clear();
+    }
+
+    /// <summary>Unary calls round robin over several channels, skipping for a while one that did not answer.</summary>
+    private sealed class RoundRobinInvoker(CallInvoker[] targets, TimeSpan downFor) : CallInvoker
+    {
+        private readonly long[] _downUntil = new long[targets.Length];
+        private int _next = -1;
+
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
+        {
+            var i = Pick();
+            var call = targets[i].AsyncUnaryCall(method, host, options, request);
+            return new AsyncUnaryCall<TResponse>(Watch(call.ResponseAsync, i), call.ResponseHeadersAsync, call.GetStatus, call.GetTrailers, call.Dispose);
+        }
+
+        public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
+            AsyncUnaryCall(method, host, options, request).ResponseAsync.GetAwaiter().GetResult();
+
+        public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
+            throw new NotSupportedException("the collab service has unary calls only");
+
+        public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) =>
+            throw new NotSupportedException("the collab service has unary calls only");
+
+        public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) =>
+            throw new NotSupportedException("the collab service has unary calls only");
+
+        private int Pick()
+        {
+            var now = Environment.TickCount64;
+            var first = (int)((uint)Interlocked.Increment(ref _next) % (uint)targets.Length);
+            for (var k = 0; k < targets.Length; k++)
+            {
+                var i = (first + k) % targets.Length;
+                if (Volatile.Read(ref _downUntil[i]) <= now)
+                {
+                    return i;
+                }
+            }
+
+            return first; // all down: try anyway (the caller backs off)
+        }
+
+        private async Task<TResponse> Watch<TResponse>(Task<TResponse> response, int i)
+        {
+            try
+            {
+                return await response;
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable || (e.StatusCode is StatusCode.Internal or StatusCode.Unknown && CollabWireErrors.CodeOf(e) is null))
+            {
+                Volatile.Write(ref _downUntil[i], Environment.TickCount64 + (long)downFor.TotalMilliseconds);
+                throw;
+            }
+        }
     }
 }

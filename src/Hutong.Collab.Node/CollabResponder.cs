@@ -19,14 +19,26 @@ namespace Hutong.Collab.Node;
 /// changed at the first failure: the caller is a known peer (its pinned certificate), the job is this peer's, the step
 /// is known, the payload is well-formed (lengths, canonical group elements), the sequence number is above every earlier
 /// one, the job is approved by both sides and running. Only then is the sequence number recorded and the step run.
-/// Per-bucket protocol state lives in memory: a restart loses it, and the driver restarts that bucket ("no_session").
+/// What a later message of a bucket needs is in the store, not in this process: the bucket's round (the sequence number
+/// of its "begin") and the driver's "enc" batches already masked with this party's key. Everything else is recomputed
+/// from the job's key and this party's data set (own items masked again give the same points; conversions are encrypted
+/// afresh, which changes nothing they decrypt to). So on PostgreSQL any instance of the answering party answers any
+/// message of any bucket; a small per-instance cache only saves recomputing. The peer's items a job holds are capped by
+/// what its hello announced and by <see cref="CollabNodeOptions.MaxPeerItems"/>.
 /// </summary>
 public sealed class CollabResponder(
     ICollabStore store, ICollabDataSets dataSets, ICollabKeySealer sealer, CollabNodeOptions options, string ownFingerprint, ILogger<CollabResponder> log)
 {
     public static readonly string[] Steps = ["hello", "begin", "enc", "fetch_enc", "fetch_dual", "fetch_conv", "decrypt", "finish"];
 
-    private readonly ConcurrentDictionary<(string Job, int Bucket), Session> _sessions = new();
+    public static readonly string[] AllSteps = [.. Steps, "abort"];
+
+    /// <summary>Refusals after which the job cannot go on: this side fails it too (the driver hears the reason in the reply).</summary>
+    private static readonly string[] Fatal = ["too_many_items", "suite_mismatch", "unknown_data_set", "duplicate_item"];
+
+    private const int CacheEntries = 16;
+    private readonly ConcurrentDictionary<(string Job, int Bucket), OwnRows> _own = new();
+    private readonly ConcurrentDictionary<(string Job, int Bucket, string Segment, long Round), List<EcdhPsiCipherBatch>> _dual = new();
     private readonly LimbEncoding _encoding = new();
 
     public async Task<Ack> ProposeAsync(string callerFingerprint, JobProposal p, CancellationToken ct)
@@ -98,7 +110,7 @@ public sealed class CollabResponder(
                 if (CollabJobStates.CanMove(job.State, CollabJobState.Cancelled))
                 {
                     await store.MoveAsync(job.Id, job.State, CollabJobState.Cancelled, CollabJobChange.None, actor, "peer_cancelled", null, ct);
-                    Drop(job.Id);
+                    await DropAsync(job.Id, ct);
                 }
 
                 return new Ack { Ok = true };
@@ -116,7 +128,7 @@ public sealed class CollabResponder(
             throw CollabWireErrors.Refuse("wrong_role", "this node computes this job; it does not answer its steps");
         }
 
-        if (!Steps.Contains(e.Step))
+        if (!AllSteps.Contains(e.Step))
         {
             throw CollabWireErrors.Refuse("bad_step", $"unknown step '{e.Step}'");
         }
@@ -125,6 +137,11 @@ public sealed class CollabResponder(
         if (e.Seq <= job.LastSeq)
         {
             throw CollabWireErrors.Refuse("replayed", $"sequence number {e.Seq} was already seen (last {job.LastSeq}): a replayed message");
+        }
+
+        if (e.Step == "abort")
+        {
+            return await AbortAsync(job, peer, e, ct);
         }
 
         if (!job.ApprovedHere || !job.ApprovedThere)
@@ -150,12 +167,52 @@ public sealed class CollabResponder(
 
         try
         {
-            return await StepAsync(job, peer, e, ct);
+            var reply = await StepAsync(job, peer, e, ct);
+            log.LogDebug("collab: answered '{Step}' #{Seq} of job {Job}, bucket {Bucket}", e.Step, e.Seq, job.Id, e.Bucket);
+            return reply;
         }
         catch (CollabProtocolException x)
         {
+            if (Fatal.Contains(x.Code))
+            {
+                // The job cannot go on: failed here too, with the reason (the driver hears it in this reply).
+                await store.MoveAsync(job.Id, CollabJobState.Running, CollabJobState.Failed, new CollabJobChange { Error = $"{x.Code}: {x.Message}" },
+                    "node", "failed", $"{x.Code}: {x.Message}", CancellationToken.None);
+                await DropAsync(job.Id, CancellationToken.None);
+            }
+
             throw CollabWireErrors.Refuse(x.Code, x.Message);
         }
+    }
+
+    /// <summary>
+    /// The driver failed the job (an error, a cap exceeded, cancelled): it fails here too, with the driver's reason, at
+    /// once — not after a lease or a timeout. A job already ended is left as it is (the abort may come again).
+    /// </summary>
+    private async Task<Envelope> AbortAsync(CollabJob job, CollabPeer peer, Envelope e, CancellationToken ct)
+    {
+        var reply = new Envelope { JobId = job.Id, Step = e.Step, Bucket = e.Bucket, Seq = e.Seq };
+        if (CollabJobStates.IsFinal(job.State))
+        {
+            return reply;
+        }
+
+        if (!await store.AcceptSeqAsync(job.Id, e.Seq, ct))
+        {
+            throw CollabWireErrors.Refuse("replayed", $"sequence number {e.Seq} was already seen: a replayed message");
+        }
+
+        var code = e.Abort is { Code.Length: > 0 } a ? a.Code : "peer_failed";
+        var reason = e.Abort?.Reason ?? string.Empty;
+        reason = reason.Length > 500 ? reason[..500] : reason;
+        if (CollabJobStates.CanMove(job.State, CollabJobState.Failed))
+        {
+            await store.MoveAsync(job.Id, job.State, CollabJobState.Failed, new CollabJobChange { Error = $"peer_failed: {code}: {reason}" },
+                "peer:" + peer.Name, "peer_failed", $"{code}: {reason}", ct);
+        }
+
+        await DropAsync(job.Id, ct);
+        return reply;
     }
 
     /// <summary>Checks framing and group elements before anything is recorded.</summary>
@@ -238,6 +295,11 @@ public sealed class CollabResponder(
                     throw new CollabProtocolException("suite_mismatch", $"the peer's id rule {e.Hello.IdRule} or bucket count differs from ours ({info.Rule.Name()}, {job.Terms.Buckets})");
                 }
 
+                if (e.Hello.ItemNum > options.MaxPeerItems)
+                {
+                    throw new CollabProtocolException("too_many_items", $"the peer announces {e.Hello.ItemNum} items; this node takes at most {options.MaxPeerItems} (Hutong:Collab:MaxPeerItems)");
+                }
+
                 await store.UpdateAsync(job.Id, CollabJobState.Running, new CollabJobChange { PeerItems = e.Hello.ItemNum }, "peer:" + peer.Name, null, null, ct);
                 using var keys = await JobKeys.LoadOrCreateAsync(job, store, sealer, ct);
                 reply.Hello = new Hello
@@ -252,87 +314,95 @@ public sealed class CollabResponder(
 
             case "begin":
             {
-                var session = await NewSessionAsync(job, e.Bucket, ct);
-                if (_sessions.TryRemove((job.Id, e.Bucket), out var old))
-                {
-                    old.Dispose();
-                }
-
-                _sessions[(job.Id, e.Bucket)] = session;
+                await store.BeginPeerBucketAsync(job.Id, e.Bucket, e.Seq, ct);
+                Forget(job.Id, e.Bucket);
                 return reply;
             }
 
             case "enc":
             {
-                var s = SessionOf(job, e.Bucket);
-                lock (s)
+                var round = await RoundAsync(job, e.Bucket, ct);
+                var info = await OwnInfoAsync(job, ct);
+                using var keys = await JobKeys.LoadOrCreateAsync(job, store, sealer, ct);
+                var suite = Suite(job, info);
+                var batch = Wire(e.Batch);
+                var values = new EcdhPsiParty(suite, keys.Psi).RemaskPeerEnc(batch);
+                var stored = new CollabPeerBatch(job.Id, e.Bucket, batch.Segment, batch.BatchIndex, batch.IsLastBatch, batch.Count, round, EcdhPsi.Pack(suite, values));
+                var cap = Math.Min(job.PeerItems, options.MaxPeerItems);
+                switch (await store.AppendPeerBatchAsync(stored, cap, ct))
                 {
-                    (attribution ? s.Holder!.Psi : s.Party!).AcceptPeerEnc(Wire(e.Batch));
+                    case CollabBatchAppend.Stored:
+                        return reply;
+                    case CollabBatchAppend.NoSession:
+                        throw new CollabProtocolException("no_session", $"bucket {e.Bucket} was begun again or not at all: begin it again");
+                    case CollabBatchAppend.Replayed:
+                        throw new CollabProtocolException("replayed_batch", $"'enc' batch {batch.BatchIndex} of segment '{batch.Segment}' (bucket {e.Bucket}) was already received");
+                    case CollabBatchAppend.OutOfOrder:
+                        throw new CollabProtocolException("batch_out_of_order", $"'enc' batch {batch.BatchIndex} of segment '{batch.Segment}' (bucket {e.Bucket}) arrived before the one before it");
+                    default:
+                        throw new CollabProtocolException("too_many_items",
+                            $"batch {batch.BatchIndex} of bucket {e.Bucket} takes the job past {cap} items of the peer (its hello announced {job.PeerItems}; Hutong:Collab:MaxPeerItems {options.MaxPeerItems}); nothing of it is kept");
                 }
-
-                return reply;
             }
 
             case "fetch_enc":
             {
-                var s = SessionOf(job, e.Bucket);
                 if (attribution)
                 {
                     throw new CollabProtocolException("bad_step", "fetch_enc belongs to overlap jobs");
                 }
 
-                lock (s)
-                {
-                    s.OwnEnc ??= [.. s.Party!.MaskAll(string.Empty, s.Ids, options.BatchSize)];
-                    reply.Batch = Wire(Pick(s.OwnEnc, e.Index));
-                }
-
+                await RoundAsync(job, e.Bucket, ct);
+                var own = await OwnRowsAsync(job, e.Bucket, ct);
+                var info = await OwnInfoAsync(job, ct);
+                using var keys = await JobKeys.LoadOrCreateAsync(job, store, sealer, ct);
+                var (slice, last) = Slice(own.Ids, e.Index);
+                reply.Batch = Wire(new EcdhPsiParty(Suite(job, info), keys.Psi).MaskBatch(string.Empty, slice, e.Index, last));
                 return reply;
             }
 
             case "fetch_dual":
             {
-                var s = SessionOf(job, e.Bucket);
-                lock (s)
+                var round = await RoundAsync(job, e.Bucket, ct);
+                var key = (job.Id, e.Bucket, e.Segment, round);
+                if (!_dual.TryGetValue(key, out var dual))
                 {
-                    var party = attribution ? s.Holder!.Psi : s.Party!;
-                    if (!s.Dual.TryGetValue(e.Segment, out var dual))
+                    var info = await OwnInfoAsync(job, ct);
+                    using var keys = await JobKeys.LoadOrCreateAsync(job, store, sealer, ct);
+                    var suite = Suite(job, info);
+                    var party = new EcdhPsiParty(suite, keys.Psi);
+                    foreach (var b in await store.PeerBatchesAsync(job.Id, e.Bucket, e.Segment, round, ct))
                     {
-                        dual = [.. party.PeerDualBatches(e.Segment, options.BatchSize)];
-                        s.Dual[e.Segment] = dual;
+                        var header = new EcdhPsiCipherBatch(CipherType.DualEnc, b.Segment, 0, b.BatchIndex, b.IsLast, b.Count, b.Values);
+                        party.RestorePeerEnc(header with { Type = CipherType.Enc, Ciphertext = ReadOnlyMemory<byte>.Empty }, EcdhPsi.Unpack(suite, header));
                     }
 
-                    reply.Batch = Wire(Pick(dual, e.Index));
+                    dual = [.. party.PeerDualBatches(e.Segment, options.BatchSize)];
+                    Remember(_dual, key, dual);
                 }
 
+                reply.Batch = Wire(Pick(dual, e.Index));
                 return reply;
             }
 
             case "fetch_conv":
             {
-                var s = SessionOf(job, e.Bucket);
                 if (!attribution)
                 {
                     throw new CollabProtocolException("bad_step", "fetch_conv belongs to attribution jobs");
                 }
 
-                lock (s)
+                await RoundAsync(job, e.Bucket, ct);
+                var own = await OwnRowsAsync(job, e.Bucket, ct);
+                var info = await OwnInfoAsync(job, ct);
+                using var keys = await JobKeys.LoadOrCreateAsync(job, store, sealer, ct);
+                var (slice, last) = Slice(own.Values, e.Index);
+                var c = new AttributionValueHolder(Suite(job, info), keys.Psi, keys.ElGamal, _encoding).MaskBatch(slice, e.Index, last);
+                reply.Conversions = new ConversionBatch
                 {
-                    if (s.Conversions is null)
-                    {
-                        var batches = Math.Max(1, (s.Values.Count + options.BatchSize - 1) / options.BatchSize);
-                        s.Conversions = [.. Enumerable.Range(0, batches).Select(i =>
-                            s.Holder!.MaskBatch([.. s.Values.Skip(i * options.BatchSize).Take(options.BatchSize)], i, i == batches - 1))];
-                    }
-
-                    var c = Pick(s.Conversions, e.Index);
-                    reply.Conversions = new ConversionBatch
-                    {
-                        BatchIndex = c.BatchIndex, IsLastBatch = c.IsLastBatch, Count = c.Count,
-                        Points = ByteString.CopyFrom(c.Points.Span), Ciphertexts = ByteString.CopyFrom(c.Ciphertexts.Span),
-                    };
-                }
-
+                    BatchIndex = c.BatchIndex, IsLastBatch = c.IsLastBatch, Count = c.Count,
+                    Points = ByteString.CopyFrom(c.Points.Span), Ciphertexts = ByteString.CopyFrom(c.Ciphertexts.Span),
+                };
                 return reply;
             }
 
@@ -374,7 +444,7 @@ public sealed class CollabResponder(
                 var result = job.Terms.DeliverToOther && e.Delivery is { } d ? d.ResultJson : null;
                 await store.MoveAsync(job.Id, CollabJobState.Running, CollabJobState.Finished, new CollabJobChange { ResultJson = result },
                     "peer:" + peer.Name, "finished", result is null ? "the answer stays with the peer" : "the answer was delivered to this node", ct);
-                Drop(job.Id);
+                await DropAsync(job.Id, ct);
                 return reply;
             }
 
@@ -387,16 +457,35 @@ public sealed class CollabResponder(
         ? list[index]
         : throw new CollabProtocolException("bad_message", $"batch {index} does not exist ({list.Count} batches)");
 
-    private Session SessionOf(CollabJob job, int bucket) =>
-        _sessions.TryGetValue((job.Id, bucket), out var s)
-            ? s
-            : throw new CollabProtocolException("no_session", $"bucket {bucket} has no state here (this node restarted?): begin it again");
-
-    private async Task<Session> NewSessionAsync(CollabJob job, int bucket, CancellationToken ct)
+    /// <summary>Batch <paramref name="index"/> of a list cut in BatchSize pieces (at least one, possibly empty), and whether it is the last.</summary>
+    private (List<T> Slice, bool Last) Slice<T>(List<T> all, int index)
     {
-        var info = await OwnInfoAsync(job, ct);
-        var keys = await JobKeys.LoadOrCreateAsync(job, store, sealer, ct);
-        var suite = Suite(job, info);
+        var batches = Math.Max(1, (all.Count + options.BatchSize - 1) / options.BatchSize);
+        if (index >= batches)
+        {
+            throw new CollabProtocolException("bad_message", $"batch {index} does not exist ({batches} batches)");
+        }
+
+        return (all.GetRange(index * options.BatchSize, Math.Min(options.BatchSize, all.Count - (index * options.BatchSize))), index == batches - 1);
+    }
+
+    /// <summary>The bucket's current round (the sequence number of its "begin"), from the store: any instance may have seen the begin.</summary>
+    private async Task<long> RoundAsync(CollabJob job, int bucket, CancellationToken ct) =>
+        await store.PeerBucketBegunAsync(job.Id, bucket, ct)
+            ?? throw new CollabProtocolException("no_session", $"bucket {bucket} was not begun: begin it again");
+
+    /// <summary>
+    /// This party's rows of a bucket in a fixed order (ordinal by id), so that every instance cuts the same batches: the
+    /// ids (overlap) or the conversions with a positive value (attribution). The data set cannot change while a job that
+    /// has not ended uses it (deleting it is refused), so an instance may keep what it read.
+    /// </summary>
+    private async Task<OwnRows> OwnRowsAsync(CollabJob job, int bucket, CancellationToken ct)
+    {
+        if (_own.TryGetValue((job.Id, bucket), out var cached))
+        {
+            return cached;
+        }
+
         var ids = new List<string>();
         var values = new List<Conversion>();
         await foreach (var row in dataSets.ReadBucketAsync(job.OwnDataSet, bucket, job.Terms.Buckets, ct))
@@ -414,9 +503,41 @@ public sealed class CollabResponder(
             }
         }
 
-        return job.Terms.Protocol == CollabTerms.Attribution
-            ? new Session(keys, ids, values) { Holder = new AttributionValueHolder(suite, keys.Psi, keys.ElGamal, _encoding) }
-            : new Session(keys, ids, values) { Party = new EcdhPsiParty(suite, keys.Psi) };
+        ids.Sort(StringComparer.Ordinal);
+        values.Sort((x, y) => string.CompareOrdinal(x.NormalizedId, y.NormalizedId));
+        var rows = new OwnRows(ids, values);
+        Remember(_own, (job.Id, bucket), rows);
+        return rows;
+    }
+
+    private static void Remember<TKey, TValue>(ConcurrentDictionary<TKey, TValue> cache, TKey key, TValue value)
+        where TKey : notnull
+    {
+        if (cache.Count >= CacheEntries)
+        {
+            cache.Clear(); // a cache, not state: bounded memory matters more than a recomputation
+        }
+
+        cache[key] = value;
+    }
+
+    private void Forget(string jobId, int? bucket = null)
+    {
+        foreach (var k in _own.Keys.Where(k => k.Job == jobId && (bucket is null || k.Bucket == bucket)))
+        {
+            _own.TryRemove(k, out _);
+        }
+
+        foreach (var k in _dual.Keys.Where(k => k.Job == jobId && (bucket is null || k.Bucket == bucket)))
+        {
+            _dual.TryRemove(k, out _);
+        }
+    }
+
+    private async Task DropAsync(string jobId, CancellationToken ct)
+    {
+        Forget(jobId);
+        await store.DropPeerStateAsync(jobId, ct);
     }
 
     internal static PsiSuite Suite(CollabJob job, CollabDataSetInfo own) => new(job.Id, own.Rule, own.Rows, job.PeerItems, bucketBits: 0);
@@ -440,17 +561,6 @@ public sealed class CollabResponder(
         return job;
     }
 
-    private void Drop(string jobId)
-    {
-        foreach (var key in _sessions.Keys.Where(k => k.Job == jobId))
-        {
-            if (_sessions.TryRemove(key, out var s))
-            {
-                s.Dispose();
-            }
-        }
-    }
-
     internal static EcdhPsiCipherBatch Wire(CipherBatch b) =>
         new(b.Type, b.Segment, b.BucketIndex, b.BatchIndex, b.IsLastBatch, b.Count, b.Ciphertext.Memory);
 
@@ -460,22 +570,5 @@ public sealed class CollabResponder(
         Count = b.Count, Ciphertext = ByteString.CopyFrom(b.Ciphertext.Span),
     };
 
-    private sealed class Session(JobKeys keys, List<string> ids, List<Conversion> values) : IDisposable
-    {
-        public List<string> Ids { get; } = ids;
-
-        public List<Conversion> Values { get; } = values;
-
-        public EcdhPsiParty? Party { get; init; }
-
-        public AttributionValueHolder? Holder { get; init; }
-
-        public List<EcdhPsiCipherBatch>? OwnEnc { get; set; }
-
-        public Dictionary<string, List<EcdhPsiCipherBatch>> Dual { get; } = new(StringComparer.Ordinal);
-
-        public List<EncryptedConversionBatch>? Conversions { get; set; }
-
-        public void Dispose() => keys.Dispose();
-    }
+    private sealed record OwnRows(List<string> Ids, List<Conversion> Values);
 }

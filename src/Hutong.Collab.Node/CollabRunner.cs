@@ -104,6 +104,11 @@ public sealed class CollabRunner(
                 await store.MoveAsync(job.Id, CollabJobState.Proposed, CollabJobState.Approved, CollabJobChange.None, "node", "both_approved", null, ct);
             }
 
+            if (job.IsDriver && job.State == CollabJobState.Failed && !job.AbortSent)
+            {
+                await SendAbortAsync(job, client, ct);
+            }
+
             if (job.IsDriver && job.State == CollabJobState.Finished && !job.FinishSent)
             {
                 await CallAsync(job, client, new Envelope
@@ -221,6 +226,11 @@ public sealed class CollabRunner(
             throw new CollabProtocolException("suite_mismatch", $"the peer answers with version {h.Version}, group {h.Curve}, id rule {h.IdRule}, {h.BucketCount} buckets");
         }
 
+        if (h.ItemNum > options.MaxPeerItems)
+        {
+            throw new CollabProtocolException("too_many_items", $"the peer announces {h.ItemNum} items; this node takes at most {options.MaxPeerItems} (Hutong:Collab:MaxPeerItems)");
+        }
+
         if (job.Terms.Protocol == CollabTerms.Attribution && (h.ElgamalPublicKey.Length != Ristretto255.PointBytes || !Ristretto255.IsValidPoint(h.ElgamalPublicKey.Span)))
         {
             throw new CollabProtocolException("bad_key", "the value holder's ElGamal public key is not a group element");
@@ -250,9 +260,11 @@ public sealed class CollabRunner(
             await CallAsync(job, client, new Envelope { Step = "enc", Bucket = bucket, Batch = CollabResponder.Wire(batch) }, ct);
         }
 
-        for (var i = 0; ; i++)
+        var peerEnc = new PeerStreamLimit("the peer's items", PeerCap(job));
+        while (true)
         {
-            var b = CollabResponder.Wire(RequireBatch(await CallAsync(job, client, new Envelope { Step = "fetch_enc", Bucket = bucket, Index = i }, ct)));
+            var b = CollabResponder.Wire(RequireBatch(await CallAsync(job, client, new Envelope { Step = "fetch_enc", Bucket = bucket, Index = peerEnc.Batches }, ct)));
+            peerEnc.Take(b.Count, b.IsLastBatch);
             party.AcceptPeerEnc(b);
             if (b.IsLastBatch)
             {
@@ -260,9 +272,11 @@ public sealed class CollabRunner(
             }
         }
 
-        for (var i = 0; ; i++)
+        var ownBack = new PeerStreamLimit("our own items masked by the peer", ids.Count, exact: true);
+        while (true)
         {
-            var b = CollabResponder.Wire(RequireBatch(await CallAsync(job, client, new Envelope { Step = "fetch_dual", Bucket = bucket, Index = i }, ct)));
+            var b = CollabResponder.Wire(RequireBatch(await CallAsync(job, client, new Envelope { Step = "fetch_dual", Bucket = bucket, Index = ownBack.Batches }, ct)));
+            ownBack.Take(b.Count, b.IsLastBatch);
             party.AcceptOwnDual(b);
             if (b.IsLastBatch)
             {
@@ -304,16 +318,18 @@ public sealed class CollabRunner(
             }
         }
 
-        foreach (var segment in segments.Keys)
+        foreach (var (segment, own) in segments)
         {
-            for (var i = 0; ; i++)
+            var back = new PeerStreamLimit($"segment '{segment}' masked by the peer", own.Count, exact: true);
+            while (true)
             {
-                var b = CollabResponder.Wire(RequireBatch(await CallAsync(job, client, new Envelope { Step = "fetch_dual", Bucket = bucket, Index = i, Segment = segment }, ct)));
+                var b = CollabResponder.Wire(RequireBatch(await CallAsync(job, client, new Envelope { Step = "fetch_dual", Bucket = bucket, Index = back.Batches, Segment = segment }, ct)));
                 if (b.Segment != segment)
                 {
                     throw new CollabProtocolException("bad_message", $"asked for segment '{segment}', got '{b.Segment}'");
                 }
 
+                back.Take(b.Count, b.IsLastBatch);
                 ad.Psi.AcceptOwnDual(b);
                 if (b.IsLastBatch)
                 {
@@ -322,10 +338,12 @@ public sealed class CollabRunner(
             }
         }
 
-        for (var i = 0; ; i++)
+        var conversions = new PeerStreamLimit("the peer's conversions", PeerCap(job));
+        while (true)
         {
-            var reply = await CallAsync(job, client, new Envelope { Step = "fetch_conv", Bucket = bucket, Index = i }, ct);
+            var reply = await CallAsync(job, client, new Envelope { Step = "fetch_conv", Bucket = bucket, Index = conversions.Batches }, ct);
             var c = reply.Conversions ?? throw new CollabProtocolException("bad_message", "the peer's conversion batch is empty");
+            conversions.Take(c.Count, c.IsLastBatch);
             ad.AcceptConversions(new EncryptedConversionBatch(c.BatchIndex, c.IsLastBatch, c.Count, c.Points.Memory, c.Ciphertexts.Memory));
             if (c.IsLastBatch)
             {
@@ -519,13 +537,48 @@ public sealed class CollabRunner(
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
+    /// <summary>The peer's items this node takes in one stream: what its hello announced, at most MaxPeerItems.</summary>
+    private long PeerCap(CollabJob job) => Math.Min(job.PeerItems, options.MaxPeerItems);
+
+    /// <summary>
+    /// Fails the job with its reason and tells the peer at once ("abort"), so its side fails too instead of waiting; a
+    /// peer out of reach hears it on a later pass (abort_sent). Nothing of the bucket in flight was stored.
+    /// </summary>
     private async Task FailAsync(CollabJob job, string code, string message, CancellationToken ct)
     {
         log.LogWarning("collab: job {Job} failed: {Code}: {Message}", job.Id, code, message);
-        if (CollabJobStates.CanMove(job.State, CollabJobState.Failed))
+        job = await store.GetJobAsync(job.Id, ct) ?? job;
+        if (CollabJobStates.CanMove(job.State, CollabJobState.Failed)
+            && await store.MoveAsync(job.Id, job.State, CollabJobState.Failed, new CollabJobChange { Error = $"{code}: {message}", AbortSent = false }, "node", "failed", $"{code}: {message}", ct)
+            && await store.GetPeerAsync(job.PeerName, ct) is { } peer)
         {
-            await store.MoveAsync(job.Id, job.State, CollabJobState.Failed, new CollabJobChange { Error = $"{code}: {message}" }, "node", "failed", $"{code}: {message}", ct);
+            try
+            {
+                await SendAbortAsync((await store.GetJobAsync(job.Id, ct))!, clients.For(peer), ct);
+            }
+            catch (RpcException e)
+            {
+                log.LogInformation("collab: job {Job} failed; the peer will hear it on a later pass ({Detail})", job.Id, e.Status.Detail);
+            }
         }
+    }
+
+    private async Task SendAbortAsync(CollabJob job, CollabNode.CollabNodeClient client, CancellationToken ct)
+    {
+        var (code, reason) = job.Error is { } error && error.IndexOf(": ", StringComparison.Ordinal) is var at and > 0
+            ? (error[..at], error[(at + 2)..])
+            : ("failed", job.Error ?? string.Empty);
+        try
+        {
+            await CallAsync(job, client, new Envelope { Step = "abort", Abort = new Abort { Code = code, Reason = reason } }, ct);
+        }
+        catch (RpcException e) when (!CollabWireErrors.IsTransient(e))
+        {
+            // The peer cannot take it (it has no such job, or refuses the message): nothing more to tell.
+            log.LogInformation("collab: job {Job}: the peer refused the abort ({Detail})", job.Id, e.Status.Detail);
+        }
+
+        await store.UpdateAsync(job.Id, CollabJobState.Failed, new CollabJobChange { AbortSent = true }, "node", "abort_sent", $"{code}: {reason}", ct);
     }
 
     private static CipherBatch RequireBatch(Envelope e) => e.Batch ?? throw new CollabProtocolException("bad_message", $"the peer's '{e.Step}' answer has no batch");

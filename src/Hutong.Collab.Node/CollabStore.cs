@@ -35,6 +35,34 @@ public sealed record CollabJob(
 
     /// <summary>Whether this node is entitled to the answer.</summary>
     public bool Entitled => IsDriver || Terms.DeliverToOther;
+
+    /// <summary>False while a failed job's reason ("abort") is still to be told to the peer.</summary>
+    public bool AbortSent { get; init; } = true;
+}
+
+/// <summary>
+/// One "enc" batch of the driver, as the answering party keeps it: already masked with this party's key and truncated
+/// (<see cref="Values"/> packed as on the wire), in the round of the bucket begun by the message numbered
+/// <see cref="BegunSeq"/>. Any instance of the answering party answers a later message of the bucket from these.
+/// </summary>
+public sealed record CollabPeerBatch(string JobId, int Bucket, string Segment, int BatchIndex, bool IsLast, int Count, long BegunSeq, byte[] Values);
+
+/// <summary>What storing a driver's batch came to.</summary>
+public enum CollabBatchAppend
+{
+    Stored,
+
+    /// <summary>The bucket was not begun, or begun again since (another round).</summary>
+    NoSession,
+
+    /// <summary>That batch, or the stream's last one, was stored already.</summary>
+    Replayed,
+
+    /// <summary>A batch before it is missing.</summary>
+    OutOfOrder,
+
+    /// <summary>The job would hold more of the peer's items than it announced, or than this node allows.</summary>
+    TooManyItems,
 }
 
 public sealed record CollabAuditEntry(long Id, string JobId, long At, string Actor, string Action, string? Detail);
@@ -108,6 +136,24 @@ public interface ICollabStore
 
     Task AuditAsync(string jobId, string actor, string action, string? detail, CancellationToken ct);
 
+    /// <summary>The answering side: the driver began (again) a bucket; its earlier batches go.</summary>
+    Task BeginPeerBucketAsync(string jobId, int bucket, long seq, CancellationToken ct);
+
+    /// <summary>The sequence number of the bucket's current "begin", or null when it was not begun.</summary>
+    Task<long?> PeerBucketBegunAsync(string jobId, int bucket, CancellationToken ct);
+
+    /// <summary>
+    /// Stores the next batch of a stream (job, bucket, segment) of the round <see cref="CollabPeerBatch.BegunSeq"/>, if it
+    /// is the next one and the job then holds at most <paramref name="maxJobItems"/> of the peer's items (atomically).
+    /// </summary>
+    Task<CollabBatchAppend> AppendPeerBatchAsync(CollabPeerBatch batch, long maxJobItems, CancellationToken ct);
+
+    /// <summary>A stream's stored batches of one round, in order.</summary>
+    Task<IReadOnlyList<CollabPeerBatch>> PeerBatchesAsync(string jobId, int bucket, string segment, long begunSeq, CancellationToken ct);
+
+    /// <summary>Forgets the answering side's state of a job (it ended).</summary>
+    Task DropPeerStateAsync(string jobId, CancellationToken ct);
+
     Task<IReadOnlyList<CollabAuditEntry>> AuditTrailAsync(string jobId, CancellationToken ct);
 }
 
@@ -131,6 +177,8 @@ public sealed record CollabJobChange
     public string? ResultJson { get; init; }
 
     public string? Error { get; init; }
+
+    public bool? AbortSent { get; init; }
 
     public static CollabJobChange None { get; } = new();
 }

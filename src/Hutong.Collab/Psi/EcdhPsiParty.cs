@@ -59,10 +59,37 @@ public sealed class EcdhPsiParty
         ArgumentNullException.ThrowIfNull(batch);
         batch.Validate(CipherType.Enc, Ristretto255.PointBytes);
         received.Check(batch);
-        var values = EcdhPsi.Remask(Suite, key, batch);
-        received.Commit(batch);
-        Buckets(peerDual, batch.Segment).Add(values);
-        peerItems[batch.Segment] = peerItems.GetValueOrDefault(batch.Segment) + batch.Count;
+        RestorePeerEnc(batch, RemaskPeerEnc(batch));
+    }
+
+    /// <summary>
+    /// Stage 2 without keeping anything: the peer's "enc" batch masked again with our key and truncated. A party whose
+    /// state lives in a store (several instances answering one job) keeps these values and gives them back to
+    /// <see cref="RestorePeerEnc"/> later, on any instance.
+    /// </summary>
+    public UInt128[] RemaskPeerEnc(EcdhPsiCipherBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        batch.Validate(CipherType.Enc, Ristretto255.PointBytes);
+        return EcdhPsi.Remask(Suite, key, batch);
+    }
+
+    /// <summary>
+    /// Takes a peer "enc" batch whose values <see cref="RemaskPeerEnc"/> computed (here or on another instance): the
+    /// same as <see cref="AcceptPeerEnc"/> with the batch. Only the batch's header is read (type, segment, index, last).
+    /// </summary>
+    public void RestorePeerEnc(EcdhPsiCipherBatch header, ReadOnlySpan<UInt128> remasked)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        if (remasked.Length != header.Count)
+        {
+            throw new CollabProtocolException("bad_message", $"'{header.Type}' batch {header.BatchIndex}: {remasked.Length} values for {header.Count} items.");
+        }
+
+        received.Check(header);
+        received.Commit(header);
+        Buckets(peerDual, header.Segment).Add(remasked);
+        peerItems[header.Segment] = peerItems.GetValueOrDefault(header.Segment) + header.Count;
     }
 
     public bool PeerEncEnded(string segment) => received.Ended(CipherType.Enc, segment, 0);

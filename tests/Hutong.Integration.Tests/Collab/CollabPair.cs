@@ -107,6 +107,18 @@ public sealed class CollabNodeProcess : IAsyncDisposable
         return node;
     }
 
+    /// <summary>
+    /// Another instance of this party: the same store, certificate, master key and options, its own HTTP and gRPC ports
+    /// (several hubs of one party behind an address list). Its store is this node's: disposing it drops nothing.
+    /// </summary>
+    public async Task<CollabNodeProcess> StartSiblingAsync(string name)
+    {
+        var node = new CollabNodeProcess(name, Postgres, Connection, CertPath, Fingerprint, FreePort(), FreePort(), new Dictionary<string, string>(_env));
+        node._env["Hutong__Collab__Port"] = node.CollabPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await node.StartProcessAsync();
+        return node;
+    }
+
     public async Task StartProcessAsync()
     {
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = AppContext.BaseDirectory, RedirectStandardOutput = true, RedirectStandardError = true };

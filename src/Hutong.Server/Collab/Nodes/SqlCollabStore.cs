@@ -6,7 +6,7 @@ using Hutong.Server.Storage;
 namespace Hutong.Server.Collab.Nodes;
 
 /// <summary>
-/// The cooperation node's tables (migration 0034) on SQLite or PostgreSQL. Every state change is a conditional update on
+/// The cooperation node's tables (migrations 0034, 0039) on SQLite or PostgreSQL. Every state change is a conditional update on
 /// the state read and writes its audit row in the same transaction; buckets are claimed with a lease, on PostgreSQL with
 /// FOR UPDATE SKIP LOCKED so several hub instances of one party take different buckets without waiting on each other.
 /// </summary>
@@ -60,7 +60,7 @@ public sealed class SqlCollabStore(Db db, TimeProvider time) : ICollabStore
 
     private const string JobColumns = """
         id, peer_name, side, terms_json, terms_sha256, state, approved_here, approved_there, proposal_sent, decision_sent, finish_sent,
-        cancelled_here, last_seq, peer_items, sealed_keys, decrypt_request_sha256, result_json, error, created_at, updated_at
+        cancelled_here, last_seq, peer_items, sealed_keys, decrypt_request_sha256, result_json, error, created_at, updated_at, abort_sent
         """;
 
     public async Task<CollabJob?> GetJobAsync(string id, CancellationToken ct) =>
@@ -73,7 +73,7 @@ public sealed class SqlCollabStore(Db db, TimeProvider time) : ICollabStore
         [.. (await db.ReadAsync(c => c.QueryAsync<JobRow>($"""
             SELECT {JobColumns} FROM collab_jobs
             WHERE state IN ('proposed', 'approved', 'running') OR proposal_sent = FALSE OR decision_sent = FALSE
-               OR (state = 'finished' AND finish_sent = FALSE)
+               OR (state = 'finished' AND finish_sent = FALSE) OR abort_sent = FALSE
             ORDER BY created_at, id LIMIT 500
             """), ct)).Select(r => r.ToJob())];
 
@@ -99,13 +99,13 @@ public sealed class SqlCollabStore(Db db, TimeProvider time) : ICollabStore
                     proposal_sent = COALESCE(@ProposalSent, proposal_sent), decision_sent = COALESCE(@DecisionSent, decision_sent),
                     finish_sent = COALESCE(@FinishSent, finish_sent), cancelled_here = COALESCE(@CancelledHere, cancelled_here),
                     peer_items = COALESCE(@PeerItems, peer_items), result_json = COALESCE(@ResultJson, result_json),
-                    error = COALESCE(@Error, error), updated_at = @now
+                    error = COALESCE(@Error, error), abort_sent = COALESCE(@AbortSent, abort_sent), updated_at = @now
                 WHERE id = @id AND state = @from
                 """, new
             {
                 id, from = from.Wire(), to = to.Wire(), now = Now,
                 change.ApprovedHere, change.ApprovedThere, change.ProposalSent, change.DecisionSent, change.FinishSent, change.CancelledHere,
-                change.PeerItems, change.ResultJson, change.Error,
+                change.PeerItems, change.ResultJson, change.Error, change.AbortSent,
             }, t);
             if (updated == 1 && action is not null)
             {
@@ -199,6 +199,74 @@ public sealed class SqlCollabStore(Db db, TimeProvider time) : ICollabStore
             "SELECT bucket, result_json FROM collab_job_buckets WHERE job_id = @jobId AND state = 'done' ORDER BY bucket", new { jobId }), ct))
             .Select(b => new CollabBucketResult(b.Bucket, b.ResultJson ?? "{}"))];
 
+    public Task BeginPeerBucketAsync(string jobId, int bucket, long seq, CancellationToken ct) =>
+        db.WriteAsync(async (c, t) =>
+        {
+            await c.ExecuteAsync("DELETE FROM collab_peer_batches WHERE job_id = @jobId AND bucket = @bucket", new { jobId, bucket }, t);
+            await c.ExecuteAsync("""
+                INSERT INTO collab_peer_buckets (job_id, bucket, begun_seq) VALUES (@jobId, @bucket, @seq)
+                ON CONFLICT (job_id, bucket) DO UPDATE SET begun_seq = excluded.begun_seq
+                """, new { jobId, bucket, seq }, t);
+            return 0;
+        }, ct);
+
+    public Task<long?> PeerBucketBegunAsync(string jobId, int bucket, CancellationToken ct) =>
+        db.ReadAsync(c => c.ExecuteScalarAsync<long?>("SELECT begun_seq FROM collab_peer_buckets WHERE job_id = @jobId AND bucket = @bucket", new { jobId, bucket }), ct);
+
+    public Task<CollabBatchAppend> AppendPeerBatchAsync(CollabPeerBatch batch, long maxJobItems, CancellationToken ct) =>
+        db.WriteAsync(async (c, t) =>
+        {
+            var begun = await c.ExecuteScalarAsync<long?>(
+                "SELECT begun_seq FROM collab_peer_buckets WHERE job_id = @JobId AND bucket = @Bucket", new { batch.JobId, batch.Bucket }, t);
+            if (begun != batch.BegunSeq)
+            {
+                return CollabBatchAppend.NoSession;
+            }
+
+            var last = await c.QueryFirstOrDefaultAsync<PeerBatchRow?>("""
+                SELECT batch_index, is_last, item_count, vals FROM collab_peer_batches WHERE job_id = @JobId AND bucket = @Bucket AND segment = @Segment
+                ORDER BY batch_index DESC LIMIT 1
+                """, new { batch.JobId, batch.Bucket, batch.Segment }, t);
+            var next = last is null ? 0 : last.BatchIndex + 1;
+            if (last is { IsLast: true } || batch.BatchIndex < next)
+            {
+                return CollabBatchAppend.Replayed;
+            }
+
+            if (batch.BatchIndex > next)
+            {
+                return CollabBatchAppend.OutOfOrder;
+            }
+
+            var held = await c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(item_count), 0) FROM collab_peer_batches WHERE job_id = @JobId", new { batch.JobId }, t);
+            if (held + batch.Count > maxJobItems)
+            {
+                return CollabBatchAppend.TooManyItems;
+            }
+
+            var inserted = await c.ExecuteAsync("""
+                INSERT INTO collab_peer_batches (job_id, bucket, segment, batch_index, is_last, item_count, begun_seq, vals)
+                VALUES (@JobId, @Bucket, @Segment, @BatchIndex, @IsLast, @Count, @BegunSeq, @Vals)
+                ON CONFLICT DO NOTHING
+                """, new { batch.JobId, batch.Bucket, batch.Segment, batch.BatchIndex, batch.IsLast, batch.Count, batch.BegunSeq, Vals = Convert.ToBase64String(batch.Values) }, t);
+            return inserted == 1 ? CollabBatchAppend.Stored : CollabBatchAppend.Replayed;
+        }, ct);
+
+    public async Task<IReadOnlyList<CollabPeerBatch>> PeerBatchesAsync(string jobId, int bucket, string segment, long begunSeq, CancellationToken ct) =>
+        [.. (await db.ReadAsync(c => c.QueryAsync<PeerBatchRow>("""
+            SELECT batch_index, is_last, item_count, vals FROM collab_peer_batches
+            WHERE job_id = @jobId AND bucket = @bucket AND segment = @segment AND begun_seq = @begunSeq ORDER BY batch_index
+            """, new { jobId, bucket, segment, begunSeq }), ct))
+            .Select(r => new CollabPeerBatch(jobId, bucket, segment, r.BatchIndex, r.IsLast, r.ItemCount, begunSeq, Convert.FromBase64String(r.Vals)))];
+
+    public Task DropPeerStateAsync(string jobId, CancellationToken ct) =>
+        db.WriteAsync(async (c, t) =>
+        {
+            await c.ExecuteAsync("DELETE FROM collab_peer_batches WHERE job_id = @jobId", new { jobId }, t);
+            await c.ExecuteAsync("DELETE FROM collab_peer_buckets WHERE job_id = @jobId", new { jobId }, t);
+            return 0;
+        }, ct);
+
     public Task AuditAsync(string jobId, string actor, string action, string? detail, CancellationToken ct) =>
         db.WriteAsync(async (c, t) =>
         {
@@ -252,6 +320,17 @@ public sealed class SqlCollabStore(Db db, TimeProvider time) : ICollabStore
         public string? Detail { get; set; }
     }
 
+    private sealed class PeerBatchRow
+    {
+        public int BatchIndex { get; set; }
+
+        public bool IsLast { get; set; }
+
+        public int ItemCount { get; set; }
+
+        public string Vals { get; set; } = string.Empty;
+    }
+
     private sealed class JobRow
     {
         public string Id { get; set; } = string.Empty;
@@ -294,9 +373,11 @@ public sealed class SqlCollabStore(Db db, TimeProvider time) : ICollabStore
 
         public long UpdatedAt { get; set; }
 
+        public bool AbortSent { get; set; } = true;
+
         public CollabJob ToJob() => new(Id, PeerName, Side == "proposer" ? CollabSide.Proposer : CollabSide.Peer, CollabTerms.FromJson(TermsJson),
             TermsSha256, CollabJobStates.Parse(State), ApprovedHere, ApprovedThere, ProposalSent, DecisionSent, FinishSent, CancelledHere,
-            LastSeq, PeerItems, SealedKeys, DecryptRequestSha256, ResultJson, Error, CreatedAt, UpdatedAt);
+            LastSeq, PeerItems, SealedKeys, DecryptRequestSha256, ResultJson, Error, CreatedAt, UpdatedAt) { AbortSent = AbortSent };
     }
 }
 
