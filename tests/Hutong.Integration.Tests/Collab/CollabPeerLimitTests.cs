@@ -62,9 +62,10 @@ public sealed class CollabPeerLimitTests
             var hostileFp = NodeIdentity.Fingerprint(NodeIdentity.Load(hostilePath));
             var (status, body) = await b.PostAsync("/admin/collab/peers", new { name = "hostile", url = "https://127.0.0.1:9", fingerprint = hostileFp });
             Assert.True(status == System.Net.HttpStatusCode.Created, body.ToString());
+            await Task.Delay(1500); // the node reloads its pinned fingerprints at most once a second
             var client = b.ClientAs(hostilePath, keep: channels);
             var terms = new CollabTerms("overlap", hostileFp, b.Fingerprint, "theirs", usersB, "proposer", null, 0, null, 2, null);
-            var job = "cj_hostile" + Guid.NewGuid().ToString("N")[..12];
+            var job = "cj_" + Guid.NewGuid().ToString("N")[..20]; // the admin routes take well-formed job ids only
             await client.ProposeAsync(new JobProposal { JobId = job, TermsJson = terms.ToJson(), TermsSha256 = terms.Sha256() });
             (status, body) = await b.PostAsync($"/admin/collab/jobs/{job}/approve");
             Assert.True(status == System.Net.HttpStatusCode.OK, body.ToString());
