@@ -19,6 +19,7 @@ internal static class CollabUploadBench
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine($"Collab data set upload — {Environment.ProcessorCount} cores; synthetic conversions CSV (phone ids, values in fen, Unix times), streamed");
         Console.WriteLine($"{"store / rows",-34} {"seconds",8} {"rows/s",10} {"MB read",8} {"peak heap MB",13} {"peak WS MB",11}");
+        Console.WriteLine($"  {CollabBench.Load()}");
         var stores = new List<(string Name, StoreOptions Options)>();
         var dir = Directory.CreateTempSubdirectory("hutong-collab-");
         stores.Add(("sqlite", new StoreOptions { Provider = StoreProvider.Sqlite, ConnectionString = $"Data Source={Path.Combine(dir.FullName, "c.db")}" }));
@@ -66,7 +67,8 @@ internal static class CollabUploadBench
                     throw new InvalidOperationException($"upload refused: {f.Code} {f.Detail}");
                 }
 
-                Console.WriteLine(string.Create(inv, $"{$"{name} {n:N0}",-34} {sw.Elapsed.TotalSeconds,8:F1} {n / sw.Elapsed.TotalSeconds,10:N0} {stream.Produced / 1e6,8:F0} {peak / 1e6,13:F0} {Environment.WorkingSet / 1e6,11:F0}"));
+                Console.WriteLine(string.Create(inv, $"{$"{name} {n:N0}",-34} {sw.Elapsed.TotalSeconds,8:F1} {n / sw.Elapsed.TotalSeconds,10:N0} {stream.Produced / 1e6,8:F0} {peak / 1e6,13:F0} {Process.GetCurrentProcess().PeakWorkingSet64 / 1e6,11:F0}"));
+                Console.WriteLine($"  {CollabBench.Load()}");
                 if (outcome.Value!.Rows != n)
                 {
                     throw new InvalidOperationException($"stored {outcome.Value.Rows} rows, expected {n}");
@@ -75,7 +77,7 @@ internal static class CollabUploadBench
         }
 
         Console.WriteLine("(peak heap: the managed heap sampled every 20 ms; flat between N/10 and N rows = bounded by the chunk, not the file:"
-            + " the same figure is the estimate at 10 M rows. Working set includes the store's page cache for SQLite.)");
+            + " the same figure is the estimate at 10 M rows. Peak WS: the process's peak working set so far (VmHWM), runtime and SQLite's page cache included.)");
     }
 
     /// <summary>A read-only stream of CSV text: header, then row i = a distinct CN mobile number, a value, a time.</summary>

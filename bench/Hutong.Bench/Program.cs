@@ -31,7 +31,7 @@ var seconds = Arg("--seconds", smoke ? 2 : 15);
 var connections = Arg("--connections", 64);
 var storeArg = ArgS("--store", "both");
 var growthRows = (long)Arg("--growth", smoke ? 100_000 : 0);
-var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart) | collab | collab-upload | vfl | console-search
+var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart) | collab | collab-10m | collab-upload | vfl | console-search
 var rounds = Arg("--rounds", smoke ? 1 : 3); // PostgreSQL: ceiling and create measured one after the other, this many times
 var maxInstances = Arg("--instances", 3); // PostgreSQL: create with 1..N hub processes
 var openLoad = Arg("--open-load", 75); // PostgreSQL: the open-loop create row's offered rate, in % of the same round's ceiling
@@ -48,6 +48,13 @@ if (only is "collab" || (only is "all" && !smoke))
     {
         return;
     }
+}
+
+// Cooperation protocols at 10 M × 10 M (issue 19): memory bucket by bucket (a node holds one bucket at a time).
+if (only is "collab-10m")
+{
+    CollabBench.TenMillion(Arg("--buckets", 2));
+    return;
 }
 
 // Cooperation data sets (issue 19): a streamed upload of N synthetic rows into each store, peak managed heap at N/10 and N.

@@ -196,6 +196,44 @@ public class CardinalityTests
         Assert.True(Ristretto255.IsValidPoint(p1));
     }
 
+    [Theory]
+    [InlineData("+8613800138000")]
+    [InlineData("")]
+    [InlineData("0123456789abcdef0123456789abcdef")]
+    [InlineData("d\u00e9j\u00e0-vu-\u4e2d\u6587")] // multi-byte UTF-8
+    public void Hash_to_group_is_from_hash_of_sha512_of_the_length_prefixed_domain_and_id(string id)
+    {
+        // The formula written out with .NET's own SHA-512 (the hash-to-group uses libsodium's): a change of either the
+        // input layout or the hash would change every point, and a job between two versions would find no overlap.
+        var suite = new PsiSuite("job-h2g", IdRule.Opaque, 10, 10);
+        var domain = System.Text.Encoding.UTF8.GetBytes(suite.Domain);
+        byte[] input = [(byte)(domain.Length >> 8), (byte)domain.Length, .. domain, .. System.Text.Encoding.UTF8.GetBytes(id)];
+        var expected = new byte[32];
+        Ristretto255.FromHash(System.Security.Cryptography.SHA512.HashData(input), expected);
+
+        var actual = new byte[32];
+        suite.HashToGroup(id, actual);
+
+        Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(actual));
+        Assert.True(Ristretto255.IsValidPoint(actual));
+    }
+
+    [Fact]
+    public void Hash_to_group_of_an_id_longer_than_the_stack_buffer_matches_the_formula()
+    {
+        var suite = new PsiSuite("job-h2g", IdRule.Opaque, 10, 10);
+        var id = new string('x', 3000); // input > 1024 bytes: the heap path
+        var domain = System.Text.Encoding.UTF8.GetBytes(suite.Domain);
+        byte[] input = [(byte)(domain.Length >> 8), (byte)domain.Length, .. domain, .. System.Text.Encoding.UTF8.GetBytes(id)];
+        var expected = new byte[32];
+        Ristretto255.FromHash(System.Security.Cryptography.SHA512.HashData(input), expected);
+        var actual = new byte[32];
+
+        suite.HashToGroup(id, actual);
+
+        Assert.Equal(expected, actual);
+    }
+
     [Fact]
     public void Secret_keys_import_only_canonical_non_zero_scalars()
     {

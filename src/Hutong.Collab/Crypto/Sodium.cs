@@ -52,6 +52,10 @@ internal static unsafe partial class Sodium
     [LibraryImport(Lib)]
     internal static partial void crypto_core_ristretto255_scalar_mul(byte* z, byte* x, byte* y);
 
+    /// <summary>SHA-512 of inlen bytes (include/sodium/crypto_hash_sha512.h); always 0. In-process, no per-call context.</summary>
+    [LibraryImport(Lib)]
+    internal static partial int crypto_hash_sha512(byte* @out, byte* @in, ulong inlen);
+
     /// <summary>q = n·p; -1 when p is not a canonical encoding or q is the identity.</summary>
     [LibraryImport(Lib)]
     internal static partial int crypto_scalarmult_ristretto255(byte* q, byte* n, byte* p);

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using Hutong.Collab.Crypto;
 using Hutong.Collab.Ids;
@@ -104,9 +103,7 @@ public sealed record PsiSuite
         input[1] = (byte)domain;
         Encoding.UTF8.GetBytes(Domain, input[2..]);
         Encoding.UTF8.GetBytes(normalizedId, input[(2 + domain)..]);
-        Span<byte> digest = stackalloc byte[Ristretto255.HashBytes];
-        SHA512.HashData(input, digest);
-        Ristretto255.FromHash(digest, point);
+        Ristretto255.HashToGroup(input, point);
     }
 
     /// <summary>
