@@ -31,7 +31,7 @@ internal static class CollabCli
             var fp = File.Exists(path) ? NodeIdentity.Fingerprint(NodeIdentity.Load(path)) : throw new CliException($"no node certificate at {path}: run `hutong collab cert new` first");
             ICollabDataSets stored = new Hutong.Server.Collab.DataSets.CollabDataSetStore(db);
             ICollabDataSets data = r.GetValue(synthetic) || config.GetValue<bool>($"{CollabNodeOptions.Section}:Synthetic") ? new SyntheticBesideStored(new SyntheticDataSets(), stored) : stored;
-            return new CollabJobService(new SqlCollabStore(db, TimeProvider.System), data, TimeProvider.System, fp);
+            return new CollabJobService(new SqlCollabStore(db, TimeProvider.System), data, TimeProvider.System, fp, new SqlVflStore(db, TimeProvider.System));
         }
 
         T Value<T>(CollabOutcome<T> o) => o.Ok ? o.Value! : throw new CliException($"{o.Code}: {o.Message}");

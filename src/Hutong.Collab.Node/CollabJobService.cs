@@ -23,13 +23,17 @@ public sealed record ProposeJobRequest(
     long? MinimumCount,
     double? Epsilon,
     int? Buckets,
-    long? SpendFen);
+    long? SpendFen)
+{
+    /// <summary>vfl-train: the hyperparameters (defaults of <see cref="VflTerms.Default"/> when absent).</summary>
+    public VflTerms? Vfl { get; init; }
+}
 
 /// <summary>
 /// The operator's side of jobs and peers, on this node's store only: the runner tells the peer (proposal, approval,
 /// cancellation) on its next pass, so the CLI works without the hub running and a peer that is down hears it later.
 /// </summary>
-public sealed class CollabJobService(ICollabStore store, ICollabDataSets dataSets, TimeProvider time, string ownFingerprint)
+public sealed class CollabJobService(ICollabStore store, ICollabDataSets dataSets, TimeProvider time, string ownFingerprint, Vfl.IVflStore? vfl = null)
 {
     public const int DefaultBuckets = 16;
 
@@ -85,9 +89,12 @@ public sealed class CollabJobService(ICollabStore store, ICollabDataSets dataSet
 
         var terms = new CollabTerms(
             r.Protocol ?? string.Empty, ownFingerprint, peer.Fingerprint, r.OwnDataSet ?? string.Empty, r.PeerDataSet ?? string.Empty,
-            r.OutputTo ?? (r.Protocol == CollabTerms.Attribution ? r.AdSide ?? "proposer" : "proposer"),
+            r.OutputTo ?? r.Protocol switch { CollabTerms.Attribution => r.AdSide ?? "proposer", CollabTerms.VflTrain => "both", _ => "proposer" },
             r.Protocol == CollabTerms.Attribution ? r.AdSide ?? "proposer" : r.AdSide,
-            r.MinimumCount ?? 10, r.Epsilon, r.Buckets ?? DefaultBuckets, r.SpendFen);
+            r.MinimumCount ?? 10, r.Epsilon, r.Buckets ?? DefaultBuckets, r.SpendFen)
+        {
+            Vfl = r.Protocol == CollabTerms.VflTrain ? r.Vfl ?? VflTerms.Default : r.Vfl,
+        };
         if (terms.Problems() is { Count: > 0 } problems)
         {
             return CollabOutcome<CollabJob>.Problem(400, "invalid_request", string.Join("; ", problems.Select(p => $"{p.Field}: {p.Message}")), problems[0].Field);
@@ -181,6 +188,19 @@ public sealed class CollabJobService(ICollabStore store, ICollabDataSets dataSet
     private async Task<(string Code, string Message)?> CheckOwnDataSetAsync(CollabTerms terms, CollabSide side, CancellationToken ct)
     {
         var id = terms.DataSetOf(side);
+        if (terms.Protocol == CollabTerms.VflTrain)
+        {
+            var table = vfl is null ? null : await vfl.GetTableAsync(id, ct);
+            var adSide = terms.AdSide == "peer" ? CollabSide.Peer : CollabSide.Proposer;
+            return table is null
+                ? ("unknown_data_set", $"this node has no feature table {id} (upload one: POST /admin/collab/vfl/tables)")
+                : (adSide == side) == table.HasLabels
+                    ? ("wrong_data_set_kind", adSide == side
+                        ? $"feature table {id} has labels; the ad side of vfl-train never holds labels"
+                        : $"feature table {id} has no labels; the label side of vfl-train needs them")
+                    : null;
+        }
+
         if (await dataSets.GetAsync(id, ct) is not { } info)
         {
             return ("unknown_data_set", $"this node has no data set {id}");

@@ -18,7 +18,7 @@ namespace Hutong.Collab.Node;
 /// </summary>
 public sealed class CollabNodeHost(
     CollabNodeOptions options, X509Certificate2 identity, ICollabStore store, ICollabDataSets dataSets, ICollabKeySealer sealer,
-    TimeProvider time, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+    TimeProvider time, ILoggerFactory loggers, Vfl.IVflStore? vfl = null) : IHostedService, IAsyncDisposable
 {
     private WebApplication? _app;
     private CollabPeerClients? _clients;
@@ -54,14 +54,14 @@ public sealed class CollabNodeHost(
             o.MaxReceiveMessageSize = options.MaxMessageBytes;
             o.MaxSendMessageSize = options.MaxMessageBytes;
         });
-        var responder = new CollabResponder(store, dataSets, sealer, options, Fingerprint, loggers.CreateLogger<CollabResponder>());
+        var responder = new CollabResponder(store, dataSets, sealer, options, Fingerprint, loggers.CreateLogger<CollabResponder>(), vfl);
         builder.Services.AddSingleton(responder);
         _app = builder.Build();
         _app.MapGrpcService<CollabNodeService>();
         await _app.StartAsync(cancellationToken);
 
         _clients = new CollabPeerClients(identity, options);
-        var runner = new CollabRunner(store, dataSets, sealer, _clients, options, time, loggers.CreateLogger<CollabRunner>());
+        var runner = new CollabRunner(store, dataSets, sealer, _clients, options, time, loggers.CreateLogger<CollabRunner>(), vfl);
         _stop = new CancellationTokenSource();
         _runner = Task.Run(() => runner.RunAsync(_stop.Token), CancellationToken.None);
         loggers.CreateLogger<CollabNodeHost>().LogInformation("collab node listening on {Address}:{Port}, certificate sha256 {Fingerprint}", options.ListenAddress, options.Port, Fingerprint);

@@ -26,10 +26,11 @@ namespace Hutong.Collab.Node;
 /// message of any bucket; a small per-instance cache only saves recomputing. The peer's items a job holds are capped by
 /// what its hello announced and by <see cref="CollabNodeOptions.MaxPeerItems"/>.
 /// </summary>
-public sealed class CollabResponder(
-    ICollabStore store, ICollabDataSets dataSets, ICollabKeySealer sealer, CollabNodeOptions options, string ownFingerprint, ILogger<CollabResponder> log)
+public sealed partial class CollabResponder(
+    ICollabStore store, ICollabDataSets dataSets, ICollabKeySealer sealer, CollabNodeOptions options, string ownFingerprint, ILogger<CollabResponder> log,
+    Vfl.IVflStore? vfl = null)
 {
-    public static readonly string[] Steps = ["hello", "begin", "enc", "fetch_enc", "fetch_dual", "fetch_conv", "decrypt", "finish"];
+    public static readonly string[] Steps = ["hello", "begin", "enc", "fetch_enc", "fetch_dual", "fetch_conv", "decrypt", "finish", "vfl_align", "vfl_begin", "vfl"];
 
     public static readonly string[] AllSteps = [.. Steps, "abort"];
 
@@ -149,7 +150,7 @@ public sealed class CollabResponder(
             throw CollabWireErrors.Refuse("not_approved", "both parties must approve the job before it runs", StatusCode.FailedPrecondition);
         }
 
-        if (job.State == CollabJobState.Approved && e.Step == "hello")
+        if (job.State == CollabJobState.Approved && e.Step is "hello" or "vfl_align")
         {
             await store.MoveAsync(job.Id, CollabJobState.Approved, CollabJobState.Running, CollabJobChange.None, "peer:" + peer.Name, "started", null, ct);
             job = (await store.GetJobAsync(job.Id, ct))!;
@@ -233,6 +234,7 @@ public sealed class CollabResponder(
             case "hello" when e.Hello is null:
             case "decrypt" when e.Sums is null:
             case "enc" when e.Batch is null:
+            case "vfl_align" or "vfl_begin" or "vfl" when e.Vfl is null:
                 throw CollabWireErrors.Refuse("bad_message", $"step '{e.Step}' needs its payload");
         }
 
@@ -439,6 +441,12 @@ public sealed class CollabResponder(
                 return reply;
             }
 
+            case "vfl_align" or "vfl_begin" or "vfl":
+                return await VflStepAsync(job, e, reply, ct);
+
+            case "finish" when job.Terms.Protocol == CollabTerms.VflTrain:
+                return await VflFinishAsync(job, peer, reply, ct);
+
             case "finish":
             {
                 var result = job.Terms.DeliverToOther && e.Delivery is { } d ? d.ResultJson : null;
@@ -523,6 +531,11 @@ public sealed class CollabResponder(
 
     private void Forget(string jobId, int? bucket = null)
     {
+        if (bucket is null)
+        {
+            DropVfl(jobId);
+        }
+
         foreach (var k in _own.Keys.Where(k => k.Job == jobId && (bucket is null || k.Bucket == bucket)))
         {
             _own.TryRemove(k, out _);
@@ -560,6 +573,8 @@ public sealed class CollabResponder(
 
         return job;
     }
+
+    private void Drop(string jobId) => Forget(jobId);
 
     internal static EcdhPsiCipherBatch Wire(CipherBatch b) =>
         new(b.Type, b.Segment, b.BucketIndex, b.BatchIndex, b.IsLastBatch, b.Count, b.Ciphertext.Memory);

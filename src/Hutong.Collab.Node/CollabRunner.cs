@@ -22,9 +22,9 @@ namespace Hutong.Collab.Node;
 /// releases the answer under the job's policy. A killed node resumes at the first bucket not done; a peer that is down
 /// is retried with bounded backoff, and a bucket whose state the peer lost (it restarted) is begun again.
 /// </summary>
-public sealed class CollabRunner(
+public sealed partial class CollabRunner(
     ICollabStore store, ICollabDataSets dataSets, ICollabKeySealer sealer, CollabPeerClients clients, CollabNodeOptions options,
-    TimeProvider time, ILogger<CollabRunner> log)
+    TimeProvider time, ILogger<CollabRunner> log, Vfl.IVflStore? vfl = null)
 {
     private readonly string _instance = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
     private readonly LimbEncoding _encoding = new();
@@ -68,6 +68,12 @@ public sealed class CollabRunner(
         {
             if (job.IsDriver && job.DecisionSent && job.State is CollabJobState.Approved or CollabJobState.Running)
             {
+                if (job.Terms.Protocol == CollabTerms.VflTrain)
+                {
+                    await DriveVflAsync(job, ct);
+                    continue;
+                }
+
                 await DriveAsync(job, ct);
             }
         }

@@ -39,6 +39,11 @@ public sealed record CollabTerms(
 {
     public const string Overlap = "overlap";
     public const string Attribution = "attribution";
+    public const string VflTrain = "vfl-train";
+
+    /// <summary>vfl-train only: the training hyperparameters both parties approve (absent from other jobs' terms and hash).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public VflTerms? Vfl { get; init; }
     public const int MaxBuckets = 4096;
 
     private static readonly JsonSerializerOptions Json = new()
@@ -49,9 +54,12 @@ public sealed record CollabTerms(
 
     /// <summary>The side that computes (drives the protocol): the count's receiver for overlap, the ad side for attribution.</summary>
     [JsonIgnore]
-    public CollabSide Driver => Protocol == Attribution
-        ? (AdSide == "peer" ? CollabSide.Peer : CollabSide.Proposer)
-        : (OutputTo == "peer" ? CollabSide.Peer : CollabSide.Proposer);
+    public CollabSide Driver => Protocol switch
+    {
+        Attribution => AdSide == "peer" ? CollabSide.Peer : CollabSide.Proposer,
+        VflTrain => AdSide == "peer" ? CollabSide.Proposer : CollabSide.Peer, // the label side drives the training
+        _ => OutputTo == "peer" ? CollabSide.Peer : CollabSide.Proposer,
+    };
 
     /// <summary>Whether the side that does not drive also receives the answer.</summary>
     [JsonIgnore]
@@ -70,9 +78,9 @@ public sealed record CollabTerms(
     public IReadOnlyList<(string Field, string Message)> Problems()
     {
         var p = new List<(string, string)>();
-        if (Protocol is not (Overlap or Attribution))
+        if (Protocol is not (Overlap or Attribution or VflTrain))
         {
-            p.Add(("protocol", "must be overlap or attribution"));
+            p.Add(("protocol", "must be overlap, attribution or vfl-train"));
         }
 
         if (string.IsNullOrWhiteSpace(ProposerDataSet) || ProposerDataSet.Length > 100)
@@ -101,9 +109,35 @@ public sealed record CollabTerms(
                 p.Add(("output_to", "attribution's answer goes to the ad side (or both)"));
             }
         }
+        else if (Protocol == VflTrain)
+        {
+            if (AdSide is not ("proposer" or "peer"))
+            {
+                p.Add(("ad_side", "vfl-train needs ad_side: proposer or peer (the side without labels)"));
+            }
+
+            if (OutputTo != "both")
+            {
+                p.Add(("output_to", "vfl-train leaves each party its own part of the model: output_to must be both"));
+            }
+
+            if (Vfl is null)
+            {
+                p.Add(("vfl", "vfl-train needs its hyperparameters"));
+            }
+            else if (Vfl.Problem() is { } problem)
+            {
+                p.Add(("vfl", problem));
+            }
+        }
         else if (AdSide is not null)
         {
-            p.Add(("ad_side", "only for attribution"));
+            p.Add(("ad_side", "only for attribution and vfl-train"));
+        }
+
+        if (Protocol != VflTrain && Vfl is not null)
+        {
+            p.Add(("vfl", "only for vfl-train"));
         }
 
         if (MinimumCount < 0)
@@ -132,5 +166,38 @@ public sealed record CollabTerms(
         }
 
         return p;
+    }
+}
+
+/// <summary>
+/// The hyperparameters of a vfl-train job (both parties approve them as part of the terms): epochs, mini-batch size,
+/// learning rate, L2, early-stopping tolerance, the seed of the split and batch order, the held-out share.
+/// </summary>
+public sealed record VflTerms(int Epochs, int BatchSize, double LearningRate, double L2, double Tolerance, int Seed, double HoldoutShare)
+{
+    public static VflTerms Default { get; } = FromOptions(new Hutong.Collab.Vfl.Protocol.VflOptions());
+
+    public static VflTerms FromOptions(Hutong.Collab.Vfl.Protocol.VflOptions o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        return new(o.Epochs, o.BatchSize, o.LearningRate, o.L2, o.Tolerance, o.Seed, o.HoldoutShare);
+    }
+
+    public Hutong.Collab.Vfl.Protocol.VflOptions ToOptions() => new()
+    {
+        Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, L2 = L2, Tolerance = Tolerance, Seed = Seed, HoldoutShare = HoldoutShare,
+    };
+
+    public string? Problem()
+    {
+        try
+        {
+            ToOptions().Validate();
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            return e.Message;
+        }
     }
 }

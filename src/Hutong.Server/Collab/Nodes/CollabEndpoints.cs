@@ -9,6 +9,7 @@ public static class CollabEndpoints
 {
     public sealed record AddPeerRequest(string? Name, string? Url, string? Fingerprint);
 
+
     public static HubRoutes MapCollab(this HubRoutes routes)
     {
         ArgumentNullException.ThrowIfNull(routes);
@@ -57,7 +58,42 @@ public static class CollabEndpoints
         g.MapGet("/jobs", async (ICollabStore store, CancellationToken ct) =>
                 ApiResult.Ok(new { @object = "list", data = (await store.ListJobsAsync(100, ct)).Select(Job) }))
             .WithTags("Collab jobs").WithSummary("The latest 100 jobs.");
-        g.MapGet("/jobs/{id}", async (CollabJobId id, ICollabStore store, CancellationToken ct) =>
+        g.MapPost("/vfl/tables", async (HttpContext ctx, SqlVflStore vfl) =>
+            {
+                var q = ctx.Request.Query;
+                var name = q["name"].ToString();
+                if (string.IsNullOrWhiteSpace(name) || name.Length > 100)
+                {
+                    return ApiResult.Problem(400, "invalid_request", "name is required (at most 100 characters)", param: "name");
+                }
+
+                var idColumn = string.IsNullOrWhiteSpace(q["id_column"]) ? "id" : q["id_column"].ToString();
+                var labelColumn = string.IsNullOrWhiteSpace(q["label_column"]) ? null : q["label_column"].ToString();
+                Hutong.Collab.Vfl.Data.PartyTable table;
+                try
+                {
+                    using var reader = new StreamReader(ctx.Request.Body, System.Text.Encoding.UTF8);
+                    table = await Task.Run(() => Hutong.Collab.Vfl.Data.PartyTableLoader.Load(reader, new Hutong.Collab.Vfl.Data.TableOptions(idColumn, labelColumn)), ctx.RequestAborted);
+                }
+                catch (Hutong.Collab.Vfl.VflProtocolException e)
+                {
+                    return ApiResult.Problem(422, e.Code, e.Message, param: "body");
+                }
+
+                if (table.Rows < 2)
+                {
+                    return ApiResult.Problem(422, "too_few_rows", $"{table.Report}: at least 2 rows must remain", param: "body");
+                }
+
+                return ApiResult.Json(201, FeatureTable(await vfl.CreateTableAsync(name, table, ctx.RequestAborted)));
+            })
+            .WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(256L * 1024 * 1024))
+            .Accepts<Stream>("text/csv").ProducesProblem(400).ProducesProblem(422).WithTags("Collab VFL")
+            .WithSummary("Upload a feature table for vfl-train as CSV (header row; every column but the id and the label is a numeric feature). Query: name, id_column (default id), label_column (the label side only; 0/1). Missing values are imputed with the column mean and counted; skipped rows are listed with why (Idempotency-Key required).");
+        g.MapGet("/vfl/tables", async (SqlVflStore vfl, CancellationToken ct) =>
+                ApiResult.Ok(new { @object = "list", data = (await vfl.ListTablesAsync(ct)).Select(FeatureTable) }))
+            .WithTags("Collab VFL").WithSummary("This node's feature tables for vfl-train.");
+        g.MapGet("/jobs/{id}", async (CollabJobId id, ICollabStore store, SqlVflStore vfl, CancellationToken ct) =>
             {
                 var jobId = id.Value;
                 if (await store.GetJobAsync(jobId, ct) is not { } job)
@@ -67,10 +103,14 @@ public static class CollabEndpoints
 
                 var progress = await store.ProgressAsync(jobId, ct);
                 var audit = await store.AuditTrailAsync(jobId, ct);
+                var epochs = job.Terms.Protocol == CollabTerms.VflTrain ? await vfl.EpochsAsync(jobId, ct) : null;
                 return ApiResult.Ok(new
                 {
                     job = Job(job),
                     buckets = new { total = progress.Total, done = progress.Done },
+                    // vfl-train: per finished epoch, the held-out figures this node may see (the ad side: the label side's three figures).
+                    epochs = epochs?.Select(e => new { e.Epoch, e.Seconds, e.Holdout.Auc, e.Holdout.Ks, e.Holdout.LogLoss, e.Stopped, e.At }),
+                    result = job.ResultJson is { } r ? JsonDocument.Parse(r).RootElement : (JsonElement?)null,
                     audit = audit.Select(a => new { a.At, a.Actor, a.Action, a.Detail }),
                 });
             })
@@ -91,6 +131,11 @@ public static class CollabEndpoints
             .WithSummary("A finished job's answer — only on the node entitled to it.");
         return routes;
     }
+
+    private static object FeatureTable(Hutong.Collab.Node.Vfl.VflTableInfo t) => new
+    {
+        @object = "collab_vfl_table", t.Id, t.Name, t.HasLabels, t.FeatureNames, t.Rows, LoadReport = JsonDocument.Parse(t.LoadReport).RootElement, t.CreatedAt,
+    };
 
     private static object Peer(CollabPeer p) => new { @object = "collab_peer", p.Name, p.Url, p.Fingerprint, p.CreatedAt };
 

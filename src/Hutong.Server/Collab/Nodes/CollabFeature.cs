@@ -55,6 +55,8 @@ public static class CollabFeature
         s.AddSingleton<ICollabStore>(sp => new SqlCollabStore(sp.GetRequiredService<Db>(), sp.GetRequiredService<TimeProvider>()));
         s.AddSingleton<ICollabKeySealer>(sp => new SecretBoxKeySealer(sp.GetRequiredService<SecretBox>()));
         s.TryAddSingleton<ICollabDataSets, NoCollabDataSets>();
+        s.AddSingleton(sp => new SqlVflStore(sp.GetRequiredService<Db>(), sp.GetRequiredService<TimeProvider>()));
+        s.AddSingleton<Hutong.Collab.Node.Vfl.IVflStore>(sp => sp.GetRequiredService<SqlVflStore>());
         if (options.Synthetic)
         {
             // The seeded synthetic data sets (ids "synthetic:…") beside the stored ones, for walkthroughs and tests.
@@ -65,14 +67,14 @@ public static class CollabFeature
         }
 
         s.AddSingleton(sp => new CollabJobService(sp.GetRequiredService<ICollabStore>(), sp.GetRequiredService<ICollabDataSets>(),
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<CollabIdentity>().Fingerprint ?? string.Empty));
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<CollabIdentity>().Fingerprint ?? string.Empty, sp.GetRequiredService<SqlVflStore>()));
         if (options.Port > 0)
         {
             s.AddSingleton(sp => new CollabNodeHost(options,
                 sp.GetRequiredService<CollabIdentity>().Certificate
                     ?? throw new InvalidOperationException($"Hutong:Collab:Port is set but there is no node certificate at {options.CertificatePath}: create one with `hutong collab cert new`"),
                 sp.GetRequiredService<ICollabStore>(), sp.GetRequiredService<ICollabDataSets>(), sp.GetRequiredService<ICollabKeySealer>(),
-                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<SqlVflStore>()));
             s.AddHostedService(sp => sp.GetRequiredService<CollabNodeHost>());
         }
 
