@@ -28,6 +28,9 @@ public sealed class CollabNodeHost(
 
     public string Fingerprint { get; } = NodeIdentity.Fingerprint(identity);
 
+    /// <summary>The runner, once started (online scoring asks the peer through it).</summary>
+    public CollabRunner? Runner { get; private set; }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -61,7 +64,7 @@ public sealed class CollabNodeHost(
         await _app.StartAsync(cancellationToken);
 
         _clients = new CollabPeerClients(identity, options);
-        var runner = new CollabRunner(store, dataSets, sealer, _clients, options, time, loggers.CreateLogger<CollabRunner>(), vfl);
+        var runner = Runner = new CollabRunner(store, dataSets, sealer, _clients, options, time, loggers.CreateLogger<CollabRunner>(), vfl);
         _stop = new CancellationTokenSource();
         _runner = Task.Run(() => runner.RunAsync(_stop.Token), CancellationToken.None);
         loggers.CreateLogger<CollabNodeHost>().LogInformation("collab node listening on {Address}:{Port}, certificate sha256 {Fingerprint}", options.ListenAddress, options.Port, Fingerprint);

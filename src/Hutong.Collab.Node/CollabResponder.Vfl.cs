@@ -171,6 +171,56 @@ public sealed partial class CollabResponder
         return reply;
     }
 
+    private readonly ConcurrentDictionary<string, Task<VflModelPart>> _models = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Online scoring, the label side answering: the ad side sends a user id and its partial score u_H; this node adds
+    /// its own u_G and answers σ(u_G + u_H) — NaN for a user it does not hold. The envelope checks (peer, job, a fresh
+    /// sequence number) apply as to every step; the job must be a finished vfl-train job this node trained as label side.
+    /// </summary>
+    private async Task<Envelope> VflScoreAsync(CollabJob job, Envelope e, CancellationToken ct)
+    {
+        if (job.Terms.Protocol != CollabTerms.VflTrain || vfl is null || !job.IsDriver)
+        {
+            throw CollabWireErrors.Refuse("bad_step", "vfl_score asks the label side of a vfl-train job");
+        }
+
+        if (e.Vfl is not { Messages.Count: 2 } f || f.Messages[0].Length is 0 or > 256 || f.Messages[1].Length != 8)
+        {
+            throw CollabWireErrors.Refuse("bad_message", "vfl_score carries a user id and the ad side's partial score");
+        }
+
+        if (job.State != CollabJobState.Finished)
+        {
+            throw CollabWireErrors.Refuse("not_finished", $"the job is {job.State.Wire()}: no model to score with yet", Grpc.Core.StatusCode.FailedPrecondition);
+        }
+
+        if (e.Seq <= job.LastSeq || !await store.AcceptSeqAsync(job.Id, e.Seq, ct))
+        {
+            throw CollabWireErrors.Refuse("replayed", $"sequence number {e.Seq} was already seen: a replayed message");
+        }
+
+        VflModelPart model;
+        try
+        {
+            model = await _models.GetOrAdd(job.Id, _ => VflModelPart.LoadAsync(vfl!, job, CancellationToken.None));
+        }
+        catch (CollabProtocolException x)
+        {
+            _models.TryRemove(job.Id, out _);
+            throw CollabWireErrors.Refuse(x.Code, x.Message);
+        }
+
+        var id = System.Text.Encoding.UTF8.GetString(f.Messages[0].Span);
+        var uH = VflMessage.ReadDouble(f.Messages[1].ToByteArray());
+        var p = model.PartialScore(id) is { } uG && double.IsFinite(uH) ? 1 / (1 + Math.Exp(-(uG + uH))) : double.NaN;
+        return new Envelope
+        {
+            JobId = job.Id, Step = e.Step, Bucket = e.Bucket, Seq = e.Seq,
+            Vfl = new VflFrame { Messages = { ByteString.CopyFrom(VflMessage.Double(p)) } },
+        };
+    }
+
     private void DropVfl(string jobId)
     {
         _alignments.TryRemove(jobId, out _);

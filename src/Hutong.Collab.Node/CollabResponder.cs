@@ -30,7 +30,7 @@ public sealed partial class CollabResponder(
     ICollabStore store, ICollabDataSets dataSets, ICollabKeySealer sealer, CollabNodeOptions options, string ownFingerprint, ILogger<CollabResponder> log,
     Vfl.IVflStore? vfl = null)
 {
-    public static readonly string[] Steps = ["hello", "begin", "enc", "fetch_enc", "fetch_dual", "fetch_conv", "decrypt", "finish", "vfl_align", "vfl_begin", "vfl"];
+    public static readonly string[] Steps = ["hello", "begin", "enc", "fetch_enc", "fetch_dual", "fetch_conv", "decrypt", "finish", "vfl_align", "vfl_begin", "vfl", "vfl_score"];
 
     public static readonly string[] AllSteps = [.. Steps, "abort"];
 
@@ -124,6 +124,11 @@ public sealed partial class CollabResponder(
     {
         var peer = await PeerAsync(callerFingerprint, ct);
         var job = await JobAsync(peer, e.JobId, ct);
+        if (e.Step == "vfl_score")
+        {
+            return await VflScoreAsync(job, e, ct);
+        }
+
         if (job.IsDriver)
         {
             throw CollabWireErrors.Refuse("wrong_role", "this node computes this job; it does not answer its steps");

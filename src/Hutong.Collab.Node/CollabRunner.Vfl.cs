@@ -202,6 +202,64 @@ public sealed partial class CollabRunner
         }
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<VflModelPart>> _models = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _asking = new(1, 1);
+
+    /// <summary>
+    /// Online scoring, the ad side asking "how likely is this user to buy": its partial score u_H for the user goes to
+    /// the label side with the id, the probability comes back. Null when this node does not hold the user; NaN when the
+    /// label side does not. Asks are sent one at a time (each carries the next sequence number, which the peer requires
+    /// to increase).
+    /// </summary>
+    public async Task<double?> AskVflAsync(string jobId, string userId, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        var job = await store.GetJobAsync(jobId, ct) ?? throw new CollabProtocolException("not_found", $"no job {jobId}");
+        if (job.Terms.Protocol != CollabTerms.VflTrain || job.IsDriver || vfl is null)
+        {
+            throw new CollabProtocolException("wrong_role", "only the ad side of a vfl-train job asks for online scores");
+        }
+
+        if (job.State != CollabJobState.Finished)
+        {
+            throw new CollabProtocolException("not_finished", $"job {jobId} is {job.State.Wire()}: no model yet");
+        }
+
+        VflModelPart model;
+        try
+        {
+            model = await _models.GetOrAdd(job.Id, _ => VflModelPart.LoadAsync(vfl!, job, CancellationToken.None));
+        }
+        catch (CollabProtocolException)
+        {
+            _models.TryRemove(job.Id, out _);
+            throw;
+        }
+
+        if (model.PartialScore(userId) is not { } uH)
+        {
+            return null;
+        }
+
+        var peer = await store.GetPeerAsync(job.PeerName, ct) ?? throw new InvalidOperationException($"job {job.Id}: no peer {job.PeerName}");
+        await _asking.WaitAsync(ct);
+        try
+        {
+            var reply = await CallAsync(job, clients.For(peer), new Envelope
+            {
+                Step = "vfl_score",
+                Vfl = new VflFrame { Messages = { Google.Protobuf.ByteString.CopyFromUtf8(userId), Google.Protobuf.ByteString.CopyFrom(VflMessage.Double(uH)) } },
+            }, ct);
+            return reply.Vfl is { Messages.Count: 1 } f && f.Messages[0].Length == 8
+                ? VflMessage.ReadDouble(f.Messages[0].ToByteArray())
+                : throw new CollabProtocolException("bad_message", "the label side's answer carries no probability");
+        }
+        finally
+        {
+            _asking.Release();
+        }
+    }
+
     internal static JsonObject Metrics(Hutong.Collab.Vfl.Model.BinaryMetrics m) => new()
     {
         ["auc"] = m.Auc, ["ks"] = m.Ks, ["log_loss"] = m.LogLoss, ["rows"] = m.Rows, ["positives"] = m.Positives,

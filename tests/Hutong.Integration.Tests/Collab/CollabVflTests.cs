@@ -109,6 +109,44 @@ public sealed class CollabVflTests(ITestOutputHelper output)
             Assert.Contains(aligned, d => d.Contains("resuming after epoch", StringComparison.Ordinal));
             Assert.Single(detail.GetProperty("audit").EnumerateArray(), e => e.GetProperty("action").GetString() == "started");
             Assert.Equal(10, detail.GetProperty("epochs").GetArrayLength());
+
+            // Online scoring across the two processes: the ad side (B) asks "how likely is this user to buy"; the answer
+            // is σ(u_G + u_H) from the two stored model parts, on the training's fixed-point feature grid.
+            var gw = resultA.GetProperty("model").GetProperty("weights");
+            var intercept = resultA.GetProperty("model").GetProperty("intercept").GetDouble();
+            var hw = resultB.GetProperty("model").GetProperty("weights");
+            var latencies = new List<double>();
+            for (var k = 0; k < 120; k++)
+            {
+                var row = k * 7 % ids.Count;
+                var u = intercept;
+                for (var j = 0; j < g.Columns.Length; j++)
+                {
+                    u += gw.GetProperty(g.FeatureNames[j]).GetDouble() * FixedPoint.FeatureValue(FixedPoint.Feature(g.Columns[j][row]));
+                }
+
+                for (var j = 0; j < h.Columns.Length; j++)
+                {
+                    u += hw.GetProperty(h.FeatureNames[j]).GetDouble() * FixedPoint.FeatureValue(FixedPoint.Feature(h.Columns[j][row]));
+                }
+
+                var sw = Stopwatch.StartNew();
+                var score = await b.GetJsonAsync($"/admin/collab/jobs/{id}/score?user={Uri.EscapeDataString(ids[row])}");
+                latencies.Add(sw.Elapsed.TotalMilliseconds);
+                Assert.Equal(1 / (1 + Math.Exp(-u)), score.GetProperty("probability").GetDouble(), 9);
+            }
+
+            latencies.Sort();
+            output.WriteLine($"online scoring over two processes (HTTP to B, gRPC B→A): p50 {latencies[latencies.Count / 2]:F1} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:F1} ms, {latencies.Count} asks; {Uptime()}");
+            using (var unknown = await b.Http.GetAsync($"/admin/collab/jobs/{id}/score?user=nobody"))
+            {
+                Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+            }
+
+            using (var wrongSide = await a.Http.GetAsync($"/admin/collab/jobs/{id}/score?user={ids[0]}"))
+            {
+                Assert.Equal(HttpStatusCode.Conflict, wrongSide.StatusCode); // the label side does not ask
+            }
         }
         finally
         {
@@ -130,6 +168,18 @@ public sealed class CollabVflTests(ITestOutputHelper output)
         request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
         using var r = await node.Http.SendAsync(request);
         return (r.StatusCode, JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    private static string Uptime()
+    {
+        try
+        {
+            return "loadavg " + File.ReadAllText("/proc/loadavg").Trim();
+        }
+        catch (IOException)
+        {
+            return "loadavg n/a";
+        }
     }
 
     private static async Task<int> EpochsAsync(CollabNodeProcess node, string id)

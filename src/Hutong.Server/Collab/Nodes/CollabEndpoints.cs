@@ -90,6 +90,42 @@ public static class CollabEndpoints
             .WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(256L * 1024 * 1024))
             .Accepts<Stream>("text/csv").ProducesProblem(400).ProducesProblem(422).WithTags("Collab VFL")
             .WithSummary("Upload a feature table for vfl-train as CSV (header row; every column but the id and the label is a numeric feature). Query: name, id_column (default id), label_column (the label side only; 0/1). Missing values are imputed with the column mean and counted; skipped rows are listed with why (Idempotency-Key required).");
+        g.MapGet("/jobs/{id}/score", async (CollabJobId id, HttpContext ctx, IServiceProvider services) =>
+            {
+                var user = ctx.Request.Query["user"].ToString();
+                if (string.IsNullOrEmpty(user) || user.Length > 256)
+                {
+                    return ApiResult.Problem(400, "invalid_request", "user is required (the user's id as in this node's feature table)", param: "user");
+                }
+
+                if (services.GetService<CollabNodeHost>()?.Runner is not { } runner)
+                {
+                    return ApiResult.Problem(409, "node_not_running", "this hub runs no cooperation node (Hutong:Collab:Port is not set)");
+                }
+
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                try
+                {
+                    var p = await runner.AskVflAsync(id.Value, user, ctx.RequestAborted);
+                    return p is null
+                        ? ApiResult.Problem(404, "unknown_user", "this node's feature table has no such user")
+                        : ApiResult.Ok(new
+                        {
+                            @object = "collab_vfl_score", job_id = id.Value, probability = double.IsNaN(p.Value) ? (double?)null : p.Value,
+                            known_to_label_side = !double.IsNaN(p.Value), ms = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                        });
+                }
+                catch (Hutong.Collab.CollabProtocolException e)
+                {
+                    return ApiResult.Problem(e.Code is "not_found" ? 404 : 409, e.Code, e.Message);
+                }
+                catch (Grpc.Core.RpcException e)
+                {
+                    return ApiResult.Problem(502, CollabWireErrors.CodeOf(e) ?? "peer_error", e.Status.Detail);
+                }
+            })
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(502).WithTags("Collab VFL")
+            .WithSummary("Online scoring on the ad side of a finished vfl-train job: how likely this user is to buy. This node's partial score goes to the label side with the id; the probability comes back.");
         g.MapGet("/vfl/tables", async (SqlVflStore vfl, CancellationToken ct) =>
                 ApiResult.Ok(new { @object = "list", data = (await vfl.ListTablesAsync(ct)).Select(FeatureTable) }))
             .WithTags("Collab VFL").WithSummary("This node's feature tables for vfl-train.");
