@@ -88,7 +88,7 @@ public static class CollabEndpoints
                 return ApiResult.Json(201, FeatureTable(await vfl.CreateTableAsync(name, table, ctx.RequestAborted)));
             })
             .WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(256L * 1024 * 1024))
-            .Accepts<Stream>("text/csv").ProducesProblem(400).ProducesProblem(422).WithTags("Collab VFL")
+            .Accepts<Stream>("text/csv").ProducesProblem(400).ProducesProblem(422).WithTags("Collab VFL tables")
             .WithSummary("Upload a feature table for vfl-train as CSV (header row; every column but the id and the label is a numeric feature). Query: name, id_column (default id), label_column (the label side only; 0/1). Missing values are imputed with the column mean and counted; skipped rows are listed with why (Idempotency-Key required).");
         g.MapGet("/jobs/{id}/score", async (CollabJobId id, HttpContext ctx, IServiceProvider services) =>
             {
@@ -124,11 +124,11 @@ public static class CollabEndpoints
                     return ApiResult.Problem(502, CollabWireErrors.CodeOf(e) ?? "peer_error", e.Status.Detail);
                 }
             })
-            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(502).WithTags("Collab VFL")
+            .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(502).WithTags("Collab job score")
             .WithSummary("Online scoring on the ad side of a finished vfl-train job: how likely this user is to buy. This node's partial score goes to the label side with the id; the probability comes back.");
         g.MapGet("/vfl/tables", async (SqlVflStore vfl, CancellationToken ct) =>
                 ApiResult.Ok(new { @object = "list", data = (await vfl.ListTablesAsync(ct)).Select(FeatureTable) }))
-            .WithTags("Collab VFL").WithSummary("This node's feature tables for vfl-train.");
+            .WithTags("Collab VFL tables").WithSummary("This node's feature tables for vfl-train.");
         g.MapGet("/jobs/{id}", async (CollabJobId id, ICollabStore store, SqlVflStore vfl, CancellationToken ct) =>
             {
                 var jobId = id.Value;
