@@ -20,57 +20,21 @@ namespace Hutong.Integration.Tests;
 /// </summary>
 public abstract class ConsoleMoneyBrowserTests(HubFixture hub, BrowserFixture browser)
 {
-    private const string Password = "correct horse battery staple";
+    private const string Password = ConsoleBrowser.Password;
 
     private string Url => hub.Hub.BaseUrl;
 
-    private async Task<ConsoleUserRow> UserAsync(string? merchantId, ConsoleRole role) =>
-        (await hub.Service<ConsoleAccounts>().CreateUserAsync($"{role.ToString().ToLowerInvariant()}-{Guid.NewGuid():N}@example.com", "Test " + role, Password, merchantId, role, default))!;
+    private Task<ConsoleUserRow> UserAsync(string? merchantId, ConsoleRole role) => ConsoleBrowser.UserAsync(hub, merchantId, role);
 
-    private async Task<IPage> SignInAsync(ConsoleUserRow user, string lang = "en")
-    {
-        var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            Locale = lang == "zh" ? "zh-CN" : "en-US",
-            ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
-        });
-        var page = await context.NewPageAsync();
-        await page.GotoAsync($"{Url}/console/sign-in?lang={lang}", new() { Timeout = 90_000 });
-        await page.Locator("#email").FillAsync(user.Email);
-        await page.Locator("#password").FillAsync(Password);
-        await page.Locator("#sign-in").ClickAsync();
-        await page.WaitForURLAsync("**/console/payments**", new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
-        return page;
-    }
+    private Task<IPage> SignInAsync(ConsoleUserRow user, string lang = "en") => ConsoleBrowser.SignInAsync(hub, browser, user, lang);
 
-    private async Task GoAsync(IPage page, string url)
-    {
-        var response = await page.GotoAsync(url, new() { Timeout = 90_000 });
-        await page.WaitForLoadStateAsync(LoadState.Load, new() { Timeout = 90_000 });
-        Assert.True(response?.Status == 200, $"{url} answered {response?.Status}\n{hub.RecentProblems()}");
-    }
+    private Task GoAsync(IPage page, string url) => ConsoleBrowser.GoAsync(hub, page, url);
 
-    private static async Task<string[]> AccessibilityViolationsAsync(IPage page)
-    {
-        await BrowserFixture.AddLibraryAsync(page, Path.Combine(BrowserFixture.RepoRoot, "tests", "e2e", "node_modules", "axe-core", "axe.min.js"));
-        return await page.EvaluateAsync<string[]>("""
-            async () => (await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }))
-              .violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))
-            """);
-    }
+    private static Task<string[]> AccessibilityViolationsAsync(IPage page) => ConsoleBrowser.AccessibilityViolationsAsync(page);
 
-    private static async Task<string> CsrfAsync(IPage page) => (await page.Locator("input[name=__csrf]").First.GetAttributeAsync("value"))!;
+    private static Task<string> CsrfAsync(IPage page) => ConsoleBrowser.CsrfAsync(page);
 
-    private static IFormData Form(IAPIRequestContext request, params (string Name, string Value)[] fields)
-    {
-        var form = request.CreateFormData();
-        foreach (var (name, value) in fields)
-        {
-            form.Set(name, value);
-        }
-
-        return form;
-    }
+    private static IFormData Form(IAPIRequestContext request, params (string Name, string Value)[] fields) => ConsoleBrowser.Form(request, fields);
 
     private static string NewKey() => "console-" + Guid.NewGuid().ToString("N");
 
