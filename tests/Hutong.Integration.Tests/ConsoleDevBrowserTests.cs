@@ -210,6 +210,23 @@ public abstract class ConsoleDevBrowserTests(HubFixture hub, BrowserFixture brow
     private Dictionary<string, int> Received(string path) =>
         hub.Receiver.Deliveries.Where(d => d.Path == path && d.AnsweredWith / 100 == 2).GroupBy(d => d.Id).ToDictionary(g => g.Key, g => g.Count());
 
+    [Theory]
+    [InlineData("2026-12-03T00:15:00Z", "2026-12-03T08:15")] // on the minute: the browser drops ":00", so must we
+    [InlineData("2026-12-03T00:15:07Z", "2026-12-03T08:15:07")]
+    [InlineData("2026-12-31T16:00:00Z", "2027-01-01T00:00")] // the date turns over in China Standard Time
+    public async Task A_moment_written_into_the_replay_form_reads_back_unchanged_in_the_browser_and_parses_to_the_same_instant(string utc, string expected)
+    {
+        var (_, merchantId, _) = await hub.NewMerchantAsync();
+        var at = DateTimeOffset.Parse(utc, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(expected, ReplayModel.ChinaValue(at));
+        Assert.Equal(at, ReplayModel.ChinaTime(ReplayModel.ChinaValue(at)));
+
+        var dev = await SignInAsync(await UserAsync(merchantId, ConsoleRole.Developer));
+        await GoAsync(dev, $"{Url}/console/developers/events/replay");
+        await dev.Locator("#from").FillAsync(ReplayModel.ChinaValue(at));
+        Assert.Equal(expected, await dev.Locator("#from").InputValueAsync());
+    }
+
     [Fact]
     public async Task A_range_replay_re_delivers_exactly_the_events_in_its_range_once_per_form_and_refuses_a_range_over_its_bound()
     {

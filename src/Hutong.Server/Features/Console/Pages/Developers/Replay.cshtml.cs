@@ -89,8 +89,15 @@ public sealed class ReplayModel(EventService events, WebhookEndpointService endp
             ? new DateTimeOffset(DateTime.SpecifyKind(d, DateTimeKind.Unspecified), ConsoleFormat.ChinaOffset)
             : null;
 
-    /// <summary>A moment as a datetime-local value in China Standard Time (the form's own format).</summary>
-    public static string ChinaValue(DateTimeOffset at) => at.ToOffset(ConsoleFormat.ChinaOffset).ToString("yyyy-MM-ddTHH:mm:ss", CultureInfo.InvariantCulture);
+    /// <summary>
+    /// A moment as a datetime-local value in China Standard Time, in HTML's normalized form: seconds are left out when
+    /// they are zero, as browsers write the value back (a value with ":00" reads back different from what was set).
+    /// </summary>
+    public static string ChinaValue(DateTimeOffset at)
+    {
+        var local = at.ToOffset(ConsoleFormat.ChinaOffset);
+        return local.ToString(local.Second == 0 ? "yyyy-MM-ddTHH:mm" : "yyyy-MM-ddTHH:mm:ss", CultureInfo.InvariantCulture);
+    }
 
     private async Task LoadAsync(CancellationToken ct) =>
         Endpoints = MerchantId is { } m ? [.. (await endpoints.ListAsync(m, ct)).Where(e => e.Enabled)] : [];
