@@ -368,8 +368,9 @@ public abstract class ConsoleDevBrowserTests(HubFixture hub, BrowserFixture brow
         }
 
         // Time: an unknown email costs a password hash too (PBKDF2, tens of ms), not a quick "no such row".
+        // Minima compare, not medians: a loaded machine only adds time, so the fastest of several runs is each path's cost.
         var (knownMs, unknownMs) = (new List<double>(), new List<double>());
-        for (var i = 0; i < 4; i++)
+        for (var i = 0; i < 6; i++)
         {
             var fresh = $"timing-{Guid.NewGuid():N}@example.com";
             var user = await UserAsync(merchantId, ConsoleRole.Support, fresh);
@@ -389,7 +390,7 @@ public abstract class ConsoleDevBrowserTests(HubFixture hub, BrowserFixture brow
             oneHash = Math.Min(oneHash, hashMs.Elapsed.TotalMilliseconds);
         }
 
-        var (k, u) = (knownMs.Order().ElementAt(1), unknownMs.Order().ElementAt(1));
+        var (k, u) = (knownMs.Min(), unknownMs.Min());
         Assert.True(u >= 0.5 * oneHash && u >= 0.4 * k, $"unknown {string.Join(",", unknownMs)} ms, known {string.Join(",", knownMs)} ms, one hash {oneHash} ms");
 
         // The right password after the wait starts the count again (the known user signs in; nothing else changed).
