@@ -27,6 +27,11 @@ public class WebhookUrlGuardTests
     [InlineData("https://[2002:c0a8:101::1]/x", "private")]     // 6to4 of 192.168.1.1
     [InlineData("https://[::a00:1]/x", "private")]              // IPv4-compatible 10.0.0.1
     [InlineData("https://[64:ff9b::808:808]/x", null)]          // NAT64 of a public address (IPv6-only networks with DNS64)
+    [InlineData("https://localhost./x", "machine")]             // a trailing dot names the same host (found by a black-box probe)
+    [InlineData("https://LOCALHOST./x", "machine")]
+    [InlineData("https://api.localhost./x", "machine")]
+    [InlineData("https://10.1.2.3./x", "private")]
+    [InlineData("https://hooks.example.com./x", null)]
     [InlineData("https://u:p@example.com/x", "credentials")]
     [InlineData("not a url", "absolute")]
     public void Urls_are_checked_when_private_targets_are_not_allowed(string url, string? problem)

@@ -140,6 +140,15 @@ internal sealed class ConsolePageFilter : IAsyncPageFilter
 
     public async Task OnPageHandlerExecutionAsync(PageHandlerExecutingContext context, PageHandlerExecutionDelegate next)
     {
+        // A NUL (U+0000) in any field of a posted form — a multipart form carries one through, and the sign-in page is
+        // anonymous — is refused before any handler runs: PostgreSQL's text cannot hold it, so it would be a 500 there.
+        if (context.HttpContext.Request.HasFormContentType
+            && NulField(await context.HttpContext.Request.ReadFormAsync(context.HttpContext.RequestAborted)) is { } field)
+        {
+            context.Result = ConsolePageModel.BadForm(context.HttpContext, field);
+            return;
+        }
+
         var pageType = context.HandlerInstance.GetType();
         if (pageType.IsDefined(typeof(AnonymousConsolePageAttribute), inherit: false))
         {
@@ -167,4 +176,10 @@ internal sealed class ConsolePageFilter : IAsyncPageFilter
 
         await next();
     }
+
+    /// <summary>The name of the first form field whose name or value holds a NUL, or null.</summary>
+    internal static string? NulField(IFormCollection form) =>
+        form.FirstOrDefault(f => f.Key.Contains('\0', StringComparison.Ordinal) || f.Value.Any(v => v?.Contains('\0', StringComparison.Ordinal) == true)) is { Key: { } key }
+            ? key.Replace("\0", "\\0", StringComparison.Ordinal)
+            : null;
 }

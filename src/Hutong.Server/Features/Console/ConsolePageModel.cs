@@ -59,6 +59,24 @@ public abstract class ConsolePageModel : PageModel
         };
     }
 
+    /// <summary>A 400 page for a form that cannot be stored as sent (a NUL in <paramref name="field"/>); nothing was changed.</summary>
+    public static IActionResult BadForm(HttpContext http, string field)
+    {
+        var l = Lang.Of(http);
+        return new ContentResult
+        {
+            StatusCode = StatusCodes.Status400BadRequest,
+            ContentType = "text/html; charset=utf-8",
+            Content = $"""
+                <!doctype html><html lang="{l.Code}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+                <title>400</title><link rel="stylesheet" href="{ConsoleAssets.CssPath}"></head>
+                <body><main><h1>{WebUtility.HtmlEncode(l.T("表单无效", "The form is not valid"))}</h1>
+                <p id="problem" data-status="400" data-field="{WebUtility.HtmlEncode(field)}">{WebUtility.HtmlEncode(l.T("字段 ", "The field ") + field + l.T(" 含有 NUL 字符（U+0000）；没有做任何更改。", " holds a NUL character (U+0000); nothing was changed."))}</p>
+                <p><a href="/console/payments">{WebUtility.HtmlEncode(l.T("返回控制台", "Back to the console"))}</a></p></main></body></html>
+                """,
+        };
+    }
+
     /// <summary>A 404 page: also what another merchant's payment answers, so its existence is not told.</summary>
     public IActionResult NotFoundPage()
     {

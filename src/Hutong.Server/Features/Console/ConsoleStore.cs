@@ -179,9 +179,33 @@ public sealed class ConsoleStore(Db db)
         "SELECT * FROM console_invites WHERE (@merchantId IS NULL OR merchant_id = @merchantId) AND used_at IS NULL AND expires_at > @now ORDER BY created_at DESC LIMIT 100",
         new { merchantId, now })).AsList(), ct);
 
+    /// <summary>
+    /// The most of a target or detail an audit line keeps: they echo what a form sent (a replay's type or endpoint, a
+    /// host's name), and a console POST may be 1 MiB — without a bound one request wrote a megabyte-long audit line.
+    /// </summary>
+    public const int MaxAuditText = 500;
+
     public static Task AuditAsync(DbConnection c, DbTransaction t, ConsoleAuditEntry e, long at) => c.ExecuteAsync(
         "INSERT INTO console_audit (at, user_id, email, merchant_id, action, target, detail, ip) VALUES (@at, @UserId, @Email, @MerchantId, @Action, @Target, @Detail, @Ip)",
-        new { at, e.UserId, e.Email, e.MerchantId, e.Action, e.Target, e.Detail, e.Ip }, t);
+        new { at, e.UserId, Email = Clip(e.Email), e.MerchantId, e.Action, Target = Clip(e.Target), Detail = Clip(e.Detail), e.Ip }, t);
+
+    /// <summary><paramref name="s"/> cut to <see cref="MaxAuditText"/> characters, marked with "…", never inside a surrogate pair.</summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(s))]
+    public static string? Clip(string? s)
+    {
+        if (s is null || s.Length <= MaxAuditText)
+        {
+            return s;
+        }
+
+        var cut = MaxAuditText - 1;
+        if (char.IsHighSurrogate(s[cut - 1]))
+        {
+            cut--;
+        }
+
+        return string.Concat(s.AsSpan(0, cut), "…");
+    }
 
     public Task AuditAsync(ConsoleAuditEntry e, long at, CancellationToken ct) => db.WriteAsync((c, t) => AuditAsync(c, t, e, at), ct);
 

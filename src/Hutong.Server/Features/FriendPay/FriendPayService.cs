@@ -53,10 +53,19 @@ public sealed class FriendPayService(Db db, PaymentStore payments, PaymentServic
         {
             errors["requester_name"] = ["requester_name is required, at most 32 characters: the name the friend sees."];
         }
+        else if (name.Contains('\0', StringComparison.Ordinal))
+        {
+            // The cashier's form reaches here without the API's JSON rule against NUL: PostgreSQL's text cannot hold one.
+            errors["requester_name"] = ["requester_name may not contain the NUL character (\\u0000)."];
+        }
 
         if (r.Note is { Length: > 140 })
         {
             errors["note"] = ["note is at most 140 characters."];
+        }
+        else if (r.Note?.Contains('\0', StringComparison.Ordinal) == true)
+        {
+            errors["note"] = ["note may not contain the NUL character (\\u0000)."];
         }
 
         if (errors.Count > 0)

@@ -30,12 +30,14 @@ public static class WebhookUrlGuard
 
         if (!allowPrivate)
         {
-            if (uri.IsLoopback || uri.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || uri.Host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
+            // A fully qualified name's trailing dot ("localhost.", "127.0.0.1.") names the same host: checked without it.
+            var host = uri.Host.TrimEnd('.');
+            if (uri.IsLoopback || host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
             {
                 return "url must not point at this machine.";
             }
 
-            if (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IsForbidden(ip))
+            if (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IsForbidden(ip))
             {
                 return "url must not point at a private, loopback or link-local address.";
             }

@@ -51,8 +51,12 @@ public sealed class SignInModel(ConsoleAccounts accounts) : ConsolePageModel
         }
     }
 
-    /// <summary>Only a path inside the console: never another site (an open redirect).</summary>
+    /// <summary>
+    /// Only a path inside the console: never another site (an open redirect), and no control characters (a tab or line
+    /// break in it made LocalRedirect throw after the session was made: a 500 instead of the console).
+    /// </summary>
     public static string SafeReturn(string? url) =>
-        url is { Length: > 0 } u && u.StartsWith("/console", StringComparison.Ordinal) && !u.StartsWith("//", StringComparison.Ordinal) && !u.Contains('\\', StringComparison.Ordinal)
+        url is { Length: > 0 and <= 2048 } u && u.StartsWith("/console", StringComparison.Ordinal) && !u.StartsWith("//", StringComparison.Ordinal) && !u.Contains('\\', StringComparison.Ordinal)
+            && !u.Any(char.IsControl)
             ? u : "/console/payments";
 }

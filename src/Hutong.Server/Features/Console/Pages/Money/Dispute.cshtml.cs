@@ -97,7 +97,7 @@ public sealed class DisputeModel(ConsoleOpsQueries queries, DisputeService dispu
             if (uploaded.Outcome.Failure is { } bad)
             {
                 await store.AuditAsync(actor with { Action = "dispute.refused", Detail = bad.Code }, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
-                Problem = ProblemOf(bad);
+                Problem = ProblemOf(bad) with { Detail = WebhooksModel.Detail(bad) }; // which image and why, not "see errors for each field"
                 return Page();
             }
 
@@ -141,7 +141,7 @@ public sealed class DisputeModel(ConsoleOpsQueries queries, DisputeService dispu
         if (result.Outcome.Failure is { } failure)
         {
             await store.AuditAsync(actor with { Action = "dispute.refused", Detail = $"{actor.Action} {failure.Code}" }, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
-            Problem = ProblemOf(failure);
+            Problem = ProblemOf(failure) with { Detail = WebhooksModel.Detail(failure) };
             await LoadAsync(ct);
             return Page();
         }
