@@ -62,9 +62,10 @@ public static class CollabEndpoints
             {
                 var q = ctx.Request.Query;
                 var name = q["name"].ToString();
-                if (string.IsNullOrWhiteSpace(name) || name.Length > 100)
+                if (string.IsNullOrWhiteSpace(name) || name.Length > 100 || name.Any(char.IsControl))
                 {
-                    return ApiResult.Problem(400, "invalid_request", "name is required (at most 100 characters)", param: "name");
+                    // Control characters too: a NUL (?name=a%00b) was a 500 on PostgreSQL, whose text cannot hold one.
+                    return ApiResult.Problem(400, "invalid_request", "name is required (at most 100 characters, no control characters)", param: "name");
                 }
 
                 var idColumn = string.IsNullOrWhiteSpace(q["id_column"]) ? "id" : q["id_column"].ToString();
@@ -78,6 +79,11 @@ public static class CollabEndpoints
                 catch (Hutong.Collab.Vfl.VflProtocolException e)
                 {
                     return ApiResult.Problem(422, e.Code, e.Message, param: "body");
+                }
+
+                if (table.Ids.Any(i => i.Contains('\0', StringComparison.Ordinal)))
+                {
+                    return ApiResult.Problem(422, "bad_id", "An id holds a NUL character (\\u0000): ids are stored as text, which cannot hold one.", param: "body");
                 }
 
                 if (table.Rows < 2)
