@@ -25,6 +25,7 @@ public sealed class CollabNodeHost(
     private CancellationTokenSource? _stop;
     private Task? _runner;
     private readonly PeerPins _pins = new(store);
+    private readonly WireCapture? _capture = string.IsNullOrEmpty(options.WireCaptureFile) ? null : new WireCapture(options.WireCaptureFile);
 
     public string Fingerprint { get; } = NodeIdentity.Fingerprint(identity);
 
@@ -60,14 +61,23 @@ public sealed class CollabNodeHost(
         var responder = new CollabResponder(store, dataSets, sealer, options, Fingerprint, loggers.CreateLogger<CollabResponder>(), vfl);
         builder.Services.AddSingleton(responder);
         _app = builder.Build();
+        if (_capture is { } capture)
+        {
+            _app.Use((context, next) => capture.ServerAsync(context, () => next(context)));
+        }
+
         _app.MapGrpcService<CollabNodeService>();
         await _app.StartAsync(cancellationToken);
 
-        _clients = new CollabPeerClients(identity, options);
+        _clients = new CollabPeerClients(identity, options, _capture);
         var runner = Runner = new CollabRunner(store, dataSets, sealer, _clients, options, time, loggers.CreateLogger<CollabRunner>(), vfl);
         _stop = new CancellationTokenSource();
         _runner = Task.Run(() => runner.RunAsync(_stop.Token), CancellationToken.None);
         loggers.CreateLogger<CollabNodeHost>().LogInformation("collab node listening on {Address}:{Port}, certificate sha256 {Fingerprint}", options.ListenAddress, options.Port, Fingerprint);
+        if (_capture is not null)
+        {
+            loggers.CreateLogger<CollabNodeHost>().LogWarning("collab node: every message body on the cooperation transport is recorded to Hutong:Collab:WireCaptureFile (audits and tests only)");
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -92,6 +102,7 @@ public sealed class CollabNodeHost(
     {
         _clients?.Dispose();
         _stop?.Dispose();
+        _capture?.Dispose();
         if (_app is not null)
         {
             await _app.DisposeAsync();

@@ -53,4 +53,13 @@ public sealed class CollabNodeOptions
 
     /// <summary>Largest gRPC message (a batch is BatchSize × 32 bytes, or × 64 × limbs for conversions).</summary>
     public int MaxMessageBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>
+    /// Audits and tests only (off: null). When set, every gRPC message body this node sends or receives — as a client to
+    /// its peers and as the server on <see cref="Port"/> — is appended to this file exactly as it goes over HTTP/2 inside
+    /// the TLS session (gRPC length-prefixed frames; see <see cref="WireCapture"/>). It holds the parties' ciphertexts and
+    /// every plaintext the protocol sends (online scoring's ids and partial scores): protect it like the data. When unset
+    /// no handler or middleware is installed at all.
+    /// </summary>
+    public string? WireCaptureFile { get; set; }
 }

@@ -14,7 +14,7 @@ namespace Hutong.Collab.Node;
 /// instances of one answering party that share its store (and its certificate); calls go round robin over the
 /// addresses not known to be down, and an address that failed to answer (unavailable) is left out for RetryMax.
 /// </summary>
-public sealed class CollabPeerClients(X509Certificate2 identity, CollabNodeOptions options) : IDisposable
+public sealed class CollabPeerClients(X509Certificate2 identity, CollabNodeOptions options, WireCapture? capture = null) : IDisposable
 {
     private readonly ConcurrentDictionary<(string Url, string Fingerprint), GrpcChannel> _channels = new();
 
@@ -27,11 +27,11 @@ public sealed class CollabPeerClients(X509Certificate2 identity, CollabNodeOptio
         if (urls.Count > 1)
         {
             return new CollabNode.CollabNodeClient(_lists.GetOrAdd((peer.Url, peer.Fingerprint), k => new RoundRobinInvoker(
-                [.. urls.Select(u => _channels.GetOrAdd((u, k.Fingerprint), c => Open(c.Url, c.Fingerprint, identity, options)).CreateCallInvoker())],
+                [.. urls.Select(u => _channels.GetOrAdd((u, k.Fingerprint), c => Open(c.Url, c.Fingerprint, identity, options, capture)).CreateCallInvoker())],
                 options.RetryMax)));
         }
 
-        var channel = _channels.GetOrAdd((urls[0], peer.Fingerprint), k => Open(k.Url, k.Fingerprint, identity, options));
+        var channel = _channels.GetOrAdd((urls[0], peer.Fingerprint), k => Open(k.Url, k.Fingerprint, identity, options, capture));
         return new CollabNode.CollabNodeClient(channel);
     }
 
@@ -42,8 +42,11 @@ public sealed class CollabPeerClients(X509Certificate2 identity, CollabNodeOptio
         return [.. url.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
     }
 
-    /// <summary>A channel presenting <paramref name="certificate"/> and pinning <paramref name="pinnedFingerprint"/>.</summary>
-    public static GrpcChannel Open(string url, string pinnedFingerprint, X509Certificate2 certificate, CollabNodeOptions options)
+    /// <summary>
+    /// A channel presenting <paramref name="certificate"/> and pinning <paramref name="pinnedFingerprint"/>; with a
+    /// <paramref name="capture"/> (audits and tests only) its message bodies are recorded, else nothing is added.
+    /// </summary>
+    public static GrpcChannel Open(string url, string pinnedFingerprint, X509Certificate2 certificate, CollabNodeOptions options, WireCapture? capture = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var handler = new SocketsHttpHandler
@@ -61,7 +64,7 @@ public sealed class CollabPeerClients(X509Certificate2 identity, CollabNodeOptio
         };
         return GrpcChannel.ForAddress(url, new GrpcChannelOptions
         {
-            HttpHandler = handler,
+            HttpHandler = capture is null ? handler : new WireCapture.ClientHandler(handler, capture),
             MaxReceiveMessageSize = options.MaxMessageBytes,
             MaxSendMessageSize = options.MaxMessageBytes,
             DisposeHttpClient = true,

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Numerics;
 using Hutong.Collab.Vfl.Crypto;
 using Hutong.Collab.Vfl.Protocol;
+using static Hutong.Collab.Vfl.Tests.WireSearch;
 
 namespace Hutong.Collab.Vfl.Tests;
 
@@ -81,27 +82,25 @@ public class WireTests
             Assert.True(slots[j] >> 70 != 0, "a slot carries a wide mask");
         }
 
+        // Every batch of both epochs, replayed in the clear with the protocol's arithmetic (the replay is this run: its
+        // weights are the trained ones bit for bit): no residual term, residual or gradient of any batch is on the wire.
+        var replay = VflPlaintexts.Replay(guest.Columns, host.Columns, labels, options);
+        Assert.Equal((IEnumerable<double>)replay.GuestWeights, run.Guest.Weights);
+        Assert.Equal((IEnumerable<double>)replay.HostWeights, run.Host.Weights);
+        var secret = WireSearch.Residuals("a guest term", replay.GuestTerms).Concat(WireSearch.Residuals("a host term", replay.HostTerms))
+            .Concat(WireSearch.Residuals("a residual", replay.Residuals))
+            .Concat(WireSearch.Gradients("a guest gradient", replay.GuestGradients)).Concat(WireSearch.Gradients("a host gradient", replay.HostGradients))
+            .Concat(WireSearch.FeatureDoubles("the guest", guest.Columns)).Concat(WireSearch.FeatureDoubles("the host", host.Columns))
+            .Concat(WireSearch.FeatureFixedPoint("the guest", guest.Columns, [.. Enumerable.Range(0, guest.Rows)]))
+            .Concat(WireSearch.FeatureFixedPoint("the host", host.Columns, [.. Enumerable.Range(0, host.Rows)]))
+            .Concat(WireSearch.Labels(labels, [.. Enumerable.Range(0, labels.Length)])).ToList();
+        WireSearch.AssertAbsent(guestBytes, secret, "guest → host");
+        WireSearch.AssertAbsent(hostBytes, secret, "host → guest");
+
         // The host never receives a label-bearing plaintext: the only plaintext numbers it gets are its masked sums and,
         // per epoch, one continue/stop decision.
         Assert.Equal(
             [VflMessageType.Hello, VflMessageType.ResidualTerms, VflMessageType.MaskedGradient, VflMessageType.MaskedGradientPlain, VflMessageType.Decision],
             guestWire.Select(m => m.Type).Distinct().Order().ToArray());
     }
-
-    private static byte[] Le(long v)
-    {
-        var b = new byte[8];
-        BinaryPrimitives.WriteInt64LittleEndian(b, v);
-        return b;
-    }
-
-    private static byte[] Be(long v)
-    {
-        var b = new byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(b, v);
-        return b;
-    }
-
-    private static void AssertAbsent(byte[] wire, byte[] needle, string what) =>
-        Assert.True(wire.AsSpan().IndexOf(needle) < 0, $"{what} ({Convert.ToHexString(needle)}) is on the wire");
 }

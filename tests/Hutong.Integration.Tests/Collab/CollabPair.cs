@@ -223,6 +223,20 @@ public sealed class CollabNodeProcess : IAsyncDisposable
         return [.. await s.QueryAsync<(long, long)>(sql, new { jobId })];
     }
 
+    /// <summary>The epochs of a vfl-train job stored in this node's own store (readable while the process is down): (epoch, at).</summary>
+    public async Task<List<(long Epoch, long At)>> VflEpochsStoredAsync(string jobId)
+    {
+        const string sql = "SELECT epoch, at FROM collab_vfl_epochs WHERE job_id = @jobId ORDER BY epoch";
+        if (Postgres)
+        {
+            await using var c = new NpgsqlConnection(Connection);
+            return [.. (await c.QueryAsync<(int, long)>(sql, new { jobId })).Select(r => ((long)r.Item1, r.Item2))];
+        }
+
+        await using var s = new SqliteConnection(Connection);
+        return [.. await s.QueryAsync<(long, long)>(sql, new { jobId })];
+    }
+
     public async Task<JsonElement> GetJsonAsync(string path)
     {
         using var r = await Http.GetAsync(path);

@@ -162,6 +162,25 @@ public sealed class CollabVflTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>A proposes a vfl-train job on the two uploaded tables (B the ad side), both approve; returns the job id.</summary>
+    internal static async Task<string> TrainAsync(CollabNodeProcess a, CollabNodeProcess b, JsonElement guestTable, JsonElement hostTable, VflOptions o)
+    {
+        var vfl = new { epochs = o.Epochs, batch_size = o.BatchSize, learning_rate = o.LearningRate, l2 = o.L2, tolerance = o.Tolerance, seed = o.Seed, holdout_share = o.HoldoutShare };
+        var (s3, job) = await a.PostAsync("/admin/collab/jobs", new
+        {
+            peer = b.Name, protocol = "vfl-train", own_data_set = guestTable.GetProperty("id").GetString(),
+            peer_data_set = hostTable.GetProperty("id").GetString(), ad_side = "peer", vfl,
+        });
+        Assert.True(s3 == HttpStatusCode.Created, job.ToString());
+        var id = job.GetProperty("id").GetString()!;
+        var (s4, approveA) = await a.PostAsync($"/admin/collab/jobs/{id}/approve");
+        Assert.True(s4 == HttpStatusCode.OK, approveA.ToString());
+        await WaitAsync(async () => (await b.JobAsync(id)).ApprovedThere, "B hears A's proposal and approval", a, b);
+        var (s5, approveB) = await b.PostAsync($"/admin/collab/jobs/{id}/approve");
+        Assert.True(s5 == HttpStatusCode.OK, approveB.ToString());
+        return id;
+    }
+
     internal static async Task<(HttpStatusCode Status, JsonElement Body)> UploadAsync(CollabNodeProcess node, string query, string csv)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/admin/collab/vfl/tables?" + query) { Content = new StringContent(csv, System.Text.Encoding.UTF8, "text/csv") };
@@ -170,7 +189,7 @@ public sealed class CollabVflTests(ITestOutputHelper output)
         return (r.StatusCode, JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 
-    private static string Uptime()
+    internal static string Uptime()
     {
         try
         {
@@ -182,13 +201,13 @@ public sealed class CollabVflTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<int> EpochsAsync(CollabNodeProcess node, string id)
+    internal static async Task<int> EpochsAsync(CollabNodeProcess node, string id)
     {
         var j = await node.GetJsonAsync($"/admin/collab/jobs/{id}");
         return j.GetProperty("epochs").ValueKind == JsonValueKind.Array ? j.GetProperty("epochs").GetArrayLength() : 0;
     }
 
-    private static async Task WaitAsync(Func<Task<bool>> condition, string what, CollabNodeProcess a, CollabNodeProcess b)
+    internal static async Task WaitAsync(Func<Task<bool>> condition, string what, CollabNodeProcess a, CollabNodeProcess b)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
         while (DateTime.UtcNow < deadline)
