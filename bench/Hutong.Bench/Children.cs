@@ -98,6 +98,14 @@ internal sealed class Child : IAsyncDisposable
                 {
                     Interlocked.Exchange(ref _jitMethods, n);
                 }
+                else if (line.StartsWith(HeReport, StringComparison.Ordinal) && line[HeReport.Length..].Split(' ') is [var e, var d, var m, var i])
+                {
+                    var p = CultureInfo.InvariantCulture;
+                    lock (_heGate)
+                    {
+                        _heOps = new Hutong.Collab.Vfl.Crypto.HeOpCount(long.Parse(e, p), long.Parse(d, p), long.Parse(m, p), long.Parse(i, p));
+                    }
+                }
             }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
@@ -107,6 +115,21 @@ internal sealed class Child : IAsyncDisposable
     }
 
     private const string JitReport = "JIT ";
+    private const string HeReport = "HE ";
+    private readonly Lock _heGate = new();
+    private Hutong.Collab.Vfl.Crypto.HeOpCount _heOps;
+
+    /// <summary>The homomorphic operations the child ran so far (a vfl-train job's party), as it last reported (every 500 ms).</summary>
+    public Hutong.Collab.Vfl.Crypto.HeOpCount HeOps
+    {
+        get
+        {
+            lock (_heGate)
+            {
+                return _heOps;
+            }
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -153,6 +176,8 @@ internal sealed class Child : IAsyncDisposable
             while (!stop.IsCancellationRequested)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{JitReport}{System.Runtime.JitInfo.GetCompiledMethodCount()}"));
+                var he = Hutong.Collab.Vfl.Crypto.HeCounters.Snapshot();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{HeReport}{he.Encryptions} {he.Decryptions} {he.Multiplications} {he.Inversions}"));
                 await Task.Delay(500, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         });

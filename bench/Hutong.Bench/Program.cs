@@ -31,7 +31,7 @@ var seconds = Arg("--seconds", smoke ? 2 : 15);
 var connections = Arg("--connections", 64);
 var storeArg = ArgS("--store", "both");
 var growthRows = (long)Arg("--growth", smoke ? 100_000 : 0);
-var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart) | collab | collab-10m | collab-upload | vfl | console-search
+var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart) | collab | collab-10m | collab-upload | vfl | vfl-online | vfl-nodes | console-search
 var rounds = Arg("--rounds", smoke ? 1 : 3); // PostgreSQL: ceiling and create measured one after the other, this many times
 var maxInstances = Arg("--instances", 3); // PostgreSQL: create with 1..N hub processes
 var openLoad = Arg("--open-load", 77); // PostgreSQL: the open-loop row's offered rate, % of the same round's ceiling; 2 points over the 75 % target so that a few ms of sender slip at the window's end cannot decide it
@@ -72,6 +72,19 @@ if (only is "vfl" || (only is "all" && !smoke))
     {
         return;
     }
+}
+
+// Vertical federated learning between two hub processes (issue 20): online scoring latency; epochs on default_credit.
+if (only is "vfl-online")
+{
+    await VflNodesBench.OnlineAsync(Arg("--vfl-asks", smoke ? 200 : 2_000));
+    return;
+}
+
+if (only is "vfl-nodes")
+{
+    await VflNodesBench.NodesAsync(Arg("--vfl-epochs", 3), Arg("--vfl-batch", 512), Arg("--vfl-rows", 0));
+    return;
 }
 
 // The console's payments search at a large store (issue 15): PostgreSQL only.

@@ -21,40 +21,7 @@ internal static class VflBench
         Console.WriteLine($"Vertical federated learning (Paillier-2048 hetero-LR, no arbiter) — {cores} cores; both parties in this one process");
 
         // 1. Ceilings on all cores, this run.
-        using var keys = PaillierKeyPair.Generate();
-        var pk = keys.Public;
-        var window = TimeSpan.FromSeconds(3);
-        var encRate = Rate(window, () =>
-        {
-            using var m = pk.Encode(123456789L);
-            using var c = pk.Encrypt(m);
-        }, warm: () => pk.Prefill(1));
-        using var sample = pk.ReadCiphertext(pk.Encrypt(42));
-        var decRate = Rate(window, () => keys.DecryptRaw(sample));
-        var multRate = Rate(window, () =>
-        {
-            using var a = sample.Clone();
-            pk.ToMontInPlace(a);
-            for (var i = 0; i < 63; i++)
-            {
-                pk.MontMul(a, a, a);
-            }
-        }) * 64;
-        var invRate = Rate(window, () =>
-        {
-            using var a = sample.Clone();
-            pk.InvertInPlace(a);
-        });
-        var textbook = Rate(TimeSpan.FromSeconds(2), () =>
-        {
-            using var r = sample.Clone();
-            using var e = pk.N.Clone();
-            Hutong.Collab.Vfl.Crypto.LibCrypto.BN_mod_exp_mont(r.Handle, r.Handle, e.Handle, pk.N2.Handle, Hutong.Collab.Vfl.Crypto.LibCrypto.Ctx, pk.MontN2.Handle);
-        });
-        Console.WriteLine(string.Create(inv, $"{"encryptions/s, all cores (h_s^α from the fixed-base table)",-60} {encRate,10:N0}   (textbook r^n mod n²: {textbook:N0}/s, {encRate / textbook:F0}× slower)"));
-        Console.WriteLine(string.Create(inv, $"{"decryptions/s, all cores (CRT)",-60} {decRate,10:N0}"));
-        Console.WriteLine(string.Create(inv, $"{"ciphertext multiplications/s mod n², all cores (Montgomery)",-60} {multRate,10:N0}"));
-        Console.WriteLine(string.Create(inv, $"{"inversions/s mod n², all cores",-60} {invRate,10:N0}"));
+        var (encRate, decRate, multRate, invRate) = Ceilings();
 
         // 2. default_credit, full (or --vfl-rows), seeded 80/20.
         var dir = DataDir();
@@ -125,6 +92,47 @@ internal static class VflBench
             $"  Paillier (1.39 ms per row-epoch; ≈ 4.2 µs per row-feature-epoch), 19 s in plaintext; SSHE-LR 5 m 34 s per epoch. Ours: {meanEpoch * 1e6 / trainRows / (guest.Columns.Length + 1 + host.Columns.Length):F1} µs per row-feature-epoch on {cores} cores."));
     }
 
+    /// <summary>Paillier-2048 operation rates on all cores, measured now (printed): encryptions, decryptions, multiplications and inversions per second.</summary>
+    public static (double Enc, double Dec, double Mult, double Inv) Ceilings()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        using var keys = PaillierKeyPair.Generate();
+        var pk = keys.Public;
+        var window = TimeSpan.FromSeconds(3);
+        var encRate = Rate(window, () =>
+        {
+            using var m = pk.Encode(123456789L);
+            using var c = pk.Encrypt(m);
+        }, warm: () => pk.Prefill(1));
+        using var sample = pk.ReadCiphertext(pk.Encrypt(42));
+        var decRate = Rate(window, () => keys.DecryptRaw(sample));
+        var multRate = Rate(window, () =>
+        {
+            using var a = sample.Clone();
+            pk.ToMontInPlace(a);
+            for (var i = 0; i < 63; i++)
+            {
+                pk.MontMul(a, a, a);
+            }
+        }) * 64;
+        var invRate = Rate(window, () =>
+        {
+            using var a = sample.Clone();
+            pk.InvertInPlace(a);
+        });
+        var textbook = Rate(TimeSpan.FromSeconds(2), () =>
+        {
+            using var r = sample.Clone();
+            using var e = pk.N.Clone();
+            Hutong.Collab.Vfl.Crypto.LibCrypto.BN_mod_exp_mont(r.Handle, r.Handle, e.Handle, pk.N2.Handle, Hutong.Collab.Vfl.Crypto.LibCrypto.Ctx, pk.MontN2.Handle);
+        });
+        Console.WriteLine(string.Create(inv, $"{"encryptions/s, all cores (h_s^α from the fixed-base table)",-60} {encRate,10:N0}   (textbook r^n mod n²: {textbook:N0}/s, {encRate / textbook:F0}× slower)"));
+        Console.WriteLine(string.Create(inv, $"{"decryptions/s, all cores (CRT)",-60} {decRate,10:N0}"));
+        Console.WriteLine(string.Create(inv, $"{"ciphertext multiplications/s mod n², all cores (Montgomery)",-60} {multRate,10:N0}"));
+        Console.WriteLine(string.Create(inv, $"{"inversions/s mod n², all cores",-60} {invRate,10:N0}"));
+        return (encRate, decRate, multRate, invRate);
+    }
+
     private static double Rate(TimeSpan window, Action op, Action? warm = null)
     {
         warm?.Invoke();
@@ -145,7 +153,7 @@ internal static class VflBench
         return count / sw.Elapsed.TotalSeconds;
     }
 
-    private static string DataDir()
+    internal static string DataDir()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
