@@ -206,9 +206,21 @@ internal static class VflNodesBench
             var deadline = Stopwatch.StartNew();
             while (deadline.Elapsed < within)
             {
-                if (done(await GetAsync(node, $"/admin/collab/jobs/{id}")))
+                using (var r = await SendAsync(HttpMethod.Get, node, $"/admin/collab/jobs/{id}", null))
                 {
-                    return;
+                    var text = await r.Content.ReadAsStringAsync();
+                    if (r.StatusCode != HttpStatusCode.NotFound) // the peer has not heard of the proposal yet
+                    {
+                        if (!r.IsSuccessStatusCode)
+                        {
+                            throw new InvalidOperationException($"GET job {id}: {(int)r.StatusCode} {text}");
+                        }
+
+                        if (done(JsonDocument.Parse(text).RootElement))
+                        {
+                            return;
+                        }
+                    }
                 }
 
                 await Task.Delay(200);
