@@ -15,6 +15,16 @@ namespace Hutong.Cli;
 /// </summary>
 internal static class CollabCli
 {
+    /// <summary>Where a job stands after this node's approval, from its current state (never a stale "waiting").</summary>
+    internal static string ApprovalState(CollabJob j) => j.State switch
+    {
+        CollabJobState.Proposed when j.ApprovedThere => "the peer approved too (proposed; the node starts it on its next pass)",
+        CollabJobState.Proposed => "waiting for the peer's approval (proposed)",
+        CollabJobState.Approved => "both parties approved (approved; the node starts it on its next pass)",
+        CollabJobState.Running => "both parties approved; running",
+        _ => $"the job is {j.State.Wire()}{(j.Error is null ? string.Empty : ": " + j.Error)}",
+    };
+
     public static Command Build(TextWriter output, IConfiguration config, Func<ParseResult, Func<Db, Task>, Task<int>> withDb)
     {
         var certPath = new Option<string?>("--cert") { Description = "The node certificate (PEM with key); default Hutong:Collab:CertificatePath or collab-node.pem", Recursive = true };
@@ -111,8 +121,9 @@ internal static class CollabCli
         var approve = new Command("approve", "Approve a job's terms on this node.") { jobId };
         approve.SetAction(async (r, ct) => await withDb(r, async db =>
         {
+            var before = await new SqlCollabStore(db, TimeProvider.System).GetJobAsync(r.GetValue(jobId)!, ct);
             var j = Value(await Service(r, db).ApproveAsync(r.GetValue(jobId)!, "cli", ct));
-            await output.WriteLineAsync($"job {j.Id}: approved here; {(j.ApprovedThere ? "the peer approved too" : "waiting for the peer's approval")} ({j.State.Wire()})");
+            await output.WriteLineAsync($"job {j.Id}: {(before?.ApprovedHere == true ? "already approved here" : "approved here")}; {ApprovalState(j)}");
         }));
         var cancel = new Command("cancel", "Cancel a job (the peer is told).") { jobId };
         cancel.SetAction(async (r, ct) => await withDb(r, async db =>

@@ -30,7 +30,7 @@ public sealed partial class CollabResponder(
     ICollabStore store, ICollabDataSets dataSets, ICollabKeySealer sealer, CollabNodeOptions options, string ownFingerprint, ILogger<CollabResponder> log,
     Vfl.IVflStore? vfl = null)
 {
-    public static readonly string[] Steps = ["hello", "begin", "enc", "fetch_enc", "fetch_dual", "fetch_conv", "decrypt", "finish", "vfl_align", "vfl_begin", "vfl", "vfl_score"];
+    public static readonly string[] Steps = ["hello", "begin", "enc", "fetch_enc", "fetch_dual", "fetch_conv", "decrypt", "finish", "vfl_align", "vfl_begin", "vfl", "vfl_score", "vfl_score_align", "vfl_score_rows"];
 
     public static readonly string[] AllSteps = [.. Steps, "abort"];
 
@@ -155,7 +155,7 @@ public sealed partial class CollabResponder(
             throw CollabWireErrors.Refuse("not_approved", "both parties must approve the job before it runs", StatusCode.FailedPrecondition);
         }
 
-        if (job.State == CollabJobState.Approved && e.Step is "hello" or "vfl_align")
+        if (job.State == CollabJobState.Approved && e.Step is "hello" or "vfl_align" or "vfl_score_align")
         {
             await store.MoveAsync(job.Id, CollabJobState.Approved, CollabJobState.Running, CollabJobChange.None, "peer:" + peer.Name, "started", null, ct);
             job = (await store.GetJobAsync(job.Id, ct))!;
@@ -239,7 +239,7 @@ public sealed partial class CollabResponder(
             case "hello" when e.Hello is null:
             case "decrypt" when e.Sums is null:
             case "enc" when e.Batch is null:
-            case "vfl_align" or "vfl_begin" or "vfl" when e.Vfl is null:
+            case "vfl_align" or "vfl_begin" or "vfl" or "vfl_score_align" or "vfl_score_rows" when e.Vfl is null:
                 throw CollabWireErrors.Refuse("bad_message", $"step '{e.Step}' needs its payload");
         }
 
@@ -451,6 +451,12 @@ public sealed partial class CollabResponder(
 
             case "finish" when job.Terms.Protocol == CollabTerms.VflTrain:
                 return await VflFinishAsync(job, peer, reply, ct);
+
+            case "vfl_score_align" or "vfl_score_rows":
+                return await VflScoreStepAsync(job, e, reply, ct);
+
+            case "finish" when job.Terms.Protocol == CollabTerms.VflScore:
+                return await VflScoreFinishAsync(job, peer, e, reply, ct);
 
             case "finish":
             {

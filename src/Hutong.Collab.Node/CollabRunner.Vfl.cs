@@ -202,6 +202,9 @@ public sealed partial class CollabRunner
         }
     }
 
+    /// <summary>The longest user id online scoring asks about: what the label side's vfl_score step takes (UTF-8 bytes).</summary>
+    public const int MaxUserIdBytes = 256;
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<VflModelPart>> _models = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _asking = new(1, 1);
 
@@ -214,6 +217,11 @@ public sealed partial class CollabRunner
     public async Task<double?> AskVflAsync(string jobId, string userId, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(userId);
+        if (userId.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(userId) > MaxUserIdBytes)
+        {
+            throw new CollabProtocolException("invalid_request", $"a user id is 1–{MaxUserIdBytes} bytes (UTF-8)");
+        }
+
         var job = await store.GetJobAsync(jobId, ct) ?? throw new CollabProtocolException("not_found", $"no job {jobId}");
         if (job.Terms.Protocol != CollabTerms.VflTrain || job.IsDriver || vfl is null)
         {

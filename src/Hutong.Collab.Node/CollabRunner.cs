@@ -74,6 +74,12 @@ public sealed partial class CollabRunner(
                     continue;
                 }
 
+                if (job.Terms.Protocol == CollabTerms.VflScore)
+                {
+                    await DriveVflScoreAsync(job, ct);
+                    continue;
+                }
+
                 await DriveAsync(job, ct);
             }
         }
@@ -119,7 +125,9 @@ public sealed partial class CollabRunner(
             {
                 await CallAsync(job, client, new Envelope
                 {
-                    Step = "finish", Delivery = job.Terms.DeliverToOther && job.ResultJson is { } r ? new Delivery { ResultJson = r } : null,
+                    Step = "finish",
+                    Delivery = job.Terms.Protocol == CollabTerms.VflScore ? new Delivery { ResultJson = VflScoreCounts(job.ResultJson) }
+                        : job.Terms.DeliverToOther && job.ResultJson is { } r ? new Delivery { ResultJson = r } : null,
                 }, ct);
                 await store.UpdateAsync(job.Id, CollabJobState.Finished, new CollabJobChange { FinishSent = true }, "node", "finish_sent", peer.Name, ct);
             }

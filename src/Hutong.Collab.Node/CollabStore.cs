@@ -33,8 +33,8 @@ public sealed record CollabJob(
 
     public string OwnDataSet => Terms.DataSetOf(Side);
 
-    /// <summary>Whether this node is entitled to the answer.</summary>
-    public bool Entitled => IsDriver || Terms.DeliverToOther;
+    /// <summary>Whether this node is entitled to the answer (vfl-score: the ad side's answer is the counts only; the scores are the label side's).</summary>
+    public bool Entitled => IsDriver || Terms.DeliverToOther || Terms.Protocol == CollabTerms.VflScore;
 
     /// <summary>False while a failed job's reason ("abort") is still to be told to the peer.</summary>
     public bool AbortSent { get; init; } = true;

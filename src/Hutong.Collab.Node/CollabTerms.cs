@@ -41,6 +41,13 @@ public sealed record CollabTerms(
     public const string Attribution = "attribution";
     public const string VflTrain = "vfl-train";
 
+    /// <summary>Batch scoring of a feature table with a finished vfl-train job's model; the per-row scores go to the label side only.</summary>
+    public const string VflScore = "vfl-score";
+
+    /// <summary>vfl-score only: the finished vfl-train job whose model scores (absent from other jobs' terms and hash).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TrainJob { get; init; }
+
     /// <summary>vfl-train only: the training hyperparameters both parties approve (absent from other jobs' terms and hash).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public VflTerms? Vfl { get; init; }
@@ -57,7 +64,7 @@ public sealed record CollabTerms(
     public CollabSide Driver => Protocol switch
     {
         Attribution => AdSide == "peer" ? CollabSide.Peer : CollabSide.Proposer,
-        VflTrain => AdSide == "peer" ? CollabSide.Proposer : CollabSide.Peer, // the label side drives the training
+        VflTrain or VflScore => AdSide == "peer" ? CollabSide.Proposer : CollabSide.Peer, // the label side drives the training and the scoring
         _ => OutputTo == "peer" ? CollabSide.Peer : CollabSide.Proposer,
     };
 
@@ -78,9 +85,9 @@ public sealed record CollabTerms(
     public IReadOnlyList<(string Field, string Message)> Problems()
     {
         var p = new List<(string, string)>();
-        if (Protocol is not (Overlap or Attribution or VflTrain))
+        if (Protocol is not (Overlap or Attribution or VflTrain or VflScore))
         {
-            p.Add(("protocol", "must be overlap, attribution or vfl-train"));
+            p.Add(("protocol", "must be overlap, attribution, vfl-train or vfl-score"));
         }
 
         if (string.IsNullOrWhiteSpace(ProposerDataSet) || ProposerDataSet.Length > 100)
@@ -130,9 +137,30 @@ public sealed record CollabTerms(
                 p.Add(("vfl", problem));
             }
         }
+        else if (Protocol == VflScore)
+        {
+            if (AdSide is not ("proposer" or "peer"))
+            {
+                p.Add(("ad_side", "vfl-score needs ad_side: proposer or peer (the side without labels)"));
+            }
+            else if (OutputTo != (AdSide == "peer" ? "proposer" : "peer"))
+            {
+                p.Add(("output_to", "vfl-score's per-row scores go to the label side only (the ad side learns counts)"));
+            }
+
+            if (string.IsNullOrWhiteSpace(TrainJob) || TrainJob.Length > 64)
+            {
+                p.Add(("train_job", "vfl-score needs the finished vfl-train job whose model scores (at most 64 characters)"));
+            }
+        }
         else if (AdSide is not null)
         {
-            p.Add(("ad_side", "only for attribution and vfl-train"));
+            p.Add(("ad_side", "only for attribution, vfl-train and vfl-score"));
+        }
+
+        if (Protocol != VflScore && TrainJob is not null)
+        {
+            p.Add(("train_job", "only for vfl-score"));
         }
 
         if (Protocol != VflTrain && Vfl is not null)
@@ -171,9 +199,13 @@ public sealed record CollabTerms(
 
 /// <summary>
 /// The hyperparameters of a vfl-train job (both parties approve them as part of the terms): epochs, mini-batch size,
-/// learning rate, L2, early-stopping tolerance, the seed of the split and batch order, the held-out share.
+/// learning rate, L2, early-stopping tolerance, the seed of the split and batch order, the held-out share. A partial
+/// object (say only <c>{"epochs": 3}</c>) takes the defaults of <see cref="Hutong.Collab.Vfl.Protocol.VflOptions"/> for
+/// the rest: System.Text.Json fills a missing constructor parameter with its default value (a test pins these
+/// constants to VflOptions'). The stored terms always carry all seven, so both parties hash the same JSON.
 /// </summary>
-public sealed record VflTerms(int Epochs, int BatchSize, double LearningRate, double L2, double Tolerance, int Seed, double HoldoutShare)
+public sealed record VflTerms(
+    int Epochs = 10, int BatchSize = 512, double LearningRate = 0.3, double L2 = 0.001, double Tolerance = 1e-4, int Seed = 20, double HoldoutShare = 0.2)
 {
     public static VflTerms Default { get; } = FromOptions(new Hutong.Collab.Vfl.Protocol.VflOptions());
 

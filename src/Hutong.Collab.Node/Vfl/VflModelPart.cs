@@ -27,10 +27,14 @@ internal sealed class VflModelPart
         _intercept = intercept;
     }
 
-    public static async Task<VflModelPart> LoadAsync(IVflStore store, CollabJob job, CancellationToken ct)
+    public static Task<VflModelPart> LoadAsync(IVflStore store, CollabJob job, CancellationToken ct) => LoadAsync(store, job.Id, job.OwnDataSet, ct);
+
+    /// <summary>The trained weights of vfl-train job <paramref name="trainJobId"/> over feature table <paramref name="tableId"/> (batch scoring: another table with the same features).</summary>
+    public static async Task<VflModelPart> LoadAsync(IVflStore store, string trainJobId, string tableId, CancellationToken ct)
     {
-        var table = await store.LoadTableAsync(job.OwnDataSet, ct) ?? throw new CollabProtocolException("unknown_data_set", $"no feature table {job.OwnDataSet}");
-        var epochs = await store.EpochsAsync(job.Id, ct);
+        ArgumentNullException.ThrowIfNull(store);
+        var table = await store.LoadTableAsync(tableId, ct) ?? throw new CollabProtocolException("unknown_data_set", $"no feature table {tableId}");
+        var epochs = await store.EpochsAsync(trainJobId, ct);
         if (epochs.Count == 0)
         {
             throw new CollabProtocolException("no_model", "the job stored no trained epoch");
@@ -46,14 +50,18 @@ internal sealed class VflModelPart
         return new VflModelPart(table, checkpoint.Weights, intercept);
     }
 
-    /// <summary>This party's partial score x·w of a user (the intercept included on the label side); null for a user it does not hold.</summary>
-    public double? PartialScore(string id)
-    {
-        if (!_rowOf.TryGetValue(id, out var row))
-        {
-            return null;
-        }
+    /// <summary>Whether this is the label side's part (its weights start with the intercept).</summary>
+    public bool IsLabelSide => _intercept;
 
+    /// <summary>The table's rows (upload order).</summary>
+    public int Rows => _columns.Length == 0 ? _rowOf.Count : _columns[0].Length;
+
+    /// <summary>This party's partial score x·w of a user (the intercept included on the label side); null for a user it does not hold.</summary>
+    public double? PartialScore(string id) => _rowOf.TryGetValue(id, out var row) ? PartialScoreAt(row) : null;
+
+    /// <summary>This party's partial score of the table's row <paramref name="row"/> (upload order).</summary>
+    public double PartialScoreAt(int row)
+    {
         var off = _intercept ? 1 : 0;
         var u = _intercept ? _weights[0] : 0.0;
         for (var j = 0; j < _columns.Length; j++)

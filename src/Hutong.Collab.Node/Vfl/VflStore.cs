@@ -29,4 +29,13 @@ public interface IVflStore
     Task SaveEpochAsync(string jobId, VflEpochRecord epoch, CancellationToken ct);
 
     Task<IReadOnlyList<VflEpochRecord>> EpochsAsync(string jobId, CancellationToken ct);
+
+    /// <summary>vfl-score, the label side: stores scored rows (a row stored again by a resumed run is overwritten).</summary>
+    Task SaveScoresAsync(string jobId, IReadOnlyList<VflScoreRow> rows, CancellationToken ct);
+
+    /// <summary>vfl-score: a page of a job's scores, in row order, after row <paramref name="afterRow"/> (exclusive).</summary>
+    Task<IReadOnlyList<VflScoreRow>> ScoresAsync(string jobId, int afterRow, int limit, CancellationToken ct);
 }
+
+/// <summary>One scored user of a vfl-score job (the label side only): its row in the aligned order, id and probability.</summary>
+public sealed record VflScoreRow(int Row, string UserId, double Probability);

@@ -99,9 +99,11 @@ public static class CollabEndpoints
         g.MapGet("/jobs/{id}/score", async (CollabJobId id, HttpContext ctx, IServiceProvider services) =>
             {
                 var user = ctx.Request.Query["user"].ToString();
-                if (string.IsNullOrEmpty(user) || user.Length > 256)
+                // Bounded as the wire bounds it (vfl_score refuses an id over 256 UTF-8 bytes): refused here, before anything runs.
+                if (string.IsNullOrEmpty(user) || System.Text.Encoding.UTF8.GetByteCount(user) > CollabRunner.MaxUserIdBytes)
                 {
-                    return ApiResult.Problem(400, "invalid_request", "user is required (the user's id as in this node's feature table)", param: "user");
+                    return ApiResult.Problem(400, "invalid_request",
+                        $"user is required: the user's id as in this node's feature table, at most {CollabRunner.MaxUserIdBytes} bytes (UTF-8)", param: "user");
                 }
 
                 if (services.GetService<CollabNodeHost>()?.Runner is not { } runner)
@@ -123,7 +125,7 @@ public static class CollabEndpoints
                 }
                 catch (Hutong.Collab.CollabProtocolException e)
                 {
-                    return ApiResult.Problem(e.Code is "not_found" ? 404 : 409, e.Code, e.Message);
+                    return ApiResult.Problem(e.Code switch { "not_found" => 404, "invalid_request" => 400, _ => 409 }, e.Code, e.Message);
                 }
                 catch (Grpc.Core.RpcException e)
                 {
@@ -132,6 +134,38 @@ public static class CollabEndpoints
             })
             .ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(502).WithTags("Collab job score")
             .WithSummary("Online scoring on the ad side of a finished vfl-train job: how likely this user is to buy. This node's partial score goes to the label side with the id; the probability comes back.");
+        g.MapGet("/jobs/{id}/scores", async (CollabJobId id, HttpContext ctx, CollabJobService jobs) =>
+            {
+                var q = ctx.Request.Query;
+                var limit = 100;
+                var after = -1;
+                if (q.ContainsKey("limit") && !int.TryParse(q["limit"], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out limit))
+                {
+                    return ApiResult.Problem(400, "invalid_request", $"limit: 1–{CollabJobService.MaxScorePage}", param: "limit");
+                }
+
+                if (q.ContainsKey("after") && !int.TryParse(q["after"], System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out after))
+                {
+                    return ApiResult.Problem(400, "invalid_request", "after: the last row number of the previous page", param: "after");
+                }
+
+                var page = await jobs.ScoresAsync(id.Value, after, limit, ctx.RequestAborted);
+                if (!page.Ok)
+                {
+                    return Problem(page);
+                }
+
+                var rows = page.Value!.Take(limit).ToList();
+                return ApiResult.Ok(new
+                {
+                    @object = "list",
+                    data = rows.Select(r => new { row = r.Row, user = r.UserId, probability = r.Probability }),
+                    has_more = page.Value!.Count > limit,
+                    next_after = rows.Count == 0 ? (int?)null : rows[^1].Row,
+                });
+            })
+            .ProducesProblem(400).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).WithTags("Collab job result")
+            .WithSummary("A finished vfl-score job's per-user scores, on the label side only (the ad side: 403), in row order: limit 1–1000 (default 100), after the previous page's next_after.");
         g.MapGet("/vfl/tables", async (SqlVflStore vfl, CancellationToken ct) =>
                 ApiResult.Ok(new { @object = "list", data = (await vfl.ListTablesAsync(ct)).Select(FeatureTable) }))
             .WithTags("Collab VFL tables").WithSummary("This node's feature tables for vfl-train.");

@@ -108,6 +108,28 @@ public sealed class SqlVflStore(Db db, TimeProvider time) : IVflStore
             """, new { jobId }), ct)).Select(e => new VflEpochRecord((int)e.Epoch, e.Seconds, new BinaryMetrics(e.Auc, e.Ks, e.LogLoss, (int)e.HoldoutRows, (int)e.Positives),
             e.CheckpointJson, e.Stopped, e.At))];
 
+    public Task SaveScoresAsync(string jobId, IReadOnlyList<VflScoreRow> rows, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        return db.WriteAsync(async (c, t) =>
+        {
+            for (var start = 0; start < rows.Count; start += InsertChunk)
+            {
+                await c.ExecuteAsync("""
+                    INSERT INTO collab_vfl_scores (job_id, row_no, user_id, probability) VALUES (@jobId, @Row, @UserId, @Probability)
+                    ON CONFLICT (job_id, row_no) DO UPDATE SET user_id = excluded.user_id, probability = excluded.probability
+                    """, rows.Skip(start).Take(InsertChunk).Select(r => new { jobId, r.Row, r.UserId, r.Probability }), t);
+            }
+
+            return 0;
+        }, ct);
+    }
+
+    public async Task<IReadOnlyList<VflScoreRow>> ScoresAsync(string jobId, int afterRow, int limit, CancellationToken ct) =>
+        [.. (await db.ReadAsync(c => c.QueryAsync<ScoreRow>(
+            "SELECT row_no, user_id, probability FROM collab_vfl_scores WHERE job_id = @jobId AND row_no > @afterRow ORDER BY row_no LIMIT @limit",
+            new { jobId, afterRow, limit }), ct)).Select(r => new VflScoreRow((int)r.RowNo, r.UserId, r.Probability))];
+
     private static string ReportJson(LoadReport r) => JsonSerializer.Serialize(new
     {
         rows_read = r.RowsRead,
@@ -146,6 +168,15 @@ public sealed class SqlVflStore(Db db, TimeProvider time) : IVflStore
         public long? Label { get; set; }
 
         public string Features { get; set; } = "";
+    }
+
+    private sealed class ScoreRow
+    {
+        public long RowNo { get; set; }
+
+        public string UserId { get; set; } = "";
+
+        public double Probability { get; set; }
     }
 
     private sealed class EpochRow
