@@ -25,6 +25,16 @@ internal static class CollabCli
         _ => $"the job is {j.State.Wire()}{(j.Error is null ? string.Empty : ": " + j.Error)}",
     };
 
+    /// <summary>The job service on this node's store, as this node (its certificate's fingerprint; --cert, --synthetic of the collab group).</summary>
+    internal static CollabJobService JobService(ParseResult r, Db db, IConfiguration config)
+    {
+        var path = r.GetValue<string?>("--cert") ?? config[$"{CollabNodeOptions.Section}:CertificatePath"] ?? "collab-node.pem";
+        var fp = File.Exists(path) ? NodeIdentity.Fingerprint(NodeIdentity.Load(path)) : throw new CliException($"no node certificate at {path}: run `hutong collab cert new` first");
+        ICollabDataSets stored = new Hutong.Server.Collab.DataSets.CollabDataSetStore(db);
+        ICollabDataSets data = r.GetValue<bool>("--synthetic") || config.GetValue<bool>($"{CollabNodeOptions.Section}:Synthetic") ? new SyntheticBesideStored(new SyntheticDataSets(), stored) : stored;
+        return new CollabJobService(new SqlCollabStore(db, TimeProvider.System), data, TimeProvider.System, fp, new SqlVflStore(db, TimeProvider.System));
+    }
+
     public static Command Build(TextWriter output, IConfiguration config, Func<ParseResult, Func<Db, Task>, Task<int>> withDb)
     {
         var certPath = new Option<string?>("--cert") { Description = "The node certificate (PEM with key); default Hutong:Collab:CertificatePath or collab-node.pem", Recursive = true };
@@ -35,14 +45,7 @@ internal static class CollabCli
 
         string CertPath(ParseResult r) => r.GetValue(certPath) ?? config[$"{CollabNodeOptions.Section}:CertificatePath"] ?? "collab-node.pem";
 
-        CollabJobService Service(ParseResult r, Db db)
-        {
-            var path = CertPath(r);
-            var fp = File.Exists(path) ? NodeIdentity.Fingerprint(NodeIdentity.Load(path)) : throw new CliException($"no node certificate at {path}: run `hutong collab cert new` first");
-            ICollabDataSets stored = new Hutong.Server.Collab.DataSets.CollabDataSetStore(db);
-            ICollabDataSets data = r.GetValue(synthetic) || config.GetValue<bool>($"{CollabNodeOptions.Section}:Synthetic") ? new SyntheticBesideStored(new SyntheticDataSets(), stored) : stored;
-            return new CollabJobService(new SqlCollabStore(db, TimeProvider.System), data, TimeProvider.System, fp, new SqlVflStore(db, TimeProvider.System));
-        }
+        CollabJobService Service(ParseResult r, Db db) => JobService(r, db, config);
 
         T Value<T>(CollabOutcome<T> o) => o.Ok ? o.Value! : throw new CliException($"{o.Code}: {o.Message}");
 

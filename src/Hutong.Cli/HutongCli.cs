@@ -40,6 +40,11 @@ public static partial class HutongCli
         {
             return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = output, EnableDefaultExceptionHandler = false });
         }
+        catch (CliUsageException e)
+        {
+            await output.WriteLineAsync($"error: {e.Message}");
+            return 2;
+        }
         catch (Exception e) when (e is CliException or InvalidOperationException or ArgumentException or System.Text.Json.JsonException or FileNotFoundException)
         {
             await output.WriteLineAsync($"error: {e.Message}");
@@ -67,7 +72,7 @@ public static partial class HutongCli
             Group(new Command("rollout", "Staged rollout of wallets."), RolloutSet(), RolloutExplain()),
             Group(new Command("event", "A merchant's events (kept 30 days) and their webhook deliveries; resend one or replay a time range."),
                 EventList(), EventShow(), EventResend(), EventReplay()),
-            VflCli.AddTo(WithSubcommand(CollabCli.Build(output, Config(), (r, work) => WithDbAsync(r, work)), CollabDataset()), output),
+            VflCli.AddTo(WithSubcommand(CollabCli.Build(output, Config(), (r, work) => WithDbAsync(r, work)), CollabDataset()), output, Config(), (r, work) => WithDbAsync(r, work)),
             Group(new Command("console", "The web console at /console."), Group(new Command("user", "Console users."), ConsoleUserAdd())),
         ];
 
@@ -566,3 +571,6 @@ public static partial class HutongCli
 }
 
 public sealed class CliException(string message) : Exception(message);
+
+/// <summary>Bad input to a command that distinguishes it (exit code 2; a failure is 1): `hutong collab train|score|evaluate`.</summary>
+public sealed class CliUsageException(string message) : Exception(message);

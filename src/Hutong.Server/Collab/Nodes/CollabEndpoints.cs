@@ -164,7 +164,7 @@ public static class CollabEndpoints
                     next_after = rows.Count == 0 ? (int?)null : rows[^1].Row,
                 });
             })
-            .ProducesProblem(400).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).WithTags("Collab job result")
+            .ProducesProblem(400).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).WithTags("Collab job scores")
             .WithSummary("A finished vfl-score job's per-user scores, on the label side only (the ad side: 403), in row order: limit 1–1000 (default 100), after the previous page's next_after.");
         g.MapGet("/vfl/tables", async (SqlVflStore vfl, CancellationToken ct) =>
                 ApiResult.Ok(new { @object = "list", data = (await vfl.ListTablesAsync(ct)).Select(FeatureTable) }))
