@@ -21,7 +21,7 @@ public static partial class ChannelAdminEndpoints
         admin.MapPost("/merchants/{merchantId}/routes/{wallet}", SaveRoutesAsync).Accepts<RouteRulesDto>("application/json").WithTags("Routes");
         admin.MapGet("/merchants/{merchantId}/routes/{wallet}", async (string merchantId, string wallet, RoutingService routing, WalletRegistry wallets, MerchantStore merchants, CancellationToken ct) =>
             await UnknownRouteOwnerAsync(merchantId, wallet, wallets, merchants, ct)
-            ?? ApiResult.Ok(new { @object = "routes", merchant_id = merchantId, wallet, rules = await routing.RulesAsync(merchantId, wallet, ct) })).WithTags("Routes");
+            ?? await RoutesAsync(merchantId, wallet, routing, ct)).WithTags("Routes");
     }
 
     /// <summary>Most rules one merchant keeps for one wallet: each is checked against the channels on every save.</summary>
@@ -101,9 +101,28 @@ public static partial class ChannelAdminEndpoints
             return Problems.Invalid("rules", bad);
         }
 
-        await routing.SaveAsync(merchantId, wallet, rules, ctx.RequestAborted);
-        return ApiResult.Ok(new { @object = "routes", merchant_id = merchantId, wallet, rules });
+        // With the version the client read (GET's version), a list changed since is refused instead of overwritten.
+        if (await routing.SaveAsync(merchantId, wallet, rules, ctx.RequestAborted, expectedVersion: body.Version) == RouteSave.Stale)
+        {
+            return RoutesChanged();
+        }
+
+        return ApiResult.Ok(new { @object = "routes", merchant_id = merchantId, wallet, rules, version = RoutingService.VersionOf(ApiJson.Serialize(rules)) });
     }
+
+    /// <summary>A merchant's rules for a wallet as stored, with the version a conditional save hands back.</summary>
+    private static async Task<ApiResult> RoutesAsync(string merchantId, string wallet, RoutingService routing, CancellationToken ct)
+    {
+        var (rules, version) = await routing.CurrentAsync(merchantId, wallet, ct);
+        return ApiResult.Ok(new { @object = "routes", merchant_id = merchantId, wallet, rules, version });
+    }
+
+    /// <summary>The 409 a save built on an older list gets (the API's and the console's wording).</summary>
+    public static ApiResult RoutesChanged() => Problems.Conflict("routes_changed", RoutesChangedTitle, RoutesChangedDetail);
+
+    public const string RoutesChangedTitle = "The routing rules changed since they were read";
+
+    public const string RoutesChangedDetail = "Another change was saved first, so nothing was changed. Read the rules again and make the change on them.";
 
     /// <summary>What is wrong with a merchant's rules for a wallet (the admin API's and the console's check), or null.</summary>
     public static async Task<string?> RulesProblemAsync(string wallet, IReadOnlyList<RouteRule> rules, WalletRegistry wallets, CancellationToken ct)

@@ -8,7 +8,19 @@ namespace Hutong.Server.Features.Channels;
 /// <summary>One routing rule: use <see cref="Channel"/> when the payment matches every condition given.</summary>
 public sealed record RouteRule(string? Channel, long? MinAmount, long? MaxAmount, IReadOnlyList<string>? Categories, IReadOnlyList<string>? Users);
 
-public sealed record RouteRulesDto(IReadOnlyList<RouteRule>? Rules);
+/// <param name="Version">The version the list was built from (GET's <c>version</c>): when given, a list changed since is refused (409 routes_changed).</param>
+public sealed record RouteRulesDto(IReadOnlyList<RouteRule>? Rules, string? Version = null);
+
+/// <summary>What a save of a rule list did.</summary>
+public enum RouteSave
+{
+    /// <summary>The stored list was replaced.</summary>
+    Saved,
+    /// <summary>The stored list already was this list: nothing written, no change announced.</summary>
+    Unchanged,
+    /// <summary>The list changed since the editor read it: nothing written.</summary>
+    Stale,
+}
 
 /// <summary>What routing rules look at in a payment (Channels sits below Payments, so it names no payment row).</summary>
 public sealed record RoutedPayment(string MerchantId, long Amount, string? ProductCategory, string? BuyerId);
@@ -84,17 +96,60 @@ public sealed class RoutingService
         return rules;
     }
 
+    /// <summary>
+    /// A merchant's rules for a wallet as stored now (not the cache) with their version: what an editor builds its change on
+    /// and hands back to <see cref="SaveAsync"/>, so a change made meanwhile is not overwritten.
+    /// </summary>
+    public async Task<(IReadOnlyList<RouteRule> Rules, string Version)> CurrentAsync(string merchantId, string wallet, CancellationToken ct)
+    {
+        var json = await _db.ReadAsync(c => c.QuerySingleOrDefaultAsync<string?>(
+            "SELECT rules FROM routes WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet }), ct);
+        return (json is null ? [] : JsonSerializer.Deserialize<List<RouteRule>>(json, ApiJson.Options)!, VersionOf(json));
+    }
+
+    /// <summary>
+    /// The version of a stored rule list: "0" when none is stored, else the first 16 hex digits of the SHA-256 of the stored
+    /// text (the list is written whole, so its text is its state; the same list written again is the same version).
+    /// </summary>
+    public static string VersionOf(string? json) => TextVersion.Of(json);
+
+    /// <summary>
+    /// Replaces a merchant's rules for a wallet: a conditional update on the rules read in the same transaction, so two
+    /// editors who both read one list cannot both write (the second gets <see cref="RouteSave.Stale"/>, nothing written).
+    /// With <paramref name="expectedVersion"/> (the version the editor's list was built from) a list changed since then is
+    /// <see cref="RouteSave.Stale"/> too. The cache eviction and <paramref name="alsoInTransaction"/> happen only when
+    /// the stored row changed; the same list again is <see cref="RouteSave.Unchanged"/>.
+    /// </summary>
     /// <param name="alsoInTransaction">Written in the rules' transaction (the console's audit line).</param>
-    public async Task SaveAsync(string merchantId, string wallet, IReadOnlyList<RouteRule> rules, CancellationToken ct,
-        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? alsoInTransaction = null)
+    public async Task<RouteSave> SaveAsync(string merchantId, string wallet, IReadOnlyList<RouteRule> rules, CancellationToken ct,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? alsoInTransaction = null, string? expectedVersion = null)
     {
         var json = ApiJson.Serialize(rules);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        await _db.WriteAsync(async (c, t) =>
+        var result = await _db.WriteAsync(async (c, t) =>
         {
-            if (await c.ExecuteAsync("UPDATE routes SET rules = @json, updated_at = @now WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet, json, now }, t) == 0)
+            var current = await c.QuerySingleOrDefaultAsync<string?>(
+                "SELECT rules FROM routes WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet }, t);
+            if (expectedVersion is not null && VersionOf(current) != expectedVersion)
             {
-                await c.ExecuteAsync("INSERT INTO routes (merchant_id, wallet, rules, updated_at) VALUES (@merchantId, @wallet, @json, @now)", new { merchantId, wallet, json, now }, t);
+                return RouteSave.Stale;
+            }
+
+            if (current == json)
+            {
+                return RouteSave.Unchanged;
+            }
+
+            // Conditional on the text just read: on PostgreSQL a concurrent writer that committed first makes this match
+            // no row (the UPDATE re-reads the row it waited for; the INSERT meets the key), and that is a stale save.
+            var n = current is null
+                ? await c.ExecuteAsync("INSERT INTO routes (merchant_id, wallet, rules, updated_at) VALUES (@merchantId, @wallet, @json, @now) ON CONFLICT (merchant_id, wallet) DO NOTHING",
+                    new { merchantId, wallet, json, now }, t)
+                : await c.ExecuteAsync("UPDATE routes SET rules = @json, updated_at = @now WHERE merchant_id = @merchantId AND wallet = @wallet AND rules = @current",
+                    new { merchantId, wallet, json, now, current }, t);
+            if (n == 0)
+            {
+                return RouteSave.Stale;
             }
 
             await CacheBus.SendAsync(c, t, CacheBus.Route, RouteKey(merchantId, wallet));
@@ -102,8 +157,15 @@ public sealed class RoutingService
             {
                 await alsoInTransaction(c, t);
             }
+
+            return RouteSave.Saved;
         }, ct);
-        _tracker.Evict(RouteKey(merchantId, wallet));
+        if (result == RouteSave.Saved)
+        {
+            _tracker.Evict(RouteKey(merchantId, wallet));
+        }
+
+        return result;
     }
 
     public void RecordSuccess(string channel) => _health.TryRemove(channel, out _);

@@ -56,6 +56,7 @@ public static class ConsoleOpsNav
         "event-resent" => l.T("事件已重新排队发送。", "The event was queued to be sent again."),
         "dispute-responded" => l.T("回复已发给钱包。", "The answer was sent to the wallet."),
         "dispute-closed" => l.T("投诉已在钱包处完结。", "The complaint was closed at the wallet."),
+        "dispute-refunded" => l.T("退款已发起，结果会显示在支付详情中。", "The refund was made; its result shows on the payment."),
         "share-code-created" => l.T("口令已生成。", "The share code was created."),
         "share-code-revoked" => l.T("口令已吊销，立即失效。", "The share code was revoked; it stops working at once."),
         "contract-ended" => l.T("合约已终止。", "The contract was ended."),

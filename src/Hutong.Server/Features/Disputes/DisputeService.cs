@@ -297,9 +297,10 @@ public sealed partial class DisputeService(
     /// <summary>
     /// A normal refund of the dispute's payment (ledger, refund.* events, the wallet's refund API), then the approval
     /// reported to the wallet when the buyer asked for a refund. Should the report not get through, the sync job sends it again.
-    /// The answer is the refund.
+    /// The answer is the refund. <paramref name="alsoInTransaction"/> is written in the refund's transaction (the console's audit line).
     /// </summary>
-    public async Task<Outcome<RefundDto>> RefundAsync(string merchantId, string id, DisputeRefundRequest r, IdempotencyContext? idem, CancellationToken ct)
+    public async Task<Outcome<RefundDto>> RefundAsync(string merchantId, string id, DisputeRefundRequest r, IdempotencyContext? idem, CancellationToken ct,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, string, Task>? alsoInTransaction = null)
     {
         if (idem is null)
         {
@@ -319,9 +320,16 @@ public sealed partial class DisputeService(
         // The dispute names its refund in the refund's own transaction: a crash between the two, and a retry answered from the
         // stored idempotent answer, would otherwise leave a refund the wallet is never told of.
         var refund = await refunds.CreateAsync(merchantId, dispute.PaymentId, new CreateRefundRequest(r.Amount, r.Reason ?? "dispute"), idem, ct,
-            (c, t, refundId) => Dapper.SqlMapper.ExecuteAsync(c,
-                "UPDATE disputes SET refund_id = @refundId, refund_reported = 0, version = version + 1, updated_at = @now WHERE id = @id",
-                new { refundId, id, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t));
+            async (c, t, refundId) =>
+            {
+                await Dapper.SqlMapper.ExecuteAsync(c,
+                    "UPDATE disputes SET refund_id = @refundId, refund_reported = 0, version = version + 1, updated_at = @now WHERE id = @id",
+                    new { refundId, id, now = time.GetUtcNow().ToUnixTimeMilliseconds() }, t);
+                if (alsoInTransaction is not null)
+                {
+                    await alsoInTransaction(c, t, refundId);
+                }
+            });
         if (!refund.Succeeded)
         {
             return refund;

@@ -60,20 +60,56 @@ public sealed class RolloutService
             ? rule.Evaluate(userId, category)
             : new RolloutDecision(true, RolloutReason.NoRule, null, 100);
 
-    /// <summary>Stores the wallet's rule; <paramref name="alsoInTransaction"/> runs in the same transaction (the console's audit line).</summary>
-    public async Task SaveAsync(string merchantId, string wallet, RolloutRuleDto dto, CancellationToken ct,
-        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? alsoInTransaction = null)
+    /// <summary>The wallet's rule as stored now (not the cache), or null, with its version (<see cref="TextVersion"/>).</summary>
+    public async Task<(RolloutRuleDto? Rule, string Version)> CurrentAsync(string merchantId, string wallet, CancellationToken ct)
+    {
+        var json = await _db.ReadAsync(c => c.QuerySingleOrDefaultAsync<string?>(
+            "SELECT rule FROM rollout_rules WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet }), ct);
+        return (json is null ? null : JsonSerializer.Deserialize<RolloutRuleDto>(json, ApiJson.Options), TextVersion.Of(json));
+    }
+
+    /// <summary>
+    /// Stores the wallet's rule; <paramref name="alsoInTransaction"/> runs in the same transaction (the console's audit line).
+    /// With <paramref name="expectedVersion"/> (the version the editor's rule was built from) the write is conditional on
+    /// the rule stored then: false, nothing written, when it changed since (a kill switch or list set meanwhile is kept).
+    /// </summary>
+    public async Task<bool> SaveAsync(string merchantId, string wallet, RolloutRuleDto dto, CancellationToken ct,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? alsoInTransaction = null, string? expectedVersion = null)
     {
         var rule = ApiJson.Serialize(dto);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        await _db.WriteAsync(async (c, t) =>
+        var saved = await _db.WriteAsync(async (c, t) =>
         {
-            var n = await c.ExecuteAsync("UPDATE rollout_rules SET rule = @rule, updated_at = @now WHERE merchant_id = @merchantId AND wallet = @wallet",
-                new { merchantId, wallet, rule, now }, t);
-            if (n == 0)
+            int n;
+            if (expectedVersion is null)
             {
-                await c.ExecuteAsync("INSERT INTO rollout_rules (merchant_id, wallet, rule, updated_at) VALUES (@merchantId, @wallet, @rule, @now)",
+                n = await c.ExecuteAsync("UPDATE rollout_rules SET rule = @rule, updated_at = @now WHERE merchant_id = @merchantId AND wallet = @wallet",
                     new { merchantId, wallet, rule, now }, t);
+                if (n == 0)
+                {
+                    await c.ExecuteAsync("INSERT INTO rollout_rules (merchant_id, wallet, rule, updated_at) VALUES (@merchantId, @wallet, @rule, @now)",
+                        new { merchantId, wallet, rule, now }, t);
+                }
+            }
+            else
+            {
+                // Conditional on the text read in this transaction: a writer that committed first makes it match no row.
+                var current = await c.QuerySingleOrDefaultAsync<string?>(
+                    "SELECT rule FROM rollout_rules WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet }, t);
+                if (TextVersion.Of(current) != expectedVersion)
+                {
+                    return false;
+                }
+
+                n = current is null
+                    ? await c.ExecuteAsync("INSERT INTO rollout_rules (merchant_id, wallet, rule, updated_at) VALUES (@merchantId, @wallet, @rule, @now) ON CONFLICT (merchant_id, wallet) DO NOTHING",
+                        new { merchantId, wallet, rule, now }, t)
+                    : await c.ExecuteAsync("UPDATE rollout_rules SET rule = @rule, updated_at = @now WHERE merchant_id = @merchantId AND wallet = @wallet AND rule = @current",
+                        new { merchantId, wallet, rule, now, current }, t);
+                if (n == 0)
+                {
+                    return false;
+                }
             }
 
             await CacheBus.SendAsync(c, t, CacheBus.Rollout, merchantId);
@@ -81,8 +117,15 @@ public sealed class RolloutService
             {
                 await alsoInTransaction(c, t);
             }
+
+            return true;
         }, ct);
-        _tracker.Evict(merchantId);
+        if (saved)
+        {
+            _tracker.Evict(merchantId);
+        }
+
+        return saved;
     }
 
     public async Task<bool> DeleteAsync(string merchantId, string wallet, CancellationToken ct)

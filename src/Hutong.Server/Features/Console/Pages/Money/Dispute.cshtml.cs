@@ -12,12 +12,16 @@ namespace Hutong.Server.Features.Console.Pages;
 /// through FileService.CreateAsync (POST /v1/files' path, purpose dispute_evidence) and sent as <c>files</c> through
 /// DisputeService.RespondAsync — and close (DisputeService.CloseAsync, after a confirmation page). Each runs under the
 /// form's Idempotency-Key; the audit line commits with the stored answer; a refusal is shown as the API's problem and audited.
-/// Another merchant's dispute is 404.
+/// For the roles the payment page lets refund (PaymentsRefund: owner, finance, operator), a refund of the disputed payment:
+/// an amount in yuan (exactly convertible to fen, at most what is left to refund), then a confirmation page whose POST
+/// calls DisputeService.RefundAsync — POST /v1/disputes/{id}/refund's path, itself RefundService.CreateAsync's (the
+/// captured-amount cap under the payment's lock, the wallet call after commit) — under the form's Idempotency-Key, so the
+/// same form sent twice refunds once. Another merchant's dispute is 404.
 /// </summary>
 [Requires(ConsolePermission.MoneyRead)]
 [RequestSizeLimit(MaxBodyBytes)]
 [RequestFormLimits(MultipartBodyLengthLimit = MaxBodyBytes)]
-public sealed class DisputeModel(ConsoleOpsQueries queries, DisputeService disputes, FileService files, ConsoleStore store, TimeProvider time) : ConsoleOpsPageModel
+public sealed class DisputeModel(ConsoleOpsQueries queries, ConsolePaymentQueries payments, DisputeService disputes, FileService files, ConsoleStore store, TimeProvider time) : ConsoleOpsPageModel
 {
     /// <summary>At most 4 images (the wallets' maximum) of at most 2 MiB each, and the form around them.</summary>
     public const long MaxBodyBytes = 4 * FileEndpoints.MaxBodyBytes;
@@ -50,7 +54,108 @@ public sealed class DisputeModel(ConsoleOpsQueries queries, DisputeService dispu
 
     public bool CanAct => Can(ConsolePermission.DisputesRespond) && Open;
 
-    public async Task<IActionResult> OnGetAsync(CancellationToken ct) => await LoadAsync(ct) ? Page() : NotFoundPage();
+    /// <summary>The refund's amount in yuan as typed (the form's GET step, then the confirmation's hidden field).</summary>
+    [BindProperty(SupportsGet = true)]
+    public string? Amount { get; set; }
+
+    [BindProperty(SupportsGet = true)]
+    public string? Reason { get; set; }
+
+    public long? AmountFen => ConsoleFormat.Fen(Amount);
+
+    /// <summary>What is left to refund of the disputed payment (its amount less the refunds committed), 0 when it is not paid.</summary>
+    public long Refundable { get; private set; }
+
+    /// <summary>The refund form is offered: the role may refund (as on the payment page) and something is left to refund.</summary>
+    public bool CanRefund => Can(ConsolePermission.PaymentsRefund) && Refundable > 0;
+
+    public bool ConfirmingRefund { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync(CancellationToken ct)
+    {
+        if (!await LoadAsync(ct))
+        {
+            return NotFoundPage();
+        }
+
+        // The form starts at what the buyer asked for (when it can still be refunded), else all that is left; a POST
+        // refunds only the amount its form names.
+        Amount ??= ((Dispute!.RequestedRefund is { } asked && asked <= Refundable ? asked : Refundable) / 100m).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
+        if (Confirm == "refund" && CanRefund)
+        {
+            if (RefundAmountProblem() is { } bad)
+            {
+                Problem = bad;
+            }
+            else
+            {
+                ConfirmingRefund = true;
+            }
+        }
+
+        return Page();
+    }
+
+    [Requires(ConsolePermission.PaymentsRefund)]
+    public async Task<IActionResult> OnPostRefundAsync(CancellationToken ct)
+    {
+        if (!await LoadAsync(ct))
+        {
+            return NotFoundPage();
+        }
+
+        var merchant = DisputeMerchant!;
+        var reason = string.IsNullOrWhiteSpace(Reason) ? null : Reason.Trim();
+        var actor = Actor("refund.created", merchant, Id, $"{AmountFen} fen");
+
+        // The form sent again after its refund: less is left now, so the amount check below would refuse it; it is a repeat.
+        if (Key is { } sentKey && await queries.FormAnsweredAsync(merchant, sentKey, ct))
+        {
+            return LocalRedirect(Back("repeat"));
+        }
+
+        if (RefundAmountProblem() is { } bad)
+        {
+            await store.AuditAsync(actor with { Action = "refund.refused", Detail = bad.Code }, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            Problem = bad;
+            Response.StatusCode = bad.Status;
+            return Page();
+        }
+
+        var fen = AmountFen!.Value;
+        var result = await ConsoleActions.RunAsync(merchant, Key, $"dispute-refund:{Id}:{fen}:{reason}", time, idem =>
+            disputes.RefundAsync(merchant, Id, new DisputeRefundRequest(fen, reason), idem, ct,
+                (c, t, refundId) => ConsoleStore.AuditAsync(c, t, actor with { Detail = $"{refundId} {fen} fen" }, time.GetUtcNow().ToUnixTimeMilliseconds())));
+        if (result.Repeated)
+        {
+            return LocalRedirect(Back("repeat"));
+        }
+
+        if (result.Outcome.Failure is { } failure)
+        {
+            // The same form sent twice at once: the other submission refunded under this key first (this one waited for the
+            // payment's lock, then found less left to refund). That is the double submission, not a refusal.
+            if (Key is { } key && await queries.FormAnsweredAsync(merchant, key, ct))
+            {
+                return LocalRedirect(Back("repeat"));
+            }
+
+            await store.AuditAsync(actor with { Action = "refund.refused", Detail = failure.Code }, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            Problem = ProblemOf(failure);
+            Response.StatusCode = Problem.Status;
+            await LoadAsync(ct);
+            return Page();
+        }
+
+        return LocalRedirect(Back("dispute-refunded"));
+    }
+
+    /// <summary>The amount typed is not a whole number of fen above 0 and at most the refundable amount: the problem, or null.</summary>
+    private ConsoleProblem? RefundAmountProblem() => AmountFen is { } fen && fen <= Refundable
+        ? null
+        : new ConsoleProblem(400, "validation_error", L.T("金额不对", "The amount is not valid"),
+            L.T($"金额以元为单位，最多两位小数，须大于 0 且不超过可退金额 {Money(Refundable)}。",
+                $"It is in yuan with at most two decimals, more than 0 and at most the refundable {Money(Refundable)}."));
 
     [Requires(ConsolePermission.DisputesRespond)]
     public async Task<IActionResult> OnPostRespondAsync(CancellationToken ct)
@@ -158,7 +263,17 @@ public sealed class DisputeModel(ConsoleOpsQueries queries, DisputeService dispu
 
         DisputeMerchant = merchant;
         Dispute = (await disputes.GetAsync(merchant, Id, ct)).Value;
-        return Dispute is not null;
+        if (Dispute is null)
+        {
+            return false;
+        }
+
+        // The payment page's figure (its amount less the refunds that count against it), for the form and its bound.
+        Refundable = await payments.TimelineAsync(merchant, Dispute.Payment.Id, ct) is { } timeline
+            && Hutong.Domain.Payments.PaymentStatusNames.FromWire(timeline.Payment.Status) == Hutong.Domain.Payments.PaymentStatus.Succeeded
+            ? timeline.Payment.Amount - timeline.Refunded
+            : 0;
+        return true;
     }
 
     public static string ActorName(Checkout.Lang l, string actor) => actor switch

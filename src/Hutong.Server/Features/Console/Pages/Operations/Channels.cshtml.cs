@@ -6,11 +6,14 @@ namespace Hutong.Server.Features.Console.Pages;
 /// <summary>
 /// Operators only (ChannelsManage): the hub's channels — the configured wallet accounts and those added through POST
 /// /admin/channels, direct or through an acquirer (service-provider mode) — with this instance's view of their health,
-/// and for one merchant (?merchant=) its routing rules per wallet (RoutingService.RulesAsync, GET
+/// and for one merchant (?merchant=) its routing rules per wallet as stored (RoutingService.CurrentAsync, GET
 /// /admin/merchants/{id}/routes/{wallet}). A rule is added, or removed after a confirmation, by saving the wallet's
 /// whole list through RoutingService.SaveAsync after the admin API's own check (ChannelAdminEndpoints.RulesProblemAsync),
-/// with the audit line in the rules' transaction. Channels cannot be switched on or off through the API (the staged
-/// rollout's kill switch does that per merchant and wallet), so this page does not offer it.
+/// with the audit line in the rules' transaction. Each form carries the version of the list it was built from and the
+/// save is conditional on it: when someone changed the list meanwhile, the page answers 409 routes_changed with the list
+/// as it is now, and nothing is written (no lost update between two operators, or an operator and the admin API).
+/// Channels cannot be switched on or off through the API (the staged rollout's kill switch does that per merchant and
+/// wallet), so this page does not offer it.
 /// </summary>
 [Requires(ConsolePermission.ChannelsManage)]
 public sealed class ChannelsModel(WalletRegistry wallets, RoutingService routing, ConsoleOpsQueries queries, ConsoleStore store, TimeProvider time) : ConsoleOpsPageModel
@@ -22,6 +25,13 @@ public sealed class ChannelsModel(WalletRegistry wallets, RoutingService routing
     public IReadOnlyList<string> Wallets { get; private set; } = [];
 
     public IReadOnlyDictionary<string, IReadOnlyList<RouteRule>> Routes { get; private set; } = new Dictionary<string, IReadOnlyList<RouteRule>>();
+
+    /// <summary>Per wallet, the version of the list shown (RoutingService.VersionOf): each form hands it back.</summary>
+    public IReadOnlyDictionary<string, string> Versions { get; private set; } = new Dictionary<string, string>();
+
+    /// <summary>The version of the list the submitted form (or the remove link) was built from.</summary>
+    [BindProperty(SupportsGet = true)]
+    public string? Version { get; set; }
 
     public bool Healthy(string channel) => routing.IsHealthy(channel);
 
@@ -58,7 +68,15 @@ public sealed class ChannelsModel(WalletRegistry wallets, RoutingService routing
 
         if (Remove?.Split(':') is [var w, var i] && int.TryParse(i, out var index) && Routes.TryGetValue(w, out var rules) && index >= 0 && index < rules.Count)
         {
-            Removing = (w, index, rules[index]);
+            // The link names a rule by its place in the list it was shown in: in a list changed since, that place may hold another rule.
+            if (Version is not null && Version != Versions[w])
+            {
+                RoutesChanged();
+            }
+            else
+            {
+                Removing = (w, index, rules[index]);
+            }
         }
 
         return Page();
@@ -100,9 +118,28 @@ public sealed class ChannelsModel(WalletRegistry wallets, RoutingService routing
             return Page();
         }
 
-        // Saving a list is idempotent by nature (the same list twice is the same rules); every instance drops its cache on commit.
-        await routing.SaveAsync(merchant, wallet, rules, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        // Conditional on the version the form was built from: a list changed meanwhile (another operator, the admin API) is
+        // not overwritten. Saving is idempotent by nature otherwise (the same form twice finds its version gone: 409, nothing
+        // written); every instance drops its cache on commit.
+        if (Version != Versions[wallet]
+            || await routing.SaveAsync(merchant, wallet, rules, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds()), Version) == RouteSave.Stale)
+        {
+            await store.AuditAsync(actor with { Action = "routes.refused", Detail = "routes_changed" }, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            await LoadAsync(ct);
+            RoutesChanged();
+            return Page();
+        }
+
         return LocalRedirect("/console/operations/channels?done=routes-saved&merchant=" + Uri.EscapeDataString(merchant));
+    }
+
+    /// <summary>The 409 problem page of a form built on a list that changed since (the admin API's routes_changed).</summary>
+    private void RoutesChanged()
+    {
+        Problem = new ConsoleProblem(409, "routes_changed", L.T("打开页面后路由规则已被修改", "The routing rules changed since you opened this page"),
+            L.T("别人先保存了修改，你的修改没有保存。下面是现在的规则，请重新加载后在它们的基础上操作。",
+                "Someone else saved a change first, so yours was not saved. The rules below are as they are now: reload the page and make your change on them."));
+        Response.StatusCode = StatusCodes.Status409Conflict;
     }
 
     private async Task<bool> LoadAsync(CancellationToken ct)
@@ -119,13 +156,16 @@ public sealed class ChannelsModel(WalletRegistry wallets, RoutingService routing
             return false;
         }
 
+        // As stored, not as cached: the versions the forms carry must be the stored lists'.
         var routes = new Dictionary<string, IReadOnlyList<RouteRule>>(StringComparer.Ordinal);
+        var versions = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var w in Wallets)
         {
-            routes[w] = await routing.RulesAsync(merchant, w, ct);
+            (routes[w], versions[w]) = await routing.CurrentAsync(merchant, w, ct);
         }
 
         Routes = routes;
+        Versions = versions;
         return true;
     }
 

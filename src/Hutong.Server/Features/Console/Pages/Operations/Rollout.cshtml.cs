@@ -7,7 +7,10 @@ namespace Hutong.Server.Features.Console.Pages;
 /// <summary>
 /// Rollout per wallet for one merchant: the rules, the live "would this buyer see this wallet, and why" check (the same
 /// RolloutService.DecideAsync the cashier asks) and a percentage control that saves through RolloutService.SaveAsync
-/// (the API's path: every hub instance drops its cached rules when it commits), keeping the rule's lists.
+/// (the API's path: every hub instance drops its cached rules when it commits), keeping the rule's lists and kill switch.
+/// The form carries the version of the rule it was built from and the save is conditional on it: a rule changed since
+/// (a kill switch or list set through the API, another user's percentage) is not overwritten; the page answers 409
+/// rollout_changed with the rule as it is now.
 /// </summary>
 [Requires(ConsolePermission.OperationsRead)]
 public sealed class RolloutModel(RolloutService rollout, WalletRegistry registry, ConsoleOpsQueries queries, ConsoleStore store, TimeProvider time) : ConsoleOpsPageModel
@@ -29,6 +32,13 @@ public sealed class RolloutModel(RolloutService rollout, WalletRegistry registry
 
     [BindProperty]
     public int? Percentage { get; set; }
+
+    /// <summary>The version of the wallet's rule the submitted form was built from (TextVersion).</summary>
+    [BindProperty]
+    public string? Version { get; set; }
+
+    /// <summary>Per wallet, the version of the stored rule shown (each form hands it back).</summary>
+    public IReadOnlyDictionary<string, string> Versions { get; private set; } = new Dictionary<string, string>();
 
     public RolloutDecision? Decision { get; private set; }
 
@@ -71,11 +81,24 @@ public sealed class RolloutModel(RolloutService rollout, WalletRegistry registry
             return Page();
         }
 
-        // Setting a percentage is idempotent by nature (the same value twice is the same rule); the lists are kept.
-        var old = Rules.GetValueOrDefault(wallet);
-        var dto = new RolloutRuleDto(Percentage, old?.KillSwitch, old?.AllowUsers.Order(StringComparer.Ordinal).ToList(),
-            old?.DenyUsers.Order(StringComparer.Ordinal).ToList(), old?.Categories?.Order(StringComparer.Ordinal).ToList());
-        await rollout.SaveAsync(merchant, wallet, dto, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        // The lists and the kill switch are kept as stored, and only if the rule is still the one the form was built from:
+        // the write is conditional on its version, so a change made meanwhile is refused, never overwritten.
+        var (old, version) = await rollout.CurrentAsync(merchant, wallet, ct);
+        var dto = old is null
+            ? new RolloutRuleDto(Percentage, null, null, null, null)
+            : old with { Percentage = Percentage };
+        if (Version != version
+            || !await rollout.SaveAsync(merchant, wallet, dto, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds()), Version))
+        {
+            await store.AuditAsync(actor with { Action = "rollout.refused", Detail = "rollout_changed" }, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
+            await LoadAsync(ct);
+            Problem = new ConsoleProblem(409, "rollout_changed", L.T("打开页面后灰度规则已被修改", "The rollout rule changed since you opened this page"),
+                L.T("别人先保存了修改，你的修改没有保存。下面是现在的规则，请重新加载后在它的基础上操作。",
+                    "Someone else saved a change first, so yours was not saved. The rules below are as they are now: reload the page and make your change on them."));
+            Response.StatusCode = StatusCodes.Status409Conflict;
+            return Page();
+        }
+
         return LocalRedirect("/console/operations/rollout?done=rollout-saved" + (MerchantQuery.Length > 0 ? "&" + MerchantQuery : string.Empty));
     }
 
@@ -89,7 +112,21 @@ public sealed class RolloutModel(RolloutService rollout, WalletRegistry registry
                 return NotFoundPage();
             }
 
-            Rules = await rollout.RulesAsync(merchant, ct);
+            // As stored, not as cached: the versions the forms carry must be the stored rules'.
+            var rules = new Dictionary<string, RolloutRule>(StringComparer.Ordinal);
+            var versions = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var w in Wallets)
+            {
+                var (dto, version) = await rollout.CurrentAsync(merchant, w, ct);
+                versions[w] = version;
+                if (dto is not null)
+                {
+                    rules[w] = RolloutService.ToRule(w, dto);
+                }
+            }
+
+            Rules = rules;
+            Versions = versions;
         }
 
         return null;
