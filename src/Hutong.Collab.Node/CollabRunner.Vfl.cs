@@ -87,43 +87,9 @@ public sealed partial class CollabRunner
 
         // 1. Alignment (ECDH-PSI revealing the intersection to both sides): H(id)^a out, H(id)^ab back in our order
         //    beside the peer's H(id')^b; we match, and tell the peer which of its rows, in which order.
-        var suite = VflWire.Suite(job.Id);
-        using var key = SecretScalar.Generate();
-        var mine = EcdhPsi.Mask(suite, key, table.Ids);
-        var align = await CallAsync(job, client, new Envelope { Step = "vfl_align", Vfl = new VflFrame { Messages = { Google.Protobuf.ByteString.CopyFrom(mine) } } }, ct);
-        if (align.Vfl is not { Messages.Count: 2 } a)
-        {
-            throw new CollabProtocolException("bad_message", "the alignment answer needs two items");
-        }
-
-        var ownDouble = VflWire.ReadValues(a.Messages[0].Span);
-        if (ownDouble.Length != table.Ids.Count || a.Messages[1].Length % Ristretto255.PointBytes != 0)
-        {
-            throw new CollabProtocolException("bad_message", "the alignment answer has the wrong number of values");
-        }
-
-        var peerCount = a.Messages[1].Length / Ristretto255.PointBytes;
-        var peerDouble = EcdhPsi.Remask(suite, key, new EcdhPsiCipherBatch(CipherType.Enc, string.Empty, 0, 0, true, peerCount, a.Messages[1].Memory));
-        var peerRow = new Dictionary<UInt128, int>(peerCount);
-        for (var j = 0; j < peerCount; j++)
-        {
-            peerRow.TryAdd(peerDouble[j], j);
-        }
-
-        // Matched rows in the order of the ids (ordinal), as PartyTableLoader.Intersection orders them: both parties then
-        // hold the same aligned ids in the same order, which their handshake digest checks.
-        var pairs = new List<(int Guest, int Host)>();
-        for (var i = 0; i < ownDouble.Length; i++)
-        {
-            if (peerRow.TryGetValue(ownDouble[i], out var j))
-            {
-                pairs.Add((i, j));
-            }
-        }
-
-        pairs.Sort((x, y) => string.CompareOrdinal(table.Ids[x.Guest], table.Ids[y.Guest]));
-        var guestRows = pairs.Select(p => p.Guest).ToList();
-        var hostRows = pairs.Select(p => p.Host).ToList();
+        var (pairs, peerCount) = await AlignAsync(job, client, "vfl_align", table.Ids, ct);
+        var guestRows = pairs.Select(p => p.Own).ToList();
+        var hostRows = pairs.Select(p => p.Peer).ToList();
 
         if (guestRows.Count < 2)
         {
@@ -272,4 +238,48 @@ public sealed partial class CollabRunner
     {
         ["auc"] = m.Auc, ["ks"] = m.Ks, ["log_loss"] = m.LogLoss, ["rows"] = m.Rows, ["positives"] = m.Positives,
     };
+
+    /// <summary>
+    /// ECDH-PSI alignment (revealing the intersection to both sides): H(id)^a out, H(id)^ab back in our order beside the
+    /// peer's H(id')^b; matched (own row, peer row) pairs in the order of the ids (ordinal), as PartyTableLoader.Intersection
+    /// orders them, so both parties hold the same aligned ids in the same order (their handshake digest checks it).
+    /// </summary>
+    private async Task<(List<(int Own, int Peer)> Pairs, int PeerCount)> AlignAsync(CollabJob job, CollabNode.CollabNodeClient client, string step,
+        IReadOnlyList<string> ids, CancellationToken ct)
+    {
+        var suite = VflWire.Suite(job.Id);
+        using var key = SecretScalar.Generate();
+        var mine = EcdhPsi.Mask(suite, key, ids);
+        var align = await CallAsync(job, client, new Envelope { Step = step, Vfl = new VflFrame { Messages = { Google.Protobuf.ByteString.CopyFrom(mine) } } }, ct);
+        if (align.Vfl is not { Messages.Count: 2 } a)
+        {
+            throw new CollabProtocolException("bad_message", "the alignment answer needs two items");
+        }
+
+        var ownDouble = VflWire.ReadValues(a.Messages[0].Span);
+        if (ownDouble.Length != ids.Count || a.Messages[1].Length % Ristretto255.PointBytes != 0)
+        {
+            throw new CollabProtocolException("bad_message", "the alignment answer has the wrong number of values");
+        }
+
+        var peerCount = a.Messages[1].Length / Ristretto255.PointBytes;
+        var peerDouble = EcdhPsi.Remask(suite, key, new EcdhPsiCipherBatch(CipherType.Enc, string.Empty, 0, 0, true, peerCount, a.Messages[1].Memory));
+        var peerRow = new Dictionary<UInt128, int>(peerCount);
+        for (var j = 0; j < peerCount; j++)
+        {
+            peerRow.TryAdd(peerDouble[j], j);
+        }
+
+        var pairs = new List<(int Own, int Peer)>();
+        for (var i = 0; i < ownDouble.Length; i++)
+        {
+            if (peerRow.TryGetValue(ownDouble[i], out var j))
+            {
+                pairs.Add((i, j));
+            }
+        }
+
+        pairs.Sort((x, y) => string.CompareOrdinal(ids[x.Own], ids[y.Own]));
+        return (pairs, peerCount);
+    }
 }

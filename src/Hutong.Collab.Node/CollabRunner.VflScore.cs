@@ -96,39 +96,7 @@ public sealed partial class CollabRunner
     private async Task ScoreVflAsync(CollabJob job, CollabNode.CollabNodeClient client, VflTableData table, VflModelPart model, CancellationToken ct)
     {
         // 1. Alignment, as for training: H(id)^a out; H(id)^ab in our order and the peer's H(id')^b back.
-        var suite = VflWire.Suite(job.Id);
-        using var key = SecretScalar.Generate();
-        var mine = EcdhPsi.Mask(suite, key, table.Ids);
-        var align = await CallAsync(job, client, new Envelope { Step = "vfl_score_align", Vfl = new VflFrame { Messages = { Google.Protobuf.ByteString.CopyFrom(mine) } } }, ct);
-        if (align.Vfl is not { Messages.Count: 2 } a)
-        {
-            throw new CollabProtocolException("bad_message", "the alignment answer needs two items");
-        }
-
-        var ownDouble = VflWire.ReadValues(a.Messages[0].Span);
-        if (ownDouble.Length != table.Ids.Count || a.Messages[1].Length % Ristretto255.PointBytes != 0)
-        {
-            throw new CollabProtocolException("bad_message", "the alignment answer has the wrong number of values");
-        }
-
-        var peerCount = a.Messages[1].Length / Ristretto255.PointBytes;
-        var peerDouble = EcdhPsi.Remask(suite, key, new EcdhPsiCipherBatch(CipherType.Enc, string.Empty, 0, 0, true, peerCount, a.Messages[1].Memory));
-        var peerRow = new Dictionary<UInt128, int>(peerCount);
-        for (var j = 0; j < peerCount; j++)
-        {
-            peerRow.TryAdd(peerDouble[j], j);
-        }
-
-        var pairs = new List<(int Own, int Peer)>();
-        for (var i = 0; i < ownDouble.Length; i++)
-        {
-            if (peerRow.TryGetValue(ownDouble[i], out var j))
-            {
-                pairs.Add((i, j));
-            }
-        }
-
-        pairs.Sort((x, y) => string.CompareOrdinal(table.Ids[x.Own], table.Ids[y.Own]));
+        var (pairs, peerCount) = await AlignAsync(job, client, "vfl_score_align", table.Ids, ct);
         await store.AuditAsync(job.Id, "node", "vfl_aligned", $"{pairs.Count} ids in the intersection ({table.Ids.Count} here, {peerCount} there)", ct);
 
         // 2. The ad side's partial scores, chunk by chunk; σ(u_G + u_H) stored per user (row = position in the aligned order).
