@@ -43,42 +43,9 @@ public sealed partial class CollabRunner
             await store.MoveAsync(job.Id, CollabJobState.Approved, CollabJobState.Running, CollabJobChange.None, "node", "started", $"vfl-train, instance {_instance}", ct);
         }
 
-        var backoff = options.RetryFirst;
-        for (var attempt = 0; attempt < 1000 && !ct.IsCancellationRequested; attempt++)
-        {
-            job = (await store.GetJobAsync(job.Id, ct))!;
-            if (job.State != CollabJobState.Running)
-            {
-                return;
-            }
-
-            try
-            {
-                await TrainVflAsync(job, client, table, ct);
-                return;
-            }
-            catch (RpcException e) when (CollabWireErrors.IsTransient(e) || CollabWireErrors.CodeOf(e) is "no_session")
-            {
-                log.LogInformation("collab: vfl job {Job}: peer unavailable or restarted ({Detail}); beginning again from the last stored epoch in {Delay}", job.Id, e.Status.Detail, backoff);
-                await Task.Delay(backoff, time, ct);
-                backoff = TimeSpan.FromTicks(Math.Min(options.RetryMax.Ticks, backoff.Ticks * 2));
-            }
-            catch (RpcException e)
-            {
-                await FailAsync(job, CollabWireErrors.CodeOf(e) ?? "peer_error", e.Status.Detail, ct);
-                return;
-            }
-            catch (CollabProtocolException e)
-            {
-                await FailAsync(job, e.Code, e.Message, ct);
-                return;
-            }
-            catch (VflProtocolException e)
-            {
-                await FailAsync(job, e.Code, e.Message, ct);
-                return;
-            }
-        }
+        // A peer that restarted has lost the session: training begins again from the last stored epoch.
+        await RunVflAttemptsAsync(job, "vfl", "peer unavailable or restarted; beginning again from the last stored epoch",
+            j => TrainVflAsync(j, client, table, ct), e => CollabWireErrors.IsTransient(e) || CollabWireErrors.CodeOf(e) is "no_session", ct);
     }
 
     private async Task TrainVflAsync(CollabJob job, CollabNode.CollabNodeClient client, VflTableData table, CancellationToken ct)
@@ -281,5 +248,50 @@ public sealed partial class CollabRunner
 
         pairs.Sort((x, y) => string.CompareOrdinal(ids[x.Own], ids[y.Own]));
         return (pairs, peerCount);
+    }
+
+    /// <summary>
+    /// Runs a vfl job's protocol until it ends: again after an RPC error <paramref name="retry"/> accepts (with backoff up to
+    /// RetryMax, at most 1,000 attempts), while the job is still running; any other peer or protocol error fails the job.
+    /// </summary>
+    private async Task RunVflAttemptsAsync(CollabJob job, string kind, string retrying, Func<CollabJob, Task> attempt, Func<RpcException, bool> retry,
+        CancellationToken ct)
+    {
+        var backoff = options.RetryFirst;
+        for (var n = 0; n < 1000 && !ct.IsCancellationRequested; n++)
+        {
+            job = (await store.GetJobAsync(job.Id, ct))!;
+            if (job.State != CollabJobState.Running)
+            {
+                return;
+            }
+
+            try
+            {
+                await attempt(job);
+                return;
+            }
+            catch (RpcException e) when (retry(e))
+            {
+                log.LogInformation("collab: {Kind} job {Job}: {Retrying} ({Detail}); next attempt in {Delay}", kind, job.Id, retrying, e.Status.Detail, backoff);
+                await Task.Delay(backoff, time, ct);
+                backoff = TimeSpan.FromTicks(Math.Min(options.RetryMax.Ticks, backoff.Ticks * 2));
+            }
+            catch (RpcException e)
+            {
+                await FailAsync(job, CollabWireErrors.CodeOf(e) ?? "peer_error", e.Status.Detail, ct);
+                return;
+            }
+            catch (CollabProtocolException e)
+            {
+                await FailAsync(job, e.Code, e.Message, ct);
+                return;
+            }
+            catch (VflProtocolException e)
+            {
+                await FailAsync(job, e.Code, e.Message, ct);
+                return;
+            }
+        }
     }
 }

@@ -60,37 +60,8 @@ public sealed partial class CollabRunner
             await store.MoveAsync(job.Id, CollabJobState.Approved, CollabJobState.Running, CollabJobChange.None, "node", "started", $"vfl-score with {job.Terms.TrainJob}, instance {_instance}", ct);
         }
 
-        var backoff = options.RetryFirst;
-        for (var attempt = 0; attempt < 1000 && !ct.IsCancellationRequested; attempt++)
-        {
-            job = (await store.GetJobAsync(job.Id, ct))!;
-            if (job.State != CollabJobState.Running)
-            {
-                return;
-            }
-
-            try
-            {
-                await ScoreVflAsync(job, client, table, model, ct);
-                return;
-            }
-            catch (RpcException e) when (CollabWireErrors.IsTransient(e))
-            {
-                log.LogInformation("collab: vfl-score job {Job}: peer unavailable ({Detail}); beginning again in {Delay}", job.Id, e.Status.Detail, backoff);
-                await Task.Delay(backoff, time, ct);
-                backoff = TimeSpan.FromTicks(Math.Min(options.RetryMax.Ticks, backoff.Ticks * 2));
-            }
-            catch (RpcException e)
-            {
-                await FailAsync(job, CollabWireErrors.CodeOf(e) ?? "peer_error", e.Status.Detail, ct);
-                return;
-            }
-            catch (CollabProtocolException e)
-            {
-                await FailAsync(job, e.Code, e.Message, ct);
-                return;
-            }
-        }
+        await RunVflAttemptsAsync(job, "vfl-score", "peer unavailable; beginning again", j => ScoreVflAsync(j, client, table, model, ct),
+            CollabWireErrors.IsTransient, ct);
     }
 
     private async Task ScoreVflAsync(CollabJob job, CollabNode.CollabNodeClient client, VflTableData table, VflModelPart model, CancellationToken ct)
