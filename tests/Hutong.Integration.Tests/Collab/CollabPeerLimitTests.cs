@@ -50,7 +50,9 @@ public sealed class CollabPeerLimitTests
             var jobB = await b.GetJsonAsync($"/admin/collab/jobs/{id}");
             Assert.StartsWith("peer_failed: too_many_items: ", jobB.GetProperty("job").GetProperty("error").GetString(), StringComparison.Ordinal);
             Assert.Contains("peer_failed", jobB.GetProperty("audit").EnumerateArray().Select(e => e.GetProperty("action").GetString()));
-            Assert.Contains("abort_sent", (await a.GetJsonAsync($"/admin/collab/jobs/{id}")).GetProperty("audit").EnumerateArray().Select(e => e.GetProperty("action").GetString()));
+            // A records abort_sent after B answered the abort, so B can be failed a moment before A's line is written.
+            await WaitAsync(async () => (await a.GetJsonAsync($"/admin/collab/jobs/{id}")).GetProperty("audit").EnumerateArray()
+                .Any(e => e.GetProperty("action").GetString() == "abort_sent"), "A records abort_sent", a, b);
 
             // (2) A hostile driver (a third certificate B pairs with) announces 3 items, then sends 2 + 2.
             var hostilePath = Path.Combine(dir, "hostile.pem");
