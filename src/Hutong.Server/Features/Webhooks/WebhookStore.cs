@@ -65,8 +65,7 @@ public sealed class WebhookStore(Db db)
     {
         if (db.IsPostgres)
         {
-            var seqs = (await c.QueryAsync<long>(
-                "SELECT seq FROM outbox WHERE dispatched_at IS NULL ORDER BY seq LIMIT @batch FOR UPDATE SKIP LOCKED", new { batch }, t)).ToArray();
+            var seqs = (await c.QueryAsync<long>(PendingEventsPostgres, new { batch }, t)).ToArray();
             if (seqs.Length == 0)
             {
                 return 0;
@@ -106,6 +105,13 @@ public sealed class WebhookStore(Db db)
         await Outbox.MarkDispatchedThroughAsync(c, t, last!.Value, now);
         return (int)count;
     }, ct);
+
+    /// <summary>
+    /// PostgreSQL's fan-out read: the oldest events not yet fanned out, locked. Planned on ix_outbox_pending (migration 0043),
+    /// an index of the pending events alone, so it reads at most a batch of live entries however many events were
+    /// dispatched before it and whatever the table's statistics say (OutboxFanOutPlanTests).
+    /// </summary>
+    internal const string PendingEventsPostgres = "SELECT seq FROM outbox WHERE dispatched_at IS NULL ORDER BY seq LIMIT @batch FOR UPDATE SKIP LOCKED";
 
     // The oldest due deliveries of every enabled endpoint, at most @perEndpoint each (an index range per endpoint, so a
     // long backlog on one endpoint costs nothing to the others), oldest first overall. SQLite has no LATERAL: the CROSS
