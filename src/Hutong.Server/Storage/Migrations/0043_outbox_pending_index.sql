@@ -8,6 +8,7 @@
 -- events still to fan out, in seq order: the read is an index range of at most n live entries, whatever the statistics
 -- say. PostgreSQL only: SQLite updates index entries in place (no dead entries) and its planner already reads the NULL
 -- range of (dispatched_at, seq), so there the index would only cost its one writer an entry per event. (dispatched_at,
--- seq) stays on both: retention reads it by dispatched_at.
+-- seq) stays on both: retention reads it by dispatched_at. IF NOT EXISTS: an operator with a large outbox may build it
+-- beforehand with CREATE INDEX CONCURRENTLY under this name (docs/operations.md, "PostgreSQL settings").
 -- dialect: postgres
-CREATE INDEX ix_outbox_pending ON outbox (seq) WHERE dispatched_at IS NULL;
+CREATE INDEX IF NOT EXISTS ix_outbox_pending ON outbox (seq) WHERE dispatched_at IS NULL;
