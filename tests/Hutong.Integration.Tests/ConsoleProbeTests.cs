@@ -34,6 +34,8 @@ public abstract partial class ConsoleProbeTests(HubFixture hub)
             return CsrfField().Match(html) is { Success: true } m ? WebUtility.HtmlDecode(m.Groups[1].Value) : throw new InvalidOperationException($"no antiforgery token on {path}");
         }
 
+        public Task<HttpResponseMessage> GetAsync(string path) => _http.GetAsync(path);
+
         public async Task<HttpResponseMessage> PostFormAsync(string path, params (string Name, string Value)[] fields) =>
             await _http.PostAsync(path, new FormUrlEncodedContent(fields.Select(f => KeyValuePair.Create(f.Name, f.Value))));
 
@@ -63,6 +65,39 @@ public abstract partial class ConsoleProbeTests(HubFixture hub)
     private Client NewClient() => new(hub.Hub.BaseUrl);
 
     private static string Key() => "console-" + Guid.NewGuid().ToString("N");
+
+    [Fact]
+    public async Task Console_pages_forbid_forms_to_other_origins_and_buyer_pages_do_not()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var owner = await ConsoleBrowser.UserAsync(hub, merchantId, ConsoleRole.Owner);
+        using var client = NewClient();
+        static string Csp(HttpResponseMessage r) => string.Join(";", r.Headers.GetValues("Content-Security-Policy"));
+
+        using (var signIn = await client.GetAsync("/console/sign-in"))
+        {
+            Assert.Contains("form-action 'self'", Csp(signIn), StringComparison.Ordinal);
+            Assert.Contains("frame-ancestors 'none'", Csp(signIn), StringComparison.Ordinal);
+        }
+
+        await client.SignInAsync(owner.Email);
+        using var operatorClient = NewClient();
+        await operatorClient.SignInAsync((await ConsoleBrowser.UserAsync(hub, null, ConsoleRole.Operator)).Email);
+        foreach (var (who, path) in new[] { (client, "/console/payments"), (operatorClient, "/console/money/reconciliation") }) // the second sets its own policy (a hashed style)
+        {
+            using var r = await who.GetAsync(path);
+            Assert.True(r.StatusCode == HttpStatusCode.OK, $"{path}: {(int)r.StatusCode}");
+            var csp = Csp(r);
+            Assert.Contains("form-action 'self'", csp, StringComparison.Ordinal);
+            Assert.Single(System.Text.RegularExpressions.Regex.Matches(csp, "form-action"));
+        }
+
+        // The cashier's wallet buttons post, then redirect to the wallet's page: no form-action there.
+        var created = await m.PostAsync("/v1/payments", new { amount = 1_000, currency = "CNY", description = "茶", merchant_order_id = "csp-" + Guid.NewGuid().ToString("N")[..8] });
+        using var cashier = await client.GetAsync(new Uri(created.Str("checkout_url")).PathAndQuery);
+        Assert.Equal(HttpStatusCode.OK, cashier.StatusCode);
+        Assert.DoesNotContain("form-action", Csp(cashier), StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task A_NUL_in_a_multipart_form_is_a_400_that_stores_nothing_on_the_sign_in_console_pages_and_the_friend_pay_form()

@@ -16,6 +16,11 @@ public static partial class SecurityHeaders
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         + "base-uri 'none'; frame-ancestors 'none'";
 
+    /// <summary>What the console's pages add to their policy (see <see cref="UseSecurityHeaders"/>).</summary>
+    public const string ConsoleFormAction = "form-action 'self'";
+
+    private const string ConsolePath = "/console";
+
     /// <summary>Scalar's API reference is a script application: its own files, and its one inline start-up script by hash.</summary>
     private const string ScalarPath = "/scalar";
 
@@ -25,6 +30,7 @@ public static partial class SecurityHeaders
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use(async (ctx, next) =>
     {
         var scalar = ctx.Request.Path.StartsWithSegments(ScalarPath, StringComparison.OrdinalIgnoreCase);
+        var console = ctx.Request.Path.StartsWithSegments(ConsolePath, StringComparison.OrdinalIgnoreCase);
         // Set when the response starts, so error pages and rate-limit refusals (which clear the response) get them too.
         ctx.Response.OnStarting(() =>
         {
@@ -35,6 +41,14 @@ public static partial class SecurityHeaders
             if (!h.ContainsKey("Content-Security-Policy"))
             {
                 h.ContentSecurityPolicy = Policy;
+            }
+
+            if (console && !h.ContentSecurityPolicy.ToString().Contains("form-action", StringComparison.Ordinal))
+            {
+                // The console's forms post to the console and redirect within it; an injected form must not send a
+                // signed-in operator's fields elsewhere. Not on the buyer pages: their wallet buttons post, then redirect
+                // to the wallet's own page, which form-action would block.
+                h.ContentSecurityPolicy = h.ContentSecurityPolicy + "; " + ConsoleFormAction;
             }
 
             return Task.CompletedTask;
