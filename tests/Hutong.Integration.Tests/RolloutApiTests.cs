@@ -1,4 +1,5 @@
 using System.Net;
+using Dapper;
 using Hutong.Integration.Tests.Infrastructure;
 
 namespace Hutong.Integration.Tests;
@@ -94,6 +95,132 @@ public abstract class RolloutApiTests(HubFixture hub)
         Assert.Contains("id=\"pay-wechatpay\"", teaPage, StringComparison.Ordinal);
         Assert.DoesNotContain("id=\"pay-alipay\"", shoesPage, StringComparison.Ordinal);
         Assert.Contains("id=\"pay-wechatpay\"", shoesPage, StringComparison.Ordinal);
+    }
+
+    // ---- conditional saves: the version of the rule as stored (TextVersion) ----
+
+    /// <summary>The wallet's rule as stored (the table, not the cache), or null.</summary>
+    private async Task<string?> StoredRuleAsync(string merchantId, string wallet) =>
+        await hub.Db.ReadAsync(c => c.QuerySingleOrDefaultAsync<string?>(
+            "SELECT rule FROM rollout_rules WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet }), default);
+
+    /// <summary>What a refused save must not have left: events for the merchant, console audit lines, stored answers.</summary>
+    private async Task<(long Events, long Audit)> TracesAsync(string merchantId) => (
+        await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE merchant_id = @merchantId", new { merchantId }),
+        await hub.CountAsync("SELECT COUNT(*) FROM console_audit WHERE merchant_id = @merchantId", new { merchantId }));
+
+    [Fact]
+    public async Task A_save_built_on_an_older_version_is_refused_with_the_rule_as_it_is_now_and_changes_nothing()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        Assert.Equal("0", (await m.GetAsync("/v1/rollouts/wechatpay")).Str("version"));
+        var first = await m.PostAsync("/v1/rollouts/wechatpay", new { percentage = 30, allow_users = new[] { "vip-1" }, version = "0" });
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        var v1 = first.Str("version");
+        Assert.Matches("^[0-9a-f]{16}$", v1);
+
+        // Someone switches the wallet off meanwhile; a save built on the rule read before is refused, not stored over it.
+        var killed = await m.PostAsync("/v1/rollouts/wechatpay", new { percentage = 30, kill_switch = true, allow_users = new[] { "vip-1" }, version = v1 });
+        Assert.Equal(HttpStatusCode.OK, killed.Status);
+        var v2 = killed.Str("version");
+        Assert.NotEqual(v1, v2);
+        var stored = await StoredRuleAsync(merchantId, "wechatpay");
+        var traces = await TracesAsync(merchantId);
+
+        var stale = await m.PostAsync("/v1/rollouts/wechatpay", new { percentage = 100, version = v1 });
+        Assert.Equal(HttpStatusCode.Conflict, stale.Status);
+        Assert.StartsWith("application/problem+json", stale.ContentHeaders!.ContentType!.ToString(), StringComparison.Ordinal);
+        Assert.Equal("rollout_changed", stale.Str("code"));
+        Assert.Equal("urn:hutong:problem:rollout_changed", stale.Str("type"));
+        Assert.Equal(409, stale.Json.GetProperty("status").GetInt32());
+        Assert.Equal(v2, stale.Str("version"));
+        Assert.True(stale.Json.GetProperty("rule").GetProperty("kill_switch").GetBoolean());
+        Assert.Equal(stored, await StoredRuleAsync(merchantId, "wechatpay"));
+        Assert.Equal(traces, await TracesAsync(merchantId));
+        Assert.Equal("kill_switch", (await m.GetAsync("/v1/rollouts/wechatpay/explain?user_id=vip-1")).Str("reason"));
+
+        // A rule that was deleted meanwhile is a change too: a save built on it is refused and creates nothing.
+        Assert.Equal(HttpStatusCode.NoContent, (await m.DeleteAsync("/v1/rollouts/wechatpay")).Status);
+        Assert.Equal("rollout_changed", (await m.PostAsync("/v1/rollouts/wechatpay", new { percentage = 5, version = v2 })).Str("code"));
+        Assert.Null(await StoredRuleAsync(merchantId, "wechatpay"));
+        var none = await m.PostAsync("/v1/rollouts/wechatpay", new { percentage = 5, version = "0" + v2 });
+        Assert.Equal(HttpStatusCode.BadRequest, none.Status);
+        Assert.Equal("version", none.Str("param"));
+    }
+
+    [Fact]
+    public async Task A_save_on_the_current_version_is_stored_and_answers_the_new_version_which_moves_only_when_the_rule_does()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var created = await m.PostAsync("/v1/rollouts/alipay", new { percentage = 40, categories = new[] { "tea" }, version = "0" });
+        Assert.Equal(HttpStatusCode.OK, created.Status);
+        var v1 = created.Str("version");
+        var read = await m.GetAsync("/v1/rollouts/alipay");
+        Assert.Equal(HttpStatusCode.OK, read.Status);
+        Assert.Equal(v1, read.Str("version"));
+        Assert.Equal(40, read.Json.GetProperty("rule").GetProperty("percentage").GetInt32());
+        var listed = Assert.Single((await m.GetAsync("/v1/rollouts")).Json.GetProperty("data").EnumerateArray());
+        Assert.Equal(v1, listed.GetProperty("version").GetString());
+
+        // Stable: reading again, and writing the same rule again, keeps the version.
+        Assert.Equal(v1, (await m.GetAsync("/v1/rollouts/alipay")).Str("version"));
+        var same = await m.PostAsync("/v1/rollouts/alipay", new { percentage = 40, categories = new[] { "tea" }, version = v1 });
+        Assert.Equal(HttpStatusCode.OK, same.Status);
+        Assert.Equal(v1, same.Str("version"));
+
+        // Moves with the rule: the answer's version is the stored rule's, and the old one no longer saves.
+        var changed = await m.PostAsync("/v1/rollouts/alipay", new { percentage = 41, categories = new[] { "tea" }, version = v1 });
+        Assert.Equal(HttpStatusCode.OK, changed.Status);
+        var v2 = changed.Str("version");
+        Assert.NotEqual(v1, v2);
+        Assert.Equal(v2, (await m.GetAsync("/v1/rollouts/alipay")).Str("version"));
+        Assert.Equal(41, changed.Json.GetProperty("rule").GetProperty("percentage").GetInt32());
+        Assert.Contains("\"percentage\":41", await StoredRuleAsync(merchantId, "alipay"), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Conflict, (await m.PostAsync("/v1/rollouts/alipay", new { percentage = 99, version = v1 })).Status);
+
+        // A wallet without a rule has version "0"; an unknown wallet has none.
+        Assert.Equal("0", (await m.GetAsync("/v1/rollouts/wechatpay")).Str("version"));
+        Assert.Equal(HttpStatusCode.NotFound, (await m.GetAsync("/v1/rollouts/paypal")).Status);
+    }
+
+    [Fact]
+    public async Task A_save_without_a_version_replaces_the_rule_as_before_and_a_replay_answers_the_stored_answer()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var v1 = (await m.PostAsync("/v1/rollouts/alipay", new { percentage = 10, kill_switch = true })).Str("version");
+        var replaced = await m.PostAsync("/v1/rollouts/alipay", new { percentage = 20 });
+        Assert.Equal(HttpStatusCode.OK, replaced.Status);
+        Assert.NotEqual(v1, replaced.Str("version"));
+        Assert.Equal("rollout_rule", replaced.Str("object"));
+        Assert.Equal("alipay", replaced.Str("wallet"));
+        Assert.Equal("{\"percentage\":20}", await StoredRuleAsync(merchantId, "alipay"));
+
+        // With a version and an Idempotency-Key: the retry of a save that was stored answers that save's answer (not a
+        // 409 for the version the save itself moved on), and writes nothing again.
+        var key = "ro-" + Guid.NewGuid().ToString("N");
+        var body = new { percentage = 60, version = replaced.Str("version") };
+        var saved = await m.PostAsync("/v1/rollouts/alipay", body, key);
+        Assert.Equal(HttpStatusCode.OK, saved.Status);
+        var retried = await m.PostAsync("/v1/rollouts/alipay", body, key);
+        Assert.Equal(HttpStatusCode.OK, retried.Status);
+        Assert.Equal(saved.Body, retried.Body);
+        Assert.True(retried.Headers.TryGetValues("Idempotent-Replayed", out _));
+        Assert.Equal(saved.Str("version"), (await m.GetAsync("/v1/rollouts/alipay")).Str("version"));
+    }
+
+    [Fact]
+    public async Task Two_saves_built_on_one_version_at_once_store_exactly_one()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var v1 = (await m.PostAsync("/v1/rollouts/wechatpay", new { percentage = 50 })).Str("version");
+        var answers = await Task.WhenAll(
+            m.PostAsync("/v1/rollouts/wechatpay", new { percentage = 10, version = v1 }),
+            m.PostAsync("/v1/rollouts/wechatpay", new { percentage = 90, version = v1 }));
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.Conflict], answers.Select(a => a.Status).Order());
+        var winner = answers.Single(a => a.Status == HttpStatusCode.OK);
+        Assert.Equal(winner.Str("version"), answers.Single(a => a.Status == HttpStatusCode.Conflict).Str("version"));
+        Assert.Equal(winner.Str("version"), (await m.GetAsync("/v1/rollouts/wechatpay")).Str("version"));
+        Assert.Contains($"\"percentage\":{winner.Json.GetProperty("rule").GetProperty("percentage").GetInt32()}", await StoredRuleAsync(merchantId, "wechatpay"), StringComparison.Ordinal);
     }
 
     [Fact]

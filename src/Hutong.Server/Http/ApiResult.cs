@@ -53,6 +53,21 @@ public sealed class ApiResult : IResult, IStatusCodeHttpResult
     public static ApiResult Problem(int status, string code, string title, string? detail = null, IDictionary<string, string[]>? errors = null, string? param = null) =>
         new(status, ApiJson.Serialize(new ProblemBody(Problems.Type(code), title, status, detail, code, param, errors)), Problems.ContentType);
 
+    /// <summary>
+    /// A problem with extension members after the standard ones (RFC 9457 §3.2), such as the state a conflict was checked
+    /// against, so the client can build its next try on it without another read.
+    /// </summary>
+    public static ApiResult Problem<T>(int status, string code, string title, string? detail, T extensions)
+    {
+        var body = System.Text.Json.JsonSerializer.SerializeToNode(new ProblemBody(Problems.Type(code), title, status, detail, code, null, null), ApiJson.Options)!.AsObject();
+        foreach (var (name, value) in System.Text.Json.JsonSerializer.SerializeToNode(extensions, ApiJson.Options)!.AsObject().ToList())
+        {
+            body.Add(name, value?.DeepClone()); // a standard member's name throws: extensions add, never replace
+        }
+
+        return new(status, body.ToJsonString(ApiJson.Options), Problems.ContentType);
+    }
+
     public async Task ExecuteAsync(HttpContext httpContext)
     {
         httpContext.Response.StatusCode = Status;

@@ -6,7 +6,7 @@ using Hutong.Server.Storage;
 
 namespace Hutong.Server.Features.Rollout;
 
-/// <summary>The stored form of a rule (also the API body of PUT /v1/rollouts/{wallet}).</summary>
+/// <summary>The stored form of a rule (also the rule in the API's answers; POST /v1/rollouts/{wallet} takes <see cref="SaveRolloutRequest"/>).</summary>
 public sealed record RolloutRuleDto(
     int? Percentage,
     bool? KillSwitch,
@@ -59,6 +59,18 @@ public sealed class RolloutService
         (await RulesAsync(merchantId, ct)).TryGetValue(wallet, out var rule)
             ? rule.Evaluate(userId, category)
             : new RolloutDecision(true, RolloutReason.NoRule, null, 100);
+
+    /// <summary>The version <paramref name="dto"/> has once stored (<see cref="SaveAsync"/> stores exactly this text).</summary>
+    public static string VersionOf(RolloutRuleDto dto) => TextVersion.Of(ApiJson.Serialize(dto));
+
+    /// <summary>The merchant's rules as stored now (not the cache), each with its version, by wallet.</summary>
+    public async Task<IReadOnlyList<(string Wallet, RolloutRuleDto Rule, string Version)>> StoredAsync(string merchantId, CancellationToken ct)
+    {
+        var rows = await _db.ReadAsync(c => c.QueryAsync<(string Wallet, string Rule)>(
+            "SELECT wallet, rule FROM rollout_rules WHERE merchant_id = @merchantId", new { merchantId }), ct);
+        return [.. rows.OrderBy(r => r.Wallet, StringComparer.Ordinal)
+            .Select(r => (r.Wallet, JsonSerializer.Deserialize<RolloutRuleDto>(r.Rule, ApiJson.Options)!, TextVersion.Of(r.Rule)))];
+    }
 
     /// <summary>The wallet's rule as stored now (not the cache), or null, with its version (<see cref="TextVersion"/>).</summary>
     public async Task<(RolloutRuleDto? Rule, string Version)> CurrentAsync(string merchantId, string wallet, CancellationToken ct)
