@@ -52,6 +52,25 @@ public sealed class OpenApiDocumentTests(SqliteHub hub)
     }
 
     [Fact]
+    public async Task The_rollout_save_documents_its_version_and_its_conflict()
+    {
+        var doc = await DocumentAsync();
+        var item = doc.GetProperty("paths").GetProperty("/v1/rollouts/{wallet}");
+        Assert.True(item.GetProperty("get").GetProperty("responses").TryGetProperty("200", out _));
+        var post = item.GetProperty("post");
+        Assert.True(post.GetProperty("responses").TryGetProperty("409", out _), "POST /v1/rollouts/{wallet} does not document its 409");
+        var schema = post.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+        if (schema.TryGetProperty("$ref", out var reference))
+        {
+            schema = doc.GetProperty("components").GetProperty("schemas").GetProperty(reference.GetString()!.Split('/').Last());
+        }
+
+        var properties = schema.GetProperty("properties").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains("version", properties);
+        Assert.Contains("kill_switch", properties);
+    }
+
+    [Fact]
     public async Task Keys_and_Idempotency_Key_are_declared_where_they_are_needed()
     {
         var doc = await DocumentAsync();
