@@ -135,6 +135,44 @@ public abstract class ConsoleBrowserTests(HubFixture hub, BrowserFixture browser
     }
 
     [Fact]
+    public async Task The_full_refund_form_sent_again_says_already_submitted_not_more_than_is_left_and_refunds_once()
+    {
+        var (_, merchantId, paymentId) = await PaidAsync(3_300);
+        var finance = await UserAsync(merchantId, ConsoleRole.Finance);
+        var page = await SignInAsync(finance!.Email);
+
+        // The payment page's refund form, at its default (all that is left, 33.00), confirmed once.
+        await GoAsync(page, $"{Url}/console/payments/{paymentId}");
+        await page.Locator("#refund").ClickAsync();
+        await page.Locator("#review").ClickAsync();
+        await page.Locator("#confirm-refund").WaitForAsync();
+        var sentForm = FormOf(page.Context.APIRequest,
+            ("__csrf", (await page.Locator("form input[name=__csrf]").Last.GetAttributeAsync("value"))!),
+            ("key", (await page.Locator("input[name=key]").GetAttributeAsync("value"))!),
+            ("amount", (await page.Locator("form[method=post] input[name=amount]").GetAttributeAsync("value"))!), ("reason", string.Empty));
+        await page.Locator("#confirm-refund").ClickAsync();
+        await page.Locator("#done").WaitForAsync();
+        Assert.Equal(1, await RefundsAsync(paymentId));
+        Assert.Equal(3_300, await hub.CountAsync("SELECT amount FROM refunds WHERE payment_id = @paymentId", new { paymentId }));
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @paymentId AND status = 'succeeded'", new { paymentId }), n => n == 1, what: "refund succeeded");
+
+        // The very same form again (a browser re-POST after a slow answer): nothing is left, so refunding now would be refused
+        // as "more than what is left to refund" — but this form was done; the page says so and nothing changes.
+        var again = await page.Context.APIRequest.PostAsync($"{Url}/console/payments/{paymentId}/refund", new() { Form = sentForm, MaxRedirects = 0 });
+        var body = await again.TextAsync();
+        Assert.True(again.Status == 302, $"{again.Status}: {body[Math.Max(0, body.IndexOf("<main", StringComparison.Ordinal))..]}");
+        var location = again.Headers["location"];
+        Assert.EndsWith("done=repeat", location, StringComparison.Ordinal);
+        await GoAsync(page, Url + location);
+        Assert.Contains("already submitted", await page.Locator("#done").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.DoesNotContain("left to refund", await page.Locator("main").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(1, await RefundsAsync(paymentId));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM console_audit WHERE merchant_id = @merchantId AND action = 'refund.created'", new { merchantId }));
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM console_audit WHERE merchant_id = @merchantId AND action = 'refund.refused'", new { merchantId }));
+        await hub.LedgerVerifiesAsync();
+    }
+
+    [Fact]
     public async Task Finance_views_payments_and_the_audit_log_and_another_merchants_payment_is_404()
     {
         var (_, merchantId, paymentId) = await PaidAsync(1_500);

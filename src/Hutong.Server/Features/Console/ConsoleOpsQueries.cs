@@ -119,11 +119,6 @@ public sealed class ConsoleOpsQueries(Db db)
     public Task<bool> MerchantExistsAsync(string id, CancellationToken ct) => db.ReadAsync(
         async c => await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM merchants WHERE id = @id", new { id }) > 0, ct);
 
-    /// <summary>A console form's Idempotency-Key (in its merchant's scope) already has a stored answer: the form was sent before.</summary>
-    public Task<bool> FormAnsweredAsync(string merchantId, string key, CancellationToken ct) => db.ReadAsync(
-        async c => await c.ExecuteScalarAsync<long>(
-            "SELECT COUNT(*) FROM idempotency_keys WHERE merchant_id = @merchantId AND idem_key = @key AND response_status IS NOT NULL", new { merchantId, key }) > 0, ct);
-
     /// <summary>Payments per China day and wallet since <paramref name="from"/> (unix ms): made, paid, and the paid amount.</summary>
     public async Task<IReadOnlyList<WalletDayRow>> WalletDaysAsync(string? scope, long from, CancellationToken ct)
     {

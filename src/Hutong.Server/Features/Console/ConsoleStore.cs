@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Dapper;
+using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Storage;
 
 namespace Hutong.Server.Features.Console;
@@ -208,6 +209,13 @@ public sealed class ConsoleStore(Db db)
     }
 
     public Task AuditAsync(ConsoleAuditEntry e, long at, CancellationToken ct) => db.WriteAsync((c, t) => AuditAsync(c, t, e, at), ct);
+
+    /// <summary>
+    /// A console form's key already has a stored answer in its merchant's scope — the scope and key
+    /// <see cref="ConsoleActions"/> gave the service's IdempotencyContext, under which the answer was stored: the form was
+    /// sent before and did what it did then.
+    /// </summary>
+    public Task<bool> FormAnsweredAsync(string merchantId, string key, CancellationToken ct) => IdempotencyStore.AnsweredAsync(db, merchantId, key, ct);
 
     /// <summary>A page of the audit log, newest first, for one merchant or (null) all; <paramref name="before"/> is the keyset cursor.</summary>
     public Task<List<ConsoleAuditRow>> AuditPageAsync(string? merchantId, long? before, int limit, CancellationToken ct) => db.ReadAsync(async c => (await c.QueryAsync<ConsoleAuditRow>(

@@ -64,9 +64,20 @@ public sealed class IdempotencyContext(string scope, string key, string requestH
     }
 }
 
-/// <summary>The one writer of idempotency_keys: a key's stored answer, and forgetting keys past their retention.</summary>
+/// <summary>
+/// The one writer of idempotency_keys: a key's stored answer, and forgetting keys past their retention; and the look-up
+/// of whether a key has an answer, by the same (scope, key) the answer is stored under.
+/// </summary>
 public static class IdempotencyStore
 {
+    /// <summary>
+    /// The key already has a stored answer in <paramref name="scope"/> (a merchant's id, or "admin"): a request under it
+    /// was done once. Read from the primary, so an answer committed just before is seen.
+    /// </summary>
+    public static Task<bool> AnsweredAsync(Db db, string scope, string key, CancellationToken ct) => db.ReadAsync(
+        async c => await c.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM idempotency_keys WHERE merchant_id = @scope AND idem_key = @key AND state = 'completed'", new { scope, key }) > 0, ct);
+
     /// <summary>Stores the answer unless the key already has one (then it affects no row: answered elsewhere first).</summary>
     public static Statement Completion(string scope, string key, string requestHash, ApiResult response, long now) => new(
         """

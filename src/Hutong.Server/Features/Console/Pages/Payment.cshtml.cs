@@ -40,7 +40,7 @@ public sealed class PaymentModel(ConsolePaymentQueries queries, ConsoleStore sto
         }
 
         var merchant = found.Payment.MerchantId;
-        var outcome = await ConsoleActions.RunAsync(merchant, key, $"cancel:{Id}", time, idem => payments.CancelAsync(merchant, Id, idem, ct));
+        var outcome = await ConsoleActions.RunAsync(store, merchant, key, $"cancel:{Id}", time, idem => payments.CancelAsync(merchant, Id, idem, ct), ct);
         return await AfterAsync(outcome, merchant, "payment.canceled", "canceled", ct);
     }
 
@@ -53,7 +53,7 @@ public sealed class PaymentModel(ConsolePaymentQueries queries, ConsoleStore sto
         }
 
         var merchant = found.Payment.MerchantId;
-        var outcome = await ConsoleActions.RunAsync(merchant, key, $"resend:{eventId}", time, idem => events.ResendAsync(merchant, eventId!, null, idem, ct));
+        var outcome = await ConsoleActions.RunAsync(store, merchant, key, $"resend:{eventId}", time, idem => events.ResendAsync(merchant, eventId!, null, idem, ct), ct);
         return await AfterAsync(outcome, merchant, "webhook.resent", "resent", ct, eventId);
     }
 

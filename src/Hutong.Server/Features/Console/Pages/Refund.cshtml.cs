@@ -76,9 +76,9 @@ public sealed class RefundModel(ConsolePaymentQueries queries, ConsoleStore stor
         var merchant = Timeline.Payment.MerchantId;
         var reason = string.IsNullOrWhiteSpace(Reason) ? null : Reason.Trim();
         var actor = Actor("refund.created", merchant, Id, $"{AmountFen} fen");
-        var result = await ConsoleActions.RunAsync(merchant, Key, $"refund:{Id}:{AmountFen}:{reason}", time, idem =>
+        var result = await ConsoleActions.RunAsync(store, merchant, Key, $"refund:{Id}:{AmountFen}:{reason}", time, idem =>
             refunds.CreateAsync(merchant, Id, new CreateRefundRequest(AmountFen ?? 0, reason), idem, ct,
-                alsoInTransaction: (c, t, refundId) => ConsoleStore.AuditAsync(c, t, actor with { Detail = $"{refundId} {AmountFen} fen" }, time.GetUtcNow().ToUnixTimeMilliseconds())));
+                alsoInTransaction: (c, t, refundId) => ConsoleStore.AuditAsync(c, t, actor with { Detail = $"{refundId} {AmountFen} fen" }, time.GetUtcNow().ToUnixTimeMilliseconds())), ct);
         if (result.Repeated)
         {
             return LocalRedirect($"/console/payments/{Id}?done=repeat");

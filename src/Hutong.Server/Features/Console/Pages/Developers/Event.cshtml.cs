@@ -31,7 +31,7 @@ public sealed class EventModel(EventService events, ConsoleStore store, TimeProv
         }
 
         var actor = Actor("event.resent", merchant, Id);
-        var result = await ConsoleActions.RunAsync(merchant, Key, $"event.resend:{Id}", time, idem => events.ResendAsync(merchant, Id, null, idem, ct));
+        var result = await ConsoleActions.RunAsync(store, merchant, Key, $"event.resend:{Id}", time, idem => events.ResendAsync(merchant, Id, null, idem, ct), ct);
         var back = $"/console/developers/events/{Id}?done=" + (result.Repeated ? "repeat" : "event-resent") + (MerchantQuery.Length > 0 ? "&" + MerchantQuery : string.Empty);
         if (result.Repeated)
         {

@@ -34,7 +34,7 @@ public sealed class KeysModel(ConsoleOpsQueries queries, MerchantStore merchants
 
         var actor = Actor("api_key.created", merchant);
         IssuedKey? issued = null;
-        var result = await ConsoleActions.RunAsync(merchant, Key, "api_key.create", time, async idem =>
+        var result = await ConsoleActions.RunAsync(store, merchant, Key, "api_key.create", time, async idem =>
         {
             issued = await merchants.CreateKeyAsync(merchant, ct, async (c, t, k) =>
             {
@@ -42,7 +42,7 @@ public sealed class KeysModel(ConsoleOpsQueries queries, MerchantStore merchants
                 await ConsoleStore.AuditAsync(c, t, actor with { Target = k.Id }, time.GetUtcNow().ToUnixTimeMilliseconds());
             });
             return issued is null ? Failure.NotFound("merchant") : Outcome.Ok(issued);
-        });
+        }, ct);
         if (result.Repeated)
         {
             return LocalRedirect(DoneUrl("repeat"));

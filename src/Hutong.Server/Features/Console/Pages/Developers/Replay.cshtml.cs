@@ -63,7 +63,7 @@ public sealed class ReplayModel(EventService events, WebhookEndpointService endp
         var request = new ReplayEventsRequest(new CreatedRange(gte, lt), type, endpoint);
         var range = $"{gte:O}..{lt:O} type={type ?? "*"} endpoint={endpoint ?? "*"}";
         var actor = Actor("events.replayed", merchant, endpoint, range);
-        var result = await ConsoleActions.RunAsync(merchant, Key, "events.replay:" + range, time, idem => events.ReplayAsync(merchant, request, idem, ct));
+        var result = await ConsoleActions.RunAsync(store, merchant, Key, "events.replay:" + range, time, idem => events.ReplayAsync(merchant, request, idem, ct), ct);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         if (result.Repeated)
         {

@@ -38,8 +38,8 @@ public sealed class WebhookEndpointModel(WebhookEndpointService endpoints, Conso
         }
 
         var actor = Actor(Enable ? "webhook_endpoint.enabled" : "webhook_endpoint.disabled", merchant, Id);
-        var result = await ConsoleActions.RunAsync(merchant, Key, $"webhook_endpoint.{Change}:{Id}", time, idem =>
-            endpoints.SetEnabledAsync(merchant, Id, Enable, idem, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds())));
+        var result = await ConsoleActions.RunAsync(store, merchant, Key, $"webhook_endpoint.{Change}:{Id}", time, idem =>
+            endpoints.SetEnabledAsync(merchant, Id, Enable, idem, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds())), ct);
         var back = "/console/developers/webhooks?done=" + (result.Repeated ? "repeat" : Enable ? "endpoint-enabled" : "endpoint-disabled")
             + (MerchantQuery.Length > 0 ? "&" + MerchantQuery : string.Empty);
         if (result.Repeated)

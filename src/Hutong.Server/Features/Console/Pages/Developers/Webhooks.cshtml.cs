@@ -41,9 +41,9 @@ public sealed class WebhooksModel(WebhookEndpointService endpoints, ConsoleOpsQu
             : EventTypes.Split([',', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var request = new CreateWebhookEndpointRequest(ReceiverUrl?.Trim(), types);
         var actor = Actor("webhook_endpoint.created", merchant, detail: ReceiverUrl?.Trim());
-        var result = await ConsoleActions.RunAsync(merchant, Key, $"webhook_endpoint.create:{request.Url}:{EventTypes}", time, idem =>
+        var result = await ConsoleActions.RunAsync(store, merchant, Key, $"webhook_endpoint.create:{request.Url}:{EventTypes}", time, idem =>
             endpoints.CreateAsync(merchant, request, idem, ct,
-                (c, t, e) => ConsoleStore.AuditAsync(c, t, actor with { Target = e.Id }, time.GetUtcNow().ToUnixTimeMilliseconds())));
+                (c, t, e) => ConsoleStore.AuditAsync(c, t, actor with { Target = e.Id }, time.GetUtcNow().ToUnixTimeMilliseconds())), ct);
         if (result.Repeated)
         {
             return LocalRedirect(DoneUrl("repeat"));

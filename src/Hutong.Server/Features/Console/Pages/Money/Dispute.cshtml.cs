@@ -108,8 +108,9 @@ public sealed class DisputeModel(ConsoleOpsQueries queries, ConsolePaymentQuerie
         var reason = string.IsNullOrWhiteSpace(Reason) ? null : Reason.Trim();
         var actor = Actor("refund.created", merchant, Id, $"{AmountFen} fen");
 
-        // The form sent again after its refund: less is left now, so the amount check below would refuse it; it is a repeat.
-        if (Key is { } sentKey && await queries.FormAnsweredAsync(merchant, sentKey, ct))
+        // The form sent again after its refund: less is left now, so the amount check below would refuse it before
+        // ConsoleActions could tell the repeat; it is a repeat.
+        if (Key is { } sentKey && await store.FormAnsweredAsync(merchant, sentKey, ct))
         {
             return LocalRedirect(Back("repeat"));
         }
@@ -123,23 +124,18 @@ public sealed class DisputeModel(ConsoleOpsQueries queries, ConsolePaymentQuerie
         }
 
         var fen = AmountFen!.Value;
-        var result = await ConsoleActions.RunAsync(merchant, Key, $"dispute-refund:{Id}:{fen}:{reason}", time, idem =>
+        var result = await ConsoleActions.RunAsync(store, merchant, Key, $"dispute-refund:{Id}:{fen}:{reason}", time, idem =>
             disputes.RefundAsync(merchant, Id, new DisputeRefundRequest(fen, reason), idem, ct,
-                (c, t, refundId) => ConsoleStore.AuditAsync(c, t, actor with { Detail = $"{refundId} {fen} fen" }, time.GetUtcNow().ToUnixTimeMilliseconds())));
+                (c, t, refundId) => ConsoleStore.AuditAsync(c, t, actor with { Detail = $"{refundId} {fen} fen" }, time.GetUtcNow().ToUnixTimeMilliseconds())), ct);
         if (result.Repeated)
         {
             return LocalRedirect(Back("repeat"));
         }
 
+        // The same form sent twice at once (the other submission refunded under this key first, and this one found less
+        // left to refund) is Repeated too: ConsoleActions looks the key's answer up after a refusal.
         if (result.Outcome.Failure is { } failure)
         {
-            // The same form sent twice at once: the other submission refunded under this key first (this one waited for the
-            // payment's lock, then found less left to refund). That is the double submission, not a refusal.
-            if (Key is { } key && await queries.FormAnsweredAsync(merchant, key, ct))
-            {
-                return LocalRedirect(Back("repeat"));
-            }
-
             await store.AuditAsync(actor with { Action = "refund.refused", Detail = failure.Code }, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
             Problem = ProblemOf(failure);
             Response.StatusCode = Problem.Status;
@@ -197,8 +193,8 @@ public sealed class DisputeModel(ConsoleOpsQueries queries, ConsolePaymentQuerie
             }
 
             var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content));
-            var uploaded = await ConsoleActions.RunAsync(merchant, Key is null ? null : $"{Key}-f{i}", $"file:{f.FileName}:{hash}", time, idem =>
-                files.CreateAsync(merchant, FileService.DisputeEvidence, f.FileName, content, idem, ct));
+            var uploaded = await ConsoleActions.RunAsync(store, merchant, Key is null ? null : $"{Key}-f{i}", $"file:{f.FileName}:{hash}", time, idem =>
+                files.CreateAsync(merchant, FileService.DisputeEvidence, f.FileName, content, idem, ct), ct);
             if (uploaded.Outcome.Failure is { } bad)
             {
                 await store.AuditAsync(actor with { Action = "dispute.refused", Detail = bad.Code }, time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
@@ -210,9 +206,9 @@ public sealed class DisputeModel(ConsoleOpsQueries queries, ConsolePaymentQuerie
         }
 
         var request = new RespondDisputeRequest(text, null, fileIds.Count == 0 ? null : fileIds);
-        var result = await ConsoleActions.RunAsync(merchant, Key, $"dispute-respond:{Id}:{text}:{string.Join(",", fileIds)}", time, idem =>
+        var result = await ConsoleActions.RunAsync(store, merchant, Key, $"dispute-respond:{Id}:{text}:{string.Join(",", fileIds)}", time, idem =>
             disputes.RespondAsync(merchant, Id, request, idem, ct,
-                (c, t) => ConsoleStore.AuditAsync(c, t, actor with { Detail = fileIds.Count == 0 ? null : string.Join(" ", fileIds) }, time.GetUtcNow().ToUnixTimeMilliseconds())));
+                (c, t) => ConsoleStore.AuditAsync(c, t, actor with { Detail = fileIds.Count == 0 ? null : string.Join(" ", fileIds) }, time.GetUtcNow().ToUnixTimeMilliseconds())), ct);
         return await AfterAsync(result, actor, "dispute-responded", ct);
     }
 
@@ -226,8 +222,8 @@ public sealed class DisputeModel(ConsoleOpsQueries queries, ConsolePaymentQuerie
 
         var merchant = DisputeMerchant!;
         var actor = Actor("dispute.closed", merchant, Id);
-        var result = await ConsoleActions.RunAsync(merchant, Key, $"dispute-close:{Id}", time, idem =>
-            disputes.CloseAsync(merchant, Id, idem, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds())));
+        var result = await ConsoleActions.RunAsync(store, merchant, Key, $"dispute-close:{Id}", time, idem =>
+            disputes.CloseAsync(merchant, Id, idem, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds())), ct);
         return await AfterAsync(result, actor, "dispute-closed", ct);
     }
 

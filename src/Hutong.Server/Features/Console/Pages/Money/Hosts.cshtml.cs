@@ -57,9 +57,9 @@ public sealed class HostsModel(HostService hosts, ConsoleOpsQueries queries, Con
 
         var request = new CreateHostContractRequest(Host, StartDate, Model, guarantee, basisPoints, "CNY");
         var actor = Actor("host_contract.created", merchant, Host, $"{Model} {StartDate} guarantee {guarantee} share {basisPoints} bp");
-        var result = await ConsoleActions.RunAsync(merchant, Key, $"host-contract:{Host}:{StartDate}:{Model}:{guarantee}:{basisPoints}", time, idem =>
+        var result = await ConsoleActions.RunAsync(store, merchant, Key, $"host-contract:{Host}:{StartDate}:{Model}:{guarantee}:{basisPoints}", time, idem =>
             hosts.CreateContractAsync(merchant, request, idem, ct,
-                (c, t, id) => ConsoleStore.AuditAsync(c, t, actor with { Target = id }, time.GetUtcNow().ToUnixTimeMilliseconds())));
+                (c, t, id) => ConsoleStore.AuditAsync(c, t, actor with { Target = id }, time.GetUtcNow().ToUnixTimeMilliseconds())), ct);
         if (result.Repeated)
         {
             return LocalRedirect(Back("repeat"));
@@ -163,8 +163,8 @@ public sealed class HostContractModel(HostService hosts, ConsoleOpsQueries queri
         var merchant = ContractMerchant!;
         var date = string.IsNullOrWhiteSpace(Date) ? null : Date.Trim();
         var actor = Actor("host_contract.ended", merchant, Id, date);
-        var result = await ConsoleActions.RunAsync(merchant, Key, $"host-contract-exit:{Id}:{date}", time, idem =>
-            hosts.ExitAsync(merchant, Id, new ExitHostContractRequest(date), idem, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds())));
+        var result = await ConsoleActions.RunAsync(store, merchant, Key, $"host-contract-exit:{Id}:{date}", time, idem =>
+            hosts.ExitAsync(merchant, Id, new ExitHostContractRequest(date), idem, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds())), ct);
         var back = $"/console/money/hosts/{Uri.EscapeDataString(Id)}?done=";
         if (result.Repeated)
         {

@@ -72,9 +72,9 @@ public sealed class LinksModel(ConsoleOpsQueries queries, LinkService links, Con
             return Page();
         }
 
-        var result = await ConsoleActions.RunAsync(merchant, Key, $"share-code:{linkId}:{Days}", time, idem =>
+        var result = await ConsoleActions.RunAsync(store, merchant, Key, $"share-code:{linkId}:{Days}", time, idem =>
             links.CreateShareCodeAsync(merchant, new CreateShareCodeRequest(linkId, null, null, Days.Value * 86_400L), idem, ct,
-                (c, t, codeId) => ConsoleStore.AuditAsync(c, t, actor with { Target = codeId, Detail = $"{linkId} {Days} days" }, time.GetUtcNow().ToUnixTimeMilliseconds())));
+                (c, t, codeId) => ConsoleStore.AuditAsync(c, t, actor with { Target = codeId, Detail = $"{linkId} {Days} days" }, time.GetUtcNow().ToUnixTimeMilliseconds())), ct);
         return await AfterAsync(result, actor, "share-code-created", ct);
     }
 
@@ -95,8 +95,8 @@ public sealed class LinksModel(ConsoleOpsQueries queries, LinkService links, Con
             return Page();
         }
 
-        var result = await ConsoleActions.RunAsync(row.MerchantId, Key, $"share-code-revoke:{row.Id}", time, idem =>
-            links.RevokeShareCodeAsync(row.MerchantId, row.Id, idem, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds())));
+        var result = await ConsoleActions.RunAsync(store, row.MerchantId, Key, $"share-code-revoke:{row.Id}", time, idem =>
+            links.RevokeShareCodeAsync(row.MerchantId, row.Id, idem, ct, (c, t) => ConsoleStore.AuditAsync(c, t, actor, time.GetUtcNow().ToUnixTimeMilliseconds())), ct);
         return await AfterAsync(result, actor, "share-code-revoked", ct);
     }
 
