@@ -45,8 +45,9 @@ public static class ConsoleActions
         }
 
         // Read whatever the request's state (as the REST filter reads the winner's answer): the refusal must not be shown
-        // for a form that was done.
-        return outcome.Failure is not null && await store.FormAnsweredAsync(merchantId, key, CancellationToken.None)
+        // for a form that was done. A refusal this attempt stored as the key's answer (idem.Completed: some services store
+        // a 409 so the REST API replays it) is this first submission's own, and is shown.
+        return outcome.Failure is not null && !idem.Completed && await store.FormAnsweredAsync(merchantId, key, CancellationToken.None)
             ? Repeat<T>()
             : new(outcome, false);
     }
