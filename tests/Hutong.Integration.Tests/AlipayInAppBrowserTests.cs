@@ -43,12 +43,12 @@ public sealed class AlipayInAppBrowserTests(SqliteHub hub, BrowserFixture browse
         await page.Locator("#open").ClickAsync(); // the landing page: open the product page
         await page.WaitForURLAsync(u => u.StartsWith(checkout, StringComparison.Ordinal), new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 }); // through Alipay's silent auth_base and back
         Assert.Equal(0, await page.Locator("img").CountAsync()); // no QR inside Alipay
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Shot("alipay-inapp-cashier.png"), FullPage = true });
+        await BrowserFixture.ScreenshotAsync(page, Shot("alipay-inapp-cashier.png"));
         await page.Locator("#pay-alipay").ClickAsync();
 
         // The page calls tradePay at once; the bridge pays and the page shows the hub's answer.
         await page.Locator("#status[data-status='succeeded']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Shot("alipay-inapp-paid.png"), FullPage = true });
+        await BrowserFixture.ScreenshotAsync(page, Shot("alipay-inapp-paid.png"));
         var order = Assert.Single(hub.Sandbox.Alipay.Orders.Values, o => o.PassbackParams == id);
         Assert.Equal(("JSAPI_PAY", "TRADE_SUCCESS"), (order.ProductCode, order.TradeStatus));
         Assert.Equal(order.OrderedFor, order.BuyerOpenId);
@@ -73,7 +73,7 @@ public sealed class AlipayInAppBrowserTests(SqliteHub hub, BrowserFixture browse
         await page.GotoAsync(url);
         await page.Locator("#pay-alipay").ClickAsync();
         await page.Locator("#status[data-status='succeeded']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Shot("alipay-inapp-friend-paid.png"), FullPage = true });
+        await BrowserFixture.ScreenshotAsync(page, Shot("alipay-inapp-friend-paid.png"));
         var paid = await m.GetAsync($"/v1/payments/{id}");
         Assert.Equal("friend", paid.Json.GetProperty("payer").GetProperty("via").GetString());
         Assert.Equal("JSAPI_PAY", Assert.Single(hub.Sandbox.Alipay.Orders.Values, o => o.PassbackParams == id).ProductCode);

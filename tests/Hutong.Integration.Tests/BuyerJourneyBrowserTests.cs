@@ -39,7 +39,7 @@ public sealed class BuyerJourneyBrowserTests(SqliteHub hub, BrowserFixture brows
         await cashier.GotoAsync(payment.Str("checkout_url"));
         Assert.Equal(1, await cashier.Locator("#pay-wechatpay").CountAsync());
         Assert.Empty(await AccessibilityViolationsAsync(cashier));
-        await cashier.ScreenshotAsync(new PageScreenshotOptions { Path = Shot("cashier.png"), FullPage = true });
+        await BrowserFixture.ScreenshotAsync(cashier, Shot("cashier.png"));
 
         await cashier.Locator("#ask-friend").ClickAsync();
         await cashier.Locator("#requester_name").FillAsync("小明");
@@ -47,7 +47,7 @@ public sealed class BuyerJourneyBrowserTests(SqliteHub hub, BrowserFixture brows
         await cashier.Locator("#create-friend-link").ClickAsync();
         var friendUrl = (await cashier.Locator("[id^=friend-link-]").First.InnerTextAsync()).Trim();
         Assert.Empty(await AccessibilityViolationsAsync(cashier));
-        await cashier.ScreenshotAsync(new PageScreenshotOptions { Path = Shot("friend-share.png"), FullPage = true });
+        await BrowserFixture.ScreenshotAsync(cashier, Shot("friend-share.png"));
 
         await using var friendContext = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { Locale = "en-US" });
         var friend = await friendContext.NewPageAsync();
@@ -58,7 +58,7 @@ public sealed class BuyerJourneyBrowserTests(SqliteHub hub, BrowserFixture brows
         await friend.Locator("#pay-wechatpay").ClickAsync();
         await friend.Locator("#qr").WaitForAsync();
         Assert.Empty(await AccessibilityViolationsAsync(friend)); // with the QR and the pay-another-way buttons
-        await friend.ScreenshotAsync(new PageScreenshotOptions { Path = Shot("friend-pay.png"), FullPage = true });
+        await BrowserFixture.ScreenshotAsync(friend, Shot("friend-pay.png"));
         await PayInSandboxAsync(await BrowserFixture.DecodeQrAsync(friend));
 
         await friend.Locator("#status[data-status='succeeded']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });

@@ -22,7 +22,7 @@ public sealed class CheckoutBrowserTests(SqliteHub hub, BrowserFixture browser) 
         Assert.Equal("¥12.34", await page.Locator("#amount").InnerTextAsync());
         Assert.Contains("互通茶庄 Tea House", await page.Locator(".merchant").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Contains("请扫码支付", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal); // Chinese for a zh-CN browser
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.ArtifactsDir, "checkout-pending.png"), FullPage = true });
+        await BrowserFixture.ScreenshotAsync(page, Path.Combine(BrowserFixture.ArtifactsDir, "checkout-pending.png"));
 
         var decoded = await BrowserFixture.DecodeQrAsync(page);
         Assert.Equal(codeUrl, decoded);
@@ -39,7 +39,7 @@ public sealed class CheckoutBrowserTests(SqliteHub hub, BrowserFixture browser) 
         await page.Locator("#status[data-status='succeeded']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
         Assert.Contains("支付成功", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Equal(0, await page.Locator("#qr").CountAsync());
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.ArtifactsDir, "checkout-paid.png"), FullPage = true });
+        await BrowserFixture.ScreenshotAsync(page, Path.Combine(BrowserFixture.ArtifactsDir, "checkout-paid.png"));
         Assert.Equal("succeeded", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
     }
 

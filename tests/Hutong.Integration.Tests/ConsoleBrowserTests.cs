@@ -377,7 +377,7 @@ public sealed class ConsolePagesBrowserTests(SqliteHub hub, BrowserFixture brows
                 async () => (await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }))
                   .violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))
                 """)).Select(v => $"{name}: {v}"));
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shots, $"console-{name}-{lang}.png"), FullPage = true });
+            await BrowserFixture.ScreenshotAsync(page, Path.Combine(shots, $"console-{name}-{lang}.png"));
         }
 
         await anonymous.GotoAsync($"{Url}/console/sign-in?lang={lang}");

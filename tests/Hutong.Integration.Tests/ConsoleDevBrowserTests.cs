@@ -415,7 +415,7 @@ public abstract class ConsoleDevBrowserTests(HubFixture hub, BrowserFixture brow
 
         async Task CheckAsync(string name)
         {
-            await owner.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shots, $"console-{name}-{lang}.png"), FullPage = true });
+            await BrowserFixture.ScreenshotAsync(owner, Path.Combine(shots, $"console-{name}-{lang}.png"));
             problems.AddRange((await AccessibilityViolationsAsync(owner)).Select(v => $"{name}: {v}"));
             Assert.Equal(lang == "zh" ? "zh-CN" : "en", await owner.Locator("html").GetAttributeAsync("lang"));
         }

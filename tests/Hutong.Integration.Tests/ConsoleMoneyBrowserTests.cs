@@ -500,7 +500,7 @@ public abstract class ConsoleMoneyBrowserTests(HubFixture hub, BrowserFixture br
         async Task CheckAsync(IPage page, string name, string path)
         {
             await GoAsync(page, Url + path);
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shots, $"console-{name}-{lang}.png"), FullPage = true });
+            await BrowserFixture.ScreenshotAsync(page, Path.Combine(shots, $"console-{name}-{lang}.png"));
             problems.AddRange((await AccessibilityViolationsAsync(page)).Select(v => $"{name}: {v}"));
             Assert.Equal(lang == "zh" ? "zh-CN" : "en", await page.Locator("html").GetAttributeAsync("lang"));
         }

@@ -58,7 +58,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
         async Task CheckAsync(string name)
         {
             await watches[page].LoadedAsync();
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shotDir, $"{name}-{lang}-{width}.png"), FullPage = true });
+            await BrowserFixture.ScreenshotAsync(page, Path.Combine(shotDir, $"{name}-{lang}-{width}.png"));
             var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
             if (overflow > 0)
             {

@@ -46,12 +46,12 @@ public sealed class WeChatInAppBrowserTests(SqliteHub hub, BrowserFixture browse
         await page.Locator("#open").ClickAsync(); // WeChat's interstitial: open the product page
         await page.WaitForURLAsync(u => u.StartsWith(checkout, StringComparison.Ordinal), new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 }); // through WeChat's silent OAuth and back
         Assert.Equal(0, await page.Locator("img").CountAsync()); // no QR inside WeChat
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Shot("wechat-jsapi-cashier.png"), FullPage = true });
+        await BrowserFixture.ScreenshotAsync(page, Shot("wechat-jsapi-cashier.png"));
         await page.Locator("#pay-wechatpay").ClickAsync();
 
         // The page asks WeixinJSBridge at once; the bridge pays and the page shows the hub's answer.
         await page.Locator("#status[data-status='succeeded']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Shot("wechat-jsapi-paid.png"), FullPage = true });
+        await BrowserFixture.ScreenshotAsync(page, Shot("wechat-jsapi-paid.png"));
         var order = Assert.Single(hub.Sandbox.WeChat.Orders.Values, o => o.Attach == id);
         Assert.Equal(("JSAPI", "SUCCESS"), (order.TradeType, order.TradeState));
         Assert.Contains(hub.Sandbox.WeChat.InApp.BridgeCalls, c => c.Package == "prepay_id=" + order.PrepayId && c.ErrMsg == "get_brand_wcpay_request:ok");
@@ -75,7 +75,7 @@ public sealed class WeChatInAppBrowserTests(SqliteHub hub, BrowserFixture browse
         await page.GotoAsync(url);
         await page.Locator("#pay-wechatpay").ClickAsync();
         await page.Locator("#status[data-status='succeeded']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Shot("wechat-jsapi-friend-paid.png"), FullPage = true });
+        await BrowserFixture.ScreenshotAsync(page, Shot("wechat-jsapi-friend-paid.png"));
         Assert.Contains("支付成功", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
         var paid = await m.GetAsync($"/v1/payments/{id}");
         Assert.Equal("friend", paid.Json.GetProperty("payer").GetProperty("via").GetString());
@@ -93,7 +93,7 @@ public sealed class WeChatInAppBrowserTests(SqliteHub hub, BrowserFixture browse
         await page.GotoAsync(checkout);
         await page.Locator("#pay-wechatpay").ClickAsync();
         await page.Locator("#h5-pay").WaitForAsync();
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Shot("wechat-h5-cashier.png"), FullPage = true });
+        await BrowserFixture.ScreenshotAsync(page, Shot("wechat-h5-cashier.png"));
         Assert.Equal("pending", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
         await page.Locator("#h5-pay").ClickAsync();
         await page.Locator("#h5-pay").ClickAsync(); // WeChat's H5 cashier (the sandbox's page behind h5_url)

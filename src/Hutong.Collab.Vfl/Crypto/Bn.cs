@@ -3,25 +3,27 @@ using static Hutong.Collab.Vfl.Crypto.LibCrypto;
 
 namespace Hutong.Collab.Vfl.Crypto;
 
-/// <summary>An OpenSSL BIGNUM owned by managed code: freed on Dispose (cleared first when it is secret) or by the finalizer.</summary>
+/// <summary>
+/// An OpenSSL BIGNUM owned by managed code: freed on Dispose (cleared first when it is secret) or by its SafeHandle's
+/// finalizer, never while a call into libcrypto holds it.
+/// </summary>
 internal sealed unsafe class Bn : IDisposable
 {
     private readonly bool secret;
 
     public Bn(bool secret = false)
     {
-        Handle = BN_new();
-        if (Handle == 0)
+        var raw = BN_new();
+        if (raw == 0)
         {
             throw new OutOfMemoryException("BN_new failed.");
         }
 
+        Handle = new SafeBn(raw, secret);
         this.secret = secret;
     }
 
-    ~Bn() => Free();
-
-    public nint Handle { get; private set; }
+    public SafeBn Handle { get; }
 
     public int Bits => BN_num_bits(Handle);
 
@@ -92,28 +94,7 @@ internal sealed unsafe class Bn : IDisposable
         return new BigInteger(bytes, isUnsigned: true, isBigEndian: true);
     }
 
-    public void Dispose()
-    {
-        Free();
-        GC.SuppressFinalize(this);
-    }
-
-    private void Free()
-    {
-        if (Handle != 0)
-        {
-            if (secret)
-            {
-                BN_clear_free(Handle);
-            }
-            else
-            {
-                BN_free(Handle);
-            }
-
-            Handle = 0;
-        }
-    }
+    public void Dispose() => Handle.Dispose();
 }
 
 /// <summary>A Montgomery context for one modulus (shared read-only by all threads once set).</summary>
@@ -121,26 +102,17 @@ internal sealed class Mont : IDisposable
 {
     public Mont(Bn modulus)
     {
-        Handle = BN_MONT_CTX_new();
+        var raw = BN_MONT_CTX_new();
+        if (raw == 0)
+        {
+            throw new OutOfMemoryException("BN_MONT_CTX_new failed.");
+        }
+
+        Handle = new SafeMont(raw);
         Check(BN_MONT_CTX_set(Handle, modulus.Handle, Ctx), "BN_MONT_CTX_set");
     }
 
-    ~Mont() => Free();
+    public SafeMont Handle { get; }
 
-    public nint Handle { get; private set; }
-
-    public void Dispose()
-    {
-        Free();
-        GC.SuppressFinalize(this);
-    }
-
-    private void Free()
-    {
-        if (Handle != 0)
-        {
-            BN_MONT_CTX_free(Handle);
-            Handle = 0;
-        }
-    }
+    public void Dispose() => Handle.Dispose();
 }

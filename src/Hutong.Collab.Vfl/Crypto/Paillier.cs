@@ -353,7 +353,7 @@ public sealed class PaillierKeyPair : IDisposable
         var n2 = new Bn();
         Check(BN_mul(n2.Handle, n.Handle, n.Handle, ctx), "BN_mul");
         var hs = new Bn();
-        Check(BN_mod_exp_mont(hs.Handle, h.Handle, n.Handle, n2.Handle, ctx, 0), "BN_mod_exp_mont");
+        Check(BN_mod_exp_mont_no_mont(hs.Handle, h.Handle, n.Handle, n2.Handle, ctx, 0), "BN_mod_exp_mont");
         n2.Dispose();
         Public = new PaillierPublicKey(n, hs);
 

@@ -36,6 +36,27 @@ public sealed class BrowserFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Saves a full-page screenshot: an artifact for people, never asserted on. A busy Chromium may answer "Unable to
+    /// capture screenshot" for a page it has rendered (seen once in a CI run, on a console page whose checks all passed);
+    /// a try a moment later gets it.
+    /// </summary>
+    public static async Task ScreenshotAsync(IPage page, string path)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+                return;
+            }
+            catch (PlaywrightException e) when (attempt < 3 && e.Message.Contains("Unable to capture screenshot", StringComparison.Ordinal))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500 * attempt));
+            }
+        }
+    }
+
     /// <summary>Reads the QR in the page's img#qr from its pixels with jsQR, as a phone camera would.</summary>
     public static async Task<string> DecodeQrAsync(IPage page)
     {
