@@ -102,7 +102,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
         Assert.Equal(shareText, await page.EvaluateAsync<string>("() => navigator.clipboard.readText()"));
 
         await page.Locator("#add-tea").ClickAsync();
-        await page.WaitForURLAsync("**/shop/cart", new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
+        await page.WaitForURLAsync("**/shop/cart", new() { WaitUntil = WaitUntilState.Commit, Timeout = 90_000 }); // the load itself: LoadedAsync (readyState), below
         await CheckAsync("cart");
 
         await page.Locator("#checkout").ClickAsync();
@@ -150,7 +150,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
         Assert.StartsWith("demo-", await page.Locator("#order-id").InnerTextAsync(), StringComparison.Ordinal);
 
         await page.Locator("#return-link").ClickAsync();
-        await page.WaitForURLAsync("**/shop?order=*", new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
+        await page.WaitForURLAsync("**/shop?order=*", new() { WaitUntil = WaitUntilState.Commit, Timeout = 90_000 }); // the load itself: LoadedAsync (readyState), below
         Assert.Contains(lang == "zh" ? "已支付" : "is paid", await page.Locator("#order-status").InnerTextAsync(), StringComparison.Ordinal);
         await CheckAsync("shop-back");
 
