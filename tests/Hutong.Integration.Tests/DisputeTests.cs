@@ -168,7 +168,9 @@ public abstract class DisputeTests(HubFixture hub)
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @paymentId", new { paymentId }));
         Assert.Equal(1, hub.Sandbox.WeChat.Complaints.Calls.Count(c => c == $"refund:{complaintId}:APPROVE"));
         Assert.Equal(1, Complaint(complaintId).Count("MERCHANT_APPROVE_REFUND"));
-        var d = await hub.EventuallyAsync(() => m.GetAsync($"/v1/disputes/{id}"), r => r.Json.GetProperty("fully_refunded").GetBoolean(), what: "the wallet's refund flag");
+        // The flag arrives with the complaint's next sync; on a loaded CI box that once took longer than the default 15 s.
+        var d = await hub.EventuallyAsync(() => m.GetAsync($"/v1/disputes/{id}"), r => r.Json.GetProperty("fully_refunded").GetBoolean(),
+            TimeSpan.FromSeconds(60), what: "the wallet's refund flag");
         Assert.Equal(refundId, d.Str("refund_id"));
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM disputes WHERE id = @id AND refund_reported = 1", new { id }));
 
