@@ -21,10 +21,10 @@ public abstract class JobTests(HubFixture hub)
         var hosted = hub.Hub.App.Services.GetServices<IHostedService>().ToList();
         var jobs = hub.Service<Jobs>().All;
 
-        Assert.Equal(["unknown", "payment_code", "stray", "poll", "expiry", "refunds", "splits", "payouts", "dispute-sync", "dispute-deadlines", "idempotency-cleanup", "wallet-payer-cleanup", "reconciliation", "event-retention"], jobs.Select(j => j.Name));
+        Assert.Equal(["ledger-seal", "unknown", "payment_code", "stray", "poll", "expiry", "refunds", "splits", "payouts", "dispute-sync", "dispute-deadlines", "idempotency-cleanup", "wallet-payer-cleanup", "reconciliation", "event-retention"], jobs.Select(j => j.Name));
         Assert.All(jobs, j => Assert.Single(hosted, h => ReferenceEquals(h, j)));
         Assert.Single(hosted.OfType<WebhookDispatcher>());
-        Assert.Equal(["dispute-sync", "dispute-deadlines", "idempotency-cleanup", "wallet-payer-cleanup", "reconciliation", "event-retention"], jobs.Where(j => j.Singleton).Select(j => j.Name));
+        Assert.Equal(["ledger-seal", "dispute-sync", "dispute-deadlines", "idempotency-cleanup", "wallet-payer-cleanup", "reconciliation", "event-retention"], jobs.Where(j => j.Singleton).Select(j => j.Name));
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public abstract class LedgerChainTests(HubFixture hub)
         db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM ledger_entries WHERE reference = @reference", new { reference }), default);
 
     private Task<long> BalanceAsync(Db db, string account) =>
-        db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(balance), 0) FROM ledger_balances WHERE account = @account", new { account }), default);
+        db.ReadAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(balance), 0) FROM ledger_balances_current WHERE account = @account", new { account }), default);
 
     [Fact]
     public async Task Twenty_transactions_posting_one_event_post_it_once_and_the_others_learn_it_was_posted()

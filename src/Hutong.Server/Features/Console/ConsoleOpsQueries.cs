@@ -86,9 +86,9 @@ public sealed class ConsoleOpsQueries(Db db)
 
     /// <summary>Balances per account: a merchant's accounts end with ":merchant id" (Accounts.MerchantPayable and the rest).</summary>
     public async Task<IReadOnlyList<BalanceRow>> BalancesAsync(string? scope, CancellationToken ct) => scope is null
-        ? (await db.ReadAsync(c => c.QueryAsync<BalanceRow>("SELECT account, currency, balance FROM ledger_balances ORDER BY account, currency LIMIT 1000"), ct)).AsList()
+        ? (await db.ReadAsync(c => c.QueryAsync<BalanceRow>("SELECT account, currency, balance FROM ledger_balances_current ORDER BY account, currency LIMIT 1000"), ct)).AsList()
         : (await db.ReadAsync(c => c.QueryAsync<BalanceRow>(
-            "SELECT account, currency, balance FROM ledger_balances WHERE account LIKE @p ESCAPE '!' ORDER BY account, currency",
+            "SELECT account, currency, balance FROM ledger_balances_current WHERE account LIKE @p ESCAPE '!' ORDER BY account, currency",
             new { p = "%:" + LikeEscape(scope) }), ct)).AsList();
 
     /// <summary>Ledger entries newest first, <see cref="PageSize"/> a page by keyset on seq, each with its lines.</summary>

@@ -1,3 +1,5 @@
+using Hutong.Server.Features.Workers;
+
 namespace Hutong.Server.Features.Ledger;
 
 /// <summary>The hash-chained double-entry ledger. HubApp composes the hub from these calls.</summary>
@@ -6,6 +8,7 @@ public static class LedgerFeature
     public static IServiceCollection AddLedger(this IServiceCollection s)
     {
         s.AddSingleton<LedgerStore>();
+        s.AddJob<LedgerSealJob>();
         return s;
     }
 }
