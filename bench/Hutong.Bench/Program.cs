@@ -31,7 +31,7 @@ var seconds = Arg("--seconds", smoke ? 2 : 15);
 var connections = Arg("--connections", 64);
 var storeArg = ArgS("--store", "both");
 var growthRows = (long)Arg("--growth", smoke ? 100_000 : 0);
-var only = ArgS("--only", "all"); // all | create | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart) | collab | collab-10m | collab-upload | vfl | vfl-online | vfl-nodes | console-search
+var only = ArgS("--only", "all"); // all | create | ledger (PostgreSQL appends from many transactions, and the sealer) | links | e2e | instances | apart (the hub's CPU per flow, hub and sandbox apart) | collab | collab-10m | collab-upload | vfl | vfl-online | vfl-nodes | console-search
 var rounds = Arg("--rounds", smoke ? 1 : 3); // PostgreSQL: ceiling and create measured one after the other, this many times
 var maxInstances = Arg("--instances", 3); // PostgreSQL: create with 1..N hub processes
 var openLoad = Arg("--open-load", 77); // PostgreSQL: the open-loop row's offered rate, % of the same round's ceiling; 2 points over the 75 % target so that a few ms of sender slip at the window's end cannot decide it
@@ -177,6 +177,17 @@ if (storeArg is "sqlite" or "both")
     }
 
     dir.Delete(recursive: true);
+}
+
+if (storeArg is "postgres" or "both" && only is "all" or "ledger" && pg is not null)
+{
+    var ceiling = await PostgresCommitCeilingAsync(pg, Math.Min(seconds, 5), connections);
+    Console.WriteLine($"{$"PostgreSQL 1-row commits/s, {connections} conns (ceiling)",-44} {ceiling,10:N0}");
+    var (appends, p99, sealedPerSecond, verified) = await OnFreshDatabaseAsync(pg, cs => LedgerAppends.RunAsync(cs, Math.Min(seconds, 5), connections));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{$"ledger appends/s, PostgreSQL, {connections} transactions",-44} {appends,10:N0} {"",8} {p99,8:F2}   ({appends / ceiling:P0} of the ceiling; p99 ms)"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{"  sealed into the chain per second; verified",-44} {sealedPerSecond,10:N0} {(verified ? "ok" : "BROKEN"),8}"));
 }
 
 if (storeArg is "postgres" or "both" && only is "all" or "create" or "instances" or "e2e" or "apart")
