@@ -68,15 +68,16 @@ public sealed class LedgerSealTests
                 Assert.True(await append);
 
                 // Committed, unlinked: the balance already counts it; the kept (sealed) balance does not yet.
-                Assert.Equal(1, await ScalarAsync(db, "SELECT COUNT(*) FROM ledger_unsealed"));
+                Assert.Equal(1, await ScalarAsync(db, "SELECT COUNT(DISTINCT entry_id) FROM ledger_unsealed"));
                 Assert.Equal(-1234, await ScalarAsync(db, "SELECT balance FROM ledger_balances_current WHERE account = @payable", new { payable }));
                 Assert.Equal(0, await ScalarAsync(db, "SELECT COUNT(*) FROM ledger_balances"));
-                Assert.Equal(1234, await db.WriteAsync((c, t) => ledger.AvailableLockedAsync(c, t, "mch_seal", "CNY"), default)); // a payout's check
             }
             finally
             {
                 await holder.ExecuteAsync("SELECT pg_advisory_unlock(@ChainLock)", new { ChainLock });
             }
+
+            Assert.Equal(1234, await db.WriteAsync((c, t) => ledger.AvailableLockedAsync(c, t, "mch_seal", "CNY"), default)); // a payout's check
 
             Assert.Equal(1, await ledger.SealAsync(default));
             Assert.Equal(0, await ledger.SealAsync(default));
@@ -146,14 +147,20 @@ public sealed class LedgerSealTests
             await AroundTheHubAsync(cs, "INSERT INTO ledger_chain SELECT * FROM kept; DROP TABLE kept");
             Assert.True((await ledger.VerifyAsync(null, default)).Ok);
 
-            // An entry inserted without its marker (so the sealer never sees it), and one whose marker was removed.
+            // Unsealed lines with no entry: they count in balances (ledger_balances_current), so verify reports them.
+            await AroundTheHubAsync(cs, "INSERT INTO ledger_unsealed (entry_id, account, currency, amount) VALUES ('le_forged', 'merchant_payable:mch_seal', 'CNY', -1000000)");
+            Assert.Contains("le_forged: has unsealed lines but no entry (written around the hub)", (await ledger.VerifyAsync(null, default)).Problems);
+            await AroundTheHubAsync(cs, "DELETE FROM ledger_unsealed WHERE entry_id = 'le_forged'");
+            Assert.True((await ledger.VerifyAsync(null, default)).Ok);
+
+            // An entry inserted without its unsealed lines (so the sealer never sees it).
             await AroundTheHubAsync(cs,
                 """
                 INSERT INTO ledger_lines (entry_id, account, currency, amount) VALUES ('le_slipped', 'x', 'CNY', 5), ('le_slipped', 'y', 'CNY', -5);
                 INSERT INTO ledger_entries (id, kind, reference, created_at) VALUES ('le_slipped', 'manual', 'slipped', 0)
                 """);
             var slipped = await ledger.VerifyAsync(null, default);
-            Assert.Equal(["le_slipped: not in the chain and not waiting to be sealed (inserted around the hub, or its marker removed)"], slipped.Problems);
+            Assert.Equal(["le_slipped: not in the chain and not waiting to be sealed (inserted around the hub, or its unsealed lines removed)"], slipped.Problems);
         });
     }
 
@@ -187,6 +194,90 @@ public sealed class LedgerSealTests
             Assert.True(verified.Ok, string.Join("; ", verified.Problems));
             Assert.Equal(3, verified.Entries);
             Assert.Equal(-60, await ScalarAsync(db, "SELECT balance FROM ledger_balances WHERE account = @a", new { a = Accounts.MerchantPayable("mch_seal") }));
+        });
+    }
+
+    [Fact]
+    public async Task An_entry_a_hub_of_the_previous_version_writes_during_a_rolling_upgrade_joins_the_chain_with_its_lines_counted_once()
+    {
+        await WithDatabaseAsync(async (db, cs) =>
+        {
+            var ledger = new LedgerStore(db);
+            var payable = Accounts.MerchantPayable("mch_seal");
+            Assert.True(await AppendAsync(db, ledger, "pay_new1", 100));
+            Assert.Equal(1, await ledger.SealAsync(default));
+
+            // What the append of the version before 0044 sent, in its one round trip under the chain's lock: the lines, the
+            // entry linked (by the server) to the newest entry that has a link, and the balances.
+            var old = new LedgerEntry("le_oldhub", "payment_captured", "pay_oldhub", "mch_seal", 2, Lines("mch_seal", 40));
+            await using (var c = new NpgsqlConnection(cs))
+            {
+                await c.OpenAsync();
+                await using var t = await c.BeginTransactionAsync();
+                var args = new
+                {
+                    id = old.Id, reference = old.Reference, text = Postings.CanonicalText(old), genesis = Postings.Genesis,
+                    accounts = old.Lines.Select(l => l.Account).ToArray(), amounts = old.Lines.Select(l => l.Amount).ToArray(),
+                };
+                await c.ExecuteAsync(
+                    """
+                    SELECT pg_advisory_xact_lock(727275);
+                    INSERT INTO ledger_lines (entry_id, account, currency, amount) SELECT @id, a, 'CNY', m FROM unnest(@accounts, @amounts) AS x(a, m);
+                    INSERT INTO ledger_entries (id, kind, reference, merchant_id, created_at, prev_hash, hash)
+                    SELECT @id, 'payment_captured', @reference, 'mch_seal', 2, p.h, encode(sha256(convert_to(p.h || E'\n' || @text, 'UTF8')), 'hex')
+                    FROM (SELECT COALESCE((SELECT hash FROM ledger_entries ORDER BY seq DESC LIMIT 1), @genesis) AS h) p;
+                    INSERT INTO ledger_balances (account, currency, balance) SELECT a, 'CNY', m FROM unnest(@accounts, @amounts) AS x(a, m)
+                    ON CONFLICT (account, currency) DO UPDATE SET balance = ledger_balances.balance + excluded.balance
+                    """, args, t);
+                await t.CommitAsync();
+            }
+
+            Assert.Equal(1, await ScalarAsync(db, "SELECT COUNT(DISTINCT entry_id) FROM ledger_unsealed WHERE balances_kept"));
+            Assert.Equal(0, await ScalarAsync(db, "SELECT COUNT(*) FROM ledger_entries WHERE hash IS NOT NULL"));
+            Assert.Equal(-140, await ScalarAsync(db, "SELECT balance FROM ledger_balances_current WHERE account = @payable", new { payable }));
+
+            Assert.True(await AppendAsync(db, ledger, "pay_new2", 200));
+            Assert.Equal(2, await ledger.SealAsync(default));
+            Assert.Equal(-340, await ScalarAsync(db, "SELECT balance FROM ledger_balances WHERE account = @payable", new { payable }));
+            Assert.Equal(-340, await ScalarAsync(db, "SELECT balance FROM ledger_balances_current WHERE account = @payable", new { payable }));
+            Assert.Equal(2, await ScalarAsync(db, "SELECT pos FROM ledger_chain WHERE entry_id = 'le_oldhub'"));
+            var verified = await ledger.VerifyAsync(null, default);
+            Assert.True(verified.Ok, string.Join("; ", verified.Problems));
+            Assert.Equal(3, verified.Entries);
+        });
+    }
+
+    [Fact]
+    public async Task A_posting_past_the_balance_limit_is_refused_exactly_even_when_two_race_for_the_last_room()
+    {
+        await WithDatabaseAsync(async (db, _) =>
+        {
+            var ledger = new LedgerStore(db);
+            LedgerLine[] Big(long amount) => [new LedgerLine("test_big:x", "CNY", amount), new LedgerLine("test_off:x", "CNY", -amount)];
+
+            // Two entries in one transaction to accounts with no balance yet: the second takes them past the limit.
+            await Assert.ThrowsAsync<LedgerLimitException>(() => db.WriteAsync(async (c, t) =>
+            {
+                await ledger.AppendAsync(c, t, "test", "big_1", null, Big(Money.MaxBalance), DateTimeOffset.UnixEpoch);
+                return await ledger.AppendAsync(c, t, "test", "big_2", null, Big(1), DateTimeOffset.UnixEpoch);
+            }, default));
+            Assert.Equal(0, await ScalarAsync(db, "SELECT COUNT(*) FROM ledger_entries"));
+
+            // Twenty transactions race, each for 60 % of the limit: exactly one fits, whatever the sealer has done.
+            var posted = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(async () =>
+            {
+                try
+                {
+                    return await db.WriteAsync((c, t) => ledger.AppendAsync(c, t, "test", $"race_{i}", null, Big(Money.MaxBalance / 10 * 6), DateTimeOffset.UnixEpoch), default);
+                }
+                catch (LedgerLimitException)
+                {
+                    return false;
+                }
+            })));
+            Assert.Equal(1, posted.Count(p => p));
+            Assert.Equal(Money.MaxBalance / 10 * 6, await ScalarAsync(db, "SELECT balance FROM ledger_balances_current WHERE account = 'test_big:x'"));
+            Assert.True((await ledger.VerifyAsync(null, default)).Ok);
         });
     }
 }

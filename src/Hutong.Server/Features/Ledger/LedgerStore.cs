@@ -22,15 +22,17 @@ public sealed record LedgerVerification(long Entries, IReadOnlyList<string> Prob
 /// </summary>
 public sealed class LedgerStore(Db db)
 {
-    // PostgreSQL: the chain's lock, held by the one transaction that seals a batch (one-key space, as the singleton jobs').
+    // PostgreSQL: the chain's lock, held by the one transaction that seals a batch and by a payout's check (one-key space,
+    // as the singleton jobs').
     private const long ChainLock = 727275;
+
+    // PostgreSQL: the class of the two-key advisory locks on an (account, currency): shared by every append that touches
+    // it, exclusive for a posting near the balance limit.
+    private const int AccountLockClass = 727277;
 
     // PostgreSQL: the class of the two-key advisory locks taken per (kind, reference) — a key space apart from the
     // one-key locks (the chain's, the singleton jobs').
     private const int ReferenceLockClass = 727276;
-
-    // PostgreSQL: the class of the two-key advisory locks a payout takes on the account it reserves from.
-    private const int AccountLockClass = 727277;
 
     /// <summary>Entries one sealing transaction links at most.</summary>
     internal const int SealBatch = 2_000;
@@ -145,50 +147,100 @@ public sealed class LedgerStore(Db db)
                 return;
             }
 
-            // One round trip: the sealed balances of the accounts touched (the limit check), every line, the entries (each
-            // one's trigger checks its lines balance) and their unsealed markers.
+            // One round trip: a lock on each account touched, in one global order (so two postings never wait on each other
+            // in a cycle) — shared, so appends do not wait for each other, or exclusive for a posting near the balance
+            // limit (below) —, the accounts' balances as they stand then (sealed plus unsealed), every line, the entries
+            // (each one's trigger checks its lines balance) and the copy of their lines in ledger_unsealed.
             var (c, t) = ((NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
             var lines = _entries.SelectMany(e => e.Lines.Select(l => (e.Id, l))).ToList();
             var changes = lines.GroupBy(x => (x.l.Account, x.l.Currency))
-                .ToDictionary(g => g.Key, g => g.Aggregate(0L, (sum, x) => checked(sum + x.l.Amount)));
-            await using var batch = new NpgsqlBatch(c, t);
-            batch.BatchCommands.Add(Command(
-                """
-                SELECT b.account, b.currency, b.balance FROM ledger_balances b
-                JOIN unnest($1::text[], $2::text[]) AS k(account, currency) ON k.account = b.account AND k.currency = b.currency
-                """,
-                changes.Keys.Select(k => k.Account).ToArray(), changes.Keys.Select(k => k.Currency).ToArray()));
-            batch.BatchCommands.Add(Command(
-                "INSERT INTO ledger_lines (entry_id, account, currency, amount) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])",
-                lines.Select(x => x.Id).ToArray(), lines.Select(x => x.l.Account).ToArray(), lines.Select(x => x.l.Currency).ToArray(),
-                lines.Select(x => x.l.Amount).ToArray()));
-            batch.BatchCommands.Add(Command(
-                """
-                INSERT INTO ledger_entries (id, kind, reference, merchant_id, created_at)
-                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-                """,
-                _entries.Select(e => e.Id).ToArray(), _entries.Select(e => e.Kind).ToArray(), _entries.Select(e => e.Reference).ToArray(),
-                _entries.Select(e => e.MerchantId).ToArray(), _entries.Select(e => e.CreatedAt).ToArray()));
-            batch.BatchCommands.Add(Command("INSERT INTO ledger_unsealed (entry_id) SELECT * FROM unnest($1::text[])", (object)_entries.Select(e => e.Id).ToArray()));
-            await using (var reader = await batch.ExecuteReaderAsync())
+                .Select(g => (g.Key.Account, g.Key.Currency, Change: g.Aggregate(0L, (sum, x) => checked(sum + x.l.Amount))))
+                .OrderBy(x => x.Account, StringComparer.Ordinal).ThenBy(x => x.Currency, StringComparer.Ordinal).ToList();
+            var (accounts, currencies) = (changes.Select(k => k.Account).ToArray(), changes.Select(k => k.Currency).ToArray());
+            var exclusive = new HashSet<(string, string)>();
+            var balances = new Dictionary<(string, string), long>();
+            await using (var batch = new NpgsqlBatch(c, t))
             {
-                // Only the first result has rows. The check is against the sealed balance: what is still unsealed is at most
-                // a few sealing intervals of postings (each line ≤ Money.MaxAmount-sized), far inside the margin between
-                // the limit (10^17) and a 64-bit integer (9.2 × 10^18), so no sum can overflow before the next check.
-                while (await reader.ReadAsync())
+                batch.BatchCommands.Add(Command(
+                    $"""
+                    SELECT k.a, k.c, x.exclusive,
+                           CASE WHEN x.exclusive THEN pg_advisory_xact_lock($4, hashtext(k.a || E'\n' || k.c))::text
+                                ELSE pg_advisory_xact_lock_shared($4, hashtext(k.a || E'\n' || k.c))::text END
+                    FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS k(a, c, ch, n)
+                    CROSS JOIN LATERAL (SELECT abs(({CurrentBalanceOf("k.a", "k.c")}) + k.ch) > $5 OR abs(k.ch) > $6 AS exclusive) x
+                    ORDER BY k.n
+                    """,
+                    accounts, currencies, changes.Select(k => k.Change).ToArray(), AccountLockClass, Money.MaxBalance / 2, UnlockedChange));
+                batch.BatchCommands.Add(Command(
+                    $"SELECT k.a, k.c, {CurrentBalanceOf("k.a", "k.c")} FROM unnest($1::text[], $2::text[]) AS k(a, c)", accounts, currencies));
+                batch.BatchCommands.Add(Command(
+                    "INSERT INTO ledger_lines (entry_id, account, currency, amount) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])",
+                    lines.Select(x => x.Id).ToArray(), lines.Select(x => x.l.Account).ToArray(), lines.Select(x => x.l.Currency).ToArray(),
+                    lines.Select(x => x.l.Amount).ToArray()));
+                batch.BatchCommands.Add(Command(
+                    """
+                    INSERT INTO ledger_entries (id, kind, reference, merchant_id, created_at)
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+                    """,
+                    _entries.Select(e => e.Id).ToArray(), _entries.Select(e => e.Kind).ToArray(), _entries.Select(e => e.Reference).ToArray(),
+                    _entries.Select(e => e.MerchantId).ToArray(), _entries.Select(e => e.CreatedAt).ToArray()));
+                batch.BatchCommands.Add(Command(
+                    "INSERT INTO ledger_unsealed (entry_id, account, currency, amount) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])",
+                    lines.Select(x => x.Id).ToArray(), lines.Select(x => x.l.Account).ToArray(), lines.Select(x => x.l.Currency).ToArray(),
+                    lines.Select(x => x.l.Amount).ToArray()));
+                await using var reader = await batch.ExecuteReaderAsync();
+                do
                 {
-                    var key = (reader.GetString(0), reader.GetString(1));
-                    var after = reader.GetInt64(2) + changes[key];
-                    if (after is > Money.MaxBalance or < -Money.MaxBalance)
+                    // The locks' rows (account, currency, exclusive, —) first, then the balances' (account, currency, balance).
+                    while (reader.FieldCount >= 3 && await reader.ReadAsync())
                     {
-                        throw new LedgerLimitException(key.Item1, key.Item2);
+                        if (reader.FieldCount == 4)
+                        {
+                            if (reader.GetBoolean(2))
+                            {
+                                exclusive.Add((reader.GetString(0), reader.GetString(1)));
+                            }
+                        }
+                        else
+                        {
+                            balances[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+                        }
                     }
+                }
+                while (await reader.NextResultAsync());
+            }
+
+            // An exclusive lock waits for every append in flight on the account to commit, so the balance read after it is
+            // exact. A shared one is taken only by a posting that moves the account by at most UnlockedChange and leaves it
+            // within half the limit; the appends in flight at once are fewer than PostgreSQL's connections (≤ 10,000), so
+            // together they cannot pass the limit. (If the account crossed into the upper half between the decision and the
+            // lock — another posting's commit in those microseconds — the posting is refused rather than risk it.)
+            foreach (var (account, currency, change) in changes)
+            {
+                var after = balances[(account, currency)] + change;
+                var limit = exclusive.Contains((account, currency)) ? Money.MaxBalance : Money.MaxBalance / 2;
+                if (after > limit || after < -limit)
+                {
+                    throw new LedgerLimitException(account, currency);
                 }
             }
 
             _entries.Clear();
         }
     }
+
+    // A posting's change to one account above which it takes the account's lock exclusively: 5 × 10^12 minor units (50
+    // times Money.MaxAmount), so no payment's posting ever does, and 10,000 unlocked ones in flight at once move an
+    // account by at most half the limit.
+    private const long UnlockedChange = Money.MaxBalance / 2 / 10_000;
+
+    // The balance of (account, currency) now: sealed plus unsealed lines (0 if it has none) — an index range of the
+    // account's unsealed rows, which the sealer keeps to about a second of postings.
+    private static string CurrentBalanceOf(string account, string currency) =>
+        $"""
+        COALESCE((SELECT b.balance FROM ledger_balances b WHERE b.account = {account} AND b.currency = {currency}), 0)
+            + COALESCE((SELECT SUM(u.amount) FROM ledger_unsealed u WHERE u.account = {account} AND u.currency = {currency} AND NOT u.balances_kept), 0)::BIGINT
+        """;
 
     private static NpgsqlBatchCommand Command(string sql, params object?[] values)
     {
@@ -231,10 +283,14 @@ public sealed class LedgerStore(Db db)
     private static async Task<int> SealBatchAsync(DbConnection c, DbTransaction t)
     {
         await c.ExecuteAsync("SELECT pg_advisory_xact_lock(@ChainLock)", new { ChainLock }, t);
+        // Entries with unsealed rows and no link yet (an unsealed row of a linked entry — written around the hub — is left
+        // for verify to report, not linked twice). Lines come from ledger_lines, what the hash covers, not from the copy.
         var entries = (await c.QueryAsync<EntryRow>(
             """
-            SELECT e.seq, e.id, e.kind, e.reference, e.merchant_id, e.created_at
-            FROM ledger_unsealed u JOIN ledger_entries e ON e.id = u.entry_id ORDER BY e.seq LIMIT @SealBatch
+            SELECT e.seq, e.id, e.kind, e.reference, e.merchant_id, e.created_at, bool_or(u.balances_kept) AS balances_kept
+            FROM ledger_unsealed u JOIN ledger_entries e ON e.id = u.entry_id
+            WHERE NOT EXISTS (SELECT 1 FROM ledger_chain ch WHERE ch.entry_id = e.id)
+            GROUP BY e.seq, e.id ORDER BY e.seq LIMIT @SealBatch
             """, new { SealBatch }, t)).ToList();
         if (entries.Count == 0)
         {
@@ -242,8 +298,10 @@ public sealed class LedgerStore(Db db)
         }
 
         var ids = entries.Select(e => e.Id).ToArray();
+        var kept = entries.Where(e => e.BalancesKept).Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
         var lines = (await c.QueryAsync<(string EntryId, string Account, string Currency, long Amount)>(
                 "SELECT entry_id, account, currency, amount FROM ledger_lines WHERE entry_id = ANY(@ids)", new { ids }, t))
+            .Select(l => (l.EntryId, l.Account, l.Currency, l.Amount, BalancesKept: kept.Contains(l.EntryId)))
             .ToList();
         var byEntry = lines.ToLookup(l => l.EntryId, l => new LedgerLine(l.Account, l.Currency, l.Amount));
         var (pos, previous) = await ChainEndAsync(c, t);
@@ -255,8 +313,9 @@ public sealed class LedgerStore(Db db)
             previous = hash;
         }
 
-        // One change per account: ON CONFLICT may not touch a row twice in one statement.
-        var changes = lines.GroupBy(l => (l.Account, l.Currency))
+        // One change per account: ON CONFLICT may not touch a row twice in one statement. An entry a hub of the previous
+        // version wrote (a rolling upgrade) has its lines in the balances already (migration 0044's trigger marks it).
+        var changes = lines.Where(l => !l.BalancesKept).GroupBy(l => (l.Account, l.Currency))
             .Select(g => (g.Key.Account, g.Key.Currency, Change: g.Aggregate(0L, (sum, l) => checked(sum + l.Amount))))
             .OrderBy(x => x.Account, StringComparer.Ordinal).ThenBy(x => x.Currency, StringComparer.Ordinal).ToList();
         await c.ExecuteAsync(
@@ -293,16 +352,18 @@ public sealed class LedgerStore(Db db)
 
     /// <summary>
     /// What the merchant is owed in <paramref name="currency"/> (its merchant_payable balance, credit positive), read in the
-    /// caller's transaction under a lock every payout from that account takes, so a payout checked against it and reserved
-    /// in the same transaction cannot be overtaken by another hub's reservation (SQLite has one writer; PostgreSQL takes an
-    /// advisory lock on the account until the commit, and reads the balance with what is not sealed yet).
+    /// caller's transaction under a lock every payout takes, so a payout checked against it and reserved in the same
+    /// transaction cannot be overtaken by another hub's reservation (SQLite has one writer; PostgreSQL takes the chain's
+    /// advisory lock until the commit, and reads the balance with what is not sealed yet).
     /// </summary>
     public async Task<long> AvailableLockedAsync(DbConnection c, DbTransaction t, string merchantId, string currency)
     {
         var account = Accounts.MerchantPayable(merchantId);
         if (db.IsPostgres)
         {
-            await c.ExecuteAsync("SELECT pg_advisory_xact_lock(@AccountLockClass, hashtext(@key))", new { AccountLockClass, key = account + "\n" + currency }, t);
+            // The chain's lock, as payouts took it before migration 0044, so a hub of the previous version (a rolling
+            // upgrade) and this one cannot both spend the same balance; payouts are few, and the sealer holds it briefly.
+            await c.ExecuteAsync("SELECT pg_advisory_xact_lock(@ChainLock)", new { ChainLock }, t);
         }
 
         return -await c.ExecuteScalarAsync<long>(
@@ -336,12 +397,20 @@ public sealed class LedgerStore(Db db)
     /// </summary>
     public async Task<LedgerVerification> VerifyAsync(IProgress<(long Done, long Total)>? progress, CancellationToken ct)
     {
-        await SealAsync(ct);
+        var problems = new List<string>();
+        try
+        {
+            await SealAsync(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            problems.Add("sealing failed (" + e.Message + "): what is linked is checked below");
+        }
+
         await using var c = await db.OpenAsync(ct);
         await using var t = db.IsPostgres ? await c.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct) : null;
         var total = await c.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM ledger_entries" + (db.IsPostgres ? " e WHERE NOT EXISTS (SELECT 1 FROM ledger_unsealed u WHERE u.entry_id = e.id)" : string.Empty), transaction: t);
-        var problems = new List<string>();
         var sums = new Dictionary<(string Account, string Currency), Int128>();
         var previous = Postings.Genesis;
         long done = 0;
@@ -443,7 +512,36 @@ public sealed class LedgerStore(Db db)
                          ORDER BY e.seq LIMIT 100
                          """, transaction: t))
             {
-                problems.Add($"{id}: not in the chain and not waiting to be sealed (inserted around the hub, or its marker removed)");
+                problems.Add($"{id}: not in the chain and not waiting to be sealed (inserted around the hub, or its unsealed lines removed)");
+            }
+
+            // What balances count before the sealer: the unsealed copy of each entry's lines must be exactly its lines.
+            foreach (var (id, what) in await c.QueryAsync<(string, string)>(
+                         """
+                         SELECT DISTINCT u.entry_id, 'has unsealed lines but no entry (written around the hub)' FROM ledger_unsealed u
+                         WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.id = u.entry_id)
+                         UNION
+                         SELECT DISTINCT u.entry_id, 'is linked but still has unsealed lines (written around the hub)' FROM ledger_unsealed u
+                         JOIN ledger_entries e ON e.id = u.entry_id
+                         WHERE e.hash IS NOT NULL OR EXISTS (SELECT 1 FROM ledger_chain ch WHERE ch.entry_id = u.entry_id)
+                         UNION
+                         SELECT COALESCE(u.entry_id, l.entry_id), 'has unsealed lines that differ from its lines (edited around the hub)'
+                         FROM (SELECT entry_id, account, currency, SUM(amount) AS s FROM ledger_unsealed GROUP BY entry_id, account, currency) u
+                         FULL JOIN (SELECT entry_id, account, currency, SUM(amount) AS s FROM ledger_lines
+                                    WHERE entry_id IN (SELECT entry_id FROM ledger_unsealed) GROUP BY entry_id, account, currency) l
+                           ON l.entry_id = u.entry_id AND l.account = u.account AND l.currency = u.currency
+                         WHERE u.s IS DISTINCT FROM l.s
+                         ORDER BY 1, 2 LIMIT 100
+                         """, transaction: t))
+            {
+                problems.Add($"{id}: {what}");
+            }
+
+            // Lines a hub of the previous version already added to ledger_balances, not linked yet (a rolling upgrade).
+            foreach (var (account, currency, amount) in await c.QueryAsync<(string, string, long)>(
+                         "SELECT account, currency, SUM(amount)::BIGINT FROM ledger_unsealed WHERE balances_kept GROUP BY account, currency", transaction: t))
+            {
+                sums[(account, currency)] = sums.GetValueOrDefault((account, currency)) + amount;
             }
         }
 
@@ -495,6 +593,8 @@ public sealed class LedgerStore(Db db)
         public string? PrevHash { get; set; }
 
         public string? Hash { get; set; }
+
+        public bool BalancesKept { get; set; }
     }
 
     /// <summary>A link of ledger_chain, with its entry's fields (all null: the entry is gone).</summary>
