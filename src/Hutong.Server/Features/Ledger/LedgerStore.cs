@@ -235,7 +235,7 @@ public sealed class LedgerStore(Db db)
     private const long UnlockedChange = Money.MaxBalance / 2 / 10_000;
 
     // The balance of (account, currency) now: sealed plus unsealed lines (0 if it has none) — an index range of the
-    // account's unsealed rows, which the sealer keeps to about a second of postings.
+    // account's unsealed rows, which the sealer keeps to a quarter second or so of postings.
     private static string CurrentBalanceOf(string account, string currency) =>
         $"""
         COALESCE((SELECT b.balance FROM ledger_balances b WHERE b.account = {account} AND b.currency = {currency}), 0)
