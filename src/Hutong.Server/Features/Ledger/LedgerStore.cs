@@ -16,9 +16,9 @@ public sealed record LedgerVerification(long Entries, IReadOnlyList<string> Prob
 
 /// <summary>
 /// Appends journal entries inside the caller's transaction (so a posting commits with its state change) and checks the
-/// whole chain. SQLite has one writer, so each append links to the entry before it at once. PostgreSQL appends take no
-/// lock other payments share: entries go in unlinked and <see cref="SealAsync"/> links them into the chain in batches
-/// after they commit (docs/architecture.md, "Ledger").
+/// whole chain. SQLite has one writer, so each append links to the entry before it at once. PostgreSQL appends wait for
+/// no other payment: entries go in unlinked and <see cref="SealAsync"/> links them into the chain in batches after they
+/// commit (docs/architecture.md, "Ledger").
 /// </summary>
 public sealed class LedgerStore(Db db)
 {
@@ -89,10 +89,10 @@ public sealed class LedgerStore(Db db)
     /// PostgreSQL: the entry is decided now — posted, or already posted, under an advisory lock on its (kind, reference)
     /// alone, so two transactions posting the same event see each other — and written, unlinked, in one round trip just
     /// before the transaction commits (<see cref="Db.TryGetCommitScope"/>; at once when the transaction cannot defer).
-    /// Nothing here waits for another payment: linking each append to the one before it serialised every success of a
-    /// cluster through one lock held to the commit's WAL flush (≈ 116 payments/s on the benchmark machine, whatever the
-    /// number of hubs); so did the balance rows every capture updated (wallet_clearing:{wallet}). Both are now the
-    /// sealer's work, one transaction per batch.
+    /// Nothing here waits for another payment: linking each append to the one before it made a cluster commit one ledger
+    /// append at a time (one lock held to the commit's WAL flush), and so did the balance rows every capture updated
+    /// (wallet_clearing:{wallet}). Linking and the kept balances are now the sealer's work, one transaction per batch;
+    /// the accounts' own locks are shared but near the balance limit.
     /// </summary>
     private static async Task<bool> AppendPostgresAsync(DbConnection c, DbTransaction t, string kind, string reference, string? merchantId, IReadOnlyList<LedgerLine> lines, DateTimeOffset now)
     {
