@@ -138,7 +138,10 @@ public sealed partial class DisputeService(
         row.ProblemType = complaint.ProblemType;
         row.Detail = complaint.Detail;
         row.RequestedRefund = complaint.ApplyRefundAmount;
-        row.FullRefunded = complaint.FullRefunded ? 1 : 0;
+        // Sticky: a refund cannot be taken back, and two syncs may apply their wallet reads out of order (the version check
+        // only orders the writes) — an older read saying "not yet" must not undo a newer "fully refunded" (seen in CI: the
+        // sync after the refund report landed after the REFUND_SUCCESS notification's, and the flag was lost).
+        row.FullRefunded = complaint.FullRefunded || row.FullRefunded == 1 ? 1 : 0;
         row.AwaitingMerchant = complaint.IncomingUserResponse ? 1 : 0;
         row.ComplaintTimes = complaint.UserComplaintTimes;
         row.History = historyJson ?? row.History;
