@@ -153,9 +153,12 @@ public sealed class LedgerStore(Db db)
             // (each one's trigger checks its lines balance) and the copy of their lines in ledger_unsealed.
             var (c, t) = ((NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
             var lines = _entries.SelectMany(e => e.Lines.Select(l => (e.Id, l))).ToList();
-            var changes = lines.GroupBy(x => (x.l.Account, x.l.Currency))
-                .Select(g => (g.Key.Account, g.Key.Currency, Change: g.Aggregate(0L, (sum, x) => checked(sum + x.l.Amount))))
-                .OrderBy(x => x.Account, StringComparer.Ordinal).ThenBy(x => x.Currency, StringComparer.Ordinal).ToList();
+            var changes = ChangesOf(lines.Select(x => x.l));
+            var lineColumns = new object[]
+            {
+                lines.Select(x => x.Id).ToArray(), lines.Select(x => x.l.Account).ToArray(), lines.Select(x => x.l.Currency).ToArray(),
+                lines.Select(x => x.l.Amount).ToArray(),
+            };
             var (accounts, currencies) = (changes.Select(k => k.Account).ToArray(), changes.Select(k => k.Currency).ToArray());
             var exclusive = new HashSet<(string, string)>();
             var balances = new Dictionary<(string, string), long>();
@@ -175,8 +178,7 @@ public sealed class LedgerStore(Db db)
                     $"SELECT k.a, k.c, {CurrentBalanceOf("k.a", "k.c")} FROM unnest($1::text[], $2::text[]) AS k(a, c)", accounts, currencies));
                 batch.BatchCommands.Add(Command(
                     "INSERT INTO ledger_lines (entry_id, account, currency, amount) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])",
-                    lines.Select(x => x.Id).ToArray(), lines.Select(x => x.l.Account).ToArray(), lines.Select(x => x.l.Currency).ToArray(),
-                    lines.Select(x => x.l.Amount).ToArray()));
+                    lineColumns));
                 batch.BatchCommands.Add(Command(
                     """
                     INSERT INTO ledger_entries (id, kind, reference, merchant_id, created_at)
@@ -186,8 +188,7 @@ public sealed class LedgerStore(Db db)
                     _entries.Select(e => e.MerchantId).ToArray(), _entries.Select(e => e.CreatedAt).ToArray()));
                 batch.BatchCommands.Add(Command(
                     "INSERT INTO ledger_unsealed (entry_id, account, currency, amount) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])",
-                    lines.Select(x => x.Id).ToArray(), lines.Select(x => x.l.Account).ToArray(), lines.Select(x => x.l.Currency).ToArray(),
-                    lines.Select(x => x.l.Amount).ToArray()));
+                    lineColumns));
                 await using var reader = await batch.ExecuteReaderAsync();
                 do
                 {
@@ -241,6 +242,12 @@ public sealed class LedgerStore(Db db)
         COALESCE((SELECT b.balance FROM ledger_balances b WHERE b.account = {account} AND b.currency = {currency}), 0)
             + COALESCE((SELECT SUM(u.amount) FROM ledger_unsealed u WHERE u.account = {account} AND u.currency = {currency} AND NOT u.balances_kept), 0)::BIGINT
         """;
+
+    /// <summary>The lines' change per (account, currency), in account then currency order (ordinal).</summary>
+    private static List<(string Account, string Currency, long Change)> ChangesOf(IEnumerable<LedgerLine> lines) =>
+        lines.GroupBy(l => (l.Account, l.Currency))
+            .Select(g => (g.Key.Account, g.Key.Currency, Change: g.Aggregate(0L, (sum, l) => checked(sum + l.Amount))))
+            .OrderBy(x => x.Account, StringComparer.Ordinal).ThenBy(x => x.Currency, StringComparer.Ordinal).ToList();
 
     private static NpgsqlBatchCommand Command(string sql, params object?[] values)
     {
@@ -315,9 +322,7 @@ public sealed class LedgerStore(Db db)
 
         // One change per account: ON CONFLICT may not touch a row twice in one statement. An entry a hub of the previous
         // version wrote (a rolling upgrade) has its lines in the balances already (migration 0044's trigger marks it).
-        var changes = lines.Where(l => !l.BalancesKept).GroupBy(l => (l.Account, l.Currency))
-            .Select(g => (g.Key.Account, g.Key.Currency, Change: g.Aggregate(0L, (sum, l) => checked(sum + l.Amount))))
-            .OrderBy(x => x.Account, StringComparer.Ordinal).ThenBy(x => x.Currency, StringComparer.Ordinal).ToList();
+        var changes = ChangesOf(lines.Where(l => !l.BalancesKept).Select(l => new LedgerLine(l.Account, l.Currency, l.Amount)));
         await c.ExecuteAsync(
             "INSERT INTO ledger_chain (pos, entry_id, prev_hash, hash) SELECT * FROM unnest(@positions, @entryIds, @prevs, @hashes)",
             new
