@@ -133,7 +133,7 @@ public sealed class BuyerJourneyBrowserTests(SqliteHub hub, BrowserFixture brows
         Assert.Empty(await AccessibilityViolationsAsync(page));
         await page.Locator("#text").FillAsync("【刚看到的】8.0 复zんí这段话 " + share.Str("text").Replace('￥', '¥') + " 咑閞👉手机App👈");
         await page.Locator("#resolve").ClickAsync();
-        await page.WaitForURLAsync(product, new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
+        await BrowserFixture.ArrivedAsync(page, product);
         Assert.Contains("healthy", await page.ContentAsync(), StringComparison.Ordinal); // the product stand-in: /healthz answered
     }
 }

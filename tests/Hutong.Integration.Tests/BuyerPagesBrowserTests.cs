@@ -63,7 +63,7 @@ public sealed class BuyerPagesBrowserTests(SqliteHub hub, BrowserFixture browser
         Assert.Equal(back, await link.GetAttributeAsync("href"));
         Assert.True(await page.EvaluateAsync<int>(OverflowScript) <= 0);
         await link.ClickAsync();
-        await page.WaitForURLAsync(back, new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
+        await BrowserFixture.ArrivedAsync(page, back);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Dapper;
 using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Server.Features.Console;
@@ -37,14 +38,18 @@ public abstract class ConsoleBrowserTests(HubFixture hub, BrowserFixture browser
         await page.Locator("#email").FillAsync(email);
         await page.Locator("#password").FillAsync(Password);
         await page.Locator("#sign-in").ClickAsync();
-        await page.WaitForURLAsync("**/console/**", new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
+        // Signed in (any other console page) or refused (the sign-in page again, with its problem); polled in the
+        // browser, for the reason BrowserFixture.ArrivedAsync gives.
+        await page.WaitForFunctionAsync(
+            "() => document.readyState !== 'loading' && (!location.pathname.startsWith('/console/sign-in') || document.getElementById('problem') !== null)",
+            null, new() { Timeout = 90_000 });
         return page;
     }
 
     private static async Task GoAsync(IPage page, string url)
     {
         await page.GotoAsync(url, new() { Timeout = 90_000 });
-        await page.WaitForLoadStateAsync(LoadState.Load, new() { Timeout = 90_000 });
+        await BrowserFixture.LoadedAsync(page);
     }
 
     private Task<long> RefundsAsync(string paymentId) => hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @paymentId", new { paymentId });
@@ -72,7 +77,7 @@ public abstract class ConsoleBrowserTests(HubFixture hub, BrowserFixture browser
         await support.Locator("#name").FillAsync("Li Support");
         await support.Locator("#password").FillAsync(Password);
         await support.Locator("#accept").ClickAsync();
-        await support.WaitForURLAsync("**/console/sign-in", new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
+        await BrowserFixture.ArrivedAsync(support, new Regex("/console/sign-in$"));
         support = await SignInAsync(supportEmail, context: supportContext);
 
         // The link worked once.
@@ -83,7 +88,7 @@ public abstract class ConsoleBrowserTests(HubFixture hub, BrowserFixture browser
         await GoAsync(support, $"{Url}/console/payments?payment={paymentId}");
         Assert.Equal(1, await support.Locator("#payments tbody tr").CountAsync());
         await support.Locator($"a[href='/console/payments/{paymentId}']").ClickAsync();
-        await support.WaitForURLAsync($"**/console/payments/{paymentId}", new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
+        await BrowserFixture.ArrivedAsync(support, new Regex($"/console/payments/{paymentId}$"));
         Assert.True(await support.Locator("#timeline").CountAsync() == 1, await support.ContentAsync() + hub.RecentProblems());
         Assert.Equal(0, await support.Locator("#refund").CountAsync());
         Assert.Equal(0, await support.Locator("#nav-users").CountAsync());
@@ -212,7 +217,7 @@ public abstract class ConsoleBrowserTests(HubFixture hub, BrowserFixture browser
         Assert.Equal(0, await page.Locator("#refund").CountAsync());
         var resend = page.Locator("[id^=resend-]").First;
         await resend.ClickAsync();
-        await page.WaitForURLAsync("**done=resent", new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
+        await BrowserFixture.ArrivedAsync(page, new Regex("done=resent$"));
         Assert.Equal(1, await page.Locator("#done").CountAsync());
         Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM console_audit WHERE merchant_id = @merchantId AND action = 'webhook.resent'", new { merchantId }));
         Assert.Equal(403, (await page.Context.APIRequest.GetAsync($"{Url}/console/payments/{paymentId}/refund", new() { MaxRedirects = 0 })).Status);
@@ -287,7 +292,7 @@ public abstract class ConsoleBrowserTests(HubFixture hub, BrowserFixture browser
         var code = enrol.ComputeTotp();
         await page.Locator("#code").FillAsync(code);
         await page.Locator("#verify").ClickAsync();
-        await page.WaitForURLAsync("**/console/payments", new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
+        await BrowserFixture.ArrivedAsync(page, new Regex("/console/payments$"));
 
         // The same code again (replayed) is refused.
         var second = await SignInAsync(user.Email);
@@ -370,7 +375,7 @@ public sealed class ConsolePagesBrowserTests(SqliteHub hub, BrowserFixture brows
 
         async Task CheckAsync(IPage page, string name)
         {
-            await page.WaitForLoadStateAsync(LoadState.Load, new() { Timeout = 90_000 });
+            await BrowserFixture.LoadedAsync(page);
             Assert.Equal(lang == "zh" ? "zh-CN" : "en", await page.Locator("html").GetAttributeAsync("lang"));
             await BrowserFixture.AddLibraryAsync(page, Path.Combine(BrowserFixture.RepoRoot, "tests", "e2e", "node_modules", "axe-core", "axe.min.js"));
             problems.AddRange((await page.EvaluateAsync<string[]>("""

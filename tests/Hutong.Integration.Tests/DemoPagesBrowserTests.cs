@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Net.Http.Json;
 using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Sandbox;
@@ -102,7 +103,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
         Assert.Equal(shareText, await page.EvaluateAsync<string>("() => navigator.clipboard.readText()"));
 
         await page.Locator("#add-tea").ClickAsync();
-        await page.WaitForURLAsync("**/shop/cart", new() { WaitUntil = WaitUntilState.Commit, Timeout = 90_000 }); // the load itself: LoadedAsync (readyState), below
+        await BrowserFixture.ArrivedAsync(page, new Regex("/shop/cart$"));
         await CheckAsync("cart");
 
         await page.Locator("#checkout").ClickAsync();
@@ -150,7 +151,7 @@ public sealed class DemoPagesBrowserTests(BrowserFixture browser) : IClassFixtur
         Assert.StartsWith("demo-", await page.Locator("#order-id").InnerTextAsync(), StringComparison.Ordinal);
 
         await page.Locator("#return-link").ClickAsync();
-        await page.WaitForURLAsync("**/shop?order=*", new() { WaitUntil = WaitUntilState.Commit, Timeout = 90_000 }); // the load itself: LoadedAsync (readyState), below
+        await BrowserFixture.ArrivedAsync(page, new Regex(@"/shop\?order="));
         Assert.Contains(lang == "zh" ? "已支付" : "is paid", await page.Locator("#order-status").InnerTextAsync(), StringComparison.Ordinal);
         await CheckAsync("shop-back");
 

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Net;
 using Hutong.Integration.Tests.Infrastructure;
 using Microsoft.Playwright;
@@ -44,7 +45,7 @@ public sealed class WeChatInAppBrowserTests(SqliteHub hub, BrowserFixture browse
         var page = await phone.NewPageAsync();
         await page.GotoAsync(link.Str("short_url"));
         await page.Locator("#open").ClickAsync(); // WeChat's interstitial: open the product page
-        await page.WaitForURLAsync(u => u.StartsWith(checkout, StringComparison.Ordinal), new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 }); // through WeChat's silent OAuth and back
+        await BrowserFixture.ArrivedAsync(page, new Regex("^" + Regex.Escape(checkout))); // through WeChat's silent OAuth and back
         Assert.Equal(0, await page.Locator("img").CountAsync()); // no QR inside WeChat
         await BrowserFixture.ScreenshotAsync(page, Shot("wechat-jsapi-cashier.png"));
         await page.Locator("#pay-wechatpay").ClickAsync();
@@ -97,7 +98,7 @@ public sealed class WeChatInAppBrowserTests(SqliteHub hub, BrowserFixture browse
         Assert.Equal("pending", (await m.GetAsync($"/v1/payments/{id}")).Str("status"));
         await page.Locator("#h5-pay").ClickAsync();
         await page.Locator("#h5-pay").ClickAsync(); // WeChat's H5 cashier (the sandbox's page behind h5_url)
-        await page.WaitForURLAsync(u => u.StartsWith(checkout, StringComparison.Ordinal), new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
+        await BrowserFixture.ArrivedAsync(page, new Regex("^" + Regex.Escape(checkout)));
         await page.Locator("#status[data-status='succeeded']").WaitForAsync(new LocatorWaitForOptions { Timeout = 15000 });
         Assert.Equal("MWEB", Assert.Single(hub.Sandbox.WeChat.Orders.Values, o => o.Attach == id).TradeType);
     }

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 
 namespace Hutong.Integration.Tests.Infrastructure;
@@ -56,6 +57,26 @@ public sealed class BrowserFixture : IAsyncLifetime
             }
         }
     }
+
+    /// <summary>
+    /// Waits until the page is at a URL that <paramref name="url"/> matches and its document is parsed
+    /// (<c>readyState</c> past <c>loading</c>). Both waits poll inside the browser. Not <c>WaitForURLAsync</c> with a
+    /// <c>WaitUntil</c>, nor <c>WaitForLoadStateAsync</c>: those read the client's own record of the frame's load events,
+    /// and in CI runs that record lacked DOMContentLoaded for a page whose Load and NetworkIdle had fired, so the wait ran
+    /// out its 90 s on a loaded page (the demo pages' test, then a console sign-in).
+    /// </summary>
+    public static async Task ArrivedAsync(IPage page, Regex url)
+    {
+        await Assertions.Expect(page).ToHaveURLAsync(url, new() { Timeout = 90_000 });
+        await page.WaitForFunctionAsync("() => document.readyState !== 'loading'", null, new() { Timeout = 90_000 });
+    }
+
+    /// <summary><see cref="ArrivedAsync"/> for one exact URL.</summary>
+    public static Task ArrivedAsync(IPage page, string exactUrl) => ArrivedAsync(page, new Regex("^" + Regex.Escape(exactUrl) + "$"));
+
+    /// <summary>Waits for the page's load event (<c>readyState</c> complete), polled in the browser: see <see cref="ArrivedAsync(IPage, Regex)"/>.</summary>
+    public static async Task LoadedAsync(IPage page) =>
+        await page.WaitForFunctionAsync("() => document.readyState === 'complete'", null, new() { Timeout = 90_000 });
 
     /// <summary>Reads the QR in the page's img#qr from its pixels with jsQR, as a phone camera would.</summary>
     public static async Task<string> DecodeQrAsync(IPage page)

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Hutong.Server.Features.Console;
 using Microsoft.Playwright;
 
@@ -25,7 +26,7 @@ public static class ConsoleBrowser
         await page.Locator("#email").FillAsync(user.Email);
         await page.Locator("#password").FillAsync(Password);
         await page.Locator("#sign-in").ClickAsync();
-        await page.WaitForURLAsync("**/console/payments**", new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 90_000 });
+        await BrowserFixture.ArrivedAsync(page, new Regex("/console/payments"));
         return page;
     }
 
@@ -33,7 +34,7 @@ public static class ConsoleBrowser
     public static async Task GoAsync(HubFixture hub, IPage page, string url)
     {
         var response = await page.GotoAsync(url, new() { Timeout = 90_000 });
-        await page.WaitForLoadStateAsync(LoadState.Load, new() { Timeout = 90_000 });
+        await BrowserFixture.LoadedAsync(page);
         Assert.True(response?.Status == 200, $"{url} answered {response?.Status}\n{hub.RecentProblems()}");
     }
 
