@@ -149,6 +149,40 @@ public abstract class RolloutApiTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task A_delete_with_a_version_removes_only_that_rule_and_a_stale_one_keeps_the_rule_as_it_is_now()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var v1 = (await m.PostAsync("/v1/rollouts/wechatpay", new { percentage = 30, version = "0" })).Str("version");
+        var v2 = (await m.PostAsync("/v1/rollouts/wechatpay", new { percentage = 30, kill_switch = true, version = v1 })).Str("version");
+        var stored = await StoredRuleAsync(merchantId, "wechatpay");
+        var traces = await TracesAsync(merchantId);
+
+        // Built on the rule before the kill switch: refused, and the switched-off rule stays.
+        var stale = await m.DeleteAsync($"/v1/rollouts/wechatpay?version={v1}");
+        Assert.Equal(HttpStatusCode.Conflict, stale.Status);
+        Assert.Equal("rollout_changed", stale.Str("code"));
+        Assert.Equal(v2, stale.Str("version"));
+        Assert.True(stale.Json.GetProperty("rule").GetProperty("kill_switch").GetBoolean());
+        Assert.Equal(stored, await StoredRuleAsync(merchantId, "wechatpay"));
+        Assert.Equal(traces, await TracesAsync(merchantId));
+        Assert.Equal("kill_switch", (await m.GetAsync("/v1/rollouts/wechatpay/explain?user_id=u-1")).Str("reason"));
+
+        // "0" says "there is no rule": a rule is there, so that is refused too; a malformed version changes nothing.
+        Assert.Equal(HttpStatusCode.Conflict, (await m.DeleteAsync("/v1/rollouts/wechatpay?version=0")).Status);
+        var bad = await m.DeleteAsync("/v1/rollouts/wechatpay?version=nope");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+        Assert.Equal("version", bad.Str("param"));
+        Assert.Equal(stored, await StoredRuleAsync(merchantId, "wechatpay"));
+
+        // On the current version: removed, offered to everyone again; then there is nothing to remove.
+        Assert.Equal(HttpStatusCode.NoContent, (await m.DeleteAsync($"/v1/rollouts/wechatpay?version={v2}")).Status);
+        Assert.Null(await StoredRuleAsync(merchantId, "wechatpay"));
+        Assert.Equal("no_rule", (await m.GetAsync("/v1/rollouts/wechatpay/explain?user_id=u-1")).Str("reason"));
+        Assert.Equal(HttpStatusCode.NotFound, (await m.DeleteAsync($"/v1/rollouts/wechatpay?version={v2}")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await m.DeleteAsync("/v1/rollouts/wechatpay")).Status);
+    }
+
+    [Fact]
     public async Task A_save_on_the_current_version_is_stored_and_answers_the_new_version_which_moves_only_when_the_rule_does()
     {
         var (m, merchantId, _) = await hub.NewMerchantAsync();

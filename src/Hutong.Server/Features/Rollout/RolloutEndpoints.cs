@@ -46,7 +46,9 @@ public static class RolloutEndpoints
         g.MapPost("/{wallet}", SaveAsync).Accepts<SaveRolloutRequest>("application/json").Produces<RolloutRuleView>().ProducesProblem(400).ProducesProblem(409)
             .WithSummary("Set who is offered this wallet: percentage (stable per user), allow/deny lists, categories, kill switch. "
                 + "With version (from a GET or a save) the save is refused (409 rollout_changed, with the rule as it is now) when the rule changed since.");
-        g.MapDelete("/{wallet}", DeleteAsync);
+        g.MapDelete("/{wallet}", DeleteAsync).Produces(204).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409)
+            .WithSummary("Remove the wallet's rule (it is then offered to everyone). With ?version= (from a GET or a save) only that rule: "
+                + "a rule changed since is kept and the delete refused (409 rollout_changed, with the rule as it is now).");
         g.MapGet("/{wallet}/explain", ExplainAsync).Produces<RolloutExplanation>()
             .WithSummary("Why was this wallet offered (or not) to user_id for product_category?");
         v1.MapGet("/wallets/offered", OfferedAsync).WithTags("Offered wallets")
@@ -137,8 +139,25 @@ public static class RolloutEndpoints
     private static bool IsVersion(string v) =>
         v == TextVersion.None || (v.Length == 16 && v.All(ch => ch is (>= '0' and <= '9') or (>= 'a' and <= 'f')));
 
-    private static async Task<ApiResult> DeleteAsync(HttpContext ctx, string wallet, RolloutService rollout) =>
-        await rollout.DeleteAsync(MerchantContext.Of(ctx).MerchantId, wallet, ctx.RequestAborted) ? ApiResult.NoContent() : Problems.NotFound("rollout rule");
+    private static async Task<ApiResult> DeleteAsync(HttpContext ctx, string wallet, string? version, RolloutService rollout)
+    {
+        if (version is not null && !IsVersion(version))
+        {
+            return Problems.Invalid("version", "version is the version a GET or a save answered: \"0\" or 16 hex digits.");
+        }
+
+        var merchantId = MerchantContext.Of(ctx).MerchantId;
+        switch (await rollout.DeleteAsync(merchantId, wallet, ctx.RequestAborted, version))
+        {
+            case RolloutDeletion.Deleted:
+                return ApiResult.NoContent();
+            case RolloutDeletion.Changed:
+                var (current, now) = await rollout.CurrentAsync(merchantId, wallet, ctx.RequestAborted);
+                return RolloutChanged(wallet, current, now);
+            default:
+                return Problems.NotFound("rollout rule");
+        }
+    }
 
     private static async Task<ApiResult> ExplainAsync(HttpContext ctx, string wallet, string? user_id, string? product_category, RolloutService rollout, WalletRegistry wallets)
     {

@@ -140,16 +140,44 @@ public sealed class RolloutService
         return saved;
     }
 
-    public async Task<bool> DeleteAsync(string merchantId, string wallet, CancellationToken ct)
+    /// <summary>
+    /// Deletes the wallet's rule. With <paramref name="expectedVersion"/> only the rule of that version (a GET's or a
+    /// save's): the delete is conditional on the text read in its transaction, like a conditional save.
+    /// </summary>
+    public async Task<RolloutDeletion> DeleteAsync(string merchantId, string wallet, CancellationToken ct, string? expectedVersion = null)
     {
-        var n = await _db.WriteAsync(async (c, t) =>
+        var outcome = await _db.WriteAsync(async (c, t) =>
         {
-            var deleted = await c.ExecuteAsync("DELETE FROM rollout_rules WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet }, t);
+            string? current = null;
+            if (expectedVersion is not null)
+            {
+                current = await c.QuerySingleOrDefaultAsync<string?>(
+                    "SELECT rule FROM rollout_rules WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet }, t);
+                if (current is not null && TextVersion.Of(current) != expectedVersion)
+                {
+                    return RolloutDeletion.Changed;
+                }
+            }
+
+            var deleted = expectedVersion is null
+                ? await c.ExecuteAsync("DELETE FROM rollout_rules WHERE merchant_id = @merchantId AND wallet = @wallet", new { merchantId, wallet }, t)
+                : await c.ExecuteAsync("DELETE FROM rollout_rules WHERE merchant_id = @merchantId AND wallet = @wallet AND rule = @current",
+                    new { merchantId, wallet, current }, t);
+            if (deleted == 0)
+            {
+                // No rule (a 404), or, with a version, one changed by a writer that committed between the read and the delete.
+                return current is null ? RolloutDeletion.NotFound : RolloutDeletion.Changed;
+            }
+
             await CacheBus.SendAsync(c, t, CacheBus.Rollout, merchantId);
-            return deleted;
+            return RolloutDeletion.Deleted;
         }, ct);
-        _tracker.Evict(merchantId);
-        return n > 0;
+        if (outcome == RolloutDeletion.Deleted)
+        {
+            _tracker.Evict(merchantId);
+        }
+
+        return outcome;
     }
 
     public static RolloutRule ToRule(string wallet, RolloutRuleDto dto) =>
@@ -168,4 +196,11 @@ public sealed class RolloutService
         RolloutReason.OutsidePercentage => $"User {userId} is in bucket {d.Bucket} of 100, outside the {d.Percentage}% {wallet} is offered to.",
         _ => d.Reason.ToString(),
     };
+}
+
+public enum RolloutDeletion
+{
+    Deleted,
+    NotFound,
+    Changed,
 }
