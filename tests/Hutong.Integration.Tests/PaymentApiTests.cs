@@ -72,6 +72,9 @@ public abstract class PaymentApiTests(HubFixture hub)
         { "{\"amount\":0,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b2\"}", "application/json", "amount" },
         { "{\"amount\":-5,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b3\"}", "application/json", "amount" },
         { "{\"amount\":100,\"currency\":\"XYZ\",\"description\":\"x\",\"merchant_order_id\":\"b4\"}", "application/json", "currency" },
+        // Known currencies no wallet here accepts (all three take CNY only): refused at creation, not at every confirm.
+        { "{\"amount\":100,\"currency\":\"USD\",\"description\":\"x\",\"merchant_order_id\":\"b4u\"}", "application/json", "accepts USD; accepted: CNY" },
+        { "{\"amount\":100,\"currency\":\"jpy\",\"description\":\"x\",\"merchant_order_id\":\"b4j\"}", "application/json", "accepts JPY; accepted: CNY" },
         { "{\"amount\":100,\"currency\":\"CNY\",\"merchant_order_id\":\"b5\"}", "application/json", "description" },
         { "{\"amount\":100,\"currency\":\"CNY\",\"description\":\"x\"}", "application/json", "merchant_order_id" },
         { "{\"amount\":100,\"currency\":\"CNY\",\"description\":\"x\",\"merchant_order_id\":\"b7\",\"amout\":1}", "application/json", "amout" },

@@ -25,6 +25,7 @@ public sealed class PaymentService(
     PaymentOutcomes outcomes,
     PaymentDtos dtos,
     IPaymentSplits profitSharing,
+    WalletRegistry wallets,
     IOptions<HubOptions> options,
     TimeProvider time)
 {
@@ -38,6 +39,11 @@ public sealed class PaymentService(
     public async Task<Outcome<PaymentDto>> CreateAsync(string merchantId, CreatePaymentRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
         var errors = PaymentValidation.Validate(r);
+        if (errors.Count == 0 && await NoWalletTakesAsync(Currency.Parse(r.Currency!).Code, ct) is { } refusal)
+        {
+            errors = new() { ["currency"] = [refusal] };
+        }
+
         if (errors.Count == 0 && r.ProfitSharing?.Splits is { Count: > 0 } rules)
         {
             errors = await profitSharing.ValidateRulesAsync(merchantId, r.Amount!.Value, rules, ct);
@@ -126,6 +132,22 @@ public sealed class PaymentService(
         confirmation.ConfirmAsync(payment, wallet, ct, payer);
 
     /// <summary>Cancels: an unpaid payment with an open wallet order has that order closed first.</summary>
+    /// <summary>
+    /// Why a payment in <paramref name="currency"/> could never be paid here (no wallet this hub takes accepts it), or
+    /// null. Refused at creation rather than at every confirm, so the cashier never offers wallets that must refuse it.
+    /// </summary>
+    private async Task<string?> NoWalletTakesAsync(string currency, CancellationToken ct)
+    {
+        var enabled = await wallets.WalletsAsync(ct);
+        if (enabled.Values.Any(w => w.Capabilities.Currencies.Contains(currency)))
+        {
+            return null;
+        }
+
+        var accepted = enabled.Values.SelectMany(w => w.Capabilities.Currencies).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+        return $"No wallet this hub takes accepts {currency}; accepted: {string.Join(", ", accepted)} (see GET /v1/capabilities).";
+    }
+
     public async Task<Outcome<PaymentDto>> CancelAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
     {
         var payment = await store.GetAsync(merchantId, id, ct);
