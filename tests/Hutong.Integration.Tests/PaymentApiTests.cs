@@ -133,6 +133,33 @@ public abstract class PaymentApiTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task Confirms_racing_at_different_wallets_are_answered_the_open_order_or_a_retryable_409_never_a_final_refusal()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        string[] wallets = ["wechatpay", "alipay", "unionpay"];
+        for (var round = 0; round < 3; round++)
+        {
+            var id = await m.CreatePaymentAsync();
+            var answers = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => m.ConfirmAsync(id, wallet: wallets[i % 3])));
+            foreach (var a in answers)
+            {
+                // 200: this request's order (or the open one at its wallet); 409 attempt_in_progress with Retry-After:
+                // another request's start at its wallet came first. Never payment_not_confirmable: the payment is pending
+                // and a retry switches it, as a switch one after another does.
+                Assert.True(a.Status == HttpStatusCode.OK
+                    || (a.Status == HttpStatusCode.Conflict && a.Str("code") == "attempt_in_progress" && a.Headers.Contains("Retry-After")), a.ToString());
+            }
+
+            Assert.Contains(answers, a => a.Status == HttpStatusCode.OK);
+            var pendingAt = (await m.GetAsync($"/v1/payments/{id}")).Str("wallet");
+            var other = wallets.First(w => w != pendingAt);
+            var switched = await m.ConfirmAsync(id, wallet: other);
+            Assert.Equal(HttpStatusCode.OK, switched.Status);
+            Assert.Equal(other, switched.Str("wallet"));
+        }
+    }
+
+    [Fact]
     public async Task Same_key_and_body_replays_the_stored_response_without_a_second_payment()
     {
         var (m, merchantId, _) = await hub.NewMerchantAsync();

@@ -129,7 +129,11 @@ public sealed partial class PaymentConfirmation(
 
         if (!PaymentStates.Machine.CanApply(payment.State, PaymentEvent.AttemptStarted) && !(payment.State is PaymentStatus.Pending && payment.CurrentAttemptId is null))
         {
-            return (null, Failure.Conflict("payment_not_confirmable", $"A {payment.Status} payment cannot start a wallet attempt."));
+            // Pending with an attempt not read (yet): another request's start, retryable like the one in LostTheStartAsync.
+            return (null, payment.State is PaymentStatus.Pending
+                ? Failure.Conflict("attempt_in_progress", "Another request is opening this payment's wallet order.",
+                    "Retry the same request after Retry-After seconds.") with { RetryAfter = AttemptRetryAfter }
+                : Failure.Conflict("payment_not_confirmable", $"A {payment.Status} payment cannot start a wallet attempt."));
         }
 
         return (null, null);
@@ -218,6 +222,11 @@ public sealed partial class PaymentConfirmation(
         await store.GetAsync(payment.MerchantId, payment.Id, ct) is not { } latest ? Failure.NotFound("payment")
             : ClaimedByOther(latest, payer, time.GetUtcNow().ToUnixTimeMilliseconds()) ? ClaimedProblem()
             : latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? OpenOrInProgress(latest, payer)
+            // Another request (its own wallet) started first: not final — a retry closes that order and switches, as a
+            // switch one after another does. Said as such, rather than "a pending payment cannot start an attempt".
+            : latest.State == PaymentStatus.Pending ? Failure.Conflict("attempt_in_progress",
+                $"Another request opened this payment's order at {latest.Wallet} just now.",
+                $"Retry after Retry-After seconds: the retry closes that order and opens one at {wallet}.") with { RetryAfter = AttemptRetryAfter }
             : Failure.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.");
 
     /// <summary>Asks the channel's wallet for the order. Not cancellable: the wallet may act on it, so its answer is never abandoned half way.</summary>
