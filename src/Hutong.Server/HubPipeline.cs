@@ -52,8 +52,9 @@ internal static class HubPipeline
                 .RequireRateLimiting(RateLimits.Api)
                 .AddEndpointFilter<ApiKeyFilter>()
                 .AddEndpointFilter<IdempotencyFilter>()
-                .NotFoundForMalformedIds(),
+                .NotFoundForMalformedIds()
+                .ProblemsForBadQueryParameters(),
             Admin: app.MapGroup("/admin").WithMetadata(RequestBody.SizeLimit).AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<IdempotencyFilter>()
-                .NotFoundForMalformedIds());
+                .NotFoundForMalformedIds().ProblemsForBadQueryParameters());
     }
 }

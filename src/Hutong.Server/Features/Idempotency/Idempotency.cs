@@ -165,7 +165,14 @@ public sealed class IdempotencyFilter(Db db, IdempotencyClaims claims, TimeProvi
             return await next(context);
         }
 
-        var key = http.Request.Headers[Header].ToString();
+        var values = http.Request.Headers[Header];
+        if (values.Count > 1)
+        {
+            // Two headers would otherwise be joined into one key "k1,k2": neither k1's replay nor a key the client chose.
+            return ApiResult.Problem(400, "idempotency_key_invalid", "Send one Idempotency-Key header, not several.", param: Header);
+        }
+
+        var key = values.ToString();
         if (key.Length == 0)
         {
             return ApiResult.Problem(400, "idempotency_key_required", "An Idempotency-Key header is required on every POST.", param: Header);
@@ -174,6 +181,12 @@ public sealed class IdempotencyFilter(Db db, IdempotencyClaims claims, TimeProvi
         if (key.Length > 255)
         {
             return ApiResult.Problem(400, "idempotency_key_invalid", "Idempotency-Key must be at most 255 characters.", param: Header);
+        }
+
+        if (!IsPrintableKey(key))
+        {
+            return ApiResult.Problem(400, "idempotency_key_invalid",
+                "Idempotency-Key must be printable ASCII (such as a UUID), without control characters or leading or trailing spaces.", param: Header);
         }
 
         var hash = await RequestHashAsync(http);
@@ -221,6 +234,13 @@ public sealed class IdempotencyFilter(Db db, IdempotencyClaims claims, TimeProvi
             claims.Release(scope, key); // after the answer committed (or nothing was stored)
         }
     }
+
+    /// <summary>
+    /// Printable ASCII (space to ~), not starting or ending with a space. HTTP trims a value's outer spaces and tabs, so
+    /// a key that still has them, or a control character such as a tab inside, would not be the key the client meant.
+    /// </summary>
+    internal static bool IsPrintableKey(string key) =>
+        key[0] != ' ' && key[^1] != ' ' && key.All(ch => ch is >= ' ' and <= '~');
 
     private static ApiResult Mismatch() => ApiResult.Problem(422, "idempotency_key_reused", "This Idempotency-Key was used with a different request.",
         "Use a new key for a new request.", param: Header);

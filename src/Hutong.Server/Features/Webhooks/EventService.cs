@@ -300,8 +300,10 @@ public sealed partial class EventService(Db db, WebhookStore store, IOptions<Hub
     /// <summary>Why the merchant's <paramref name="endpoint"/> cannot take a resend (of <paramref name="type"/>), or null.</summary>
     private static async Task<Failure?> EndpointProblemAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction t, string merchantId, string endpoint, string? type)
     {
+        // A deleted endpoint is "No such webhook endpoint", as to a second DELETE — not a disabled one that may be enabled again.
         var row = await c.QuerySingleOrDefaultAsync<EndpointRow>(
-            "SELECT enabled, enabled_events FROM webhook_endpoints WHERE id = @endpoint AND merchant_id = @merchantId", new { endpoint, merchantId }, t);
+            "SELECT enabled, enabled_events FROM webhook_endpoints WHERE id = @endpoint AND merchant_id = @merchantId AND (disabled_reason IS NULL OR disabled_reason <> 'deleted')",
+            new { endpoint, merchantId }, t);
         if (row is null)
         {
             return Failure.NotFound("webhook endpoint") with { Param = "endpoint" };

@@ -347,10 +347,16 @@ public sealed class WebhookStore(Db db)
             "INSERT INTO webhook_endpoints (id, merchant_id, url, secret, enabled, created_at, enabled_events) VALUES (@id, @merchantId, @url, @secret, 1, @createdAt, @enabledEvents)",
             new { id, merchantId, url, secret, createdAt, enabledEvents }, t);
 
-    /// <summary>Installs a new secret; the old one keeps signing until <paramref name="until"/>. False when the merchant has no such endpoint.</summary>
+    /// <summary>
+    /// Installs a new secret; the old one keeps signing until <paramref name="until"/>. False when the merchant has no such
+    /// endpoint — a deleted one included: it is "No such webhook endpoint" to a second DELETE, so it gets no new secret either.
+    /// </summary>
     public static async Task<bool> RotateSecretAsync(DbConnection c, DbTransaction t, string id, string merchantId, string secret, long until) =>
         await c.ExecuteAsync(
-            "UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = @until, secret = @secret WHERE id = @id AND merchant_id = @merchantId",
+            """
+            UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = @until, secret = @secret
+            WHERE id = @id AND merchant_id = @merchantId AND (disabled_reason IS NULL OR disabled_reason <> 'deleted')
+            """,
             new { id, merchantId, secret, until }, t) > 0;
 
     /// <summary>Deletes (disables for good) the merchant's endpoint and drops its queue; false when there was none to delete.</summary>

@@ -1,0 +1,123 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Hutong.Integration.Tests.Infrastructure;
+
+namespace Hutong.Integration.Tests;
+
+/// <summary>
+/// What a black-box probe of the merchant API found: a deleted webhook endpoint that still took a new secret, two
+/// Idempotency-Key headers joined into one key, query parameters that failed binding answered with a bare 400, and a
+/// payment's refunds and splits in one unbounded page.
+/// </summary>
+public abstract class ApiProbeTests(HubFixture hub)
+{
+    [Fact]
+    public async Task A_deleted_webhook_endpoint_gets_no_new_secret_and_no_resend()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var endpoint = (await m.PostAsync("/v1/webhook_endpoints", new { url = hub.Receiver.Url("/hooks/" + Guid.NewGuid().ToString("N")) })).Str("id");
+        await m.CreatePaymentAsync();
+        var eventId = (await hub.EventuallyAsync(() => m.GetAsync("/v1/events?type=payment.created"), r => r.Json.GetProperty("data").GetArrayLength() == 1, what: "payment.created"))
+            .Json.GetProperty("data")[0].GetProperty("id").GetString()!;
+        Assert.Equal(HttpStatusCode.NoContent, (await m.DeleteAsync($"/v1/webhook_endpoints/{endpoint}")).Status);
+        const string AtRest = "SELECT secret || '|' || COALESCE(previous_secret, '') || '|' || COALESCE(previous_secret_expires_at, 0) FROM webhook_endpoints WHERE id = @endpoint";
+        var before = await hub.Db.ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<string>(c, AtRest, new { endpoint }), default);
+
+        var again = await m.DeleteAsync($"/v1/webhook_endpoints/{endpoint}");
+        Assert.Equal(HttpStatusCode.NotFound, again.Status);
+        var rotate = await m.PostAsync($"/v1/webhook_endpoints/{endpoint}/rotate_secret");
+        Assert.Equal(HttpStatusCode.NotFound, rotate.Status);
+        Assert.Equal("not_found", rotate.Str("code"));
+        Assert.Equal(again.Str("title"), rotate.Str("title")); // "No such webhook endpoint." — as the second DELETE says
+        Assert.False(rotate.Json.TryGetProperty("secret", out _));
+        var resend = await m.PostAsync($"/v1/events/{eventId}/resend", new { endpoint });
+        Assert.Equal(HttpStatusCode.NotFound, resend.Status);
+        Assert.Equal("endpoint", resend.Str("param"));
+        var replay = await m.PostAsync("/v1/events/resend", new
+        {
+            created = new { gte = DateTimeOffset.FromUnixTimeSeconds(86_400), lt = DateTimeOffset.FromUnixTimeSeconds(2 * 86_400) }, endpoint,
+        });
+        Assert.Equal(HttpStatusCode.NotFound, replay.Status);
+        Assert.Equal("endpoint", replay.Str("param"));
+
+        Assert.Equal(before, await hub.Db.ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<string>(c, AtRest, new { endpoint }), default));
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = @endpoint AND status = 'pending'", new { endpoint }));
+        Assert.Equal(0, await hub.CountAsync(
+            "SELECT COUNT(*) FROM idempotency_keys WHERE merchant_id = @merchantId AND response_status = 200", new { merchantId })); // nothing answered OK, so nothing to replay
+    }
+
+    [Fact]
+    public async Task Two_Idempotency_Key_headers_or_a_key_with_a_control_character_are_refused_and_change_nothing()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        const string Body = """{"amount":500,"currency":"CNY","description":"a","merchant_order_id":"IK-1"}""";
+
+        var twice = await RawPostAsync(m.Key, "/v1/payments", Body, "Idempotency-Key: k1", "Idempotency-Key: k2");
+        Assert.StartsWith("HTTP/1.1 400", twice, StringComparison.Ordinal);
+        Assert.Contains("application/problem+json", twice, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"idempotency_key_invalid\"", twice, StringComparison.Ordinal);
+        Assert.Contains("\"param\":\"Idempotency-Key\"", twice, StringComparison.Ordinal);
+        var tab = await RawPostAsync(m.Key, "/v1/payments", Body, "Idempotency-Key: k\t1");
+        Assert.StartsWith("HTTP/1.1 400", tab, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"idempotency_key_invalid\"", tab, StringComparison.Ordinal);
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId }));
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM idempotency_keys WHERE merchant_id = @merchantId", new { merchantId }));
+
+        // One header is one key, whatever printable ASCII it holds (a comma included), as before; and it replays.
+        var created = await m.PostAsync("/v1/payments", rawBody: Body, idempotencyKey: "k1,k2 ~!");
+        Assert.Equal(HttpStatusCode.Created, created.Status);
+        Assert.Equal(created.Body, (await m.PostAsync("/v1/payments", rawBody: Body, idempotencyKey: "k1,k2 ~!")).Body);
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE merchant_id = @merchantId", new { merchantId }));
+    }
+
+    [Theory]
+    [InlineData("/v1/payments?limit=abc", "limit")]
+    [InlineData("/v1/payments?limit=1.5", "limit")]
+    [InlineData("/v1/payments?limit=5&limit=6", "limit")]
+    [InlineData("/v1/payments?starting_after=pay_a&starting_after=pay_b", "starting_after")]
+    [InlineData("/v1/payments?status=succeeded&status=failed", "status")]
+    [InlineData("/v1/events?limit=ten", "limit")]
+    [InlineData("/v1/disputes?limit=-", "limit")]
+    [InlineData("/v1/payouts?limit=1e2", "limit")]
+    [InlineData("/v1/split_receivers?limit=99999999999", "limit")]
+    public async Task A_query_parameter_that_does_not_bind_is_a_problem_naming_it(string path, string param)
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var r = await m.GetAsync(path);
+        Assert.Equal(HttpStatusCode.BadRequest, r.Status);
+        Assert.Equal("application/problem+json", r.ContentHeaders!.ContentType!.MediaType);
+        Assert.Equal("validation_error", r.Str("code"));
+        Assert.Equal(param, r.Str("param"));
+        Assert.True(r.Json.GetProperty("errors").TryGetProperty(param, out _), r.Body);
+        Assert.Equal(HttpStatusCode.OK, (await m.GetAsync(path.Split('?')[0] + "?limit=5")).Status); // a good value still binds
+    }
+
+    /// <summary>A POST written by hand, so headers go as given (HttpClient joins a repeated header into one line).</summary>
+    private async Task<string> RawPostAsync(string bearer, string path, string body, params string[] headers)
+    {
+        var uri = new Uri(hub.Hub.BaseUrl);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(uri.Host, uri.Port, cts.Token);
+        var stream = tcp.GetStream();
+        var head = new StringBuilder($"POST {path} HTTP/1.1\r\nHost: {uri.Authority}\r\nAuthorization: Bearer {bearer}\r\nContent-Type: application/json\r\n");
+        foreach (var h in headers)
+        {
+            head.Append(h).Append("\r\n");
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(body);
+        head.Append("Content-Length: ").Append(bytes.Length).Append("\r\nConnection: close\r\n\r\n");
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()), cts.Token);
+        await stream.WriteAsync(bytes, cts.Token);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return await reader.ReadToEndAsync(cts.Token);
+    }
+}
+
+[Collection("sqlite")]
+public sealed class ApiProbeTests_Sqlite(SqliteHub hub) : ApiProbeTests(hub);
+
+[Collection("postgres")]
+public sealed class ApiProbeTests_Postgres(PostgresHub hub) : ApiProbeTests(hub);
