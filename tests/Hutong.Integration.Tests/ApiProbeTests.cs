@@ -93,6 +93,47 @@ public abstract class ApiProbeTests(HubFixture hub)
         Assert.Equal(HttpStatusCode.OK, (await m.GetAsync(path.Split('?')[0] + "?limit=5")).Status); // a good value still binds
     }
 
+    [Fact]
+    public async Task A_payments_refunds_are_listed_in_pages_with_a_cursor()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var id = await m.CreatePaymentAsync(5_000);
+        await hub.BuyerPaysAsync((await m.ConfirmAsync(id)).Json.GetProperty("next_action").GetProperty("code_url").GetString()!);
+        await m.WaitForStatusAsync(id, "succeeded");
+        var made = new List<string>();
+        for (var i = 0; i < 12; i++)
+        {
+            var r = await m.PostAsync($"/v1/payments/{id}/refunds", new { amount = 10 + i });
+            Assert.Equal(HttpStatusCode.Created, r.Status);
+            made.Add(r.Str("id"));
+        }
+
+        var page1 = await m.GetAsync($"/v1/payments/{id}/refunds"); // default: 10, oldest first
+        Assert.Equal(10, page1.Json.GetProperty("data").GetArrayLength());
+        Assert.True(page1.Json.GetProperty("has_more").GetBoolean());
+        var page2 = await m.GetAsync($"/v1/payments/{id}/refunds?limit=10&starting_after={page1.Str("next_cursor")}");
+        Assert.False(page2.Json.GetProperty("has_more").GetBoolean());
+        Assert.False(page2.Json.TryGetProperty("next_cursor", out _));
+        var seen = new[] { page1, page2 }.SelectMany(p => p.Json.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("id").GetString()!)).ToList();
+        Assert.Equal(made, seen);
+        var all = await m.GetAsync($"/v1/payments/{id}/refunds?limit=100");
+        Assert.Equal(made, all.Json.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("id").GetString()!));
+        Assert.False(all.Json.GetProperty("has_more").GetBoolean());
+        Assert.All(all.Json.GetProperty("data").EnumerateArray(), e => Assert.True(e.GetProperty("counts_toward_amount_refunded").GetBoolean()));
+
+        foreach (var (query, param) in new[] { ("limit=abc", "limit"), ("limit=0", "limit"), ("limit=101", "limit"), ("starting_after=nope", "starting_after") })
+        {
+            var bad = await m.GetAsync($"/v1/payments/{id}/refunds?{query}");
+            Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+            Assert.Equal(param, bad.Str("param"));
+        }
+
+        Assert.Equal(HttpStatusCode.NotFound, (await m.GetAsync($"/v1/payments/pay_{Guid.CreateVersion7():N}/refunds?limit=5")).Status);
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @id AND status = 'succeeded'", new { id }), n => n == 12, what: "the refunds settle");
+        Assert.Equal(made.Select((_, i) => 10L + i).Sum(), (await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("amount_refunded").GetInt64());
+        await hub.LedgerVerifiesAsync();
+    }
+
     /// <summary>A POST written by hand, so headers go as given (HttpClient joins a repeated header into one line).</summary>
     private async Task<string> RawPostAsync(string bearer, string path, string body, params string[] headers)
     {

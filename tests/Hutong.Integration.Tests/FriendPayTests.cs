@@ -132,6 +132,32 @@ public abstract class FriendPayTests(HubFixture hub)
         await hub.AssertPayerAsync(payment, "unionpay", "6222****0002"); // the first to pay keeps it
         Assert.Equal(6600, await hub.CountAsync("SELECT SUM(amount) FROM refunds WHERE payment_id = @id", new { id }));
         Assert.Single(hub.Sandbox.UnionPay.Orders.Values, o => o.RefundOf is not null && o.TxnAmt == 6600);
+
+        // The merchant refunds part of the payment's own capture. The refunds list says which capture each refund returns:
+        // amount_refunded is the succeeded refunds of the payment's own capture, never the hub's return of the second one.
+        var own = await m.PostAsync($"/v1/payments/{id}/refunds", new { amount = 1_000 });
+        Assert.Equal(HttpStatusCode.Created, own.Status);
+        await hub.EventuallyAsync(() => m.GetAsync($"/v1/refunds/{own.Str("id")}"), r => r.Str("status") == "succeeded", what: "the merchant's refund");
+        payment = await m.GetAsync($"/v1/payments/{id}");
+        var refunds = (await m.GetAsync($"/v1/payments/{id}/refunds")).Json.GetProperty("data").EnumerateArray().ToList();
+        Assert.Equal(2, refunds.Count);
+        var system = Assert.Single(refunds, r => r.GetProperty("initiated_by").GetString() == "system");
+        var merchant = Assert.Single(refunds, r => r.GetProperty("initiated_by").GetString() == "merchant");
+        Assert.All(refunds, r => Assert.Equal("succeeded", r.GetProperty("status").GetString()));
+        Assert.Equal("duplicate_payment", system.GetProperty("reason").GetString());
+        Assert.False(system.GetProperty("counts_toward_amount_refunded").GetBoolean());
+        Assert.True(merchant.GetProperty("counts_toward_amount_refunded").GetBoolean());
+        Assert.All(refunds, r => Assert.Equal("unionpay", r.GetProperty("wallet").GetString()));
+        Assert.NotEqual(system.GetProperty("attempt").GetString(), merchant.GetProperty("attempt").GetString());
+        Assert.Equal(payment.Str("wallet_transaction_id"), merchant.GetProperty("wallet_transaction_id").GetString());
+        Assert.NotEqual(payment.Str("wallet_transaction_id"), system.GetProperty("wallet_transaction_id").GetString());
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM payments WHERE id = @id AND current_attempt_id = @a",
+            new { a = merchant.GetProperty("attempt").GetString(), id })); // the payment's own capture
+        Assert.Equal(1_000, payment.Json.GetProperty("amount_refunded").GetInt64());
+        Assert.Equal(payment.Json.GetProperty("amount_refunded").GetInt64(),
+            refunds.Where(r => r.GetProperty("status").GetString() == "succeeded" && r.GetProperty("counts_toward_amount_refunded").GetBoolean()).Sum(r => r.GetProperty("amount").GetInt64()));
+        Assert.Equal(system.GetRawText(), (await m.GetAsync($"/v1/refunds/{system.GetProperty("id").GetString()}")).Json.GetRawText());
+        await hub.LedgerVerifiesAsync();
     }
 
     [Fact]

@@ -18,6 +18,9 @@ namespace Hutong.Server.Features.Refunds;
 /// <summary>POST /v1/payments/{id}/refunds: amount in minor units (default: all that is left), optional reason.</summary>
 public sealed record CreateRefundRequest(long? Amount, string? Reason);
 
+/// <summary>A page of a payment's refunds, oldest first; next_cursor (the last id) goes in starting_after for the next page.</summary>
+public sealed record RefundList(string Object, IReadOnlyList<RefundDto> Data, bool HasMore, string? NextCursor);
+
 /// <summary>
 /// Sends due refunds to their wallet and follows them to a final state. A refund the wallet did not answer is
 /// UNKNOWN and re-queried on the payment janitor's schedule (never re-created blind: out_refund_no makes a re-send
@@ -86,6 +89,7 @@ public sealed partial class RefundService(
             }
 
             var row = RefundStore.NewRow(payment, payment.CurrentAttemptId, amount, r.Reason ?? "requested_by_merchant", "merchant", now);
+            (row.Wallet, row.CaptureTransactionId) = (payment.Wallet, payment.WalletTransactionId); // the payment's own capture
             if (SubsidyOf(payment) is { } subsidy)
             {
                 // A subsidised payment: the platform gets its share back, the wallet refunds the buyer the rest (decided in the domain).
@@ -125,10 +129,29 @@ public sealed partial class RefundService(
     public async Task<Outcome<RefundDto>> GetAsync(string merchantId, string id, CancellationToken ct) =>
         await refunds.GetAsync(merchantId, id, ct) is { } r ? Outcome.Ok(RefundDto.Of(r)) : Failure.NotFound("refund");
 
-    public async Task<Outcome<object>> ListAsync(string merchantId, string paymentId, CancellationToken ct) =>
-        await payments.GetAsync(merchantId, paymentId, ct) is null
-            ? Failure.NotFound("payment")
-            : Outcome.Ok<object>(new { @object = "list", data = (await refunds.OfPaymentAsync(merchantId, paymentId, ct)).Select(RefundDto.Of).ToList() });
+    /// <summary>GET /v1/payments/{id}/refunds: a page of the payment's refunds, oldest first, with a cursor like the other lists.</summary>
+    public async Task<Outcome<RefundList>> ListAsync(string merchantId, string paymentId, int? limit, string? startingAfter, CancellationToken ct)
+    {
+        if (await payments.GetAsync(merchantId, paymentId, ct) is null)
+        {
+            return Failure.NotFound("payment");
+        }
+
+        var take = limit ?? 10;
+        if (take is < 1 or > 100)
+        {
+            return Failure.Invalid("limit", "limit must be between 1 and 100.");
+        }
+
+        if (startingAfter is not null && !Ids.HasPrefix(startingAfter, RefundStore.IdPrefix))
+        {
+            return Failure.Invalid("starting_after", "starting_after must be a refund id.");
+        }
+
+        var (rows, hasMore) = await refunds.OfPaymentAsync(merchantId, paymentId, take, startingAfter, ct);
+        var data = rows.Select(RefundDto.Of).ToList();
+        return Outcome.Ok(new RefundList("list", data, hasMore, hasMore ? data[^1].Id : null));
+    }
 
     /// <summary>Follows one refund now (reconciliation found the wallet settled it): a query, then what it proves.</summary>
     public async Task RecheckAsync(string outRefundNo, CancellationToken ct)
@@ -210,7 +233,7 @@ public sealed partial class RefundService(
             result = await connector.RefundAsync(request, CancellationToken.None);
         }
 
-        await RecordAsync(refund, attempt.Wallet, result!, ct);
+        await RecordAsync(refund.WithCapture(attempt), attempt.Wallet, result!, ct); // its refund.* event says which capture it returns
     }
 
     /// <summary>What a refund query (null: none made) found at the wallet.</summary>

@@ -52,16 +52,44 @@ public sealed class RefundRow
     public long CreatedAt { get; set; }
 
     public long UpdatedAt { get; set; }
+
+    /// <summary>Not a refunds column: the wallet of the attempt (capture) refunded, when joined or known.</summary>
+    public string? Wallet { get; set; }
+
+    /// <summary>Not a refunds column: the wallet's transaction id of the capture refunded (as on its bill), when joined or known.</summary>
+    public string? CaptureTransactionId { get; set; }
+
+    /// <summary>The refund and the capture it refunds: the wallet and its transaction id set from the attempt.</summary>
+    public RefundRow WithCapture(AttemptRow attempt)
+    {
+        Wallet = attempt.Wallet;
+        CaptureTransactionId = attempt.WalletTransactionId;
+        return this;
+    }
 }
 
-/// <summary>A refund as merchants see it (API and refund.* webhooks).</summary>
+/// <summary>
+/// A refund as merchants see it (API and refund.* webhooks). <paramref name="Attempt"/>, <paramref name="Wallet"/> and
+/// <paramref name="WalletTransactionId"/> say which capture it returns: the payment's own (a merchant refund), or — a
+/// refund the hub made by itself (initiated_by system, reason duplicate_payment or a late capture) — a second capture that
+/// was never the payment's money. <paramref name="CountsTowardAmountRefunded"/> is true only for the first kind: the
+/// payment's amount_refunded is the sum of its succeeded refunds that count.
+/// </summary>
+/// <param name="Attempt">The payment attempt (att_…) whose capture this refund returns.</param>
+/// <param name="Wallet">The wallet that capture was at (and that refunds it).</param>
+/// <param name="WalletTransactionId">That wallet's transaction id of the capture (as on its bill); the payment's own wallet_transaction_id when the refund counts toward amount_refunded.</param>
+/// <param name="CountsTowardAmountRefunded">Whether the refund, once succeeded, is part of the payment's amount_refunded (false for a system refund of a second capture).</param>
 public sealed record RefundDto(
     string Id, string Object, string Payment, long Amount, string Currency, string Status, string Reason, string InitiatedBy,
-    string? WalletRefundId, PaymentFailure? Failure, DateTimeOffset CreatedAt)
+    string? WalletRefundId, PaymentFailure? Failure, DateTimeOffset CreatedAt,
+    string Attempt, string? Wallet, string? WalletTransactionId, bool CountsTowardAmountRefunded)
 {
+    /// <summary>initiated_by of a refund the hub makes by itself, of a capture that was not the payment's (it never counts toward amount_refunded).</summary>
+    public const string System = "system";
+
     public static RefundDto Of(RefundRow r) => new(r.Id, "refund", r.PaymentId, r.Amount, r.Currency, r.Status, r.Reason, r.InitiatedBy,
         r.WalletRefundId, r.ErrorCode is null ? null : new PaymentFailure(r.ErrorCode, r.ErrorMessage ?? string.Empty),
-        DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt));
+        DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt), r.AttemptId, r.Wallet, r.CaptureTransactionId, r.InitiatedBy != System);
 }
 
 public sealed class RefundStore(Db db, IOptions<HubOptions> options, TimeProvider time)
@@ -76,7 +104,7 @@ public sealed class RefundStore(Db db, IOptions<HubOptions> options, TimeProvide
     /// such refund per attempt (unique index), however many times the wallet reports the capture.
     /// </summary>
     public async Task AddSystemRefundAsync(DbConnection c, DbTransaction t, PaymentRow payment, AttemptRow attempt, string reason, DateTimeOffset now) =>
-        await InsertAsync(c, t, NewRow(payment, attempt.Id, attempt.WalletMoney(payment).Minor, reason, "system", now), now); // what that wallet order captured
+        await InsertAsync(c, t, NewRow(payment, attempt.Id, attempt.WalletMoney(payment).Minor, reason, RefundDto.System, now).WithCapture(attempt), now); // what that wallet order captured
 
     public static RefundRow NewRow(PaymentRow payment, string attemptId, long amount, string reason, string initiatedBy, DateTimeOffset now)
     {
@@ -131,8 +159,12 @@ public sealed class RefundStore(Db db, IOptions<HubOptions> options, TimeProvide
         "SELECT COALESCE(SUM(subsidy_amount), 0) FROM refunds WHERE payment_id = @paymentId AND initiated_by = 'merchant' AND status <> 'failed'",
         new { paymentId }, t);
 
+    /// <summary>A refund with the wallet and transaction id of the capture it refunds (<see cref="RefundRow.Wallet"/>).</summary>
+    private const string SelectWithCapture =
+        "SELECT r.*, a.wallet AS wallet, a.wallet_transaction_id AS capture_transaction_id FROM refunds r LEFT JOIN payment_attempts a ON a.id = r.attempt_id ";
+
     public Task<RefundRow?> GetAsync(string merchantId, string id, CancellationToken ct) =>
-        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RefundRow?>("SELECT * FROM refunds WHERE id = @id AND merchant_id = @merchantId", new { id, merchantId }), ct);
+        db.ReadAsync(c => c.QuerySingleOrDefaultAsync<RefundRow?>(SelectWithCapture + "WHERE r.id = @id AND r.merchant_id = @merchantId", new { id, merchantId }), ct);
 
     /// <summary>Refunds due a wallet call that no hub holds; each is claimed (<see cref="Leases"/>) before it is worked on.</summary>
     public async Task<IReadOnlyList<RefundRow>> DueAsync(long now, int limit, CancellationToken ct) =>
@@ -143,9 +175,19 @@ public sealed class RefundStore(Db db, IOptions<HubOptions> options, TimeProvide
             ORDER BY next_check_at LIMIT @limit
             """, new { now, limit }), ct)).ToList();
 
-    public async Task<IReadOnlyList<RefundRow>> OfPaymentAsync(string merchantId, string paymentId, CancellationToken ct) =>
-        (await db.ReadAsync(c => c.QueryAsync<RefundRow>(
-            "SELECT * FROM refunds WHERE merchant_id = @merchantId AND payment_id = @paymentId ORDER BY id", new { merchantId, paymentId }), ct)).ToList();
+    /// <summary>
+    /// A page of the payment's refunds, oldest first (ids are time-ordered): at most <paramref name="limit"/> after
+    /// <paramref name="startingAfter"/>, and whether more follow. A payment's refunds are not bounded (partial refunds).
+    /// </summary>
+    public async Task<(IReadOnlyList<RefundRow> Rows, bool HasMore)> OfPaymentAsync(string merchantId, string paymentId, int limit, string? startingAfter, CancellationToken ct)
+    {
+        var sql = SelectWithCapture + "WHERE r.merchant_id = @merchantId AND r.payment_id = @paymentId"
+            + (startingAfter is null ? string.Empty : " AND r.id > @startingAfter")
+            + " ORDER BY r.id LIMIT @take";
+        var rows = (await db.ReadAsync(c => c.QueryAsync<RefundRow>(sql, new { merchantId, paymentId, startingAfter, take = limit + 1 }), ct)).ToList();
+        var hasMore = rows.Count > limit;
+        return (hasMore ? rows.Take(limit).ToList() : rows, hasMore);
+    }
 
     /// <summary>Makes an unsettled refund due now (its next check at once), whenever it was next to be followed.</summary>
     public Task MakeDueAsync(string outRefundNo, CancellationToken ct) => db.WriteAsync((c, t) => c.ExecuteAsync(
