@@ -3,6 +3,7 @@ using System.Text.Json;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
 using Hutong.Domain.Disputes;
+using Hutong.Domain.Text;
 using Hutong.Server.Features.Files;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Payments;
@@ -198,12 +199,12 @@ public sealed partial class DisputeService(
         Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? alsoInTransaction = null)
     {
         var errors = new Dictionary<string, string[]>();
-        if (r.Text is not { Length: >= 1 and <= 200 } || !PaymentValidation.IsPrintableText(r.Text))
+        if (r.Text is not { Length: >= 1 and <= 200 } || !PlainText.IsPrintable(r.Text))
         {
             errors["text"] = ["text is 1-200 characters (the wallet's limit), without control characters, bidirectional overrides or unpaired surrogates."];
         }
 
-        if (r.ImageIds is { } images && (images.Count > MaxEvidence || images.Any(i => i is not { Length: >= 1 and <= 512 } || !PaymentValidation.IsPrintableText(i) || i.Contains(' ', StringComparison.Ordinal))))
+        if (r.ImageIds is { } images && (images.Count > MaxEvidence || images.Any(i => i is not { Length: >= 1 and <= 512 } || !PlainText.IsPrintable(i) || i.Contains(' ', StringComparison.Ordinal))))
         {
             errors["image_ids"] = [$"image_ids holds at most {MaxEvidence} media ids the wallet issued for uploaded images."];
         }
@@ -310,7 +311,7 @@ public sealed partial class DisputeService(
             return Failure.Invalid("Idempotency-Key", "POST /v1/disputes/{id}/refund needs an Idempotency-Key header.");
         }
 
-        if (r.Reason is { } reason && (reason.Length is 0 or > 80 || !PaymentValidation.IsPrintableText(reason)))
+        if (r.Reason is { } reason && (reason.Length is 0 or > 80 || !PlainText.IsPrintable(reason)))
         {
             return Failure.Invalid("reason", "reason is 1-80 characters (the wallets' limit), without control characters.");
         }

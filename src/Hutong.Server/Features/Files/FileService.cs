@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Hutong.Domain;
 using Hutong.Domain.Files;
+using Hutong.Domain.Text;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Options;
@@ -39,7 +40,7 @@ public sealed class FileService(Db db, FileStore files, IOptions<HubOptions> opt
         }
 
         var name = Path.GetFileName(filename ?? string.Empty);
-        if (name.Length is 0 or > 128 || !Payments.PaymentValidation.IsPrintableText(name))
+        if (name.Length is 0 or > 128 || !PlainText.IsPrintable(name))
         {
             errors["filename"] = ["The file part needs a filename of 1-128 characters, without control characters."];
         }

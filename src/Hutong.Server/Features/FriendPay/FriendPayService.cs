@@ -1,6 +1,7 @@
 using Dapper;
 using Hutong.Domain;
 using Hutong.Domain.Payments;
+using Hutong.Domain.Text;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Payments;
 using Hutong.Server.Storage;
@@ -53,19 +54,19 @@ public sealed class FriendPayService(Db db, PaymentStore payments, PaymentServic
         {
             errors["requester_name"] = ["requester_name is required, at most 32 characters: the name the friend sees."];
         }
-        else if (name.Contains('\0', StringComparison.Ordinal))
+        else if (!PlainText.IsPrintable(name))
         {
-            // The cashier's form reaches here without the API's JSON rule against NUL: PostgreSQL's text cannot hold one.
-            errors["requester_name"] = ["requester_name may not contain the NUL character (\\u0000)."];
+            // The friend's page shows it; the cashier's form reaches here without the API's JSON rule against NUL.
+            errors["requester_name"] = ["requester_name " + PlainText.Refusal];
         }
 
         if (r.Note is { Length: > 140 })
         {
             errors["note"] = ["note is at most 140 characters."];
         }
-        else if (r.Note?.Contains('\0', StringComparison.Ordinal) == true)
+        else if (r.Note is not null && !PlainText.IsPrintable(r.Note))
         {
-            errors["note"] = ["note may not contain the NUL character (\\u0000)."];
+            errors["note"] = ["note " + PlainText.Refusal];
         }
 
         if (errors.Count > 0)

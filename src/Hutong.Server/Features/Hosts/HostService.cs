@@ -5,6 +5,7 @@ using Dapper;
 using Hutong.Domain;
 using Hutong.Domain.Ledger;
 using Hutong.Domain.Settlement;
+using Hutong.Domain.Text;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Payouts;
@@ -110,10 +111,19 @@ public sealed class HostService(Db db, LedgerStore ledger, PayoutService payouts
         {
             errors["name"] = ["name is required, at most 64 characters."];
         }
+        else if (!PlainText.IsPrintable(r.Name))
+        {
+            errors["name"] = ["name " + PlainText.Refusal];
+        }
 
         if (string.IsNullOrWhiteSpace(r.LiveRoom) || r.LiveRoom.Length > 64)
         {
             errors["live_room"] = ["live_room is required: payments carrying metadata.live_room with this value are the host's sales."];
+        }
+        else if (!PlainText.IsPrintable(r.LiveRoom))
+        {
+            // Matched against payments' metadata.live_room: an invisible character would make a room no sale can match.
+            errors["live_room"] = ["live_room " + PlainText.Refusal];
         }
 
         if (r.PayoutAccount is { } account)

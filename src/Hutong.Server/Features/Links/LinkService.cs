@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Dapper;
 using Hutong.Domain;
 using Hutong.Domain.Links;
+using Hutong.Domain.Text;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Storage;
 using Microsoft.Extensions.Caching.Memory;
@@ -379,16 +380,31 @@ public sealed partial class LinkService(Db db, IMemoryCache cache, IOptions<HubO
             {
                 errors["android_package"] = ["android_package is required with android_url."];
             }
+            else if (url is not null && !errors.ContainsKey("android_package") && Landing.AndroidIntent(androidUrl, r.AndroidPackage, url) is null)
+            {
+                // The click builds this intent (app URL, package and the url as fallback, percent-encoded); one that does not
+                // fit a Location header would send Android users to the web page instead of the app: refused now, not then.
+                errors["android_url"] = [$"android_url, android_package and url together make an Android intent URL longer than {LinkUrl.MaxLength} characters: shorten them."];
+            }
         }
 
         if (string.IsNullOrWhiteSpace(r.Title) || r.Title.Length > 100)
         {
             errors["title"] = ["title is required, at most 100 characters."];
         }
+        else if (!PlainText.IsPrintable(r.Title))
+        {
+            // The title goes into the share text (【title】) and the preview card: a line break or bidi control there changes what is read.
+            errors["title"] = ["title " + PlainText.Refusal];
+        }
 
         if (r.Description is { Length: > 300 })
         {
             errors["description"] = ["description is at most 300 characters."];
+        }
+        else if (r.Description is not null && !PlainText.IsPrintable(r.Description))
+        {
+            errors["description"] = ["description " + PlainText.Refusal];
         }
 
         if (r.ExpiresInSeconds is { } s && (s < 60 || s > 3660L * 86400))

@@ -4,6 +4,7 @@ using Hutong.Connectors.Alipay;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Domain;
 using Hutong.Domain.Links;
+using Hutong.Domain.Text;
 
 namespace Hutong.Server.Features.Payments;
 
@@ -54,9 +55,9 @@ public static partial class PaymentValidation
         {
             Add("description", $"description must be at most {DescriptionMaxUtf8Bytes} bytes in UTF-8 (WeChat Pay's limit): 127 ASCII or 42 Chinese characters.");
         }
-        else if (!IsPrintableText(r.Description))
+        else if (!PlainText.IsPrintable(r.Description))
         {
-            Add("description", "description must not contain control characters (NUL, line breaks, tabs), bidirectional overrides or unpaired surrogates.");
+            Add("description", "description " + PlainText.Refusal);
         }
 
         if (string.IsNullOrEmpty(r.MerchantOrderId))
@@ -117,32 +118,6 @@ public static partial class PaymentValidation
 
         var u = new Uri(url);
         return u.Scheme == Uri.UriSchemeHttps || u.IsLoopback || u.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? url : null;
-    }
-
-    /// <summary>
-    /// False for text that would render differently from what the wallet records: C0/C1 controls (NUL ends strings in
-    /// some wallet back ends; CR/LF split form-encoded lines), bidi controls that reorder what the buyer sees on the
-    /// payment sheet (U+061C, U+200E/F, U+202A-E, U+2066-9), and unpaired surrogates (not encodable in UTF-8).
-    /// </summary>
-    public static bool IsPrintableText(string s)
-    {
-        var rest = s.AsSpan();
-        while (!rest.IsEmpty)
-        {
-            if (Rune.DecodeFromUtf16(rest, out var rune, out var used) != System.Buffers.OperationStatus.Done)
-            {
-                return false;
-            }
-
-            if (Rune.IsControl(rune) || rune.Value is 0x061C or 0x200E or 0x200F or (>= 0x202A and <= 0x202E) or (>= 0x2066 and <= 0x2069))
-            {
-                return false;
-            }
-
-            rest = rest[used..];
-        }
-
-        return true;
     }
 
     [GeneratedRegex("^[A-Za-z0-9_\\-.:|]{1,64}$")]

@@ -1,11 +1,12 @@
 using System.Data.Common;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Hutong.Connectors.Abstractions;
+using Hutong.Connectors.Alipay;
 using Hutong.Connectors.WeChatPay;
 using Hutong.Domain;
 using Hutong.Domain.FollowUps;
 using Hutong.Domain.Payouts;
+using Hutong.Domain.Text;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Payments;
@@ -194,6 +195,12 @@ public sealed partial class PayoutService(
         {
             Add("wallet", "wallet is required (alipay or wechatpay).");
         }
+        else if (r.Wallet is not (AlipayConnector.Name or WeChatPayConnector.Name))
+        {
+            // Exactly the wallets with a payout connector (AlipayTransfer, WeChatPayTransfer), spelled as the API spells them:
+            // a host's payout account is stored with this check alone, long before a payout is sent to it.
+            Add("wallet", "wallet must be alipay or wechatpay: the wallets that send payouts.");
+        }
 
         if (r.Payee is not { } p)
         {
@@ -203,9 +210,9 @@ public sealed partial class PayoutService(
         {
             switch (p.Type)
             {
-                case "ALIPAY_USER_ID" when p.Identity is not null && AlipayUserId().IsMatch(p.Identity):
+                case "ALIPAY_USER_ID" when p.Identity is not null && WalletAccountIds.IsAlipayUserId(p.Identity):
                     break;
-                case "ALIPAY_LOGON_ID" when p.Identity is { Length: >= 3 and <= 100 } && (PhoneNumber().IsMatch(p.Identity) || Email().IsMatch(p.Identity)):
+                case "ALIPAY_LOGON_ID" when p.Identity is not null && WalletAccountIds.IsAlipayLogonId(p.Identity):
                     if (string.IsNullOrWhiteSpace(p.Name))
                     {
                         Add("payee.name", "payee.name is required with ALIPAY_LOGON_ID (Alipay checks it against the account).");
@@ -215,7 +222,7 @@ public sealed partial class PayoutService(
                 case "ALIPAY_USER_ID" or "ALIPAY_LOGON_ID":
                     Add("payee.identity", "payee.identity must be an Alipay user id (2088 and 12 digits) for ALIPAY_USER_ID, or a phone number or e-mail for ALIPAY_LOGON_ID.");
                     break;
-                case WeChatOpenId when p.Identity is not null && OpenId().IsMatch(p.Identity):
+                case WeChatOpenId when p.Identity is not null && WalletAccountIds.IsWeChatOpenId(p.Identity):
                     if (string.IsNullOrWhiteSpace(p.Name) && r.Amount >= WeChatPayConnector.RealNameThresholdFen)
                     {
                         // transfer-bills user_name: required from 2,000 yuan (and checked against the openid's real name).
@@ -236,13 +243,13 @@ public sealed partial class PayoutService(
                 Add("payee.type", r.Wallet == WeChatPayConnector.Name ? "wechatpay payouts go to a WECHAT_OPENID payee." : "alipay payouts go to an ALIPAY_USER_ID or ALIPAY_LOGON_ID payee.");
             }
 
-            if (p.Name is { Length: 0 or > 100 } || (p.Name is not null && !PaymentValidation.IsPrintableText(p.Name)))
+            if (p.Name is { Length: 0 or > 100 } || (p.Name is not null && !PlainText.IsPrintable(p.Name)))
             {
                 Add("payee.name", "payee.name is 1-100 characters, without control characters, bidirectional overrides or unpaired surrogates.");
             }
         }
 
-        if (r.Description is not { Length: >= 1 and <= 100 } || !PaymentValidation.IsPrintableText(r.Description))
+        if (r.Description is not { Length: >= 1 and <= 100 } || !PlainText.IsPrintable(r.Description))
         {
             Add("description", "description is 1-100 characters (the payee's bill shows it), without control characters, bidirectional overrides or unpaired surrogates.");
         }
@@ -254,6 +261,10 @@ public sealed partial class PayoutService(
         if (r.Metadata is { } m && (m.Count > 20 || m.Any(kv => kv.Key.Length is 0 or > 40 || kv.Value is null || kv.Value.Length > 500)))
         {
             Add("metadata", "metadata holds at most 20 keys of 1-40 characters, values at most 500 characters.");
+        }
+        else if (r.Metadata is { } shown && shown.Any(kv => !PlainText.IsPrintable(kv.Key) || !PlainText.IsPrintable(kv.Value)))
+        {
+            Add("metadata", "metadata keys and values " + PlainText.Refusal);
         }
 
         return errors;
@@ -528,18 +539,6 @@ public sealed partial class PayoutService(
 
     /// <summary>The smallest transfer a wallet takes (Alipay trans_amount from 0.1 yuan; WeChat ¥0.10): a netted payout still sends it.</summary>
     private static long MinimumFen(string wallet) => wallet is "alipay" ? 10 : WeChatMinimumFen;
-
-    [GeneratedRegex(@"\A[A-Za-z0-9_-]{6,128}\z")]
-    private static partial Regex OpenId();
-
-    [GeneratedRegex(@"\A2088[0-9]{12}\z")]
-    private static partial Regex AlipayUserId();
-
-    [GeneratedRegex(@"\A1[0-9]{10}\z")]
-    private static partial Regex PhoneNumber();
-
-    [GeneratedRegex(@"\A[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+\z")]
-    private static partial Regex Email();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Payout {PayoutId}: another hub applied an outcome first (read {Status}); this answer is dropped")]
     private static partial void LogLostRace(ILogger logger, string payoutId, string status);

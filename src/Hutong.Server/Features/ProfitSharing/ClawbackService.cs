@@ -2,6 +2,7 @@ using System.Data.Common;
 using Hutong.Domain;
 using Hutong.Domain.Ledger;
 using Hutong.Domain.Splits;
+using Hutong.Domain.Text;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Ledger;
 using Hutong.Server.Storage;
@@ -126,7 +127,7 @@ public sealed class ClawbackService(Db db, SplitStore store, LedgerStore ledger,
             return Failure.Invalid("currency", "Clawbacks are in CNY.");
         }
 
-        if (r.Note is { Length: 0 or > 200 } || (r.Note is not null && !Payments.PaymentValidation.IsPrintableText(r.Note)))
+        if (r.Note is { Length: 0 or > 200 } || (r.Note is not null && !PlainText.IsPrintable(r.Note)))
         {
             return Failure.Invalid("note", "note is 1-200 characters, without control characters, bidirectional overrides or unpaired surrogates.");
         }

@@ -1,5 +1,6 @@
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
+using Hutong.Domain.Text;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Storage;
 
@@ -14,6 +15,28 @@ public sealed class SplitReceiverService(Db db, SplitStore store, WalletRegistry
     private static readonly string[] Roles = ["platform", "host", "agency"];
 
     private const string HostIdPrefix = "host"; // Ids.New("host", …) in HostService
+
+    /// <summary>
+    /// The account's shape for its wallet and type, as the wallet will be sent it (WeChat Pay receivers/add type
+    /// MERCHANT_ID or PERSONAL_OPENID: WeChatPayProfitSharing.TypeOf; Alipay royalty trans_in_type userId or loginName:
+    /// AlipayProfitSharing.AccountType). Null when it fits, or when the wallet or type is wrong (reported on their own).
+    /// Checked as sent, not trimmed: a trailing newline is refused, not quietly dropped.
+    /// </summary>
+    private static string? AccountError(string? wallet, string? type, string a) =>
+        (wallet, type) switch
+        {
+            (WeChatPayName, "merchant") when !WalletAccountIds.IsWeChatMchId(a) =>
+                "account of a wechatpay merchant receiver is its WeChat Pay merchant number (mchid): 8 to 32 digits.",
+            (WeChatPayName, "personal") when !WalletAccountIds.IsWeChatOpenId(a) =>
+                "account of a wechatpay personal receiver is the person's openid under your app: 6 to 128 letters, digits, _ or -.",
+            (AlipayName, "merchant" or "personal") when !WalletAccountIds.IsAlipayUserId(a) && !WalletAccountIds.IsAlipayLogonId(a) =>
+                "account of an alipay receiver is an Alipay user id (2088 and 12 digits) or its logon id (a mobile number or an e-mail).",
+            _ => PlainText.IsToken(a) ? null : "account must not contain whitespace, control, bidirectional or invisible characters.",
+        };
+
+    private const string WeChatPayName = Hutong.Connectors.WeChatPay.WeChatPayConnector.Name;
+
+    private const string AlipayName = Hutong.Connectors.Alipay.AlipayConnector.Name;
 
     public async Task<Outcome<SplitReceiverDto>> CreateReceiverAsync(string merchantId, CreateReceiverRequest r, IdempotencyContext? idem, CancellationToken ct)
     {
@@ -37,6 +60,10 @@ public sealed class SplitReceiverService(Db db, SplitStore store, WalletRegistry
         if (string.IsNullOrWhiteSpace(r.Account) || r.Account.Length > 64)
         {
             errors["account"] = ["account is the receiver's id at the wallet (mchid, openid or Alipay user id), at most 64 characters."];
+        }
+        else if (AccountError(r.Wallet, r.Type, r.Account) is { } accountError)
+        {
+            errors["account"] = [accountError];
         }
 
         if (r.Type == "merchant" && string.IsNullOrWhiteSpace(r.Name))

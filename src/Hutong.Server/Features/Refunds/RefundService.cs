@@ -5,6 +5,7 @@ using Hutong.Domain.FollowUps;
 using Hutong.Domain.Ledger;
 using Hutong.Domain.Refunds;
 using Hutong.Domain.Subsidies;
+using Hutong.Domain.Text;
 using Hutong.Server.Features.Ledger;
 using Hutong.Domain.Payments;
 using Hutong.Server.Features.Idempotency;
@@ -52,6 +53,10 @@ public sealed partial class RefundService(
         if (r.Reason is { Length: > 80 })
         {
             errors["reason"] = ["reason is at most 80 characters (the wallets' limit)."];
+        }
+        else if (r.Reason is not null && !PlainText.IsPrintable(r.Reason))
+        {
+            errors["reason"] = ["reason " + PlainText.Refusal];
         }
 
         if (errors.Count > 0)

@@ -6,6 +6,7 @@ using Dapper;
 using Hutong.Domain;
 using Hutong.Domain.Payments;
 using Hutong.Domain.Subsidies;
+using Hutong.Domain.Text;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Features.Ledger;
 using Hutong.Server.Features.Payments;
@@ -92,7 +93,7 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
     {
         var errors = new Dictionary<string, string[]>();
         void Add(string k, string m) => errors.TryAdd(k, [m]);
-        if (r.Name is not { Length: >= 1 and <= 100 } || !PaymentValidation.IsPrintableText(r.Name))
+        if (r.Name is not { Length: >= 1 and <= 100 } || !PlainText.IsPrintable(r.Name))
         {
             Add("name", "name is 1-100 characters, without control characters, bidirectional overrides or unpaired surrogates.");
         }
@@ -135,7 +136,7 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
 
             foreach (var (name, list) in new[] { ("targeting.allow_users", target.AllowUsers), ("targeting.deny_users", target.DenyUsers), ("targeting.categories", target.Categories) })
             {
-                if (list is { Count: > 10_000 } || list?.Any(s => string.IsNullOrWhiteSpace(s) || s.Length > 200 || !PaymentValidation.IsPrintableText(s)) == true)
+                if (list is { Count: > 10_000 } || list?.Any(s => string.IsNullOrWhiteSpace(s) || s.Length > 200 || !PlainText.IsPrintable(s)) == true)
                 {
                     Add(name, "lists hold at most 10000 non-empty entries of at most 200 printable characters.");
                 }

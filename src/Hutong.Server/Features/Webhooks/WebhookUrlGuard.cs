@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Hutong.Domain.Text;
 
 namespace Hutong.Server.Features.Webhooks;
 
@@ -16,6 +17,13 @@ public static class WebhookUrlGuard
         if (string.IsNullOrWhiteSpace(url) || url.Length > 2048 || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
         {
             return "url must be an absolute URL.";
+        }
+
+        if (!PlainText.IsToken(url))
+        {
+            // Stored and shown as sent: a trailing newline, an inner space or a bidi control would make the URL we call
+            // differ from the one the merchant reads back (Uri percent-encodes them silently).
+            return "url must not contain whitespace, control characters, bidirectional controls or invisible characters: percent-encode them.";
         }
 
         if (uri.Scheme != Uri.UriSchemeHttps && !(allowPrivate && uri.Scheme == Uri.UriSchemeHttp))
