@@ -92,7 +92,7 @@ public static partial class Landing
     /// </summary>
     public static string? AndroidIntent(string appUrl, string package, string fallbackUrl)
     {
-        if (LinkUrl.NormalizeAppLink(appUrl) is not { } normalized || !AndroidPackage().IsMatch(package) || LinkUrl.NormalizeWeb(fallbackUrl) is not { } fallback)
+        if (LinkUrl.NormalizeAppLink(appUrl) is not { } normalized || !IsAndroidPackage(package) || LinkUrl.NormalizeWeb(fallbackUrl) is not { } fallback)
         {
             return null;
         }
@@ -101,12 +101,24 @@ public static partial class Landing
         // A hierarchical URL keeps its authority; an opaque one (shop:p/1) becomes intent://p/1, which Chrome opens as shop://p/1.
         var authority = u.IdnHost.Length == 0 ? string.Empty : u.IsDefaultPort || u.Port < 0 ? u.IdnHost : $"{u.IdnHost}:{u.Port}";
         var rest = authority + u.AbsolutePath + u.Query;
-        return $"intent://{rest}#Intent;scheme={u.Scheme};package={package};S.browser_fallback_url={Uri.EscapeDataString(fallback)};end";
+        var intent = $"intent://{rest}#Intent;scheme={u.Scheme};package={package};S.browser_fallback_url={Uri.EscapeDataString(fallback)};end";
+        return LinkUrl.IsHeaderSafe(intent) ? intent : null;
     }
 
-    /// <summary>An Android application id: dot-separated Java identifiers, at least two segments.</summary>
-    public static bool IsAndroidPackage(string package) => AndroidPackage().IsMatch(package);
+    /// <summary>
+    /// An Android application id: dot-separated Java identifiers, at least two segments, at most
+    /// <see cref="AndroidPackageMaxLength"/> characters. The one rule for creation and for the click, so a link that was
+    /// created is one the click can follow.
+    /// </summary>
+    public static bool IsAndroidPackage(string package) => package.Length <= AndroidPackageMaxLength && AndroidPackage().IsMatch(package);
 
-    [GeneratedRegex(@"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")]
+    /// <summary>
+    /// The app's data directory is named after its package, so a longer one cannot be installed (Linux NAME_MAX is 255
+    /// bytes); the bound also keeps the intent URL well inside <see cref="LinkUrl.MaxLength"/>.
+    /// </summary>
+    public const int AndroidPackageMaxLength = 255;
+
+    // \z, not $: .NET's $ also matches before a final "\n", which let "com.example.shop\n" through at creation.
+    [GeneratedRegex(@"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+\z")]
     private static partial Regex AndroidPackage();
 }

@@ -44,7 +44,7 @@ public sealed partial class WebhookEndpointService(Db db, WebhookStore store, Se
     /// <summary>Stored form of enabled_events: null for every event, else ",a,b," — or an error for the problem response.</summary>
     private static (string? Stored, string? Error) EnabledEvents(string[]? events)
     {
-        if (events is null || events.Contains("*"))
+        if (events is null || events.Contains(EventCatalog.Wildcard))
         {
             return events is { Length: > 1 } ? (null, "\"*\" cannot be combined with other event types.") : (null, null);
         }
@@ -56,13 +56,22 @@ public sealed partial class WebhookEndpointService(Db db, WebhookStore store, Se
 
         if (Array.FindIndex(events, e => e is null || !EventTypePattern().IsMatch(e)) is var bad and >= 0)
         {
-            return (null, $"\"{events[bad]}\" is not an event type (such as payment.succeeded).");
+            return (null, $"\"{Shown(events[bad])}\" is not an event type (such as payment.succeeded).");
+        }
+
+        // A type the hub never sends would be a subscription that silently never fires: refused, named.
+        if (Array.FindIndex(events, e => !EventCatalog.Types.Contains(e)) is var unknown and >= 0)
+        {
+            return (null, $"\"{Shown(events[unknown])}\" is not an event type this hub sends; see GET /v1/events for examples, or use [\"*\"] for every event.");
         }
 
         return ("," + string.Join(',', events.Distinct(StringComparer.Ordinal)) + ",", null);
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex("^[a-z][a-z_]*(\\.[a-z][a-z_]*)+$")]
+    private static string Shown(string? type) => type is null ? "null" : type.Length > 64 ? type[..64] + "…" : type;
+
+    // \z, not $: .NET's $ also matches before a final "\n".
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z][a-z_]*(\\.[a-z][a-z_]*)+\\z")]
     private static partial System.Text.RegularExpressions.Regex EventTypePattern();
 
     /// <summary>
