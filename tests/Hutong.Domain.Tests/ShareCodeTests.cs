@@ -133,6 +133,8 @@ public class LandingTests
     [InlineData("https://shop.example.com/a b", "https://shop.example.com/a%20b")]
     [InlineData("https://shop.example.com/p/1\r\nSet-Cookie: a=b", null)]
     [InlineData("https://shop.example.com/p/1\u0000", null)]
+    [InlineData("https://shop.example.com/p/1\u202Egpj.exe", null)] // a bidi override makes the address read as another
+    [InlineData("https://shop.example.com/p/\u200B1", null)]          // an invisible character
     [InlineData("https://shop.example.com@evil.example/", null)]
     [InlineData("ftp://shop.example.com/", null)]
     public void Web_targets_become_header_safe_ascii_or_are_refused(string raw, string? expected) => Assert.Equal(expected, LinkUrl.NormalizeWeb(raw));

@@ -20,6 +20,10 @@ public abstract class ApiProbeTests(HubFixture hub)
         await m.CreatePaymentAsync();
         var eventId = (await hub.EventuallyAsync(() => m.GetAsync("/v1/events?type=payment.created"), r => r.Json.GetProperty("data").GetArrayLength() == 1, what: "payment.created"))
             .Json.GetProperty("data")[0].GetProperty("id").GetString()!;
+        // Fanned out first: a fan-out that read the endpoint just before the delete could add its delivery after the delete
+        // dropped the queue (never sent — deliveries go to enabled endpoints only — but counted below).
+        await hub.EventuallyAsync(() => hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE id = @eventId AND dispatched_at IS NOT NULL", new { eventId }),
+            n => n == 1, what: "the event fanned out");
         Assert.Equal(HttpStatusCode.NoContent, (await m.DeleteAsync($"/v1/webhook_endpoints/{endpoint}")).Status);
         const string AtRest = "SELECT secret || '|' || COALESCE(previous_secret, '') || '|' || COALESCE(previous_secret_expires_at, 0) FROM webhook_endpoints WHERE id = @endpoint";
         var before = await hub.Db.ReadAsync(c => Dapper.SqlMapper.ExecuteScalarAsync<string>(c, AtRest, new { endpoint }), default);
@@ -108,7 +112,7 @@ public abstract class ApiProbeTests(HubFixture hub)
             made.Add(r.Str("id"));
         }
 
-        var page1 = await m.GetAsync($"/v1/payments/{id}/refunds"); // default: 10, oldest first
+        var page1 = await m.GetAsync($"/v1/payments/{id}/refunds?limit=10"); // oldest first
         Assert.Equal(10, page1.Json.GetProperty("data").GetArrayLength());
         Assert.True(page1.Json.GetProperty("has_more").GetBoolean());
         var page2 = await m.GetAsync($"/v1/payments/{id}/refunds?limit=10&starting_after={page1.Str("next_cursor")}");
@@ -116,12 +120,21 @@ public abstract class ApiProbeTests(HubFixture hub)
         Assert.False(page2.Json.TryGetProperty("next_cursor", out _));
         var seen = new[] { page1, page2 }.SelectMany(p => p.Json.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("id").GetString()!)).ToList();
         Assert.Equal(made, seen);
-        var all = await m.GetAsync($"/v1/payments/{id}/refunds?limit=100");
+        var all = await m.GetAsync($"/v1/payments/{id}/refunds"); // default 100: the whole list, as before paging
         Assert.Equal(made, all.Json.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("id").GetString()!));
         Assert.False(all.Json.GetProperty("has_more").GetBoolean());
         Assert.All(all.Json.GetProperty("data").EnumerateArray(), e => Assert.True(e.GetProperty("counts_toward_amount_refunded").GetBoolean()));
 
-        foreach (var (query, param) in new[] { ("limit=abc", "limit"), ("limit=0", "limit"), ("limit=101", "limit"), ("starting_after=nope", "starting_after") })
+        // A cursor from another payment's list is refused, not taken as a position in this one.
+        var other = await m.CreatePaymentAsync(5_000);
+        await hub.BuyerPaysAsync((await m.ConfirmAsync(other)).Json.GetProperty("next_action").GetProperty("code_url").GetString()!);
+        await m.WaitForStatusAsync(other, "succeeded");
+        var foreign = (await m.PostAsync($"/v1/payments/{other}/refunds", new { amount = 1 })).Str("id");
+        foreach (var (query, param) in new[]
+        {
+            ("limit=abc", "limit"), ("limit=0", "limit"), ("limit=101", "limit"), ("starting_after=nope", "starting_after"),
+            ($"starting_after={foreign}", "starting_after"), ($"starting_after=re_{Guid.CreateVersion7():N}", "starting_after"),
+        })
         {
             var bad = await m.GetAsync($"/v1/payments/{id}/refunds?{query}");
             Assert.Equal(HttpStatusCode.BadRequest, bad.Status);

@@ -82,9 +82,13 @@ public abstract class InputShapeTests(HubFixture hub)
         await AssertRefusedAsync(m, "/v1/webhook_endpoints", new { url, enabled_events = new[] { "payment." + new string('a', 5_000) } }, "enabled_events");
         await AssertRefusedAsync(m, "/v1/webhook_endpoints", new { url, enabled_events = new[] { "payment.succeeded\n" } }, "enabled_events");
         await AssertRefusedAsync(m, "/v1/webhook_endpoints", new { url, enabled_events = new[] { "" } }, "enabled_events");
+        // States a refund, payout or split passes through but is never announced in: a subscription that would never fire.
+        await AssertRefusedAsync(m, "/v1/webhook_endpoints", new { url, enabled_events = new[] { "refund.pending" } }, "enabled_events", "refund.pending");
+        await AssertRefusedAsync(m, "/v1/webhook_endpoints", new { url, enabled_events = new[] { "payout.processing" } }, "enabled_events", "payout.processing");
+        await AssertRefusedAsync(m, "/v1/webhook_endpoints", new { url, enabled_events = new[] { "split.scheduled" } }, "enabled_events", "split.scheduled");
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM webhook_endpoints WHERE merchant_id = @merchantId", new { merchantId }));
 
-        Assert.Equal(HttpStatusCode.Created, (await m.PostAsync("/v1/webhook_endpoints", new { url, enabled_events = new[] { "payment.succeeded", "refund.succeeded", "dispute.created" } })).Status);
+        Assert.Equal(HttpStatusCode.Created, (await m.PostAsync("/v1/webhook_endpoints", new { url, enabled_events = new[] { "payment.succeeded", "refund.succeeded", "refund.failed", "payout.awaiting_confirmation", "payout.canceled", "split.failed", "dispute.created" } })).Status);
         Assert.Equal(HttpStatusCode.Created, (await m.PostAsync("/v1/webhook_endpoints", new { url, enabled_events = new[] { EventCatalog.Wildcard } })).Status);
         Assert.Equal(2, await hub.CountAsync("SELECT COUNT(*) FROM webhook_endpoints WHERE merchant_id = @merchantId", new { merchantId }));
     }

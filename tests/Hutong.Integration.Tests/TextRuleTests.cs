@@ -44,6 +44,7 @@ public abstract class TextRuleTests(HubFixture hub)
                 ("/v1/hosts", new { name = "小李", live_room = "room" + h }, "live_room"),
                 ("/v1/payouts", new { amount = 100, wallet = "alipay", payee = new { type = "ALIPAY_USER_ID", identity = "2088102146225135" }, description = "佣金",
                     metadata = new Dictionary<string, string> { ["k"] = text } }, "metadata"),
+                ("/v1/split_receivers", new { wallet = "wechatpay", role = "platform", type = "merchant", account = "1900000109", name = "互通" + text }, "name"),
             };
             foreach (var (path, body, param) in cases)
             {

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Hutong.Domain.Text;
 
 namespace Hutong.Domain.Links;
 
@@ -46,8 +47,9 @@ public static partial class LinkUrl
     private static Uri? Parse(string? raw)
     {
         // Raw control characters (CR/LF, NUL, tab) are refused, not percent-encoded: they are never part of an address a
-        // merchant meant, and CR/LF are how a Location header is split.
-        if (raw is null || raw.Length > MaxLength || raw.Any(char.IsControl)
+        // merchant meant, and CR/LF are how a Location header is split. So are bidirectional and invisible characters
+        // (PlainText), which make an address read as another; a space is still percent-encoded, as browsers do.
+        if (raw is null || raw.Length > MaxLength || !PlainText.IsPrintable(raw)
             || !Uri.TryCreate(raw, UriKind.Absolute, out var u) || u.UserInfo.Length > 0)
         {
             return null;

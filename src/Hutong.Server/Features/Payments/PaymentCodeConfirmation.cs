@@ -107,9 +107,13 @@ public sealed class PaymentCodeConfirmation(
         attempt.Flow = PayFlow.PaymentCode;
         if (await confirmation.StartAttemptAsync(payment.Id, wallet, attempt, replacing, ct) is null)
         {
-            return await store.GetAsync(payment.MerchantId, payment.Id, ct) is { } latest
-                ? Failure.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.", "Another request moved it first.")
-                : Failure.NotFound("payment");
+            // The code never reached a wallet, so trying again is safe: while another request's attempt is being opened
+            // that is a retryable 409, as for a QR confirm (PaymentConfirmation.LostTheStartAsync), not a final refusal.
+            return await store.GetAsync(payment.MerchantId, payment.Id, ct) is not { } latest ? Failure.NotFound("payment")
+                : latest.State == PaymentStatus.Pending
+                    ? Failure.Conflict("attempt_in_progress", "Another request started a wallet attempt for this payment just now.",
+                        "Retry after Retry-After seconds.") with { RetryAfter = PaymentConfirmation.AttemptRetryAfter }
+                : Failure.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.", "Another request moved it first.");
         }
 
         // Not cancellable: the wallet may charge the buyer, so its answer is never abandoned half way.

@@ -31,7 +31,7 @@ public sealed partial class PaymentConfirmation(
     private HubOptions Options => options.Value;
 
     /// <summary>What an attempt_in_progress answer suggests: a live hub's create call answers well within it.</summary>
-    private static readonly TimeSpan AttemptRetryAfter = TimeSpan.FromSeconds(1);
+    internal static readonly TimeSpan AttemptRetryAfter = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Starts an attempt at <paramref name="wallet"/>, or returns the open one. The attempt row (with its own

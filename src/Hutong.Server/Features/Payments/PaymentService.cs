@@ -131,7 +131,6 @@ public sealed class PaymentService(
     public Task<Outcome<PaymentDto>> ConfirmAsync(PaymentRow payment, string? wallet, CancellationToken ct, PayerContext? payer = null) =>
         confirmation.ConfirmAsync(payment, wallet, ct, payer);
 
-    /// <summary>Cancels: an unpaid payment with an open wallet order has that order closed first.</summary>
     /// <summary>
     /// Why a payment in <paramref name="currency"/> could never be paid here (no wallet this hub takes accepts it), or
     /// null. Refused at creation rather than at every confirm, so the cashier never offers wallets that must refuse it.
@@ -139,7 +138,8 @@ public sealed class PaymentService(
     private async Task<string?> NoWalletTakesAsync(string currency, CancellationToken ct)
     {
         var enabled = await wallets.WalletsAsync(ct);
-        if (enabled.Values.Any(w => w.Capabilities.Currencies.Contains(currency)))
+        // A hub with no wallet set up yet refuses every confirm anyway (no_channel); its payments are not the currency's fault.
+        if (enabled.Count == 0 || enabled.Values.Any(w => w.Capabilities.Currencies.Contains(currency)))
         {
             return null;
         }
@@ -148,6 +148,7 @@ public sealed class PaymentService(
         return $"No wallet this hub takes accepts {currency}; accepted: {string.Join(", ", accepted)} (see GET /v1/capabilities).";
     }
 
+    /// <summary>Cancels: an unpaid payment with an open wallet order has that order closed first.</summary>
     public async Task<Outcome<PaymentDto>> CancelAsync(string merchantId, string id, IdempotencyContext? idem, CancellationToken ct)
     {
         var payment = await store.GetAsync(merchantId, id, ct);

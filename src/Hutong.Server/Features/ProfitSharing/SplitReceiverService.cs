@@ -74,6 +74,10 @@ public sealed class SplitReceiverService(Db db, SplitStore store, WalletRegistry
         {
             errors["name"] = ["name is at most 64 characters."];
         }
+        else if (r.Name is not null && !PlainText.IsPrintable(r.Name))
+        {
+            errors["name"] = ["name must not contain control, bidirectional or invisible characters."];
+        }
 
         // A host receiver may name the merchant's own host (/v1/hosts), checked like any other reference: it is echoed back
         // and ties the receiver to a host's settlement, so neither another merchant's host nor free text may go in.

@@ -142,7 +142,9 @@ public sealed partial class RefundService(
             return Failure.NotFound("payment");
         }
 
-        var take = limit ?? 10;
+        // Default 100, not the other lists' 10: this list used to answer every refund in one page, and a client written
+        // then reads data without paging — with 100 it still sees all of nearly every payment's refunds.
+        var take = limit ?? 100;
         if (take is < 1 or > 100)
         {
             return Failure.Invalid("limit", "limit must be between 1 and 100.");
@@ -151,6 +153,12 @@ public sealed partial class RefundService(
         if (startingAfter is not null && !Ids.HasPrefix(startingAfter, RefundStore.IdPrefix))
         {
             return Failure.Invalid("starting_after", "starting_after must be a refund id.");
+        }
+
+        // A cursor is a place in this payment's list: another payment's refund (or none) would silently shift the page.
+        if (startingAfter is not null && (await refunds.GetAsync(merchantId, startingAfter, ct))?.PaymentId != paymentId)
+        {
+            return Failure.Invalid("starting_after", "starting_after must be a refund of this payment.");
         }
 
         var (rows, hasMore) = await refunds.OfPaymentAsync(merchantId, paymentId, take, startingAfter, ct);

@@ -10,8 +10,8 @@ namespace Hutong.Server.Features.Webhooks;
 /// <summary>
 /// Every event type the hub puts in the outbox (Outbox.AddAsync / Outbox.Prepare): what a webhook endpoint's
 /// enabled_events may name, besides <see cref="Wildcard"/>. Events named after a state ("payment." + the new status)
-/// take every state of its enum, so a new state is covered by itself; a new literal type is added here, or
-/// EventCatalogTests (architecture) and WebhookEventCatalogTests (a real payment and refund) fail.
+/// take the states it is emitted in, read from its state machine, so a new state is covered by itself; a new literal type
+/// is added here, or EventCatalogTests (architecture) and InputShapeTests' catalogue test (a real payment and refund) fail.
 /// </summary>
 public static class EventCatalog
 {
@@ -23,10 +23,13 @@ public static class EventCatalog
         "payment.created",
         .. Enum.GetValues<PaymentStatus>().Select(s => "payment." + WireName<PaymentStatus>.Of(s)), // PaymentOutcomes
         "refund.created",
-        .. Enum.GetValues<RefundState>().Select(s => "refund." + WireName<RefundState>.Of(s)),     // RefundService
+        // Refunds, payouts and splits are announced when they settle (RefundService, PayoutService, SplitFollowUpService),
+        // a payout also when it waits for the payee: "refund.pending" would be a subscription that never fires.
+        .. Enum.GetValues<RefundState>().Where(RefundStates.Machine.IsFinal).Select(s => "refund." + WireName<RefundState>.Of(s)),
         "payout.created",
-        .. Enum.GetValues<PayoutState>().Select(s => "payout." + WireName<PayoutState>.Of(s)),     // PayoutService
-        .. Enum.GetValues<SplitOrderState>().Select(s => "split." + WireName<SplitOrderState>.Of(s)), // SplitFollowUpService
+        "payout.awaiting_confirmation",
+        .. Enum.GetValues<PayoutState>().Where(PayoutStates.Machine.IsFinal).Select(s => "payout." + WireName<PayoutState>.Of(s)),
+        .. Enum.GetValues<SplitOrderState>().Where(SplitStates.Order.IsFinal).Select(s => "split." + WireName<SplitOrderState>.Of(s)),
         "split_return.failed",
         "split_receiver.clawback_due",
         "split_receiver.clawback_offset",
