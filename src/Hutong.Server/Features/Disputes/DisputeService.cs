@@ -163,15 +163,10 @@ public sealed partial class DisputeService(
 
     public async Task<Outcome<DisputeList>> ListAsync(string merchantId, int? limit, string? startingAfter, string? status, string? wallet, string? payment, CancellationToken ct)
     {
-        var take = limit ?? 10;
-        if (take is < 1 or > 100)
+        var (take, pageProblem) = ListPage.Check(limit, startingAfter, Ids.Dispute, "a dispute id");
+        if (pageProblem is not null)
         {
-            return Failure.Invalid("limit", "limit must be between 1 and 100.");
-        }
-
-        if (startingAfter is not null && !Ids.HasPrefix(startingAfter, Ids.Dispute))
-        {
-            return Failure.Invalid("starting_after", "starting_after must be a dispute id.");
+            return pageProblem;
         }
 
         if (status is not null && !Enum.GetValues<DisputeState>().Any(s => s.ToWire() == status))

@@ -106,15 +106,10 @@ public sealed class PaymentService(
 
     public async Task<Outcome<PaymentList>> ListAsync(string merchantId, int? limit, string? startingAfter, string? status, CancellationToken ct)
     {
-        var take = limit ?? 10;
-        if (take is < 1 or > 100)
+        var (take, pageProblem) = ListPage.Check(limit, startingAfter, Ids.Payment, "a payment id");
+        if (pageProblem is not null)
         {
-            return Failure.Invalid("limit", "limit must be between 1 and 100.");
-        }
-
-        if (startingAfter is not null && !Ids.HasPrefix(startingAfter, Ids.Payment))
-        {
-            return Failure.Invalid("starting_after", "starting_after must be a payment id.");
+            return pageProblem;
         }
 
         if (status is not null && !Enum.GetValues<PaymentStatus>().Any(s => s.ToWire() == status))

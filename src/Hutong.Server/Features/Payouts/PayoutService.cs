@@ -275,15 +275,10 @@ public sealed partial class PayoutService(
 
     public async Task<Outcome<PayoutList>> ListAsync(string merchantId, int? limit, string? startingAfter, CancellationToken ct)
     {
-        var take = limit ?? 10;
-        if (take is < 1 or > 100)
+        var (take, pageProblem) = ListPage.Check(limit, startingAfter, Ids.Payout, "a payout id");
+        if (pageProblem is not null)
         {
-            return Failure.Invalid("limit", "limit must be between 1 and 100.");
-        }
-
-        if (startingAfter is not null && !Ids.HasPrefix(startingAfter, Ids.Payout))
-        {
-            return Failure.Invalid("starting_after", "starting_after must be a payout id.");
+            return pageProblem;
         }
 
         var (rows, hasMore) = await payouts.ListAsync(merchantId, take, startingAfter, ct);

@@ -76,7 +76,7 @@ public sealed class SplitReceiverService(Db db, SplitStore store, WalletRegistry
         }
         else if (r.Name is not null && !PlainText.IsPrintable(r.Name))
         {
-            errors["name"] = ["name must not contain control, bidirectional or invisible characters."];
+            errors["name"] = ["name " + PlainText.Refusal];
         }
 
         // A host receiver may name the merchant's own host (/v1/hosts), checked like any other reference: it is echoed back
@@ -125,15 +125,16 @@ public sealed class SplitReceiverService(Db db, SplitStore store, WalletRegistry
             return Failure.Invalid("clawback", "clawback=outstanding lists the receivers that owe a clawback; leave it out for all.");
         }
 
-        var take = limit ?? 10;
-        if (take is < 1 or > 100)
+        const string CursorIs = "a split receiver id (rcv_...)";
+        var (take, pageProblem) = ListPage.Check(limit, startingAfter, SplitStore.ReceiverPrefix, CursorIs);
+        if (pageProblem is not null)
         {
-            return Failure.Invalid("limit", "limit must be between 1 and 100.");
+            return pageProblem;
         }
 
-        if (startingAfter is not null && (!Ids.HasPrefix(startingAfter, SplitStore.ReceiverPrefix) || startingAfter.Length > 64))
+        if (startingAfter is { Length: > 64 })
         {
-            return Failure.Invalid("starting_after", "starting_after must be a split receiver id (rcv_...).");
+            return Failure.Invalid("starting_after", $"starting_after must be {CursorIs}.");
         }
 
         var (rows, hasMore) = await store.ReceiversPageAsync(merchantId, take, startingAfter, ct, owingOnly: clawback is not null);

@@ -27,7 +27,7 @@ public static class RefundEndpoints
         g.MapGet("/payments/{id}/refunds", (HttpContext ctx, RefundService svc, PaymentId id, int? limit, string? starting_after) =>
                 svc.ListAsync(MerchantContext.Of(ctx).MerchantId, id.Value, limit, starting_after, ctx.RequestAborted).ToApiResult())
             .Produces<RefundList>().ProducesProblem(400).ProducesProblem(404)
-            .WithSummary("A payment's refunds, oldest first, with cursor pagination (starting_after, limit ≤ 100, default 10), including those the hub made by itself.")
+            .WithSummary("A payment's refunds, oldest first, with cursor pagination (starting_after, limit ≤ 100, default 100), including those the hub made by itself.")
             .WithDescription("Each refund names the capture it returns: attempt, wallet and wallet_transaction_id. A refund the hub made by itself "
                 + "(initiated_by system, e.g. reason duplicate_payment: the buyer paid a second wallet's QR too) returns a second capture that was never "
                 + "the payment's money, so counts_toward_amount_refunded is false and the payment's amount_refunded does not include it; "

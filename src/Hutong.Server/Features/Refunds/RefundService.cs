@@ -144,15 +144,10 @@ public sealed partial class RefundService(
 
         // Default 100, not the other lists' 10: this list used to answer every refund in one page, and a client written
         // then reads data without paging — with 100 it still sees all of nearly every payment's refunds.
-        var take = limit ?? 100;
-        if (take is < 1 or > 100)
+        var (take, pageProblem) = ListPage.Check(limit, startingAfter, RefundStore.IdPrefix, "a refund id", defaultLimit: 100);
+        if (pageProblem is not null)
         {
-            return Failure.Invalid("limit", "limit must be between 1 and 100.");
-        }
-
-        if (startingAfter is not null && !Ids.HasPrefix(startingAfter, RefundStore.IdPrefix))
-        {
-            return Failure.Invalid("starting_after", "starting_after must be a refund id.");
+            return pageProblem;
         }
 
         // A cursor is a place in this payment's list: another payment's refund (or none) would silently shift the page.

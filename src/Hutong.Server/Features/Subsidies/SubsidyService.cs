@@ -201,15 +201,10 @@ public sealed partial class SubsidyService(Db db, LedgerStore ledger, WalletRegi
 
     public async Task<Outcome<SubsidyCampaignList>> ListAsync(string merchantId, int? limit, string? startingAfter, CancellationToken ct)
     {
-        var take = limit ?? 10;
-        if (take is < 1 or > 100)
+        var (take, pageProblem) = ListPage.Check(limit, startingAfter, IdPrefix, "a subsidy campaign id");
+        if (pageProblem is not null)
         {
-            return Failure.Invalid("limit", "limit must be between 1 and 100.");
-        }
-
-        if (startingAfter is not null && !Ids.HasPrefix(startingAfter, IdPrefix))
-        {
-            return Failure.Invalid("starting_after", "starting_after must be a subsidy campaign id.");
+            return pageProblem;
         }
 
         var rows = (await db.ReadAsync(c => c.QueryAsync<SubsidyCampaignRow>(

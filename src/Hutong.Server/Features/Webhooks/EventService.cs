@@ -114,15 +114,10 @@ public sealed partial class EventService(Db db, WebhookStore store, IOptions<Hub
     /// <summary>The merchant's events, newest first, with cursor pagination; <paramref name="type"/> and <paramref name="objectId"/> narrow it.</summary>
     public async Task<Outcome<EventList>> ListAsync(string merchantId, int? limit, string? startingAfter, string? type, string? objectId, CancellationToken ct)
     {
-        var take = limit ?? 10;
-        if (take is < 1 or > 100)
+        var (take, pageProblem) = ListPage.Check(limit, startingAfter, Ids.Event, "an event id");
+        if (pageProblem is not null)
         {
-            return Failure.Invalid("limit", "limit must be between 1 and 100.");
-        }
-
-        if (startingAfter is not null && !Ids.HasPrefix(startingAfter, Ids.Event))
-        {
-            return Failure.Invalid("starting_after", "starting_after must be an event id.");
+            return pageProblem;
         }
 
         if (type is not null && !EventTypePattern().IsMatch(type))
