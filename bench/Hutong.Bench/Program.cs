@@ -224,9 +224,11 @@ if (storeArg is "postgres" or "both" && only is "all" or "create" or "instances"
             Print($"create payment, PostgreSQL, open loop {openLoad} %", o, kestrel.PerSecond);
             var met = o.PerSecond / pgCommits >= 0.75 && o.P99 <= 25 && o.Errors == 0;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{"  offered/s; achieved ÷ ceiling; ≥75 %, p99≤25",-44} {o.Offered,10:N0} {o.PerSecond / pgCommits,8:P0} {(met ? "met" : "NOT met"),8}"));
+                $"{"  offered/s; achieved ÷ ceiling; ≥75 %, p99≤25",-44} {o.Offered,10:N0} {o.PerSecond / pgCommits,8:P0} {(met ? "met" : "NOT met"),8}   (after {o.WarmUp.TotalSeconds:F0} s for the JIT to settle and 2 s warm-up; {o.HubJitMethods} methods JIT-compiled in the window)"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{"  creates/commit; ms statements, ms commit",-44} {o.WritesPerCommit,10:F1} {o.WriterUsPerWrite * o.WritesPerCommit / 1000,8:F2} {o.CommitMs,8:F2}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{"  GCs in window, their pauses ms; slowest ms per tenth",-44} {o.Gc?.Count,10} {o.Gc?.PauseMs,8:F0}   {string.Join(' ', o.SlowestPerTenth ?? [])}"));
             openRatios.Add(o.PerSecond / pgCommits);
             openP99s.Add(o.P99);
         }
@@ -468,9 +470,15 @@ static async Task<LoadResult> LoadUrlsAsync(string[] urls, string? apiKey, int s
         return (Stopwatch.GetTimestamp() - t0, (int)resp.StatusCode is 200 or 201);
     }
 
-    return openRate is { } rate
-        ? await OpenLoop.MeasureAsync(rate, secs, Math.Min(2, secs), conns, OneAsync)
-        : await Load.MeasureAsync(secs, conns, OneAsync, hubCpu);
+    if (openRate is { } rate)
+    {
+        var settled = await OpenLoop.SettleJitAsync(rate, conns, secs <= 2 ? 10 : 40, 10, OneAsync);
+        var jit0 = System.Runtime.JitInfo.GetCompiledMethodCount();
+        var open = await OpenLoop.MeasureAsync(rate, secs, Math.Min(2, secs), conns, OneAsync);
+        return open with { WarmUp = settled, HubJitMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - jit0 };
+    }
+
+    return await Load.MeasureAsync(secs, conns, OneAsync, hubCpu);
 }
 
 static async Task<double> SqliteCommitCeilingAsync(int secs)
@@ -567,8 +575,14 @@ internal sealed record LoadResult(double PerSecond, double P50, double P99, int 
     /// <summary>How long the load ran before the measured window.</summary>
     public TimeSpan WarmUp { get; init; }
 
-    /// <summary>Methods the hub's JIT compiled during the measured window (a hub apart only): near 0 once it is warm.</summary>
+    /// <summary>Methods the hub's JIT compiled during the measured window (a hub apart, or in this process for the open loop): near 0 once it is warm.</summary>
     public long? HubJitMethods { get; init; }
+
+    /// <summary>Open loop: garbage collections of this process (hub and load generator) during the window, and their pauses.</summary>
+    public (int Count, double PauseMs)? Gc { get; init; }
+
+    /// <summary>Open loop: the slowest answer per tenth of the window (by scheduled time), in ms: when the p99's answers were slow.</summary>
+    public int[]? SlowestPerTenth { get; init; }
 }
 
 internal static class Load
