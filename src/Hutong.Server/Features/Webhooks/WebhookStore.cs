@@ -71,16 +71,7 @@ public sealed class WebhookStore(Db db)
                 return 0;
             }
 
-            await c.ExecuteAsync(
-                """
-                INSERT INTO webhook_deliveries (event_id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at)
-                SELECT o.id, w.id, o.id, 'pending', 0, @now, @now
-                FROM outbox o JOIN webhook_endpoints w ON w.merchant_id = o.merchant_id AND w.enabled = 1
-                    AND (w.enabled_events IS NULL OR w.enabled_events LIKE '%,' || o.type || ',%')
-                WHERE o.seq = ANY(@seqs)
-                ORDER BY o.seq, w.id
-                ON CONFLICT DO NOTHING
-                """, new { now, seqs }, t);
+            await c.ExecuteAsync(FanOutPostgres, new { now, seqs }, t);
             await Outbox.MarkDispatchedAsync(c, t, seqs, now);
             return seqs.Length;
         }
@@ -105,6 +96,25 @@ public sealed class WebhookStore(Db db)
         await Outbox.MarkDispatchedThroughAsync(c, t, last!.Value, now);
         return (int)count;
     }, ct);
+
+    /// <summary>
+    /// PostgreSQL's fan-out of the locked events to their merchants' enabled endpoints. The endpoints are read FOR SHARE: a
+    /// DELETE (or a 410) that disables one concurrently either waits for this fan-out to commit, and then its cancel of the
+    /// endpoint's pending deliveries sees the ones added here, or commits first, and then this statement re-reads the row
+    /// and leaves the endpoint out. Without the lock, a fan-out that had read the endpoint just before a DELETE added
+    /// `pending` deliveries after the DELETE had cancelled the queue, left pending for good (WebhookFanOutRaceTests).
+    /// </summary>
+    internal const string FanOutPostgres =
+        """
+        INSERT INTO webhook_deliveries (event_id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at)
+        SELECT o.id, w.id, o.id, 'pending', 0, @now, @now
+        FROM outbox o JOIN webhook_endpoints w ON w.merchant_id = o.merchant_id AND w.enabled = 1
+            AND (w.enabled_events IS NULL OR w.enabled_events LIKE '%,' || o.type || ',%')
+        WHERE o.seq = ANY(@seqs)
+        ORDER BY o.seq, w.id
+        FOR SHARE OF w
+        ON CONFLICT DO NOTHING
+        """;
 
     /// <summary>
     /// PostgreSQL's fan-out read: the oldest events not yet fanned out, locked. Planned on ix_outbox_pending (migration 0043),
