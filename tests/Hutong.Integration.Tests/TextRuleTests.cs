@@ -7,7 +7,8 @@ namespace Hutong.Integration.Tests;
 /// One text rule (Hutong.Domain.Text.PlainText) for every field someone reads or that must look like what it is: control
 /// characters, line/paragraph separators, bidi controls and invisible characters are a 400 naming the field, and nothing
 /// is stored. Before it, a black-box probe found a refund reason, a friend-pay note, a link title, a host's name, payout
-/// metadata, a webhook URL and a split receiver's account taking them (201), while a payment description refused them.
+/// metadata, a webhook URL and a split receiver's account taking them (201), while a payment description refused them;
+/// a payment's metadata took them until a later look (its live_room names the host a payment is settled to).
 /// </summary>
 public abstract class TextRuleTests(HubFixture hub)
 {
@@ -34,6 +35,10 @@ public abstract class TextRuleTests(HubFixture hub)
             var cases = new (string Path, object Body, string Param)[]
             {
                 ("/v1/payments", new { amount = 100, currency = "CNY", description = text, merchant_order_id = "o-" + Guid.NewGuid().ToString("N")[..8] }, "description"),
+                ("/v1/payments", new { amount = 100, currency = "CNY", description = "茶壶", merchant_order_id = "o-" + Guid.NewGuid().ToString("N")[..8],
+                    metadata = new Dictionary<string, string> { ["live_room"] = text } }, "metadata"),
+                ("/v1/payments", new { amount = 100, currency = "CNY", description = "茶壶", merchant_order_id = "o-" + Guid.NewGuid().ToString("N")[..8],
+                    metadata = new Dictionary<string, string> { ["live" + h + "room"] = "room-1" } }, "metadata"),
                 ($"/v1/payments/{payment}/refunds", new { amount = 100, reason = text }, "reason"),
                 ($"/v1/payments/{payment}/friend_pay_links", new { requester_name = text }, "requester_name"),
                 ($"/v1/payments/{payment}/friend_pay_links", new { requester_name = "小红", note = text }, "note"),

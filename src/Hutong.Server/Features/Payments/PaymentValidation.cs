@@ -99,6 +99,11 @@ public static partial class PaymentValidation
             {
                 Add("metadata", "metadata keys are 1-40 characters and values at most 500 characters.");
             }
+            else if (m.Any(kv => !PlainText.IsPrintable(kv.Key) || !PlainText.IsPrintable(kv.Value!)))
+            {
+                // Shown in the console and in webhooks, and metadata.live_room names the host a payment is settled to.
+                Add("metadata", "metadata keys and values " + PlainText.Refusal);
+            }
         }
 
         return errors;
