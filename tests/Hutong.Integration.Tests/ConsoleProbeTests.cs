@@ -19,9 +19,11 @@ public abstract partial class ConsoleProbeTests(HubFixture hub)
     {
         private readonly HttpClient _http;
 
+        public CookieContainer Cookies { get; } = new();
+
         public Client(string baseUrl)
         {
-            _http = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false })
+            _http = new HttpClient(new HttpClientHandler { CookieContainer = Cookies, AllowAutoRedirect = false })
             {
                 BaseAddress = new Uri(baseUrl),
                 Timeout = TimeSpan.FromSeconds(60),
@@ -65,6 +67,49 @@ public abstract partial class ConsoleProbeTests(HubFixture hub)
     private Client NewClient() => new(hub.Hub.BaseUrl);
 
     private static string Key() => "console-" + Guid.NewGuid().ToString("N");
+
+    /// <summary>
+    /// Cookie tossing: a page on a sibling subdomain (same site, so SameSite=Strict does not stop it) can plant its own
+    /// antiforgery cookie in the owner's browser and post the token it got with it. A black-box probe cancelled a payment
+    /// that way: the tokens were not bound to anyone. Now they are bound to the console session that was shown the form.
+    /// </summary>
+    [Fact]
+    public async Task An_antiforgery_pair_from_another_visitor_or_session_does_not_pass_for_a_signed_in_owner()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var owner = await ConsoleBrowser.UserAsync(hub, merchantId, ConsoleRole.Owner);
+        var payment = await m.CreatePaymentAsync();
+        using var victim = NewClient();
+        await victim.SignInAsync(owner.Email);
+        using var attacker = NewClient();
+        var anonymousToken = await attacker.CsrfAsync("/console/sign-in");
+        using var otherSession = NewClient();
+        await otherSession.SignInAsync(owner.Email); // the same user, another session
+        var otherToken = await otherSession.CsrfAsync($"/console/payments/{payment}");
+
+        var baseUri = new Uri(hub.Hub.BaseUrl);
+        string Cookie(Client c, string name) => c.Cookies.GetCookies(new Uri(baseUri, "/console/x")).First(k => k.Name == name).Value;
+        var session = Cookie(victim, ConsoleFeature.CookieName);
+        using var raw = new HttpClient(new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = baseUri };
+        foreach (var (from, token) in new[] { (attacker, anonymousToken), (otherSession, otherToken) })
+        {
+            using var post = new HttpRequestMessage(HttpMethod.Post, $"/console/payments/{payment}?handler=Cancel")
+            {
+                Content = new FormUrlEncodedContent([KeyValuePair.Create("__csrf", token), KeyValuePair.Create("key", Key())]),
+            };
+            post.Headers.Add("Cookie", $"{ConsoleFeature.CookieName}={session}; hutong_console_csrf={Cookie(from, "hutong_console_csrf")}");
+            using var r = await raw.SendAsync(post);
+            Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        }
+
+        Assert.Equal("created", (await m.GetAsync($"/v1/payments/{payment}")).Str("status"));
+
+        // The owner's own form still works.
+        using var own = await victim.PostFormAsync($"/console/payments/{payment}?handler=Cancel",
+            ("__csrf", await victim.CsrfAsync($"/console/payments/{payment}")), ("key", Key()));
+        Assert.Equal(HttpStatusCode.Redirect, own.StatusCode);
+        Assert.Equal("canceled", (await m.GetAsync($"/v1/payments/{payment}")).Str("status"));
+    }
 
     [Fact]
     public async Task Console_pages_forbid_forms_to_other_origins_and_buyer_pages_do_not()

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Hutong.Server.Http;
 using Microsoft.AspNetCore.Mvc.ApplicationParts;
 using Microsoft.AspNetCore.Mvc.Filters;
@@ -104,6 +105,12 @@ public sealed class ConsoleSessionMiddleware(RequestDelegate next)
             && ConsolePermissions.Parse(session.Role) is { } role)
         {
             ConsoleIdentity.Attach(ctx, new ConsoleIdentity(session, role));
+
+            // Antiforgery binds the tokens it issues to the request's user and refuses them for anyone else. Without a user
+            // every token was anonymous, so a pair (cookie and form token) from any visitor passed for a signed-in owner:
+            // a sibling subdomain, which SameSite does not stop, could plant its cookie and post. The claim is this
+            // session (its token's hash), so even another session of the same user has tokens of its own.
+            ctx.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim("sub", "console-session:" + session.TokenHash)], "HutongConsoleSession"));
         }
 
         ctx.Response.Headers.CacheControl = "no-store"; // console pages show merchants' data: never kept by a shared cache
