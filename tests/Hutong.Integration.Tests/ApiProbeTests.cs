@@ -12,6 +12,31 @@ namespace Hutong.Integration.Tests;
 /// </summary>
 public abstract class ApiProbeTests(HubFixture hub)
 {
+    /// <summary>RFC 9110 §11.1: the scheme name is case-insensitive; a client sending "bearer" was refused (probe).</summary>
+    [Fact]
+    public async Task The_bearer_scheme_is_case_insensitive_and_admin_refusals_carry_a_challenge()
+    {
+        var created = await hub.Admin().PostAsync("/admin/merchants", new { name = "scheme" });
+        var secret = created.Json.GetProperty("api_key").GetProperty("secret").GetString()!;
+        foreach (var (scheme, token, path) in new[] { ("bearer", secret, "/v1/payments"), ("BEARER", secret, "/v1/payments"), ("bearer", HubFixture.AdminToken, "/admin/merchants") })
+        {
+            using var req = new HttpRequestMessage(path.StartsWith("/admin", StringComparison.Ordinal) ? HttpMethod.Post : HttpMethod.Get, path);
+            req.Headers.TryAddWithoutValidation("Authorization", $"{scheme} {token}");
+            if (req.Method == HttpMethod.Post)
+            {
+                req.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+                req.Content = new StringContent("{\"name\":\"scheme2\"}", System.Text.Encoding.UTF8, "application/json");
+            }
+
+            using var r = await hub.Http.SendAsync(req);
+            Assert.True(r.IsSuccessStatusCode, $"{scheme} on {path}: {(int)r.StatusCode}");
+        }
+
+        using var refused = await hub.Http.PostAsync("/admin/merchants", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal("Bearer", refused.Headers.WwwAuthenticate.Single().Scheme);
+    }
+
     [Fact]
     public async Task A_deleted_webhook_endpoint_gets_no_new_secret_and_no_resend()
     {

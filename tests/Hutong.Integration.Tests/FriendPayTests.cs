@@ -165,7 +165,18 @@ public abstract class FriendPayTests(HubFixture hub)
     {
         var (m, id, linkId, url) = await AskAFriendAsync();
         using var friend = new BrowserLikeClient(hub.Hub.BaseUrl);
+        using (var open = await friend.Http.GetAsync(PathOf(url)))
+        {
+            Assert.Equal("no-store", open.Headers.CacheControl?.ToString()); // an order's amount and item under a capability URL
+        }
+
         Assert.Equal(HttpStatusCode.OK, (await m.PostAsync($"/v1/friend_pay_links/{linkId}/revoke")).Status);
+
+        // An open page learns of the withdrawal (and reloads), but no longer how the payment is going.
+        var polled = System.Text.Json.JsonDocument.Parse(await friend.Http.GetStringAsync(PathOf(url) + "/status")).RootElement;
+        Assert.Equal("revoked", polled.GetProperty("link").GetString());
+        Assert.Equal("withdrawn", polled.GetProperty("view").GetString());
+        Assert.False(polled.TryGetProperty("status", out _));
         var (status, html) = await friend.PageAsync(PathOf(url));
         Assert.Equal(HttpStatusCode.Gone, status);
         Assert.Contains("withdrawn", html, StringComparison.Ordinal);

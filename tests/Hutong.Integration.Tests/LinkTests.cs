@@ -19,6 +19,7 @@ public abstract class LinkTests(HubFixture hub)
         android_package = "com.example.shop",
         android_url = "exampleshop://product/42",
         desktop_url = "https://www.example.com/p/42",
+        image_url = "https://img.example.com/p/42.png",
     });
 
     [Fact]
@@ -47,6 +48,8 @@ public abstract class LinkTests(HubFixture hub)
         // Inside WeChat: an interstitial whose button opens the product page directly — no copy/paste step.
         var wechat = await Click(WeChatUa);
         Assert.Equal(HttpStatusCode.OK, wechat.StatusCode);
+        // The product image comes from the merchant's server: the page's policy lets that origin's images in, no other.
+        Assert.Contains("img-src 'self' data: https://img.example.com;", string.Join(";", wechat.Headers.GetValues("Content-Security-Policy")) + ";", StringComparison.Ordinal);
         var html = WebUtility.HtmlDecode(await wechat.Content.ReadAsStringAsync());
         Assert.Contains("href=\"https://shop.example.com/p/42\"", html, StringComparison.Ordinal);
         Assert.Contains("Jingdezhen cup", html, StringComparison.Ordinal);

@@ -65,6 +65,15 @@ public class WebhookUrlGuardTests
     [InlineData("2002:a9fe:a9fe::1", true)]
     [InlineData("2002:808:808::1", false)]
     [InlineData("2001:0:4136:e378:8000:63bf:3fff:fdd2", true)] // Teredo
+    [InlineData("192.0.2.2", true)]        // documentation ranges (RFC 5737): a probe's VM numbered its own interface from one
+    [InlineData("198.51.100.1", true)]
+    [InlineData("203.0.113.1", true)]
+    [InlineData("192.88.99.1", true)]      // 6to4 relay anycast
+    [InlineData("2001:db8::1", true)]      // IPv6 documentation (RFC 3849)
+    [InlineData("100::1", true)]           // discard-only (RFC 6666)
+    [InlineData("100:0:0:1::1", false)]
+    [InlineData("192.0.3.1", false)]
+    [InlineData("203.0.114.1", false)]
     public void Address_classification(string ip, bool forbidden) => Assert.Equal(forbidden, WebhookUrlGuard.IsForbidden(IPAddress.Parse(ip)));
 
     [Fact]
@@ -74,6 +83,16 @@ public class WebhookUrlGuardTests
         using var http = new HttpClient(WebhookUrlGuard.CreateHandler(allowPrivate: false));
         var e = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync("http://localhost:9/"));
         Assert.Contains("forbidden addresses", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void This_machines_own_interface_addresses_are_refused_at_connect_time_whatever_their_class()
+    {
+        var own = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses).Select(u => u.Address).ToList();
+        Assert.NotEmpty(own);
+        Assert.All(own, a => Assert.True(WebhookUrlGuard.IsThisMachine(a), a.ToString()));
+        Assert.False(WebhookUrlGuard.IsThisMachine(IPAddress.Parse("8.8.8.8")));
     }
 
     [Fact]

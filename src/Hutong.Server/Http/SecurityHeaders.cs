@@ -31,6 +31,10 @@ public static partial class SecurityHeaders
     {
         var scalar = ctx.Request.Path.StartsWithSegments(ScalarPath, StringComparison.OrdinalIgnoreCase);
         var console = ctx.Request.Path.StartsWithSegments(ConsolePath, StringComparison.OrdinalIgnoreCase);
+        // The cashier and friend-pay pages (and their QR images) show an order's amount, item and pay codes under a
+        // capability URL: not for the browser's history cache or any shared cache, as /l/ and /console/ already say.
+        var buyer = ctx.Request.Path.StartsWithSegments("/pay", StringComparison.OrdinalIgnoreCase)
+            || ctx.Request.Path.StartsWithSegments("/f", StringComparison.OrdinalIgnoreCase);
         // Set when the response starts, so error pages and rate-limit refusals (which clear the response) get them too.
         ctx.Response.OnStarting(() =>
         {
@@ -41,6 +45,11 @@ public static partial class SecurityHeaders
             if (!h.ContainsKey("Content-Security-Policy"))
             {
                 h.ContentSecurityPolicy = Policy;
+            }
+
+            if (buyer && !h.ContainsKey("Cache-Control"))
+            {
+                h.CacheControl = "no-store";
             }
 
             if (console && !h.ContentSecurityPolicy.ToString().Contains("form-action", StringComparison.Ordinal))
@@ -62,6 +71,13 @@ public static partial class SecurityHeaders
 
         await ScalarAsync(ctx, next);
     });
+
+    /// <summary>
+    /// The default policy, with images also from <paramref name="imageOrigin"/> (an https origin, scheme://host[:port]):
+    /// a link's landing page shows the merchant's product image from the merchant's own server.
+    /// </summary>
+    public static string WithImagesFrom(string imageOrigin) =>
+        Policy.Replace("img-src 'self' data:", "img-src 'self' data: " + imageOrigin, StringComparison.Ordinal);
 
     /// <summary>The CSP for an HTML page whose inline &lt;style&gt; elements are exactly <paramref name="styles"/>.</summary>
     public static string WithStyleHashes(params string[] styles) =>

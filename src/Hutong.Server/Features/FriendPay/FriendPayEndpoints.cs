@@ -186,8 +186,15 @@ public static class FriendPayEndpoints
             return Results.NotFound();
         }
 
+        if (link!.Status != "active")
+        {
+            // A withdrawn link no longer follows the payment (whether and when the buyer paid is not the friend's to watch);
+            // the changed view makes an open page reload into "withdrawn".
+            return Results.Json(new { link = link.Status, view = "withdrawn" });
+        }
+
         var view = await PayerView.ForAsync(ctx, p, store, time.GetUtcNow().ToUnixTimeMilliseconds(), anyoneOwnsUnclaimed: false);
-        return Results.Json(new { status = p.Status, link = link!.Status, view = View(p, view.Mine, view.ClaimedByOther) });
+        return Results.Json(new { status = p.Status, link = link.Status, view = View(p, view.Mine, view.ClaimedByOther) });
     }
 
     /// <summary>The wallet QR, only for the friend whose attempt it is.</summary>

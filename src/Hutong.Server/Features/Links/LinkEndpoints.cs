@@ -122,6 +122,11 @@ public static class LinkEndpoints
         }
 
         ctx.Response.Headers.CacheControl = "no-store"; // every click must reach us to be counted and routed
+        if (action is not LandingAction.Redirect && ImageOrigin(link.ImageUrl) is { } images)
+        {
+            ctx.Response.Headers.ContentSecurityPolicy = SecurityHeaders.WithImagesFrom(images); // else the product image never loads
+        }
+
         return action switch
         {
             LandingAction.Redirect r => Results.Redirect(r.Location),
@@ -129,6 +134,12 @@ public static class LinkEndpoints
             _ => Results.Content(Preview(link, svc.ShortUrl(link.Code)), "text/html; charset=utf-8"),
         };
     }
+
+    /// <summary>The product image's origin for the page's policy, when it is an absolute https URL with a plain host.</summary>
+    internal static string? ImageOrigin(string? imageUrl) =>
+        Uri.TryCreate(imageUrl, UriKind.Absolute, out var u) && u.Scheme == Uri.UriSchemeHttps && u.HostNameType is UriHostNameType.Dns or UriHostNameType.IPv4
+            ? u.GetLeftPart(UriPartial.Authority)
+            : null;
 
     private static string Interstitial(Lang l, LinkRow link, LandingAction.Interstitial i)
     {

@@ -29,7 +29,7 @@ public sealed class ApiKeyFilter(MerchantStore merchants, ApiKeyLimiter limiter)
     {
         var http = context.HttpContext;
         var header = http.Request.Headers.Authorization.ToString();
-        var key = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : null;
+        var key = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
         var authenticated = key is null ? null : await merchants.AuthenticateKeyAsync(key, http.RequestAborted);
         if (authenticated is null)
         {
@@ -56,10 +56,11 @@ public sealed class AdminTokenFilter(IOptions<HubOptions> options) : IEndpointFi
     {
         var expected = options.Value.AdminToken;
         var header = context.HttpContext.Request.Headers.Authorization.ToString();
-        var presented = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : string.Empty;
+        var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : string.Empty;
         if (string.IsNullOrEmpty(expected)
             || !CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(expected))))
         {
+            context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer realm=\"hutong-admin\"";
             return ApiResult.Problem(401, "unauthorized", "The admin token is required.");
         }
 

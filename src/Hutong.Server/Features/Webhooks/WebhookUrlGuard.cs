@@ -77,13 +77,19 @@ public static class WebhookUrlGuard
                 || (b[0] == 100 && b[1] >= 64 && b[1] <= 127) // CGNAT
                 || (b[0] == 192 && b[1] == 0 && b[2] == 0)
                 || (b[0] == 198 && (b[1] == 18 || b[1] == 19)) // benchmarking
+                || (b[0] == 192 && b[1] == 0 && b[2] == 2)     // documentation (RFC 5737): never a merchant's server,
+                || (b[0] == 198 && b[1] == 51 && b[2] == 100)  // yet some networks number their own hosts from these
+                || (b[0] == 203 && b[1] == 0 && b[2] == 113)
+                || (b[0] == 192 && b[1] == 88 && b[2] == 99)   // 6to4 relay anycast (RFC 7526, deprecated)
                 || b[0] >= 224;                              // multicast and reserved
         }
 
         var v6 = ip.GetAddressBytes();
         return ip.IsIPv6LinkLocal || ip.IsIPv6SiteLocal || ip.IsIPv6Multicast || ip.IsIPv6UniqueLocal
             || (v6[0] == 0x00 && v6[1] == 0x64 && v6[2] == 0xff && v6[3] == 0x9b && v6[4] == 0 && v6[5] == 1) // NAT64 local use, 64:ff9b:1::/48 (RFC 8215)
-            || (v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0 && v6[3] == 0);                                   // Teredo, 2001::/32: reaches an IPv4 host through a relay
+            || (v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0 && v6[3] == 0)                                    // Teredo, 2001::/32: reaches an IPv4 host through a relay
+            || (v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0x0d && v6[3] == 0xb8)                              // documentation, 2001:db8::/32 (RFC 3849)
+            || (v6[0] == 0x01 && v6[1] == 0x00 && v6.AsSpan(2, 6).IndexOfAnyExcept((byte)0) < 0);              // discard-only, 100::/64 (RFC 6666)
     }
 
     /// <summary>
@@ -114,7 +120,27 @@ public static class WebhookUrlGuard
         return nat64 || compatible ? new IPAddress(b.AsSpan(12, 4)) : null;
     }
 
-    /// <summary>A handler that resolves the host itself and refuses to connect to a forbidden address.</summary>
+    /// <summary>
+    /// True for an address of one of this machine's own interfaces, whatever its class: a public address the hub's host
+    /// holds reaches the hub's own listeners and whatever else listens on all interfaces (a black-box probe reached this
+    /// machine through its hostname, which resolved to an interface address outside every private range).
+    /// </summary>
+    internal static bool IsThisMachine(IPAddress ip)
+    {
+        var target = EmbeddedIPv4(ip) ?? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip);
+        try
+        {
+            return System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+                .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+                .Any(u => u.Address.Equals(ip) || u.Address.Equals(target));
+        }
+        catch (System.Net.NetworkInformation.NetworkInformationException)
+        {
+            return false; // interfaces unreadable: the class checks still apply
+        }
+    }
+
+    /// <summary>A handler that resolves the host itself and refuses to connect to a forbidden address or one of this machine's own.</summary>
     public static SocketsHttpHandler CreateHandler(bool allowPrivate) => new()
     {
         AllowAutoRedirect = false,
@@ -126,7 +152,7 @@ public static class WebhookUrlGuard
         ConnectCallback = async (context, ct) =>
         {
             var addresses = await Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, ct);
-            var allowed = allowPrivate ? addresses : addresses.Where(a => !IsForbidden(a)).ToArray();
+            var allowed = allowPrivate ? addresses : addresses.Where(a => !IsForbidden(a) && !IsThisMachine(a)).ToArray();
             if (allowed.Length == 0)
             {
                 throw new HttpRequestException($"Refusing to connect to {context.DnsEndPoint.Host}: it resolves only to forbidden addresses.");
