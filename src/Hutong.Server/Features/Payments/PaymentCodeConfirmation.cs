@@ -111,8 +111,7 @@ public sealed class PaymentCodeConfirmation(
             // that is a retryable 409, as for a QR confirm (PaymentConfirmation.LostTheStartAsync), not a final refusal.
             return await store.GetAsync(payment.MerchantId, payment.Id, ct) is not { } latest ? Failure.NotFound("payment")
                 : latest.State == PaymentStatus.Pending
-                    ? Failure.Conflict("attempt_in_progress", "Another request started a wallet attempt for this payment just now.",
-                        "Retry after Retry-After seconds.") with { RetryAfter = PaymentConfirmation.AttemptRetryAfter }
+                    ? PaymentConfirmation.AttemptInProgress("Another request started a wallet attempt for this payment just now.", "Retry after Retry-After seconds.")
                 : Failure.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.", "Another request moved it first.");
         }
 

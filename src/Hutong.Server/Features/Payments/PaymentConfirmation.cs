@@ -33,6 +33,10 @@ public sealed partial class PaymentConfirmation(
     /// <summary>What an attempt_in_progress answer suggests: a live hub's create call answers well within it.</summary>
     internal static readonly TimeSpan AttemptRetryAfter = TimeSpan.FromSeconds(1);
 
+    /// <summary>The retryable 409 for a confirm that lost the start of an attempt to another request (QR or payment code).</summary>
+    internal static Failure AttemptInProgress(string detail, string hint) =>
+        Failure.Conflict("attempt_in_progress", detail, hint) with { RetryAfter = AttemptRetryAfter };
+
     /// <summary>
     /// Starts an attempt at <paramref name="wallet"/>, or returns the open one. The attempt row (with its own
     /// out_trade_no) commits before the wallet is called, so a crash mid-call leaves a record to re-query.
@@ -131,8 +135,7 @@ public sealed partial class PaymentConfirmation(
         {
             // Pending with an attempt not read (yet): another request's start, retryable like the one in LostTheStartAsync.
             return (null, payment.State is PaymentStatus.Pending
-                ? Failure.Conflict("attempt_in_progress", "Another request is opening this payment's wallet order.",
-                    "Retry the same request after Retry-After seconds.") with { RetryAfter = AttemptRetryAfter }
+                ? AttemptInProgress("Another request is opening this payment's wallet order.", "Retry the same request after Retry-After seconds.")
                 : Failure.Conflict("payment_not_confirmable", $"A {payment.Status} payment cannot start a wallet attempt."));
         }
 
@@ -224,9 +227,9 @@ public sealed partial class PaymentConfirmation(
             : latest.State == PaymentStatus.Pending && latest.Wallet == wallet ? OpenOrInProgress(latest, payer)
             // Another request (its own wallet) started first: not final — a retry closes that order and switches, as a
             // switch one after another does. Said as such, rather than "a pending payment cannot start an attempt".
-            : latest.State == PaymentStatus.Pending ? Failure.Conflict("attempt_in_progress",
+            : latest.State == PaymentStatus.Pending ? AttemptInProgress(
                 $"Another request opened this payment's order at {latest.Wallet} just now.",
-                $"Retry after Retry-After seconds: the retry closes that order and opens one at {wallet}.") with { RetryAfter = AttemptRetryAfter }
+                $"Retry after Retry-After seconds: the retry closes that order and opens one at {wallet}.")
             : Failure.Conflict("payment_not_confirmable", $"A {latest.Status} payment cannot start a wallet attempt.");
 
     /// <summary>Asks the channel's wallet for the order. Not cancellable: the wallet may act on it, so its answer is never abandoned half way.</summary>

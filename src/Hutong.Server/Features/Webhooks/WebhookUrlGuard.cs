@@ -125,18 +125,23 @@ public static class WebhookUrlGuard
     /// holds reaches the hub's own listeners and whatever else listens on all interfaces (a black-box probe reached this
     /// machine through its hostname, which resolved to an interface address outside every private range).
     /// </summary>
-    internal static bool IsThisMachine(IPAddress ip)
+    internal static bool IsThisMachine(IPAddress ip, IPAddress[] own)
     {
-        var target = EmbeddedIPv4(ip) ?? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip);
+        var target = EmbeddedIPv4(ip) ?? ip; // ::ffff:a.b.c.d, 6to4, NAT64 of one of ours is ours too
+        return own.Any(a => a.Equals(ip) || a.Equals(target));
+    }
+
+    /// <summary>This machine's interface addresses, read once per connect; none when the interfaces cannot be read (the class checks still apply).</summary>
+    internal static IPAddress[] OwnAddresses()
+    {
         try
         {
             return System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
-                .SelectMany(n => n.GetIPProperties().UnicastAddresses)
-                .Any(u => u.Address.Equals(ip) || u.Address.Equals(target));
+                .SelectMany(n => n.GetIPProperties().UnicastAddresses).Select(u => u.Address).ToArray();
         }
         catch (System.Net.NetworkInformation.NetworkInformationException)
         {
-            return false; // interfaces unreadable: the class checks still apply
+            return [];
         }
     }
 
@@ -152,7 +157,8 @@ public static class WebhookUrlGuard
         ConnectCallback = async (context, ct) =>
         {
             var addresses = await Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, ct);
-            var allowed = allowPrivate ? addresses : addresses.Where(a => !IsForbidden(a) && !IsThisMachine(a)).ToArray();
+            var own = allowPrivate ? [] : OwnAddresses();
+            var allowed = allowPrivate ? addresses : addresses.Where(a => !IsForbidden(a) && !IsThisMachine(a, own)).ToArray();
             if (allowed.Length == 0)
             {
                 throw new HttpRequestException($"Refusing to connect to {context.DnsEndPoint.Host}: it resolves only to forbidden addresses.");
