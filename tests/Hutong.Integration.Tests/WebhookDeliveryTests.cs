@@ -133,6 +133,41 @@ public abstract class WebhookDeliveryTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task A_payment_commits_with_its_event_handed_over_and_a_delivery_for_each_endpoint_that_takes_it()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        async Task<string> EndpointAsync(string[]? events)
+        {
+            var r = await m.PostAsync("/v1/webhook_endpoints", events is null
+                ? new { url = hub.Receiver.Url(NewPath("handed-over")) }
+                : (object)new { url = hub.Receiver.Url(NewPath("handed-over")), enabled_events = events });
+            Assert.True(r.Status == HttpStatusCode.Created, r.Body);
+            return r.Str("id");
+        }
+
+        var all = await EndpointAsync(null);
+        var created = await EndpointAsync(["payment.created"]);
+        var other = await EndpointAsync(["payment.succeeded"]);
+        var deleted = await EndpointAsync(null);
+        Assert.Equal(HttpStatusCode.NoContent, (await m.DeleteAsync($"/v1/webhook_endpoints/{deleted}")).Status);
+
+        var paymentId = await m.CreatePaymentAsync();
+
+        // Read at once, no waiting for the dispatcher: the create's own commit carried the event, handed over as
+        // created, and its deliveries (whatever the dispatcher has done with them since).
+        Assert.Equal(1, await hub.CountAsync(
+            "SELECT COUNT(*) FROM outbox WHERE object_id = @paymentId AND type = 'payment.created' AND dispatched_at = created_at", new { paymentId }));
+        var endpoints = (await hub.Db.ReadAsync(c => Dapper.SqlMapper.QueryAsync<string>(c,
+            "SELECT d.endpoint_id FROM webhook_deliveries d JOIN outbox o ON o.id = d.event_id WHERE o.object_id = @paymentId ORDER BY d.endpoint_id",
+            new { paymentId }), CancellationToken.None)).ToList();
+        Assert.Equal(new[] { all, created }.Order(StringComparer.Ordinal), endpoints);
+        Assert.DoesNotContain(other, endpoints);
+
+        await hub.EventuallyAsync(() => Task.FromResult(hub.Receiver.Deliveries.Count(d => d.Body.Contains(paymentId, StringComparison.Ordinal))),
+            n => n == 2, what: "the two deliveries sent");
+    }
+
+    [Fact]
     public async Task Two_dispatchers_on_one_database_send_each_delivery_once()
     {
         // A second hub's dispatcher on the same store: a delivery one of them has claimed is not the other's to send.

@@ -2,6 +2,7 @@ using System.Net;
 using Dapper;
 using Hutong.Integration.Tests.Infrastructure;
 using Hutong.Server.Features.Webhooks;
+using Hutong.Server.Storage;
 
 namespace Hutong.Integration.Tests;
 
@@ -57,6 +58,55 @@ public sealed class WebhookFanOutRaceTests(PostgresHub hub)
         Assert.Equal(0, await fanOut);
         Assert.Null(await StatusAsync(eventId, endpointId));
     }
+
+    // The same two orders for an event fanned out as it is inserted (a payment's creation: Outbox.AddHandedOver).
+    [Fact]
+    public async Task A_delete_while_a_handed_over_event_is_uncommitted_waits_for_it_and_cancels_its_delivery()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var endpointId = await EndpointAsync(m);
+        var e = HandedOverEvent(merchantId);
+
+        await using var creating = await hub.Db.OpenAsync(default);
+        await using var tx = await creating.BeginTransactionAsync();
+        Assert.Equal(1, await creating.ExecuteAsync(Outbox.InsertHandedOverSql, e, tx));
+        Assert.Equal(1, await creating.ExecuteAsync(Outbox.DeliveriesPostgres, e, tx));
+
+        var delete = m.DeleteAsync($"/v1/webhook_endpoints/{endpointId}");
+        await Task.Delay(500);
+        await tx.CommitAsync();
+        var deleted = await delete;
+
+        Assert.True(deleted.Status == HttpStatusCode.NoContent, deleted.Body);
+        Assert.Equal("canceled", await StatusAsync(e.Id, endpointId));
+    }
+
+    [Fact]
+    public async Task A_handed_over_event_while_a_delete_is_uncommitted_waits_for_it_and_leaves_the_endpoint_out()
+    {
+        var (m, merchantId, _) = await hub.NewMerchantAsync();
+        var endpointId = await EndpointAsync(m);
+        var e = HandedOverEvent(merchantId);
+
+        await using var deleting = await hub.Db.OpenAsync(default);
+        await using var tx = await deleting.BeginTransactionAsync();
+        Assert.Equal(1, await deleting.ExecuteAsync(
+            "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = 'deleted' WHERE id = @endpointId", new { endpointId }, tx));
+
+        var write = new WriteBatch();
+        Outbox.AddHandedOver(write, e, postgres: true);
+        var created = hub.Db.WriteAsync(write, default);
+        await Task.Delay(500);
+        Assert.False(created.IsCompleted); // waiting for the endpoint's row
+        await tx.CommitAsync();
+        await created;
+
+        Assert.Null(await StatusAsync(e.Id, endpointId));
+        Assert.Equal(1, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE id = @Id AND dispatched_at IS NOT NULL", new { e.Id }));
+    }
+
+    private static PreparedEvent HandedOverEvent(string merchantId) =>
+        new("evt_race_" + Guid.NewGuid().ToString("N")[..12], merchantId, "payment.created", "{}", Now());
 
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 

@@ -22,10 +22,12 @@ public static class Outbox
 {
     internal const string InsertSql = "INSERT INTO outbox (id, merchant_id, type, payload, created_at, trace_parent, object_id) VALUES (@Id, @MerchantId, @Type, @Payload, @CreatedAt, @TraceParent, @ObjectId)";
 
-    // The transactions that inserted an event: once one commits, Db says so (Db.EventsCommitted) and the webhook
-    // dispatcher fans out then, instead of on every wake-up of its loop. Weak: a transaction that never commits is forgotten.
+    // The transactions that inserted an event to fan out, or added deliveries: once one commits, Db says so
+    // (Db.EventsCommitted, Db.DeliveriesCommitted) and the webhook dispatcher fans out or sends then, instead of on every
+    // wake-up of its loop. Weak: a transaction that never commits is forgotten.
     private static readonly ConditionalWeakTable<DbTransaction, object> Inserted = new();
     private static readonly object Marker = new();
+    private static readonly ConditionalWeakTable<DbTransaction, object> Delivering = new();
 
     public static async Task<string> AddAsync(DbConnection c, DbTransaction t, string merchantId, string type, object data, DateTimeOffset now, string? traceParent = null)
     {
@@ -57,8 +59,14 @@ public static class Outbox
     /// <summary>Records that <paramref name="t"/> inserts an event (see <see cref="TakeInserted"/>).</summary>
     internal static void NoteInserted(DbTransaction t) => Inserted.AddOrUpdate(t, Marker);
 
-    /// <summary>Whether <paramref name="t"/> inserted an event, forgetting it: the store asks once the transaction committed.</summary>
-    internal static bool TakeInserted(DbTransaction t) => Inserted.Remove(t);
+    /// <summary>Records that <paramref name="t"/> added webhook deliveries (see <see cref="TakeInserted"/>).</summary>
+    internal static void NoteDeliveries(DbTransaction t) => Delivering.AddOrUpdate(t, Marker);
+
+    /// <summary>
+    /// Whether <paramref name="t"/> inserted an event to fan out, and whether it added deliveries, forgetting both: the
+    /// store asks once the transaction committed (and after a rollback, so that no mark carries over).
+    /// </summary>
+    internal static (bool Events, bool Deliveries) TakeInserted(DbTransaction t) => (Inserted.Remove(t), Delivering.Remove(t));
 
     /// <summary>Marks the events of these seqs handed to the webhook dispatcher (PostgreSQL: the rows its fan-out locked).</summary>
     public static Task MarkDispatchedAsync(DbConnection c, DbTransaction t, long[] seqs, long now) =>
@@ -69,6 +77,43 @@ public static class Outbox
         c.ExecuteAsync("UPDATE outbox SET dispatched_at = @now WHERE dispatched_at IS NULL AND seq <= @last", new { now, last }, t);
 
     public static Statement Insert(PreparedEvent e) => new(InsertSql, e);
+
+    // An event fanned out as it is inserted: marked handed over, its deliveries added in the same write. The endpoints
+    // are read FOR SHARE on PostgreSQL, for the reason the dispatcher's fan-out does (WebhookStore.FanOutPostgres).
+    internal const string InsertHandedOverSql = "INSERT INTO outbox (id, merchant_id, type, payload, created_at, trace_parent, object_id, dispatched_at) VALUES (@Id, @MerchantId, @Type, @Payload, @CreatedAt, @TraceParent, @ObjectId, @CreatedAt)";
+
+    internal const string DeliveriesSqlite =
+        """
+        INSERT INTO webhook_deliveries (event_id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at)
+        SELECT @Id, w.id, @Id, 'pending', 0, @CreatedAt, @CreatedAt FROM webhook_endpoints w
+        WHERE w.merchant_id = @MerchantId AND w.enabled = 1 AND (w.enabled_events IS NULL OR w.enabled_events LIKE '%,' || @Type || ',%')
+        ON CONFLICT DO NOTHING
+        """;
+
+    internal const string DeliveriesPostgres =
+        """
+        INSERT INTO webhook_deliveries (event_id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at)
+        SELECT @Id, w.id, @Id, 'pending', 0, @CreatedAt, @CreatedAt FROM webhook_endpoints w
+        WHERE w.merchant_id = @MerchantId AND w.enabled = 1 AND (w.enabled_events IS NULL OR w.enabled_events LIKE '%,' || @Type || ',%')
+        ORDER BY w.id
+        FOR SHARE OF w
+        ON CONFLICT DO NOTHING
+        """;
+
+    /// <summary>
+    /// Adds the event to a write already fanned out: inserted as handed over, with a pending delivery for each of its
+    /// merchant's enabled endpoints that takes its type. For the hottest write (a payment's creation), so that its event
+    /// costs neither the dispatcher's fan-out transaction nor the update of the event row that marks it handed over (on
+    /// PostgreSQL not a HOT update: every index of the outbox gets an entry again). The dispatcher is woken only when a
+    /// delivery was added (Db.DeliveriesCommitted). Its endpoints are those enabled when the write runs, not later ones.
+    /// </summary>
+    public static void AddHandedOver(WriteBatch write, PreparedEvent e, bool postgres)
+    {
+        write.Add(new Statement(InsertHandedOverSql, e));
+        write.Add(new Statement(postgres ? DeliveriesPostgres : DeliveriesSqlite, e));
+    }
+
+    internal static bool AddsDeliveries(string sql) => ReferenceEquals(sql, DeliveriesPostgres) || ReferenceEquals(sql, DeliveriesSqlite);
 
     /// <summary>
     /// Up to <paramref name="batch"/> events past retention: handed to the dispatcher before <paramref name="cutoff"/> (unix

@@ -43,7 +43,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
     private readonly SemaphoreSlim _slots = new(MaxInFlight(options.Value.Webhooks));
     private readonly Dictionary<string, int> _inFlight = new(StringComparer.Ordinal);
 
-    // Nudges the loop when this hub commits an event (there is something to fan out), when a send ends while due deliveries
+    // Nudges the loop when this hub commits an event (there is something to fan out) or deliveries, when a send ends while due deliveries
     // were left waiting for a free send, or when a failed attempt's retry was recorded. Not on every send or outcome: each
     // pass costs a fan-out write and a scan for due deliveries, and that per event was most of the hub's CPU per webhook.
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
@@ -76,6 +76,7 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
     public override void Dispose()
     {
         db.EventsCommitted -= OnEventsCommitted;
+        db.DeliveriesCommitted -= OnDeliveriesCommitted;
         _http.Dispose();
         _slots.Dispose();
         base.Dispose();
@@ -87,12 +88,16 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
         _wake.Writer.TryWrite(true);
     }
 
+    // Deliveries added with their event (Outbox.AddHandedOver): nothing to fan out, only sends to start.
+    private void OnDeliveriesCommitted() => _wake.Writer.TryWrite(true);
+
     /// <summary>How often the loop looks without being nudged: for events other hubs committed and retries coming due.</summary>
     private TimeSpan Poll => options.Value.WorkerPollInterval / 4;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         db.EventsCommitted += OnEventsCommitted;
+        db.DeliveriesCommitted += OnDeliveriesCommitted;
         var recorder = Task.Run(RecordOutcomesAsync, CancellationToken.None);
         try
         {

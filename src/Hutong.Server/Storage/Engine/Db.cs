@@ -109,11 +109,22 @@ public sealed class Db : IAsyncDisposable
     /// </summary>
     public event Action? EventsCommitted;
 
-    private void Committed(bool events)
+    /// <summary>
+    /// Raised after a write that added webhook deliveries itself (an event fanned out as inserted) committed, so the
+    /// dispatcher sends them without waiting for its poll; nothing is left to fan out.
+    /// </summary>
+    public event Action? DeliveriesCommitted;
+
+    private void Committed((bool Events, bool Deliveries) added)
     {
-        if (events)
+        if (added.Events)
         {
             EventsCommitted?.Invoke();
+        }
+
+        if (added.Deliveries)
+        {
+            DeliveriesCommitted?.Invoke();
         }
     }
 
@@ -347,6 +358,11 @@ public sealed class Db : IAsyncDisposable
 
         await HotStatements.ExecuteAsync(c, t, write);
         write.Check();
+        if (write.AddedDeliveries)
+        {
+            Outbox.NoteDeliveries(t);
+        }
+
         return true;
     };
 
@@ -388,7 +404,7 @@ public sealed class Db : IAsyncDisposable
                 Interlocked.Add(ref _commitTicks, System.Diagnostics.Stopwatch.GetTimestamp() - t1);
                 Interlocked.Increment(ref _commits);
                 Interlocked.Add(ref _batchedWrites, group.Count);
-                Committed(batches.Exists(b => b.AddsEvents));
+                Committed((batches.Exists(b => b.AddsEvents), batches.Exists(b => b.AddedDeliveries)));
                 for (var i = 0; i < group.Count; i++)
                 {
                     group[i].Done.TrySetResult();

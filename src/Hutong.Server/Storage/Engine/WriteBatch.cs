@@ -20,6 +20,23 @@ public sealed class WriteBatch(int capacity = 4)
     /// <summary>True when a statement inserts an outbox event (the store signals its commit, see Db.EventsCommitted).</summary>
     internal bool AddsEvents { get; private set; }
 
+    /// <summary>Once run: true when a statement added webhook deliveries (an event fanned out as inserted, see Outbox.AddHandedOver).</summary>
+    internal bool AddedDeliveries
+    {
+        get
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                if (_entries[i].Rows > 0 && Outbox.AddsDeliveries(_entries[i].Statement.Sql))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Adds a statement; <paramref name="check"/>, if any, is given the rows it affected before the commit.</summary>
     public Affected Add(Statement statement, Action<int>? check = null)
     {
