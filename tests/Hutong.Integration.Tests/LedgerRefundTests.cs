@@ -94,6 +94,28 @@ public abstract class LedgerRefundTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task WeChat_Pay_takes_fifty_refunds_of_a_payment_and_the_hub_refuses_the_fifty_first_itself()
+    {
+        // WeChat Pay refuses a 51st refund of one order (Submit Refund API; WeChatPayConnector.Capabilities).
+        var (m, _, id) = await PaidAsync(1_000);
+        var made = await Task.WhenAll(Enumerable.Range(0, 52).Select(_ => m.PostAsync($"/v1/payments/{id}/refunds", new { amount = 1 })));
+        Assert.Equal(50, made.Count(r => r.Status == HttpStatusCode.Created));
+        var refused = made.Where(r => r.Status != HttpStatusCode.Created).ToList();
+        Assert.Equal(2, refused.Count);
+        Assert.All(refused, r =>
+        {
+            Assert.Equal(HttpStatusCode.Conflict, r.Status);
+            Assert.Equal("application/problem+json", r.ContentHeaders?.ContentType?.MediaType);
+            Assert.Equal("refund_limit_reached", r.Str("code"));
+        });
+
+        await hub.EventuallyAsync(() => m.GetAsync($"/v1/payments/{id}"), p => p.Json.GetProperty("amount_refunded").GetInt64() == 50, what: "the fifty refunds succeed");
+        Assert.Equal(50, hub.Sandbox.WeChat.Orders.Values.Single(o => o.Attach == id).Refunds.Count);
+        Assert.Equal("refund_limit_reached", (await m.PostAsync($"/v1/payments/{id}/refunds", new { amount = 1 })).Str("code"));
+        Assert.Equal(50, await hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @id", new { id }));
+    }
+
+    [Fact]
     public async Task Refunds_are_idempotent_scoped_to_the_merchant_and_validated()
     {
         var (m, _, id) = await PaidAsync(2_000);

@@ -40,7 +40,10 @@ public interface IWalletConnector
 /// <summary>An HTTP answer to a wallet notification, in that wallet's own terms.</summary>
 public sealed record NotificationAck(int Status, string? ContentType, string? Body);
 
-/// <summary>What a connector can do; copied from the capability-flag idea of Smartstore's PaymentMethodBase.</summary>
+/// <summary>
+/// What a connector can do; copied from the capability-flag idea of Smartstore's PaymentMethodBase.
+/// <paramref name="MaxRefundsPerPayment"/>: how many refunds the wallet takes for one order (null: no stated limit).
+/// </summary>
 public sealed record WalletCapabilities(
     bool QrCode,
     bool Query,
@@ -49,7 +52,8 @@ public sealed record WalletCapabilities(
     bool PartialRefund,
     bool Notifications,
     bool ServiceProviderMode,
-    IReadOnlyList<string> Currencies);
+    IReadOnlyList<string> Currencies,
+    int? MaxRefundsPerPayment = null);
 
 public sealed record CreateOrderRequest(
     string OutTradeNo,

@@ -54,9 +54,11 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharin
 
     public string Wallet => Name;
 
+    // "The number of partial refunds for each payment order cannot exceed 50 times" (Submit Refund API,
+    // https://pay.weixin.qq.com/wiki/doc/api_external/en/apis/chapter3_3_3.shtml): the hub refuses the 51st itself.
     public WalletCapabilities Capabilities { get; } = new(
         QrCode: true, Query: true, Close: true, Refund: true, PartialRefund: true,
-        Notifications: true, ServiceProviderMode: true, Currencies: ["CNY"]);
+        Notifications: true, ServiceProviderMode: true, Currencies: ["CNY"], MaxRefundsPerPayment: 50);
 
     public WeChatPayNotificationVerifier Notifications { get; }
 

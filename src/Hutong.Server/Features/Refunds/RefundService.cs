@@ -93,6 +93,15 @@ public sealed partial class RefundService(
                 return Failure.Invalid("amount", $"{w} refunds only the whole amount.");
             }
 
+            // Refused here rather than sent for the wallet to refuse: the payment is locked, so two concurrent refunds
+            // cannot both take the last place.
+            if (payment.Wallet is { } wallet && enabled.TryGetValue(wallet, out var refunder) && refunder.Capabilities.MaxRefundsPerPayment is { } most
+                && await refunds.CountAsync(c, t, paymentId) >= most)
+            {
+                return Failure.Conflict("refund_limit_reached", $"{wallet} takes at most {most} refunds of one payment, and this payment has them.",
+                    $"{refundable} of {payment.Amount} is left that {wallet} will not refund; return it to the buyer another way.");
+            }
+
             var row = RefundStore.NewRow(payment, payment.CurrentAttemptId, amount, r.Reason ?? "requested_by_merchant", "merchant", now);
             (row.Wallet, row.CaptureTransactionId) = (payment.Wallet, payment.WalletTransactionId); // the payment's own capture
             if (SubsidyOf(payment) is { } subsidy)

@@ -154,6 +154,10 @@ public sealed class RefundStore(Db db, IOptions<HubOptions> options, TimeProvide
         "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE payment_id = @paymentId AND initiated_by = 'merchant' AND status <> 'failed'",
         new { paymentId }, t);
 
+    /// <summary>The refunds of a payment its wallet holds or will hold: every one but those that failed.</summary>
+    public Task<int> CountAsync(DbConnection c, DbTransaction t, string paymentId) => c.ExecuteScalarAsync<int>(
+        "SELECT COUNT(*) FROM refunds WHERE payment_id = @paymentId AND status <> 'failed'", new { paymentId }, t);
+
     /// <summary>The platform's share of the merchant refunds of a payment that are done or under way (failed refunds give it back).</summary>
     public Task<long> CommittedSubsidyAsync(DbConnection c, DbTransaction t, string paymentId) => c.ExecuteScalarAsync<long>(
         "SELECT COALESCE(SUM(subsidy_amount), 0) FROM refunds WHERE payment_id = @paymentId AND initiated_by = 'merchant' AND status <> 'failed'",
