@@ -35,6 +35,7 @@ internal static class HubPipeline
         });
         app.UseStatusCodePages();
         app.UseRateLimiter();
+        AdminTokenFilter.UseGate(app);
         return app;
     }
 

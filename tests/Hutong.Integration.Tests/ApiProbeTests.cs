@@ -38,6 +38,30 @@ public abstract class ApiProbeTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task Without_the_admin_token_no_admin_route_tells_whether_it_exists()
+    {
+        // A wrong method (405), a wrong content type (415), a malformed id (404), a route that does not exist (404) and
+        // a good request all get the same 401 without the token: nothing tells which admin routes there are.
+        using var wrongMethod = new HttpRequestMessage(HttpMethod.Delete, "/admin/merchants");
+        using var wrongType = new HttpRequestMessage(HttpMethod.Post, "/admin/merchants") { Content = new StringContent("name=x", System.Text.Encoding.UTF8, "application/x-www-form-urlencoded") };
+        using var malformedId = new HttpRequestMessage(HttpMethod.Get, "/admin/merchants/not-an-id");
+        using var nowhere = new HttpRequestMessage(HttpMethod.Get, "/admin/no-such-route");
+        using var good = new HttpRequestMessage(HttpMethod.Post, "/ADMIN/merchants") { Content = new StringContent("{\"name\":\"x\"}", System.Text.Encoding.UTF8, "application/json") };
+        foreach (var req in new[] { wrongMethod, wrongType, malformedId, nowhere, good })
+        {
+            req.Headers.TryAddWithoutValidation("Authorization", "Bearer not-the-token");
+            using var r = await hub.Http.SendAsync(req);
+            Assert.True(r.StatusCode == HttpStatusCode.Unauthorized, $"{req.Method} {req.RequestUri}: {(int)r.StatusCode}");
+            Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("Bearer", r.Headers.WwwAuthenticate.Single().Scheme);
+        }
+
+        // With the token, routing answers as before.
+        var admin = hub.Admin();
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await admin.DeleteAsync("/admin/merchants")).Status);
+    }
+
+    [Fact]
     public async Task A_deleted_webhook_endpoint_gets_no_new_secret_and_no_resend()
     {
         var (m, merchantId, _) = await hub.NewMerchantAsync();

@@ -52,18 +52,37 @@ public sealed class ApiKeyFilter(MerchantStore merchants, ApiKeyLimiter limiter)
 /// <summary>Operator endpoints take the configured admin token; with none configured they are closed.</summary>
 public sealed class AdminTokenFilter(IOptions<HubOptions> options) : IEndpointFilter
 {
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        var expected = options.Value.AdminToken;
-        var header = context.HttpContext.Request.Headers.Authorization.ToString();
-        var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : string.Empty;
-        if (string.IsNullOrEmpty(expected)
-            || !CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(expected))))
-        {
-            context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer realm=\"hutong-admin\"";
-            return ApiResult.Problem(401, "unauthorized", "The admin token is required.");
-        }
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        Accepts(context.HttpContext, options.Value.AdminToken) ? await next(context) : Refuse(context.HttpContext);
 
-        return await next(context);
+    /// <summary>Whether the request carries the configured admin token (never, when none is configured).</summary>
+    internal static bool Accepts(HttpContext http, string? expected)
+    {
+        var header = http.Request.Headers.Authorization.ToString();
+        var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : string.Empty;
+        return !string.IsNullOrEmpty(expected)
+            && CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
     }
+
+    internal static ApiResult Refuse(HttpContext http)
+    {
+        http.Response.Headers.WWWAuthenticate = "Bearer realm=\"hutong-admin\"";
+        return ApiResult.Problem(401, "unauthorized", "The admin token is required.");
+    }
+
+    /// <summary>
+    /// The same check for every request under /admin before its endpoint runs: routing's 405, a body's 415 or 400 and a
+    /// 404 would otherwise answer before the filter, and tell a caller without the token which admin routes exist.
+    /// </summary>
+    internal static void UseGate(WebApplication app) =>
+        app.UseWhen(ctx => ctx.Request.Path.StartsWithSegments("/admin", StringComparison.OrdinalIgnoreCase), b => b.Use(async (ctx, next) =>
+        {
+            if (Accepts(ctx, ctx.RequestServices.GetRequiredService<IOptions<HubOptions>>().Value.AdminToken))
+            {
+                await next(ctx);
+                return;
+            }
+
+            await Refuse(ctx).ExecuteAsync(ctx);
+        }));
 }
