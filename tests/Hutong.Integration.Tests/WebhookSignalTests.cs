@@ -15,8 +15,9 @@ using Microsoft.Extensions.Logging;
 namespace Hutong.Integration.Tests;
 
 /// <summary>
-/// The dispatcher fans out when its hub commits an event (Db.EventsCommitted), not on every wake-up of its loop: with the
-/// poll ten minutes apart, a payment's webhook still arrives at once, and each event costs about one dispatcher pass.
+/// The dispatcher is woken when its hub commits deliveries (Db.DeliveriesCommitted, added with their event), not on every
+/// send or outcome: with the poll ten minutes apart, a payment's webhook still arrives at once, and each event costs
+/// about one dispatcher pass.
 /// </summary>
 public abstract class WebhookSignalTests
 {

@@ -20,14 +20,11 @@ public sealed record PreparedEvent(string Id, string MerchantId, string Type, st
 /// </summary>
 public static class Outbox
 {
-    internal const string InsertSql = "INSERT INTO outbox (id, merchant_id, type, payload, created_at, trace_parent, object_id) VALUES (@Id, @MerchantId, @Type, @Payload, @CreatedAt, @TraceParent, @ObjectId)";
-
-    // The transactions that inserted an event to fan out, or added deliveries: once one commits, Db says so
-    // (Db.EventsCommitted, Db.DeliveriesCommitted) and the webhook dispatcher fans out or sends then, instead of on every
-    // wake-up of its loop. Weak: a transaction that never commits is forgotten.
-    private static readonly ConditionalWeakTable<DbTransaction, object> Inserted = new();
-    private static readonly object Marker = new();
+    // The transactions that added webhook deliveries with their events: once one commits, Db says so
+    // (Db.DeliveriesCommitted) and the webhook dispatcher sends then, instead of at its next poll. Weak: a transaction
+    // that never commits is forgotten.
     private static readonly ConditionalWeakTable<DbTransaction, object> Delivering = new();
+    private static readonly object Marker = new();
 
     public static async Task<string> AddAsync(DbConnection c, DbTransaction t, string merchantId, string type, object data, DateTimeOffset now, string? traceParent = null)
     {
@@ -50,23 +47,39 @@ public static class Outbox
     internal static string? ObjectIdOf(object data) =>
         IdProperties.GetOrAdd(data.GetType(), t => t.GetProperty("Id") is { PropertyType: var p } prop && p == typeof(string) ? prop : null)?.GetValue(data) as string;
 
-    public static Task InsertAsync(DbConnection c, DbTransaction t, PreparedEvent e)
+    /// <summary>
+    /// Inserts the event fanned out: marked handed over, with a pending delivery for each of its merchant's enabled
+    /// endpoints that takes its type, in the caller's transaction (see <see cref="AddHandedOver"/>). One round trip on
+    /// PostgreSQL.
+    /// </summary>
+    public static async Task InsertAsync(DbConnection c, DbTransaction t, PreparedEvent e)
     {
-        NoteInserted(t);
-        return c.ExecuteAsync(InsertSql, e, t);
+        if (c is Npgsql.NpgsqlConnection)
+        {
+            // Both statements in one command: the rows affected are the event's one and its deliveries.
+            if (await c.ExecuteAsync(InsertHandedOverPostgres, e, t) > 1)
+            {
+                NoteDeliveries(t);
+            }
+
+            return;
+        }
+
+        await c.ExecuteAsync(InsertHandedOverSql, e, t);
+        if (await c.ExecuteAsync(DeliveriesSqlite, e, t) > 0)
+        {
+            NoteDeliveries(t);
+        }
     }
 
-    /// <summary>Records that <paramref name="t"/> inserts an event (see <see cref="TakeInserted"/>).</summary>
-    internal static void NoteInserted(DbTransaction t) => Inserted.AddOrUpdate(t, Marker);
-
-    /// <summary>Records that <paramref name="t"/> added webhook deliveries (see <see cref="TakeInserted"/>).</summary>
+    /// <summary>Records that <paramref name="t"/> added webhook deliveries (see <see cref="TakeDeliveries"/>).</summary>
     internal static void NoteDeliveries(DbTransaction t) => Delivering.AddOrUpdate(t, Marker);
 
     /// <summary>
-    /// Whether <paramref name="t"/> inserted an event to fan out, and whether it added deliveries, forgetting both: the
-    /// store asks once the transaction committed (and after a rollback, so that no mark carries over).
+    /// Whether <paramref name="t"/> added deliveries, forgetting it: the store asks once the transaction committed (and
+    /// after a rollback, so that no mark carries over).
     /// </summary>
-    internal static (bool Events, bool Deliveries) TakeInserted(DbTransaction t) => (Inserted.Remove(t), Delivering.Remove(t));
+    internal static bool TakeDeliveries(DbTransaction t) => Delivering.Remove(t);
 
     /// <summary>Marks the events of these seqs handed to the webhook dispatcher (PostgreSQL: the rows its fan-out locked).</summary>
     public static Task MarkDispatchedAsync(DbConnection c, DbTransaction t, long[] seqs, long now) =>
@@ -75,8 +88,6 @@ public static class Outbox
     /// <summary>Marks every undispatched event up to <paramref name="last"/> handed over (SQLite: its one writer read that range alone).</summary>
     public static Task MarkDispatchedThroughAsync(DbConnection c, DbTransaction t, long last, long now) =>
         c.ExecuteAsync("UPDATE outbox SET dispatched_at = @now WHERE dispatched_at IS NULL AND seq <= @last", new { now, last }, t);
-
-    public static Statement Insert(PreparedEvent e) => new(InsertSql, e);
 
     // An event fanned out as it is inserted: marked handed over, its deliveries added in the same write. The endpoints
     // are read FOR SHARE on PostgreSQL, for the reason the dispatcher's fan-out does (WebhookStore.FanOutPostgres).
@@ -100,12 +111,15 @@ public static class Outbox
         ON CONFLICT DO NOTHING
         """;
 
+    private const string InsertHandedOverPostgres = InsertHandedOverSql + ";\n" + DeliveriesPostgres;
+
     /// <summary>
-    /// Adds the event to a write already fanned out: inserted as handed over, with a pending delivery for each of its
-    /// merchant's enabled endpoints that takes its type. For the hottest write (a payment's creation), so that its event
-    /// costs neither the dispatcher's fan-out transaction nor the update of the event row that marks it handed over (on
-    /// PostgreSQL not a HOT update: every index of the outbox gets an entry again). The dispatcher is woken only when a
-    /// delivery was added (Db.DeliveriesCommitted). Its endpoints are those enabled when the write runs, not later ones.
+    /// Adds the event to a statement batch already fanned out: inserted as handed over, with a pending delivery for each
+    /// of its merchant's enabled endpoints that takes its type. So an event costs neither a fan-out transaction of the
+    /// dispatcher nor the update of its row that marked it handed over (on PostgreSQL not a HOT update: every index of
+    /// the outbox took an entry again). The dispatcher is woken only when a delivery was added (Db.DeliveriesCommitted).
+    /// The endpoints are those enabled when the write runs, not ones added later. Events left pending by an older
+    /// version of the hub are still fanned out by the dispatcher (WebhookStore.FanOutAsync).
     /// </summary>
     public static void AddHandedOver(WriteBatch write, PreparedEvent e, bool postgres)
     {

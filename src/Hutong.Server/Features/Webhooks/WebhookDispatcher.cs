@@ -43,13 +43,15 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
     private readonly SemaphoreSlim _slots = new(MaxInFlight(options.Value.Webhooks));
     private readonly Dictionary<string, int> _inFlight = new(StringComparer.Ordinal);
 
-    // Nudges the loop when this hub commits an event (there is something to fan out) or deliveries, when a send ends while due deliveries
-    // were left waiting for a free send, or when a failed attempt's retry was recorded. Not on every send or outcome: each
-    // pass costs a fan-out write and a scan for due deliveries, and that per event was most of the hub's CPU per webhook.
+    // Nudges the loop when this hub commits deliveries (with their events), when a send ends while due deliveries were
+    // left waiting for a free send, or when a failed attempt's retry was recorded. Not on every send or outcome: each
+    // pass costs a scan for due deliveries, and a pass per send and outcome was most of the hub's CPU per webhook.
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
-    // 1 when this hub committed an event since the last fan-out (set from Db.EventsCommitted); the first pass fans out anyway.
-    private int _eventsCommitted = 1;
+    // 1 when the next pass should fan out without waiting for the poll: the first pass, and after a fan-out that filled
+    // its batch. Only events an older version of the hub left pending are fanned out there (this version fans each event
+    // out as it inserts it, Outbox.InsertAsync).
+    private int _fanOutNow = 1;
 
     // True when the last pass left due deliveries for want of a free send: a send ending should then start the next one.
     private volatile bool _starved;
@@ -75,20 +77,13 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
 
     public override void Dispose()
     {
-        db.EventsCommitted -= OnEventsCommitted;
         db.DeliveriesCommitted -= OnDeliveriesCommitted;
         _http.Dispose();
         _slots.Dispose();
         base.Dispose();
     }
 
-    private void OnEventsCommitted()
-    {
-        Volatile.Write(ref _eventsCommitted, 1);
-        _wake.Writer.TryWrite(true);
-    }
-
-    // Deliveries added with their event (Outbox.AddHandedOver): nothing to fan out, only sends to start.
+    // Deliveries committed with their events (Outbox.InsertAsync): sends to start.
     private void OnDeliveriesCommitted() => _wake.Writer.TryWrite(true);
 
     /// <summary>How often the loop looks without being nudged: for events other hubs committed and retries coming due.</summary>
@@ -96,7 +91,6 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        db.EventsCommitted += OnEventsCommitted;
         db.DeliveriesCommitted += OnDeliveriesCommitted;
         var recorder = Task.Run(RecordOutcomesAsync, CancellationToken.None);
         try
@@ -124,15 +118,15 @@ public sealed partial class WebhookDispatcher(Db db, SecretBox secretBox, IOptio
             var started = time.GetTimestamp();
             try
             {
-                // Fan out when this hub committed events, or on the poll (other hubs' events; a signal is never needed for
-                // correctness), and again at once while a fan-out fills its batch.
-                if (Interlocked.Exchange(ref _eventsCommitted, 0) == 1 || time.GetElapsedTime(_lastFanOut) >= Poll)
+                // Fan out on the poll (events an older hub version left pending), at the first pass, and again at once
+                // while a fan-out fills its batch.
+                if (Interlocked.Exchange(ref _fanOutNow, 0) == 1 || time.GetElapsedTime(_lastFanOut) >= Poll)
                 {
                     _lastFanOut = started;
                     if (await FanOutAsync(stoppingToken) == FanOutBatch)
                     {
                         busy = true;
-                        Volatile.Write(ref _eventsCommitted, 1);
+                        Volatile.Write(ref _fanOutNow, 1);
                     }
                 }
 

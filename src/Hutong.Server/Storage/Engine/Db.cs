@@ -103,26 +103,15 @@ public sealed class Db : IAsyncDisposable
     public StoreProvider Provider => _options.Provider;
 
     /// <summary>
-    /// Raised after a write that inserted an outbox event committed (on the committing thread: handlers only take note),
-    /// so the webhook dispatcher fans out when there is something to fan out. Events another hub commits are not seen
-    /// here; the dispatcher's poll finds them.
-    /// </summary>
-    public event Action? EventsCommitted;
-
-    /// <summary>
-    /// Raised after a write that added webhook deliveries itself (an event fanned out as inserted) committed, so the
-    /// dispatcher sends them without waiting for its poll; nothing is left to fan out.
+    /// Raised after a write that added webhook deliveries (with their events, Outbox.InsertAsync) committed, on the
+    /// committing thread (handlers only take note), so the webhook dispatcher sends them without waiting for its poll.
+    /// Deliveries another hub commits are not seen here; the dispatcher's poll finds them.
     /// </summary>
     public event Action? DeliveriesCommitted;
 
-    private void Committed((bool Events, bool Deliveries) added)
+    private void Committed(bool deliveries)
     {
-        if (added.Events)
-        {
-            EventsCommitted?.Invoke();
-        }
-
-        if (added.Deliveries)
+        if (deliveries)
         {
             DeliveriesCommitted?.Invoke();
         }
@@ -265,13 +254,13 @@ public sealed class Db : IAsyncDisposable
             var result = await work(c, tx);
             await committing.RunAsync(c, tx);
             await tx.CommitAsync(ct);
-            Committed(Outbox.TakeInserted(tx));
+            Committed(Outbox.TakeDeliveries(tx));
             return result;
         }
         finally
         {
             Deferred.Remove(tx);
-            Outbox.TakeInserted(tx); // a rolled-back attempt's mark must not carry over to the next transaction object
+            Outbox.TakeDeliveries(tx); // a rolled-back attempt's mark must not carry over to the next transaction object
         }
     }
 
@@ -351,11 +340,6 @@ public sealed class Db : IAsyncDisposable
 
     private static Func<DbConnection, DbTransaction, Task<bool>> RunBatch(WriteBatch write) => async (c, t) =>
     {
-        if (write.AddsEvents)
-        {
-            Outbox.NoteInserted(t);
-        }
-
         await HotStatements.ExecuteAsync(c, t, write);
         write.Check();
         if (write.AddedDeliveries)
@@ -404,7 +388,7 @@ public sealed class Db : IAsyncDisposable
                 Interlocked.Add(ref _commitTicks, System.Diagnostics.Stopwatch.GetTimestamp() - t1);
                 Interlocked.Increment(ref _commits);
                 Interlocked.Add(ref _batchedWrites, group.Count);
-                Committed((batches.Exists(b => b.AddsEvents), batches.Exists(b => b.AddedDeliveries)));
+                Committed(batches.Exists(b => b.AddedDeliveries));
                 for (var i = 0; i < group.Count; i++)
                 {
                     group[i].Done.TrySetResult();
@@ -540,7 +524,7 @@ public sealed class Db : IAsyncDisposable
                 var t1 = System.Diagnostics.Stopwatch.GetTimestamp();
                 tx.Commit();
                 var t2 = System.Diagnostics.Stopwatch.GetTimestamp();
-                Committed(Outbox.TakeInserted(tx));
+                Committed(Outbox.TakeDeliveries(tx));
                 Interlocked.Add(ref _workTicks, t1 - t0);
                 Interlocked.Add(ref _commitTicks, t2 - t1);
                 Interlocked.Increment(ref _commits);

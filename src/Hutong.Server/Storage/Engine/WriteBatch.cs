@@ -17,9 +17,6 @@ public sealed class WriteBatch(int capacity = 4)
 
     internal int Count { get; private set; }
 
-    /// <summary>True when a statement inserts an outbox event (the store signals its commit, see Db.EventsCommitted).</summary>
-    internal bool AddsEvents { get; private set; }
-
     /// <summary>Once run: true when a statement added webhook deliveries (an event fanned out as inserted, see Outbox.AddHandedOver).</summary>
     internal bool AddedDeliveries
     {
@@ -50,7 +47,6 @@ public sealed class WriteBatch(int capacity = 4)
             Array.Resize(ref _entries, _entries.Length * 2);
         }
 
-        AddsEvents |= ReferenceEquals(statement.Sql, Outbox.InsertSql);
         _entries[Count] = new Entry(statement, check);
         return new Affected(this, Count++);
     }
