@@ -93,23 +93,18 @@ public static class Outbox
     // are read FOR SHARE on PostgreSQL, for the reason the dispatcher's fan-out does (WebhookStore.FanOutPostgres).
     internal const string InsertHandedOverSql = "INSERT INTO outbox (id, merchant_id, type, payload, created_at, trace_parent, object_id, dispatched_at) VALUES (@Id, @MerchantId, @Type, @Payload, @CreatedAt, @TraceParent, @ObjectId, @CreatedAt)";
 
-    internal const string DeliveriesSqlite =
+    // The event's pending deliveries: one per enabled endpoint of its merchant that takes its type.
+    private const string DeliveriesInsert =
         """
         INSERT INTO webhook_deliveries (event_id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at)
         SELECT @Id, w.id, @Id, 'pending', 0, @CreatedAt, @CreatedAt FROM webhook_endpoints w
         WHERE w.merchant_id = @MerchantId AND w.enabled = 1 AND (w.enabled_events IS NULL OR w.enabled_events LIKE '%,' || @Type || ',%')
-        ON CONFLICT DO NOTHING
+
         """;
 
-    internal const string DeliveriesPostgres =
-        """
-        INSERT INTO webhook_deliveries (event_id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at)
-        SELECT @Id, w.id, @Id, 'pending', 0, @CreatedAt, @CreatedAt FROM webhook_endpoints w
-        WHERE w.merchant_id = @MerchantId AND w.enabled = 1 AND (w.enabled_events IS NULL OR w.enabled_events LIKE '%,' || @Type || ',%')
-        ORDER BY w.id
-        FOR SHARE OF w
-        ON CONFLICT DO NOTHING
-        """;
+    internal const string DeliveriesSqlite = DeliveriesInsert + "ON CONFLICT DO NOTHING";
+
+    internal const string DeliveriesPostgres = DeliveriesInsert + "ORDER BY w.id\nFOR SHARE OF w\nON CONFLICT DO NOTHING";
 
     private const string InsertHandedOverPostgres = InsertHandedOverSql + ";\n" + DeliveriesPostgres;
 
