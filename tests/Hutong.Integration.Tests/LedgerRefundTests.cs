@@ -116,6 +116,28 @@ public abstract class LedgerRefundTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task WeChat_Pay_refunds_a_payment_for_365_days_after_its_success_and_the_hub_refuses_a_later_refund_itself()
+    {
+        // "Only the transaction orders completed in the last 365 days are refundable" (WeChatPayConnector.Capabilities).
+        // The hub's clock is real here, so the payment's success is moved back instead of the clock forward.
+        var (m, _, id) = await PaidAsync(1_000);
+        var day = (long)TimeSpan.FromDays(1).TotalMilliseconds;
+        await hub.ExecAsync("UPDATE payments SET succeeded_at = succeeded_at - @back WHERE id = @id", new { id, back = 365 * day + 60_000 });
+
+        var late = await m.PostAsync($"/v1/payments/{id}/refunds", new { amount = 100 });
+        Assert.Equal(HttpStatusCode.Conflict, late.Status);
+        Assert.Equal("application/problem+json", late.ContentHeaders?.ContentType?.MediaType);
+        Assert.Equal("refund_window_closed", late.Str("code"));
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM refunds WHERE payment_id = @id", new { id }));
+
+        await hub.ExecAsync("UPDATE payments SET succeeded_at = succeeded_at + @forward WHERE id = @id", new { id, forward = 2 * day });
+        var inTime = await m.PostAsync($"/v1/payments/{id}/refunds", new { amount = 100 });
+        Assert.Equal(HttpStatusCode.Created, inTime.Status);
+        await hub.EventuallyAsync(() => m.GetAsync($"/v1/payments/{id}"), p => p.Json.GetProperty("amount_refunded").GetInt64() == 100, what: "the refund in time succeeds");
+        Assert.Equal(100, hub.Sandbox.WeChat.Orders.Values.Single(o => o.Attach == id).Refunds.Values.Single().Amount);
+    }
+
+    [Fact]
     public async Task Refunds_are_idempotent_scoped_to_the_merchant_and_validated()
     {
         var (m, _, id) = await PaidAsync(2_000);

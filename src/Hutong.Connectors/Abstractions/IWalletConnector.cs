@@ -43,6 +43,7 @@ public sealed record NotificationAck(int Status, string? ContentType, string? Bo
 /// <summary>
 /// What a connector can do; copied from the capability-flag idea of Smartstore's PaymentMethodBase.
 /// <paramref name="MaxRefundsPerPayment"/>: how many refunds the wallet takes for one order (null: no stated limit).
+/// <paramref name="RefundWindow"/>: how long after a payment succeeded the wallet still refunds it (null: no stated limit).
 /// </summary>
 public sealed record WalletCapabilities(
     bool QrCode,
@@ -53,7 +54,8 @@ public sealed record WalletCapabilities(
     bool Notifications,
     bool ServiceProviderMode,
     IReadOnlyList<string> Currencies,
-    int? MaxRefundsPerPayment = null);
+    int? MaxRefundsPerPayment = null,
+    TimeSpan? RefundWindow = null);
 
 public sealed record CreateOrderRequest(
     string OutTradeNo,

@@ -54,11 +54,13 @@ public sealed partial class WeChatPayConnector : IWalletConnector, IProfitSharin
 
     public string Wallet => Name;
 
-    // "The number of partial refunds for each payment order cannot exceed 50 times" (Submit Refund API,
-    // https://pay.weixin.qq.com/wiki/doc/api_external/en/apis/chapter3_3_3.shtml): the hub refuses the 51st itself.
+    // "The number of partial refunds for each payment order cannot exceed 50 times" and "Orders placed over one year ago
+    // are not eligible for refund" (Submit Refund API, https://pay.weixin.qq.com/wiki/doc/api_external/en/apis/chapter3_3_3.shtml);
+    // "Only the transaction orders completed in the last 365 days are refundable" (FAQ, Refunds,
+    // https://pay.weixin.qq.com/wechatpay_h5/pages/faq/refund.shtml). The hub refuses the 51st refund and a late one itself.
     public WalletCapabilities Capabilities { get; } = new(
         QrCode: true, Query: true, Close: true, Refund: true, PartialRefund: true,
-        Notifications: true, ServiceProviderMode: true, Currencies: ["CNY"], MaxRefundsPerPayment: 50);
+        Notifications: true, ServiceProviderMode: true, Currencies: ["CNY"], MaxRefundsPerPayment: 50, RefundWindow: TimeSpan.FromDays(365));
 
     public WeChatPayNotificationVerifier Notifications { get; }
 

@@ -10,8 +10,37 @@ public sealed record RefundDecision(FollowUp<RefundState> Next, bool Settled)
     public bool Succeeded => Settled && Next.Status == RefundState.Succeeded;
 }
 
+/// <summary>Why a payment's wallet would refuse one more refund of it.</summary>
+public enum RefundRefusal
+{
+    /// <summary>The payment has as many refunds as its wallet takes for one order.</summary>
+    LimitReached,
+
+    /// <summary>The payment was made longer ago than its wallet refunds.</summary>
+    WindowClosed,
+}
+
 public static class RefundDecisions
 {
+    /// <summary>
+    /// Whether the payment's wallet takes one more refund of it, by the wallet's stated rules
+    /// (<c>WalletCapabilities.MaxRefundsPerPayment</c> and <c>RefundWindow</c>; null: no stated rule). The hub refuses
+    /// what the wallet would refuse, so the merchant hears it at once instead of from a failed refund later.
+    /// </summary>
+    /// <param name="refunds">The payment's refunds that count towards the wallet's limit (failed ones do not).</param>
+    /// <param name="paidAt">When the payment succeeded; the window runs from then (WeChat Pay: "completed in the last 365 days").</param>
+    /// <returns>Null when the wallet takes it.</returns>
+    public static RefundRefusal? WalletRules(int refunds, int? maxRefunds, DateTimeOffset paidAt, TimeSpan? window, DateTimeOffset now)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(refunds);
+        if (window is { } w && now >= paidAt + w)
+        {
+            return RefundRefusal.WindowClosed;
+        }
+
+        return refunds >= maxRefunds ? RefundRefusal.LimitReached : null;
+    }
+
     /// <summary>
     /// The wallet's answer for an open refund. A final refund takes no answer: that is an
     /// <see cref="IllegalTransitionException"/>, never a second success (the caller read it open, so a final

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using Hutong.Connectors.Abstractions;
 using Hutong.Domain;
 using Hutong.Domain.FollowUps;
@@ -95,11 +96,20 @@ public sealed partial class RefundService(
 
             // Refused here rather than sent for the wallet to refuse: the payment is locked, so two concurrent refunds
             // cannot both take the last place.
-            if (payment.Wallet is { } wallet && enabled.TryGetValue(wallet, out var refunder) && refunder.Capabilities.MaxRefundsPerPayment is { } most
-                && await refunds.CountAsync(c, t, paymentId) >= most)
+            if (payment.Wallet is { } wallet && enabled.TryGetValue(wallet, out var refunder) && refunder.Capabilities is var rules
+                && (rules.MaxRefundsPerPayment is not null || rules.RefundWindow is not null))
             {
-                return Failure.Conflict("refund_limit_reached", $"{wallet} takes at most {most} refunds of one payment, and this payment has them.",
-                    $"{refundable} of {payment.Amount} is left that {wallet} will not refund; return it to the buyer another way.");
+                var count = rules.MaxRefundsPerPayment is null ? 0 : await refunds.CountAsync(c, t, paymentId);
+                var paidAt = DateTimeOffset.FromUnixTimeMilliseconds(payment.SucceededAt ?? payment.CreatedAt);
+                switch (RefundDecisions.WalletRules(count, rules.MaxRefundsPerPayment, paidAt, rules.RefundWindow, now))
+                {
+                    case RefundRefusal.LimitReached:
+                        return Failure.Conflict("refund_limit_reached", $"{wallet} takes at most {rules.MaxRefundsPerPayment} refunds of one payment, and this payment has them.",
+                            $"{refundable} of {payment.Amount} is left that {wallet} will not refund; return it to the buyer another way.");
+                    case RefundRefusal.WindowClosed:
+                        return Failure.Conflict("refund_window_closed", string.Create(CultureInfo.InvariantCulture, $"{wallet} refunds a payment only within {rules.RefundWindow!.Value.TotalDays:0} days of its success."),
+                            string.Create(CultureInfo.InvariantCulture, $"This payment succeeded at {paidAt.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}; return the {refundable} left to the buyer another way."));
+                }
             }
 
             var row = RefundStore.NewRow(payment, payment.CurrentAttemptId, amount, r.Reason ?? "requested_by_merchant", "merchant", now);
