@@ -116,6 +116,27 @@ public abstract class LedgerRefundTests(HubFixture hub)
     }
 
     [Fact]
+    public async Task A_one_fen_refund_that_returns_a_one_fen_share_of_the_fee_succeeds_and_the_ledger_balances()
+    {
+        // 100 fen paid, fee 1 fen. After 49 back, the next fen takes the fee returned to 1 fen: the refund's net lines are
+        // zero. Found by an outside probe: the ledger refused the entry, and the refund stayed processing for good.
+        var (m, merchantId, id) = await PaidAsync(100);
+        foreach (var amount in new[] { 49, 1 })
+        {
+            var refund = await m.PostAsync($"/v1/payments/{id}/refunds", new { amount });
+            Assert.Equal(HttpStatusCode.Created, refund.Status);
+            await hub.EventuallyAsync(() => m.GetAsync($"/v1/refunds/{refund.Str("id")}"), r => r.Str("status") == "succeeded", what: $"the refund of {amount} succeeds");
+        }
+
+        Assert.Equal(50, (await m.GetAsync($"/v1/payments/{id}")).Json.GetProperty("amount_refunded").GetInt64());
+        Assert.Equal(2, await hub.CountAsync("SELECT COUNT(*) FROM outbox WHERE type = 'refund.succeeded' AND merchant_id = @merchantId", new { merchantId }));
+        // Captured 100 less the 1-fen fee, 50 refunded with the whole fee returned: 50 left.
+        Assert.Equal(-50, await BalanceAsync($"merchant_payable:{merchantId}"));
+        var verified = await hub.Service<LedgerStore>().VerifyAsync(null, default);
+        Assert.True(verified.Ok, string.Join('\n', verified.Problems));
+    }
+
+    [Fact]
     public async Task WeChat_Pay_refunds_a_payment_for_365_days_after_its_success_and_the_hub_refuses_a_later_refund_itself()
     {
         // "Only the transaction orders completed in the last 365 days are refundable" (WeChatPayConnector.Capabilities).

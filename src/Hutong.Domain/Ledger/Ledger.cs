@@ -102,16 +102,34 @@ public static class Postings
     /// wallet-settled coupons' part leaves the receivable, the merchant's payable drops by the settlement refund less the fee
     /// returned, and the merchant-borne coupons' part reverses its expense. Without coupons this is exactly <see cref="Refunded"/>.
     /// </summary>
-    public static LedgerLine[] RefundedWithDiscounts(string wallet, string merchantId, string currency, Payments.RefundDetails r, long feeReturned) => NonZero(
-    [
-        new(Accounts.MerchantPayable(merchantId), currency, r.SettlementRefund - feeReturned),
-        new(Accounts.WalletClearing(wallet), currency, -(r.BuyerRefund - feeReturned)),
-        new(Accounts.WalletDiscountReceivable(wallet), currency, -r.WalletDiscountRefund),
-        new(Accounts.MerchantDiscountGranted(merchantId), currency, r.MerchantDiscountRefund),
-        new(Accounts.MerchantDiscountExpense(merchantId), currency, -r.MerchantDiscountRefund),
-    ]);
+    public static LedgerLine[] RefundedWithDiscounts(string wallet, string merchantId, string currency, Payments.RefundDetails r, long feeReturned) =>
+        NetOrGross(
+        [
+            new(Accounts.MerchantPayable(merchantId), currency, r.SettlementRefund - feeReturned),
+            new(Accounts.WalletClearing(wallet), currency, -(r.BuyerRefund - feeReturned)),
+            new(Accounts.WalletDiscountReceivable(wallet), currency, -r.WalletDiscountRefund),
+            new(Accounts.MerchantDiscountGranted(merchantId), currency, r.MerchantDiscountRefund),
+            new(Accounts.MerchantDiscountExpense(merchantId), currency, -r.MerchantDiscountRefund),
+        ], wallet, merchantId, currency, r.SettlementRefund, r.BuyerRefund, feeReturned);
 
     private static LedgerLine[] NonZero(LedgerLine[] lines) => lines.Where(l => l.Amount != 0).ToArray();
+
+    /// <summary>
+    /// A refund's lines net of the fee returned; when those all cancel out (a 1-fen refund that returns a 1-fen share of the
+    /// fee, at a rounding step of the running total), the refund and the fee returned as two pairs of their own instead —
+    /// an entry needs lines, and the money did move both ways at the wallet.
+    /// </summary>
+    private static LedgerLine[] NetOrGross(LedgerLine[] net, string wallet, string merchantId, string currency, long settlementRefund, long buyerRefund, long feeReturned)
+    {
+        var lines = NonZero(net);
+        return lines.Length > 0 ? lines : NonZero(
+        [
+            new(Accounts.MerchantPayable(merchantId), currency, settlementRefund),
+            new(Accounts.WalletClearing(wallet), currency, -buyerRefund),
+            new(Accounts.MerchantPayable(merchantId), currency, -feeReturned),
+            new(Accounts.WalletClearing(wallet), currency, feeReturned),
+        ]);
+    }
 
     /// <summary>The wallet keeps its fee out of the capture; the merchant bears it.</summary>
     public static LedgerLine[] WalletFee(string wallet, string merchantId, Money fee) =>
@@ -124,11 +142,11 @@ public static class Postings
     /// A merchant refund: the wallet pays the buyer back and returns the matching part of its fee, so both the
     /// merchant's balance and the wallet's clearing drop by the refund less the fee returned.
     /// </summary>
-    public static LedgerLine[] Refunded(string wallet, string merchantId, Money amount, Money feeReturned) =>
+    public static LedgerLine[] Refunded(string wallet, string merchantId, Money amount, Money feeReturned) => NetOrGross(
     [
         new(Accounts.MerchantPayable(merchantId), amount.Currency.Code, amount.Minor - feeReturned.Minor),
         new(Accounts.WalletClearing(wallet), amount.Currency.Code, -(amount.Minor - feeReturned.Minor)),
-    ];
+    ], wallet, merchantId, amount.Currency.Code, amount.Minor, amount.Minor, feeReturned.Minor);
 
     /// <summary>
     /// The part of a payment's fee a refund returns (wallets return fees pro rata). Computed on the running total, so
