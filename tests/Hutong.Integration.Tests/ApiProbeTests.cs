@@ -37,6 +37,29 @@ public abstract class ApiProbeTests(HubFixture hub)
         Assert.Equal("Bearer", refused.Headers.WwwAuthenticate.Single().Scheme);
     }
 
+    /// <summary>API answers carry secrets (an API key, a webhook signing secret): no cache keeps them (probe: no Cache-Control was sent).</summary>
+    [Fact]
+    public async Task Api_and_admin_answers_say_no_store_refusals_too()
+    {
+        var created = await hub.Admin().PostAsync("/admin/merchants", new { name = "no-store" });
+        Assert.Equal(HttpStatusCode.Created, created.Status);
+        Assert.True(created.Headers.CacheControl?.NoStore == true, $"POST /admin/merchants: Cache-Control {created.Headers.CacheControl}");
+        var secret = created.Json.GetProperty("api_key").GetProperty("secret").GetString()!;
+        using var http = new HttpClient { BaseAddress = new Uri(hub.Hub.BaseUrl) };
+        foreach (var (path, token, status) in new[]
+                 {
+                     ("/admin/merchants", "wrong", HttpStatusCode.Unauthorized), ("/v1/payments", secret, HttpStatusCode.OK),
+                     ("/v1/payments", "sk_wrong", HttpStatusCode.Unauthorized), ("/v1/webhook_endpoints", secret, HttpStatusCode.OK),
+                 })
+        {
+            using var req = new HttpRequestMessage(HttpMethod.Get, path);
+            req.Headers.TryAddWithoutValidation("Authorization", $"Bearer {token}");
+            using var r = await http.SendAsync(req);
+            Assert.Equal(status, r.StatusCode);
+            Assert.True(r.Headers.CacheControl?.NoStore == true, $"{path} ({r.StatusCode}): Cache-Control {r.Headers.CacheControl}");
+        }
+    }
+
     [Fact]
     public async Task Without_the_admin_token_no_admin_route_tells_whether_it_exists()
     {

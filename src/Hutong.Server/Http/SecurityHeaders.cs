@@ -33,8 +33,12 @@ public static partial class SecurityHeaders
         var console = ctx.Request.Path.StartsWithSegments(ConsolePath, StringComparison.OrdinalIgnoreCase);
         // The cashier and friend-pay pages (and their QR images) show an order's amount, item and pay codes under a
         // capability URL: not for the browser's history cache or any shared cache, as /l/ and /console/ already say.
-        var buyer = ctx.Request.Path.StartsWithSegments("/pay", StringComparison.OrdinalIgnoreCase)
-            || ctx.Request.Path.StartsWithSegments("/f", StringComparison.OrdinalIgnoreCase);
+        // The API's answers carry secrets (a new API key, a webhook endpoint's signing secret) and merchants' orders:
+        // no cache of any client or proxy keeps them either (as Stripe's API answers say).
+        var noStore = ctx.Request.Path.StartsWithSegments("/pay", StringComparison.OrdinalIgnoreCase)
+            || ctx.Request.Path.StartsWithSegments("/f", StringComparison.OrdinalIgnoreCase)
+            || ctx.Request.Path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase)
+            || ctx.Request.Path.StartsWithSegments("/admin", StringComparison.OrdinalIgnoreCase);
         // Set when the response starts, so error pages and rate-limit refusals (which clear the response) get them too.
         ctx.Response.OnStarting(() =>
         {
@@ -47,7 +51,7 @@ public static partial class SecurityHeaders
                 h.ContentSecurityPolicy = Policy;
             }
 
-            if (buyer && !h.ContainsKey("Cache-Control"))
+            if (noStore && !h.ContainsKey("Cache-Control"))
             {
                 h.CacheControl = "no-store";
             }
