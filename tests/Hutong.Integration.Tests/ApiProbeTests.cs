@@ -60,6 +60,20 @@ public abstract class ApiProbeTests(HubFixture hub)
         }
     }
 
+    /// <summary>Buyers read a merchant's name on the cashier page (probe: a right-to-left override and a line feed were taken).</summary>
+    [Theory]
+    [InlineData("a\u202eb")]
+    [InlineData("shop\n<script>")]
+    [InlineData("\u0007bell")]
+    public async Task A_merchant_name_with_control_or_bidirectional_characters_is_refused(string name)
+    {
+        var r = await hub.Admin().PostAsync("/admin/merchants", new { name });
+        Assert.Equal(HttpStatusCode.BadRequest, r.Status);
+        Assert.Equal("application/problem+json", r.ContentHeaders?.ContentType?.MediaType);
+        Assert.Contains("name", r.Body, StringComparison.Ordinal);
+        Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM merchants WHERE name = @name", new { name = name.Trim() }));
+    }
+
     [Fact]
     public async Task Without_the_admin_token_no_admin_route_tells_whether_it_exists()
     {

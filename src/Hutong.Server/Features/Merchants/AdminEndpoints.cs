@@ -1,4 +1,5 @@
 using Hutong.Domain;
+using Hutong.Domain.Text;
 using Hutong.Server.Features.Idempotency;
 using Hutong.Server.Http;
 
@@ -34,6 +35,12 @@ public static class AdminEndpoints
         if (string.IsNullOrWhiteSpace(body!.Name) || body.Name.Length > 100)
         {
             return Problems.Invalid("name", "name is required, at most 100 characters.");
+        }
+
+        // Buyers read it on the cashier page: a bidirectional override could make it read as another shop's name.
+        if (!PlainText.IsPrintable(body.Name))
+        {
+            return Problems.Invalid("name", "name " + PlainText.Refusal);
         }
 
         ApiResult? result = null;
