@@ -30,8 +30,10 @@ internal static class HubPipeline
             StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode
                 : Db.IsUnavailable(e) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
             // An outage of the store is expected (a restart, a fail-over) and says nothing new per request: one warning
-            // line each (Problems.Customize), not an error with a stack trace for every request that met it.
-            SuppressDiagnosticsCallback = c => Db.IsUnavailable(c.Exception),
+            // line each (Problems.Customize), not an error with a stack trace for every request that met it. A client's
+            // own mistake (a body over the cap, a malformed request) is its 4xx problem, not the hub's failure: Kestrel
+            // already logs it at debug level.
+            SuppressDiagnosticsCallback = c => Db.IsUnavailable(c.Exception) || c.Exception is BadHttpRequestException,
         });
         app.UseStatusCodePages();
         app.UseRateLimiter();

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Hutong.Integration.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
 
 namespace Hutong.Integration.Tests;
 
@@ -72,6 +73,18 @@ public abstract class ApiProbeTests(HubFixture hub)
         Assert.Equal("application/problem+json", r.ContentHeaders?.ContentType?.MediaType);
         Assert.Contains("name", r.Body, StringComparison.Ordinal);
         Assert.Equal(0, await hub.CountAsync("SELECT COUNT(*) FROM merchants WHERE name = @name", new { name = name.Trim() }));
+    }
+
+    /// <summary>A body over the cap is the client's 413 problem, not an error with a stack trace in the hub's log (probe).</summary>
+    [Fact]
+    public async Task A_body_over_the_cap_is_a_413_problem_and_no_error_in_the_log()
+    {
+        var (m, _, _) = await hub.NewMerchantAsync();
+        var marker = "oversize-" + Guid.NewGuid().ToString("N");
+        var r = await m.PostAsync("/v1/payments", new { amount = 100, currency = "CNY", description = marker + new string('x', 80 * 1024) });
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, r.Status);
+        Assert.Equal("application/problem+json", r.ContentHeaders?.ContentType?.MediaType);
+        Assert.DoesNotContain(hub.Logs.Lines, l => l.Level >= LogLevel.Error && l.Message.Contains("BadHttpRequestException", StringComparison.Ordinal));
     }
 
     [Fact]
