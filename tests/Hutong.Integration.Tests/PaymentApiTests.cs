@@ -44,7 +44,7 @@ public abstract class PaymentApiTests(HubFixture hub)
     {
         var (m, _, _) = await hub.NewMerchantAsync();
         var (other, _, _) = await hub.NewMerchantAsync();
-        await other.CreatePaymentAsync();
+        var othersPayment = await other.CreatePaymentAsync();
         var ids = new List<string>();
         for (var i = 0; i < 5; i++)
         {
@@ -64,6 +64,13 @@ public abstract class PaymentApiTests(HubFixture hub)
         Assert.False(page3.Json.TryGetProperty("next_cursor", out _));
         Assert.Equal(HttpStatusCode.BadRequest, (await m.GetAsync("/v1/payments?limit=101")).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await m.GetAsync("/v1/payments?starting_after=nope")).Status);
+        // A cursor must be one of the caller's payments (probe: another merchant's id, or one never issued, gave a 200 page).
+        foreach (var cursorOfNone in new[] { othersPayment, $"pay_{Guid.CreateVersion7():N}" })
+        {
+            var bad = await m.GetAsync($"/v1/payments?starting_after={cursorOfNone}");
+            Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+            Assert.Equal("starting_after", bad.Str("param"));
+        }
     }
 
     public static TheoryData<string, string, string> BadBodies() => new()

@@ -118,6 +118,13 @@ public sealed class PaymentService(
             return Failure.Invalid("status", "Unknown status.");
         }
 
+        // A cursor is a place in this merchant's list: another merchant's payment, or none, would silently start the page
+        // somewhere (payments are never deleted, so a cursor the hub gave out stays valid).
+        if (startingAfter is not null && await store.GetAsync(merchantId, startingAfter, ct) is null)
+        {
+            return Failure.Invalid("starting_after", "starting_after must be one of your payments (the next_cursor of an earlier page).");
+        }
+
         var (rows, hasMore) = await store.ListAsync(merchantId, take, startingAfter, status, ct);
         var data = rows.Select(ToDto).ToList();
         return Outcome.Ok(new PaymentList("list", data, hasMore, hasMore ? data[^1].Id : null));
